@@ -1,0 +1,160 @@
+"""The `flowledger` command line: parses arguments and hands each subcommand to the runtime."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from importlib.metadata import version
+
+from adapters.settings import Settings, SettingsError, load_settings
+
+Handler = Callable[[argparse.Namespace], int]
+
+SETTINGS_HELP = """\
+configuration: environment variables, also read from .env.default < .env < .env.local
+  FLOWLEDGER_DATABASE_URL  PostgreSQL URL; unset: start an embedded PostgreSQL
+  FLOWLEDGER_NATS_URL      NATS URL(s), comma-separated; unset: start an embedded NATS
+  FLOWLEDGER_DATA_DIR      where embedded servers keep their data (default ./.flowledger)
+  FLOWLEDGER_HOST          address the HTTP API listens on (default 127.0.0.1)
+  FLOWLEDGER_PORT          port the HTTP API listens on (default 8000)
+  FLOWLEDGER_LOG_LEVEL     DEBUG, INFO, WARNING or ERROR (default INFO)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with one subparser per subcommand (compose's test reads it too)."""
+    parser = argparse.ArgumentParser(
+        prog="flowledger",
+        description="flowledger: an event-sourced control plane for CI and workflow runs.",
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        name: str, summary: str, description: str, run: Handler, epilog: str | None = SETTINGS_HELP
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=summary,
+            description=textwrap.fill(description, 78),
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(run=run)
+        return sub
+
+    add(
+        "up",
+        "run everything in one process (embedded PostgreSQL and NATS unless URLs are set)",
+        "Start flowledger in one process. Without FLOWLEDGER_DATABASE_URL / FLOWLEDGER_NATS_URL "
+        "it starts an embedded PostgreSQL and a NATS server with JetStream under "
+        "FLOWLEDGER_DATA_DIR (data survives restarts); with them set it uses those servers. "
+        "It applies pending migrations, prints where it listens and where the data lives, and "
+        "serves the HTTP API (/health, /ready, OpenAPI at /docs) until Ctrl-C or SIGTERM, "
+        "then stops everything it started.",
+        _up,
+    )
+    add(
+        "api",
+        "serve the HTTP API only (one role, as compose and production run it)",
+        "Serve the HTTP API alone on FLOWLEDGER_HOST:FLOWLEDGER_PORT, against "
+        "FLOWLEDGER_DATABASE_URL and FLOWLEDGER_NATS_URL (embedded servers when unset). It does "
+        "not apply migrations: run `flowledger migrate` first, or /ready answers 503.",
+        _api,
+    )
+    add(
+        "migrate",
+        "apply pending database migrations and exit",
+        "Apply every pending SQL migration to FLOWLEDGER_DATABASE_URL (or to the embedded "
+        "PostgreSQL when unset), in order, each in its own transaction. Safe to run again and "
+        "from several processes at once. Fails if an already-applied migration was edited.",
+        _migrate,
+    )
+    add(
+        "version",
+        "print the flowledger version",
+        "Print the installed flowledger version, from the package metadata, and exit.",
+        _version,
+        epilog=None,
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+def _version(_args: argparse.Namespace) -> int:
+    _out(version("flowledger"))
+    return 0
+
+
+def _up(_args: argparse.Namespace) -> int:
+    return _serve("up")
+
+
+def _api(_args: argparse.Namespace) -> int:
+    return _serve("api")
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from adapters import runtime  # deferred: `version` and `--help` stay fast
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    return _guarded(lambda: runtime.migrate_only(settings, out=_out))
+
+
+def _serve(command: str) -> int:
+    from adapters import runtime
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    run = runtime.up if command == "up" else runtime.api
+    return _guarded(lambda: run(settings, out=_out))
+
+
+def _settings() -> Settings | None:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        _err(f"flowledger: invalid configuration:\n{exc}")
+        return None
+
+
+def _guarded(run: Callable[[], object]) -> int:
+    """Turn the failures a user can fix into one clear line instead of a traceback."""
+    from adapters.embedded import DataDirInUse
+    from adapters.migrations import MigrationError
+
+    try:
+        run()
+    except KeyboardInterrupt:
+        return 130
+    except (DataDirInUse, MigrationError) as exc:
+        _err(f"flowledger: {exc}")
+        return 1
+    except OSError as exc:
+        _err(f"flowledger: {exc}")
+        return 1
+    return 0
+
+
+def _out(line: str) -> None:
+    print(line, flush=True)
+
+
+def _err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

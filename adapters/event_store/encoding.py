@@ -1,0 +1,168 @@
+"""Turns events into the exact bytes that are stored and hashed, and back into envelopes."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from adapters.event_store.errors import EventTooLarge, InvalidAppend, UnencodableEvent
+from domain.envelope import EventEnvelope, EventMetadata
+
+GENESIS_HASH = bytes(32)
+"""The `prev_hash` of a stream's first event."""
+
+# Sorted keys make the bytes a function of the values alone, so an auditor re-encoding
+# the same values gets the same hash.
+_canonical_encoder = msgspec.json.Encoder(order="sorted")
+_metadata_decoder = msgspec.json.Decoder(EventMetadata)
+_data_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event to append: its stable type name, its payload, its schema version."""
+
+    type: str
+    data: Any
+    schema_version: int = 1
+    event_id: uuid.UUID | None = None
+
+
+class CanonicalEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """What the hash covers: everything about an event except its global position."""
+
+    event_id: uuid.UUID
+    stream_id: str
+    stream_type: str
+    version: int
+    type: str
+    schema_version: int
+    recorded_at: datetime
+    data: msgspec.Raw
+    metadata: msgspec.Raw
+
+
+class PreparedEvent(msgspec.Struct, frozen=True):
+    event_id: uuid.UUID
+    type: str
+    schema_version: int
+    data: str
+    metadata: str
+    canonical: bytes
+
+
+def canonical_bytes(
+    *,
+    event_id: uuid.UUID,
+    stream_id: str,
+    stream_type: str,
+    version: int,
+    type: str,
+    schema_version: int,
+    recorded_at: datetime,
+    data: bytes | str,
+    metadata: bytes | str,
+) -> bytes:
+    return _canonical_encoder.encode(
+        CanonicalEvent(
+            event_id=event_id,
+            stream_id=stream_id,
+            stream_type=stream_type,
+            version=version,
+            type=type,
+            schema_version=schema_version,
+            recorded_at=recorded_at,
+            data=msgspec.Raw(data),
+            metadata=msgspec.Raw(metadata),
+        )
+    )
+
+
+def chain_hash(prev_hash: bytes, canonical: bytes) -> bytes:
+    return hashlib.sha256(prev_hash + canonical).digest()
+
+
+def encode_metadata(metadata: EventMetadata) -> bytes:
+    return _canonical_encoder.encode(metadata)
+
+
+def encode_data(event: NewEvent, max_bytes: int) -> bytes:
+    try:
+        encoded = _canonical_encoder.encode(event.data)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise UnencodableEvent(f"event {event.type!r} data cannot be encoded as JSON: {error}") from None
+    if not encoded.startswith(b"{"):
+        raise UnencodableEvent(f"event {event.type!r} data must encode to a JSON object")
+    if len(encoded) > max_bytes:
+        raise EventTooLarge(event.type, len(encoded), max_bytes)
+    if b"\\u0000" in encoded:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail the batch later.
+        raise UnencodableEvent(f"event {event.type!r} data contains a NUL character")
+    return encoded
+
+
+def prepare_events(
+    *,
+    stream_id: str,
+    stream_type: str,
+    expected_version: int,
+    events: Sequence[NewEvent],
+    metadata: EventMetadata,
+    recorded_at: datetime,
+    max_event_bytes: int,
+) -> list[PreparedEvent]:
+    meta = encode_metadata(metadata)
+    if b"\\u0000" in meta:
+        raise UnencodableEvent("metadata contains a NUL character")
+    prepared = []
+    for offset, event in enumerate(events):
+        if not isinstance(event, NewEvent):
+            raise InvalidAppend(f"events[{offset}] is {type(event).__name__}, expected NewEvent")
+        if not isinstance(event.type, str) or not event.type or len(event.type) > 200:
+            raise InvalidAppend(f"events[{offset}].type must be a non-empty name of at most 200 characters")
+        if type(event.schema_version) is not int or event.schema_version < 1:
+            raise InvalidAppend(f"events[{offset}].schema_version must be a positive integer")
+        data = encode_data(event, max_event_bytes)
+        event_id = event.event_id or uuid.uuid4()
+        prepared.append(
+            PreparedEvent(
+                event_id=event_id,
+                type=event.type,
+                schema_version=event.schema_version,
+                data=data.decode(),
+                metadata=meta.decode(),
+                canonical=canonical_bytes(
+                    event_id=event_id,
+                    stream_id=stream_id,
+                    stream_type=stream_type,
+                    version=expected_version + offset + 1,
+                    type=event.type,
+                    schema_version=event.schema_version,
+                    recorded_at=recorded_at,
+                    data=data,
+                    metadata=meta,
+                ),
+            )
+        )
+    return prepared
+
+
+def envelope_from_row(row: Any) -> EventEnvelope:
+    """Builds the envelope from an `events` row (asyncpg Record or mapping)."""
+    return EventEnvelope(
+        event_id=row["event_id"],
+        position=row["position"],
+        stream_id=row["stream_id"],
+        stream_type=row["stream_type"],
+        version=row["version"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        recorded_at=row["recorded_at"],
+        data=_data_decoder.decode(row["data"]),
+        metadata=_metadata_decoder.decode(row["metadata"]),
+        hash=row["hash"].hex(),
+    )

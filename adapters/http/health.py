@@ -1,0 +1,87 @@
+"""Liveness (`/health`: the process answers) and readiness (`/ready`: its dependencies do too)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+from litestar import Controller, Response, get
+from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
+
+from adapters.migrations import pending
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from adapters.http.app import NatsLink
+
+CHECK_TIMEOUT_S = 2.0
+
+
+class Health(msgspec.Struct, frozen=True):
+    status: str
+
+
+class Check(msgspec.Struct, frozen=True, omit_defaults=True):
+    ok: bool
+    error: str | None = None
+    pending: list[str] | None = None
+
+
+class Readiness(msgspec.Struct, frozen=True):
+    status: str
+    checks: dict[str, Check]
+
+
+class HealthController(Controller):
+    tags = ["health"]
+
+    @get("/health", operation_id="getHealth", summary="The process is alive")
+    async def health(self) -> Health:
+        return Health(status="ok")
+
+    @get(
+        "/ready",
+        operation_id="getReadiness",
+        summary="PostgreSQL answers, NATS is connected and no migration is pending",
+        responses={503: ResponseSpec(Readiness, description="A dependency is not ready")},
+    )
+    async def ready(self, state: State) -> Response[Readiness]:
+        report = await readiness(state.pool, state.nats, state.migrations_dir)
+        return Response(report, status_code=200 if report.status == "ok" else 503)
+
+
+async def readiness(pool: asyncpg.Pool, link: NatsLink, migrations_dir: Path | None) -> Readiness:
+    """Run every check concurrently, each bounded so a hung dependency cannot hang /ready."""
+    postgres, migrations = await asyncio.gather(
+        _bounded(_postgres(pool)), _bounded(_migrations(pool, migrations_dir))
+    )
+    nats = Check(ok=link.connected)
+    if not nats.ok:
+        nats = Check(ok=False, error=link.last_error or "not connected")
+    checks = {"postgres": postgres, "nats": nats, "migrations": migrations}
+    ok = all(check.ok for check in checks.values())
+    return Readiness(status="ok" if ok else "unavailable", checks=checks)
+
+
+async def _postgres(pool: asyncpg.Pool) -> Check:
+    await pool.fetchval("SELECT 1")
+    return Check(ok=True)
+
+
+async def _migrations(pool: asyncpg.Pool, migrations_dir: Path | None) -> Check:
+    waiting = await pending(pool, migrations_dir)
+    return Check(ok=not waiting, pending=waiting)
+
+
+async def _bounded(check: Awaitable[Check]) -> Check:
+    try:
+        return await asyncio.wait_for(check, CHECK_TIMEOUT_S)
+    except TimeoutError:
+        return Check(ok=False, error=f"no answer within {CHECK_TIMEOUT_S:g}s")
+    except Exception as exc:  # any failure of a dependency is a failed check, not a 500
+        return Check(ok=False, error=str(exc) or type(exc).__name__)

@@ -1,0 +1,169 @@
+"""Runs flowledger's roles side by side in one process until a signal or one role stops them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from urllib.parse import urlsplit, urlunsplit
+
+import uvicorn
+from litestar import Litestar
+
+from adapters.embedded import ServerUrls, embedded_servers
+from adapters.http import create_app
+from adapters.migrations import migrate
+from adapters.settings import Settings
+
+Out = Callable[[str], None]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@dataclass(frozen=True)
+class Role:
+    """A named long-running part of flowledger; `run` must return soon after `stop` is set."""
+
+    name: str
+    run: Callable[[asyncio.Event], Awaitable[None]]
+
+
+def up(settings: Settings, *, out: Out) -> None:
+    """Everything in one process: embedded servers if needed, migrations, then every role."""
+    sock = listen(settings.host, settings.port)
+    with embedded_servers(settings, log=out) as urls:
+        asyncio.run(_up(settings, urls, sock, out))
+
+
+def api(settings: Settings, *, out: Out) -> None:
+    """Serve the HTTP API alone (migrations are `flowledger migrate`'s job)."""
+    sock = listen(settings.host, settings.port)
+    with embedded_servers(settings, log=out) as urls:
+        _announce(settings, urls, sock, out)
+        asyncio.run(run_roles([http_role(settings, urls, sock)]))
+
+
+def migrate_only(settings: Settings, *, out: Out) -> list[str]:
+    """Apply pending migrations (starting the embedded servers if needed) and report them."""
+    with embedded_servers(settings, log=out) as urls:
+        applied = asyncio.run(migrate(urls.database_url))
+    out(f"applied {', '.join(applied)}" if applied else "no pending migrations")
+    return applied
+
+
+async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Out) -> None:
+    applied = await migrate(urls.database_url)
+    if applied:
+        out(f"applied migrations: {', '.join(applied)}")
+    _announce(settings, urls, sock, out)
+    # Later roles (projector, relay, gateway, runner) are one line each here.
+    await run_roles([http_role(settings, urls, sock)])
+
+
+async def run_roles(roles: Sequence[Role]) -> None:
+    """Run the roles concurrently until SIGINT/SIGTERM or any of them returns or fails."""
+    stop = asyncio.Event()
+    with _stop_on_signals(stop):
+        async with asyncio.TaskGroup() as group:
+            for role in roles:
+                group.create_task(_supervised(role, stop), name=role.name)
+
+
+async def _supervised(role: Role, stop: asyncio.Event) -> None:
+    try:
+        await role.run(stop)
+    finally:
+        stop.set()  # one role ending means the process is no longer whole: stop the rest
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, handler)
+
+    def first_signal() -> None:
+        stop.set()
+        # The previous handlers again, so a second Ctrl-C interrupts a stuck shutdown.
+        restore()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, first_signal)
+    try:
+        yield
+    finally:
+        restore()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the API socket up front, so a busy port fails before any server is started."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    return sock
+
+
+def http_role(settings: Settings, urls: ServerUrls, sock: socket.socket) -> Role:
+    app = create_app(settings, database_url=urls.database_url, nats_url=urls.nats_url)
+    return Role("api", lambda stop: serve_http(app, sock, stop, log_level=settings.log_level))
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the runtime decides when everything stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve_http(
+    app: Litestar, sock: socket.socket, stop: asyncio.Event, *, log_level: str
+) -> None:
+    host, port = sock.getsockname()[:2]
+    server = _Server(
+        uvicorn.Config(app, host=host, port=port, lifespan="on", log_level=log_level.lower())
+    )
+    serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
+    stopping = asyncio.create_task(stop.wait(), name="api-stop")
+    try:
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        server.should_exit = True
+        stopping.cancel()
+        await serving
+    if not server.started:
+        raise RuntimeError("the HTTP server failed to start (see the log above)")
+
+
+def _announce(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Out) -> None:
+    host, port = sock.getsockname()[:2]
+    shown_host = f"[{host}]" if ":" in host else host
+    embedded = settings.database_url is None or settings.nats_url is None
+    out(f"flowledger {version('flowledger')}")
+    out(f"  listening on  http://{shown_host}:{port}  (OpenAPI at /docs)")
+    out(f"  database      {redact(urls.database_url)}")
+    out(f"  nats          {redact(urls.nats_url)}")
+    out(f"  data          {settings.data_dir if embedded else 'in the servers above'}")
+
+
+def redact(url: str) -> str:
+    """The URL without its password, fit to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

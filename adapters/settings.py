@@ -1,0 +1,163 @@
+"""Typed process settings read from FLOWLEDGER_* variables layered over optional dotenv files."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+PREFIX = "FLOWLEDGER_"
+# Lowest precedence first; the real environment beats all of them.
+DOTENV_FILES = (".env.default", ".env", ".env.local")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_DATA_DIR = ".flowledger"  # relative to the working directory
+
+
+class SettingsError(ValueError):
+    """One or more settings are invalid; `problems` holds one line per variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(problems))
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str | None = None
+    nats_url: str | None = None
+    data_dir: Path = msgspec.field(default_factory=lambda: Path(DEFAULT_DATA_DIR).resolve())
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_event_bytes: int = 1_048_576
+    log_level: str = "INFO"
+
+
+def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+    """Build Settings from dotenv files in `cwd` overlaid by `environ` (default: os.environ).
+
+    An empty value counts as unset, so `FLOWLEDGER_DATABASE_URL=` in a later layer
+    switches back to the embedded server.
+    """
+    cwd = (cwd or Path.cwd()).resolve()
+    environ = os.environ if environ is None else environ
+    problems: list[str] = []
+    values: dict[str, tuple[str, str]] = {}  # variable -> (raw value, where it came from)
+    for name in DOTENV_FILES:
+        path = cwd / name
+        if path.is_file():
+            for key, value in parse_dotenv(path.read_text(encoding="utf-8"), str(path), problems):
+                values[key] = (value, f" (set in {path})")
+    values.update((k, (v, "")) for k, v in environ.items())
+
+    fields: dict[str, Any] = {}
+    for field, parse in _PARSERS.items():
+        var = PREFIX + field.upper()
+        raw, origin = values.get(var, ("", ""))
+        if not raw.strip():
+            continue
+        try:
+            fields[field] = parse(raw.strip(), cwd)
+        except ValueError as exc:
+            problems.append(f"{var}={_redact(raw)!r}: {exc}{origin}")
+    if problems:
+        raise SettingsError(problems)
+    fields.setdefault("data_dir", cwd / DEFAULT_DATA_DIR)
+    return Settings(**fields)
+
+
+def parse_dotenv(text: str, source: str, problems: list[str]) -> list[tuple[str, str]]:
+    """Parse KEY=VALUE lines (optional `export `, # comments, '…' literal, "…" with escapes)."""
+    pairs = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        match = _LINE.match(line)
+        if match is None:
+            if line.strip() and not line.lstrip().startswith("#"):
+                problems.append(f"{source}:{lineno}: expected KEY=VALUE, got {line.strip()!r}")
+            continue
+        key, rest = match.group(1), match.group(2).strip()
+        if rest[:1] in ("'", '"'):
+            quoted = _QUOTED[rest[0]].match(rest)
+            if quoted is None:
+                problems.append(f"{source}:{lineno}: unterminated quote in value of {key}")
+                continue
+            value = quoted.group(1)
+            if rest[0] == '"':
+                value = _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), value)
+        else:
+            value = re.split(r"\s#", rest, maxsplit=1)[0].strip()
+        pairs.append((key, value))
+    return pairs
+
+
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=(.*)$")
+_QUOTED = {
+    "'": re.compile(r"^'([^']*)'\s*(?:#.*)?$"),
+    '"': re.compile(r'^"((?:[^"\\]|\\.)*)"\s*(?:#.*)?$'),
+}
+_ESCAPE = re.compile(r"\\(.)")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
+
+
+def _redact(value: str) -> str:
+    # A rejected URL may still carry a real password; keep it out of error logs.
+    return re.sub(r"(://[^:/@,]*:)[^@/,]*@", r"\1***@", value)
+
+
+def _database_url(raw: str, _cwd: Path) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError("expected a postgres:// or postgresql:// URL")
+    return raw
+
+
+def _nats_url(raw: str, _cwd: Path) -> str:
+    urls = [u.strip() for u in raw.split(",")]
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("nats", "tls") or not parts.hostname:
+            raise ValueError("expected nats://host:port or tls://host:port URLs, comma-separated")
+    return ",".join(urls)
+
+
+def _data_dir(raw: str, cwd: Path) -> Path:
+    return (cwd / Path(raw).expanduser()).resolve()
+
+
+def _host(raw: str, _cwd: Path) -> str:
+    if any(c.isspace() for c in raw):
+        raise ValueError("expected a host name or IP address")
+    return raw
+
+
+def _int_in(low: int, high: int, expectation: str) -> Callable[[str, Path], int]:
+    def parse(raw: str, _cwd: Path) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise ValueError(expectation)
+        return value
+
+    return parse
+
+
+def _log_level(raw: str, _cwd: Path) -> str:
+    if raw.upper() not in LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
+    return raw.upper()
+
+
+_PARSERS: dict[str, Callable[[str, Path], Any]] = {
+    "database_url": _database_url,
+    "nats_url": _nats_url,
+    "data_dir": _data_dir,
+    "host": _host,
+    "port": _int_in(1, 65535, "expected an integer port between 1 and 65535"),
+    "max_event_bytes": _int_in(1, 2**31 - 1, "expected a positive integer number of bytes"),
+    "log_level": _log_level,
+}

@@ -1,0 +1,195 @@
+"""Append throughput: flowledger's group-committed store against raw baselines, same run, same database.
+
+    uv run python bench/append.py [--seconds 10] [--writers 16]
+
+Uses FLOWLEDGER_DATABASE_URL when set, else starts the embedded PostgreSQL in a temp folder.
+Durable throughout: fsync and synchronous_commit stay at their defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from adapters.event_store import EventStore, NewEvent
+from adapters.migrations import migrate
+
+PAYLOAD = {"step": "build", "exit_code": 0, "duration_ms": 1234, "runner": "linux-1"}
+
+
+async def run_for(seconds: float, writers: int, one: Callable[[int], Awaitable[int]]) -> float:
+    """Runs `one(writer)` in a loop on each writer until time is up; returns units per second."""
+    deadline = time.perf_counter() + seconds
+    counts = [0] * writers
+
+    async def loop(n: int) -> None:
+        while time.perf_counter() < deadline:
+            counts[n] += await one(n)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop(n) for n in range(writers)))
+    return sum(counts) / (time.perf_counter() - started)
+
+
+async def bench_flowledger(url: str, seconds: float, writers: int) -> float:
+    async with EventStore(url, stream_types={"bench"}) as store:
+
+        async def one(_n: int) -> int:
+            await store.append(
+                uuid.uuid4().hex, "bench", [NewEvent(type="BenchEvent", data=PAYLOAD)],
+                expected_version=0,
+            )
+            return 1
+
+        return await run_for(seconds, writers, one)
+
+
+async def bench_raw_inserts(url: str, seconds: float, writers: int) -> float:
+    conns = [await asyncpg.connect(url) for _ in range(writers)]
+    try:
+        async def one(n: int) -> int:
+            await conns[n].execute(
+                "INSERT INTO bench_raw (id, stream_id, data) VALUES ($1, $2, $3::json)",
+                uuid.uuid4(), uuid.uuid4().hex, '{"step":"build","exit_code":0}',
+            )
+            return 1
+
+        return await run_for(seconds, writers, one)
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+async def bench_copy(url: str, seconds: float, writers: int) -> float:
+    conns = [await asyncpg.connect(url) for _ in range(writers)]
+    try:
+        async def one(n: int) -> int:
+            rows = [(uuid.uuid4(), uuid.uuid4().hex, '{"step":"build","exit_code":0}') for _ in range(100)]
+            await conns[n].copy_records_to_table(
+                "bench_raw", records=rows, columns=["id", "stream_id", "data"]
+            )
+            return 100
+
+        return await run_for(seconds, writers, one)
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+def bench_eventsourcing(url: str, seconds: float, writers: int) -> float:
+    """The eventsourcing library's own PostgreSQL recorder, one new aggregate per call."""
+    from eventsourcing.application import Application
+    from eventsourcing.domain import Aggregate
+
+    parts = urlsplit(url)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts.path.lstrip("/"),
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": parts.username or "postgres",
+        "POSTGRES_PASSWORD": parts.password or "",
+        "POSTGRES_POOL_SIZE": str(writers),
+        "POSTGRES_MAX_OVERFLOW": "0",
+        "CREATE_TABLE": "y",
+    }
+    app = Application(env=env)
+    deadline = time.perf_counter() + seconds
+    counts = [0] * writers
+
+    def loop(n: int) -> None:
+        while time.perf_counter() < deadline:
+            app.save(Aggregate())
+            counts[n] += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=loop, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    app.close()
+    return sum(counts) / elapsed
+
+
+@contextlib.contextmanager
+def server_url() -> Iterator[str]:
+    given = os.environ.get("FLOWLEDGER_DATABASE_URL")
+    if given:
+        yield given
+        return
+    from adapters.embedded import EmbeddedPostgres
+
+    with tempfile.TemporaryDirectory(prefix="flowledger-bench-") as tmp:
+        server = EmbeddedPostgres(Path(tmp))
+        url = server.start()
+        try:
+            yield url
+        finally:
+            server.stop()
+
+
+async def fresh_database(server: str) -> str:
+    name = f"flowledger_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    parts = urlsplit(server)
+    url = urlunsplit(parts._replace(path=f"/{name}"))
+    await migrate(url)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "CREATE TABLE bench_raw (id uuid PRIMARY KEY, stream_id text NOT NULL, data json NOT NULL)"
+        )
+        settings = await conn.fetch(
+            "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'server_version')"
+        )
+        print("server:", ", ".join(f"{r['name']}={r['setting']}" for r in settings))
+    finally:
+        await conn.close()
+    return url
+
+
+async def main_async(args: argparse.Namespace, url: str) -> dict[str, float]:
+    db = await fresh_database(url)
+    results = {}
+    print(f"{args.writers} writers, {args.seconds:.0f} s each")
+    results["a"] = await bench_flowledger(db, args.seconds, args.writers)
+    print(f"(a) flowledger appends/s                     {results['a']:>10,.0f}")
+    results["b"] = await bench_raw_inserts(db, args.seconds, args.writers)
+    print(f"(b) raw asyncpg 1-row transactions/s         {results['b']:>10,.0f}")
+    results["c"] = await bench_copy(db, args.seconds, args.writers)
+    print(f"(c) raw COPY, 100-row batches, rows/s        {results['c']:>10,.0f}")
+    results["d"] = await asyncio.to_thread(bench_eventsourcing, db, args.seconds, args.writers)
+    print(f"(d) eventsourcing PostgreSQL recorder saves/s {results['d']:>9,.0f}")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--writers", type=int, default=16)
+    args = parser.parse_args()
+    with server_url() as url:
+        r = asyncio.run(main_async(args, url))
+    print(f"a/b = {r['a'] / r['b']:.2f}   a/c = {r['a'] / r['c']:.3f}   a/d = {r['a'] / r['d']:.2f}")
+    print(f"target a >= 15,000/s: {'met' if r['a'] >= 15000 else 'NOT met'} ({os.cpu_count()} cores)")
+
+
+if __name__ == "__main__":
+    main()

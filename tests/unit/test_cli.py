@@ -1,0 +1,80 @@
+"""The command line: every subcommand explains itself, and bad settings stop `up` cleanly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from adapters.cli import build_parser, main
+
+REQUIRED = ["up", "migrate", "version", "api"]
+
+
+def test_the_issue_s_subcommands_exist() -> None:
+    for command in REQUIRED:
+        assert build_parser().parse_args([command]).command == command
+
+
+@pytest.mark.parametrize("command", REQUIRED)
+def test_help_of_each_subcommand_explains_it(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert f"usage: flowledger {command}" in text
+    assert len(text.split("\n\n")[1].split()) >= 5, "the description should say what it does"
+
+
+def test_top_level_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert all(command in text for command in REQUIRED)
+    assert "FLOWLEDGER_DATABASE_URL" in text
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out.strip() == version("flowledger")
+
+
+@pytest.mark.parametrize("command", ["up", "api", "migrate"])
+def test_an_invalid_port_stops_start_up_naming_the_variable(
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no developer .env files
+    monkeypatch.setenv("FLOWLEDGER_PORT", "eighty")
+    monkeypatch.setenv("FLOWLEDGER_DATA_DIR", str(tmp_path / "data"))
+
+    assert main([command]) == 2
+
+    err = capsys.readouterr().err
+    assert "FLOWLEDGER_PORT" in err
+    assert "port" in err.split("FLOWLEDGER_PORT", 1)[1]
+    assert not (tmp_path / "data").exists(), "nothing may start before settings are valid"
+
+
+def test_runs_as_a_module(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "adapters.cli", "up"],
+        cwd=tmp_path,
+        env={"FLOWLEDGER_PORT": "70000", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert "FLOWLEDGER_PORT" in result.stderr

@@ -1,0 +1,160 @@
+"""Settings: defaults, dotenv layering and parsing, and one clear error per bad value."""
+
+from pathlib import Path
+
+import pytest
+
+from adapters.settings import Settings, SettingsError, load_settings
+
+
+def write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def test_defaults_with_nothing_set(tmp_path: Path) -> None:
+    settings = load_settings({}, cwd=tmp_path)
+
+    assert settings == Settings(
+        database_url=None,
+        nats_url=None,
+        data_dir=tmp_path.resolve() / ".flowledger",
+        host="127.0.0.1",
+        port=8000,
+        max_event_bytes=1_048_576,
+        log_level="INFO",
+    )
+
+
+def test_every_field_from_the_environment(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "FLOWLEDGER_DATABASE_URL": "postgresql://app:pw@db:5432/flowledger",
+            "FLOWLEDGER_NATS_URL": "nats://a:4222, tls://b:4222",
+            "FLOWLEDGER_DATA_DIR": "var/data",
+            "FLOWLEDGER_HOST": "0.0.0.0",
+            "FLOWLEDGER_PORT": "9000",
+            "FLOWLEDGER_MAX_EVENT_BYTES": "2048",
+            "FLOWLEDGER_LOG_LEVEL": "debug",
+        },
+        cwd=tmp_path,
+    )
+
+    assert settings.database_url == "postgresql://app:pw@db:5432/flowledger"
+    assert settings.nats_url == "nats://a:4222,tls://b:4222"
+    assert settings.data_dir == tmp_path.resolve() / "var" / "data"
+    assert (settings.host, settings.port) == ("0.0.0.0", 9000)
+    assert settings.max_event_bytes == 2048
+    assert settings.log_level == "DEBUG"
+
+
+def test_layers_env_default_then_env_then_env_local_then_environment(tmp_path: Path) -> None:
+    write(tmp_path / ".env.default", "FLOWLEDGER_PORT=1001\nFLOWLEDGER_HOST=default\n")
+    write(tmp_path / ".env", "FLOWLEDGER_PORT=1002\nFLOWLEDGER_LOG_LEVEL=ERROR\n")
+    write(tmp_path / ".env.local", "FLOWLEDGER_PORT=1003\nFLOWLEDGER_MAX_EVENT_BYTES=10\n")
+
+    assert load_settings({}, cwd=tmp_path).port == 1003
+    assert load_settings({"FLOWLEDGER_PORT": "1004"}, cwd=tmp_path).port == 1004
+    (tmp_path / ".env.local").unlink()
+    assert load_settings({}, cwd=tmp_path).port == 1002
+    (tmp_path / ".env").unlink()
+    settings = load_settings({}, cwd=tmp_path)
+    assert (settings.port, settings.host, settings.log_level) == (1001, "default", "INFO")
+
+
+def test_an_empty_value_in_a_later_layer_unsets_an_earlier_one(tmp_path: Path) -> None:
+    write(tmp_path / ".env", "FLOWLEDGER_DATABASE_URL=postgresql://db/flowledger\n")
+
+    assert load_settings({"FLOWLEDGER_DATABASE_URL": ""}, cwd=tmp_path).database_url is None
+
+
+def test_environ_defaults_to_the_process_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWLEDGER_PORT", "4321")
+
+    assert load_settings(cwd=tmp_path).port == 4321
+
+
+def test_dotenv_syntax(tmp_path: Path) -> None:
+    write(
+        tmp_path / ".env",
+        "# a comment\n"
+        "\n"
+        "export FLOWLEDGER_HOST = example.org  # trailing comment\n"
+        "FLOWLEDGER_DATABASE_URL='postgresql://u:p#not-a-comment@db/x'\n"
+        'FLOWLEDGER_DATA_DIR="dir with \\"quotes\\""  # comment\n'
+        "FLOWLEDGER_LOG_LEVEL=warning\n"
+        "OTHER_TOOL_SETTING=ignored\n",
+    )
+
+    settings = load_settings({}, cwd=tmp_path)
+
+    assert settings.host == "example.org"
+    assert settings.database_url == "postgresql://u:p#not-a-comment@db/x"
+    assert settings.data_dir == tmp_path.resolve() / 'dir with "quotes"'
+    assert settings.log_level == "WARNING"
+
+
+def test_malformed_dotenv_lines_name_file_and_line(tmp_path: Path) -> None:
+    write(tmp_path / ".env.local", "FLOWLEDGER_PORT=1\nnot a pair\nFLOWLEDGER_HOST='open\n")
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings({}, cwd=tmp_path)
+
+    path = tmp_path.resolve() / ".env.local"
+    assert caught.value.problems == (
+        f"{path}:2: expected KEY=VALUE, got 'not a pair'",
+        f"{path}:3: unterminated quote in value of FLOWLEDGER_HOST",
+    )
+
+
+def test_unknown_flowledger_variables_are_ignored(tmp_path: Path) -> None:
+    settings = load_settings({"FLOWLEDGER_NOT_A_SETTING": "x"}, cwd=tmp_path)
+
+    assert settings == load_settings({}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("FLOWLEDGER_PORT", "abc", "expected an integer port between 1 and 65535"),
+        ("FLOWLEDGER_PORT", "0", "expected an integer port between 1 and 65535"),
+        ("FLOWLEDGER_PORT", "65536", "expected an integer port between 1 and 65535"),
+        ("FLOWLEDGER_DATABASE_URL", "mysql://db/x", "expected a postgres:// or postgresql://"),
+        ("FLOWLEDGER_NATS_URL", "http://nats:4222", "expected nats://host:port or tls://"),
+        ("FLOWLEDGER_NATS_URL", "nats://a:4222,", "expected nats://host:port or tls://"),
+        ("FLOWLEDGER_HOST", "two words", "expected a host name or IP address"),
+        ("FLOWLEDGER_MAX_EVENT_BYTES", "-5", "expected a positive integer number of bytes"),
+        ("FLOWLEDGER_MAX_EVENT_BYTES", "1MB", "expected a positive integer number of bytes"),
+        ("FLOWLEDGER_LOG_LEVEL", "TRACE", "expected one of DEBUG, INFO, WARNING, ERROR"),
+    ],
+)
+def test_invalid_value_names_variable_and_expectation(
+    tmp_path: Path, variable: str, value: str, expected: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({variable: value}, cwd=tmp_path)
+
+    assert str(caught.value).startswith(f"{variable}={value!r}: {expected}")
+    assert isinstance(caught.value, ValueError)
+
+
+def test_all_problems_are_reported_together(tmp_path: Path) -> None:
+    write(tmp_path / ".env", "FLOWLEDGER_LOG_LEVEL=loud\n")
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"FLOWLEDGER_PORT": "abc"}, cwd=tmp_path)
+
+    assert caught.value.problems == (
+        "FLOWLEDGER_PORT='abc': expected an integer port between 1 and 65535",
+        "FLOWLEDGER_LOG_LEVEL='loud': expected one of DEBUG, INFO, WARNING, ERROR"
+        f" (set in {tmp_path.resolve() / '.env'})",
+    )
+
+
+def test_a_rejected_url_does_not_echo_its_password(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"FLOWLEDGER_DATABASE_URL": "mysql://app:s3cret@db/x"}, cwd=tmp_path)
+
+    assert "s3cret" not in str(caught.value)
+    assert "mysql://app:***@db/x" in str(caught.value)
