@@ -132,6 +132,8 @@ def _settings() -> Settings | None:
 
 def _guarded(run: Callable[[], object]) -> int:
     """Turn the failures a user can fix into one clear line instead of a traceback."""
+    import asyncpg
+
     from adapters.embedded import DataDirInUse
     from adapters.migrations import MigrationError
 
@@ -139,10 +141,7 @@ def _guarded(run: Callable[[], object]) -> int:
         run()
     except KeyboardInterrupt:
         return 130
-    except (DataDirInUse, MigrationError) as exc:
-        _err(f"flowledger: {exc}")
-        return 1
-    except OSError as exc:
+    except (DataDirInUse, MigrationError, OSError, asyncpg.PostgresError) as exc:
         _err(f"flowledger: {exc}")
         return 1
     return 0

@@ -76,6 +76,8 @@ def _sigterm_exits() -> Iterator[None]:
         return
 
     def exit_on_sigterm(signum: int, frame: object) -> None:
+        # A second SIGTERM (e.g. forwarded by `uv run`) must not cut the ordered stop short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, exit_on_sigterm)

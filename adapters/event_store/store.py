@@ -171,7 +171,7 @@ class EventStore:
 
     async def stream_version(self, stream_id: str) -> int:
         version = await self.pool.fetchval(
-            "SELECT version FROM streams WHERE stream_id = $1", stream_id
+            "SELECT max(version) FROM events WHERE stream_id = $1", stream_id
         )
         return version or 0
 

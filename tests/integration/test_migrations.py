@@ -166,7 +166,7 @@ async def test_a_failing_migration_leaves_no_trace(fresh_url: str, tmp_path: Pat
     folder = write(tmp_path, {"0001_widgets.sql": WIDGETS["0001_widgets.sql"]})
     write(folder, {"0002_gadgets.sql": broken})
 
-    with pytest.raises(MigrationError, match="0002_gadgets.*division by zero"):
+    with pytest.raises(MigrationError, match=r"0002_gadgets.*division by zero"):
         await migrate(fresh_url, folder)
 
     assert [r[0] for r in await recorded(fresh_url)] == [1]  # the one before it stays applied

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 import subprocess
 import sys
 from importlib.metadata import version
@@ -78,3 +80,28 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "FLOWLEDGER_PORT" in result.stderr
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def readme_shell_lines() -> list[str]:
+    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    return [line.split("#")[0].strip() for block in blocks for line in block.splitlines()]
+
+
+def test_the_readme_names_only_commands_that_exist() -> None:
+    prefix = ["uv", "run", "flowledger"]
+    lines = [shlex.split(line) for line in readme_shell_lines()]
+    commands = [words[3:] for words in lines if words[:3] == prefix]
+    assert ["up"] in commands
+    for args in commands:
+        build_parser().parse_args(args)  # exits (fails the test) on an unknown subcommand
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    assert "uv run pytest" in readme_shell_lines()
+    script = (ROOT / ".ci" / "run").read_text()
+    assert script.startswith("#!/usr/bin/env bash\n")
+    assert "set -euo pipefail" in script
+    assert re.findall(r"^exec (.*)$", script, flags=re.M) == ["uv run pytest"]

@@ -1,0 +1,70 @@
+"""The event store contract runs against every PostgreSQL we can reach: the session's server
+(embedded 18 by default) and, when it answers, the machine's own (15 here)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from adapters.event_store import EventStore
+from adapters.migrations import migrate
+
+SECOND_SERVER = os.environ.get(
+    "FLOWLEDGER_TEST_SECOND_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+STREAM_TYPES = {"run", "pipeline", "project"}
+
+
+def _second_server_answers() -> bool:
+    async def probe() -> bool:
+        try:
+            conn = await asyncpg.connect(SECOND_SERVER, timeout=2)
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            return False
+        await conn.close()
+        return True
+
+    return asyncio.run(probe())
+
+
+BACKENDS = ["session"] + (["second"] if _second_server_answers() else [])
+
+
+def pytest_report_header() -> str:
+    return f"event store contract backends: {', '.join(BACKENDS)} (second = {SECOND_SERVER})"
+
+
+@pytest_asyncio.fixture(scope="session", params=BACKENDS)
+async def store_url(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[str]:
+    if request.param == "session":
+        yield database_url
+        return
+    name = f"flowledger_test_{uuid4().hex[:8]}"
+    admin = await asyncpg.connect(SECOND_SERVER)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = urlunsplit(urlsplit(SECOND_SERVER)._replace(path=f"/{name}"))
+    await migrate(url)
+    try:
+        yield url
+    finally:
+        admin = await asyncpg.connect(SECOND_SERVER)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def store(store_url: str) -> AsyncIterator[EventStore]:
+    async with EventStore(store_url, stream_types=STREAM_TYPES, max_event_bytes=64 * 1024) as store:
+        yield store

@@ -1,0 +1,81 @@
+"""A connection lost mid-append: the caller learns whether it was written, and nothing is doubled."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from adapters.event_store import EventStore, NewEvent
+from adapters.event_store.encoding import prepare_events
+from adapters.event_store.writer import PendingAppend
+from domain.envelope import EventMetadata
+from tests.helpers import unique_id
+from datetime import UTC, datetime
+
+
+async def _backend_waiting_on_the_position_lock(conn: asyncpg.Connection, timeout: float = 10) -> int:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        pid = await conn.fetchval(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND query LIKE '%append_batch%' AND wait_event_type = 'Lock' LIMIT 1"
+        )
+        if pid:
+            return pid
+        await asyncio.sleep(0.05)
+    raise AssertionError("no append ever waited on the position lock")
+
+
+async def test_an_append_whose_connection_dies_before_commit_is_retried_once(
+    store: EventStore, store_url: str
+) -> None:
+    stream = unique_id("run-")
+    blocker = await asyncpg.connect(store_url)
+    try:
+        # Hold the position lock so the append is stuck inside its transaction.
+        lock = blocker.transaction()
+        await lock.start()
+        await blocker.execute("SELECT last_position FROM event_position FOR UPDATE")
+        append = asyncio.create_task(
+            store.append(stream, "run", [NewEvent(type="E", data={})], expected_version=0)
+        )
+        killer = await asyncpg.connect(store_url)
+        try:
+            pid = await _backend_waiting_on_the_position_lock(killer)
+            assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await killer.close()
+        await lock.rollback()
+
+        result = await asyncio.wait_for(append, timeout=30)
+    finally:
+        await blocker.close()
+
+    events = await store.read_stream(stream)
+    assert [e.event_id for e in events] == list(result.event_ids)
+
+
+async def test_an_append_that_committed_before_the_connection_died_is_reported_written(
+    store: EventStore,
+) -> None:
+    stream = unique_id("run-")
+    written = await store.append(stream, "run", [NewEvent(type="E", data={})], expected_version=0)
+    stored = (await store.read_stream(stream))[0]
+    # Replay the resolution the writer runs after a lost connection, for an append that did commit.
+    now = datetime.now(UTC)
+    prepared = prepare_events(
+        stream_id=stream, stream_type="run", expected_version=0,
+        events=[NewEvent(type="E", data={}, event_id=stored.event_id)],
+        metadata=EventMetadata(), recorded_at=now, max_event_bytes=1024,
+    )
+    pending = PendingAppend(
+        stream_id=stream, stream_type="run", expected_version=0, idempotency_key=None,
+        events=prepared, recorded_at=now, future=asyncio.get_running_loop().create_future(),
+    )
+
+    await store._writer._resolve_after_connection_loss([pending])  # noqa: SLF001
+
+    result = pending.future.result()
+    assert (result.first_position, result.to_version) == (written.first_position, 1)
+    assert len(await store.read_stream(stream)) == 1
