@@ -33,15 +33,13 @@ class Role:
 
 def up(settings: Settings, *, out: Out) -> None:
     """Everything in one process: embedded servers if needed, migrations, then every role."""
-    sock = listen(settings.host, settings.port)
-    with embedded_servers(settings, log=out) as urls:
+    with listen(settings.host, settings.port) as sock, embedded_servers(settings, log=out) as urls:
         asyncio.run(_up(settings, urls, sock, out))
 
 
 def api(settings: Settings, *, out: Out) -> None:
     """Serve the HTTP API alone (migrations are `flowledger migrate`'s job)."""
-    sock = listen(settings.host, settings.port)
-    with embedded_servers(settings, log=out) as urls:
+    with listen(settings.host, settings.port) as sock, embedded_servers(settings, log=out) as urls:
         _announce(settings, urls, sock, out)
         asyncio.run(run_roles([http_role(settings, urls, sock)]))
 

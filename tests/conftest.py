@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
@@ -16,15 +20,33 @@ from adapters.embedded import ServerUrls, embedded_servers
 from adapters.settings import load_settings
 
 
+@contextlib.contextmanager
+def _server_dir() -> Iterator[Path]:
+    # Not under tmp_path: as root, postgres runs as another user, and every pytest run
+    # re-locks /tmp/pytest-of-root to 0700, which would lock that user out mid-session.
+    path = Path(tempfile.mkdtemp(prefix="flowledger-test-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """A fresh data folder for tests that start embedded servers themselves."""
+    with _server_dir() as path:
+        yield path
+
+
 @pytest.fixture(scope="session")
-def server_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrls]:
+def server_urls() -> Iterator[ServerUrls]:
     """FLOWLEDGER_DATABASE_URL / FLOWLEDGER_NATS_URL if set, else embedded servers."""
-    data_dir = tmp_path_factory.mktemp("servers")
-    # An empty cwd keeps the developer's .env files out of the test run.
-    settings = load_settings(os.environ, cwd=data_dir)
-    settings = msgspec.structs.replace(settings, data_dir=data_dir)
-    with embedded_servers(settings, log=lambda _: None) as urls:
-        yield urls
+    with _server_dir() as data_dir:
+        # An empty cwd keeps the developer's .env files out of the test run.
+        settings = load_settings(os.environ, cwd=data_dir)
+        settings = msgspec.structs.replace(settings, data_dir=data_dir)
+        with embedded_servers(settings, log=lambda _: None) as urls:
+            yield urls
 
 
 @pytest.fixture(scope="session")

@@ -110,16 +110,23 @@ class EmbeddedPostgres:
                 if "could not bind" in log or "could not create any TCP/IP sockets" in log:
                     return False
                 raise RuntimeError(f"embedded PostgreSQL exited during start; log tail:\n{log}")
-            ready = self._run(
-                "pg_isready", "-q", "-h", "127.0.0.1", "-p", str(port), "-t", "1", check=False
-            )
-            if ready.returncode == 0:
+            if self._is_ready(self._proc.pid, port):
                 return True
-            time.sleep(0.1)
+            time.sleep(0.05)
         raise TimeoutError(
             f"embedded PostgreSQL not ready after {START_TIMEOUT:.0f}s; log tail:\n"
             f"{tail(self.log_path, offset)}"
         )
+
+    def _is_ready(self, pid: int, port: int) -> bool:
+        # postmaster.pid names the pid, port and state of the server that owns this pgdata,
+        # so unlike a ping it cannot mistake another server on the same port for ours.
+        try:
+            lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+        except FileNotFoundError:
+            return False
+        state = (lines[0], lines[3], lines[7].strip()) if len(lines) >= 8 else ()
+        return state == (str(pid), str(port), "ready")
 
     def _socket_dir(self) -> Path:
         if len(str(self.pgdata / ".s.PGSQL.65535.lock")) <= MAX_SOCKET_PATH:

@@ -88,8 +88,9 @@ def database_url(log: Path) -> str:
     return match.group(1)
 
 
-def test_up_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+def test_up_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path, server_dir: Path) -> None:
+    # Not under tmp_path: postgres runs as another user, and pytest keeps tmp_path private.
+    data_dir = server_dir / "data"
     first_log, second_log, busy_log = tmp_path / "1.log", tmp_path / "2.log", tmp_path / "b.log"
 
     port = free_port()

@@ -19,17 +19,24 @@ from adapters.embedded import (
 from adapters.settings import Settings
 
 
-def children() -> list[psutil.Process]:
-    return psutil.Process().children(recursive=True)
+def children() -> set[psutil.Process]:
+    return set(psutil.Process().children(recursive=True))
 
 
-async def test_postgres_data_survives_a_restart_and_a_crash(tmp_path: Path) -> None:
-    postgres = EmbeddedPostgres(tmp_path)
+@pytest.fixture
+def started_here():
+    """Returns the child processes started since the test began (session servers excluded)."""
+    before = children()
+    return lambda: children() - before
+
+
+async def test_postgres_data_survives_a_restart_and_a_crash(server_dir: Path, started_here) -> None:
+    postgres = EmbeddedPostgres(server_dir)
     conn = await asyncpg.connect(postgres.start())
     await conn.execute("CREATE TABLE kept (note text); INSERT INTO kept VALUES ('hello')")
     await conn.close()
     postgres.stop()
-    assert children() == []
+    assert started_here() == set()
 
     url = postgres.start()
     conn = await asyncpg.connect(url)
@@ -38,14 +45,14 @@ async def test_postgres_data_survives_a_restart_and_a_crash(tmp_path: Path) -> N
     await conn.close()
     # A SIGKILLed postmaster leaves a stale postmaster.pid behind; the next start copes.
     postmaster = psutil.Process(
-        int((tmp_path / "postgres" / "postmaster.pid").read_text().split()[0])
+        int((server_dir / "postgres" / "postmaster.pid").read_text().split()[0])
     )
     postmaster.send_signal(signal.SIGKILL)
     postmaster.wait(5)
     postgres.stop()
-    psutil.wait_procs(children(), timeout=10)
+    psutil.wait_procs(started_here(), timeout=10)
 
-    restarted = EmbeddedPostgres(tmp_path)
+    restarted = EmbeddedPostgres(server_dir)
     conn = await asyncpg.connect(restarted.start())
     try:
         assert await conn.fetchval("SELECT count(*) FROM kept") == 2
@@ -54,8 +61,8 @@ async def test_postgres_data_survives_a_restart_and_a_crash(tmp_path: Path) -> N
         restarted.stop()
 
 
-async def test_embedded_servers_start_both_and_lock_the_data_dir(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+async def test_embedded_servers_start_both_and_lock_the_data_dir(server_dir: Path, started_here) -> None:
+    settings = Settings(data_dir=server_dir)
     with embedded_servers(settings, log=lambda _: None) as urls:
         conn = await asyncpg.connect(urls.database_url)
         assert await conn.fetchval("SELECT current_database()") == "flowledger"
@@ -63,14 +70,14 @@ async def test_embedded_servers_start_both_and_lock_the_data_dir(tmp_path: Path)
 
         with pytest.raises(DataDirInUse) as caught, embedded_servers(settings):
             pass
-        assert str(tmp_path) in str(caught.value)
+        assert str(server_dir) in str(caught.value)
         assert f"pid {os.getpid()}" in str(caught.value)
 
-    assert children() == []
+    assert started_here() == set()
 
 
-async def test_nats_starts_with_jetstream_and_stops(tmp_path: Path) -> None:
-    server = EmbeddedNats(tmp_path)
+async def test_nats_starts_with_jetstream_and_stops(server_dir: Path, started_here) -> None:
+    server = EmbeddedNats(server_dir)
     nc = await nats.connect(server.start())
     try:
         info = await nc.jetstream().account_info()
@@ -79,29 +86,29 @@ async def test_nats_starts_with_jetstream_and_stops(tmp_path: Path) -> None:
         await nc.close()
         server.stop()
 
-    assert children() == []
-    assert (tmp_path / "nats" / "jetstream").is_dir()
+    assert started_here() == set()
+    assert (server_dir / "nats" / "jetstream").is_dir()
 
 
-def test_given_urls_start_nothing(tmp_path: Path) -> None:
+def test_given_urls_start_nothing(server_dir: Path, started_here) -> None:
     settings = Settings(
         database_url="postgresql://app@db.invalid/flowledger",
         nats_url="nats://nats.invalid:4222",
-        data_dir=tmp_path / "data",
+        data_dir=server_dir / "data",
     )
 
     with embedded_servers(settings, log=lambda _: None) as urls:
         assert (urls.database_url, urls.nats_url) == (settings.database_url, settings.nats_url)
-        assert children() == []
+        assert started_here() == set()
         assert not settings.data_dir.exists()
 
 
-def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
-    (tmp_path / "flowledger.lock").write_text("999999\n")
-    lock = DataDirLock(tmp_path)
+def test_a_lock_left_by_a_dead_process_is_taken_over(server_dir: Path) -> None:
+    (server_dir / "flowledger.lock").write_text("999999\n")
+    lock = DataDirLock(server_dir)
 
     lock.acquire()
     try:
-        assert (tmp_path / "flowledger.lock").read_text() == f"{os.getpid()}\n"
+        assert (server_dir / "flowledger.lock").read_text() == f"{os.getpid()}\n"
     finally:
         lock.release()
