@@ -1,4 +1,4 @@
-"""Append throughput: flowledger's group-committed store against raw baselines, same run, same database.
+"""Append throughput: flowledger's group-committed store against raw baselines, in one run.
 
     uv run python bench/append.py [--seconds 10] [--writers 16]
 
@@ -47,7 +47,9 @@ async def bench_flowledger(url: str, seconds: float, writers: int) -> float:
 
         async def one(_n: int) -> int:
             await store.append(
-                uuid.uuid4().hex, "bench", [NewEvent(type="BenchEvent", data=PAYLOAD)],
+                uuid.uuid4().hex,
+                "bench",
+                [NewEvent(type="BenchEvent", data=PAYLOAD)],
                 expected_version=0,
             )
             return 1
@@ -58,10 +60,13 @@ async def bench_flowledger(url: str, seconds: float, writers: int) -> float:
 async def bench_raw_inserts(url: str, seconds: float, writers: int) -> float:
     conns = [await asyncpg.connect(url) for _ in range(writers)]
     try:
+
         async def one(n: int) -> int:
             await conns[n].execute(
                 "INSERT INTO bench_raw (id, stream_id, data) VALUES ($1, $2, $3::json)",
-                uuid.uuid4(), uuid.uuid4().hex, '{"step":"build","exit_code":0}',
+                uuid.uuid4(),
+                uuid.uuid4().hex,
+                '{"step":"build","exit_code":0}',
             )
             return 1
 
@@ -74,8 +79,12 @@ async def bench_raw_inserts(url: str, seconds: float, writers: int) -> float:
 async def bench_copy(url: str, seconds: float, writers: int) -> float:
     conns = [await asyncpg.connect(url) for _ in range(writers)]
     try:
+
         async def one(n: int) -> int:
-            rows = [(uuid.uuid4(), uuid.uuid4().hex, '{"step":"build","exit_code":0}') for _ in range(100)]
+            rows = [
+                (uuid.uuid4(), uuid.uuid4().hex, '{"step":"build","exit_code":0}')
+                for _ in range(100)
+            ]
             await conns[n].copy_records_to_table(
                 "bench_raw", records=rows, columns=["id", "stream_id", "data"]
             )
@@ -154,10 +163,12 @@ async def fresh_database(server: str) -> str:
     conn = await asyncpg.connect(url)
     try:
         await conn.execute(
-            "CREATE TABLE bench_raw (id uuid PRIMARY KEY, stream_id text NOT NULL, data json NOT NULL)"
+            "CREATE TABLE bench_raw "
+            "(id uuid PRIMARY KEY, stream_id text NOT NULL, data json NOT NULL)"
         )
         settings = await conn.fetch(
-            "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'server_version')"
+            "SELECT name, setting FROM pg_settings "
+            "WHERE name IN ('fsync', 'synchronous_commit', 'server_version')"
         )
         print("server:", ", ".join(f"{r['name']}={r['setting']}" for r in settings))
     finally:
@@ -181,14 +192,20 @@ async def main_async(args: argparse.Namespace, url: str) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--writers", type=int, default=16)
     args = parser.parse_args()
     with server_url() as url:
         r = asyncio.run(main_async(args, url))
-    print(f"a/b = {r['a'] / r['b']:.2f}   a/c = {r['a'] / r['c']:.3f}   a/d = {r['a'] / r['d']:.2f}")
-    print(f"target a >= 15,000/s: {'met' if r['a'] >= 15000 else 'NOT met'} ({os.cpu_count()} cores)")
+    print(
+        f"a/b = {r['a'] / r['b']:.2f}   a/c = {r['a'] / r['c']:.3f}   a/d = {r['a'] / r['d']:.2f}"
+    )
+    print(
+        f"target a >= 15,000/s: {'met' if r['a'] >= 15000 else 'NOT met'} ({os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

@@ -99,6 +99,9 @@ class EmbeddedPostgres:
         args = [str(_bin_dir() / "postgres"), "-D", str(self.pgdata), "-p", str(port)]
         args += ["-h", "127.0.0.1", "-k", str(self._socket)]
         args += ["-c", "shared_buffers=128MB", "-c", "max_connections=200"]
+        # PostgreSQL 18 hands reads to I/O worker processes by default; on a small machine
+        # the extra hand-offs cost about a third of append throughput (bench/append.py).
+        args += ["-c", "io_method=sync"]
         self._proc = spawn(
             args, self.log_path, death_signal=signal.SIGINT, user=self._user, cwd=self.pgdata
         )

@@ -1,5 +1,6 @@
 """The event store on asyncpg: group-committed appends, ordered reads, a hash chain per stream."""
 
+from adapters.event_store.encoding import NewEvent
 from adapters.event_store.errors import (
     AppendOutcomeUnknown,
     EventStoreError,
@@ -11,7 +12,6 @@ from adapters.event_store.errors import (
     UnknownStreamType,
     WrongExpectedVersion,
 )
-from adapters.event_store.encoding import NewEvent
 from adapters.event_store.store import EventStore
 from adapters.event_store.writer import AppendResult
 

@@ -94,7 +94,9 @@ def encode_data(event: NewEvent, max_bytes: int) -> bytes:
     try:
         encoded = _canonical_encoder.encode(event.data)
     except (TypeError, ValueError, OverflowError) as error:
-        raise UnencodableEvent(f"event {event.type!r} data cannot be encoded as JSON: {error}") from None
+        raise UnencodableEvent(
+            f"event {event.type!r} data cannot be encoded as JSON: {error}"
+        ) from None
     if not encoded.startswith(b"{"):
         raise UnencodableEvent(f"event {event.type!r} data must encode to a JSON object")
     if len(encoded) > max_bytes:
@@ -123,7 +125,9 @@ def prepare_events(
         if not isinstance(event, NewEvent):
             raise InvalidAppend(f"events[{offset}] is {type(event).__name__}, expected NewEvent")
         if not isinstance(event.type, str) or not event.type or len(event.type) > 200:
-            raise InvalidAppend(f"events[{offset}].type must be a non-empty name of at most 200 characters")
+            raise InvalidAppend(
+                f"events[{offset}].type must be a non-empty name of at most 200 characters"
+            )
         if type(event.schema_version) is not int or event.schema_version < 1:
             raise InvalidAppend(f"events[{offset}].schema_version must be a positive integer")
         data = encode_data(event, max_event_bytes)

@@ -18,9 +18,7 @@ class UnknownStreamType(InvalidAppend):
 
     def __init__(self, stream_type: str, known: frozenset[str]) -> None:
         self.stream_type = stream_type
-        super().__init__(
-            f"unknown stream type {stream_type!r}; expected one of {sorted(known)}"
-        )
+        super().__init__(f"unknown stream type {stream_type!r}; expected one of {sorted(known)}")
 
 
 class EventTooLarge(InvalidAppend):
@@ -47,9 +45,7 @@ class WrongExpectedVersion(EventStoreError):
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual
-        super().__init__(
-            f"stream {stream_id!r} is at version {actual}, append expected {expected}"
-        )
+        super().__init__(f"stream {stream_id!r} is at version {actual}, append expected {expected}")
 
 
 class AppendOutcomeUnknown(EventStoreError):

@@ -71,10 +71,10 @@ class HeadWatcher:
             try:
                 conn = await asyncpg.connect(self._database_url, timeout=5)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
                 # Read the head after LISTEN so no commit falls between the two.
-                await self._advance(await conn.fetchval("SELECT last_position FROM event_position"))
+                await self._advance(await conn.fetchval("SELECT coalesce(max(position), 0) FROM events"))
                 self._connected.set()
                 delay = 0.1
                 while not lost.is_set():

@@ -138,8 +138,8 @@ class EventStore:
             raise InvalidAppend(
                 f"expected_version must be a non-negative integer, got {expected_version!r}"
             )
-        if not isinstance(events, Sequence) or isinstance(events, str | bytes) or not events:
-            raise InvalidAppend("events must be a non-empty sequence of NewEvent")
+        if not isinstance(events, list | tuple) or not events:
+            raise InvalidAppend("events must be a non-empty list or tuple of NewEvent")
         if len(events) > MAX_EVENTS_PER_APPEND:
             raise InvalidAppend(f"at most {MAX_EVENTS_PER_APPEND} events per append")
         if not isinstance(metadata, EventMetadata):
@@ -176,7 +176,7 @@ class EventStore:
         return version or 0
 
     async def head_position(self) -> int:
-        return await self.pool.fetchval("SELECT last_position FROM event_position")
+        return await self.pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
 
     async def wait_beyond(self, position: int, *, timeout: float) -> int:
         """Waits (without polling) until an event past `position` commits; returns the head."""

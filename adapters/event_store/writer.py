@@ -49,7 +49,7 @@ class AppendResult(msgspec.Struct, frozen=True, kw_only=True):
     last_position: int
     event_ids: tuple[uuid.UUID, ...]
     duplicate: bool = False
-    """True when the idempotency key had been used: nothing was appended, this is the original result."""
+    """True when the idempotency key had been used: nothing appended, the first result."""
 
 
 class PendingAppend(msgspec.Struct, kw_only=True):
@@ -87,7 +87,9 @@ class GroupCommitWriter:
 
     def start(self) -> None:
         for n in range(self._flusher_count):
-            self._tasks.append(asyncio.create_task(self._flush_forever(), name=f"event-store-flusher-{n}"))
+            self._tasks.append(
+                asyncio.create_task(self._flush_forever(), name=f"event-store-flusher-{n}")
+            )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -99,7 +101,9 @@ class GroupCommitWriter:
         while self._waiting:
             pending = self._waiting.popleft()
             if not pending.future.done():
-                pending.future.set_exception(StoreUnavailable("the event store closed; nothing was written"))
+                pending.future.set_exception(
+                    StoreUnavailable("the event store closed; nothing was written")
+                )
 
     async def submit(self, pending: PendingAppend) -> AppendResult:
         if not self._tasks:
@@ -121,7 +125,7 @@ class GroupCommitWriter:
                 await self._flush(batch)
 
     def _take_batch(self) -> list[PendingAppend]:
-        """Everything waiting, except that a stream or key already in the batch waits for the next."""
+        """Everything waiting; a stream or key already in the batch waits for the next one."""
         batch: list[PendingAppend] = []
         deferred: list[PendingAppend] = []
         streams: set[str] = set()
@@ -159,7 +163,9 @@ class GroupCommitWriter:
                 for pending in batch:
                     await self._flush([pending])
                 return
-            batch[0].future.set_exception(InvalidAppend(f"the database rejected the append: {error}"))
+            batch[0].future.set_exception(
+                InvalidAppend(f"the database rejected the append: {error}")
+            )
             return
         except Exception as error:  # the flusher must survive whatever one batch does
             for pending in batch:
@@ -197,7 +203,8 @@ class GroupCommitWriter:
             return
         ids = [e.event_id for e in pending.events]
         rows = await conn.fetch(
-            "SELECT position, version FROM events WHERE event_id = ANY($1::uuid[]) ORDER BY position",
+            "SELECT position, version FROM events WHERE event_id = ANY($1::uuid[]) "
+            "ORDER BY position",
             ids,
         )
         if rows:
@@ -216,7 +223,8 @@ class GroupCommitWriter:
         if pending.attempts >= self._max_attempts:
             pending.future.set_exception(
                 StoreUnavailable(
-                    f"the database connection was lost {pending.attempts} times; nothing was written"
+                    f"the database connection was lost {pending.attempts} times; "
+                    "nothing was written"
                 )
             )
             return
@@ -244,7 +252,9 @@ def _batch_arguments(batch: Sequence[PendingAppend]) -> tuple[object, ...]:
 def _settle(pending: PendingAppend, row: asyncpg.Record) -> None:
     status = row["status"]
     if status in ("ok", "duplicate"):
-        event_ids = row["event_ids"] if status == "duplicate" else [e.event_id for e in pending.events]
+        event_ids = (
+            row["event_ids"] if status == "duplicate" else [e.event_id for e in pending.events]
+        )
         pending.future.set_result(
             AppendResult(
                 stream_id=pending.stream_id,

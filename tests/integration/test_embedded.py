@@ -61,7 +61,9 @@ async def test_postgres_data_survives_a_restart_and_a_crash(server_dir: Path, st
         restarted.stop()
 
 
-async def test_embedded_servers_start_both_and_lock_the_data_dir(server_dir: Path, started_here) -> None:
+async def test_embedded_servers_start_both_and_lock_the_data_dir(
+    server_dir: Path, started_here
+) -> None:
     settings = Settings(data_dir=server_dir)
     with embedded_servers(settings, log=lambda _: None) as urls:
         conn = await asyncpg.connect(urls.database_url)

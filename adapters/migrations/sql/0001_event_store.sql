@@ -1,14 +1,9 @@
 -- The event store: every fact is a row in `events`.
 --
--- Global order: appends serialise on the single row of `event_position` (its row lock is
--- held until commit), so positions are handed out in commit order and without gaps. A
--- reader doing `position > last` can therefore never skip an event that commits late.
-
-CREATE TABLE event_position (
-    singleton     boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    last_position bigint  NOT NULL
-);
-INSERT INTO event_position (singleton, last_position) VALUES (true, 0);
+-- Global order: appends serialise on one transaction-level advisory lock, held until
+-- commit, and take the next positions after the highest committed one. Positions are thus
+-- handed out in commit order and without gaps, and a reader doing `position > last` can
+-- never skip an event that commits late.
 
 CREATE TABLE events (
     position       bigint      PRIMARY KEY,
@@ -68,6 +63,8 @@ CREATE FUNCTION append_batch(
 ) LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
+    -- any fixed key; only this function takes it
+    APPEND_LOCK CONSTANT bigint := 7046541628735488001;
     n_appends  integer := cardinality(p_stream_ids);
     pos        bigint;
     start_pos  bigint;
@@ -96,22 +93,28 @@ DECLARE
     ver        bigint;
     prev       bytea;
 BEGIN
-    SELECT ep.last_position INTO pos FROM event_position ep WHERE ep.singleton FOR UPDATE;
+    PERFORM pg_advisory_xact_lock(APPEND_LOCK);
+    -- A statement of its own, after the lock: its fresh snapshot sees the last holder's commit.
+    SELECT coalesce(max(e.position), 0) INTO pos FROM events e;
     start_pos := pos;
 
     SELECT array_agg(h.version ORDER BY a.n), array_agg(h.hash ORDER BY a.n),
-           array_agg(h.stream_type ORDER BY a.n),
-           array_agg(ik.stream_id ORDER BY a.n), array_agg(ik.from_version ORDER BY a.n),
-           array_agg(ik.to_version ORDER BY a.n), array_agg(ik.first_position ORDER BY a.n),
-           array_agg(ik.last_position ORDER BY a.n), array_agg(ik.event_ids::text ORDER BY a.n)
-      INTO head_ver, head_hash, head_type,
-           key_stream, key_from, key_to, key_first, key_last, key_ids
-      FROM unnest(p_stream_ids, p_keys) WITH ORDINALITY AS a(stream_id, key, n)
+           array_agg(h.stream_type ORDER BY a.n)
+      INTO head_ver, head_hash, head_type
+      FROM unnest(p_stream_ids) WITH ORDINALITY AS a(stream_id, n)
       LEFT JOIN LATERAL (
             SELECT e.version, e.hash, e.stream_type FROM events e
              WHERE e.stream_id = a.stream_id ORDER BY e.version DESC LIMIT 1
-      ) h ON true
-      LEFT JOIN idempotency_keys ik ON ik.key = a.key;
+      ) h ON true;
+
+    IF cardinality(array_remove(p_keys, NULL)) > 0 THEN
+        SELECT array_agg(ik.stream_id ORDER BY a.n), array_agg(ik.from_version ORDER BY a.n),
+               array_agg(ik.to_version ORDER BY a.n), array_agg(ik.first_position ORDER BY a.n),
+               array_agg(ik.last_position ORDER BY a.n), array_agg(ik.event_ids::text ORDER BY a.n)
+          INTO key_stream, key_from, key_to, key_first, key_last, key_ids
+          FROM unnest(p_keys) WITH ORDINALITY AS a(key, n)
+          LEFT JOIN idempotency_keys ik ON ik.key = a.key;
+    END IF;
 
     FOR i IN 1 .. n_appends LOOP
         IF key_stream[i] IS NOT NULL THEN
@@ -165,17 +168,18 @@ BEGIN
                AS u(pos, append, event_id, ver, type, schema_version, recorded_at, data, metadata, hash)
          WHERE u.pos IS NOT NULL;
 
-        INSERT INTO idempotency_keys (key, stream_id, from_version, to_version,
-                                      first_position, last_position, event_ids, created_at)
-        SELECT a.key, a.stream_id, a.from_v, a.to_v, a.first_p, a.last_p,
-               ARRAY(SELECT p_event_ids[k] FROM generate_subscripts(p_event_append, 1) AS k
-                      WHERE p_event_append[k] = a.n),
-               now()
-          FROM unnest(p_keys, p_stream_ids, o_status, o_from, o_to, o_first, o_last)
-               WITH ORDINALITY AS a(key, stream_id, status, from_v, to_v, first_p, last_p, n)
-         WHERE a.key IS NOT NULL AND a.status = 'ok';
+        IF key_stream IS NOT NULL THEN
+            INSERT INTO idempotency_keys (key, stream_id, from_version, to_version,
+                                          first_position, last_position, event_ids, created_at)
+            SELECT a.key, a.stream_id, a.from_v, a.to_v, a.first_p, a.last_p,
+                   ARRAY(SELECT p_event_ids[k] FROM generate_subscripts(p_event_append, 1) AS k
+                          WHERE p_event_append[k] = a.n),
+                   now()
+              FROM unnest(p_keys, p_stream_ids, o_status, o_from, o_to, o_first, o_last)
+                   WITH ORDINALITY AS a(key, stream_id, status, from_v, to_v, first_p, last_p, n)
+             WHERE a.key IS NOT NULL AND a.status = 'ok';
+        END IF;
 
-        UPDATE event_position SET last_position = pos WHERE singleton;
         PERFORM pg_notify('flowledger_events', pos::text);
     END IF;
 

@@ -30,7 +30,10 @@ async def test_first_append_starts_the_stream_at_version_one(store: EventStore) 
     before = datetime.now(UTC)
 
     result = await store.append(
-        stream, "run", started(3), expected_version=0,
+        stream,
+        "run",
+        started(3),
+        expected_version=0,
         metadata=EventMetadata(actor="alice", correlation_id="c-1"),
     )
 
@@ -39,15 +42,24 @@ async def test_first_append_starts_the_stream_at_version_one(store: EventStore) 
     assert not result.duplicate
     events = await store.read_stream(stream)
     assert [e.version for e in events] == [1, 2, 3]
-    assert [e.position for e in events] == list(range(result.first_position, result.last_position + 1))
+    assert [e.position for e in events] == list(
+        range(result.first_position, result.last_position + 1)
+    )
     assert [e.event_id for e in events] == list(result.event_ids)
     first = events[0]
     assert (first.stream_id, first.stream_type, first.type, first.schema_version) == (
-        stream, "run", "RunStarted", 1
+        stream,
+        "run",
+        "RunStarted",
+        1,
     )
     assert first.data == {"n": 0}
     assert first.metadata == EventMetadata(actor="alice", correlation_id="c-1")
-    assert before - timedelta(seconds=5) <= first.recorded_at <= datetime.now(UTC) + timedelta(seconds=5)
+    assert (
+        before - timedelta(seconds=5)
+        <= first.recorded_at
+        <= datetime.now(UTC) + timedelta(seconds=5)
+    )
     assert len(bytes.fromhex(first.hash)) == 32
 
 
@@ -76,13 +88,17 @@ async def test_a_stale_expected_version_conflicts_and_writes_nothing(store: Even
     assert await store.head_position() == head
 
 
-async def test_expecting_a_version_of_a_stream_that_does_not_exist_conflicts(store: EventStore) -> None:
+async def test_expecting_a_version_of_a_stream_that_does_not_exist_conflicts(
+    store: EventStore,
+) -> None:
     with pytest.raises(WrongExpectedVersion) as caught:
         await store.append(unique_id("run-"), "run", started(), expected_version=4)
     assert caught.value.actual == 0
 
 
-async def test_concurrent_writers_to_one_stream_exactly_one_wins_each_version(store: EventStore) -> None:
+async def test_concurrent_writers_to_one_stream_exactly_one_wins_each_version(
+    store: EventStore,
+) -> None:
     stream = unique_id("run-")
     await store.append(stream, "run", started(), expected_version=0)
 
@@ -92,7 +108,9 @@ async def test_concurrent_writers_to_one_stream_exactly_one_wins_each_version(st
     )
 
     assert sum(not isinstance(o, BaseException) for o in outcomes) == 1
-    assert all(isinstance(o, WrongExpectedVersion) for o in outcomes if isinstance(o, BaseException))
+    assert all(
+        isinstance(o, WrongExpectedVersion) for o in outcomes if isinstance(o, BaseException)
+    )
     assert [e.version for e in await store.read_stream(stream)] == [1, 2]
 
 
@@ -107,12 +125,16 @@ async def test_a_repeated_idempotency_key_returns_the_first_result_and_appends_n
 
     assert again.duplicate
     assert (again.first_position, again.last_position, again.event_ids) == (
-        first.first_position, first.last_position, first.event_ids,
+        first.first_position,
+        first.last_position,
+        first.event_ids,
     )
     assert len(await store.read_stream(stream)) == 2
 
 
-async def test_concurrent_appends_with_one_key_append_once(store: EventStore, store_url: str) -> None:
+async def test_concurrent_appends_with_one_key_append_once(
+    store: EventStore, store_url: str
+) -> None:
     stream = unique_id("run-")
     key = EventMetadata(idempotency_key=unique_id("key-"))
     # A second store is a second pool of connections, as another process would have.
@@ -198,8 +220,11 @@ async def test_bad_input_is_refused_before_anything_is_written(
 
     with pytest.raises(error) as caught:
         await store.append(
-            append["stream_id"], append["stream_type"], append["events"],
-            expected_version=append["expected_version"], metadata=append["metadata"],
+            append["stream_id"],
+            append["stream_type"],
+            append["events"],
+            expected_version=append["expected_version"],
+            metadata=append["metadata"],
         )
 
     assert str(caught.value)

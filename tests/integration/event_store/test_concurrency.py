@@ -1,4 +1,4 @@
-"""The global feed under concurrent writers from several processes: nothing skipped, nothing twice."""
+"""The global feed under writers in several processes: nothing skipped, nothing twice."""
 
 from __future__ import annotations
 
@@ -48,7 +48,9 @@ WRITER = textwrap.dedent(
 )
 
 
-async def follow(store: EventStore, after: int, expected: int, seen: list[tuple[int, uuid.UUID]]) -> None:
+async def follow(
+    store: EventStore, after: int, expected: int, seen: list[tuple[int, uuid.UUID]]
+) -> None:
     position = after
     while len(seen) < expected:
         batch = await store.read_all(after_position=position, limit=100)
@@ -73,19 +75,30 @@ async def test_a_reader_sees_every_event_once_in_order_while_processes_append(
 
     children = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-c", WRITER, store_url, hot, str(per_writer_task),
-            cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-c",
+            WRITER,
+            store_url,
+            hot,
+            str(per_writer_task),
+            cwd=REPO,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         for _ in range(processes)
     ]
     local = await asyncio.gather(
         *(
-            store.append(unique_id("run-"), "run", [NewEvent(type="E", data={})], expected_version=0)
+            store.append(
+                unique_id("run-"), "run", [NewEvent(type="E", data={})], expected_version=0
+            )
             for _ in range(in_process)
         )
     )
     outputs = [await child.communicate() for child in children]
-    assert [child.returncode for child in children] == [0] * processes, [o[1][-2000:] for o in outputs]
+    assert [child.returncode for child in children] == [0] * processes, [
+        o[1][-2000:] for o in outputs
+    ]
     await asyncio.wait_for(reader, timeout=60)
 
     written = {uuid.UUID(i) for out, _ in outputs for i in json.loads(out)}
@@ -108,7 +121,9 @@ async def test_contending_tasks_on_one_stream_never_lose_an_update(store: EventS
         while True:
             version = await store.stream_version(stream)
             try:
-                await store.append(stream, "run", [NewEvent(type="Inc", data={})], expected_version=version)
+                await store.append(
+                    stream, "run", [NewEvent(type="Inc", data={})], expected_version=version
+                )
                 return
             except WrongExpectedVersion:
                 await asyncio.sleep(0)

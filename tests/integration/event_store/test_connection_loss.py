@@ -1,8 +1,9 @@
-"""A connection lost mid-append: the caller learns whether it was written, and nothing is doubled."""
+"""A connection lost mid-append: the caller learns whether it was written; nothing doubles."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -11,10 +12,13 @@ from adapters.event_store.encoding import prepare_events
 from adapters.event_store.writer import PendingAppend
 from domain.envelope import EventMetadata
 from tests.helpers import unique_id
-from datetime import UTC, datetime
+
+APPEND_LOCK = 7046541628735488001  # the key append_batch serialises on
 
 
-async def _backend_waiting_on_the_position_lock(conn: asyncpg.Connection, timeout: float = 10) -> int:
+async def _backend_waiting_on_the_append_lock(
+    conn: asyncpg.Connection, timeout: float = 10
+) -> int:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         pid = await conn.fetchval(
@@ -24,7 +28,7 @@ async def _backend_waiting_on_the_position_lock(conn: asyncpg.Connection, timeou
         if pid:
             return pid
         await asyncio.sleep(0.05)
-    raise AssertionError("no append ever waited on the position lock")
+    raise AssertionError("no append ever waited on the append lock")
 
 
 async def test_an_append_whose_connection_dies_before_commit_is_retried_once(
@@ -33,16 +37,16 @@ async def test_an_append_whose_connection_dies_before_commit_is_retried_once(
     stream = unique_id("run-")
     blocker = await asyncpg.connect(store_url)
     try:
-        # Hold the position lock so the append is stuck inside its transaction.
+        # Hold the append lock so the append is stuck inside its transaction.
         lock = blocker.transaction()
         await lock.start()
-        await blocker.execute("SELECT last_position FROM event_position FOR UPDATE")
+        await blocker.execute(f"SELECT pg_advisory_xact_lock({APPEND_LOCK})")
         append = asyncio.create_task(
             store.append(stream, "run", [NewEvent(type="E", data={})], expected_version=0)
         )
         killer = await asyncpg.connect(store_url)
         try:
-            pid = await _backend_waiting_on_the_position_lock(killer)
+            pid = await _backend_waiting_on_the_append_lock(killer)
             assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
         finally:
             await killer.close()
@@ -65,16 +69,25 @@ async def test_an_append_that_committed_before_the_connection_died_is_reported_w
     # Replay the resolution the writer runs after a lost connection, for an append that did commit.
     now = datetime.now(UTC)
     prepared = prepare_events(
-        stream_id=stream, stream_type="run", expected_version=0,
+        stream_id=stream,
+        stream_type="run",
+        expected_version=0,
         events=[NewEvent(type="E", data={}, event_id=stored.event_id)],
-        metadata=EventMetadata(), recorded_at=now, max_event_bytes=1024,
+        metadata=EventMetadata(),
+        recorded_at=now,
+        max_event_bytes=1024,
     )
     pending = PendingAppend(
-        stream_id=stream, stream_type="run", expected_version=0, idempotency_key=None,
-        events=prepared, recorded_at=now, future=asyncio.get_running_loop().create_future(),
+        stream_id=stream,
+        stream_type="run",
+        expected_version=0,
+        idempotency_key=None,
+        events=prepared,
+        recorded_at=now,
+        future=asyncio.get_running_loop().create_future(),
     )
 
-    await store._writer._resolve_after_connection_loss([pending])  # noqa: SLF001
+    await store._writer._resolve_after_connection_loss([pending])
 
     result = pending.future.result()
     assert (result.first_position, result.to_version) == (written.first_position, 1)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
+
 from adapters.event_store import EventStore, NewEvent
 from adapters.event_store.encoding import GENESIS_HASH, canonical_bytes, chain_hash, encode_metadata
 from domain.envelope import EventEnvelope, EventMetadata
 from tests.helpers import unique_id
-import msgspec
 
 
 def recompute_chain(events: list[EventEnvelope]) -> list[str]:
@@ -20,9 +21,14 @@ def recompute_chain(events: list[EventEnvelope]) -> list[str]:
         prev = chain_hash(
             prev,
             canonical_bytes(
-                event_id=e.event_id, stream_id=e.stream_id, stream_type=e.stream_type,
-                version=e.version, type=e.type, schema_version=e.schema_version,
-                recorded_at=e.recorded_at, data=encoder.encode(e.data),
+                event_id=e.event_id,
+                stream_id=e.stream_id,
+                stream_type=e.stream_type,
+                version=e.version,
+                type=e.type,
+                schema_version=e.schema_version,
+                recorded_at=e.recorded_at,
+                data=encoder.encode(e.data),
                 metadata=encode_metadata(e.metadata),
             ),
         )
@@ -32,18 +38,28 @@ def recompute_chain(events: list[EventEnvelope]) -> list[str]:
 
 async def test_read_stream_from_and_to_a_version(store: EventStore) -> None:
     stream = unique_id("run-")
-    await store.append(stream, "run", [NewEvent(type="E", data={"i": i}) for i in range(5)], expected_version=0)
+    await store.append(
+        stream, "run", [NewEvent(type="E", data={"i": i}) for i in range(5)], expected_version=0
+    )
 
     assert [e.version for e in await store.read_stream(stream, from_version=3)] == [3, 4, 5]
-    assert [e.version for e in await store.read_stream(stream, from_version=2, to_version=3)] == [2, 3]
+    assert [e.version for e in await store.read_stream(stream, from_version=2, to_version=3)] == [
+        2,
+        3,
+    ]
     assert await store.read_stream(unique_id("unknown-")) == []
 
 
 async def test_each_stream_is_a_hash_chain_an_auditor_can_recompute(store: EventStore) -> None:
     stream = unique_id("run-")
     data = {"z": [1, 2.5, None, True], "a": {"nested": "ünïcode ✓"}, "big": 2**62}
-    await store.append(stream, "run", [NewEvent(type="E", data=data)] * 3, expected_version=0,
-                       metadata=EventMetadata(actor="bob", traceparent="00-ab-cd-01"))
+    await store.append(
+        stream,
+        "run",
+        [NewEvent(type="E", data=data)] * 3,
+        expected_version=0,
+        metadata=EventMetadata(actor="bob", traceparent="00-ab-cd-01"),
+    )
     await store.append(stream, "run", [NewEvent(type="F", data={})], expected_version=3)
 
     events = await store.read_stream(stream)
@@ -54,7 +70,9 @@ async def test_each_stream_is_a_hash_chain_an_auditor_can_recompute(store: Event
 
 async def test_altering_removing_or_reordering_an_event_breaks_the_chain(store: EventStore) -> None:
     stream = unique_id("run-")
-    await store.append(stream, "run", [NewEvent(type="E", data={"i": i}) for i in range(3)], expected_version=0)
+    await store.append(
+        stream, "run", [NewEvent(type="E", data={"i": i}) for i in range(3)], expected_version=0
+    )
     events = await store.read_stream(stream)
     stored = [e.hash for e in events]
 
@@ -69,7 +87,9 @@ async def test_altering_removing_or_reordering_an_event_breaks_the_chain(store: 
 async def test_the_global_feed_is_read_in_position_order_in_batches(store: EventStore) -> None:
     start = await store.head_position()
     for _ in range(3):
-        await store.append(unique_id("run-"), "run", [NewEvent(type="E", data={})] * 4, expected_version=0)
+        await store.append(
+            unique_id("run-"), "run", [NewEvent(type="E", data={})] * 4, expected_version=0
+        )
 
     seen: list[int] = []
     position = start
@@ -87,14 +107,18 @@ async def test_a_waiting_reader_wakes_when_an_event_commits(store: EventStore) -
     await asyncio.sleep(0.2)
     assert not waiter.done()
 
-    result = await store.append(unique_id("run-"), "run", [NewEvent(type="E", data={})], expected_version=0)
+    result = await store.append(
+        unique_id("run-"), "run", [NewEvent(type="E", data={})], expected_version=0
+    )
 
     assert await asyncio.wait_for(waiter, timeout=10) >= result.last_position
 
 
 async def test_subscribe_catches_up_then_follows_live_events(store: EventStore) -> None:
     head = await store.head_position()
-    first = await store.append(unique_id("run-"), "run", [NewEvent(type="E", data={})] * 2, expected_version=0)
+    first = await store.append(
+        unique_id("run-"), "run", [NewEvent(type="E", data={})] * 2, expected_version=0
+    )
     received: list[int] = []
 
     async def follow() -> None:
@@ -105,9 +129,14 @@ async def test_subscribe_catches_up_then_follows_live_events(store: EventStore) 
 
     follower = asyncio.create_task(follow())
     await asyncio.sleep(0.2)
-    second = await store.append(unique_id("run-"), "run", [NewEvent(type="E", data={})] * 2, expected_version=0)
+    second = await store.append(
+        unique_id("run-"), "run", [NewEvent(type="E", data={})] * 2, expected_version=0
+    )
     await asyncio.wait_for(follower, timeout=10)
 
     assert received == [
-        first.first_position, first.last_position, second.first_position, second.last_position,
+        first.first_position,
+        first.last_position,
+        second.first_position,
+        second.last_position,
     ]
