@@ -74,7 +74,8 @@ class HeadWatcher:
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
                 # Read the head after LISTEN so no commit falls between the two.
-                await self._advance(await conn.fetchval("SELECT coalesce(max(position), 0) FROM events"))
+                head = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+                await self._advance(head)
                 self._connected.set()
                 delay = 0.1
                 while not lost.is_set():
