@@ -16,9 +16,7 @@ from tests.helpers import unique_id
 APPEND_LOCK = 7046541628735488001  # the key append_batch serialises on
 
 
-async def _backend_waiting_on_the_append_lock(
-    conn: asyncpg.Connection, timeout: float = 10
-) -> int:
+async def _backend_waiting_on_the_append_lock(conn: asyncpg.Connection, timeout: float = 10) -> int:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         pid = await conn.fetchval(
