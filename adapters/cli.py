@@ -8,6 +8,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
+from uuid import UUID
 
 from adapters.settings import Settings, SettingsError, load_settings
 
@@ -21,6 +22,7 @@ configuration: environment variables, also read from .env.default < .env < .env.
   FLOWLEDGER_HOST          address the HTTP API listens on (default 127.0.0.1)
   FLOWLEDGER_PORT          port the HTTP API listens on (default 8000)
   FLOWLEDGER_LOG_LEVEL     DEBUG, INFO, WARNING or ERROR (default INFO)
+  security (JWT secret, cipher key, CORS, rate limits, body size): see the README
 """
 
 
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "from several processes at once. Fails if an already-applied migration was edited.",
         _migrate,
     )
+    _add_keys(commands)
     add(
         "version",
         "print the flowledger version",
@@ -82,6 +85,61 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=None,
     )
     return parser
+
+
+def _add_keys(commands: argparse._SubParsersAction) -> None:
+    keys = commands.add_parser(
+        "keys",
+        help="manage API keys (`keys create`)",
+        description="Manage API keys outside the HTTP API.",
+    )
+    actions = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = actions.add_parser(
+        "create",
+        help="issue an API key and print its token once",
+        description=textwrap.fill(
+            "Issue an API key with the given scopes, for one project or for all, and print its "
+            "id and its token. The token is shown this once: only its hash is stored. Uses "
+            "FLOWLEDGER_DATABASE_URL, or the embedded PostgreSQL under FLOWLEDGER_DATA_DIR when "
+            "unset (stop `flowledger up` first, or point FLOWLEDGER_DATABASE_URL at it). The "
+            "database must be migrated (`flowledger migrate`).",
+            78,
+        ),
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    create.add_argument("--name", required=True, help="what the key is for, e.g. 'ci-bot'")
+    create.add_argument(
+        "--scopes",
+        required=True,
+        type=_scopes,
+        help="comma-separated, from read, write, admin, runner, audit",
+    )
+    create.add_argument(
+        "--project", type=UUID, metavar="UUID", help="the one project it may act on (default: all)"
+    )
+    create.add_argument(
+        "--expires-in-days", type=_positive_int, metavar="N", help="default: never expires"
+    )
+    create.set_defaults(run=_keys_create)
+
+
+def _scopes(raw: str) -> tuple[str, ...]:
+    from commands.context import SCOPES
+
+    scopes = tuple(s.strip() for s in raw.split(",") if s.strip())
+    unknown = sorted(set(scopes) - SCOPES)
+    if not scopes or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated scopes from {', '.join(sorted(SCOPES))}"
+        )
+    return scopes
+
+
+def _positive_int(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError("expected a positive whole number")
+    return int(raw)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,6 +169,42 @@ def _migrate(_args: argparse.Namespace) -> int:
     return _guarded(lambda: runtime.migrate_only(settings, out=_out))
 
 
+def _keys_create(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if settings is None:
+        return 2
+    return _guarded(lambda: _issue_key(settings, args))
+
+
+def _issue_key(settings: Settings, args: argparse.Namespace) -> None:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from adapters.bootstrap import create_key
+    from adapters.embedded import embedded_servers
+    from adapters.services import open_services
+
+    async def issue(database_url: str) -> tuple[UUID, str]:
+        at = datetime.now(UTC)
+        days = args.expires_in_days
+        async with open_services(settings, database_url) as services:
+            return await create_key(
+                services,
+                name=args.name,
+                scopes=args.scopes,
+                project_id=args.project,
+                at=at,
+                expires_at=at + timedelta(days=days) if days else None,
+            )
+
+    # Server chatter goes to stderr: stdout carries only the key, for scripts.
+    with embedded_servers(settings, log=_err) as urls:
+        key_id, token = asyncio.run(issue(urls.database_url))
+    _out(f"key id: {key_id}")
+    _out(f"token:  {token}")
+    _err("The token is shown this once; only its hash is kept. Send it as the X-API-Key header.")
+
+
 def _serve(command: str) -> int:
     from adapters import runtime
 
@@ -136,12 +230,16 @@ def _guarded(run: Callable[[], object]) -> int:
 
     from adapters.embedded import DataDirInUse
     from adapters.migrations import MigrationError
+    from domain.errors import DomainError
 
     try:
         run()
     except KeyboardInterrupt:
         return 130
-    except (DataDirInUse, MigrationError, OSError, asyncpg.PostgresError) as exc:
+    except asyncpg.UndefinedTableError as exc:
+        _err(f"flowledger: {exc}: is the database migrated? (`flowledger migrate`)")
+        return 1
+    except (DataDirInUse, MigrationError, DomainError, OSError, asyncpg.PostgresError) as exc:
         _err(f"flowledger: {exc}")
         return 1
     return 0

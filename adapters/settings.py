@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import logging
 import os
 import re
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,13 @@ PREFIX = "FLOWLEDGER_"
 DOTENV_FILES = (".env.default", ".env", ".env.local")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_DATA_DIR = ".flowledger"  # relative to the working directory
+CIPHER_KEY_FILE = "cipher.key"
+JWT_SECRET_MIN = 32
+CIPHER_KEY_BYTES = 32  # AES-256: what adapters.secrets.SecretBox accepts
+SECRET_FIELDS = frozenset({"jwt_secret", "cipher_key"})
+"""Never echoed in an error message, not even in part."""
+
+log = logging.getLogger(__name__)
 
 
 class SettingsError(ValueError):
@@ -34,6 +45,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8000
     max_event_bytes: int = 1_048_576
     log_level: str = "INFO"
+    jwt_secret: str | None = None
+    """HS256 secret for bearer JWTs; None: JWT authentication is off (API keys only)."""
+    cipher_key: str | None = None
+    """Base64 AES key sealing webhook secrets at rest; None: see `resolve_cipher_key`."""
+    cors_origins: tuple[str, ...] = ()
+    rate_limit_per_key: int = 1200
+    """Requests per minute per presented credential; 0 disables the limit."""
+    rate_limit_per_address: int = 600
+    """Requests per minute per client address; 0 disables the limit."""
+    max_body_bytes: int = 1_048_576
+    """Largest accepted API request body."""
+
+    def __repr__(self) -> str:
+        # Settings end up in logs and tracebacks; the secrets must not.
+        fields = {f: getattr(self, f) for f in self.__struct_fields__}
+        shown = ", ".join(
+            f"{f}={'<redacted>' if f in SECRET_FIELDS and v is not None else repr(v)}"
+            for f, v in fields.items()
+        )
+        return f"Settings({shown})"
 
 
 def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
@@ -62,7 +93,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         try:
             fields[field] = parse(raw.strip(), cwd)
         except ValueError as exc:
-            problems.append(f"{var}={_redact(raw)!r}: {exc}{origin}")
+            shown = "<redacted>" if field in SECRET_FIELDS else repr(_redact(raw))
+            problems.append(f"{var}={shown}: {exc}{origin}")
     if problems:
         raise SettingsError(problems)
     fields.setdefault("data_dir", cwd / DEFAULT_DATA_DIR)
@@ -100,6 +132,9 @@ _QUOTED = {
 }
 _ESCAPE = re.compile(r"\\(.)")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
+
+
+_RATE_LIMIT = "expected a non-negative integer of requests per minute (0 disables the limit)"
 
 
 def _redact(value: str) -> str:
@@ -146,6 +181,38 @@ def _int_in(low: int, high: int, expectation: str) -> Callable[[str, Path], int]
     return parse
 
 
+def _jwt_secret(raw: str, _cwd: Path) -> str:
+    if len(raw) < JWT_SECRET_MIN:
+        raise ValueError(f"expected at least {JWT_SECRET_MIN} characters (HS256 secret)")
+    return raw
+
+
+def _cipher_key(raw: str, _cwd: Path) -> str:
+    try:
+        size = len(base64.b64decode(raw, validate=True))
+    except (binascii.Error, ValueError):
+        size = -1
+    if size != CIPHER_KEY_BYTES:
+        raise ValueError(
+            f"expected the base64 encoding of {CIPHER_KEY_BYTES} random bytes "
+            "(e.g. the output of `openssl rand -base64 32`)"
+        )
+    return raw
+
+
+def _cors_origins(raw: str, _cwd: Path) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(","))
+    if origins == ("*",):
+        return origins
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+            raise ValueError(
+                "expected `*` alone, or comma-separated origins like https://app.example.com"
+            )
+    return origins
+
+
 def _log_level(raw: str, _cwd: Path) -> str:
     if raw.upper() not in LOG_LEVELS:
         raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
@@ -160,4 +227,52 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "port": _int_in(1, 65535, "expected an integer port between 1 and 65535"),
     "max_event_bytes": _int_in(1, 2**31 - 1, "expected a positive integer number of bytes"),
     "log_level": _log_level,
+    "jwt_secret": _jwt_secret,
+    "cipher_key": _cipher_key,
+    "cors_origins": _cors_origins,
+    "rate_limit_per_key": _int_in(0, 10**9, _RATE_LIMIT),
+    "rate_limit_per_address": _int_in(0, 10**9, _RATE_LIMIT),
+    "max_body_bytes": _int_in(1, 2**31 - 1, "expected a positive integer number of bytes"),
 }
+
+
+def resolve_cipher_key(settings: Settings) -> str:
+    """The key sealing webhook secrets: FLOWLEDGER_CIPHER_KEY, else `<data_dir>/cipher.key`.
+
+    Production sets FLOWLEDGER_CIPHER_KEY (the same value in every process). Without it, a
+    key is created once in the data folder, readable by its owner only. Whichever key it is,
+    losing it makes every sealed webhook secret unreadable: events are kept forever.
+    """
+    if settings.cipher_key is not None:
+        return settings.cipher_key
+    path = settings.data_dir / CIPHER_KEY_FILE
+    if not path.exists():
+        _create_key_file(path)
+    raw = path.read_text(encoding="ascii").strip()
+    try:
+        return _cipher_key(raw, path.parent)
+    except ValueError as exc:
+        raise SettingsError([f"{path}: {exc}"]) from None
+
+
+def _create_key_file(path: Path) -> None:
+    from adapters.secrets import SecretBox  # deferred: it loads the cipher library
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside, then linked into place: another process starting at the same moment
+    # sees either no file or the whole key, and exactly one key wins.
+    fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=".cipher-", suffix=".tmp")  # 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(SecretBox.generate_key() + "\n")
+        try:
+            os.link(scratch, path)
+        except FileExistsError:
+            return
+    finally:
+        os.unlink(scratch)
+    log.warning(
+        "FLOWLEDGER_CIPHER_KEY is unset: created a cipher key in %s; keep it safe, "
+        "or set FLOWLEDGER_CIPHER_KEY in production",
+        path,
+    )

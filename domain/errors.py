@@ -45,3 +45,71 @@ class AggregateNotFound(DomainError):
         self.version = version
         at = "" if version is None else f" at version {version}"
         super().__init__(f"{aggregate} {id} not found{at}")
+
+
+class UnknownPipelineVersion(DomainError):
+    """A pipeline was asked for a version of its definition that it never had."""
+
+    code = "unknown_pipeline_version"
+
+    def __init__(self, pipeline_id: Any, version: int) -> None:
+        self.pipeline_id = pipeline_id
+        self.version = version
+        super().__init__(f"pipeline {pipeline_id} has no version {version}")
+
+
+class UnknownStep(InvalidValue):
+    """A run was told about a step its plan does not have."""
+
+    code = "unknown_step"
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+        super().__init__("step", f"the run has no step {step!r}")
+
+
+class StepNotReady(DomainError):
+    """A step was to be queued or started before every step it needs let it go ahead."""
+
+    code = "step_not_ready"
+
+    def __init__(self, step: str, waiting_on: tuple[str, ...]) -> None:
+        self.step = step
+        self.waiting_on = waiting_on
+        super().__init__(f"step {step} still waits on {', '.join(waiting_on)}")
+
+
+class AttemptMismatch(DomainError):
+    """A report about a step's attempt that is not its current one (a stale or early runner)."""
+
+    code = "attempt_mismatch"
+
+    def __init__(self, step: str, current: int, got: int) -> None:
+        self.step = step
+        self.current = current
+        self.got = got
+        super().__init__(f"step {step} is at attempt {current}, not {got}")
+
+
+class RunKindMismatch(DomainError):
+    """A command for internal runs sent to an external one, or the other way round."""
+
+    code = "run_kind_mismatch"
+
+    def __init__(self, run_kind: str, attempted: str) -> None:
+        self.run_kind = run_kind
+        self.attempted = attempted
+        super().__init__(f"cannot {attempted} on an {run_kind} run")
+
+
+class LogSequenceGap(DomainError):
+    """A log chunk skipped sequence numbers: an earlier chunk of its channel was never appended."""
+
+    code = "log_sequence_gap"
+
+    def __init__(self, step: str | None, expected: int, got: int) -> None:
+        self.step = step
+        self.expected = expected
+        self.got = got
+        channel = "the run's own log" if step is None else f"step {step}'s log"
+        super().__init__(f"{channel} expects chunk {expected}, got {got}")

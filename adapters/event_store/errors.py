@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from commands.ports import VersionConflict
+
 
 class EventStoreError(Exception):
     code = "event_store_error"
@@ -36,7 +38,7 @@ class UnencodableEvent(InvalidAppend):
     code = "unencodable_event"
 
 
-class WrongExpectedVersion(EventStoreError):
+class WrongExpectedVersion(EventStoreError, VersionConflict):
     """Optimistic concurrency conflict: the stream moved on; nothing was written."""
 
     code = "wrong_expected_version"

@@ -51,8 +51,10 @@ class EventStore:
         self._watcher: HeadWatcher | None = None
 
     async def open(self) -> None:
+        # min_size=0: opening needs no connection, so a process can start while the
+        # database is down and answer 503 until it is back.
         self._pool = await asyncpg.create_pool(
-            self._database_url, min_size=min(2, self._pool_size), max_size=self._pool_size
+            self._database_url, min_size=0, max_size=self._pool_size
         )
         self._writer = GroupCommitWriter(self._pool, flushers=self._flushers)
         self._writer.start()

@@ -12,12 +12,17 @@ from pathlib import Path
 import asyncpg
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.plugins.problem_details import ProblemDetailsPlugin
 from nats.aio.client import Client as NatsClient
 
+from adapters.http.controllers import ROUTES
 from adapters.http.health import HealthController
+from adapters.http.problems import problem_details_config
+from adapters.http.security import FlowledgerAuthentication, cors_config, security_middleware
+from adapters.services import open_services
 from adapters.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,6 +30,7 @@ log = logging.getLogger(__name__)
 NATS_CONNECT_TIMEOUT_S = 2
 NATS_START_WAIT_S = 3.0
 PG_CONNECT_TIMEOUT_S = 5.0
+PUBLIC_PATHS = ["^/health$", "^/ready$", "^/docs", "^/webhooks"]
 
 
 class NatsLink:
@@ -107,12 +113,21 @@ def create_app(
             await link.start()
             app.state.pool = pool
             app.state.nats = link
+            app.state.services = await stack.enter_async_context(
+                open_services(settings, database_url)
+            )
             yield
 
     return Litestar(
-        route_handlers=[HealthController],
+        route_handlers=[HealthController, *ROUTES],
         lifespan=[lifespan],
-        plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
+        middleware=[
+            *security_middleware(settings),
+            DefineMiddleware(FlowledgerAuthentication, exclude=PUBLIC_PATHS),
+        ],
+        cors_config=cors_config(settings),
+        request_max_body_size=settings.max_body_bytes,
+        plugins=[ProblemDetailsPlugin(problem_details_config())],
         openapi_config=OpenAPIConfig(
             title="flowledger",
             version=version("flowledger"),

@@ -105,3 +105,46 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert script.startswith("#!/usr/bin/env bash\n")
     assert "set -euo pipefail" in script
     assert re.findall(r"^exec (.*)$", script, flags=re.M) == ["uv run pytest"]
+
+
+def test_keys_create_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["keys", "create", "--help"])
+
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert "usage: flowledger keys create" in text
+    assert all(option in text for option in ("--name", "--scopes", "--project", "--expires-in"))
+    assert "shown this once" in text
+
+
+def test_keys_create_parses_its_options() -> None:
+    args = build_parser().parse_args(
+        ["keys", "create", "--name", "ci", "--scopes", "read, write", "--expires-in-days", "30"]
+    )
+
+    assert (args.name, args.scopes, args.project, args.expires_in_days) == (
+        "ci",
+        ("read", "write"),
+        None,
+        30,
+    )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--scopes", "read,root"],
+        ["--scopes", ""],
+        ["--scopes", "read", "--project", "not-a-uuid"],
+        ["--scopes", "read", "--expires-in-days", "0"],
+    ],
+)
+def test_keys_create_refuses_bad_options_before_starting_anything(
+    options: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["keys", "create", "--name", "ci", *options])
+
+    assert exit_.value.code == 2
+    assert "flowledger keys create: error: argument" in capsys.readouterr().err

@@ -1,10 +1,11 @@
-"""Settings: defaults, dotenv layering and parsing, and one clear error per bad value."""
+"""Settings: defaults, dotenv layering, one clear error per bad value, the cipher key file."""
 
+import base64
 from pathlib import Path
 
 import pytest
 
-from adapters.settings import Settings, SettingsError, load_settings
+from adapters.settings import Settings, SettingsError, load_settings, resolve_cipher_key
 
 
 def write(path: Path, text: str) -> None:
@@ -158,3 +159,111 @@ def test_a_rejected_url_does_not_echo_its_password(tmp_path: Path) -> None:
 
     assert "s3cret" not in str(caught.value)
     assert "mysql://app:***@db/x" in str(caught.value)
+
+
+CIPHER_KEY = "q" * 43 + "="  # base64 of 32 bytes
+
+
+def test_security_defaults(tmp_path: Path) -> None:
+    settings = load_settings({}, cwd=tmp_path)
+
+    assert (settings.jwt_secret, settings.cipher_key, settings.cors_origins) == (None, None, ())
+    assert (settings.rate_limit_per_key, settings.rate_limit_per_address) == (1200, 600)
+    assert settings.max_body_bytes == 1_048_576
+
+
+def test_security_settings_from_the_environment(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "FLOWLEDGER_JWT_SECRET": "s" * 32,
+            "FLOWLEDGER_CIPHER_KEY": CIPHER_KEY,
+            "FLOWLEDGER_CORS_ORIGINS": "https://app.example.com, http://localhost:3000/",
+            "FLOWLEDGER_RATE_LIMIT_PER_KEY": "0",
+            "FLOWLEDGER_RATE_LIMIT_PER_ADDRESS": "30",
+            "FLOWLEDGER_MAX_BODY_BYTES": "4096",
+        },
+        cwd=tmp_path,
+    )
+
+    assert settings.jwt_secret == "s" * 32
+    assert settings.cipher_key == CIPHER_KEY
+    assert settings.cors_origins == ("https://app.example.com", "http://localhost:3000")
+    assert (settings.rate_limit_per_key, settings.rate_limit_per_address) == (0, 30)
+    assert settings.max_body_bytes == 4096
+    assert load_settings({"FLOWLEDGER_CORS_ORIGINS": "*"}, cwd=tmp_path).cors_origins == ("*",)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("FLOWLEDGER_CORS_ORIGINS", "app.example.com", "expected `*` alone, or comma-separated"),
+        ("FLOWLEDGER_CORS_ORIGINS", "https://a.example.com/path", "expected `*` alone"),
+        ("FLOWLEDGER_CORS_ORIGINS", "*, https://a.example.com", "expected `*` alone"),
+        ("FLOWLEDGER_RATE_LIMIT_PER_KEY", "-1", "expected a non-negative integer of requests"),
+        ("FLOWLEDGER_RATE_LIMIT_PER_ADDRESS", "many", "expected a non-negative integer"),
+        ("FLOWLEDGER_MAX_BODY_BYTES", "0", "expected a positive integer number of bytes"),
+    ],
+)
+def test_invalid_security_value_names_variable_and_expectation(
+    tmp_path: Path, variable: str, value: str, expected: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({variable: value}, cwd=tmp_path)
+
+    assert str(caught.value).startswith(f"{variable}={value!r}: {expected}")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("FLOWLEDGER_JWT_SECRET", "too-short-secret", "expected at least 32 characters"),
+        ("FLOWLEDGER_CIPHER_KEY", "not base64!", "expected the base64 encoding of 32 random"),
+        ("FLOWLEDGER_CIPHER_KEY", "c2hvcnQ=", "expected the base64 encoding of 32 random"),
+    ],
+)
+def test_an_invalid_secret_is_named_but_never_echoed(
+    tmp_path: Path, variable: str, value: str, expected: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({variable: value}, cwd=tmp_path)
+
+    assert str(caught.value).startswith(f"{variable}=<redacted>: {expected}")
+    assert value not in str(caught.value)
+
+
+def test_secrets_stay_out_of_the_repr(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"FLOWLEDGER_JWT_SECRET": "j" * 40, "FLOWLEDGER_CIPHER_KEY": CIPHER_KEY}, cwd=tmp_path
+    )
+
+    assert "j" * 40 not in repr(settings)
+    assert CIPHER_KEY not in repr(settings)
+    assert "jwt_secret=<redacted>" in repr(settings)
+
+
+def test_the_configured_cipher_key_wins(tmp_path: Path) -> None:
+    settings = load_settings({"FLOWLEDGER_CIPHER_KEY": CIPHER_KEY}, cwd=tmp_path)
+
+    assert resolve_cipher_key(settings) == CIPHER_KEY
+    assert not (settings.data_dir / "cipher.key").exists()
+
+
+def test_without_a_cipher_key_one_is_created_once_for_the_owner_only(tmp_path: Path) -> None:
+    settings = load_settings({}, cwd=tmp_path)
+
+    first = resolve_cipher_key(settings)
+
+    path = settings.data_dir / "cipher.key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert len(base64.b64decode(first, validate=True)) == 32
+    assert resolve_cipher_key(settings) == first
+    assert [p.name for p in settings.data_dir.iterdir()] == ["cipher.key"]
+
+
+def test_a_damaged_cipher_key_file_is_refused_naming_the_file(tmp_path: Path) -> None:
+    settings = load_settings({}, cwd=tmp_path)
+    settings.data_dir.mkdir()
+    (settings.data_dir / "cipher.key").write_text("garbage\n")
+
+    with pytest.raises(SettingsError, match=r"cipher\.key: expected the base64"):
+        resolve_cipher_key(settings)

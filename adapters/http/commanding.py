@@ -1,0 +1,129 @@
+"""Runs a command for a request: caller context, Idempotency-Key replay, the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Request, Response
+
+from adapters.http.problems import problem
+from commands.bus import CommandResult
+from commands.context import CommandContext, Principal
+from commands.ports import VersionConflict
+from domain.errors import DomainError
+
+MAX_KEY_LENGTH = 255
+REPLAY_WAIT_S = 2.0
+"""How long a failed keyed request waits for a concurrent twin's stored answer."""
+
+
+class CommandAnswer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What every command answers: the id it wrote, the stream version, the global position."""
+
+    id: str
+    version: int
+    position: int | None = None
+    secret: str | None = None
+    """Only when a secret is shown once (a new API key or webhook secret)."""
+
+
+def context_for(request: Request[Principal, Any, Any]) -> CommandContext:
+    headers = request.headers
+    key = headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise problem(
+            422,
+            "invalid_idempotency_key",
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
+        )
+    return CommandContext(
+        principal=request.user,
+        at=datetime.now(UTC),
+        correlation_id=headers.get("x-correlation-id") or str(uuid.uuid4()),
+        causation_id=headers.get("x-causation-id"),
+        traceparent=headers.get("traceparent"),
+        idempotency_key=key,
+    )
+
+
+async def execute(
+    request: Request[Principal, Any, Any], command: object, *, status: int = 202
+) -> Response[bytes]:
+    services = request.app.state.services
+    context = context_for(request)
+    key = context.scoped_key()
+    fingerprint = await _fingerprint(request) if key else ""
+    if key:
+        replay = await _replay(services.store.pool, key, fingerprint)
+        if replay is not None:
+            return replay
+    try:
+        result = await services.bus.dispatch(command, context)
+    except (DomainError, VersionConflict):
+        if key:
+            # A concurrent twin may have just done it; its answer is the answer.
+            replay = await _replay(services.store.pool, key, fingerprint, wait_s=REPLAY_WAIT_S)
+            if replay is not None:
+                return replay
+        raise
+    answer = _answer(result)
+    body = msgspec.json.encode(answer)
+    if key:
+        # A secret is shown once and never stored in clear: a replay answers without it.
+        kept = msgspec.json.encode(msgspec.structs.replace(answer, secret=None))
+        await services.store.pool.execute(
+            "INSERT INTO http_idempotency (key, fingerprint, status, body) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (key) DO NOTHING",
+            key,
+            fingerprint,
+            status,
+            kept,
+        )
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _answer(result: CommandResult) -> CommandAnswer:
+    return CommandAnswer(
+        id=result.id,
+        version=result.version,
+        position=result.position,
+        secret=result.extra.get("secret"),
+    )
+
+
+async def _fingerprint(request: Request[Any, Any, Any]) -> str:
+    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
+    digest.update(await request.body())
+    return digest.hexdigest()
+
+
+async def _replay(
+    pool: asyncpg.Pool, key: str, fingerprint: str, *, wait_s: float = 0.0
+) -> Response[bytes] | None:
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        row = await pool.fetchrow(
+            "SELECT fingerprint, status, body FROM http_idempotency WHERE key = $1", key
+        )
+        if row is not None:
+            if row["fingerprint"] != fingerprint:
+                raise problem(
+                    422,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used for a different request",
+                )
+            return Response(
+                row["body"],
+                status_code=row["status"],
+                media_type="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
+        if asyncio.get_running_loop().time() >= deadline:
+            return None
+        await asyncio.sleep(0.05)

@@ -1,0 +1,15 @@
+"""HTTP controllers: thin, each route turns a body into a command and answers with its result."""
+
+from adapters.http.controllers.api_keys import ApiKeysController
+from adapters.http.controllers.pipelines import PipelinesController
+from adapters.http.controllers.projects import ProjectsController
+from adapters.http.controllers.runs import RunsController
+from adapters.http.controllers.webhook_sources import WebhookSourcesController
+
+ROUTES = [
+    ProjectsController,
+    PipelinesController,
+    RunsController,
+    ApiKeysController,
+    WebhookSourcesController,
+]

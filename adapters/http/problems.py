@@ -1,0 +1,134 @@
+"""Every error becomes an RFC 9457 problem with a stable `code`: the one exception mapper."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
+
+from adapters.event_store import (
+    AppendOutcomeUnknown,
+    EventTooLarge,
+    IdempotencyKeyReused,
+    InvalidAppend,
+    StoreUnavailable,
+)
+from commands.context import Forbidden
+from commands.ports import VersionConflict
+from domain.errors import (
+    AggregateNotFound,
+    DomainError,
+    IllegalTransition,
+    InvalidValue,
+    UnknownPipelineVersion,
+)
+from domain.registry import RegistryError
+
+log = logging.getLogger(__name__)
+
+_CODES_BY_STATUS = {
+    400: "bad_request",
+    401: "credentials_missing",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+    503: "dependency_unavailable",
+}
+
+
+def problem(
+    status: int, code: str, title: str, detail: str = "", **extra: Any
+) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=status, title=title, detail=detail or title, extra={"code": code, **extra}
+    )
+
+
+def _http(exc: HTTPException) -> ProblemDetailsException:
+    extra = exc.extra if isinstance(exc.extra, dict) else {}
+    code = extra.get("code") or _CODES_BY_STATUS.get(exc.status_code, "error")
+    if exc.status_code == 400 and isinstance(exc.__cause__, SerializationException):
+        code = "malformed_json"
+    return ProblemDetailsException(
+        status_code=exc.status_code,
+        title=exc.detail,
+        detail=exc.detail,
+        extra={**extra, "code": code},
+        headers=exc.headers,
+    )
+
+
+def _validation(exc: ValidationException) -> ProblemDetailsException:
+    # litestar says 400 for a body it could not decode; the API promises 422 naming the field.
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    status = 413 if "too large" in (exc.detail or "").lower() else 422
+    return problem(status, _CODES_BY_STATUS[status], "invalid input", exc.detail, errors=errors)
+
+
+def _domain(exc: DomainError) -> ProblemDetailsException:
+    match exc:
+        case AggregateNotFound() | UnknownPipelineVersion():
+            return problem(404, exc.code, "not found", str(exc))
+        case IllegalTransition():
+            return problem(
+                409,
+                exc.code,
+                "illegal transition",
+                str(exc),
+                current_state=exc.current_state,
+                attempted=exc.attempted,
+            )
+        case InvalidValue():
+            return problem(422, exc.code, "invalid value", str(exc), field=exc.field)
+        case _:
+            return problem(422, exc.code, "refused by the domain", str(exc))
+
+
+def _dependency_down(exc: Exception) -> ProblemDetailsException:
+    log.warning("dependency unavailable: %s", exc)
+    message = str(exc) if isinstance(exc, AppendOutcomeUnknown) else "the database is unavailable"
+    return ProblemDetailsException(
+        status_code=503,
+        title="dependency unavailable",
+        detail=message,
+        extra={"code": getattr(exc, "code", "dependency_unavailable")},
+        headers={"Retry-After": "1"},
+    )
+
+
+def _invalid_append(exc: InvalidAppend) -> ProblemDetailsException:
+    status = 413 if isinstance(exc, EventTooLarge) else 422
+    return problem(status, exc.code, "invalid input", str(exc))
+
+
+MAPPERS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
+    HTTPException: _http,
+    ValidationException: _validation,
+    DomainError: _domain,
+    RegistryError: lambda e: problem(422, "invalid_event", "invalid input", str(e)),
+    VersionConflict: lambda e: problem(409, "version_conflict", "version conflict", str(e)),
+    Forbidden: lambda e: problem(403, e.code, "forbidden", str(e)),
+    IdempotencyKeyReused: lambda e: problem(422, e.code, "idempotency key reused", str(e)),
+    InvalidAppend: _invalid_append,
+    AppendOutcomeUnknown: _dependency_down,
+    StoreUnavailable: _dependency_down,
+    asyncpg.PostgresConnectionError: _dependency_down,
+    asyncpg.InterfaceError: _dependency_down,
+    ConnectionError: _dependency_down,
+    OSError: _dependency_down,
+}
+
+
+def problem_details_config() -> ProblemDetailsConfig:
+    return ProblemDetailsConfig(
+        enable_for_all_http_exceptions=True, exception_to_problem_detail_map=MAPPERS
+    )

@@ -1,0 +1,212 @@
+"""Who may call the API and how often: API keys and JWTs, rate limits, CORS, security headers."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import jwt
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.authentication import (
+    AbstractAuthenticationMiddleware,
+    AuthenticationResult,
+)
+from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware, get_remote_address
+from litestar.security.jwt import Token
+
+from adapters.secrets import parse_api_key, verify_api_key_secret
+from adapters.settings import Settings
+from commands.context import SCOPES, Principal
+from domain.api_key import ApiKey, ApiKeyStatus
+from domain.errors import AggregateNotFound
+
+if TYPE_CHECKING:
+    from litestar import Request
+    from litestar.connection import ASGIConnection
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+API_KEY_HEADER = "X-API-Key"
+JWT_ALGORITHM = "HS256"
+ALL_PROJECTS = "*"
+EXCLUDED_FROM_AUTH = [r"^/health$", r"^/ready$", r"^/docs(/|$)", r"^/webhooks(/|$)"]
+EXCLUDED_FROM_RATE_LIMITS = [r"^/health$", r"^/ready$"]
+CHALLENGE = f'Bearer realm="flowledger", ApiKey realm="flowledger" header="{API_KEY_HEADER}"'
+
+# Stable `code`s of the 401 problem details.
+MISSING = "credentials_missing"
+INVALID = "credentials_invalid"
+EXPIRED = "credentials_expired"
+REVOKED = "credentials_revoked"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# The docs page runs the OpenAPI renderer's scripts and styles: only framing is forbidden there.
+DOCS_CSP = "frame-ancestors 'none'"
+
+
+def refuse(code: str, detail: str) -> NotAuthorizedException:
+    return NotAuthorizedException(
+        detail=detail, headers={"WWW-Authenticate": CHALLENGE}, extra={"code": code}
+    )
+
+
+class FlowledgerAuthentication(AbstractAuthenticationMiddleware):
+    """Sets `request.user` to the caller's Principal from `X-API-Key` or a bearer JWT, or 401s."""
+
+    def __init__(self, app: ASGIApp, exclude: str | list[str] | None = None) -> None:
+        super().__init__(app, exclude=EXCLUDED_FROM_AUTH if exclude is None else exclude)
+
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        api_key = connection.headers.get(API_KEY_HEADER)
+        authorization = connection.headers.get("Authorization")
+        if api_key is not None and authorization is not None:
+            raise refuse(INVALID, f"send either {API_KEY_HEADER} or Authorization, not both")
+        if api_key is not None:
+            return AuthenticationResult(await self._by_api_key(connection, api_key), "api_key")
+        if authorization is not None:
+            settings: Settings = connection.app.state.settings
+            return AuthenticationResult(_by_jwt(authorization, settings.jwt_secret), "jwt")
+        raise refuse(MISSING, f"credentials required: {API_KEY_HEADER} or Authorization: Bearer")
+
+    async def _by_api_key(self, connection: ASGIConnection, token: str) -> Principal:
+        parsed = parse_api_key(token.strip())
+        if parsed is None:
+            raise refuse(INVALID, "malformed API key")
+        key_id, secret = parsed
+        try:
+            # Read afresh on every request, never cached: a revocation takes effect at once.
+            key = await connection.app.state.services.repository.get(ApiKey, key_id)
+        except AggregateNotFound:
+            raise refuse(INVALID, "unknown API key") from None
+        if not verify_api_key_secret(secret, key.secret_hash):
+            raise refuse(INVALID, "unknown API key")
+        # Checked only after the secret: revoked or expired is news for the key's holder only.
+        if key.status is ApiKeyStatus.REVOKED:
+            raise refuse(REVOKED, "this API key was revoked")
+        if not key.is_usable(datetime.now(UTC)):
+            raise refuse(EXPIRED, "this API key has expired")
+        return Principal(
+            id=f"key:{key.id}",
+            name=key.name,
+            project_id=key.project_id,
+            scopes=frozenset(key.scopes),
+        )
+
+
+def _by_jwt(authorization: str, secret: str | None) -> Principal:
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not encoded.strip():
+        raise refuse(INVALID, "expected Authorization: Bearer <JWT>")
+    if secret is None:
+        raise refuse(INVALID, "bearer tokens are not accepted here (no JWT secret configured)")
+    try:
+        token = Token.decode(encoded.strip(), secret, JWT_ALGORITHM, require_claims=["sub", "exp"])
+    except NotAuthorizedException as exc:
+        if isinstance(exc.__cause__, jwt.ExpiredSignatureError):
+            raise refuse(EXPIRED, "the bearer token has expired") from None
+        raise refuse(INVALID, "invalid bearer token (HS256 with sub, exp and iat)") from None
+    return _jwt_principal(token)
+
+
+def _jwt_principal(token: Token) -> Principal:
+    claims = token.extras
+    scopes = claims.get("scopes", [])
+    if not isinstance(scopes, list) or not all(isinstance(s, str) and s in SCOPES for s in scopes):
+        raise refuse(INVALID, f"the scopes claim must be a list drawn from {sorted(SCOPES)}")
+    project = claims.get("project", ALL_PROJECTS)
+    try:
+        project_id = None if project == ALL_PROJECTS else UUID(project)
+    except (TypeError, ValueError, AttributeError):
+        raise refuse(INVALID, "the project claim must be a UUID or '*'") from None
+    name = claims.get("name", token.sub)
+    if not isinstance(name, str) or not name.strip():
+        raise refuse(INVALID, "the name claim must be a non-empty string")
+    return Principal(
+        id=f"jwt:{token.sub}", name=name.strip(), project_id=project_id, scopes=frozenset(scopes)
+    )
+
+
+class FlowledgerRateLimit(RateLimitMiddleware):
+    """litestar's limiter; its 429 also carries `Retry-After` and the problem `code`."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except TooManyRequestsException as exc:
+            headers = dict(exc.headers or {})
+            reset = headers.get(self.config.rate_limit_reset_header_key)
+            if reset is None or "Retry-After" in headers:
+                raise  # not a limiter's refusal, or an inner limiter already completed it
+            headers["Retry-After"] = str(max(1, int(reset)))
+            raise TooManyRequestsException(
+                detail="rate limit exceeded; retry after the given seconds",
+                headers=headers,
+                extra={"code": "rate_limited"},
+            ) from None
+
+
+def presented_credential(request: Request[Any, Any, Any]) -> str:
+    """A short digest of the credential as sent (unverified, so only hashed), else the address."""
+    presented = request.headers.get(API_KEY_HEADER) or request.headers.get("Authorization")
+    if not presented:
+        return get_remote_address(request)
+    return hashlib.sha256(presented.encode()).hexdigest()[:24]
+
+
+def security_middleware(settings: Settings) -> list[DefineMiddleware]:
+    """The rate limits, outermost first: per client address, then per presented credential.
+
+    Limits live in each process's memory: with N workers a client may get up to N times them.
+    """
+    limits = [
+        ("rate_limit_per_address", settings.rate_limit_per_address, get_remote_address),
+        ("rate_limit_per_key", settings.rate_limit_per_key, presented_credential),
+    ]
+    return [
+        RateLimitConfig(
+            rate_limit=("minute", per_minute),
+            exclude=EXCLUDED_FROM_RATE_LIMITS,
+            identifier_for_request=identify,
+            middleware_class=FlowledgerRateLimit,
+            store=store,  # one store each, so the two limits never share a counter
+        ).middleware
+        for store, per_minute, identify in limits
+        if per_minute > 0
+    ]
+
+
+async def security_headers(message: Message, scope: Scope) -> None:
+    """A `before_send` hook, so that router 404s and 405s get the headers too, not just routes."""
+    if message["type"] != "http.response.start":
+        return
+    message.setdefault("headers", [])
+    headers = MutableScopeHeaders.from_message(message)
+    path = scope.get("path", "")
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+    docs = path == "/docs" or path.startswith("/docs/")
+    headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
+    if path.startswith("/api/"):
+        headers.setdefault("Cache-Control", "no-store")
+
+
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """CORS for the configured origins; None (no CORS headers at all) when there are none."""
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", API_KEY_HEADER, "Idempotency-Key", "Content-Type"],
+        expose_headers=["Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+        allow_credentials=False,  # credentials travel in headers, never in cookies
+    )

@@ -1,0 +1,53 @@
+"""The composition root for the write side: event store, repository, command bus, secrets."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from uuid import UUID
+
+from adapters import secrets
+from adapters.event_store import EventStore
+from adapters.repository import Repository
+from adapters.secrets import SecretBox
+from adapters.settings import Settings, resolve_cipher_key
+from commands.bus import CommandBus, Dependencies
+from commands.handlers import HANDLERS
+from domain.registry import default_registry
+
+
+class RandomSecrets:
+    """The randomness handlers must not call themselves: API keys and webhook secrets."""
+
+    def new_api_key(self, key_id: UUID) -> tuple[str, str]:
+        return secrets.new_api_key(key_id)
+
+    def new_webhook_secret(self) -> str:
+        return secrets.new_webhook_secret()
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: EventStore
+    repository: Repository
+    bus: CommandBus
+    box: SecretBox
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings, database_url: str) -> AsyncIterator[Services]:
+    registry = default_registry()
+    async with EventStore(
+        database_url,
+        stream_types=registry.stream_types(),
+        max_event_bytes=settings.max_event_bytes,
+    ) as store:
+        repository = Repository(store, registry)
+        box = SecretBox(resolve_cipher_key(settings))
+        bus = CommandBus(
+            HANDLERS,
+            Dependencies(repository=repository, sealer=box, secrets=RandomSecrets()),
+        )
+        yield Services(settings=settings, store=store, repository=repository, bus=bus, box=box)

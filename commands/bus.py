@@ -1,0 +1,57 @@
+"""Routes each command to its handler, retrying a version conflict when the command allows it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import msgspec
+
+from commands.context import CommandContext
+from commands.ports import Repository, Secrets, SecretSealer, VersionConflict
+
+
+class CommandResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What a command answers: the stream it wrote, its new version, the global position."""
+
+    id: str
+    version: int
+    position: int | None = None
+    """Global position of the last event written; None when the command decided nothing."""
+    duplicate: bool = False
+    """True when an idempotency key replayed an earlier request: nothing new was written."""
+    extra: dict[str, Any] = {}
+
+
+class Dependencies(msgspec.Struct, frozen=True, kw_only=True):
+    repository: Repository
+    sealer: SecretSealer
+    secrets: Secrets
+
+
+Handler = Callable[[Any, CommandContext, Dependencies], Awaitable[CommandResult]]
+
+
+class CommandBus:
+    def __init__(
+        self,
+        handlers: Mapping[type, Handler],
+        dependencies: Dependencies,
+        *,
+        conflict_retries: int = 3,
+    ) -> None:
+        self._handlers = dict(handlers)
+        self._dependencies = dependencies
+        self._conflict_retries = conflict_retries
+
+    async def dispatch(self, command: object, context: CommandContext) -> CommandResult:
+        handler = self._handlers[type(command)]
+        retries = self._conflict_retries if getattr(command, "retry_on_conflict", False) else 0
+        for attempt in range(retries + 1):
+            try:
+                return await handler(command, context, self._dependencies)
+            except VersionConflict:
+                # Safe to retry: the handler reloads and decides again on the fresh state.
+                if attempt == retries:
+                    raise
+        raise AssertionError("unreachable")

@@ -1,0 +1,76 @@
+"""Who is asking, when, under which correlation: all a handler gets besides the command."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+from domain.envelope import EventMetadata
+
+SCOPES = frozenset({"read", "write", "admin", "runner", "audit"})
+
+# Fixed, so an id derived from an idempotency key is the same on every replay.
+_IDEMPOTENT_IDS = UUID("6f1c6a52-2f0e-4a3c-9d55-0c1f2b9a7e10")
+
+
+class Forbidden(Exception):
+    """A valid caller asked for something outside its project or scopes."""
+
+    code = "forbidden"
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    """An authenticated caller: an API key or a JWT subject."""
+
+    id: str
+    name: str
+    project_id: UUID | None
+    """None: every project."""
+    scopes: frozenset[str]
+
+    def allows(self, scope: str, project_id: UUID | None) -> bool:
+        if self.project_id is not None and project_id != self.project_id:
+            return False
+        return "admin" in self.scopes or scope in self.scopes
+
+    def require(self, scope: str, project_id: UUID | None, *alternatives: str) -> None:
+        """Raise Forbidden unless the caller holds `scope` (or one of `alternatives`) there."""
+        if not any(self.allows(s, project_id) for s in (scope, *alternatives)):
+            where = "every project" if project_id is None else f"project {project_id}"
+            wanted = " or ".join(repr(s) for s in (scope, *alternatives))
+            raise Forbidden(f"{self.name} lacks the {wanted} scope on {where}")
+
+
+class CommandContext(msgspec.Struct, frozen=True, kw_only=True):
+    principal: Principal
+    at: datetime
+    """The moment the command was received; every decision uses it, never a clock."""
+    correlation_id: str
+    causation_id: str | None = None
+    traceparent: str | None = None
+    idempotency_key: str | None = None
+    """As the client sent it; scoped to the principal before use."""
+
+    def metadata(self) -> EventMetadata:
+        return EventMetadata(
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+            actor=self.principal.name,
+            traceparent=self.traceparent,
+            idempotency_key=self.scoped_key(),
+        )
+
+    def scoped_key(self) -> str | None:
+        if self.idempotency_key is None:
+            return None
+        return f"{self.principal.id}:{self.idempotency_key}"
+
+    def new_id(self, purpose: str) -> UUID:
+        """A fresh id; with an idempotency key, the same id on every replay of the request."""
+        key = self.scoped_key()
+        if key is None:
+            return uuid.uuid4()
+        return uuid.uuid5(_IDEMPOTENT_IDS, f"{purpose}:{key}")

@@ -1,0 +1,14 @@
+"""The one map from command type to handler."""
+
+from __future__ import annotations
+
+from commands import api_keys, pipelines, projects, runs, webhook_sources
+from commands.bus import Handler
+
+HANDLERS: dict[type, Handler] = {
+    **projects.HANDLERS,
+    **pipelines.HANDLERS,
+    **runs.HANDLERS,
+    **api_keys.HANDLERS,
+    **webhook_sources.HANDLERS,
+}

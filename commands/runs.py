@@ -1,0 +1,228 @@
+"""Run commands: trigger, cancel, retry, report run and step status, append logs."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+from uuid import UUID
+
+import msgspec
+
+from commands.bus import CommandResult, Dependencies
+from commands.context import CommandContext
+from commands.outcome import answer
+from domain.errors import IllegalTransition, InvalidValue
+from domain.pipeline import Pipeline
+from domain.run import Run
+from domain.run_values import ExternalRef, LogStream, ParamValue, StepPlan, Trigger, TriggerKind
+
+
+class TriggerRun(msgspec.Struct, frozen=True, kw_only=True):
+    pipeline_id: UUID
+    parameters: dict[str, object] = {}
+    pipeline_version: int | None = None
+    """None: the pipeline's current version."""
+    kind: Literal["manual", "api", "webhook", "schedule"] = "api"
+    repo: str | None = None
+    ref: str | None = None
+    sha: str | None = None
+    pull_request: int | None = None
+    event: str | None = None
+    delivery_id: str | None = None
+    external: ExternalRef | None = None
+
+
+class CancelRun(msgspec.Struct, frozen=True, kw_only=True):
+    retry_on_conflict: ClassVar[bool] = True
+    run_id: UUID
+    reason: str = ""
+
+
+class RetryRun(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: UUID
+
+
+class ReportRunStatus(msgspec.Struct, frozen=True, kw_only=True):
+    retry_on_conflict: ClassVar[bool] = True
+    run_id: UUID
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
+    reason: str = ""
+
+
+class ReportStepStatus(msgspec.Struct, frozen=True, kw_only=True):
+    retry_on_conflict: ClassVar[bool] = True
+    run_id: UUID
+    step: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    attempt: int = 1
+    runner: str | None = None
+    exit_code: int | None = None
+    reason: str = ""
+    outputs: dict[str, str] = {}
+    metrics: dict[str, float] = {}
+
+
+class LogChunk(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    text: str
+    step: str | None = None
+    stream: LogStream = "stdout"
+
+
+class AppendRunLogs(msgspec.Struct, frozen=True, kw_only=True):
+    retry_on_conflict: ClassVar[bool] = True
+    run_id: UUID
+    chunks: tuple[LogChunk, ...]
+
+
+async def trigger_run(
+    command: TriggerRun, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    # 1. the pipeline decides what may run: its pinned version, its parameters
+    pipeline = await deps.repository.get(Pipeline, command.pipeline_id)
+    context.principal.require("write", pipeline.project_id)
+    if not pipeline.active:
+        raise IllegalTransition("pipeline", pipeline.status.value, "trigger a run of")
+    version = command.pipeline_version or pipeline.current_version
+    definition = pipeline.definition(version)
+    parameters: dict[str, ParamValue] = definition.resolve_parameters(command.parameters)
+    # 2. the run carries its own plan, so it never needs the pipeline again
+    plan = tuple(
+        StepPlan(
+            name=step.name,
+            needs=definition.effective_needs(step.name),
+            retries=step.retries,
+            timeout_s=step.timeout_s,
+            allow_failure=step.allow_failure,
+        )
+        for step in definition.steps
+    )
+    trigger = Trigger(
+        kind=TriggerKind(command.kind),
+        actor=context.principal.name,
+        repo=command.repo,
+        ref=command.ref,
+        sha=command.sha,
+        pull_request=command.pull_request,
+        event=command.event,
+        delivery_id=command.delivery_id,
+    )
+    run = Run.request(
+        id=context.new_id("run"),
+        project_id=pipeline.project_id,
+        pipeline_id=pipeline.id,
+        pipeline_version=version,
+        trigger=trigger,
+        parameters=parameters,
+        steps=() if command.external else plan,
+        external=command.external,
+        at=context.at,
+    )
+    # 3. append
+    return answer(run, await deps.repository.save(run, metadata=context.metadata()))
+
+
+async def cancel_run(
+    command: CancelRun, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    run = await deps.repository.get(Run, command.run_id)
+    context.principal.require("write", run.project_id)
+    run.request_cancel(actor=context.principal.name, reason=command.reason, at=context.at)
+    return answer(run, await deps.repository.save(run, metadata=context.metadata()))
+
+
+async def retry_run(
+    command: RetryRun, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    old = await deps.repository.get(Run, command.run_id)
+    context.principal.require("write", old.project_id)
+    if not old.status.finished:
+        raise IllegalTransition("run", old.status.value, "retry")
+    run = Run.request(
+        id=context.new_id("run"),
+        project_id=old.project_id,
+        pipeline_id=old.pipeline_id,
+        pipeline_version=old.pipeline_version,
+        trigger=Trigger(kind=TriggerKind.RETRY, actor=context.principal.name),
+        parameters=dict(old.parameters),
+        steps=tuple(old.plan.values()),
+        retry_of=old.id,
+        external=None,
+        at=context.at,
+    )
+    return answer(run, await deps.repository.save(run, metadata=context.metadata()))
+
+
+async def report_run_status(
+    command: ReportRunStatus, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    run = await deps.repository.get(Run, command.run_id)
+    context.principal.require("runner", run.project_id, "write")
+    if run.external is not None:
+        run.report_external_status(command.status, detail=command.reason, at=context.at)
+    elif command.status == "running":
+        run.start(at=context.at)
+    elif command.status == "timed_out":
+        run.time_out(at=context.at)
+    else:
+        raise InvalidValue(
+            "status",
+            "a run flowledger executes ends when its steps do; report step status instead",
+        )
+    return answer(run, await deps.repository.save(run, metadata=context.metadata()))
+
+
+async def report_step_status(
+    command: ReportStepStatus, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    run = await deps.repository.get(Run, command.run_id)
+    context.principal.require("runner", run.project_id, "write")
+    step, attempt, at = command.step, command.attempt, context.at
+    match command.status:
+        case "queued":
+            run.queue_step(step, at=at)
+        case "running":
+            run.start_step(step, attempt=attempt, runner=command.runner, at=at)
+        case "succeeded":
+            run.succeed_step(
+                step,
+                attempt=attempt,
+                exit_code=command.exit_code or 0,
+                outputs=command.outputs,
+                metrics=command.metrics,
+                at=at,
+            )
+        case "failed":
+            run.fail_step(
+                step,
+                attempt=attempt,
+                reason=command.reason or "failed",
+                exit_code=command.exit_code,
+                outputs=command.outputs,
+                metrics=command.metrics,
+                at=at,
+            )
+        case "cancelled":
+            run.cancel_step(step, attempt=attempt, reason=command.reason or "cancelled", at=at)
+    return answer(run, await deps.repository.save(run, metadata=context.metadata()))
+
+
+async def append_run_logs(
+    command: AppendRunLogs, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    run = await deps.repository.get(Run, command.run_id)
+    context.principal.require("runner", run.project_id, "write")
+    for chunk in command.chunks:
+        run.append_log(
+            seq=chunk.seq, step=chunk.step, stream=chunk.stream, text=chunk.text, at=context.at
+        )
+    return answer(run, await deps.repository.save(run, metadata=context.metadata()))
+
+
+HANDLERS = {
+    TriggerRun: trigger_run,
+    CancelRun: cancel_run,
+    RetryRun: retry_run,
+    ReportRunStatus: report_run_status,
+    ReportStepStatus: report_step_status,
+    AppendRunLogs: append_run_logs,
+}

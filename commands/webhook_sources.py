@@ -1,0 +1,111 @@
+"""Webhook source commands; a secret is sealed before it goes into an event."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import ClassVar, Literal
+from uuid import UUID
+
+import msgspec
+
+from commands.bus import CommandResult, Dependencies
+from commands.context import CommandContext
+from commands.outcome import answer
+from domain.errors import IllegalTransition, InvalidValue
+from domain.project import Project, ProjectStatus
+from domain.webhook_source import WebhookSource
+
+SECRET_MIN, SECRET_MAX = 16, 256
+
+
+class RegisterWebhookSource(msgspec.Struct, frozen=True, kw_only=True):
+    project_id: UUID
+    kind: Literal["github", "gitlab", "jenkins", "generic"]
+    name: str
+    secret: str | None = None
+    """None: generate one, shown once in the answer."""
+
+
+class RotateWebhookSecret(msgspec.Struct, frozen=True, kw_only=True):
+    source_id: UUID
+    secret: str | None = None
+    grace_s: int = 86_400
+
+
+class DisableWebhookSource(msgspec.Struct, frozen=True, kw_only=True):
+    retry_on_conflict: ClassVar[bool] = True
+    source_id: UUID
+    reason: str = ""
+
+
+class EnableWebhookSource(msgspec.Struct, frozen=True, kw_only=True):
+    retry_on_conflict: ClassVar[bool] = True
+    source_id: UUID
+
+
+def _secret(given: str | None, deps: Dependencies) -> tuple[str, bool]:
+    if given is None:
+        return deps.secrets.new_webhook_secret(), True
+    if not SECRET_MIN <= len(given) <= SECRET_MAX:
+        raise InvalidValue("secret", f"{SECRET_MIN} to {SECRET_MAX} characters")
+    return given, False
+
+
+async def register_webhook_source(
+    command: RegisterWebhookSource, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    context.principal.require("admin", command.project_id)
+    project = await deps.repository.get(Project, command.project_id)
+    if project.status is not ProjectStatus.ACTIVE:
+        raise IllegalTransition("project", project.status.value, "register a webhook source in")
+    secret, generated = _secret(command.secret, deps)
+    source = WebhookSource.create(
+        id=context.new_id("webhook-source"),
+        project_id=command.project_id,
+        kind=command.kind,
+        name=command.name,
+        sealed_secret=deps.sealer.seal(secret),
+        at=context.at,
+    )
+    appended = await deps.repository.save(source, metadata=context.metadata())
+    shown = secret if generated and not (appended and appended.duplicate) else None
+    return answer(source, appended, secret=shown) if shown else answer(source, appended)
+
+
+async def rotate_webhook_secret(
+    command: RotateWebhookSecret, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    source = await deps.repository.get(WebhookSource, command.source_id)
+    context.principal.require("admin", source.project_id)
+    secret, generated = _secret(command.secret, deps)
+    source.rotate_secret(
+        deps.sealer.seal(secret), grace=timedelta(seconds=command.grace_s), at=context.at
+    )
+    appended = await deps.repository.save(source, metadata=context.metadata())
+    return answer(source, appended, secret=secret) if generated else answer(source, appended)
+
+
+async def disable_webhook_source(
+    command: DisableWebhookSource, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    source = await deps.repository.get(WebhookSource, command.source_id)
+    context.principal.require("admin", source.project_id)
+    source.disable(reason=command.reason, at=context.at)
+    return answer(source, await deps.repository.save(source, metadata=context.metadata()))
+
+
+async def enable_webhook_source(
+    command: EnableWebhookSource, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    source = await deps.repository.get(WebhookSource, command.source_id)
+    context.principal.require("admin", source.project_id)
+    source.enable(at=context.at)
+    return answer(source, await deps.repository.save(source, metadata=context.metadata()))
+
+
+HANDLERS = {
+    RegisterWebhookSource: register_webhook_source,
+    RotateWebhookSecret: rotate_webhook_secret,
+    DisableWebhookSource: disable_webhook_source,
+    EnableWebhookSource: enable_webhook_source,
+}

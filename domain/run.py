@@ -1,0 +1,383 @@
+"""The Run aggregate: one execution of a pinned pipeline version, its steps, logs and outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+import msgspec
+from eventsourcing.domain import Aggregate
+
+from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch, UnknownStep
+from domain.run_external import ExternalCommands
+from domain.run_logs import LogCommands
+from domain.run_plan import valid_plan
+from domain.run_steps import StepCommands
+from domain.run_values import (
+    KEY_MAX,
+    RUN_TRANSITIONS,
+    ExternalRef,
+    LogStream,
+    ParamValue,
+    RunStatus,
+    StepPlan,
+    StepState,
+    StepStatus,
+    Trigger,
+    require_aware,
+    valid_external,
+    valid_parameters,
+    valid_text,
+    valid_trigger,
+)
+
+_R, _C = RunStatus.RUNNING, RunStatus.CANCELLING
+
+
+class Run(StepCommands, LogCommands, ExternalCommands, Aggregate):
+    """Requested with its own step plan; its steps are queued, run, retried; it ends once.
+
+    - Run: queued -> running -> succeeded | failed | timed_out; queued or running ->
+      cancelling -> cancelled. Starting a step of a queued run starts the run first.
+    - Steps: pending -> queued -> running -> succeeded | failed; pending -> skipped;
+      pending, queued or running -> cancelled. A step is ready when each step it needs
+      succeeded or failed with `allow_failure`. A failure with attempts left queues the
+      next attempt at once; a final one without `allow_failure` skips every step that
+      depends on it, and the run goes on with the steps that do not.
+    - The run settles by itself: the command that finishes its last step also decides
+      succeeded (no step failed without `allow_failure`), failed (naming the first such
+      step) or, when cancelling, cancelled. Every step is finished before the run is.
+    - Cancelling cancels the steps not yet running; running ones are stopped by their runner,
+      which reports them cancelled (or their real outcome); a second request decides nothing.
+      Timing out cancels every unfinished step.
+    - Logs: one sequence per channel (the run's own, step None, and one per step, across
+      attempts), starting at 1. A repeated chunk decides nothing; a gap is refused. Past
+      LOG_RUN_MAX bytes one LogTruncated is recorded and later chunks are dropped.
+    - An external run has no steps: its status comes from `report_external_status`.
+    """
+
+    stream_type = "run"
+
+    class Event(Aggregate.Event):
+        pass
+
+    class Requested(Event, Aggregate.Created):
+        event_type: ClassVar[str] = "RunRequested"
+        project_id: UUID
+        pipeline_id: UUID
+        pipeline_version: int
+        trigger: Trigger
+        parameters: dict[str, ParamValue]
+        steps: tuple[StepPlan, ...]
+        retry_of: UUID | None
+        external: ExternalRef | None
+
+    class Started(Event):
+        event_type: ClassVar[str] = "RunStarted"
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.status = RunStatus.RUNNING
+            aggregate.started_at = self.timestamp
+
+    class Succeeded(Event):
+        event_type: ClassVar[str] = "RunSucceeded"
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._finish(RunStatus.SUCCEEDED, self.timestamp)
+
+    class Failed(Event):
+        event_type: ClassVar[str] = "RunFailed"
+        reason: str
+        step: str | None
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._finish(RunStatus.FAILED, self.timestamp)
+            aggregate.failure = self.reason
+
+    class TimedOut(Event):
+        event_type: ClassVar[str] = "RunTimedOut"
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._finish(RunStatus.TIMED_OUT, self.timestamp)
+
+    class CancelRequested(Event):
+        event_type: ClassVar[str] = "RunCancelRequested"
+        actor: str
+        reason: str
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.status = RunStatus.CANCELLING
+            aggregate.cancel_requested_by = self.actor
+
+    class Cancelled(Event):
+        event_type: ClassVar[str] = "RunCancelled"
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._finish(RunStatus.CANCELLED, self.timestamp)
+
+    class StepQueued(Event):
+        event_type: ClassVar[str] = "StepQueued"
+        step: str
+        attempt: int
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.steps[self.step] = StepState(
+                name=self.step,
+                status=StepStatus.QUEUED,
+                attempt=self.attempt,
+                queued_at=self.timestamp,
+            )
+
+    class StepStarted(Event):
+        event_type: ClassVar[str] = "StepStarted"
+        step: str
+        attempt: int
+        runner: str | None
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._update_step(
+                self.step, status=StepStatus.RUNNING, runner=self.runner, started_at=self.timestamp
+            )
+
+    class StepSucceeded(Event):
+        event_type: ClassVar[str] = "StepSucceeded"
+        step: str
+        attempt: int
+        exit_code: int
+        duration_ms: int
+        outputs: dict[str, str]
+        metrics: dict[str, float]
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._end_attempt(self, StepStatus.SUCCEEDED, None)
+
+    class StepFailed(Event):
+        event_type: ClassVar[str] = "StepFailed"
+        step: str
+        attempt: int
+        exit_code: int | None
+        reason: str
+        duration_ms: int
+        outputs: dict[str, str]
+        metrics: dict[str, float]
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._end_attempt(self, StepStatus.FAILED, self.reason)
+            aggregate._failures.append(self.step)
+
+    class StepSkipped(Event):
+        event_type: ClassVar[str] = "StepSkipped"
+        step: str
+        reason: str
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._update_step(
+                self.step, status=StepStatus.SKIPPED, reason=self.reason, finished_at=self.timestamp
+            )
+
+    class StepCancelled(Event):
+        event_type: ClassVar[str] = "StepCancelled"
+        step: str
+        reason: str
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._update_step(
+                self.step,
+                status=StepStatus.CANCELLED,
+                reason=self.reason,
+                finished_at=self.timestamp,
+            )
+
+    class LogChunkAppended(Event):
+        event_type: ClassVar[str] = "LogChunkAppended"
+        seq: int
+        step: str | None
+        stream: LogStream
+        text: str
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.log_seqs[self.step] = self.seq
+            aggregate.log_bytes += len(self.text.encode())
+
+    class LogTruncated(Event):
+        """Chunk `seq` of channel `step` was the first dropped; every later chunk is too."""
+
+        event_type: ClassVar[str] = "LogTruncated"
+        step: str | None
+        seq: int
+        bytes_kept: int
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.log_truncated = True
+
+    def __init__(
+        self,
+        project_id: UUID,
+        pipeline_id: UUID,
+        pipeline_version: int,
+        trigger: Trigger,
+        parameters: dict[str, ParamValue],
+        steps: tuple[StepPlan, ...],
+        retry_of: UUID | None,
+        external: ExternalRef | None,
+    ) -> None:
+        # Runs for `Requested`, on creation and on every replay: assignments only.
+        self.project_id = project_id
+        self.pipeline_id = pipeline_id
+        self.pipeline_version = pipeline_version
+        self.trigger = trigger
+        self.parameters = dict(parameters)
+        self.plan: dict[str, StepPlan] = {s.name: s for s in steps}
+        self.retry_of = retry_of
+        self.external = external
+        self.status = RunStatus.QUEUED
+        self.steps: dict[str, StepState] = {s.name: StepState(name=s.name) for s in steps}
+        self.started_at: datetime | None = None
+        self.finished_at: datetime | None = None
+        self.failure: str | None = None
+        self.cancel_requested_by: str | None = None
+        # Summed over every attempt of every step: a failed attempt's tokens were spent too.
+        self.metric_totals: dict[str, float] = {}
+        self.log_seqs: dict[str | None, int] = {}
+        self.log_bytes = 0
+        self.log_truncated = False
+        self._failures: list[str] = []
+
+    @classmethod
+    def request(
+        cls,
+        *,
+        id: UUID,
+        project_id: UUID,
+        pipeline_id: UUID,
+        pipeline_version: int,
+        trigger: Trigger,
+        parameters: dict[str, ParamValue],
+        steps: tuple[StepPlan, ...],
+        retry_of: UUID | None = None,
+        external: ExternalRef | None = None,
+        at: datetime,
+    ) -> Run:
+        """A new queued run; a retry is a new run with a `retry` trigger and `retry_of` set."""
+        require_aware(at)
+        if pipeline_version < 1:
+            raise InvalidValue("pipeline_version", "must be >= 1")
+        if retry_of == id:
+            raise InvalidValue("retry_of", "a run cannot retry itself")
+        trigger = valid_trigger(trigger, retry_of)
+        plan = valid_plan(steps)
+        if external is not None:
+            external = valid_external(external)
+            if plan:
+                raise InvalidValue("steps", "an external run has no steps of its own")
+        elif not plan:
+            raise InvalidValue("steps", "a run needs at least one step")
+        return cls._create(
+            cls.Requested,
+            id=id,
+            timestamp=at,
+            project_id=project_id,
+            pipeline_id=pipeline_id,
+            pipeline_version=pipeline_version,
+            trigger=trigger,
+            parameters=valid_parameters(parameters),
+            steps=plan,
+            retry_of=retry_of,
+            external=external,
+        )
+
+    # Commands on the run
+
+    def start(self, *, at: datetime) -> None:
+        self._require_internal("start")
+        require_aware(at)
+        self._require_run(_R, "start")
+        self.trigger_event(self.Started, timestamp=at)
+
+    def request_cancel(self, *, actor: str, reason: str = "", at: datetime) -> None:
+        """Ask the run to stop; on a run already cancelling this decides nothing.
+
+        An external run stays cancelling until its provider reports how it ended.
+        """
+        require_aware(at)
+        actor = valid_text("actor", actor, limit=KEY_MAX)
+        reason = valid_text("reason", reason, blank=True)
+        if self.status is _C:
+            return
+        self._require_run(_C, "cancel")
+        self.trigger_event(self.CancelRequested, actor=actor, reason=reason, timestamp=at)
+        if self.external is None:
+            self._cancel_steps((StepStatus.PENDING, StepStatus.QUEUED), "run cancelled", at)
+            self._settle(at)
+
+    def time_out(self, *, at: datetime) -> None:
+        require_aware(at)
+        self._require_run(RunStatus.TIMED_OUT, "time out")
+        self._cancel_steps(
+            (StepStatus.PENDING, StepStatus.QUEUED, StepStatus.RUNNING), "run timed out", at
+        )
+        self.trigger_event(self.TimedOut, timestamp=at)
+
+    # Helpers: checks raise before any event; appliers only assign.
+
+    def _settle(self, at: datetime) -> None:
+        if not all(s.status.finished for s in self.steps.values()):
+            return
+        if self.status is _C:
+            self.trigger_event(self.Cancelled, timestamp=at)
+            return
+        hard = [f for f in self._failures if self._failed_for_good(f)]
+        if hard:
+            self.trigger_event(self.Failed, reason=f"{hard[0]} failed", step=hard[0], timestamp=at)
+        else:
+            self.trigger_event(self.Succeeded, timestamp=at)
+
+    def _failed_for_good(self, step: str) -> bool:
+        return self.steps[step].status is StepStatus.FAILED and not self.plan[step].allow_failure
+
+    def _cancel_steps(self, statuses: tuple[StepStatus, ...], reason: str, at: datetime) -> None:
+        for name, state in self.steps.items():
+            if state.status in statuses:
+                self.trigger_event(self.StepCancelled, step=name, reason=reason, timestamp=at)
+
+    def _require_internal(self, attempted: str) -> None:
+        if self.external is not None:
+            raise RunKindMismatch("external", attempted)
+
+    def _require_run(self, target: RunStatus, attempted: str) -> None:
+        if target not in RUN_TRANSITIONS.get(self.status, frozenset()):
+            raise IllegalTransition("run", self.status.value, attempted)
+
+    def _require_run_in(self, statuses: tuple[RunStatus, ...], attempted: str) -> None:
+        if self.status not in statuses:
+            raise IllegalTransition("run", self.status.value, attempted)
+
+    def _step(self, step: str) -> StepState:
+        try:
+            return self.steps[step]
+        except KeyError:
+            raise UnknownStep(step) from None
+
+    def _update_step(self, step: str, **changes: object) -> None:
+        self.steps[step] = msgspec.structs.replace(self.steps[step], **changes)
+
+    def _end_attempt(
+        self, event: Run.StepSucceeded | Run.StepFailed, status: StepStatus, reason: str | None
+    ) -> None:
+        self._update_step(
+            event.step,
+            status=status,
+            exit_code=event.exit_code,
+            reason=reason,
+            finished_at=event.timestamp,
+            duration_ms=event.duration_ms,
+            outputs=dict(event.outputs),
+            metrics=dict(event.metrics),
+        )
+        for key, value in event.metrics.items():
+            self.metric_totals[key] = self.metric_totals.get(key, 0.0) + value
+
+    def _finish(self, status: RunStatus, at: datetime) -> None:
+        self.status = status
+        self.finished_at = at

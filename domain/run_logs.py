@@ -1,0 +1,55 @@
+"""The Run's log: sequence-numbered chunks per channel, size-limited, truncated past a cap."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from domain.errors import IllegalTransition, InvalidValue, LogSequenceGap
+from domain.run_values import LOG_STREAMS, LogStream, require_aware
+
+if TYPE_CHECKING:
+    from domain.run import Run
+
+LOG_CHUNK_MAX = 64 * 1024
+LOG_RUN_MAX = 16 * 1024 * 1024
+
+
+class LogCommands:
+    """Mixed into Run."""
+
+    def next_log_seq(self: Run, step: str | None = None) -> int:
+        return self.log_seqs.get(step, 0) + 1
+
+    def append_log(
+        self: Run, *, seq: int, step: str | None, stream: LogStream, text: str, at: datetime
+    ) -> None:
+        """Append chunk `seq` of a channel; one already appended (or dropped) decides nothing."""
+        require_aware(at)
+        if stream not in LOG_STREAMS:
+            raise InvalidValue("stream", f"one of {', '.join(sorted(LOG_STREAMS))}")
+        try:
+            size = len(text.encode())
+        except UnicodeEncodeError:
+            raise InvalidValue("text", "must be valid Unicode") from None
+        if not 0 < size <= LOG_CHUNK_MAX:
+            raise InvalidValue("text", f"1 to {LOG_CHUNK_MAX} bytes of UTF-8")
+        if seq < 1:
+            raise InvalidValue("seq", "must be >= 1")
+        if step is not None:
+            self._step(step)
+        if self.status.finished:
+            raise IllegalTransition("run", self.status.value, "append a log to")
+        expected = self.next_log_seq(step)
+        if seq < expected or self.log_truncated:
+            return
+        if seq > expected:
+            raise LogSequenceGap(step, expected, seq)
+        if self.log_bytes + size > LOG_RUN_MAX:
+            self.trigger_event(
+                self.LogTruncated, step=step, seq=seq, bytes_kept=self.log_bytes, timestamp=at
+            )
+        else:
+            self.trigger_event(
+                self.LogChunkAppended, seq=seq, step=step, stream=stream, text=text, timestamp=at
+            )

@@ -1,0 +1,184 @@
+"""The Run's commands on its steps: queue, start, succeed, fail (and retry), cancel."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from domain.errors import AttemptMismatch, IllegalTransition, InvalidValue, StepNotReady
+from domain.run_plan import dependants, unmet_needs
+from domain.run_values import (
+    KEY_MAX,
+    RunStatus,
+    StepState,
+    StepStatus,
+    require_aware,
+    valid_metrics,
+    valid_outputs,
+    valid_text,
+)
+
+if TYPE_CHECKING:
+    from domain.run import Run
+
+EXIT_CODE_LIMIT = 255
+_Q, _R, _C = RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANCELLING
+
+
+class StepCommands:
+    """Mixed into Run; only steps of internal runs are driven here."""
+
+    def ready_steps(self: Run) -> tuple[str, ...]:
+        """Pending steps whose needs let them go ahead, in plan order (none once cancelling)."""
+        if self.status not in (_Q, _R):
+            return ()
+        return tuple(
+            name
+            for name, state in self.steps.items()
+            if state.status is StepStatus.PENDING and not unmet_needs(name, self.plan, self.steps)
+        )
+
+    def queue_step(self: Run, step: str, *, at: datetime) -> None:
+        """Queue a pending step's first attempt; retries are queued when an attempt fails."""
+        self._require_internal("queue a step of")
+        require_aware(at)
+        state = self._step(step)
+        self._require_run_in((_Q, _R), "queue a step of")
+        self._require_step(state, (StepStatus.PENDING,), "queue")
+        if waiting := unmet_needs(step, self.plan, self.steps):
+            raise StepNotReady(step, waiting)
+        self.trigger_event(self.StepQueued, step=step, attempt=1, timestamp=at)
+
+    def queue_ready(self: Run, *, at: datetime) -> None:
+        """Queue every ready step's first attempt; none ready decides nothing."""
+        self._require_internal("queue a step of")
+        require_aware(at)
+        for step in self.ready_steps():
+            self.trigger_event(self.StepQueued, step=step, attempt=1, timestamp=at)
+
+    def start_step(
+        self: Run, step: str, *, attempt: int, runner: str | None = None, at: datetime
+    ) -> None:
+        """A runner starts a queued attempt; starting it twice is refused, so one runner runs it."""
+        self._require_internal("start a step of")
+        require_aware(at)
+        if runner is not None:
+            runner = valid_text("runner", runner, limit=KEY_MAX)
+        state = self._step(step)
+        self._require_run_in((_Q, _R), "start a step of")
+        # Queued implies its needs were met, and a met need stays met: no second check.
+        self._require_step(state, (StepStatus.QUEUED,), "start", attempt)
+        if self.status is _Q:
+            self.trigger_event(self.Started, timestamp=at)
+        self.trigger_event(
+            self.StepStarted, step=step, attempt=attempt, runner=runner, timestamp=at
+        )
+
+    def succeed_step(
+        self: Run,
+        step: str,
+        *,
+        attempt: int,
+        exit_code: int = 0,
+        outputs: dict[str, str] | None = None,
+        metrics: dict[str, float] | None = None,
+        at: datetime,
+    ) -> None:
+        self._require_internal("finish a step of")
+        require_aware(at)
+        if exit_code != 0:
+            raise InvalidValue("exit_code", "a step that succeeded exited with 0")
+        outputs, metrics = valid_outputs(outputs), valid_metrics(metrics)
+        state = self._step(step)
+        self._require_run_in((_R, _C), "finish a step of")
+        self._require_step(state, (StepStatus.RUNNING,), "succeed", attempt)
+        self.trigger_event(
+            self.StepSucceeded,
+            step=step,
+            attempt=attempt,
+            exit_code=exit_code,
+            duration_ms=_duration_ms(state, at),
+            outputs=outputs,
+            metrics=metrics,
+            timestamp=at,
+        )
+        self._settle(at)
+
+    def fail_step(
+        self: Run,
+        step: str,
+        *,
+        attempt: int,
+        reason: str,
+        exit_code: int | None = None,
+        outputs: dict[str, str] | None = None,
+        metrics: dict[str, float] | None = None,
+        at: datetime,
+    ) -> None:
+        """A running attempt failed; `exit_code` is None when the process never exited by itself."""
+        self._require_internal("finish a step of")
+        require_aware(at)
+        reason = valid_text("reason", reason)
+        if exit_code is not None and not -EXIT_CODE_LIMIT <= exit_code <= EXIT_CODE_LIMIT:
+            raise InvalidValue("exit_code", f"between -{EXIT_CODE_LIMIT} and {EXIT_CODE_LIMIT}")
+        outputs, metrics = valid_outputs(outputs), valid_metrics(metrics)
+        state = self._step(step)
+        self._require_run_in((_R, _C), "finish a step of")
+        self._require_step(state, (StepStatus.RUNNING,), "fail", attempt)
+        self.trigger_event(
+            self.StepFailed,
+            step=step,
+            attempt=attempt,
+            exit_code=exit_code,
+            reason=reason,
+            duration_ms=_duration_ms(state, at),
+            outputs=outputs,
+            metrics=metrics,
+            timestamp=at,
+        )
+        plan = self.plan[step]
+        # A run being cancelled neither retries nor skips: its pending steps are cancelled.
+        if self.status is not _C:
+            if attempt < plan.max_attempts:
+                self.trigger_event(self.StepQueued, step=step, attempt=attempt + 1, timestamp=at)
+                return
+            if not plan.allow_failure:
+                self._skip_dependants(step, at)
+        self._settle(at)
+
+    def cancel_step(self: Run, step: str, *, attempt: int, reason: str, at: datetime) -> None:
+        """A runner stopped a running attempt because its run is being cancelled."""
+        self._require_internal("cancel a step of")
+        require_aware(at)
+        reason = valid_text("reason", reason)
+        state = self._step(step)
+        self._require_run_in((_C,), "cancel a step of")
+        self._require_step(state, (StepStatus.RUNNING,), "cancel", attempt)
+        self.trigger_event(self.StepCancelled, step=step, reason=reason, timestamp=at)
+        self._settle(at)
+
+    def _skip_dependants(self: Run, step: str, at: datetime) -> None:
+        for blocked in dependants(step, self.plan):
+            if self.steps[blocked].status is StepStatus.PENDING:
+                self.trigger_event(
+                    self.StepSkipped, step=blocked, reason=f"{step} failed", timestamp=at
+                )
+
+    @staticmethod
+    def _require_step(
+        state: StepState,
+        statuses: tuple[StepStatus, ...],
+        attempted: str,
+        attempt: int | None = None,
+    ) -> None:
+        # A stale runner learns it is stale, whatever its old attempt became since.
+        if attempt is not None and state.attempt and attempt != state.attempt:
+            raise AttemptMismatch(state.name, state.attempt, attempt)
+        if state.status not in statuses:
+            raise IllegalTransition("step", state.status.value, attempted)
+
+
+def _duration_ms(state: StepState, at: datetime) -> int:
+    assert state.started_at is not None
+    # Clocks of the nodes that record start and end may disagree a little: never negative.
+    return max(0, (at - state.started_at) // timedelta(milliseconds=1))

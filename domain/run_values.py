@@ -1,0 +1,237 @@
+"""Value objects of a run (trigger, external ref, step plan and state, statuses) and checks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal, TypeVar, get_args
+from uuid import UUID
+
+import msgspec
+
+from domain.errors import InvalidValue
+
+E = TypeVar("E", bound=StrEnum)
+ParamValue = str | int | float | bool
+LogStream = Literal["stdout", "stderr", "system"]
+LOG_STREAMS = frozenset(get_args(LogStream))
+
+TEXT_MAX = 2000
+KEY_MAX = 128
+OUTPUTS_MAX = 64
+OUTPUT_VALUE_MAX = 4 * 1024
+METRICS_MAX = 64
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    CANCELLING = "cancelling"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def finished(self) -> bool:
+        return self in _RUN_FINISHED
+
+
+_RUN_FINISHED = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT}
+)
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in _STEP_FINISHED
+
+
+_STEP_FINISHED = frozenset(
+    {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED}
+)
+
+
+class TriggerKind(StrEnum):
+    MANUAL = "manual"
+    API = "api"
+    WEBHOOK = "webhook"
+    RETRY = "retry"
+    SCHEDULE = "schedule"
+
+
+class Provider(StrEnum):
+    GITHUB_ACTIONS = "github_actions"
+    GITLAB = "gitlab"
+    JENKINS = "jenkins"
+
+
+class ExternalStatus(StrEnum):
+    """A status an outside system reports for a run it executes."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+
+class Trigger(msgspec.Struct, frozen=True, kw_only=True):
+    """Who or what asked for a run, and the source revision it is about."""
+
+    kind: TriggerKind
+    actor: str
+    repo: str | None = None
+    ref: str | None = None
+    sha: str | None = None
+    pull_request: int | None = None
+    event: str | None = None
+    """The webhook's event kind (`push`, `pull_request`, ...); webhook triggers only."""
+    delivery_id: str | None = None
+
+
+class ExternalRef(msgspec.Struct, frozen=True, kw_only=True):
+    """The run this one mirrors in another CI system."""
+
+    provider: Provider
+    external_id: str
+    url: str
+
+
+class StepPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """One step as the run will execute it; `needs` is already resolved by the pipeline."""
+
+    name: str
+    needs: tuple[str, ...]
+    retries: int
+    timeout_s: int
+    allow_failure: bool
+
+    @property
+    def max_attempts(self) -> int:
+        return self.retries + 1
+
+
+class StepState(msgspec.Struct, frozen=True, kw_only=True):
+    """Where one step of a run stands; attempt-specific fields describe its latest attempt."""
+
+    name: str
+    status: StepStatus = StepStatus.PENDING
+    attempt: int = 0
+    runner: str | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+    outputs: dict[str, str] = {}
+    metrics: dict[str, float] = {}
+
+
+def require_aware(at: datetime) -> None:
+    # A naive time would be read back as a different instant on another machine.
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidValue("at", "must be timezone-aware")
+
+
+def valid_text(field: str, value: str, *, blank: bool = False, limit: int = TEXT_MAX) -> str:
+    value = value.strip()
+    if not value and not blank:
+        raise InvalidValue(field, "must not be blank")
+    if len(value) > limit:
+        raise InvalidValue(field, f"at most {limit} characters")
+    return value
+
+
+def valid_member(enum: type[E], field: str, value: str) -> E:
+    try:
+        return enum(value)
+    except ValueError:
+        raise InvalidValue(field, f"one of {', '.join(enum)}") from None
+
+
+def valid_trigger(trigger: Trigger, retry_of: UUID | None) -> Trigger:
+    kind = valid_member(TriggerKind, "trigger.kind", trigger.kind)
+    if (kind is TriggerKind.RETRY) != (retry_of is not None):
+        raise InvalidValue("retry_of", "set exactly when the trigger kind is 'retry'")
+    if trigger.pull_request is not None and trigger.pull_request < 1:
+        raise InvalidValue("trigger.pull_request", "must be a positive number")
+    if kind is not TriggerKind.WEBHOOK and (trigger.event or trigger.delivery_id):
+        raise InvalidValue("trigger.event", "only a webhook trigger has an event and delivery")
+    return msgspec.structs.replace(
+        trigger, kind=kind, actor=valid_text("trigger.actor", trigger.actor)
+    )
+
+
+def valid_external(external: ExternalRef) -> ExternalRef:
+    provider = valid_member(Provider, "external.provider", external.provider)
+    url = external.url.strip()
+    if not url.startswith(("https://", "http://")):
+        raise InvalidValue("external.url", "must be an http(s) URL")
+    return ExternalRef(
+        provider=provider,
+        external_id=valid_text("external.external_id", external.external_id, limit=KEY_MAX),
+        url=valid_text("external.url", url),
+    )
+
+
+def valid_parameters(parameters: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
+    for key, value in parameters.items():
+        valid_text("parameters", key, limit=KEY_MAX)
+        if not isinstance(value, str | int | float | bool):
+            raise InvalidValue(f"parameters.{key}", "must be a string, number or boolean")
+        # JSON has no NaN or infinity: such a value would be stored as null and break replay.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidValue(f"parameters.{key}", "must be a finite number")
+    return dict(parameters)
+
+
+def valid_outputs(outputs: Mapping[str, str] | None) -> dict[str, str]:
+    outputs = dict(outputs or {})
+    if len(outputs) > OUTPUTS_MAX:
+        raise InvalidValue("outputs", f"at most {OUTPUTS_MAX} keys")
+    for key, value in outputs.items():
+        valid_text("outputs", key, limit=KEY_MAX)
+        if not isinstance(value, str):
+            raise InvalidValue(f"outputs.{key}", "must be a string")
+        if len(value.encode()) > OUTPUT_VALUE_MAX:
+            raise InvalidValue(f"outputs.{key}", f"at most {OUTPUT_VALUE_MAX} bytes of UTF-8")
+    return outputs
+
+
+def valid_metrics(metrics: Mapping[str, float] | None) -> dict[str, float]:
+    metrics = dict(metrics or {})
+    if len(metrics) > METRICS_MAX:
+        raise InvalidValue("metrics", f"at most {METRICS_MAX} keys")
+    for key, value in metrics.items():
+        valid_text("metrics", key, limit=KEY_MAX)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidValue(f"metrics.{key}", "must be a number")
+        if not math.isfinite(value) or value < 0:
+            raise InvalidValue(f"metrics.{key}", "must be a finite number >= 0")
+    return {key: float(value) for key, value in metrics.items()}
+
+
+_Q, _R, _C = RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANCELLING
+RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    _Q: frozenset({_R, _C, RunStatus.TIMED_OUT}),
+    _R: frozenset({_C, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT}),
+    # A cancel request can lose the race: an external run may still report its real outcome.
+    _C: frozenset(
+        {RunStatus.CANCELLED, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT}
+    ),
+}
+"""Where a run may go from each unfinished status; a finished run goes nowhere."""
