@@ -13,7 +13,15 @@ from commands.outcome import answer
 from domain.errors import IllegalTransition, InvalidValue
 from domain.pipeline import Pipeline
 from domain.run import Run
-from domain.run_values import ExternalRef, LogStream, ParamValue, StepPlan, Trigger, TriggerKind
+from domain.run_values import (
+    ExternalRef,
+    LogStream,
+    ParamValue,
+    StepPlan,
+    StepStatus,
+    Trigger,
+    TriggerKind,
+)
 
 
 class TriggerRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -181,6 +189,9 @@ async def report_step_status(
         case "queued":
             run.queue_step(step, at=at)
         case "running":
+            if step in run.steps and run.steps[step].status is StepStatus.PENDING:
+                # Nothing dispatched it (no runner fleet in between): queue it on the way.
+                run.queue_step(step, at=at)
             run.start_step(step, attempt=attempt, runner=command.runner, at=at)
         case "succeeded":
             run.succeed_step(
