@@ -8,15 +8,18 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib.metadata import version
 from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from litestar import Litestar
 
+from adapters.bootstrap import ensure_admin_key
 from adapters.embedded import ServerUrls, embedded_servers
 from adapters.http import create_app
 from adapters.migrations import migrate
+from adapters.services import open_services
 from adapters.settings import Settings
 
 Out = Callable[[str], None]
@@ -47,13 +50,27 @@ def api(settings: Settings, *, out: Out) -> None:
 def migrate_only(settings: Settings, *, out: Out) -> list[str]:
     """Apply pending migrations (starting the embedded servers if needed) and report them."""
     with embedded_servers(settings, log=out) as urls:
-        applied = asyncio.run(migrate(urls.database_url))
+        applied = asyncio.run(_migrate_and_bootstrap(settings, urls, out))
     out(f"applied {', '.join(applied)}" if applied else "no pending migrations")
     return applied
 
 
-async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Out) -> None:
+async def _migrate_and_bootstrap(settings: Settings, urls: ServerUrls, out: Out) -> list[str]:
+    """Migrations, then, on a store with no key at all, the first admin key, shown once."""
     applied = await migrate(urls.database_url)
+    async with open_services(settings, urls.database_url) as services:
+        token = await ensure_admin_key(services, at=datetime.now(UTC))
+    if token is not None:
+        out("")
+        out("  first start: an admin API key was created. It is shown this once:")
+        out(f"      X-API-Key: {token}")
+        out("  Keep it; `flowledger keys create` makes more.")
+        out("")
+    return applied
+
+
+async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Out) -> None:
+    applied = await _migrate_and_bootstrap(settings, urls, out)
     if applied:
         out(f"applied migrations: {', '.join(applied)}")
     _announce(settings, urls, sock, out)

@@ -50,9 +50,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cipher_key: str | None = None
     """Base64 AES key sealing webhook secrets at rest; None: see `resolve_cipher_key`."""
     cors_origins: tuple[str, ...] = ()
-    rate_limit_per_key: int = 1200
+    rate_limit_per_key: int = 6000
     """Requests per minute per presented credential; 0 disables the limit."""
-    rate_limit_per_address: int = 600
+    rate_limit_per_address: int = 12000
     """Requests per minute per client address; 0 disables the limit."""
     max_body_bytes: int = 1_048_576
     """Largest accepted API request body."""

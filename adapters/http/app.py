@@ -21,7 +21,12 @@ from nats.aio.client import Client as NatsClient
 from adapters.http.controllers import ROUTES
 from adapters.http.health import HealthController
 from adapters.http.problems import problem_details_config
-from adapters.http.security import FlowledgerAuthentication, cors_config, security_middleware
+from adapters.http.security import (
+    FlowledgerAuthentication,
+    cors_config,
+    security_headers,
+    security_middleware,
+)
 from adapters.services import open_services
 from adapters.settings import Settings
 
@@ -30,7 +35,6 @@ log = logging.getLogger(__name__)
 NATS_CONNECT_TIMEOUT_S = 2
 NATS_START_WAIT_S = 3.0
 PG_CONNECT_TIMEOUT_S = 5.0
-PUBLIC_PATHS = ["^/health$", "^/ready$", "^/docs", "^/webhooks"]
 
 
 class NatsLink:
@@ -123,9 +127,10 @@ def create_app(
         lifespan=[lifespan],
         middleware=[
             *security_middleware(settings),
-            DefineMiddleware(FlowledgerAuthentication, exclude=PUBLIC_PATHS),
+            DefineMiddleware(FlowledgerAuthentication),
         ],
         cors_config=cors_config(settings),
+        before_send=[security_headers],
         request_max_body_size=settings.max_body_bytes,
         plugins=[ProblemDetailsPlugin(problem_details_config())],
         openapi_config=OpenAPIConfig(

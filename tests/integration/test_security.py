@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -251,21 +251,25 @@ async def test_an_expired_jwt_is_refused(http: AsyncTestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "headers",
+    "make_headers",  # made when the test runs: a token made at collection could expire
     [
-        pytest.param(bearer({"scopes": ["read"]}, secret="x" * 40), id="wrong signature"),
-        pytest.param(bearer({"scopes": ["read", "root"]}), id="unknown scope"),
-        pytest.param(bearer({"scopes": "read"}), id="scopes not a list"),
-        pytest.param(bearer({"project": "web"}), id="project not a UUID"),
-        pytest.param(bearer({"sub": None}), id="no subject"),
-        pytest.param(bearer({"exp": None}), id="no expiry"),
-        pytest.param(bearer({"iat": None}), id="no iat: litestar's Token requires it"),
-        pytest.param({"Authorization": "Basic YWxpY2U6c2VjcmV0"}, id="not a bearer token"),
-        pytest.param({"Authorization": "Bearer not.a.jwt"}, id="garbage"),
+        pytest.param(lambda: bearer({"scopes": ["read"]}, secret="x" * 40), id="wrong signature"),
+        pytest.param(lambda: bearer({"scopes": ["read", "root"]}), id="unknown scope"),
+        pytest.param(lambda: bearer({"scopes": "read"}), id="scopes not a list"),
+        pytest.param(lambda: bearer({"project": "web"}), id="project not a UUID"),
+        pytest.param(lambda: bearer({"sub": None}), id="no subject"),
+        pytest.param(lambda: bearer({"exp": None}), id="no expiry"),
+        pytest.param(lambda: bearer({"iat": None}), id="no iat: litestar's Token requires it"),
+        pytest.param(lambda: {"Authorization": "Basic YWxpY2U6c2VjcmV0"}, id="not a bearer token"),
+        pytest.param(lambda: {"Authorization": "Bearer not.a.jwt"}, id="garbage"),
     ],
 )
-async def test_a_bad_jwt_is_invalid(http: AsyncTestClient, headers: dict[str, str]) -> None:
-    assert_refused(await http.get("/api/v1/whoami", headers=headers), "credentials_invalid")
+async def test_a_bad_jwt_is_invalid(
+    http: AsyncTestClient, make_headers: Callable[[], dict[str, str]]
+) -> None:
+    response = await http.get("/api/v1/whoami", headers=make_headers())
+
+    assert_refused(response, "credentials_invalid")
 
 
 async def test_jwts_are_refused_when_no_secret_is_configured(services: SimpleNamespace) -> None:

@@ -168,7 +168,7 @@ def test_security_defaults(tmp_path: Path) -> None:
     settings = load_settings({}, cwd=tmp_path)
 
     assert (settings.jwt_secret, settings.cipher_key, settings.cors_origins) == (None, None, ())
-    assert (settings.rate_limit_per_key, settings.rate_limit_per_address) == (1200, 600)
+    assert (settings.rate_limit_per_key, settings.rate_limit_per_address) == (6000, 12000)
     assert settings.max_body_bytes == 1_048_576
 
 

@@ -98,26 +98,17 @@ class RunsController(Controller):
     async def status(self, request: Req, run_id: UUID, data: StatusReport) -> Response[bytes]:
         if data.step is None:
             command: object = ReportRunStatus(run_id=run_id, status=data.status, reason=data.reason)
-        elif data.status == "timed_out":
-            command = ReportStepStatus(
-                run_id=run_id,
-                step=data.step,
-                status="failed",
-                attempt=data.attempt,
-                reason=data.reason or "timed out",
-                exit_code=data.exit_code,
-                outputs=data.outputs,
-                metrics=data.metrics,
-            )
         else:
+            # A step that ran out of time failed; the reason says so.
+            timed_out = data.status == "timed_out"
             command = ReportStepStatus(
                 run_id=run_id,
                 step=data.step,
-                status=data.status,
+                status="failed" if timed_out else data.status,
                 attempt=data.attempt,
                 runner=data.runner,
                 exit_code=data.exit_code,
-                reason=data.reason,
+                reason=data.reason or ("timed out" if timed_out else ""),
                 outputs=data.outputs,
                 metrics=data.metrics,
             )

@@ -1,0 +1,238 @@
+"""A minimal keep-alive HTTP/1.1 client and the run-driving load of bench/commands.py.
+
+`run_load` starts the load processes (never sharing the server's GIL), each of them:
+
+    BENCH_API_KEY=... python -m bench._http_load PORT PIPELINE_ID STEPS CLIENTS START SECONDS
+
+prints one JSON line: {"sent", "ok", "errors": {status: n}, "first_error", "latencies_ms"}, the
+counts (but `sent`) for the requests completed between the wall-clock times START and START+SECONDS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Answer(msgspec.Struct):
+    id: str
+
+
+class Client:
+    """One connection; requests on it are sequential. Reconnects when the server closes it."""
+
+    def __init__(self, port: int, headers: dict[str, str]) -> None:
+        self.port = port
+        self.fixed = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+        assert self.reader is not None
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n{self.fixed}"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        try:
+            self.writer.write(head.encode("latin-1") + body)
+            status_line = await self.reader.readuntil(b"\r\n")
+            raw_headers = await self.reader.readuntil(b"\r\n\r\n")
+            status = int(status_line.split(b" ", 2)[1])
+            length, close = None, False
+            for line in raw_headers.split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"connection":
+                    close = value.strip().lower() == b"close"
+                elif name == b"transfer-encoding":
+                    raise RuntimeError("chunked responses are not supported by this client")
+            if length is None:  # without a length, the body runs to the end of the connection
+                payload, close = await self.reader.read(), True
+            else:
+                payload = await self.reader.readexactly(length)
+        except BaseException:
+            await self.close()
+            raise
+        if close:
+            await self.close()
+        return status, payload
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        return await self.request("POST", path, body)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.reader = self.writer = None
+
+
+class Tally:
+    def __init__(self, start: float, end: float) -> None:
+        self.start, self.end = start, end
+        self.sent = 0  # every answered request, warm-up included
+        self.ok = 0
+        self.errors: dict[str, int] = {}
+        self.first_error = ""
+        self.latencies_ms: list[float] = []
+
+    def record(self, status: int, body: bytes, began: float) -> None:
+        now = time.time()
+        self.sent += 1
+        if not self.start <= now < self.end:
+            return  # warm-up, or after the window closed
+        if 200 <= status < 300:
+            self.ok += 1
+            self.latencies_ms.append(round((now - began) * 1000, 3))
+        else:
+            self.errors[str(status)] = self.errors.get(str(status), 0) + 1
+            self.first_error = self.first_error or f"{status} {body[:300].decode(errors='replace')}"
+
+
+def status_bodies(steps: list[str]) -> list[bytes]:
+    bodies = []
+    for step in steps:
+        bodies.append(msgspec.json.encode({"step": step, "status": "running"}))
+        bodies.append(msgspec.json.encode({"step": step, "status": "succeeded", "exit_code": 0}))
+    return bodies
+
+
+async def drive(client: Client, pipeline_id: str, steps: list[str], tally: Tally) -> None:
+    """Trigger a run, walk each step through running and succeeded, repeat until time is up."""
+    trigger = f"/api/v1/pipelines/{pipeline_id}/runs"
+    reports = status_bodies(steps)
+    while time.time() < tally.end:
+        began = time.time()
+        status, body = await client.post(trigger, b"{}")
+        tally.record(status, body, began)
+        if status != 201:
+            await asyncio.sleep(0.01)
+            continue
+        path = f"/api/v1/pipeline-runs/{msgspec.json.decode(body, type=Answer).id}/status"
+        for report in reports:
+            began = time.time()
+            status, body = await client.post(path, report)
+            tally.record(status, body, began)
+            if status != 202 or time.time() >= tally.end:
+                break
+
+
+async def load(
+    port: int, key: str, pipeline_id: str, steps: list[str], clients: int, start: float, s: float
+) -> Tally:
+    tally = Tally(start, start + s)
+    conns = [Client(port, {"X-API-Key": key}) for _ in range(clients)]
+    try:
+        await asyncio.gather(*(drive(c, pipeline_id, steps, tally) for c in conns))
+    finally:
+        for conn in conns:
+            await conn.close()
+    return tally
+
+
+def main() -> None:
+    port, pipeline_id, steps, clients, start, seconds = sys.argv[1:7]
+    key = os.environ["BENCH_API_KEY"]  # not in argv, where `ps` would show it
+    tally = asyncio.run(
+        load(
+            int(port),
+            key,
+            pipeline_id,
+            steps.split(","),
+            int(clients),
+            float(start),
+            float(seconds),
+        )
+    )
+    result = {
+        "cpu_s": time.process_time(),
+        "sent": tally.sent,
+        "ok": tally.ok,
+        "errors": tally.errors,
+        "first_error": tally.first_error,
+        "latencies_ms": tally.latencies_ms,
+    }
+    sys.stdout.buffer.write(msgspec.json.encode(result) + b"\n")
+
+
+# ---- the parent side -----------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies over all cores since boot."""
+    cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(cpu) - cpu[3] - cpu[4], sum(cpu)  # idle and iowait are not busy
+
+
+async def run_load(
+    server_pid: int,
+    port: int,
+    key: str,
+    pipeline_id: str,
+    steps: list[str],
+    clients: int,
+    loaders: int,
+    warmup: float,
+    seconds: float,
+) -> dict:
+    """Spawn the load processes, sample CPU over the measured window, merge their tallies."""
+    start = time.time() + 1.0 + warmup  # 1 s for the load processes to start
+    shares = [clients // loaders + (i < clients % loaders) for i in range(loaders)]
+    procs = [
+        await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "bench._http_load", str(port), pipeline_id, ",".join(steps)),
+            *(str(n), repr(start), repr(seconds)),
+            cwd=ROOT,
+            env={**os.environ, "BENCH_API_KEY": key},
+            stdout=subprocess.PIPE,
+        )
+        for n in shares
+    ]
+    await asyncio.sleep(start - time.time())
+    server0, machine0 = cpu_seconds(server_pid), machine_busy()
+    await asyncio.sleep(seconds)
+    server1, machine1 = cpu_seconds(server_pid), machine_busy()
+    outputs = [(await p.communicate())[0] for p in procs]
+    if any(p.returncode for p in procs):
+        raise SystemExit("a load process failed")
+    tallies = [msgspec.json.decode(out) for out in outputs]
+    errors: dict[str, int] = {}
+    for t in tallies:
+        for status, n in t["errors"].items():
+            errors[status] = errors.get(status, 0) + n
+    ok = sum(t["ok"] for t in tallies)
+    latencies = sorted(x for t in tallies for x in t["latencies_ms"]) or [0.0]
+    return {
+        "rate": ok / seconds,
+        "sent": sum(t["sent"] for t in tallies),
+        "errors": errors,
+        "first_error": next((t["first_error"] for t in tallies if t["first_error"]), ""),
+        "p50": latencies[len(latencies) // 2],
+        "p99": latencies[int(0.99 * (len(latencies) - 1))],
+        "server_cpu": (server1 - server0) / seconds,
+        "server_ms": (server1 - server0) * 1000 / max(ok, 1),
+        "load_cpu": sum(t["cpu_s"] for t in tallies) / (warmup + seconds + 1.0),
+        "machine": (machine1[0] - machine0[0]) / (machine1[1] - machine0[1]),
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,355 @@
+"""HTTP command throughput: flowledger's app against a plain insert-a-row app, in one run.
+
+    uv run python bench/commands.py [--seconds 10] [--clients 32] [--loaders 1] [--warmup 3]
+
+Each variant is served by ONE uvicorn worker in its own process (httptools and uvloop when
+installed, else h11 and asyncio); the keep-alive clients run in separate load processes
+(bench/_http_load.py). Each client triggers a run, reports `running` then `succeeded` for each of
+its pipeline's 3 steps, and starts over; every request answered 2xx is one command.
+
+(a) is `adapters.http.app.create_app`. (b), the CRUD baseline, has the same routes, the same
+security pieces (rate-limit set-up, API key authentication read afresh per request, CORS,
+problem details), decodes the same msgspec bodies and INSERTs one row per request with an
+asyncpg pool. a/b is the cost of event sourcing over CRUD.
+
+Uses FLOWLEDGER_DATABASE_URL / FLOWLEDGER_NATS_URL when set, else starts the embedded servers
+in a temp folder. BENCH_PROFILE=/path/out.prof cProfiles the flowledger server (much slower;
+only for where the time goes) and prints its top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if __name__ == "__main__":
+    # As a script, bench/ leads sys.path and this file would shadow the `commands` package.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+    sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+import msgspec  # noqa: E402
+from litestar import Controller, Litestar, Request, Response, get, post  # noqa: E402
+from litestar.datastructures import State  # noqa: E402
+from litestar.middleware import DefineMiddleware  # noqa: E402
+from litestar.plugins.problem_details import ProblemDetailsPlugin  # noqa: E402
+
+from adapters.http.app import create_app  # noqa: E402
+from adapters.http.commanding import CommandAnswer  # noqa: E402
+from adapters.http.controllers.runs import RunRequest, StatusReport  # noqa: E402
+from adapters.http.problems import problem_details_config  # noqa: E402
+from adapters.http.security import (  # noqa: E402
+    FlowledgerAuthentication,
+    cors_config,
+    security_headers,
+    security_middleware,
+)
+from adapters.services import open_services  # noqa: E402
+from adapters.settings import Settings, load_settings  # noqa: E402
+from bench._http_load import Answer, Client, run_load  # noqa: E402
+
+STEPS = ("build", "test", "deploy")
+CRUD_TABLE = """CREATE TABLE crud_commands (
+    id uuid PRIMARY KEY, kind text NOT NULL, subject uuid NOT NULL, actor text NOT NULL,
+    body json NOT NULL, recorded_at timestamptz NOT NULL)"""
+CRUD_INSERT = (
+    "INSERT INTO crud_commands (id, kind, subject, actor, body, recorded_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6)"
+)
+
+
+# ---- the servers (run inside the uvicorn process) ------------------------------------------
+
+
+class CrudRoutes(Controller):
+    path = "/api/v1"
+
+    @post("/pipelines/{pipeline_id:uuid}/runs")
+    async def trigger(self, request: Request, pipeline_id: uuid.UUID, data: RunRequest) -> Response:
+        run_id = uuid.uuid4()
+        await _insert(request, run_id, "run_requested", pipeline_id, data)
+        return _answer(run_id, 201)
+
+    @post("/pipeline-runs/{run_id:uuid}/status")
+    async def status(self, request: Request, run_id: uuid.UUID, data: StatusReport) -> Response:
+        await _insert(request, uuid.uuid4(), "status_reported", run_id, data)
+        return _answer(run_id, 202)
+
+
+async def _insert(request: Request, row_id: uuid.UUID, kind: str, subject: uuid.UUID, data) -> None:
+    body = msgspec.json.encode(data).decode()
+    now = datetime.now(UTC)
+    await request.app.state.crud_pool.execute(
+        CRUD_INSERT, row_id, kind, subject, request.user.name, body, now
+    )
+
+
+def _answer(row_id: uuid.UUID, status: int) -> Response:
+    body = msgspec.json.encode(CommandAnswer(id=str(row_id), version=1))
+    return Response(body, status_code=status, media_type="application/json")
+
+
+@get("/health")
+async def crud_health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def crud_app(settings: Settings, *, database_url: str, nats_url: str) -> Litestar:
+    """The baseline: the security pieces of `create_app` (keep them in step), CRUD routes."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # The services are there for authentication: the API key is read the same way.
+        async with (
+            open_services(settings, database_url) as services,
+            asyncpg.create_pool(database_url, min_size=1, max_size=10) as pool,
+        ):
+            app.state.services, app.state.crud_pool = services, pool
+            yield
+
+    return Litestar(
+        route_handlers=[crud_health, CrudRoutes],
+        lifespan=[lifespan],
+        middleware=[
+            *security_middleware(settings),
+            DefineMiddleware(FlowledgerAuthentication),
+        ],
+        before_send=[security_headers],
+        cors_config=cors_config(settings),
+        request_max_body_size=settings.max_body_bytes,
+        plugins=[ProblemDetailsPlugin(problem_details_config())],
+        state=State({"settings": settings}),
+    )
+
+
+def server_app() -> Litestar:
+    """The uvicorn `--factory`: settings come from the FLOWLEDGER_* variables bench sets."""
+    settings = load_settings(os.environ, cwd=Path(os.environ["FLOWLEDGER_DATA_DIR"]))
+    assert settings.database_url and settings.nats_url
+    if os.environ.get("BENCH_PROFILE"):
+        import atexit
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        atexit.register(lambda: profiler.dump_stats(os.environ["BENCH_PROFILE"]))
+    build = crud_app if os.environ["BENCH_VARIANT"] == "crud" else create_app
+    return build(settings, database_url=settings.database_url, nats_url=settings.nats_url)
+
+
+# ---- the benchmark (run by hand) ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_flags() -> tuple[str, str]:
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return http, loop
+
+
+@contextlib.asynccontextmanager
+async def serve(variant: str, env: dict[str, str]) -> AsyncIterator[tuple[int, int]]:
+    """One uvicorn worker in its own process serving `variant`: (port, pid) once healthy."""
+    port = free_port()
+    http, loop = server_flags()
+    env = {**env, "BENCH_VARIANT": variant}
+    if variant == "crud":
+        env.pop("BENCH_PROFILE", None)
+    args = ["--factory", "--host", "127.0.0.1", "--port", str(port), "--http", http]
+    args += ["--loop", loop, "--no-access-log", "--log-level", "warning"]
+    cmd = [sys.executable, "-m", "uvicorn", "bench.commands:server_app", *args]
+    proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, env=env)
+    try:
+        for _ in range(300):
+            if proc.returncode is not None:
+                raise SystemExit(f"the {variant} server exited with {proc.returncode}")
+            with contextlib.suppress(OSError):
+                status, _ = await Client(port, {"Connection": "close"}).request("GET", "/health")
+                if status == 200:
+                    break
+            await asyncio.sleep(0.2)
+        else:
+            raise SystemExit(f"the {variant} server did not become healthy")
+        yield port, proc.pid
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def fresh_database(server: str) -> str:
+    from adapters.migrations import migrate
+
+    name = f"flowledger_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+    await migrate(url)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(CRUD_TABLE)
+        rows = await conn.fetch(
+            "SELECT name, setting FROM pg_settings "
+            "WHERE name IN ('fsync', 'synchronous_commit', 'server_version')"
+        )
+        print("server:", ", ".join(f"{r['name']}={r['setting']}" for r in rows))
+    finally:
+        await conn.close()
+    return url
+
+
+async def committed_xacts(url: str) -> int:
+    conn = await asyncpg.connect(url)  # a fresh backend: no cached stats snapshot
+    try:
+        return await conn.fetchval(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        )
+    finally:
+        await conn.close()
+
+
+async def make_pipeline(port: int, key: str) -> str:
+    client = Client(port, {"X-API-Key": key})
+    slug = f"bench-{uuid.uuid4().hex[:8]}"
+    status, body = await client.post(
+        "/api/v1/projects", msgspec.json.encode({"name": "bench", "slug": slug})
+    )
+    assert status == 201, body
+    steps, needs = [], []
+    for step in STEPS:
+        steps.append({"name": step, "run": f"make {step}", "needs": needs})
+        needs = [step]
+    pipeline = {
+        "project_id": msgspec.json.decode(body, type=Answer).id,
+        "name": "ci",
+        "steps": steps,
+    }
+    status, body = await client.post("/api/v1/pipelines", msgspec.json.encode(pipeline))
+    await client.close()
+    assert status == 201, body
+    return msgspec.json.decode(body, type=Answer).id
+
+
+async def bench(args: argparse.Namespace, env: dict[str, str], server_db: str) -> dict[str, dict]:
+    from adapters.bootstrap import create_key
+
+    db = await fresh_database(server_db)
+    env = {**env, "FLOWLEDGER_DATABASE_URL": db}
+    settings = load_settings(env, cwd=Path(env["FLOWLEDGER_DATA_DIR"]))
+    async with open_services(settings, db) as services:
+        _, key = await create_key(
+            services, name="bench", scopes=("admin",), project_id=None, at=datetime.now(UTC)
+        )
+    http, loop = server_flags()
+    print(
+        f"1 uvicorn worker ({http}, {loop} loop), {args.clients} clients in {args.loaders} load "
+        f"process(es), {args.warmup:.0f} s warm-up + {args.seconds:.0f} s per variant, "
+        f"{os.cpu_count()} cores; per run: 1 trigger + {2 * len(STEPS)} step reports"
+    )
+    results, pipeline_id = {}, ""
+    for variant in ("flowledger", "crud"):
+        async with serve(variant, env) as (port, pid):
+            pipeline_id = pipeline_id or await make_pipeline(port, key)
+            before = await committed_xacts(db)
+            results[variant] = await run_load(
+                pid,
+                port,
+                key,
+                pipeline_id,
+                list(STEPS),
+                args.clients,
+                args.loaders,
+                args.warmup,
+                args.seconds,
+            )
+        await asyncio.sleep(1.0)  # the server's backends flush their stats as they exit
+        results[variant]["xacts"] = (await committed_xacts(db) - before) / results[variant]["sent"]
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--loaders", type=int, default=1, help="load processes sharing the clients")
+    args = parser.parse_args()
+
+    from adapters.embedded import embedded_servers
+    from adapters.secrets import SecretBox
+
+    data_dir = Path(tempfile.mkdtemp(prefix="flowledger-bench-"))
+    try:
+        base = load_settings(os.environ, cwd=data_dir)  # an empty cwd: no .env files
+        base = msgspec.structs.replace(base, data_dir=data_dir)
+        with embedded_servers(base, log=lambda _: None) as urls:
+            env = {
+                **os.environ,
+                "FLOWLEDGER_NATS_URL": urls.nats_url,
+                "FLOWLEDGER_DATA_DIR": str(data_dir),
+                "FLOWLEDGER_CIPHER_KEY": SecretBox.generate_key(),
+                "FLOWLEDGER_RATE_LIMIT_PER_KEY": "0",
+                "FLOWLEDGER_RATE_LIMIT_PER_ADDRESS": "0",
+                "FLOWLEDGER_LOG_LEVEL": "WARNING",
+            }
+            r = asyncio.run(bench(args, env, urls.database_url))
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    labels = {"flowledger": "(a) flowledger commands/s", "crud": "(b) CRUD insert-a-row commands/s"}
+    for variant, label in labels.items():
+        x = r[variant]
+        print(
+            f"{label:<34}{x['rate']:>8,.0f}   non-2xx {sum(x['errors'].values())}   "
+            f"p50 {x['p50']:5.1f} ms  p99 {x['p99']:6.1f} ms"
+        )
+        print(
+            f"    server CPU {x['server_cpu']:4.0%} of a core, {x['server_ms']:.2f} ms/command;"
+            f" load processes ~{x['load_cpu']:.0%}; machine busy {x['machine']:.0%};"
+            f" PG transactions/request {x['xacts']:.2f} (asyncpg's reset on release counts)"
+        )
+    a, b = r["flowledger"]["rate"], r["crud"]["rate"]
+    print(f"a/b = {a / b:.2f}")
+    print(f"target a >= 0.8 x b: {'met' if a >= 0.8 * b else 'NOT met'}")
+    print(f"target a >= 2,000/s: {'met' if a >= 2000 else 'NOT met'} ({os.cpu_count()} cores)")
+    if os.environ.get("BENCH_PROFILE"):
+        import pstats
+
+        print("\nflowledger server, top functions by own time (cProfile):")
+        pstats.Stats(os.environ["BENCH_PROFILE"]).sort_stats("tottime").print_stats(25)
+    failed = {v: x for v, x in r.items() if x["errors"]}
+    if failed:
+        for variant, x in failed.items():
+            print(f"FAILED: {variant} answered non-2xx {x['errors']}; first: {x['first_error']}")
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
