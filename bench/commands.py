@@ -17,6 +17,7 @@ in a temp folder. BENCH_PROFILE=/path/out.prof cProfiles the flowledger server (
 only for where the time goes) and prints its top functions.
 """
 
+# ruff: noqa: E402  (the imports after the sys.path fix below)
 from __future__ import annotations
 
 import argparse
@@ -41,26 +42,26 @@ if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
     sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
-import msgspec  # noqa: E402
-from litestar import Controller, Litestar, Request, Response, get, post  # noqa: E402
-from litestar.datastructures import State  # noqa: E402
-from litestar.middleware import DefineMiddleware  # noqa: E402
-from litestar.plugins.problem_details import ProblemDetailsPlugin  # noqa: E402
+import asyncpg
+import msgspec
+from litestar import Controller, Litestar, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+from litestar.plugins.problem_details import ProblemDetailsPlugin
 
-from adapters.http.app import create_app  # noqa: E402
-from adapters.http.commanding import CommandAnswer  # noqa: E402
-from adapters.http.controllers.runs import RunRequest, StatusReport  # noqa: E402
-from adapters.http.problems import problem_details_config  # noqa: E402
-from adapters.http.security import (  # noqa: E402
+from adapters.http.app import create_app
+from adapters.http.commanding import CommandAnswer
+from adapters.http.controllers.runs import RunRequest, StatusReport
+from adapters.http.problems import problem_details_config
+from adapters.http.security import (
     FlowledgerAuthentication,
     cors_config,
     security_headers,
     security_middleware,
 )
-from adapters.services import open_services  # noqa: E402
-from adapters.settings import Settings, load_settings  # noqa: E402
-from bench._http_load import Answer, Client, run_load  # noqa: E402
+from adapters.services import open_services
+from adapters.settings import Settings, load_settings
+from bench._http_load import Answer, Client, run_load
 
 STEPS = ("build", "test", "deploy")
 CRUD_TABLE = """CREATE TABLE crud_commands (

@@ -38,8 +38,11 @@ async def new_project(client: AsyncTestClient, admin: dict[str, str]) -> str:
 async def test_create_project_answers_with_id_version_and_position(
     client: AsyncTestClient, admin: dict[str, str], services
 ) -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    headers = {**admin, "X-Correlation-Id": "corr-1", "traceparent": traceparent}
+
     response = await client.post(
-        "/api/v1/projects", json={"name": "Demo", "slug": unique_id("p-")[:40]}, headers=admin
+        "/api/v1/projects", json={"name": "Demo", "slug": unique_id("p-")[:40]}, headers=headers
     )
 
     assert response.status_code == 201
@@ -47,11 +50,9 @@ async def test_create_project_answers_with_id_version_and_position(
     assert body["version"] == 1 and body["position"] > 0
     store: EventStore = services.store
     [event] = await store.read_stream(body["id"])
-    assert (event.type, event.position, event.metadata.actor) == (
-        "ProjectCreated",
-        body["position"],
-        "root",
-    )
+    assert (event.type, event.position) == ("ProjectCreated", body["position"])
+    assert (event.metadata.actor, event.metadata.correlation_id) == ("root", "corr-1")
+    assert event.metadata.traceparent == traceparent
 
 
 async def test_pipeline_lifecycle_appends_versions(
