@@ -1,6 +1,8 @@
-"""A minimal keep-alive HTTP/1.1 client and the run-driving load of bench/commands.py.
+"""The processes of bench/commands.py: a uvicorn server, load processes, their HTTP client.
 
-`run_load` starts the load processes (never sharing the server's GIL), each of them:
+`serve` starts one uvicorn worker. `run_load` starts the load processes (so that they never share
+the server's GIL) and merges what they count; each of them, with a minimal keep-alive HTTP/1.1
+client (Python clients like httpx are too slow to load a server):
 
     BENCH_API_KEY=... python -m bench._http_load PORT PIPELINE_ID STEPS CLIENTS START SECONDS
 
@@ -11,10 +13,15 @@ counts (but `sent`) for the requests completed between the wall-clock times STAR
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib.util
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import msgspec
@@ -167,7 +174,49 @@ def main() -> None:
     sys.stdout.buffer.write(msgspec.json.encode(result) + b"\n")
 
 
-# ---- the parent side -----------------------------------------------------------------------
+# ---- the parent side: the server and the load processes ------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_flags() -> tuple[str, str]:
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return http, loop
+
+
+@contextlib.asynccontextmanager
+async def serve(factory: str, env: dict[str, str]) -> AsyncIterator[tuple[int, int]]:
+    """One uvicorn worker in its own process serving `factory()`: (port, pid) once healthy."""
+    port = free_port()
+    http, loop = server_flags()
+    args = ["--factory", "--host", "127.0.0.1", "--port", str(port), "--http", http]
+    args += ["--loop", loop, "--no-access-log", "--log-level", "warning"]
+    cmd = [sys.executable, "-m", "uvicorn", factory, *args]
+    proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, env=env)
+    try:
+        for _ in range(300):
+            if proc.returncode is not None:
+                raise SystemExit(f"the server {factory} exited with {proc.returncode}")
+            with contextlib.suppress(OSError):
+                status, _ = await Client(port, {"Connection": "close"}).request("GET", "/health")
+                if status == 200:
+                    break
+            await asyncio.sleep(0.2)
+        else:
+            raise SystemExit(f"the server {factory} did not become healthy")
+        yield port, proc.pid
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -187,7 +236,8 @@ async def run_load(
     port: int,
     key: str,
     pipeline_id: str,
-    steps: list[str],
+    steps: Sequence[str],
+    *,
     clients: int,
     loaders: int,
     warmup: float,

@@ -23,11 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import os
 import shutil
-import signal
-import socket
 import sys
 import tempfile
 import uuid
@@ -61,9 +58,10 @@ from adapters.http.security import (
 )
 from adapters.services import open_services
 from adapters.settings import Settings, load_settings
-from bench._http_load import Answer, Client, run_load
+from bench._http_load import Answer, Client, run_load, serve, server_flags
 
 STEPS = ("build", "test", "deploy")
+FACTORY = "bench.commands:server_app"
 CRUD_TABLE = """CREATE TABLE crud_commands (
     id uuid PRIMARY KEY, kind text NOT NULL, subject uuid NOT NULL, actor text NOT NULL,
     body json NOT NULL, recorded_at timestamptz NOT NULL)"""
@@ -91,7 +89,9 @@ class CrudRoutes(Controller):
         return _answer(run_id, 202)
 
 
-async def _insert(request: Request, row_id: uuid.UUID, kind: str, subject: uuid.UUID, data) -> None:
+async def _insert(
+    request: Request, row_id: uuid.UUID, kind: str, subject: uuid.UUID, data: msgspec.Struct
+) -> None:
     body = msgspec.json.encode(data).decode()
     now = datetime.now(UTC)
     await request.app.state.crud_pool.execute(
@@ -141,97 +141,49 @@ def server_app() -> Litestar:
     """The uvicorn `--factory`: settings come from the FLOWLEDGER_* variables bench sets."""
     settings = load_settings(os.environ, cwd=Path(os.environ["FLOWLEDGER_DATA_DIR"]))
     assert settings.database_url and settings.nats_url
-    if os.environ.get("BENCH_PROFILE"):
+    variant = os.environ["BENCH_VARIANT"]
+    if os.environ.get("BENCH_PROFILE") and variant == "flowledger":
         import atexit
         import cProfile
 
         profiler = cProfile.Profile()
         profiler.enable()
         atexit.register(lambda: profiler.dump_stats(os.environ["BENCH_PROFILE"]))
-    build = crud_app if os.environ["BENCH_VARIANT"] == "crud" else create_app
+    build = crud_app if variant == "crud" else create_app
     return build(settings, database_url=settings.database_url, nats_url=settings.nats_url)
 
 
 # ---- the benchmark (run by hand) ---------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_flags() -> tuple[str, str]:
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    return http, loop
-
-
-@contextlib.asynccontextmanager
-async def serve(variant: str, env: dict[str, str]) -> AsyncIterator[tuple[int, int]]:
-    """One uvicorn worker in its own process serving `variant`: (port, pid) once healthy."""
-    port = free_port()
-    http, loop = server_flags()
-    env = {**env, "BENCH_VARIANT": variant}
-    if variant == "crud":
-        env.pop("BENCH_PROFILE", None)
-    args = ["--factory", "--host", "127.0.0.1", "--port", str(port), "--http", http]
-    args += ["--loop", loop, "--no-access-log", "--log-level", "warning"]
-    cmd = [sys.executable, "-m", "uvicorn", "bench.commands:server_app", *args]
-    proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, env=env)
-    try:
-        for _ in range(300):
-            if proc.returncode is not None:
-                raise SystemExit(f"the {variant} server exited with {proc.returncode}")
-            with contextlib.suppress(OSError):
-                status, _ = await Client(port, {"Connection": "close"}).request("GET", "/health")
-                if status == 200:
-                    break
-            await asyncio.sleep(0.2)
-        else:
-            raise SystemExit(f"the {variant} server did not become healthy")
-        yield port, proc.pid
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            await asyncio.wait_for(proc.wait(), 30)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
 async def fresh_database(server: str) -> str:
     from adapters.migrations import migrate
 
     name = f"flowledger_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await sql(server, f'CREATE DATABASE "{name}"')
     url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
     await migrate(url)
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(CRUD_TABLE)
-        rows = await conn.fetch(
-            "SELECT name, setting FROM pg_settings "
-            "WHERE name IN ('fsync', 'synchronous_commit', 'server_version')"
-        )
-        print("server:", ", ".join(f"{r['name']}={r['setting']}" for r in rows))
-    finally:
-        await conn.close()
+    await sql(url, CRUD_TABLE)
+    rows = await sql(
+        url,
+        "SELECT name, setting FROM pg_settings WHERE name IN "
+        "('fsync', 'synchronous_commit', 'server_version')",
+    )
+    print("server:", ", ".join(f"{r['name']}={r['setting']}" for r in rows))
     return url
 
 
-async def committed_xacts(url: str) -> int:
-    conn = await asyncpg.connect(url)  # a fresh backend: no cached stats snapshot
+async def sql(url: str, query: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(url)  # a fresh backend each time: no cached stats snapshot
     try:
-        return await conn.fetchval(
-            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-        )
+        return await conn.fetch(query)
     finally:
         await conn.close()
+
+
+async def committed_xacts(url: str) -> int:
+    query = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    return (await sql(url, query))[0][0]
 
 
 async def make_pipeline(port: int, key: str) -> str:
@@ -241,10 +193,7 @@ async def make_pipeline(port: int, key: str) -> str:
         "/api/v1/projects", msgspec.json.encode({"name": "bench", "slug": slug})
     )
     assert status == 201, body
-    steps, needs = [], []
-    for step in STEPS:
-        steps.append({"name": step, "run": f"make {step}", "needs": needs})
-        needs = [step]
+    steps = [{"name": s, "run": f"make {s}", "needs": STEPS[:i][-1:]} for i, s in enumerate(STEPS)]
     pipeline = {
         "project_id": msgspec.json.decode(body, type=Answer).id,
         "name": "ci",
@@ -274,20 +223,10 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_db: str) -
     )
     results, pipeline_id = {}, ""
     for variant in ("flowledger", "crud"):
-        async with serve(variant, env) as (port, pid):
+        async with serve(FACTORY, {**env, "BENCH_VARIANT": variant}) as (port, pid):
             pipeline_id = pipeline_id or await make_pipeline(port, key)
             before = await committed_xacts(db)
-            results[variant] = await run_load(
-                pid,
-                port,
-                key,
-                pipeline_id,
-                list(STEPS),
-                args.clients,
-                args.loaders,
-                args.warmup,
-                args.seconds,
-            )
+            results[variant] = await run_load(pid, port, key, pipeline_id, STEPS, **vars(args))
         await asyncio.sleep(1.0)  # the server's backends flush their stats as they exit
         results[variant]["xacts"] = (await committed_xacts(db) - before) / results[variant]["sent"]
     return results

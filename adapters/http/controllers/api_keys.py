@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, delete, post
+from litestar.params import FromPath, JSONBody
 
 from adapters.http.commanding import execute
 from adapters.http.controllers.answers import answers
@@ -37,7 +38,7 @@ class ApiKeysController(Controller):
         responses=answers(201),
         description="The answer's `secret` is the key itself, shown this once.",
     )
-    async def issue(self, request: Req, data: ApiKeyCreate) -> Response[bytes]:
+    async def issue(self, request: Req, data: JSONBody[ApiKeyCreate]) -> Response[bytes]:
         command = IssueApiKey(
             name=data.name,
             scopes=data.scopes,
@@ -47,5 +48,5 @@ class ApiKeysController(Controller):
         return await execute(request, command, status=201)
 
     @delete("/{key_id:uuid}", operation_id="revokeApiKey", status_code=202, responses=answers(202))
-    async def revoke(self, request: Req, key_id: UUID) -> Response[bytes]:
+    async def revoke(self, request: Req, key_id: FromPath[UUID]) -> Response[bytes]:
         return await execute(request, RevokeApiKey(key_id=key_id))

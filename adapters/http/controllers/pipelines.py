@@ -7,7 +7,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, delete, post, put
-from litestar.params import HeaderParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from adapters.http.commanding import execute
 from adapters.http.controllers.answers import answers
@@ -57,7 +57,7 @@ class PipelinesController(Controller):
     tags = ["pipelines"]
 
     @post("/", operation_id="createPipeline", status_code=201, responses=answers(201))
-    async def create(self, request: Req, data: PipelineCreate) -> Response[bytes]:
+    async def create(self, request: Req, data: JSONBody[PipelineCreate]) -> Response[bytes]:
         command = CreatePipeline(project_id=data.project_id, definition=data.definition())
         return await execute(request, command, status=201)
 
@@ -71,8 +71,8 @@ class PipelinesController(Controller):
     async def update(
         self,
         request: Req,
-        pipeline_id: UUID,
-        data: PipelineDefinition,
+        pipeline_id: FromPath[UUID],
+        data: JSONBody[PipelineDefinition],
         if_match: Annotated[str | None, HeaderParameter(name="If-Match")] = None,
     ) -> Response[bytes]:
         command = DefinePipelineVersion(
@@ -87,15 +87,15 @@ class PipelinesController(Controller):
         responses=answers(202),
         description="Archives the pipeline; its history stays.",
     )
-    async def archive(self, request: Req, pipeline_id: UUID) -> Response[bytes]:
+    async def archive(self, request: Req, pipeline_id: FromPath[UUID]) -> Response[bytes]:
         return await execute(request, ArchivePipeline(pipeline_id=pipeline_id))
 
     @post("/{pipeline_id:uuid}/activate", operation_id="activatePipeline", responses=answers(202))
-    async def activate(self, request: Req, pipeline_id: UUID) -> Response[bytes]:
+    async def activate(self, request: Req, pipeline_id: FromPath[UUID]) -> Response[bytes]:
         return await execute(request, ActivatePipeline(pipeline_id=pipeline_id))
 
     @post(
         "/{pipeline_id:uuid}/deactivate", operation_id="deactivatePipeline", responses=answers(202)
     )
-    async def deactivate(self, request: Req, pipeline_id: UUID) -> Response[bytes]:
+    async def deactivate(self, request: Req, pipeline_id: FromPath[UUID]) -> Response[bytes]:
         return await execute(request, DeactivatePipeline(pipeline_id=pipeline_id))

@@ -7,6 +7,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, delete, post
+from litestar.params import FromPath, JSONBody
 
 from adapters.http.commanding import execute
 from adapters.http.controllers.answers import answers
@@ -32,16 +33,18 @@ class ProjectsController(Controller):
     tags = ["projects"]
 
     @post("/", operation_id="createProject", status_code=201, responses=answers(201))
-    async def create(self, request: Req, data: ProjectCreate) -> Response[bytes]:
+    async def create(self, request: Req, data: JSONBody[ProjectCreate]) -> Response[bytes]:
         command = CreateProject(name=data.name, slug=data.slug, description=data.description)
         return await execute(request, command, status=201)
 
     @post("/{project_id:uuid}/rename", operation_id="renameProject", responses=answers(202))
-    async def rename(self, request: Req, project_id: UUID, data: ProjectRename) -> Response[bytes]:
+    async def rename(
+        self, request: Req, project_id: FromPath[UUID], data: JSONBody[ProjectRename]
+    ) -> Response[bytes]:
         return await execute(request, RenameProject(project_id=project_id, name=data.name))
 
     @delete(
         "/{project_id:uuid}", operation_id="archiveProject", status_code=202, responses=answers(202)
     )
-    async def archive(self, request: Req, project_id: UUID) -> Response[bytes]:
+    async def archive(self, request: Req, project_id: FromPath[UUID]) -> Response[bytes]:
         return await execute(request, ArchiveProject(project_id=project_id))

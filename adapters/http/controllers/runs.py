@@ -7,6 +7,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, post
+from litestar.params import FromPath, JSONBody
 
 from adapters.http.commanding import execute
 from adapters.http.controllers.answers import answers
@@ -70,13 +71,15 @@ class RunsController(Controller):
         status_code=201,
         responses=answers(201),
     )
-    async def trigger(self, request: Req, pipeline_id: UUID, data: RunRequest) -> Response[bytes]:
+    async def trigger(
+        self, request: Req, pipeline_id: FromPath[UUID], data: JSONBody[RunRequest]
+    ) -> Response[bytes]:
         command = TriggerRun(pipeline_id=pipeline_id, **msgspec.structs.asdict(data))
         return await execute(request, command, status=201)
 
     @post("/pipeline-runs/{run_id:uuid}/cancel", operation_id="cancelRun", responses=answers(202))
     async def cancel(
-        self, request: Req, run_id: UUID, data: Cancellation | None = None
+        self, request: Req, run_id: FromPath[UUID], data: JSONBody[Cancellation | None] = None
     ) -> Response[bytes]:
         reason = data.reason if data else ""
         return await execute(request, CancelRun(run_id=run_id, reason=reason))
@@ -87,7 +90,7 @@ class RunsController(Controller):
         status_code=201,
         responses=answers(201),
     )
-    async def retry(self, request: Req, run_id: UUID) -> Response[bytes]:
+    async def retry(self, request: Req, run_id: FromPath[UUID]) -> Response[bytes]:
         return await execute(request, RetryRun(run_id=run_id), status=201)
 
     @post(
@@ -95,7 +98,9 @@ class RunsController(Controller):
         operation_id="reportRunStatus",
         responses=answers(202),
     )
-    async def status(self, request: Req, run_id: UUID, data: StatusReport) -> Response[bytes]:
+    async def status(
+        self, request: Req, run_id: FromPath[UUID], data: JSONBody[StatusReport]
+    ) -> Response[bytes]:
         if data.step is None:
             command: object = ReportRunStatus(run_id=run_id, status=data.status, reason=data.reason)
         else:
@@ -115,5 +120,7 @@ class RunsController(Controller):
         return await execute(request, command)
 
     @post("/pipeline-runs/{run_id:uuid}/logs", operation_id="appendRunLogs", responses=answers(202))
-    async def logs(self, request: Req, run_id: UUID, data: LogAppend) -> Response[bytes]:
+    async def logs(
+        self, request: Req, run_id: FromPath[UUID], data: JSONBody[LogAppend]
+    ) -> Response[bytes]:
         return await execute(request, AppendRunLogs(run_id=run_id, chunks=data.chunks))

@@ -7,6 +7,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, post
+from litestar.params import FromPath, JSONBody
 
 from adapters.http.commanding import execute
 from adapters.http.controllers.answers import answers
@@ -45,7 +46,7 @@ class WebhookSourcesController(Controller):
     tags = ["webhook sources"]
 
     @post("/", operation_id="registerWebhookSource", status_code=201, responses=answers(201))
-    async def register(self, request: Req, data: WebhookSourceCreate) -> Response[bytes]:
+    async def register(self, request: Req, data: JSONBody[WebhookSourceCreate]) -> Response[bytes]:
         command = RegisterWebhookSource(
             project_id=data.project_id, kind=data.kind, name=data.name, secret=data.secret
         )
@@ -56,14 +57,18 @@ class WebhookSourcesController(Controller):
         operation_id="rotateWebhookSecret",
         responses=answers(202),
     )
-    async def rotate(self, request: Req, source_id: UUID, data: SecretRotation) -> Response[bytes]:
+    async def rotate(
+        self, request: Req, source_id: FromPath[UUID], data: JSONBody[SecretRotation]
+    ) -> Response[bytes]:
         command = RotateWebhookSecret(source_id=source_id, secret=data.secret, grace_s=data.grace_s)
         return await execute(request, command)
 
     @post("/{source_id:uuid}/disable", operation_id="disableWebhookSource", responses=answers(202))
-    async def disable(self, request: Req, source_id: UUID, data: Disabling) -> Response[bytes]:
+    async def disable(
+        self, request: Req, source_id: FromPath[UUID], data: JSONBody[Disabling]
+    ) -> Response[bytes]:
         return await execute(request, DisableWebhookSource(source_id=source_id, reason=data.reason))
 
     @post("/{source_id:uuid}/enable", operation_id="enableWebhookSource", responses=answers(202))
-    async def enable(self, request: Req, source_id: UUID) -> Response[bytes]:
+    async def enable(self, request: Req, source_id: FromPath[UUID]) -> Response[bytes]:
         return await execute(request, EnableWebhookSource(source_id=source_id))
