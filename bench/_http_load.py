@@ -6,8 +6,9 @@ client (Python clients like httpx are too slow to load a server):
 
     BENCH_API_KEY=... python -m bench._http_load PORT PIPELINE_ID STEPS CLIENTS START SECONDS
 
-prints one JSON line: {"sent", "ok", "errors": {status: n}, "first_error", "latencies_ms"}, the
-counts (but `sent`) for the requests completed between the wall-clock times START and START+SECONDS.
+prints one JSON line: {"cpu_s", "sent", "ok", "errors": {status: n}, "first_error", "latencies_ms"};
+`ok` and the latencies count the 2xx answers between the wall-clock times START and START+SECONDS,
+`sent` and `errors` every answer.
 """
 
 from __future__ import annotations
@@ -98,14 +99,12 @@ class Tally:
     def record(self, status: int, body: bytes, began: float) -> None:
         now = time.time()
         self.sent += 1
-        if not self.start <= now < self.end:
-            return  # warm-up, or after the window closed
-        if 200 <= status < 300:
-            self.ok += 1
-            self.latencies_ms.append(round((now - began) * 1000, 3))
-        else:
+        if not 200 <= status < 300:  # counted in the warm-up too: there must be none at all
             self.errors[str(status)] = self.errors.get(str(status), 0) + 1
             self.first_error = self.first_error or f"{status} {body[:300].decode(errors='replace')}"
+        elif self.start <= now < self.end:
+            self.ok += 1
+            self.latencies_ms.append(round((now - began) * 1000, 3))
 
 
 def status_bodies(steps: list[str]) -> list[bytes]:
@@ -225,13 +224,36 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies over all cores since boot."""
-    cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(cpu) - cpu[3] - cpu[4], sum(cpu)  # idle and iowait are not busy
+def machine_jiffies() -> list[int]:
+    """(busy, all, steal) jiffies over all cores since boot."""
+    user, nice, system, idle, iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    busy = user + nice + system + irq + softirq + steal
+    return [busy, busy + idle + iowait, steal]
+
+
+class Totals(msgspec.Struct):
+    """What the load processes counted and the CPU used, summed over the measured windows."""
+
+    seconds: float = 0.0
+    ok: int = 0
+    sent: int = 0  # every answered request, warm-ups included
+    errors: dict[str, int] = {}
+    first_error: str = ""
+    latencies_ms: list[float] = []
+    server_cpu_s: float = 0.0
+    load_cpu_s: float = 0.0
+    load_s: float = 0.0
+    machine: list[int] = msgspec.field(default_factory=lambda: [0, 0, 0])  # busy, all, steal
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms) or [0.0]
+        return ordered[int(q * (len(ordered) - 1))]
 
 
 async def run_load(
+    into: Totals,
     server_pid: int,
     port: int,
     key: str,
@@ -242,8 +264,8 @@ async def run_load(
     loaders: int,
     warmup: float,
     seconds: float,
-) -> dict:
-    """Spawn the load processes, sample CPU over the measured window, merge their tallies."""
+) -> None:
+    """Spawn the load processes, sample CPU over the measured window, add it all `into`."""
     start = time.time() + 1.0 + warmup  # 1 s for the load processes to start
     shares = [clients // loaders + (i < clients % loaders) for i in range(loaders)]
     procs = [
@@ -257,31 +279,24 @@ async def run_load(
         for n in shares
     ]
     await asyncio.sleep(start - time.time())
-    server0, machine0 = cpu_seconds(server_pid), machine_busy()
+    server0, machine0 = cpu_seconds(server_pid), machine_jiffies()
     await asyncio.sleep(seconds)
-    server1, machine1 = cpu_seconds(server_pid), machine_busy()
+    server1, machine1 = cpu_seconds(server_pid), machine_jiffies()
     outputs = [(await p.communicate())[0] for p in procs]
     if any(p.returncode for p in procs):
         raise SystemExit("a load process failed")
-    tallies = [msgspec.json.decode(out) for out in outputs]
-    errors: dict[str, int] = {}
-    for t in tallies:
-        for status, n in t["errors"].items():
-            errors[status] = errors.get(status, 0) + n
-    ok = sum(t["ok"] for t in tallies)
-    latencies = sorted(x for t in tallies for x in t["latencies_ms"]) or [0.0]
-    return {
-        "rate": ok / seconds,
-        "sent": sum(t["sent"] for t in tallies),
-        "errors": errors,
-        "first_error": next((t["first_error"] for t in tallies if t["first_error"]), ""),
-        "p50": latencies[len(latencies) // 2],
-        "p99": latencies[int(0.99 * (len(latencies) - 1))],
-        "server_cpu": (server1 - server0) / seconds,
-        "server_ms": (server1 - server0) * 1000 / max(ok, 1),
-        "load_cpu": sum(t["cpu_s"] for t in tallies) / (warmup + seconds + 1.0),
-        "machine": (machine1[0] - machine0[0]) / (machine1[1] - machine0[1]),
-    }
+    into.seconds += seconds
+    into.server_cpu_s += server1 - server0
+    into.load_s += time.time() - start + 1.0 + warmup
+    into.machine = [t + b - a for t, a, b in zip(into.machine, machine0, machine1, strict=True)]
+    for tally in (msgspec.json.decode(out) for out in outputs):
+        into.ok += tally["ok"]
+        into.sent += tally["sent"]
+        into.load_cpu_s += tally["cpu_s"]
+        into.latencies_ms += tally["latencies_ms"]
+        into.first_error = into.first_error or tally["first_error"]
+        for status, n in tally["errors"].items():
+            into.errors[status] = into.errors.get(status, 0) + n
 
 
 if __name__ == "__main__":

@@ -1,19 +1,20 @@
 """HTTP command throughput: flowledger's app against a plain insert-a-row app, in one run.
 
-    uv run python bench/commands.py [--seconds 10] [--clients 32] [--loaders 1] [--warmup 3]
+    uv run python bench/commands.py [--seconds 10] [--rounds 2] [--clients 32] [--loaders 1]
 
 Each variant is served by ONE uvicorn worker in its own process (httptools and uvloop when
-installed, else h11 and asyncio); the keep-alive clients run in separate load processes
-(bench/_http_load.py). Each client triggers a run, reports `running` then `succeeded` for each of
-its pipeline's 3 steps, and starts over; every request answered 2xx is one command.
+installed, else h11 and asyncio) over its own fresh database; the keep-alive clients run in
+separate load processes (bench/_http_load.py). Each client triggers a run, reports `running` then
+`succeeded` for each of its pipeline's 3 steps, and starts over; every 2xx answer is one command.
+Rounds alternate the order (a b, b a, ...), each a warm-up then `--seconds` measured.
 
 (a) is `adapters.http.app.create_app`. (b), the CRUD baseline, has the same routes, the same
-security pieces (rate-limit set-up, API key authentication read afresh per request, CORS,
-problem details), decodes the same msgspec bodies and INSERTs one row per request with an
-asyncpg pool. a/b is the cost of event sourcing over CRUD.
+security pieces (rate-limit set-up, API key authentication read afresh per request, security
+headers, CORS, problem details), decodes the same msgspec bodies and INSERTs one row per request
+with an asyncpg pool. a/b is the cost of event sourcing over CRUD.
 
 Uses FLOWLEDGER_DATABASE_URL / FLOWLEDGER_NATS_URL when set, else starts the embedded servers
-in a temp folder. BENCH_PROFILE=/path/out.prof cProfiles the flowledger server (much slower;
+in a temp folder. BENCH_PROFILE=/path/out.prof cProfiles the flowledger server (much slower:
 only for where the time goes) and prints its top functions.
 """
 
@@ -44,8 +45,10 @@ import msgspec
 from litestar import Controller, Litestar, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
+from litestar.params import FromPath, JSONBody
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 
+from adapters.bootstrap import create_key
 from adapters.http.app import create_app
 from adapters.http.commanding import CommandAnswer
 from adapters.http.controllers.runs import RunRequest, StatusReport
@@ -58,9 +61,10 @@ from adapters.http.security import (
 )
 from adapters.services import open_services
 from adapters.settings import Settings, load_settings
-from bench._http_load import Answer, Client, run_load, serve, server_flags
+from bench._http_load import Answer, Client, Totals, run_load, serve, server_flags
 
 STEPS = ("build", "test", "deploy")
+VARIANTS = ("flowledger", "crud")
 FACTORY = "bench.commands:server_app"
 CRUD_TABLE = """CREATE TABLE crud_commands (
     id uuid PRIMARY KEY, kind text NOT NULL, subject uuid NOT NULL, actor text NOT NULL,
@@ -78,13 +82,17 @@ class CrudRoutes(Controller):
     path = "/api/v1"
 
     @post("/pipelines/{pipeline_id:uuid}/runs")
-    async def trigger(self, request: Request, pipeline_id: uuid.UUID, data: RunRequest) -> Response:
+    async def trigger(
+        self, request: Request, pipeline_id: FromPath[uuid.UUID], data: JSONBody[RunRequest]
+    ) -> Response:
         run_id = uuid.uuid4()
         await _insert(request, run_id, "run_requested", pipeline_id, data)
         return _answer(run_id, 201)
 
     @post("/pipeline-runs/{run_id:uuid}/status")
-    async def status(self, request: Request, run_id: uuid.UUID, data: StatusReport) -> Response:
+    async def status(
+        self, request: Request, run_id: FromPath[uuid.UUID], data: JSONBody[StatusReport]
+    ) -> Response:
         await _insert(request, uuid.uuid4(), "status_reported", run_id, data)
         return _answer(run_id, 202)
 
@@ -156,20 +164,16 @@ def server_app() -> Litestar:
 # ---- the benchmark (run by hand) ---------------------------------------------------------------
 
 
-async def fresh_database(server: str) -> str:
+async def fresh_database(server: str, crud: bool) -> str:
+    """A migrated database: one per variant, so that PostgreSQL's counters are per variant."""
     from adapters.migrations import migrate
 
     name = f"flowledger_bench_{uuid.uuid4().hex[:8]}"
     await sql(server, f'CREATE DATABASE "{name}"')
     url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
     await migrate(url)
-    await sql(url, CRUD_TABLE)
-    rows = await sql(
-        url,
-        "SELECT name, setting FROM pg_settings WHERE name IN "
-        "('fsync', 'synchronous_commit', 'server_version')",
-    )
-    print("server:", ", ".join(f"{r['name']}={r['setting']}" for r in rows))
+    if crud:
+        await sql(url, CRUD_TABLE)
     return url
 
 
@@ -186,6 +190,15 @@ async def committed_xacts(url: str) -> int:
     return (await sql(url, query))[0][0]
 
 
+async def admin_key(env: dict[str, str]) -> str:
+    settings = load_settings(env, cwd=Path(env["FLOWLEDGER_DATA_DIR"]))
+    async with open_services(settings, env["FLOWLEDGER_DATABASE_URL"]) as services:
+        _, key = await create_key(
+            services, name="bench", scopes=("admin",), project_id=None, at=datetime.now(UTC)
+        )
+    return key
+
+
 async def make_pipeline(port: int, key: str) -> str:
     client = Client(port, {"X-API-Key": key})
     slug = f"bench-{uuid.uuid4().hex[:8]}"
@@ -194,11 +207,8 @@ async def make_pipeline(port: int, key: str) -> str:
     )
     assert status == 201, body
     steps = [{"name": s, "run": f"make {s}", "needs": STEPS[:i][-1:]} for i, s in enumerate(STEPS)]
-    pipeline = {
-        "project_id": msgspec.json.decode(body, type=Answer).id,
-        "name": "ci",
-        "steps": steps,
-    }
+    project = msgspec.json.decode(body, type=Answer).id
+    pipeline = {"project_id": project, "name": "ci", "steps": steps}
     status, body = await client.post("/api/v1/pipelines", msgspec.json.encode(pipeline))
     await client.close()
     assert status == 201, body
@@ -206,37 +216,52 @@ async def make_pipeline(port: int, key: str) -> str:
 
 
 async def bench(args: argparse.Namespace, env: dict[str, str], server_db: str) -> dict[str, dict]:
-    from adapters.bootstrap import create_key
-
-    db = await fresh_database(server_db)
-    env = {**env, "FLOWLEDGER_DATABASE_URL": db}
-    settings = load_settings(env, cwd=Path(env["FLOWLEDGER_DATA_DIR"]))
-    async with open_services(settings, db) as services:
-        _, key = await create_key(
-            services, name="bench", scopes=("admin",), project_id=None, at=datetime.now(UTC)
-        )
+    """Both servers up at once; rounds alternate A B, B A, ... so that drift hits both alike."""
+    envs, keys, dbs, pids, ports, totals = {}, {}, {}, {}, {}, {}
+    for variant in VARIANTS:
+        dbs[variant] = await fresh_database(server_db, crud=variant == "crud")
+        envs[variant] = {**env, "FLOWLEDGER_DATABASE_URL": dbs[variant], "BENCH_VARIANT": variant}
+        keys[variant] = await admin_key(envs[variant])
+        totals[variant] = Totals()
+    rows = await sql(
+        dbs["crud"],
+        "SELECT name, setting FROM pg_settings WHERE name IN "
+        "('fsync', 'synchronous_commit', 'server_version')",
+    )
+    print("server:", ", ".join(f"{r['name']}={r['setting']}" for r in rows))
     http, loop = server_flags()
     print(
         f"1 uvicorn worker ({http}, {loop} loop), {args.clients} clients in {args.loaders} load "
-        f"process(es), {args.warmup:.0f} s warm-up + {args.seconds:.0f} s per variant, "
-        f"{os.cpu_count()} cores; per run: 1 trigger + {2 * len(STEPS)} step reports"
+        f"process(es), {args.rounds} rounds of {args.warmup:.0f} s warm-up + {args.seconds:.0f} s "
+        f"per variant, {os.cpu_count()} cores; per run: 1 trigger + {2 * len(STEPS)} step reports"
     )
-    results, pipeline_id = {}, ""
-    for variant in ("flowledger", "crud"):
-        async with serve(FACTORY, {**env, "BENCH_VARIANT": variant}) as (port, pid):
-            pipeline_id = pipeline_id or await make_pipeline(port, key)
-            before = await committed_xacts(db)
-            results[variant] = await run_load(pid, port, key, pipeline_id, STEPS, **vars(args))
-        await asyncio.sleep(1.0)  # the server's backends flush their stats as they exit
-        results[variant]["xacts"] = (await committed_xacts(db) - before) / results[variant]["sent"]
-    return results
+    async with contextlib.AsyncExitStack() as stack:
+        for variant in VARIANTS:
+            ports[variant], pids[variant] = await stack.enter_async_context(
+                serve(FACTORY, envs[variant])
+            )
+        xacts = {v: await committed_xacts(dbs[v]) for v in VARIANTS}
+        pipeline_id = await make_pipeline(ports["flowledger"], keys["flowledger"])
+        load = {k: getattr(args, k) for k in ("clients", "loaders", "warmup", "seconds")}
+        for round_ in range(args.rounds):
+            for v in VARIANTS[:: -1 if round_ % 2 else 1]:
+                await run_load(totals[v], pids[v], ports[v], keys[v], pipeline_id, STEPS, **load)
+    await asyncio.sleep(1.0)  # the servers' backends flush their statistics as they exit
+    return {
+        v: {
+            "totals": totals[v],
+            "xacts": (await committed_xacts(dbs[v]) - xacts[v]) / totals[v].sent,
+        }
+        for v in VARIANTS
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured, per round")
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--loaders", type=int, default=1, help="load processes sharing the clients")
@@ -263,20 +288,22 @@ def main() -> None:
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
-    labels = {"flowledger": "(a) flowledger commands/s", "crud": "(b) CRUD insert-a-row commands/s"}
-    for variant, label in labels.items():
-        x = r[variant]
+    rate = {v: r[v]["totals"].ok / r[v]["totals"].seconds for v in VARIANTS}
+    for v, label in zip(VARIANTS, ("(a) flowledger", "(b) CRUD insert-a-row"), strict=True):
+        t = r[v]["totals"]
+        busy, total, steal = t.machine
         print(
-            f"{label:<34}{x['rate']:>8,.0f}   non-2xx {sum(x['errors'].values())}   "
-            f"p50 {x['p50']:5.1f} ms  p99 {x['p99']:6.1f} ms"
+            f"{label + ' commands/s':<34}{rate[v]:>8,.0f}   non-2xx {sum(t.errors.values())}   "
+            f"p50 {t.quantile(0.5):5.1f} ms  p99 {t.quantile(0.99):6.1f} ms"
         )
         print(
-            f"    server CPU {x['server_cpu']:4.0%} of a core, {x['server_ms']:.2f} ms/command;"
-            f" load processes ~{x['load_cpu']:.0%}; machine busy {x['machine']:.0%};"
-            f" PG transactions/request {x['xacts']:.2f} (asyncpg's reset on release counts)"
+            f"    server {t.server_cpu_s / t.seconds:4.0%} of a core, "
+            f"{t.server_cpu_s * 1000 / max(t.ok, 1):.2f} ms CPU/command; load processes "
+            f"~{t.load_cpu_s / t.load_s:.0%}; machine busy {busy / total:.0%} (steal "
+            f"{steal / total:.0%}); PG transactions/request {r[v]['xacts']:.2f}"
         )
-    a, b = r["flowledger"]["rate"], r["crud"]["rate"]
-    print(f"a/b = {a / b:.2f}")
+    a, b = rate["flowledger"], rate["crud"]
+    print(f"a/b = {a / b:.2f}   (PG transactions include asyncpg's reset of pooled connections)")
     print(f"target a >= 0.8 x b: {'met' if a >= 0.8 * b else 'NOT met'}")
     print(f"target a >= 2,000/s: {'met' if a >= 2000 else 'NOT met'} ({os.cpu_count()} cores)")
     if os.environ.get("BENCH_PROFILE"):
@@ -284,10 +311,10 @@ def main() -> None:
 
         print("\nflowledger server, top functions by own time (cProfile):")
         pstats.Stats(os.environ["BENCH_PROFILE"]).sort_stats("tottime").print_stats(25)
-    failed = {v: x for v, x in r.items() if x["errors"]}
+    failed = {v: r[v]["totals"] for v in VARIANTS if r[v]["totals"].errors}
+    for v, t in failed.items():
+        print(f"FAILED: {v} answered non-2xx {t.errors}; the first: {t.first_error}")
     if failed:
-        for variant, x in failed.items():
-            print(f"FAILED: {variant} answered non-2xx {x['errors']}; first: {x['first_error']}")
         raise SystemExit(1)
 
 

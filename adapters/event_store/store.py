@@ -26,6 +26,12 @@ _COLUMNS = (
 )
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset query on every release: a round trip per use, for session state
+    (settings, LISTEN, session advisory locks) that nothing on this pool ever sets. asyncpg
+    still rolls back a transaction left open."""
+
+
 class EventStore:
     """Append with optimistic concurrency and idempotency; read a stream or the global feed.
 
@@ -54,7 +60,7 @@ class EventStore:
         # min_size=0: opening needs no connection, so a process can start while the
         # database is down and answer 503 until it is back.
         self._pool = await asyncpg.create_pool(
-            self._database_url, min_size=0, max_size=self._pool_size
+            self._database_url, min_size=0, max_size=self._pool_size, reset=_keep_session
         )
         self._writer = GroupCommitWriter(self._pool, flushers=self._flushers)
         self._writer.start()
