@@ -69,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
         _api,
     )
     add(
+        "projector",
+        "keep the read models up to date (one role, as compose and production run it)",
+        "Run the projector alone against FLOWLEDGER_DATABASE_URL (the embedded PostgreSQL when "
+        "unset): it applies new events to every projection until Ctrl-C or SIGTERM. Any number "
+        "may run; each projection is served by one of them at a time, and another takes over "
+        "within seconds if it dies. It does not apply migrations: run `flowledger migrate` first.",
+        _projector,
+    )
+    add(
         "migrate",
         "apply pending database migrations and exit",
         "Apply every pending SQL migration to FLOWLEDGER_DATABASE_URL (or to the embedded "
@@ -77,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         _migrate,
     )
     _add_keys(commands)
+    _add_projections(commands)
     add(
         "version",
         "print the flowledger version",
@@ -124,6 +134,47 @@ def _add_keys(commands: argparse._SubParsersAction) -> None:
     create.set_defaults(run=_keys_create)
 
 
+def _add_projections(commands: argparse._SubParsersAction) -> None:
+    projections = commands.add_parser(
+        "projections",
+        help="inspect and rebuild read models (`projections status`, `projections rebuild`)",
+        description="Inspect and rebuild the projections (read models) the projector serves.",
+    )
+    actions = projections.add_subparsers(
+        dest="projections_command", required=True, metavar="ACTION"
+    )
+    status = actions.add_parser(
+        "status",
+        help="print each projection's position, lag and state",
+        description=textwrap.fill(
+            "Print each projection's version, position, the head of the event feed, its lag in "
+            "events and in seconds, its state (running, failed, rebuilding, stopped), the "
+            "process serving it, and for a failed one the event it stopped at and why.",
+            78,
+        ),
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.set_defaults(run=_projections_status)
+    rebuild = actions.add_parser(
+        "rebuild",
+        help="rebuild one projection from event 0 and swap it in",
+        description=textwrap.fill(
+            "Replay every event into fresh tables (schema rm_NAME__next) while the live ones keep "
+            "serving queries, then swap the two in one transaction and drop the old tables. Run "
+            "it beside a running projector: its owner carries on from the rebuilt position. "
+            "Beside `flowledger up`, point FLOWLEDGER_DATABASE_URL at its PostgreSQL (its "
+            "embedded one is locked while it runs).",
+            78,
+        ),
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rebuild.add_argument("name", metavar="NAME", help="the projection, e.g. runs")
+    rebuild.set_defaults(run=_projections_rebuild)
+
+
 def _scopes(raw: str) -> tuple[str, ...]:
     from commands.context import SCOPES
 
@@ -158,6 +209,56 @@ def _up(_args: argparse.Namespace) -> int:
 
 def _api(_args: argparse.Namespace) -> int:
     return _serve("api")
+
+
+def _projector(_args: argparse.Namespace) -> int:
+    return _serve("projector")
+
+
+def _projections_status(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from adapters import runtime
+    from projections.status import status_table
+
+    settings = _settings()
+    if settings is None:
+        return 2
+
+    def show() -> None:
+        statuses = runtime.projections_status(settings, out=_err)
+        if args.json:
+            _out(msgspec.json.encode(statuses).decode())
+        elif statuses:
+            _out(status_table(statuses))
+        else:
+            _err("no projection has been served yet (is `flowledger projector` running?)")
+
+    return _guarded(show)
+
+
+def _projections_rebuild(args: argparse.Namespace) -> int:
+    from adapters import runtime
+    from projections.rebuild import RebuildFailed, RebuildInProgress
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+
+    def rebuild() -> None:
+        report = runtime.rebuild_projection(settings, args.name, out=_err)
+        _out(
+            f"rebuilt {report.name}: {report.events} events ({report.applied} applied) in "
+            f"{report.seconds:.1f}s, {report.events_per_second:,.0f} events/s; "
+            f"now at position {report.position}"
+        )
+
+    try:
+        return _guarded(rebuild)
+    except (LookupError, RebuildInProgress, RebuildFailed) as exc:
+        _err(f"flowledger: {exc}")
+        return 1
 
 
 def _migrate(_args: argparse.Namespace) -> int:
@@ -212,7 +313,7 @@ def _serve(command: str) -> int:
     if settings is None:
         return 2
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    run = runtime.up if command == "up" else runtime.api
+    run = {"up": runtime.up, "api": runtime.api, "projector": runtime.projector}[command]
     return _guarded(lambda: run(settings, out=_out))
 
 

@@ -10,8 +10,10 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import uvicorn
 from litestar import Litestar
 
@@ -21,6 +23,12 @@ from adapters.http import create_app
 from adapters.migrations import migrate
 from adapters.services import open_services
 from adapters.settings import Settings
+
+if TYPE_CHECKING:
+    from projections.projection import Projection
+    from projections.rebuild import RebuildReport
+    from projections.status import ProjectionStatus
+
 
 Out = Callable[[str], None]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -45,6 +53,39 @@ def api(settings: Settings, *, out: Out) -> None:
     with listen(settings.host, settings.port) as sock, embedded_servers(settings, log=out) as urls:
         _announce(settings, urls, sock, out)
         asyncio.run(run_roles([http_role(settings, urls, sock)]))
+
+
+def projector(settings: Settings, *, out: Out) -> None:
+    """Run the projector alone (migrations are `flowledger migrate`'s job)."""
+    with embedded_servers(settings, log=out) as urls:
+        out(f"flowledger {version('flowledger')} projector on {redact(urls.database_url)}")
+        asyncio.run(run_roles([projector_role(urls)]))
+
+
+def projections_status(settings: Settings, *, out: Out) -> list[ProjectionStatus]:
+    from projections.status import projection_status
+
+    async def read(database_url: str) -> list[ProjectionStatus]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await projection_status(conn)
+        finally:
+            await conn.close()
+
+    with embedded_servers(settings, log=out) as urls:
+        return asyncio.run(read(urls.database_url))
+
+
+def rebuild_projection(settings: Settings, name: str, *, out: Out) -> RebuildReport:
+    """Rebuild one projection of the catalog from event 0 and swap it in."""
+    from projections.rebuild import rebuild
+
+    found = {p.name: p for p in catalog()}
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none"
+        raise LookupError(f"no projection named {name!r} (known: {known})")
+    with embedded_servers(settings, log=out) as urls:
+        return asyncio.run(rebuild(urls.database_url, found[name]))
 
 
 def migrate_only(settings: Settings, *, out: Out) -> list[str]:
@@ -74,8 +115,8 @@ async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Ou
     if applied:
         out(f"applied migrations: {', '.join(applied)}")
     _announce(settings, urls, sock, out)
-    # Later roles (projector, relay, gateway, runner) are one line each here.
-    await run_roles([http_role(settings, urls, sock)])
+    # Later roles (relay, gateway, runner) are one line each here.
+    await run_roles([http_role(settings, urls, sock), projector_role(urls)])
 
 
 async def run_roles(roles: Sequence[Role]) -> None:
@@ -135,6 +176,19 @@ def listen(host: str, port: int) -> socket.socket:
 def http_role(settings: Settings, urls: ServerUrls, sock: socket.socket) -> Role:
     app = create_app(settings, database_url=urls.database_url, nats_url=urls.nats_url)
     return Role("api", lambda stop: serve_http(app, sock, stop, log_level=settings.log_level))
+
+
+def projector_role(urls: ServerUrls) -> Role:
+    from projections.runtime import Projector
+
+    return Role("projector", lambda stop: Projector(urls.database_url, catalog()).run(stop))
+
+
+def catalog() -> tuple[Projection, ...]:
+    """Every projection flowledger serves (imported late: `--help` stays fast)."""
+    from projections.catalog import ALL
+
+    return tuple(ALL)
 
 
 class _Server(uvicorn.Server):

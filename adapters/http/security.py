@@ -207,6 +207,13 @@ def cors_config(settings: Settings) -> CORSConfig | None:
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=["Authorization", API_KEY_HEADER, "Idempotency-Key", "Content-Type"],
-        expose_headers=["Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+        expose_headers=[
+            "Retry-After",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+            "X-Projection-Position",
+            "Idempotent-Replayed",
+        ],
         allow_credentials=False,  # credentials travel in headers, never in cookies
     )

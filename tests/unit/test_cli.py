@@ -13,7 +13,7 @@ import pytest
 
 from adapters.cli import build_parser, main
 
-REQUIRED = ["up", "migrate", "version", "api"]
+REQUIRED = ["up", "migrate", "version", "api", "projector"]
 
 
 def test_the_issue_s_subcommands_exist() -> None:

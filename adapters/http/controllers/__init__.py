@@ -2,9 +2,11 @@
 
 from adapters.http.controllers.api_keys import ApiKeysController
 from adapters.http.controllers.pipelines import PipelinesController
+from adapters.http.controllers.projections import ProjectionsController
 from adapters.http.controllers.projects import ProjectsController
 from adapters.http.controllers.runs import RunsController
 from adapters.http.controllers.webhook_sources import WebhookSourcesController
+from adapters.http.queries import QUERY_ROUTES
 
 ROUTES = [
     ProjectsController,
@@ -12,4 +14,6 @@ ROUTES = [
     RunsController,
     ApiKeysController,
     WebhookSourcesController,
+    ProjectionsController,
+    *QUERY_ROUTES,
 ]

@@ -1,0 +1,31 @@
+"""Every read model the projector keeps, by name."""
+
+from __future__ import annotations
+
+from projections.api_keys import ApiKeysProjection
+from projections.logs import LogsProjection
+from projections.pipeline_stats import PipelineStatsProjection
+from projections.pipelines import PipelinesProjection
+from projections.projection import Projection
+from projections.projects import ProjectsProjection
+from projections.runs import RunsProjection
+from projections.webhook_sources import WebhookSourcesProjection
+
+ALL: tuple[Projection, ...] = (
+    ProjectsProjection(),
+    PipelinesProjection(),
+    RunsProjection(),
+    LogsProjection(),
+    PipelineStatsProjection(),
+    ApiKeysProjection(),
+    WebhookSourcesProjection(),
+)
+_BY_NAME = {projection.name: projection for projection in ALL}
+
+
+def by_name(name: str) -> Projection:
+    """The projection called `name`; KeyError naming the known ones otherwise."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"no projection {name!r}; known: {', '.join(_BY_NAME)}") from None

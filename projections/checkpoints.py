@@ -1,0 +1,128 @@
+"""A projection's checkpoint row, its live schema, and the advisory locks that guard them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import asyncpg
+
+from projections.projection import Projection, live_schema
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+
+
+def check_name(name: str) -> str:
+    """The name, if it makes valid unquoted schema names (`rm_<name>__next` fits in 63 bytes)."""
+    if not _NAME.match(name) or "__" in name:
+        raise ValueError(f"projection name {name!r} must be lower_snake, at most 50 characters")
+    return name
+
+
+def old_schema(name: str) -> str:
+    return f"rm_{name}__old"
+
+
+def lock_key(purpose: str, name: str) -> int:
+    """A stable signed 64-bit advisory lock key, e.g. for `projection:runs`."""
+    digest = hashlib.sha256(f"{purpose}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def owner_key(name: str) -> int:
+    return lock_key("projection", name)
+
+
+def rebuild_key(name: str) -> int:
+    return lock_key("projection-rebuild", name)
+
+
+async def schema_exists(conn: asyncpg.Connection, schema: str) -> bool:
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema
+    )
+
+
+async def ensure(conn: asyncpg.Connection, projection: Projection) -> asyncpg.Record:
+    """Create the checkpoint row and the live schema if either is missing; return the row."""
+    name = check_name(projection.name)
+    schema = live_schema(name)
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO projection_checkpoints (name, version, state) VALUES ($1, $2, 'running') "
+            "ON CONFLICT (name) DO NOTHING",
+            name,
+            projection.version,
+        )
+        # The row lock serialises this with rebuilds and other processes' start-ups.
+        row = await conn.fetchrow(
+            "SELECT * FROM projection_checkpoints WHERE name = $1 FOR UPDATE", name
+        )
+        if await schema_exists(conn, schema):
+            return row
+        await conn.execute(f"CREATE SCHEMA {schema}")
+        await conn.execute(projection.ddl(schema))
+        return await conn.fetchrow(
+            "UPDATE projection_checkpoints SET position = 0, version = $2, updated_at = now() "
+            "WHERE name = $1 RETURNING *",
+            name,
+            projection.version,
+        )
+
+
+async def rebuild_running(conn: asyncpg.Connection, name: str) -> bool:
+    """Whether some session holds the projection's rebuild lock right now."""
+    key = rebuild_key(name)
+    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+        return True
+    await conn.execute("SELECT pg_advisory_unlock($1)", key)
+    return False
+
+
+async def claim(conn: asyncpg.Connection, name: str, owner: str) -> asyncpg.Record:
+    """Record `owner` as the projection's owner and clear a previous failure; return the row."""
+    state = "rebuilding" if await rebuild_running(conn, name) else "running"
+    return await conn.fetchrow(
+        "UPDATE projection_checkpoints SET owner = $2, state = $3, error = NULL, "
+        "error_position = NULL, updated_at = now() WHERE name = $1 RETURNING *",
+        name,
+        owner,
+        state,
+    )
+
+
+async def advance(conn: asyncpg.Connection, name: str, old: int, new: int) -> bool:
+    """Move the checkpoint from `old` to `new`; False if someone (a rebuild's swap) moved it."""
+    status = await conn.execute(
+        "UPDATE projection_checkpoints SET position = $3, updated_at = now() "
+        "WHERE name = $1 AND position = $2",
+        name,
+        old,
+        new,
+    )
+    return status == "UPDATE 1"
+
+
+async def mark_failed(
+    conn: asyncpg.Connection, projection: Projection, error: str, position: int | None
+) -> None:
+    """Record why (and at which event, if one) the projection stopped."""
+    await conn.execute(
+        "INSERT INTO projection_checkpoints (name, version, state, error, error_position) "
+        "VALUES ($1, $2, 'failed', $3, $4) ON CONFLICT (name) DO UPDATE SET state = 'failed', "
+        "error = excluded.error, error_position = excluded.error_position, updated_at = now()",
+        projection.name,
+        projection.version,
+        error,
+        position,
+    )
+
+
+async def release(conn: asyncpg.Connection, name: str, owner: str) -> None:
+    """A clean stop: the row says nobody serves it until another process takes it."""
+    await conn.execute(
+        "UPDATE projection_checkpoints SET state = 'stopped', owner = NULL, updated_at = now() "
+        "WHERE name = $1 AND owner = $2 AND state = 'running'",
+        name,
+        owner,
+    )

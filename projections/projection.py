@@ -1,0 +1,47 @@
+"""What a projection is: the tables it owns, the events it reads, and how it applies a batch.
+
+A projection owns one PostgreSQL schema. Its live tables are in `rm_<name>`; a rebuild builds
+the same tables in `rm_<name>__next` and the runtime swaps the two schemas in one transaction,
+so every SQL statement a projection writes names its tables through the `schema` argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import asyncpg
+
+from domain.envelope import EventEnvelope
+
+
+class Projection(Protocol):
+    name: str
+    """Stable, lower_snake: `runs`, `pipelines`. Its live schema is `rm_<name>`."""
+    version: int
+    """Bump when the tables or the handlers change meaning: the runtime then rebuilds it."""
+    event_types: frozenset[str]
+    """The events it reads; the runtime skips the rest (the checkpoint still moves past them)."""
+
+    def ddl(self, schema: str) -> str:
+        """CREATE TABLE / CREATE INDEX statements for its tables inside `schema` (which exists)."""
+        ...
+
+    async def apply(
+        self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
+    ) -> None:
+        """Apply a batch, in position order, inside the runtime's transaction.
+
+        The same transaction moves the checkpoint, so this must not commit, must not swallow
+        errors (a raised error stops the projection at that event: a poison event), and must
+        be deterministic: a rebuild from event 0 must reproduce the live tables row for row.
+        """
+        ...
+
+
+def live_schema(name: str) -> str:
+    return f"rm_{name}"
+
+
+def next_schema(name: str) -> str:
+    return f"rm_{name}__next"

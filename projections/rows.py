@@ -1,0 +1,87 @@
+"""Read-model plumbing: a batch's rows loaded as JSON, changed in Python, saved in one statement."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from domain.envelope import EventEnvelope
+from domain.registry import OCCURRED_AT, default_registry
+
+Row = dict[str, Any]
+
+_IDENT = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_rows = msgspec.json.Decoder(list[dict[str, Any]])
+_encoder = msgspec.json.Encoder()
+
+
+def ident(name: str) -> str:
+    """`name` if it is a plain lower-case SQL identifier: schema names are spliced into SQL."""
+    if not _IDENT.fullmatch(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
+def data_of(event: EventEnvelope) -> dict[str, Any]:
+    """The event's data at its current schema version (stored data is never rewritten)."""
+    registry = default_registry()
+    if event.schema_version == registry.event_type(event.type).schema_version:
+        return event.data
+    return registry.upcast(event.type, event.schema_version, event.data)
+
+
+def occurred_at(data: dict[str, Any]) -> str:
+    return data[OCCURRED_AT]
+
+
+def ms_between(start: str | None, end: str | None) -> int | None:
+    """Whole milliseconds from `start` to `end` (ISO texts), at least 0; None if either is None."""
+    if start is None or end is None:
+        return None
+    delta = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+    return max(0, delta // timedelta(milliseconds=1))
+
+
+async def load(
+    conn: asyncpg.Connection, schema: str, table: str, column: str, keys: Collection[str]
+) -> list[Row]:
+    """Every row of `table` whose uuid `column` is one of `keys`, as JSON-ready dicts."""
+    if not keys:
+        return []
+    # One index lookup per key: a table filling up during a rebuild has no statistics yet,
+    # and `column = ANY(...)` then looks to the planner like a job for a sequential scan.
+    text = await conn.fetchval(
+        f"SELECT coalesce(jsonb_agg(t), '[]')::text FROM unnest($1::uuid[]) AS k(key), "
+        f"LATERAL (SELECT * FROM {ident(schema)}.{ident(table)} r "
+        f"WHERE r.{ident(column)} = k.key OFFSET 0) AS t",
+        list(keys),
+    )
+    return _rows.decode(text)
+
+
+async def save(
+    conn: asyncpg.Connection,
+    schema: str,
+    table: str,
+    rows: Iterable[Row],
+    *,
+    key: tuple[str, ...],
+    columns: tuple[str, ...],
+) -> None:
+    """Upsert whole rows (every column present) in one statement, typed by the table itself."""
+    rows = list(rows)
+    if not rows:
+        return
+    target = f"{ident(schema)}.{ident(table)}"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    await conn.execute(
+        f"INSERT INTO {target} SELECT * FROM "
+        f"jsonb_populate_recordset(NULL::{target}, $1::text::jsonb) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}",
+        _encoder.encode(rows).decode(),
+    )
