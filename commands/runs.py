@@ -10,7 +10,7 @@ import msgspec
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.outcome import answer
-from domain.errors import IllegalTransition, InvalidValue
+from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch
 from domain.pipeline import Pipeline
 from domain.run import Run
 from domain.run_values import (
@@ -145,6 +145,9 @@ async def retry_run(
     context.principal.require("write", old.project_id)
     if not old.status.finished:
         raise IllegalTransition("run", old.status.value, "retry")
+    if old.external is not None:
+        # Its steps live in the outside system: a retry is that system's to run.
+        raise RunKindMismatch("external", "retry")
     run = Run.request(
         id=context.new_id("run"),
         project_id=old.project_id,

@@ -176,7 +176,10 @@ async def test_an_external_run_takes_its_status_from_outside(
     again = await step(client, admin, run, status="running")
     done = await step(client, admin, run, status="succeeded")
 
+    retry = await client.post(f"/api/v1/pipeline-runs/{run}/retry", headers=admin)
+
     assert [r.status_code for r in (running, again, done)] == [202, 202, 202]
+    assert (retry.status_code, retry.json()["code"]) == (422, "run_kind_mismatch")
     assert [e.type for e in await services.store.read_stream(run)] == [
         "RunRequested",
         "RunStarted",
