@@ -50,6 +50,5 @@ class Secrets(Protocol):
 
     def new_api_key(self, key_id: UUID) -> tuple[str, str]:
         """`(token shown once, hash to store)`."""
-        ...
 
     def new_webhook_secret(self) -> str: ...

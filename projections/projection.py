@@ -25,7 +25,6 @@ class Projection(Protocol):
 
     def ddl(self, schema: str) -> str:
         """CREATE TABLE / CREATE INDEX statements for its tables inside `schema` (which exists)."""
-        ...
 
     async def apply(
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
@@ -36,7 +35,6 @@ class Projection(Protocol):
         errors (a raised error stops the projection at that event: a poison event), and must
         be deterministic: a rebuild from event 0 must reproduce the live tables row for row.
         """
-        ...
 
 
 def live_schema(name: str) -> str:
