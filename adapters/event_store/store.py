@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Self
 
@@ -44,12 +44,15 @@ class EventStore:
         *,
         stream_types: Iterable[str],
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        max_event_bytes_by_stream_type: Mapping[str, int] | None = None,
         pool_size: int = 10,
         flushers: int = 2,
     ) -> None:
         self._database_url = database_url
         self.stream_types = frozenset(stream_types)
         self._max_event_bytes = max_event_bytes
+        # Some facts are big by nature (a webhook's raw payload): their streams get their own cap.
+        self._max_event_bytes_by_stream_type = dict(max_event_bytes_by_stream_type or {})
         self._pool_size = pool_size
         self._flushers = flushers
         self._pool: asyncpg.Pool | None = None
@@ -115,7 +118,9 @@ class EventStore:
             events=events,
             metadata=metadata,
             recorded_at=recorded_at,
-            max_event_bytes=self._max_event_bytes,
+            max_event_bytes=self._max_event_bytes_by_stream_type.get(
+                stream_type, self._max_event_bytes
+            ),
         )
         pending = PendingAppend(
             stream_id=stream_id,

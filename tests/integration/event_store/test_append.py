@@ -229,3 +229,18 @@ async def test_bad_input_is_refused_before_anything_is_written(
 
     assert str(caught.value)
     assert await store.head_position() == head
+
+
+async def test_a_stream_type_can_have_its_own_size_limit(store_url: str) -> None:
+    big = NewEvent(type="WebhookReceived", data={"payload": "x" * 200_000})
+    async with EventStore(
+        store_url,
+        stream_types={"run", "delivery"},
+        max_event_bytes=100_000,
+        max_event_bytes_by_stream_type={"delivery": 300_000},
+    ) as store:
+        with pytest.raises(EventTooLarge):
+            await store.append(unique_id("run-"), "run", [big], expected_version=0)
+        result = await store.append(unique_id("d-"), "delivery", [big], expected_version=0)
+
+    assert result.to_version == 1
