@@ -48,6 +48,8 @@ CREATE INDEX runs_queued ON {s}.runs (queued_at, id);
 CREATE INDEX runs_updated ON {s}.runs (updated_at, id);
 CREATE INDEX runs_started ON {s}.runs (started_at NULLS FIRST, id);
 CREATE INDEX runs_finished ON {s}.runs (finished_at NULLS FIRST, id);
+CREATE INDEX runs_duration ON {s}.runs (duration_ms NULLS FIRST, id);
+CREATE INDEX runs_status_order ON {s}.runs (status, id);
 CREATE INDEX runs_external ON {s}.runs (external_provider, queued_at, id)
     WHERE external_provider IS NOT NULL;
 {by_queued}
@@ -295,6 +297,8 @@ RUN_SORTS = {
     "started_at": SortKey("started_at", nullable=True),
     "completed_at": SortKey("finished_at", nullable=True),
     "finished_at": SortKey("finished_at", nullable=True),
+    "duration_ms": SortKey("duration_ms", type=int, nullable=True),
+    "status": SortKey("status", type=str),
 }
 """The `order_by` names list_runs takes; default `created_at`."""
 
