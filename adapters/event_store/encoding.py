@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -21,6 +22,15 @@ GENESIS_HASH = bytes(32)
 _canonical_encoder = msgspec.json.Encoder(order="sorted")
 _metadata_decoder = msgspec.json.Decoder(EventMetadata)
 _data_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+# A NUL is `\u0000` after an even run of backslashes; `\\u0000` is an escaped backslash
+# followed by the text "u0000", which PostgreSQL stores happily.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _has_nul(encoded: bytes) -> bool:
+    return _NUL_ESCAPE.search(encoded) is not None
 
 
 class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -101,7 +111,7 @@ def encode_data(event: NewEvent, max_bytes: int) -> bytes:
         raise UnencodableEvent(f"event {event.type!r} data must encode to a JSON object")
     if len(encoded) > max_bytes:
         raise EventTooLarge(event.type, len(encoded), max_bytes)
-    if b"\\u0000" in encoded:
+    if _has_nul(encoded):
         # PostgreSQL text cannot hold NUL; refuse it here rather than fail the batch later.
         raise UnencodableEvent(f"event {event.type!r} data contains a NUL character")
     return encoded
@@ -118,7 +128,7 @@ def prepare_events(
     max_event_bytes: int,
 ) -> list[PreparedEvent]:
     meta = encode_metadata(metadata)
-    if b"\\u0000" in meta:
+    if _has_nul(meta):
         raise UnencodableEvent("metadata contains a NUL character")
     prepared = []
     for offset, event in enumerate(events):

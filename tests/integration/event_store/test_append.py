@@ -244,3 +244,17 @@ async def test_a_stream_type_can_have_its_own_size_limit(store_url: str) -> None
         result = await store.append(unique_id("d-"), "delivery", [big], expected_version=0)
 
     assert result.to_version == 1
+
+
+async def test_the_text_of_a_nul_escape_is_not_a_nul(store: EventStore) -> None:
+    raw_body = '{"note": "a\\u0000b"}'  # a webhook body that itself escapes a NUL
+
+    result = await store.append(
+        unique_id("run-"),
+        "run",
+        [NewEvent(type="E", data={"payload": raw_body})],
+        expected_version=0,
+    )
+
+    [event] = await store.read_stream(result.stream_id)
+    assert event.data["payload"] == raw_body
