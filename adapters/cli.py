@@ -78,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
         _projector,
     )
     add(
+        "intake",
+        "turn recorded webhook deliveries into runs (one role, as compose and production run it)",
+        "Run the webhook intake alone against FLOWLEDGER_DATABASE_URL (the embedded PostgreSQL "
+        "when unset): it reads each recorded webhook delivery in order, starts the pipelines "
+        "whose triggers match or updates the external run it reports on, and records the "
+        "outcome on the delivery. Any number may run; one of them serves at a time.",
+        _intake,
+    )
+    add(
         "migrate",
         "apply pending database migrations and exit",
         "Apply every pending SQL migration to FLOWLEDGER_DATABASE_URL (or to the embedded "
@@ -213,6 +222,16 @@ def _api(_args: argparse.Namespace) -> int:
 
 def _projector(_args: argparse.Namespace) -> int:
     return _serve("projector")
+
+
+def _intake(_args: argparse.Namespace) -> int:
+    from adapters import webhook_intake
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    return _guarded(lambda: webhook_intake.intake(settings, out=_out))
 
 
 def _projections_status(args: argparse.Namespace) -> int:

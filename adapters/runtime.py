@@ -23,6 +23,7 @@ from adapters.http import create_app
 from adapters.migrations import migrate
 from adapters.services import open_services
 from adapters.settings import Settings
+from adapters.webhook_intake import intake_role
 
 if TYPE_CHECKING:
     from projections.projection import Projection
@@ -116,7 +117,9 @@ async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Ou
         out(f"applied migrations: {', '.join(applied)}")
     _announce(settings, urls, sock, out)
     # Later roles (relay, gateway, runner) are one line each here.
-    await run_roles([http_role(settings, urls, sock), projector_role(urls)])
+    await run_roles(
+        [http_role(settings, urls, sock), projector_role(urls), intake_role(settings, urls)]
+    )
 
 
 async def run_roles(roles: Sequence[Role]) -> None:

@@ -12,6 +12,7 @@ from adapters.event_store import EventStore
 from adapters.repository import Repository
 from adapters.secrets import SecretBox
 from adapters.settings import Settings, resolve_cipher_key
+from adapters.webhooks.limits import MAX_EVENT_BYTES as MAX_DELIVERY_EVENT_BYTES
 from commands.bus import CommandBus, Dependencies
 from commands.handlers import HANDLERS
 from domain.registry import default_registry
@@ -43,6 +44,7 @@ async def open_services(settings: Settings, database_url: str) -> AsyncIterator[
         database_url,
         stream_types=registry.stream_types(),
         max_event_bytes=settings.max_event_bytes,
+        max_event_bytes_by_stream_type={"webhook_delivery": MAX_DELIVERY_EVENT_BYTES},
     ) as store:
         repository = Repository(store, registry)
         box = SecretBox(resolve_cipher_key(settings))

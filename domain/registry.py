@@ -26,12 +26,20 @@ from domain.api_key import ApiKey
 from domain.pipeline import Pipeline
 from domain.project import Project
 from domain.run import Run
+from domain.webhook_delivery import WebhookDelivery
 from domain.webhook_source import WebhookSource
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 DomainEvent = CanMutateAggregate[UUID]
 
-AGGREGATES: tuple[type[Aggregate], ...] = (Project, Pipeline, Run, ApiKey, WebhookSource)
+AGGREGATES: tuple[type[Aggregate], ...] = (
+    Project,
+    Pipeline,
+    Run,
+    ApiKey,
+    WebhookSource,
+    WebhookDelivery,
+)
 OCCURRED_AT = "occurred_at"
 """Key of the event's domain timestamp (ISO 8601) inside its data."""
 

@@ -9,6 +9,7 @@ from projections.pipelines import PipelinesProjection
 from projections.projection import Projection
 from projections.projects import ProjectsProjection
 from projections.runs import RunsProjection
+from projections.webhook_deliveries import WebhookDeliveriesProjection
 from projections.webhook_sources import WebhookSourcesProjection
 
 ALL: tuple[Projection, ...] = (
@@ -19,6 +20,7 @@ ALL: tuple[Projection, ...] = (
     PipelineStatsProjection(),
     ApiKeysProjection(),
     WebhookSourcesProjection(),
+    WebhookDeliveriesProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

@@ -40,7 +40,14 @@ def through_json(record: EventRecord) -> EventRecord:
 
 def test_the_domain_registry_knows_every_stream_type_and_event_name() -> None:
     registry = default_registry()
-    assert registry.stream_types() == {"project", "pipeline", "run", "api_key", "webhook_source"}
+    assert registry.stream_types() == {
+        "project",
+        "pipeline",
+        "run",
+        "api_key",
+        "webhook_source",
+        "webhook_delivery",
+    }
     assert registry.stream_type(Project) == "project"
     assert registry.event_type("ProjectCreated").cls is Project.Created
     assert registry.event_type(Project.Renamed).name == "ProjectRenamed"

@@ -6,7 +6,8 @@ from adapters.http.controllers.projections import ProjectionsController
 from adapters.http.controllers.projects import ProjectsController
 from adapters.http.controllers.runs import RunsController
 from adapters.http.controllers.webhook_sources import WebhookSourcesController
-from adapters.http.queries import QUERY_ROUTES
+from adapters.http.queries import QUERY_ROUTES, webhook_deliveries
+from adapters.webhooks.controller import WebhooksController
 
 ROUTES = [
     ProjectsController,
@@ -15,5 +16,7 @@ ROUTES = [
     ApiKeysController,
     WebhookSourcesController,
     ProjectionsController,
+    WebhooksController,
     *QUERY_ROUTES,
+    *webhook_deliveries.HANDLERS,
 ]

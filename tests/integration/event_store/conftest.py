@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from adapters.embedded import ServerUrls
 from adapters.event_store import EventStore
 from adapters.migrations import migrate
 
@@ -42,26 +43,25 @@ def pytest_report_header() -> str:
 
 
 @pytest_asyncio.fixture(scope="session", params=BACKENDS)
-async def store_url(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[str]:
-    if request.param == "session":
-        yield database_url
-        return
-    name = f"flowledger_test_{uuid4().hex[:8]}"
-    admin = await asyncpg.connect(SECOND_SERVER)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = urlunsplit(urlsplit(SECOND_SERVER)._replace(path=f"/{name}"))
+async def store_url(request: pytest.FixtureRequest, server_urls: ServerUrls) -> AsyncIterator[str]:
+    """A database of its own: these tests append free-form events that no projection expects."""
+    server = server_urls.database_url if request.param == "session" else SECOND_SERVER
+    name = f"flowledger_store_test_{uuid4().hex[:8]}"
+    await _execute(server, f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
     await migrate(url)
     try:
         yield url
     finally:
-        admin = await asyncpg.connect(SECOND_SERVER)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await _execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _execute(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
 
 
 @pytest_asyncio.fixture(scope="session")

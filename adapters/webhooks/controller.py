@@ -1,0 +1,106 @@
+"""The webhook routes: no API key (a provider signs instead), a body of up to 25 MiB."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath
+
+from adapters.http.controllers.answers import PROBLEM
+from adapters.webhooks.ingest import Receipt, ingest
+from adapters.webhooks.limits import MAX_BODY_BYTES
+from domain.webhook_source import KINDS
+
+ANSWERS = {
+    202: ResponseSpec(data_container=Receipt, description="recorded, to be processed"),
+    200: ResponseSpec(data_container=Receipt, description="a redelivery: the first record"),
+    **{status: PROBLEM for status in (400, 401, 404, 409, 413, 429, 503)},
+}
+VERIFICATION = {
+    "github": "X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>",
+    "gitlab": "X-Gitlab-Token: <secret>, or a Standard Webhooks signature",
+    "jenkins": "HTTP Basic password, or ?token=<secret> (the plugin signs nothing)",
+    "generic": "Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature",
+}
+
+
+class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str
+    paths: tuple[str, ...]
+    verification: str
+
+
+class Endpoints(msgspec.Struct, frozen=True, kw_only=True):
+    endpoints: tuple[Endpoint, ...]
+
+
+ENDPOINTS = Endpoints(
+    endpoints=tuple(
+        Endpoint(
+            kind=kind,
+            paths=(f"/webhooks/{kind}/{{source}}", f"/webhooks/{kind}?source={{source}}"),
+            verification=VERIFICATION[kind],
+        )
+        for kind in KINDS
+    )
+)
+
+
+class WebhooksController(Controller):
+    path = "/webhooks"
+    tags = ["webhooks"]
+    request_max_body_size = MAX_BODY_BYTES
+
+    @post(
+        "/{kind:str}/{source:str}",
+        operation_id="receiveWebhook",
+        responses=ANSWERS,
+        description="`kind`: github, gitlab, jenkins or generic; `source`: its id or name.",
+    )
+    async def receive(
+        self, request: Request[Any, Any, Any], kind: FromPath[str], source: FromPath[str]
+    ) -> Response[bytes]:
+        return await _receive(request, kind, source)
+
+    @post(
+        "/{kind:str}",
+        operation_id="receiveWebhookBySourceQuery",
+        responses=ANSWERS,
+        description="As `receiveWebhook`, the source named by `?source=<id or name>`.",
+    )
+    async def receive_by_query(
+        self, request: Request[Any, Any, Any], kind: FromPath[str], source: str | None = None
+    ) -> Response[bytes]:
+        return await _receive(request, kind, source)
+
+    @get(
+        "/test",
+        operation_id="listWebhookEndpoints",
+        description="The endpoints and how each is verified; no source data, so no key needed.",
+    )
+    async def endpoints(self) -> Endpoints:
+        return ENDPOINTS
+
+
+async def _receive(
+    request: Request[Any, Any, Any], kind: str, source: str | None
+) -> Response[bytes]:
+    body = await request.body()  # first: an oversized body is refused (413) before any lookup
+    receipt = await ingest(
+        request.app.state.services,
+        kind=kind,
+        source=source,
+        headers=request.headers,
+        query=request.query_params,
+        body=body,
+        now=datetime.now(UTC),
+    )
+    return Response(
+        msgspec.json.encode(receipt),
+        status_code=200 if receipt.duplicate else 202,
+        media_type="application/json",
+    )

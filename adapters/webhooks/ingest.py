@@ -1,0 +1,175 @@
+"""Takes in one delivery: find its source, verify it, record it once, say what became of it.
+
+Nothing is written before the signature is verified: an anonymous flood must not grow the
+event store. Turning the delivery into run commands happens later, in a process manager.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import msgspec
+
+from adapters.event_store import AppendResult, WrongExpectedVersion
+from adapters.http.problems import problem
+from adapters.secrets import SecretUnsealError
+from adapters.services import Services
+from adapters.webhooks.delivery import delivery_id, event_kind, recorded_headers
+from adapters.webhooks.sources import find_source
+from adapters.webhooks.verify import BadSignature, verify
+from domain.envelope import EventMetadata
+from domain.webhook_delivery import WebhookDelivery, delivery_stream_id
+from domain.webhook_source import WebhookSource
+
+log = logging.getLogger(__name__)
+
+REJECTED: Counter[tuple[str, str]] = Counter()
+"""Deliveries refused for their signature, by `(kind, reason)`; never reset while running."""
+
+
+class Processed(msgspec.Struct, frozen=True, kw_only=True):
+    """What the process manager made of the delivery."""
+
+    outcome: str
+    runs: tuple[UUID, ...]
+    reason: str
+
+
+class Receipt(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The answer to a delivery: 202 the first time, 200 with `duplicate` for a redelivery."""
+
+    delivery: UUID
+    """The delivery's stream id."""
+    position: int
+    """The global position of its `WebhookReceived` event."""
+    outcome: Literal["accepted"]
+    duplicate: bool = False
+    processed: Processed | None = None
+    """Once the delivery has been processed (redeliveries only: the first answer is at once)."""
+
+
+class _Top(msgspec.Struct):
+    """Only the top-level `type`: the rest of the body is checked but never built."""
+
+    type: Any = None
+
+
+_top_level = msgspec.json.Decoder(_Top)
+
+
+async def ingest(
+    services: Services,
+    *,
+    kind: str,
+    source: str | None,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+) -> Receipt:
+    """Record a delivery, or find the first record of it; raises problem details otherwise.
+
+    `headers` are looked up by lower-case name. The body's size is the caller's to check.
+    """
+    # 1. The source: enabled, of this kind (404), and its secrets at `now`.
+    found = await find_source(services, kind, source)
+    # 2. The signature, before anything is parsed or written (401).
+    _verify(services, found, headers=headers, query=query, body=body, now=now)
+    # 3. JSON, kept as the exact text received (400).
+    payload, body_type = _parse(body)
+    # 4. One stream per delivery: a redelivery finds its stream taken (200).
+    received = delivery_id(found.kind, headers, body)
+    delivery = WebhookDelivery.receive(
+        id=delivery_stream_id(found.id, received),
+        source_id=found.id,
+        project_id=found.project_id,
+        source_kind=found.kind,
+        delivery_id=received,
+        event=event_kind(found.kind, headers, body_type),
+        headers=recorded_headers(found.kind, headers),
+        content_type=headers.get("content-type", ""),
+        payload=payload,
+        at=now,
+    )
+    metadata = EventMetadata(
+        idempotency_key=f"webhook:{delivery.id}",
+        correlation_id=received,
+        actor=f"webhook:{found.name}",
+    )
+    try:
+        result = await services.repository.save(delivery, metadata=metadata)
+    except WrongExpectedVersion:
+        # Only if the key was forgotten while the stream stayed: a redelivery all the same.
+        return await _first_receipt(services, delivery.id, None)
+    assert result is not None  # a new aggregate always has its Received event pending
+    if result.duplicate:
+        return await _first_receipt(services, delivery.id, result)
+    return Receipt(delivery=delivery.id, position=result.last_position, outcome="accepted")
+
+
+def _verify(
+    services: Services,
+    source: WebhookSource,
+    *,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+) -> None:
+    try:
+        secrets = [services.box.unseal(sealed) for sealed in source.accepted_secrets(now)]
+    except SecretUnsealError:
+        log.error("webhook source %s: cannot unseal its secret (wrong cipher key?)", source.id)
+        raise problem(503, "secret_unavailable", "the source's secret cannot be read") from None
+    try:
+        verify(source.kind, secrets=secrets, headers=headers, query=query, body=body, now=now)
+    except BadSignature as refused:
+        REJECTED[source.kind, refused.reason] += 1
+        log.warning(
+            "webhook delivery refused: source %s (%s): %s", source.id, source.kind, refused.reason
+        )
+        raise problem(
+            401, "bad_signature", "bad signature", f"delivery refused: {refused.reason}"
+        ) from None
+
+
+def _parse(body: bytes) -> tuple[str, Any]:
+    """The body's text and its top-level `type`; 400 unless it is a JSON object in UTF-8."""
+    try:
+        top = _top_level.decode(body)
+        # msgspec skips the strings of unknown fields without checking their UTF-8.
+        return body.decode("utf-8"), top.type
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        raise problem(
+            400, "malformed_json", "malformed JSON", f"the body must be a JSON object: {error}"
+        ) from None
+
+
+async def _first_receipt(
+    services: Services, stream_id: UUID, first: AppendResult | None
+) -> Receipt:
+    if first is None:
+        position = (await services.store.read_stream(str(stream_id), to_version=1))[0].position
+    else:
+        position = first.first_position
+    later = await services.store.read_stream(str(stream_id), from_version=2)
+    processed = next(
+        (
+            msgspec.convert(e.data, Processed, strict=False)
+            for e in later
+            if e.type == WebhookDelivery.Processed.event_type
+        ),
+        None,
+    )
+    return Receipt(
+        delivery=stream_id,
+        position=position,
+        outcome="accepted",
+        duplicate=True,
+        processed=processed,
+    )

@@ -1,0 +1,75 @@
+"""Finds the source a delivery names: by id in the event store, by name through its read model."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+from adapters.http.problems import problem
+from adapters.services import Services
+from domain.errors import AggregateNotFound
+from domain.webhook_source import KINDS, WebhookSource, WebhookSourceStatus
+from projections.projection import live_schema
+from projections.rows import ident
+
+_BY_NAME = (
+    f"SELECT id FROM {ident(live_schema('webhook_sources'))}.webhook_sources "
+    "WHERE name = $1 AND kind = $2 ORDER BY id LIMIT 2"
+)
+
+
+async def find_source(services: Services, kind: str, ref: str | None) -> WebhookSource:
+    """The enabled source of this kind that `ref` (its id or name) names, else a 404.
+
+    A source unknown, disabled or of another kind gets the same answer: a sender probing
+    for sources learns nothing.
+    """
+    ref = (ref or "").strip()
+    if kind not in KINDS or not ref:
+        raise _unknown(kind, ref)
+    source = await _by_id(services, ref) or await _by_name(services, kind, ref)
+    if source is None or source.kind != kind or source.status is not WebhookSourceStatus.ENABLED:
+        raise _unknown(kind, ref)
+    return source
+
+
+async def _by_id(services: Services, ref: str) -> WebhookSource | None:
+    try:
+        source_id = UUID(ref)
+    except ValueError:
+        return None
+    if str(source_id) != ref.lower():
+        return None  # 32 bare hex digits: a name (slugs may look like that), not an id
+    try:
+        return await services.repository.get(WebhookSource, source_id)
+    except AggregateNotFound:
+        return None  # a slug may also be spelled like a UUID: try it as a name
+
+
+async def _by_name(services: Services, kind: str, name: str) -> WebhookSource | None:
+    # The read model lags the event store a little: a source registered a moment ago
+    # is found by id at once, by name once the projector has caught up.
+    try:
+        rows = await services.store.pool.fetch(_BY_NAME, name, kind)
+    except asyncpg.UndefinedTableError:
+        return None  # the projector has never run here
+    if len(rows) > 1:
+        raise problem(
+            409,
+            "ambiguous_source",
+            "ambiguous webhook source",
+            f"several projects have a {kind} source named {name!r}: use its id in the URL",
+        )
+    if not rows:
+        return None
+    try:
+        return await services.repository.get(WebhookSource, rows[0]["id"])
+    except AggregateNotFound:
+        return None
+
+
+def _unknown(kind: str, ref: str) -> Exception:
+    return problem(
+        404, "unknown_source", "unknown webhook source", f"no enabled {kind} source {ref!r}"
+    )

@@ -1,0 +1,220 @@
+"""GitHub deliveries (X-GitHub-Event): push, pull_request, workflow_run and workflow_job."""
+
+from __future__ import annotations
+
+import msgspec
+
+from commands.webhook_payloads.facts import (
+    NULL_SHA,
+    PULL_REQUEST,
+    WORKFLOW_RUN,
+    Backflow,
+    DeliveryFacts,
+    Ignored,
+    Job,
+    PullRequest,
+    Push,
+    absolute_url,
+    branch_ref,
+    decode,
+    instant,
+)
+from domain.run_values import ExternalStatus, Provider
+
+TRIGGERING_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
+_WAITING = frozenset({"requested", "queued", "pending", "waiting"})
+_CONCLUSIONS = {
+    "success": ExternalStatus.SUCCEEDED,
+    "neutral": ExternalStatus.SUCCEEDED,
+    "failure": ExternalStatus.FAILED,
+    "startup_failure": ExternalStatus.FAILED,
+    "action_required": ExternalStatus.FAILED,
+    "cancelled": ExternalStatus.CANCELLED,
+    "skipped": ExternalStatus.CANCELLED,
+    "stale": ExternalStatus.CANCELLED,
+    "timed_out": ExternalStatus.TIMED_OUT,
+}
+
+
+class _Payload(msgspec.Struct):
+    pass
+
+
+class _Account(_Payload):
+    login: str = ""
+
+
+class _Pusher(_Payload):
+    name: str = ""
+
+
+class _Repository(_Payload):
+    full_name: str = ""
+    html_url: str = ""
+
+
+class _PushEvent(_Payload):
+    ref: str
+    after: str = ""
+    deleted: bool = False
+    repository: _Repository | None = None
+    pusher: _Pusher | None = None
+    sender: _Account | None = None
+
+
+class _Branch(_Payload):
+    ref: str
+    sha: str
+
+
+class _PullRequestBody(_Payload):
+    head: _Branch
+    base: _Branch
+    number: int | None = None
+
+
+class _PullRequestEvent(_Payload):
+    action: str
+    pull_request: _PullRequestBody
+    number: int | None = None
+    repository: _Repository | None = None
+    sender: _Account | None = None
+
+
+class _WorkflowRun(_Payload):
+    id: int
+    status: str | None = None
+    conclusion: str | None = None
+    html_url: str | None = None
+    name: str | None = None
+    head_branch: str | None = None
+    head_sha: str | None = None
+    run_attempt: int | None = None
+    run_started_at: str | None = None
+    updated_at: str | None = None
+
+
+class _Workflow(_Payload):
+    name: str = ""
+
+
+class _WorkflowRunEvent(_Payload):
+    action: str
+    workflow_run: _WorkflowRun
+    workflow: _Workflow | None = None
+
+
+class _WorkflowJob(_Payload):
+    run_id: int
+    name: str = ""
+    status: str | None = None
+    conclusion: str | None = None
+    head_branch: str | None = None
+    head_sha: str | None = None
+    run_attempt: int | None = None
+    workflow_name: str | None = None
+
+
+class _WorkflowJobEvent(_Payload):
+    action: str
+    workflow_job: _WorkflowJob
+    repository: _Repository | None = None
+
+
+def parse(event: str, payload: str | bytes, content_type: str | None = None) -> DeliveryFacts:
+    """The facts of one GitHub delivery of kind `event`."""
+    match event:
+        case "push":
+            return _push(decode(payload, _PushEvent, content_type=content_type))
+        case "pull_request":
+            return _pull_request(decode(payload, _PullRequestEvent, content_type=content_type))
+        case "workflow_run":
+            return _workflow_run(decode(payload, _WorkflowRunEvent, content_type=content_type))
+        case "workflow_job":
+            return _workflow_job(decode(payload, _WorkflowJobEvent, content_type=content_type))
+        case "ping":
+            return Ignored(reason="ping: GitHub checking the hook")
+        case _:
+            return Ignored(reason=f"github event {event!r} starts or updates no run")
+
+
+def _push(body: _PushEvent) -> DeliveryFacts:
+    if body.deleted or body.after == NULL_SHA:
+        return Ignored(reason=f"deleted ref {body.ref}")
+    actor = (body.pusher and body.pusher.name) or (body.sender and body.sender.login) or "github"
+    return Push(repo=_repo(body.repository), ref=body.ref, sha=body.after, actor=actor)
+
+
+def _pull_request(body: _PullRequestEvent) -> DeliveryFacts:
+    if body.action not in TRIGGERING_ACTIONS:
+        return Ignored(reason=f"pull_request {body.action}: only opened, synchronize, reopened")
+    pr = body.pull_request
+    number = body.number or pr.number
+    if number is None:
+        return Ignored(reason="pull_request without a number")
+    return PullRequest(
+        kind=PULL_REQUEST,
+        repo=_repo(body.repository),
+        ref=branch_ref(pr.head.ref),
+        base_ref=branch_ref(pr.base.ref),
+        sha=pr.head.sha,
+        number=number,
+        action=body.action,
+        actor=(body.sender and body.sender.login) or "github",
+    )
+
+
+def _workflow_run(body: _WorkflowRunEvent) -> DeliveryFacts:
+    run = body.workflow_run
+    status, detail = _status(run.status, run.conclusion)
+    return Backflow(
+        kind=WORKFLOW_RUN,
+        provider=Provider.GITHUB_ACTIONS,
+        external_id=_external_id(run.id, run.run_attempt),
+        url=absolute_url(run.html_url),
+        status=status,
+        detail=detail,
+        name=run.name or (body.workflow and body.workflow.name) or "",
+        ref=run.head_branch and branch_ref(run.head_branch),
+        sha=run.head_sha,
+        started_at=instant(run.run_started_at),
+        finished_at=instant(run.updated_at) if run.status == "completed" else None,
+    )
+
+
+def _workflow_job(body: _WorkflowJobEvent) -> DeliveryFacts:
+    job = body.workflow_job
+    job_status, _ = _status(job.status, job.conclusion)
+    # A finished job says only that its run started; the run's own hook says how it ended.
+    waiting = job_status is ExternalStatus.QUEUED
+    repo_url = absolute_url(body.repository and body.repository.html_url)
+    return Backflow(
+        kind=WORKFLOW_RUN,
+        provider=Provider.GITHUB_ACTIONS,
+        external_id=_external_id(job.run_id, job.run_attempt),
+        url=repo_url and f"{repo_url}/actions/runs/{job.run_id}",
+        status=ExternalStatus.QUEUED if waiting else ExternalStatus.RUNNING,
+        name=job.workflow_name or "",
+        ref=job.head_branch and branch_ref(job.head_branch),
+        sha=job.head_sha,
+        job=Job(name=job.name, status=job_status),
+    )
+
+
+def _status(status: str | None, conclusion: str | None) -> tuple[ExternalStatus, str]:
+    if status == "completed":
+        mapped = _CONCLUSIONS.get(conclusion or "", ExternalStatus.FAILED)
+        plain = conclusion in ("success", "failure", "cancelled", "timed_out")
+        return mapped, "" if plain else f"conclusion {conclusion}"
+    if status in _WAITING or status is None:
+        return ExternalStatus.QUEUED, ""
+    return ExternalStatus.RUNNING, ""
+
+
+def _external_id(run_id: int, attempt: int | None) -> str:
+    # A re-run keeps the run id: each attempt is a run of its own, or it could not start again.
+    return str(run_id) if (attempt or 1) == 1 else f"{run_id}/attempt/{attempt}"
+
+
+def _repo(repository: _Repository | None) -> str:
+    return repository.full_name if repository else ""
