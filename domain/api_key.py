@@ -12,6 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidValue
+from domain.moments import require_aware
 
 NAME_MAX = 200
 ACTOR_MAX = 200
@@ -110,9 +111,9 @@ class ApiKey(Aggregate):
         at: datetime,
     ) -> ApiKey:
         """Issue a key; `project_id=None` lets it act on every project."""
-        _require_aware(at, "at")
+        require_aware(at, "at")
         if expires_at is not None:
-            _require_aware(expires_at, "expires_at")
+            require_aware(expires_at, "expires_at")
             if expires_at <= at:
                 raise InvalidValue("expires_at", "must be after the time of issue")
         return cls._create(
@@ -130,7 +131,7 @@ class ApiKey(Aggregate):
 
     def revoke(self, *, reason: str = "", revoked_by: str, at: datetime) -> None:
         """Revoke the key at once; revoking a revoked key decides nothing."""
-        _require_aware(at, "at")
+        require_aware(at, "at")
         reason = reason.strip()
         if len(reason) > REASON_MAX:
             raise InvalidValue("reason", f"at most {REASON_MAX} characters")
@@ -140,7 +141,7 @@ class ApiKey(Aggregate):
 
     def is_usable(self, now: datetime) -> bool:
         """Whether the key authenticates at all at `now`: not revoked and not expired."""
-        _require_aware(now, "now")
+        require_aware(now, "now")
         if self.status is not ApiKeyStatus.ACTIVE:
             return False
         return self.expires_at is None or now < self.expires_at
@@ -186,9 +187,3 @@ def _token(field: str, value: str, limit: int) -> str:
     if len(value) > limit or not _VISIBLE_ASCII.fullmatch(value):
         raise InvalidValue(field, f"1 to {limit} visible ASCII characters, no spaces")
     return value
-
-
-def _require_aware(value: datetime, field: str) -> None:
-    # A naive time would be read back as a different instant on another machine.
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidValue(field, "must be timezone-aware")

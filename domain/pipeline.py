@@ -9,7 +9,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import IllegalTransition, InvalidValue, UnknownPipelineVersion
+from domain.errors import IllegalTransition, UnknownPipelineVersion
+from domain.moments import require_aware
 from domain.pipeline_definition import PipelineDefinition
 
 FIRST_VERSION = 1
@@ -80,7 +81,7 @@ class Pipeline(Aggregate):
     def create(
         cls, *, id: UUID, project_id: UUID, definition: PipelineDefinition, at: datetime
     ) -> Pipeline:
-        _require_aware(at)
+        require_aware(at)
         return cls._create(
             cls.Created,
             id=id,
@@ -109,7 +110,7 @@ class Pipeline(Aggregate):
     def define_version(self, definition: PipelineDefinition, *, at: datetime) -> None:
         """Make `definition` the next version; the current definition again decides nothing."""
         self._require_not_archived("redefine")
-        _require_aware(at)
+        require_aware(at)
         definition = definition.validated()
         if definition != self.definition():
             self.trigger_event(
@@ -122,29 +123,23 @@ class Pipeline(Aggregate):
     def activate(self, *, at: datetime) -> None:
         """Let the pipeline start runs again; on an active pipeline, decides nothing."""
         self._require_not_archived("activate")
-        _require_aware(at)
+        require_aware(at)
         if self.status is PipelineStatus.INACTIVE:
             self.trigger_event(self.Activated, timestamp=at)
 
     def deactivate(self, *, at: datetime) -> None:
         """Stop the pipeline starting runs; on an inactive pipeline, decides nothing."""
         self._require_not_archived("deactivate")
-        _require_aware(at)
+        require_aware(at)
         if self.status is PipelineStatus.ACTIVE:
             self.trigger_event(self.Deactivated, timestamp=at)
 
     def archive(self, *, at: datetime) -> None:
         """Retire the pipeline for good; its versions stay readable for the runs that pin them."""
         self._require_not_archived("archive")
-        _require_aware(at)
+        require_aware(at)
         self.trigger_event(self.Archived, timestamp=at)
 
     def _require_not_archived(self, attempted: str) -> None:
         if self.status is PipelineStatus.ARCHIVED:
             raise IllegalTransition("pipeline", self.status.value, attempted)
-
-
-def _require_aware(at: datetime) -> None:
-    # A naive time would be read back as a different instant on another machine.
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise InvalidValue("at", "must be timezone-aware")

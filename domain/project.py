@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import IllegalTransition, InvalidValue
+from domain.moments import require_aware
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 4000
@@ -70,7 +71,7 @@ class Project(Aggregate):
     def create(
         cls, *, id: UUID, name: str, slug: str, description: str = "", at: datetime
     ) -> Project:
-        _require_aware(at)
+        require_aware(at)
         description = description.strip()
         if len(description) > DESCRIPTION_MAX:
             raise InvalidValue("description", f"at most {DESCRIPTION_MAX} characters")
@@ -90,14 +91,14 @@ class Project(Aggregate):
     def rename(self, name: str, *, at: datetime) -> None:
         """Rename the project; renaming to its current name decides nothing."""
         self._require_active("rename")
-        _require_aware(at)
+        require_aware(at)
         name = _valid_name(name)
         if name != self.name:
             self.trigger_event(self.Renamed, name=name, timestamp=at)
 
     def archive(self, *, at: datetime) -> None:
         self._require_active("archive")
-        _require_aware(at)
+        require_aware(at)
         self.trigger_event(self.Archived, timestamp=at)
 
     def _require_active(self, attempted: str) -> None:
@@ -112,9 +113,3 @@ def _valid_name(name: str) -> str:
     if len(name) > NAME_MAX:
         raise InvalidValue("name", f"at most {NAME_MAX} characters")
     return name
-
-
-def _require_aware(at: datetime) -> None:
-    # A naive time would be read back as a different instant on another machine.
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise InvalidValue("at", "must be timezone-aware")

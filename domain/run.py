@@ -10,6 +10,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch, UnknownStep
+from domain.moments import require_aware
 from domain.run_external import ExternalCommands
 from domain.run_logs import LogCommands
 from domain.run_plan import valid_plan
@@ -25,7 +26,6 @@ from domain.run_values import (
     StepState,
     StepStatus,
     Trigger,
-    require_aware,
     valid_external,
     valid_parameters,
     valid_text,

@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, assert_never
 
 from domain.errors import IllegalTransition, RunKindMismatch
+from domain.moments import require_aware
 from domain.run_values import (
     RUN_TRANSITIONS,
     ExternalStatus,
     RunStatus,
-    require_aware,
     valid_member,
     valid_text,
 )

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from domain.errors import IllegalTransition, InvalidValue, LogSequenceGap
-from domain.run_values import LOG_STREAMS, LogStream, require_aware
+from domain.moments import require_aware
+from domain.run_values import LOG_STREAMS, LogStream
 
 if TYPE_CHECKING:
     from domain.run import Run

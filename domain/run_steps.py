@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from domain.errors import AttemptMismatch, IllegalTransition, InvalidValue, StepNotReady
+from domain.moments import require_aware
 from domain.run_plan import dependants, unmet_needs
 from domain.run_values import (
     KEY_MAX,
     RunStatus,
     StepState,
     StepStatus,
-    require_aware,
     valid_metrics,
     valid_outputs,
     valid_text,

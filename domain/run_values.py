@@ -141,12 +141,6 @@ class StepState(msgspec.Struct, frozen=True, kw_only=True):
     metrics: dict[str, float] = {}
 
 
-def require_aware(at: datetime) -> None:
-    # A naive time would be read back as a different instant on another machine.
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise InvalidValue("at", "must be timezone-aware")
-
-
 def valid_text(field: str, value: str, *, blank: bool = False, limit: int = TEXT_MAX) -> str:
     value = value.strip()
     if not value and not blank:

@@ -10,6 +10,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.errors import IllegalTransition, InvalidValue
+from domain.moments import require_aware
 from domain.webhook_source import KINDS
 
 Outcome = Literal["triggered", "updated", "ignored", "failed"]
@@ -111,7 +112,7 @@ class WebhookDelivery(Aggregate):
         at: datetime,
     ) -> WebhookDelivery:
         """Record a verified delivery; `id` must be `delivery_stream_id(source_id, delivery_id)`."""
-        _require_aware(at)
+        require_aware(at)
         if source_kind not in KINDS:
             raise InvalidValue("source_kind", f"one of {list(KINDS)}")
         if not 1 <= len(delivery_id) <= DELIVERY_ID_MAX:
@@ -142,7 +143,7 @@ class WebhookDelivery(Aggregate):
         self, *, outcome: str, runs: Sequence[UUID], reason: str, at: datetime
     ) -> None:
         """Record what processing did; repeating the same outcome decides nothing."""
-        _require_aware(at)
+        require_aware(at)
         if outcome not in OUTCOMES:
             raise InvalidValue("outcome", f"one of {list(OUTCOMES)}")
         reason = reason.strip()
@@ -160,9 +161,3 @@ class WebhookDelivery(Aggregate):
 
 WebhookReceived = WebhookDelivery.Received
 WebhookDeliveryProcessed = WebhookDelivery.Processed
-
-
-def _require_aware(at: datetime) -> None:
-    # A naive time would be read back as a different instant on another machine.
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise InvalidValue("at", "must be timezone-aware")

@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import IllegalTransition, InvalidValue
+from domain.moments import require_aware
 
 Kind = Literal["github", "gitlab", "jenkins", "generic"]
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -93,7 +94,7 @@ class WebhookSource(Aggregate):
         cls, *, id: UUID, project_id: UUID, kind: str, name: str, sealed_secret: str, at: datetime
     ) -> WebhookSource:
         """Register an enabled source; `name` is a slug (its uniqueness is a projection's job)."""
-        _require_aware(at)
+        require_aware(at)
         if kind not in KINDS:
             raise InvalidValue("kind", f"one of {list(KINDS)}")
         if not _SLUG.fullmatch(name):
@@ -114,7 +115,7 @@ class WebhookSource(Aggregate):
         self, sealed_secret: str, *, grace: timedelta = ROTATION_GRACE, at: datetime
     ) -> None:
         """Replace the secret; the current one stays valid for `grace` (zero: cut over now)."""
-        _require_aware(at)
+        require_aware(at)
         sealed_secret = _valid_sealed(sealed_secret)
         if sealed_secret == self.sealed_secret:
             raise InvalidValue("sealed_secret", "must differ from the current secret")
@@ -130,7 +131,7 @@ class WebhookSource(Aggregate):
 
     def disable(self, *, reason: str = "", at: datetime) -> None:
         self._require(WebhookSourceStatus.ENABLED, "disable")
-        _require_aware(at)
+        require_aware(at)
         reason = reason.strip()
         if len(reason) > REASON_MAX:
             raise InvalidValue("reason", f"at most {REASON_MAX} characters")
@@ -138,12 +139,12 @@ class WebhookSource(Aggregate):
 
     def enable(self, *, at: datetime) -> None:
         self._require(WebhookSourceStatus.DISABLED, "enable")
-        _require_aware(at)
+        require_aware(at)
         self.trigger_event(self.Enabled, timestamp=at)
 
     def accepted_secrets(self, now: datetime) -> tuple[str, ...]:
         """The sealed secrets a delivery may be signed with at `now`, current one first."""
-        _require_aware(now, "now")
+        require_aware(now, "now")
         if self.status is not WebhookSourceStatus.ENABLED:
             return ()
         if self.previous_sealed_secret is None or self.previous_valid_until is None:
@@ -163,9 +164,3 @@ def _valid_sealed(sealed_secret: str) -> str:
     if len(sealed_secret) > SEALED_SECRET_MAX:
         raise InvalidValue("sealed_secret", f"at most {SEALED_SECRET_MAX} characters")
     return sealed_secret
-
-
-def _require_aware(value: datetime, field: str = "at") -> None:
-    # A naive time would be read back as a different instant on another machine.
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidValue(field, "must be timezone-aware")
