@@ -30,7 +30,8 @@ _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def _has_nul(encoded: bytes) -> bool:
-    return _NUL_ESCAPE.search(encoded) is not None
+    # The substring test is a fast C scan; the regex runs only where a NUL could be.
+    return b"\\u0000" in encoded and _NUL_ESCAPE.search(encoded) is not None
 
 
 class NewEvent(msgspec.Struct, frozen=True, kw_only=True):

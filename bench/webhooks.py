@@ -1,0 +1,370 @@
+"""Webhook intake: signed GitHub push deliveries at increasing offered rates, in one run.
+
+    uv run python bench/webhooks.py [--seconds 5] [--warmup 1] [--senders 32] [--loaders 1]
+                                    [--rates 250,500,1000,2000,4000,max]
+
+Each delivery is the genuine push payload of /work/shared/fixtures/webhooks/github/push.branch-
+created.json with its own `X-GitHub-Delivery` and `after` sha (so bodies differ), signed
+(`X-Hub-Signature-256`) over its exact bytes with the source's secret. Senders are open-loop:
+each keeps a timetable (the rate split evenly over them) and a latency runs from the SCHEDULED
+send time, so queueing shows; `max` is closed-loop, each sender as fast as its answers come.
+
+(a) is `adapters.http.app.create_app`: `POST /webhooks/github/{source id}` finds the source,
+unseals its secret, verifies, and records a `WebhookReceived` event. (b), the baseline, is a
+tiny litestar app with create_app's middleware whose one route only verifies the signature with
+`adapters.webhooks.verify.verify_github` and the same secret, then answers 202: the difference
+is the cost of recording. Each is ONE uvicorn worker in its own process (httptools/uvloop when
+installed, else h11/asyncio); the senders run in separate load processes with bench/_http_load's
+keep-alive client. Per rate the variants run in turn (order alternating), a warm-up then
+`--seconds` measured. server/load/PG: CPU as % of one core (PG only when embedded); machine:
+all cores busy. The intake process manager (deliveries -> run commands) is NOT started:
+it works after the 202, so it is no part of what is measured here.
+
+A fresh migrated database; FLOWLEDGER_DATABASE_URL / FLOWLEDGER_NATS_URL when set, else the
+embedded servers in a temp folder. BENCH_PROFILE=/path/out.prof cProfiles the flowledger server
+(much slower: only for where the time goes) and prints its top functions.
+"""
+
+# ruff: noqa: E402  (the imports after the sys.path fix below)
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if __name__ == "__main__":
+    # As a script, bench/ leads sys.path and bench/commands.py would shadow `commands`.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+    sys.path.insert(0, str(ROOT))
+
+import msgspec
+
+from bench._http_load import Answer, Client, Tally, Totals, cpu_seconds, machine_jiffies, serve
+
+FIXTURE = Path("/work/shared/fixtures/webhooks/github/push.branch-created.json")
+BODY = FIXTURE.read_bytes()
+AFTER = b'"after": "6113728f27ae82c7b1a177c8d03f9e96e0adf246"'
+VARIANTS = ("flowledger", "verify-only")
+FACTORY = "bench.webhooks:server_app"
+SECRET = "bench-" + "s3cr3t" * 6  # the source's known secret (16 to 256 characters)
+P99_MS, SUSTAINED = 50.0, 0.95
+
+# ---- the load processes: python -m bench.webhooks PORT SOURCE RATE SENDERS START WARMUP S ----
+
+
+async def sender(port: int, path: str, i: int, n: int, rate: float, tally: Tally, warmup: float):
+    prefix, _, suffix = BODY.partition(AFTER)
+    secret = os.environ["BENCH_WEBHOOK_SECRET"].encode()
+    client = Client(port, {})
+    interval = n / rate if rate else 0.0
+    due = tally.start - warmup + interval * i / n  # the senders' timetables interleave
+    try:
+        while due < tally.end and time.time() < tally.end:
+            if rate:
+                await asyncio.sleep(max(0.0, due - time.time()))
+            else:
+                due = time.time()  # closed loop: latency from the actual send
+            delivery = str(uuid.uuid4())
+            after = hashlib.sha1(delivery.encode()).hexdigest().encode()
+            body = b'%s"after": "%s"%s' % (prefix, after, suffix)
+            signature = hmac.new(secret, body, hashlib.sha256).hexdigest()
+            client.fixed = (  # per request: requests on one Client are sequential
+                f"User-Agent: GitHub-Hookshot/bench\r\nX-GitHub-Event: push\r\n"
+                f"X-GitHub-Delivery: {delivery}\r\nX-Hub-Signature-256: sha256={signature}\r\n"
+            )
+            status, answer = await client.post(path, body)
+            # Only a 202 counts: a 200 (a duplicate) is recorded as an error, "-200".
+            tally.record(status if status == 202 or status >= 300 else -status, answer, due)
+            due += interval
+    finally:
+        await client.close()
+
+
+def load_main() -> None:
+    port, source, rate, senders, start, warmup, seconds = sys.argv[1:8]
+    n, tally = int(senders), Tally(float(start), float(start) + float(seconds))
+    path = f"/webhooks/github/{source}"
+    assert AFTER in BODY, "the fixture's `after` sha moved"
+
+    async def run() -> None:
+        args = (float(rate), tally, float(warmup))
+        await asyncio.gather(*(sender(int(port), path, i, n, *args) for i in range(n)))
+
+    asyncio.run(run())
+    keys = ("sent", "ok", "errors", "first_error", "latencies_ms")
+    result = {"cpu_s": time.process_time(), **{k: getattr(tally, k) for k in keys}}
+    sys.stdout.buffer.write(msgspec.json.encode(result) + b"\n")
+
+
+# ---- the servers (run inside the uvicorn process) ---------------------------------------------
+
+
+def verify_only_app(settings):
+    """The baseline: create_app's middleware (keep them in step), a verify-and-202 route."""
+    from litestar import Litestar, Request, Response, get, post
+    from litestar.middleware import DefineMiddleware
+    from litestar.plugins.problem_details import ProblemDetailsPlugin
+
+    from adapters.http import security
+    from adapters.http.problems import problem, problem_details_config
+    from adapters.webhooks.limits import MAX_BODY_BYTES
+    from adapters.webhooks.verify import BadSignature, verify_github
+
+    secrets = [os.environ["BENCH_WEBHOOK_SECRET"]]
+    middleware = security.security_middleware(settings)
+    names = {"Request": Request, "Response": Response}  # not in this module's globals
+
+    @post("/webhooks/github/{source:str}", request_max_body_size=MAX_BODY_BYTES,
+          signature_namespace=names)  # fmt: skip
+    async def receive(request: Request, source: str) -> Response[bytes]:
+        try:
+            verify_github(secrets, request.headers, await request.body())
+        except BadSignature as refused:
+            raise problem(401, "bad_signature", "bad signature", refused.reason) from None
+        return Response(b'{"outcome":"accepted"}', status_code=202, media_type="application/json")
+
+    @get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return Litestar(
+        route_handlers=[health, receive],
+        middleware=[*middleware, DefineMiddleware(security.FlowledgerAuthentication)],
+        before_send=[security.security_headers],
+        cors_config=security.cors_config(settings),
+        request_max_body_size=settings.max_body_bytes,
+        plugins=[ProblemDetailsPlugin(problem_details_config())],
+    )
+
+
+def server_app():
+    """The uvicorn `--factory`: settings come from the FLOWLEDGER_* variables bench sets."""
+    from adapters.http.app import create_app
+    from adapters.settings import load_settings
+
+    settings = load_settings(os.environ, cwd=Path(os.environ["FLOWLEDGER_DATA_DIR"]))
+    if os.environ["BENCH_VARIANT"] == "verify-only":
+        return verify_only_app(settings)
+    if os.environ.get("BENCH_PROFILE"):
+        import atexit
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        atexit.register(lambda: profiler.dump_stats(os.environ["BENCH_PROFILE"]))
+    assert settings.database_url and settings.nats_url
+    return create_app(settings, database_url=settings.database_url, nats_url=settings.nats_url)
+
+
+# ---- the benchmark (run by hand) ---------------------------------------------------------------
+
+
+class Figures(Totals):
+    pg_cpu_s: float = 0.0  # the embedded PostgreSQL's processes, over the measured window
+
+
+def pg_cpu_seconds(pgdata: Path) -> float:
+    """CPU time so far of the embedded postmaster and its children (0 when not embedded)."""
+    try:
+        root, total = int((pgdata / "postmaster.pid").read_text().split()[0]), 0.0
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid, ppid = int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            total += cpu_seconds(pid) if root in (pid, ppid) else 0.0
+    return total
+
+
+async def run_rate(t: Figures, pid: int, port: int, source: str, rate: float, args) -> None:
+    """The load processes for one rate and variant; CPU sampled over the measured window."""
+    start = time.time() + 1.0 + args.warmup  # 1 s for the load processes to start
+    shares = [len(range(i, args.senders, args.loaders)) for i in range(args.loaders)]
+    argv = [sys.executable, "-m", "bench.webhooks", str(port), source, repr(rate / args.loaders)]
+    procs = [
+        await asyncio.create_subprocess_exec(
+            *argv, str(n), repr(start), repr(args.warmup), repr(args.seconds), cwd=ROOT, stdout=-1
+        )
+        for n in shares
+    ]
+    await asyncio.sleep(start - time.time())
+    server0, machine0, pg0 = cpu_seconds(pid), machine_jiffies(), pg_cpu_seconds(args.pgdata)
+    await asyncio.sleep(args.seconds)
+    server1, machine1, t.pg_cpu_s = cpu_seconds(pid), machine_jiffies(), -pg0
+    t.pg_cpu_s += pg_cpu_seconds(args.pgdata)
+    outputs = [(await p.communicate())[0] for p in procs]
+    if any(p.returncode for p in procs):
+        raise SystemExit("a load process failed")
+    t.seconds, t.server_cpu_s, t.load_s = args.seconds, server1 - server0, time.time() - start
+    t.load_s += 1.0 + args.warmup
+    t.machine = [b - a for a, b in zip(machine0, machine1, strict=True)]
+    for out in map(msgspec.json.decode, outputs):
+        t.ok += out["ok"]
+        t.sent += out["sent"]
+        t.load_cpu_s += out["cpu_s"]
+        t.latencies_ms += out["latencies_ms"]
+        t.first_error = t.first_error or out["first_error"]
+        for status, n in out["errors"].items():
+            t.errors[status] = t.errors.get(status, 0) + n
+
+
+async def setup(env: dict[str, str], server_db: str) -> str:
+    """A fresh migrated database (into `env`) and an admin key for it."""
+    from datetime import UTC, datetime
+    from urllib.parse import urlsplit, urlunsplit
+
+    import asyncpg
+
+    from adapters.bootstrap import create_key
+    from adapters.migrations import migrate
+    from adapters.services import open_services
+    from adapters.settings import load_settings
+
+    name = f"flowledger_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(server_db)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    env["FLOWLEDGER_DATABASE_URL"] = url = urlunsplit(urlsplit(server_db)._replace(path=f"/{name}"))
+    await migrate(url)
+    settings = load_settings(env, cwd=Path(env["FLOWLEDGER_DATA_DIR"]))  # no .env files there
+    async with open_services(settings, url) as services:
+        at = datetime.now(UTC)
+        _, key = await create_key(services, name="bench", scopes=("admin",), project_id=None, at=at)
+    return key
+
+
+async def register_source(port: int, key: str) -> str:
+    """A project and its `github` source with SECRET, through the HTTP API: the source's id."""
+    client = Client(port, {"X-API-Key": key})
+    project = {"name": "bench", "slug": f"bench-{uuid.uuid4().hex[:8]}"}
+    status, body = await client.post("/api/v1/projects", msgspec.json.encode(project))
+    assert status == 201, body
+    source = {"project_id": msgspec.json.decode(body, type=Answer).id, "kind": "github"}
+    source |= {"name": "bench-github", "secret": SECRET}
+    status, body = await client.post("/api/v1/webhook-sources", msgspec.json.encode(source))
+    await client.close()
+    assert status == 201, body
+    return msgspec.json.decode(body, type=Answer).id
+
+
+async def bench(args: argparse.Namespace, env: dict[str, str], server_db: str) -> dict:
+    key = await setup(env, server_db)
+    args.pgdata = Path(env["FLOWLEDGER_DATA_DIR"]) / "postgres"
+    results: dict[str, dict[float, Figures]] = {v: {} for v in VARIANTS}
+    async with contextlib.AsyncExitStack() as stack:
+        servers = {
+            v: await stack.enter_async_context(serve(FACTORY, {**env, "BENCH_VARIANT": v}))
+            for v in VARIANTS
+        }
+        source = await register_source(servers["flowledger"][0], key)
+        machine0 = machine_jiffies()
+        await asyncio.sleep(2.0)
+        idle = [b - a for a, b in zip(machine0, machine_jiffies(), strict=True)]
+        print(f"machine busy {idle[0] / max(idle[1], 1):.0%} with both servers idle (others' load)")
+        for i, rate in enumerate(args.rates):
+            for v in VARIANTS[:: -1 if i % 2 else 1]:
+                port, pid = servers[v]
+                results[v][rate] = Figures()
+                await run_rate(results[v][rate], pid, port, source, rate, args)
+    return results
+
+
+def sustained(rate: float, t: Totals) -> bool:
+    enough = t.ok >= SUSTAINED * rate * t.seconds
+    return bool(rate) and enough and t.quantile(0.99) < P99_MS and not t.errors
+
+
+ROW = "{:>9}  {:<12}{:>7}{:>8}{:>8}  {:<4}{:>11}{:>7}{:>6}{:>5}{:>8}  {}"
+
+
+def report(args: argparse.Namespace, r: dict[str, dict[float, Figures]]) -> None:
+    head = ("offered/s", "variant", "202/s", "p50 ms", "p99 ms", "ok?", "CPU ms/202", "server")
+    print("\n" + ROW.format(*head, "load", "PG", "machine", "non-202"))
+    for rate in args.rates:
+        for v in VARIANTS:
+            t = r[v][rate]
+            busy, total, _ = t.machine
+            figures = (t.ok / t.seconds, t.quantile(0.5), t.quantile(0.99))
+            cpu = f"{t.server_cpu_s * 1000 / max(t.ok, 1):.2f}"
+            print(ROW.format(
+                f"{rate:,.0f}" if rate else "max", v, *(f"{x:,.1f}" for x in figures),
+                ("yes" if sustained(rate, t) else "no") if rate else "-", cpu,
+                f"{t.server_cpu_s / t.seconds:.0%}", f"{t.load_cpu_s / t.load_s:.0%}",
+                f"{t.pg_cpu_s / t.seconds:.0%}",
+                f"{busy / max(total, 1):.0%}", sum(t.errors.values()),
+            ))  # fmt: skip
+        a, b = r[VARIANTS[0]][rate], r[VARIANTS[1]][rate]
+        cpu = (a.server_cpu_s / max(a.ok, 1)) / max(b.server_cpu_s / max(b.ok, 1), 1e-9)
+        p99 = a.quantile(0.99) / max(b.quantile(0.99), 1e-9)
+        print(f"{'':11}a/b  202/s {a.ok / max(b.ok, 1):.2f}   p99 x{p99:.1f}   CPU/202 x{cpu:.1f}")
+    for v in VARIANTS:
+        best = max((rate for rate, t in r[v].items() if sustained(rate, t)), default=0)
+        print(f"{v}: max sustainable rate {best:,.0f}/s (highest offered with p99 < {P99_MS:g} ms"
+              f" and >= {SUSTAINED:.0%} of it accepted)")  # fmt: skip
+        for rate, t in r[v].items():
+            if t.errors:
+                print(f"  at {rate or 'max'}: non-202 {t.errors}; the first: {t.first_error}")
+    a = r[VARIANTS[0]]
+    best = max(t.ok / t.seconds for t in a.values())
+    met = "met" if best >= 2000 else "NOT met"
+    print(f"target >= 2,000 deliveries/s: {met} ({best:,.0f}/s at best; {os.cpu_count()} cores)")
+    if 1000.0 in a:
+        p99 = a[1000.0].quantile(0.99)
+        print(f"target p99 < 50 ms at 1,000/s: {'met' if p99 < P99_MS else 'NOT met'} ({p99:.1f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured, per rate")
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--senders", type=int, default=32)
+    parser.add_argument("--loaders", type=int, default=1, help="load processes sharing senders")
+    parser.add_argument("--rates", default="250,500,1000,2000,4000,max")
+    args = parser.parse_args()
+    args.rates = [0.0 if r == "max" else float(r) for r in args.rates.split(",")]
+
+    import shutil
+    import tempfile
+
+    from adapters.embedded import embedded_servers
+    from adapters.secrets import SecretBox
+    from adapters.settings import load_settings
+
+    os.environ["BENCH_WEBHOOK_SECRET"] = SECRET  # for the servers and the load processes
+    data_dir = Path(tempfile.mkdtemp(prefix="flowledger-bench-"))
+    try:
+        base = msgspec.structs.replace(load_settings(os.environ, cwd=data_dir), data_dir=data_dir)
+        with embedded_servers(base, log=lambda _: None) as urls:
+            env = {**os.environ, "FLOWLEDGER_NATS_URL": urls.nats_url,
+                   "FLOWLEDGER_DATA_DIR": str(data_dir), "FLOWLEDGER_LOG_LEVEL": "WARNING",
+                   "FLOWLEDGER_CIPHER_KEY": SecretBox.generate_key()}  # fmt: skip
+            print(
+                f"{os.cpu_count()} cores; 1 uvicorn worker per variant; {args.senders} senders in "
+                f"{args.loaders} load process(es); {args.warmup:g} s warm-up + {args.seconds:g} s "
+                f"measured per rate and variant; push delivery of {len(BODY):,} B"
+            )
+            r = asyncio.run(bench(args, env, urls.database_url))
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    report(args, r)
+    if os.environ.get("BENCH_PROFILE"):
+        import pstats
+
+        print("\nflowledger server, top functions by own time (cProfile):")
+        pstats.Stats(os.environ["BENCH_PROFILE"]).sort_stats("tottime").print_stats(25)
+    if any(t.errors for v in VARIANTS for t in r[v].values()):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    load_main() if len(sys.argv) > 1 and sys.argv[1].isdigit() else main()
