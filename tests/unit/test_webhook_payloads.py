@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -22,8 +21,9 @@ from commands.webhook_payloads import (
 )
 from domain.run_values import ExternalStatus as S
 from domain.run_values import Provider
+from tests.helpers import WEBHOOK_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "webhooks"
+FIXTURES = WEBHOOK_FIXTURES
 GITLAB_EVENTS = {
     "push": "Push Hook",
     "tag_push": "Tag Push Hook",

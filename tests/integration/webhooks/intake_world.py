@@ -7,7 +7,6 @@ import itertools
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -26,9 +25,9 @@ from domain.pipeline_definition import PipelineDefinition, StepSpec, TriggerSpec
 from domain.run import Run
 from domain.webhook_delivery import WebhookDelivery, delivery_stream_id
 from projections.pipelines import PipelinesProjection
-from tests.helpers import unique_id
+from tests.helpers import WEBHOOK_FIXTURES, unique_id
 
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "webhooks"
+FIXTURES = WEBHOOK_FIXTURES
 GITLAB_EVENTS = {
     "push": "Push Hook",
     "tag_push": "Tag Push Hook",

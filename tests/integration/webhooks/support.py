@@ -14,9 +14,9 @@ from uuid import uuid4
 from litestar.testing import AsyncTestClient
 
 from adapters.webhooks.verify import github_signature, standard_signature
-from tests.helpers import unique_id
+from tests.helpers import WEBHOOK_FIXTURES, unique_id
 
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "webhooks"
+FIXTURES = WEBHOOK_FIXTURES
 GITLAB_EVENTS = {
     "push": "Push Hook",
     "tag_push": "Tag Push Hook",
