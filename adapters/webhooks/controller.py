@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 
 from adapters.http.controllers.answers import PROBLEM
 from adapters.webhooks.ingest import Receipt, ingest
@@ -73,7 +73,10 @@ class WebhooksController(Controller):
         description="As `receiveWebhook`, the source named by `?source=<id or name>`.",
     )
     async def receive_by_query(
-        self, request: Request[Any, Any, Any], kind: FromPath[str], source: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        kind: FromPath[str],
+        source: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         return await _receive(request, kind, source)
 
