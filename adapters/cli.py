@@ -23,6 +23,7 @@ configuration: environment variables, also read from .env.default < .env < .env.
   FLOWLEDGER_PORT          port the HTTP API listens on (default 8000)
   FLOWLEDGER_LOG_LEVEL     DEBUG, INFO, WARNING or ERROR (default INFO)
   security (JWT secret, cipher key, CORS, rate limits, body size): see the README
+  FLOWLEDGER_RELAY_*       the relay's JetStream stream and limits: see docs/streaming.md
 """
 
 
@@ -85,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
         "whose triggers match or updates the external run it reports on, and records the "
         "outcome on the delivery. Any number may run; one of them serves at a time.",
         _intake,
+    )
+    add(
+        "relay",
+        "publish every event to NATS JetStream (one role, as compose and production run it)",
+        "Run the relay alone: it publishes every committed event, in position order, to the "
+        "JetStream stream FLOWLEDGER_RELAY_STREAM on FLOWLEDGER_NATS_URL, creating or updating "
+        "the stream at start, and keeps its checkpoint in FLOWLEDGER_DATABASE_URL. Any number "
+        "may run; one of them publishes at a time, and another takes over if it dies. See "
+        "docs/streaming.md for the subjects and the message format.",
+        _relay,
     )
     add(
         "migrate",
@@ -224,6 +235,10 @@ def _projector(_args: argparse.Namespace) -> int:
     return _serve("projector")
 
 
+def _relay(_args: argparse.Namespace) -> int:
+    return _serve("relay")
+
+
 def _intake(_args: argparse.Namespace) -> int:
     from adapters import webhook_intake
 
@@ -332,7 +347,12 @@ def _serve(command: str) -> int:
     if settings is None:
         return 2
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    run = {"up": runtime.up, "api": runtime.api, "projector": runtime.projector}[command]
+    run = {
+        "up": runtime.up,
+        "api": runtime.api,
+        "projector": runtime.projector,
+        "relay": runtime.relay,
+    }[command]
     return _guarded(lambda: run(settings, out=_out))
 
 

@@ -63,6 +63,13 @@ def projector(settings: Settings, *, out: Out) -> None:
         asyncio.run(run_roles([projector_role(urls)]))
 
 
+def relay(settings: Settings, *, out: Out) -> None:
+    """Run the NATS relay alone (migrations are `flowledger migrate`'s job)."""
+    with embedded_servers(settings, log=out) as urls:
+        out(f"flowledger {version('flowledger')} relay to {redact(urls.nats_url)}")
+        asyncio.run(run_roles([relay_role(settings, urls)]))
+
+
 def projections_status(settings: Settings, *, out: Out) -> list[ProjectionStatus]:
     from projections.status import projection_status
 
@@ -116,9 +123,14 @@ async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Ou
     if applied:
         out(f"applied migrations: {', '.join(applied)}")
     _announce(settings, urls, sock, out)
-    # Later roles (relay, gateway, runner) are one line each here.
+    # Later roles (gateway, runner) are one line each here.
     await run_roles(
-        [http_role(settings, urls, sock), projector_role(urls), intake_role(settings, urls)]
+        [
+            http_role(settings, urls, sock),
+            projector_role(urls),
+            intake_role(settings, urls),
+            relay_role(settings, urls),
+        ]
     )
 
 
@@ -185,6 +197,13 @@ def projector_role(urls: ServerUrls) -> Role:
     from projections.runtime import Projector
 
     return Role("projector", lambda stop: Projector(urls.database_url, catalog()).run(stop))
+
+
+def relay_role(settings: Settings, urls: ServerUrls) -> Role:
+    from adapters.relay import Relay, RelayConfig
+
+    relay = Relay(urls.database_url, urls.nats_url, RelayConfig.from_settings(settings))
+    return Role("relay", relay.run)
 
 
 def catalog() -> tuple[Projection, ...]:

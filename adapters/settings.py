@@ -56,6 +56,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Requests per minute per client address; 0 disables the limit."""
     max_body_bytes: int = 1_048_576
     """Largest accepted API request body."""
+    relay_stream: str = "FLOWLEDGER_EVENTS"
+    """The JetStream stream the relay publishes every event to."""
+    relay_max_age_s: int = 7 * 24 * 3600
+    relay_replicas: int = 1
+    relay_duplicate_window_s: int = 120
+    """How long JetStream remembers an event id to drop a republished copy."""
+    relay_max_msgs: int = -1
+    """-1: no limit."""
+    relay_max_bytes: int = -1
+    """-1: no limit."""
 
     def __repr__(self) -> str:
         # Settings end up in logs and tracebacks; the secrets must not.
@@ -213,6 +223,15 @@ def _cors_origins(raw: str, _cwd: Path) -> tuple[str, ...]:
     return origins
 
 
+def _stream_name(raw: str, _cwd: Path) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", raw):
+        raise ValueError("expected 1 to 64 letters, digits, `_` or `-` (a JetStream stream name)")
+    return raw
+
+
+_LIMIT = "expected a positive integer, or -1 for no limit"
+
+
 def _log_level(raw: str, _cwd: Path) -> str:
     if raw.upper() not in LOG_LEVELS:
         raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
@@ -233,6 +252,12 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "rate_limit_per_key": _int_in(0, 10**9, _RATE_LIMIT),
     "rate_limit_per_address": _int_in(0, 10**9, _RATE_LIMIT),
     "max_body_bytes": _int_in(1, 2**31 - 1, "expected a positive integer number of bytes"),
+    "relay_stream": _stream_name,
+    "relay_max_age_s": _int_in(1, 10 * 365 * 86400, "expected a positive number of seconds"),
+    "relay_replicas": _int_in(1, 5, "expected 1 to 5 replicas"),
+    "relay_duplicate_window_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
+    "relay_max_msgs": _int_in(-1, 2**62, _LIMIT),
+    "relay_max_bytes": _int_in(-1, 2**62, _LIMIT),
 }
 
 
