@@ -98,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
         _relay,
     )
     add(
+        "gateway",
+        "serve the WebSocket gateway (/ws/runs, /ws/pipeline, /ws/project, /ws/system)",
+        "Serve the WebSocket endpoints on FLOWLEDGER_HOST:FLOWLEDGER_PORT: clients authenticate "
+        "with an API key or JWT (?token= or the subprotocol flowledger.token.<token>), resume "
+        "with ?after=<position>, and receive each event's envelope as the relay publishes it. "
+        "Stateless: run any number. See gateway/README.md for the protocol and close codes.",
+        _gateway,
+    )
+    add(
         "migrate",
         "apply pending database migrations and exit",
         "Apply every pending SQL migration to FLOWLEDGER_DATABASE_URL (or to the embedded "
@@ -239,6 +248,10 @@ def _relay(_args: argparse.Namespace) -> int:
     return _serve("relay")
 
 
+def _gateway(_args: argparse.Namespace) -> int:
+    return _serve("gateway")
+
+
 def _intake(_args: argparse.Namespace) -> int:
     from adapters import webhook_intake
 
@@ -352,6 +365,7 @@ def _serve(command: str) -> int:
         "api": runtime.api,
         "projector": runtime.projector,
         "relay": runtime.relay,
+        "gateway": runtime.gateway,
     }[command]
     return _guarded(lambda: run(settings, out=_out))
 

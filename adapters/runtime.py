@@ -70,6 +70,13 @@ def relay(settings: Settings, *, out: Out) -> None:
         asyncio.run(run_roles([relay_role(settings, urls)]))
 
 
+def gateway(settings: Settings, *, out: Out) -> None:
+    """Serve the WebSocket gateway (the app, whose /ws/ routes it is) on the API's port."""
+    with listen(settings.host, settings.port) as sock, embedded_servers(settings, log=out) as urls:
+        _announce(settings, urls, sock, out)
+        asyncio.run(run_roles([gateway_role(settings, urls, sock)]))
+
+
 def projections_status(settings: Settings, *, out: Out) -> list[ProjectionStatus]:
     from projections.status import projection_status
 
@@ -191,6 +198,12 @@ def listen(host: str, port: int) -> socket.socket:
 def http_role(settings: Settings, urls: ServerUrls, sock: socket.socket) -> Role:
     app = create_app(settings, database_url=urls.database_url, nats_url=urls.nats_url)
     return Role("api", lambda stop: serve_http(app, sock, stop, log_level=settings.log_level))
+
+
+def gateway_role(settings: Settings, urls: ServerUrls, sock: socket.socket) -> Role:
+    """The gateway's routes are part of the app: on its own, it is the app under another name."""
+    app = create_app(settings, database_url=urls.database_url, nats_url=urls.nats_url)
+    return Role("gateway", lambda stop: serve_http(app, sock, stop, log_level=settings.log_level))
 
 
 def projector_role(urls: ServerUrls) -> Role:

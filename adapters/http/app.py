@@ -23,12 +23,14 @@ from adapters.http.health import HealthController
 from adapters.http.problems import problem_details_config
 from adapters.http.security import (
     FlowledgerAuthentication,
+    authenticate_token,
     cors_config,
     security_headers,
     security_middleware,
 )
 from adapters.services import open_services
 from adapters.settings import Settings
+from gateway import websocket_routes
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +125,7 @@ def create_app(
             yield
 
     return Litestar(
-        route_handlers=[HealthController, *ROUTES],
+        route_handlers=[HealthController, *ROUTES, *websocket_routes(authenticate_token)],
         lifespan=[lifespan],
         middleware=[
             *security_middleware(settings),

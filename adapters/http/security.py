@@ -28,6 +28,7 @@ from domain.errors import AggregateNotFound
 if TYPE_CHECKING:
     from litestar import Request
     from litestar.connection import ASGIConnection
+    from litestar.datastructures import State
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 API_KEY_HEADER = "X-API-Key"
@@ -80,28 +81,40 @@ class FlowledgerAuthentication(AbstractAuthenticationMiddleware):
         raise refuse(MISSING, f"credentials required: {API_KEY_HEADER} or Authorization: Bearer")
 
     async def _by_api_key(self, connection: ASGIConnection, token: str) -> Principal:
-        parsed = parse_api_key(token.strip())
-        if parsed is None:
-            raise refuse(INVALID, "malformed API key")
-        key_id, secret = parsed
-        try:
-            # Read afresh on every request, never cached: a revocation takes effect at once.
-            key = await connection.app.state.services.repository.get(ApiKey, key_id)
-        except AggregateNotFound:
-            raise refuse(INVALID, "unknown API key") from None
-        if not verify_api_key_secret(secret, key.secret_hash):
-            raise refuse(INVALID, "unknown API key")
-        # Checked only after the secret: revoked or expired is news for the key's holder only.
-        if key.status is ApiKeyStatus.REVOKED:
-            raise refuse(REVOKED, "this API key was revoked")
-        if not key.is_usable(datetime.now(UTC)):
-            raise refuse(EXPIRED, "this API key has expired")
-        return Principal(
-            id=f"key:{key.id}",
-            name=key.name,
-            project_id=key.project_id,
-            scopes=frozenset(key.scopes),
-        )
+        return await api_key_principal(connection.app.state.services.repository, token)
+
+
+async def authenticate_token(state: State, token: str) -> Principal:
+    """The Principal of a bare API key or JWT (the WebSocket gateway's credentials), or 401."""
+    if parse_api_key(token.strip()) is not None:
+        return await api_key_principal(state.services.repository, token)
+    return _by_jwt(f"Bearer {token}", state.settings.jwt_secret)
+
+
+async def api_key_principal(repository: Any, token: str) -> Principal:
+    """The Principal of an API key token, read afresh from the repository, or 401."""
+    parsed = parse_api_key(token.strip())
+    if parsed is None:
+        raise refuse(INVALID, "malformed API key")
+    key_id, secret = parsed
+    try:
+        # Read afresh on every request, never cached: a revocation takes effect at once.
+        key = await repository.get(ApiKey, key_id)
+    except AggregateNotFound:
+        raise refuse(INVALID, "unknown API key") from None
+    if not verify_api_key_secret(secret, key.secret_hash):
+        raise refuse(INVALID, "unknown API key")
+    # Checked only after the secret: revoked or expired is news for the key's holder only.
+    if key.status is ApiKeyStatus.REVOKED:
+        raise refuse(REVOKED, "this API key was revoked")
+    if not key.is_usable(datetime.now(UTC)):
+        raise refuse(EXPIRED, "this API key has expired")
+    return Principal(
+        id=f"key:{key.id}",
+        name=key.name,
+        project_id=key.project_id,
+        scopes=frozenset(key.scopes),
+    )
 
 
 def _by_jwt(authorization: str, secret: str | None) -> Principal:

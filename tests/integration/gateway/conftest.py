@@ -1,0 +1,37 @@
+"""The write side the gateway tests drive, and a relay of their own publishing to NATS."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest_asyncio
+
+from adapters.event_store import EventStore
+from adapters.relay import Relay, RelayConfig
+from adapters.services import open_services
+from adapters.settings import Settings
+from domain.registry import default_registry
+from tests.integration.gateway.gatewaying import JWT_SECRET
+from tests.integration.relay.relaying import running, start_at_head, unique_config
+
+
+@pytest_asyncio.fixture
+async def store(database_url: str) -> AsyncIterator[EventStore]:
+    async with EventStore(database_url, stream_types=default_registry().stream_types()) as store:
+        yield store
+
+
+@pytest_asyncio.fixture
+async def services(database_url: str) -> AsyncIterator[Any]:
+    async with open_services(Settings(jwt_secret=JWT_SECRET), database_url) as services:
+        yield services
+
+
+@pytest_asyncio.fixture
+async def relay(database_url: str, nats_url: str) -> AsyncIterator[RelayConfig]:
+    """A running relay with its own stream and prefix, starting at the current head."""
+    config = unique_config()
+    await start_at_head(database_url, config)
+    async with running(Relay(database_url, nats_url, config)):
+        yield config
