@@ -8,6 +8,7 @@ from typing import Any
 from litestar import WebSocket, websocket
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import WebsocketRouteHandler
+from litestar.params import FromPath
 
 from gateway import codes
 from gateway.config import GatewayConfig
@@ -74,7 +75,7 @@ def websocket_routes(authenticate: Authenticate) -> list[WebsocketRouteHandler]:
     """One handler per path; the API's authentication middleware skips them (they use tokens)."""
 
     def handler(kind: Kind) -> WebsocketRouteHandler:
-        async def one(socket: WebSocket, target: str) -> None:
+        async def one(socket: WebSocket, target: FromPath[str]) -> None:
             await stream(socket, kind, target, authenticate)
 
         async def everything(socket: WebSocket) -> None:
