@@ -36,24 +36,20 @@ _CONCLUSIONS = {
 }
 
 
-class _Payload(msgspec.Struct):
-    pass
-
-
-class _Account(_Payload):
+class _Account(msgspec.Struct):
     login: str = ""
 
 
-class _Pusher(_Payload):
+class _Pusher(msgspec.Struct):
     name: str = ""
 
 
-class _Repository(_Payload):
+class _Repository(msgspec.Struct):
     full_name: str = ""
     html_url: str = ""
 
 
-class _PushEvent(_Payload):
+class _PushEvent(msgspec.Struct):
     ref: str
     after: str = ""
     deleted: bool = False
@@ -62,18 +58,18 @@ class _PushEvent(_Payload):
     sender: _Account | None = None
 
 
-class _Branch(_Payload):
+class _Branch(msgspec.Struct):
     ref: str
     sha: str
 
 
-class _PullRequestBody(_Payload):
+class _PullRequestBody(msgspec.Struct):
     head: _Branch
     base: _Branch
     number: int | None = None
 
 
-class _PullRequestEvent(_Payload):
+class _PullRequestEvent(msgspec.Struct):
     action: str
     pull_request: _PullRequestBody
     number: int | None = None
@@ -81,7 +77,7 @@ class _PullRequestEvent(_Payload):
     sender: _Account | None = None
 
 
-class _WorkflowRun(_Payload):
+class _WorkflowRun(msgspec.Struct):
     id: int
     status: str | None = None
     conclusion: str | None = None
@@ -94,17 +90,17 @@ class _WorkflowRun(_Payload):
     updated_at: str | None = None
 
 
-class _Workflow(_Payload):
+class _Workflow(msgspec.Struct):
     name: str = ""
 
 
-class _WorkflowRunEvent(_Payload):
+class _WorkflowRunEvent(msgspec.Struct):
     action: str
     workflow_run: _WorkflowRun
     workflow: _Workflow | None = None
 
 
-class _WorkflowJob(_Payload):
+class _WorkflowJob(msgspec.Struct):
     run_id: int
     name: str = ""
     status: str | None = None
@@ -115,7 +111,7 @@ class _WorkflowJob(_Payload):
     workflow_name: str | None = None
 
 
-class _WorkflowJobEvent(_Payload):
+class _WorkflowJobEvent(msgspec.Struct):
     action: str
     workflow_job: _WorkflowJob
     repository: _Repository | None = None

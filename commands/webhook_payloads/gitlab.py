@@ -44,25 +44,21 @@ _KINDS = {
 TRIGGERING_ACTIONS = frozenset({"open", "update", "reopen"})
 
 
-class _Payload(msgspec.Struct):
-    pass
-
-
-class _Kind(_Payload):
+class _Kind(msgspec.Struct):
     object_kind: str = ""
 
 
-class _Project(_Payload):
+class _Project(msgspec.Struct):
     path_with_namespace: str = ""
     web_url: str = ""
 
 
-class _User(_Payload):
+class _User(msgspec.Struct):
     username: str = ""
     name: str = ""
 
 
-class _PushEvent(_Payload):
+class _PushEvent(msgspec.Struct):
     ref: str
     after: str
     checkout_sha: str | None = None
@@ -71,11 +67,11 @@ class _PushEvent(_Payload):
     project: _Project | None = None
 
 
-class _Commit(_Payload):
+class _Commit(msgspec.Struct):
     id: str
 
 
-class _MergeRequest(_Payload):
+class _MergeRequest(msgspec.Struct):
     iid: int
     source_branch: str
     target_branch: str
@@ -84,13 +80,13 @@ class _MergeRequest(_Payload):
     last_commit: _Commit | None = None
 
 
-class _MergeRequestEvent(_Payload):
+class _MergeRequestEvent(msgspec.Struct):
     object_attributes: _MergeRequest
     user: _User | None = None
     project: _Project | None = None
 
 
-class _Pipeline(_Payload):
+class _Pipeline(msgspec.Struct):
     id: int
     status: str
     iid: int | None = None
@@ -103,21 +99,21 @@ class _Pipeline(_Payload):
     duration: float | None = None
 
 
-class _PipelineEvent(_Payload):
+class _PipelineEvent(msgspec.Struct):
     object_attributes: _Pipeline
     project: _Project | None = None
 
 
-class _PipelineOfJob(_Payload):
+class _PipelineOfJob(msgspec.Struct):
     status: str | None = None
     name: str | None = None
 
 
-class _Repository(_Payload):
+class _Repository(msgspec.Struct):
     homepage: str = ""
 
 
-class _JobEvent(_Payload):
+class _JobEvent(msgspec.Struct):
     pipeline_id: int
     build_name: str
     build_status: str

@@ -31,16 +31,12 @@ _ENDED = frozenset({"COMPLETED", "FINALIZED", "FINISHED"})
 """FINISHED is FINALIZED's name before plugin 1.6."""
 
 
-class _Payload(msgspec.Struct):
-    pass
-
-
-class _Scm(_Payload):
+class _Scm(msgspec.Struct):
     branch: str | None = None
     commit: str | None = None
 
 
-class _Build(_Payload):
+class _Build(msgspec.Struct):
     number: int
     phase: str
     status: str | None = None
@@ -50,7 +46,7 @@ class _Build(_Payload):
     scm: _Scm | None = None
 
 
-class _Notification(_Payload):
+class _Notification(msgspec.Struct):
     name: str
     build: _Build
     display_name: str | None = None
