@@ -303,6 +303,19 @@ async def pipeline_versions(
     return msgspec.json.decode(text, type=tuple[PipelineVersionRow, ...])
 
 
+async def pipeline_version(
+    conn: asyncpg.Connection | asyncpg.Pool, schema: str, pipeline_id: UUID, version: int
+) -> PipelineVersionRow | None:
+    """One version of the pipeline, or None if it has no such version."""
+    text = await conn.fetchval(
+        f"SELECT to_jsonb(v)::text FROM {ident(schema)}.versions v"
+        f" WHERE v.pipeline_id = $1 AND v.version = $2",
+        pipeline_id,
+        version,
+    )
+    return None if text is None else msgspec.json.decode(text, type=PipelineVersionRow)
+
+
 async def pipeline_status(
     conn: asyncpg.Connection | asyncpg.Pool, schema: str, pipeline_id: UUID
 ) -> PipelineStatusRow | None:

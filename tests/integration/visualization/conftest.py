@@ -1,0 +1,11 @@
+"""The API's fixtures (the real app, its own `services`, keys) and the session's projector."""
+
+from tests.integration.api.conftest import (  # noqa: F401  (fixtures)
+    admin,
+    app,
+    client,
+    keys,
+    services,
+    settings,
+)
+from tests.integration.api.queries_support import projector  # noqa: F401  (a fixture)
