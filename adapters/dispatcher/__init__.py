@@ -1,0 +1,1 @@
+"""The dispatcher role: run and step events become jobs on JetStream; silent runners are reaped."""

@@ -1,0 +1,1 @@
+"""Jobs: step attempts handed to runners through a JetStream work queue."""

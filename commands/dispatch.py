@@ -1,0 +1,58 @@
+"""Dispatch: a run's ready steps queued and recorded as jobs, and what the dispatcher acts on."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from uuid import UUID
+
+import msgspec
+
+from commands.bus import CommandResult, Dependencies
+from commands.context import CommandContext, Principal
+from commands.outcome import answer
+from domain.pipeline import Pipeline
+from domain.run import Run
+
+DISPATCHER = Principal(
+    id="system:dispatcher",
+    name="dispatcher",
+    project_id=None,
+    scopes=frozenset({"runner", "write"}),
+)
+"""Who the dispatcher's commands (dispatch, reaping, failing lost steps) act as."""
+
+DEFAULT_LABEL = "linux"
+"""The label of a step that lists none (the definition's own default)."""
+WAKES_A_RUN = frozenset(
+    {"RunRequested", "StepQueued", "StepSucceeded", "StepFailed", "StepSkipped"}
+)
+"""Events after which a run may have a step ready to become a job."""
+ENDS_A_STEP = frozenset({"StepSucceeded", "StepFailed", "StepSkipped", "StepCancelled"})
+ENDS_A_RUN = frozenset({"RunSucceeded", "RunFailed", "RunCancelled", "RunTimedOut"})
+TAKES_A_RUNNER_AWAY = frozenset({"RunnerLost", "RunnerReregistered", "RunnerDeregistered"})
+"""After these, whatever the runner had started will never be reported: it failed `runner_lost`."""
+
+
+class DispatchReady(msgspec.Struct, frozen=True, kw_only=True):
+    retry_on_conflict: ClassVar[bool] = True
+    run_id: UUID
+
+
+async def dispatch_ready(
+    command: DispatchReady, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    # 1. the run, and the pinned definition its steps come from (for their runner labels)
+    run = await deps.repository.get(Run, command.run_id)
+    context.principal.require("runner", run.project_id, "write")
+    if run.external is not None or not (run.ready_steps() or run.undispatched()):
+        return answer(run, None)
+    pipeline = await deps.repository.get(Pipeline, run.pipeline_id)
+    definition = pipeline.definition(run.pipeline_version)
+    # A step's job goes to the work queue of its first label.
+    labels = {s.name: s.labels[0] if s.labels else DEFAULT_LABEL for s in definition.steps}
+    # 2. decide, 3. append
+    run.dispatch_ready(labels, at=context.at)
+    return answer(run, await deps.repository.save(run, metadata=context.metadata()))
+
+
+HANDLERS = {DispatchReady: dispatch_ready}

@@ -1,0 +1,119 @@
+"""Runner commands: register (again), heartbeat, deregister, mark lost; liveness in a port."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+import msgspec
+
+from commands.bus import CommandResult, Dependencies
+from commands.context import CommandContext
+from commands.outcome import answer
+from domain.errors import AggregateNotFound, InvalidValue
+from domain.runner import Runner, runner_id_for
+
+JOBS_MAX = 1024
+"""More jobs than any runner's concurrency allows: a heartbeat beyond it is malformed."""
+
+
+class RegisterRunner(msgspec.Struct, frozen=True, kw_only=True):
+    retry_on_conflict: ClassVar[bool] = True
+    name: str
+    labels: tuple[str, ...]
+    host: str
+    version: str
+    concurrency: int
+
+
+class RunningJob(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    run_id: UUID
+    step: str
+    attempt: int
+
+
+class RecordHeartbeat(msgspec.Struct, frozen=True, kw_only=True):
+    runner_id: UUID
+    jobs: tuple[RunningJob, ...] = ()
+
+
+class DeregisterRunner(msgspec.Struct, frozen=True, kw_only=True):
+    retry_on_conflict: ClassVar[bool] = True
+    runner_id: UUID
+
+
+class MarkRunnerLost(msgspec.Struct, frozen=True, kw_only=True):
+    retry_on_conflict: ClassVar[bool] = True
+    runner_id: UUID
+    last_seen: datetime | None
+    reason: str
+
+
+async def register_runner(
+    command: RegisterRunner, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    principal = context.principal
+    principal.require("runner", principal.project_id)
+    runner_id = runner_id_for(command.name)
+    details = {
+        "labels": command.labels,
+        "host": command.host,
+        "version": command.version,
+        "concurrency": command.concurrency,
+    }
+    try:
+        runner = await deps.repository.get(Runner, runner_id)
+    except AggregateNotFound:
+        runner = Runner.register(
+            name=command.name, project_id=principal.project_id, at=context.at, **details
+        )
+    else:
+        # Someone else's runner name is not taken over by a key of another project.
+        principal.require("runner", runner.project_id)
+        runner.reregister(at=context.at, **details)
+    # Seen before it is recorded: a runner that never heartbeats is still reaped.
+    await deps.heartbeats.beat(runner.id, context.at, ())
+    appended = await deps.repository.save(runner, metadata=context.metadata())
+    return answer(runner, appended, runner_id=str(runner.id))
+
+
+async def record_heartbeat(
+    command: RecordHeartbeat, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    runner = await deps.repository.get(Runner, command.runner_id)
+    context.principal.require("runner", runner.project_id)
+    runner.require_active()
+    if len(command.jobs) > JOBS_MAX:
+        raise InvalidValue("jobs", f"at most {JOBS_MAX}")
+    jobs = [msgspec.to_builtins(job) for job in command.jobs]
+    await deps.heartbeats.beat(runner.id, context.at, jobs)
+    return answer(runner, None)
+
+
+async def deregister_runner(
+    command: DeregisterRunner, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    runner = await deps.repository.get(Runner, command.runner_id)
+    context.principal.require("runner", runner.project_id)
+    runner.deregister(at=context.at)
+    appended = await deps.repository.save(runner, metadata=context.metadata())
+    await deps.heartbeats.forget(runner.id)
+    return answer(runner, appended)
+
+
+async def mark_runner_lost(
+    command: MarkRunnerLost, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    runner = await deps.repository.get(Runner, command.runner_id)
+    context.principal.require("runner", runner.project_id)
+    runner.mark_lost(last_seen=command.last_seen, reason=command.reason, at=context.at)
+    return answer(runner, await deps.repository.save(runner, metadata=context.metadata()))
+
+
+HANDLERS = {
+    RegisterRunner: register_runner,
+    RecordHeartbeat: record_heartbeat,
+    DeregisterRunner: deregister_runner,
+    MarkRunnerLost: mark_runner_lost,
+}

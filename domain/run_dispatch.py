@@ -1,0 +1,93 @@
+"""The Run's dispatch: its ready steps queued and handed to runners as jobs, each attempt once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID, uuid5
+
+from domain.errors import IllegalTransition, InvalidValue
+from domain.moments import require_aware
+from domain.run_values import KEY_MAX, RunStatus, StepStatus, valid_text
+
+if TYPE_CHECKING:
+    from domain.run import Run
+
+JOB_NAMESPACE = UUID("6f1c2a4e-8d0b-5b7e-9a31-0c4f7e2d9b15")
+"""Fixed forever: changing it would give the same attempt a second job id."""
+RUNNER_LOST = "runner_lost"
+"""The failure reason of an attempt whose runner stopped heartbeating or was replaced."""
+
+
+def job_id_for(run_id: UUID, step: str, attempt: int) -> UUID:
+    """The same attempt always gets the same id, so a republished job is recognised as a copy."""
+    return uuid5(JOB_NAMESPACE, f"{run_id}/{step}/{attempt}")
+
+
+class DispatchCommands:
+    """Mixed into Run: recording which attempts became jobs, so none is lost or sent twice."""
+
+    def undispatched(self: Run) -> tuple[str, ...]:
+        """Queued steps whose current attempt is not a job yet, in plan order."""
+        if self.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            return ()
+        return tuple(
+            name
+            for name, state in self.steps.items()
+            if state.status is StepStatus.QUEUED and not state.dispatched
+        )
+
+    def dispatch_ready(self: Run, labels: Mapping[str, str], *, at: datetime) -> None:
+        """Queue every ready step, then record a job for each queued attempt not yet dispatched.
+
+        `labels` names, per step, the runner label its job goes to. With nothing to do it
+        decides nothing.
+        """
+        self._require_internal("dispatch a step of")
+        require_aware(at)
+        # Checked first: a refusal must come before any event is decided.
+        checked = {
+            step: _label(labels, step) for step in (*self.ready_steps(), *self.undispatched())
+        }
+        self.queue_ready(at=at)
+        for step in self.undispatched():
+            self._dispatch(step, checked[step], at)
+
+    def dispatch_step(self: Run, step: str, *, attempt: int, label: str, at: datetime) -> None:
+        """Record that the queued attempt became a job; the same attempt again decides nothing."""
+        self._require_internal("dispatch a step of")
+        require_aware(at)
+        state = self._step(step)
+        self._require_step(state, (StepStatus.QUEUED, *_LATER), "dispatch", attempt)
+        if state.dispatched:
+            return
+        self._require_run_in((RunStatus.QUEUED, RunStatus.RUNNING), "dispatch a step of")
+        if state.status is not StepStatus.QUEUED:
+            raise IllegalTransition("step", state.status.value, "dispatch")
+        self._dispatch(step, _label({step: label}, step), at)
+
+    def _dispatch(self: Run, step: str, label: str, at: datetime) -> None:
+        attempt = self.steps[step].attempt
+        self.trigger_event(
+            self.StepDispatched,
+            step=step,
+            attempt=attempt,
+            label=label,
+            job_id=job_id_for(self.id, step, attempt),
+            timestamp=at,
+        )
+
+
+def _label(labels: Mapping[str, str], step: str) -> str:
+    if step not in labels:
+        raise InvalidValue("labels", f"no runner label for step {step!r}")
+    return valid_text("label", labels[step], limit=KEY_MAX)
+
+
+_LATER = (
+    StepStatus.RUNNING,
+    StepStatus.SUCCEEDED,
+    StepStatus.FAILED,
+    StepStatus.CANCELLED,
+)
