@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -29,8 +30,10 @@ def find_nats_server() -> str:
 class EmbeddedNats:
     """nats-server with its JetStream store in `<data_dir>/nats` (kept across restarts)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.data_dir = data_dir
+        self.port = port
+        """None: a random free port. A fixed one keeps the URL clients reconnect to."""
         self.store_dir = data_dir / "nats"
         self.log_path = data_dir / "nats.log"
         self.url: str | None = None
@@ -43,7 +46,8 @@ class EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         offset = log_size(self.log_path)
         try:
-            args = [find_nats_server(), "-a", "127.0.0.1", "-p", "-1", "-js"]
+            port = str(self.port) if self.port is not None else "-1"
+            args = [find_nats_server(), "-a", "127.0.0.1", "-p", port, "-js"]
             args += ["-sd", str(self.store_dir), "--ports_file_dir", str(self.store_dir)]
             self._proc = spawn(args, self.log_path, death_signal=signal.SIGTERM)
             self.url = self._wait_ready(self._proc, offset)
@@ -79,6 +83,31 @@ class EmbeddedNats:
             f"embedded NATS not ready after {START_TIMEOUT:.0f}s; log tail:\n"
             f"{tail(self.log_path, offset)}"
         )
+
+
+def running_url(data_dir: Path) -> str | None:
+    """The URL of a live embedded NATS under `data_dir` (another process's `up`), if any."""
+    for ports_file in sorted((data_dir / "nats").glob("nats-server_*.ports")):
+        pid = ports_file.stem.removeprefix("nats-server_")
+        try:
+            url = json.loads(ports_file.read_text())["nats"][0]
+            alive = pid.isdigit() and _alive(int(pid))
+        except (OSError, ValueError, KeyError, IndexError):
+            continue
+        # A server killed outright leaves its ports file behind.
+        if alive and _greets(url):
+            return url
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process, but alive
+    return True
 
 
 def _greets(url: str) -> bool:

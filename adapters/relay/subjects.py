@@ -38,6 +38,23 @@ def subject(prefix: str, envelope: EventEnvelope, owner: Owner) -> str:
     return ".".join([prefix, *(token(t) for t in tokens)])
 
 
+def filter_subject(
+    prefix: str,
+    *,
+    project: str | None = None,
+    pipeline: str | None = None,
+    stream_type: str | None = None,
+    stream_id: str | None = None,
+    event_type: str | None = None,
+) -> str:
+    """The subject filter taking the events that match every level given (None: any)."""
+    levels = [project, pipeline, stream_type, stream_id, event_type]
+    while levels and levels[-1] is None:
+        levels.pop()
+    tokens = ["*" if level is None else token(level) for level in levels]
+    return ".".join([prefix, *tokens, ">"]) if len(tokens) < 5 else ".".join([prefix, *tokens])
+
+
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from adapters.relay import message
 from adapters.relay.docs import PATH as DOCS
 from adapters.relay.docs import render
-from adapters.relay.subjects import Owner, learn, subject, token
+from adapters.relay.subjects import Owner, filter_subject, learn, subject, token
 from domain.envelope import EventEnvelope, EventMetadata
 
 
@@ -71,3 +71,13 @@ def test_headers_and_an_oversized_body() -> None:
 def test_the_streaming_contract_is_generated() -> None:
     assert DOCS.read_text() == render(), "run `uv run python -m adapters.relay.docs`"
     assert "### RunStarted" in render()
+
+
+def test_filters_take_one_run_pipeline_project_or_type() -> None:
+    p = "flowledger.events"
+    assert filter_subject(p) == f"{p}.>"
+    assert filter_subject(p, project="a.b") == f"{p}.a_b.>"
+    assert filter_subject(p, pipeline="q") == f"{p}.*.q.>"
+    assert filter_subject(p, stream_type="run", stream_id="r") == f"{p}.*.*.run.r.>"
+    assert filter_subject(p, event_type="RunStarted") == f"{p}.*.*.*.*.RunStarted"
+    assert filter_subject(p, pipeline="q", event_type="RunStarted") == f"{p}.*.q.*.*.RunStarted"

@@ -1,12 +1,15 @@
-"""Test helpers: a relay running in a task, events to append, and a JetStream reader."""
+"""Test helpers: a relay running in a task, events to append, a JetStream reader, own NATS."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -14,6 +17,8 @@ import nats
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 
+from adapters.embedded import EmbeddedNats
+from adapters.embedded._process import free_port
 from adapters.event_store import EventStore, NewEvent
 from adapters.relay import Relay, RelayConfig
 from domain.envelope import EventMetadata
@@ -103,3 +108,30 @@ def dead_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"nats://127.0.0.1:{port}"
+
+
+@contextlib.asynccontextmanager
+async def own_nats() -> AsyncIterator[EmbeddedNats]:
+    """A NATS server process of the test's own, on a fixed port so a restart keeps its URL."""
+    data_dir = Path(tempfile.mkdtemp(prefix="flowledger-test-"))
+    server = EmbeddedNats(data_dir, port=free_port())
+    try:
+        await asyncio.to_thread(server.start)
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def events_between(database_url: str, after: int, last: int) -> list[asyncpg.Record]:
+    """(position, event_id, stream_id, version) of every stored event in (after, last]."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetch(
+            "SELECT position, event_id, stream_id, version FROM events "
+            "WHERE position > $1 AND position <= $2 ORDER BY position",
+            after,
+            last,
+        )
+    finally:
+        await conn.close()
