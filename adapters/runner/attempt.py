@@ -1,0 +1,126 @@
+"""Runs one step attempt to its end (exit, timeout, or a stop request) and says how it ended."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from adapters.jobs.message import Job
+from adapters.runner.logship import LogShipper
+from adapters.runner.outputs import read_outputs
+from adapters.runner.process import StepProcess, Workspace, step_environment
+from adapters.runner.watch import StopWatch
+
+DRAIN_S = 5.0
+"""After the step ends, how long its last output may take to come out of the pipe."""
+
+Status = Literal["succeeded", "failed", "timed_out", "cancelled"]
+
+
+class Outcome(msgspec.Struct, frozen=True, kw_only=True):
+    status: Status
+    exit_code: int | None
+    """None: the process never exited by itself (stopped, or never started)."""
+    reason: str
+    duration_ms: int
+    outputs: dict[str, str] = {}
+
+
+async def run_attempt(
+    job: Job,
+    *,
+    shipper: LogShipper,
+    watch: StopWatch,
+    runner_id: str,
+    work_dir: Path | None,
+    kill_grace_s: float,
+) -> Outcome:
+    loop = asyncio.get_running_loop()
+    workspace = Workspace(work_dir, str(job.job_id))
+    env = step_environment(
+        os.environ,
+        step_env=job.env,
+        parameters=job.parameters,
+        runner_vars={
+            "FLOWLEDGER_RUN_ID": str(job.run_id),
+            "FLOWLEDGER_PIPELINE_ID": str(job.pipeline_id),
+            "FLOWLEDGER_STEP": job.step,
+            "FLOWLEDGER_ATTEMPT": str(job.attempt),
+            "FLOWLEDGER_RUNNER_ID": runner_id,
+            "FLOWLEDGER_OUTPUTS": str(workspace.outputs),
+            "FLOWLEDGER_WORKSPACE": str(workspace.work),
+        },
+    )
+    started = loop.time()
+    try:
+        try:
+            process = await StepProcess.start(workspace, job.run, env)
+        except OSError as exc:
+            shipper.note(f"could not start bash: {exc}")
+            return Outcome(
+                status="failed", exit_code=None, reason=f"could not start: {exc}", duration_ms=0
+            )
+        pump = asyncio.create_task(_pump(process, shipper), name=f"output-{job.step}")
+        status, reason = await _until_done(process, job, watch, shipper, kill_grace_s)
+        duration_ms = round((loop.time() - started) * 1000)
+        process.kill_leftovers()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(pump, DRAIN_S)
+        outputs, problems = read_outputs(workspace.outputs)
+        for problem in problems:
+            shipper.note(problem)
+        exit_code = process.returncode if status in ("succeeded", "failed") else None
+        return Outcome(
+            status=status,
+            exit_code=exit_code,
+            reason=reason,
+            duration_ms=duration_ms,
+            outputs=outputs,
+        )
+    finally:
+        await asyncio.to_thread(workspace.remove)
+
+
+async def _until_done(
+    process: StepProcess, job: Job, watch: StopWatch, shipper: LogShipper, grace_s: float
+) -> tuple[Status, str]:
+    exited = asyncio.create_task(process.wait())
+    stopped = asyncio.create_task(watch.stopped.wait())
+    try:
+        await asyncio.wait(
+            {exited, stopped}, timeout=job.timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        stopped.cancel()
+    if exited.done():
+        code = exited.result()
+        if code == 0:
+            return "succeeded", ""
+        if code < 0:
+            return "failed", f"killed by {_signal_name(-code)}"
+        return "failed", f"exit code {code}"
+    if watch.stopped.is_set():
+        shipper.note(f"{watch.reason}: stopping the step (SIGTERM, SIGKILL after {grace_s:g}s)")
+        await process.stop(grace_s)
+        return ("cancelled" if watch.cancel else "failed"), watch.reason
+    shipper.note(f"timed out after {job.timeout_s}s: stopping the step (SIGTERM)")
+    await process.stop(grace_s)
+    return "timed_out", f"timed out after {job.timeout_s}s"
+
+
+async def _pump(process: StepProcess, shipper: LogShipper) -> None:
+    while data := await process.read():
+        shipper.feed(data)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

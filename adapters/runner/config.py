@@ -1,0 +1,61 @@
+"""What one runner process is: its name and labels, where the API and NATS are, its limits."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import msgspec
+
+from adapters.settings import Settings
+
+ACK_WAIT_S = 30.0
+"""How long JetStream waits for an ack before redelivering; a running step renews it."""
+
+
+class RunnerConfig(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    labels: tuple[str, ...]
+    concurrency: int
+    api_url: str
+    token: str
+    nats_url: str
+    jobs_stream: str = "FLOWLEDGER_JOBS"
+    events_prefix: str = "flowledger.events"
+    heartbeat_s: float = 10.0
+    kill_grace_s: float = 10.0
+    shutdown_grace_s: float = 30.0
+    log_chunk_bytes: int = 16 * 1024
+    log_step_bytes: int = 4 * 1024 * 1024
+    log_flush_s: float = 0.2
+    """A log line waits at most this long on the runner before it is sent (plus one POST)."""
+    work_dir: Path | None = None
+    ack_wait_s: float = ACK_WAIT_S
+    fetch_wait_s: float = 2.0
+    """How long one pull waits for a job: also how soon a stopping runner stops pulling."""
+    version: str = "0"
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, api_url: str, token: str, nats_url: str, **overrides: object
+    ) -> RunnerConfig:
+        from importlib.metadata import version
+
+        fields: dict[str, object] = {
+            "name": settings.runner_name or socket.gethostname(),
+            "labels": settings.runner_labels,
+            "concurrency": settings.runner_concurrency,
+            "api_url": api_url,
+            "token": token,
+            "nats_url": nats_url,
+            "jobs_stream": settings.dispatch_stream,
+            "heartbeat_s": float(settings.runner_heartbeat_interval_s),
+            "kill_grace_s": float(settings.runner_kill_grace_s),
+            "shutdown_grace_s": float(settings.runner_shutdown_grace_s),
+            "log_chunk_bytes": settings.runner_log_chunk_bytes,
+            "log_step_bytes": settings.runner_log_step_bytes,
+            "work_dir": settings.runner_work_dir,
+            "version": version("flowledger"),
+        }
+        fields.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**fields)  # type: ignore[arg-type]

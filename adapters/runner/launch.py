@@ -1,0 +1,141 @@
+"""Starting runners: `flowledger runner` on its own, and the local runner inside `flowledger up`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from uuid import uuid4
+
+from adapters.runner.api import ApiError, ApiUnavailable
+from adapters.runner.config import RunnerConfig
+from adapters.runner.runner import STOP_REPORT_S, Runner
+from adapters.settings import Settings
+
+Out = Callable[[str], None]
+LOCAL_KEY_NAME = "local runner (flowledger up)"
+UP_ACTOR = "flowledger up"
+
+
+class LaunchError(Exception):
+    """The runner cannot start as configured; the message says what to set."""
+
+
+def api_url_of(settings: Settings) -> str:
+    """FLOWLEDGER_API_URL, else the API this host serves on FLOWLEDGER_HOST:FLOWLEDGER_PORT."""
+    if settings.api_url:
+        return settings.api_url.rstrip("/")
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{settings.port}"
+
+
+def nats_url_of(settings: Settings) -> str:
+    """FLOWLEDGER_NATS_URL, else the embedded NATS of a `flowledger up` on this data folder."""
+    if settings.nats_url:
+        return settings.nats_url
+    from adapters.embedded.nats import running_url
+
+    url = running_url(settings.data_dir)
+    if url is None:
+        raise LaunchError(
+            "no NATS to pull jobs from: set FLOWLEDGER_NATS_URL, or start `flowledger up` "
+            f"with the data folder {settings.data_dir}"
+        )
+    return url
+
+
+def runner_config(
+    settings: Settings,
+    *,
+    labels: Sequence[str] | None = None,
+    concurrency: int | None = None,
+    name: str | None = None,
+    api_url: str | None = None,
+    token: str | None = None,
+) -> RunnerConfig:
+    """Command-line options over FLOWLEDGER_* settings."""
+    token = token or settings.runner_token
+    if not token:
+        raise LaunchError(
+            "a runner needs a `runner`-scoped API key: --token or FLOWLEDGER_RUNNER_TOKEN "
+            "(make one with `flowledger keys create --name my-runner --scopes runner`)"
+        )
+    return RunnerConfig.from_settings(
+        settings,
+        api_url=(api_url or api_url_of(settings)).rstrip("/"),
+        token=token,
+        nats_url=nats_url_of(settings),
+        labels=tuple(labels) if labels else None,
+        concurrency=concurrency,
+        name=name,
+    )
+
+
+def serve_runner(config: RunnerConfig, *, out: Out) -> None:
+    """Run one runner until SIGINT/SIGTERM, then stop it gracefully."""
+    from adapters.runtime import Role, run_roles
+
+    out(
+        f"flowledger runner {config.name!r}: labels {','.join(config.labels)}, "
+        f"concurrency {config.concurrency}, API {config.api_url}"
+    )
+    # Its own stop is bounded already: steps get their grace, then SIGTERM/SIGKILL, then the
+    # reports their retry deadline; the process-wide bound must not cut that short.
+    grace_s = config.shutdown_grace_s + config.kill_grace_s + STOP_REPORT_S + 5.0
+    try:
+        asyncio.run(run_roles([Role("runner", Runner(config).run)], grace_s=grace_s))
+    except BaseExceptionGroup as group:
+        refused = group.subgroup((ApiError, ApiUnavailable))
+        if refused is None:
+            raise
+        while isinstance(refused, BaseExceptionGroup):
+            refused = refused.exceptions[0]
+        why = f"the API at {config.api_url} did not take the runner: {refused}"
+        raise LaunchError(why) from None
+
+
+def local_runner(settings: Settings, *, api_url: str, nats_url: str, token: str) -> Runner:
+    """The runner `up` starts beside its API, named `<host>-up` unless FLOWLEDGER_RUNNER_NAME."""
+    name = settings.runner_name or f"{socket.gethostname()}-up"
+    # `up` stops its API with everything else: running steps are stopped at once and
+    # reported failed while the API may still answer, rather than outliving it.
+    config = RunnerConfig.from_settings(
+        settings, api_url=api_url, token=token, nats_url=nats_url, name=name, shutdown_grace_s=0.0
+    )
+    return Runner(config)
+
+
+@contextlib.asynccontextmanager
+async def local_runner_key(settings: Settings, database_url: str) -> AsyncIterator[str]:
+    """A `runner`-scoped key for `up`'s own runner, revoked when `up` stops.
+
+    Minted by the same code as `flowledger keys create`, anew on every start (only its hash
+    is kept). An `up` killed outright leaves its key valid until revoked by hand.
+    """
+    from adapters.bootstrap import create_key
+    from adapters.services import open_services
+    from commands.api_keys import RevokeApiKey
+    from commands.context import CommandContext, Principal
+
+    async with open_services(settings, database_url) as services:
+        key_id, token = await create_key(
+            services, name=LOCAL_KEY_NAME, scopes=("runner",), project_id=None,
+            at=datetime.now(UTC),
+        )  # fmt: skip
+    try:
+        yield token
+    finally:
+        context = CommandContext(
+            principal=Principal(
+                id=UP_ACTOR, name=UP_ACTOR, project_id=None, scopes=frozenset({"admin"})
+            ),
+            at=datetime.now(UTC),
+            correlation_id=str(uuid4()),
+        )
+        async with open_services(settings, database_url) as services:
+            await services.bus.dispatch(
+                RevokeApiKey(key_id=key_id, reason="flowledger up stopped"), context
+            )

@@ -1,0 +1,115 @@
+"""One step attempt as an OS process: a fresh folder, its environment, `bash -e`, its own group.
+
+The step runs in a new session, so it and everything it starts form one process group that
+a cancel or a timeout stops as a whole: SIGTERM first, SIGKILL after a grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+READ_BYTES = 64 * 1024
+PARAM_PREFIX = "FLOWLEDGER_PARAM_"
+RUNNER_ONLY_PREFIX = "FLOWLEDGER_"
+"""The runner's own settings (its API key among them) are never passed on to a step."""
+
+
+class Workspace:
+    """`<root>/work` is the step's working folder; the script and outputs file sit beside it."""
+
+    def __init__(self, parent: Path | None, job_id: str) -> None:
+        if parent is not None:
+            parent.mkdir(parents=True, exist_ok=True)
+        self.root = Path(tempfile.mkdtemp(prefix=f"flowledger-{job_id[:8]}-", dir=parent))
+        self.work = self.root / "work"
+        self.work.mkdir()
+        self.script = self.root / "step.sh"
+        self.outputs = self.root / "outputs"
+        self.outputs.touch()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def step_environment(
+    inherited: Mapping[str, str],
+    *,
+    step_env: Mapping[str, str],
+    parameters: Mapping[str, str],
+    runner_vars: Mapping[str, str],
+) -> dict[str, str]:
+    """The runner's environment without FLOWLEDGER_*, then parameters, step env, job facts.
+
+    Each parameter is `FLOWLEDGER_PARAM_<name>` (the name as the pipeline declares it); the
+    step's own `env` may refer to it as `$FLOWLEDGER_PARAM_<name>` in its commands.
+    """
+    env = {k: v for k, v in inherited.items() if not k.startswith(RUNNER_ONLY_PREFIX)}
+    env.update({f"{PARAM_PREFIX}{name}": value for name, value in parameters.items()})
+    env.update(step_env)
+    env.update(runner_vars)
+    return env
+
+
+class StepProcess:
+    """A running `bash -e step.sh`; its stdout and stderr share one pipe, so order is kept."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+        self.pid = process.pid
+        self.signalled: signal.Signals | None = None
+
+    @classmethod
+    async def start(cls, workspace: Workspace, script: str, env: Mapping[str, str]) -> StepProcess:
+        workspace.script.write_text(script, encoding="utf-8")
+        process = await asyncio.create_subprocess_exec(
+            "bash",
+            "-e",
+            str(workspace.script),
+            cwd=workspace.work,
+            env=dict(env),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return cls(process)
+
+    async def read(self) -> bytes:
+        """The next bytes of output; b"" once every holder of the pipe has closed it."""
+        assert self._process.stdout is not None
+        return await self._process.stdout.read(READ_BYTES)
+
+    async def wait(self) -> int:
+        return await self._process.wait()
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
+
+    async def stop(self, grace_s: float) -> None:
+        """SIGTERM to the whole group, then SIGKILL if the step is still there after `grace_s`."""
+        self.signalled = signal.SIGTERM
+        self._signal_group(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self._process.wait(), grace_s)
+        except TimeoutError:
+            self.signalled = signal.SIGKILL
+            self._signal_group(signal.SIGKILL)
+            await self._process.wait()
+        # Whatever the step left behind in its group goes too (background jobs, `sleep &`).
+        self.kill_leftovers()
+
+    def kill_leftovers(self) -> None:
+        self._signal_group(signal.SIGKILL)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        # The group id is the step's pid (new session); gone already is fine.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)

@@ -1,0 +1,389 @@
+"""Runner overhead: run requested -> step started, against spawning the same step directly.
+
+    uv run python bench/runner.py [--runs 500] [--runners 2] [--concurrency 4] [--burst]
+
+Each role is a process of its own, as in production: `flowledger api`, `projector`, `relay`,
+`dispatcher`, and `--runners` x `flowledger runner --concurrency N`, over a fresh database.
+The pipeline has one step, `true`. `--runs` runs are triggered by runners x concurrency
+closed-loop clients (each triggers a run, waits for its RunSucceeded on NATS, triggers the
+next), so a run never waits for a free runner slot: what is measured is the dispatch path.
+
+(a) overhead: RunRequested -> StepStarted, from the events' recorded times (the database's
+    clock), in legs: -> StepDispatched (the dispatcher decides), -> the job published on
+    JetStream (seen by a core NATS subscriber here, same host clock), -> StepStarted (the
+    runner pulls the job and reports it running through the API).
+(b) baseline: the same `bash -e step.sh` (`true`) spawned directly by asyncio and waited
+    for, as many times, in this process, in the same run.
+(c) context: one command through the API, alone (the runner leg holds one: its "running" report).
+Also runs/s (closed loop) and, with --burst, runs/s when every run is requested at once.
+Targets: p50 overhead < 50 ms, p99 < 250 ms. Uses FLOWLEDGER_DATABASE_URL /
+FLOWLEDGER_NATS_URL when set, else embedded servers in a temp folder.
+"""
+
+# ruff: noqa: E402  (the imports after the sys.path fix below)
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if __name__ == "__main__":
+    # As a script, bench/ leads sys.path and this file would shadow the `commands` package.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+    sys.path.insert(0, str(ROOT))
+
+import asyncpg
+import httpx
+import msgspec
+import nats
+
+from adapters.bootstrap import create_key
+from adapters.services import open_services
+from adapters.settings import load_settings
+from bench.commands import fresh_database
+
+LABEL = "bench"
+PREFIX = "flowledger.events"
+JOBS = "flowledger.jobs"
+PUBLISHED: dict[str, datetime] = {}
+"""When each run's job was published (this process's clock, the same host as the database)."""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def processes(
+    env: dict[str, str], runners: int, concurrency: int, token: str, logs: Path
+) -> AsyncIterator[None]:
+    """The roles, each `python -m adapters.cli <role>`; killed at the end."""
+    commands = [["api"], ["projector"], ["relay"], ["dispatcher"]] + [
+        [
+            "runner",
+            "--name",
+            f"bench-{i}",
+            "--labels",
+            LABEL,
+            "--concurrency",
+            str(concurrency),
+            "--token",
+            token,
+        ]
+        for i in range(runners)
+    ]
+    started = []
+    for command in commands:
+        out = (logs / f"{command[0]}-{len(started)}.log").open("wb")
+        started.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "adapters.cli",
+                *command,
+                env=env,
+                cwd=logs,
+                stdout=out,
+                stderr=out,
+            )
+        )
+    try:
+        yield
+    finally:
+        # Runners first, so they can still deregister through the API.
+        for process in reversed(started):
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+
+
+async def ready(api: httpx.AsyncClient, database_url: str, runners: int) -> None:
+    async with asyncio.timeout(120):
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if (await api.get("/ready")).status_code == 200:
+                    break
+            await asyncio.sleep(0.2)
+        while True:
+            conn = await asyncpg.connect(database_url)
+            try:
+                count = await conn.fetchval(
+                    "SELECT count(*) FROM events WHERE type = 'RunnerRegistered'"
+                )
+            finally:
+                await conn.close()
+            if count >= runners:
+                return
+            await asyncio.sleep(0.2)
+
+
+async def closed_loop(
+    api: httpx.AsyncClient,
+    pipeline: str,
+    admin: dict[str, str],
+    nats_url: str,
+    runs: int,
+    clients: int,
+) -> tuple[list[str], float]:
+    """`runs` runs by `clients` clients, each waiting for its run to succeed; ids, seconds."""
+    nc = await nats.connect(nats_url)
+    done: dict[str, asyncio.Future[None]] = {}
+
+    async def on_success(msg: nats.aio.msg.Msg) -> None:
+        run_id = msgspec.json.decode(msg.data)["stream_id"]
+        done.setdefault(run_id, asyncio.get_running_loop().create_future())
+        if not done[run_id].done():
+            done[run_id].set_result(None)
+
+    async def on_job(msg: nats.aio.msg.Msg) -> None:
+        # A core subscriber sees a JetStream subject's messages as they are published.
+        PUBLISHED.setdefault(msgspec.json.decode(msg.data)["run_id"], datetime.now(UTC))
+
+    await nc.subscribe(f"{JOBS}.>", cb=on_job)
+    await nc.subscribe(f"{PREFIX}.*.*.run.*.RunSucceeded", cb=on_success)
+    await nc.subscribe(f"{PREFIX}.*.*.run.*.RunFailed", cb=on_success)
+    ids: list[str] = []
+    left = runs
+
+    async def client() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            answer = await api.post(f"/api/v1/pipelines/{pipeline}/runs", json={}, headers=admin)
+            answer.raise_for_status()
+            run_id = answer.json()["id"]
+            ids.append(run_id)
+            waiting = done.setdefault(run_id, asyncio.get_running_loop().create_future())
+            await asyncio.wait_for(waiting, 120)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    seconds = time.perf_counter() - started
+    await nc.close()
+    return ids, seconds
+
+
+async def overheads_ms(database_url: str, run_ids: list[str]) -> dict[str, list[float]]:
+    """Per run: requested -> started, and its two legs (-> dispatched, dispatched -> started)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT r.stream_id, r.recorded_at AS requested, d.recorded_at AS dispatched, "
+            "s.recorded_at AS started FROM events r "
+            "JOIN events d ON d.stream_id = r.stream_id AND d.type = 'StepDispatched' "
+            "JOIN events s ON s.stream_id = r.stream_id AND s.type = 'StepStarted' "
+            "WHERE r.type = 'RunRequested' AND r.stream_id = ANY($1)",
+            run_ids,
+        )
+    finally:
+        await conn.close()
+
+    times = [{**r, "published": PUBLISHED[r["stream_id"]]} for r in rows]
+
+    def ms(a: str, b: str) -> list[float]:
+        return [(r[b] - r[a]).total_seconds() * 1000 for r in times]
+
+    return {
+        "total": ms("requested", "started"),
+        "dispatched": ms("requested", "dispatched"),
+        "published": ms("dispatched", "published"),
+        "runner": ms("published", "started"),
+    }
+
+
+async def command_round_trips_ms(
+    api: httpx.AsyncClient, admin: dict[str, str], count: int
+) -> list[float]:
+    """Context for the runner leg: one command through the API (it appends one event)."""
+    times = []
+    for i in range(count):
+        started = time.perf_counter()
+        answer = await api.post(
+            "/api/v1/projects", json={"name": "rt", "slug": f"rt-{i}"}, headers=admin
+        )
+        answer.raise_for_status()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+async def direct_spawns_ms(count: int) -> list[float]:
+    """The baseline: the runner's own way of running the step, minus everything around it."""
+    folder = Path(tempfile.mkdtemp(prefix="flowledger-bench-spawn-"))
+    script = folder / "step.sh"
+    script.write_text("true\n")
+    times = []
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            process = await asyncio.create_subprocess_exec(
+                "bash",
+                "-e",
+                str(script),
+                cwd=folder,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+            await process.communicate()
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return times
+
+
+async def bench(args: argparse.Namespace, env: dict[str, str], server_url: str) -> None:
+    database_url = await fresh_database(server_url, crud=False)
+    env = env | {"FLOWLEDGER_DATABASE_URL": database_url}
+    settings = load_settings(env, cwd=Path(env["FLOWLEDGER_DATA_DIR"]))
+    async with open_services(settings, database_url) as services:
+        now = datetime.now(UTC)
+        _, admin_token = await create_key(
+            services, name="bench", scopes=("admin",), project_id=None, at=now
+        )
+        _, runner_token = await create_key(
+            services, name="bench runners", scopes=("runner",), project_id=None, at=now
+        )
+    admin = {"X-API-Key": admin_token}
+    logs = Path(env["FLOWLEDGER_DATA_DIR"])
+    api_url = f"http://127.0.0.1:{env['FLOWLEDGER_PORT']}"
+    async with (
+        processes(env, args.runners, args.concurrency, runner_token, logs),
+        httpx.AsyncClient(base_url=api_url, timeout=30) as api,
+    ):
+        await ready(api, database_url, args.runners)
+        project = (
+            await api.post(
+                "/api/v1/projects", headers=admin, json={"name": "bench", "slug": "bench"}
+            )
+        ).json()["id"]
+        body = {
+            "project_id": project,
+            "name": "one-step",
+            "steps": [{"name": "only", "run": "true", "labels": [LABEL]}],
+        }
+        pipeline = (await api.post("/api/v1/pipelines", json=body, headers=admin)).json()["id"]
+        clients = args.clients or args.runners * args.concurrency
+        # Warm-up: connections, caches, the first JetStream consumer round trips.
+        await closed_loop(api, pipeline, admin, env["FLOWLEDGER_NATS_URL"], clients * 2, clients)
+        ids, seconds = await closed_loop(
+            api, pipeline, admin, env["FLOWLEDGER_NATS_URL"], args.runs, clients
+        )
+        overhead = await overheads_ms(database_url, ids)
+        commands = await command_round_trips_ms(api, admin, min(args.runs, 200))
+        burst = None
+        if args.burst:
+            burst = await closed_loop(
+                api, pipeline, admin, env["FLOWLEDGER_NATS_URL"], args.runs, args.runs
+            )
+    spawn = await direct_spawns_ms(args.runs)
+    report(args, len(ids), seconds, overhead, spawn, commands, burst)
+
+
+def report(
+    args: argparse.Namespace,
+    runs: int,
+    seconds: float,
+    legs: dict[str, list[float]],
+    spawn: list[float],
+    commands: list[float],
+    burst: tuple[list[str], float] | None,
+) -> None:
+    overhead = legs["total"]
+    a50, a99 = percentile(overhead, 0.5), percentile(overhead, 0.99)
+    b50, b99 = percentile(spawn, 0.5), percentile(spawn, 0.99)
+    print(
+        f"{args.runners} runners x concurrency {args.concurrency}, {runs} runs of `true`, "
+        f"{args.clients or args.runners * args.concurrency} closed-loop clients; "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(f"runs/s (closed loop)               {runs / seconds:8.1f}")
+    if burst is not None:
+        print(f"runs/s (all {len(burst[0])} requested at once)  {len(burst[0]) / burst[1]:8.1f}")
+    print(
+        f"(a) requested -> step started  p50 {a50:7.1f} ms   p99 {a99:7.1f} ms   "
+        f"(mean {statistics.fmean(overhead):.1f}, n={len(overhead)})"
+    )
+    for leg, what in (
+        ("dispatched", "requested -> dispatched"),
+        ("published", "dispatched -> published"),
+        ("runner", "published -> started"),
+    ):
+        print(
+            f"    {what:<27}p50 {percentile(legs[leg], 0.5):7.1f} ms   "
+            f"p99 {percentile(legs[leg], 0.99):7.1f} ms"
+        )
+    print(
+        f"(b) spawn `bash -e` directly    p50 {b50:7.1f} ms   p99 {b99:7.1f} ms   (n={len(spawn)})"
+    )
+    print(
+        f"(c) one API command round trip p50 {percentile(commands, 0.5):7.1f} ms   "
+        f"p99 {percentile(commands, 0.99):7.1f} ms   (POST /api/v1/projects, alone)"
+    )
+    print(f"a/b                             p50 {a50 / b50:7.1f} x    p99 {a99 / b99:7.1f} x")
+    print(
+        f"targets: p50 < 50 ms: {'met' if a50 < 50 else 'NOT met'}; "
+        f"p99 < 250 ms: {'met' if a99 < 250 else 'NOT met'}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--runners", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--clients", type=int, default=0, help="closed-loop clients (default runners x concurrency)"
+    )
+    parser.add_argument("--burst", action="store_true", help="also all runs requested at once")
+    args = parser.parse_args()
+
+    from adapters.embedded import embedded_servers
+    from adapters.secrets import SecretBox
+
+    data_dir = Path(tempfile.mkdtemp(prefix="flowledger-bench-"))
+    try:
+        base = load_settings(os.environ, cwd=data_dir)  # an empty cwd: no .env files
+        base = msgspec.structs.replace(base, data_dir=data_dir)
+        with embedded_servers(base, log=lambda _: None) as urls:
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith("FLOWLEDGER_")},
+                "FLOWLEDGER_NATS_URL": urls.nats_url,
+                "FLOWLEDGER_DATA_DIR": str(data_dir),
+                "FLOWLEDGER_PORT": str(free_port()),
+                "FLOWLEDGER_CIPHER_KEY": SecretBox.generate_key(),
+                "FLOWLEDGER_RATE_LIMIT_PER_KEY": "0",
+                "FLOWLEDGER_RATE_LIMIT_PER_ADDRESS": "0",
+                "FLOWLEDGER_LOG_LEVEL": "WARNING",
+                "FLOWLEDGER_TRACES_EXPORTER": "none",
+            }
+            asyncio.run(bench(args, env, urls.database_url))
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
