@@ -17,7 +17,7 @@ class EventMetadata(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=Tru
     idempotency_key: str | None = None
 
 
-class EventEnvelope(msgspec.Struct, frozen=True, kw_only=True):
+class EventEnvelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     event_id: uuid.UUID
     position: int
     stream_id: str
@@ -30,3 +30,5 @@ class EventEnvelope(msgspec.Struct, frozen=True, kw_only=True):
     metadata: EventMetadata
     hash: str
     """Hex sha256 of the previous event's hash and this event's canonical bytes."""
+    stored_schema_version: int | None = None
+    """Set only when `data` was upcast on read: the older version it is stored (and hashed) as."""

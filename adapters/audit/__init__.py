@@ -1,0 +1,2 @@
+"""Audit over the event store: history, past states, causation, hash-chain verification,
+timelines."""
