@@ -1,20 +1,25 @@
-"""The gateway's WebSocket endpoints: authenticate, authorize, then stream a Session."""
+"""The gateway's WebSocket endpoints: accept, authenticate, authorize, then stream a Session.
+
+A refusal is a close frame after the handshake, never an HTTP status: browsers only show
+their scripts the close code and reason.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from litestar import WebSocket, websocket
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import WebsocketRouteHandler
 from litestar.params import FromPath
 
 from gateway import codes
-from gateway.config import GatewayConfig
 from gateway.credentials import presented
+from gateway.hub import Hub
 from gateway.session import Session
-from gateway.watch import Kind, Reader, Refused, resolve
+from gateway.watch import Kind, Reader, Refused, Watch, resolve
 
 Authenticate = Callable[[Any, str], Awaitable[Reader]]
 """`(app state, token) -> the caller`; raises NotAuthorizedException for a bad credential."""
@@ -27,48 +32,57 @@ PATHS: dict[Kind, str] = {
 }
 
 
-def gateway_config(socket: WebSocket) -> GatewayConfig:
-    """The app's `gateway` state if set (tests, other prefixes), else the defaults."""
-    found = socket.app.state.get("gateway")
-    return found if isinstance(found, GatewayConfig) else GatewayConfig()
-
-
 def _after(socket: WebSocket) -> int | None:
     raw = socket.query_params.get("after")
-    return int(raw) if raw is not None and raw.isdigit() else None
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit()):
+        raise Refused(codes.BAD_REQUEST, "after must be a position: a non-negative integer")
+    return int(raw)
 
 
 async def stream(socket: WebSocket, kind: Kind, target: str, authenticate: Authenticate) -> None:
-    """Refuse before accepting (4401, 4403, 4404), else stream until the end of the connection."""
+    """Refuse with a close code (4400, 4401, 4403, 4404, 1013), else stream until the end."""
     state = socket.app.state
+    hub: Hub = state.gateway_hub
     credential = presented(socket)
+    # The token's subprotocol is echoed even when refusing: a browser fails a handshake
+    # that drops the subprotocol it offered, and would never see the close code.
+    await socket.accept(subprotocols=credential.subprotocol if credential else None)
     try:
         if credential is None:
             raise Refused(codes.UNAUTHORIZED, "credentials required: ?token= or a subprotocol")
-        reader = await _authenticated(authenticate, state, credential.token)
-        async with state.pool.acquire() as conn:
-            watch = await resolve(conn, reader, kind, target)
+        after = _after(socket)
+        watch = await _watch(state, authenticate, credential.token, kind, target)
+        if not await hub.feed.start():
+            raise Refused(codes.UNAVAILABLE, "NATS unavailable; retry")
     except Refused as refused:
-        await socket.close(code=refused.code, reason=refused.reason)
-        return
-    nc = state.nats.client
-    if not nc.is_connected:
-        await socket.close(code=codes.UNAVAILABLE, reason="NATS unavailable; retry")
+        await socket.close(code=refused.code, reason=codes.reason(refused.reason))
         return
 
     async def check() -> None:
         await _authenticated(authenticate, state, credential.token)
 
-    await socket.accept(subprotocols=credential.subprotocol)
-    session = Session(socket, watch, gateway_config(socket), _after(socket))
-    await session.run(nc, state.pool, check)
+    session = Session(socket, watch, hub.config, after, credential.token, check)
+    await session.run(hub.feed, hub.keeper, state.pool)
+
+
+async def _watch(
+    state: Any, authenticate: Authenticate, token: str, kind: Kind, target: str
+) -> Watch:
+    try:
+        reader = await _authenticated(authenticate, state, token)
+        async with state.pool.acquire() as conn:
+            return await resolve(conn, reader, kind, target)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        raise Refused(codes.UNAVAILABLE, "database unavailable; retry") from None
 
 
 async def _authenticated(authenticate: Authenticate, state: Any, token: str) -> Reader:
     try:
         return await authenticate(state, token)
     except NotAuthorizedException as exc:
-        raise Refused(codes.UNAUTHORIZED, str(exc.detail)[:100]) from None
+        raise Refused(codes.UNAUTHORIZED, str(exc.detail)) from None
 
 
 def websocket_routes(authenticate: Authenticate) -> list[WebsocketRouteHandler]:

@@ -1,149 +1,195 @@
-"""One WebSocket connection's stream: live buffer, replay, de-duplication, bounded sending."""
+"""One WebSocket connection's stream: replay from the table, then the feed's live events."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import asyncpg
 import msgspec
 from litestar import WebSocket
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
+from litestar.exceptions import WebSocketDisconnect
 
-from adapters.relay.message import POSITION
-from adapters.relay.subjects import Owner
+from adapters.telemetry.metrics import (
+    WEBSOCKET_CONNECTIONS,
+    WEBSOCKET_MESSAGES,
+    WEBSOCKET_SLOW_CONSUMERS,
+)
 from gateway import codes, events
 from gateway.config import GatewayConfig
-from gateway.watch import Refused, Watch
+from gateway.feed import Feed
+from gateway.watch import Refused, Route, Watch
+
+if TYPE_CHECKING:
+    from gateway.keeper import Keeper
 
 Recheck = Callable[[], Awaitable[None]]
 """Raises Refused once the connection's credential no longer holds."""
+HEARTBEAT = 0
+"""The queue entry that stands for a heartbeat (positions start at 1)."""
+
+log = logging.getLogger(__name__)
 
 
 class SlowConsumer(Exception):
-    """The send queue overflowed, or one send took longer than a heartbeat period."""
+    """The send queue overflowed, or one send stalled for a heartbeat period."""
+
+
+class GoingAway(Exception):
+    """The gateway is shutting down: the client should reconnect, to this one or another."""
+
+
+_CLIENT_GONE = (SlowConsumer, Refused, WebSocketDisconnect, OSError)
+"""How a session's tasks end without anything being wrong with the gateway."""
 
 
 class Session:
     """Sends every event the watch covers once, in position order, after `last`."""
 
     def __init__(
-        self, socket: WebSocket, watch: Watch, config: GatewayConfig, after: int | None
+        self,
+        socket: WebSocket,
+        watch: Watch,
+        config: GatewayConfig,
+        after: int | None,
+        credential: str,
+        check: Recheck,
     ) -> None:
         self.socket = socket
         self.watch = watch
+        self.route: Route = watch.route
         self.config = config
-        self.resume = after is not None
+        self.after = after
         """Without `after`, a client starts with what happens next: no replay."""
-        self.last = after or 0
+        self.credential = credential
+        """Sessions holding the same credential share one re-check."""
+        self.check = check
+        self.last = 0
         """The position of the last event sent."""
-        self.queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(config.queue_size)
-        self.overflowed = asyncio.Event()
-        self._sending = asyncio.Lock()
-        self._owners: dict[str, Owner] = {}
+        self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(config.queue_size)
+        self.ended: asyncio.Future[BaseException | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.sending_since: float | None = None
 
-    def offer(self, position: int, body: bytes) -> None:
+    def offer(self, position: int, body: str) -> None:
         """Take a live message; never waits, so one slow client holds up no other."""
         try:
             self.queue.put_nowait((position, body))
         except asyncio.QueueFull:
-            self.overflowed.set()
+            self.end(SlowConsumer())
 
-    async def on_message(self, msg: Msg) -> None:
+    def beat(self, now: float) -> None:
+        """Queue a heartbeat, unless a send has stalled for a whole period (a slow consumer)."""
+        since = self.sending_since
+        if since is not None and now - since > self.config.heartbeat_s:
+            self.end(SlowConsumer())
+        else:
+            self.offer(HEARTBEAT, "")
+
+    def end(self, why: BaseException | None) -> None:
+        """Stop streaming; `why` decides the close code (None: the client left)."""
+        if not self.ended.done():
+            self.ended.set_result(why)
+
+    async def run(self, feed: Feed, keeper: Keeper, pool: asyncpg.Pool) -> None:
+        """Stream until the client leaves or must be cut off; closes the socket with the code."""
+        # Joining first buffers what goes live during the replay; `deliver` drops the overlap.
+        baseline = feed.join(self)
+        keeper.add(self)
+        connections = WEBSOCKET_CONNECTIONS.labels(self.watch.level)
+        connections.inc()
         try:
-            position = int((msg.headers or {})[POSITION])
-        except (KeyError, ValueError):
-            return
-        self.offer(position, msg.data)
+            try:
+                self.last = baseline if self.after is None else self.after
+                why = await self._serve(pool, baseline)
+            finally:
+                feed.leave(self)
+            await self._close_for(why)
+        finally:
+            connections.dec()
+            keeper.discard(self)  # only now: a shutdown waits for the close frames to go out
 
-    async def send(self, body: bytes | str) -> None:
-        async with self._sending:
-            await self.socket.send_data(body, mode="text")
+    async def send(self, body: str) -> None:
+        self.sending_since = asyncio.get_running_loop().time()
+        await self.socket.send_data(body, mode="text")
+        self.sending_since = None
 
-    async def deliver(self, position: int, body: bytes) -> None:
+    async def deliver(self, position: int, body: str) -> None:
         if position > self.last:  # skips what replay and live both carried across the seam
             await self.send(body)
             self.last = position
+            WEBSOCKET_MESSAGES.inc()
 
-    async def replay(self, pool: asyncpg.Pool) -> None:
-        """Send what the watch covers in `(last, head]`, read from the events table."""
-        async with pool.acquire() as conn:
-            upto = await events.head(conn)
-            stream = self.watch.target if self.watch.kind == "run" else None
-            after = self.last
-            while after < upto:
-                found = await events.batch(conn, after, upto, self.config.replay_batch, stream)
-                if not found:
-                    break
-                unknown = {e.stream_id for e in found} - self._owners.keys()
-                if unknown:
-                    self._owners.update(await events.owners(conn, unknown))
-                for envelope in found:
-                    if self.watch.matches(envelope.stream_id, self._owners[envelope.stream_id]):
-                        await self.deliver(envelope.position, msgspec.json.encode(envelope))
-                after = found[-1].position
+    async def _replay(self, pool: asyncpg.Pool, upto: int) -> None:
+        """Send what the watch covers in `(last, upto]`, read from the events table."""
+        after, level, target = self.last, self.watch.level, self.watch.target or ""
+        while after < upto and not self.ended.done():
+            try:
+                async with pool.acquire() as conn:
+                    found = await events.replay(
+                        conn, level, target, after, upto, self.config.replay_batch
+                    )
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                reason = f"database unavailable; resume after={self.last}"
+                raise Refused(codes.UNAVAILABLE, reason) from None
+            if not found:
+                return
+            for envelope in found:
+                await self.deliver(envelope.position, msgspec.json.encode(envelope).decode())
+            after = found[-1].position
 
-    async def pump(self) -> None:
+    async def _stream(self, pool: asyncpg.Pool, baseline: int) -> None:
+        """The replay, then the live queue: one task, so a stalled send is cut off in either."""
+        if self.last < baseline:
+            await self._replay(pool, baseline)
         while True:
             position, body = await self.queue.get()
-            await self.deliver(position, body)
+            if position == HEARTBEAT:
+                await self.send(f'{{"type":"heartbeat","position":{self.last}}}')
+            else:
+                await self.deliver(position, body)
 
-    async def heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.heartbeat_s)
-            beat = msgspec.json.encode({"type": "heartbeat", "position": self.last})
-            try:
-                await asyncio.wait_for(self.send(beat), self.config.heartbeat_s)
-            except TimeoutError:
-                raise SlowConsumer from None
-
-    async def recheck(self, check: Recheck) -> None:
-        while True:
-            await asyncio.sleep(self.config.recheck_s)
-            await check()
-
-    async def until_client_leaves(self) -> None:
+    async def _until_client_leaves(self) -> None:
         while True:
             await self.socket.receive_data(mode="text")  # raises once the client is gone
 
-    async def run(self, nc: NatsClient, pool: asyncpg.Pool, check: Recheck) -> None:
-        """Stream until the client leaves or must be cut off; closes the socket with the code."""
-        # Live first, buffered in the queue, so nothing committed during the replay is missed.
-        sub = await nc.subscribe(self.watch.subject(self.config.prefix), cb=self.on_message)
+    async def _serve(self, pool: asyncpg.Pool, baseline: int) -> BaseException | None:
+        tasks = (
+            asyncio.create_task(self._stream(pool, baseline)),
+            asyncio.create_task(self._until_client_leaves()),
+        )
+        for task in tasks:
+            task.add_done_callback(self._task_done)
         try:
-            await nc.flush()
-            if self.resume:
-                await self.replay(pool)
-            await self._serve(check)
-        finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
-
-    async def _serve(self, check: Recheck) -> None:
-        tasks = [
-            asyncio.create_task(self.pump()),
-            asyncio.create_task(self.heartbeat()),
-            asyncio.create_task(self.recheck(check)),
-            asyncio.create_task(self.until_client_leaves()),
-            asyncio.create_task(self.overflowed.wait()),
-        ]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            return await self.ended
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        error = next(iter(done)).exception()
-        await self._close_for(SlowConsumer() if self.overflowed.is_set() else error)
 
-    async def _close_for(self, error: BaseException | None) -> None:
-        if isinstance(error, SlowConsumer):
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled():
+            error = task.exception()
+            if error is not None and not isinstance(error, _CLIENT_GONE):
+                log.warning("gateway: a session failed", exc_info=error)
+            # Anything but a refusal or a slow consumer: nothing left to tell the client.
+            self.end(error if isinstance(error, SlowConsumer | Refused) else None)
+
+    async def _close_for(self, why: BaseException | None) -> None:
+        if isinstance(why, SlowConsumer):
+            WEBSOCKET_SLOW_CONSUMERS.inc()
             code, reason = codes.SLOW_CONSUMER, f"slow consumer; resume after={self.last}"
-        elif isinstance(error, Refused):
-            code, reason = error.code, error.reason
+        elif isinstance(why, GoingAway):
+            code, reason = codes.GOING_AWAY, f"going away; resume after={self.last}"
+        elif isinstance(why, Refused):
+            code, reason = why.code, why.reason
         else:
             return  # the client left, or its socket failed: nothing to tell it
         with contextlib.suppress(Exception):
-            await self.socket.close(code=code, reason=reason)
+            await asyncio.wait_for(
+                self.socket.close(code=code, reason=codes.reason(reason)), self.config.close_wait_s
+            )

@@ -1,4 +1,4 @@
-"""What a connection watches: its NATS subject, its project, and which stored events match."""
+"""What a connection watches, and the routes by which an event reaches the watchers."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from adapters.relay.subjects import Owner, learn, token
 from gateway import codes, events
 
 Kind = Literal["run", "pipeline", "project", "system"]
+Route = tuple[str, str]
+"""`(level, subject token)`: ("run", run), ("pipeline", id), ("project", id) or ("all", "")."""
+EVERYTHING: Route = ("all", "")
 
 
 class Reader(Protocol):
@@ -37,25 +40,36 @@ class Watch:
     target: str | None
     """The run, pipeline or project id; for `system`, the one project (None: all)."""
 
-    def subject(self, prefix: str) -> str:
-        t = token(self.target)
-        match self.kind:
-            case "run":
-                return f"{prefix}.*.*.run.{t}.*"
-            case "pipeline":
-                return f"{prefix}.*.{t}.>"
-            case "project":
-                return f"{prefix}.{t}.>"
-        return f"{prefix}.>" if self.target is None else f"{prefix}.{t}.>"
+    @property
+    def level(self) -> str:
+        """The route's level: a system watch of one project is that project's watch."""
+        if self.kind == "system":
+            return EVERYTHING[0] if self.target is None else "project"
+        return self.kind
 
-    def matches(self, stream_id: str, owner: Owner) -> bool:
-        """Whether a stored event belongs here (the same rule as the subject filter)."""
-        match self.kind:
-            case "run":
-                return stream_id == self.target
-            case "pipeline":
-                return owner.pipeline_id == self.target
-        return self.target is None or owner.project_id == self.target
+    @property
+    def route(self) -> Route:
+        return EVERYTHING if self.target is None else (self.level, token(self.target))
+
+
+def routes(project: str, pipeline: str, stream_type: str, stream: str) -> tuple[Route, ...]:
+    """Every route an event reaches, from its subject tokens (the relay's subject levels)."""
+    found = (EVERYTHING, ("project", project), ("pipeline", pipeline))
+    return (*found, ("run", stream)) if stream_type == "run" else found
+
+
+def owner_routes(stream_type: str, stream_id: str, owner: Owner) -> tuple[Route, ...]:
+    """The routes of a stored event, given its stream's owner: what its subject would say."""
+    return routes(token(owner.project_id), token(owner.pipeline_id), stream_type, token(stream_id))
+
+
+def subject_routes(prefix: str, subject: str) -> tuple[Route, ...] | None:
+    """The routes of a relayed message, or None if its subject is not the relay's shape."""
+    levels = subject[len(prefix) + 1 :].split(".") if subject.startswith(prefix + ".") else []
+    if len(levels) != 5:
+        return None
+    project, pipeline, stream_type, stream, _type = levels
+    return routes(project, pipeline, stream_type, stream)
 
 
 def _uuid(value: str | None) -> UUID | None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest_asyncio
 
+from adapters.embedded import ServerUrls
 from adapters.event_store import EventStore
 from adapters.relay import Relay, RelayConfig
 from adapters.services import open_services
 from adapters.settings import Settings
 from domain.registry import default_registry
+from tests.databases import own_database
 from tests.integration.gateway.gatewaying import JWT_SECRET
 from tests.integration.relay.relaying import running, start_at_head, unique_config
 
@@ -35,3 +38,17 @@ async def relay(database_url: str, nats_url: str) -> AsyncIterator[RelayConfig]:
     await start_at_head(database_url, config)
     async with running(Relay(database_url, nats_url, config)):
         yield config
+
+
+@pytest_asyncio.fixture(scope="session")
+async def database_url(server_urls: ServerUrls) -> AsyncIterator[str]:
+    """This package's own database: its tests append hand-made events (no `occurred_at`, no
+    definition) that the views of every other package would stop on as poison."""
+    async with own_database(server_urls, "flowledger_gateway") as url:
+        yield url
+
+
+@pytest_asyncio.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with asyncpg.create_pool(database_url, min_size=1, max_size=20) as pool:
+        yield pool

@@ -40,19 +40,21 @@ async def gateway(
 
 
 async def connect(client: TestClient, path: str, **params: Any) -> WebSocketTestSession:
-    """An accepted WebSocket session (WebSocketDisconnect if refused before accepting)."""
+    """An accepted WebSocket session (a refused one is closed right after accepting)."""
     subprotocols = params.pop("subprotocols", None)
     session = client.websocket_connect(path, params=params, subprotocols=subprotocols)
     return await asyncio.to_thread(session.__enter__)
 
 
 async def refusal(client: TestClient, path: str, **params: Any) -> WebSocketDisconnect:
+    """The close that refuses a connection: it comes before any message."""
+    session = await connect(client, path, **params)
     try:
-        session = await connect(client, path, **params)
+        message = await asyncio.to_thread(session.receive, timeout=15)
     except WebSocketDisconnect as refused:
         return refused
     session.close()
-    raise AssertionError(f"{path} was accepted")
+    raise AssertionError(f"{path} was accepted and sent {message}")
 
 
 async def receive(session: WebSocketTestSession, count: int) -> list[dict[str, Any]]:

@@ -1,0 +1,325 @@
+"""WebSocket fan-out: 2,000 clients on ONE gateway process while commands write 500 events/s.
+
+    uv run python bench/fanout.py [--runs 200] [--per-run 10] [--rate 500] [--seconds 20]
+
+Real processes, as in production: `flowledger gateway` (the one measured), `flowledger api`,
+`flowledger relay`, over embedded PostgreSQL and NATS in a temp folder. The clients run in
+`--client-processes` processes of their own (bench/_ws_clients.py), each client on
+/ws/runs/{id}, `--per-run` clients per run. Commands append one log chunk each (one event) to
+the runs, paced at `--rate` per second over keep-alive HTTP connections.
+
+Reported: the end-to-end latency from the command's HTTP answer to the client's receipt of the
+event (p50, p99), messages delivered per second, the gateway's memory per idle connection (RSS
+before and after connecting the clients), and, as the baseline measured in the same run and on
+the same NATS, plain publish-to-subscriber latency between two processes, with the ratios.
+"""
+
+# ruff: noqa: E402  (the imports after the sys.path fix below)
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if __name__ == "__main__":
+    # As a script, bench/ leads sys.path and would shadow the top-level packages.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+    sys.path.insert(0, str(ROOT))
+
+import msgspec
+import nats
+
+from bench._http_load import Answer, Client, free_port
+
+PROBE_SUBJECT = "bench.fanout.probe"
+PROBE_RATE = 200
+EVENTS_SUBJECT = "flowledger.events.>"
+
+
+class Written(msgspec.Struct):
+    position: int
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values) or [0.0]
+    return ordered[int(q * (len(ordered) - 1))]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+@contextlib.asynccontextmanager
+async def role(name: str, env: dict[str, str], port: int | None) -> AsyncIterator[int]:
+    """`flowledger NAME` as its own process; yields its pid once it answers /health."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapters.cli", name, cwd=ROOT, env=env
+    )
+    try:
+        for _ in range(300):
+            if proc.returncode is not None:
+                raise SystemExit(f"flowledger {name} exited with {proc.returncode}")
+            if port is None:
+                break
+            with contextlib.suppress(OSError):
+                status, _ = await Client(port, {"Connection": "close"}).request("GET", "/health")
+                if status == 200:
+                    break
+            await asyncio.sleep(0.2)
+        yield proc.pid
+    finally:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def setup(port: int, key: str, runs: int) -> list[str]:
+    """A project, a pipeline and `runs` runs of it, through the API."""
+    client = Client(port, {"X-API-Key": key})
+    slug = f"fanout-{os.getpid()}"
+    body = {"name": "fanout", "slug": slug}
+    status, answer = await client.post("/api/v1/projects", msgspec.json.encode(body))
+    assert status == 201, answer
+    project = msgspec.json.decode(answer, type=Answer).id
+    pipeline = {"project_id": project, "name": "ci", "steps": [{"name": "build", "run": "make"}]}
+    status, answer = await client.post("/api/v1/pipelines", msgspec.json.encode(pipeline))
+    assert status == 201, answer
+    pipeline_id = msgspec.json.decode(answer, type=Answer).id
+    found = []
+    for _ in range(runs):
+        status, answer = await client.post(f"/api/v1/pipelines/{pipeline_id}/runs", b"{}")
+        assert status == 201, answer
+        found.append(msgspec.json.decode(answer, type=Answer).id)
+    await client.close()
+    return found
+
+
+async def drive(
+    port: int, key: str, run_ids: list[str], rate: float, start: float, end: float
+) -> tuple[dict[int, float], int]:
+    """One log chunk per command, `rate` commands/s spread over the runs; answers by position."""
+    answered: dict[int, float] = {}
+    failures = 0
+    per_run = rate / len(run_ids)
+
+    async def one_run(index: int, run_id: str) -> None:
+        nonlocal failures
+        client = Client(port, {"X-API-Key": key})
+        path = f"/api/v1/pipeline-runs/{run_id}/logs"
+        seq, due = 1, start + index / rate
+        while due < end:
+            await asyncio.sleep(max(0.0, due - time.time()))
+            chunk = {"chunks": [{"seq": seq, "text": f"line {seq} of {run_id}"}]}
+            status, body = await client.post(path, msgspec.json.encode(chunk))
+            if status == 202:
+                answered[msgspec.json.decode(body, type=Written).position] = time.time()
+                seq += 1
+            else:
+                failures += 1
+            due += 1 / per_run
+        await client.close()
+
+    await asyncio.gather(*(one_run(i, r) for i, r in enumerate(run_ids)))
+    return answered, failures
+
+
+async def publish_probes(url: str, start: float, end: float) -> None:
+    nc = await nats.connect(url)
+    due = start
+    while due < end:
+        await asyncio.sleep(max(0.0, due - time.time()))
+        await nc.publish(PROBE_SUBJECT, repr(time.time()).encode())
+        due += 1 / PROBE_RATE
+    await nc.flush()
+    await nc.close()
+
+
+async def spawn_clients(args: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench._ws_clients", *args, cwd=ROOT, env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=1 << 30,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 600)
+    if line.strip() != b"ready":
+        raise SystemExit(f"a client process failed to connect: {line!r}")
+    return proc
+
+
+async def bench(args: argparse.Namespace, env: dict[str, str], urls: object) -> dict:
+    from adapters.bootstrap import create_key
+    from adapters.migrations import migrate
+    from adapters.services import open_services
+    from adapters.settings import load_settings
+
+    await migrate(env["FLOWLEDGER_DATABASE_URL"])
+    settings = load_settings(env, cwd=Path(env["FLOWLEDGER_DATA_DIR"]))
+    async with open_services(settings, env["FLOWLEDGER_DATABASE_URL"]) as services:
+        _, key = await create_key(
+            services, name="bench", scopes=("admin",), project_id=None, at=datetime.now(UTC)
+        )
+    gateway_port, api_port = free_port(), free_port()
+    client_env = {**env, "BENCH_TOKEN": key}
+    async with contextlib.AsyncExitStack() as stack:
+        api_env = {**env, "FLOWLEDGER_PORT": str(api_port)}
+        gw_env = {**env, "FLOWLEDGER_PORT": str(gateway_port)}
+        await stack.enter_async_context(role("api", api_env, api_port))
+        await stack.enter_async_context(role("relay", env, None))
+        gateway_pid = await stack.enter_async_context(role("gateway", gw_env, gateway_port))
+        run_ids = await setup(api_port, key, args.runs)
+        base = f"ws://127.0.0.1:{gateway_port}"
+        # One client first: the gateway's NATS subscription starts with its first connection.
+        warm = await spawn_clients([base, run_ids[0], "1"], client_env)
+        await asyncio.sleep(2.0)
+        rss_before = rss_kib(gateway_pid)
+        shares = [run_ids[i :: args.client_processes] for i in range(args.client_processes)]
+        procs = [
+            await spawn_clients([base, ",".join(share), str(args.per_run)], client_env)
+            for share in shares
+        ]
+        await asyncio.sleep(3.0)
+        rss_after = rss_kib(gateway_pid)
+        nats_url = env["FLOWLEDGER_NATS_URL"]
+        probe = await spawn_clients(["--probe", nats_url, PROBE_SUBJECT, EVENTS_SUBJECT], env)
+        start = time.time() + args.warmup
+        end = start + args.seconds
+        window = f"{start!r} {end!r}\n".encode()
+        for proc in (*procs, probe, warm):
+            assert proc.stdin is not None
+            proc.stdin.write(window)
+            await proc.stdin.drain()
+        cpu0 = _cpu_seconds(gateway_pid)
+        (answered, failures), _ = await asyncio.gather(
+            drive(api_port, key, run_ids, args.rate, time.time(), end + 2.0),
+            publish_probes(env["FLOWLEDGER_NATS_URL"], start, end),
+        )
+        cpu1 = _cpu_seconds(gateway_pid)
+        outputs = [msgspec.json.decode((await p.communicate())[0]) for p in procs]
+        probed = msgspec.json.decode((await probe.communicate())[0])
+        await warm.communicate()
+    latencies = [
+        (received - answered[position]) * 1000
+        for out in outputs
+        for position, received in out["received"]
+        if position in answered
+    ]
+    commands = sum(1 for t in answered.values() if start <= t < end)
+    relayed = dict(probed["relayed"])
+    return {
+        "relay": [(t - answered[p]) * 1000 for p, t in relayed.items() if p in answered],
+        "hop": [
+            (received - relayed[position]) * 1000
+            for out in outputs
+            for position, received in out["received"]
+            if position in relayed
+        ],
+        "latencies": latencies,
+        "delivered": sum(len(out["received"]) for out in outputs),
+        "closed": sum(out["closed"] for out in outputs),
+        "commands": commands,
+        "failures": failures,
+        "probe": probed["latencies_ms"],
+        "rss": (rss_before, rss_after),
+        "gateway_cpu_s": cpu1 - cpu0,
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--per-run", type=int, default=10)
+    parser.add_argument("--rate", type=float, default=500.0, help="commands (events) per second")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--client-processes", type=int, default=4)
+    args = parser.parse_args()
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by every process
+    clients = args.runs * args.per_run
+    if hard < clients + 1000:
+        raise SystemExit(f"the file-descriptor limit ({hard}) is too low for {clients} clients")
+
+    from adapters.embedded import embedded_servers
+    from adapters.secrets import SecretBox
+    from adapters.settings import load_settings
+
+    data_dir = Path(tempfile.mkdtemp(prefix="flowledger-bench-"))
+    try:
+        base = load_settings(os.environ, cwd=data_dir)  # an empty cwd: no .env files
+        base = msgspec.structs.replace(base, data_dir=data_dir)
+        with embedded_servers(base, log=lambda _: None) as urls:
+            env = {
+                **os.environ,
+                "FLOWLEDGER_DATABASE_URL": urls.database_url,
+                "FLOWLEDGER_NATS_URL": urls.nats_url,
+                "FLOWLEDGER_DATA_DIR": str(data_dir),
+                "FLOWLEDGER_CIPHER_KEY": SecretBox.generate_key(),
+                "FLOWLEDGER_RATE_LIMIT_PER_KEY": "0",
+                "FLOWLEDGER_RATE_LIMIT_PER_ADDRESS": "0",
+                "FLOWLEDGER_LOG_LEVEL": "WARNING",
+            }
+            r = asyncio.run(bench(args, env, urls))
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    lat, probe = r["latencies"], r["probe"]
+    p50, p99 = quantile(lat, 0.5), quantile(lat, 0.99)
+    b50, b99 = quantile(probe, 0.5), quantile(probe, 0.99)
+    before, after = r["rss"]
+    per_conn = (after - before) / clients
+    print(
+        f"{clients:,} clients on {args.runs} runs ({args.per_run} per run) in "
+        f"{args.client_processes} processes; {os.cpu_count()} cores; {args.seconds:.0f} s measured"
+    )
+    print(
+        f"commands answered in the window: {r['commands'] / args.seconds:,.0f}/s "
+        f"(asked {args.rate:,.0f}/s; {r['failures']} failed)"
+    )
+    print(
+        f"messages delivered: {r['delivered'] / args.seconds:,.0f}/s "
+        f"(expected ~{r['commands'] * args.per_run / args.seconds:,.0f}/s); "
+        f"connections lost: {r['closed']}; gateway CPU {r['gateway_cpu_s'] / args.seconds:.0%}"
+    )
+    print(f"{'':<34}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"{'(a) command answer -> client':<34}{p50:>9.1f}{p99:>9.1f}")
+    print(f"{'   of which answer -> NATS (relay)':<34}{quantile(r['relay'], 0.5):>9.1f}"
+          f"{quantile(r['relay'], 0.99):>9.1f}")  # fmt: skip
+    print(f"{'   of which NATS -> client (gateway)':<34}{quantile(r['hop'], 0.5):>9.1f}"
+          f"{quantile(r['hop'], 0.99):>9.1f}")  # fmt: skip
+    print(f"{'(b) NATS publish -> subscriber':<34}{b50:>9.2f}{b99:>9.2f}")
+    print(f"{'a / b':<34}{p50 / max(b50, 1e-3):>9.0f}{p99 / max(b99, 1e-3):>9.0f}")
+    print(
+        f"gateway RSS {before / 1024:,.0f} MiB -> {after / 1024:,.0f} MiB with {clients:,} idle "
+        f"clients: {per_conn:.1f} KiB per connection"
+    )
+    print(f"target p99 < 100 ms: {'met' if p99 < 100 else 'NOT met'}")
+    print(f"target < 64 KiB per idle connection: {'met' if per_conn < 64 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""One NATS subscription per gateway process: every event once, in position order, fanned out.
+
+Positions are global and gap-free, so the feed knows when it missed something (a message that
+is not `last + 1`, or a reconnect to NATS) and reads the gap from the events table first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+import asyncpg
+import msgspec
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from opentelemetry.trace import SpanKind
+
+from adapters.relay.message import POSITION, TRACEPARENT
+from adapters.relay.subjects import Owner
+from adapters.telemetry.tracing import span
+from gateway import events
+from gateway.config import GatewayConfig
+from gateway.watch import Route, owner_routes, subject_routes
+
+log = logging.getLogger(__name__)
+
+OWNERS_KEPT = 50_000
+"""Streams whose owner the feed remembers for backfills (live messages carry it in subjects)."""
+
+
+class Subscriber(Protocol):
+    route: Route
+
+    def offer(self, position: int, body: str) -> None:
+        """Take one event; must not wait (one slow subscriber holds up no other)."""
+
+
+class Feed:
+    """Started by the first connection of the process; `last` is the last position fanned out."""
+
+    def __init__(self, nats_url: str, pool: asyncpg.Pool, config: GatewayConfig) -> None:
+        self.nats_url = nats_url
+        self.pool = pool
+        self.config = config
+        self.last = 0
+        self.backfilled = 0
+        """Events read from the table because NATS did not bring them (gaps, reconnects)."""
+        self._nc = NatsClient()
+        self._sub: Subscription | None = None
+        self._starting: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        """Held while fanning out: live messages and backfills take their turn in order."""
+        self._subscribers: dict[Route, set[Subscriber]] = {}
+        self._owners: dict[str, Owner] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def connected(self) -> bool:
+        return self._sub is not None and self._nc.is_connected
+
+    @property
+    def subscribers(self) -> int:
+        return sum(len(found) for found in self._subscribers.values())
+
+    async def start(self) -> bool:
+        """Connect and subscribe once per process; False while NATS is out of reach."""
+        if self._starting is None or (self._starting.done() and self._sub is None):
+            # (again if a start failed, e.g. on the database: nothing is subscribed yet)
+            self._starting = asyncio.create_task(self._start(), name="gateway-feed-start")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._starting), self.config.connect_wait_s)
+        return self.connected
+
+    def join(self, subscriber: Subscriber) -> int:
+        """Deliver from now on; returns `last`, the position after which deliveries start."""
+        self._subscribers.setdefault(subscriber.route, set()).add(subscriber)
+        return self.last
+
+    def leave(self, subscriber: Subscriber) -> None:
+        found = self._subscribers.get(subscriber.route)
+        if found is not None:
+            found.discard(subscriber)
+            if not found:
+                del self._subscribers[subscriber.route]
+
+    async def close(self) -> None:
+        if self._starting is not None and not self._starting.done():
+            self._starting.cancel()
+        for task in (*self._tasks, *([self._starting] if self._starting else [])):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        if not self._nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+
+    async def _start(self) -> None:
+        if not (self._nc.is_connected or self._nc.is_reconnecting):
+            servers = [server.strip() for server in self.nats_url.split(",")]
+            # max_reconnect_attempts=-1: nats-py keeps trying, the first connect included,
+            # and subscribes again by itself after each reconnect.
+            await self._nc.connect(
+                servers,
+                name="flowledger-gateway",
+                connect_timeout=2,
+                reconnect_time_wait=self.config.reconnect_wait_s,
+                max_reconnect_attempts=-1,
+                reconnected_cb=self._on_reconnected,
+                error_cb=self._on_error,
+            )
+        async with self._lock:
+            sub = await self._nc.subscribe(f"{self.config.prefix}.>", cb=self._on_message)
+            try:
+                await self._nc.flush()
+                async with self.pool.acquire() as conn:
+                    self.last = await events.head(conn)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+                raise
+            self._sub = sub
+
+    async def _on_message(self, msg: Msg) -> None:
+        try:
+            position = int((msg.headers or {})[POSITION])
+        except (KeyError, ValueError):
+            return
+        routes = subject_routes(self.config.prefix, msg.subject)
+        if routes is None or position <= self.last:  # a relay's republished copy, or backfilled
+            return
+        async with self._lock:
+            if self._sub is None or position <= self.last:  # not started, or seen already
+                return
+            if position > self.last + 1 and not await self._backfill(position - 1):
+                return  # the table is out of reach: the next message tries the gap again
+            with span(
+                "gateway fan-out",
+                parent=(msg.headers or {}).get(TRACEPARENT),
+                kind=SpanKind.CONSUMER,
+                attributes={"flowledger.position": position},
+            ):
+                self._fan_out(position, routes, msg.data.decode())
+
+    async def _on_reconnected(self) -> None:
+        # What was published while we were away never reaches us: read it from the table.
+        task = asyncio.create_task(self._catch_up(), name="gateway-feed-catch-up")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _catch_up(self) -> None:
+        async with self._lock:
+            if self._sub is None:  # not started: the start reads the head itself
+                return
+            try:
+                async with self.pool.acquire() as conn:
+                    upto = await events.head(conn)
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("gateway: cannot read the head after a NATS reconnect: %s", error)
+                return
+            await self._backfill(upto)
+
+    async def _backfill(self, upto: int) -> bool:
+        """Fan out `(last, upto]` from the events table; False if it could not be read."""
+        try:
+            async with self.pool.acquire() as conn:
+                while self.last < upto:
+                    found = await events.batch(conn, self.last, upto, self.config.replay_batch)
+                    if not found:
+                        return False
+                    unknown = {e.stream_id for e in found} - self._owners.keys()
+                    if unknown:
+                        self._remember(await events.owners(conn, unknown))
+                    for envelope in found:
+                        owner = self._owners.get(envelope.stream_id, Owner())
+                        routes = owner_routes(envelope.stream_type, envelope.stream_id, owner)
+                        self._fan_out(envelope.position, routes, _encode(envelope))
+                        self.backfilled += 1
+        except (OSError, asyncpg.PostgresError) as error:
+            log.warning("gateway: backfill to %s stopped at %s: %s", upto, self.last, error)
+            return False
+        return True
+
+    def _remember(self, owners: dict[str, Owner]) -> None:
+        if len(self._owners) + len(owners) > OWNERS_KEPT:
+            self._owners.clear()
+        self._owners.update(owners)
+
+    def _fan_out(self, position: int, routes: tuple[Route, ...], body: str) -> None:
+        for route in routes:
+            for subscriber in self._subscribers.get(route, ()):
+                subscriber.offer(position, body)
+        self.last = position
+
+    async def _on_error(self, error: Exception) -> None:
+        log.debug("gateway NATS: %s", error)
+
+
+def _encode(envelope: object) -> str:
+    return msgspec.json.encode(envelope).decode()
