@@ -1,0 +1,1 @@
+"""Telemetry: OpenTelemetry traces, Prometheus metrics and JSON logs for every role."""

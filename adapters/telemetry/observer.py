@@ -1,0 +1,46 @@
+"""The command bus's observer: one span and one count per command, trace context into its events."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+import msgspec
+from opentelemetry.trace import Status, StatusCode
+
+from adapters.telemetry.metrics import COMMAND_SECONDS, COMMANDS
+from adapters.telemetry.tracing import current_traceparent, span
+from commands.context import CommandContext
+from commands.ports import VersionConflict
+from domain.errors import DomainError
+
+
+class TelemetryObserver:
+    """Wraps each command in a span whose traceparent the appended events carry."""
+
+    @contextlib.contextmanager
+    def observe(self, command: object, context: CommandContext) -> Iterator[CommandContext]:
+        name = type(command).__name__
+        started = time.perf_counter()
+        outcome = "ok"
+        with span(f"command {name}", parent=context.traceparent) as current:
+            current.set_attribute("flowledger.command", name)
+            current.set_attribute("flowledger.correlation_id", context.correlation_id)
+            traceparent = current_traceparent() or context.traceparent
+            try:
+                yield msgspec.structs.replace(context, traceparent=traceparent)
+            except DomainError as exc:
+                outcome = "rejected"
+                current.set_attribute("flowledger.rejected", type(exc).__name__)
+                raise
+            except VersionConflict:
+                outcome = "conflict"
+                raise
+            except BaseException as exc:
+                outcome = "error"
+                current.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise
+            finally:
+                COMMANDS.labels(name, outcome).inc()
+                COMMAND_SECONDS.labels(name).observe(time.perf_counter() - started)

@@ -1,0 +1,144 @@
+"""OpenTelemetry tracing: the provider from settings, and W3C trace context in and out of events."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+TRACE_EXPORTERS = ("none", "console", "otlp")
+TRACER_NAME = "flowledger"
+MAX_LINKS = 32
+
+_propagator = TraceContextTextMapPropagator()
+
+
+def configure_tracing(
+    service: str,
+    *,
+    exporter: str,
+    sample_ratio: float,
+    otlp_endpoint: str | None = None,
+    extra_processor: SpanProcessor | None = None,
+) -> TracerProvider | None:
+    """Install the global tracer provider for this process; None when tracing is off.
+
+    Sampling is decided once at the root (ParentBased): a trace continued from an event's
+    traceparent keeps the decision its first process took, so it is whole or absent.
+    """
+    if exporter == "none" and extra_processor is None:
+        return None
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service, "service.namespace": "flowledger"}),
+        sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
+    )
+    chosen = _exporter(exporter, otlp_endpoint)
+    if chosen is not None:
+        # Console output is for a person watching: written at once, not batched.
+        processor = SimpleSpanProcessor if exporter == "console" else BatchSpanProcessor
+        provider.add_span_processor(processor(chosen))
+    if extra_processor is not None:
+        provider.add_span_processor(extra_processor)
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def _exporter(name: str, otlp_endpoint: str | None) -> SpanExporter | None:
+    if name == "console":
+        # One span per line, as JSON: readable by a person and by a log collector alike.
+        return ConsoleSpanExporter(formatter=lambda span: span.to_json(indent=None) + "\n")
+    if name == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        # Without an endpoint the exporter reads OTEL_EXPORTER_OTLP_* itself.
+        return OTLPSpanExporter(endpoint=otlp_endpoint) if otlp_endpoint else OTLPSpanExporter()
+    return None
+
+
+def tracing_enabled() -> bool:
+    """Whether this process installed a tracer provider (otherwise every span is a no-op)."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer(TRACER_NAME)
+
+
+def current_traceparent() -> str | None:
+    """The W3C traceparent of the active span, or None when there is none."""
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def context_from(traceparent: str | None) -> otel_context.Context | None:
+    """An OpenTelemetry context whose parent is `traceparent`; None if it is absent or invalid."""
+    if not traceparent:
+        return None
+    extracted = _propagator.extract({"traceparent": traceparent})
+    if not trace.get_current_span(extracted).get_span_context().is_valid:
+        return None
+    return extracted
+
+
+def context_from_headers(headers: Mapping[str, str] | None) -> otel_context.Context | None:
+    if not headers:
+        return None
+    return context_from(headers.get("traceparent"))
+
+
+@contextlib.contextmanager
+def span(
+    name: str,
+    *,
+    parent: str | None = None,
+    continues: str | None = None,
+    kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+    attributes: Mapping[str, Any] | None = None,
+    links: Sequence[trace.Link] = (),
+) -> Iterator[trace.Span]:
+    """A span, child of the active one, or of `parent` (a traceparent) when nothing is active.
+
+    A process picking up work from an event or a message (relay, gateway, runner) passes the
+    event's traceparent as `parent`, which makes its span part of the original trace. Work done
+    for one event inside a batch's span (a process manager) passes it as `continues`: the span
+    then joins the event's trace rather than the batch's.
+    """
+    if continues is not None:
+        ctx = context_from(continues)
+    else:
+        active = trace.get_current_span().get_span_context().is_valid
+        ctx = None if active else context_from(parent)
+    with tracer().start_as_current_span(
+        name, context=ctx, kind=kind, attributes=dict(attributes or {}), links=links
+    ) as current:
+        yield current
+
+
+def links_to(traceparents: Iterable[str | None], limit: int = MAX_LINKS) -> list[trace.Link]:
+    """Links to the traces of a batch's events: a batch serves many traces, parented by none."""
+    links: list[trace.Link] = []
+    if not tracing_enabled():
+        return links
+    seen: set[str] = set()
+    for traceparent in traceparents:
+        if not traceparent or traceparent in seen or len(links) == limit:
+            continue
+        seen.add(traceparent)
+        ctx = context_from(traceparent)
+        if ctx is not None:
+            links.append(trace.Link(trace.get_current_span(ctx).get_span_context()))
+    return links

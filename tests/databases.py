@@ -1,0 +1,35 @@
+"""Databases of their own on the session's PostgreSQL, for fixtures that must not share one."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
+
+import asyncpg
+
+from adapters.embedded import ServerUrls
+
+
+@contextlib.asynccontextmanager
+async def own_database(server_urls: ServerUrls, prefix: str) -> AsyncIterator[str]:
+    """A fresh, migrated database on the session's server, dropped afterwards."""
+    from adapters.migrations import migrate  # imported late: written alongside these fixtures
+
+    name = f"{prefix}_{uuid4().hex[:8]}"
+    await _execute(server_urls.database_url, f'CREATE DATABASE "{name}"')
+    try:
+        url = urlunsplit(urlsplit(server_urls.database_url)._replace(path=f"/{name}"))
+        await migrate(url)
+        yield url
+    finally:
+        await _execute(server_urls.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _execute(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
