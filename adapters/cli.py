@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from uuid import UUID
 
+from adapters.audit.commandline import add_commands as add_audit_commands
+from adapters.audit.export_cli import add_export_command
+from adapters.runner_cli import add_runner_commands
 from adapters.settings import Settings, SettingsError, load_settings
 
 Handler = Callable[[argparse.Namespace], int]
@@ -88,6 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
         _intake,
     )
     add(
+        "dispatcher",
+        "turn ready steps into jobs for runners, and reap silent runners (one role)",
+        "Run the dispatcher alone against FLOWLEDGER_DATABASE_URL and FLOWLEDGER_NATS_URL "
+        "(embedded servers when unset): it records each ready step of a run as a job and "
+        "publishes it to the JetStream work queue FLOWLEDGER_DISPATCH_STREAM, publishes again "
+        "at start every job no runner has started, and marks a runner lost once it has not "
+        "heartbeated for FLOWLEDGER_RUNNER_LOST_AFTER_S, failing its running steps `runner_lost` "
+        "(retried when the step allows). Any number may run; one of them dispatches at a time.",
+        _dispatcher,
+    )
+    add(
         "relay",
         "publish every event to NATS JetStream (one role, as compose and production run it)",
         "Run the relay alone: it publishes every committed event, in position order, to the "
@@ -116,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_keys(commands)
     _add_projections(commands)
+    _add_tail(commands)
+    add_export_command(commands, SETTINGS_HELP, _export)
+    add_audit_commands(commands, SETTINGS_HELP)
+    add_runner_commands(commands, runner=_runner, run=_run)
     add(
         "version",
         "print the flowledger version",
@@ -204,6 +221,45 @@ def _add_projections(commands: argparse._SubParsersAction) -> None:
     rebuild.set_defaults(run=_projections_rebuild)
 
 
+def _add_tail(commands: argparse._SubParsersAction) -> None:
+    tail = commands.add_parser(
+        "tail",
+        help="print events live in the terminal, as the relay publishes them",
+        description=textwrap.fill(
+            "Print each event as the relay publishes it on JetStream, one line each (recorded "
+            "time, position, stream type and id, event type, a few fields of its data), until "
+            "Ctrl-C. Filter by run, pipeline or project, and by event type; --after starts from "
+            "a past position instead of now. Uses FLOWLEDGER_NATS_URL, or else the embedded "
+            "NATS of the `flowledger up` running on FLOWLEDGER_DATA_DIR.",
+            78,
+        ),
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scope = tail.add_mutually_exclusive_group()
+    # `run` is taken: every subcommand's handler lives there.
+    scope.add_argument("--run", dest="run_id", type=UUID, metavar="ID", help="one run's events")
+    scope.add_argument(
+        "--pipeline", type=UUID, metavar="ID", help="this pipeline's events and its runs'"
+    )
+    scope.add_argument("--project", type=UUID, metavar="ID", help="everything in this project")
+    tail.add_argument(
+        "--type",
+        dest="event_type",
+        type=_event_type,
+        metavar="EVENT_TYPE",
+        help="only events of this type, e.g. RunStarted",
+    )
+    tail.add_argument(
+        "--after",
+        type=_non_negative_int,
+        metavar="POSITION",
+        help="start after this global position (default: only events from now on)",
+    )
+    tail.add_argument("--json", action="store_true", help="print each envelope as a JSON line")
+    tail.set_defaults(run=_tail)
+
+
 def _scopes(raw: str) -> tuple[str, ...]:
     from commands.context import SCOPES
 
@@ -214,6 +270,21 @@ def _scopes(raw: str) -> tuple[str, ...]:
             f"expected comma-separated scopes from {', '.join(sorted(SCOPES))}"
         )
     return scopes
+
+
+def _event_type(raw: str) -> str:
+    from domain.registry import UnknownEventType, default_registry
+
+    try:
+        return default_registry().event_type(raw).name
+    except UnknownEventType:
+        raise argparse.ArgumentTypeError(f"no event type is named {raw!r}") from None
+
+
+def _non_negative_int(raw: str) -> int:
+    if not raw.isdigit():
+        raise argparse.ArgumentTypeError("expected a whole number, 0 or more")
+    return int(raw)
 
 
 def _positive_int(raw: str) -> int:
@@ -252,14 +323,82 @@ def _gateway(_args: argparse.Namespace) -> int:
     return _serve("gateway")
 
 
+def _runner(args: argparse.Namespace) -> int:
+    from adapters.runner.launch import LaunchError, runner_config, serve_runner
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    _telemetry(settings, "runner")
+    try:
+        config = runner_config(
+            settings,
+            labels=args.labels,
+            concurrency=args.concurrency,
+            name=args.name,
+            api_url=args.api,
+            token=args.token,
+        )
+    except LaunchError as exc:
+        _err(f"flowledger: {exc}")
+        return 2
+    try:
+        return _guarded(lambda: serve_runner(config, out=_out))
+    except LaunchError as exc:
+        _err(f"flowledger: {exc}")
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from adapters.runner_cli import run_pipeline
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    return run_pipeline(settings, args, out=_out, err=_err)
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from adapters.relay import tail
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    try:
+        what = tail.for_settings(
+            settings,
+            run=args.run_id,
+            pipeline=args.pipeline,
+            project=args.project,
+            event_type=args.event_type,
+            after=args.after,
+            as_json=args.json,
+        )
+        tail.run(what, sys.stdout, _err)
+    except tail.TailError as exc:
+        _err(f"flowledger: {exc}")
+        return 1
+    return 0
+
+
 def _intake(_args: argparse.Namespace) -> int:
     from adapters import webhook_intake
 
     settings = _settings()
     if settings is None:
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    _telemetry(settings, "intake")
     return _guarded(lambda: webhook_intake.intake(settings, out=_out))
+
+
+def _dispatcher(_args: argparse.Namespace) -> int:
+    from adapters.dispatcher import role
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    _telemetry(settings, "dispatcher")
+    return _guarded(lambda: role.dispatcher(settings, out=_out))
 
 
 def _projections_status(args: argparse.Namespace) -> int:
@@ -291,7 +430,7 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings is None:
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    _telemetry(settings, "rebuild")
 
     def rebuild() -> None:
         report = runtime.rebuild_projection(settings, args.name, out=_err)
@@ -306,6 +445,15 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
     except (LookupError, RebuildInProgress, RebuildFailed) as exc:
         _err(f"flowledger: {exc}")
         return 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    from adapters.audit.export import export_command
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    return _guarded(lambda: export_command(settings, args, err=_err))
 
 
 def _migrate(_args: argparse.Namespace) -> int:
@@ -353,13 +501,19 @@ def _issue_key(settings: Settings, args: argparse.Namespace) -> None:
     _err("The token is shown this once; only its hash is kept. Send it as the X-API-Key header.")
 
 
+def _telemetry(settings: Settings, service: str) -> None:
+    from adapters.telemetry.setup import configure_telemetry  # deferred: loads OpenTelemetry
+
+    configure_telemetry(settings, service)
+
+
 def _serve(command: str) -> int:
     from adapters import runtime
 
     settings = _settings()
     if settings is None:
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    _telemetry(settings, command)
     run = {
         "up": runtime.up,
         "api": runtime.api,

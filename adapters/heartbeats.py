@@ -36,8 +36,7 @@ class PgHeartbeats:
     async def silent_since(self, cutoff: datetime) -> list[tuple[UUID, datetime]]:
         """Runners last heard from before `cutoff`, oldest first."""
         rows = await self._pool.fetch(
-            "SELECT runner_id, seen_at FROM runner_heartbeats WHERE seen_at < $1 "
-            "ORDER BY seen_at",
+            "SELECT runner_id, seen_at FROM runner_heartbeats WHERE seen_at < $1 ORDER BY seen_at",
             cutoff,
         )
         return [(row["runner_id"], row["seen_at"]) for row in rows]

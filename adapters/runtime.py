@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -18,9 +19,11 @@ import uvicorn
 from litestar import Litestar
 
 from adapters.bootstrap import ensure_admin_key
+from adapters.dispatcher.role import dispatcher_role
 from adapters.embedded import ServerUrls, embedded_servers
 from adapters.http import create_app
 from adapters.migrations import migrate
+from adapters.runner.launch import local_runner, local_runner_key
 from adapters.services import open_services
 from adapters.settings import Settings
 from adapters.webhook_intake import intake_role
@@ -33,6 +36,10 @@ if TYPE_CHECKING:
 
 Out = Callable[[str], None]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SHUTDOWN_GRACE_S = 15.0
+"""How long a role may take to stop once asked; the HTTP server's own bound is shorter."""
+HTTP_GRACE_S = 10
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,14 +67,14 @@ def projector(settings: Settings, *, out: Out) -> None:
     """Run the projector alone (migrations are `flowledger migrate`'s job)."""
     with embedded_servers(settings, log=out) as urls:
         out(f"flowledger {version('flowledger')} projector on {redact(urls.database_url)}")
-        asyncio.run(run_roles([projector_role(urls)]))
+        asyncio.run(run_roles(with_probe(settings, [projector_role(urls)])))
 
 
 def relay(settings: Settings, *, out: Out) -> None:
     """Run the NATS relay alone (migrations are `flowledger migrate`'s job)."""
     with embedded_servers(settings, log=out) as urls:
         out(f"flowledger {version('flowledger')} relay to {redact(urls.nats_url)}")
-        asyncio.run(run_roles([relay_role(settings, urls)]))
+        asyncio.run(run_roles(with_probe(settings, [relay_role(settings, urls)])))
 
 
 def gateway(settings: Settings, *, out: Out) -> None:
@@ -111,43 +118,74 @@ def migrate_only(settings: Settings, *, out: Out) -> list[str]:
     return applied
 
 
-async def _migrate_and_bootstrap(settings: Settings, urls: ServerUrls, out: Out) -> list[str]:
-    """Migrations, then, on a store with no key at all, the first admin key, shown once."""
+async def _migrate_and_bootstrap(
+    settings: Settings, urls: ServerUrls, out: Out, *, example: bool = False
+) -> list[str]:
+    """Migrations, then, on a store with no key at all, the first admin key, shown once
+    (and with `example`, the example pipeline, with the command that runs it)."""
     applied = await migrate(urls.database_url)
     async with open_services(settings, urls.database_url) as services:
         token = await ensure_admin_key(services, at=datetime.now(UTC))
+        if token is not None and example:
+            from adapters.example import create_example
+
+            await create_example(services, at=datetime.now(UTC))
     if token is not None:
         out("")
         out("  first start: an admin API key was created. It is shown this once:")
         out(f"      X-API-Key: {token}")
         out("  Keep it; `flowledger keys create` makes more.")
+        if example:
+            out("  An example pipeline is ready. Run it from another terminal here:")
+            out(f"      FLOWLEDGER_API_KEY={token} uv run flowledger run example --follow")
         out("")
     return applied
 
 
 async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Out) -> None:
-    applied = await _migrate_and_bootstrap(settings, urls, out)
+    # A fresh embedded data folder gets the example pipeline; a given database never does.
+    fresh_folder = settings.database_url is None
+    applied = await _migrate_and_bootstrap(settings, urls, out, example=fresh_folder)
     if applied:
         out(f"applied migrations: {', '.join(applied)}")
     _announce(settings, urls, sock, out)
-    # Later roles (gateway, runner) are one line each here.
-    await run_roles(
-        [
-            http_role(settings, urls, sock),
-            projector_role(urls),
-            intake_role(settings, urls),
-            relay_role(settings, urls),
-        ]
-    )
+    # The gateway's routes are part of the API's app; the runner talks to that API.
+    async with local_runner_key(settings, urls.database_url) as runner_token:
+        await run_roles(
+            [
+                http_role(settings, urls, sock),
+                projector_role(urls),
+                intake_role(settings, urls),
+                relay_role(settings, urls),
+                dispatcher_role(settings, urls),
+                runner_role(settings, urls, sock, runner_token),
+            ]
+        )
 
 
-async def run_roles(roles: Sequence[Role]) -> None:
-    """Run the roles concurrently until SIGINT/SIGTERM or any of them returns or fails."""
+async def run_roles(roles: Sequence[Role], *, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+    """Run the roles concurrently until SIGINT/SIGTERM or any of them returns or fails.
+
+    Once stopping, each role has `grace_s` to finish what it holds (requests in flight, a
+    batch, a drain); one still running then is cancelled, so the process always ends.
+    """
     stop = asyncio.Event()
     with _stop_on_signals(stop):
         async with asyncio.TaskGroup() as group:
-            for role in roles:
-                group.create_task(_supervised(role, stop), name=role.name)
+            tasks = [group.create_task(_supervised(r, stop), name=r.name) for r in roles]
+            group.create_task(_cancel_stragglers(stop, tasks, grace_s), name="shutdown-deadline")
+
+
+async def _cancel_stragglers(
+    stop: asyncio.Event, tasks: Sequence[asyncio.Task[None]], grace_s: float
+) -> None:
+    await stop.wait()
+    _, pending = await asyncio.wait(tasks, timeout=grace_s)
+    for task in pending:
+        log.warning(
+            "%s did not stop within %gs of the stop signal: cancelling it", task.get_name(), grace_s
+        )
+        task.cancel()
 
 
 async def _supervised(role: Role, stop: asyncio.Event) -> None:
@@ -180,6 +218,22 @@ def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
         restore()
 
 
+def with_probe(settings: Settings, roles: Sequence[Role]) -> list[Role]:
+    """`roles`, plus /health and /metrics on FLOWLEDGER_PROBE_PORT when it is set."""
+    if settings.probe_port is None:
+        return list(roles)
+    from adapters.telemetry.probe import probe_app
+
+    app = probe_app("+".join(role.name for role in roles))
+    sock = listen(settings.host, settings.probe_port)
+    return [*roles, Role("probe", lambda stop: _serve_probe(app, sock, stop))]
+
+
+async def _serve_probe(app: Litestar, sock: socket.socket, stop: asyncio.Event) -> None:
+    with sock:
+        await serve_http(app, sock, stop, log_level="WARNING")
+
+
 def listen(host: str, port: int) -> socket.socket:
     """Bind the API socket up front, so a busy port fails before any server is started."""
     family, kind, proto, _, address = socket.getaddrinfo(
@@ -204,6 +258,15 @@ def gateway_role(settings: Settings, urls: ServerUrls, sock: socket.socket) -> R
     """The gateway's routes are part of the app: on its own, it is the app under another name."""
     app = create_app(settings, database_url=urls.database_url, nats_url=urls.nats_url)
     return Role("gateway", lambda stop: serve_http(app, sock, stop, log_level=settings.log_level))
+
+
+def runner_role(settings: Settings, urls: ServerUrls, sock: socket.socket, token: str) -> Role:
+    """The local runner of `up`, talking to this process's API over its socket."""
+    host, port = sock.getsockname()[:2]
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    api_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    runner = local_runner(settings, api_url=api_url, nats_url=urls.nats_url, token=token)
+    return Role("runner", runner.run)
 
 
 def projector_role(urls: ServerUrls) -> Role:
@@ -239,18 +302,41 @@ async def serve_http(
 ) -> None:
     host, port = sock.getsockname()[:2]
     server = _Server(
-        uvicorn.Config(app, host=host, port=port, lifespan="on", log_level=log_level.lower())
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            lifespan="on",
+            log_level=log_level.lower(),
+            # Ours, not uvicorn's: its lines then go through the one JSON, scrubbing handler.
+            log_config=None,
+            # Requests in flight get this long to finish; WebSockets are closed (going away).
+            timeout_graceful_shutdown=HTTP_GRACE_S,
+            # The gateway sends each event to many clients: per-message deflate would compress
+            # it once per client and hold a compressor per connection (most of an idle one).
+            ws_per_message_deflate=False,
+        )
     )
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
     stopping = asyncio.create_task(stop.wait(), name="api-stop")
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        await before_stop(app)
         server.should_exit = True
         stopping.cancel()
         await serving
     if not server.started:
         raise RuntimeError("the HTTP server failed to start (see the log above)")
+
+
+async def before_stop(app: Litestar) -> None:
+    """Run what the app asked to do while its server still serves (the gateway's goodbyes)."""
+    for hook in app.state.get("before_stop", []):
+        try:
+            await hook()
+        except Exception:  # a failed goodbye must not keep the server from stopping
+            log.exception("a before-stop hook failed")
 
 
 def _announce(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Out) -> None:

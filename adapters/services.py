@@ -9,9 +9,11 @@ from uuid import UUID
 
 from adapters import secrets
 from adapters.event_store import EventStore
+from adapters.heartbeats import PgHeartbeats
 from adapters.repository import Repository
 from adapters.secrets import SecretBox
 from adapters.settings import Settings, resolve_cipher_key
+from adapters.telemetry.observer import TelemetryObserver
 from adapters.webhooks.limits import MAX_EVENT_BYTES as MAX_DELIVERY_EVENT_BYTES
 from commands.bus import CommandBus, Dependencies
 from commands.handlers import HANDLERS
@@ -50,6 +52,12 @@ async def open_services(settings: Settings, database_url: str) -> AsyncIterator[
         box = SecretBox(resolve_cipher_key(settings))
         bus = CommandBus(
             HANDLERS,
-            Dependencies(repository=repository, sealer=box, secrets=RandomSecrets()),
+            Dependencies(
+                repository=repository,
+                sealer=box,
+                secrets=RandomSecrets(),
+                heartbeats=PgHeartbeats(store.pool),
+            ),
+            observer=TelemetryObserver(),
         )
         yield Services(settings=settings, store=store, repository=repository, bus=bus, box=box)

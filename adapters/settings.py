@@ -23,7 +23,7 @@ DEFAULT_DATA_DIR = ".flowledger"  # relative to the working directory
 CIPHER_KEY_FILE = "cipher.key"
 JWT_SECRET_MIN = 32
 CIPHER_KEY_BYTES = 32  # AES-256: what adapters.secrets.SecretBox accepts
-SECRET_FIELDS = frozenset({"jwt_secret", "cipher_key"})
+SECRET_FIELDS = frozenset({"jwt_secret", "cipher_key", "api_key", "runner_token"})
 """Never echoed in an error message, not even in part."""
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,51 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """-1: no limit."""
     relay_max_bytes: int = -1
     """-1: no limit."""
+    log_format: str = "json"
+    """json: one object per line (for collectors); text: for a person at a terminal."""
+    traces_exporter: str = "none"
+    """none, console (spans on stdout) or otlp (OTLP over HTTP)."""
+    otlp_endpoint: str | None = None
+    """Where OTLP spans go, e.g. http://collector:4318/v1/traces; unset: OTEL_EXPORTER_OTLP_*."""
+    trace_sample_ratio: float = 1.0
+    """Share of new traces recorded (0 to 1); a continued trace keeps its first decision."""
+    metrics_enabled: bool = True
+    """Serve Prometheus metrics at /metrics and count requests."""
+    probe_port: int | None = None
+    """Roles without an API (projector, relay, intake, dispatcher, runner) serve /health and
+    /metrics on this port when it is set."""
+    ready_max_lag_s: int = 60
+    """/ready fails while a view is further behind than this; 0: lag is reported, not judged."""
+    dispatch_stream: str = "FLOWLEDGER_JOBS"
+    """The JetStream work-queue stream the dispatcher publishes step jobs to."""
+    dispatch_replicas: int = 1
+    dispatch_duplicate_window_s: int = 86400
+    """How long JetStream remembers a job id to drop a republished copy of the job."""
+    runner_heartbeat_interval_s: int = 10
+    """How often a runner heartbeats."""
+    runner_lost_after_s: int = 30
+    """A runner silent this long is marked lost and its running steps fail `runner_lost`."""
+    api_url: str | None = None
+    """Where runners and `flowledger run` reach the HTTP API; None: http://host:port above."""
+    api_key: str | None = None
+    """The API key `flowledger run` sends (X-API-Key)."""
+    runner_token: str | None = None
+    """The `runner`-scoped API key a runner sends."""
+    runner_name: str | None = None
+    """None: the host name."""
+    runner_labels: tuple[str, ...] = ("linux",)
+    runner_concurrency: int = 2
+    """Steps one runner runs at once."""
+    runner_kill_grace_s: int = 10
+    """After SIGTERM (cancel, timeout), how long a step has before SIGKILL."""
+    runner_shutdown_grace_s: int = 30
+    """On SIGTERM, how long a runner lets its running steps finish before stopping them."""
+    runner_log_chunk_bytes: int = 16 * 1024
+    """Largest log chunk a runner sends (the API takes at most 64 KiB)."""
+    runner_log_step_bytes: int = 4 * 1024 * 1024
+    """Output kept per step attempt; the rest is counted and recorded as truncated."""
+    runner_work_dir: Path | None = None
+    """Where steps' fresh working folders are made; None: the system's temporary folder."""
 
     def __repr__(self) -> str:
         # Settings end up in logs and tracebacks; the secrets must not.
@@ -238,6 +283,60 @@ def _log_level(raw: str, _cwd: Path) -> str:
     return raw.upper()
 
 
+def _one_of(*allowed: str) -> Callable[[str, Path], str]:
+    def parse(raw: str, _cwd: Path) -> str:
+        if raw.lower() not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return raw.lower()
+
+    return parse
+
+
+def _ratio(raw: str, _cwd: Path) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("expected a number from 0 to 1, e.g. 0.1 to record one trace in ten")
+    return value
+
+
+def _flag(raw: str, _cwd: Path) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _http_url(raw: str, _cwd: Path) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL")
+    return raw
+
+
+def _token(raw: str, _cwd: Path) -> str:
+    if any(c.isspace() for c in raw):
+        raise ValueError("expected an API key token (no spaces)")
+    return raw
+
+
+def _runner_name(raw: str, _cwd: Path) -> str:
+    if len(raw) > 128:
+        raise ValueError("expected at most 128 characters")
+    return raw
+
+
+def _labels(raw: str, _cwd: Path) -> tuple[str, ...]:
+    labels = tuple(dict.fromkeys(label.strip() for label in raw.split(",")))
+    if not all(re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", label) for label in labels):
+        raise ValueError("expected comma-separated labels of letters, digits, '_', '.', ':', '-'")
+    return labels
+
+
 _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "database_url": _database_url,
     "nats_url": _nats_url,
@@ -258,6 +357,29 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "relay_duplicate_window_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
     "relay_max_msgs": _int_in(-1, 2**62, _LIMIT),
     "relay_max_bytes": _int_in(-1, 2**62, _LIMIT),
+    "log_format": _one_of("json", "text"),
+    "traces_exporter": _one_of("none", "console", "otlp"),
+    "otlp_endpoint": _http_url,
+    "trace_sample_ratio": _ratio,
+    "metrics_enabled": _flag,
+    "probe_port": _int_in(1, 65535, "expected an integer port between 1 and 65535"),
+    "ready_max_lag_s": _int_in(0, 86400, "expected 0 to 86400 seconds"),
+    "dispatch_stream": _stream_name,
+    "dispatch_replicas": _int_in(1, 5, "expected 1 to 5 replicas"),
+    "dispatch_duplicate_window_s": _int_in(1, 7 * 86400, "expected 1 to 604800 seconds"),
+    "runner_heartbeat_interval_s": _int_in(1, 3600, "expected 1 to 3600 seconds"),
+    "runner_lost_after_s": _int_in(2, 86400, "expected 2 to 86400 seconds"),
+    "api_url": _http_url,
+    "api_key": _token,
+    "runner_token": _token,
+    "runner_name": _runner_name,
+    "runner_labels": _labels,
+    "runner_concurrency": _int_in(1, 1000, "expected 1 to 1000 steps at once"),
+    "runner_kill_grace_s": _int_in(0, 3600, "expected 0 to 3600 seconds"),
+    "runner_shutdown_grace_s": _int_in(0, 86400, "expected 0 to 86400 seconds"),
+    "runner_log_chunk_bytes": _int_in(1024, 65536, "expected 1024 to 65536 bytes"),
+    "runner_log_step_bytes": _int_in(1024, 2**31 - 1, "expected at least 1024 bytes"),
+    "runner_work_dir": _data_dir,
 }
 
 

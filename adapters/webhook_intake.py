@@ -20,6 +20,7 @@ import asyncpg
 import msgspec
 
 from adapters.event_store import AppendOutcomeUnknown, StoreUnavailable
+from adapters.telemetry.tracing import span
 from commands.webhook_intake import Candidate, Outcome, ReceivedDelivery, WebhookIntake
 from domain.envelope import EventEnvelope
 from domain.pipeline_definition import TriggerSpec
@@ -88,6 +89,14 @@ class IntakeProcess:
         """Process one recorded delivery; a bug is recorded as its failure, not a stop."""
         delivery = received(envelope)
         at = self._clock()
+        with span(
+            "intake delivery",
+            continues=delivery.traceparent,
+            attributes={"flowledger.delivery": str(delivery.stream_id)},
+        ):
+            return await self._process(delivery, at)
+
+    async def _process(self, delivery: ReceivedDelivery, at: datetime) -> Outcome:
         try:
             return await self._intake.handle(delivery, at=at)
         except _TRANSIENT as error:
@@ -158,6 +167,7 @@ def received(envelope: EventEnvelope) -> ReceivedDelivery:
         content_type=data.get("content_type") or "",
         payload=data["payload"],
         correlation_id=envelope.metadata.correlation_id,
+        traceparent=envelope.metadata.traceparent,
     )
 
 
@@ -181,8 +191,8 @@ def intake(settings: Settings, *, out: Callable[[str], None]) -> None:
     from importlib.metadata import version
 
     from adapters.embedded import embedded_servers
-    from adapters.runtime import redact, run_roles
+    from adapters.runtime import redact, run_roles, with_probe
 
     with embedded_servers(settings, log=out) as urls:
         out(f"flowledger {version('flowledger')} intake on {redact(urls.database_url)}")
-        asyncio.run(run_roles([intake_role(settings, urls)]))
+        asyncio.run(run_roles(with_probe(settings, [intake_role(settings, urls)])))

@@ -8,7 +8,14 @@ from typing import Any
 import msgspec
 
 from commands.context import CommandContext
-from commands.ports import Repository, Secrets, SecretSealer, VersionConflict
+from commands.ports import (
+    CommandObserver,
+    Heartbeats,
+    Repository,
+    Secrets,
+    SecretSealer,
+    VersionConflict,
+)
 
 
 class CommandResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -27,6 +34,7 @@ class Dependencies(msgspec.Struct, frozen=True, kw_only=True):
     repository: Repository
     sealer: SecretSealer
     secrets: Secrets
+    heartbeats: Heartbeats
 
 
 Handler = Callable[[Any, CommandContext, Dependencies], Awaitable[CommandResult]]
@@ -39,12 +47,20 @@ class CommandBus:
         dependencies: Dependencies,
         *,
         conflict_retries: int = 3,
+        observer: CommandObserver | None = None,
     ) -> None:
         self._handlers = dict(handlers)
         self._dependencies = dependencies
         self._conflict_retries = conflict_retries
+        self._observer = observer
 
     async def dispatch(self, command: object, context: CommandContext) -> CommandResult:
+        if self._observer is None:
+            return await self._handle(command, context)
+        with self._observer.observe(command, context) as observed:
+            return await self._handle(command, observed)
+
+    async def _handle(self, command: object, context: CommandContext) -> CommandResult:
         handler = self._handlers[type(command)]
         retries = self._conflict_retries if getattr(command, "retry_on_conflict", False) else 0
         for attempt in range(retries + 1):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands import api_keys, pipelines, projects, runs, webhook_sources
+from commands import api_keys, dispatch, pipelines, projects, runners, runs, webhook_sources
 from commands.bus import Handler
 
 HANDLERS: dict[type, Handler] = {
@@ -11,4 +11,6 @@ HANDLERS: dict[type, Handler] = {
     **runs.HANDLERS,
     **api_keys.HANDLERS,
     **webhook_sources.HANDLERS,
+    **runners.HANDLERS,
+    **dispatch.HANDLERS,
 }

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+import contextlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.envelope import EventMetadata
+
+if TYPE_CHECKING:
+    from commands.context import CommandContext
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -52,3 +58,25 @@ class Secrets(Protocol):
         """`(token shown once, hash to store)`."""
 
     def new_webhook_secret(self) -> str: ...
+
+
+class CommandObserver(Protocol):
+    """Watches each command as the bus handles it (tracing, metrics), without the bus knowing how.
+
+    `observe` wraps one handling: it may hand the handler a context carrying a new traceparent
+    (the command's own span), so the events it appends name that span.
+    """
+
+    def observe(
+        self, command: object, context: CommandContext
+    ) -> contextlib.AbstractContextManager[CommandContext]: ...
+
+
+class Heartbeats(Protocol):
+    """Where runners' liveness is kept: heartbeats are far too frequent to be events."""
+
+    async def beat(self, runner_id: UUID, at: datetime, jobs: Sequence[Mapping[str, Any]]) -> None:
+        """Remember that the runner was alive at `at`, running `jobs`."""
+
+    async def forget(self, runner_id: UUID) -> None:
+        """The runner is gone for good (deregistered): stop watching it."""

@@ -66,6 +66,8 @@ class ReceivedDelivery(msgspec.Struct, frozen=True, kw_only=True):
     content_type: str = ""
     payload: str
     correlation_id: str | None = None
+    traceparent: str | None = None
+    """The trace of the request that brought the delivery: the runs it starts continue it."""
 
 
 class Candidate(msgspec.Struct, frozen=True, kw_only=True):
@@ -283,5 +285,6 @@ def _context(
         at=at,
         correlation_id=delivery.correlation_id or f"webhook:{delivery.stream_id}",
         causation_id=str(delivery.event_id),
+        traceparent=delivery.traceparent,
         idempotency_key=key,
     )

@@ -113,3 +113,28 @@ class LogSequenceGap(DomainError):
         self.got = got
         channel = "the run's own log" if step is None else f"step {step}'s log"
         super().__init__(f"{channel} expects chunk {expected}, got {got}")
+
+
+class AttemptAlreadyStarted(IllegalTransition):
+    """A second runner reported starting an attempt another runner already runs."""
+
+    code = "attempt_already_started"
+
+    def __init__(self, step: str, attempt: int, runner: str | None) -> None:
+        super().__init__("step", "running", "start")
+        self.step = step
+        self.attempt = attempt
+        self.runner = runner
+        by = f" by {runner}" if runner else ""
+        self.args = (f"attempt {attempt} of step {step} is already running{by}",)
+
+
+class RunnerNotActive(DomainError):
+    """A lost or deregistered runner spoke as if nothing happened: it must register again."""
+
+    code = "runner_not_active"
+
+    def __init__(self, runner_id: str, status: str) -> None:
+        self.runner_id = runner_id
+        self.status = status
+        super().__init__(f"runner {runner_id} is {status}: register again")

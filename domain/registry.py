@@ -26,6 +26,7 @@ from domain.api_key import ApiKey
 from domain.pipeline import Pipeline
 from domain.project import Project
 from domain.run import Run
+from domain.runner import Runner
 from domain.webhook_delivery import WebhookDelivery
 from domain.webhook_source import WebhookSource
 
@@ -39,6 +40,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     ApiKey,
     WebhookSource,
     WebhookDelivery,
+    Runner,
 )
 OCCURRED_AT = "occurred_at"
 """Key of the event's domain timestamp (ISO 8601) inside its data."""

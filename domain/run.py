@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch, UnknownStep
 from domain.moments import require_aware
+from domain.run_dispatch import DispatchCommands
 from domain.run_external import ExternalCommands
 from domain.run_logs import LogCommands
 from domain.run_plan import valid_plan
@@ -35,7 +36,7 @@ from domain.run_values import (
 _R, _C = RunStatus.RUNNING, RunStatus.CANCELLING
 
 
-class Run(StepCommands, LogCommands, ExternalCommands, Aggregate):
+class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggregate):
     """Requested with its own step plan; its steps are queued, run, retried; it ends once.
 
     - Run: queued -> running -> succeeded | failed | timed_out; queued or running ->
@@ -128,6 +129,18 @@ class Run(StepCommands, LogCommands, ExternalCommands, Aggregate):
                 attempt=self.attempt,
                 queued_at=self.timestamp,
             )
+
+    class StepDispatched(Event):
+        """The queued attempt became job `job_id` on the work queue of runners with `label`."""
+
+        event_type: ClassVar[str] = "StepDispatched"
+        step: str
+        attempt: int
+        label: str
+        job_id: UUID
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._update_step(self.step, dispatched=True)
 
     class StepStarted(Event):
         event_type: ClassVar[str] = "StepStarted"

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from domain.errors import AttemptMismatch, IllegalTransition, InvalidValue, StepNotReady
+from domain.errors import (
+    AttemptAlreadyStarted,
+    AttemptMismatch,
+    IllegalTransition,
+    InvalidValue,
+    StepNotReady,
+)
 from domain.moments import require_aware
 from domain.run_plan import dependants, unmet_needs
 from domain.run_values import (
@@ -66,6 +72,10 @@ class StepCommands:
             runner = valid_text("runner", runner, limit=KEY_MAX)
         state = self._step(step)
         self._require_run_in((_Q, _R), "start a step of")
+        if state.status is StepStatus.RUNNING and attempt == state.attempt:
+            if runner is not None and runner == state.runner:
+                return  # the same runner said it again: already so
+            raise AttemptAlreadyStarted(step, attempt, state.runner)
         # Queued implies its needs were met, and a met need stays met: no second check.
         self._require_step(state, (StepStatus.QUEUED,), "start", attempt)
         if self.status is _Q:

@@ -134,6 +134,8 @@ class StepState(msgspec.Struct, frozen=True, kw_only=True):
     exit_code: int | None = None
     reason: str | None = None
     queued_at: datetime | None = None
+    dispatched: bool = False
+    """Whether the latest attempt was handed to runners as a job."""
     started_at: datetime | None = None
     finished_at: datetime | None = None
     duration_ms: int | None = None

@@ -8,6 +8,7 @@ from projections.pipeline_stats import PipelineStatsProjection
 from projections.pipelines import PipelinesProjection
 from projections.projection import Projection
 from projections.projects import ProjectsProjection
+from projections.runners import RunnersProjection
 from projections.runs import RunsProjection
 from projections.webhook_deliveries import WebhookDeliveriesProjection
 from projections.webhook_sources import WebhookSourcesProjection
@@ -21,6 +22,7 @@ ALL: tuple[Projection, ...] = (
     ApiKeysProjection(),
     WebhookSourcesProjection(),
     WebhookDeliveriesProjection(),
+    RunnersProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from adapters.event_store.notifier import HeadWatcher
+from adapters.telemetry.tracing import links_to, span
 from domain.envelope import EventEnvelope
 from projections import checkpoints
 from projections.feed import head, read_range
@@ -212,6 +213,22 @@ class Projector:
         return upto
 
     async def _commit(
+        self,
+        conn: asyncpg.Connection,
+        projection: Projection,
+        events: Sequence[EventEnvelope],
+        position: int,
+        upto: int,
+    ) -> None:
+        name = projection.name
+        with span(
+            f"projector batch {name}",
+            attributes={"flowledger.projection": name, "flowledger.events": len(events)},
+            links=links_to(event.metadata.traceparent for event in events),
+        ):
+            await self._commit_batch(conn, projection, events, position, upto)
+
+    async def _commit_batch(
         self,
         conn: asyncpg.Connection,
         projection: Projection,

@@ -8,8 +8,6 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-from uuid import uuid4
 
 import asyncpg
 import msgspec
@@ -18,6 +16,7 @@ import pytest_asyncio
 
 from adapters.embedded import ServerUrls, embedded_servers
 from adapters.settings import load_settings
+from tests.databases import own_database
 
 
 @contextlib.contextmanager
@@ -56,17 +55,13 @@ def nats_url(server_urls: ServerUrls) -> str:
 
 @pytest_asyncio.fixture(scope="session")
 async def database_url(server_urls: ServerUrls) -> AsyncIterator[str]:
-    """A fresh, migrated database per session, dropped afterwards."""
-    from adapters.migrations import migrate  # imported late: written alongside these fixtures
+    """A fresh, migrated database per session, dropped afterwards.
 
-    name = f"flowledger_test_{uuid4().hex[:8]}"
-    await _execute(server_urls.database_url, f'CREATE DATABASE "{name}"')
-    try:
-        url = urlunsplit(urlsplit(server_urls.database_url)._replace(path=f"/{name}"))
-        await migrate(url)
+    Tests that append hand-made events no projection expects override it in their package
+    (gateway, relay), so the views the other packages read never stop on those events.
+    """
+    async with own_database(server_urls, "flowledger_test") as url:
         yield url
-    finally:
-        await _execute(server_urls.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -75,9 +70,8 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         yield pool
 
 
-async def _execute(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+@pytest_asyncio.fixture
+async def fresh_database_url(server_urls: ServerUrls) -> AsyncIterator[str]:
+    """A migrated database of the test's own, for tests whose events or state must not leak."""
+    async with own_database(server_urls, "flowledger_fresh") as url:
+        yield url

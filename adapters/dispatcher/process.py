@@ -22,6 +22,8 @@ import asyncpg
 
 from adapters.dispatcher.jobs import JobPublisher
 from adapters.event_store import AppendOutcomeUnknown, StoreUnavailable
+from adapters.telemetry.metrics import RUNNER_JOBS
+from adapters.telemetry.tracing import span
 from commands.bus import CommandResult
 from commands.context import CommandContext
 from commands.dispatch import (
@@ -186,8 +188,7 @@ class DispatchProcess:
             gone,
         )
         rows = await conn.fetch(
-            f"SELECT run_id, step, attempt, runner FROM {s}.jobs "
-            "WHERE runner = $1 OR runner = $2",
+            f"SELECT run_id, step, attempt, runner FROM {s}.jobs WHERE runner = $1 OR runner = $2",
             str(runner_id),
             name or str(runner_id),
         )
@@ -208,6 +209,7 @@ class DispatchProcess:
                 reason=RUNNER_LOST,
             )
             await self._command(command, cause)
+            RUNNER_JOBS.labels(RUNNER_LOST).inc()
         for run_id, cause in woken.items():
             await self._command(DispatchReady(run_id=run_id), cause)
 
@@ -220,7 +222,9 @@ class DispatchProcess:
             traceparent=cause.metadata.traceparent,
         )
         try:
-            await self._dispatch(command, context)
+            # The command joins the trace of the event that caused it, not the batch's span.
+            with span(f"dispatcher {type(command).__name__}", continues=context.traceparent):
+                await self._dispatch(command, context)
         except _TRANSIENT as error:
             raise ConnectionError(f"event store: {error}") from error
         except DomainError as error:

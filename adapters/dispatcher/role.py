@@ -131,8 +131,8 @@ def dispatcher(settings: Settings, *, out: Callable[[str], None]) -> None:
     from importlib.metadata import version
 
     from adapters.embedded import embedded_servers
-    from adapters.runtime import redact, run_roles
+    from adapters.runtime import redact, run_roles, with_probe
 
     with embedded_servers(settings, log=out) as urls:
         out(f"flowledger {version('flowledger')} dispatcher on {redact(urls.database_url)}")
-        asyncio.run(run_roles([dispatcher_role(settings, urls)]))
+        asyncio.run(run_roles(with_probe(settings, [dispatcher_role(settings, urls)])))

@@ -14,6 +14,8 @@ from adapters.event_store.encoding import NewEvent, envelope_from_row, prepare_e
 from adapters.event_store.errors import InvalidAppend, UnknownStreamType
 from adapters.event_store.notifier import HeadWatcher
 from adapters.event_store.writer import AppendResult, GroupCommitWriter, PendingAppend
+from adapters.telemetry.metrics import EVENTS_APPENDED
+from adapters.telemetry.tracing import span
 from domain.envelope import EventEnvelope, EventMetadata
 
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
@@ -131,7 +133,15 @@ class EventStore:
             recorded_at=recorded_at,
             future=asyncio.get_running_loop().create_future(),
         )
-        return await self._writer.submit(pending)
+        with span(
+            "event_store.append",
+            attributes={"flowledger.stream_type": stream_type, "flowledger.events": len(events)},
+        ):
+            result = await self._writer.submit(pending)
+        if not result.duplicate:
+            for event in events:
+                EVENTS_APPENDED.labels(event.type).inc()
+        return result
 
     def _check_append(
         self,

@@ -28,6 +28,7 @@ from adapters.event_store.errors import (
     StoreUnavailable,
     WrongExpectedVersion,
 )
+from adapters.telemetry.metrics import APPEND_BATCH_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,7 @@ class GroupCommitWriter:
                 if not pending.future.done():
                     pending.future.set_exception(EventStoreError(f"append failed: {error!r}"))
             return
+        APPEND_BATCH_SIZE.observe(sum(len(pending.events) for pending in batch))
         for pending, row in zip(batch, rows, strict=True):
             _settle(pending, row)
 

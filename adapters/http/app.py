@@ -8,17 +8,23 @@ import logging
 from collections.abc import AsyncIterator
 from importlib.metadata import version
 from pathlib import Path
+from typing import NamedTuple
 
 import asyncpg
-from litestar import Litestar
+from litestar import Controller, Litestar
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins import InitPluginProtocol
 from litestar.plugins.problem_details import ProblemDetailsPlugin
+from litestar.types import Middleware
 from nats.aio.client import Client as NatsClient
 
 from adapters.http.controllers import ROUTES
+from adapters.http.controllers.audit_reads import AUDIT_READ_ROUTES
+from adapters.http.controllers.audit_verify import AUDIT_VERIFY_ROUTES
+from adapters.http.controllers.visualization import VISUALIZATION_ROUTES
 from adapters.http.health import HealthController
 from adapters.http.problems import problem_details_config
 from adapters.http.security import (
@@ -30,7 +36,14 @@ from adapters.http.security import (
 )
 from adapters.services import open_services
 from adapters.settings import Settings
-from gateway import websocket_routes
+from adapters.telemetry.http import (
+    MetricsController,
+    echo_request_id,
+    prometheus_config,
+    request_id_middleware,
+    tracing_plugin,
+)
+from gateway import gateway_lifespan, websocket_routes
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +118,11 @@ def create_app(
     migrations_dir: Path | None = None,
 ) -> Litestar:
     """Build the app; the pool and NATS connection open in its lifespan, not here."""
+    # Imported here: the MCP tools use this package's commanding and queries, and importing
+    # them first would otherwise come back round to this module half-initialised.
+    from adapters.mcp.endpoint import McpEndpoint
+
+    mcp = McpEndpoint(max_body_bytes=settings.max_body_bytes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -122,19 +140,33 @@ def create_app(
             app.state.services = await stack.enter_async_context(
                 open_services(settings, database_url)
             )
+            await stack.enter_async_context(mcp.running())
             yield
 
+    observability = _observability(settings)
     return Litestar(
-        route_handlers=[HealthController, *ROUTES, *websocket_routes(authenticate_token)],
-        lifespan=[lifespan],
+        route_handlers=[
+            HealthController,
+            *observability.routes,
+            *ROUTES,
+            *AUDIT_READ_ROUTES,
+            *AUDIT_VERIFY_ROUTES,
+            *VISUALIZATION_ROUTES,
+            *websocket_routes(authenticate_token),
+            mcp.route(),
+        ],
+        # The gateway's lifespan second: it uses the pool and NATS link opened by the first.
+        lifespan=[lifespan, gateway_lifespan],
         middleware=[
+            request_id_middleware,
+            *observability.middleware,
             *security_middleware(settings),
             DefineMiddleware(FlowledgerAuthentication),
         ],
         cors_config=cors_config(settings),
-        before_send=[security_headers],
+        before_send=[security_headers, echo_request_id],
         request_max_body_size=settings.max_body_bytes,
-        plugins=[ProblemDetailsPlugin(problem_details_config())],
+        plugins=[ProblemDetailsPlugin(problem_details_config()), *observability.plugins],
         openapi_config=OpenAPIConfig(
             title="flowledger",
             version=version("flowledger"),
@@ -142,4 +174,24 @@ def create_app(
             render_plugins=[ScalarRenderPlugin()],
         ),
         state=State({"settings": settings, "migrations_dir": migrations_dir}),
+        # The process's logging is configured once, by adapters.telemetry: not by litestar.
+        logging_config=None,
     )
+
+
+class _Observability(NamedTuple):
+    routes: list[type[Controller]]
+    middleware: list[Middleware]
+    plugins: list[InitPluginProtocol]
+
+
+def _observability(settings: Settings) -> _Observability:
+    """/metrics and request metrics when enabled; request spans when a trace exporter is set."""
+    if not settings.metrics_enabled:
+        routes, middleware = [], []
+    else:
+        routes, middleware = [MetricsController], [prometheus_config().middleware]
+    plugins: list[InitPluginProtocol] = []
+    if settings.traces_exporter != "none":
+        plugins.append(tracing_plugin())
+    return _Observability(routes, middleware, plugins)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,13 +43,20 @@ def context_for(request: Request[Principal, Any, Any]) -> CommandContext:
             "invalid_idempotency_key",
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
         )
+    return command_context(request.user, headers, idempotency_key=key)
+
+
+def command_context(
+    principal: Principal, headers: Mapping[str, str], *, idempotency_key: str | None
+) -> CommandContext:
+    """The context of a command received now, with the tracing headers of its HTTP request."""
     return CommandContext(
-        principal=request.user,
+        principal=principal,
         at=datetime.now(UTC),
         correlation_id=headers.get("x-correlation-id") or str(uuid.uuid4()),
         causation_id=headers.get("x-causation-id"),
         traceparent=headers.get("traceparent"),
-        idempotency_key=key,
+        idempotency_key=idempotency_key,
     )
 
 

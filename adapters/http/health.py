@@ -13,6 +13,8 @@ from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 
 from adapters.migrations import pending
+from projections.catalog import ALL
+from projections.status import projection_status
 
 if TYPE_CHECKING:
     import asyncpg
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from adapters.http.app import NatsLink
 
 CHECK_TIMEOUT_S = 2.0
+SERVED = frozenset(projection.name for projection in ALL)
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -30,6 +33,10 @@ class Check(msgspec.Struct, frozen=True, omit_defaults=True):
     ok: bool
     error: str | None = None
     pending: list[str] | None = None
+    lag_seconds: dict[str, float] | None = None
+    """Per projection: how far its view is behind the newest event (projections check only)."""
+    failed: list[str] | None = None
+    """Projections stopped at a poison event (projections check only)."""
 
 
 class Readiness(msgspec.Struct, frozen=True):
@@ -47,23 +54,35 @@ class HealthController(Controller):
     @get(
         "/ready",
         operation_id="getReadiness",
-        summary="PostgreSQL answers, NATS is connected and no migration is pending",
+        summary="PostgreSQL answers, NATS is connected, no migration is pending and no view "
+        "is stopped or lagging beyond FLOWLEDGER_READY_MAX_LAG_S",
         responses={503: ResponseSpec(Readiness, description="A dependency is not ready")},
     )
     async def ready(self, state: State) -> Response[Readiness]:
-        report = await readiness(state.pool, state.nats, state.migrations_dir)
+        report = await readiness(
+            state.pool, state.nats, state.migrations_dir, state.settings.ready_max_lag_s
+        )
         return Response(report, status_code=200 if report.status == "ok" else 503)
 
 
-async def readiness(pool: asyncpg.Pool, link: NatsLink, migrations_dir: Path | None) -> Readiness:
+async def readiness(
+    pool: asyncpg.Pool, link: NatsLink, migrations_dir: Path | None, max_lag_s: float = 0
+) -> Readiness:
     """Run every check concurrently, each bounded so a hung dependency cannot hang /ready."""
-    postgres, migrations = await asyncio.gather(
-        _bounded(_postgres(pool)), _bounded(_migrations(pool, migrations_dir))
+    postgres, migrations, projections = await asyncio.gather(
+        _bounded(_postgres(pool)),
+        _bounded(_migrations(pool, migrations_dir)),
+        _bounded(_projections(pool, max_lag_s)),
     )
     nats = Check(ok=link.connected)
     if not nats.ok:
         nats = Check(ok=False, error=link.last_error or "not connected")
-    checks = {"postgres": postgres, "nats": nats, "migrations": migrations}
+    checks = {
+        "postgres": postgres,
+        "nats": nats,
+        "migrations": migrations,
+        "projections": projections,
+    }
     ok = all(check.ok for check in checks.values())
     return Readiness(status="ok" if ok else "unavailable", checks=checks)
 
@@ -76,6 +95,19 @@ async def _postgres(pool: asyncpg.Pool) -> Check:
 async def _migrations(pool: asyncpg.Pool, migrations_dir: Path | None) -> Check:
     waiting = await pending(pool, migrations_dir)
     return Check(ok=not waiting, pending=waiting)
+
+
+async def _projections(pool: asyncpg.Pool, max_lag_s: float) -> Check:
+    """Views further behind than `max_lag_s` (0: report only), or stopped, fail the check."""
+    # Only the views this release serves: a row left by a view since removed lags forever.
+    statuses = [s for s in await projection_status(pool) if s.name in SERVED]
+    lag = {s.name: round(s.lag_seconds, 3) for s in statuses}
+    failed = sorted(s.name for s in statuses if s.state == "failed")
+    behind = max_lag_s > 0 and any(seconds > max_lag_s for seconds in lag.values())
+    error = None
+    if failed or behind:
+        error = f"stopped: {', '.join(failed)}" if failed else f"lagging over {max_lag_s:g}s"
+    return Check(ok=error is None, error=error, lag_seconds=lag, failed=failed or None)
 
 
 async def _bounded(check: Awaitable[Check]) -> Check:

@@ -10,6 +10,7 @@ import asyncpg
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
 
+from adapters.audit.errors import AuditNotFound
 from adapters.event_store import (
     AppendOutcomeUnknown,
     EventTooLarge,
@@ -21,9 +22,11 @@ from commands.context import Forbidden
 from commands.ports import VersionConflict
 from domain.errors import (
     AggregateNotFound,
+    AttemptMismatch,
     DomainError,
     IllegalTransition,
     InvalidValue,
+    RunnerNotActive,
     UnknownPipelineVersion,
 )
 from domain.registry import RegistryError
@@ -89,6 +92,11 @@ def _domain(exc: DomainError) -> ProblemDetailsException:
             )
         case InvalidValue():
             return problem(422, exc.code, "invalid value", str(exc), field=exc.field)
+        case AttemptMismatch():
+            # A stale runner: the attempt it reports on is no longer the step's current one.
+            return problem(409, exc.code, "stale attempt", str(exc), current_attempt=exc.current)
+        case RunnerNotActive():
+            return problem(409, exc.code, "runner not active", str(exc), runner_status=exc.status)
         case _:
             return problem(422, exc.code, "refused by the domain", str(exc))
 
@@ -115,6 +123,7 @@ MAPPERS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
     ValidationException: _validation,
     DomainError: _domain,
     RegistryError: lambda e: problem(422, "invalid_event", "invalid input", str(e)),
+    AuditNotFound: lambda e: problem(404, e.code, "not found", str(e)),
     VersionConflict: lambda e: problem(409, "version_conflict", "version conflict", str(e)),
     Forbidden: lambda e: problem(403, e.code, "forbidden", str(e)),
     IdempotencyKeyReused: lambda e: problem(422, e.code, "idempotency key reused", str(e)),

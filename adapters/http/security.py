@@ -34,10 +34,10 @@ if TYPE_CHECKING:
 API_KEY_HEADER = "X-API-Key"
 JWT_ALGORITHM = "HS256"
 ALL_PROJECTS = "*"
-EXCLUDED_FROM_AUTH = [r"^/health$", r"^/ready$", r"^/docs(/|$)", r"^/webhooks(/|$)"]
+EXCLUDED_FROM_AUTH = [r"^/health$", r"^/ready$", r"^/metrics$", r"^/docs(/|$)", r"^/webhooks(/|$)"]
 # Webhooks come in bursts from a provider's few addresses and carry no API key; a forged
 # delivery costs one HMAC and writes nothing, so an address limit would only drop real ones.
-EXCLUDED_FROM_RATE_LIMITS = [r"^/health$", r"^/ready$", r"^/webhooks(/|$)"]
+EXCLUDED_FROM_RATE_LIMITS = [r"^/health$", r"^/ready$", r"^/metrics$", r"^/webhooks(/|$)"]
 CHALLENGE = f'Bearer realm="flowledger", ApiKey realm="flowledger" header="{API_KEY_HEADER}"'
 
 # Stable `code`s of the 401 problem details.

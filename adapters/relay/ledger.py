@@ -9,6 +9,7 @@ import asyncpg
 from adapters.event_store.encoding import envelope_from_row
 from adapters.relay.subjects import Owner
 from domain.envelope import EventEnvelope
+from domain.upcasting import current
 
 _COLUMNS = (
     "position, event_id, stream_id, stream_type, version, type, schema_version, "
@@ -25,13 +26,13 @@ async def checkpoint(conn: asyncpg.Connection, name: str) -> int:
 
 
 async def events_after(conn: asyncpg.Connection, position: int, limit: int) -> list[EventEnvelope]:
-    """Every event type, in position order: positions are gap-free in commit order."""
+    """Every event type, in position order (gap-free in commit order), upcast to current."""
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
         position,
         limit,
     )
-    return [envelope_from_row(row) for row in rows]
+    return [current(envelope_from_row(row)) for row in rows]
 
 
 async def owners(conn: asyncpg.Connection, stream_ids: Collection[str]) -> dict[str, Owner]:

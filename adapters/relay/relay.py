@@ -9,12 +9,15 @@ import logging
 import asyncpg
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import NoStreamResponseError, NotFoundError
+from opentelemetry.trace import SpanKind
 
 from adapters.event_store.notifier import HeadWatcher
 from adapters.relay import ledger, message
 from adapters.relay.config import RelayConfig
 from adapters.relay.subjects import Owner, learn, subject
+from adapters.telemetry.metrics import RELAY_PUBLISHED
+from adapters.telemetry.tracing import current_traceparent, span
 from domain.envelope import EventEnvelope
 from projections.checkpoints import lock_key
 
@@ -24,6 +27,14 @@ LOCK_POLL_S = 1.0
 ACK_TIMEOUT_S = 5.0
 IDLE_WAIT_S = 1.0
 MAX_BACKOFF_S = 5.0
+LOCK_KEEPALIVES = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+}
+"""A relay whose host vanishes keeps its lock until PostgreSQL notices: these bound that to
+about 25 s (the system default is hours), so a standby republishes well inside the duplicate
+window."""
 
 
 class Relay:
@@ -57,7 +68,9 @@ class Relay:
 
     async def _serve(self, stop: asyncio.Event) -> None:
         async with contextlib.AsyncExitStack() as stack:
-            conn = await asyncpg.connect(self.database_url, timeout=5)
+            conn = await asyncpg.connect(
+                self.database_url, timeout=5, server_settings=LOCK_KEEPALIVES
+            )
             stack.push_async_callback(_close, conn)
             if not await self._lock(conn, stop):
                 return
@@ -142,8 +155,29 @@ class Relay:
         stop: asyncio.Event,
     ) -> bool:
         """Publish one event until JetStream acknowledges it (False: stopped before that)."""
-        body, headers = message.encode(envelope, nc.max_payload)
-        target = subject(self.config.prefix, envelope, owner)
+        with span(
+            "relay publish",
+            parent=envelope.metadata.traceparent,
+            kind=SpanKind.PRODUCER,
+            attributes={"flowledger.position": envelope.position, "flowledger.type": envelope.type},
+        ):
+            body, headers = message.encode(envelope, nc.max_payload)
+            # Consumers continue from this span, so the trace shows the hop through NATS.
+            if (traceparent := current_traceparent()) is not None:
+                headers[message.TRACEPARENT] = traceparent
+            return await self._publish_until_acked(
+                js, subject(self.config.prefix, envelope, owner), body, headers, envelope, stop
+            )
+
+    async def _publish_until_acked(
+        self,
+        js: JetStreamContext,
+        target: str,
+        body: bytes,
+        headers: dict[str, str],
+        envelope: EventEnvelope,
+        stop: asyncio.Event,
+    ) -> bool:
         delay = 0.1
         while True:
             try:
@@ -151,9 +185,18 @@ class Relay:
                     target, body, timeout=ACK_TIMEOUT_S, stream=self.config.stream, headers=headers
                 )
                 self.published += 1
+                RELAY_PUBLISHED.inc()
                 return True
             except asyncio.CancelledError:
                 raise
+            except NoStreamResponseError:
+                # NATS came back without its store (a new volume, a wiped server): the stream
+                # must exist again before anything can be published.
+                log.warning("relay: stream %s is gone; creating it again", self.config.stream)
+                try:
+                    await _ensure_stream(js, self.config)
+                except Exception as error:
+                    log.warning("relay: creating stream %s failed: %s", self.config.stream, error)
             except Exception as error:
                 # Resending is safe: JetStream drops a second copy of a Nats-Msg-Id.
                 log.warning("relay: publishing position %s failed: %s", envelope.position, error)

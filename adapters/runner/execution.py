@@ -14,6 +14,7 @@ from typing import Any
 
 from nats.aio.client import Client as Nats
 from nats.aio.msg import Msg
+from opentelemetry.trace import SpanKind
 
 from adapters.jobs.message import Job
 from adapters.runner.api import ApiError, ApiUnavailable, JobRef, RunnerApi, Stale
@@ -21,6 +22,7 @@ from adapters.runner.attempt import Outcome, run_attempt
 from adapters.runner.config import RunnerConfig
 from adapters.runner.logship import LogShipper
 from adapters.runner.watch import StopWatch
+from adapters.telemetry.tracing import current_traceparent, span
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,19 @@ class Execution:
             self._watch.stop(reason)
 
     async def run(self) -> None:
+        job = self.job
+        attributes = {"flowledger.run_id": str(job.run_id), "flowledger.step": job.step}
+        with span(
+            "runner step",
+            parent=job.traceparent,
+            kind=SpanKind.CONSUMER,
+            attributes={**attributes, "flowledger.attempt": job.attempt},
+        ):
+            # Reports and log chunks name this span: the step is one hop of the run's trace.
+            self._traceparent = current_traceparent() or job.traceparent
+            await self._run()
+
+    async def _run(self) -> None:
         renewing = asyncio.create_task(self._keep_in_progress(), name=f"renew-{self.job.step}")
         try:
             async with StopWatch(self._nc, self._config.events_prefix, self.job) as watch:

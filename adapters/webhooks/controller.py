@@ -7,10 +7,12 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery
 
 from adapters.http.controllers.answers import PROBLEM
+from adapters.telemetry.metrics import WEBHOOK_DELIVERIES
 from adapters.webhooks.ingest import Receipt, ingest
 from adapters.webhooks.limits import MAX_BODY_BYTES
 from domain.webhook_source import KINDS
@@ -92,16 +94,22 @@ class WebhooksController(Controller):
 async def _receive(
     request: Request[Any, Any, Any], kind: str, source: str | None
 ) -> Response[bytes]:
-    body = await request.body()  # first: an oversized body is refused (413) before any lookup
-    receipt = await ingest(
-        request.app.state.services,
-        kind=kind,
-        source=source,
-        headers=request.headers,
-        query=request.query_params,
-        body=body,
-        now=datetime.now(UTC),
-    )
+    try:
+        body = await request.body()  # first: an oversized body is refused (413) before any lookup
+        receipt = await ingest(
+            request.app.state.services,
+            kind=kind,
+            source=source,
+            headers=request.headers,
+            query=request.query_params,
+            body=body,
+            now=datetime.now(UTC),
+        )
+    except HTTPException as refused:
+        outcome = "bad_signature" if refused.status_code == 401 else "rejected"
+        WEBHOOK_DELIVERIES.labels(kind, outcome).inc()
+        raise
+    WEBHOOK_DELIVERIES.labels(kind, "duplicate" if receipt.duplicate else "accepted").inc()
     return Response(
         msgspec.json.encode(receipt),
         status_code=200 if receipt.duplicate else 202,

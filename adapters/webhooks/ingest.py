@@ -7,7 +7,6 @@ event store. Turning the delivery into run commands happens later, in a process 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -19,6 +18,8 @@ from adapters.event_store import AppendResult, WrongExpectedVersion
 from adapters.http.problems import problem
 from adapters.secrets import SecretUnsealError
 from adapters.services import Services
+from adapters.telemetry.metrics import WEBHOOK_REFUSALS
+from adapters.telemetry.tracing import current_traceparent
 from adapters.webhooks.delivery import delivery_id, event_kind, recorded_headers
 from adapters.webhooks.sources import find_source
 from adapters.webhooks.verify import BadSignature, verify
@@ -28,7 +29,6 @@ from domain.webhook_source import WebhookSource
 
 log = logging.getLogger(__name__)
 
-REJECTED: Counter[tuple[str, str]] = Counter()
 """Deliveries refused for their signature, by `(kind, reason)`; never reset while running."""
 
 
@@ -100,6 +100,8 @@ async def ingest(
         idempotency_key=f"webhook:{delivery.id}",
         correlation_id=received,
         actor=f"webhook:{found.name}",
+        # The request's span: the run the intake starts from this delivery joins its trace.
+        traceparent=current_traceparent() or headers.get("traceparent"),
     )
     try:
         result = await services.repository.save(delivery, metadata=metadata)
@@ -129,7 +131,7 @@ def _verify(
     try:
         verify(source.kind, secrets=secrets, headers=headers, query=query, body=body, now=now)
     except BadSignature as refused:
-        REJECTED[source.kind, refused.reason] += 1
+        WEBHOOK_REFUSALS.labels(source.kind, refused.reason).inc()
         log.warning(
             "webhook delivery refused: source %s (%s): %s", source.id, source.kind, refused.reason
         )

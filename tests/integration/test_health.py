@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 from litestar.testing import AsyncTestClient
 
+from adapters.event_store import EventStore, NewEvent
 from adapters.http import create_app
 from adapters.migrations import DEFAULT_DIRECTORY
 from adapters.settings import Settings
@@ -25,10 +27,17 @@ def dead_port() -> int:
 
 @asynccontextmanager
 async def client(
-    database_url: str, nats_url: str, migrations_dir: Path | None = None
+    database_url: str,
+    nats_url: str,
+    migrations_dir: Path | None = None,
+    *,
+    max_lag_s: int = 60,
 ) -> AsyncIterator[AsyncTestClient]:
     app = create_app(
-        Settings(), database_url=database_url, nats_url=nats_url, migrations_dir=migrations_dir
+        Settings(ready_max_lag_s=max_lag_s),
+        database_url=database_url,
+        nats_url=nats_url,
+        migrations_dir=migrations_dir,
     )
     async with AsyncTestClient(app=app) as test_client:
         yield test_client
@@ -43,8 +52,8 @@ async def test_health_answers_without_checking_anything(nats_url: str) -> None:
     assert response.json() == {"status": "ok"}
 
 
-async def test_ready_when_everything_is_up(database_url: str, nats_url: str) -> None:
-    async with client(database_url, nats_url) as http:
+async def test_ready_when_everything_is_up(fresh_database_url: str, nats_url: str) -> None:
+    async with client(fresh_database_url, nats_url) as http:
         response = await http.get("/ready")
 
     assert response.status_code == 200, response.text
@@ -54,8 +63,74 @@ async def test_ready_when_everything_is_up(database_url: str, nats_url: str) -> 
             "postgres": {"ok": True},
             "nats": {"ok": True},
             "migrations": {"ok": True, "pending": []},
+            "projections": {"ok": True, "lag_seconds": {}},
         },
     }
+
+
+async def _checkpoint(url: str, name: str, *, state: str = "running", behind_s: float) -> None:
+    """Two events `behind_s` apart, and a view that has applied only the first."""
+    conn = await asyncpg.connect(url)
+    try:
+        store_events = await conn.fetchval("SELECT count(*) FROM events")
+        assert store_events == 0
+        await conn.execute(
+            "INSERT INTO projection_checkpoints (name, version, position, state, error) "
+            "VALUES ($1, 1, 1, $2, $3)",
+            name,
+            state,
+            "poison" if state == "failed" else None,
+        )
+    finally:
+        await conn.close()
+    await _append_two(url, behind_s)
+
+
+async def _append_two(url: str, apart_s: float) -> None:
+    async with EventStore(url, stream_types={"project"}) as store:
+        for version in (0, 1):
+            event = NewEvent(type="HealthProbeRecorded", data={"n": version})
+            await store.append("health-probe", "project", [event], expected_version=version)
+    conn = await asyncpg.connect(url)
+    try:
+        # Back-date the first: the only way to make a lag of minutes without waiting minutes.
+        await conn.execute("SET session_replication_role = replica")
+        await conn.execute(
+            "UPDATE events SET recorded_at = recorded_at - make_interval(secs => $1) "
+            "WHERE position = 1",
+            apart_s,
+        )
+    finally:
+        await conn.close()
+
+
+async def test_not_ready_while_a_view_lags_beyond_the_bound(
+    fresh_database_url: str, nats_url: str
+) -> None:
+    await _checkpoint(fresh_database_url, "runs", behind_s=120)
+    async with client(fresh_database_url, nats_url, max_lag_s=60) as http:
+        lagging = await http.get("/ready")
+    async with client(fresh_database_url, nats_url, max_lag_s=0) as http:
+        reported = await http.get("/ready")
+
+    assert lagging.status_code == 503, lagging.text
+    check = lagging.json()["checks"]["projections"]
+    assert check["ok"] is False and check["error"] == "lagging over 60s"
+    assert check["lag_seconds"]["runs"] >= 119
+    assert reported.status_code == 200, "with no bound, lag is reported only"
+    assert reported.json()["checks"]["projections"]["lag_seconds"]["runs"] >= 119
+
+
+async def test_not_ready_while_a_view_is_stopped_at_a_poison_event(
+    fresh_database_url: str, nats_url: str
+) -> None:
+    await _checkpoint(fresh_database_url, "pipelines", state="failed", behind_s=0)
+    async with client(fresh_database_url, nats_url, max_lag_s=0) as http:
+        response = await http.get("/ready")
+
+    assert response.status_code == 503
+    check = response.json()["checks"]["projections"]
+    assert check["failed"] == ["pipelines"] and check["error"] == "stopped: pipelines"
 
 
 async def test_not_ready_while_nats_is_down_and_start_up_does_not_wait_for_it(
@@ -126,3 +201,14 @@ async def test_shutdown_drains_nats(database_url: str, nats_url: str) -> None:
         assert link.connected
 
     assert link.client.is_closed
+
+
+async def test_a_view_this_release_no_longer_serves_does_not_count(
+    fresh_database_url: str, nats_url: str
+) -> None:
+    await _checkpoint(fresh_database_url, "a_retired_view", state="failed", behind_s=600)
+    async with client(fresh_database_url, nats_url, max_lag_s=60) as http:
+        response = await http.get("/ready")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["checks"]["projections"] == {"ok": True, "lag_seconds": {}}

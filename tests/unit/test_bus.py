@@ -26,7 +26,7 @@ CONTEXT = CommandContext(
     at=datetime(2026, 1, 1, tzinfo=UTC),
     correlation_id="c",
 )
-DEPS = Dependencies(repository=None, sealer=None, secrets=None)  # type: ignore[arg-type]
+DEPS = Dependencies(repository=None, sealer=None, secrets=None, heartbeats=None)  # type: ignore[arg-type]
 
 
 def conflicting(times: int, calls: list[object]):

@@ -45,13 +45,41 @@ def test_each_role_runs_a_subcommand_the_cli_accepts(name: str) -> None:
     assert isinstance(args, argparse.Namespace)
 
 
+# Runners reach the system through the API and NATS only: they are given no database.
+WITHOUT_DATABASE = {"runner"}
+
+
 @pytest.mark.parametrize("name", sorted(FLOWLEDGER))
 def test_each_role_is_given_the_server_urls(name: str) -> None:
     env = SERVICES[name].get("environment") or {}
     database, nats = env.get("FLOWLEDGER_DATABASE_URL"), env.get("FLOWLEDGER_NATS_URL")
-    assert database and nats, f"{name} would start embedded servers instead"
-    assert urlsplit(database).hostname in SERVICES
+    assert nats, f"{name} would start an embedded NATS instead"
     assert all(urlsplit(url).hostname in SERVICES for url in nats.split(","))
+    if name in WITHOUT_DATABASE:
+        assert database is None, f"{name} must not reach the database"
+        assert urlsplit(env["FLOWLEDGER_API_URL"]).hostname in SERVICES
+        assert env["FLOWLEDGER_RUNNER_TOKEN"]
+    else:
+        assert database, f"{name} would start an embedded PostgreSQL instead"
+        assert urlsplit(database).hostname in SERVICES
+
+
+ROLES_WITHOUT_API = {"projector", "intake", "dispatcher", "relay"}
+
+
+@pytest.mark.parametrize("name", sorted(ROLES_WITHOUT_API))
+def test_roles_without_an_api_are_probed_on_their_probe_port(name: str) -> None:
+    service = SERVICES[name]
+    port = service["environment"]["FLOWLEDGER_PROBE_PORT"]
+    probe = " ".join(service["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/health" in probe
+
+
+def test_services_waiting_for_health_wait_on_services_that_have_a_health_check() -> None:
+    for name, service in SERVICES.items():
+        for needed, how in (service.get("depends_on") or {}).items():
+            if how.get("condition") == "service_healthy":
+                assert "healthcheck" in SERVICES[needed], f"{name} waits on {needed}"
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))

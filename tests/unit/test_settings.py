@@ -267,3 +267,47 @@ def test_a_damaged_cipher_key_file_is_refused_naming_the_file(tmp_path: Path) ->
 
     with pytest.raises(SettingsError, match=r"cipher\.key: expected the base64"):
         resolve_cipher_key(settings)
+
+
+def test_telemetry_defaults_and_settings(tmp_path: Path) -> None:
+    assert load_settings({}, cwd=tmp_path).traces_exporter == "none"
+    settings = load_settings(
+        {
+            "FLOWLEDGER_LOG_FORMAT": "TEXT",
+            "FLOWLEDGER_TRACES_EXPORTER": "otlp",
+            "FLOWLEDGER_OTLP_ENDPOINT": "http://collector:4318/v1/traces",
+            "FLOWLEDGER_TRACE_SAMPLE_RATIO": "0.1",
+            "FLOWLEDGER_METRICS_ENABLED": "off",
+            "FLOWLEDGER_PROBE_PORT": "9100",
+            "FLOWLEDGER_READY_MAX_LAG_S": "0",
+        },
+        cwd=tmp_path,
+    )
+
+    assert (settings.log_format, settings.traces_exporter) == ("text", "otlp")
+    assert settings.otlp_endpoint == "http://collector:4318/v1/traces"
+    assert settings.trace_sample_ratio == 0.1
+    assert settings.metrics_enabled is False
+    assert (settings.probe_port, settings.ready_max_lag_s) == (9100, 0)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("FLOWLEDGER_LOG_FORMAT", "xml", "expected one of json, text"),
+        ("FLOWLEDGER_TRACES_EXPORTER", "jaeger", "expected one of none, console, otlp"),
+        ("FLOWLEDGER_OTLP_ENDPOINT", "collector:4318", "expected an http:// or https:// URL"),
+        ("FLOWLEDGER_TRACE_SAMPLE_RATIO", "1.5", "expected a number from 0 to 1"),
+        ("FLOWLEDGER_TRACE_SAMPLE_RATIO", "half", "expected a number from 0 to 1"),
+        ("FLOWLEDGER_METRICS_ENABLED", "maybe", "expected true or false"),
+        ("FLOWLEDGER_PROBE_PORT", "0", "expected an integer port"),
+        ("FLOWLEDGER_READY_MAX_LAG_S", "-5", "expected 0 to 86400 seconds"),
+    ],
+)
+def test_invalid_telemetry_value_names_variable_and_expectation(
+    tmp_path: Path, variable: str, value: str, expected: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({variable: value}, cwd=tmp_path)
+
+    assert str(caught.value).startswith(f"{variable}={value!r}: {expected}")

@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody
 
 from adapters.http.commanding import execute
 from adapters.http.controllers.answers import answers
+from adapters.telemetry.metrics import RUNNER_JOBS
 from commands.context import Principal
 from commands.runs import (
     AppendRunLogs,
@@ -59,6 +60,9 @@ class LogAppend(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 
 Req = Request[Principal, Any, Any]
+
+
+FINISHED_STEP = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
 
 
 class RunsController(Controller):
@@ -117,7 +121,10 @@ class RunsController(Controller):
                 outputs=data.outputs,
                 metrics=data.metrics,
             )
-        return await execute(request, command)
+        answer = await execute(request, command)
+        if data.step is not None and data.status in FINISHED_STEP:
+            RUNNER_JOBS.labels(data.status).inc()
+        return answer
 
     @post("/pipeline-runs/{run_id:uuid}/logs", operation_id="appendRunLogs", responses=answers(202))
     async def logs(

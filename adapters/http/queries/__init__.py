@@ -5,7 +5,7 @@ path (their automatic OPTIONS handlers clash), and these GETs share paths with t
 Registered after the command controllers, each merges into the existing route.
 """
 
-from adapters.http.queries import admin, analytics, pipelines, runs, status
+from adapters.http.queries import admin, analytics, pipelines, runners, runs, status
 
 QUERY_ROUTES = [
     *pipelines.HANDLERS,
@@ -13,4 +13,5 @@ QUERY_ROUTES = [
     *analytics.HANDLERS,
     *admin.HANDLERS,
     *status.HANDLERS,
+    *runners.HANDLERS,
 ]

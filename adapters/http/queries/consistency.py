@@ -92,7 +92,17 @@ async def read_views(
 ) -> tuple[int, T]:
     """Run `read` in one read-only snapshot with the views' position, after any wait asked for."""
     pool: asyncpg.Pool = request.app.state.services.store.pool
-    wanted = wanted_position(request, query)
+    return await read_consistent(pool, names, read, wanted=wanted_position(request, query))
+
+
+async def read_consistent(
+    pool: asyncpg.Pool,
+    names: Sequence[str],
+    read: Callable[[asyncpg.Connection], Awaitable[T]],
+    *,
+    wanted: int | None,
+) -> tuple[int, T]:
+    """`read_views` for callers without a litestar request (the MCP tools), same guarantees."""
     if wanted is not None:
         await caught_up(pool, names, wanted)
     # The runtime commits rows and checkpoint together, so one snapshot sees both as of

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +27,7 @@ from commands.context import Principal
 from domain.pipeline import PipelineStatus
 from projections import pipelines
 from projections.filters import PipelineFilters
+from projections.paging import PageResult
 from projections.projection import live_schema
 
 Req = Request[Principal, Any, Any]
@@ -65,6 +67,15 @@ def pipeline_filters(query: Query, projects: tuple[UUID, ...] | None) -> Pipelin
     )
 
 
+def pipelines_reader(
+    principal: Principal, query: Query
+) -> Callable[[Any], Awaitable[PageResult[pipelines.PipelineRow]]]:
+    """The read behind a pipelines list: the query's filters within the caller's projects."""
+    projects = project_ids(project_filter(principal, query.get("project_id")))
+    filters, page = pipeline_filters(query, projects), page_of(query)
+    return lambda conn: pipelines.list_pipelines(conn, SCHEMA, filters, page)
+
+
 async def visible_pipeline(
     conn: Any, pipeline_id: UUID, projects: tuple[UUID, ...] | None
 ) -> pipelines.PipelineRow | None:
@@ -81,15 +92,8 @@ async def visible_pipeline(
 )
 async def list_pipelines(request: Req) -> Response[PipelinePage]:
     query = PIPELINES.parse(request.query_params.dict())
-    projects = project_ids(project_filter(request.user, query.get("project_id")))
-    filters, page = pipeline_filters(query, projects), page_of(query)
-    return await views.page(
-        request,
-        query,
-        VIEWS,
-        PipelinePage,
-        lambda conn: pipelines.list_pipelines(conn, SCHEMA, filters, page),
-    )
+    reader = pipelines_reader(request.user, query)
+    return await views.page(request, query, VIEWS, PipelinePage, reader)
 
 
 @get(

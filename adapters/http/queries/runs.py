@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -31,6 +32,7 @@ from commands.context import Principal
 from domain.run_values import Provider, RunStatus, StepStatus, TriggerKind
 from projections import logs, runs
 from projections.filters import RunFilters
+from projections.paging import PageResult
 from projections.projection import live_schema
 
 Req = Request[Principal, Any, Any]
@@ -62,6 +64,7 @@ LOGS = QuerySpec.of(
     integer("limit", 1, MAX_LIMIT, f"at most this many chunks, default {DEFAULT_LIMIT}"),
 )
 LOG_SCHEMA = live_schema("logs")
+LOG_VIEWS = (*VIEWS, "logs")
 
 
 class RunPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,6 +120,43 @@ def run_filters(query: Query, projects: tuple[UUID, ...] | None, **fixed: Any) -
     return RunFilters(**{**fields, **fixed})
 
 
+def runs_reader(
+    principal: Principal, query: Query, **fixed: Any
+) -> Callable[[Any], Awaitable[PageResult[runs.RunRow]]]:
+    """The read behind a runs list: the query's filters within the caller's projects."""
+    projects = project_ids(project_filter(principal, query.get("project_id")))
+    filters = run_filters(query, projects, **fixed)
+    page = page_of(query)
+    return lambda conn: runs.list_runs(conn, SCHEMA, filters, page)
+
+
+async def visible_run(
+    conn: Any, run_id: UUID, projects: tuple[UUID, ...] | None
+) -> runs.RunDetail | None:
+    """The run with its steps if the caller may see it; None answers 404."""
+    return visible(await runs.get_run(conn, SCHEMA, run_id), projects)
+
+
+async def visible_logs(
+    conn: Any, run_id: UUID, projects: tuple[UUID, ...] | None, query: Query
+) -> logs.LogPage | None:
+    """The run's log chunks the query asks for, if the caller may see the run."""
+    if await visible_run(conn, run_id, projects) is None:
+        return None
+    options = query.pick("step", "after_seq", "after_position", "tail", "q")
+    return await logs.run_logs(conn, LOG_SCHEMA, run_id, limit=query.limit, **options)
+
+
+def logs_body(found: logs.LogPage, query: Query, position: int) -> RunLogs:
+    return RunLogs(
+        items=list(found.items),
+        more=found.more,
+        truncation=found.truncation,
+        limit=query.limit,
+        position=position,
+    )
+
+
 @get(
     "/api/v1/pipeline-runs",
     operation_id="listRuns",
@@ -151,10 +191,9 @@ async def get_run(request: Req, run_id: FromPath[UUID]) -> Response[runs.RunDeta
     query = ONE.parse(request.query_params.dict())
     projects = project_ids(project_filter(request.user, None))
 
-    async def read(conn: Any) -> runs.RunDetail | None:
-        return visible(await runs.get_run(conn, SCHEMA, run_id), projects)
-
-    return await views.item(request, query, VIEWS, read, "run")
+    return await views.item(
+        request, query, VIEWS, lambda conn: visible_run(conn, run_id, projects), "run"
+    )
 
 
 @get(
@@ -169,7 +208,7 @@ async def get_run_status(request: Req, run_id: FromPath[UUID]) -> Response[RunSt
     projects = project_ids(project_filter(request.user, None))
 
     async def read(conn: Any) -> RunState | None:
-        run = visible(await runs.get_run(conn, SCHEMA, run_id), projects)
+        run = await visible_run(conn, run_id, projects)
         return None if run is None else _state(run)
 
     return await views.item(request, query, VIEWS, read, "run")
@@ -186,36 +225,20 @@ async def get_run_status(request: Req, run_id: FromPath[UUID]) -> Response[RunSt
 async def get_run_logs(request: Req, run_id: FromPath[UUID]) -> Response[RunLogs]:
     query = LOGS.parse(request.query_params.dict())
     projects = project_ids(project_filter(request.user, None))
-    options = query.pick("step", "after_seq", "after_position", "tail", "q")
-
-    async def read(conn: Any) -> logs.LogPage | None:
-        if visible(await runs.get_run(conn, SCHEMA, run_id), projects) is None:
-            return None
-        return await logs.run_logs(conn, LOG_SCHEMA, run_id, limit=query.limit, **options)
-
-    position, found = await read_views(request, query, (*VIEWS, "logs"), read)
+    position, found = await read_views(
+        request, query, LOG_VIEWS, lambda conn: visible_logs(conn, run_id, projects, query)
+    )
     if found is None:
         raise views.not_found("run")
-    body = RunLogs(
-        items=list(found.items),
-        more=found.more,
-        truncation=found.truncation,
-        limit=query.limit,
-        position=position,
-    )
-    return Response(body, headers={POSITION_HEADER: str(position)})
+    return Response(logs_body(found, query, position), headers={POSITION_HEADER: str(position)})
 
 
 HANDLERS = [list_runs, list_pipeline_runs, get_run, get_run_status, get_run_logs]
 
 
 async def _list(request: Req, query: Query, **fixed: Any) -> Response[RunPage]:
-    projects = project_ids(project_filter(request.user, query.get("project_id")))
-    filters = run_filters(query, projects, **fixed)
-    page = page_of(query)
-    return await views.page(
-        request, query, VIEWS, RunPage, lambda conn: runs.list_runs(conn, SCHEMA, filters, page)
-    )
+    reader = runs_reader(request.user, query, **fixed)
+    return await views.page(request, query, VIEWS, RunPage, reader)
 
 
 def _state(run: runs.RunDetail) -> RunState:

@@ -39,13 +39,18 @@ async def page(
 ) -> Response[T]:
     """A list answer: `items`, `next_cursor`, `limit` and `position`."""
     position, result = await read_views(request, query, names, read)
-    body = shape(
+    body = page_body(shape, query, position, result)
+    return Response(body, headers={POSITION_HEADER: str(position)})
+
+
+def page_body(shape: Callable[..., T], query: Query, position: int, result: PageResult) -> T:
+    """The body of a list answer, shaped by `shape` (a page Struct)."""
+    return shape(
         items=list(result.items),
         next_cursor=result.next_cursor,
         limit=query.limit,
         position=position,
     )
-    return Response(body, headers={POSITION_HEADER: str(position)})
 
 
 async def item(

@@ -11,3 +11,6 @@ CREATE TABLE runner_heartbeats (
 
 -- The reaper's question: who has been silent since before a moment.
 CREATE INDEX runner_heartbeats_seen ON runner_heartbeats (seen_at);
+
+-- The API records heartbeats (and deletes a deregistered runner's): see 0006_api_role.sql.
+GRANT SELECT, INSERT, UPDATE, DELETE ON runner_heartbeats TO flowledger_api;

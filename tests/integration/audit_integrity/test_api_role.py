@@ -111,3 +111,19 @@ async def test_the_http_api_serves_commands_as_the_role(
     assert again.json() == created.json()
     checks = ready.json()["checks"]  # it reads the migrations ledger and the checkpoints
     assert [checks[name]["ok"] for name in ("postgres", "migrations", "projections")] == [True] * 3
+
+
+async def test_the_role_records_runner_heartbeats(scratch_url: str) -> None:
+    runner = uuid4()
+    conn = await asyncpg.connect(scratch_url)
+    try:
+        await conn.execute(f"SET ROLE {ROLE}")
+        await conn.execute(
+            "INSERT INTO runner_heartbeats (runner_id, seen_at) VALUES ($1, now())", runner
+        )
+        await conn.execute(
+            "UPDATE runner_heartbeats SET seen_at = now() WHERE runner_id = $1", runner
+        )
+        await conn.execute("DELETE FROM runner_heartbeats WHERE runner_id = $1", runner)
+    finally:
+        await conn.close()

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 import pytest_asyncio
 
+from adapters.embedded import ServerUrls
 from adapters.event_store import EventStore
 from adapters.secrets import SecretBox
 from adapters.services import Services, open_services
 from adapters.settings import Settings
 from domain.registry import default_registry
+from tests.databases import own_database
 
 
 @pytest_asyncio.fixture
@@ -33,3 +36,17 @@ async def services(
     )
     async with open_services(settings, database_url) as services:
         yield services
+
+
+@pytest_asyncio.fixture(scope="session")
+async def database_url(server_urls: ServerUrls) -> AsyncIterator[str]:
+    """This package's own database: its tests append hand-made events (no `occurred_at`, no
+    definition) that the views of every other package would stop on as poison."""
+    async with own_database(server_urls, "flowledger_relay") as url:
+        yield url
+
+
+@pytest_asyncio.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with asyncpg.create_pool(database_url, min_size=1, max_size=20) as pool:
+        yield pool

@@ -33,8 +33,11 @@ def runner_settings(
     )
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def stack(runner_settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Stack]:
+    # Per module, not per session: its projector serves every view on the session's loop,
+    # which the API tests' client blocks while a request waits for a view to catch up. Once
+    # this module is done, the views go back to whoever else serves them.
     async with running_stack(runner_settings, pool) as stack:
         yield stack
 

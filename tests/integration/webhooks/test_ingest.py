@@ -9,9 +9,9 @@ from uuid import UUID
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
+from prometheus_client import REGISTRY
 
 from adapters.services import Services
-from adapters.webhooks.ingest import REJECTED
 from domain.webhook_delivery import delivery_stream_id
 from tests.integration.webhooks.support import Delivery, Sample, Sources, samples, sign
 
@@ -89,7 +89,8 @@ async def test_every_payload_is_refused_with_a_wrong_or_missing_signature(
     for name in ("X-Hub-Signature-256", "X-Gitlab-Token", "Authorization"):
         missing.headers.pop(name, None)
     head = await services.store.head_position()
-    mismatches = REJECTED[sample.kind, "signature_mismatch"]
+    mismatches = refusals(sample.kind)
+    bad_before = bad_deliveries(sample.kind)
 
     with caplog.at_level(logging.WARNING, logger="adapters.webhooks.ingest"):
         refused = [await post(client, sample.kind, source["id"], body, d) for d in (wrong, missing)]
@@ -97,7 +98,8 @@ async def test_every_payload_is_refused_with_a_wrong_or_missing_signature(
     assert [r.status_code for r in refused] == [401, 401]
     assert {r.json()["code"] for r in refused} == {"bad_signature"}
     assert await services.store.head_position() == head, "a refused delivery writes nothing"
-    assert REJECTED[sample.kind, "signature_mismatch"] == mismatches + 1
+    assert refusals(sample.kind) == mismatches + 1
+    assert bad_deliveries(sample.kind) == bad_before + 2
     lines = [r.getMessage() for r in caplog.records if r.name == "adapters.webhooks.ingest"]
     assert len(lines) == 2
     assert all(source["id"] in line for line in lines)
@@ -168,3 +170,13 @@ async def test_a_jenkins_token_parameter_works_as_well_as_basic_auth(
     assert (ok.status_code, refused.status_code) == (202, 401)
     [event] = await stored(services, ok.json()["delivery"])
     assert source["secret"].encode() not in msgspec.json.encode(event)
+
+
+def refusals(kind: str) -> float:
+    labels = {"source": kind, "reason": "signature_mismatch"}
+    return REGISTRY.get_sample_value("flowledger_webhook_refusals_total", labels) or 0.0
+
+
+def bad_deliveries(kind: str) -> float:
+    labels = {"source": kind, "outcome": "bad_signature"}
+    return REGISTRY.get_sample_value("flowledger_webhook_deliveries_total", labels) or 0.0
