@@ -138,7 +138,8 @@ class Feed:
                 return  # the table is out of reach: the next message tries the gap again
             with span(
                 "gateway fan-out",
-                parent=(msg.headers or {}).get(TRACEPARENT),
+                # The message's own trace, whatever task this callback happens to run in.
+                continues=(msg.headers or {}).get(TRACEPARENT),
                 kind=SpanKind.CONSUMER,
                 attributes={"flowledger.position": position},
             ):

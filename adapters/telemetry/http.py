@@ -10,6 +10,8 @@ from litestar.datastructures import MutableScopeHeaders, State
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from opentelemetry import trace
+from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
 
 from adapters.telemetry.lag import refresh_from_database
 from adapters.telemetry.logs import request_id
@@ -31,6 +33,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         # Not reset afterwards: each request runs in a task of its own, and the server's access
         # line and an error answered outside this middleware should carry the id too.
         request_id.set(ensure_request_id(scope))
+        _name_span_by_route(scope)
         await app(scope, receive, send)
 
     return middleware
@@ -65,8 +68,24 @@ def tracing_plugin() -> OpenTelemetryPlugin:
     """Litestar's OpenTelemetry plugin: one server span per request, named by route."""
     # No spans per ASGI receive/send message: three spans a request for no insight.
     return OpenTelemetryPlugin(
-        OpenTelemetryConfig(exclude=UNTRACED_PATHS, exclude_spans=["receive", "send"])
+        OpenTelemetryConfig(
+            exclude=UNTRACED_PATHS,
+            exclude_spans=["receive", "send"],
+        )
     )
+
+
+def _name_span_by_route(scope: Scope) -> None:
+    """Name the request's span by its route once routing is done (the tracing middleware wraps
+    the whole app, so it only saw the raw path): `POST /api/v1/pipeline-runs/{run_id}/logs`,
+    not one name per id."""
+    current = trace.get_current_span()
+    route = scope.get("path_template")
+    if not route or not current.is_recording():
+        return
+    method = str(scope.get("method", "")).strip()
+    current.update_name(f"{method} {route}" if method else route)
+    current.set_attribute(HTTP_ROUTE, route)
 
 
 def prometheus_config() -> PrometheusConfig:
