@@ -8,17 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 from importlib.metadata import version
 from pathlib import Path
-from typing import NamedTuple
 
 import asyncpg
-from litestar import Controller, Litestar
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.plugins import InitPluginProtocol
 from litestar.plugins.problem_details import ProblemDetailsPlugin
-from litestar.types import Middleware
 from nats.aio.client import Client as NatsClient
 
 from adapters.http.controllers import ROUTES
@@ -36,13 +33,7 @@ from adapters.http.security import (
 )
 from adapters.services import open_services
 from adapters.settings import Settings
-from adapters.telemetry.http import (
-    MetricsController,
-    echo_request_id,
-    prometheus_config,
-    request_id_middleware,
-    tracing_plugin,
-)
+from adapters.telemetry.http import MetricsController, echo_request_id, request_telemetry
 from gateway import gateway_lifespan, websocket_routes
 
 log = logging.getLogger(__name__)
@@ -143,11 +134,10 @@ def create_app(
             await stack.enter_async_context(mcp.running())
             yield
 
-    observability = _observability(settings)
     return Litestar(
         route_handlers=[
             HealthController,
-            *observability.routes,
+            *([MetricsController] if settings.metrics_enabled else []),
             *ROUTES,
             *AUDIT_READ_ROUTES,
             *AUDIT_VERIFY_ROUTES,
@@ -158,15 +148,16 @@ def create_app(
         # The gateway's lifespan second: it uses the pool and NATS link opened by the first.
         lifespan=[lifespan, gateway_lifespan],
         middleware=[
-            request_id_middleware,
-            *observability.middleware,
+            request_telemetry(
+                metrics=settings.metrics_enabled, tracing=settings.traces_exporter != "none"
+            ),
             *security_middleware(settings),
             DefineMiddleware(FlowledgerAuthentication),
         ],
         cors_config=cors_config(settings),
         before_send=[security_headers, echo_request_id],
         request_max_body_size=settings.max_body_bytes,
-        plugins=[ProblemDetailsPlugin(problem_details_config()), *observability.plugins],
+        plugins=[ProblemDetailsPlugin(problem_details_config())],
         openapi_config=OpenAPIConfig(
             title="flowledger",
             version=version("flowledger"),
@@ -177,21 +168,3 @@ def create_app(
         # The process's logging is configured once, by adapters.telemetry: not by litestar.
         logging_config=None,
     )
-
-
-class _Observability(NamedTuple):
-    routes: list[type[Controller]]
-    middleware: list[Middleware]
-    plugins: list[InitPluginProtocol]
-
-
-def _observability(settings: Settings) -> _Observability:
-    """/metrics and request metrics when enabled; request spans when a trace exporter is set."""
-    if not settings.metrics_enabled:
-        routes, middleware = [], []
-    else:
-        routes, middleware = [MetricsController], [prometheus_config().middleware]
-    plugins: list[InitPluginProtocol] = []
-    if settings.traces_exporter != "none":
-        plugins.append(tracing_plugin())
-    return _Observability(routes, middleware, plugins)
