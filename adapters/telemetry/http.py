@@ -17,11 +17,10 @@ from opentelemetry.semconv.attributes.http_attributes import (
     HTTP_ROUTE,
 )
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from prometheus_client import Counter, Histogram
 
 from adapters.telemetry.lag import refresh_from_database
 from adapters.telemetry.logs import request_id
-from adapters.telemetry.metrics import exposition
+from adapters.telemetry.metrics import HTTP_REQUESTS, HTTP_SECONDS, exposition
 from adapters.telemetry.tracing import context_from, tracer
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -29,17 +28,6 @@ _ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _STATE_KEY = "flowledger_request_id"
 UNOBSERVED_PATHS = frozenset({"/health", "/ready", "/metrics"})
 """Probes and scrapes: neither spans nor request metrics (they would drown the real ones)."""
-HTTP_REQUESTS = Counter(
-    "flowledger_http_requests_total",
-    "HTTP requests answered, by method, route template and status.",
-    ["method", "path", "status_code"],
-)
-HTTP_SECONDS = Histogram(
-    "flowledger_http_request_duration_seconds",
-    "Time to answer an HTTP request, by method and route template.",
-    ["method", "path"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
 
 
 def request_telemetry(*, metrics: bool, tracing: bool) -> Callable[[ASGIApp], ASGIApp]:

@@ -16,6 +16,17 @@ from prometheus_client import (
     generate_latest,
 )
 
+HTTP_REQUESTS = Counter(
+    "flowledger_http_requests_total",
+    "HTTP requests answered, by method, route template and status.",
+    ["method", "path", "status_code"],
+)
+HTTP_SECONDS = Histogram(
+    "flowledger_http_request_duration_seconds",
+    "Time to answer an HTTP request, by method and route template.",
+    ["method", "path"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 COMMANDS = Counter(
     "flowledger_commands_total",
     "Commands handled, by command and outcome (ok, rejected, conflict, error).",
