@@ -6,21 +6,16 @@ from collections.abc import Collection
 from typing import Any
 
 import asyncpg
-import msgspec
 
+from adapters.event_store.rows import COLUMNS, envelope_from_row
+from adapters.event_store.rows import head as head  # the head, for the feed and tests
 from adapters.relay.subjects import Owner, learn
-from domain.envelope import EventEnvelope, EventMetadata
+from domain.envelope import EventEnvelope
 from domain.upcasting import current
 
 # Decoded here rather than with the event store's helpers: those import the command ports,
 # which the gateway may not (tests/unit/test_architecture.py).
-_data = msgspec.json.Decoder(dict[str, Any])
-_metadata = msgspec.json.Decoder(EventMetadata)
 
-_COLUMNS = (
-    "position, event_id, stream_id, stream_type, version, type, schema_version, "
-    "recorded_at, data, metadata, hash"
-)
 PROJECT_IN_DATA = (
     "PipelineCreated",
     "RunRequested",
@@ -49,33 +44,12 @@ _STREAMS_OF = {
 
 def _envelope(row: asyncpg.Record) -> EventEnvelope:
     """The row as the relay publishes it: upcast to the current schema."""
-    return current(_stored(row))
-
-
-def _stored(row: asyncpg.Record) -> EventEnvelope:
-    return EventEnvelope(
-        event_id=row["event_id"],
-        position=row["position"],
-        stream_id=row["stream_id"],
-        stream_type=row["stream_type"],
-        version=row["version"],
-        type=row["type"],
-        schema_version=row["schema_version"],
-        recorded_at=row["recorded_at"],
-        data=_data.decode(row["data"]),
-        metadata=_metadata.decode(row["metadata"]),
-        hash=row["hash"].hex(),
-    )
-
-
-async def head(conn: asyncpg.Connection) -> int:
-    """The last committed position: positions are gap-free in commit order."""
-    return await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+    return current(envelope_from_row(row))
 
 
 async def first_events(conn: asyncpg.Connection, streams: Collection[str]) -> list[EventEnvelope]:
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) AND version = 1",
+        f"SELECT {COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) AND version = 1",
         list(streams),
     )
     return [_envelope(row) for row in rows]
@@ -92,7 +66,7 @@ async def owners(conn: asyncpg.Connection, streams: Collection[str]) -> dict[str
 async def batch(conn: asyncpg.Connection, after: int, upto: int, limit: int) -> list[EventEnvelope]:
     """Every event in `(after, upto]`, in position order, at most `limit`."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM events WHERE position > $1 AND position <= $2 "
+        f"SELECT {COLUMNS} FROM events WHERE position > $1 AND position <= $2 "
         "ORDER BY position LIMIT $3",
         after,
         upto,
@@ -108,7 +82,7 @@ def replay_sql(level: str) -> str:
         where += " AND stream_id = $4"
     elif level in _STREAMS_OF:
         where += f" AND stream_id IN ({_STREAMS_OF[level]})"
-    return f"SELECT {_COLUMNS} FROM events WHERE {where} ORDER BY position LIMIT $3"
+    return f"SELECT {COLUMNS} FROM events WHERE {where} ORDER BY position LIMIT $3"
 
 
 async def replay(

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 import asyncpg
 
 from adapters.event_store.notifier import HeadWatcher
+from adapters.event_store.rows import head
 from adapters.telemetry.tracing import links_to, span
 from domain.envelope import EventEnvelope
 from projections import checkpoints
-from projections.feed import head, read_range
+from projections.feed import read_range
 from projections.projection import Projection, live_schema
 from projections.rebuild import NOTIFY_CHANNEL, RebuildFailed, RebuildInProgress, rebuild
 

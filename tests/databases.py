@@ -13,18 +13,19 @@ from adapters.embedded import ServerUrls
 
 
 @contextlib.asynccontextmanager
-async def own_database(server_urls: ServerUrls, prefix: str) -> AsyncIterator[str]:
-    """A fresh, migrated database on the session's server, dropped afterwards."""
+async def own_database(server: ServerUrls | str, prefix: str) -> AsyncIterator[str]:
+    """A fresh, migrated database on `server` (the session's, or a URL), dropped afterwards."""
     from adapters.migrations import migrate  # imported late: written alongside these fixtures
 
     name = f"{prefix}_{uuid4().hex[:8]}"
-    await _execute(server_urls.database_url, f'CREATE DATABASE "{name}"')
+    server = server if isinstance(server, str) else server.database_url
+    await _execute(server, f'CREATE DATABASE "{name}"')
     try:
-        url = urlunsplit(urlsplit(server_urls.database_url)._replace(path=f"/{name}"))
+        url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
         await migrate(url)
         yield url
     finally:
-        await _execute(server_urls.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _execute(url: str, sql: str) -> None:

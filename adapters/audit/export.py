@@ -12,7 +12,8 @@ from typing import BinaryIO
 import asyncpg
 import msgspec
 
-from adapters.audit.reads import FeedFilters, batches, feed_reader, head_position
+from adapters.audit.reads import FeedFilters, batches, feed_reader
+from adapters.event_store.rows import head as head_position
 from adapters.settings import Settings
 
 _lines = msgspec.json.Encoder()

@@ -91,10 +91,6 @@ def feed_reader(filters: FeedFilters, upto_position: int) -> Read:
     return read
 
 
-async def head_position(conn: asyncpg.Connection | asyncpg.Pool) -> int:
-    return await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
-
-
 async def read_page(pool: asyncpg.Pool, read: Read, after: int, limit: int) -> list[AuditEvent]:
     """At most `limit` events `read` finds after `after`."""
     async with pool.acquire() as conn:

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from adapters.event_store.errors import EventTooLarge, InvalidAppend, UnencodableEvent
-from domain.envelope import EventEnvelope, EventMetadata
+from domain.envelope import EventMetadata
 
 GENESIS_HASH = bytes(32)
 """The `prev_hash` of a stream's first event."""
@@ -20,8 +20,6 @@ GENESIS_HASH = bytes(32)
 # Sorted keys make the bytes a function of the values alone, so an auditor re-encoding
 # the same values gets the same hash.
 _canonical_encoder = msgspec.json.Encoder(order="sorted")
-_metadata_decoder = msgspec.json.Decoder(EventMetadata)
-_data_decoder = msgspec.json.Decoder(dict[str, Any])
 
 
 # A NUL is `\u0000` after an even run of backslashes; `\\u0000` is an escaped backslash
@@ -164,20 +162,3 @@ def prepare_events(
             )
         )
     return prepared
-
-
-def envelope_from_row(row: Any) -> EventEnvelope:
-    """Builds the envelope from an `events` row (asyncpg Record or mapping)."""
-    return EventEnvelope(
-        event_id=row["event_id"],
-        position=row["position"],
-        stream_id=row["stream_id"],
-        stream_type=row["stream_type"],
-        version=row["version"],
-        type=row["type"],
-        schema_version=row["schema_version"],
-        recorded_at=row["recorded_at"],
-        data=_data_decoder.decode(row["data"]),
-        metadata=_metadata_decoder.decode(row["metadata"]),
-        hash=row["hash"].hex(),
-    )

@@ -8,6 +8,8 @@ import logging
 
 import asyncpg
 
+from adapters.event_store import rows
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "flowledger_events"
@@ -74,7 +76,7 @@ class HeadWatcher:
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
                 # Read the head after LISTEN so no commit falls between the two.
-                head = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+                head = await rows.head(conn)
                 await self._advance(head)
                 self._connected.set()
                 delay = 0.1

@@ -10,9 +10,10 @@ from typing import Self
 
 import asyncpg
 
-from adapters.event_store.encoding import NewEvent, envelope_from_row, prepare_events
+from adapters.event_store.encoding import NewEvent, prepare_events
 from adapters.event_store.errors import InvalidAppend, UnknownStreamType
 from adapters.event_store.notifier import HeadWatcher
+from adapters.event_store.rows import COLUMNS, envelope_from_row, head
 from adapters.event_store.writer import AppendResult, GroupCommitWriter, PendingAppend
 from adapters.telemetry.metrics import EVENTS_APPENDED
 from adapters.telemetry.tracing import span
@@ -21,11 +22,6 @@ from domain.envelope import EventEnvelope, EventMetadata
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 MAX_STREAM_ID_LENGTH = 200
 MAX_EVENTS_PER_APPEND = 1000
-
-_COLUMNS = (
-    "position, event_id, stream_id, stream_type, version, type, schema_version, "
-    "recorded_at, data, metadata, hash"
-)
 
 
 async def _keep_session(_conn: asyncpg.Connection) -> None:
@@ -175,7 +171,7 @@ class EventStore:
         self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
     ) -> list[EventEnvelope]:
         rows = await self.pool.fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND version >= $2 "
+            f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version >= $2 "
             "AND ($3::bigint IS NULL OR version <= $3) ORDER BY version",
             stream_id,
             from_version,
@@ -186,7 +182,7 @@ class EventStore:
     async def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[EventEnvelope]:
         """The global feed in position order. Never skips a late commit: see the migration."""
         rows = await self.pool.fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+            f"SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
             after_position,
             limit,
         )
@@ -199,7 +195,7 @@ class EventStore:
         return version or 0
 
     async def head_position(self) -> int:
-        return await self.pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
+        return await head(self.pool)
 
     async def wait_beyond(self, position: int, *, timeout: float) -> int:
         """Waits (without polling) until an event past `position` commits; returns the head."""

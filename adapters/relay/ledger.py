@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 
 import asyncpg
 
-from adapters.event_store.encoding import envelope_from_row
+from adapters.event_store.rows import envelope_from_row
 from adapters.relay.subjects import Owner
 from domain.envelope import EventEnvelope
 from domain.upcasting import current

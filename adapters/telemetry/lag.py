@@ -6,6 +6,7 @@ import asyncio
 
 import asyncpg
 
+from adapters.event_store import rows
 from adapters.telemetry.metrics import (
     DATABASE_UP,
     EVENT_HEAD,
@@ -28,7 +29,7 @@ async def refresh_from_database(pool: asyncpg.Pool, timeout_s: float = 2.0) -> N
         async with asyncio.timeout(timeout_s), pool.acquire() as conn:
             statuses = await projection_status(conn)
             relays = await conn.fetch("SELECT name, position FROM relay_checkpoints")
-            head = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+            head = await rows.head(conn)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
         DATABASE_UP.set(0)
         return

@@ -76,6 +76,16 @@ def terminate(proc: subprocess.Popen[bytes], log: Path) -> float:
     return time.monotonic() - began
 
 
+def wait_for_logger(name: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Until the role has logged from `name`: its probes may answer before its work begins."""
+    deadline = time.monotonic() + STARTED_WITHIN_S
+    while time.monotonic() < deadline and proc.poll() is None:
+        if f'"logger":"{name}"' in log.read_text().replace(" ", ""):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"nothing logged from {name} within {STARTED_WITHIN_S}s:\n{log.read_text()}")
+
+
 def json_lines(log: Path) -> list[dict]:
     """Every log line as a JSON object, after the role's announcement (plain text, first)."""
     lines = log.read_text().splitlines()
@@ -105,6 +115,8 @@ def test_a_background_role_serves_probes_logs_json_and_stops_on_sigterm(
     try:
         health = json.loads(wait_for(f"http://127.0.0.1:{port}/health", proc, log))
         status, metrics = get(f"http://127.0.0.1:{port}/metrics")
+        if role == "projector":
+            wait_for_logger("projections.runtime", proc, log)
     finally:
         if proc.poll() is None:
             terminate(proc, log)

@@ -9,8 +9,9 @@ from litestar import Response, get
 from litestar.params import FromPath
 
 from adapters.audit.envelopes import AuditEvent
-from adapters.audit.reads import FeedFilters, feed_reader, head_position, read_page
+from adapters.audit.reads import FeedFilters, feed_reader, read_page
 from adapters.audit.trace import MAX_EFFECTS, Trace, trace
+from adapters.event_store.rows import head as head_position
 from adapters.http.controllers.audit_common import TAGS, Req, require_auditor
 from adapters.http.queries import views
 from adapters.http.queries.params import (

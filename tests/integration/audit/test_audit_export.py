@@ -14,7 +14,8 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 
 from adapters.audit.export import export
-from adapters.audit.reads import BATCH, FeedFilters, head_position
+from adapters.audit.reads import BATCH, FeedFilters
+from adapters.event_store.rows import head as head_position
 from adapters.services import Services
 from tests.integration.audit.audit_reads_support import (
     append_logs,

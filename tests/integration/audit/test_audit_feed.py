@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.audit.reads import head_position
+from adapters.event_store.rows import head as head_position
 from adapters.services import Services
 from domain.project import Project
 from tests.integration.api.conftest import Keys

@@ -20,7 +20,7 @@ from uuid import UUID, uuid4
 import asyncpg
 from eventsourcing.domain import Aggregate
 
-from adapters.event_store.encoding import envelope_from_row
+from adapters.event_store.rows import envelope_from_row
 from adapters.heartbeats import PgHeartbeats
 from adapters.repository import Repository
 from adapters.services import RandomSecrets, Services

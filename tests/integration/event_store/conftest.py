@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
-from uuid import uuid4
 
 import asyncpg
 import pytest
@@ -15,7 +13,7 @@ import pytest_asyncio
 
 from adapters.embedded import ServerUrls
 from adapters.event_store import EventStore
-from adapters.migrations import migrate
+from tests.databases import own_database
 
 SECOND_SERVER = os.environ.get(
     "FLOWLEDGER_TEST_SECOND_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -46,22 +44,8 @@ def pytest_report_header() -> str:
 async def store_url(request: pytest.FixtureRequest, server_urls: ServerUrls) -> AsyncIterator[str]:
     """A database of its own: these tests append free-form events that no projection expects."""
     server = server_urls.database_url if request.param == "session" else SECOND_SERVER
-    name = f"flowledger_store_test_{uuid4().hex[:8]}"
-    await _execute(server, f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
-    await migrate(url)
-    try:
+    async with own_database(server, "flowledger_store_test") as url:
         yield url
-    finally:
-        await _execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-async def _execute(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from adapters.event_store.encoding import envelope_from_row
+from adapters.event_store.rows import envelope_from_row
 from adapters.secrets import SecretBox
 from adapters.services import Services, open_services
 from adapters.settings import Settings

@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest_asyncio
 
-from adapters.event_store.encoding import envelope_from_row
+from adapters.event_store.rows import envelope_from_row
 from adapters.services import Services
 from adapters.webhook_intake import IntakeProcess
 from commands import pipelines, projects, webhook_sources
