@@ -60,7 +60,7 @@ class ReportStepStatus(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
     run_id: UUID
     step: str
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    status: Literal["queued", "running", "succeeded", "failed", "timed_out", "cancelled"]
     attempt: int = 1
     runner: str | None = None
     exit_code: int | None = None
@@ -214,6 +214,10 @@ async def report_step_status(
                 outputs=command.outputs,
                 metrics=command.metrics,
                 at=at,
+            )
+        case "timed_out":
+            run.time_out_step(
+                step, attempt=attempt, outputs=command.outputs, metrics=command.metrics, at=at
             )
         case "cancelled":
             run.cancel_step(step, attempt=attempt, reason=command.reason or "cancelled", at=at)

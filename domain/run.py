@@ -41,14 +41,15 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggrega
 
     - Run: queued -> running -> succeeded | failed | timed_out; queued or running ->
       cancelling -> cancelled. Starting a step of a queued run starts the run first.
-    - Steps: pending -> queued -> running -> succeeded | failed; pending -> skipped;
-      pending, queued or running -> cancelled. A step is ready when each step it needs
-      succeeded or failed with `allow_failure`. A failure with attempts left queues the
-      next attempt at once; a final one without `allow_failure` skips every step that
-      depends on it, and the run goes on with the steps that do not.
+    - Steps: pending -> queued -> running -> succeeded | failed | timed_out; pending ->
+      skipped; pending, queued or running -> cancelled. A step is ready when each step it
+      needs succeeded, or failed or timed out with `allow_failure`. A failed or timed-out
+      attempt with attempts left queues the next attempt at once; a final one without
+      `allow_failure` skips every step that depends on it, and the run goes on with the
+      steps that do not.
     - The run settles by itself: the command that finishes its last step also decides
-      succeeded (no step failed without `allow_failure`), failed (naming the first such
-      step) or, when cancelling, cancelled. Every step is finished before the run is.
+      succeeded (no step failed or timed out without `allow_failure`), failed (naming the
+      first such step) or, when cancelling, cancelled. Every step is finished before the run is.
     - Cancelling cancels the steps not yet running; running ones are stopped by their runner,
       which reports them cancelled (or their real outcome); a second request decides nothing.
       Timing out cancels every unfinished step.
@@ -163,7 +164,7 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggrega
         metrics: dict[str, float]
 
         def apply(self, aggregate: Run) -> None:
-            aggregate._end_attempt(self, StepStatus.SUCCEEDED, None)
+            aggregate._end_attempt(self, StepStatus.SUCCEEDED, None, self.exit_code)
 
     class StepFailed(Event):
         event_type: ClassVar[str] = "StepFailed"
@@ -176,7 +177,23 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggrega
         metrics: dict[str, float]
 
         def apply(self, aggregate: Run) -> None:
-            aggregate._end_attempt(self, StepStatus.FAILED, self.reason)
+            aggregate._end_attempt(self, StepStatus.FAILED, self.reason, self.exit_code)
+            aggregate._failures.append(self.step)
+
+    class StepTimedOut(Event):
+        """A running attempt outlived the step's `timeout_s`; its runner stopped it."""
+
+        event_type: ClassVar[str] = "StepTimedOut"
+        step: str
+        attempt: int
+        timeout_s: int
+        duration_ms: int
+        outputs: dict[str, str]
+        metrics: dict[str, float]
+
+        def apply(self, aggregate: Run) -> None:
+            reason = f"timed out after {self.timeout_s}s"
+            aggregate._end_attempt(self, StepStatus.TIMED_OUT, reason, None)
             aggregate._failures.append(self.step)
 
     class StepSkipped(Event):
@@ -342,12 +359,17 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggrega
             return
         hard = [f for f in self._failures if self._failed_for_good(f)]
         if hard:
-            self.trigger_event(self.Failed, reason=f"{hard[0]} failed", step=hard[0], timestamp=at)
+            reason = self._why_unsuccessful(hard[0])
+            self.trigger_event(self.Failed, reason=reason, step=hard[0], timestamp=at)
         else:
             self.trigger_event(self.Succeeded, timestamp=at)
 
+    def _why_unsuccessful(self, step: str) -> str:
+        timed_out = self.steps[step].status is StepStatus.TIMED_OUT
+        return f"{step} timed out" if timed_out else f"{step} failed"
+
     def _failed_for_good(self, step: str) -> bool:
-        return self.steps[step].status is StepStatus.FAILED and not self.plan[step].allow_failure
+        return self.steps[step].status.unsuccessful and not self.plan[step].allow_failure
 
     def _cancel_steps(self, statuses: tuple[StepStatus, ...], reason: str, at: datetime) -> None:
         for name, state in self.steps.items():
@@ -376,12 +398,16 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggrega
         self.steps[step] = msgspec.structs.replace(self.steps[step], **changes)
 
     def _end_attempt(
-        self, event: Run.StepSucceeded | Run.StepFailed, status: StepStatus, reason: str | None
+        self,
+        event: Run.StepSucceeded | Run.StepFailed | Run.StepTimedOut,
+        status: StepStatus,
+        reason: str | None,
+        exit_code: int | None,
     ) -> None:
         self._update_step(
             event.step,
             status=status,
-            exit_code=event.exit_code,
+            exit_code=exit_code,
             reason=reason,
             finished_at=event.timestamp,
             duration_ms=event.duration_ms,

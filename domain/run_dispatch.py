@@ -89,5 +89,6 @@ _LATER = (
     StepStatus.RUNNING,
     StepStatus.SUCCEEDED,
     StepStatus.FAILED,
+    StepStatus.TIMED_OUT,
     StepStatus.CANCELLED,
 )

@@ -57,7 +57,7 @@ def _refuse_cycles(needs: Mapping[str, tuple[str, ...]]) -> None:
 def satisfies(state: StepState, plan: StepPlan) -> bool:
     """Whether a step lets the steps that need it go ahead: it succeeded, or may fail."""
     return state.status is StepStatus.SUCCEEDED or (
-        state.status is StepStatus.FAILED and plan.allow_failure
+        state.status.unsuccessful and plan.allow_failure
     )
 
 

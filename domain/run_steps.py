@@ -1,4 +1,4 @@
-"""The Run's commands on its steps: queue, start, succeed, fail (and retry), cancel."""
+"""The Run's commands on its steps: queue, start, succeed, fail or time out (and retry), cancel."""
 
 from __future__ import annotations
 
@@ -146,15 +146,39 @@ class StepCommands:
             metrics=metrics,
             timestamp=at,
         )
-        plan = self.plan[step]
-        # A run being cancelled neither retries nor skips: its pending steps are cancelled.
-        if self.status is not _C:
-            if attempt < plan.max_attempts:
-                self.trigger_event(self.StepQueued, step=step, attempt=attempt + 1, timestamp=at)
-                return
-            if not plan.allow_failure:
-                self._skip_dependants(step, at)
-        self._settle(at)
+        self._after_unsuccessful(step, attempt, at)
+
+    def time_out_step(
+        self: Run,
+        step: str,
+        *,
+        attempt: int,
+        outputs: dict[str, str] | None = None,
+        metrics: dict[str, float] | None = None,
+        at: datetime,
+    ) -> None:
+        """A running attempt outlived the step's timeout and its runner stopped it.
+
+        It counts as a failure: retried while attempts are left, then failing the run
+        unless the step may fail.
+        """
+        self._require_internal("finish a step of")
+        require_aware(at)
+        outputs, metrics = valid_outputs(outputs), valid_metrics(metrics)
+        state = self._step(step)
+        self._require_run_in((_R, _C), "finish a step of")
+        self._require_step(state, (StepStatus.RUNNING,), "time out", attempt)
+        self.trigger_event(
+            self.StepTimedOut,
+            step=step,
+            attempt=attempt,
+            timeout_s=self.plan[step].timeout_s,
+            duration_ms=_duration_ms(state, at),
+            outputs=outputs,
+            metrics=metrics,
+            timestamp=at,
+        )
+        self._after_unsuccessful(step, attempt, at)
 
     def cancel_step(self: Run, step: str, *, attempt: int, reason: str, at: datetime) -> None:
         """A runner stopped a running attempt because its run is being cancelled."""
@@ -167,11 +191,25 @@ class StepCommands:
         self.trigger_event(self.StepCancelled, step=step, reason=reason, timestamp=at)
         self._settle(at)
 
+    def _after_unsuccessful(self: Run, step: str, attempt: int, at: datetime) -> None:
+        plan = self.plan[step]
+        # A run being cancelled neither retries nor skips: its pending steps are cancelled.
+        if self.status is not _C:
+            if attempt < plan.max_attempts:
+                self.trigger_event(self.StepQueued, step=step, attempt=attempt + 1, timestamp=at)
+                return
+            if not plan.allow_failure:
+                self._skip_dependants(step, at)
+        self._settle(at)
+
     def _skip_dependants(self: Run, step: str, at: datetime) -> None:
         for blocked in dependants(step, self.plan):
             if self.steps[blocked].status is StepStatus.PENDING:
                 self.trigger_event(
-                    self.StepSkipped, step=blocked, reason=f"{step} failed", timestamp=at
+                    self.StepSkipped,
+                    step=blocked,
+                    reason=self._why_unsuccessful(step),
+                    timestamp=at,
                 )
 
     @staticmethod

@@ -50,6 +50,7 @@ class StepStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    TIMED_OUT = "timed_out"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
 
@@ -57,10 +58,18 @@ class StepStatus(StrEnum):
     def finished(self) -> bool:
         return self in _STEP_FINISHED
 
+    @property
+    def unsuccessful(self) -> bool:
+        """Ended by its own fault: it failed or ran out of time (a skip or cancel is not)."""
+        return self in _STEP_UNSUCCESSFUL
 
-_STEP_FINISHED = frozenset(
-    {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED}
-)
+
+_STEP_UNSUCCESSFUL = frozenset({StepStatus.FAILED, StepStatus.TIMED_OUT})
+_STEP_FINISHED = _STEP_UNSUCCESSFUL | {
+    StepStatus.SUCCEEDED,
+    StepStatus.SKIPPED,
+    StepStatus.CANCELLED,
+}
 
 
 class TriggerKind(StrEnum):

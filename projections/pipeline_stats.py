@@ -101,7 +101,9 @@ CREATE INDEX stat_runs_queued ON {s}.stat_runs (queued_at);
 class PipelineStatsProjection:
     name = "pipeline_stats"
     version = 1
-    event_types = frozenset({"RunRequested", *_STATUS, "StepSucceeded", "StepFailed"})
+    event_types = frozenset(
+        {"RunRequested", *_STATUS, "StepSucceeded", "StepFailed", "StepTimedOut"}
+    )
 
     def ddl(self, schema: str) -> str:
         return DDL.format(s=ident(schema))

@@ -78,7 +78,9 @@ CREATE TABLE {s}.runner_jobs (
 CREATE INDEX runner_jobs_runner ON {s}.runner_jobs (runner);
 """
 
-_STEP_ENDS = frozenset({"StepSucceeded", "StepFailed", "StepCancelled", "StepSkipped"})
+_STEP_ENDS = frozenset(
+    {"StepSucceeded", "StepFailed", "StepTimedOut", "StepCancelled", "StepSkipped"}
+)
 _RUN_ENDS = frozenset({"RunSucceeded", "RunFailed", "RunCancelled", "RunTimedOut"})
 _RUNNER_EVENTS = frozenset(
     {"RunnerRegistered", "RunnerReregistered", "RunnerLost", "RunnerDeregistered"}

@@ -74,7 +74,15 @@ CREATE TABLE {s}.steps (
 """
 
 _STEP_EVENTS = frozenset(
-    {"StepQueued", "StepStarted", "StepSucceeded", "StepFailed", "StepSkipped", "StepCancelled"}
+    {
+        "StepQueued",
+        "StepStarted",
+        "StepSucceeded",
+        "StepFailed",
+        "StepTimedOut",
+        "StepSkipped",
+        "StepCancelled",
+    }
 )
 
 
@@ -243,8 +251,8 @@ def _end_attempt(status: StepStatus) -> Callable[[_Batch, Row, dict[str, Any], s
             d,
             at,
             status=status,
-            exit_code=d["exit_code"],
-            reason=d.get("reason"),
+            exit_code=d.get("exit_code"),
+            reason=d.get("reason") or _timed_out_reason(d),
             finished_at=at,
             duration_ms=d["duration_ms"],
             outputs=d["outputs"],
@@ -256,6 +264,10 @@ def _end_attempt(status: StepStatus) -> Callable[[_Batch, Row, dict[str, Any], s
             totals[key] = totals.get(key, 0.0) + value
 
     return end
+
+
+def _timed_out_reason(d: dict[str, Any]) -> str | None:
+    return f"timed out after {d['timeout_s']}s" if "timeout_s" in d else None
 
 
 def _close(status: StepStatus) -> Callable[[_Batch, Row, dict[str, Any], str], None]:
@@ -283,6 +295,7 @@ _HANDLERS: dict[str, Callable[[_Batch, Row, dict[str, Any], str], None]] = {
     ),
     "StepSucceeded": _end_attempt(StepStatus.SUCCEEDED),
     "StepFailed": _end_attempt(StepStatus.FAILED),
+    "StepTimedOut": _end_attempt(StepStatus.TIMED_OUT),
     "StepSkipped": _close(StepStatus.SKIPPED),
     "StepCancelled": _close(StepStatus.CANCELLED),
 }

@@ -159,6 +159,7 @@ _DESCRIBERS: dict[str, Describe] = {
     ),
     "StepSucceeded": _step_end,
     "StepFailed": _step_end,
+    "StepTimedOut": lambda d: f"{_step_end(d)}, timed out after {d.get('timeout_s')}s",
     "StepSkipped": lambda d: f"{d.get('step')}: {d.get('reason')}",
     "StepCancelled": lambda d: f"{d.get('step')}: {d.get('reason')}",
     "LogTruncated": lambda d: (

@@ -53,7 +53,7 @@ def state_line(node: StepNode, with_run: bool) -> str:
         return " · ".join(p for p in parts if p)
     if node.status is None:
         return "no record in this run"
-    status = str(node.status)
+    status = str(node.status).replace("_", " ")
     if node.exit_code is not None and node.status == StepStatus.FAILED:
         status += f" (exit {node.exit_code})"
     attempt = ""

@@ -21,6 +21,7 @@ PALETTE: dict[str, Colours] = {
     StepStatus.RUNNING.value: Colours("#dbeafe", "#2563eb", "#1e3a8a"),
     StepStatus.SUCCEEDED.value: Colours("#dcfce7", "#16a34a", "#14532d"),
     StepStatus.FAILED.value: Colours("#fee2e2", "#dc2626", "#7f1d1d"),
+    StepStatus.TIMED_OUT.value: Colours("#ffedd5", "#ea580c", "#7c2d12"),
     StepStatus.CANCELLED.value: Colours("#fef3c7", "#d97706", "#78350f"),
     StepStatus.SKIPPED.value: Colours("#f5f3ff", "#8b5cf6", "#4c1d95", dashed=True),
     NO_STATE: Colours("#ffffff", "#9ca3af", "#4b5563", dashed=True),

@@ -121,12 +121,16 @@ def _edges(layout: Layout) -> list[str]:
     ]
 
 
+_HEAVY = frozenset({StepStatus.FAILED.value, StepStatus.TIMED_OUT.value, StepStatus.RUNNING.value})
+"""States drawn with a heavier border: what a reader looks for first."""
+
+
 def _node(node: StepNode, with_run: bool, layout: Layout, lines: tuple[str, str, str]) -> str:
     key = state_key(node, with_run)
     colours = PALETTE[key]
     box = layout.boxes[node.name]
     name, command, state = lines
-    heavy = key == StepStatus.FAILED.value or key == StepStatus.RUNNING.value
+    heavy = key in _HEAVY
     dashes = ' stroke-dasharray="6 4"' if colours.dashed else ""
     tip = " — ".join(p for p in (node.name, node.command, state_line(node, with_run)) if p)
     x, y = box.x + PAD, box.y

@@ -106,6 +106,11 @@ def failed(step: str, t: float, attempt: int = 1, duration_ms: int = 1000, **ext
     return run_event("StepFailed", t, step=step, attempt=attempt, duration_ms=duration_ms, **data)
 
 
+def timed_out(step: str, t: float, attempt: int = 1, duration_ms: int = 1000, **extra: Any) -> Fact:
+    data = {"timeout_s": 600, "outputs": {}, "metrics": {}} | extra
+    return run_event("StepTimedOut", t, step=step, attempt=attempt, duration_ms=duration_ms, **data)
+
+
 def step_ran(step: str, t: float, outcome: str = "succeeded", attempt: int = 1) -> list[Fact]:
     """Queued at t, started at t+1, finished at t+2 (1000 ms)."""
     end = succeeded if outcome == "succeeded" else failed

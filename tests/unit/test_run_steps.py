@@ -20,6 +20,7 @@ from run_facts import (
     started,
     step_ran,
     succeeded,
+    timed_out,
 )
 
 from domain.errors import (
@@ -71,6 +72,11 @@ STEP_IN: dict[str, tuple[list, str, str]] = {
     ),
 }
 STEP_IN["skipped"] = (STEP_IN["failed"][0], "test", "running")
+STEP_IN["timed_out"] = (
+    [*BOTH_RUNNING, timed_out("build", 3), run_event("StepSkipped", 3, step="test", reason="")],
+    "build",
+    "running",
+)
 
 
 def test_a_pending_step_whose_needs_are_met_is_queued_for_its_first_attempt() -> None:
@@ -277,6 +283,77 @@ def test_a_tolerated_failure_does_not_fail_the_run() -> None:
     ).then(succeeded("deploy", 9), run_event("RunSucceeded", 9))
 
 
+def test_a_timed_out_attempt_with_retries_left_is_queued_again() -> None:
+    given = [requested(plan("build", retries=1), plan("test", "build")), *BUILD_RUNNING[1:]]
+    run = (
+        spec()
+        .given(*given)
+        .when(lambda r: r.time_out_step("build", attempt=1, metrics={"cpu_s": 9.5}, at=at(4)))
+        .then(
+            timed_out("build", 4, duration_ms=2000, metrics={"cpu_s": 9.5}),
+            queued("build", 4, attempt=2),
+        )
+    )
+    assert (run.steps["build"].status, run.steps["build"].attempt) == (StepStatus.QUEUED, 2)
+    assert run.metric_totals == {"cpu_s": 9.5}
+
+
+def test_the_last_attempt_timing_out_ends_the_step_timed_out_and_fails_the_run() -> None:
+    run = (
+        spec()
+        .given(*BUILD_RUNNING)
+        .when(lambda r: r.time_out_step("build", attempt=1, outputs={"half": "done"}, at=at(5)))
+        .then(
+            timed_out("build", 5, duration_ms=3000, outputs={"half": "done"}),
+            run_event("StepSkipped", 5, step="test", reason="build timed out"),
+            run_event("RunFailed", 5, reason="build timed out", step="build"),
+        )
+    )
+    build = run.steps["build"]
+    assert (build.status, build.reason, build.exit_code) == (
+        StepStatus.TIMED_OUT,
+        "timed out after 600s",
+        None,
+    )
+    assert (build.duration_ms, build.outputs, build.finished_at) == (3000, {"half": "done"}, at(5))
+    assert (run.status, run.failure) == (RunStatus.FAILED, "build timed out")
+
+
+def test_a_step_that_may_fail_may_time_out_and_its_dependants_go_ahead() -> None:
+    given = [*BUILT, *step_ran("unit", 4), queued("lint", 4), started("lint", 5)]
+    run = (
+        spec()
+        .given(*given)
+        .when(lambda r: r.time_out_step("lint", attempt=1, at=at(6)))
+        .then(timed_out("lint", 6))
+    )
+    assert run.ready_steps() == ("deploy",)
+    spec().given(*given, timed_out("lint", 6), *step_ran("deploy", 7)[:2]).when(
+        lambda r: r.succeed_step("deploy", attempt=1, at=at(9))
+    ).then(succeeded("deploy", 9), run_event("RunSucceeded", 9))
+
+
+def test_a_step_timing_out_while_its_run_is_cancelling_neither_retries_nor_skips() -> None:
+    given = [requested(plan("build", retries=3), plan("test", "build")), *BUILD_RUNNING[1:]]
+    given.append(run_event("RunCancelRequested", 3, actor="bob", reason=""))
+    given.append(run_event("StepCancelled", 3, step="test", reason="run cancelled"))
+    run = (
+        spec()
+        .given(*given)
+        .when(lambda r: r.time_out_step("build", attempt=1, at=at(4)))
+        .then(timed_out("build", 4, duration_ms=2000), run_event("RunCancelled", 4))
+    )
+    assert run.status is RunStatus.CANCELLED
+
+
+def test_a_stale_runner_timing_out_an_old_attempt_learns_it_is_stale() -> None:
+    given = [requested(plan("build", retries=1)), *BUILD_RUNNING[1:], failed("build", 3)]
+    given += [queued("build", 3, attempt=2), started("build", 4, attempt=2)]
+    spec().given(*given).when(lambda r: r.time_out_step("build", attempt=1, at=at(5))).then_raises(
+        AttemptMismatch, current=2, got=1
+    )
+
+
 @pytest.mark.parametrize(
     ("command", "field"),
     [
@@ -339,12 +416,14 @@ STEP_COMMANDS = {
     "start": lambda step: lambda r: r.start_step(step, attempt=1, at=at(10)),
     "succeed": lambda step: lambda r: r.succeed_step(step, attempt=1, at=at(10)),
     "fail": lambda step: lambda r: r.fail_step(step, attempt=1, reason="x", at=at(10)),
+    "time out": lambda step: lambda r: r.time_out_step(step, attempt=1, at=at(10)),
 }
 LEGAL = {
     "queue": ("pending", {"queued", "running"}, "queue a step of"),
     "start": ("queued", {"queued", "running"}, "start a step of"),
     "succeed": ("running", {"running", "cancelling"}, "finish a step of"),
     "fail": ("running", {"running", "cancelling"}, "finish a step of"),
+    "time out": ("running", {"running", "cancelling"}, "finish a step of"),
 }
 
 

@@ -108,16 +108,14 @@ class RunsController(Controller):
         if data.step is None:
             command: object = ReportRunStatus(run_id=run_id, status=data.status, reason=data.reason)
         else:
-            # A step that ran out of time failed; the reason says so.
-            timed_out = data.status == "timed_out"
             command = ReportStepStatus(
                 run_id=run_id,
                 step=data.step,
-                status="failed" if timed_out else data.status,
+                status=data.status,
                 attempt=data.attempt,
                 runner=data.runner,
                 exit_code=data.exit_code,
-                reason=data.reason or ("timed out" if timed_out else ""),
+                reason=data.reason,
                 outputs=data.outputs,
                 metrics=data.metrics,
             )

@@ -106,6 +106,30 @@ async def test_a_run_from_request_to_success_with_steps_and_logs(
     assert reports[-1].json()["position"] == events[-1].position
 
 
+async def test_a_step_reported_timed_out_ends_timed_out_and_a_second_report_is_refused(
+    client: AsyncTestClient, admin: dict[str, str], keys, services
+) -> None:
+    project, pipeline_id = await pipeline(client, admin, timeout_s=30)
+    runner = await keys.make("runner", project_id=UUID(project), name="runner-1")
+    run = await trigger(client, admin, pipeline_id)
+
+    started = await step(client, runner, run, step="build", status="running", runner="runner-1")
+    ended = await step(client, runner, run, step="build", status="timed_out", metrics={"cpu": 2})
+    again = await step(client, runner, run, step="build", status="timed_out")
+
+    assert (started.status_code, ended.status_code) == (202, 202), ended.text
+    assert again.status_code == 409 and again.json()["code"] == "illegal_transition"
+    events = await services.store.read_stream(run)
+    assert [e.type for e in events[-4:]] == [
+        "StepStarted",
+        "StepTimedOut",
+        "StepSkipped",
+        "RunFailed",
+    ]
+    assert events[-3].data["timeout_s"] == 30 and events[-3].data["metrics"] == {"cpu": 2.0}
+    assert events[-1].data["reason"] == "build timed out"
+
+
 async def test_a_step_cannot_start_before_its_needs(
     client: AsyncTestClient, admin: dict[str, str]
 ) -> None:

@@ -115,6 +115,8 @@ class Chaos:
                 outcome, extra = "cancelled", {"reason": "stopped"}
             elif rng.random() < 0.3:
                 outcome, extra = "failed", {"exit_code": rng.choice([1, 2, None]), "reason": "x"}
+            elif rng.random() < 0.1:
+                outcome, extra = "timed_out", {}
             else:
                 outcome, extra = "succeeded", {"outputs": {"n": str(rng.randrange(9))}}
             metrics = {"tokens": float(rng.randrange(100)), "cost": rng.randrange(100) / 7}

@@ -16,7 +16,8 @@ STEPS = (
     StepSpec(name="test", run="make test", needs=("build",)),
     StepSpec(name="lint", run="make lint", needs=("build",), allow_failure=True),
 )
-ALL_PENDING = {s: 0 for s in ("queued", "running", "succeeded", "failed", "skipped", "cancelled")}
+STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "skipped", "cancelled")
+ALL_PENDING = {s: 0 for s in STATUSES}
 
 
 def at(seconds: int) -> datetime:
@@ -106,6 +107,41 @@ async def test_a_failed_step_skips_its_dependants_and_fails_the_run(
         ("lint", "skipped", "build failed"),
     ]
     assert failed.step_summary == {**ALL_PENDING, "pending": 0, "failed": 1, "skipped": 2}
+
+
+async def test_a_step_whose_last_attempt_timed_out_ends_timed_out_and_fails_the_run(
+    driver: Driver, projected: Projected
+) -> None:
+    project = await driver.project()
+    pipeline = await driver.pipeline(project, steps=STEPS)
+    run = await driver.trigger(pipeline, kind="manual")
+    await driver.step(run, "build", "running")
+    await driver.step(run, "build", "timed_out", metrics={"cpu_s": 1.5})
+    await driver.step(run, "build", "running", attempt=2)
+    await driver.step(run, "build", "timed_out", attempt=2, outputs={"stage": "2"})
+    await projected.catch_up()
+
+    ended = await get_run(projected.pool, projected["runs"], run)
+    assert ended is not None
+    assert (ended.status, ended.failure_reason, ended.failed_step) == (
+        "failed",
+        "build timed out",
+        "build",
+    )
+    build = ended.steps[0]
+    assert (build.status, build.attempt, build.exit_code, build.outputs) == (
+        "timed_out",
+        2,
+        None,
+        {"stage": "2"},
+    )
+    assert build.reason is not None and build.reason.startswith("timed out after ")
+    assert [(s.name, s.status, s.reason) for s in ended.steps[1:]] == [
+        ("test", "skipped", "build timed out"),
+        ("lint", "skipped", "build timed out"),
+    ]
+    assert ended.step_summary == {**ALL_PENDING, "pending": 0, "timed_out": 1, "skipped": 2}
+    assert ended.metrics == {"cpu_s": 1.5}
 
 
 async def test_a_cancel_and_a_retry(driver: Driver, projected: Projected) -> None:

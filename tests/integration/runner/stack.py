@@ -119,6 +119,15 @@ class Stack:
                     return str(found)
                 await asyncio.sleep(0.05)
 
+    async def viewed(self, run_id: str, until: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The run as `GET /pipeline-runs/{id}` shows it, once the view satisfies `until`."""
+        async with asyncio.timeout(WAIT_S):
+            while True:
+                answer = await self.http.get(f"/api/v1/pipeline-runs/{run_id}", headers=self.admin)
+                if answer.status_code == 200 and until(run := answer.json()):
+                    return run
+                await asyncio.sleep(0.05)
+
     async def events(self, run_id: str) -> list[tuple[int, str, dict[str, Any]]]:
         """(position, type, data) of every event of the run, in order."""
         import json

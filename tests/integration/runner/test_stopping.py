@@ -47,10 +47,16 @@ async def test_a_step_past_its_timeout_is_stopped_and_recorded_timed_out(
     shell, sleeper = map(int, (await wait_for_file(pids)).split())
     assert not alive(shell) and not alive(sleeper)
     events = await stack.events(run_id)
-    failed = next(d for _, t, d in events if t == "StepFailed")
-    assert failed["reason"].startswith("timed out") and failed["exit_code"] is None
+    ended = [(t, d) for _, t, d in events if t in ("StepFailed", "StepTimedOut", "RunFailed")]
+    assert [t for t, _ in ended] == ["StepTimedOut", "RunFailed"]
+    assert ended[0][1]["timeout_s"] == 1 and ended[0][1]["duration_ms"] >= 1000
+    assert ended[1][1]["reason"] == "slow timed out"
     text = "".join(d["text"] for _, t, d in events if t == "LogChunkAppended")
     assert "sleeping\n" in text and "timed out after 1s" in text
+    run = await stack.viewed(run_id, lambda run: run["status"] == "failed")
+    assert [(s["name"], s["status"], s["reason"]) for s in run["steps"]] == [
+        ("slow", "timed_out", "timed out after 1s")
+    ]
 
 
 async def test_a_cancel_stops_the_running_step_and_the_run_ends_cancelled(
