@@ -21,6 +21,7 @@ from litestar import Litestar
 from adapters.bootstrap import ensure_admin_key
 from adapters.dispatcher.role import dispatcher_role
 from adapters.embedded import ServerUrls, embedded_servers
+from adapters.event_loop import run_role
 from adapters.http import create_app
 from adapters.migrations import migrate
 from adapters.runner.launch import local_runner, local_runner_key
@@ -53,35 +54,35 @@ class Role:
 def up(settings: Settings, *, out: Out) -> None:
     """Everything in one process: embedded servers if needed, migrations, then every role."""
     with listen(settings.host, settings.port) as sock, embedded_servers(settings, log=out) as urls:
-        asyncio.run(_up(settings, urls, sock, out))
+        run_role(_up(settings, urls, sock, out))
 
 
 def api(settings: Settings, *, out: Out) -> None:
     """Serve the HTTP API alone (migrations are `flowledger migrate`'s job)."""
     with listen(settings.host, settings.port) as sock, embedded_servers(settings, log=out) as urls:
         _announce(settings, urls, sock, out)
-        asyncio.run(run_roles([http_role(settings, urls, sock)]))
+        run_role(run_roles([http_role(settings, urls, sock)]))
 
 
 def projector(settings: Settings, *, out: Out) -> None:
     """Run the projector alone (migrations are `flowledger migrate`'s job)."""
     with embedded_servers(settings, log=out) as urls:
         out(f"flowledger {version('flowledger')} projector on {redact(urls.database_url)}")
-        asyncio.run(run_roles(with_probe(settings, [projector_role(urls)])))
+        run_role(run_roles(with_probe(settings, [projector_role(urls)])))
 
 
 def relay(settings: Settings, *, out: Out) -> None:
     """Run the NATS relay alone (migrations are `flowledger migrate`'s job)."""
     with embedded_servers(settings, log=out) as urls:
         out(f"flowledger {version('flowledger')} relay to {redact(urls.nats_url)}")
-        asyncio.run(run_roles(with_probe(settings, [relay_role(settings, urls)])))
+        run_role(run_roles(with_probe(settings, [relay_role(settings, urls)])))
 
 
 def gateway(settings: Settings, *, out: Out) -> None:
     """Serve the WebSocket gateway (the app, whose /ws/ routes it is) on the API's port."""
     with listen(settings.host, settings.port) as sock, embedded_servers(settings, log=out) as urls:
         _announce(settings, urls, sock, out)
-        asyncio.run(run_roles([gateway_role(settings, urls, sock)]))
+        run_role(run_roles([gateway_role(settings, urls, sock)]))
 
 
 def projections_status(settings: Settings, *, out: Out) -> list[ProjectionStatus]:

@@ -19,6 +19,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from adapters.event_loop import run_role
 from adapters.event_store import AppendOutcomeUnknown, StoreUnavailable
 from adapters.telemetry.tracing import span
 from commands.webhook_intake import Candidate, Outcome, ReceivedDelivery, WebhookIntake
@@ -195,4 +196,4 @@ def intake(settings: Settings, *, out: Callable[[str], None]) -> None:
 
     with embedded_servers(settings, log=out) as urls:
         out(f"flowledger {version('flowledger')} intake on {redact(urls.database_url)}")
-        asyncio.run(run_roles(with_probe(settings, [intake_role(settings, urls)])))
+        run_role(run_roles(with_probe(settings, [intake_role(settings, urls)])))

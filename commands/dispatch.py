@@ -54,7 +54,14 @@ async def dispatch_ready(
     labels = {s.name: s.labels[0] if s.labels else DEFAULT_LABEL for s in definition.steps}
     # 2. decide, 3. append
     run.dispatch_ready(labels, at=context.at)
-    return answer(run, await deps.repository.save(run, metadata=context.metadata()))
+    jobs = [
+        {"job_id": str(e.job_id), "step": e.step, "attempt": e.attempt, "label": e.label}
+        for e in run.pending_events
+        if isinstance(e, Run.StepDispatched)
+    ]
+    saved = await deps.repository.save(run, metadata=context.metadata())
+    # What was recorded, so the dispatcher can send the jobs now rather than when it reads them.
+    return answer(run, saved, dispatched=jobs, traceparent=context.traceparent)
 
 
 HANDLERS = {DispatchReady: dispatch_ready}

@@ -3,11 +3,15 @@
 It reads run, step and runner events in position order, with its checkpoint in
 `projection_checkpoints` and one owner at a time. Its tables are its own memory: which jobs
 are dispatched and not finished (and who started them), and which runners are gone. From a
-batch it (1) asks each woken run to dispatch its ready steps (`DispatchReady` records
-`StepDispatched` on the run: the record comes first), (2) fails `runner_lost` the attempts of
-runners that are gone, and (3) publishes every job recorded in the batch that is still waiting,
-before the checkpoint moves. A crash anywhere replays the batch: the commands decide nothing
-twice, and a republished job carries the same `Nats-Msg-Id`, which JetStream drops.
+batch it (1) fails `runner_lost` the attempts of runners that are gone, (2) asks each woken
+run to dispatch its ready steps (`DispatchReady` records `StepDispatched` on the run: the record
+comes first) and publishes those jobs at once, and (3) publishes every job recorded in the batch
+that is still waiting and was not sent yet, before the checkpoint moves. A crash anywhere replays
+the batch: the commands decide nothing twice, and a republished job carries the same
+`Nats-Msg-Id`, which JetStream drops.
+
+Publishing at once, rather than when the `StepDispatched` comes back through the feed, saves a
+round of the feed (a notification and a batch) on every job; the feed's copy is the safety net.
 """
 
 from __future__ import annotations
@@ -91,6 +95,8 @@ class DispatchProcess:
         self._dispatch = dispatch
         self._publisher = publisher
         self._clock = clock
+        self._sent: set[UUID] = set()
+        """Jobs published at once whose `StepDispatched` the feed has not brought back yet."""
 
     def ddl(self, schema: str) -> str:
         return DDL.format(s=ident(schema))
@@ -110,6 +116,9 @@ class DispatchProcess:
             ):
                 woken[stream] = event
             if event.type == "StepDispatched":
+                # Only DispatchReady records a dispatch, and it dispatched all that was ready
+                # then: what woke the run earlier in this batch is answered already.
+                woken.pop(stream, None)
                 recorded.append(d["job_id"])
                 await conn.execute(
                     f"INSERT INTO {s}.jobs (job_id, run_id, step, attempt, label, "
@@ -134,6 +143,7 @@ class DispatchProcess:
                     d.get("attempt", 2**31 - 1),
                 )
             elif event.type in ENDS_A_RUN:
+                woken.pop(stream, None)
                 await conn.execute(f"DELETE FROM {s}.jobs WHERE run_id = $1", stream)
             elif event.type == "RunnerRegistered":
                 await conn.execute(
@@ -211,12 +221,35 @@ class DispatchProcess:
             await self._command(command, cause)
             RUNNER_JOBS.labels(RUNNER_LOST).inc()
         for run_id, cause in woken.items():
-            await self._command(DispatchReady(run_id=run_id), cause)
+            at = self._clock()
+            result = await self._command(DispatchReady(run_id=run_id), cause, at=at)
+            if result is not None and result.position is not None:
+                await self._publish_now(run_id, result, at)
 
-    async def _command(self, command: object, cause: EventEnvelope) -> None:
+    async def _publish_now(self, run_id: UUID, result: CommandResult, at: datetime) -> None:
+        for recorded in result.extra.get("dispatched", ()):
+            job_id = UUID(recorded["job_id"])
+            try:
+                job = await self._publisher.job(
+                    run_id,
+                    recorded["step"],
+                    recorded["attempt"],
+                    recorded["label"],
+                    dispatched_at=at,
+                    traceparent=result.extra.get("traceparent"),
+                )
+                await self._publisher.publish(job)
+            except Exception as error:  # the feed's copy of the record publishes it later
+                log.warning("dispatcher: job %s not published yet: %s", job_id, error)
+            else:
+                self._sent.add(job_id)
+
+    async def _command(
+        self, command: object, cause: EventEnvelope, *, at: datetime | None = None
+    ) -> CommandResult | None:
         context = CommandContext(
             principal=DISPATCHER,
-            at=self._clock(),
+            at=at or self._clock(),
             correlation_id=cause.metadata.correlation_id or f"dispatch:{cause.stream_id}",
             causation_id=str(cause.event_id),
             traceparent=cause.metadata.traceparent,
@@ -224,22 +257,29 @@ class DispatchProcess:
         try:
             # The command joins the trace of the event that caused it, not the batch's span.
             with span(f"dispatcher {type(command).__name__}", continues=context.traceparent):
-                await self._dispatch(command, context)
+                return await self._dispatch(command, context)
         except _TRANSIENT as error:
             raise ConnectionError(f"event store: {error}") from error
         except DomainError as error:
             # Already moved on (a stale attempt, a finished run): nothing left to do.
             log.info("dispatcher: %s refused: %s", type(command).__name__, error)
+            return None
 
     async def _publish(self, conn: asyncpg.Connection, s: str, recorded: list[UUID]) -> None:
-        if not recorded:
+        unsent = []
+        for job_id in map(UUID, map(str, recorded)):
+            if job_id in self._sent:
+                self._sent.discard(job_id)
+            else:
+                unsent.append(job_id)
+        if not unsent:
             return
         # Still waiting once the whole batch is applied: a job that already ended (a rebuild,
         # a replay) is not sent again.
         rows = await conn.fetch(
             f"SELECT * FROM {s}.jobs WHERE job_id = ANY($1::uuid[]) AND runner IS NULL "
             "ORDER BY dispatched_at, job_id",
-            [UUID(str(j)) for j in recorded],
+            unsent,
         )
         for row in rows:
             await publish_row(self._publisher, row)

@@ -21,6 +21,7 @@ from nats.aio.client import Client as NatsClient
 from adapters.dispatcher.jobs import JobPublisher
 from adapters.dispatcher.process import NAME, DispatchProcess, publish_row, waiting_jobs
 from adapters.dispatcher.reaper import Reaper
+from adapters.event_loop import run_role
 from adapters.heartbeats import PgHeartbeats
 from adapters.jobs.message import ensure_jobs_stream
 from projections.projection import live_schema
@@ -135,4 +136,4 @@ def dispatcher(settings: Settings, *, out: Callable[[str], None]) -> None:
 
     with embedded_servers(settings, log=out) as urls:
         out(f"flowledger {version('flowledger')} dispatcher on {redact(urls.database_url)}")
-        asyncio.run(run_roles(with_probe(settings, [dispatcher_role(settings, urls)])))
+        run_role(run_roles(with_probe(settings, [dispatcher_role(settings, urls)])))
