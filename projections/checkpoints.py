@@ -103,6 +103,25 @@ async def advance(conn: asyncpg.Connection, name: str, old: int, new: int) -> bo
     return status == "UPDATE 1"
 
 
+async def advance_alone(
+    conn: asyncpg.Connection, name: str, old: int, new: int, channel: str
+) -> bool:
+    """`advance` over events the projection does not read: one statement, announced on `channel`.
+
+    No transaction, since nothing else is written with it.
+    """
+    moved = await conn.fetchrow(
+        "WITH moved AS (UPDATE projection_checkpoints SET position = $3, updated_at = now() "
+        "WHERE name = $1 AND position = $2 RETURNING name) "
+        "SELECT pg_notify($4, $1 || ':' || $3::text) FROM moved",
+        name,
+        old,
+        new,
+        channel,
+    )
+    return moved is not None
+
+
 async def mark_failed(
     conn: asyncpg.Connection, projection: Projection, error: str, position: int | None
 ) -> None:

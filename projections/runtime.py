@@ -177,7 +177,9 @@ class Projector:
         position = row["position"]
         log.info("projection %s: %s serves it from position %d", name, self.owner, position)
         while not stop.is_set():
-            top = await head(conn)
+            # The watcher's head comes from the commits' notifications; the table is asked
+            # only when it has nothing new (a notification may have been lost).
+            top = watcher.head if watcher.head > position else await head(conn)
             if top <= position:
                 await _wait_for_events(watcher, position, stop, self._idle_s)
                 continue
@@ -204,6 +206,14 @@ class Projector:
         """Apply `(position, upto]`; return the new checkpoint (unmoved after a transient error)."""
         events = await read_range(conn, position, upto, projection.event_types)
         try:
+            if not events:
+                # Nothing this projection reads (most batches, for most projections).
+                moved = await checkpoints.advance_alone(
+                    conn, projection.name, position, upto, NOTIFY_CHANNEL
+                )
+                if not moved:
+                    raise _Moved
+                return upto
             await self._commit(conn, projection, events, position, upto)
         except _TRANSIENT as error:
             log.warning("projection %s: %s; retrying the batch", projection.name, error)

@@ -8,7 +8,9 @@ from uuid import UUID
 
 from conftest import Fleet, make_pipeline
 from litestar.testing import AsyncTestClient
+from nats.aio.client import Client as NatsClient
 
+from adapters.jobs.message import decode_job, job_subject
 from commands.context import CommandContext
 from commands.dispatch import DISPATCHER, DispatchReady
 from domain.run import Run
@@ -72,6 +74,41 @@ async def test_a_dag_becomes_jobs_in_dependency_order_as_steps_complete(
     run = await fleet.services.repository.get(Run, UUID(run_id))
     assert run.status.value == "succeeded"
     assert all(s.dispatched for s in run.steps.values())
+
+
+async def test_each_job_is_published_once_when_recorded_not_again_when_read_back(
+    fleet: Fleet, client: AsyncTestClient, admin: dict[str, str], keys: Keys, nats_url: str
+) -> None:
+    runner = await keys.make("runner", name="fake-runner")
+    _, pipeline_id = await make_pipeline(client, admin, dag(fleet.label))
+    nc = NatsClient()
+    await nc.connect(nats_url)
+    published: list[UUID] = []
+
+    async def seen(msg: Any) -> None:
+        published.append(decode_job(msg.data).job_id)
+
+    # A core subscriber sees every publish, even a copy JetStream would drop as a duplicate.
+    await nc.subscribe(job_subject(fleet.label), cb=seen)
+    await nc.flush()
+    try:
+        await fleet.start()
+        response = await client.post(
+            f"/api/v1/pipelines/{pipeline_id}/runs", json={}, headers=admin
+        )
+        run_id = response.json()["id"]
+        await fleet.settled()
+        await run_step(client, runner, run_id, "build")
+        await fleet.settled()
+        for step in ("unit", "lint"):
+            await run_step(client, runner, run_id, step)
+        await fleet.settled()
+        await nc.flush()
+    finally:
+        await nc.close()
+
+    expected = {job_id_for(UUID(run_id), step, 1) for step in ("build", "unit", "lint")}
+    assert sorted(published) == sorted(expected)
 
 
 async def test_a_dispatch_recorded_before_a_crash_is_published_once_after_restarts(
