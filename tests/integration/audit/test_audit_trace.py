@@ -9,7 +9,9 @@ import asyncpg
 from litestar.testing import AsyncTestClient
 
 from adapters.audit.trace import CAUSED_BY
+from adapters.embedded import ServerUrls
 from adapters.services import Services
+from tests.databases import own_database
 from tests.integration.api.conftest import Keys
 from tests.integration.audit.audit_reads_support import history, run_world, webhook_run
 
@@ -142,18 +144,31 @@ async def test_unknown_events_are_404_and_only_auditors_of_every_project_may_tra
     assert (await client.get(path)).status_code == 401
 
 
-async def test_the_lookups_can_use_the_audit_indexes(pool: asyncpg.Pool) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        # The tables are small here: forbid sequential scans to see that the indexes apply.
-        await conn.execute("SET LOCAL enable_seqscan = off")
-        by_type = await conn.fetch(
-            "EXPLAIN SELECT position FROM events WHERE position > 0 AND type = 'RunStarted' "
-            "ORDER BY position LIMIT 10"
-        )
-        # Walking the primary key in order, filtering each row, is the other plan for a few
-        # rows; whether it looks cheaper depends on what other tests wrote: ruled out too.
-        await conn.execute("SET LOCAL enable_indexscan = off")
-        caused = await conn.fetch(f"EXPLAIN {CAUSED_BY}", [str(uuid4())], 10)
+# 20,000 events: every 500th a RunStarted, every 4th caused by an event of its own.
+SEED = """
+INSERT INTO events
+SELECT g, gen_random_uuid(), 'stream-' || (g / 10), 'run', g % 10 + 1,
+       CASE WHEN g % 500 = 0 THEN 'RunStarted' ELSE 'LogChunkAppended' END, 1, now(), '{}',
+       json_build_object('causation_id', CASE WHEN g % 4 = 0 THEN 'cause-' || g END), '\\x00'
+FROM generate_series(1, 20000) AS g
+"""
+
+
+async def test_the_lookups_use_the_audit_indexes_on_a_table_of_some_size(
+    server_urls: ServerUrls,
+) -> None:
+    async with own_database(server_urls, "flowledger_audit_plans") as url:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(SEED)
+            await conn.execute("ANALYZE events")
+            caused = await conn.fetch(f"EXPLAIN {CAUSED_BY}", [str(uuid4())], 10)
+            by_type = await conn.fetch(
+                "EXPLAIN SELECT position FROM events WHERE position > 0 AND type = 'RunStarted' "
+                "ORDER BY position LIMIT 10"
+            )
+        finally:
+            await conn.close()
 
     assert "events_causation" in "\n".join(row[0] for row in caused)
     assert "events_type_position" in "\n".join(row[0] for row in by_type)
