@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from adapters.event_loop import run_role
 from adapters.runner.api import ApiError, ApiUnavailable
 from adapters.runner.config import RunnerConfig
 from adapters.runner.runner import STOP_REPORT_S, Runner
@@ -86,7 +86,9 @@ def serve_runner(config: RunnerConfig, *, out: Out) -> None:
     # reports their retry deadline; the process-wide bound must not cut that short.
     grace_s = config.shutdown_grace_s + config.kill_grace_s + STOP_REPORT_S + 5.0
     try:
-        run_role(run_roles([Role("runner", Runner(config).run)], grace_s=grace_s))
+        # asyncio's own loop, not uvloop: a runner's work is spawning steps, and asyncio spawns
+        # with vfork where uvloop forks the whole process (3x the time, measured in this repo).
+        asyncio.run(run_roles([Role("runner", Runner(config).run)], grace_s=grace_s))
     except BaseExceptionGroup as group:
         refused = group.subgroup((ApiError, ApiUnavailable))
         if refused is None:
