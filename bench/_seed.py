@@ -27,6 +27,7 @@ import msgspec
 
 from adapters.event_store import EventStore, NewEvent
 from adapters.event_store.encoding import GENESIS_HASH, canonical_bytes, chain_hash, encode_metadata
+from adapters.event_store.rows import head
 from adapters.migrations import migrate
 from adapters.services import Services
 from commands import pipelines, projects, runs
@@ -38,7 +39,6 @@ from domain.project import Project
 from domain.run import Run
 from domain.run_values import ExternalRef, Provider
 from projections.catalog import by_name
-from projections.feed import head
 from projections.runtime import Projector
 
 Event = tuple[str, int, dict[str, Any]]  # type, schema_version, data (occurred_at a datetime)

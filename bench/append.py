@@ -6,12 +6,14 @@ Uses FLOWLEDGER_DATABASE_URL when set, else starts the embedded PostgreSQL in a 
 Durable throughout: fsync and synchronous_commit stay at their defaults.
 """
 
+# ruff: noqa: E402  (the imports after the sys.path fix below)
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -19,6 +21,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if __name__ == "__main__":
+    # As a script, bench/ leads sys.path and bench/commands.py would shadow the `commands` package.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+    sys.path.insert(0, str(ROOT))
 
 import asyncpg
 

@@ -53,13 +53,14 @@ import asyncpg
 import msgspec
 
 from adapters.bootstrap import create_key
+from adapters.event_store.rows import head
 from adapters.services import Services, open_services
 from adapters.settings import Settings, load_settings
 from bench import _seed as seed
 from bench._http_load import Client, cpu_seconds, machine_jiffies, serve
 from domain.run_values import RunStatus
 from projections.catalog import ALL
-from projections.feed import head, read_range
+from projections.feed import read_range
 from projections.filters import RunFilters
 from projections.paging import Page
 from projections.rebuild import NOTIFY_CHANNEL, rebuild
