@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from conftest import Fleet, make_pipeline
 from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
 
@@ -17,6 +16,7 @@ from domain.run import Run
 from domain.run_dispatch import job_id_for
 from domain.run_values import StepStatus
 from tests.integration.api.conftest import Keys
+from tests.integration.runners_server.conftest import Fleet, make_pipeline
 
 
 def dag(label: str) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from conftest import Fleet, make_pipeline
 from litestar.testing import AsyncTestClient
 
 from adapters.dispatcher.reaper import Reaper
@@ -17,6 +16,7 @@ from domain.run_dispatch import RUNNER_LOST, job_id_for
 from domain.runner import runner_id_for
 from tests.helpers import unique_id
 from tests.integration.api.conftest import Keys
+from tests.integration.runners_server.conftest import Fleet, make_pipeline
 
 RUNNERS = "/api/v1/runners"
 
