@@ -25,10 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -50,8 +48,9 @@ import msgspec
 from adapters.audit.verify import BATCH, verify_all, verify_stream
 from adapters.bootstrap import create_key
 from adapters.services import open_services
-from adapters.settings import Settings, load_settings
+from adapters.settings import Settings
 from bench import _seed as seed
+from bench._figures import verdict
 from bench._http_load import serve
 
 COLUMNS = (
@@ -75,10 +74,6 @@ async def seconds(call: Timed) -> float:
     began = time.perf_counter()
     await call()
     return time.perf_counter() - began
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "NOT met"
 
 
 async def seed_events(s: Any, conn: asyncpg.Connection, args: argparse.Namespace) -> str:
@@ -220,29 +215,13 @@ def main() -> None:
     if args.quick:
         args.events, args.run_events, args.repeat = 60_000, 2_000, 3
 
-    from adapters.embedded import embedded_servers
-    from adapters.secrets import SecretBox
+    from bench._servers import bench_servers
 
     print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start")
-    data_dir = Path(tempfile.mkdtemp(prefix="flowledger-bench-"))
-    try:
-        base = load_settings(os.environ, cwd=data_dir)  # an empty cwd: no .env files
-        cipher_key = base.cipher_key or SecretBox.generate_key()
-        base = msgspec.structs.replace(base, data_dir=data_dir, cipher_key=cipher_key)
-        with embedded_servers(base, log=lambda _: None) as urls:
-            env = {
-                **os.environ,
-                "FLOWLEDGER_NATS_URL": urls.nats_url,
-                "FLOWLEDGER_DATA_DIR": str(data_dir),
-                "FLOWLEDGER_CIPHER_KEY": cipher_key,
-                "FLOWLEDGER_RATE_LIMIT_PER_KEY": "0",
-                "FLOWLEDGER_RATE_LIMIT_PER_ADDRESS": "0",
-                "FLOWLEDGER_LOG_LEVEL": "WARNING",
-                "BENCH_VARIANT": "flowledger",  # bench.commands:server_app serves create_app
-            }
-            asyncio.run(bench(args, base, urls.database_url, env))
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with bench_servers() as (base, urls, env):
+        # bench.commands:server_app serves create_app
+        env["BENCH_VARIANT"] = "flowledger"
+        asyncio.run(bench(args, base, urls.database_url, env))
     print(f"load average {os.getloadavg()[0]:.2f} at the end (a shared machine: see above)")
 
 

@@ -30,9 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -346,29 +344,10 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from adapters.embedded import embedded_servers
-    from adapters.secrets import SecretBox
+    from bench._servers import bench_servers
 
-    data_dir = Path(tempfile.mkdtemp(prefix="flowledger-bench-"))
-    try:
-        base = load_settings(os.environ, cwd=data_dir)  # an empty cwd: no .env files
-        base = msgspec.structs.replace(base, data_dir=data_dir)
-        with embedded_servers(base, log=lambda _: None) as urls:
-            env = {
-                **os.environ,
-                "FLOWLEDGER_NATS_URL": urls.nats_url,
-                "FLOWLEDGER_DATA_DIR": str(data_dir),
-                "FLOWLEDGER_CIPHER_KEY": SecretBox.generate_key(),
-                "FLOWLEDGER_RATE_LIMIT_PER_KEY": "0",
-                "FLOWLEDGER_RATE_LIMIT_PER_ADDRESS": "0",
-                "FLOWLEDGER_LOG_LEVEL": "WARNING",
-            }
-            with otlp_sink() as (sink, received):
-                r = asyncio.run(
-                    bench(args, env, urls.database_url, sink if args.telemetry else None)
-                )
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with bench_servers() as (_, urls, env), otlp_sink() as (sink, received):
+        r = asyncio.run(bench(args, env, urls.database_url, sink if args.telemetry else None))
 
     variants = TELEMETRY_VARIANTS if args.telemetry else VARIANTS
     rate = {v: r[v]["totals"].ok / r[v]["totals"].seconds for v in variants}

@@ -22,10 +22,8 @@ import asyncio
 import contextlib
 import os
 import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -264,28 +262,11 @@ def main() -> None:
     if hard < clients + 1000:
         raise SystemExit(f"the file-descriptor limit ({hard}) is too low for {clients} clients")
 
-    from adapters.embedded import embedded_servers
-    from adapters.secrets import SecretBox
-    from adapters.settings import load_settings
+    from bench._servers import bench_servers
 
-    data_dir = Path(tempfile.mkdtemp(prefix="flowledger-bench-"))
-    try:
-        base = load_settings(os.environ, cwd=data_dir)  # an empty cwd: no .env files
-        base = msgspec.structs.replace(base, data_dir=data_dir)
-        with embedded_servers(base, log=lambda _: None) as urls:
-            env = {
-                **os.environ,
-                "FLOWLEDGER_DATABASE_URL": urls.database_url,
-                "FLOWLEDGER_NATS_URL": urls.nats_url,
-                "FLOWLEDGER_DATA_DIR": str(data_dir),
-                "FLOWLEDGER_CIPHER_KEY": SecretBox.generate_key(),
-                "FLOWLEDGER_RATE_LIMIT_PER_KEY": "0",
-                "FLOWLEDGER_RATE_LIMIT_PER_ADDRESS": "0",
-                "FLOWLEDGER_LOG_LEVEL": "WARNING",
-            }
-            r = asyncio.run(bench(args, env, urls))
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with bench_servers() as (_, urls, env):
+        env["FLOWLEDGER_DATABASE_URL"] = urls.database_url
+        r = asyncio.run(bench(args, env, urls))
 
     lat, probe = r["latencies"], r["probe"]
     p50, p99 = quantile(lat, 0.5), quantile(lat, 0.99)

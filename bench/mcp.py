@@ -26,9 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -52,8 +50,9 @@ from mcp_types.version import LATEST_MODERN_VERSION
 
 from adapters.bootstrap import create_key
 from adapters.services import open_services
-from adapters.settings import Settings, load_settings
+from adapters.settings import Settings
 from bench import _seed as seed
+from bench._figures import pct, verdict
 from bench._http_load import Client, serve
 from projections.catalog import ALL
 from projections.runtime import Projector
@@ -62,15 +61,6 @@ WARMUP = 100
 KINDS = ("http", "mcp_handshake", "mcp_stateless")
 # Set per connection by the raw client itself, or meaningless on a replay.
 DROPPED_HEADERS = {"host", "content-length", "content-type", "accept-encoding", "connection"}
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values) or [float("nan")]
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "NOT met"
 
 
 # ---- the world: a run worth reading ------------------------------------------------------------
@@ -283,29 +273,13 @@ def main() -> None:
     if args.quick:
         args.calls, args.clients = 200, 4
 
-    from adapters.embedded import embedded_servers
-    from adapters.secrets import SecretBox
+    from bench._servers import bench_servers
 
     print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start")
-    data_dir = Path(tempfile.mkdtemp(prefix="flowledger-bench-"))
-    try:
-        base = load_settings(os.environ, cwd=data_dir)  # an empty cwd: no .env files
-        cipher_key = base.cipher_key or SecretBox.generate_key()
-        base = msgspec.structs.replace(base, data_dir=data_dir, cipher_key=cipher_key)
-        with embedded_servers(base, log=lambda _: None) as urls:
-            env = {
-                **os.environ,
-                "FLOWLEDGER_NATS_URL": urls.nats_url,
-                "FLOWLEDGER_DATA_DIR": str(data_dir),
-                "FLOWLEDGER_CIPHER_KEY": cipher_key,
-                "FLOWLEDGER_RATE_LIMIT_PER_KEY": "0",
-                "FLOWLEDGER_RATE_LIMIT_PER_ADDRESS": "0",
-                "FLOWLEDGER_LOG_LEVEL": "WARNING",
-                "BENCH_VARIANT": "flowledger",  # bench.commands:server_app serves create_app
-            }
-            results = asyncio.run(bench(args, base, urls.database_url, env))
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with bench_servers() as (base, urls, env):
+        # bench.commands:server_app serves create_app
+        env["BENCH_VARIANT"] = "flowledger"
+        results = asyncio.run(bench(args, base, urls.database_url, env))
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
     summary(args, results)
 

@@ -29,10 +29,8 @@ import asyncio
 import bisect
 import os
 import random
-import shutil
 import signal
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -55,8 +53,9 @@ import msgspec
 from adapters.bootstrap import create_key
 from adapters.event_store.rows import head
 from adapters.services import Services, open_services
-from adapters.settings import Settings, load_settings
+from adapters.settings import Settings
 from bench import _seed as seed
+from bench._figures import pct, verdict
 from bench._http_load import Client, cpu_seconds, machine_jiffies, serve
 from domain.run_values import RunStatus
 from projections.catalog import ALL
@@ -73,17 +72,8 @@ STATUSES = ["failed,succeeded"] * 6 + ["failed", "succeeded", "cancelled,failed"
 BRANCHES = ["main"] * 6 + ["develop", "release/2.4"]
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values) or [float("nan")]
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def quantiles(values: list[float]) -> str:
     return "  ".join(f"p{int(q * 100)} {pct(values, q):7.2f} ms" for q in (0.5, 0.95, 0.99))
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "NOT met"
 
 
 # ---- (1) seed, then rebuild ----------------------------------------------------------------------
@@ -340,29 +330,13 @@ def main() -> None:
             60_000, 600, 3_000, 5.0, 150
         )  # fmt: skip
 
-    from adapters.embedded import embedded_servers
-    from adapters.secrets import SecretBox
+    from bench._servers import bench_servers
 
     print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start")
-    data_dir = Path(tempfile.mkdtemp(prefix="flowledger-bench-"))
-    try:
-        base = load_settings(os.environ, cwd=data_dir)  # an empty cwd: no .env files
-        cipher_key = base.cipher_key or SecretBox.generate_key()
-        base = msgspec.structs.replace(base, data_dir=data_dir, cipher_key=cipher_key)
-        with embedded_servers(base, log=lambda _: None) as urls:
-            env = {
-                **os.environ,
-                "FLOWLEDGER_NATS_URL": urls.nats_url,
-                "FLOWLEDGER_DATA_DIR": str(data_dir),
-                "FLOWLEDGER_CIPHER_KEY": cipher_key,
-                "FLOWLEDGER_RATE_LIMIT_PER_KEY": "0",
-                "FLOWLEDGER_RATE_LIMIT_PER_ADDRESS": "0",
-                "FLOWLEDGER_LOG_LEVEL": "WARNING",
-                "BENCH_VARIANT": "flowledger",  # bench.commands:server_app serves create_app
-            }
-            results = asyncio.run(bench(args, base, urls.database_url, env))
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with bench_servers() as (base, urls, env):
+        # bench.commands:server_app serves create_app
+        env["BENCH_VARIANT"] = "flowledger"
+        results = asyncio.run(bench(args, base, urls.database_url, env))
     summary(results)
 
 

@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -57,6 +56,7 @@ import nats
 from adapters.bootstrap import create_key
 from adapters.services import open_services
 from adapters.settings import load_settings
+from bench._http_load import free_port
 from bench.commands import fresh_database
 
 LABEL = "bench"
@@ -69,12 +69,6 @@ PUBLISHED: dict[str, datetime] = {}
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.asynccontextmanager
@@ -426,28 +420,11 @@ def main() -> None:
     parser.add_argument("--burst", action="store_true", help="also all runs requested at once")
     args = parser.parse_args()
 
-    from adapters.embedded import embedded_servers
-    from adapters.secrets import SecretBox
+    from bench._servers import bench_servers
 
-    data_dir = Path(tempfile.mkdtemp(prefix="flowledger-bench-"))
-    try:
-        base = load_settings(os.environ, cwd=data_dir)  # an empty cwd: no .env files
-        base = msgspec.structs.replace(base, data_dir=data_dir)
-        with embedded_servers(base, log=lambda _: None) as urls:
-            env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith("FLOWLEDGER_")},
-                "FLOWLEDGER_NATS_URL": urls.nats_url,
-                "FLOWLEDGER_DATA_DIR": str(data_dir),
-                "FLOWLEDGER_PORT": str(free_port()),
-                "FLOWLEDGER_CIPHER_KEY": SecretBox.generate_key(),
-                "FLOWLEDGER_RATE_LIMIT_PER_KEY": "0",
-                "FLOWLEDGER_RATE_LIMIT_PER_ADDRESS": "0",
-                "FLOWLEDGER_LOG_LEVEL": "WARNING",
-                "FLOWLEDGER_TRACES_EXPORTER": "none",
-            }
-            asyncio.run(bench(args, env, urls.database_url))
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with bench_servers() as (_, urls, env):
+        env |= {"FLOWLEDGER_PORT": str(free_port()), "FLOWLEDGER_TRACES_EXPORTER": "none"}
+        asyncio.run(bench(args, env, urls.database_url))
 
 
 if __name__ == "__main__":
