@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
@@ -34,3 +35,18 @@ async def _execute(url: str, sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def start_projection_at_head(pool: asyncpg.Pool, projection: Any) -> None:
+    """Its tables, and a checkpoint at the head: only the test's own events are its to do.
+
+    Starting at 0 would also meet the raw events other tests append to the shared store.
+    """
+    await pool.execute(f"CREATE SCHEMA rm_{projection.name}")
+    await pool.execute(projection.ddl(f"rm_{projection.name}"))
+    await pool.execute(
+        "INSERT INTO projection_checkpoints (name, version, position, state) "
+        "VALUES ($1, $2, (SELECT coalesce(max(position), 0) FROM events), 'stopped')",
+        projection.name,
+        projection.version,
+    )

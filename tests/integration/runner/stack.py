@@ -35,6 +35,7 @@ from adapters.runtime import catalog, listen, serve_http
 from adapters.services import Services, open_services
 from adapters.settings import Settings
 from projections.runtime import Projector
+from tests.databases import start_projection_at_head
 from tests.helpers import unique_id
 from tests.integration.relay.relaying import start_at_head, unique_config
 
@@ -159,7 +160,7 @@ async def running_stack(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
             JobPublisher(services.repository, nc.jetstream(), settings.dispatch_stream),
         )
         dispatch.name = unique_id("dispatch_")[:40]
-        await _checkpoint_at_head(pool, dispatch)
+        await start_projection_at_head(pool, dispatch)
         reaper = Reaper(
             services.bus.dispatch,
             PgHeartbeats(services.store.pool),
@@ -200,17 +201,6 @@ async def running_stack(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
             runner_token=runner,
             http=http,
         )
-
-
-async def _checkpoint_at_head(pool: asyncpg.Pool, projection: Any) -> None:
-    await pool.execute(f"CREATE SCHEMA rm_{projection.name}")
-    await pool.execute(projection.ddl(f"rm_{projection.name}"))
-    await pool.execute(
-        "INSERT INTO projection_checkpoints (name, version, position, state) "
-        "VALUES ($1, $2, (SELECT coalesce(max(position), 0) FROM events), 'stopped')",
-        projection.name,
-        projection.version,
-    )
 
 
 async def _ready(http: httpx.AsyncClient) -> None:

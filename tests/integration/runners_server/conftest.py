@@ -21,9 +21,9 @@ from adapters.http.queries import runners as runner_queries
 from adapters.jobs.message import Job, decode_job, ensure_jobs_stream, job_subject
 from adapters.services import Services
 from adapters.settings import Settings
-from projections.projection import Projection
 from projections.runners import RunnersProjection
 from projections.runtime import Projector
+from tests.databases import start_projection_at_head
 from tests.helpers import unique_id
 from tests.integration.api.conftest import (  # noqa: F401  (fixtures)
     Keys,
@@ -36,18 +36,6 @@ from tests.integration.api.conftest import (  # noqa: F401  (fixtures)
 )
 
 WAIT_S = 20.0
-
-
-async def start_at_head(pool: asyncpg.Pool, projection: Projection) -> None:
-    """Its tables, and a checkpoint at the head: only this test's events are its to do."""
-    await pool.execute(f"CREATE SCHEMA rm_{projection.name}")
-    await pool.execute(projection.ddl(f"rm_{projection.name}"))
-    await pool.execute(
-        "INSERT INTO projection_checkpoints (name, version, position, state) "
-        "VALUES ($1, $2, (SELECT coalesce(max(position), 0) FROM events), 'stopped')",
-        projection.name,
-        projection.version,
-    )
 
 
 class Fleet:
@@ -176,7 +164,7 @@ async def fleet(
     """Checkpoints at the head; the view served at once, the dispatcher once `start` is called."""
     fleet = Fleet(services, settings, database_url, pool, js)
     for projection in (fleet.process, fleet.view):
-        await start_at_head(pool, projection)
+        await start_projection_at_head(pool, projection)
     monkeypatch.setattr(runner_queries, "SCHEMA", f"rm_{fleet.view.name}")
     monkeypatch.setattr(runner_queries, "VIEWS", (fleet.view.name,))
     fleet._view_task = asyncio.create_task(

@@ -16,9 +16,9 @@ from adapters.http.queries import webhook_deliveries as queries
 from adapters.webhook_intake import IntakeProcess
 from domain.pipeline_definition import TriggerSpec
 from domain.webhook_delivery import WebhookDelivery
-from projections.projection import Projection
 from projections.runtime import Projector
 from projections.webhook_deliveries import WebhookDeliveriesProjection
+from tests.databases import start_projection_at_head
 from tests.helpers import unique_id
 from tests.integration.api.conftest import Keys
 from tests.integration.webhooks.intake_world import (  # noqa: F401  (the `world` fixture)
@@ -27,21 +27,6 @@ from tests.integration.webhooks.intake_world import (  # noqa: F401  (the `world
 )
 
 PATH = "/api/v1/webhook-deliveries"
-
-
-async def start_at_head(pool: asyncpg.Pool, projection: Projection) -> None:
-    """Its tables, and a checkpoint at the head: only this test's events are its to do.
-
-    Starting at 0 would also meet the raw events other tests append to the shared store.
-    """
-    await pool.execute(f"CREATE SCHEMA rm_{projection.name}")
-    await pool.execute(projection.ddl(f"rm_{projection.name}"))
-    await pool.execute(
-        "INSERT INTO projection_checkpoints (name, version, position, state) "
-        "VALUES ($1, $2, (SELECT coalesce(max(position), 0) FROM events), 'stopped')",
-        projection.name,
-        projection.version,
-    )
 
 
 @pytest_asyncio.fixture
@@ -59,7 +44,7 @@ async def role(
     view = WebhookDeliveriesProjection()
     view.name = unique_id("deliveries_")[:40]
     for projection in (intake, view):
-        await start_at_head(pool, projection)
+        await start_projection_at_head(pool, projection)
     monkeypatch.setattr(queries, "SCHEMA", f"rm_{view.name}")
     monkeypatch.setattr(queries, "VIEWS", (view.name,))
     stop = asyncio.Event()
