@@ -13,9 +13,6 @@ from adapters.relay.subjects import Owner, learn
 from domain.envelope import EventEnvelope
 from domain.upcasting import current
 
-# Decoded here rather than with the event store's helpers: those import the command ports,
-# which the gateway may not (tests/unit/test_architecture.py).
-
 PROJECT_IN_DATA = (
     "PipelineCreated",
     "RunRequested",

@@ -87,8 +87,6 @@ class Feed:
                 del self._subscribers[subscriber.route]
 
     async def close(self) -> None:
-        if self._starting is not None and not self._starting.done():
-            self._starting.cancel()
         for task in (*self._tasks, *([self._starting] if self._starting else [])):
             task.cancel()
             with contextlib.suppress(BaseException):
@@ -177,7 +175,10 @@ class Feed:
                     for envelope in found:
                         owner = self._owners.get(envelope.stream_id, Owner())
                         routes = owner_routes(envelope.stream_type, envelope.stream_id, owner)
-                        self._fan_out(envelope.position, routes, _encode(envelope))
+                        if any(route in self._subscribers for route in routes):
+                            self._fan_out(envelope.position, routes, _encode(envelope))
+                        else:  # nobody to send it to: not worth encoding
+                            self.last = envelope.position
                         self.backfilled += 1
         except (OSError, asyncpg.PostgresError) as error:
             log.warning("gateway: backfill to %s stopped at %s: %s", upto, self.last, error)

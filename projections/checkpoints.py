@@ -91,25 +91,9 @@ async def claim(conn: asyncpg.Connection, name: str, owner: str) -> asyncpg.Reco
     )
 
 
-async def advance(conn: asyncpg.Connection, name: str, old: int, new: int) -> bool:
-    """Move the checkpoint from `old` to `new`; False if someone (a rebuild's swap) moved it."""
-    status = await conn.execute(
-        "UPDATE projection_checkpoints SET position = $3, updated_at = now() "
-        "WHERE name = $1 AND position = $2",
-        name,
-        old,
-        new,
-    )
-    return status == "UPDATE 1"
-
-
-async def advance_alone(
-    conn: asyncpg.Connection, name: str, old: int, new: int, channel: str
-) -> bool:
-    """`advance` over events the projection does not read: one statement, announced on `channel`.
-
-    No transaction, since nothing else is written with it.
-    """
+async def advance(conn: asyncpg.Connection, name: str, old: int, new: int, channel: str) -> bool:
+    """Move the checkpoint from `old` to `new` and announce `name:new` on `channel`; False if
+    someone (a rebuild's swap) moved it. Inside a transaction the announcement goes at commit."""
     moved = await conn.fetchrow(
         "WITH moved AS (UPDATE projection_checkpoints SET position = $3, updated_at = now() "
         "WHERE name = $1 AND position = $2 RETURNING name) "

@@ -207,11 +207,11 @@ class Projector:
         events = await read_range(conn, position, upto, projection.event_types)
         try:
             if not events:
-                # Nothing this projection reads (most batches, for most projections).
-                moved = await checkpoints.advance_alone(
+                # Nothing this projection reads (most batches, for most projections): one
+                # statement, no transaction.
+                if not await checkpoints.advance(
                     conn, projection.name, position, upto, NOTIFY_CHANNEL
-                )
-                if not moved:
+                ):
                     raise _Moved
                 return upto
             await self._commit(conn, projection, events, position, upto)
@@ -250,16 +250,14 @@ class Projector:
         name = projection.name
         async with conn.transaction():
             # First, so a rebuild's swap holding the row stops this batch before it writes.
-            if not await checkpoints.advance(conn, name, position, upto):
+            if not await checkpoints.advance(conn, name, position, upto, NOTIFY_CHANNEL):
                 raise _Moved
-            if events:
-                try:
-                    await projection.apply(conn, live_schema(name), events)
-                except (*_LOST, *_TRANSIENT):
-                    raise
-                except Exception as error:
-                    raise _ApplyFailed from error
-            await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"{name}:{upto}")
+            try:
+                await projection.apply(conn, live_schema(name), events)
+            except (*_LOST, *_TRANSIENT):
+                raise
+            except Exception as error:
+                raise _ApplyFailed from error
 
     async def _isolate(
         self,

@@ -6,15 +6,10 @@ from collections.abc import Collection, Mapping
 
 import asyncpg
 
-from adapters.event_store.rows import envelope_from_row
+from adapters.event_store.rows import COLUMNS, envelope_from_row
 from adapters.relay.subjects import Owner
 from domain.envelope import EventEnvelope
 from domain.upcasting import current
-
-_COLUMNS = (
-    "position, event_id, stream_id, stream_type, version, type, schema_version, "
-    "recorded_at, data, metadata, hash"
-)
 
 
 async def checkpoint(conn: asyncpg.Connection, name: str) -> int:
@@ -28,7 +23,7 @@ async def checkpoint(conn: asyncpg.Connection, name: str) -> int:
 async def events_after(conn: asyncpg.Connection, position: int, limit: int) -> list[EventEnvelope]:
     """Every event type, in position order (gap-free in commit order), upcast to current."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+        f"SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
         position,
         limit,
     )
