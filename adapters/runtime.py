@@ -24,7 +24,7 @@ from adapters.embedded import ServerUrls, embedded_servers
 from adapters.event_loop import run_role
 from adapters.http import create_app
 from adapters.migrations import migrate
-from adapters.runner.launch import local_runner, local_runner_key
+from adapters.runner.launch import local_api_url, local_runner, local_runner_key
 from adapters.services import open_services
 from adapters.settings import Settings
 from adapters.webhook_intake import intake_role
@@ -263,9 +263,7 @@ def gateway_role(settings: Settings, urls: ServerUrls, sock: socket.socket) -> R
 
 def runner_role(settings: Settings, urls: ServerUrls, sock: socket.socket, token: str) -> Role:
     """The local runner of `up`, talking to this process's API over its socket."""
-    host, port = sock.getsockname()[:2]
-    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    api_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    api_url = local_api_url(*sock.getsockname()[:2])
     runner = local_runner(settings, api_url=api_url, nats_url=urls.nats_url, token=token)
     return Role("runner", runner.run)
 

@@ -27,10 +27,6 @@ WAKES_A_RUN = frozenset(
     {"RunRequested", "StepQueued", "StepSucceeded", "StepFailed", "StepTimedOut", "StepSkipped"}
 )
 """Events after which a run may have a step ready to become a job."""
-ENDS_A_STEP = frozenset(
-    {"StepSucceeded", "StepFailed", "StepTimedOut", "StepSkipped", "StepCancelled"}
-)
-ENDS_A_RUN = frozenset({"RunSucceeded", "RunFailed", "RunCancelled", "RunTimedOut"})
 TAKES_A_RUNNER_AWAY = frozenset({"RunnerLost", "RunnerReregistered", "RunnerDeregistered"})
 """After these, whatever the runner had started will never be reported: it failed `runner_lost`."""
 

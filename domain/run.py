@@ -420,3 +420,18 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggrega
     def _finish(self, status: RunStatus, at: datetime) -> None:
         self.status = status
         self.finished_at = at
+
+
+STEP_ENDS = frozenset(
+    e.event_type
+    for e in (
+        Run.StepSucceeded,
+        Run.StepFailed,
+        Run.StepTimedOut,
+        Run.StepSkipped,
+        Run.StepCancelled,
+    )
+)
+"""The events that end a step's attempt (or the step, if it never ran)."""
+RUN_ENDS = frozenset(e.event_type for e in (Run.Succeeded, Run.Failed, Run.Cancelled, Run.TimedOut))
+"""The events that end a run."""

@@ -16,6 +16,7 @@ import asyncpg
 import msgspec
 
 from domain.envelope import EventEnvelope
+from domain.run import RUN_ENDS, STEP_ENDS
 from projections.paging import Page, PageResult, SortKey, Where, fetch_page, page_query
 from projections.rows import data_of, ident, occurred_at
 
@@ -78,10 +79,6 @@ CREATE TABLE {s}.runner_jobs (
 CREATE INDEX runner_jobs_runner ON {s}.runner_jobs (runner);
 """
 
-_STEP_ENDS = frozenset(
-    {"StepSucceeded", "StepFailed", "StepTimedOut", "StepCancelled", "StepSkipped"}
-)
-_RUN_ENDS = frozenset({"RunSucceeded", "RunFailed", "RunCancelled", "RunTimedOut"})
 _RUNNER_EVENTS = frozenset(
     {"RunnerRegistered", "RunnerReregistered", "RunnerLost", "RunnerDeregistered"}
 )
@@ -90,7 +87,7 @@ _RUNNER_EVENTS = frozenset(
 class RunnersProjection:
     name = "runners"
     version = 1
-    event_types = _RUNNER_EVENTS | _STEP_ENDS | _RUN_ENDS | {"StepStarted"}
+    event_types = _RUNNER_EVENTS | STEP_ENDS | RUN_ENDS | {"StepStarted"}
 
     def ddl(self, schema: str) -> str:
         return DDL.format(s=ident(schema))
@@ -168,13 +165,13 @@ async def _apply(conn: asyncpg.Connection, s: str, event: EventEnvelope) -> None
                     d["runner"],
                     at,
                 )
-        case _ if event.type in _STEP_ENDS:
+        case _ if event.type in STEP_ENDS:
             await conn.execute(
                 f"DELETE FROM {s}.runner_jobs WHERE run_id = $1 AND step = $2",
                 stream,
                 d["step"],
             )
-        case _ if event.type in _RUN_ENDS:
+        case _ if event.type in RUN_ENDS:
             await conn.execute(f"DELETE FROM {s}.runner_jobs WHERE run_id = $1", stream)
 
 

@@ -16,15 +16,19 @@ from uuid import UUID
 
 import msgspec
 
-from adapters.event_store.encoding import GENESIS_HASH, CanonicalEvent
+from adapters.event_store.encoding import (
+    GENESIS_HASH,
+    CanonicalEvent,
+    canonical_bytes,
+    chain_hash,
+    encode_canonical,
+)
 
 Kind = Literal["hash_mismatch", "version_gap", "versions_swapped", "out_of_order", "position_gap"]
 
 Row = tuple[int, UUID, str, str, int, str, int, datetime, Any, Any, bytes]
 """position, event_id, stream_id, stream_type, version, type, schema_version, recorded_at,
 data, metadata (JSON text or bytes, as stored), hash."""
-
-_encode = msgspec.json.Encoder(order="sorted").encode
 
 # A stream's state while scanning: its next version, its last good hash, and a version jump
 # waiting for the stream's next event to tell a deletion from a reordering.
@@ -47,7 +51,7 @@ class Break(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _hash(prev: bytes, row: Row, version: int) -> bytes:
-    canonical = CanonicalEvent(
+    canonical = canonical_bytes(
         event_id=row[1],
         stream_id=row[2],
         stream_type=row[3],
@@ -55,10 +59,10 @@ def _hash(prev: bytes, row: Row, version: int) -> bytes:
         type=row[5],
         schema_version=row[6],
         recorded_at=row[7],
-        data=msgspec.Raw(row[8]),
-        metadata=msgspec.Raw(row[9]),
+        data=row[8],
+        metadata=row[9],
     )
-    return hashlib.sha256(prev + _encode(canonical)).digest()
+    return chain_hash(prev, canonical)
 
 
 class ChainChecker:
@@ -88,7 +92,7 @@ class ChainChecker:
         streams, sha256, encode, raw, canonical = (
             self._streams,
             hashlib.sha256,
-            _encode,
+            encode_canonical,
             msgspec.Raw,
             CanonicalEvent,
         )

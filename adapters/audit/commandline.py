@@ -86,22 +86,18 @@ def _verify(args: argparse.Namespace) -> int:
     async def check(conn: asyncpg.Connection) -> VerifyReport | None:
         return await (verify_stream(conn, args.stream) if args.stream else verify_all(conn))
 
-    outcome: list[int] = []
-
-    def report(found: VerifyReport | None) -> None:
+    def report(found: VerifyReport | None) -> int:
         if found is None:
             _base()._err(f"flowledger: no events in stream {args.stream!r}")
-            outcome.append(1)
-            return
+            return 1
         if args.json:
             _base()._out(msgspec.json.encode(found).decode())
         else:
             for line in describe(found):
                 _base()._out(line)
-        outcome.append(0 if found.ok else BROKEN)
+        return 0 if found.ok else BROKEN
 
-    status = _with_database(check, report)
-    return status or outcome[0]
+    return _with_database(check, report)
 
 
 def describe(report: VerifyReport) -> list[str]:
@@ -135,37 +131,36 @@ def _replay_run(args: argparse.Namespace) -> int:
         except NotARun as error:
             return str(error)
 
-    outcome: list[int] = []
-
-    def show(lines: list[str] | str) -> None:
+    def show(lines: list[str] | str) -> int:
         if isinstance(lines, str):
             _base()._err(f"flowledger: {lines}")
-            outcome.append(1)
-            return
+            return 1
         for line in lines:
             _base()._out(line)
-        outcome.append(0)
+        return 0
 
-    status = _with_database(read, show)
-    return status or outcome[0]
+    return _with_database(read, show)
 
 
 def _with_database(
-    work: Callable[[asyncpg.Connection], Awaitable[T]], then: Callable[[T], None]
+    work: Callable[[asyncpg.Connection], Awaitable[T]], then: Callable[[T], int]
 ) -> int:
     """Run `work` on a connection to the configured (or embedded) database, then `then`.
 
-    Returns the CLI's status for a failure to get there (bad settings, database down), else 0.
+    Returns the CLI's status for a failure to get there (bad settings, database down), else
+    the status `then` gives.
     """
     base = _base()
     settings = base._settings()
     if settings is None:
         return 2
+    status = 0
 
     def go() -> None:
+        nonlocal status
         import asyncpg
 
-        from adapters.embedded import embedded_servers
+        from adapters.audit.export import configured_database
 
         async def once(url: str) -> T:
             conn = await asyncpg.connect(url)
@@ -174,14 +169,10 @@ def _with_database(
             finally:
                 await conn.close()
 
-        if settings.database_url:  # no need for NATS, nor the data folder's lock
-            found = asyncio.run(once(settings.database_url))
-        else:
-            with embedded_servers(settings, log=base._err) as urls:
-                found = asyncio.run(once(urls.database_url))
-        then(found)
+        with configured_database(settings, base._err) as url:
+            status = then(asyncio.run(once(url)))
 
-    return base._guarded(go)
+    return base._guarded(go) or status
 
 
 def _base() -> ModuleType:

@@ -49,8 +49,8 @@ async def export(
 
 
 @contextlib.contextmanager
-def _database(settings: Settings, err: Callable[[str], None]) -> Iterator[str]:
-    """The configured database, else the embedded one (an export needs no NATS)."""
+def configured_database(settings: Settings, err: Callable[[str], None]) -> Iterator[str]:
+    """The configured database, else the embedded one (without NATS: readers need none)."""
     if settings.database_url:
         yield settings.database_url
         return
@@ -79,7 +79,7 @@ def export_command(
         recorded_after=args.recorded_after,
         recorded_before=args.recorded_before,
     )
-    with _database(settings, err) as database_url, _opened(args.output) as out:
+    with configured_database(settings, err) as database_url, _opened(args.output) as out:
         report = asyncio.run(
             export(database_url, out, after=args.after, limit=args.limit, filters=filters)
         )

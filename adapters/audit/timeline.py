@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
-from adapters.event_store.rows import envelope_from_row
+from adapters.event_store.rows import COLUMNS, envelope_from_row
 from domain.envelope import EventEnvelope
 from domain.registry import OCCURRED_AT
 from domain.upcasting import current
@@ -18,11 +18,6 @@ from domain.upcasting import current
 LOG_EVENT = "LogChunkAppended"
 PREVIEW = 40
 """Characters of a log burst's first line shown in its summary."""
-
-_COLUMNS = (
-    "position, event_id, stream_id, stream_type, version, type, schema_version, "
-    "recorded_at, data, metadata, hash"
-)
 
 Describe = Callable[[dict[str, Any]], str]
 
@@ -34,7 +29,7 @@ class NotARun(LookupError):
 async def read_run(conn: asyncpg.Connection, run_id: UUID) -> list[EventEnvelope]:
     """The run's stream (its log chunks are events of it), in version order, upcast."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version", str(run_id)
+        f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version", str(run_id)
     )
     if not rows:
         raise NotARun(f"no run with id {run_id}: the event store holds no such stream")

@@ -14,16 +14,14 @@ import asyncpg
 import msgspec
 
 from adapters.audit.chains import Break, ChainChecker
+from adapters.event_store.rows import COLUMNS
 
 BATCH = 20_000
 """Rows per cursor fetch: large enough that round trips vanish, small enough to stay flat."""
 MAX_BREAKS = 100
 """Breaks listed in a report; `broken_streams` and `position_gaps` still count all of them."""
 
-_SELECT = (
-    "SELECT position, event_id, stream_id, stream_type, version, type, schema_version, "
-    "recorded_at, data, metadata, hash FROM events"
-)
+_SELECT = f"SELECT {COLUMNS} FROM events"  # in the order of chains.Row
 
 
 class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -10,7 +11,7 @@ from nats.js import JetStreamContext
 from adapters.jobs.message import Job, encode_job, job_subject, publish_headers
 from commands.ports import Repository
 from domain.pipeline import Pipeline
-from domain.pipeline_definition import PipelineDefinition
+from domain.pipeline_definition import PipelineDefinition, StepSpec
 from domain.run import Run
 from domain.run_dispatch import job_id_for
 
@@ -43,26 +44,27 @@ class JobPublisher:
         dispatched_at: datetime,
         traceparent: str | None,
     ) -> Job:
+        (job,) = await self.jobs(
+            run_id, [(step, attempt, label)], dispatched_at=dispatched_at, traceparent=traceparent
+        )
+        return job
+
+    async def jobs(
+        self,
+        run_id: UUID,
+        attempts: Sequence[tuple[str, int, str]],
+        *,
+        dispatched_at: datetime,
+        traceparent: str | None,
+    ) -> list[Job]:
+        """The jobs of these (step, attempt, label) of one run, which is read once."""
         run = await self._repository.get(Run, run_id)
         definition = await self._definition(run.pipeline_id, run.pipeline_version)
-        spec = next(s for s in definition.steps if s.name == step)
-        return Job(
-            job_id=job_id_for(run_id, step, attempt),
-            run_id=run_id,
-            project_id=run.project_id,
-            pipeline_id=run.pipeline_id,
-            pipeline_version=run.pipeline_version,
-            step=step,
-            attempt=attempt,
-            run=spec.run,
-            env=dict(spec.env),
-            parameters={k: parameter_text(v) for k, v in run.parameters.items()},
-            timeout_s=run.plan[step].timeout_s,
-            label=label,
-            dispatched_at=dispatched_at,
-            traceparent=traceparent,
-            log_seq=run.next_log_seq(step),
-        )
+        specs = {s.name: s for s in definition.steps}
+        return [
+            _job(run, specs[step], attempt, label, dispatched_at, traceparent)
+            for step, attempt, label in attempts
+        ]
 
     async def publish(self, job: Job) -> None:
         """Until JetStream acknowledges it; a copy inside the duplicate window is dropped there."""
@@ -80,3 +82,30 @@ class JobPublisher:
             pipeline = await self._repository.get(Pipeline, pipeline_id)
             self._definitions[key] = pipeline.definition(version)
         return self._definitions[key]
+
+
+def _job(
+    run: Run,
+    spec: StepSpec,
+    attempt: int,
+    label: str,
+    dispatched_at: datetime,
+    traceparent: str | None,
+) -> Job:
+    return Job(
+        job_id=job_id_for(run.id, spec.name, attempt),
+        run_id=run.id,
+        project_id=run.project_id,
+        pipeline_id=run.pipeline_id,
+        pipeline_version=run.pipeline_version,
+        step=spec.name,
+        attempt=attempt,
+        run=spec.run,
+        env=dict(spec.env),
+        parameters={k: parameter_text(v) for k, v in run.parameters.items()},
+        timeout_s=run.plan[spec.name].timeout_s,
+        label=label,
+        dispatched_at=dispatched_at,
+        traceparent=traceparent,
+        log_seq=run.next_log_seq(spec.name),
+    )

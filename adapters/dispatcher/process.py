@@ -32,8 +32,6 @@ from commands.bus import CommandResult
 from commands.context import CommandContext
 from commands.dispatch import (
     DISPATCHER,
-    ENDS_A_RUN,
-    ENDS_A_STEP,
     TAKES_A_RUNNER_AWAY,
     WAKES_A_RUN,
     DispatchReady,
@@ -41,6 +39,7 @@ from commands.dispatch import (
 from commands.runs import ReportStepStatus
 from domain.envelope import EventEnvelope
 from domain.errors import DomainError
+from domain.run import RUN_ENDS, STEP_ENDS
 from domain.run_dispatch import RUNNER_LOST
 from projections.rows import data_of, ident
 
@@ -79,8 +78,8 @@ class DispatchProcess:
     version = 1
     event_types = (
         WAKES_A_RUN
-        | ENDS_A_STEP
-        | ENDS_A_RUN
+        | STEP_ENDS
+        | RUN_ENDS
         | TAKES_A_RUNNER_AWAY
         | {"StepDispatched", "StepStarted", "RunnerRegistered"}
     )
@@ -134,7 +133,7 @@ class DispatchProcess:
                 )
             elif event.type == "StepStarted":
                 await self._started(conn, s, stream, d, event, lost)
-            elif event.type in ENDS_A_STEP:
+            elif event.type in STEP_ENDS:
                 # A new attempt is queued after a failure: only attempts up to this one end.
                 await conn.execute(
                     f"DELETE FROM {s}.jobs WHERE run_id = $1 AND step = $2 AND attempt <= $3",
@@ -142,7 +141,7 @@ class DispatchProcess:
                     d["step"],
                     d.get("attempt", 2**31 - 1),
                 )
-            elif event.type in ENDS_A_RUN:
+            elif event.type in RUN_ENDS:
                 woken.pop(stream, None)
                 await conn.execute(f"DELETE FROM {s}.jobs WHERE run_id = $1", stream)
             elif event.type == "RunnerRegistered":
@@ -227,22 +226,20 @@ class DispatchProcess:
                 await self._publish_now(run_id, result, at)
 
     async def _publish_now(self, run_id: UUID, result: CommandResult, at: datetime) -> None:
-        for recorded in result.extra.get("dispatched", ()):
-            job_id = UUID(recorded["job_id"])
-            try:
-                job = await self._publisher.job(
-                    run_id,
-                    recorded["step"],
-                    recorded["attempt"],
-                    recorded["label"],
-                    dispatched_at=at,
-                    traceparent=result.extra.get("traceparent"),
-                )
+        recorded = [
+            (r["step"], r["attempt"], r["label"]) for r in result.extra.get("dispatched", ())
+        ]
+        if not recorded:
+            return
+        try:
+            jobs = await self._publisher.jobs(
+                run_id, recorded, dispatched_at=at, traceparent=result.extra.get("traceparent")
+            )
+            for job in jobs:
                 await self._publisher.publish(job)
-            except Exception as error:  # the feed's copy of the record publishes it later
-                log.warning("dispatcher: job %s not published yet: %s", job_id, error)
-            else:
-                self._sent.add(job_id)
+                self._sent.add(job.job_id)
+        except Exception as error:  # the feed's copy of the record publishes the rest later
+            log.warning("dispatcher: jobs of run %s not all published yet: %s", run_id, error)
 
     async def _command(
         self, command: object, cause: EventEnvelope, *, at: datetime | None = None

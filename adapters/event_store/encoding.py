@@ -20,6 +20,8 @@ GENESIS_HASH = bytes(32)
 # Sorted keys make the bytes a function of the values alone, so an auditor re-encoding
 # the same values gets the same hash.
 _canonical_encoder = msgspec.json.Encoder(order="sorted")
+encode_canonical = _canonical_encoder.encode
+"""The store's canonical JSON encoding, for readers that recompute hashes in a hot loop."""
 
 
 # A NUL is `\u0000` after an even run of backslashes; `\\u0000` is an escaped backslash

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import msgspec
 
+from adapters.jobs.message import DEFAULT_STREAM
+from adapters.relay.subjects import DEFAULT_PREFIX
 from adapters.settings import Settings
 
 ACK_WAIT_S = 30.0
@@ -20,8 +22,8 @@ class RunnerConfig(msgspec.Struct, frozen=True, kw_only=True):
     api_url: str
     token: str
     nats_url: str
-    jobs_stream: str = "FLOWLEDGER_JOBS"
-    events_prefix: str = "flowledger.events"
+    jobs_stream: str = DEFAULT_STREAM
+    events_prefix: str = DEFAULT_PREFIX
     heartbeat_s: float = 10.0
     kill_grace_s: float = 10.0
     shutdown_grace_s: float = 30.0

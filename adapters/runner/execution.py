@@ -53,7 +53,6 @@ class Execution:
         self._watch: StopWatch | None = None
         self._abort_reason: str | None = None
         self.ref = JobRef(run_id=job.run_id, step=job.step, attempt=job.attempt)
-        self.outcome: Outcome | None = None
 
     def abort(self, reason: str) -> None:
         """Stop the step (the runner is shutting down); it is reported failed, so retried."""
@@ -131,7 +130,6 @@ class Execution:
             # The output goes before the report: once the step is finished, the run may be too.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(shipper.close(), SHIP_CLOSE_S)
-        self.outcome = outcome
         await self._finish(outcome, shipper)
 
     async def _finish(self, outcome: Outcome, shipper: LogShipper) -> None:

@@ -27,9 +27,14 @@ def api_url_of(settings: Settings) -> str:
     """FLOWLEDGER_API_URL, else the API this host serves on FLOWLEDGER_HOST:FLOWLEDGER_PORT."""
     if settings.api_url:
         return settings.api_url.rstrip("/")
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return local_api_url(settings.host, settings.port)
+
+
+def local_api_url(host: str, port: int) -> str:
+    """The API served on `host:port`, seen from this host (a wildcard address is loopback)."""
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{settings.port}"
+    return f"http://{shown}:{port}"
 
 
 def nats_url_of(settings: Settings) -> str:

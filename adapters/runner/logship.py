@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import logging
-from collections.abc import Callable
 from typing import Any, Literal
 from uuid import UUID
 
@@ -60,7 +59,6 @@ class LogShipper:
         chunk_bytes: int,
         step_bytes: int,
         flush_s: float,
-        clock: Callable[[], float] | None = None,
     ) -> None:
         self._api = api
         self._run_id, self._step, self._job_key = run_id, step, job_key
@@ -74,10 +72,9 @@ class LogShipper:
         self._next_seq = first_seq
         self._wake = asyncio.Event()
         self._closing = False
-        self._clock = clock or asyncio.get_running_loop().time
+        self._clock = asyncio.get_running_loop().time
         self.kept_bytes = 0
         self.dropped_bytes = 0
-        self.sent_chunks = 0
         self.gave_up: str | None = None
         """Why shipping stopped early (the run ended, or the API refused a chunk)."""
         self._task = asyncio.create_task(self._ship(), name=f"logs-{step}")
@@ -187,4 +184,3 @@ class LogShipper:
             log.warning("logs of %s/%s no longer sent: %s", self._run_id, self._step, exc)
             return
         del self._unsent[: len(batch)]
-        self.sent_chunks += len(batch)

@@ -63,7 +63,6 @@ class StepProcess:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self._process = process
         self.pid = process.pid
-        self.signalled: signal.Signals | None = None
 
     @classmethod
     async def start(cls, workspace: Workspace, script: str, env: Mapping[str, str]) -> StepProcess:
@@ -95,12 +94,10 @@ class StepProcess:
 
     async def stop(self, grace_s: float) -> None:
         """SIGTERM to the whole group, then SIGKILL if the step is still there after `grace_s`."""
-        self.signalled = signal.SIGTERM
         self._signal_group(signal.SIGTERM)
         try:
             await asyncio.wait_for(self._process.wait(), grace_s)
         except TimeoutError:
-            self.signalled = signal.SIGKILL
             self._signal_group(signal.SIGKILL)
             await self._process.wait()
         # Whatever the step left behind in its group goes too (background jobs, `sleep &`).

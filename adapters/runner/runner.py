@@ -55,14 +55,7 @@ class Runner:
             if nc is None:
                 return
             try:
-                self.runner_id = await api.register(
-                    name=config.name,
-                    labels=config.labels,
-                    host=socket.gethostname(),
-                    version=config.version,
-                    concurrency=config.concurrency,
-                    retry_for_s=REGISTER_RETRY_S,
-                )
+                self.runner_id = await self._register(api, REGISTER_RETRY_S)
                 log.info("runner %s (%s) registered: labels %s, concurrency %d",
                          config.name, self.runner_id, ",".join(config.labels),
                          config.concurrency)  # fmt: skip
@@ -226,13 +219,20 @@ class Runner:
             except (ApiError, ApiUnavailable) as exc:
                 log.warning("heartbeat failed: %s", exc)
 
-    async def _register_again(self, api: RunnerApi) -> None:
+    async def _register(self, api: RunnerApi, retry_for_s: float) -> UUID:
         config = self.config
+        return await api.register(
+            name=config.name,
+            labels=config.labels,
+            host=socket.gethostname(),
+            version=config.version,
+            concurrency=config.concurrency,
+            retry_for_s=retry_for_s,
+        )
+
+    async def _register_again(self, api: RunnerApi) -> None:
         try:
-            self.runner_id = await api.register(
-                name=config.name, labels=config.labels, host=socket.gethostname(),
-                version=config.version, concurrency=config.concurrency, retry_for_s=0,
-            )  # fmt: skip
+            self.runner_id = await self._register(api, retry_for_s=0)
         except (ApiError, ApiUnavailable) as exc:
             log.warning("registering again failed: %s", exc)
 

@@ -18,7 +18,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from adapters.jobs.message import Job
-from adapters.relay.subjects import token
+from adapters.relay.subjects import filter_subject
 from domain.run import Run
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,14 @@ class _Event(msgspec.Struct, kw_only=True):
 
 
 def run_subject(prefix: str, job: Job, event_type: str) -> str:
-    tokens = (job.project_id, job.pipeline_id, Run.stream_type, job.run_id, event_type)
-    return ".".join([prefix, *(token(t) for t in tokens)])
+    return filter_subject(
+        prefix,
+        project=str(job.project_id),
+        pipeline=str(job.pipeline_id),
+        stream_type=Run.stream_type,
+        stream_id=str(job.run_id),
+        event_type=event_type,
+    )
 
 
 class StopWatch:

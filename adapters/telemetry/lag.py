@@ -29,7 +29,8 @@ async def refresh_from_database(pool: asyncpg.Pool, timeout_s: float = 2.0) -> N
         async with asyncio.timeout(timeout_s), pool.acquire() as conn:
             statuses = await projection_status(conn)
             relays = await conn.fetch("SELECT name, position FROM relay_checkpoints")
-            head = await rows.head(conn)
+            # Every projection's status carries the head; without any, ask for it.
+            head = statuses[0].head if statuses else await rows.head(conn)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
         DATABASE_UP.set(0)
         return

@@ -15,8 +15,6 @@ from opentelemetry import trace
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 """The X-Request-ID of the request being served, set by the HTTP middleware."""
 
-LOG_FORMATS = ("json", "text")
-
 # Anything shaped like a credential is replaced before a line is written, whoever logged it:
 # API key tokens, bearer tokens, JWTs, URL passwords, and key=value pairs with secret-ish keys.
 _SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (

@@ -9,7 +9,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -19,7 +19,6 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-TRACE_EXPORTERS = ("none", "console", "otlp")
 TRACER_NAME = "flowledger"
 MAX_LINKS = 32
 
@@ -32,14 +31,13 @@ def configure_tracing(
     exporter: str,
     sample_ratio: float,
     otlp_endpoint: str | None = None,
-    extra_processor: SpanProcessor | None = None,
 ) -> TracerProvider | None:
     """Install the global tracer provider for this process; None when tracing is off.
 
     Sampling is decided once at the root (ParentBased): a trace continued from an event's
     traceparent keeps the decision its first process took, so it is whole or absent.
     """
-    if exporter == "none" and extra_processor is None:
+    if exporter == "none":
         return None
     provider = TracerProvider(
         resource=Resource.create({"service.name": service, "service.namespace": "flowledger"}),
@@ -50,8 +48,6 @@ def configure_tracing(
         # Console output is for a person watching: written at once, not batched.
         processor = SimpleSpanProcessor if exporter == "console" else BatchSpanProcessor
         provider.add_span_processor(processor(chosen))
-    if extra_processor is not None:
-        provider.add_span_processor(extra_processor)
     trace.set_tracer_provider(provider)
     return provider
 
@@ -92,12 +88,6 @@ def context_from(traceparent: str | None) -> otel_context.Context | None:
     if not trace.get_current_span(extracted).get_span_context().is_valid:
         return None
     return extracted
-
-
-def context_from_headers(headers: Mapping[str, str] | None) -> otel_context.Context | None:
-    if not headers:
-        return None
-    return context_from(headers.get("traceparent"))
 
 
 @contextlib.contextmanager

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, get
+from litestar import get
 from litestar.openapi import ResponseSpec
 
 from adapters.audit.verify import VerifyReport, verify_all, verify_stream
 from adapters.event_store.store import MAX_STREAM_ID_LENGTH
 from adapters.http.controllers.answers import PROBLEM
+from adapters.http.controllers.audit_common import TAGS, Req, require_auditor
 from adapters.http.problems import problem
 from adapters.http.queries.params import QuerySpec, boolean, invalid, text
-from commands.context import Principal
-
-Req = Request[Principal, Any, Any]
 
 VERIFY = QuerySpec(
     (
@@ -27,7 +23,7 @@ VERIFY = QuerySpec(
 @get(
     "/api/v1/audit/verify",
     operation_id="verifyHashChains",
-    tags=["audit"],
+    tags=TAGS,
     operation_class=VERIFY.operation(),
     summary="Recompute the hash chains and report the first broken link of each stream",
     description=(
@@ -52,7 +48,7 @@ VERIFY = QuerySpec(
 async def verify_chains(request: Req) -> VerifyReport:
     query = VERIFY.parse(request.query_params.dict())
     # Whole-store evidence (and stream ids across projects): an auditor of everything only.
-    request.user.require("audit", None)
+    require_auditor(request.user)
     stream = query.get("stream")
     everything = query.get("all")
     if stream is not None and everything:

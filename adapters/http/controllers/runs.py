@@ -22,7 +22,7 @@ from commands.runs import (
     RetryRun,
     TriggerRun,
 )
-from domain.run_values import ExternalRef
+from domain.run_values import ExternalRef, StepStatus
 
 
 class RunRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -60,9 +60,6 @@ class LogAppend(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 
 Req = Request[Principal, Any, Any]
-
-
-FINISHED_STEP = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
 
 
 class RunsController(Controller):
@@ -120,7 +117,7 @@ class RunsController(Controller):
                 metrics=data.metrics,
             )
         answer = await execute(request, command)
-        if data.step is not None and data.status in FINISHED_STEP:
+        if data.step is not None and StepStatus(data.status).finished:
             RUNNER_JOBS.labels(data.status).inc()
         return answer
 

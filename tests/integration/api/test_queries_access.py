@@ -8,6 +8,7 @@ from uuid import UUID
 import pytest
 import pytest_asyncio
 
+from adapters.event_store.rows import head
 from tests.integration.api.queries_support import (
     get,
     pipeline,
@@ -106,8 +107,10 @@ async def test_keys_and_webhook_sources_need_admin(client, two, admin, path) -> 
     assert isinstance(listed["items"], list)
 
 
-async def test_api_keys_are_listed_without_secrets(client, admin, two) -> None:
-    found = await get(client, admin, "/api/v1/api-keys", limit=1000, order_by="name")
+async def test_api_keys_are_listed_without_secrets(client, admin, two, services) -> None:
+    # The reader key was made after the fixture's wait: read once the view has it.
+    written = await head(services.store.pool)
+    found = await get(client, admin, "/api/v1/api-keys", at=written, limit=1000, order_by="name")
 
     reader = next(key for key in found["items"] if key["name"] == "reader")
     assert reader["project_id"] == two["mine"]
