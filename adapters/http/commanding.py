@@ -80,7 +80,7 @@ async def execute(
             if replay is not None:
                 return replay
         raise
-    answer = _answer(result)
+    answer = answer_of(result)
     body = msgspec.json.encode(answer)
     if key:
         # A secret is shown once and never stored in clear: a replay answers without it.
@@ -96,7 +96,7 @@ async def execute(
     return Response(body, status_code=status, media_type="application/json")
 
 
-def _answer(result: CommandResult) -> CommandAnswer:
+def answer_of(result: CommandResult) -> CommandAnswer:
     return CommandAnswer(
         id=result.id,
         version=result.version,

@@ -18,7 +18,7 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from mcp.server.context import ServerRequestContext
 from mcp_types import CallToolResult, TextContent
 
-from adapters.http.commanding import CommandAnswer, command_context
+from adapters.http.commanding import CommandAnswer, answer_of, command_context
 from adapters.http.problems import MAPPERS, problem
 from adapters.http.queries.consistency import read_consistent
 from adapters.http.queries.params import Query
@@ -55,7 +55,7 @@ class Caller:
         """Dispatch through the command bus, as the HTTP command routes do."""
         context = command_context(self.principal, self.headers, idempotency_key=None)
         result: CommandResult = await self.services.bus.dispatch(command, context)
-        return CommandAnswer(id=result.id, version=result.version, position=result.position)
+        return answer_of(result)
 
     async def read(
         self,
