@@ -25,11 +25,11 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from adapters.event_store import EventStore, NewEvent
-from adapters.event_store.encoding import GENESIS_HASH, canonical_bytes, chain_hash, encode_metadata
-from adapters.event_store.rows import head
-from adapters.migrations import migrate
-from adapters.services import Services
+from adapters.platform.services import Services
+from adapters.store import EventStore, NewEvent
+from adapters.store.encoding import GENESIS_HASH, canonical_bytes, chain_hash, encode_metadata
+from adapters.store.migrations import migrate
+from adapters.store.rows import head
 from commands import pipelines, projects, runs
 from commands.context import CommandContext, Principal
 from domain.envelope import EventMetadata

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import msgspec
 
-from adapters.embedded import ServerUrls, embedded_servers
-from adapters.secrets import SecretBox
-from adapters.settings import Settings, load_settings
+from adapters.platform.embedded import ServerUrls, embedded_servers
+from adapters.platform.secrets import SecretBox
+from adapters.platform.settings import Settings, load_settings
 
 
 @contextlib.contextmanager

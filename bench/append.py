@@ -30,8 +30,8 @@ if __name__ == "__main__":
 
 import asyncpg
 
-from adapters.event_store import EventStore, NewEvent
-from adapters.migrations import migrate
+from adapters.store import EventStore, NewEvent
+from adapters.store.migrations import migrate
 
 PAYLOAD = {"step": "build", "exit_code": 0, "duration_ms": 1234, "runner": "linux-1"}
 
@@ -147,7 +147,7 @@ def server_url() -> Iterator[str]:
     if given:
         yield given
         return
-    from adapters.embedded import EmbeddedPostgres
+    from adapters.platform.embedded import EmbeddedPostgres
 
     with tempfile.TemporaryDirectory(prefix="flowledger-bench-") as tmp:
         server = EmbeddedPostgres(Path(tmp))

@@ -46,9 +46,9 @@ import httpx
 import msgspec
 
 from adapters.audit.verify import BATCH, verify_all, verify_stream
-from adapters.bootstrap import create_key
-from adapters.services import open_services
-from adapters.settings import Settings
+from adapters.platform.admin_key import create_key
+from adapters.platform.services import open_services
+from adapters.platform.settings import Settings
 from bench import _seed as seed
 from bench._figures import verdict
 from bench._http_load import serve

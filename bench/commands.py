@@ -51,10 +51,8 @@ from litestar.middleware import DefineMiddleware
 from litestar.params import FromPath, JSONBody
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 
-from adapters.bootstrap import create_key
 from adapters.http.app import create_app
 from adapters.http.commanding import CommandAnswer
-from adapters.http.controllers.runs import RunRequest, StatusReport
 from adapters.http.problems import problem_details_config
 from adapters.http.security import (
     FlowledgerAuthentication,
@@ -62,8 +60,10 @@ from adapters.http.security import (
     security_headers,
     security_middleware,
 )
-from adapters.services import open_services
-from adapters.settings import Settings, load_settings
+from adapters.http.writes.runs import RunRequest, StatusReport
+from adapters.platform.admin_key import create_key
+from adapters.platform.services import open_services
+from adapters.platform.settings import Settings, load_settings
 from bench._http_load import Answer, Client, Totals, run_load, serve, server_flags
 
 STEPS = ("build", "test", "deploy")
@@ -184,7 +184,7 @@ def server_app() -> Litestar:
 
 async def fresh_database(server: str, crud: bool) -> str:
     """A migrated database: one per variant, so that PostgreSQL's counters are per variant."""
-    from adapters.migrations import migrate
+    from adapters.store.migrations import migrate
 
     name = f"flowledger_bench_{uuid.uuid4().hex[:8]}"
     await sql(server, f'CREATE DATABASE "{name}"')

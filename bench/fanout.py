@@ -65,7 +65,7 @@ def rss_kib(pid: int) -> int:
 async def role(name: str, env: dict[str, str], port: int | None) -> AsyncIterator[int]:
     """`flowledger NAME` as its own process; yields its pid once it answers /health."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.cli", name, cwd=ROOT, env=env
+        sys.executable, "-m", "adapters.cli.main", name, cwd=ROOT, env=env
     )
     try:
         for _ in range(300):
@@ -162,10 +162,10 @@ async def spawn_clients(args: list[str], env: dict[str, str]) -> asyncio.subproc
 
 
 async def bench(args: argparse.Namespace, env: dict[str, str], urls: object) -> dict:
-    from adapters.bootstrap import create_key
-    from adapters.migrations import migrate
-    from adapters.services import open_services
-    from adapters.settings import load_settings
+    from adapters.platform.admin_key import create_key
+    from adapters.platform.services import open_services
+    from adapters.platform.settings import load_settings
+    from adapters.store.migrations import migrate
 
     await migrate(env["FLOWLEDGER_DATABASE_URL"])
     settings = load_settings(env, cwd=Path(env["FLOWLEDGER_DATA_DIR"]))

@@ -48,9 +48,9 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types.version import LATEST_MODERN_VERSION
 
-from adapters.bootstrap import create_key
-from adapters.services import open_services
-from adapters.settings import Settings
+from adapters.platform.admin_key import create_key
+from adapters.platform.services import open_services
+from adapters.platform.settings import Settings
 from bench import _seed as seed
 from bench._figures import pct, verdict
 from bench._http_load import Client, serve

@@ -50,10 +50,10 @@ if __name__ == "__main__":
 import asyncpg
 import msgspec
 
-from adapters.bootstrap import create_key
-from adapters.event_store.rows import head
-from adapters.services import Services, open_services
-from adapters.settings import Settings
+from adapters.platform.admin_key import create_key
+from adapters.platform.services import Services, open_services
+from adapters.platform.settings import Settings
+from adapters.store.rows import head
 from bench import _seed as seed
 from bench._figures import pct, verdict
 from bench._http_load import Client, cpu_seconds, machine_jiffies, serve

@@ -53,9 +53,9 @@ import httpx
 import msgspec
 import nats
 
-from adapters.bootstrap import create_key
-from adapters.services import open_services
-from adapters.settings import load_settings
+from adapters.platform.admin_key import create_key
+from adapters.platform.services import open_services
+from adapters.platform.settings import load_settings
 from bench._http_load import free_port
 from bench.commands import fresh_database
 
@@ -75,7 +75,7 @@ def percentile(values: list[float], q: float) -> float:
 async def processes(
     env: dict[str, str], runners: int, concurrency: int, token: str, logs: Path
 ) -> AsyncIterator[None]:
-    """The roles, each `python -m adapters.cli <role>`; killed at the end."""
+    """The roles, each `python -m adapters.cli.main <role>`; killed at the end."""
     commands = [["api"], ["projector"], ["relay"], ["dispatcher"]] + [
         [
             "runner",
@@ -97,7 +97,7 @@ async def processes(
             await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "adapters.cli",
+                "adapters.cli.main",
                 *command,
                 env=env,
                 cwd=logs,

@@ -148,7 +148,7 @@ def verify_only_app(settings):
 def server_app():
     """The uvicorn `--factory`: settings come from the FLOWLEDGER_* variables bench sets."""
     from adapters.http.app import create_app
-    from adapters.settings import load_settings
+    from adapters.platform.settings import load_settings
 
     settings = load_settings(os.environ, cwd=Path(os.environ["FLOWLEDGER_DATA_DIR"]))
     if os.environ["BENCH_VARIANT"] == "verify-only":
@@ -223,10 +223,10 @@ async def setup(env: dict[str, str], server_db: str) -> str:
 
     import asyncpg
 
-    from adapters.bootstrap import create_key
-    from adapters.migrations import migrate
-    from adapters.services import open_services
-    from adapters.settings import load_settings
+    from adapters.platform.admin_key import create_key
+    from adapters.platform.services import open_services
+    from adapters.platform.settings import load_settings
+    from adapters.store.migrations import migrate
 
     name = f"flowledger_bench_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(server_db)
@@ -336,9 +336,9 @@ def main() -> None:
     import shutil
     import tempfile
 
-    from adapters.embedded import embedded_servers
-    from adapters.secrets import SecretBox
-    from adapters.settings import load_settings
+    from adapters.platform.embedded import embedded_servers
+    from adapters.platform.secrets import SecretBox
+    from adapters.platform.settings import load_settings
 
     os.environ["BENCH_WEBHOOK_SECRET"] = SECRET  # for the servers and the load processes
     data_dir = Path(tempfile.mkdtemp(prefix="flowledger-bench-"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from adapters.relay.subjects import DEFAULT_PREFIX
+from adapters.streaming.relay.subjects import DEFAULT_PREFIX
 
 
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):

@@ -7,9 +7,9 @@ from typing import Any
 
 import asyncpg
 
-from adapters.event_store.rows import COLUMNS, envelope_from_row
-from adapters.event_store.rows import head as head  # the head, for the feed and tests
-from adapters.relay.subjects import Owner, learn
+from adapters.store.rows import COLUMNS, envelope_from_row
+from adapters.store.rows import head as head  # the head, for the feed and tests
+from adapters.streaming.relay.subjects import Owner, learn
 from domain.envelope import EventEnvelope
 from domain.upcasting import current
 

@@ -18,8 +18,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from opentelemetry.trace import SpanKind
 
-from adapters.relay.message import POSITION, TRACEPARENT
-from adapters.relay.subjects import Owner
+from adapters.streaming.relay.message import POSITION, TRACEPARENT
+from adapters.streaming.relay.subjects import Owner
 from adapters.telemetry.tracing import span
 from gateway import events
 from gateway.config import GatewayConfig

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
-from adapters.relay.subjects import Owner, learn, token
+from adapters.streaming.relay.subjects import Owner, learn, token
 from gateway import codes, events
 
 Kind = Literal["run", "pipeline", "project", "system"]

@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 import asyncpg
 
-from adapters.event_store.rows import COLUMNS, envelope_from_row
+from adapters.store.rows import COLUMNS, envelope_from_row
 from domain.envelope import EventEnvelope
 
 

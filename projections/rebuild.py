@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import msgspec
 
-from adapters.event_store.rows import head
+from adapters.store.rows import head
 from projections import checkpoints
 from projections.checkpoints import check_name, old_schema, rebuild_key
 from projections.feed import read_range

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from adapters.event_store.notifier import HeadWatcher
-from adapters.event_store.rows import head
+from adapters.store.notifier import HeadWatcher
+from adapters.store.rows import head
 from adapters.telemetry.tracing import links_to, span
 from domain.envelope import EventEnvelope
 from projections import checkpoints

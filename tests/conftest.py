@@ -14,8 +14,8 @@ import msgspec
 import pytest
 import pytest_asyncio
 
-from adapters.embedded import ServerUrls, embedded_servers
-from adapters.settings import load_settings
+from adapters.platform.embedded import ServerUrls, embedded_servers
+from adapters.platform.settings import load_settings
 from tests.databases import own_database
 
 

@@ -10,13 +10,13 @@ from uuid import uuid4
 
 import asyncpg
 
-from adapters.embedded import ServerUrls
+from adapters.platform.embedded import ServerUrls
 
 
 @contextlib.asynccontextmanager
 async def own_database(server: ServerUrls | str, prefix: str) -> AsyncIterator[str]:
     """A fresh, migrated database on `server` (the session's, or a URL), dropped afterwards."""
-    from adapters.migrations import migrate  # imported late: written alongside these fixtures
+    from adapters.store.migrations import migrate  # imported late: written alongside these fixtures
 
     name = f"{prefix}_{uuid4().hex[:8]}"
     server = server if isinstance(server, str) else server.database_url

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import msgspec
 
-from adapters.event_store.encoding import (
+from adapters.store.encoding import (
     GENESIS_HASH,
     CanonicalEvent,
     canonical_bytes,

@@ -13,8 +13,8 @@ import asyncpg
 import msgspec
 
 from adapters.audit.reads import FeedFilters, batches, feed_reader
-from adapters.event_store.rows import head as head_position
-from adapters.settings import Settings
+from adapters.platform.settings import Settings
+from adapters.store.rows import head as head_position
 
 _lines = msgspec.json.Encoder()
 
@@ -54,7 +54,7 @@ def configured_database(settings: Settings, err: Callable[[str], None]) -> Itera
     if settings.database_url:
         yield settings.database_url
         return
-    from adapters.embedded import embedded_servers
+    from adapters.platform.embedded import embedded_servers
 
     with embedded_servers(settings, log=err) as urls:
         yield urls.database_url
@@ -72,7 +72,7 @@ def _opened(path: str | None) -> Iterator[BinaryIO]:
 def export_command(
     settings: Settings, args: argparse.Namespace, *, err: Callable[[str], None]
 ) -> None:
-    """Run `flowledger export` as parsed by adapters/audit/export_cli.py."""
+    """Run `flowledger export` as parsed by adapters/cli/export.py."""
     filters = FeedFilters(
         stream_types=tuple(args.stream_type or ()),
         types=tuple(args.type or ()),

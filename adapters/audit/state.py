@@ -15,7 +15,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from adapters.audit.errors import BeforeStreamBegan, UnknownStream, VersionBeyondHead
-from adapters.repository import Repository
+from adapters.store.repository import Repository
 
 A = TypeVar("A", bound=Aggregate)
 

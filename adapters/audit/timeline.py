@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
-from adapters.event_store.rows import COLUMNS, envelope_from_row
+from adapters.store.rows import COLUMNS, envelope_from_row
 from domain.envelope import EventEnvelope
 from domain.registry import OCCURRED_AT
 from domain.upcasting import current

@@ -14,7 +14,7 @@ import asyncpg
 import msgspec
 
 from adapters.audit.chains import Break, ChainChecker
-from adapters.event_store.rows import COLUMNS
+from adapters.store.rows import COLUMNS
 
 BATCH = 20_000
 """Rows per cursor fetch: large enough that round trips vanish, small enough to stay flat."""

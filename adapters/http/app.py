@@ -18,10 +18,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 from nats.aio.client import Client as NatsClient
 
-from adapters.http.controllers import ROUTES
-from adapters.http.controllers.audit_reads import AUDIT_READ_ROUTES
-from adapters.http.controllers.audit_verify import AUDIT_VERIFY_ROUTES
-from adapters.http.controllers.visualization import VISUALIZATION_ROUTES
+from adapters.http import audit, reads, writes
 from adapters.http.health import HealthController
 from adapters.http.problems import problem_details_config
 from adapters.http.security import (
@@ -31,9 +28,10 @@ from adapters.http.security import (
     security_headers,
     security_middleware,
 )
-from adapters.services import open_services
-from adapters.settings import Settings
+from adapters.platform.services import open_services
+from adapters.platform.settings import Settings
 from adapters.telemetry.http import MetricsController, echo_request_id, request_telemetry
+from adapters.webhooks import controller as webhooks
 from gateway import gateway_lifespan, websocket_routes
 
 log = logging.getLogger(__name__)
@@ -138,10 +136,10 @@ def create_app(
         route_handlers=[
             HealthController,
             *([MetricsController] if settings.metrics_enabled else []),
-            *ROUTES,
-            *AUDIT_READ_ROUTES,
-            *AUDIT_VERIFY_ROUTES,
-            *VISUALIZATION_ROUTES,
+            *writes.ROUTES,
+            *webhooks.ROUTES,
+            *reads.ROUTES,
+            *audit.ROUTES,
             *websocket_routes(authenticate_token),
             mcp.route(),
         ],

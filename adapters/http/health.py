@@ -12,7 +12,7 @@ from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 
-from adapters.migrations import pending
+from adapters.store.migrations import pending
 from projections.catalog import ALL
 from projections.status import projection_status
 

@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException, SerializationException, Validatio
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
 
 from adapters.audit.errors import AuditNotFound
-from adapters.event_store import (
+from adapters.store import (
     AppendOutcomeUnknown,
     EventTooLarge,
     IdempotencyKeyReused,

@@ -19,8 +19,8 @@ from litestar.middleware.authentication import (
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware, get_remote_address
 from litestar.security.jwt import Token
 
-from adapters.secrets import parse_api_key, verify_api_key_secret
-from adapters.settings import Settings
+from adapters.platform.secrets import parse_api_key, verify_api_key_secret
+from adapters.platform.settings import Settings
 from commands.context import SCOPES, Principal
 from domain.api_key import ApiKey, ApiKeyStatus
 from domain.errors import AggregateNotFound

@@ -20,9 +20,9 @@ from mcp_types import CallToolResult, TextContent
 
 from adapters.http.commanding import CommandAnswer, answer_of, command_context
 from adapters.http.problems import MAPPERS, problem
-from adapters.http.queries.consistency import read_consistent
-from adapters.http.queries.params import Query
-from adapters.services import Services
+from adapters.http.reads.consistency import read_consistent
+from adapters.http.reads.params import Query
+from adapters.platform.services import Services
 from commands.bus import CommandResult
 from commands.context import Principal
 

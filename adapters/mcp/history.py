@@ -23,7 +23,7 @@ from mcp_types import (
 
 from adapters.audit.envelopes import AuditEvent
 from adapters.audit.reads import batches, stream_info, stream_reader
-from adapters.http.controllers.audit_common import reachable, require_reader
+from adapters.http.audit.common import reachable, require_reader
 from adapters.mcp.calls import Caller, problem_fields, problem_of
 
 TEMPLATE = "flowledger://runs/{run_id}/history"

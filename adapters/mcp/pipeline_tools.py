@@ -9,9 +9,9 @@ import msgspec
 from msgspec import Meta
 
 from adapters.http.commanding import CommandAnswer
-from adapters.http.queries import pipelines as queries
-from adapters.http.queries import views
-from adapters.http.queries.access import project_filter, project_ids
+from adapters.http.reads import pipelines as queries
+from adapters.http.reads import views
+from adapters.http.reads.access import project_filter, project_ids
 from adapters.mcp.calls import Caller, raw_query
 from adapters.mcp.tools import READ_ONLY, WRITES, Limit, McpTool, MinPosition
 from commands.runs import TriggerRun

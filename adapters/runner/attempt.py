@@ -11,11 +11,11 @@ from typing import Literal
 
 import msgspec
 
-from adapters.jobs.message import Job
 from adapters.runner.logship import LogShipper
 from adapters.runner.outputs import read_outputs
 from adapters.runner.process import StepProcess, Workspace, step_environment
 from adapters.runner.watch import StopWatch
+from adapters.streaming.jobs import Job
 
 DRAIN_S = 5.0
 """After the step ends, how long its last output may take to come out of the pipe."""

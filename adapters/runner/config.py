@@ -7,9 +7,9 @@ from pathlib import Path
 
 import msgspec
 
-from adapters.jobs.message import DEFAULT_STREAM
-from adapters.relay.subjects import DEFAULT_PREFIX
-from adapters.settings import Settings
+from adapters.platform.settings import Settings
+from adapters.streaming.jobs import DEFAULT_STREAM
+from adapters.streaming.relay.subjects import DEFAULT_PREFIX
 
 ACK_WAIT_S = 30.0
 """How long JetStream waits for an ack before redelivering; a running step renews it."""

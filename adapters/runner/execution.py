@@ -16,12 +16,12 @@ from nats.aio.client import Client as Nats
 from nats.aio.msg import Msg
 from opentelemetry.trace import SpanKind
 
-from adapters.jobs.message import Job
 from adapters.runner.api import ApiError, ApiUnavailable, JobRef, RunnerApi, Stale
 from adapters.runner.attempt import Outcome, run_attempt
 from adapters.runner.config import RunnerConfig
 from adapters.runner.logship import LogShipper
 from adapters.runner.watch import StopWatch
+from adapters.streaming.jobs import Job
 from adapters.telemetry.tracing import current_traceparent, span
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from uuid import uuid4
 
+from adapters.platform.settings import Settings
 from adapters.runner.api import ApiError, ApiUnavailable
 from adapters.runner.config import RunnerConfig
 from adapters.runner.runner import STOP_REPORT_S, Runner
-from adapters.settings import Settings
 
 Out = Callable[[str], None]
 LOCAL_KEY_NAME = "local runner (flowledger up)"
@@ -41,7 +41,7 @@ def nats_url_of(settings: Settings) -> str:
     """FLOWLEDGER_NATS_URL, else the embedded NATS of a `flowledger up` on this data folder."""
     if settings.nats_url:
         return settings.nats_url
-    from adapters.embedded.nats import running_url
+    from adapters.platform.embedded.nats import running_url
 
     url = running_url(settings.data_dir)
     if url is None:
@@ -81,7 +81,7 @@ def runner_config(
 
 def serve_runner(config: RunnerConfig, *, out: Out) -> None:
     """Run one runner until SIGINT/SIGTERM, then stop it gracefully."""
-    from adapters.runtime import Role, run_roles
+    from adapters.platform.runtime import Role, run_roles
 
     out(
         f"flowledger runner {config.name!r}: labels {','.join(config.labels)}, "
@@ -122,8 +122,8 @@ async def local_runner_key(settings: Settings, database_url: str) -> AsyncIterat
     Minted by the same code as `flowledger keys create`, anew on every start (only its hash
     is kept). An `up` killed outright leaves its key valid until revoked by hand.
     """
-    from adapters.bootstrap import create_key
-    from adapters.services import open_services
+    from adapters.platform.admin_key import create_key
+    from adapters.platform.services import open_services
     from commands.api_keys import RevokeApiKey
     from commands.context import CommandContext, Principal
 

@@ -19,11 +19,11 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from adapters.jobs.message import Job, consumer_name, decode_job, job_subject
 from adapters.runner.api import ApiError, ApiUnavailable, Refused, RunnerApi, Stale
 from adapters.runner.config import RunnerConfig
 from adapters.runner.execution import Execution
 from adapters.runner.slots import Slots
+from adapters.streaming.jobs import Job, consumer_name, decode_job, job_subject
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from nats.aio.client import Client as Nats
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from adapters.jobs.message import Job
-from adapters.relay.subjects import filter_subject
+from adapters.streaming.jobs import Job
+from adapters.streaming.relay.subjects import filter_subject
 from domain.run import Run
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import asyncio
 
 import asyncpg
 
-from adapters.event_store import rows
+from adapters.store import rows
 from adapters.telemetry.metrics import (
     DATABASE_UP,
     EVENT_HEAD,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.settings import Settings
+from adapters.platform.settings import Settings
 from adapters.telemetry.logs import configure_logging
 from adapters.telemetry.tracing import configure_tracing
 

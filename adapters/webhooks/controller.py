@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery
 
-from adapters.http.controllers.answers import PROBLEM
+from adapters.http.answers import PROBLEM
 from adapters.telemetry.metrics import WEBHOOK_DELIVERIES
 from adapters.webhooks.ingest import Receipt, ingest
 from adapters.webhooks.limits import MAX_BODY_BYTES
@@ -115,3 +115,6 @@ async def _receive(
         status_code=200 if receipt.duplicate else 202,
         media_type="application/json",
     )
+
+
+ROUTES = [WebhooksController]

@@ -14,10 +14,10 @@ from uuid import UUID
 
 import msgspec
 
-from adapters.event_store import AppendResult, WrongExpectedVersion
 from adapters.http.problems import problem
-from adapters.secrets import SecretUnsealError
-from adapters.services import Services
+from adapters.platform.secrets import SecretUnsealError
+from adapters.platform.services import Services
+from adapters.store import AppendResult, WrongExpectedVersion
 from adapters.telemetry.metrics import WEBHOOK_REFUSALS
 from adapters.telemetry.tracing import current_traceparent
 from adapters.webhooks.delivery import delivery_id, event_kind, recorded_headers

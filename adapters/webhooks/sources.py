@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 
 from adapters.http.problems import problem
-from adapters.services import Services
+from adapters.platform.services import Services
 from domain.errors import AggregateNotFound
 from domain.webhook_source import KINDS, WebhookSource, WebhookSourceStatus
 from projections.projection import live_schema

@@ -29,7 +29,10 @@ PUSH = WEBHOOK_FIXTURES / "github" / "push.branch-created.json"
 def start(args: list[str], env: dict[str, str], out: Path, err: Path) -> subprocess.Popen[bytes]:
     with out.open("wb") as stdout, err.open("wb") as stderr:
         return subprocess.Popen(
-            [sys.executable, "-m", "adapters.cli", *args], env=env, stdout=stdout, stderr=stderr
+            [sys.executable, "-m", "adapters.cli.main", *args],
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
         )
 
 

@@ -25,7 +25,7 @@ STOPPED_WITHIN_S = 20
 def start(role: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "adapters.cli", role], env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "adapters.cli.main", role], env=env, stdout=out, stderr=out
         )
 
 
@@ -96,7 +96,7 @@ def json_lines(log: Path) -> list[dict]:
 def mint_key(env: dict[str, str]) -> str:
     command = ["keys", "create", "--name", "e2e", "--scopes", "read"]
     made = subprocess.run(
-        [sys.executable, "-m", "adapters.cli", *command],
+        [sys.executable, "-m", "adapters.cli.main", *command],
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     (token,) = re.findall(r"flk_[0-9a-f]+_\S+", made.stdout)

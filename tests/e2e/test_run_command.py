@@ -24,7 +24,7 @@ async def flowledger_run(
     if key is not None:
         env["FLOWLEDGER_API_KEY"] = key
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.cli", "run", *args,
+        sys.executable, "-m", "adapters.cli.main", "run", *args,
         env=env, cwd=Path(__file__).parent, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

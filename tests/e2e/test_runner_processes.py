@@ -46,7 +46,7 @@ async def runner_process(
     """`flowledger runner` in a process of its own, registered before this yields."""
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "adapters.cli", "runner", "--name", name,
+            sys.executable, "-m", "adapters.cli.main", "runner", "--name", name,
             cwd=log.parent, env=runner_env(stack, label), stdout=out, stderr=out,
         )  # fmt: skip
     try:
@@ -125,7 +125,7 @@ async def test_a_runner_with_a_bad_key_says_so_and_exits_1(
 ) -> None:
     env = runner_env(stack, label) | {"FLOWLEDGER_RUNNER_TOKEN": "flk_not-a-key"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.cli", "runner", "--name", unique_id("bad-")[:30],
+        sys.executable, "-m", "adapters.cli.main", "runner", "--name", unique_id("bad-")[:30],
         cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     async with asyncio.timeout(60):

@@ -32,7 +32,7 @@ def start_up(workdir: Path, data_dir: Path, port: int, log: Path) -> subprocess.
     env |= {"FLOWLEDGER_DATA_DIR": str(data_dir), "FLOWLEDGER_PORT": str(port)}
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "adapters.cli", "up"],
+            [sys.executable, "-m", "adapters.cli.main", "up"],
             cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 

@@ -28,7 +28,7 @@ def test_up_offers_an_example_that_runs_on_its_own_runner(tmp_path: Path, server
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLEDGER_")}
         env |= {"FLOWLEDGER_API_KEY": command.group(1), "FLOWLEDGER_PORT": str(port)}
         run = subprocess.run(
-            [sys.executable, "-m", "adapters.cli", "run", "example", "--follow",
+            [sys.executable, "-m", "adapters.cli.main", "run", "example", "--follow",
              "--param", "who=newcomer"],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip

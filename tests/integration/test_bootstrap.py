@@ -21,13 +21,13 @@ from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.testing import AsyncTestClient
 
-from adapters.bootstrap import ensure_admin_key
-from adapters.embedded import ServerUrls
-from adapters.event_store import EventStore
 from adapters.http.security import FlowledgerAuthentication
-from adapters.migrations import migrate
-from adapters.repository import Repository
-from adapters.settings import Settings
+from adapters.platform.admin_key import ensure_admin_key
+from adapters.platform.embedded import ServerUrls
+from adapters.platform.settings import Settings
+from adapters.store import EventStore
+from adapters.store.migrations import migrate
+from adapters.store.repository import Repository
 from commands.context import Principal
 from domain.registry import default_registry
 
@@ -147,7 +147,7 @@ async def test_keys_create_prints_a_working_token_once(
         "FLOWLEDGER_DATA_DIR": str(tmp_path / "data"),
     }
     process = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "adapters.cli", "keys", "create", "--name", "ci"],
+        *[sys.executable, "-m", "adapters.cli.main", "keys", "create", "--name", "ci"],
         *["--scopes", "read,write", "--project", str(project_id), "--expires-in-days", "7"],
         cwd=tmp_path,
         env=env,

@@ -9,14 +9,14 @@ import nats
 import psutil
 import pytest
 
-from adapters.embedded import (
+from adapters.platform.embedded import (
     DataDirInUse,
     DataDirLock,
     EmbeddedNats,
     EmbeddedPostgres,
     embedded_servers,
 )
-from adapters.settings import Settings
+from adapters.platform.settings import Settings
 
 
 def children() -> set[psutil.Process]:

@@ -12,10 +12,10 @@ from pathlib import Path
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from adapters.event_store import EventStore, NewEvent
 from adapters.http import create_app
-from adapters.migrations import DEFAULT_DIRECTORY
-from adapters.settings import Settings
+from adapters.platform.settings import Settings
+from adapters.store import EventStore, NewEvent
+from adapters.store.migrations import DEFAULT_DIRECTORY
 
 
 def dead_port() -> int:

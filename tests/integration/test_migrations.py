@@ -14,8 +14,8 @@ import asyncpg
 import psycopg
 import pytest
 
-from adapters.embedded import ServerUrls
-from adapters.migrations import ChecksumMismatch, MigrationError, available, migrate, pending
+from adapters.platform.embedded import ServerUrls
+from adapters.store.migrations import ChecksumMismatch, MigrationError, available, migrate, pending
 
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -117,7 +117,7 @@ async def test_pending_lists_only_new_files(fresh_url: str, tmp_path: Path) -> N
 MIGRATE_IN_SUBPROCESS = """
 import asyncio, json, sys
 from pathlib import Path
-from adapters.migrations import migrate
+from adapters.store.migrations import migrate
 print(json.dumps(asyncio.run(migrate(sys.argv[1], Path(sys.argv[2])))))
 """
 
@@ -201,7 +201,7 @@ def test_available_rejects_ambiguous_files(
 
 async def test_the_packaged_migrations_apply(fresh_url: str) -> None:
     labels = [m.label for m in available()]
-    assert labels, "adapters/migrations/sql holds no migration"
+    assert labels, "adapters/store/migrations/sql holds no migration"
 
     assert await migrate(fresh_url) == labels
     assert await migrate(fresh_url) == []

@@ -9,8 +9,8 @@ from uuid import uuid4
 import pytest
 import pytest_asyncio
 
-from adapters.event_store import EventStore, NewEvent, WrongExpectedVersion
-from adapters.repository import AggregateNotFound, Repository
+from adapters.store import EventStore, NewEvent, WrongExpectedVersion
+from adapters.store.repository import AggregateNotFound, Repository
 from domain.envelope import EventMetadata
 from domain.project import Project, ProjectStatus
 from domain.registry import default_registry

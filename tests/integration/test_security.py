@@ -21,16 +21,16 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.testing import AsyncTestClient
 
-from adapters.bootstrap import create_key
-from adapters.event_store import EventStore
 from adapters.http.security import (
     FlowledgerAuthentication,
     cors_config,
     security_headers,
     security_middleware,
 )
-from adapters.repository import Repository
-from adapters.settings import Settings
+from adapters.platform.admin_key import create_key
+from adapters.platform.settings import Settings
+from adapters.store import EventStore
+from adapters.store.repository import Repository
 from commands.context import Principal
 from domain.api_key import ApiKey
 from domain.registry import default_registry

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.audit.chains import ChainChecker, Row
-from adapters.event_store.encoding import GENESIS_HASH, canonical_bytes, chain_hash
+from adapters.store.encoding import GENESIS_HASH, canonical_bytes, chain_hash
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.cli import build_parser, main
+from adapters.cli.main import build_parser, main
 
 REQUIRED = ["up", "migrate", "version", "api", "projector"]
 
@@ -70,7 +70,7 @@ def test_an_invalid_port_stops_start_up_naming_the_variable(
 
 def test_runs_as_a_module(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "adapters.cli", "up"],
+        [sys.executable, "-m", "adapters.cli.main", "up"],
         cwd=tmp_path,
         env={"FLOWLEDGER_PORT": "70000", "PATH": ""},
         capture_output=True,

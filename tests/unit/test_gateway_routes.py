@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from adapters.relay.docs import event_types
-from adapters.relay.subjects import Owner, learn, subject
+from adapters.streaming.relay.docs import event_types
+from adapters.streaming.relay.subjects import Owner, learn, subject
 from domain.envelope import EventEnvelope, EventMetadata
 from gateway.events import PROJECT_IN_DATA
 from gateway.watch import EVERYTHING, Watch, owner_routes, subject_routes

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from adapters.cli import build_parser, main
+from adapters.cli.main import build_parser, main
 from projections.checkpoints import check_name, lock_key
 from projections.status import ProjectionStatus, status_table
 

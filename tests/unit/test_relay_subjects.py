@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from adapters.relay import message
-from adapters.relay.docs import PATH as DOCS
-from adapters.relay.docs import render
-from adapters.relay.subjects import Owner, filter_subject, learn, subject, token
+from adapters.streaming.relay import message
+from adapters.streaming.relay.docs import PATH as DOCS
+from adapters.streaming.relay.docs import render
+from adapters.streaming.relay.subjects import Owner, filter_subject, learn, subject, token
 from domain.envelope import EventEnvelope, EventMetadata
 
 
@@ -69,7 +69,7 @@ def test_headers_and_an_oversized_body() -> None:
 
 
 def test_the_streaming_contract_is_generated() -> None:
-    assert DOCS.read_text() == render(), "run `uv run python -m adapters.relay.docs`"
+    assert DOCS.read_text() == render(), "run `uv run python -m adapters.streaming.relay.docs`"
     assert "### RunStarted" in render()
 
 

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import msgspec
 from nats.aio.msg import Msg
 
-from adapters.relay import message
-from adapters.relay.tail import line
+from adapters.streaming.relay import message
+from adapters.streaming.tail import line
 from domain.envelope import EventEnvelope, EventMetadata
 
 

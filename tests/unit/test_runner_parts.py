@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from adapters.cli import build_parser, main
-from adapters.run_follow import LogPrinter
-from adapters.run_trigger import RunCommandError, typed_parameters
+from adapters.cli.main import build_parser, main
+from adapters.cli.run_follow import LogPrinter
+from adapters.cli.run_trigger import RunCommandError, typed_parameters
+from adapters.platform.settings import Settings, SettingsError, load_settings
 from adapters.runner.launch import LaunchError, runner_config
 from adapters.runner.logship import split_utf8
 from adapters.runner.outputs import read_outputs
 from adapters.runner.process import step_environment
 from adapters.runner.slots import Slots
-from adapters.settings import Settings, SettingsError, load_settings
 
 
 def test_chunks_never_split_a_character_and_prefer_to_end_at_a_newline() -> None:

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import pytest
 
-from adapters.secrets import (
+from adapters.platform.secrets import (
     SecretBox,
     SecretUnsealError,
     api_key_prefix,

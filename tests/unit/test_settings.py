@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.settings import Settings, SettingsError, load_settings, resolve_cipher_key
+from adapters.platform.settings import Settings, SettingsError, load_settings, resolve_cipher_key
 
 
 def write(path: Path, text: str) -> None:

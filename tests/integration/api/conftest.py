@@ -16,11 +16,11 @@ import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from adapters.bootstrap import create_key
 from adapters.http.app import create_app
-from adapters.secrets import SecretBox
-from adapters.services import Services, open_services
-from adapters.settings import Settings
+from adapters.platform.admin_key import create_key
+from adapters.platform.secrets import SecretBox
+from adapters.platform.services import Services, open_services
+from adapters.platform.settings import Settings
 
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-0123456789"
 

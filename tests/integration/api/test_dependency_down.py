@@ -9,8 +9,8 @@ from uuid import uuid4
 from litestar.testing import AsyncTestClient
 
 from adapters.http.app import create_app
-from adapters.secrets import SecretBox, new_api_key
-from adapters.settings import Settings
+from adapters.platform.secrets import SecretBox, new_api_key
+from adapters.platform.settings import Settings
 
 
 def dead_port() -> int:

@@ -7,7 +7,7 @@ from uuid import uuid4
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.event_store import EventStore
+from adapters.store import EventStore
 
 
 async def test_a_body_that_is_not_json_is_400(

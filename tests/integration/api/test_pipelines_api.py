@@ -7,7 +7,7 @@ from uuid import UUID
 
 from litestar.testing import AsyncTestClient
 
-from adapters.event_store import EventStore
+from adapters.store import EventStore
 from tests.helpers import unique_id
 
 

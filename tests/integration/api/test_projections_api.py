@@ -7,7 +7,7 @@ from uuid import uuid4
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from adapters.event_store import EventStore
+from adapters.store import EventStore
 from projections.runtime import Projector
 from tests.helpers import unique_id
 from tests.integration.api.conftest import Keys

@@ -8,7 +8,7 @@ from uuid import UUID
 import pytest
 import pytest_asyncio
 
-from adapters.event_store.rows import head
+from adapters.store.rows import head
 from tests.integration.api.queries_support import (
     get,
     pipeline,

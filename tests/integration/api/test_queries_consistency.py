@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.http.queries import consistency
+from adapters.http.reads import consistency
 from tests.integration.api.queries_support import (
     ANY_HEAD,
     get,

@@ -9,8 +9,8 @@ from uuid import UUID, uuid4
 
 from litestar.testing import AsyncTestClient
 
-from adapters.event_store import NewEvent
-from adapters.services import Services
+from adapters.platform.services import Services
+from adapters.store import NewEvent
 from commands.webhook_intake import Candidate, ReceivedDelivery, WebhookIntake
 from domain.envelope import EventMetadata
 from domain.pipeline_definition import TriggerSpec

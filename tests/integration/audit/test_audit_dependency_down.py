@@ -10,8 +10,8 @@ import jwt
 from litestar.testing import AsyncTestClient
 
 from adapters.http.app import create_app
-from adapters.secrets import SecretBox
-from adapters.settings import Settings
+from adapters.platform.secrets import SecretBox
+from adapters.platform.settings import Settings
 from tests.integration.api.conftest import JWT_SECRET
 from tests.integration.api.test_dependency_down import dead_port
 

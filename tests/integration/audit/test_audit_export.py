@@ -15,8 +15,8 @@ from litestar.testing import AsyncTestClient
 
 from adapters.audit.export import export
 from adapters.audit.reads import BATCH, FeedFilters
-from adapters.event_store.rows import head as head_position
-from adapters.services import Services
+from adapters.platform.services import Services
+from adapters.store.rows import head as head_position
 from tests.integration.audit.audit_reads_support import (
     append_logs,
     feed,
@@ -46,7 +46,7 @@ async def flowledger(database_url: str, *args: str) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLEDGER_")}
     env["FLOWLEDGER_DATABASE_URL"] = database_url
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.cli", *args,
+        sys.executable, "-m", "adapters.cli.main", *args,
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 60)

@@ -10,7 +10,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from adapters.audit.reads import BATCH, batches, stream_reader
-from adapters.services import Services
+from adapters.platform.services import Services
 from tests.integration.api.conftest import Keys
 from tests.integration.audit.audit_reads_support import (
     append_logs,

@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.services import Services
+from adapters.platform.services import Services
 from domain.pipeline import Pipeline
 from domain.run import Run
 from tests.integration.api.conftest import Keys

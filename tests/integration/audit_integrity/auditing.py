@@ -15,9 +15,9 @@ from uuid import UUID
 import asyncpg
 import jwt
 
-from adapters.secrets import SecretBox
-from adapters.services import Services
-from adapters.settings import Settings
+from adapters.platform.secrets import SecretBox
+from adapters.platform.services import Services
+from adapters.platform.settings import Settings
 from commands.runs import LogChunk
 from domain.pipeline_definition import StepSpec
 from tests.integration.read_models.conftest import Driver
@@ -113,7 +113,7 @@ async def flowledger(
     env |= {"FLOWLEDGER_DATABASE_URL": database_url, "FLOWLEDGER_NATS_URL": nats_url}
     return await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "adapters.cli", *args],
+        [sys.executable, "-m", "adapters.cli.main", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

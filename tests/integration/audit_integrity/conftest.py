@@ -10,10 +10,10 @@ import pytest
 import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
-from adapters.embedded import ServerUrls
 from adapters.http.app import create_app
-from adapters.services import Services, open_services
-from adapters.settings import Settings
+from adapters.platform.embedded import ServerUrls
+from adapters.platform.services import Services, open_services
+from adapters.platform.settings import Settings
 from tests.databases import own_database
 from tests.integration.audit_integrity.auditing import settings_for
 

@@ -12,8 +12,8 @@ from litestar.testing import AsyncTestClient
 
 from adapters.audit.verify import verify_all
 from adapters.http.app import create_app
-from adapters.services import open_services
-from adapters.settings import Settings
+from adapters.platform.services import open_services
+from adapters.platform.settings import Settings
 from tests.integration.audit_integrity.auditing import bearer, make_history, settings_for
 
 ROLE = "flowledger_api"

@@ -20,11 +20,11 @@ from uuid import UUID, uuid4
 import asyncpg
 from eventsourcing.domain import Aggregate
 
-from adapters.event_store.rows import envelope_from_row
-from adapters.heartbeats import PgHeartbeats
-from adapters.repository import Repository
-from adapters.services import RandomSecrets, Services
-from adapters.webhook_intake import received
+from adapters.platform.services import RandomSecrets, Services
+from adapters.store.heartbeats import PgHeartbeats
+from adapters.store.repository import Repository
+from adapters.store.rows import envelope_from_row
+from adapters.webhooks.intake import received
 from commands import api_keys, pipelines, projects, runs, webhook_sources
 from commands.bus import CommandBus, Dependencies
 from commands.handlers import HANDLERS

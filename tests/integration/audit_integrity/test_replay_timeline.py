@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.services import Services
+from adapters.platform.services import Services
 from commands.runs import CancelRun, LogChunk
 from domain.pipeline_definition import StepSpec
 from tests.integration.audit_integrity.auditing import flowledger

@@ -12,9 +12,9 @@ import msgspec
 import nats
 
 from adapters.audit.verify import verify_stream
-from adapters.event_store import NewEvent
-from adapters.relay import Relay, RelayConfig, ledger, message
-from adapters.services import Services
+from adapters.platform.services import Services
+from adapters.store import NewEvent
+from adapters.streaming.relay import Relay, RelayConfig, ledger, message
 from domain.envelope import EventEnvelope
 from domain.project import Project
 from domain.registry import default_registry

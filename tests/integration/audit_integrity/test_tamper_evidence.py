@@ -8,7 +8,7 @@ import pytest
 
 from adapters.audit.chains import Break
 from adapters.audit.verify import VerifyReport, verify_all, verify_stream
-from adapters.services import Services
+from adapters.platform.services import Services
 from tests.integration.audit_integrity.auditing import History, Link, make_history, tamper
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 
-from adapters.services import Services
+from adapters.platform.services import Services
 from tests.integration.audit_integrity.auditing import flowledger, make_history, tamper
 
 

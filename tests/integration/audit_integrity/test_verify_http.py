@@ -10,7 +10,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from adapters.http.app import create_app
-from adapters.services import Services
+from adapters.platform.services import Services
 from tests.integration.audit_integrity.auditing import bearer, make_history, settings_for, tamper
 
 URL = "/api/v1/audit/verify"

@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from adapters.embedded import ServerUrls
-from adapters.event_store import EventStore
+from adapters.platform.embedded import ServerUrls
+from adapters.store import EventStore
 from tests.databases import own_database
 
 SECOND_SERVER = os.environ.get(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.event_store import (
+from adapters.store import (
     EventStore,
     EventTooLarge,
     IdempotencyKeyReused,

@@ -9,7 +9,7 @@ import textwrap
 import uuid
 from pathlib import Path
 
-from adapters.event_store import EventStore, NewEvent, WrongExpectedVersion
+from adapters.store import EventStore, NewEvent, WrongExpectedVersion
 from tests.helpers import unique_id
 
 REPO = Path(__file__).resolve().parents[3]
@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[3]
 WRITER = textwrap.dedent(
     """
     import asyncio, json, sys, uuid
-    from adapters.event_store import EventStore, NewEvent, WrongExpectedVersion
+    from adapters.store import EventStore, NewEvent, WrongExpectedVersion
 
     async def main(url, hot, count):
         ids = []

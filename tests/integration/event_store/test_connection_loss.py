@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from adapters.event_store import EventStore, NewEvent
-from adapters.event_store.encoding import prepare_events
-from adapters.event_store.writer import PendingAppend
+from adapters.store import EventStore, NewEvent
+from adapters.store.encoding import prepare_events
+from adapters.store.writer import PendingAppend
 from domain.envelope import EventMetadata
 from tests.helpers import unique_id
 

@@ -6,8 +6,8 @@ import asyncio
 
 import msgspec
 
-from adapters.event_store import EventStore, NewEvent
-from adapters.event_store.encoding import GENESIS_HASH, canonical_bytes, chain_hash, encode_metadata
+from adapters.store import EventStore, NewEvent
+from adapters.store.encoding import GENESIS_HASH, canonical_bytes, chain_hash, encode_metadata
 from domain.envelope import EventEnvelope, EventMetadata
 from tests.helpers import unique_id
 

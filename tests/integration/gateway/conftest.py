@@ -8,11 +8,11 @@ from typing import Any
 import asyncpg
 import pytest_asyncio
 
-from adapters.embedded import ServerUrls
-from adapters.event_store import EventStore
-from adapters.relay import Relay, RelayConfig
-from adapters.services import open_services
-from adapters.settings import Settings
+from adapters.platform.embedded import ServerUrls
+from adapters.platform.services import open_services
+from adapters.platform.settings import Settings
+from adapters.store import EventStore
+from adapters.streaming.relay import Relay, RelayConfig
 from domain.registry import default_registry
 from tests.databases import own_database
 from tests.integration.gateway.gatewaying import JWT_SECRET

@@ -14,10 +14,10 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 from litestar.testing.websocket_test_session import WebSocketTestSession
 
-from adapters.event_store import EventStore
 from adapters.http import create_app
-from adapters.relay import RelayConfig
-from adapters.settings import Settings
+from adapters.platform.settings import Settings
+from adapters.store import EventStore
+from adapters.streaming.relay import RelayConfig
 from gateway import GatewayConfig
 from tests.integration.relay.relaying import append
 

@@ -13,9 +13,9 @@ import uvicorn
 from litestar import Litestar
 from websockets.asyncio.client import ClientConnection
 
-from adapters.embedded._process import free_port
 from adapters.http import create_app
-from adapters.settings import Settings
+from adapters.platform.embedded._process import free_port
+from adapters.platform.settings import Settings
 from gateway import GatewayConfig
 from tests.integration.gateway.gatewaying import JWT_SECRET
 

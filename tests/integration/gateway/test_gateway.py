@@ -11,9 +11,9 @@ from uuid import UUID
 import jwt
 import msgspec
 
-from adapters.bootstrap import create_key
-from adapters.event_store import EventStore
-from adapters.relay import RelayConfig
+from adapters.platform.admin_key import create_key
+from adapters.store import EventStore
+from adapters.streaming.relay import RelayConfig
 from domain.api_key import ApiKey
 from domain.envelope import EventEnvelope
 from gateway import codes

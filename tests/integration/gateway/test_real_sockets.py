@@ -13,12 +13,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from adapters.embedded import EmbeddedNats
-from adapters.embedded._process import free_port
-from adapters.event_store import EventStore
-from adapters.relay import Relay
-from adapters.relay.message import POSITION
-from adapters.runtime import listen, serve_http
+from adapters.platform.embedded import EmbeddedNats
+from adapters.platform.embedded._process import free_port
+from adapters.platform.runtime import listen, serve_http
+from adapters.store import EventStore
+from adapters.streaming.relay import Relay
+from adapters.streaming.relay.message import POSITION
 from gateway import codes
 from tests.integration.gateway.gatewaying import a_run, step
 from tests.integration.gateway.serving import (

@@ -6,8 +6,8 @@ from typing import Any
 
 import asyncpg
 
-from adapters.event_store import EventStore
-from adapters.relay.subjects import Owner, learn
+from adapters.store import EventStore
+from adapters.streaming.relay.subjects import Owner, learn
 from gateway import events
 from gateway.watch import Watch, owner_routes
 from tests.integration.gateway.gatewaying import a_run, step

@@ -16,11 +16,11 @@ from typing import Any
 
 from websockets.asyncio.client import connect
 
-from adapters.embedded import EmbeddedNats
-from adapters.embedded._process import free_port
-from adapters.event_store import EventStore
-from adapters.relay import Relay, RelayConfig
-from adapters.secrets import SecretBox
+from adapters.platform.embedded import EmbeddedNats
+from adapters.platform.embedded._process import free_port
+from adapters.platform.secrets import SecretBox
+from adapters.store import EventStore
+from adapters.streaming.relay import Relay, RelayConfig
 from tests.integration.gateway.gatewaying import JWT_SECRET, a_run, step
 from tests.integration.gateway.serving import events_from
 from tests.integration.gateway.test_gateway import key
@@ -46,7 +46,7 @@ async def gateway_process(database_url: str, nats_url: str, data_dir: Path) -> A
     log = data_dir / f"gateway-{port}.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "adapters.cli", "gateway",
+            sys.executable, "-m", "adapters.cli.main", "gateway",
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 import asyncpg
 
-from adapters.event_store import EventStore, NewEvent
+from adapters.store import EventStore, NewEvent
 from domain.envelope import EventEnvelope
 from projections.projection import Projection
 from projections.runtime import Projector

@@ -9,7 +9,7 @@ import sys
 
 import asyncpg
 
-from adapters.event_store import EventStore
+from adapters.store import EventStore
 from projections.runtime import Projector
 from tests.helpers import unique_id
 from tests.integration.projections.counting import (
@@ -26,7 +26,7 @@ async def flowledger(database_url: str, nats_url: str, *args: str) -> tuple[int,
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLEDGER_")}
     env |= {"FLOWLEDGER_DATABASE_URL": database_url, "FLOWLEDGER_NATS_URL": nats_url}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.cli", *args,
+        sys.executable, "-m", "adapters.cli.main", *args,
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 60)

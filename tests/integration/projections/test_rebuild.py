@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from adapters.event_store import EventStore
+from adapters.store import EventStore
 from projections.checkpoints import rebuild_key
 from projections.rebuild import RebuildFailed, RebuildInProgress, rebuild
 from projections.runtime import Projector

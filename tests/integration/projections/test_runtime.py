@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest_asyncio
 
-from adapters.event_store import EventStore
+from adapters.store import EventStore
 from projections.feed import read_range
 from projections.runtime import Projector
 from projections.status import projection_status

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from adapters.event_store import EventStore
+from adapters.store import EventStore
 from tests.helpers import unique_id
 from tests.integration.projections.counting import (
     Counts,

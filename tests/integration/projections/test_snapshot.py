@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest_asyncio
 
-from adapters.event_store import EventStore
+from adapters.store import EventStore
 from projections.rebuild import rebuild
 from projections.snapshot import views_snapshot
 from tests.helpers import unique_id

@@ -17,10 +17,10 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from adapters.event_store.rows import envelope_from_row
-from adapters.secrets import SecretBox
-from adapters.services import Services, open_services
-from adapters.settings import Settings
+from adapters.platform.secrets import SecretBox
+from adapters.platform.services import Services, open_services
+from adapters.platform.settings import Settings
+from adapters.store.rows import envelope_from_row
 from commands import pipelines, projects, runs
 from commands.bus import CommandResult
 from commands.context import CommandContext, Principal

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from adapters.event_store import NewEvent
+from adapters.store import NewEvent
 from commands import runs
 from commands.runs import LogChunk
 from domain.envelope import EventMetadata

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import UUID, uuid4
 
-from adapters.event_store import NewEvent
+from adapters.store import NewEvent
 from commands import api_keys, projects, webhook_sources
 from domain.envelope import EventMetadata
 from projections.api_keys import get_api_key, list_api_keys

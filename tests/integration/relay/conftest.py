@@ -9,11 +9,11 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from adapters.embedded import ServerUrls
-from adapters.event_store import EventStore
-from adapters.secrets import SecretBox
-from adapters.services import Services, open_services
-from adapters.settings import Settings
+from adapters.platform.embedded import ServerUrls
+from adapters.platform.secrets import SecretBox
+from adapters.platform.services import Services, open_services
+from adapters.platform.settings import Settings
+from adapters.store import EventStore
 from domain.registry import default_registry
 from tests.databases import own_database
 

@@ -17,10 +17,10 @@ import nats
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 
-from adapters.embedded import EmbeddedNats
-from adapters.embedded._process import free_port
-from adapters.event_store import EventStore, NewEvent
-from adapters.relay import Relay, RelayConfig
+from adapters.platform.embedded import EmbeddedNats
+from adapters.platform.embedded._process import free_port
+from adapters.store import EventStore, NewEvent
+from adapters.streaming.relay import Relay, RelayConfig
 from domain.envelope import EventMetadata
 
 

@@ -19,10 +19,10 @@ import pytest
 from nats.aio.msg import Msg
 from nats.js.api import StreamInfo
 
-from adapters.embedded import EmbeddedNats
-from adapters.relay import Relay, RelayConfig
-from adapters.relay.subjects import DEFAULT_PREFIX
-from adapters.services import Services
+from adapters.platform.embedded import EmbeddedNats
+from adapters.platform.services import Services
+from adapters.streaming.relay import Relay, RelayConfig
+from adapters.streaming.relay.subjects import DEFAULT_PREFIX
 from commands.runs import LogChunk
 from tests.integration.read_models.conftest import Driver
 from tests.integration.relay.relaying import (
@@ -155,7 +155,7 @@ def relay_process(database_url: str, nats_url: str, stream: str, folder: Path) -
     }
     with (folder / "relay.log").open("wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "adapters.cli", "relay"],
+            [sys.executable, "-m", "adapters.cli.main", "relay"],
             cwd=folder,  # no developer .env files
             env=env,
             stdout=log,

@@ -12,9 +12,9 @@ import asyncpg
 import msgspec
 import nats
 
-from adapters.embedded import EmbeddedNats
-from adapters.event_store import EventStore
-from adapters.relay import Relay
+from adapters.platform.embedded import EmbeddedNats
+from adapters.store import EventStore
+from adapters.streaming.relay import Relay
 from domain.envelope import EventEnvelope
 from tests.integration.relay.relaying import (
     append,

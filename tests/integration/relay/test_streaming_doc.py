@@ -9,9 +9,9 @@ import subprocess
 import sys
 import uuid
 
-from adapters.event_store import EventStore
-from adapters.relay import Relay, RelayConfig
-from adapters.relay.docs import PATH
+from adapters.store import EventStore
+from adapters.streaming.relay import Relay, RelayConfig
+from adapters.streaming.relay.docs import PATH
 from tests.integration.relay.relaying import append, running, start_at_head, wait_checkpoint
 
 

@@ -15,11 +15,11 @@ import msgspec
 import pytest
 import pytest_asyncio
 
-from adapters.cli import main
-from adapters.embedded import EmbeddedNats
-from adapters.relay import Relay, RelayConfig
-from adapters.relay.subjects import DEFAULT_PREFIX
-from adapters.services import Services
+from adapters.cli.main import main
+from adapters.platform.embedded import EmbeddedNats
+from adapters.platform.services import Services
+from adapters.streaming.relay import Relay, RelayConfig
+from adapters.streaming.relay.subjects import DEFAULT_PREFIX
 from commands.runs import LogChunk
 from domain.envelope import EventEnvelope
 from tests.integration.read_models.conftest import Driver
@@ -33,7 +33,7 @@ from tests.integration.relay.relaying import (
 
 
 class Tailing:
-    """`python -m adapters.cli tail ...`, its lines read as they come."""
+    """`python -m adapters.cli.main tail ...`, its lines read as they come."""
 
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
@@ -44,7 +44,7 @@ class Tailing:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "adapters.cli",
+            "adapters.cli.main",
             "tail",
             *args,
             cwd=folder,  # no developer .env files
@@ -187,7 +187,7 @@ async def test_a_missing_stream_is_a_clear_error(world: World, tmp_path: Path) -
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "adapters.cli",
+        "adapters.cli.main",
         "tail",
         cwd=tmp_path,
         env=world.env(FLOWLEDGER_RELAY_STREAM="NO_SUCH_STREAM"),

@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from adapters.secrets import SecretBox
-from adapters.settings import Settings
+from adapters.platform.secrets import SecretBox
+from adapters.platform.settings import Settings
 from tests.helpers import unique_id
 from tests.integration.runner.stack import Stack, running_stack
 

@@ -22,18 +22,18 @@ import asyncpg
 import httpx
 from nats.aio.client import Client as NatsClient
 
-from adapters.bootstrap import create_key
-from adapters.dispatcher.jobs import JobPublisher
-from adapters.dispatcher.process import DispatchProcess
-from adapters.dispatcher.reaper import Reaper
-from adapters.heartbeats import PgHeartbeats
+from adapters.dispatch.jobs import JobPublisher
+from adapters.dispatch.process import DispatchProcess
+from adapters.dispatch.reaper import Reaper
 from adapters.http.app import create_app
-from adapters.jobs.message import ensure_jobs_stream
-from adapters.relay import Relay, RelayConfig
+from adapters.platform.admin_key import create_key
+from adapters.platform.runtime import catalog, listen, serve_http
+from adapters.platform.services import Services, open_services
+from adapters.platform.settings import Settings
 from adapters.runner import Runner, RunnerConfig
-from adapters.runtime import catalog, listen, serve_http
-from adapters.services import Services, open_services
-from adapters.settings import Settings
+from adapters.store.heartbeats import PgHeartbeats
+from adapters.streaming.jobs import ensure_jobs_stream
+from adapters.streaming.relay import Relay, RelayConfig
 from projections.runtime import Projector
 from tests.databases import start_projection_at_head
 from tests.helpers import unique_id

@@ -14,13 +14,13 @@ from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from adapters.dispatcher.jobs import JobPublisher
-from adapters.dispatcher.process import DispatchProcess
-from adapters.dispatcher.role import republish_waiting
-from adapters.http.queries import runners as runner_queries
-from adapters.jobs.message import Job, decode_job, ensure_jobs_stream, job_subject
-from adapters.services import Services
-from adapters.settings import Settings
+from adapters.dispatch.jobs import JobPublisher
+from adapters.dispatch.process import DispatchProcess
+from adapters.dispatch.role import republish_waiting
+from adapters.http.reads import runners as runner_queries
+from adapters.platform.services import Services
+from adapters.platform.settings import Settings
+from adapters.streaming.jobs import Job, decode_job, ensure_jobs_stream, job_subject
 from projections.runners import RunnersProjection
 from projections.runtime import Projector
 from tests.databases import start_projection_at_head

@@ -9,7 +9,7 @@ from uuid import UUID
 from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
 
-from adapters.jobs.message import decode_job, job_subject
+from adapters.streaming.jobs import decode_job, job_subject
 from commands.context import CommandContext
 from commands.dispatch import DISPATCHER, DispatchReady
 from domain.run import Run

@@ -9,8 +9,8 @@ from uuid import UUID
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.dispatcher.reaper import Reaper
-from adapters.heartbeats import PgHeartbeats
+from adapters.dispatch.reaper import Reaper
+from adapters.store.heartbeats import PgHeartbeats
 from domain.run import Run
 from domain.run_dispatch import RUNNER_LOST, job_id_for
 from domain.runner import runner_id_for

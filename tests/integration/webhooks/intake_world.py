@@ -13,9 +13,9 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest_asyncio
 
-from adapters.event_store.rows import envelope_from_row
-from adapters.services import Services
-from adapters.webhook_intake import IntakeProcess
+from adapters.platform.services import Services
+from adapters.store.rows import envelope_from_row
+from adapters.webhooks.intake import IntakeProcess
 from commands import pipelines, projects, webhook_sources
 from commands.bus import CommandResult
 from commands.context import CommandContext, Principal

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.services import Services
+from adapters.platform.services import Services
 from adapters.webhooks.limits import MAX_BODY_BYTES
 from tests.integration.webhooks.support import FIXTURES, Delivery, Sources, sign, standard
 

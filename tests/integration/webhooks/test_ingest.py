@@ -11,7 +11,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
-from adapters.services import Services
+from adapters.platform.services import Services
 from domain.webhook_delivery import delivery_stream_id
 from tests.integration.webhooks.support import Delivery, Sample, Sources, samples, sign
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.webhook_intake import received
+from adapters.webhooks.intake import received
 from commands.pipelines import DeactivatePipeline
 from commands.webhook_intake import Candidate, ReceivedDelivery, WebhookIntake
 from domain.pipeline_definition import TriggerSpec

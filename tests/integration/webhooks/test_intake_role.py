@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
-from adapters.http.queries import webhook_deliveries as queries
-from adapters.webhook_intake import IntakeProcess
+from adapters.http.reads import webhook_deliveries as queries
+from adapters.webhooks.intake import IntakeProcess
 from domain.pipeline_definition import TriggerSpec
 from domain.webhook_delivery import WebhookDelivery
 from projections.runtime import Projector

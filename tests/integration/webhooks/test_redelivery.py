@@ -13,7 +13,7 @@ from uuid import UUID
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.services import Services
+from adapters.platform.services import Services
 from adapters.webhooks.ingest import Receipt, ingest
 from domain.webhook_delivery import WebhookDelivery
 from tests.integration.webhooks.support import FIXTURES, Sources, sign

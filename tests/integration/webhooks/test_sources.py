@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.services import Services
+from adapters.platform.services import Services
 from tests.helpers import unique_id
 from tests.integration.api.queries_support import projector  # noqa: F401  (a fixture)
 from tests.integration.webhooks.support import Delivery, Sources, sign

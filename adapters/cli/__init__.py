@@ -1,0 +1,1 @@
+"""The `flowledger` command line, one module per group of subcommands."""

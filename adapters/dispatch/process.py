@@ -1,0 +1,305 @@
+"""The dispatch process manager, served by the projector runtime like the webhook intake.
+
+It reads run, step and runner events in position order, with its checkpoint in
+`projection_checkpoints` and one owner at a time. Its tables are its own memory: which jobs
+are dispatched and not finished (and who started them), and which runners are gone. From a
+batch it (1) fails `runner_lost` the attempts of runners that are gone, (2) asks each woken
+run to dispatch its ready steps (`DispatchReady` records `StepDispatched` on the run: the record
+comes first) and publishes those jobs at once, and (3) publishes every job recorded in the batch
+that is still waiting and was not sent yet, before the checkpoint moves. A crash anywhere replays
+the batch: the commands decide nothing twice, and a republished job carries the same
+`Nats-Msg-Id`, which JetStream drops.
+
+Publishing at once, rather than when the `StepDispatched` comes back through the feed, saves a
+round of the feed (a notification and a batch) on every job; the feed's copy is the safety net.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from adapters.dispatch.jobs import JobPublisher
+from adapters.store import AppendOutcomeUnknown, StoreUnavailable
+from adapters.telemetry.metrics import RUNNER_JOBS
+from adapters.telemetry.tracing import span
+from commands.bus import CommandResult
+from commands.context import CommandContext
+from commands.dispatch import (
+    DISPATCHER,
+    TAKES_A_RUNNER_AWAY,
+    WAKES_A_RUN,
+    DispatchReady,
+)
+from commands.runs import ReportStepStatus
+from domain.envelope import EventEnvelope
+from domain.errors import DomainError
+from domain.run import RUN_ENDS, STEP_ENDS
+from domain.run_dispatch import RUNNER_LOST
+from projections.rows import data_of, ident
+
+log = logging.getLogger(__name__)
+
+NAME = "dispatcher"
+_TRANSIENT = (StoreUnavailable, AppendOutcomeUnknown)
+Dispatch = Callable[[object, CommandContext], Awaitable[CommandResult]]
+
+DDL = """
+CREATE TABLE {s}.jobs (
+    job_id uuid PRIMARY KEY,
+    run_id uuid NOT NULL,
+    step text NOT NULL,
+    attempt int NOT NULL,
+    label text NOT NULL,
+    dispatched_at timestamptz NOT NULL,
+    traceparent text,
+    runner text
+    -- runner: who reported it running (its id or name); NULL while it waits for a runner
+);
+CREATE INDEX jobs_run ON {s}.jobs (run_id, step);
+CREATE INDEX jobs_runner ON {s}.jobs (runner) WHERE runner IS NOT NULL;
+CREATE TABLE {s}.runners (
+    runner_id uuid PRIMARY KEY,
+    name text NOT NULL,
+    gone boolean NOT NULL
+);
+"""
+
+
+class DispatchProcess:
+    """A projection in the runtime's eyes whose `apply` sends commands and publishes jobs."""
+
+    name = NAME
+    version = 1
+    event_types = (
+        WAKES_A_RUN
+        | STEP_ENDS
+        | RUN_ENDS
+        | TAKES_A_RUNNER_AWAY
+        | {"StepDispatched", "StepStarted", "RunnerRegistered"}
+    )
+
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        publisher: JobPublisher,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._dispatch = dispatch
+        self._publisher = publisher
+        self._clock = clock
+        self._sent: set[UUID] = set()
+        """Jobs published at once whose `StepDispatched` the feed has not brought back yet."""
+
+    def ddl(self, schema: str) -> str:
+        return DDL.format(s=ident(schema))
+
+    async def apply(
+        self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
+    ) -> None:
+        s = ident(schema)
+        woken: dict[UUID, EventEnvelope] = {}
+        recorded: list[UUID] = []
+        lost: list[tuple[dict[str, Any], EventEnvelope]] = []
+        for event in events:
+            d = data_of(event)
+            stream = UUID(event.stream_id)
+            if event.type in WAKES_A_RUN and not (
+                event.type == "RunRequested" and d.get("external")
+            ):
+                woken[stream] = event
+            if event.type == "StepDispatched":
+                # Only DispatchReady records a dispatch, and it dispatched all that was ready
+                # then: what woke the run earlier in this batch is answered already.
+                woken.pop(stream, None)
+                recorded.append(d["job_id"])
+                await conn.execute(
+                    f"INSERT INTO {s}.jobs (job_id, run_id, step, attempt, label, "
+                    "dispatched_at, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                    "ON CONFLICT (job_id) DO NOTHING",
+                    UUID(str(d["job_id"])),
+                    stream,
+                    d["step"],
+                    d["attempt"],
+                    d["label"],
+                    datetime.fromisoformat(d["occurred_at"]),
+                    event.metadata.traceparent,
+                )
+            elif event.type == "StepStarted":
+                await self._started(conn, s, stream, d, event, lost)
+            elif event.type in STEP_ENDS:
+                # A new attempt is queued after a failure: only attempts up to this one end.
+                await conn.execute(
+                    f"DELETE FROM {s}.jobs WHERE run_id = $1 AND step = $2 AND attempt <= $3",
+                    stream,
+                    d["step"],
+                    d.get("attempt", 2**31 - 1),
+                )
+            elif event.type in RUN_ENDS:
+                woken.pop(stream, None)
+                await conn.execute(f"DELETE FROM {s}.jobs WHERE run_id = $1", stream)
+            elif event.type == "RunnerRegistered":
+                await conn.execute(
+                    f"INSERT INTO {s}.runners (runner_id, name, gone) VALUES ($1, $2, false) "
+                    "ON CONFLICT (runner_id) DO UPDATE SET gone = false",
+                    stream,
+                    d["name"],
+                )
+            elif event.type in TAKES_A_RUNNER_AWAY:
+                await self._runner_gone(conn, s, stream, event, lost)
+        await self._send(woken, lost)
+        await self._publish(conn, s, recorded)
+
+    async def _started(
+        self,
+        conn: asyncpg.Connection,
+        s: str,
+        run_id: UUID,
+        d: dict[str, Any],
+        event: EventEnvelope,
+        lost: list[tuple[dict[str, Any], EventEnvelope]],
+    ) -> None:
+        runner = d.get("runner") or ""
+        await conn.execute(
+            f"UPDATE {s}.jobs SET runner = $4 WHERE run_id = $1 AND step = $2 AND attempt = $3",
+            run_id,
+            d["step"],
+            d["attempt"],
+            runner,
+        )
+        # Started by a runner already gone (its report raced the reaper): it will never finish.
+        gone = await conn.fetchval(
+            f"SELECT gone FROM {s}.runners WHERE runner_id::text = $1 OR name = $1 LIMIT 1",
+            runner,
+        )
+        if gone:
+            lost.append(({"run_id": run_id, **d}, event))
+
+    async def _runner_gone(
+        self,
+        conn: asyncpg.Connection,
+        s: str,
+        runner_id: UUID,
+        event: EventEnvelope,
+        lost: list[tuple[dict[str, Any], EventEnvelope]],
+    ) -> None:
+        # Re-registered: a new process took the name; the old one's attempts are orphans too.
+        gone = event.type != "RunnerReregistered"
+        name = await conn.fetchval(
+            f"UPDATE {s}.runners SET gone = $2 WHERE runner_id = $1 RETURNING name",
+            runner_id,
+            gone,
+        )
+        rows = await conn.fetch(
+            f"SELECT run_id, step, attempt, runner FROM {s}.jobs WHERE runner = $1 OR runner = $2",
+            str(runner_id),
+            name or str(runner_id),
+        )
+        lost.extend(({**dict(row)}, event) for row in rows)
+
+    async def _send(
+        self,
+        woken: dict[UUID, EventEnvelope],
+        lost: list[tuple[dict[str, Any], EventEnvelope]],
+    ) -> None:
+        for attempt, cause in lost:
+            command = ReportStepStatus(
+                run_id=attempt["run_id"],
+                step=attempt["step"],
+                status="failed",
+                attempt=attempt["attempt"],
+                runner=attempt.get("runner"),
+                reason=RUNNER_LOST,
+            )
+            await self._command(command, cause)
+            RUNNER_JOBS.labels(RUNNER_LOST).inc()
+        for run_id, cause in woken.items():
+            at = self._clock()
+            result = await self._command(DispatchReady(run_id=run_id), cause, at=at)
+            if result is not None and result.position is not None:
+                await self._publish_now(run_id, result, at)
+
+    async def _publish_now(self, run_id: UUID, result: CommandResult, at: datetime) -> None:
+        recorded = [
+            (r["step"], r["attempt"], r["label"]) for r in result.extra.get("dispatched", ())
+        ]
+        if not recorded:
+            return
+        try:
+            jobs = await self._publisher.jobs(
+                run_id, recorded, dispatched_at=at, traceparent=result.extra.get("traceparent")
+            )
+            for job in jobs:
+                await self._publisher.publish(job)
+                self._sent.add(job.job_id)
+        except Exception as error:  # the feed's copy of the record publishes the rest later
+            log.warning("dispatcher: jobs of run %s not all published yet: %s", run_id, error)
+
+    async def _command(
+        self, command: object, cause: EventEnvelope, *, at: datetime | None = None
+    ) -> CommandResult | None:
+        context = CommandContext(
+            principal=DISPATCHER,
+            at=at or self._clock(),
+            correlation_id=cause.metadata.correlation_id or f"dispatch:{cause.stream_id}",
+            causation_id=str(cause.event_id),
+            traceparent=cause.metadata.traceparent,
+        )
+        try:
+            # The command joins the trace of the event that caused it, not the batch's span.
+            with span(f"dispatcher {type(command).__name__}", continues=context.traceparent):
+                return await self._dispatch(command, context)
+        except _TRANSIENT as error:
+            raise ConnectionError(f"event store: {error}") from error
+        except DomainError as error:
+            # Already moved on (a stale attempt, a finished run): nothing left to do.
+            log.info("dispatcher: %s refused: %s", type(command).__name__, error)
+            return None
+
+    async def _publish(self, conn: asyncpg.Connection, s: str, recorded: list[UUID]) -> None:
+        unsent = []
+        for job_id in map(UUID, map(str, recorded)):
+            if job_id in self._sent:
+                self._sent.discard(job_id)
+            else:
+                unsent.append(job_id)
+        if not unsent:
+            return
+        # Still waiting once the whole batch is applied: a job that already ended (a rebuild,
+        # a replay) is not sent again.
+        rows = await conn.fetch(
+            f"SELECT * FROM {s}.jobs WHERE job_id = ANY($1::uuid[]) AND runner IS NULL "
+            "ORDER BY dispatched_at, job_id",
+            unsent,
+        )
+        for row in rows:
+            await publish_row(self._publisher, row)
+
+
+async def publish_row(publisher: JobPublisher, row: asyncpg.Record) -> None:
+    job = await publisher.job(
+        row["run_id"],
+        row["step"],
+        row["attempt"],
+        row["label"],
+        dispatched_at=row["dispatched_at"],
+        traceparent=row["traceparent"],
+    )
+    try:
+        await publisher.publish(job)
+    except Exception as error:
+        # The batch is retried on a fresh connection; the copy already sent is de-duplicated.
+        raise ConnectionError(f"publishing job {job.job_id}: {error}") from error
+
+
+async def waiting_jobs(conn: asyncpg.Connection | asyncpg.Pool, schema: str) -> list[Any]:
+    """Every job recorded and not yet reported running: what a restart publishes again."""
+    return await conn.fetch(
+        f"SELECT * FROM {ident(schema)}.jobs WHERE runner IS NULL ORDER BY dispatched_at, job_id"
+    )

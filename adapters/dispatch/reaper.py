@@ -1,0 +1,77 @@
+"""The reaper: a runner silent for longer than the bound is marked lost (its steps then fail)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from adapters.store import AppendOutcomeUnknown, StoreUnavailable
+from adapters.store.heartbeats import PgHeartbeats
+from commands.context import CommandContext
+from commands.dispatch import DISPATCHER
+from commands.runners import MarkRunnerLost
+from domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+class Reaper:
+    """Every dispatcher reaps (marking a runner lost twice decides nothing the second time).
+
+    The runner's steps are not failed here: `RunnerLost` reaches the dispatch process through
+    the event feed, which fails every attempt the runner had started, in feed order.
+    """
+
+    def __init__(
+        self,
+        dispatch: Callable[..., object],
+        heartbeats: PgHeartbeats,
+        *,
+        lost_after_s: int,
+        every_s: float,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._dispatch = dispatch
+        self._heartbeats = heartbeats
+        self._lost_after = timedelta(seconds=lost_after_s)
+        self._every_s = every_s
+        self._clock = clock
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.reap(self._clock())
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the database may be away: try again next round
+                log.warning("reaper: %s", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._every_s)
+
+    async def reap(self, now: datetime) -> list[str]:
+        """Mark lost every runner silent since before `now - bound`; their ids."""
+        reaped = []
+        for runner_id, seen_at in await self._heartbeats.silent_since(now - self._lost_after):
+            silent = (now - seen_at).total_seconds()
+            command = MarkRunnerLost(
+                runner_id=runner_id,
+                last_seen=seen_at,
+                reason=f"no heartbeat for {silent:.0f} s",
+            )
+            context = CommandContext(
+                principal=DISPATCHER, at=now, correlation_id=f"reaper:{runner_id}"
+            )
+            try:
+                await self._dispatch(command, context)  # type: ignore[misc]
+            except (StoreUnavailable, AppendOutcomeUnknown):
+                raise
+            except DomainError as error:
+                # Unknown or already gone: nothing to mark, stop watching it all the same.
+                log.info("reaper: runner %s: %s", runner_id, error)
+            await self._heartbeats.forget_if_silent(runner_id, seen_at)
+            log.warning("runner %s marked lost: silent for %.0f s", runner_id, silent)
+            reaped.append(str(runner_id))
+        return reaped

@@ -1,0 +1,30 @@
+"""The query routes: GET endpoints over the projected views, with read-your-writes.
+
+Plain route handlers, not Controllers: litestar 2 cannot merge two Controllers that share a
+path (their automatic OPTIONS handlers clash), and these GETs share paths with the commands'.
+Registered after the command controllers, each merges into the existing route.
+"""
+
+from adapters.http.reads import (
+    admin,
+    analytics,
+    pipelines,
+    projections,
+    runners,
+    runs,
+    status,
+    visualization,
+    webhook_deliveries,
+)
+
+ROUTES = [
+    *projections.ROUTES,
+    *pipelines.ROUTES,
+    *runs.ROUTES,
+    *analytics.ROUTES,
+    *admin.ROUTES,
+    *status.ROUTES,
+    *runners.ROUTES,
+    *webhook_deliveries.ROUTES,
+    *visualization.ROUTES,
+]

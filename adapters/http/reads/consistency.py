@@ -1,0 +1,118 @@
+"""Read-your-writes: wait (bounded) for the views a query reads, then read them at one snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+from litestar import Request
+from litestar.plugins.problem_details import ProblemDetailsException
+
+from adapters.http.reads.params import Query, invalid
+from projections.paging import InvalidQuery
+from projections.snapshot import views_snapshot
+
+T = TypeVar("T")
+
+WAIT_S = 5.0
+"""How long a query given `min_position` waits for its views; tests shorten it."""
+POLL_S = 0.02
+MIN_POSITION_HEADER = "X-Min-Position"
+POSITION_HEADER = "X-Projection-Position"
+
+_POSITIONS = "SELECT name, position FROM projection_checkpoints WHERE name = ANY($1::text[])"
+
+
+async def view_position(conn: asyncpg.Connection, names: Sequence[str]) -> int:
+    """The position every named view has reached: the least of their checkpoints (0 if none)."""
+    rows = await conn.fetch(_POSITIONS, list(names))
+    found = {row["name"]: row["position"] for row in rows}
+    return min(found.get(name, 0) for name in names)
+
+
+def wanted_position(request: Request[Any, Any, Any], query: Query) -> int | None:
+    """`min_position` from the query string, else the `X-Min-Position` header, else None."""
+    if "min_position" in query.values:
+        return query.values["min_position"]
+    header = request.headers.get(MIN_POSITION_HEADER)
+    if header is None:
+        return None
+    try:
+        wanted = int(header.strip())
+    except ValueError:
+        raise invalid(MIN_POSITION_HEADER, f"{MIN_POSITION_HEADER} must be an integer") from None
+    if wanted < 0:
+        raise invalid(MIN_POSITION_HEADER, f"{MIN_POSITION_HEADER} must be at least 0")
+    return wanted
+
+
+async def caught_up(pool: asyncpg.Pool, names: Sequence[str], wanted: int) -> int:
+    """Return once the views reach `wanted`, or raise a 503 `projection_behind` after WAIT_S."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    while True:
+        # Polling a tiny indexed table every 20 ms costs less than holding a LISTEN
+        # connection per waiting request, and it cannot miss a notification.
+        async with pool.acquire() as conn:
+            position = await view_position(conn, names)
+        if position >= wanted:
+            return position
+        if loop.time() >= deadline:
+            raise _behind(wanted, position)
+        await asyncio.sleep(POLL_S)
+
+
+def _behind(wanted: int, position: int) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=503,
+        title="the view has not caught up yet",
+        detail=f"asked for position {wanted}; the view is at {position} after {WAIT_S:g} s",
+        extra={"code": "projection_behind", "position": position, "min_position": wanted},
+        headers={"Retry-After": "1", POSITION_HEADER: str(position)},
+    )
+
+
+def _unavailable(names: Sequence[str]) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=503,
+        title="the view does not exist yet",
+        detail=f"no projector has built {', '.join(names)} yet",
+        extra={"code": "projection_unavailable"},
+        headers={"Retry-After": "5"},
+    )
+
+
+async def read_views(
+    request: Request[Any, Any, Any],
+    query: Query,
+    names: Sequence[str],
+    read: Callable[[asyncpg.Connection], Awaitable[T]],
+) -> tuple[int, T]:
+    """Run `read` in one read-only snapshot with the views' position, after any wait asked for."""
+    pool: asyncpg.Pool = request.app.state.services.store.pool
+    return await read_consistent(pool, names, read, wanted=wanted_position(request, query))
+
+
+async def read_consistent(
+    pool: asyncpg.Pool,
+    names: Sequence[str],
+    read: Callable[[asyncpg.Connection], Awaitable[T]],
+    *,
+    wanted: int | None,
+) -> tuple[int, T]:
+    """`read_views` for callers without a litestar request (the MCP tools), same guarantees."""
+    if wanted is not None:
+        await caught_up(pool, names, wanted)
+    # The runtime commits rows and checkpoint together, so one snapshot sees both as of
+    # the same position: the position we report is exactly the one the rows reflect.
+    async with pool.acquire() as conn, views_snapshot(conn, names):
+        position = await view_position(conn, names)
+        try:
+            return position, await read(conn)
+        except InvalidQuery as exc:  # the read model's own checks, e.g. a cursor it never gave
+            raise invalid(exc.parameter, f"{exc.parameter}: {exc.reason}") from None
+        except asyncpg.UndefinedTableError:
+            # No projector has created the view yet (a fresh database): not the client's fault.
+            raise _unavailable(names) from None

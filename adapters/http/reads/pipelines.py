@@ -1,0 +1,142 @@
+"""Pipelines as the views show them: filtered lists, one pipeline, and its run status."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.params import FromPath
+
+from adapters.http.reads import views
+from adapters.http.reads.access import project_filter, project_ids, visible
+from adapters.http.reads.params import (
+    Query,
+    QuerySpec,
+    boolean,
+    many,
+    page_of,
+    paging,
+    ranges,
+    text,
+    uuid,
+)
+from commands.context import Principal
+from domain.pipeline import PipelineStatus
+from projections import pipelines
+from projections.filters import PipelineFilters
+from projections.paging import PageResult
+from projections.projection import live_schema
+
+Req = Request[Principal, Any, Any]
+
+TAGS = ["pipelines"]
+VIEWS = ("pipelines",)
+SCHEMA = live_schema("pipelines")
+RANGES = ("created", "updated")
+PIPELINES = QuerySpec.of(
+    uuid("project_id"),
+    text("name", "the name contains this, case-insensitively"),
+    many("tags", description="has all of these tags; repeat it or give a comma list"),
+    boolean("is_active"),
+    many("status", [s.value for s in PipelineStatus], "any of these statuses"),
+    *ranges(*RANGES),
+    *paging(pipelines.PIPELINE_SORTS, "created_at"),
+)
+ONE = QuerySpec.of()
+
+
+class PipelinePage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[pipelines.PipelineRow]
+    next_cursor: str | None
+    limit: int
+    position: int
+
+
+def pipeline_filters(query: Query, projects: tuple[UUID, ...] | None) -> PipelineFilters:
+    v = query.values
+    return PipelineFilters(
+        project_ids=projects,
+        name_contains=v.get("name"),
+        tags=v.get("tags", ()),
+        is_active=v.get("is_active"),
+        status=tuple(PipelineStatus(s) for s in v.get("status", ())),
+        **query.pick(*(f"{name}_{edge}" for name in RANGES for edge in ("after", "before"))),
+    )
+
+
+def pipelines_reader(
+    principal: Principal, query: Query
+) -> Callable[[Any], Awaitable[PageResult[pipelines.PipelineRow]]]:
+    """The read behind a pipelines list: the query's filters within the caller's projects."""
+    projects = project_ids(project_filter(principal, query.get("project_id")))
+    filters, page = pipeline_filters(query, projects), page_of(query)
+    return lambda conn: pipelines.list_pipelines(conn, SCHEMA, filters, page)
+
+
+async def visible_pipeline(
+    conn: Any, pipeline_id: UUID, projects: tuple[UUID, ...] | None
+) -> pipelines.PipelineRow | None:
+    """The pipeline if the caller may see it: other views' per-pipeline answers check it here."""
+    return visible(await pipelines.get_pipeline(conn, SCHEMA, pipeline_id), projects)
+
+
+@get(
+    "/api/v1/pipelines",
+    operation_id="listPipelines",
+    tags=TAGS,
+    operation_class=PIPELINES.operation(),
+    responses=views.LIST_ANSWERS,
+)
+async def list_pipelines(request: Req) -> Response[PipelinePage]:
+    query = PIPELINES.parse(request.query_params.dict())
+    reader = pipelines_reader(request.user, query)
+    return await views.page(request, query, VIEWS, PipelinePage, reader)
+
+
+@get(
+    "/api/v1/pipelines/{pipeline_id:uuid}",
+    operation_id="getPipeline",
+    tags=TAGS,
+    operation_class=ONE.operation(),
+    responses=views.ITEM_ANSWERS,
+)
+async def get_pipeline(
+    request: Req, pipeline_id: FromPath[UUID]
+) -> Response[pipelines.PipelineRow]:
+    query = ONE.parse(request.query_params.dict())
+    projects = project_ids(project_filter(request.user, None))
+    return await views.item(
+        request,
+        query,
+        VIEWS,
+        lambda conn: visible_pipeline(conn, pipeline_id, projects),
+        "pipeline",
+    )
+
+
+@get(
+    "/api/v1/pipelines/{pipeline_id:uuid}/status",
+    operation_id="getPipelineStatus",
+    tags=TAGS,
+    operation_class=ONE.operation(),
+    responses=views.ITEM_ANSWERS,
+    description="Its last run and its run counts.",
+)
+async def get_pipeline_status(
+    request: Req, pipeline_id: FromPath[UUID]
+) -> Response[pipelines.PipelineStatusRow]:
+    query = ONE.parse(request.query_params.dict())
+    projects = project_ids(project_filter(request.user, None))
+
+    async def read(conn: Any) -> pipelines.PipelineStatusRow | None:
+        if await visible_pipeline(conn, pipeline_id, projects) is None:
+            return None
+        return await pipelines.pipeline_status(conn, SCHEMA, pipeline_id)
+
+    return await views.item(request, query, VIEWS, read, "pipeline")
+
+
+ROUTES = [list_pipelines, get_pipeline, get_pipeline_status]

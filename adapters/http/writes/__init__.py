@@ -1,0 +1,18 @@
+"""The command routes: thin controllers, each turning a body into a command and answering with
+where it wrote. Registered before the reads, whose GETs merge into the same paths."""
+
+from adapters.http.writes.api_keys import ApiKeysController
+from adapters.http.writes.pipelines import PipelinesController
+from adapters.http.writes.projects import ProjectsController
+from adapters.http.writes.runners import RunnersController
+from adapters.http.writes.runs import RunsController
+from adapters.http.writes.webhook_sources import WebhookSourcesController
+
+ROUTES = [
+    ProjectsController,
+    PipelinesController,
+    RunsController,
+    RunnersController,
+    ApiKeysController,
+    WebhookSourcesController,
+]

@@ -1,0 +1,128 @@
+"""Runs: trigger one, then drive it (status, logs), cancel or retry it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, post
+from litestar.params import FromPath, JSONBody
+
+from adapters.http.answers import answers
+from adapters.http.commanding import execute
+from adapters.telemetry.metrics import RUNNER_JOBS
+from commands.context import Principal
+from commands.runs import (
+    AppendRunLogs,
+    CancelRun,
+    LogChunk,
+    ReportRunStatus,
+    ReportStepStatus,
+    RetryRun,
+    TriggerRun,
+)
+from domain.run_values import ExternalRef, StepStatus
+
+
+class RunRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    parameters: dict[str, str | int | float | bool] = {}
+    pipeline_version: int | None = None
+    """Omit for the current version."""
+    kind: Literal["manual", "api"] = "api"
+    repo: str | None = None
+    ref: str | None = None
+    sha: str | None = None
+    pull_request: int | None = None
+    external: ExternalRef | None = None
+    """Set to mirror a run that executes in GitHub Actions, GitLab or Jenkins."""
+
+
+class Cancellation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    reason: str = ""
+
+
+class StatusReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A run's status (no `step`), or one step's (with `step`), from a runner or outside system."""
+
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
+    step: str | None = None
+    attempt: int = 1
+    runner: str | None = None
+    exit_code: int | None = None
+    reason: str = ""
+    outputs: dict[str, str] = {}
+    metrics: dict[str, float] = {}
+
+
+class LogAppend(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    chunks: tuple[LogChunk, ...]
+
+
+Req = Request[Principal, Any, Any]
+
+
+class RunsController(Controller):
+    path = "/api/v1"
+    tags = ["runs"]
+
+    @post(
+        "/pipelines/{pipeline_id:uuid}/runs",
+        operation_id="triggerRun",
+        status_code=201,
+        responses=answers(201),
+    )
+    async def trigger(
+        self, request: Req, pipeline_id: FromPath[UUID], data: JSONBody[RunRequest]
+    ) -> Response[bytes]:
+        command = TriggerRun(pipeline_id=pipeline_id, **msgspec.structs.asdict(data))
+        return await execute(request, command, status=201)
+
+    @post("/pipeline-runs/{run_id:uuid}/cancel", operation_id="cancelRun", responses=answers(202))
+    async def cancel(
+        self, request: Req, run_id: FromPath[UUID], data: JSONBody[Cancellation | None] = None
+    ) -> Response[bytes]:
+        reason = data.reason if data else ""
+        return await execute(request, CancelRun(run_id=run_id, reason=reason))
+
+    @post(
+        "/pipeline-runs/{run_id:uuid}/retry",
+        operation_id="retryRun",
+        status_code=201,
+        responses=answers(201),
+    )
+    async def retry(self, request: Req, run_id: FromPath[UUID]) -> Response[bytes]:
+        return await execute(request, RetryRun(run_id=run_id), status=201)
+
+    @post(
+        "/pipeline-runs/{run_id:uuid}/status",
+        operation_id="reportRunStatus",
+        responses=answers(202),
+    )
+    async def status(
+        self, request: Req, run_id: FromPath[UUID], data: JSONBody[StatusReport]
+    ) -> Response[bytes]:
+        if data.step is None:
+            command: object = ReportRunStatus(run_id=run_id, status=data.status, reason=data.reason)
+        else:
+            command = ReportStepStatus(
+                run_id=run_id,
+                step=data.step,
+                status=data.status,
+                attempt=data.attempt,
+                runner=data.runner,
+                exit_code=data.exit_code,
+                reason=data.reason,
+                outputs=data.outputs,
+                metrics=data.metrics,
+            )
+        answer = await execute(request, command)
+        if data.step is not None and StepStatus(data.status).finished:
+            RUNNER_JOBS.labels(data.status).inc()
+        return answer
+
+    @post("/pipeline-runs/{run_id:uuid}/logs", operation_id="appendRunLogs", responses=answers(202))
+    async def logs(
+        self, request: Req, run_id: FromPath[UUID], data: JSONBody[LogAppend]
+    ) -> Response[bytes]:
+        return await execute(request, AppendRunLogs(run_id=run_id, chunks=data.chunks))

@@ -1,1 +1,0 @@
-"""Jobs: step attempts handed to runners through a JetStream work queue."""

@@ -1,0 +1,1 @@
+"""What every role stands on: settings, embedded servers, the supervisor, secrets at the edge."""

@@ -1,0 +1,89 @@
+"""Saves aggregates' pending events through the event store and rebuilds aggregates from streams."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from adapters.store import AppendResult, NewEvent
+from domain.envelope import EventEnvelope, EventMetadata
+from domain.errors import AggregateNotFound
+from domain.registry import EventRecord, Registry
+
+A = TypeVar("A", bound=Aggregate)
+
+__all__ = ["AggregateNotFound", "Repository", "StreamStore"]
+
+
+class StreamStore(Protocol):
+    """The part of the event store a repository needs (the real one, or a fake in tests)."""
+
+    async def append(
+        self,
+        stream_id: str,
+        stream_type: str,
+        events: Sequence[NewEvent],
+        *,
+        expected_version: int,
+        metadata: EventMetadata | None = None,
+    ) -> AppendResult: ...
+
+    async def read_stream(
+        self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
+    ) -> list[EventEnvelope]: ...
+
+
+class Repository:
+    def __init__(self, store: StreamStore, registry: Registry) -> None:
+        self._store = store
+        self._registry = registry
+
+    async def save(
+        self, aggregate: Aggregate, *, metadata: EventMetadata | None = None
+    ) -> AppendResult | None:
+        """Append the aggregate's pending events, expecting the version it was loaded at.
+
+        Returns None when there is nothing to save (a command that decided nothing).
+        Raises WrongExpectedVersion if the stream moved on; the pending events are then kept,
+        as they are when the outcome is unknown, so the caller may retry or give up.
+        """
+        pending = list(aggregate.pending_events)
+        if not pending:
+            return None
+        result = await self._store.append(
+            str(aggregate.id),
+            self._registry.stream_type(type(aggregate)),
+            [self._new_event(event) for event in pending],
+            expected_version=aggregate.version - len(pending),
+            metadata=metadata,
+        )
+        aggregate.collect_events()
+        return result
+
+    async def get(self, aggregate_cls: type[A], id: UUID, *, version: int | None = None) -> A:
+        """The aggregate as of its latest event, or as of `version` (its state back then)."""
+        if version is not None and version < 1:
+            raise ValueError(f"version must be 1 or more, got {version}")
+        stream_type = self._registry.stream_type(aggregate_cls)
+        envelopes = await self._store.read_stream(str(id), to_version=version)
+        if not envelopes or envelopes[0].stream_type != stream_type:
+            raise AggregateNotFound(stream_type, id, version)
+        aggregate = None
+        for envelope in envelopes:
+            record = EventRecord(
+                type=envelope.type, schema_version=envelope.schema_version, data=envelope.data
+            )
+            event = self._registry.decode(
+                record, originator_id=id, originator_version=envelope.version
+            )
+            aggregate = event.mutate(aggregate)
+        if not isinstance(aggregate, aggregate_cls):
+            raise AggregateNotFound(stream_type, id, version)
+        return aggregate
+
+    def _new_event(self, event: object) -> NewEvent:
+        record = self._registry.encode(event)  # type: ignore[arg-type]
+        return NewEvent(type=record.type, data=record.data, schema_version=record.schema_version)

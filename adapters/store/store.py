@@ -1,0 +1,222 @@
+"""The asyncpg event store: the only way events get into PostgreSQL and back out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Self
+
+import asyncpg
+
+from adapters.store.encoding import NewEvent, prepare_events
+from adapters.store.errors import InvalidAppend, UnknownStreamType
+from adapters.store.notifier import HeadWatcher
+from adapters.store.rows import COLUMNS, envelope_from_row, head
+from adapters.store.writer import AppendResult, GroupCommitWriter, PendingAppend
+from adapters.telemetry.metrics import EVENTS_APPENDED
+from adapters.telemetry.tracing import span
+from domain.envelope import EventEnvelope, EventMetadata
+
+DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
+MAX_STREAM_ID_LENGTH = 200
+MAX_EVENTS_PER_APPEND = 1000
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset query on every release: a round trip per use, for session state
+    (settings, LISTEN, session advisory locks) that nothing on this pool ever sets. asyncpg
+    still rolls back a transaction left open."""
+
+
+class EventStore:
+    """Append with optimistic concurrency and idempotency; read a stream or the global feed.
+
+    Usage: ``async with EventStore(url, stream_types={"project"}) as store: ...``
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        stream_types: Iterable[str],
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        max_event_bytes_by_stream_type: Mapping[str, int] | None = None,
+        pool_size: int = 10,
+        flushers: int = 2,
+    ) -> None:
+        self._database_url = database_url
+        self.stream_types = frozenset(stream_types)
+        self._max_event_bytes = max_event_bytes
+        # Some facts are big by nature (a webhook's raw payload): their streams get their own cap.
+        self._max_event_bytes_by_stream_type = dict(max_event_bytes_by_stream_type or {})
+        self._pool_size = pool_size
+        self._flushers = flushers
+        self._pool: asyncpg.Pool | None = None
+        self._writer: GroupCommitWriter | None = None
+        self._watcher: HeadWatcher | None = None
+
+    async def open(self) -> None:
+        # min_size=0: opening needs no connection, so a process can start while the
+        # database is down and answer 503 until it is back.
+        self._pool = await asyncpg.create_pool(
+            self._database_url, min_size=0, max_size=self._pool_size, reset=_keep_session
+        )
+        self._writer = GroupCommitWriter(self._pool, flushers=self._flushers)
+        self._writer.start()
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            await self._watcher.stop()
+            self._watcher = None
+        if self._writer is not None:
+            await self._writer.stop()
+            self._writer = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the event store is not open")
+        return self._pool
+
+    async def append(
+        self,
+        stream_id: str,
+        stream_type: str,
+        events: Sequence[NewEvent],
+        *,
+        expected_version: int,
+        metadata: EventMetadata | None = None,
+    ) -> AppendResult:
+        """Appends `events` if the stream is at `expected_version` (0 for a new stream).
+
+        Raises WrongExpectedVersion if it is not, and nothing is written. With
+        `metadata.idempotency_key` already used, returns the first result (`duplicate=True`).
+        """
+        metadata = metadata or EventMetadata()
+        self._check_append(stream_id, stream_type, events, expected_version, metadata)
+        if self._writer is None:
+            raise RuntimeError("the event store is not open")
+        recorded_at = datetime.now(UTC)
+        prepared = prepare_events(
+            stream_id=stream_id,
+            stream_type=stream_type,
+            expected_version=expected_version,
+            events=events,
+            metadata=metadata,
+            recorded_at=recorded_at,
+            max_event_bytes=self._max_event_bytes_by_stream_type.get(
+                stream_type, self._max_event_bytes
+            ),
+        )
+        pending = PendingAppend(
+            stream_id=stream_id,
+            stream_type=stream_type,
+            expected_version=expected_version,
+            idempotency_key=metadata.idempotency_key,
+            events=prepared,
+            recorded_at=recorded_at,
+            future=asyncio.get_running_loop().create_future(),
+        )
+        with span(
+            "event_store.append",
+            attributes={"flowledger.stream_type": stream_type, "flowledger.events": len(events)},
+        ):
+            result = await self._writer.submit(pending)
+        if not result.duplicate:
+            for event in events:
+                EVENTS_APPENDED.labels(event.type).inc()
+        return result
+
+    def _check_append(
+        self,
+        stream_id: object,
+        stream_type: object,
+        events: object,
+        expected_version: object,
+        metadata: object,
+    ) -> None:
+        if not isinstance(stream_id, str) or not stream_id or len(stream_id) > MAX_STREAM_ID_LENGTH:
+            raise InvalidAppend(
+                f"stream_id must be a non-empty string of at most {MAX_STREAM_ID_LENGTH} characters"
+            )
+        if stream_type not in self.stream_types:
+            raise UnknownStreamType(str(stream_type), self.stream_types)
+        if type(expected_version) is not int or expected_version < 0:
+            raise InvalidAppend(
+                f"expected_version must be a non-negative integer, got {expected_version!r}"
+            )
+        if not isinstance(events, list | tuple) or not events:
+            raise InvalidAppend("events must be a non-empty list or tuple of NewEvent")
+        if len(events) > MAX_EVENTS_PER_APPEND:
+            raise InvalidAppend(f"at most {MAX_EVENTS_PER_APPEND} events per append")
+        if not isinstance(metadata, EventMetadata):
+            raise InvalidAppend("metadata must be an EventMetadata")
+        key = metadata.idempotency_key
+        if key is not None and (not key or len(key) > 255):
+            raise InvalidAppend("idempotency_key must be 1 to 255 characters")
+
+    async def read_stream(
+        self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
+    ) -> list[EventEnvelope]:
+        rows = await self.pool.fetch(
+            f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version >= $2 "
+            "AND ($3::bigint IS NULL OR version <= $3) ORDER BY version",
+            stream_id,
+            from_version,
+            to_version,
+        )
+        return [envelope_from_row(row) for row in rows]
+
+    async def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[EventEnvelope]:
+        """The global feed in position order. Never skips a late commit: see the migration."""
+        rows = await self.pool.fetch(
+            f"SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+            after_position,
+            limit,
+        )
+        return [envelope_from_row(row) for row in rows]
+
+    async def stream_version(self, stream_id: str) -> int:
+        version = await self.pool.fetchval(
+            "SELECT max(version) FROM events WHERE stream_id = $1", stream_id
+        )
+        return version or 0
+
+    async def head_position(self) -> int:
+        return await head(self.pool)
+
+    async def wait_beyond(self, position: int, *, timeout: float) -> int:
+        """Waits (without polling) until an event past `position` commits; returns the head."""
+        if self._watcher is None:
+            self._watcher = HeadWatcher(self._database_url)
+            await self._watcher.start()
+        if self._watcher.head > position:
+            return self._watcher.head
+        return await self._watcher.wait_beyond(position, timeout)
+
+    async def subscribe(
+        self, *, after_position: int = 0, batch_size: int = 500, idle_timeout: float = 5.0
+    ) -> AsyncIterator[EventEnvelope]:
+        """Catch up from `after_position`, then follow live events, forever, in order."""
+        position = after_position
+        while True:
+            batch = await self.read_all(after_position=position, limit=batch_size)
+            for envelope in batch:
+                yield envelope
+                position = envelope.position
+            if len(batch) < batch_size:
+                # idle_timeout is only a safety net if a notification is ever lost.
+                with contextlib.suppress(TimeoutError):
+                    await self.wait_beyond(position, timeout=idle_timeout)

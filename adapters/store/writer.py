@@ -1,0 +1,287 @@
+"""Group commit: concurrent appends share one transaction and one WAL flush.
+
+Callers enqueue prepared appends; a few flusher tasks each take everything waiting and run
+it as one `append_batch` call on their own connection. With two flushers, one batch collects
+while the other commits; the database serialises them on the position row, so global order
+stays commit order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+import msgspec
+
+from adapters.store.encoding import PreparedEvent
+from adapters.store.errors import (
+    AppendOutcomeUnknown,
+    EventStoreError,
+    IdempotencyKeyReused,
+    InvalidAppend,
+    StoreUnavailable,
+    WrongExpectedVersion,
+)
+from adapters.telemetry.metrics import APPEND_BATCH_SIZE
+
+log = logging.getLogger(__name__)
+
+_CONNECTION_ERRORS = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+
+
+class AppendResult(msgspec.Struct, frozen=True, kw_only=True):
+    stream_id: str
+    from_version: int
+    to_version: int
+    first_position: int
+    last_position: int
+    event_ids: tuple[uuid.UUID, ...]
+    duplicate: bool = False
+    """True when the idempotency key had been used: nothing appended, the first result."""
+
+
+class PendingAppend(msgspec.Struct, kw_only=True):
+    stream_id: str
+    stream_type: str
+    expected_version: int
+    idempotency_key: str | None
+    events: list[PreparedEvent]
+    recorded_at: datetime
+    future: asyncio.Future[AppendResult]
+    attempts: int = 0
+
+
+_APPEND_BATCH = "SELECT * FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+
+
+class GroupCommitWriter:
+    def __init__(
+        self,
+        connect: asyncpg.Pool,
+        *,
+        flushers: int = 2,
+        max_batch_events: int = 2000,
+        max_attempts: int = 3,
+        reconnect_timeout: float = 10.0,
+    ) -> None:
+        self._pool = connect
+        self._waiting: deque[PendingAppend] = deque()
+        self._arrived = asyncio.Event()
+        self._flusher_count = flushers
+        self._max_batch_events = max_batch_events
+        self._max_attempts = max_attempts
+        self._reconnect_timeout = reconnect_timeout
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        for n in range(self._flusher_count):
+            self._tasks.append(
+                asyncio.create_task(self._flush_forever(), name=f"event-store-flusher-{n}")
+            )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        while self._waiting:
+            pending = self._waiting.popleft()
+            if not pending.future.done():
+                pending.future.set_exception(
+                    StoreUnavailable("the event store closed; nothing was written")
+                )
+
+    async def submit(self, pending: PendingAppend) -> AppendResult:
+        if not self._tasks:
+            raise StoreUnavailable("the event store is not open")
+        self._enqueue(pending)
+        return await pending.future
+
+    def _enqueue(self, pending: PendingAppend) -> None:
+        self._waiting.append(pending)
+        self._arrived.set()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            while not self._waiting:
+                self._arrived.clear()
+                await self._arrived.wait()
+            batch = self._take_batch()
+            if batch:
+                await self._flush(batch)
+
+    def _take_batch(self) -> list[PendingAppend]:
+        """Everything waiting; a stream or key already in the batch waits for the next one."""
+        batch: list[PendingAppend] = []
+        deferred: list[PendingAppend] = []
+        streams: set[str] = set()
+        keys: set[str] = set()
+        size = 0
+        while self._waiting and size < self._max_batch_events:
+            pending = self._waiting.popleft()
+            if pending.future.done():
+                continue
+            key = pending.idempotency_key
+            if pending.stream_id in streams or (key is not None and key in keys):
+                deferred.append(pending)
+                continue
+            streams.add(pending.stream_id)
+            if key is not None:
+                keys.add(key)
+            batch.append(pending)
+            size += len(pending.events)
+        self._waiting.extendleft(reversed(deferred))
+        if self._waiting:
+            self._arrived.set()
+        return batch
+
+    async def _flush(self, batch: list[PendingAppend]) -> None:
+        try:
+            async with self._pool.acquire() as conn:
+                rows = await conn.fetch(_APPEND_BATCH, *_batch_arguments(batch))
+        except _CONNECTION_ERRORS as error:
+            log.warning("event store connection lost during an append of %d: %s", len(batch), error)
+            await self._resolve_after_connection_loss(batch)
+            return
+        except asyncpg.PostgresError as error:
+            if len(batch) > 1:
+                # One bad append must not sink its neighbours: retry them one by one.
+                for pending in batch:
+                    await self._flush([pending])
+                return
+            batch[0].future.set_exception(
+                InvalidAppend(f"the database rejected the append: {error}")
+            )
+            return
+        except Exception as error:  # the flusher must survive whatever one batch does
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(EventStoreError(f"append failed: {error!r}"))
+            return
+        APPEND_BATCH_SIZE.observe(sum(len(pending.events) for pending in batch))
+        for pending, row in zip(batch, rows, strict=True):
+            _settle(pending, row)
+
+    async def _resolve_after_connection_loss(self, batch: list[PendingAppend]) -> None:
+        """Find out, append by append, whether the lost batch committed."""
+        deadline = asyncio.get_running_loop().time() + self._reconnect_timeout
+        while True:
+            try:
+                async with self._pool.acquire(timeout=2.0) as conn:
+                    for pending in batch:
+                        await self._resolve_one(conn, pending)
+                return
+            except _CONNECTION_ERRORS as error:
+                if asyncio.get_running_loop().time() >= deadline:
+                    for pending in batch:
+                        if not pending.future.done():
+                            pending.future.set_exception(
+                                AppendOutcomeUnknown(
+                                    "the database went away during the append and could not be "
+                                    f"reached to check whether it committed ({error}); retry with "
+                                    "the same idempotency key"
+                                )
+                            )
+                    return
+                await asyncio.sleep(0.2)
+
+    async def _resolve_one(self, conn: asyncpg.Connection, pending: PendingAppend) -> None:
+        if pending.future.done():
+            return
+        ids = [e.event_id for e in pending.events]
+        rows = await conn.fetch(
+            "SELECT position, version FROM events WHERE event_id = ANY($1::uuid[]) "
+            "ORDER BY position",
+            ids,
+        )
+        if rows:
+            pending.future.set_result(
+                AppendResult(
+                    stream_id=pending.stream_id,
+                    from_version=rows[0]["version"],
+                    to_version=rows[-1]["version"],
+                    first_position=rows[0]["position"],
+                    last_position=rows[-1]["position"],
+                    event_ids=tuple(ids),
+                )
+            )
+            return
+        pending.attempts += 1
+        if pending.attempts >= self._max_attempts:
+            pending.future.set_exception(
+                StoreUnavailable(
+                    f"the database connection was lost {pending.attempts} times; "
+                    "nothing was written"
+                )
+            )
+            return
+        self._enqueue(pending)
+
+
+def _batch_arguments(batch: Sequence[PendingAppend]) -> tuple[object, ...]:
+    events = [(n, p, e) for n, p in enumerate(batch, start=1) for e in p.events]
+    return (
+        [p.stream_id for p in batch],
+        [p.stream_type for p in batch],
+        [p.expected_version for p in batch],
+        [p.idempotency_key for p in batch],
+        [n for n, _, _ in events],
+        [e.event_id for _, _, e in events],
+        [e.type for _, _, e in events],
+        [e.schema_version for _, _, e in events],
+        [p.recorded_at for _, p, _ in events],
+        [e.data for _, _, e in events],
+        [e.metadata for _, _, e in events],
+        [e.canonical for _, _, e in events],
+    )
+
+
+def _settle(pending: PendingAppend, row: asyncpg.Record) -> None:
+    status = row["status"]
+    if status in ("ok", "duplicate"):
+        event_ids = (
+            row["event_ids"] if status == "duplicate" else [e.event_id for e in pending.events]
+        )
+        pending.future.set_result(
+            AppendResult(
+                stream_id=pending.stream_id,
+                from_version=row["from_version"],
+                to_version=row["to_version"],
+                first_position=row["first_position"],
+                last_position=row["last_position"],
+                event_ids=tuple(event_ids),
+                duplicate=status == "duplicate",
+            )
+        )
+    elif status == "conflict":
+        pending.future.set_exception(
+            WrongExpectedVersion(pending.stream_id, pending.expected_version, row["actual_version"])
+        )
+    elif status == "key_reused":
+        pending.future.set_exception(
+            IdempotencyKeyReused(pending.idempotency_key or "", row["detail"], pending.stream_id)
+        )
+    elif status == "type_mismatch":
+        pending.future.set_exception(
+            InvalidAppend(
+                f"stream {pending.stream_id!r} is a {row['detail']!r} stream, "
+                f"not {pending.stream_type!r}"
+            )
+        )
+    else:
+        pending.future.set_exception(EventStoreError(f"unexpected append status {status!r}"))

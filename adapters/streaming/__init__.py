@@ -1,0 +1,1 @@
+"""Streaming over NATS: the relay that publishes every event, job messages, and `tail`."""

@@ -1,0 +1,112 @@
+"""One step attempt as a JetStream job message, its subject, and the work-queue stream."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+import msgspec
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from adapters.streaming.relay.subjects import token
+from domain.run_dispatch import job_id_for
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+
+    from adapters.platform.settings import Settings
+
+SUBJECT_PREFIX = "flowledger.jobs"
+MSG_ID = "Nats-Msg-Id"
+DEFAULT_STREAM = "FLOWLEDGER_JOBS"
+
+__all__ = [
+    "DEFAULT_STREAM",
+    "MSG_ID",
+    "SUBJECT_PREFIX",
+    "Job",
+    "consumer_name",
+    "decode_job",
+    "encode_job",
+    "ensure_jobs_stream",
+    "job_id_for",
+    "job_subject",
+    "jobs_stream_config",
+    "publish_headers",
+]
+
+
+class Job(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a runner needs to run one attempt of one step, without database access."""
+
+    job_id: UUID
+    """uuid5 of run/step/attempt (`job_id_for`): the same attempt always has the same id."""
+    run_id: UUID
+    project_id: UUID
+    pipeline_id: UUID
+    pipeline_version: int
+    step: str
+    attempt: int
+    run: str
+    """The shell script, run with `bash -e`."""
+    env: dict[str, str]
+    parameters: dict[str, str]
+    """The run's parameters as text (booleans as `true`/`false`)."""
+    timeout_s: int
+    label: str
+    dispatched_at: datetime
+    traceparent: str | None = None
+    """W3C trace context of the event that made the step ready; sent back on every report."""
+    log_seq: int = 1
+    """The step's next log chunk number when the job was made: log numbers run on across
+    attempts, so attempt 2 numbers its chunks from where attempt 1 stopped."""
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Job)
+
+
+def encode_job(job: Job) -> bytes:
+    return _encoder.encode(job)
+
+
+def decode_job(data: bytes) -> Job:
+    """Raises msgspec.ValidationError / DecodeError on a body that is not a job."""
+    return _decoder.decode(data)
+
+
+def job_subject(label: str) -> str:
+    """`flowledger.jobs.<label>`, the label made a single safe subject token."""
+    return f"{SUBJECT_PREFIX}.{token(label)}"
+
+
+def consumer_name(label: str) -> str:
+    """The durable pull consumer shared by every runner of `label`."""
+    return f"runners-{token(label)}"
+
+
+def publish_headers(job: Job) -> dict[str, str]:
+    """`Nats-Msg-Id` = job id: JetStream drops a republished copy inside its duplicate window."""
+    return {MSG_ID: str(job.job_id)}
+
+
+def jobs_stream_config(settings: Settings) -> StreamConfig:
+    return StreamConfig(
+        name=settings.dispatch_stream,
+        subjects=[f"{SUBJECT_PREFIX}.>"],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        num_replicas=settings.dispatch_replicas,
+        duplicate_window=float(settings.dispatch_duplicate_window_s),
+    )
+
+
+async def ensure_jobs_stream(js: JetStreamContext, settings: Settings) -> None:
+    """Create the work-queue stream, or bring an existing one to the configured settings."""
+    config = jobs_stream_config(settings)
+    try:
+        await js.update_stream(config)
+    except NotFoundError:
+        await js.add_stream(config)

@@ -1,0 +1,58 @@
+"""The relay's rows: its checkpoint and the stream-to-owner map, read and moved together."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+import asyncpg
+
+from adapters.store.rows import COLUMNS, envelope_from_row
+from adapters.streaming.relay.subjects import Owner
+from domain.envelope import EventEnvelope
+from domain.upcasting import current
+
+
+async def checkpoint(conn: asyncpg.Connection, name: str) -> int:
+    """The last published position (creating the row at 0 if it is missing)."""
+    await conn.execute(
+        "INSERT INTO relay_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", name
+    )
+    return await conn.fetchval("SELECT position FROM relay_checkpoints WHERE name = $1", name)
+
+
+async def events_after(conn: asyncpg.Connection, position: int, limit: int) -> list[EventEnvelope]:
+    """Every event type, in position order (gap-free in commit order), upcast to current."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+        position,
+        limit,
+    )
+    return [current(envelope_from_row(row)) for row in rows]
+
+
+async def owners(conn: asyncpg.Connection, stream_ids: Collection[str]) -> dict[str, Owner]:
+    rows = await conn.fetch(
+        "SELECT stream_id, project_id, pipeline_id FROM relay_streams "
+        "WHERE stream_id = ANY($1::text[])",
+        list(stream_ids),
+    )
+    return {r["stream_id"]: Owner(r["project_id"], r["pipeline_id"]) for r in rows}
+
+
+async def advance(
+    conn: asyncpg.Connection, name: str, position: int, learnt: Mapping[str, Owner]
+) -> None:
+    """Record the owners learnt and the new checkpoint in one transaction."""
+    async with conn.transaction():
+        if learnt:
+            await conn.executemany(
+                "INSERT INTO relay_streams (stream_id, project_id, pipeline_id) "
+                "VALUES ($1, $2, $3) ON CONFLICT (stream_id) DO UPDATE SET "
+                "project_id = excluded.project_id, pipeline_id = excluded.pipeline_id",
+                [(stream, o.project_id, o.pipeline_id) for stream, o in learnt.items()],
+            )
+        await conn.execute(
+            "UPDATE relay_checkpoints SET position = $2, updated_at = now() WHERE name = $1",
+            name,
+            position,
+        )

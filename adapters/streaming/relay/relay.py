@@ -1,0 +1,229 @@
+"""Publishes every committed event, in position order, to one JetStream stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.errors import NoStreamResponseError, NotFoundError
+from opentelemetry.trace import SpanKind
+
+from adapters.store.notifier import HeadWatcher
+from adapters.streaming.relay import ledger, message
+from adapters.streaming.relay.config import RelayConfig
+from adapters.streaming.relay.subjects import Owner, learn, subject
+from adapters.telemetry.metrics import RELAY_PUBLISHED
+from adapters.telemetry.tracing import current_traceparent, span
+from domain.envelope import EventEnvelope
+from projections.checkpoints import lock_key
+
+log = logging.getLogger(__name__)
+
+LOCK_POLL_S = 1.0
+ACK_TIMEOUT_S = 5.0
+IDLE_WAIT_S = 1.0
+MAX_BACKOFF_S = 5.0
+LOCK_KEEPALIVES = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+}
+"""A relay whose host vanishes keeps its lock until PostgreSQL notices: these bound that to
+about 25 s (the system default is hours), so a standby republishes well inside the duplicate
+window."""
+
+
+class Relay:
+    """One active relay per stream name across processes (a session advisory lock)."""
+
+    def __init__(self, database_url: str, nats_url: str, config: RelayConfig) -> None:
+        self.database_url = database_url
+        self.nats_url = nats_url
+        self.config = config
+        self.active = asyncio.Event()
+        """Set while this relay holds the lock and publishes."""
+        self.published = 0
+        """Positions acknowledged by JetStream since start (republishes included)."""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until `stop` is set, reconnecting to either server after any failure."""
+        delay = 0.1
+        while not stop.is_set():
+            try:
+                await self._serve(stop)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("relay %s: %s; retrying in %.1fs", self.config.stream, error, delay)
+            finally:
+                self.active.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, MAX_BACKOFF_S)
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            conn = await asyncpg.connect(
+                self.database_url, timeout=5, server_settings=LOCK_KEEPALIVES
+            )
+            stack.push_async_callback(_close, conn)
+            if not await self._lock(conn, stop):
+                return
+            self.active.set()
+            watcher = HeadWatcher(self.database_url)
+            await watcher.start()
+            stack.push_async_callback(watcher.stop)
+            nc = NatsClient()
+            stack.push_async_callback(_close_nats, nc)
+            js = await self._connect(nc, stop)
+            if js is None:
+                return
+            await _ensure_stream(js, self.config)
+            await self._publish_forever(conn, nc, js, watcher, stop)
+
+    async def _lock(self, conn: asyncpg.Connection, stop: asyncio.Event) -> bool:
+        """Wait for the lock; a session lock dies with the connection, so a standby takes over."""
+        key = lock_key("relay", self.config.stream)
+        while not stop.is_set():
+            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), LOCK_POLL_S)
+        return False
+
+    async def _connect(self, nc: NatsClient, stop: asyncio.Event) -> JetStreamContext | None:
+        servers = [server.strip() for server in self.nats_url.split(",")]
+        # max_reconnect_attempts=-1 retries forever, the first connect included.
+        connecting = asyncio.create_task(
+            nc.connect(
+                servers,
+                name=f"flowledger-relay-{self.config.stream}",
+                connect_timeout=2,
+                reconnect_time_wait=0.5,
+                max_reconnect_attempts=-1,
+                error_cb=_quiet,
+            )
+        )
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not connecting.done():
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+            return None
+        connecting.result()
+        return nc.jetstream()
+
+    async def _publish_forever(
+        self,
+        conn: asyncpg.Connection,
+        nc: NatsClient,
+        js: JetStreamContext,
+        watcher: HeadWatcher,
+        stop: asyncio.Event,
+    ) -> None:
+        name = self.config.stream
+        position = await ledger.checkpoint(conn, name)
+        while not stop.is_set():
+            batch = await ledger.events_after(conn, position, self.config.batch)
+            if not batch:
+                await watcher.wait_beyond(position, IDLE_WAIT_S)
+                continue
+            known = await ledger.owners(conn, {e.stream_id for e in batch})
+            learnt: dict[str, Owner] = {}
+            for envelope in batch:
+                if (owner := learn(envelope)) is not None:
+                    known[envelope.stream_id] = learnt[envelope.stream_id] = owner
+                owner = known.get(envelope.stream_id, Owner())
+                if not await self._publish(nc, js, envelope, owner, stop):
+                    return  # stopping: what was published is republished (and de-duplicated)
+            position = batch[-1].position
+            await ledger.advance(conn, name, position, learnt)
+
+    async def _publish(
+        self,
+        nc: NatsClient,
+        js: JetStreamContext,
+        envelope: EventEnvelope,
+        owner: Owner,
+        stop: asyncio.Event,
+    ) -> bool:
+        """Publish one event until JetStream acknowledges it (False: stopped before that)."""
+        with span(
+            "relay publish",
+            parent=envelope.metadata.traceparent,
+            kind=SpanKind.PRODUCER,
+            attributes={"flowledger.position": envelope.position, "flowledger.type": envelope.type},
+        ):
+            body, headers = message.encode(envelope, nc.max_payload)
+            # Consumers continue from this span, so the trace shows the hop through NATS.
+            if (traceparent := current_traceparent()) is not None:
+                headers[message.TRACEPARENT] = traceparent
+            return await self._publish_until_acked(
+                js, subject(self.config.prefix, envelope, owner), body, headers, envelope, stop
+            )
+
+    async def _publish_until_acked(
+        self,
+        js: JetStreamContext,
+        target: str,
+        body: bytes,
+        headers: dict[str, str],
+        envelope: EventEnvelope,
+        stop: asyncio.Event,
+    ) -> bool:
+        delay = 0.1
+        while True:
+            try:
+                await js.publish(
+                    target, body, timeout=ACK_TIMEOUT_S, stream=self.config.stream, headers=headers
+                )
+                self.published += 1
+                RELAY_PUBLISHED.inc()
+                return True
+            except asyncio.CancelledError:
+                raise
+            except NoStreamResponseError:
+                # NATS came back without its store (a new volume, a wiped server): the stream
+                # must exist again before anything can be published.
+                log.warning("relay: stream %s is gone; creating it again", self.config.stream)
+                try:
+                    await _ensure_stream(js, self.config)
+                except Exception as error:
+                    log.warning("relay: creating stream %s failed: %s", self.config.stream, error)
+            except Exception as error:
+                # Resending is safe: JetStream drops a second copy of a Nats-Msg-Id.
+                log.warning("relay: publishing position %s failed: %s", envelope.position, error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                return False
+            delay = min(delay * 2, MAX_BACKOFF_S)
+
+
+async def _ensure_stream(js: JetStreamContext, config: RelayConfig) -> None:
+    """Create the stream, or bring an existing one to the configured limits."""
+    try:
+        await js.update_stream(config.stream_config())
+    except NotFoundError:
+        await js.add_stream(config.stream_config())
+
+
+async def _quiet(_error: Exception) -> None:
+    """nats-py logs connection errors itself at length; the publish loop reports the outage."""
+
+
+async def _close(conn: asyncpg.Connection) -> None:
+    with contextlib.suppress(Exception):
+        await conn.close(timeout=2)
+
+
+async def _close_nats(nc: NatsClient) -> None:
+    with contextlib.suppress(Exception):
+        await nc.close()

@@ -1,0 +1,199 @@
+"""The intake role: the webhook process manager, served by the projector runtime.
+
+It is a projection in the runtime's eyes (a checkpoint in `projection_checkpoints`, one owner
+at a time through the advisory lock, poison events stopped and shown by `projections status`)
+whose `apply` sends commands instead of writing tables. Delivery is at least once: a crash
+between the commands and the checkpoint replays the batch, and everything replayed is
+idempotent (an outcome already recorded is skipped; run ids and appends are keyed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from adapters.platform.event_loop import run_role
+from adapters.store import AppendOutcomeUnknown, StoreUnavailable
+from adapters.telemetry.tracing import span
+from commands.webhook_intake import Candidate, Outcome, ReceivedDelivery, WebhookIntake
+from domain.envelope import EventEnvelope
+from domain.pipeline_definition import TriggerSpec
+from projections.projection import live_schema
+from projections.rows import ident
+
+if TYPE_CHECKING:
+    from adapters.platform.embedded import ServerUrls
+    from adapters.platform.runtime import Role
+    from adapters.platform.services import Services
+    from adapters.platform.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NAME = "webhook_intake"
+PIPELINES_WAIT_S = 10.0
+BATCH = 50
+"""Positions per batch: each delivery read carries its raw body (up to 25 MiB)."""
+_POLL_S = 0.05
+# The runtime reconnects and retries the batch on these (OSError); anything else would stop
+# the intake as if the delivery were poison.
+_TRANSIENT = (StoreUnavailable, AppendOutcomeUnknown)
+_INFRA = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, *_TRANSIENT)
+
+
+class _Triggers(msgspec.Struct):
+    triggers: tuple[TriggerSpec, ...] = ()
+
+
+class IntakeProcess:
+    """Processes each `WebhookReceived`, in position order, through the command bus."""
+
+    version = 1
+    event_types = frozenset({"WebhookReceived"})
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        name: str = NAME,
+        pipelines_schema: str = live_schema("pipelines"),
+        pipelines_view: str | None = "pipelines",
+        wait_s: float = PIPELINES_WAIT_S,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.name = name
+        self._pool = services.store.pool
+        self._intake = WebhookIntake(services.bus.dispatch, services.repository, self.candidates)
+        self._pipelines = ident(pipelines_schema)
+        self._view = pipelines_view
+        self._wait_s = wait_s
+        self._clock = clock
+
+    def ddl(self, schema: str) -> str:
+        # No tables: its state is its checkpoint and the outcomes on the deliveries' streams.
+        return f"COMMENT ON SCHEMA {ident(schema)} IS 'webhook intake: no tables of its own'"
+
+    async def apply(
+        self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
+    ) -> None:
+        for envelope in events:
+            if envelope.type in self.event_types:
+                await self.process(envelope)
+
+    async def process(self, envelope: EventEnvelope) -> Outcome:
+        """Process one recorded delivery; a bug is recorded as its failure, not a stop."""
+        delivery = received(envelope)
+        at = self._clock()
+        with span(
+            "intake delivery",
+            continues=delivery.traceparent,
+            attributes={"flowledger.delivery": str(delivery.stream_id)},
+        ):
+            return await self._process(delivery, at)
+
+    async def _process(self, delivery: ReceivedDelivery, at: datetime) -> Outcome:
+        try:
+            return await self._intake.handle(delivery, at=at)
+        except _TRANSIENT as error:
+            raise ConnectionError(f"event store: {error}") from error
+        except _INFRA:
+            raise
+        except Exception as error:
+            log.exception("webhook delivery %s failed", delivery.stream_id)
+            failed = Outcome(outcome="failed", reason=f"{type(error).__name__}: {error}")
+            return await self._intake.record(delivery, failed, at=at)
+
+    async def candidates(self, delivery: ReceivedDelivery) -> list[Candidate]:
+        """The project's pipelines, oldest first, once the view has seen the delivery's time."""
+        async with self._pool.acquire() as conn:
+            if self._view is not None:
+                await self._catch_up(conn, delivery.position)
+            try:
+                rows = await conn.fetch(
+                    f"SELECT id, name, active, definition::text AS definition FROM "
+                    f"{self._pipelines}.pipelines WHERE project_id = $1 ORDER BY created_at, id",
+                    delivery.project_id,
+                )
+            except asyncpg.UndefinedTableError as error:
+                # A fresh database: no projector has built the view yet. Try again later.
+                raise ConnectionError(f"the pipelines view is not built yet: {error}") from error
+        return [
+            Candidate(
+                pipeline_id=row["id"],
+                name=row["name"],
+                active=row["active"],
+                triggers=msgspec.json.decode(row["definition"], type=_Triggers).triggers,
+            )
+            for row in rows
+        ]
+
+    async def _catch_up(self, conn: asyncpg.Connection, position: int) -> None:
+        # A pipeline created just before the delivery must already be a candidate.
+        deadline = asyncio.get_running_loop().time() + self._wait_s
+        while True:
+            reached = await conn.fetchval(
+                "SELECT position FROM projection_checkpoints WHERE name = $1", self._view
+            )
+            if reached is not None and reached >= position:
+                return
+            if asyncio.get_running_loop().time() >= deadline:
+                log.warning(
+                    "the %s view is at %s, behind delivery %d: deciding on what it has",
+                    self._view,
+                    reached,
+                    position,
+                )
+                return
+            await asyncio.sleep(_POLL_S)
+
+
+def received(envelope: EventEnvelope) -> ReceivedDelivery:
+    """A `WebhookReceived` envelope as the process manager reads it."""
+    data = envelope.data
+    return ReceivedDelivery(
+        stream_id=UUID(envelope.stream_id),
+        event_id=envelope.event_id,
+        position=envelope.position,
+        source_id=UUID(data["source_id"]),
+        project_id=UUID(data["project_id"]),
+        source_kind=data["source_kind"],
+        delivery_id=data["delivery_id"],
+        event=data["event"],
+        content_type=data.get("content_type") or "",
+        payload=data["payload"],
+        correlation_id=envelope.metadata.correlation_id,
+        traceparent=envelope.metadata.traceparent,
+    )
+
+
+async def serve(settings: Settings, database_url: str, stop: asyncio.Event) -> None:
+    """Run the intake until `stop` is set (several may run: one owns it at a time)."""
+    from adapters.platform.services import open_services
+    from projections.runtime import Projector
+
+    async with open_services(settings, database_url) as services:
+        await Projector(database_url, [IntakeProcess(services)], batch_size=BATCH).run(stop)
+
+
+def intake_role(settings: Settings, urls: ServerUrls) -> Role:
+    from adapters.platform.runtime import Role
+
+    return Role("intake", lambda stop: serve(settings, urls.database_url, stop))
+
+
+def intake(settings: Settings, *, out: Callable[[str], None]) -> None:
+    """The `flowledger intake` command: this role alone (migrations are `migrate`'s job)."""
+    from importlib.metadata import version
+
+    from adapters.platform.embedded import embedded_servers
+    from adapters.platform.runtime import redact, run_roles, with_probe
+
+    with embedded_servers(settings, log=out) as urls:
+        out(f"flowledger {version('flowledger')} intake on {redact(urls.database_url)}")
+        run_role(run_roles(with_probe(settings, [intake_role(settings, urls)])))
