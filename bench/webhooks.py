@@ -3,8 +3,8 @@
     uv run python bench/webhooks.py [--seconds 5] [--warmup 1] [--senders 32] [--loaders 1]
                                     [--rates 250,500,1000,2000,4000,max]
 
-Each delivery is the genuine push payload of /work/shared/fixtures/webhooks/github/push.branch-
-created.json with its own `X-GitHub-Delivery` and `after` sha (so bodies differ), signed
+Each delivery is tests/fixtures/webhooks/github/push.branch-created.json, a genuine push payload,
+with its own `X-GitHub-Delivery` and `after` sha (so bodies differ), signed
 (`X-Hub-Signature-256`) over its exact bytes with the source's secret. Senders are open-loop:
 each keeps a timetable (the rate split evenly over them) and a latency runs from the SCHEDULED
 send time, so queueing shows; `max` is closed-loop, each sender as fast as its answers come.
@@ -49,7 +49,7 @@ import msgspec
 
 from bench._http_load import Answer, Client, Tally, Totals, cpu_seconds, machine_jiffies, serve
 
-FIXTURE = Path("/work/shared/fixtures/webhooks/github/push.branch-created.json")
+FIXTURE = ROOT / "tests" / "fixtures" / "webhooks" / "github" / "push.branch-created.json"
 BODY = FIXTURE.read_bytes()
 AFTER = b'"after": "6113728f27ae82c7b1a177c8d03f9e96e0adf246"'
 VARIANTS = ("flowledger", "verify-only")

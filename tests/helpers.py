@@ -1,6 +1,5 @@
 """Small helpers shared by tests."""
 
-import os
 from pathlib import Path
 from uuid import uuid4
 
@@ -10,10 +9,5 @@ def unique_id(prefix: str = "") -> str:
     return f"{prefix}{uuid4().hex}"
 
 
-WEBHOOK_FIXTURES = Path(
-    os.environ.get(
-        "FLOWLEDGER_WEBHOOK_FIXTURES",
-        Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "webhooks",
-    )
-)
-"""The genuine provider payloads in shared/, beside the checkout (as CI places it)."""
+WEBHOOK_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "webhooks"
+"""The genuine provider payloads; their provenance is in that folder's MANIFEST.md."""

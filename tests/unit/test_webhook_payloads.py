@@ -1,4 +1,4 @@
-"""Every shared fixture payload parses to the facts it means; edge cases from provider docs."""
+"""Every fixture payload parses to the facts it means; edge cases from provider docs."""
 
 from __future__ import annotations
 
@@ -191,7 +191,7 @@ def event_of(name: str) -> tuple[str, str]:
     ]
 
 
-def test_every_shared_fixture_is_covered() -> None:
+def test_every_fixture_is_covered() -> None:
     files = {f"{p.parent.name}/{p.name}" for p in FIXTURES.glob("*/*.json")}
     assert files == set(EXPECTED)
 

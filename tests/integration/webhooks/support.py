@@ -42,13 +42,13 @@ class Sample:
 
 
 def samples() -> list[Sample]:
-    """Every fixture payload (see its folder's MANIFEST.md), with its event header's value."""
+    """Every fixture payload (listed in their MANIFEST.md), with its event header's value."""
     found = []
     for path in sorted(FIXTURES.glob("*/*.json")):
         kind, stem = path.parent.name, path.name.split(".")[0]
         event = {"github": stem, "gitlab": GITLAB_EVENTS.get(stem), "jenkins": "notification"}
         found.append(Sample(kind, path, event[kind] or stem))
-    assert len(found) == 19, f"expected the 19 shared fixtures under {FIXTURES}"
+    assert len(found) == 19, f"expected the 19 fixtures under {FIXTURES}"
     return found
 
 
