@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError, NotFoundError
 from opentelemetry.trace import SpanKind
 
+from adapters.store.locks import lock_key
 from adapters.store.notifier import HeadWatcher
 from adapters.streaming.relay import ledger, message
 from adapters.streaming.relay.config import RelayConfig
@@ -19,7 +20,6 @@ from adapters.streaming.relay.subjects import Owner, learn, subject
 from adapters.telemetry.metrics import RELAY_PUBLISHED
 from adapters.telemetry.tracing import current_traceparent, span
 from domain.envelope import EventEnvelope
-from projections.checkpoints import lock_key
 
 log = logging.getLogger(__name__)
 
