@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError, NotFoundError
 from opentelemetry.trace import SpanKind
 
+from adapters.store import reader
 from adapters.store.locks import lock_key
 from adapters.store.notifier import HeadWatcher
 from adapters.streaming.relay import ledger, message
@@ -131,7 +132,7 @@ class Relay:
         name = self.config.stream
         position = await ledger.checkpoint(conn, name)
         while not stop.is_set():
-            batch = await ledger.events_after(conn, position, self.config.batch)
+            batch = await reader.read_after(conn, position, self.config.batch)
             if not batch:
                 await watcher.wait_beyond(position, IDLE_WAIT_S)
                 continue
