@@ -29,7 +29,7 @@ from adapters.platform.services import Services
 from adapters.store import EventStore, NewEvent
 from adapters.store.encoding import GENESIS_HASH, canonical_bytes, chain_hash, encode_metadata
 from adapters.store.migrations import migrate
-from adapters.store.rows import head
+from adapters.store.reader import head
 from commands import pipelines, projects, runs
 from commands.context import CommandContext, Principal
 from domain.envelope import EventMetadata

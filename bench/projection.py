@@ -6,7 +6,7 @@
 (1) Seeds ~--events events over --runs runs (bench/_seed.py: real runs through the command bus
 are the templates; the rest is COPYed with positions, versions and hash chains as the store
 makes them), rebuilds each projection of `catalog.ALL` from zero, one after another, beside
-reading the events table with the same decode and no apply (`feed.read_range`, batches of 5,000).
+reading the events table with the same decode and no apply (`reader.read_range`, batches of 5,000).
 (2) The projector runtime in a process of its own; --rate events/s appended through
 `EventStore.append` for --seconds (new runs; step and log events on running ones). Lag: from an
 append's return (its commit) to the NOTIFY `runs:<position>` of the runs view's commit past it;
@@ -53,13 +53,12 @@ import msgspec
 from adapters.platform.admin_key import create_key
 from adapters.platform.services import Services, open_services
 from adapters.platform.settings import Settings
-from adapters.store.rows import head
+from adapters.store.reader import head, read_range
 from bench import _seed as seed
 from bench._figures import pct, verdict
 from bench._http_load import Client, cpu_seconds, machine_jiffies, serve
 from domain.run_values import RunStatus
 from projections.catalog import ALL
-from projections.feed import read_range
 from projections.filters import RunFilters
 from projections.paging import Page
 from projections.rebuild import NOTIFY_CHANNEL, rebuild

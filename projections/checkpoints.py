@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 import asyncpg
 
+from adapters.store.locks import lock_key
 from projections.projection import Projection, live_schema
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
@@ -21,12 +21,6 @@ def check_name(name: str) -> str:
 
 def old_schema(name: str) -> str:
     return f"rm_{name}__old"
-
-
-def lock_key(purpose: str, name: str) -> int:
-    """A stable signed 64-bit advisory lock key, e.g. for `projection:runs`."""
-    digest = hashlib.sha256(f"{purpose}:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def owner_key(name: str) -> int:

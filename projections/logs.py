@@ -13,7 +13,7 @@ from domain.envelope import EventEnvelope
 from domain.run_values import LogStream
 from projections.filters import like_pattern
 from projections.paging import LIMIT_MAX, InvalidQuery, Where
-from projections.rows import data_of, ident, occurred_at
+from projections.rows import ident, occurred_at
 
 RUN_CHANNEL = ""
 """The `step` that names a run's own channel (the chunks appended with no step)."""
@@ -85,7 +85,7 @@ class LogsProjection:
         events = [e for e in events if e.type in self.event_types]
         chunks, truncations = [], []
         for event in events:
-            d = data_of(event)
+            d = event.data
             at = datetime.fromisoformat(occurred_at(d))
             run_id = UUID(event.stream_id)
             if event.type == "LogChunkAppended":

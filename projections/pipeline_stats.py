@@ -16,7 +16,7 @@ import msgspec
 from domain.envelope import EventEnvelope
 from domain.run_values import RunStatus
 from projections.paging import InvalidQuery, Where
-from projections.rows import Row, data_of, ident, load, ms_between, occurred_at, save
+from projections.rows import Row, ident, load, ms_between, occurred_at, save
 
 
 class DayStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,7 +115,7 @@ class PipelineStatsProjection:
         touched = {e.stream_id for e in events}
         runs = {r["id"]: r for r in await load(conn, schema, "stat_runs", "id", touched)}
         for event in events:
-            d = data_of(event)
+            d = event.data
             at = occurred_at(d)
             if event.type == "RunRequested":
                 runs[event.stream_id] = _requested(event.stream_id, d, at)

@@ -24,7 +24,7 @@ from projections.paging import (
     get_by_id,
     page_query,
 )
-from projections.rows import Row, data_of, ident, load, occurred_at, save
+from projections.rows import Row, ident, load, occurred_at, save
 
 
 class PipelineRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -170,12 +170,12 @@ class PipelinesProjection:
         }
         new_runs: list[Row] = []
         wanted = {e.stream_id for e in events if e.stream_type == "pipeline"}
-        wanted |= {data_of(e)["pipeline_id"] for e in events if e.type == "RunRequested"}
+        wanted |= {e.data["pipeline_id"] for e in events if e.type == "RunRequested"}
         wanted |= set(runs.values())
         pipelines = {p["id"]: p for p in await load(conn, schema, "pipelines", "id", wanted)}
         versions: list[Row] = []
         for event in events:
-            d = data_of(event)
+            d = event.data
             at = occurred_at(d)
             if event.type == "PipelineCreated":
                 pipelines[event.stream_id] = _created(event.stream_id, d, at)

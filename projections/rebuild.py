@@ -9,10 +9,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import msgspec
 
-from adapters.store.rows import head
+from adapters.store.reader import head, read_range
 from projections import checkpoints
 from projections.checkpoints import check_name, old_schema, rebuild_key
-from projections.feed import read_range
 from projections.projection import Projection, live_schema, next_schema
 
 REBUILD_BATCH = 5000

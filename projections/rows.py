@@ -10,8 +10,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from domain.envelope import EventEnvelope
-from domain.registry import OCCURRED_AT, default_registry
+from domain.registry import OCCURRED_AT
 
 Row = dict[str, Any]
 
@@ -25,14 +24,6 @@ def ident(name: str) -> str:
     if not _IDENT.fullmatch(name):
         raise ValueError(f"not a plain SQL identifier: {name!r}")
     return name
-
-
-def data_of(event: EventEnvelope) -> dict[str, Any]:
-    """The event's data at its current schema version (stored data is never rewritten)."""
-    registry = default_registry()
-    if event.schema_version == registry.event_type(event.type).schema_version:
-        return event.data
-    return registry.upcast(event.type, event.schema_version, event.data)
 
 
 def occurred_at(data: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ import msgspec
 from domain.envelope import EventEnvelope
 from domain.run import RUN_ENDS, STEP_ENDS
 from projections.paging import Page, PageResult, SortKey, Where, fetch_page, page_query
-from projections.rows import data_of, ident, occurred_at
+from projections.rows import ident, occurred_at
 
 RunnerState = Literal["idle", "busy", "lost", "offline"]
 STATES: tuple[str, ...] = ("idle", "busy", "lost", "offline")
@@ -103,7 +103,7 @@ class RunnersProjection:
 
 
 async def _apply(conn: asyncpg.Connection, s: str, event: EventEnvelope) -> None:
-    d = data_of(event)
+    d = event.data
     at = datetime.fromisoformat(occurred_at(d))
     stream = UUID(event.stream_id)
     match event.type:

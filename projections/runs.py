@@ -13,7 +13,7 @@ from domain.envelope import EventEnvelope
 from domain.run_values import RunStatus, StepStatus
 from projections.filters import RunFilters
 from projections.paging import Page, PageQuery, PageResult, SortKey, Where, fetch_page, page_query
-from projections.rows import Row, data_of, ident, load, ms_between, occurred_at, save
+from projections.rows import Row, ident, load, ms_between, occurred_at, save
 from projections.run_rows import RunDetail, RunRow, StepRow
 
 RUN_COLUMNS = RunRow.__struct_fields__
@@ -123,7 +123,7 @@ class RunsProjection:
             {r["id"]: r for r in runs}, {(s["run_id"], s["name"]): s for s in steps}, with_steps
         )
         for event in events:
-            data = data_of(event)
+            data = event.data
             at = occurred_at(data)
             if event.type == "RunRequested":
                 batch.request(event.stream_id, data, at)

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 import asyncpg
 
 from adapters.store.notifier import HeadWatcher
-from adapters.store.rows import head
+from adapters.store.reader import head, read_range
 from adapters.telemetry.tracing import links_to, span
 from domain.envelope import EventEnvelope
 from projections import checkpoints
-from projections.feed import read_range
 from projections.projection import Projection, live_schema
 from projections.rebuild import NOTIFY_CHANNEL, RebuildFailed, RebuildInProgress, rebuild
 

@@ -7,6 +7,8 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
+from adapters.store import reader
+
 
 class ProjectionStatus(msgspec.Struct, frozen=True, kw_only=True):
     name: str
@@ -27,37 +29,39 @@ class ProjectionStatus(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-_QUERY = """
-SELECT c.name, c.version, c.position, c.state, c.error, c.error_position, c.owner,
-       c.updated_at, coalesce(h.position, 0) AS head,
-       extract(epoch FROM h.recorded_at - a.recorded_at)::float8 AS behind
-  FROM projection_checkpoints c
-  LEFT JOIN LATERAL (SELECT position, recorded_at FROM events
-                      ORDER BY position DESC LIMIT 1) h ON true
-  -- before its first event, a projection is as far behind as the first event is old
-  LEFT JOIN events a ON a.position = greatest(c.position, 1)
- ORDER BY c.name
+_CHECKPOINTS = """
+SELECT name, version, position, state, error, error_position, owner, updated_at
+  FROM projection_checkpoints ORDER BY name
 """
 
 
 async def projection_status(conn: asyncpg.Connection | asyncpg.Pool) -> list[ProjectionStatus]:
-    rows = await conn.fetch(_QUERY)
-    return [
-        ProjectionStatus(
-            name=row["name"],
-            version=row["version"],
-            position=row["position"],
-            head=row["head"],
-            lag_events=max(row["head"] - row["position"], 0),
-            lag_seconds=max(row["behind"] or 0.0, 0.0) if row["head"] > row["position"] else 0.0,
-            state=row["state"],
-            error=row["error"],
-            error_position=row["error_position"],
-            owner=row["owner"],
-            updated_at=row["updated_at"],
-        )
-        for row in rows
-    ]
+    rows = await conn.fetch(_CHECKPOINTS)
+    head = await reader.head(conn)
+    # Before its first event, a projection is as far behind as the first event is old.
+    applied = {max(row["position"], 1) for row in rows}
+    recorded = await reader.recorded_at(conn, [head, *applied])
+    return [_status(row, head, recorded) for row in rows]
+
+
+def _status(row: asyncpg.Record, head: int, recorded: dict[int, datetime]) -> ProjectionStatus:
+    behind = 0.0
+    if head > row["position"] and head in recorded:
+        last = recorded.get(max(row["position"], 1), recorded[head])
+        behind = max((recorded[head] - last).total_seconds(), 0.0)
+    return ProjectionStatus(
+        name=row["name"],
+        version=row["version"],
+        position=row["position"],
+        head=head,
+        lag_events=max(head - row["position"], 0),
+        lag_seconds=behind,
+        state=row["state"],
+        error=row["error"],
+        error_position=row["error_position"],
+        owner=row["owner"],
+        updated_at=row["updated_at"],
+    )
 
 
 def status_table(statuses: list[ProjectionStatus]) -> str:

@@ -13,7 +13,7 @@ from domain.envelope import EventEnvelope
 from domain.webhook_delivery import Outcome
 from domain.webhook_source import Kind
 from projections.paging import Page, PageResult, SortKey, Where, fetch_page, get_by_id, page_query
-from projections.rows import data_of, ident, load, occurred_at, save
+from projections.rows import ident, load, occurred_at, save
 
 PENDING = "pending"
 """The `outcome` filter's word for a delivery not processed yet (its outcome is null)."""
@@ -76,7 +76,7 @@ class WebhookDeliveriesProjection:
         touched = {e.stream_id for e in events}
         rows = {r["id"]: r for r in await load(conn, schema, "webhook_deliveries", "id", touched)}
         for event in events:
-            d = data_of(event)
+            d = event.data
             if event.type == "WebhookReceived":
                 # Picked field by field: the raw payload (up to 25 MiB) stays in the event.
                 rows[event.stream_id] = {

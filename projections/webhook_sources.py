@@ -20,7 +20,7 @@ from projections.paging import (
     get_by_id,
     page_query,
 )
-from projections.rows import data_of, ident, load, occurred_at, save
+from projections.rows import ident, load, occurred_at, save
 
 
 class WebhookSourceRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,7 +79,7 @@ class WebhookSourcesProjection:
         touched = {e.stream_id for e in events}
         rows = {r["id"]: r for r in await load(conn, schema, "webhook_sources", "id", touched)}
         for event in events:
-            d = data_of(event)
+            d = event.data
             at = occurred_at(d)
             if event.type == "WebhookSourceRegistered":
                 # Picked field by field: the event also carries the sealed secret.

@@ -14,14 +14,9 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from adapters.store import audit_reader
 from domain.envelope import EventMetadata
 from domain.registry import Registry, RegistryError, default_registry
-
-COLUMNS = (
-    "position, event_id, stream_id, stream_type, version, type, schema_version, "
-    "recorded_at, data::text AS data, metadata::text AS metadata, hash"
-)
-"""What every audit read selects from `events`: `data` as the exact text stored."""
 
 DELIVERY_EVENT = "WebhookReceived"
 
@@ -103,7 +98,7 @@ def audit_event(
     deliveries: Mapping[uuid.UUID, DeliveryRef] | None = None,
     registry: Registry | None = None,
 ) -> AuditEvent:
-    """The AuditEvent of an `events` row selected with COLUMNS."""
+    """The AuditEvent of a row of `audit_reader.AUDIT_COLUMNS` (as stored)."""
     return _audit_event(row, _metadata.decode(row["metadata"]), deliveries, registry)
 
 
@@ -140,14 +135,7 @@ async def deliveries_by_event(
     wanted = list(set(event_ids))
     if not wanted:
         return {}
-    # Only three fields of the data: a delivery's event also carries its raw payload.
-    rows = await conn.fetch(
-        "SELECT event_id, stream_id, data->>'source_id' AS source_id, "
-        "data->>'delivery_id' AS delivery_id, data->>'event' AS event "
-        "FROM events WHERE event_id = ANY($1::uuid[]) AND type = $2",
-        wanted,
-        DELIVERY_EVENT,
-    )
+    rows = await audit_reader.deliveries(conn, wanted, DELIVERY_EVENT)
     return {
         row["event_id"]: DeliveryRef(
             stream_id=row["stream_id"],

@@ -14,7 +14,7 @@ import msgspec
 
 from adapters.audit.reads import FeedFilters, batches, feed_reader
 from adapters.platform.settings import Settings
-from adapters.store.rows import head as head_position
+from adapters.store.reader import head as head_position
 
 _lines = msgspec.json.Encoder()
 

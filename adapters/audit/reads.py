@@ -1,8 +1,8 @@
-"""Keyset reads of the events table for audits: one stream by version, the feed by position.
+"""Keyset reads for audits, in batches: one stream by version, the feed by position.
 
-Reads stop at a head taken when they start. Positions are handed out in commit order without
-gaps (see the first migration), so everything up to that head is already visible, and a long
-read in batches sees exactly the history as it stood when it began, holding no transaction.
+The rows come as stored from the event store's `audit_reader`; reads stop at a head taken
+when they start, so a long read in batches sees the history as it stood when it began,
+holding no transaction.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from adapters.audit.envelopes import COLUMNS, AuditEvent, DeliveryCache
-from projections.paging import Where
+from adapters.audit.envelopes import AuditEvent, DeliveryCache
+from adapters.store import audit_reader
 
 BATCH = 1000
 """Rows per round trip when streaming: memory stays bounded by one batch."""
@@ -45,12 +45,7 @@ class FeedFilters(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def stream_info(conn: asyncpg.Connection | asyncpg.Pool, stream_id: str) -> StreamInfo | None:
-    row = await conn.fetchrow(
-        "SELECT stream_type, data->>'project_id' AS project_id, "
-        "(SELECT max(version) FROM events WHERE stream_id = $1) AS head "
-        "FROM events WHERE stream_id = $1 AND version = 1",
-        stream_id,
-    )
+    row = await audit_reader.stream_info(conn, stream_id)
     if row is None:
         return None
     return StreamInfo(
@@ -62,14 +57,7 @@ def stream_reader(stream_id: str, upto_version: int) -> Read:
     """Reads the stream's events after a version, up to `upto_version`, in order."""
 
     async def read(conn: asyncpg.Connection, after: int, limit: int) -> Rows:
-        return await conn.fetch(
-            f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 "
-            "AND version <= $3 ORDER BY version LIMIT $4",
-            stream_id,
-            after,
-            upto_version,
-            limit,
-        )
+        return await audit_reader.stream_page(conn, stream_id, after, upto_version, limit)
 
     return read
 
@@ -78,15 +66,16 @@ def feed_reader(filters: FeedFilters, upto_position: int) -> Read:
     """Reads the feed's matching events after a position, up to `upto_position`, in order."""
 
     async def read(conn: asyncpg.Connection, after: int, limit: int) -> Rows:
-        where = Where()
-        where.add("position > {}", after)
-        where.add("position <= {}", upto_position)
-        where.one_of("stream_type", filters.stream_types, "text")
-        where.one_of("type", filters.types, "text")
-        where.when(filters.recorded_after, "recorded_at >= {}")
-        where.when(filters.recorded_before, "recorded_at < {}")
-        sql = f"SELECT {COLUMNS} FROM events{where.sql()} ORDER BY position LIMIT {int(limit)}"
-        return await conn.fetch(sql, *where.args)
+        return await audit_reader.feed_page(
+            conn,
+            after,
+            upto_position,
+            limit,
+            stream_types=filters.stream_types,
+            types=filters.types,
+            recorded_after=filters.recorded_after,
+            recorded_before=filters.recorded_before,
+        )
 
     return read
 

@@ -15,6 +15,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from adapters.audit.errors import BeforeStreamBegan, UnknownStream, VersionBeyondHead
+from adapters.store import audit_reader, reader
 from adapters.store.repository import Repository
 
 A = TypeVar("A", bound=Aggregate)
@@ -31,17 +32,6 @@ class AsOf(msgspec.Struct, frozen=True, kw_only=True):
     """The stream's version today: how much happened since."""
 
 
-_VERSION_AT = """
-SELECT (SELECT min(recorded_at) FROM events WHERE stream_id = $1) AS began,
-       (SELECT max(version) FROM events WHERE stream_id = $1) AS head,
-       (SELECT min(version) FROM events WHERE stream_id = $1 AND recorded_at > $2) AS first_after
-"""
-_EVENT_AT = """
-SELECT position, recorded_at, type, (SELECT max(version) FROM events WHERE stream_id = $1) AS head
-  FROM events WHERE stream_id = $1 AND version = $2
-"""
-
-
 async def version_at(
     conn: asyncpg.Connection | asyncpg.Pool, what: str, stream_id: UUID, at: datetime
 ) -> int:
@@ -49,7 +39,7 @@ async def version_at(
 
     A prefix, so a clock that ever stepped back cannot make a state skip an event.
     """
-    row = await conn.fetchrow(_VERSION_AT, str(stream_id), at)
+    row = await audit_reader.version_bounds(conn, str(stream_id), at)
     if row["head"] is None:
         raise UnknownStream(what, stream_id)
     version = row["head"] if row["first_after"] is None else row["first_after"] - 1
@@ -67,12 +57,10 @@ async def replay(
     version: int,
 ) -> tuple[A, AsOf]:
     """The aggregate as it was after event `version` of its stream, and where that is."""
-    row = await conn.fetchrow(_EVENT_AT, str(stream_id), version)
+    row = await audit_reader.event_at(conn, str(stream_id), version)
     if row is None:
-        head = await conn.fetchval(
-            "SELECT max(version) FROM events WHERE stream_id = $1", str(stream_id)
-        )
-        if head is None:
+        head = await reader.stream_version(conn, str(stream_id))
+        if head == 0:
             raise UnknownStream(what, stream_id)
         raise VersionBeyondHead(what, version, head)
     state = await repository.get(aggregate, stream_id, version=version)

@@ -10,10 +10,9 @@ from uuid import UUID
 
 import asyncpg
 
-from adapters.store.rows import COLUMNS, envelope_from_row
+from adapters.store import reader
 from domain.envelope import EventEnvelope
 from domain.registry import OCCURRED_AT
-from domain.upcasting import current
 
 LOG_EVENT = "LogChunkAppended"
 PREVIEW = 40
@@ -28,14 +27,12 @@ class NotARun(LookupError):
 
 async def read_run(conn: asyncpg.Connection, run_id: UUID) -> list[EventEnvelope]:
     """The run's stream (its log chunks are events of it), in version order, upcast."""
-    rows = await conn.fetch(
-        f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version", str(run_id)
-    )
-    if not rows:
+    events = await reader.read_stream_current(conn, str(run_id))
+    if not events:
         raise NotARun(f"no run with id {run_id}: the event store holds no such stream")
-    if rows[0]["stream_type"] != "run":
-        raise NotARun(f"{run_id} is a {rows[0]['stream_type']}, not a run")
-    return [current(envelope_from_row(row)) for row in rows]
+    if events[0].stream_type != "run":
+        raise NotARun(f"{run_id} is a {events[0].stream_type}, not a run")
+    return events
 
 
 def timeline(events: Iterable[EventEnvelope]) -> Iterator[str]:

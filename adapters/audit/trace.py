@@ -24,7 +24,6 @@ import asyncpg
 import msgspec
 
 from adapters.audit.envelopes import (
-    COLUMNS,
     DELIVERY_EVENT,
     AuditEvent,
     DeliveryCache,
@@ -33,6 +32,7 @@ from adapters.audit.envelopes import (
     deliveries_by_event,
 )
 from adapters.audit.errors import UnknownEvent
+from adapters.store import audit_reader
 
 MAX_DEPTH = 100
 """Causes followed at most: guards against a chain made by clients naming causes."""
@@ -66,24 +66,9 @@ class Trace(msgspec.Struct, frozen=True, kw_only=True):
     """More than MAX_EFFECTS effects: only the first are listed."""
 
 
-_BY_ID = f"SELECT {COLUMNS} FROM events WHERE event_id = $1"
-_SAME_APPEND = (
-    f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND recorded_at = $2 "
-    "AND metadata::text = $3 AND event_id <> $4 ORDER BY version"
-)
-# Matches the expression of the partial index in 0005_audit_reads.sql. Materialized first, then
-# ordered: with `ORDER BY position LIMIT` in one query the planner, which has no statistics on
-# the expression, may walk the whole primary key in order and filter each row instead.
-CAUSED_BY = (
-    "WITH caused AS MATERIALIZED ("
-    f"SELECT {COLUMNS} FROM events WHERE metadata->>'causation_id' = ANY($1::text[])) "
-    "SELECT * FROM caused ORDER BY position LIMIT $2"
-)
-
-
 async def trace(conn: asyncpg.Connection, event_id: uuid.UUID) -> Trace:
     deliveries = DeliveryCache()
-    row = await conn.fetchrow(_BY_ID, event_id)
+    row = await audit_reader.by_id(conn, event_id)
     if row is None:
         raise UnknownEvent(event_id)
     (event,) = await deliveries.events(conn, [row])
@@ -95,7 +80,7 @@ async def trace(conn: asyncpg.Connection, event_id: uuid.UUID) -> Trace:
         cause = causation_uuid(current.metadata)
         if cause is None or cause in seen:
             break
-        found = await conn.fetchrow(_BY_ID, cause)
+        found = await audit_reader.by_id(conn, cause)
         if found is None:
             break
         seen.add(cause)
@@ -103,9 +88,7 @@ async def trace(conn: asyncpg.Connection, event_id: uuid.UUID) -> Trace:
         (current,) = await deliveries.events(conn, [found])
     causes = await deliveries.events(conn, chain[::-1])
 
-    siblings = await conn.fetch(
-        _SAME_APPEND, row["stream_id"], row["recorded_at"], row["metadata"], event_id
-    )
+    siblings = await audit_reader.same_append(conn, row)
     effects, truncated = await _effects(conn, event_id)
     return Trace(
         event=event,
@@ -123,7 +106,7 @@ async def _effects(
     found: dict[uuid.UUID, asyncpg.Record] = {}
     frontier = [str(event_id)]
     while frontier:
-        rows = await conn.fetch(CAUSED_BY, frontier, MAX_EFFECTS + 1 - len(found))
+        rows = await audit_reader.caused_by(conn, frontier, MAX_EFFECTS + 1 - len(found))
         fresh = [r for r in rows if r["event_id"] not in found and r["event_id"] != event_id]
         found.update((r["event_id"], r) for r in fresh)
         if len(found) > MAX_EFFECTS:

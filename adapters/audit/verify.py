@@ -1,27 +1,27 @@
 """Tamper evidence: recompute the stored hash chains of one stream, or of every stream.
 
-Rows stream through a server-side cursor in big batches, in position order (the table's own
-order, so the read is sequential), into `ChainChecker`. Checking everything also proves the
-global positions have no hole, which catches an event deleted at the end of its stream.
+Rows as stored stream from one snapshot in big batches, in position order (the table's own
+order, so the read is sequential: `audit_reader.chain_batches`), into `ChainChecker`.
+Checking everything also proves the global positions have no hole, which catches an event
+deleted at the end of its stream.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Literal
 
 import asyncpg
 import msgspec
 
 from adapters.audit.chains import Break, ChainChecker
-from adapters.store.rows import COLUMNS
+from adapters.store import audit_reader
 
 BATCH = 20_000
 """Rows per cursor fetch: large enough that round trips vanish, small enough to stay flat."""
 MAX_BREAKS = 100
 """Breaks listed in a report; `broken_streams` and `position_gaps` still count all of them."""
-
-_SELECT = f"SELECT {COLUMNS} FROM events"  # in the order of chains.Row
 
 
 class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,9 +48,7 @@ async def verify_stream(conn: asyncpg.Connection, stream_id: str) -> VerifyRepor
     """Check one stream's chain; None if the stream has no events at all."""
     started = time.perf_counter()
     checker = ChainChecker(check_positions=False)
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        cursor = await conn.cursor(f"{_SELECT} WHERE stream_id = $1 ORDER BY position", stream_id)
-        head = await _drain(cursor, checker)
+    head = await _drain(audit_reader.chain_batches(conn, stream_id, BATCH), checker)
     if checker.events == 0:
         return None
     return _report("stream", stream_id, head, checker, started)
@@ -60,16 +58,14 @@ async def verify_all(conn: asyncpg.Connection) -> VerifyReport:
     """Check every stream, and that positions 1..head have no hole, in one snapshot."""
     started = time.perf_counter()
     checker = ChainChecker(check_positions=True)
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        cursor = await conn.cursor(f"{_SELECT} ORDER BY position")
-        head = await _drain(cursor, checker)
+    head = await _drain(audit_reader.chain_batches(conn, None, BATCH), checker)
     return _report("all", None, head, checker, started)
 
 
-async def _drain(cursor: asyncpg.cursor.Cursor, checker: ChainChecker) -> int:
+async def _drain(batches: AsyncIterator[list[asyncpg.Record]], checker: ChainChecker) -> int:
     """Feed every row to `checker`; the last position read (0 for none)."""
     head = 0
-    while rows := await cursor.fetch(BATCH):
+    async for rows in batches:
         checker.feed(rows)
         head = rows[-1][0]
     return head

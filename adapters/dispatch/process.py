@@ -41,7 +41,7 @@ from domain.envelope import EventEnvelope
 from domain.errors import DomainError
 from domain.run import RUN_ENDS, STEP_ENDS
 from domain.run_dispatch import RUNNER_LOST
-from projections.rows import data_of, ident
+from projections.rows import ident
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class DispatchProcess:
         recorded: list[UUID] = []
         lost: list[tuple[dict[str, Any], EventEnvelope]] = []
         for event in events:
-            d = data_of(event)
+            d = event.data
             stream = UUID(event.stream_id)
             if event.type in WAKES_A_RUN and not (
                 event.type == "RunRequested" and d.get("external")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from adapters.platform.secrets import api_key_prefix, new_api_key
+from adapters.store import reader
 from commands.ports import VersionConflict
 from domain.api_key import ApiKey
 from domain.envelope import EventMetadata
@@ -27,10 +28,7 @@ async def ensure_admin_key(services: Services, *, at: datetime) -> str | None:
 
     The token is shown once by the caller and stored nowhere in clear: never log it.
     """
-    issued_before = await services.store.pool.fetchval(
-        "SELECT 1 FROM events WHERE stream_type = $1 LIMIT 1", ApiKey.stream_type
-    )
-    if issued_before:
+    if await reader.any_stream_of_type(services.store.pool, ApiKey.stream_type):
         return None
     try:
         _, token = await _issue(

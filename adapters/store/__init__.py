@@ -1,4 +1,9 @@
-"""The event store on asyncpg: group-committed appends, ordered reads, a hash chain per stream."""
+"""The event store on asyncpg: group-committed appends, ordered reads, a hash chain per stream.
+
+The only package that queries the events table: everyone else reads through `reader`
+(feed, streams, head), `replay` (the gateway's watch levels) or `audit_reader` (stored rows).
+`memory.InMemoryEventStore` implements the same port for fast tests.
+"""
 
 from adapters.store.encoding import NewEvent
 from adapters.store.errors import (

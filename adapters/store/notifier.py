@@ -8,7 +8,7 @@ import logging
 
 import asyncpg
 
-from adapters.store import rows
+from adapters.store import reader
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class HeadWatcher:
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
                 # Read the head after LISTEN so no commit falls between the two.
-                head = await rows.head(conn)
+                head = await reader.head(conn)
                 await self._advance(head)
                 self._connected.set()
                 delay = 0.1

@@ -1,15 +1,13 @@
-"""The events table as every reader sees it: the columns of an envelope, a row as an envelope,
-and the head position.
+"""The events table's row as an envelope: the columns an envelope is read from, and the mapping.
 
-Kept apart from the writing side (encoding, errors): the gateway and the projections read the
-table too, and may not reach the command side that the append errors belong to.
+Kept apart from the writing side (encoding, errors), for the readers (`reader`, `replay`,
+`audit_reader`) and for tests that select rows themselves.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import msgspec
 
 from domain.envelope import EventEnvelope, EventMetadata
@@ -39,9 +37,3 @@ def envelope_from_row(row: Any) -> EventEnvelope:
         metadata=_metadata.decode(row["metadata"]),
         hash=row["hash"].hex(),
     )
-
-
-async def head(conn: asyncpg.Connection | asyncpg.Pool) -> int:
-    """The last committed position. Positions are given out in commit order without gaps,
-    so every event up to it is already visible: a range read below it misses nothing."""
-    return await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")

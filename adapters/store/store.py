@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Self
 
 import asyncpg
 
+from adapters.store import reader
+from adapters.store.checks import DEFAULT_MAX_EVENT_BYTES, check_append
 from adapters.store.encoding import NewEvent, prepare_events
-from adapters.store.errors import InvalidAppend, UnknownStreamType
 from adapters.store.notifier import HeadWatcher
-from adapters.store.rows import COLUMNS, envelope_from_row, head
 from adapters.store.writer import AppendResult, GroupCommitWriter, PendingAppend
 from adapters.telemetry.metrics import EVENTS_APPENDED
 from adapters.telemetry.tracing import span
 from domain.envelope import EventEnvelope, EventMetadata
-
-DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
-MAX_STREAM_ID_LENGTH = 200
-MAX_EVENTS_PER_APPEND = 1000
 
 
 async def _keep_session(_conn: asyncpg.Connection) -> None:
@@ -105,7 +101,7 @@ class EventStore:
         `metadata.idempotency_key` already used, returns the first result (`duplicate=True`).
         """
         metadata = metadata or EventMetadata()
-        self._check_append(stream_id, stream_type, events, expected_version, metadata)
+        check_append(self.stream_types, stream_id, stream_type, events, expected_version, metadata)
         if self._writer is None:
             raise RuntimeError("the event store is not open")
         recorded_at = datetime.now(UTC)
@@ -139,63 +135,30 @@ class EventStore:
                 EVENTS_APPENDED.labels(event.type).inc()
         return result
 
-    def _check_append(
-        self,
-        stream_id: object,
-        stream_type: object,
-        events: object,
-        expected_version: object,
-        metadata: object,
-    ) -> None:
-        if not isinstance(stream_id, str) or not stream_id or len(stream_id) > MAX_STREAM_ID_LENGTH:
-            raise InvalidAppend(
-                f"stream_id must be a non-empty string of at most {MAX_STREAM_ID_LENGTH} characters"
-            )
-        if stream_type not in self.stream_types:
-            raise UnknownStreamType(str(stream_type), self.stream_types)
-        if type(expected_version) is not int or expected_version < 0:
-            raise InvalidAppend(
-                f"expected_version must be a non-negative integer, got {expected_version!r}"
-            )
-        if not isinstance(events, list | tuple) or not events:
-            raise InvalidAppend("events must be a non-empty list or tuple of NewEvent")
-        if len(events) > MAX_EVENTS_PER_APPEND:
-            raise InvalidAppend(f"at most {MAX_EVENTS_PER_APPEND} events per append")
-        if not isinstance(metadata, EventMetadata):
-            raise InvalidAppend("metadata must be an EventMetadata")
-        key = metadata.idempotency_key
-        if key is not None and (not key or len(key) > 255):
-            raise InvalidAppend("idempotency_key must be 1 to 255 characters")
-
     async def read_stream(
         self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
     ) -> list[EventEnvelope]:
-        rows = await self.pool.fetch(
-            f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version >= $2 "
-            "AND ($3::bigint IS NULL OR version <= $3) ORDER BY version",
-            stream_id,
-            from_version,
-            to_version,
+        """As stored: one stream from `from_version` to `to_version`, in version order."""
+        return await reader.read_stream(
+            self.pool, stream_id, from_version=from_version, to_version=to_version
         )
-        return [envelope_from_row(row) for row in rows]
 
     async def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[EventEnvelope]:
-        """The global feed in position order. Never skips a late commit: see the migration."""
-        rows = await self.pool.fetch(
-            f"SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
-            after_position,
-            limit,
-        )
-        return [envelope_from_row(row) for row in rows]
+        """As stored: the global feed in position order. Never skips a late commit: see the
+        first migration."""
+        return await reader.read_all(self.pool, after_position, limit)
+
+    async def read_range(
+        self, after: int, upto: int, types: Collection[str] | None = None
+    ) -> list[EventEnvelope]:
+        """Current (upcast): the events in `(after, upto]`, of `types` if given, in order."""
+        return await reader.read_range(self.pool, after, upto, types)
 
     async def stream_version(self, stream_id: str) -> int:
-        version = await self.pool.fetchval(
-            "SELECT max(version) FROM events WHERE stream_id = $1", stream_id
-        )
-        return version or 0
+        return await reader.stream_version(self.pool, stream_id)
 
     async def head_position(self) -> int:
-        return await head(self.pool)
+        return await reader.head(self.pool)
 
     async def wait_beyond(self, position: int, *, timeout: float) -> int:
         """Waits (without polling) until an event past `position` commits; returns the head."""

@@ -6,7 +6,7 @@ import asyncio
 
 import asyncpg
 
-from adapters.store import rows
+from adapters.store import reader
 from adapters.telemetry.metrics import (
     DATABASE_UP,
     EVENT_HEAD,
@@ -30,7 +30,7 @@ async def refresh_from_database(pool: asyncpg.Pool, timeout_s: float = 2.0) -> N
             statuses = await projection_status(conn)
             relays = await conn.fetch("SELECT name, position FROM relay_checkpoints")
             # Every projection's status carries the head; without any, ask for it.
-            head = statuses[0].head if statuses else await rows.head(conn)
+            head = statuses[0].head if statuses else await reader.head(conn)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
         DATABASE_UP.set(0)
         return

@@ -8,7 +8,8 @@ import msgspec
 import pytest
 
 from adapters.cli.main import build_parser, main
-from projections.checkpoints import check_name, lock_key
+from adapters.store.locks import lock_key
+from projections.checkpoints import check_name
 from projections.status import ProjectionStatus, status_table
 
 

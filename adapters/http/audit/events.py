@@ -22,7 +22,7 @@ from adapters.http.reads.params import (
     integer,
     many,
 )
-from adapters.store.rows import head as head_position
+from adapters.store.reader import head as head_position
 from domain.registry import default_registry
 
 FEED = QuerySpec(

@@ -10,7 +10,7 @@ from adapters.http.answers import PROBLEM
 from adapters.http.audit.common import TAGS, Req, require_auditor
 from adapters.http.problems import problem
 from adapters.http.reads.params import QuerySpec, boolean, invalid, text
-from adapters.store.store import MAX_STREAM_ID_LENGTH
+from adapters.store.checks import MAX_STREAM_ID_LENGTH
 
 VERIFY = QuerySpec(
     (

@@ -1,4 +1,7 @@
-"""The relay's rows: its checkpoint and the stream-to-owner map, read and moved together."""
+"""The relay's rows: its checkpoint and the stream-to-owner map, read and moved together.
+
+The events themselves come from the event store's reader (`reader.read_after`, upcast).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,7 @@ from collections.abc import Collection, Mapping
 
 import asyncpg
 
-from adapters.store.rows import COLUMNS, envelope_from_row
 from adapters.streaming.relay.subjects import Owner
-from domain.envelope import EventEnvelope
-from domain.upcasting import current
 
 
 async def checkpoint(conn: asyncpg.Connection, name: str) -> int:
@@ -18,16 +18,6 @@ async def checkpoint(conn: asyncpg.Connection, name: str) -> int:
         "INSERT INTO relay_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", name
     )
     return await conn.fetchval("SELECT position FROM relay_checkpoints WHERE name = $1", name)
-
-
-async def events_after(conn: asyncpg.Connection, position: int, limit: int) -> list[EventEnvelope]:
-    """Every event type, in position order (gap-free in commit order), upcast to current."""
-    rows = await conn.fetch(
-        f"SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
-        position,
-        limit,
-    )
-    return [current(envelope_from_row(row)) for row in rows]
 
 
 async def owners(conn: asyncpg.Connection, stream_ids: Collection[str]) -> dict[str, Owner]:

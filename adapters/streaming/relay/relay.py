@@ -12,6 +12,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError, NotFoundError
 from opentelemetry.trace import SpanKind
 
+from adapters.store import reader
+from adapters.store.locks import lock_key
 from adapters.store.notifier import HeadWatcher
 from adapters.streaming.relay import ledger, message
 from adapters.streaming.relay.config import RelayConfig
@@ -19,7 +21,6 @@ from adapters.streaming.relay.subjects import Owner, learn, subject
 from adapters.telemetry.metrics import RELAY_PUBLISHED
 from adapters.telemetry.tracing import current_traceparent, span
 from domain.envelope import EventEnvelope
-from projections.checkpoints import lock_key
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class Relay:
         name = self.config.stream
         position = await ledger.checkpoint(conn, name)
         while not stop.is_set():
-            batch = await ledger.events_after(conn, position, self.config.batch)
+            batch = await reader.read_after(conn, position, self.config.batch)
             if not batch:
                 await watcher.wait_beyond(position, IDLE_WAIT_S)
                 continue

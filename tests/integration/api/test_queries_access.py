@@ -8,7 +8,7 @@ from uuid import UUID
 import pytest
 import pytest_asyncio
 
-from adapters.store.rows import head
+from adapters.store.reader import head
 from tests.integration.api.queries_support import (
     get,
     pipeline,

@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from adapters.audit.export import export
 from adapters.audit.reads import BATCH, FeedFilters
 from adapters.platform.services import Services
-from adapters.store.rows import head as head_position
+from adapters.store.reader import head as head_position
 from tests.integration.audit.audit_reads_support import (
     append_logs,
     feed,

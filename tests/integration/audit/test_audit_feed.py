@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from adapters.platform.services import Services
-from adapters.store.rows import head as head_position
+from adapters.store.reader import head as head_position
 from domain.project import Project
 from tests.integration.api.conftest import Keys
 from tests.integration.audit.audit_reads_support import (

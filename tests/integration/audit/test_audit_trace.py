@@ -8,9 +8,9 @@ from uuid import uuid4
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from adapters.audit.trace import CAUSED_BY
 from adapters.platform.embedded import ServerUrls
 from adapters.platform.services import Services
+from adapters.store.audit_reader import CAUSED_BY
 from tests.databases import own_database
 from tests.integration.api.conftest import Keys
 from tests.integration.audit.audit_reads_support import history, run_world, webhook_run

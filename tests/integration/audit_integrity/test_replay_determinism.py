@@ -22,6 +22,7 @@ from eventsourcing.domain import Aggregate
 
 from adapters.platform.services import RandomSecrets, Services
 from adapters.store.heartbeats import PgHeartbeats
+from adapters.store.reader import current_envelopes
 from adapters.store.repository import Repository
 from adapters.store.rows import envelope_from_row
 from adapters.webhooks.intake import received
@@ -227,7 +228,7 @@ async def test_replaying_every_stream_gives_the_live_states(
     # The runs read model, projected from the same feed, agrees with every replayed run.
     schema = await make_schema(scratch_services.store.pool, RunsProjection())
     await apply_in_batches(
-        scratch_services.store.pool, RunsProjection(), schema, map(envelope_from_row, rows)
+        scratch_services.store.pool, RunsProjection(), schema, current_envelopes(rows)
     )
     for run_id in work.runs:
         run = replayed[str(run_id)]

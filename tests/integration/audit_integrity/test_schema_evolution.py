@@ -13,8 +13,8 @@ import nats
 
 from adapters.audit.verify import verify_stream
 from adapters.platform.services import Services
-from adapters.store import NewEvent
-from adapters.streaming.relay import Relay, RelayConfig, ledger, message
+from adapters.store import NewEvent, reader
+from adapters.streaming.relay import Relay, RelayConfig, message
 from domain.envelope import EventEnvelope
 from domain.project import Project
 from domain.registry import default_registry
@@ -56,7 +56,7 @@ async def test_the_relay_and_the_gateway_serve_it_upcast(
     project, position = await store_v1_project(scratch_services)
     conn = await asyncpg.connect(scratch_url)
     try:
-        relayed = await ledger.events_after(conn, position - 1, 10)
+        relayed = await reader.read_after(conn, position - 1, 10)
         replayed = await gateway_events.batch(conn, position - 1, position, 10)
         report = await verify_stream(conn, str(project))
     finally:
@@ -92,7 +92,7 @@ async def test_a_current_event_says_nothing_of_a_stored_version(
     )
     conn = await asyncpg.connect(scratch_url)
     try:
-        (envelope,) = await ledger.events_after(conn, result.last_position - 1, 10)
+        (envelope,) = await reader.read_after(conn, result.last_position - 1, 10)
     finally:
         await conn.close()
 

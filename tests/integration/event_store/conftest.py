@@ -1,5 +1,9 @@
-"""The event store contract runs against every PostgreSQL we can reach: the session's server
-(embedded 18 by default) and, when it answers, the machine's own (15 here)."""
+"""The event store contract runs against every implementation of the port: the in-memory store,
+and the PostgreSQL store on every server we can reach: the session's (embedded 18 by default)
+and, when it answers, the machine's own (15 here).
+
+Tests of what only PostgreSQL has (other processes, lost connections) ask for `store_url` or
+use the `postgres_only` fixture; the in-memory backend skips them."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import pytest_asyncio
 
 from adapters.platform.embedded import ServerUrls
 from adapters.store import EventStore
+from adapters.store.memory import InMemoryEventStore
 from tests.databases import own_database
 
 SECOND_SERVER = os.environ.get(
@@ -33,22 +38,57 @@ def _second_server_answers() -> bool:
     return asyncio.run(probe())
 
 
+MEMORY = "memory"
 BACKENDS = ["session"] + (["second"] if _second_server_answers() else [])
 
 
 def pytest_report_header() -> str:
-    return f"event store contract backends: {', '.join(BACKENDS)} (second = {SECOND_SERVER})"
+    backends = ", ".join([*BACKENDS, MEMORY])
+    return f"event store contract backends: {backends} (second = {SECOND_SERVER})"
 
 
-@pytest_asyncio.fixture(scope="session", params=BACKENDS)
-async def store_url(request: pytest.FixtureRequest, server_urls: ServerUrls) -> AsyncIterator[str]:
-    """A database of its own: these tests append free-form events that no projection expects."""
-    server = server_urls.database_url if request.param == "session" else SECOND_SERVER
+@pytest.fixture(scope="session", params=[*BACKENDS, MEMORY])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest_asyncio.fixture(scope="session")
+async def backend_database(backend: str, server_urls: ServerUrls) -> AsyncIterator[str | None]:
+    """A database of its own (None for the in-memory backend): these tests append free-form
+    events that no projection expects."""
+    if backend == MEMORY:
+        yield None
+        return
+    server = server_urls.database_url if backend == "session" else SECOND_SERVER
     async with own_database(server, "flowledger_store_test") as url:
         yield url
 
 
+@pytest.fixture
+def store_url(backend_database: str | None) -> str:
+    """The PostgreSQL database the store writes to; tests asking for it are PostgreSQL only."""
+    if backend_database is None:
+        pytest.skip("PostgreSQL only")
+    return backend_database
+
+
 @pytest_asyncio.fixture(scope="session")
-async def store(store_url: str) -> AsyncIterator[EventStore]:
-    async with EventStore(store_url, stream_types=STREAM_TYPES, max_event_bytes=64 * 1024) as store:
+async def store(backend_database: str | None) -> AsyncIterator[EventStore]:
+    """The store under contract; typed as the PostgreSQL one, which the in-memory one mirrors."""
+    if backend_database is None:
+        async with InMemoryEventStore(
+            stream_types=STREAM_TYPES, max_event_bytes=64 * 1024
+        ) as memory:
+            yield memory  # type: ignore[misc]
+        return
+    async with EventStore(
+        backend_database, stream_types=STREAM_TYPES, max_event_bytes=64 * 1024
+    ) as store:
         yield store
+
+
+@pytest.fixture
+def postgres_only(backend: str) -> None:
+    """For tests of what only the PostgreSQL store does (its writer, its connections)."""
+    if backend == MEMORY:
+        pytest.skip("PostgreSQL only")

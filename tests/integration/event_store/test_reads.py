@@ -101,6 +101,40 @@ async def test_the_global_feed_is_read_in_position_order_in_batches(store: Event
     assert seen == list(range(start + 1, start + 13))
 
 
+async def test_a_range_reads_between_two_positions_of_the_types_asked(store: EventStore) -> None:
+    start = await store.head_position()
+    await store.append(
+        unique_id("run-"),
+        "run",
+        [NewEvent(type=t, data={"i": i}) for i, t in enumerate("EFE")],
+        expected_version=0,
+    )
+    upto = await store.head_position()
+
+    assert [e.type for e in await store.read_range(start, upto)] == ["E", "F", "E"]
+    assert [e.data["i"] for e in await store.read_range(start, upto, {"E"})] == [0, 2]
+    assert [e.position for e in await store.read_range(start + 1, upto - 1)] == [start + 2]
+    assert await store.read_range(start, upto, set()) == []
+
+
+async def test_a_range_is_upcast_while_a_stream_reads_as_stored(store: EventStore) -> None:
+    # `ProjectCreated` is at schema 2; this is how a deployment before `description` wrote it.
+    v1 = {"name": "Legacy", "slug": unique_id("legacy-"), "occurred_at": "2025-06-01T09:30:00Z"}
+    written = await store.append(
+        unique_id("project-"),
+        "project",
+        [NewEvent(type="ProjectCreated", data=v1, schema_version=1)],
+        expected_version=0,
+    )
+
+    [read] = await store.read_range(written.first_position - 1, written.last_position)
+    [stored] = await store.read_stream(written.stream_id)
+
+    assert (read.schema_version, read.stored_schema_version, read.data["description"]) == (2, 1, "")
+    assert (stored.schema_version, stored.stored_schema_version, stored.data) == (1, None, v1)
+    assert stored.hash == recompute_chain([stored])[0]
+
+
 async def test_a_waiting_reader_wakes_when_an_event_commits(store: EventStore) -> None:
     head = await store.head_position()
     waiter = asyncio.create_task(store.wait_beyond(head, timeout=30))

@@ -8,7 +8,7 @@ import asyncpg
 import pytest_asyncio
 
 from adapters.store import EventStore
-from projections.feed import read_range
+from adapters.store.reader import read_range
 from projections.runtime import Projector
 from projections.status import projection_status
 from tests.helpers import unique_id

@@ -20,7 +20,7 @@ import pytest_asyncio
 from adapters.platform.secrets import SecretBox
 from adapters.platform.services import Services, open_services
 from adapters.platform.settings import Settings
-from adapters.store.rows import envelope_from_row
+from adapters.store.reader import current_envelopes
 from commands import pipelines, projects, runs
 from commands.bus import CommandResult
 from commands.context import CommandContext, Principal
@@ -106,14 +106,15 @@ async def driver(rm_services: Services) -> Driver:
 
 
 async def read_events(pool: asyncpg.Pool, tag: str, after: int = 0) -> list[EventEnvelope]:
-    """The events of the commands a Driver tagged `tag` sent (other tests share the table)."""
+    """The events of the commands a Driver tagged `tag` sent (other tests share the table),
+    current (upcast), as the store's reader hands events to projections."""
     rows = await pool.fetch(
         "SELECT * FROM events WHERE position > $1 AND metadata->>'correlation_id' LIKE $2"
         " ORDER BY position",
         after,
         f"{tag}:%",
     )
-    return [envelope_from_row(row) for row in rows]
+    return current_envelopes(rows)
 
 
 async def make_schema(pool: asyncpg.Pool, projection: Projection) -> str:

@@ -14,7 +14,7 @@ import asyncpg
 import pytest_asyncio
 
 from adapters.platform.services import Services
-from adapters.store.rows import envelope_from_row
+from adapters.store.reader import current_envelopes
 from adapters.webhooks.intake import IntakeProcess
 from commands import pipelines, projects, webhook_sources
 from commands.bus import CommandResult
@@ -154,7 +154,7 @@ class World:
         )
         if not rows:
             return
-        envelopes = [envelope_from_row(row) for row in rows]
+        envelopes = current_envelopes(rows)
         async with self.pool.acquire() as conn, conn.transaction():
             await PipelinesProjection().apply(conn, self.schema, envelopes)
         self._applied = envelopes[-1].position

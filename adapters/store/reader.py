@@ -1,0 +1,136 @@
+"""The one reader of the events table: the global feed, one stream, first events, the head.
+
+Every module outside the event store reads events through here (or through its two siblings:
+`replay` for the gateway's watch levels, `audit_reader` for the auditors' stored rows).
+
+Two kinds of answer, named in each docstring:
+
+- *current*: envelopes upcast to their type's current schema (`domain.upcasting.current`),
+  with `stored_schema_version` naming the version stored. What projections, the relay, the
+  gateway and timelines hand on. Upcasting happens here, once, in `current_envelopes`.
+- *as stored*: envelopes exactly as appended (`read_stream`, `read_all`): the store's own port,
+  which the repository decodes through the registry, and whose fields re-hash to the chain.
+
+Each function takes a connection or a pool, so a projection can read inside the transaction
+that saves its rows and checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from adapters.store.rows import COLUMNS, envelope_from_row
+from domain.envelope import EventEnvelope
+from domain.upcasting import current
+
+Conn = asyncpg.Connection | asyncpg.Pool
+
+
+def current_envelopes(rows: Iterable[Any]) -> list[EventEnvelope]:
+    """Rows as current envelopes: the one place the readers upcast."""
+    return [current(envelope_from_row(row)) for row in rows]
+
+
+async def head(conn: Conn) -> int:
+    """The last committed position. Positions are given out in commit order without gaps,
+    so every event up to it is already visible: a range read below it misses nothing."""
+    return await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+
+
+async def read_range(
+    conn: Conn,
+    after: int,
+    upto: int,
+    types: Collection[str] | None = None,
+    *,
+    limit: int | None = None,
+) -> list[EventEnvelope]:
+    """Current. The events in `(after, upto]`, of `types` if given, in position order, at most
+    `limit`. Read below a head taken first, a range is complete: no late commit hides in it."""
+    # Built to the exact text each caller had, so their plans (and prepared statements) hold.
+    sql = f"SELECT {COLUMNS} FROM events WHERE position > $1 AND position <= $2"
+    args: list[Any] = [after, upto]
+    if types is not None:
+        args.append(list(types))
+        sql += f" AND type = ANY(${len(args)}::text[])"
+    sql += " ORDER BY position"
+    if limit is not None:
+        args.append(limit)
+        sql += f" LIMIT ${len(args)}"
+    rows = await conn.fetch(sql, *args)
+    return current_envelopes(rows)
+
+
+async def read_after(conn: Conn, after: int, limit: int) -> list[EventEnvelope]:
+    """Current. Every event past `after`, in position order, at most `limit`: `read_all`
+    upcast, for readers that publish what they read (the relay)."""
+    return current_envelopes(await _after(conn, after, limit))
+
+
+async def read_all(conn: Conn, after: int, limit: int) -> list[EventEnvelope]:
+    """As stored. Every event past `after`, in position order, at most `limit`."""
+    return [envelope_from_row(row) for row in await _after(conn, after, limit)]
+
+
+async def _after(conn: Conn, after: int, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+        after,
+        limit,
+    )
+
+
+async def read_stream(
+    conn: Conn, stream_id: str, *, from_version: int = 1, to_version: int | None = None
+) -> list[EventEnvelope]:
+    """As stored. One stream's events from `from_version` to `to_version`, in version order."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version >= $2 "
+        "AND ($3::bigint IS NULL OR version <= $3) ORDER BY version",
+        stream_id,
+        from_version,
+        to_version,
+    )
+    return [envelope_from_row(row) for row in rows]
+
+
+async def read_stream_current(conn: Conn, stream_id: str) -> list[EventEnvelope]:
+    """Current. One whole stream in version order (a run's timeline)."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version", stream_id
+    )
+    return current_envelopes(rows)
+
+
+async def stream_version(conn: Conn, stream_id: str) -> int:
+    """The stream's last version; 0 for a stream with no events."""
+    version = await conn.fetchval("SELECT max(version) FROM events WHERE stream_id = $1", stream_id)
+    return version or 0
+
+
+async def first_events(conn: Conn, streams: Collection[str]) -> list[EventEnvelope]:
+    """Current. The first event of each of `streams` that has one (it names the owner)."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) AND version = 1",
+        list(streams),
+    )
+    return current_envelopes(rows)
+
+
+async def any_stream_of_type(conn: Conn, stream_type: str) -> bool:
+    """Whether any stream of `stream_type` was ever begun."""
+    found = await conn.fetchval("SELECT 1 FROM events WHERE stream_type = $1 LIMIT 1", stream_type)
+    return found is not None
+
+
+async def recorded_at(conn: Conn, positions: Sequence[int]) -> dict[int, datetime]:
+    """When the events at `positions` were recorded (positions with no event are left out)."""
+    rows = await conn.fetch(
+        "SELECT position, recorded_at FROM events WHERE position = ANY($1::bigint[])",
+        list(positions),
+    )
+    return {row["position"]: row["recorded_at"] for row in rows}
