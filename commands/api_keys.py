@@ -10,7 +10,7 @@ import msgspec
 
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
-from commands.outcome import answer
+from commands.outcome import SecretShown, answer, with_secret
 from domain.api_key import ApiKey
 
 
@@ -29,7 +29,7 @@ class RevokeApiKey(msgspec.Struct, frozen=True, kw_only=True):
 
 async def issue_api_key(
     command: IssueApiKey, context: CommandContext, deps: Dependencies
-) -> CommandResult:
+) -> SecretShown:
     # Only an admin of that project (or of all) may hand out keys for it.
     context.principal.require("admin", command.project_id)
     key_id = context.new_id("api-key")
@@ -45,11 +45,7 @@ async def issue_api_key(
         issued_by=context.principal.name,
         at=context.at,
     )
-    appended = await deps.repository.save(key, metadata=context.metadata())
-    if appended is not None and appended.duplicate:
-        # The first request got the token; a replay cannot show it again.
-        return answer(key, appended)
-    return answer(key, appended, secret=token)
+    return with_secret(key, await deps.repository.save(key, metadata=context.metadata()), token)
 
 
 async def revoke_api_key(

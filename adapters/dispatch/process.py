@@ -35,6 +35,7 @@ from commands.dispatch import (
     TAKES_A_RUNNER_AWAY,
     WAKES_A_RUN,
     DispatchReady,
+    JobsDispatched,
 )
 from commands.runs import ReportStepStatus
 from domain.envelope import EventEnvelope
@@ -222,18 +223,16 @@ class DispatchProcess:
         for run_id, cause in woken.items():
             at = self._clock()
             result = await self._command(DispatchReady(run_id=run_id), cause, at=at)
-            if result is not None and result.position is not None:
+            if isinstance(result, JobsDispatched) and result.position is not None:
                 await self._publish_now(run_id, result, at)
 
-    async def _publish_now(self, run_id: UUID, result: CommandResult, at: datetime) -> None:
-        recorded = [
-            (r["step"], r["attempt"], r["label"]) for r in result.extra.get("dispatched", ())
-        ]
+    async def _publish_now(self, run_id: UUID, result: JobsDispatched, at: datetime) -> None:
+        recorded = [(job.step, job.attempt, job.label) for job in result.jobs]
         if not recorded:
             return
         try:
             jobs = await self._publisher.jobs(
-                run_id, recorded, dispatched_at=at, traceparent=result.extra.get("traceparent")
+                run_id, recorded, dispatched_at=at, traceparent=result.traceparent
             )
             for job in jobs:
                 await self._publisher.publish(job)
