@@ -194,6 +194,14 @@ class EventStore:
         )
         return version or 0
 
+    async def has_stream_type(self, stream_type: str) -> bool:
+        """Whether any stream of `stream_type` was ever written."""
+        return bool(
+            await self.pool.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE stream_type = $1)", stream_type
+            )
+        )
+
     async def head_position(self) -> int:
         return await head(self.pool)
 
