@@ -15,7 +15,7 @@ so a delivery can never start another project's pipeline. Ids and appends are id
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, assert_never
 from uuid import UUID
@@ -89,8 +89,12 @@ class Dispatch(Protocol):
     async def __call__(self, command: object, context: CommandContext) -> CommandResult: ...
 
 
-Candidates = Callable[[ReceivedDelivery], Awaitable[Sequence[Candidate]]]
-"""The pipelines of the delivery's project, as they stood when it was recorded (or later)."""
+class Candidates(Protocol):
+    """The pipelines a delivery may start: a question for the read side, answered by an adapter
+    (commands never import projections)."""
+
+    async def __call__(self, project_id: UUID, *, position: int) -> Sequence[Candidate]:
+        """The project's pipelines, oldest first, as they stood at `position` (or later)."""
 
 
 class WebhookIntake:
@@ -148,7 +152,7 @@ class WebhookIntake:
         at: datetime,
     ) -> Outcome:
         kind = facts.kind
-        candidates = await self._candidates(delivery)
+        candidates = await self._candidates(delivery.project_id, position=delivery.position)
         # Trigger globs match the branch a pull request targets; the run builds its head.
         match_ref = facts.base_ref if isinstance(facts, PullRequest) else facts.ref
         chosen = [
@@ -192,7 +196,7 @@ class WebhookIntake:
         run_id = context.new_id("run")  # the id TriggerRun gives it, on every delivery
         created = not await self._exists(run_id)
         if created:
-            candidates = await self._candidates(delivery)
+            candidates = await self._candidates(delivery.project_id, position=delivery.position)
             home = next(
                 (c for c in candidates if c.active and _mirrors(c, delivery.source_kind, facts)),
                 None,
