@@ -1,7 +1,7 @@
-"""Recording a verified webhook delivery: once per delivery, however often it is sent.
+"""A webhook delivery's two records: received (once, however often it is sent) and processed.
 
-The signature is checked before the command is sent (nothing is written for an anonymous
-caller); the handler only records. Turning the delivery into runs is the intake's job.
+The signature is checked before `RecordWebhookDelivery` is sent (nothing is written for an
+anonymous caller). The intake turns the delivery into runs, then sends `RecordDeliveryOutcome`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,14 @@ from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext, Principal
 from commands.outcome import answer
 from domain.webhook_delivery import WebhookDelivery, delivery_stream_id
+
+
+class RecordDeliveryOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    delivery: UUID
+    """The delivery's stream id."""
+    outcome: str
+    runs: tuple[UUID, ...] = ()
+    reason: str = ""
 
 
 class RecordWebhookDelivery(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,4 +70,19 @@ async def record_webhook_delivery(
     return answer(delivery, await deps.repository.save(delivery, metadata=context.metadata()))
 
 
-HANDLERS = {RecordWebhookDelivery: record_webhook_delivery}
+async def record_delivery_outcome(
+    command: RecordDeliveryOutcome, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    delivery = await deps.repository.get(WebhookDelivery, command.delivery)
+    context.principal.require("write", delivery.project_id)
+    # The same outcome again decides nothing: a replayed intake batch writes nothing twice.
+    delivery.record_outcome(
+        outcome=command.outcome, runs=command.runs, reason=command.reason, at=context.at
+    )
+    return answer(delivery, await deps.repository.save(delivery, metadata=context.metadata()))
+
+
+HANDLERS = {
+    RecordWebhookDelivery: record_webhook_delivery,
+    RecordDeliveryOutcome: record_delivery_outcome,
+}

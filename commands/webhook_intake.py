@@ -26,6 +26,7 @@ from commands.bus import CommandResult
 from commands.context import CommandContext, Forbidden, Principal
 from commands.ports import Repository
 from commands.runs import ReportRunStatus, TriggerRun
+from commands.webhook_deliveries import RecordDeliveryOutcome
 from commands.webhook_payloads import (
     MERGE_REQUEST,
     PULL_REQUEST,
@@ -98,7 +99,8 @@ class Candidates(Protocol):
 
 
 class WebhookIntake:
-    """Processes deliveries through `dispatch` (the command bus), reading with `repository`."""
+    """Processes deliveries through `dispatch` (the command bus, which does every write),
+    reading with `repository`."""
 
     def __init__(self, dispatch: Dispatch, repository: Repository, candidates: Candidates) -> None:
         self._dispatch = dispatch
@@ -116,10 +118,13 @@ class WebhookIntake:
         self, delivery: ReceivedDelivery, outcome: Outcome, *, at: datetime
     ) -> Outcome:
         """Record `outcome` on the delivery's stream (the same outcome again writes nothing)."""
-        record = await self._repository.get(WebhookDelivery, delivery.stream_id)
-        reason = outcome.reason[:REASON_MAX]
-        record.record_outcome(outcome=outcome.outcome, runs=outcome.runs, reason=reason, at=at)
-        await self._repository.save(record, metadata=_context(delivery, ACTOR, at).metadata())
+        command = RecordDeliveryOutcome(
+            delivery=delivery.stream_id,
+            outcome=outcome.outcome,
+            runs=outcome.runs,
+            reason=outcome.reason[:REASON_MAX],
+        )
+        await self._dispatch(command, _context(delivery, ACTOR, at))
         return outcome
 
     async def decide(self, delivery: ReceivedDelivery, *, at: datetime) -> Outcome:
