@@ -359,7 +359,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _tail(args: argparse.Namespace) -> int:
-    from adapters.streaming.relay import tail
+    from adapters.streaming import tail
 
     settings = _settings()
     if settings is None:
