@@ -1,4 +1,5 @@
-"""API key commands: issue (the token is shown once, only its hash is kept) and revoke."""
+"""API key commands: issue (the token is shown once, only its hash is kept), the first start's
+admin key, and revoke."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ import msgspec
 
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
-from commands.outcome import answer
+from commands.outcome import SecretShown, answer, with_secret
+from commands.ports import VersionConflict
 from domain.api_key import ApiKey
+
+FIRST_ADMIN_KEY_ID = UUID("0b0a7c1e-5e11-4f1a-9d3b-ad312a4bc0de")
+"""Fixed, so that processes starting together race for one stream: exactly one append wins."""
+FIRST_ADMIN_KEY_NAME = "bootstrap admin"
 
 
 class IssueApiKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -19,6 +25,10 @@ class IssueApiKey(msgspec.Struct, frozen=True, kw_only=True):
     scopes: tuple[str, ...]
     project_id: UUID | None = None
     expires_at: datetime | None = None
+
+
+class IssueFirstAdminKey(msgspec.Struct, frozen=True, kw_only=True):
+    """An admin key for every project, on a store where no API key was ever issued."""
 
 
 class RevokeApiKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,27 +39,26 @@ class RevokeApiKey(msgspec.Struct, frozen=True, kw_only=True):
 
 async def issue_api_key(
     command: IssueApiKey, context: CommandContext, deps: Dependencies
-) -> CommandResult:
+) -> SecretShown:
     # Only an admin of that project (or of all) may hand out keys for it.
     context.principal.require("admin", command.project_id)
-    key_id = context.new_id("api-key")
-    token, secret_hash = deps.secrets.new_api_key(key_id)
-    key = ApiKey.create(
-        id=key_id,
-        name=command.name,
-        project_id=command.project_id,
-        scopes=command.scopes,
-        secret_hash=secret_hash,
-        prefix=_public_part(token),
-        expires_at=command.expires_at,
-        issued_by=context.principal.name,
-        at=context.at,
-    )
-    appended = await deps.repository.save(key, metadata=context.metadata())
-    if appended is not None and appended.duplicate:
-        # The first request got the token; a replay cannot show it again.
-        return answer(key, appended)
-    return answer(key, appended, secret=token)
+    return await _issue(command, context.new_id("api-key"), context, deps)
+
+
+async def issue_first_admin_key(
+    command: IssueFirstAdminKey, context: CommandContext, deps: Dependencies
+) -> SecretShown:
+    context.principal.require("admin", None)
+    nothing = SecretShown(id=str(FIRST_ADMIN_KEY_ID), version=0)
+    # 1. Any key ever issued (revoked or not) means someone was given the keys: none is due.
+    if await deps.repository.any_of(ApiKey):
+        return nothing
+    first = IssueApiKey(name=FIRST_ADMIN_KEY_NAME, scopes=("admin",))
+    try:
+        # 2. On its fixed stream: of processes starting together, one append wins.
+        return await _issue(first, FIRST_ADMIN_KEY_ID, context, deps)
+    except VersionConflict:
+        return nothing  # another process issued it a moment ago
 
 
 async def revoke_api_key(
@@ -61,9 +70,27 @@ async def revoke_api_key(
     return answer(key, await deps.repository.save(key, metadata=context.metadata()))
 
 
-def _public_part(token: str) -> str:
-    """`flk_<key id>`: enough to recognise a key in a listing, nothing of its secret."""
-    return "_".join(token.split("_", 2)[:2])
+async def _issue(
+    command: IssueApiKey, key_id: UUID, context: CommandContext, deps: Dependencies
+) -> SecretShown:
+    new = deps.secrets.new_api_key(key_id)
+    key = ApiKey.create(
+        id=key_id,
+        name=command.name,
+        project_id=command.project_id,
+        scopes=command.scopes,
+        secret_hash=new.secret_hash,
+        prefix=new.prefix,
+        expires_at=command.expires_at,
+        issued_by=context.principal.name,
+        at=context.at,
+    )
+    saved = await deps.repository.save(key, metadata=context.metadata())
+    return with_secret(key, saved, new.token)
 
 
-HANDLERS = {IssueApiKey: issue_api_key, RevokeApiKey: revoke_api_key}
+HANDLERS = {
+    IssueApiKey: issue_api_key,
+    IssueFirstAdminKey: issue_first_admin_key,
+    RevokeApiKey: revoke_api_key,
+}

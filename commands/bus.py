@@ -19,7 +19,11 @@ from commands.ports import (
 
 
 class CommandResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """What a command answers: the stream it wrote, its new version, the global position."""
+    """What a command answers: the stream it wrote, its new version, the global position.
+
+    A command with more to say answers a subclass naming it (`SecretShown`, `JobsDispatched`),
+    so every reader of a result knows its fields' types.
+    """
 
     id: str
     version: int
@@ -27,7 +31,6 @@ class CommandResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     """Global position of the last event written; None when the command decided nothing."""
     duplicate: bool = False
     """True when an idempotency key replayed an earlier request: nothing new was written."""
-    extra: dict[str, Any] = {}
 
 
 class Dependencies(msgspec.Struct, frozen=True, kw_only=True):

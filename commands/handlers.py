@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from commands import api_keys, dispatch, pipelines, projects, runners, runs, webhook_sources
+from commands import (
+    api_keys,
+    dispatch,
+    pipelines,
+    projects,
+    runners,
+    runs,
+    webhook_deliveries,
+    webhook_sources,
+)
 from commands.bus import Handler
 
 HANDLERS: dict[type, Handler] = {
@@ -11,6 +20,7 @@ HANDLERS: dict[type, Handler] = {
     **runs.HANDLERS,
     **api_keys.HANDLERS,
     **webhook_sources.HANDLERS,
+    **webhook_deliveries.HANDLERS,
     **runners.HANDLERS,
     **dispatch.HANDLERS,
 }

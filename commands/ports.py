@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
+import msgspec
 from eventsourcing.domain import Aggregate
 
 from domain.envelope import EventMetadata
@@ -44,6 +45,9 @@ class Repository(Protocol):
 
     async def get(self, aggregate_cls: type[A], id: UUID, *, version: int | None = None) -> A: ...
 
+    async def any_of(self, aggregate_cls: type[Aggregate]) -> bool:
+        """Whether any aggregate of this kind was ever saved (its stream exists)."""
+
 
 class SecretSealer(Protocol):
     """Encrypts a secret before it goes into an event (events are kept forever)."""
@@ -51,11 +55,18 @@ class SecretSealer(Protocol):
     def seal(self, plain: str) -> str: ...
 
 
+class NewApiKey(msgspec.Struct, frozen=True, kw_only=True):
+    token: str
+    """Shown once to whoever asked for the key; never stored."""
+    secret_hash: str
+    prefix: str
+    """The token's non-secret start, kept to recognise the key in listings."""
+
+
 class Secrets(Protocol):
     """Randomness the domain must not call: new API keys and webhook secrets."""
 
-    def new_api_key(self, key_id: UUID) -> tuple[str, str]:
-        """`(token shown once, hash to store)`."""
+    def new_api_key(self, key_id: UUID) -> NewApiKey: ...
 
     def new_webhook_secret(self) -> str: ...
 

@@ -75,7 +75,7 @@ async def register_runner(
     # Seen before it is recorded: a runner that never heartbeats is still reaped.
     await deps.heartbeats.beat(runner.id, context.at, ())
     appended = await deps.repository.save(runner, metadata=context.metadata())
-    return answer(runner, appended, runner_id=str(runner.id))
+    return answer(runner, appended)
 
 
 async def record_heartbeat(

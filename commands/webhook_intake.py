@@ -15,7 +15,7 @@ so a delivery can never start another project's pipeline. Ids and appends are id
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, assert_never
 from uuid import UUID
@@ -26,6 +26,7 @@ from commands.bus import CommandResult
 from commands.context import CommandContext, Forbidden, Principal
 from commands.ports import Repository
 from commands.runs import ReportRunStatus, TriggerRun
+from commands.webhook_deliveries import RecordDeliveryOutcome
 from commands.webhook_payloads import (
     MERGE_REQUEST,
     PULL_REQUEST,
@@ -89,12 +90,17 @@ class Dispatch(Protocol):
     async def __call__(self, command: object, context: CommandContext) -> CommandResult: ...
 
 
-Candidates = Callable[[ReceivedDelivery], Awaitable[Sequence[Candidate]]]
-"""The pipelines of the delivery's project, as they stood when it was recorded (or later)."""
+class Candidates(Protocol):
+    """The pipelines a delivery may start: a question for the read side, answered by an adapter
+    (commands never import projections)."""
+
+    async def __call__(self, project_id: UUID, *, position: int) -> Sequence[Candidate]:
+        """The project's pipelines, oldest first, as they stood at `position` (or later)."""
 
 
 class WebhookIntake:
-    """Processes deliveries through `dispatch` (the command bus), reading with `repository`."""
+    """Processes deliveries through `dispatch` (the command bus, which does every write),
+    reading with `repository`."""
 
     def __init__(self, dispatch: Dispatch, repository: Repository, candidates: Candidates) -> None:
         self._dispatch = dispatch
@@ -112,10 +118,13 @@ class WebhookIntake:
         self, delivery: ReceivedDelivery, outcome: Outcome, *, at: datetime
     ) -> Outcome:
         """Record `outcome` on the delivery's stream (the same outcome again writes nothing)."""
-        record = await self._repository.get(WebhookDelivery, delivery.stream_id)
-        reason = outcome.reason[:REASON_MAX]
-        record.record_outcome(outcome=outcome.outcome, runs=outcome.runs, reason=reason, at=at)
-        await self._repository.save(record, metadata=_context(delivery, ACTOR, at).metadata())
+        command = RecordDeliveryOutcome(
+            delivery=delivery.stream_id,
+            outcome=outcome.outcome,
+            runs=outcome.runs,
+            reason=outcome.reason[:REASON_MAX],
+        )
+        await self._dispatch(command, _context(delivery, ACTOR, at))
         return outcome
 
     async def decide(self, delivery: ReceivedDelivery, *, at: datetime) -> Outcome:
@@ -148,7 +157,7 @@ class WebhookIntake:
         at: datetime,
     ) -> Outcome:
         kind = facts.kind
-        candidates = await self._candidates(delivery)
+        candidates = await self._candidates(delivery.project_id, position=delivery.position)
         # Trigger globs match the branch a pull request targets; the run builds its head.
         match_ref = facts.base_ref if isinstance(facts, PullRequest) else facts.ref
         chosen = [
@@ -192,7 +201,7 @@ class WebhookIntake:
         run_id = context.new_id("run")  # the id TriggerRun gives it, on every delivery
         created = not await self._exists(run_id)
         if created:
-            candidates = await self._candidates(delivery)
+            candidates = await self._candidates(delivery.project_id, position=delivery.position)
             home = next(
                 (c for c in candidates if c.active and _mirrors(c, delivery.source_kind, facts)),
                 None,

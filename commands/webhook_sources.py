@@ -10,7 +10,7 @@ import msgspec
 
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
-from commands.outcome import answer
+from commands.outcome import SecretShown, answer, with_secret
 from domain.errors import IllegalTransition, InvalidValue
 from domain.project import Project, ProjectStatus
 from domain.webhook_source import WebhookSource
@@ -53,7 +53,7 @@ def _secret(given: str | None, deps: Dependencies) -> tuple[str, bool]:
 
 async def register_webhook_source(
     command: RegisterWebhookSource, context: CommandContext, deps: Dependencies
-) -> CommandResult:
+) -> SecretShown:
     context.principal.require("admin", command.project_id)
     project = await deps.repository.get(Project, command.project_id)
     if project.status is not ProjectStatus.ACTIVE:
@@ -68,13 +68,12 @@ async def register_webhook_source(
         at=context.at,
     )
     appended = await deps.repository.save(source, metadata=context.metadata())
-    shown = secret if generated and not (appended and appended.duplicate) else None
-    return answer(source, appended, secret=shown) if shown else answer(source, appended)
+    return with_secret(source, appended, secret if generated else None)
 
 
 async def rotate_webhook_secret(
     command: RotateWebhookSecret, context: CommandContext, deps: Dependencies
-) -> CommandResult:
+) -> SecretShown:
     source = await deps.repository.get(WebhookSource, command.source_id)
     context.principal.require("admin", source.project_id)
     secret, generated = _secret(command.secret, deps)
@@ -82,7 +81,7 @@ async def rotate_webhook_secret(
         deps.sealer.seal(secret), grace=timedelta(seconds=command.grace_s), at=context.at
     )
     appended = await deps.repository.save(source, metadata=context.metadata())
-    return answer(source, appended, secret=secret) if generated else answer(source, appended)
+    return with_secret(source, appended, secret if generated else None)
 
 
 async def disable_webhook_source(

@@ -12,6 +12,7 @@ import msgspec
 
 from domain.envelope import EventEnvelope
 from domain.pipeline import PipelineStatus
+from domain.pipeline_definition import TriggerSpec
 from domain.run_values import RunStatus
 from projections.filters import PipelineFilters, like_pattern
 from projections.paging import (
@@ -53,6 +54,15 @@ class PipelineRow(msgspec.Struct, frozen=True, kw_only=True):
     runs_failed: int
     runs_cancelled: int
     runs_timed_out: int
+
+
+class PipelineTriggers(msgspec.Struct, frozen=True, kw_only=True):
+    """A pipeline with the triggers of its current version: what a webhook delivery may start."""
+
+    pipeline_id: UUID
+    name: str
+    active: bool
+    triggers: tuple[TriggerSpec, ...] = ()
 
 
 class PipelineVersionRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -326,3 +336,17 @@ async def pipeline_status(
         pipeline_id,
     )
     return None if text is None else msgspec.json.decode(text, type=PipelineStatusRow)
+
+
+async def pipeline_triggers(
+    conn: asyncpg.Connection | asyncpg.Pool, schema: str, project_id: UUID
+) -> tuple[PipelineTriggers, ...]:
+    """The project's pipelines with their triggers, oldest first, active or not."""
+    text = await conn.fetchval(
+        "SELECT coalesce(jsonb_agg(jsonb_build_object('pipeline_id', p.id, 'name', p.name,"
+        " 'active', p.active, 'triggers', coalesce(p.definition->'triggers', '[]'))"
+        f" ORDER BY p.created_at, p.id), '[]')::text FROM {ident(schema)}.pipelines p"
+        " WHERE p.project_id = $1",
+        project_id,
+    )
+    return msgspec.json.decode(text, type=tuple[PipelineTriggers, ...])

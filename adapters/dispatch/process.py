@@ -1,14 +1,15 @@
 """The dispatch process manager, served by the projector runtime like the webhook intake.
 
 It reads run, step and runner events in position order, with its checkpoint in
-`projection_checkpoints` and one owner at a time. Its tables are its own memory: which jobs
-are dispatched and not finished (and who started them), and which runners are gone. From a
-batch it (1) fails `runner_lost` the attempts of runners that are gone, (2) asks each woken
-run to dispatch its ready steps (`DispatchReady` records `StepDispatched` on the run: the record
-comes first) and publishes those jobs at once, and (3) publishes every job recorded in the batch
-that is still waiting and was not sent yet, before the checkpoint moves. A crash anywhere replays
-the batch: the commands decide nothing twice, and a republished job carries the same
-`Nats-Msg-Id`, which JetStream drops.
+`projection_checkpoints` and one owner at a time. It does the I/O (its tables, the commands it
+sends through the bus, NATS); what it decides comes from `commands.dispatch`. Its tables are
+its own memory: which jobs are dispatched and not finished (and who started them), and which
+runners are gone. From a batch it (1) fails `runner_lost` the attempts of runners that are
+gone, (2) asks each woken run to dispatch its ready steps (`DispatchReady` records
+`StepDispatched` on the run: the record comes first) and publishes those jobs at once, and (3)
+publishes every job recorded in the batch that is still waiting and was not sent yet, before
+the checkpoint moves. A crash anywhere replays the batch: the commands decide nothing twice,
+and a republished job carries the same `Nats-Msg-Id`, which JetStream drops.
 
 Publishing at once, rather than when the `StepDispatched` comes back through the feed, saves a
 round of the feed (a notification and a batch) on every job; the feed's copy is the safety net.
@@ -31,12 +32,17 @@ from adapters.telemetry.tracing import span
 from commands.bus import CommandResult
 from commands.context import CommandContext
 from commands.dispatch import (
-    DISPATCHER,
     TAKES_A_RUNNER_AWAY,
     WAKES_A_RUN,
     DispatchReady,
+    JobsDispatched,
+    LostAttempt,
+    dispatcher_context,
+    fail_lost,
+    runs_to_wake,
+    stays_gone,
+    still_to_publish,
 )
-from commands.runs import ReportStepStatus
 from domain.envelope import EventEnvelope
 from domain.errors import DomainError
 from domain.run import RUN_ENDS, STEP_ENDS
@@ -104,21 +110,13 @@ class DispatchProcess:
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:
         s = ident(schema)
-        woken: dict[UUID, EventEnvelope] = {}
+        batch = [(event, event.data) for event in events]
         recorded: list[UUID] = []
-        lost: list[tuple[dict[str, Any], EventEnvelope]] = []
-        for event in events:
-            d = event.data
+        lost: list[tuple[LostAttempt, EventEnvelope]] = []
+        for event, d in batch:
             stream = UUID(event.stream_id)
-            if event.type in WAKES_A_RUN and not (
-                event.type == "RunRequested" and d.get("external")
-            ):
-                woken[stream] = event
             if event.type == "StepDispatched":
-                # Only DispatchReady records a dispatch, and it dispatched all that was ready
-                # then: what woke the run earlier in this batch is answered already.
-                woken.pop(stream, None)
-                recorded.append(d["job_id"])
+                recorded.append(UUID(str(d["job_id"])))
                 await conn.execute(
                     f"INSERT INTO {s}.jobs (job_id, run_id, step, attempt, label, "
                     "dispatched_at, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7) "
@@ -142,7 +140,6 @@ class DispatchProcess:
                     d.get("attempt", 2**31 - 1),
                 )
             elif event.type in RUN_ENDS:
-                woken.pop(stream, None)
                 await conn.execute(f"DELETE FROM {s}.jobs WHERE run_id = $1", stream)
             elif event.type == "RunnerRegistered":
                 await conn.execute(
@@ -153,7 +150,7 @@ class DispatchProcess:
                 )
             elif event.type in TAKES_A_RUNNER_AWAY:
                 await self._runner_gone(conn, s, stream, event, lost)
-        await self._send(woken, lost)
+        await self._send(runs_to_wake(batch), lost)
         await self._publish(conn, s, recorded)
 
     async def _started(
@@ -163,7 +160,7 @@ class DispatchProcess:
         run_id: UUID,
         d: dict[str, Any],
         event: EventEnvelope,
-        lost: list[tuple[dict[str, Any], EventEnvelope]],
+        lost: list[tuple[LostAttempt, EventEnvelope]],
     ) -> None:
         runner = d.get("runner") or ""
         await conn.execute(
@@ -179,7 +176,10 @@ class DispatchProcess:
             runner,
         )
         if gone:
-            lost.append(({"run_id": run_id, **d}, event))
+            attempt = LostAttempt(
+                run_id=run_id, step=d["step"], attempt=d["attempt"], runner=d.get("runner")
+            )
+            lost.append((attempt, event))
 
     async def _runner_gone(
         self,
@@ -187,53 +187,41 @@ class DispatchProcess:
         s: str,
         runner_id: UUID,
         event: EventEnvelope,
-        lost: list[tuple[dict[str, Any], EventEnvelope]],
+        lost: list[tuple[LostAttempt, EventEnvelope]],
     ) -> None:
-        # Re-registered: a new process took the name; the old one's attempts are orphans too.
-        gone = event.type != "RunnerReregistered"
         name = await conn.fetchval(
             f"UPDATE {s}.runners SET gone = $2 WHERE runner_id = $1 RETURNING name",
             runner_id,
-            gone,
+            stays_gone(event.type),
         )
         rows = await conn.fetch(
             f"SELECT run_id, step, attempt, runner FROM {s}.jobs WHERE runner = $1 OR runner = $2",
             str(runner_id),
             name or str(runner_id),
         )
-        lost.extend(({**dict(row)}, event) for row in rows)
+        lost.extend((LostAttempt(**dict(row)), event) for row in rows)
 
     async def _send(
         self,
         woken: dict[UUID, EventEnvelope],
-        lost: list[tuple[dict[str, Any], EventEnvelope]],
+        lost: list[tuple[LostAttempt, EventEnvelope]],
     ) -> None:
         for attempt, cause in lost:
-            command = ReportStepStatus(
-                run_id=attempt["run_id"],
-                step=attempt["step"],
-                status="failed",
-                attempt=attempt["attempt"],
-                runner=attempt.get("runner"),
-                reason=RUNNER_LOST,
-            )
-            await self._command(command, cause)
+            await self._command(fail_lost(attempt), cause)
             RUNNER_JOBS.labels(RUNNER_LOST).inc()
         for run_id, cause in woken.items():
             at = self._clock()
             result = await self._command(DispatchReady(run_id=run_id), cause, at=at)
-            if result is not None and result.position is not None:
+            if isinstance(result, JobsDispatched) and result.position is not None:
                 await self._publish_now(run_id, result, at)
 
-    async def _publish_now(self, run_id: UUID, result: CommandResult, at: datetime) -> None:
-        recorded = [
-            (r["step"], r["attempt"], r["label"]) for r in result.extra.get("dispatched", ())
-        ]
+    async def _publish_now(self, run_id: UUID, result: JobsDispatched, at: datetime) -> None:
+        recorded = [(job.step, job.attempt, job.label) for job in result.jobs]
         if not recorded:
             return
         try:
             jobs = await self._publisher.jobs(
-                run_id, recorded, dispatched_at=at, traceparent=result.extra.get("traceparent")
+                run_id, recorded, dispatched_at=at, traceparent=result.traceparent
             )
             for job in jobs:
                 await self._publisher.publish(job)
@@ -244,13 +232,7 @@ class DispatchProcess:
     async def _command(
         self, command: object, cause: EventEnvelope, *, at: datetime | None = None
     ) -> CommandResult | None:
-        context = CommandContext(
-            principal=DISPATCHER,
-            at=at or self._clock(),
-            correlation_id=cause.metadata.correlation_id or f"dispatch:{cause.stream_id}",
-            causation_id=str(cause.event_id),
-            traceparent=cause.metadata.traceparent,
-        )
+        context = dispatcher_context(cause, at or self._clock())
         try:
             # The command joins the trace of the event that caused it, not the batch's span.
             with span(f"dispatcher {type(command).__name__}", continues=context.traceparent):
@@ -263,12 +245,7 @@ class DispatchProcess:
             return None
 
     async def _publish(self, conn: asyncpg.Connection, s: str, recorded: list[UUID]) -> None:
-        unsent = []
-        for job_id in map(UUID, map(str, recorded)):
-            if job_id in self._sent:
-                self._sent.discard(job_id)
-            else:
-                unsent.append(job_id)
+        unsent, self._sent = still_to_publish(recorded, self._sent)
         if not unsent:
             return
         # Still waiting once the whole batch is applied: a job that already ended (a rebuild,

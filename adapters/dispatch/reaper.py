@@ -10,9 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
 from adapters.store.heartbeats import PgHeartbeats
-from commands.context import CommandContext
-from commands.dispatch import DISPATCHER
-from commands.runners import MarkRunnerLost
+from commands.dispatch import reap
 from domain.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -55,15 +53,7 @@ class Reaper:
         """Mark lost every runner silent since before `now - bound`; their ids."""
         reaped = []
         for runner_id, seen_at in await self._heartbeats.silent_since(now - self._lost_after):
-            silent = (now - seen_at).total_seconds()
-            command = MarkRunnerLost(
-                runner_id=runner_id,
-                last_seen=seen_at,
-                reason=f"no heartbeat for {silent:.0f} s",
-            )
-            context = CommandContext(
-                principal=DISPATCHER, at=now, correlation_id=f"reaper:{runner_id}"
-            )
+            command, context = reap(runner_id, seen_at, now)
             try:
                 await self._dispatch(command, context)  # type: ignore[misc]
             except (StoreUnavailable, AppendOutcomeUnknown):
@@ -72,6 +62,6 @@ class Reaper:
                 # Unknown or already gone: nothing to mark, stop watching it all the same.
                 log.info("reaper: runner %s: %s", runner_id, error)
             await self._heartbeats.forget_if_silent(runner_id, seen_at)
-            log.warning("runner %s marked lost: silent for %.0f s", runner_id, silent)
+            log.warning("runner %s marked lost: %s", runner_id, command.reason)
             reaped.append(str(runner_id))
         return reaped

@@ -16,6 +16,7 @@ from litestar import Request, Response
 from adapters.http.problems import problem
 from commands.bus import CommandResult
 from commands.context import CommandContext, Principal
+from commands.outcome import SecretShown
 from commands.ports import VersionConflict
 from domain.errors import DomainError
 
@@ -101,7 +102,7 @@ def answer_of(result: CommandResult) -> CommandAnswer:
         id=result.id,
         version=result.version,
         position=result.position,
-        secret=result.extra.get("secret"),
+        secret=result.secret if isinstance(result, SecretShown) else None,
     )
 
 

@@ -17,14 +17,17 @@ from adapters.telemetry.observer import TelemetryObserver
 from adapters.webhooks.limits import MAX_EVENT_BYTES as MAX_DELIVERY_EVENT_BYTES
 from commands.bus import CommandBus, Dependencies
 from commands.handlers import HANDLERS
+from commands.ports import NewApiKey
 from domain.registry import default_registry
 
 
 class RandomSecrets:
     """The randomness handlers must not call themselves: API keys and webhook secrets."""
 
-    def new_api_key(self, key_id: UUID) -> tuple[str, str]:
-        return secrets.new_api_key(key_id)
+    def new_api_key(self, key_id: UUID) -> NewApiKey:
+        token, secret_hash = secrets.new_api_key(key_id)
+        prefix = secrets.api_key_prefix(key_id)
+        return NewApiKey(token=token, secret_hash=secret_hash, prefix=prefix)
 
     def new_webhook_secret(self) -> str:
         return secrets.new_webhook_secret()

@@ -7,7 +7,6 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
-from uuid import uuid4
 
 from adapters.platform.settings import Settings
 from adapters.runner.api import ApiError, ApiUnavailable
@@ -119,30 +118,23 @@ def local_runner(settings: Settings, *, api_url: str, nats_url: str, token: str)
 async def local_runner_key(settings: Settings, database_url: str) -> AsyncIterator[str]:
     """A `runner`-scoped key for `up`'s own runner, revoked when `up` stops.
 
-    Minted by the same code as `flowledger keys create`, anew on every start (only its hash
-    is kept). An `up` killed outright leaves its key valid until revoked by hand.
+    Issued and revoked by the same commands as `flowledger keys create` and the API, anew on
+    every start (only its hash is kept). An `up` killed outright leaves its key valid until
+    revoked by hand.
     """
-    from adapters.platform.admin_key import create_key
+    from adapters.platform.admin_key import create_key, revoke_key
     from adapters.platform.services import open_services
-    from commands.api_keys import RevokeApiKey
-    from commands.context import CommandContext, Principal
 
     async with open_services(settings, database_url) as services:
         key_id, token = await create_key(
             services, name=LOCAL_KEY_NAME, scopes=("runner",), project_id=None,
-            at=datetime.now(UTC),
+            at=datetime.now(UTC), actor=UP_ACTOR,
         )  # fmt: skip
     try:
         yield token
     finally:
-        context = CommandContext(
-            principal=Principal(
-                id=UP_ACTOR, name=UP_ACTOR, project_id=None, scopes=frozenset({"admin"})
-            ),
-            at=datetime.now(UTC),
-            correlation_id=str(uuid4()),
-        )
         async with open_services(settings, database_url) as services:
-            await services.bus.dispatch(
-                RevokeApiKey(key_id=key_id, reason="flowledger up stopped"), context
-            )
+            await revoke_key(
+                services, key_id, reason="flowledger up stopped", at=datetime.now(UTC),
+                actor=UP_ACTOR,
+            )  # fmt: skip

@@ -167,6 +167,10 @@ class InMemoryEventStore:
     async def stream_version(self, stream_id: str) -> int:
         return len(self._streams.get(stream_id, []))
 
+    async def has_stream_type(self, stream_type: str) -> bool:
+        """Whether any stream of `stream_type` was ever written."""
+        return any(e.stream_type == stream_type for e in self._feed)
+
     async def head_position(self) -> int:
         return len(self._feed)
 

@@ -35,6 +35,8 @@ class StreamStore(Protocol):
         self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
     ) -> list[EventEnvelope]: ...
 
+    async def has_stream_type(self, stream_type: str) -> bool: ...
+
 
 class Repository:
     def __init__(self, store: StreamStore, registry: Registry) -> None:
@@ -83,6 +85,10 @@ class Repository:
         if not isinstance(aggregate, aggregate_cls):
             raise AggregateNotFound(stream_type, id, version)
         return aggregate
+
+    async def any_of(self, aggregate_cls: type[Aggregate]) -> bool:
+        """Whether any aggregate of this kind was ever saved."""
+        return await self._store.has_stream_type(self._registry.stream_type(aggregate_cls))
 
     def _new_event(self, event: object) -> NewEvent:
         record = self._registry.encode(event)  # type: ignore[arg-type]

@@ -157,6 +157,10 @@ class EventStore:
     async def stream_version(self, stream_id: str) -> int:
         return await reader.stream_version(self.pool, stream_id)
 
+    async def has_stream_type(self, stream_type: str) -> bool:
+        """Whether any stream of `stream_type` was ever written."""
+        return await reader.any_stream_of_type(self.pool, stream_type)
+
     async def head_position(self) -> int:
         return await reader.head(self.pool)
 

@@ -1,7 +1,8 @@
 """Takes in one delivery: find its source, verify it, record it once, say what became of it.
 
 Nothing is written before the signature is verified: an anonymous flood must not grow the
-event store. Turning the delivery into run commands happens later, in a process manager.
+event store. The record is the `RecordWebhookDelivery` command, sent through the command bus;
+turning the delivery into run commands happens later, in a process manager.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import msgspec
 from adapters.http.problems import problem
 from adapters.platform.secrets import SecretUnsealError
 from adapters.platform.services import Services
-from adapters.store import AppendResult, WrongExpectedVersion
 from adapters.telemetry.metrics import WEBHOOK_REFUSALS
 from adapters.telemetry.tracing import current_traceparent
 from adapters.webhooks.delivery import delivery_id, event_kind, recorded_headers
 from adapters.webhooks.sources import find_source
 from adapters.webhooks.verify import BadSignature, verify
-from domain.envelope import EventMetadata
+from commands.context import CommandContext
+from commands.ports import VersionConflict
+from commands.webhook_deliveries import RecordWebhookDelivery, delivery_sender
 from domain.webhook_delivery import WebhookDelivery, delivery_stream_id
 from domain.webhook_source import WebhookSource
 
@@ -82,10 +84,10 @@ async def ingest(
     _verify(services, found, headers=headers, query=query, body=body, now=now)
     # 3. JSON, kept as the exact text received (400).
     payload, body_type = _parse(body)
-    # 4. One stream per delivery: a redelivery finds its stream taken (200).
+    # 4. Recorded by a command: one stream per delivery, so a redelivery finds it taken (200).
     received = delivery_id(found.kind, headers, body)
-    delivery = WebhookDelivery.receive(
-        id=delivery_stream_id(found.id, received),
+    stream_id = delivery_stream_id(found.id, received)
+    command = RecordWebhookDelivery(
         source_id=found.id,
         project_id=found.project_id,
         source_kind=found.kind,
@@ -94,24 +96,25 @@ async def ingest(
         headers=recorded_headers(found.kind, headers),
         content_type=headers.get("content-type", ""),
         payload=payload,
-        at=now,
     )
-    metadata = EventMetadata(
-        idempotency_key=f"webhook:{delivery.id}",
+    context = CommandContext(
+        principal=delivery_sender(found.name, found.project_id),
+        at=now,
         correlation_id=received,
-        actor=f"webhook:{found.name}",
         # The request's span: the run the intake starts from this delivery joins its trace.
         traceparent=current_traceparent() or headers.get("traceparent"),
+        idempotency_key=str(stream_id),
     )
     try:
-        result = await services.repository.save(delivery, metadata=metadata)
-    except WrongExpectedVersion:
+        result = await services.bus.dispatch(command, context)
+    except VersionConflict:
         # Only if the key was forgotten while the stream stayed: a redelivery all the same.
-        return await _first_receipt(services, delivery.id, None)
-    assert result is not None  # a new aggregate always has its Received event pending
+        return await _first_receipt(services, stream_id, None)
+    # A delivery is one event: where it was written is where it was first written.
+    assert result.position is not None  # a new delivery always records its Received event
     if result.duplicate:
-        return await _first_receipt(services, delivery.id, result)
-    return Receipt(delivery=delivery.id, position=result.last_position, outcome="accepted")
+        return await _first_receipt(services, stream_id, result.position)
+    return Receipt(delivery=stream_id, position=result.position, outcome="accepted")
 
 
 def _verify(
@@ -152,13 +155,9 @@ def _parse(body: bytes) -> tuple[str, Any]:
         ) from None
 
 
-async def _first_receipt(
-    services: Services, stream_id: UUID, first: AppendResult | None
-) -> Receipt:
-    if first is None:
+async def _first_receipt(services: Services, stream_id: UUID, position: int | None) -> Receipt:
+    if position is None:
         position = (await services.store.read_stream(str(stream_id), to_version=1))[0].position
-    else:
-        position = first.first_position
     later = await services.store.read_stream(str(stream_id), from_version=2)
     processed = next(
         (

@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 import asyncpg
-import msgspec
 
 from adapters.platform.event_loop import run_role
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
 from adapters.telemetry.tracing import span
-from commands.webhook_intake import Candidate, Outcome, ReceivedDelivery, WebhookIntake
+from adapters.webhooks.candidates import ViewCandidates
+from commands.webhook_intake import Outcome, ReceivedDelivery, WebhookIntake
 from domain.envelope import EventEnvelope
-from domain.pipeline_definition import TriggerSpec
 from projections.projection import live_schema
 from projections.rows import ident
 
@@ -40,15 +39,10 @@ NAME = "webhook_intake"
 PIPELINES_WAIT_S = 10.0
 BATCH = 50
 """Positions per batch: each delivery read carries its raw body (up to 25 MiB)."""
-_POLL_S = 0.05
 # The runtime reconnects and retries the batch on these (OSError); anything else would stop
 # the intake as if the delivery were poison.
 _TRANSIENT = (StoreUnavailable, AppendOutcomeUnknown)
 _INFRA = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, *_TRANSIENT)
-
-
-class _Triggers(msgspec.Struct):
-    triggers: tuple[TriggerSpec, ...] = ()
 
 
 class IntakeProcess:
@@ -68,11 +62,10 @@ class IntakeProcess:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.name = name
-        self._pool = services.store.pool
+        self.candidates = ViewCandidates(
+            services.store.pool, schema=pipelines_schema, view=pipelines_view, wait_s=wait_s
+        )
         self._intake = WebhookIntake(services.bus.dispatch, services.repository, self.candidates)
-        self._pipelines = ident(pipelines_schema)
-        self._view = pipelines_view
-        self._wait_s = wait_s
         self._clock = clock
 
     def ddl(self, schema: str) -> str:
@@ -108,49 +101,6 @@ class IntakeProcess:
             log.exception("webhook delivery %s failed", delivery.stream_id)
             failed = Outcome(outcome="failed", reason=f"{type(error).__name__}: {error}")
             return await self._intake.record(delivery, failed, at=at)
-
-    async def candidates(self, delivery: ReceivedDelivery) -> list[Candidate]:
-        """The project's pipelines, oldest first, once the view has seen the delivery's time."""
-        async with self._pool.acquire() as conn:
-            if self._view is not None:
-                await self._catch_up(conn, delivery.position)
-            try:
-                rows = await conn.fetch(
-                    f"SELECT id, name, active, definition::text AS definition FROM "
-                    f"{self._pipelines}.pipelines WHERE project_id = $1 ORDER BY created_at, id",
-                    delivery.project_id,
-                )
-            except asyncpg.UndefinedTableError as error:
-                # A fresh database: no projector has built the view yet. Try again later.
-                raise ConnectionError(f"the pipelines view is not built yet: {error}") from error
-        return [
-            Candidate(
-                pipeline_id=row["id"],
-                name=row["name"],
-                active=row["active"],
-                triggers=msgspec.json.decode(row["definition"], type=_Triggers).triggers,
-            )
-            for row in rows
-        ]
-
-    async def _catch_up(self, conn: asyncpg.Connection, position: int) -> None:
-        # A pipeline created just before the delivery must already be a candidate.
-        deadline = asyncio.get_running_loop().time() + self._wait_s
-        while True:
-            reached = await conn.fetchval(
-                "SELECT position FROM projection_checkpoints WHERE name = $1", self._view
-            )
-            if reached is not None and reached >= position:
-                return
-            if asyncio.get_running_loop().time() >= deadline:
-                log.warning(
-                    "the %s view is at %s, behind delivery %d: deciding on what it has",
-                    self._view,
-                    reached,
-                    position,
-                )
-                return
-            await asyncio.sleep(_POLL_S)
 
 
 def received(envelope: EventEnvelope) -> ReceivedDelivery:

@@ -24,15 +24,19 @@ from litestar.testing import AsyncTestClient
 from adapters.http.security import FlowledgerAuthentication
 from adapters.platform.admin_key import ensure_admin_key
 from adapters.platform.embedded import ServerUrls
+from adapters.platform.secrets import SecretBox
+from adapters.platform.services import RandomSecrets, Services
+from adapters.platform.services import open_services as open_write_side
 from adapters.platform.settings import Settings
-from adapters.store import EventStore
+from adapters.store.heartbeats import PgHeartbeats
 from adapters.store.migrations import migrate
-from adapters.store.repository import Repository
+from commands.bus import CommandBus, Dependencies
 from commands.context import Principal
-from domain.registry import default_registry
+from commands.handlers import HANDLERS
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+SETTINGS = Settings(cipher_key=SecretBox.generate_key())
 
 
 @pytest_asyncio.fixture
@@ -51,11 +55,10 @@ async def fresh_database_url(server_urls: ServerUrls) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def open_services(database_url: str) -> AsyncIterator[SimpleNamespace]:
-    """One process's view: its own pool, store and repository."""
-    registry = default_registry()
-    async with EventStore(database_url, stream_types=registry.stream_types()) as store:
-        yield SimpleNamespace(store=store, repository=Repository(store, registry))
+async def open_services(database_url: str) -> AsyncIterator[Services]:
+    """One process's view: its own pool, store, repository and command bus."""
+    async with open_write_side(SETTINGS, database_url) as services:
+        yield services
 
 
 @get("/whoami", sync_to_thread=False)
@@ -107,16 +110,31 @@ async def test_the_first_start_issues_an_admin_key_once(fresh_database_url: str)
     assert await api_key_streams(fresh_database_url) == 1
 
 
-def checking_together(services: SimpleNamespace, barrier: asyncio.Barrier) -> SimpleNamespace:
-    """`services` whose check for existing keys waits for the other process's check."""
+class CheckingTogether:
+    """A process's repository whose check for existing keys waits for the other's check."""
 
-    async def fetchval(*args: Any) -> Any:
-        found = await services.store.pool.fetchval(*args)
-        await barrier.wait()
+    def __init__(self, repository: Any, barrier: asyncio.Barrier) -> None:
+        self._repository = repository
+        self._barrier = barrier
+
+    async def any_of(self, aggregate_cls: type) -> bool:
+        found = await self._repository.any_of(aggregate_cls)
+        await self._barrier.wait()
         return found
 
-    pool = SimpleNamespace(fetchval=fetchval)
-    return SimpleNamespace(store=SimpleNamespace(pool=pool), repository=services.repository)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._repository, name)
+
+
+def checking_together(services: Services, barrier: asyncio.Barrier) -> SimpleNamespace:
+    """`services` whose bus checks for existing keys together with the other process."""
+    dependencies = Dependencies(
+        repository=CheckingTogether(services.repository, barrier),
+        sealer=services.box,
+        secrets=RandomSecrets(),
+        heartbeats=PgHeartbeats(services.store.pool),
+    )
+    return SimpleNamespace(bus=CommandBus(HANDLERS, dependencies))
 
 
 async def test_two_processes_starting_together_issue_one_key(fresh_database_url: str) -> None:

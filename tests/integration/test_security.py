@@ -28,14 +28,14 @@ from adapters.http.security import (
     security_middleware,
 )
 from adapters.platform.admin_key import create_key
+from adapters.platform.secrets import SecretBox
+from adapters.platform.services import open_services as open_write_side
 from adapters.platform.settings import Settings
-from adapters.store import EventStore
-from adapters.store.repository import Repository
 from commands.context import Principal
 from domain.api_key import ApiKey
-from domain.registry import default_registry
 
 JWT_SECRET = "a-test-secret-that-is-long-enough-for-hs256"
+SETTINGS = Settings(jwt_secret=JWT_SECRET, cipher_key=SecretBox.generate_key())
 ORIGIN = "https://app.example.com"
 
 
@@ -58,10 +58,12 @@ def health() -> dict[str, str]:
 
 @asynccontextmanager
 async def open_services(database_url: str) -> AsyncIterator[SimpleNamespace]:
-    registry = default_registry()
-    async with EventStore(database_url, stream_types=registry.stream_types()) as store:
+    async with open_write_side(SETTINGS, database_url) as services:
         yield SimpleNamespace(
-            store=store, repository=Repository(store, registry), database_url=database_url
+            store=services.store,
+            repository=services.repository,
+            bus=services.bus,
+            database_url=database_url,
         )
 
 

@@ -20,8 +20,9 @@ from adapters.store.repository import Repository
 from commands.bus import CommandBus, CommandResult, Dependencies
 from commands.context import CommandContext, Forbidden, Principal
 from commands.handlers import HANDLERS
+from commands.outcome import SecretShown
 from commands.pipelines import CreatePipeline, DeactivatePipeline, DefinePipelineVersion
-from commands.ports import VersionConflict
+from commands.ports import NewApiKey, VersionConflict
 from commands.projects import ArchiveProject, CreateProject, RenameProject
 from commands.runs import CancelRun, ReportStepStatus, TriggerRun
 from commands.webhook_sources import RegisterWebhookSource
@@ -44,8 +45,8 @@ class Sealer:
 
 
 class Secrets:
-    def new_api_key(self, key_id: UUID) -> tuple[str, str]:
-        return f"token-{key_id}", f"hash-{key_id}"
+    def new_api_key(self, key_id: UUID) -> NewApiKey:
+        return NewApiKey(token=f"token-{key_id}", secret_hash=f"hash-{key_id}", prefix="token")
 
     def new_webhook_secret(self) -> str:
         return "whsec-test"
@@ -264,8 +265,8 @@ async def test_a_webhook_secret_is_shown_once_and_only_its_sealed_form_is_kept(
     first = await world.send(register, key="hook-1")
     replay = await world.send(register, key="hook-1")
 
-    assert first.extra == {"secret": "whsec-test"}
-    assert replay.duplicate and replay.extra == {}  # a replay cannot show it again
+    assert isinstance(first, SecretShown) and first.secret == "whsec-test"
+    assert replay.duplicate and getattr(replay, "secret", None) is None  # shown once only
     [event] = await world.store.read_stream(first.id)
     assert "whsec-test" not in str(event.data)
     assert "sealed:tset-ceshw" in event.data.values()

@@ -106,7 +106,7 @@ async def webhook_run(services: Services, world: RunWorld) -> tuple[ReceivedDeli
         correlation_id=delivery_id,
     )
 
-    async def candidates(_: ReceivedDelivery) -> list[Candidate]:
+    async def candidates(_project: UUID, *, position: int) -> list[Candidate]:
         triggers = (TriggerSpec(source="generic", events=("deploy",)),)
         return [
             Candidate(

@@ -169,7 +169,7 @@ class Workload:
         (envelope,) = await services.store.read_stream(str(delivery.id))
         pipe = await self.repository.get(pipelines.Pipeline, pipeline)
 
-        async def candidates(_delivery: object) -> list[Candidate]:
+        async def candidates(_project: object, *, position: int) -> list[Candidate]:
             triggers = pipe.definition(pipe.current_version).triggers
             return [Candidate(pipeline_id=pipeline, name="ci", active=True, triggers=triggers)]
 

@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 
 from adapters.store import NewEvent
 from commands import api_keys, projects, webhook_sources
+from commands.outcome import SecretShown
 from domain.envelope import EventMetadata
 from projections.api_keys import get_api_key, list_api_keys
 from projections.paging import Page
@@ -87,9 +88,10 @@ async def test_api_keys_without_their_secret(driver: Driver, projected: Projecte
         "alice",
         "leaked",
     )
-    assert issued.extra["secret"].startswith(key.prefix)
+    assert isinstance(issued, SecretShown) and issued.secret is not None
+    assert issued.secret.startswith(key.prefix)
     stored = await pool.fetch(f"SELECT to_jsonb(k)::text AS row FROM {schema}.api_keys k")
-    assert not any(issued.extra["secret"] in r["row"] or "hash" in r["row"] for r in stored)
+    assert not any(issued.secret in r["row"] or "hash" in r["row"] for r in stored)
     mine = await list_api_keys(pool, schema, project_ids=(project,), page=Page())
     assert [k.id for k in mine.items] == [UUID(issued.id)]
     active = await list_api_keys(pool, schema, project_ids=None, status="active", page=Page())
@@ -129,7 +131,8 @@ async def test_webhook_sources_without_their_secret(driver: Driver, projected: P
     stored = await pool.fetchval(
         f"SELECT string_agg(to_jsonb(w)::text, '') FROM {schema}.webhook_sources w"
     )
-    assert registered.extra["secret"] not in stored and "sealed" not in stored
+    assert isinstance(registered, SecretShown) and registered.secret is not None
+    assert registered.secret not in stored and "sealed" not in stored
     assert (
         await list_webhook_sources(pool, schema, project_ids=(project,), kind="gitlab", page=Page())
     ).items == ()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from adapters.webhooks.intake import received
 from commands.pipelines import DeactivatePipeline
-from commands.webhook_intake import Candidate, ReceivedDelivery, WebhookIntake
+from commands.webhook_intake import Candidate, WebhookIntake
 from domain.pipeline_definition import TriggerSpec
 from domain.run_values import Provider, RunStatus, TriggerKind
 from tests.integration.webhooks.intake_world import (  # noqa: F401  (the `world` fixture)
@@ -265,7 +265,7 @@ async def test_a_source_cannot_start_another_projects_pipeline(world: World) -> 
     assert (outcome.outcome, outcome.runs) == ("ignored", ())
 
     # Even handed the other project's pipeline, the command refuses: write on ours only.
-    async def rogue(_: ReceivedDelivery) -> list[Candidate]:
+    async def rogue(_project: object, *, position: int) -> list[Candidate]:
         triggers = (github("push", branches=("master",)),)
         return [Candidate(pipeline_id=foreign, name="theirs", active=True, triggers=triggers)]
 

@@ -1,0 +1,58 @@
+"""The intake's question to the read side: which pipelines of a project a delivery may start."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from commands.webhook_intake import Candidate
+from projections.pipelines import pipeline_triggers
+
+log = logging.getLogger(__name__)
+
+_POLL_S = 0.05
+
+
+class ViewCandidates:
+    """Answers the intake's `Candidates` port from the pipelines view, once it has caught up."""
+
+    def __init__(self, pool: asyncpg.Pool, *, schema: str, view: str | None, wait_s: float) -> None:
+        self._pool = pool
+        self._schema = schema
+        self._view = view
+        """The view's checkpoint name, to wait on; None: answer at once (tests own the view)."""
+        self._wait_s = wait_s
+
+    async def __call__(self, project_id: UUID, *, position: int) -> list[Candidate]:
+        async with self._pool.acquire() as conn:
+            if self._view is not None:
+                await self._catch_up(conn, position)
+            try:
+                found = await pipeline_triggers(conn, self._schema, project_id)
+            except asyncpg.UndefinedTableError as error:
+                # A fresh database: no projector has built the view yet. Try again later.
+                raise ConnectionError(f"the pipelines view is not built yet: {error}") from error
+        return [Candidate(**msgspec.structs.asdict(pipeline)) for pipeline in found]
+
+    async def _catch_up(self, conn: asyncpg.Connection, position: int) -> None:
+        # A pipeline created just before the delivery must already be a candidate.
+        deadline = asyncio.get_running_loop().time() + self._wait_s
+        while True:
+            reached = await conn.fetchval(
+                "SELECT position FROM projection_checkpoints WHERE name = $1", self._view
+            )
+            if reached is not None and reached >= position:
+                return
+            if asyncio.get_running_loop().time() >= deadline:
+                log.warning(
+                    "the %s view is at %s, behind delivery %d: deciding on what it has",
+                    self._view,
+                    reached,
+                    position,
+                )
+                return
+            await asyncio.sleep(_POLL_S)
