@@ -10,9 +10,10 @@ from importlib.metadata import version
 from uuid import UUID
 
 from adapters.cli.audit import add_commands as add_audit_commands
+from adapters.cli.console import err, guarded, out, settings_or_none
 from adapters.cli.export import add_export_command
 from adapters.cli.runner import add_runner_commands
-from adapters.platform.settings import Settings, SettingsError, load_settings
+from adapters.platform.settings import Settings
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -299,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _version(_args: argparse.Namespace) -> int:
-    _out(version("flowledger"))
+    out(version("flowledger"))
     return 0
 
 
@@ -326,7 +327,7 @@ def _gateway(_args: argparse.Namespace) -> int:
 def _runner(args: argparse.Namespace) -> int:
     from adapters.runner.launch import LaunchError, runner_config, serve_runner
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
     _telemetry(settings, "runner")
@@ -340,28 +341,28 @@ def _runner(args: argparse.Namespace) -> int:
             token=args.token,
         )
     except LaunchError as exc:
-        _err(f"flowledger: {exc}")
+        err(f"flowledger: {exc}")
         return 2
     try:
-        return _guarded(lambda: serve_runner(config, out=_out))
+        return guarded(lambda: serve_runner(config, out=out))
     except LaunchError as exc:
-        _err(f"flowledger: {exc}")
+        err(f"flowledger: {exc}")
         return 1
 
 
 def _run(args: argparse.Namespace) -> int:
     from adapters.cli.runner import run_pipeline
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
-    return run_pipeline(settings, args, out=_out, err=_err)
+    return run_pipeline(settings, args, out=out, err=err)
 
 
 def _tail(args: argparse.Namespace) -> int:
-    from adapters.streaming.relay import tail
+    from adapters.streaming import tail
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
     try:
@@ -374,9 +375,9 @@ def _tail(args: argparse.Namespace) -> int:
             after=args.after,
             as_json=args.json,
         )
-        tail.run(what, sys.stdout, _err)
+        tail.run(what, sys.stdout, err)
     except tail.TailError as exc:
-        _err(f"flowledger: {exc}")
+        err(f"flowledger: {exc}")
         return 1
     return 0
 
@@ -384,21 +385,21 @@ def _tail(args: argparse.Namespace) -> int:
 def _intake(_args: argparse.Namespace) -> int:
     from adapters.webhooks import intake as webhook_intake
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
     _telemetry(settings, "intake")
-    return _guarded(lambda: webhook_intake.intake(settings, out=_out))
+    return guarded(lambda: webhook_intake.intake(settings, out=out))
 
 
 def _dispatcher(_args: argparse.Namespace) -> int:
     from adapters.dispatch import role
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
     _telemetry(settings, "dispatcher")
-    return _guarded(lambda: role.dispatcher(settings, out=_out))
+    return guarded(lambda: role.dispatcher(settings, out=out))
 
 
 def _projections_status(args: argparse.Namespace) -> int:
@@ -407,69 +408,69 @@ def _projections_status(args: argparse.Namespace) -> int:
     from adapters.platform import runtime
     from projections.status import status_table
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
 
     def show() -> None:
-        statuses = runtime.projections_status(settings, out=_err)
+        statuses = runtime.projections_status(settings, out=err)
         if args.json:
-            _out(msgspec.json.encode(statuses).decode())
+            out(msgspec.json.encode(statuses).decode())
         elif statuses:
-            _out(status_table(statuses))
+            out(status_table(statuses))
         else:
-            _err("no projection has been served yet (is `flowledger projector` running?)")
+            err("no projection has been served yet (is `flowledger projector` running?)")
 
-    return _guarded(show)
+    return guarded(show)
 
 
 def _projections_rebuild(args: argparse.Namespace) -> int:
     from adapters.platform import runtime
     from projections.rebuild import RebuildFailed, RebuildInProgress
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
     _telemetry(settings, "rebuild")
 
     def rebuild() -> None:
-        report = runtime.rebuild_projection(settings, args.name, out=_err)
-        _out(
+        report = runtime.rebuild_projection(settings, args.name, out=err)
+        out(
             f"rebuilt {report.name}: {report.events} events ({report.applied} applied) in "
             f"{report.seconds:.1f}s, {report.events_per_second:,.0f} events/s; "
             f"now at position {report.position}"
         )
 
     try:
-        return _guarded(rebuild)
+        return guarded(rebuild)
     except (LookupError, RebuildInProgress, RebuildFailed) as exc:
-        _err(f"flowledger: {exc}")
+        err(f"flowledger: {exc}")
         return 1
 
 
 def _export(args: argparse.Namespace) -> int:
     from adapters.audit.export import export_command
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
-    return _guarded(lambda: export_command(settings, args, err=_err))
+    return guarded(lambda: export_command(settings, args, err=err))
 
 
 def _migrate(_args: argparse.Namespace) -> int:
     from adapters.platform import runtime  # deferred: `version` and `--help` stay fast
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
-    return _guarded(lambda: runtime.migrate_only(settings, out=_out))
+    return guarded(lambda: runtime.migrate_only(settings, out=out))
 
 
 def _keys_create(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
-    return _guarded(lambda: _issue_key(settings, args))
+    return guarded(lambda: _issue_key(settings, args))
 
 
 def _issue_key(settings: Settings, args: argparse.Namespace) -> None:
@@ -494,11 +495,11 @@ def _issue_key(settings: Settings, args: argparse.Namespace) -> None:
             )
 
     # Server chatter goes to stderr: stdout carries only the key, for scripts.
-    with embedded_servers(settings, log=_err) as urls:
+    with embedded_servers(settings, log=err) as urls:
         key_id, token = asyncio.run(issue(urls.database_url))
-    _out(f"key id: {key_id}")
-    _out(f"token:  {token}")
-    _err("The token is shown this once; only its hash is kept. Send it as the X-API-Key header.")
+    out(f"key id: {key_id}")
+    out(f"token:  {token}")
+    err("The token is shown this once; only its hash is kept. Send it as the X-API-Key header.")
 
 
 def _telemetry(settings: Settings, service: str) -> None:
@@ -510,7 +511,7 @@ def _telemetry(settings: Settings, service: str) -> None:
 def _serve(command: str) -> int:
     from adapters.platform import runtime
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
     _telemetry(settings, command)
@@ -521,44 +522,7 @@ def _serve(command: str) -> int:
         "relay": runtime.relay,
         "gateway": runtime.gateway,
     }[command]
-    return _guarded(lambda: run(settings, out=_out))
-
-
-def _settings() -> Settings | None:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        _err(f"flowledger: invalid configuration:\n{exc}")
-        return None
-
-
-def _guarded(run: Callable[[], object]) -> int:
-    """Turn the failures a user can fix into one clear line instead of a traceback."""
-    import asyncpg
-
-    from adapters.platform.embedded import DataDirInUse
-    from adapters.store.migrations import MigrationError
-    from domain.errors import DomainError
-
-    try:
-        run()
-    except KeyboardInterrupt:
-        return 130
-    except asyncpg.UndefinedTableError as exc:
-        _err(f"flowledger: {exc}: is the database migrated? (`flowledger migrate`)")
-        return 1
-    except (DataDirInUse, MigrationError, DomainError, OSError, asyncpg.PostgresError) as exc:
-        _err(f"flowledger: {exc}")
-        return 1
-    return 0
-
-
-def _out(line: str) -> None:
-    print(line, flush=True)
-
-
-def _err(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    return guarded(lambda: run(settings, out=out))
 
 
 if __name__ == "__main__":
