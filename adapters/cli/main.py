@@ -1,4 +1,5 @@
-"""The `flowledger` command line: parses arguments and hands each subcommand to the runtime."""
+"""The `flowledger` command line: parses arguments and hands each subcommand to the
+composition root (adapters.bootstrap), which builds what it runs."""
 
 from __future__ import annotations
 
@@ -325,7 +326,8 @@ def _gateway(_args: argparse.Namespace) -> int:
 
 
 def _runner(args: argparse.Namespace) -> int:
-    from adapters.runner.launch import LaunchError, runner_config, serve_runner
+    from adapters.bootstrap import processes
+    from adapters.runner.launch import LaunchError, runner_config
 
     settings = settings_or_none()
     if settings is None:
@@ -344,7 +346,7 @@ def _runner(args: argparse.Namespace) -> int:
         err(f"flowledger: {exc}")
         return 2
     try:
-        return guarded(lambda: serve_runner(config, out=out))
+        return guarded(lambda: processes.runner(config, out=out))
     except LaunchError as exc:
         err(f"flowledger: {exc}")
         return 1
@@ -383,29 +385,29 @@ def _tail(args: argparse.Namespace) -> int:
 
 
 def _intake(_args: argparse.Namespace) -> int:
-    from adapters.webhooks import intake as webhook_intake
+    from adapters.bootstrap import processes
 
     settings = settings_or_none()
     if settings is None:
         return 2
     _telemetry(settings, "intake")
-    return guarded(lambda: webhook_intake.intake(settings, out=out))
+    return guarded(lambda: processes.intake(settings, out=out))
 
 
 def _dispatcher(_args: argparse.Namespace) -> int:
-    from adapters.dispatch import role
+    from adapters.bootstrap import processes
 
     settings = settings_or_none()
     if settings is None:
         return 2
     _telemetry(settings, "dispatcher")
-    return guarded(lambda: role.dispatcher(settings, out=out))
+    return guarded(lambda: processes.dispatcher(settings, out=out))
 
 
 def _projections_status(args: argparse.Namespace) -> int:
     import msgspec
 
-    from adapters.platform import runtime
+    from adapters.bootstrap import processes
     from projections.status import status_table
 
     settings = settings_or_none()
@@ -413,7 +415,7 @@ def _projections_status(args: argparse.Namespace) -> int:
         return 2
 
     def show() -> None:
-        statuses = runtime.projections_status(settings, out=err)
+        statuses = processes.projections_status(settings, out=err)
         if args.json:
             out(msgspec.json.encode(statuses).decode())
         elif statuses:
@@ -425,7 +427,7 @@ def _projections_status(args: argparse.Namespace) -> int:
 
 
 def _projections_rebuild(args: argparse.Namespace) -> int:
-    from adapters.platform import runtime
+    from adapters.bootstrap import processes
     from projections.rebuild import RebuildFailed, RebuildInProgress
 
     settings = settings_or_none()
@@ -434,7 +436,7 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
     _telemetry(settings, "rebuild")
 
     def rebuild() -> None:
-        report = runtime.rebuild_projection(settings, args.name, out=err)
+        report = processes.rebuild_projection(settings, args.name, out=err)
         out(
             f"rebuilt {report.name}: {report.events} events ({report.applied} applied) in "
             f"{report.seconds:.1f}s, {report.events_per_second:,.0f} events/s; "
@@ -458,12 +460,12 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _migrate(_args: argparse.Namespace) -> int:
-    from adapters.platform import runtime  # deferred: `version` and `--help` stay fast
+    from adapters.bootstrap import processes  # deferred: `version` and `--help` stay fast
 
     settings = settings_or_none()
     if settings is None:
         return 2
-    return guarded(lambda: runtime.migrate_only(settings, out=out))
+    return guarded(lambda: processes.migrate_only(settings, out=out))
 
 
 def _keys_create(args: argparse.Namespace) -> int:
@@ -474,29 +476,20 @@ def _keys_create(args: argparse.Namespace) -> int:
 
 
 def _issue_key(settings: Settings, args: argparse.Namespace) -> None:
-    import asyncio
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
-    from adapters.platform.admin_key import create_key
-    from adapters.platform.embedded import embedded_servers
-    from adapters.platform.services import open_services
+    from adapters.bootstrap import processes
 
-    async def issue(database_url: str) -> tuple[UUID, str]:
-        at = datetime.now(UTC)
-        days = args.expires_in_days
-        async with open_services(settings, database_url) as services:
-            return await create_key(
-                services,
-                name=args.name,
-                scopes=args.scopes,
-                project_id=args.project,
-                at=at,
-                expires_at=at + timedelta(days=days) if days else None,
-            )
-
-    # Server chatter goes to stderr: stdout carries only the key, for scripts.
-    with embedded_servers(settings, log=err) as urls:
-        key_id, token = asyncio.run(issue(urls.database_url))
+    days = args.expires_in_days
+    key_id, token = processes.issue_key(
+        settings,
+        name=args.name,
+        scopes=args.scopes,
+        project_id=args.project,
+        expires_at=lambda at: at + timedelta(days=days) if days else None,
+        # Server chatter goes to stderr: stdout carries only the key, for scripts.
+        log=err,
+    )
     out(f"key id: {key_id}")
     out(f"token:  {token}")
     err("The token is shown this once; only its hash is kept. Send it as the X-API-Key header.")
@@ -509,18 +502,18 @@ def _telemetry(settings: Settings, service: str) -> None:
 
 
 def _serve(command: str) -> int:
-    from adapters.platform import runtime
+    from adapters.bootstrap import processes
 
     settings = settings_or_none()
     if settings is None:
         return 2
     _telemetry(settings, command)
     run = {
-        "up": runtime.up,
-        "api": runtime.api,
-        "projector": runtime.projector,
-        "relay": runtime.relay,
-        "gateway": runtime.gateway,
+        "up": processes.up,
+        "api": processes.api,
+        "projector": processes.projector,
+        "relay": processes.relay,
+        "gateway": processes.gateway,
     }[command]
     return guarded(lambda: run(settings, out=out))
 
