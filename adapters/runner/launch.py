@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 from adapters.platform.admin_key import create_key
+from adapters.platform.embedded.nats import running_url
 from adapters.platform.services import Services
 from adapters.platform.settings import Settings
 from adapters.runner.config import RunnerConfig
@@ -41,8 +42,6 @@ def nats_url_of(settings: Settings) -> str:
     """FLOWLEDGER_NATS_URL, else the embedded NATS of a `flowledger up` on this data folder."""
     if settings.nats_url:
         return settings.nats_url
-    from adapters.platform.embedded.nats import running_url
-
     url = running_url(settings.data_dir)
     if url is None:
         raise LaunchError(
