@@ -45,3 +45,10 @@ def guarded(run: Callable[[], object]) -> int:
         err(f"flowledger: {exc}")
         return 1
     return 0
+
+
+def telemetry(settings: Settings, service: str) -> None:
+    """Logs, traces and metrics for this process, named after what it runs."""
+    from adapters.telemetry.setup import configure_telemetry  # deferred: loads OpenTelemetry
+
+    configure_telemetry(settings, service)
