@@ -184,7 +184,8 @@ def issue_key(
 
 async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Out) -> None:
     applied = await migrate(urls.database_url)
-    # One pool and one NATS connection for the API, the intake and the dispatcher.
+    # One pool and one NATS connection for the API, the intake, the relay and the dispatcher
+    # (the local runner is a client like any other: its own connection, to its own API).
     async with open_resources(settings, "up", urls.database_url, urls.nats_url) as shared:
         # A fresh embedded data folder gets the example pipeline; a given database never does.
         fresh_folder = settings.database_url is None
@@ -199,7 +200,7 @@ async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Ou
                     http_role(settings, urls, sock, shared),
                     projector_role(urls),
                     intake_role(settings, urls, shared),
-                    relay_role(settings, urls),
+                    relay_role(settings, urls, shared),
                     dispatcher_role(settings, urls, shared),
                     runner_role(settings, urls, sock, runner_token),
                 ]

@@ -51,11 +51,12 @@ def projector_role(urls: ServerUrls) -> Role:
     return Role("projector", Projector(urls.database_url, catalog()).run)
 
 
-def relay_role(settings: Settings, urls: ServerUrls) -> Role:
-    # Its PostgreSQL connection carries its lock, and its NATS connection lives and dies
-    # with that lock: both its own.
-    relay = Relay(urls.database_url, urls.nats_url, RelayConfig.from_settings(settings))
-    return Role("relay", relay.run)
+def relay_role(settings: Settings, urls: ServerUrls, shared: Resources | None = None) -> Role:
+    # No pool: its PostgreSQL connection carries its lock. Alone, its NATS connection lives
+    # and dies with that lock; in `up` it publishes on the process's.
+    config = RelayConfig.from_settings(settings)
+    nats = shared.nats if shared is not None else None
+    return Role("relay", Relay(urls.database_url, urls.nats_url, config, nats=nats).run)
 
 
 def intake_role(settings: Settings, urls: ServerUrls, shared: Resources | None = None) -> Role:

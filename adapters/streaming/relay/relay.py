@@ -41,10 +41,19 @@ window."""
 class Relay:
     """One active relay per stream name across processes (a session advisory lock)."""
 
-    def __init__(self, database_url: str, nats_url: str, config: RelayConfig) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        nats_url: str,
+        config: RelayConfig,
+        *,
+        nats: NatsConnection | None = None,
+    ) -> None:
         self.database_url = database_url
         self.nats_url = nats_url
         self.config = config
+        self._shared_nats = nats
+        """The process's connection, when it shares one (`up`): the process closes it."""
         self.active = asyncio.Event()
         """Set while this relay holds the lock and publishes."""
         self.published = 0
@@ -79,12 +88,15 @@ class Relay:
             watcher = HeadWatcher(self.database_url)
             await watcher.start()
             stack.push_async_callback(watcher.stop)
-            # Quiet: the publish loop reports an outage, once per failed position.
-            link = NatsConnection(
-                self.nats_url, name=f"flowledger-relay-{self.config.stream}", quiet=True
-            )
-            # Closed, not drained: every publish was acknowledged before the checkpoint moved.
-            stack.push_async_callback(link.close, drain=False)
+            link = self._shared_nats
+            if link is None:
+                # Quiet: the publish loop reports an outage, once per failed position.
+                link = NatsConnection(
+                    self.nats_url, name=f"flowledger-relay-{self.config.stream}", quiet=True
+                )
+                # Closed, not drained: every publish was acknowledged before the checkpoint
+                # moved.
+                stack.push_async_callback(link.close, drain=False)
             if not await link.until_connected(stop):
                 return
             nc, js = link.client, link.jetstream()
