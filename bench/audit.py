@@ -46,8 +46,8 @@ import httpx
 import msgspec
 
 from adapters.audit.verify import BATCH, verify_all, verify_stream
+from adapters.bootstrap import open_services
 from adapters.platform.admin_key import create_key
-from adapters.platform.services import open_services
 from adapters.platform.settings import Settings
 from bench import _seed as seed
 from bench._figures import verdict
@@ -219,7 +219,7 @@ def main() -> None:
 
     print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start")
     with bench_servers() as (base, urls, env):
-        # bench.commands:server_app serves create_app
+        # bench.commands:server_app serves api_app
         env["BENCH_VARIANT"] = "flowledger"
         asyncio.run(bench(args, base, urls.database_url, env))
     print(f"load average {os.getloadavg()[0]:.2f} at the end (a shared machine: see above)")

@@ -9,7 +9,7 @@ separate load processes (bench/_http_load.py). Each client triggers a run, repor
 `succeeded` for each of its pipeline's 3 steps, and starts over; every 2xx answer is one command.
 Rounds alternate the order (a b, b a, ...), each a warm-up then `--seconds` measured.
 
-(a) is `adapters.http.app.create_app`. (b), the CRUD baseline, has the same routes, the same
+(a) is `adapters.bootstrap.api_app`. (b), the CRUD baseline, has the same routes, the same
 security pieces (rate-limit set-up, API key authentication read afresh per request, security
 headers, CORS, problem details), decodes the same msgspec bodies and INSERTs one row per request
 with an asyncpg pool. a/b is the cost of event sourcing over CRUD.
@@ -51,7 +51,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.params import FromPath, JSONBody
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 
-from adapters.http.app import create_app
+from adapters.bootstrap import api_app, open_services
 from adapters.http.commanding import CommandAnswer
 from adapters.http.problems import problem_details_config
 from adapters.http.security import (
@@ -62,7 +62,6 @@ from adapters.http.security import (
 )
 from adapters.http.writes.runs import RunRequest, StatusReport
 from adapters.platform.admin_key import create_key
-from adapters.platform.services import open_services
 from adapters.platform.settings import Settings, load_settings
 from bench._http_load import Answer, Client, Totals, run_load, serve, server_flags
 
@@ -175,7 +174,7 @@ def server_app() -> Litestar:
             sample_ratio=settings.trace_sample_ratio,
             otlp_endpoint=settings.otlp_endpoint,
         )
-    build = crud_app if variant == "crud" else create_app
+    build = crud_app if variant == "crud" else api_app
     return build(settings, database_url=settings.database_url, nats_url=settings.nats_url)
 
 

@@ -162,8 +162,8 @@ async def spawn_clients(args: list[str], env: dict[str, str]) -> asyncio.subproc
 
 
 async def bench(args: argparse.Namespace, env: dict[str, str], urls: object) -> dict:
+    from adapters.bootstrap import open_services
     from adapters.platform.admin_key import create_key
-    from adapters.platform.services import open_services
     from adapters.platform.settings import load_settings
     from adapters.store.migrations import migrate
 

@@ -3,7 +3,7 @@
     uv run python bench/mcp.py [--calls 2000] [--clients 8]
     uv run python bench/mcp.py --quick          # a small smoke run
 
-One uvicorn worker serves the whole API (`create_app` through bench.commands:server_app) in its
+One uvicorn worker serves the whole API (`api_app` through bench.commands:server_app) in its
 own process. A run of a three-step pipeline with logs is made through the API and projected.
 Then the same minimal keep-alive HTTP/1.1 client (bench/_http_load.Client) sends, one for one
 and interleaved so both sides see the same machine:
@@ -48,8 +48,8 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types.version import LATEST_MODERN_VERSION
 
+from adapters.bootstrap import open_services
 from adapters.platform.admin_key import create_key
-from adapters.platform.services import open_services
 from adapters.platform.settings import Settings
 from bench import _seed as seed
 from bench._figures import pct, verdict
@@ -277,7 +277,7 @@ def main() -> None:
 
     print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start")
     with bench_servers() as (base, urls, env):
-        # bench.commands:server_app serves create_app
+        # bench.commands:server_app serves api_app
         env["BENCH_VARIANT"] = "flowledger"
         results = asyncio.run(bench(args, base, urls.database_url, env))
     print(f"load average {os.getloadavg()[0]:.2f} at the end")

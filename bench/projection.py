@@ -50,8 +50,9 @@ if __name__ == "__main__":
 import asyncpg
 import msgspec
 
+from adapters.bootstrap import open_services
 from adapters.platform.admin_key import create_key
-from adapters.platform.services import Services, open_services
+from adapters.platform.services import Services
 from adapters.platform.settings import Settings
 from adapters.store.reader import head, read_range
 from bench import _seed as seed
@@ -333,7 +334,7 @@ def main() -> None:
 
     print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start")
     with bench_servers() as (base, urls, env):
-        # bench.commands:server_app serves create_app
+        # bench.commands:server_app serves api_app
         env["BENCH_VARIANT"] = "flowledger"
         results = asyncio.run(bench(args, base, urls.database_url, env))
     summary(results)

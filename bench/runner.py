@@ -53,8 +53,8 @@ import httpx
 import msgspec
 import nats
 
+from adapters.bootstrap import open_services
 from adapters.platform.admin_key import create_key
-from adapters.platform.services import open_services
 from adapters.platform.settings import load_settings
 from bench._http_load import free_port
 from bench.commands import fresh_database

@@ -9,7 +9,7 @@ with its own `X-GitHub-Delivery` and `after` sha (so bodies differ), signed
 each keeps a timetable (the rate split evenly over them) and a latency runs from the SCHEDULED
 send time, so queueing shows; `max` is closed-loop, each sender as fast as its answers come.
 
-(a) is `adapters.http.app.create_app`: `POST /webhooks/github/{source id}` finds the source,
+(a) is `adapters.bootstrap.api_app`: `POST /webhooks/github/{source id}` finds the source,
 unseals its secret, verifies, and records a `WebhookReceived` event. (b), the baseline, is a
 tiny litestar app with create_app's middleware whose one route only verifies the signature with
 `adapters.webhooks.verify.verify_github` and the same secret, then answers 202: the difference
@@ -147,7 +147,7 @@ def verify_only_app(settings):
 
 def server_app():
     """The uvicorn `--factory`: settings come from the FLOWLEDGER_* variables bench sets."""
-    from adapters.http.app import create_app
+    from adapters.bootstrap import api_app
     from adapters.platform.settings import load_settings
 
     settings = load_settings(os.environ, cwd=Path(os.environ["FLOWLEDGER_DATA_DIR"]))
@@ -161,7 +161,7 @@ def server_app():
         profiler.enable()
         atexit.register(lambda: profiler.dump_stats(os.environ["BENCH_PROFILE"]))
     assert settings.database_url and settings.nats_url
-    return create_app(settings, database_url=settings.database_url, nats_url=settings.nats_url)
+    return api_app(settings, database_url=settings.database_url, nats_url=settings.nats_url)
 
 
 # ---- the benchmark (run by hand) ---------------------------------------------------------------
@@ -223,8 +223,8 @@ async def setup(env: dict[str, str], server_db: str) -> str:
 
     import asyncpg
 
+    from adapters.bootstrap import open_services
     from adapters.platform.admin_key import create_key
-    from adapters.platform.services import open_services
     from adapters.platform.settings import load_settings
     from adapters.store.migrations import migrate
 

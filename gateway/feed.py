@@ -9,15 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 import asyncpg
 import msgspec
-from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from opentelemetry.trace import SpanKind
 
+from adapters.streaming.nats import NatsConnection
 from adapters.streaming.relay.message import POSITION, TRACEPARENT
 from adapters.streaming.relay.subjects import Owner
 from adapters.telemetry.tracing import span
@@ -41,14 +42,14 @@ class Subscriber(Protocol):
 class Feed:
     """Started by the first connection of the process; `last` is the last position fanned out."""
 
-    def __init__(self, nats_url: str, pool: asyncpg.Pool, config: GatewayConfig) -> None:
-        self.nats_url = nats_url
+    def __init__(self, nats: NatsConnection, pool: asyncpg.Pool, config: GatewayConfig) -> None:
+        self.nats = nats
+        """The process's one NATS connection, shared with the rest of the app."""
         self.pool = pool
         self.config = config
         self.last = 0
         self.backfilled = 0
         """Events read from the table because NATS did not bring them (gaps, reconnects)."""
-        self._nc = NatsClient()
         self._sub: Subscription | None = None
         self._starting: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -56,10 +57,11 @@ class Feed:
         self._subscribers: dict[Route, set[Subscriber]] = {}
         self._owners: dict[str, Owner] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stop_hearing: Callable[[], None] = lambda: None
 
     @property
     def connected(self) -> bool:
-        return self._sub is not None and self._nc.is_connected
+        return self._sub is not None and self.nats.connected
 
     @property
     def subscribers(self) -> int:
@@ -87,32 +89,23 @@ class Feed:
                 del self._subscribers[subscriber.route]
 
     async def close(self) -> None:
+        """Stop listening; the connection itself is the app's to drain and close."""
+        self._stop_hearing()
         for task in (*self._tasks, *([self._starting] if self._starting else [])):
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
-        if not self._nc.is_closed:
+        if self._sub is not None:
+            sub, self._sub = self._sub, None
             with contextlib.suppress(Exception):
-                await self._nc.close()
+                await sub.unsubscribe()
 
     async def _start(self) -> None:
-        if not (self._nc.is_connected or self._nc.is_reconnecting):
-            servers = [server.strip() for server in self.nats_url.split(",")]
-            # max_reconnect_attempts=-1: nats-py keeps trying, the first connect included,
-            # and subscribes again by itself after each reconnect.
-            await self._nc.connect(
-                servers,
-                name="flowledger-gateway",
-                connect_timeout=2,
-                reconnect_time_wait=self.config.reconnect_wait_s,
-                max_reconnect_attempts=-1,
-                reconnected_cb=self._on_reconnected,
-                error_cb=self._on_error,
-            )
+        await self.nats.connected_once()
         async with self._lock:
-            sub = await self._nc.subscribe(f"{self.config.prefix}.>", cb=self._on_message)
+            sub = await self.nats.client.subscribe(f"{self.config.prefix}.>", cb=self._on_message)
             try:
-                await self._nc.flush()
+                await self.nats.client.flush()
                 async with self.pool.acquire() as conn:
                     self.last = await events.head(conn)
             except BaseException:
@@ -120,6 +113,9 @@ class Feed:
                     await sub.unsubscribe()
                 raise
             self._sub = sub
+            # nats-py subscribes again by itself after a reconnect; what was published while
+            # away is read from the table.
+            self._stop_hearing = self.nats.on_reconnected(self._on_reconnected)
 
     async def _on_message(self, msg: Msg) -> None:
         try:
@@ -195,9 +191,6 @@ class Feed:
             for subscriber in self._subscribers.get(route, ()):
                 subscriber.offer(position, body)
         self.last = position
-
-    async def _on_error(self, error: Exception) -> None:
-        log.debug("gateway NATS: %s", error)
 
 
 def _encode(envelope: object) -> str:

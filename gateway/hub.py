@@ -27,13 +27,14 @@ def gateway_config(state: Any) -> GatewayConfig:
 
 @contextlib.asynccontextmanager
 async def gateway_lifespan(app: Litestar) -> AsyncIterator[None]:
-    """Entered after the app's own lifespan (it needs the pool and the NATS URL).
+    """Entered after the lifespan that opens the process's pool and NATS connection (it
+    shares both).
 
-    Nothing connects here: the feed starts with the first WebSocket, so an API process
+    Nothing subscribes here: the feed starts with the first WebSocket, so an API process
     without WebSocket clients never subscribes to every event.
     """
     config = gateway_config(app.state)
-    hub = Hub(config, Feed(app.state.nats.url, app.state.pool, config), Keeper(config))
+    hub = Hub(config, Feed(app.state.nats, app.state.pool, config), Keeper(config))
     app.state.gateway_hub = hub
     # Called by the server before it stops: clients hear 1001 and where to resume, rather
     # than the server's generic close.

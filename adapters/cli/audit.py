@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import textwrap
 from collections.abc import Awaitable, Callable
-from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
+
+from adapters.cli.console import err, guarded, out, settings_or_none
 
 if TYPE_CHECKING:  # the CLI stays quick to start: these load when a command runs
     import asyncpg
@@ -88,13 +89,13 @@ def _verify(args: argparse.Namespace) -> int:
 
     def report(found: VerifyReport | None) -> int:
         if found is None:
-            _base()._err(f"flowledger: no events in stream {args.stream!r}")
+            err(f"flowledger: no events in stream {args.stream!r}")
             return 1
         if args.json:
-            _base()._out(msgspec.json.encode(found).decode())
+            out(msgspec.json.encode(found).decode())
         else:
             for line in describe(found):
-                _base()._out(line)
+                out(line)
         return 0 if found.ok else BROKEN
 
     return _with_database(check, report)
@@ -133,10 +134,10 @@ def _replay_run(args: argparse.Namespace) -> int:
 
     def show(lines: list[str] | str) -> int:
         if isinstance(lines, str):
-            _base()._err(f"flowledger: {lines}")
+            err(f"flowledger: {lines}")
             return 1
         for line in lines:
-            _base()._out(line)
+            out(line)
         return 0
 
     return _with_database(read, show)
@@ -150,8 +151,7 @@ def _with_database(
     Returns the CLI's status for a failure to get there (bad settings, database down), else
     the status `then` gives.
     """
-    base = _base()
-    settings = base._settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
     status = 0
@@ -169,14 +169,7 @@ def _with_database(
             finally:
                 await conn.close()
 
-        with configured_database(settings, base._err) as url:
+        with configured_database(settings, err) as url:
             status = then(asyncio.run(once(url)))
 
-    return base._guarded(go) or status
-
-
-def _base() -> ModuleType:
-    """The CLI module, for its helpers: imported late, as it imports this one."""
-    from adapters.cli import main as cli
-
-    return cli
+    return guarded(go) or status

@@ -1,4 +1,8 @@
-"""The `flowledger` command line: parses arguments and hands each subcommand to the runtime."""
+"""The `flowledger` command line: parses arguments and hands each subcommand to the
+composition root (adapters.bootstrap), which builds what it runs.
+
+Each handler imports what it runs when it runs: `--help` and `version` stay fast.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
-from uuid import UUID
 
 from adapters.cli.audit import add_commands as add_audit_commands
+from adapters.cli.console import err, guarded, out, settings_or_none, telemetry
 from adapters.cli.export import add_export_command
+from adapters.cli.operations import add_commands as add_operations_commands
 from adapters.cli.runner import add_runner_commands
-from adapters.platform.settings import Settings, SettingsError, load_settings
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -127,9 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "from several processes at once. Fails if an already-applied migration was edited.",
         _migrate,
     )
-    _add_keys(commands)
-    _add_projections(commands)
-    _add_tail(commands)
+    add_operations_commands(commands, SETTINGS_HELP)
     add_export_command(commands, SETTINGS_HELP, _export)
     add_audit_commands(commands, SETTINGS_HELP)
     add_runner_commands(commands, runner=_runner, run=_run)
@@ -143,163 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_keys(commands: argparse._SubParsersAction) -> None:
-    keys = commands.add_parser(
-        "keys",
-        help="manage API keys (`keys create`)",
-        description="Manage API keys outside the HTTP API.",
-    )
-    actions = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    create = actions.add_parser(
-        "create",
-        help="issue an API key and print its token once",
-        description=textwrap.fill(
-            "Issue an API key with the given scopes, for one project or for all, and print its "
-            "id and its token. The token is shown this once: only its hash is stored. Uses "
-            "FLOWLEDGER_DATABASE_URL, or the embedded PostgreSQL under FLOWLEDGER_DATA_DIR when "
-            "unset (stop `flowledger up` first, or point FLOWLEDGER_DATABASE_URL at it). The "
-            "database must be migrated (`flowledger migrate`).",
-            78,
-        ),
-        epilog=SETTINGS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    create.add_argument("--name", required=True, help="what the key is for, e.g. 'ci-bot'")
-    create.add_argument(
-        "--scopes",
-        required=True,
-        type=_scopes,
-        help="comma-separated, from read, write, admin, runner, audit",
-    )
-    create.add_argument(
-        "--project", type=UUID, metavar="UUID", help="the one project it may act on (default: all)"
-    )
-    create.add_argument(
-        "--expires-in-days", type=_positive_int, metavar="N", help="default: never expires"
-    )
-    create.set_defaults(run=_keys_create)
-
-
-def _add_projections(commands: argparse._SubParsersAction) -> None:
-    projections = commands.add_parser(
-        "projections",
-        help="inspect and rebuild read models (`projections status`, `projections rebuild`)",
-        description="Inspect and rebuild the projections (read models) the projector serves.",
-    )
-    actions = projections.add_subparsers(
-        dest="projections_command", required=True, metavar="ACTION"
-    )
-    status = actions.add_parser(
-        "status",
-        help="print each projection's position, lag and state",
-        description=textwrap.fill(
-            "Print each projection's version, position, the head of the event feed, its lag in "
-            "events and in seconds, its state (running, failed, rebuilding, stopped), the "
-            "process serving it, and for a failed one the event it stopped at and why.",
-            78,
-        ),
-        epilog=SETTINGS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    status.set_defaults(run=_projections_status)
-    rebuild = actions.add_parser(
-        "rebuild",
-        help="rebuild one projection from event 0 and swap it in",
-        description=textwrap.fill(
-            "Replay every event into fresh tables (schema rm_NAME__next) while the live ones keep "
-            "serving queries, then swap the two in one transaction and drop the old tables. Run "
-            "it beside a running projector: its owner carries on from the rebuilt position. "
-            "Beside `flowledger up`, point FLOWLEDGER_DATABASE_URL at its PostgreSQL (its "
-            "embedded one is locked while it runs).",
-            78,
-        ),
-        epilog=SETTINGS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    rebuild.add_argument("name", metavar="NAME", help="the projection, e.g. runs")
-    rebuild.set_defaults(run=_projections_rebuild)
-
-
-def _add_tail(commands: argparse._SubParsersAction) -> None:
-    tail = commands.add_parser(
-        "tail",
-        help="print events live in the terminal, as the relay publishes them",
-        description=textwrap.fill(
-            "Print each event as the relay publishes it on JetStream, one line each (recorded "
-            "time, position, stream type and id, event type, a few fields of its data), until "
-            "Ctrl-C. Filter by run, pipeline or project, and by event type; --after starts from "
-            "a past position instead of now. Uses FLOWLEDGER_NATS_URL, or else the embedded "
-            "NATS of the `flowledger up` running on FLOWLEDGER_DATA_DIR.",
-            78,
-        ),
-        epilog=SETTINGS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    scope = tail.add_mutually_exclusive_group()
-    # `run` is taken: every subcommand's handler lives there.
-    scope.add_argument("--run", dest="run_id", type=UUID, metavar="ID", help="one run's events")
-    scope.add_argument(
-        "--pipeline", type=UUID, metavar="ID", help="this pipeline's events and its runs'"
-    )
-    scope.add_argument("--project", type=UUID, metavar="ID", help="everything in this project")
-    tail.add_argument(
-        "--type",
-        dest="event_type",
-        type=_event_type,
-        metavar="EVENT_TYPE",
-        help="only events of this type, e.g. RunStarted",
-    )
-    tail.add_argument(
-        "--after",
-        type=_non_negative_int,
-        metavar="POSITION",
-        help="start after this global position (default: only events from now on)",
-    )
-    tail.add_argument("--json", action="store_true", help="print each envelope as a JSON line")
-    tail.set_defaults(run=_tail)
-
-
-def _scopes(raw: str) -> tuple[str, ...]:
-    from commands.context import SCOPES
-
-    scopes = tuple(s.strip() for s in raw.split(",") if s.strip())
-    unknown = sorted(set(scopes) - SCOPES)
-    if not scopes or unknown:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated scopes from {', '.join(sorted(SCOPES))}"
-        )
-    return scopes
-
-
-def _event_type(raw: str) -> str:
-    from domain.registry import UnknownEventType, default_registry
-
-    try:
-        return default_registry().event_type(raw).name
-    except UnknownEventType:
-        raise argparse.ArgumentTypeError(f"no event type is named {raw!r}") from None
-
-
-def _non_negative_int(raw: str) -> int:
-    if not raw.isdigit():
-        raise argparse.ArgumentTypeError("expected a whole number, 0 or more")
-    return int(raw)
-
-
-def _positive_int(raw: str) -> int:
-    if not raw.isdigit() or int(raw) < 1:
-        raise argparse.ArgumentTypeError("expected a positive whole number")
-    return int(raw)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return args.run(args)
 
 
 def _version(_args: argparse.Namespace) -> int:
-    _out(version("flowledger"))
+    out(version("flowledger"))
     return 0
 
 
@@ -324,12 +176,13 @@ def _gateway(_args: argparse.Namespace) -> int:
 
 
 def _runner(args: argparse.Namespace) -> int:
-    from adapters.runner.launch import LaunchError, runner_config, serve_runner
+    from adapters.bootstrap import processes
+    from adapters.runner.launch import LaunchError, runner_config
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
-    _telemetry(settings, "runner")
+    telemetry(settings, "runner")
     try:
         config = runner_config(
             settings,
@@ -340,225 +193,77 @@ def _runner(args: argparse.Namespace) -> int:
             token=args.token,
         )
     except LaunchError as exc:
-        _err(f"flowledger: {exc}")
+        err(f"flowledger: {exc}")
         return 2
     try:
-        return _guarded(lambda: serve_runner(config, out=_out))
+        return guarded(lambda: processes.runner(config, out=out))
     except LaunchError as exc:
-        _err(f"flowledger: {exc}")
+        err(f"flowledger: {exc}")
         return 1
 
 
 def _run(args: argparse.Namespace) -> int:
     from adapters.cli.runner import run_pipeline
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
-    return run_pipeline(settings, args, out=_out, err=_err)
-
-
-def _tail(args: argparse.Namespace) -> int:
-    from adapters.streaming import tail
-
-    settings = _settings()
-    if settings is None:
-        return 2
-    try:
-        what = tail.for_settings(
-            settings,
-            run=args.run_id,
-            pipeline=args.pipeline,
-            project=args.project,
-            event_type=args.event_type,
-            after=args.after,
-            as_json=args.json,
-        )
-        tail.run(what, sys.stdout, _err)
-    except tail.TailError as exc:
-        _err(f"flowledger: {exc}")
-        return 1
-    return 0
+    return run_pipeline(settings, args, out=out, err=err)
 
 
 def _intake(_args: argparse.Namespace) -> int:
-    from adapters.webhooks import intake as webhook_intake
+    from adapters.bootstrap import processes
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
-    _telemetry(settings, "intake")
-    return _guarded(lambda: webhook_intake.intake(settings, out=_out))
+    telemetry(settings, "intake")
+    return guarded(lambda: processes.intake(settings, out=out))
 
 
 def _dispatcher(_args: argparse.Namespace) -> int:
-    from adapters.dispatch import role
+    from adapters.bootstrap import processes
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
-    _telemetry(settings, "dispatcher")
-    return _guarded(lambda: role.dispatcher(settings, out=_out))
-
-
-def _projections_status(args: argparse.Namespace) -> int:
-    import msgspec
-
-    from adapters.platform import runtime
-    from projections.status import status_table
-
-    settings = _settings()
-    if settings is None:
-        return 2
-
-    def show() -> None:
-        statuses = runtime.projections_status(settings, out=_err)
-        if args.json:
-            _out(msgspec.json.encode(statuses).decode())
-        elif statuses:
-            _out(status_table(statuses))
-        else:
-            _err("no projection has been served yet (is `flowledger projector` running?)")
-
-    return _guarded(show)
-
-
-def _projections_rebuild(args: argparse.Namespace) -> int:
-    from adapters.platform import runtime
-    from projections.rebuild import RebuildFailed, RebuildInProgress
-
-    settings = _settings()
-    if settings is None:
-        return 2
-    _telemetry(settings, "rebuild")
-
-    def rebuild() -> None:
-        report = runtime.rebuild_projection(settings, args.name, out=_err)
-        _out(
-            f"rebuilt {report.name}: {report.events} events ({report.applied} applied) in "
-            f"{report.seconds:.1f}s, {report.events_per_second:,.0f} events/s; "
-            f"now at position {report.position}"
-        )
-
-    try:
-        return _guarded(rebuild)
-    except (LookupError, RebuildInProgress, RebuildFailed) as exc:
-        _err(f"flowledger: {exc}")
-        return 1
+    telemetry(settings, "dispatcher")
+    return guarded(lambda: processes.dispatcher(settings, out=out))
 
 
 def _export(args: argparse.Namespace) -> int:
     from adapters.audit.export import export_command
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
-    return _guarded(lambda: export_command(settings, args, err=_err))
+    return guarded(lambda: export_command(settings, args, err=err))
 
 
 def _migrate(_args: argparse.Namespace) -> int:
-    from adapters.platform import runtime  # deferred: `version` and `--help` stay fast
+    from adapters.bootstrap import processes  # deferred: `version` and `--help` stay fast
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
-    return _guarded(lambda: runtime.migrate_only(settings, out=_out))
-
-
-def _keys_create(args: argparse.Namespace) -> int:
-    settings = _settings()
-    if settings is None:
-        return 2
-    return _guarded(lambda: _issue_key(settings, args))
-
-
-def _issue_key(settings: Settings, args: argparse.Namespace) -> None:
-    import asyncio
-    from datetime import UTC, datetime, timedelta
-
-    from adapters.platform.admin_key import create_key
-    from adapters.platform.embedded import embedded_servers
-    from adapters.platform.services import open_services
-
-    async def issue(database_url: str) -> tuple[UUID, str]:
-        at = datetime.now(UTC)
-        days = args.expires_in_days
-        async with open_services(settings, database_url) as services:
-            return await create_key(
-                services,
-                name=args.name,
-                scopes=args.scopes,
-                project_id=args.project,
-                at=at,
-                expires_at=at + timedelta(days=days) if days else None,
-            )
-
-    # Server chatter goes to stderr: stdout carries only the key, for scripts.
-    with embedded_servers(settings, log=_err) as urls:
-        key_id, token = asyncio.run(issue(urls.database_url))
-    _out(f"key id: {key_id}")
-    _out(f"token:  {token}")
-    _err("The token is shown this once; only its hash is kept. Send it as the X-API-Key header.")
-
-
-def _telemetry(settings: Settings, service: str) -> None:
-    from adapters.telemetry.setup import configure_telemetry  # deferred: loads OpenTelemetry
-
-    configure_telemetry(settings, service)
+    return guarded(lambda: processes.migrate_only(settings, out=out))
 
 
 def _serve(command: str) -> int:
-    from adapters.platform import runtime
+    from adapters.bootstrap import processes
 
-    settings = _settings()
+    settings = settings_or_none()
     if settings is None:
         return 2
-    _telemetry(settings, command)
+    telemetry(settings, command)
     run = {
-        "up": runtime.up,
-        "api": runtime.api,
-        "projector": runtime.projector,
-        "relay": runtime.relay,
-        "gateway": runtime.gateway,
+        "up": processes.up,
+        "api": processes.api,
+        "projector": processes.projector,
+        "relay": processes.relay,
+        "gateway": processes.gateway,
     }[command]
-    return _guarded(lambda: run(settings, out=_out))
-
-
-def _settings() -> Settings | None:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        _err(f"flowledger: invalid configuration:\n{exc}")
-        return None
-
-
-def _guarded(run: Callable[[], object]) -> int:
-    """Turn the failures a user can fix into one clear line instead of a traceback."""
-    import asyncpg
-
-    from adapters.platform.embedded import DataDirInUse
-    from adapters.store.migrations import MigrationError
-    from domain.errors import DomainError
-
-    try:
-        run()
-    except KeyboardInterrupt:
-        return 130
-    except asyncpg.UndefinedTableError as exc:
-        _err(f"flowledger: {exc}: is the database migrated? (`flowledger migrate`)")
-        return 1
-    except (DataDirInUse, MigrationError, DomainError, OSError, asyncpg.PostgresError) as exc:
-        _err(f"flowledger: {exc}")
-        return 1
-    return 0
-
-
-def _out(line: str) -> None:
-    print(line, flush=True)
-
-
-def _err(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    return guarded(lambda: run(settings, out=out))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from projections.status import projection_status
 if TYPE_CHECKING:
     import asyncpg
 
-    from adapters.http.app import NatsLink
+    from adapters.streaming.nats import NatsConnection
 
 CHECK_TIMEOUT_S = 2.0
 SERVED = frozenset(projection.name for projection in ALL)
@@ -66,7 +66,7 @@ class HealthController(Controller):
 
 
 async def readiness(
-    pool: asyncpg.Pool, link: NatsLink, migrations_dir: Path | None, max_lag_s: float = 0
+    pool: asyncpg.Pool, link: NatsConnection, migrations_dir: Path | None, max_lag_s: float = 0
 ) -> Readiness:
     """Run every check concurrently, each bounded so a hung dependency cannot hang /ready."""
     postgres, migrations, projections = await asyncio.gather(

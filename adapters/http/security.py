@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import jwt
+from litestar import Request
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
@@ -26,7 +27,6 @@ from domain.api_key import ApiKey, ApiKeyStatus
 from domain.errors import AggregateNotFound
 
 if TYPE_CHECKING:
-    from litestar import Request
     from litestar.connection import ASGIConnection
     from litestar.datastructures import State
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,6 +38,9 @@ EXCLUDED_FROM_AUTH = [r"^/health$", r"^/ready$", r"^/metrics$", r"^/docs(/|$)", 
 # Webhooks come in bursts from a provider's few addresses and carry no API key; a forged
 # delivery costs one HMAC and writes nothing, so an address limit would only drop real ones.
 EXCLUDED_FROM_RATE_LIMITS = [r"^/health$", r"^/ready$", r"^/metrics$", r"^/webhooks(/|$)"]
+Req = Request[Principal, Any, Any]
+"""A request whose `user` is the authenticated caller: what every route handler receives."""
+
 CHALLENGE = f'Bearer realm="flowledger", ApiKey realm="flowledger" header="{API_KEY_HEADER}"'
 
 # Stable `code`s of the 401 problem details.

@@ -81,6 +81,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     /metrics on this port when it is set."""
     ready_max_lag_s: int = 60
     """/ready fails while a view is further behind than this; 0: lag is reported, not judged."""
+    api_pool_size: int = 20
+    """PostgreSQL connections one API process shares: commands, queries, /ready, WebSockets."""
+    gateway_pool_size: int = 10
+    """PostgreSQL connections of a `flowledger gateway` (credentials, backfills)."""
+    intake_pool_size: int = 4
+    """PostgreSQL connections of a `flowledger intake` (its runtime holds its own, apart)."""
+    dispatcher_pool_size: int = 4
+    """PostgreSQL connections of a `flowledger dispatcher` (its runtime holds its own, apart)."""
     dispatch_stream: str = "FLOWLEDGER_JOBS"
     """The JetStream work-queue stream the dispatcher publishes step jobs to."""
     dispatch_replicas: int = 1
@@ -190,6 +198,7 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
 
 
 _RATE_LIMIT = "expected a non-negative integer of requests per minute (0 disables the limit)"
+_POOL_SIZE = "expected 3 to 1000 connections"
 
 
 def _redact(value: str) -> str:
@@ -364,6 +373,11 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "metrics_enabled": _flag,
     "probe_port": _int_in(1, 65535, "expected an integer port between 1 and 65535"),
     "ready_max_lag_s": _int_in(0, 86400, "expected 0 to 86400 seconds"),
+    # At least 3: the event store's group commit holds 2 while it flushes.
+    "api_pool_size": _int_in(3, 1000, _POOL_SIZE),
+    "gateway_pool_size": _int_in(3, 1000, _POOL_SIZE),
+    "intake_pool_size": _int_in(3, 1000, _POOL_SIZE),
+    "dispatcher_pool_size": _int_in(3, 1000, _POOL_SIZE),
     "dispatch_stream": _stream_name,
     "dispatch_replicas": _int_in(1, 5, "expected 1 to 5 replicas"),
     "dispatch_duplicate_window_s": _int_in(1, 7 * 86400, "expected 1 to 604800 seconds"),

@@ -24,6 +24,7 @@ from adapters.runner.config import RunnerConfig
 from adapters.runner.execution import Execution
 from adapters.runner.slots import Slots
 from adapters.streaming.jobs import Job, consumer_name, decode_job, job_subject
+from adapters.streaming.nats import NatsConnection
 
 log = logging.getLogger(__name__)
 
@@ -51,39 +52,20 @@ class Runner:
     async def run(self, stop: asyncio.Event) -> None:
         config = self.config
         async with RunnerApi(config.api_url, config.token) as api:
-            nc = await self._connect(stop)
-            if nc is None:
-                return
+            link = NatsConnection(config.nats_url, name=f"flowledger-runner {config.name}")
             try:
+                if not await link.until_connected(stop):
+                    return
                 self.runner_id = await self._register(api, REGISTER_RETRY_S)
                 log.info("runner %s (%s) registered: labels %s, concurrency %d",
                          config.name, self.runner_id, ",".join(config.labels),
                          config.concurrency)  # fmt: skip
                 self.registered.set()
-                await self._serve(api, nc, stop)
+                await self._serve(api, link.client, stop)
             finally:
-                await _close(nc)
-
-    async def _connect(self, stop: asyncio.Event) -> Nats | None:
-        """NATS, retried until it answers (None if stopped first); reconnects come by itself."""
-        servers = [url.strip() for url in self.config.nats_url.split(",")]
-        warned = False
-        while not stop.is_set():
-            try:
-                return await nats.connect(
-                    servers,
-                    name=f"flowledger-runner {self.config.name}",
-                    connect_timeout=2,
-                    reconnect_time_wait=0.5,
-                    max_reconnect_attempts=-1,
-                )
-            except Exception as exc:  # nats-py raises several kinds for "not there"
-                if not warned:
-                    log.warning("NATS at %s not reachable (%s): retrying", servers, exc)
-                    warned = True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
-        return None
+                # Acks and reports are sent already: flush and close. (A drain would wait out
+                # its timeout on the pull subscriptions' inboxes.)
+                await link.close(drain=False)
 
     async def _serve(self, api: RunnerApi, nc: Nats, stop: asyncio.Event) -> None:
         js = nc.jetstream()
@@ -243,11 +225,3 @@ class Runner:
             await api.deregister(self.runner_id, retry_for_s=2.0)
         except (ApiError, ApiUnavailable) as exc:
             log.warning("deregistering failed: %s", exc)
-
-
-async def _close(nc: Nats) -> None:
-    """Acks and reports are sent already; flush what is buffered and close. (A drain would
-    wait out its timeout on the pull subscriptions' inboxes.)"""
-    with contextlib.suppress(Exception):
-        await nc.flush(timeout=2)
-    await nc.close()

@@ -14,16 +14,11 @@ from adapters.store import reader
 from adapters.store.checks import DEFAULT_MAX_EVENT_BYTES, check_append
 from adapters.store.encoding import NewEvent, prepare_events
 from adapters.store.notifier import HeadWatcher
+from adapters.store.pool import open_pool
 from adapters.store.writer import AppendResult, GroupCommitWriter, PendingAppend
 from adapters.telemetry.metrics import EVENTS_APPENDED
 from adapters.telemetry.tracing import span
 from domain.envelope import EventEnvelope, EventMetadata
-
-
-async def _keep_session(_conn: asyncpg.Connection) -> None:
-    """Skip asyncpg's reset query on every release: a round trip per use, for session state
-    (settings, LISTEN, session advisory locks) that nothing on this pool ever sets. asyncpg
-    still rolls back a transaction left open."""
 
 
 class EventStore:
@@ -41,6 +36,7 @@ class EventStore:
         max_event_bytes_by_stream_type: Mapping[str, int] | None = None,
         pool_size: int = 10,
         flushers: int = 2,
+        pool: asyncpg.Pool | None = None,
     ) -> None:
         self._database_url = database_url
         self.stream_types = frozenset(stream_types)
@@ -49,15 +45,15 @@ class EventStore:
         self._max_event_bytes_by_stream_type = dict(max_event_bytes_by_stream_type or {})
         self._pool_size = pool_size
         self._flushers = flushers
+        # A pool given is the process's, shared with its readers: theirs to close, not ours.
+        self._shared_pool = pool
         self._pool: asyncpg.Pool | None = None
         self._writer: GroupCommitWriter | None = None
         self._watcher: HeadWatcher | None = None
 
     async def open(self) -> None:
-        # min_size=0: opening needs no connection, so a process can start while the
-        # database is down and answer 503 until it is back.
-        self._pool = await asyncpg.create_pool(
-            self._database_url, min_size=0, max_size=self._pool_size, reset=_keep_session
+        self._pool = self._shared_pool or await open_pool(
+            self._database_url, max_size=self._pool_size
         )
         self._writer = GroupCommitWriter(self._pool, flushers=self._flushers)
         self._writer.start()
@@ -69,9 +65,9 @@ class EventStore:
         if self._writer is not None:
             await self._writer.stop()
             self._writer = None
-        if self._pool is not None:
+        if self._pool is not None and self._shared_pool is None:
             await self._pool.close()
-            self._pool = None
+        self._pool = None
 
     async def __aenter__(self) -> Self:
         await self.open()

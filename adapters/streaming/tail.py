@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, TextIO
 from uuid import UUID
 
 import msgspec
-import nats
-from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from adapters.platform.embedded.nats import running_url
+from adapters.streaming.nats import NatsConnection
 from adapters.streaming.relay import message
 from adapters.streaming.relay.subjects import DEFAULT_PREFIX, filter_subject
 from domain.envelope import EventEnvelope
@@ -104,9 +103,13 @@ async def _main(tail: Tail, out: TextIO, note: Callable[[str], None]) -> None:
 
 
 async def _session(tail: Tail, out: TextIO, note: Callable[[str], None]) -> None:
-    nc = await _connect(tail.nats_url)
+    # Once connected, it reconnects for ever: a NATS restart must not end the tail. Quiet:
+    # a tail that waits says nothing.
+    link = NatsConnection(tail.nats_url, name="flowledger-tail", quiet=True)
     try:
-        js = nc.jetstream()
+        if not await link.start(CONNECT_TIMEOUT_S):
+            raise TailError(f"cannot reach NATS at {tail.nats_url}")
+        js = link.jetstream()
         floor, start = await _starting_point(js, tail, note)
         sub = await js.subscribe(
             tail.subject,
@@ -120,25 +123,8 @@ async def _session(tail: Tail, out: TextIO, note: Callable[[str], None]) -> None
         note(f"tailing {tail.subject} on {tail.stream} (Ctrl-C to stop)")
         await _print(sub.messages, floor, tail.as_json, out)
     finally:
-        with contextlib.suppress(Exception):
-            await nc.close()
-
-
-async def _connect(url: str) -> NatsClient:
-    servers = [server.strip() for server in url.split(",")]
-    try:
-        async with asyncio.timeout(CONNECT_TIMEOUT_S):
-            # Once connected, reconnect for ever: a NATS restart must not end the tail.
-            return await nats.connect(
-                servers,
-                name="flowledger-tail",
-                connect_timeout=2,
-                reconnect_time_wait=0.5,
-                max_reconnect_attempts=-1,
-                error_cb=_quiet,
-            )
-    except TimeoutError:
-        raise TailError(f"cannot reach NATS at {url}") from None
+        # Nothing was published: nothing to drain.
+        await link.close(drain=False)
 
 
 async def _starting_point(
@@ -234,7 +220,3 @@ def _compact(value: object) -> str:
     if len(text) > VALUE_WIDTH:
         text = text[: VALUE_WIDTH - 1] + "…"
     return '"' + text.replace('"', '\\"') + '"' if " " in text else text
-
-
-async def _quiet(_error: Exception) -> None:
-    """nats-py reports connection errors at length; a tail that waits says nothing."""

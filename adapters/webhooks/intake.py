@@ -1,4 +1,5 @@
-"""The intake role: the webhook process manager, served by the projector runtime.
+"""The intake role's process manager for webhooks, served by the projector runtime (as
+adapters.bootstrap composes it).
 
 It is a projection in the runtime's eyes (a checkpoint in `projection_checkpoints`, one owner
 at a time through the advisory lock, poison events stopped and shown by `projections status`)
@@ -9,7 +10,6 @@ idempotent (an outcome already recorded is skipped; run ids and appends are keye
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -18,7 +18,6 @@ from uuid import UUID
 
 import asyncpg
 
-from adapters.platform.event_loop import run_role
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
 from adapters.telemetry.tracing import span
 from adapters.webhooks.candidates import ViewCandidates
@@ -28,10 +27,7 @@ from projections.projection import live_schema
 from projections.rows import ident
 
 if TYPE_CHECKING:
-    from adapters.platform.embedded import ServerUrls
-    from adapters.platform.runtime import Role
     from adapters.platform.services import Services
-    from adapters.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -120,30 +116,3 @@ def received(envelope: EventEnvelope) -> ReceivedDelivery:
         correlation_id=envelope.metadata.correlation_id,
         traceparent=envelope.metadata.traceparent,
     )
-
-
-async def serve(settings: Settings, database_url: str, stop: asyncio.Event) -> None:
-    """Run the intake until `stop` is set (several may run: one owns it at a time)."""
-    from adapters.platform.services import open_services
-    from projections.runtime import Projector
-
-    async with open_services(settings, database_url) as services:
-        await Projector(database_url, [IntakeProcess(services)], batch_size=BATCH).run(stop)
-
-
-def intake_role(settings: Settings, urls: ServerUrls) -> Role:
-    from adapters.platform.runtime import Role
-
-    return Role("intake", lambda stop: serve(settings, urls.database_url, stop))
-
-
-def intake(settings: Settings, *, out: Callable[[str], None]) -> None:
-    """The `flowledger intake` command: this role alone (migrations are `migrate`'s job)."""
-    from importlib.metadata import version
-
-    from adapters.platform.embedded import embedded_servers
-    from adapters.platform.runtime import redact, run_roles, with_probe
-
-    with embedded_servers(settings, log=out) as urls:
-        out(f"flowledger {version('flowledger')} intake on {redact(urls.database_url)}")
-        run_role(run_roles(with_probe(settings, [intake_role(settings, urls)])))

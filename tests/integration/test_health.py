@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from adapters.http import create_app
+from adapters.bootstrap import api_app
 from adapters.platform.settings import Settings
 from adapters.store import EventStore, NewEvent
 from adapters.store.migrations import DEFAULT_DIRECTORY
@@ -33,7 +33,7 @@ async def client(
     *,
     max_lag_s: int = 60,
 ) -> AsyncIterator[AsyncTestClient]:
-    app = create_app(
+    app = api_app(
         Settings(ready_max_lag_s=max_lag_s),
         database_url=database_url,
         nats_url=nats_url,
@@ -195,7 +195,7 @@ async def test_openapi_is_served_at_docs(database_url: str, nats_url: str) -> No
 
 
 async def test_shutdown_drains_nats(database_url: str, nats_url: str) -> None:
-    app = create_app(Settings(), database_url=database_url, nats_url=nats_url)
+    app = api_app(Settings(), database_url=database_url, nats_url=nats_url)
     async with AsyncTestClient(app=app):
         link = app.state.nats
         assert link.connected

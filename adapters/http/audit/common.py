@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import AsyncIterator
-from typing import Any
 
 import msgspec
-from litestar import Request
 from litestar.response import Stream
 
 from adapters.audit.envelopes import AuditEvent
@@ -17,7 +15,6 @@ from adapters.audit.reads import StreamInfo
 from adapters.http.reads.params import choice, invalid
 from commands.context import Principal
 
-Req = Request[Principal, Any, Any]
 TAGS = ["audit"]
 NDJSON = "application/x-ndjson"
 FORMAT = choice(

@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from adapters.audit.envelopes import AuditEvent
 from adapters.audit.reads import FeedFilters, feed_reader, read_page
 from adapters.audit.trace import MAX_EFFECTS, Trace, trace
-from adapters.http.audit.common import TAGS, Req, require_auditor
+from adapters.http.audit.common import TAGS, require_auditor
 from adapters.http.reads import views
 from adapters.http.reads.params import (
     DEFAULT_LIMIT,
@@ -22,6 +22,7 @@ from adapters.http.reads.params import (
     integer,
     many,
 )
+from adapters.http.security import Req
 from adapters.store.reader import head as head_position
 from domain.registry import default_registry
 

@@ -13,7 +13,6 @@ from adapters.audit.reads import batches, read_page, stream_info, stream_reader
 from adapters.http.audit.common import (
     FORMAT,
     TAGS,
-    Req,
     decode_cursor,
     encode_cursor,
     ndjson,
@@ -22,6 +21,7 @@ from adapters.http.audit.common import (
 )
 from adapters.http.reads import views
 from adapters.http.reads.params import DEFAULT_LIMIT, MAX_LIMIT, QuerySpec, integer, invalid, text
+from adapters.http.security import Req
 
 HISTORY = QuerySpec(
     (

@@ -14,9 +14,10 @@ from adapters.audit.errors import VersionBeyondHead
 from adapters.audit.reads import stream_info
 from adapters.audit.shapes import PipelineAsOf, RunAsOf, pipeline_as_of, run_as_of
 from adapters.audit.state import AsOf, replay, version_at
-from adapters.http.audit.common import TAGS, Req, reachable, require_reader
+from adapters.http.audit.common import TAGS, reachable, require_reader
 from adapters.http.reads import views
 from adapters.http.reads.params import QuerySpec, instant, integer, invalid
+from adapters.http.security import Req
 from domain.pipeline import Pipeline
 from domain.run import Run
 

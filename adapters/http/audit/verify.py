@@ -7,9 +7,10 @@ from litestar.openapi import ResponseSpec
 
 from adapters.audit.verify import VerifyReport, verify_all, verify_stream
 from adapters.http.answers import PROBLEM
-from adapters.http.audit.common import TAGS, Req, require_auditor
+from adapters.http.audit.common import TAGS, require_auditor
 from adapters.http.problems import problem
 from adapters.http.reads.params import QuerySpec, boolean, invalid, text
+from adapters.http.security import Req
 from adapters.store.checks import MAX_STREAM_ID_LENGTH
 
 VERIFY = QuerySpec(

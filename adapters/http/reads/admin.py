@@ -6,20 +6,18 @@ from typing import Any, get_args
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.params import FromPath
 
 from adapters.http.reads import views
 from adapters.http.reads.access import project_filter, project_ids, visible
 from adapters.http.reads.params import QuerySpec, choice, page_of, paging, uuid
-from commands.context import Principal
+from adapters.http.security import Req
 from domain.api_key import ApiKeyStatus
 from domain.project import ProjectStatus
 from domain.webhook_source import Kind, WebhookSourceStatus
 from projections import api_keys, projects, webhook_sources
 from projections.projection import live_schema
-
-Req = Request[Principal, Any, Any]
 
 ONE = QuerySpec.of()
 PROJECTS = QuerySpec.of(

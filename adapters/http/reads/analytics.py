@@ -5,18 +5,16 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.params import FromPath
 
 from adapters.http.reads import views
 from adapters.http.reads.access import project_filter, project_ids
 from adapters.http.reads.params import QuerySpec, integer, uuid
 from adapters.http.reads.pipelines import visible_pipeline
-from commands.context import Principal
+from adapters.http.security import Req
 from projections import pipeline_stats
 from projections.projection import live_schema
-
-Req = Request[Principal, Any, Any]
 
 TAGS = ["analytics"]
 SCHEMA = live_schema("pipeline_stats")

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.params import FromPath
 
 from adapters.http.reads import views
@@ -23,14 +23,13 @@ from adapters.http.reads.params import (
     text,
     uuid,
 )
+from adapters.http.security import Req
 from commands.context import Principal
 from domain.pipeline import PipelineStatus
 from projections import pipelines
 from projections.filters import PipelineFilters
 from projections.paging import PageResult
 from projections.projection import live_schema
-
-Req = Request[Principal, Any, Any]
 
 TAGS = ["pipelines"]
 VIEWS = ("pipelines",)

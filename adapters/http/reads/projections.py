@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.datastructures import State
 
 from adapters.http.answers import PROBLEM
-from commands.context import Principal
+from adapters.http.security import Req
 from projections.status import ProjectionStatus, projection_status
-
-Req = Request[Principal, Any, Any]
 
 
 class ProjectionList(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,17 +6,16 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.params import FromPath
 
 from adapters.http.reads import views
 from adapters.http.reads.access import project_filter, project_ids
 from adapters.http.reads.params import QuerySpec, choice, page_of, paging, text
-from commands.context import Principal
+from adapters.http.security import Req
 from projections import runners
 from projections.projection import live_schema
 
-Req = Request[Principal, Any, Any]
 SCHEMA = live_schema("runners")
 VIEWS = ("runners",)
 

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.params import FromPath
 
 from adapters.http.reads import views
@@ -28,14 +28,13 @@ from adapters.http.reads.params import (
     text,
     uuid,
 )
+from adapters.http.security import Req
 from commands.context import Principal
 from domain.run_values import Provider, RunStatus, StepStatus, TriggerKind
 from projections import logs, runs
 from projections.filters import RunFilters
 from projections.paging import PageResult
 from projections.projection import live_schema
-
-Req = Request[Principal, Any, Any]
 
 TAGS = ["runs"]
 VIEWS = ("runs",)

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from importlib.metadata import version
-from typing import Any
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get
 
 from adapters.http.reads.access import project_filter
 from adapters.http.reads.consistency import POSITION_HEADER, caught_up, wanted_position
 from adapters.http.reads.params import QuerySpec
 from adapters.http.reads.views import LIST_ANSWERS
-from commands.context import Principal
+from adapters.http.security import Req
 from projections import catalog
 from projections.status import ProjectionStatus, projection_status
-
-Req = Request[Principal, Any, Any]
 
 STATUS = QuerySpec.of()
 

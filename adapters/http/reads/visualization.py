@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.params import FromPath
 
 from adapters.http.problems import problem
@@ -16,19 +16,17 @@ from adapters.http.reads.access import project_filter, project_ids, visible
 from adapters.http.reads.consistency import POSITION_HEADER, read_views
 from adapters.http.reads.params import QuerySpec, integer, invalid, uuid
 from adapters.http.reads.pipelines import visible_pipeline
+from adapters.http.security import Req
 from adapters.visualization.graph import StepEdge, StepGraph, StepNode, step_graph
 from adapters.visualization.layout import layered
 from adapters.visualization.mermaid import mermaid
 from adapters.visualization.svg import render_svg
-from commands.context import Principal
 from domain.errors import UnknownPipelineVersion
 from domain.pipeline_definition import PipelineDefinition
 from domain.run_values import RunStatus
 from projections import pipelines, runs
 from projections.projection import live_schema
 from projections.run_rows import RunDetail
-
-Req = Request[Principal, Any, Any]
 
 TAGS = ["pipelines"]
 PIPELINE_SCHEMA = live_schema("pipelines")

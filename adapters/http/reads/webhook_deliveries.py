@@ -6,7 +6,7 @@ from typing import Any, get_args
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.params import FromPath
 
 from adapters.http.reads import views
@@ -21,13 +21,11 @@ from adapters.http.reads.params import (
     text,
     uuid,
 )
-from commands.context import Principal
+from adapters.http.security import Req
 from domain.webhook_delivery import OUTCOMES
 from domain.webhook_source import Kind
 from projections import webhook_deliveries as deliveries
 from projections.projection import live_schema
-
-Req = Request[Principal, Any, Any]
 
 TAGS = ["webhook deliveries"]
 VIEWS = ("webhook_deliveries",)

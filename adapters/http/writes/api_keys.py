@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, delete, post
+from litestar import Controller, Response, delete, post
 from litestar.params import FromPath, JSONBody
 
 from adapters.http.answers import answers
 from adapters.http.commanding import execute
+from adapters.http.security import Req
 from commands.api_keys import IssueApiKey, RevokeApiKey
-from commands.context import Principal
 
 
 class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -22,9 +21,6 @@ class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     project_id: UUID | None = None
     """Omit for a key that acts on every project."""
     expires_at: datetime | None = None
-
-
-Req = Request[Principal, Any, Any]
 
 
 class ApiKeysController(Controller):

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, delete, post, put
+from litestar import Controller, Response, delete, post, put
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from adapters.http.answers import answers
 from adapters.http.commanding import execute
 from adapters.http.problems import problem
-from commands.context import Principal
+from adapters.http.security import Req
 from commands.pipelines import (
     ActivatePipeline,
     ArchivePipeline,
@@ -36,9 +36,6 @@ class PipelineCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         fields = msgspec.structs.asdict(self)
         del fields["project_id"]
         return PipelineDefinition(**fields)
-
-
-Req = Request[Principal, Any, Any]
 
 
 def _if_match(value: str | None) -> int | None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, delete, post
+from litestar import Controller, Response, delete, post
 from litestar.params import FromPath, JSONBody
 
 from adapters.http.answers import answers
 from adapters.http.commanding import execute
-from commands.context import Principal
+from adapters.http.security import Req
 from commands.projects import ArchiveProject, CreateProject, RenameProject
 
 
@@ -23,9 +22,6 @@ class ProjectCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 class ProjectRename(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: str
-
-
-Req = Request[Principal, Any, Any]
 
 
 class ProjectsController(Controller):

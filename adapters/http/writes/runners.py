@@ -6,12 +6,12 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Response, post
 from litestar.params import FromPath, JSONBody
 
 from adapters.http.answers import answers
 from adapters.http.commanding import execute
-from commands.context import Principal
+from adapters.http.security import Req
 from commands.runners import (
     JOBS_MAX,
     DeregisterRunner,
@@ -35,7 +35,6 @@ class Heartbeat(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """The step attempts it is running now."""
 
 
-Req = Request[Principal, Any, Any]
 _decoder = msgspec.json.Decoder(dict[str, Any])
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Response, post
 from litestar.params import FromPath, JSONBody
 
 from adapters.http.answers import answers
 from adapters.http.commanding import execute
+from adapters.http.security import Req
 from adapters.telemetry.metrics import RUNNER_JOBS
-from commands.context import Principal
 from commands.runs import (
     AppendRunLogs,
     CancelRun,
@@ -57,9 +57,6 @@ class StatusReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 class LogAppend(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     chunks: tuple[LogChunk, ...]
-
-
-Req = Request[Principal, Any, Any]
 
 
 class RunsController(Controller):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Response, post
 from litestar.params import FromPath, JSONBody
 
 from adapters.http.answers import answers
 from adapters.http.commanding import execute
-from commands.context import Principal
+from adapters.http.security import Req
 from commands.webhook_sources import (
     DisableWebhookSource,
     EnableWebhookSource,
@@ -36,9 +36,6 @@ class SecretRotation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 class Disabling(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     reason: str = ""
-
-
-Req = Request[Principal, Any, Any]
 
 
 class WebhookSourcesController(Controller):

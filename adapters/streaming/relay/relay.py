@@ -15,6 +15,7 @@ from opentelemetry.trace import SpanKind
 from adapters.store import reader
 from adapters.store.locks import lock_key
 from adapters.store.notifier import HeadWatcher
+from adapters.streaming.nats import NatsConnection
 from adapters.streaming.relay import ledger, message
 from adapters.streaming.relay.config import RelayConfig
 from adapters.streaming.relay.subjects import Owner, learn, subject
@@ -41,10 +42,19 @@ window."""
 class Relay:
     """One active relay per stream name across processes (a session advisory lock)."""
 
-    def __init__(self, database_url: str, nats_url: str, config: RelayConfig) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        nats_url: str,
+        config: RelayConfig,
+        *,
+        nats: NatsConnection | None = None,
+    ) -> None:
         self.database_url = database_url
         self.nats_url = nats_url
         self.config = config
+        self._shared_nats = nats
+        """The process's connection, when it shares one (`up`): the process closes it."""
         self.active = asyncio.Event()
         """Set while this relay holds the lock and publishes."""
         self.published = 0
@@ -79,11 +89,18 @@ class Relay:
             watcher = HeadWatcher(self.database_url)
             await watcher.start()
             stack.push_async_callback(watcher.stop)
-            nc = NatsClient()
-            stack.push_async_callback(_close_nats, nc)
-            js = await self._connect(nc, stop)
-            if js is None:
+            link = self._shared_nats
+            if link is None:
+                # Quiet: the publish loop reports an outage, once per failed position.
+                link = NatsConnection(
+                    self.nats_url, name=f"flowledger-relay-{self.config.stream}", quiet=True
+                )
+                # Closed, not drained: every publish was acknowledged before the checkpoint
+                # moved.
+                stack.push_async_callback(link.close, drain=False)
+            if not await link.until_connected(stop):
                 return
+            nc, js = link.client, link.jetstream()
             await _ensure_stream(js, self.config)
             await self._publish_forever(conn, nc, js, watcher, stop)
 
@@ -96,30 +113,6 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), LOCK_POLL_S)
         return False
-
-    async def _connect(self, nc: NatsClient, stop: asyncio.Event) -> JetStreamContext | None:
-        servers = [server.strip() for server in self.nats_url.split(",")]
-        # max_reconnect_attempts=-1 retries forever, the first connect included.
-        connecting = asyncio.create_task(
-            nc.connect(
-                servers,
-                name=f"flowledger-relay-{self.config.stream}",
-                connect_timeout=2,
-                reconnect_time_wait=0.5,
-                max_reconnect_attempts=-1,
-                error_cb=_quiet,
-            )
-        )
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not connecting.done():
-            connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await connecting
-            return None
-        connecting.result()
-        return nc.jetstream()
 
     async def _publish_forever(
         self,
@@ -216,15 +209,6 @@ async def _ensure_stream(js: JetStreamContext, config: RelayConfig) -> None:
         await js.add_stream(config.stream_config())
 
 
-async def _quiet(_error: Exception) -> None:
-    """nats-py logs connection errors itself at length; the publish loop reports the outage."""
-
-
 async def _close(conn: asyncpg.Connection) -> None:
     with contextlib.suppress(Exception):
         await conn.close(timeout=2)
-
-
-async def _close_nats(nc: NatsClient) -> None:
-    with contextlib.suppress(Exception):
-        await nc.close()

@@ -16,10 +16,10 @@ import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from adapters.http.app import create_app
+from adapters.bootstrap import api_app, open_services
 from adapters.platform.admin_key import create_key
 from adapters.platform.secrets import SecretBox
-from adapters.platform.services import Services, open_services
+from adapters.platform.services import Services
 from adapters.platform.settings import Settings
 
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-0123456789"
@@ -43,7 +43,7 @@ def settings(
 
 @pytest.fixture(scope="session")
 def app(settings: Settings, database_url: str, nats_url: str) -> Litestar:
-    return create_app(settings, database_url=database_url, nats_url=nats_url)
+    return api_app(settings, database_url=database_url, nats_url=nats_url)
 
 
 @pytest_asyncio.fixture(scope="session")

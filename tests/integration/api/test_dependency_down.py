@@ -8,7 +8,7 @@ from uuid import uuid4
 
 from litestar.testing import AsyncTestClient
 
-from adapters.http.app import create_app
+from adapters.bootstrap import api_app
 from adapters.platform.secrets import SecretBox, new_api_key
 from adapters.platform.settings import Settings
 
@@ -31,9 +31,7 @@ async def test_a_command_while_the_database_is_down_is_503(nats_url: str, tmp_pa
     )
     token, _ = new_api_key(uuid4())
 
-    async with AsyncTestClient(
-        app=create_app(settings, database_url=dead, nats_url=nats_url)
-    ) as http:
+    async with AsyncTestClient(app=api_app(settings, database_url=dead, nats_url=nats_url)) as http:
         response = await http.post(
             "/api/v1/projects", json={"name": "x", "slug": "x-y"}, headers={"X-API-Key": token}
         )

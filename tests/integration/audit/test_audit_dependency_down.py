@@ -9,7 +9,7 @@ from uuid import uuid4
 import jwt
 from litestar.testing import AsyncTestClient
 
-from adapters.http.app import create_app
+from adapters.bootstrap import api_app
 from adapters.platform.secrets import SecretBox
 from adapters.platform.settings import Settings
 from tests.integration.api.conftest import JWT_SECRET
@@ -43,9 +43,7 @@ async def test_every_audit_read_is_503_while_the_database_is_down(
         (f"/api/v1/events/{some}/trace", {}),
     ]
 
-    async with AsyncTestClient(
-        app=create_app(settings, database_url=dead, nats_url=nats_url)
-    ) as http:
+    async with AsyncTestClient(app=api_app(settings, database_url=dead, nats_url=nats_url)) as http:
         for path, params in paths:
             response = await http.get(path, params=params, headers=headers)
             assert response.status_code == 503, (path, response.text)

@@ -10,9 +10,9 @@ import pytest
 import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
-from adapters.http.app import create_app
+from adapters.bootstrap import api_app, open_services
 from adapters.platform.embedded import ServerUrls
-from adapters.platform.services import Services, open_services
+from adapters.platform.services import Services
 from adapters.platform.settings import Settings
 from tests.databases import own_database
 from tests.integration.audit_integrity.auditing import settings_for
@@ -40,6 +40,6 @@ async def scratch_services(scratch_settings: Settings, scratch_url: str) -> Asyn
 async def scratch_client(
     scratch_settings: Settings, scratch_url: str, nats_url: str
 ) -> AsyncIterator[AsyncTestClient]:
-    app = create_app(scratch_settings, database_url=scratch_url, nats_url=nats_url)
+    app = api_app(scratch_settings, database_url=scratch_url, nats_url=nats_url)
     async with AsyncTestClient(app=app) as client:
         yield client

@@ -11,8 +11,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from adapters.audit.verify import verify_all
-from adapters.http.app import create_app
-from adapters.platform.services import open_services
+from adapters.bootstrap import api_app, open_services
 from adapters.platform.settings import Settings
 from tests.integration.audit_integrity.auditing import bearer, make_history, settings_for
 
@@ -101,7 +100,7 @@ async def test_the_http_api_serves_commands_as_the_role(
     headers = {**bearer("admin"), "Idempotency-Key": uuid4().hex}
     body = {"name": "Role test", "slug": f"role-{uuid4().hex[:8]}"}
 
-    async with AsyncTestClient(app=create_app(settings, database_url=url, nats_url=nats_url)) as h:
+    async with AsyncTestClient(app=api_app(settings, database_url=url, nats_url=nats_url)) as h:
         created = await h.post("/api/v1/projects", json=body, headers=headers)
         again = await h.post("/api/v1/projects", json=body, headers=headers)
         ready = await h.get("/ready")

@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.http.app import create_app
+from adapters.bootstrap import api_app
 from adapters.platform.services import Services
 from tests.integration.audit_integrity.auditing import bearer, make_history, settings_for, tamper
 
@@ -114,9 +114,7 @@ async def test_verifying_while_the_database_is_down_is_503(nats_url: str, tmp_pa
         dead = f"postgresql://postgres@127.0.0.1:{sock.getsockname()[1]}/flowledger"
     settings = settings_for(dead, nats_url, tmp_path)
 
-    async with AsyncTestClient(
-        app=create_app(settings, database_url=dead, nats_url=nats_url)
-    ) as http:
+    async with AsyncTestClient(app=api_app(settings, database_url=dead, nats_url=nats_url)) as http:
         response = await http.get(URL, headers=bearer("audit"))
 
     assert response.status_code == 503, response.text

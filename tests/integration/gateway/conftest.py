@@ -8,8 +8,8 @@ from typing import Any
 import asyncpg
 import pytest_asyncio
 
+from adapters.bootstrap import open_services
 from adapters.platform.embedded import ServerUrls
-from adapters.platform.services import open_services
 from adapters.platform.settings import Settings
 from adapters.store import EventStore
 from adapters.streaming.relay import Relay, RelayConfig

@@ -14,7 +14,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 from litestar.testing.websocket_test_session import WebSocketTestSession
 
-from adapters.http import create_app
+from adapters.bootstrap import api_app
 from adapters.platform.settings import Settings
 from adapters.store import EventStore
 from adapters.streaming.relay import RelayConfig
@@ -29,7 +29,7 @@ async def gateway(
     database_url: str, nats_url: str, relay: RelayConfig, **config: Any
 ) -> AsyncIterator[TestClient]:
     """The whole app (its /ws/ routes are the gateway) on its own loop, in the client's thread."""
-    app = create_app(Settings(jwt_secret=JWT_SECRET), database_url=database_url, nats_url=nats_url)
+    app = api_app(Settings(jwt_secret=JWT_SECRET), database_url=database_url, nats_url=nats_url)
     app.state.gateway = GatewayConfig(prefix=relay.prefix, **config)
     client = TestClient(app, timeout=10)
     await asyncio.to_thread(client.__enter__)

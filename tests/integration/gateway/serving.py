@@ -13,7 +13,7 @@ import uvicorn
 from litestar import Litestar
 from websockets.asyncio.client import ClientConnection
 
-from adapters.http import create_app
+from adapters.bootstrap import gateway_app as gateway_only_app
 from adapters.platform.embedded._process import free_port
 from adapters.platform.settings import Settings
 from gateway import GatewayConfig
@@ -21,7 +21,9 @@ from tests.integration.gateway.gatewaying import JWT_SECRET
 
 
 def gateway_app(database_url: str, nats_url: str, **config: Any) -> Litestar:
-    app = create_app(Settings(jwt_secret=JWT_SECRET), database_url=database_url, nats_url=nats_url)
+    """What `flowledger gateway` serves: the WebSocket routes, /health and /ready."""
+    settings = Settings(jwt_secret=JWT_SECRET)
+    app = gateway_only_app(settings, database_url=database_url, nats_url=nats_url)
     app.state.gateway = GatewayConfig(**config)
     return app
 

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from adapters.platform.embedded import EmbeddedNats
 from adapters.platform.embedded._process import free_port
-from adapters.platform.runtime import listen, serve_http
+from adapters.platform.supervisor import listen, serve_http
 from adapters.store import EventStore
 from adapters.streaming.relay import Relay
 from adapters.streaming.relay.message import POSITION

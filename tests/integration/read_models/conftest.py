@@ -17,8 +17,9 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from adapters.bootstrap import open_services
 from adapters.platform.secrets import SecretBox
-from adapters.platform.services import Services, open_services
+from adapters.platform.services import Services
 from adapters.platform.settings import Settings
 from adapters.store.reader import current_envelopes
 from commands import pipelines, projects, runs

@@ -9,9 +9,10 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from adapters.bootstrap import open_services
 from adapters.platform.embedded import ServerUrls
 from adapters.platform.secrets import SecretBox
-from adapters.platform.services import Services, open_services
+from adapters.platform.services import Services
 from adapters.platform.settings import Settings
 from adapters.store import EventStore
 from domain.registry import default_registry

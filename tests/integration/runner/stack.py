@@ -22,14 +22,14 @@ import asyncpg
 import httpx
 from nats.aio.client import Client as NatsClient
 
+from adapters.bootstrap import api_app, catalog, open_services
 from adapters.dispatch.jobs import JobPublisher
 from adapters.dispatch.process import DispatchProcess
 from adapters.dispatch.reaper import Reaper
-from adapters.http.app import create_app
 from adapters.platform.admin_key import create_key
-from adapters.platform.runtime import catalog, listen, serve_http
-from adapters.platform.services import Services, open_services
+from adapters.platform.services import Services
 from adapters.platform.settings import Settings
+from adapters.platform.supervisor import listen, serve_http
 from adapters.runner import Runner, RunnerConfig
 from adapters.store.heartbeats import PgHeartbeats
 from adapters.streaming.jobs import ensure_jobs_stream
@@ -167,7 +167,7 @@ async def running_stack(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
             lost_after_s=settings.runner_lost_after_s,
             every_s=0.5,
         )
-        app = create_app(settings, database_url=database_url, nats_url=nats_url)
+        app = api_app(settings, database_url=database_url, nats_url=nats_url)
         tasks = [
             asyncio.create_task(serve_http(app, sock, stop, log_level="WARNING"), name="api"),
             asyncio.create_task(Projector(database_url, catalog()).run(stop), name="projector"),

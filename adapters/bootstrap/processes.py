@@ -1,0 +1,245 @@
+"""What each `flowledger` subcommand runs: the servers it needs, then its roles or its one job."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
+from importlib.metadata import version
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
+
+import asyncpg
+
+from adapters.bootstrap.resources import open_resources
+from adapters.bootstrap.roles import (
+    catalog,
+    dispatcher_role,
+    gateway_role,
+    http_role,
+    intake_role,
+    projector_role,
+    relay_role,
+    runner_role,
+)
+from adapters.platform.admin_key import create_key, ensure_admin_key
+from adapters.platform.embedded import ServerUrls, embedded_servers
+from adapters.platform.event_loop import run_role
+from adapters.platform.example import create_example
+from adapters.platform.services import Services
+from adapters.platform.settings import Settings
+from adapters.platform.supervisor import Role, listen, run_roles, with_probe
+from adapters.runner.api import ApiError, ApiUnavailable
+from adapters.runner.config import RunnerConfig
+from adapters.runner.launch import LaunchError, local_runner_key
+from adapters.runner.runner import STOP_REPORT_S, Runner
+from adapters.store.migrations import migrate
+from projections.rebuild import RebuildReport, rebuild
+from projections.status import ProjectionStatus, projection_status
+
+Out = Callable[[str], None]
+
+
+def up(settings: Settings, *, out: Out) -> None:
+    """Everything in one process: embedded servers if needed, migrations, then every role."""
+    with listen(settings.host, settings.port) as sock, embedded_servers(settings, log=out) as urls:
+        run_role(_up(settings, urls, sock, out))
+
+
+def api(settings: Settings, *, out: Out) -> None:
+    """Serve the HTTP API alone (migrations are `flowledger migrate`'s job)."""
+    with listen(settings.host, settings.port) as sock, embedded_servers(settings, log=out) as urls:
+        _announce(settings, urls, sock, out)
+        run_role(run_roles([http_role(settings, urls, sock)]))
+
+
+def gateway(settings: Settings, *, out: Out) -> None:
+    """Serve the WebSocket gateway alone, with /health and /ready, on the API's port."""
+    with listen(settings.host, settings.port) as sock, embedded_servers(settings, log=out) as urls:
+        _announce(settings, urls, sock, out)
+        run_role(run_roles([gateway_role(settings, urls, sock)]))
+
+
+def projector(settings: Settings, *, out: Out) -> None:
+    """Run the projector alone (migrations are `flowledger migrate`'s job)."""
+    _alone(settings, out, "projector", lambda urls: projector_role(urls))
+
+
+def relay(settings: Settings, *, out: Out) -> None:
+    """Run the NATS relay alone (migrations are `flowledger migrate`'s job)."""
+    _alone(settings, out, "relay", lambda urls: relay_role(settings, urls), to_nats=True)
+
+
+def intake(settings: Settings, *, out: Out) -> None:
+    """The `flowledger intake` command: this role alone (migrations are `migrate`'s job)."""
+    _alone(settings, out, "intake", lambda urls: intake_role(settings, urls))
+
+
+def dispatcher(settings: Settings, *, out: Out) -> None:
+    """The `flowledger dispatcher` command: this role alone (migrations are `migrate`'s job)."""
+    _alone(settings, out, "dispatcher", lambda urls: dispatcher_role(settings, urls))
+
+
+def _alone(
+    settings: Settings,
+    out: Out,
+    name: str,
+    role: Callable[[ServerUrls], Role],
+    *,
+    to_nats: bool = False,
+) -> None:
+    with embedded_servers(settings, log=out) as urls:
+        where = f"to {redact(urls.nats_url)}" if to_nats else f"on {redact(urls.database_url)}"
+        out(f"flowledger {version('flowledger')} {name} {where}")
+        run_role(run_roles(with_probe(settings, [role(urls)])))
+
+
+def runner(config: RunnerConfig, *, out: Out) -> None:
+    """`flowledger runner`: one runner until SIGINT/SIGTERM, then stopped gracefully."""
+    out(
+        f"flowledger runner {config.name!r}: labels {','.join(config.labels)}, "
+        f"concurrency {config.concurrency}, API {config.api_url}"
+    )
+    # Its own stop is bounded already: steps get their grace, then SIGTERM/SIGKILL, then the
+    # reports their retry deadline; the process-wide bound must not cut that short.
+    grace_s = config.shutdown_grace_s + config.kill_grace_s + STOP_REPORT_S + 5.0
+    try:
+        # asyncio's own loop, not uvloop: a runner's work is spawning steps, and asyncio spawns
+        # with vfork where uvloop forks the whole process (3x the time, measured in this repo).
+        asyncio.run(run_roles([Role("runner", Runner(config).run)], grace_s=grace_s))
+    except BaseExceptionGroup as group:
+        refused = group.subgroup((ApiError, ApiUnavailable))
+        if refused is None:
+            raise
+        while isinstance(refused, BaseExceptionGroup):
+            refused = refused.exceptions[0]
+        why = f"the API at {config.api_url} did not take the runner: {refused}"
+        raise LaunchError(why) from None
+
+
+def projections_status(settings: Settings, *, out: Out) -> list[ProjectionStatus]:
+    async def read(database_url: str) -> list[ProjectionStatus]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await projection_status(conn)
+        finally:
+            await conn.close()
+
+    with embedded_servers(settings, log=out) as urls:
+        return asyncio.run(read(urls.database_url))
+
+
+def rebuild_projection(settings: Settings, name: str, *, out: Out) -> RebuildReport:
+    """Rebuild one projection of the catalog from event 0 and swap it in."""
+    found = {p.name: p for p in catalog()}
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none"
+        raise LookupError(f"no projection named {name!r} (known: {known})")
+    with embedded_servers(settings, log=out) as urls:
+        return asyncio.run(rebuild(urls.database_url, found[name]))
+
+
+def migrate_only(settings: Settings, *, out: Out) -> list[str]:
+    """Apply pending migrations (starting the embedded servers if needed) and report them."""
+
+    async def migrate_then_first_key(database_url: str) -> list[str]:
+        applied = await migrate(database_url)
+        async with open_resources(settings, "command", database_url) as resources:
+            await _first_admin_key(resources.services, out)
+        return applied
+
+    with embedded_servers(settings, log=out) as urls:
+        applied = asyncio.run(migrate_then_first_key(urls.database_url))
+    out(f"applied {', '.join(applied)}" if applied else "no pending migrations")
+    return applied
+
+
+def issue_key(
+    settings: Settings,
+    *,
+    name: str,
+    scopes: Collection[str],
+    project_id: UUID | None,
+    expires_at: Callable[[datetime], datetime | None],
+    log: Out,
+) -> tuple[UUID, str]:
+    """`flowledger keys create`: issue one key; `(key id, token to show once)`."""
+
+    async def issue(database_url: str) -> tuple[UUID, str]:
+        at = datetime.now(UTC)
+        async with open_resources(settings, "command", database_url) as resources:
+            return await create_key(
+                resources.services,
+                name=name,
+                scopes=scopes,
+                project_id=project_id,
+                at=at,
+                expires_at=expires_at(at),
+            )
+
+    with embedded_servers(settings, log=log) as urls:
+        return asyncio.run(issue(urls.database_url))
+
+
+async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Out) -> None:
+    applied = await migrate(urls.database_url)
+    # One pool and one NATS connection for the API, the intake, the relay and the dispatcher
+    # (the local runner is a client like any other: its own connection, to its own API).
+    async with open_resources(settings, "up", urls.database_url, urls.nats_url) as shared:
+        # A fresh embedded data folder gets the example pipeline; a given database never does.
+        fresh_folder = settings.database_url is None
+        await _first_admin_key(shared.services, out, example=fresh_folder)
+        if applied:
+            out(f"applied migrations: {', '.join(applied)}")
+        _announce(settings, urls, sock, out)
+        # The gateway's routes are part of the API's app; the runner talks to that API.
+        async with local_runner_key(shared.services) as runner_token:
+            await run_roles(
+                [
+                    http_role(settings, urls, sock, shared),
+                    projector_role(urls),
+                    intake_role(settings, urls, shared),
+                    relay_role(settings, urls, shared),
+                    dispatcher_role(settings, urls, shared),
+                    runner_role(settings, urls, sock, runner_token),
+                ]
+            )
+
+
+async def _first_admin_key(services: Services, out: Out, *, example: bool = False) -> None:
+    """On a store with no key at all, the first admin key, shown once (and with `example`,
+    the example pipeline, with the command that runs it)."""
+    token = await ensure_admin_key(services, at=datetime.now(UTC))
+    if token is None:
+        return
+    if example:
+        await create_example(services, at=datetime.now(UTC))
+    out("")
+    out("  first start: an admin API key was created. It is shown this once:")
+    out(f"      X-API-Key: {token}")
+    out("  Keep it; `flowledger keys create` makes more.")
+    if example:
+        out("  An example pipeline is ready. Run it from another terminal here:")
+        out(f"      FLOWLEDGER_API_KEY={token} uv run flowledger run example --follow")
+    out("")
+
+
+def _announce(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Out) -> None:
+    host, port = sock.getsockname()[:2]
+    shown_host = f"[{host}]" if ":" in host else host
+    embedded = settings.database_url is None or settings.nats_url is None
+    out(f"flowledger {version('flowledger')}")
+    out(f"  listening on  http://{shown_host}:{port}  (OpenAPI at /docs)")
+    out(f"  database      {redact(urls.database_url)}")
+    out(f"  nats          {redact(urls.nats_url)}")
+    out(f"  data          {settings.data_dir if embedded else 'in the servers above'}")
+
+
+def redact(url: str) -> str:
+    """The URL without its password, fit to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

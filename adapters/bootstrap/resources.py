@@ -1,0 +1,136 @@
+"""What one process opens once and shares: its PostgreSQL pool, its NATS connection, and the
+write side on that pool (event store, repository, command bus, secrets)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Literal
+
+import asyncpg
+
+from adapters.platform.secrets import SecretBox
+from adapters.platform.services import RandomSecrets, Services
+from adapters.platform.settings import Settings, resolve_cipher_key
+from adapters.store import EventStore
+from adapters.store.heartbeats import PgHeartbeats
+from adapters.store.pool import open_pool
+from adapters.store.repository import Repository
+from adapters.streaming.nats import RECONNECT_WAIT_S, NatsConnection
+from adapters.telemetry.observer import TelemetryObserver
+from adapters.webhooks.limits import MAX_EVENT_BYTES as MAX_DELIVERY_EVENT_BYTES
+from commands.bus import CommandBus, Dependencies
+from commands.handlers import HANDLERS
+from domain.registry import default_registry
+
+ProcessRole = Literal["up", "api", "gateway", "intake", "dispatcher", "command"]
+
+PG_CONNECT_TIMEOUT_S = 5.0
+"""A connection that takes longer is a database in trouble: /ready and commands say so."""
+COMMAND_POOL_SIZE = 3
+"""One-shot commands (`migrate`'s first key, `keys create`): a few appends, then exit."""
+STORE_POOL_SIZE = 10
+"""The event store's own pool, when it is opened without the process's (tests, benches)."""
+
+
+def pool_size(settings: Settings, role: ProcessRole) -> int:
+    """Connections the role's process may hold; `up` runs the three pooled roles in one."""
+    match role:
+        case "api":
+            return settings.api_pool_size
+        case "gateway":
+            return settings.gateway_pool_size
+        case "intake":
+            return settings.intake_pool_size
+        case "dispatcher":
+            return settings.dispatcher_pool_size
+        case "up":
+            return sum(pool_size(settings, one) for one in ("api", "intake", "dispatcher"))
+        case "command":
+            return COMMAND_POOL_SIZE
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Opened once per process, shared by every part of it that needs them."""
+
+    pool: asyncpg.Pool
+    nats: NatsConnection | None
+    services: Services
+
+
+@contextlib.asynccontextmanager
+async def open_services(
+    settings: Settings,
+    database_url: str,
+    *,
+    pool: asyncpg.Pool | None = None,
+    pool_size: int = STORE_POOL_SIZE,
+) -> AsyncIterator[Services]:
+    """The write side; on `pool` when given (left open), else on a pool of its own."""
+    registry = default_registry()
+    async with EventStore(
+        database_url,
+        stream_types=registry.stream_types(),
+        max_event_bytes=settings.max_event_bytes,
+        max_event_bytes_by_stream_type={"webhook_delivery": MAX_DELIVERY_EVENT_BYTES},
+        pool=pool,
+        pool_size=pool_size,
+    ) as store:
+        repository = Repository(store, registry)
+        box = SecretBox(resolve_cipher_key(settings))
+        bus = CommandBus(
+            HANDLERS,
+            Dependencies(
+                repository=repository,
+                sealer=box,
+                secrets=RandomSecrets(),
+                heartbeats=PgHeartbeats(store.pool),
+            ),
+            observer=TelemetryObserver(),
+        )
+        yield Services(settings=settings, store=store, repository=repository, bus=bus, box=box)
+
+
+@contextlib.asynccontextmanager
+async def open_resources(
+    settings: Settings,
+    role: ProcessRole,
+    database_url: str,
+    nats_url: str | None = None,
+    *,
+    nats_reconnect_wait_s: float = RECONNECT_WAIT_S,
+) -> AsyncIterator[Resources]:
+    """The pool, NATS when `nats_url` is given, then the write side; closed in reverse.
+
+    Neither server needs to be up: the pool opens empty and NATS keeps trying in the
+    background (after waiting a few seconds for it), so /ready can say what is missing.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await open_pool(
+            database_url, max_size=pool_size(settings, role), timeout=PG_CONNECT_TIMEOUT_S
+        )
+        stack.push_async_callback(pool.close)
+        nats = None
+        if nats_url is not None:
+            nats = NatsConnection(
+                nats_url, name=f"flowledger-{role}", reconnect_wait_s=nats_reconnect_wait_s
+            )
+            stack.push_async_callback(nats.close)  # drained: what was published gets out
+            await nats.start()
+        services = await stack.enter_async_context(open_services(settings, database_url, pool=pool))
+        yield Resources(pool=pool, nats=nats, services=services)
+
+
+@contextlib.asynccontextmanager
+async def shared_or_own(
+    shared: Resources | None, open_own: Callable[[], AbstractAsyncContextManager[Resources]]
+) -> AsyncIterator[Resources]:
+    """The process's resources when a caller shares them (`up`), else the role's own."""
+    if shared is not None:
+        yield shared
+        return
+    async with open_own() as own:
+        yield own
