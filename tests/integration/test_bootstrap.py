@@ -21,12 +21,12 @@ from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.testing import AsyncTestClient
 
+from adapters.bootstrap import open_services as open_write_side
 from adapters.http.security import FlowledgerAuthentication
 from adapters.platform.admin_key import ensure_admin_key
 from adapters.platform.embedded import ServerUrls
 from adapters.platform.secrets import SecretBox
 from adapters.platform.services import RandomSecrets, Services
-from adapters.platform.services import open_services as open_write_side
 from adapters.platform.settings import Settings
 from adapters.store.heartbeats import PgHeartbeats
 from adapters.store.migrations import migrate

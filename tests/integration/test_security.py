@@ -21,6 +21,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.testing import AsyncTestClient
 
+from adapters.bootstrap import open_services as open_write_side
 from adapters.http.security import (
     FlowledgerAuthentication,
     cors_config,
@@ -29,7 +30,6 @@ from adapters.http.security import (
 )
 from adapters.platform.admin_key import create_key
 from adapters.platform.secrets import SecretBox
-from adapters.platform.services import open_services as open_write_side
 from adapters.platform.settings import Settings
 from commands.context import Principal
 from domain.api_key import ApiKey
