@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
 from uuid import UUID, uuid5
 
 from domain.errors import IllegalTransition, InvalidValue
 from domain.moments import require_aware
+from domain.run_state import RunState
 from domain.run_values import KEY_MAX, RunStatus, StepStatus, valid_text
-
-if TYPE_CHECKING:
-    from domain.run import Run
 
 JOB_NAMESPACE = UUID("6f1c2a4e-8d0b-5b7e-9a31-0c4f7e2d9b15")
 """Fixed forever: changing it would give the same attempt a second job id."""
@@ -28,7 +25,7 @@ def job_id_for(run_id: UUID, step: str, attempt: int) -> UUID:
 class DispatchCommands:
     """Mixed into Run: recording which attempts became jobs, so none is lost or sent twice."""
 
-    def undispatched(self: Run) -> tuple[str, ...]:
+    def undispatched(self: RunState) -> tuple[str, ...]:
         """Queued steps whose current attempt is not a job yet, in plan order."""
         if self.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
             return ()
@@ -38,7 +35,7 @@ class DispatchCommands:
             if state.status is StepStatus.QUEUED and not state.dispatched
         )
 
-    def dispatch_ready(self: Run, labels: Mapping[str, str], *, at: datetime) -> None:
+    def dispatch_ready(self: RunState, labels: Mapping[str, str], *, at: datetime) -> None:
         """Queue every ready step, then record a job for each queued attempt not yet dispatched.
 
         `labels` names, per step, the runner label its job goes to. With nothing to do it
@@ -54,7 +51,7 @@ class DispatchCommands:
         for step in self.undispatched():
             self._dispatch(step, checked[step], at)
 
-    def dispatch_step(self: Run, step: str, *, attempt: int, label: str, at: datetime) -> None:
+    def dispatch_step(self: RunState, step: str, *, attempt: int, label: str, at: datetime) -> None:
         """Record that the queued attempt became a job; the same attempt again decides nothing."""
         self._require_internal("dispatch a step of")
         require_aware(at)
@@ -67,7 +64,7 @@ class DispatchCommands:
             raise IllegalTransition("step", state.status.value, "dispatch")
         self._dispatch(step, _label({step: label}, step), at)
 
-    def _dispatch(self: Run, step: str, label: str, at: datetime) -> None:
+    def _dispatch(self: RunState, step: str, label: str, at: datetime) -> None:
         attempt = self.steps[step].attempt
         self.trigger_event(
             self.StepDispatched,

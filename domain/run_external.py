@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, assert_never
+from typing import assert_never
 
 from domain.errors import IllegalTransition, RunKindMismatch
 from domain.moments import require_aware
+from domain.run_state import RunState
 from domain.run_values import (
     RUN_TRANSITIONS,
     ExternalStatus,
@@ -15,9 +16,6 @@ from domain.run_values import (
     valid_text,
 )
 
-if TYPE_CHECKING:
-    from domain.run import Run
-
 _R, _C = RunStatus.RUNNING, RunStatus.CANCELLING
 
 
@@ -25,7 +23,7 @@ class ExternalCommands:
     """Mixed into Run; only external runs take these."""
 
     def report_external_status(
-        self: Run, status: ExternalStatus | str, *, detail: str = "", at: datetime
+        self: RunState, status: ExternalStatus | str, *, detail: str = "", at: datetime
     ) -> None:
         """Follow the outside system: a repeated status decides nothing, a step back is refused.
 

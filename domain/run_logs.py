@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from domain.errors import IllegalTransition, InvalidValue, LogSequenceGap
 from domain.moments import require_aware
+from domain.run_state import RunState
 from domain.run_values import LOG_STREAMS, LogStream
-
-if TYPE_CHECKING:
-    from domain.run import Run
 
 LOG_CHUNK_MAX = 64 * 1024
 LOG_RUN_MAX = 16 * 1024 * 1024
@@ -19,11 +16,11 @@ LOG_RUN_MAX = 16 * 1024 * 1024
 class LogCommands:
     """Mixed into Run."""
 
-    def next_log_seq(self: Run, step: str | None = None) -> int:
+    def next_log_seq(self: RunState, step: str | None = None) -> int:
         return self.log_seqs.get(step, 0) + 1
 
     def append_log(
-        self: Run, *, seq: int, step: str | None, stream: LogStream, text: str, at: datetime
+        self: RunState, *, seq: int, step: str | None, stream: LogStream, text: str, at: datetime
     ) -> None:
         """Append chunk `seq` of a channel; one already appended (or dropped) decides nothing."""
         require_aware(at)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from domain.errors import (
     AttemptAlreadyStarted,
@@ -14,6 +13,7 @@ from domain.errors import (
 )
 from domain.moments import require_aware
 from domain.run_plan import dependants, unmet_needs
+from domain.run_state import RunState
 from domain.run_values import (
     KEY_MAX,
     RunStatus,
@@ -24,9 +24,6 @@ from domain.run_values import (
     valid_text,
 )
 
-if TYPE_CHECKING:
-    from domain.run import Run
-
 EXIT_CODE_LIMIT = 255
 _Q, _R, _C = RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANCELLING
 
@@ -34,7 +31,7 @@ _Q, _R, _C = RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANCELLING
 class StepCommands:
     """Mixed into Run; only steps of internal runs are driven here."""
 
-    def ready_steps(self: Run) -> tuple[str, ...]:
+    def ready_steps(self: RunState) -> tuple[str, ...]:
         """Pending steps whose needs let them go ahead, in plan order (none once cancelling)."""
         if self.status not in (_Q, _R):
             return ()
@@ -44,7 +41,7 @@ class StepCommands:
             if state.status is StepStatus.PENDING and not unmet_needs(name, self.plan, self.steps)
         )
 
-    def queue_step(self: Run, step: str, *, at: datetime) -> None:
+    def queue_step(self: RunState, step: str, *, at: datetime) -> None:
         """Queue a pending step's first attempt; retries are queued when an attempt fails."""
         self._require_internal("queue a step of")
         require_aware(at)
@@ -55,7 +52,7 @@ class StepCommands:
             raise StepNotReady(step, waiting)
         self.trigger_event(self.StepQueued, step=step, attempt=1, timestamp=at)
 
-    def queue_ready(self: Run, *, at: datetime) -> None:
+    def queue_ready(self: RunState, *, at: datetime) -> None:
         """Queue every ready step's first attempt; none ready decides nothing."""
         self._require_internal("queue a step of")
         require_aware(at)
@@ -63,7 +60,7 @@ class StepCommands:
             self.trigger_event(self.StepQueued, step=step, attempt=1, timestamp=at)
 
     def start_step(
-        self: Run, step: str, *, attempt: int, runner: str | None = None, at: datetime
+        self: RunState, step: str, *, attempt: int, runner: str | None = None, at: datetime
     ) -> None:
         """A runner starts a queued attempt; starting it twice is refused, so one runner runs it."""
         self._require_internal("start a step of")
@@ -85,7 +82,7 @@ class StepCommands:
         )
 
     def succeed_step(
-        self: Run,
+        self: RunState,
         step: str,
         *,
         attempt: int,
@@ -115,7 +112,7 @@ class StepCommands:
         self._settle(at)
 
     def fail_step(
-        self: Run,
+        self: RunState,
         step: str,
         *,
         attempt: int,
@@ -149,7 +146,7 @@ class StepCommands:
         self._after_unsuccessful(step, attempt, at)
 
     def time_out_step(
-        self: Run,
+        self: RunState,
         step: str,
         *,
         attempt: int,
@@ -180,7 +177,7 @@ class StepCommands:
         )
         self._after_unsuccessful(step, attempt, at)
 
-    def cancel_step(self: Run, step: str, *, attempt: int, reason: str, at: datetime) -> None:
+    def cancel_step(self: RunState, step: str, *, attempt: int, reason: str, at: datetime) -> None:
         """A runner stopped a running attempt because its run is being cancelled."""
         self._require_internal("cancel a step of")
         require_aware(at)
@@ -191,7 +188,7 @@ class StepCommands:
         self.trigger_event(self.StepCancelled, step=step, reason=reason, timestamp=at)
         self._settle(at)
 
-    def _after_unsuccessful(self: Run, step: str, attempt: int, at: datetime) -> None:
+    def _after_unsuccessful(self: RunState, step: str, attempt: int, at: datetime) -> None:
         plan = self.plan[step]
         # A run being cancelled neither retries nor skips: its pending steps are cancelled.
         if self.status is not _C:
@@ -202,7 +199,7 @@ class StepCommands:
                 self._skip_dependants(step, at)
         self._settle(at)
 
-    def _skip_dependants(self: Run, step: str, at: datetime) -> None:
+    def _skip_dependants(self: RunState, step: str, at: datetime) -> None:
         for blocked in dependants(step, self.plan):
             if self.steps[blocked].status is StepStatus.PENDING:
                 self.trigger_event(

@@ -9,24 +9,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from gateway.config import GatewayConfig
-from gateway.session import GoingAway, Session
 from gateway.watch import Refused
 
 log = logging.getLogger(__name__)
 
 
+class GoingAway(Exception):
+    """The gateway is shutting down: the client should reconnect, to this one or another."""
+
+
+class Kept(Protocol):
+    """What the keeper needs of a connection (gateway.session.Session is one).
+
+    Declared here, not imported: the session joins its keeper, so importing the session back
+    would tie the two modules in a circle.
+    """
+
+    credential: str
+    """Connections holding the same credential share one re-check."""
+    check: Callable[[], Awaitable[None]]
+    """Raises Refused once the credential no longer holds."""
+
+    def beat(self, now: float) -> None:
+        """Queue a heartbeat at loop time `now`, or end a connection whose send has stalled."""
+
+    def end(self, why: BaseException | None) -> None:
+        """Stop streaming; `why` decides the close code."""
+
+
 class Keeper:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
-        self.sessions: set[Session] = set()
+        self.sessions: set[Kept] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._emptied = asyncio.Event()
         """Set while no session is open (each leaves once its close frame is sent)."""
         self._emptied.set()
 
-    def add(self, session: Session) -> None:
+    def add(self, session: Kept) -> None:
         if not self._tasks:
             self._tasks = [
                 asyncio.create_task(self._beat_forever(), name="gateway-heartbeats"),
@@ -35,7 +59,7 @@ class Keeper:
         self.sessions.add(session)
         self._emptied.clear()
 
-    def discard(self, session: Session) -> None:
+    def discard(self, session: Kept) -> None:
         self.sessions.discard(session)
         if not self.sessions:
             self._emptied.set()
@@ -65,13 +89,13 @@ class Keeper:
     async def _recheck_forever(self) -> None:
         while True:
             await asyncio.sleep(self.config.recheck_s)
-            by_credential: dict[str, list[Session]] = {}
+            by_credential: dict[str, list[Kept]] = {}
             for session in list(self.sessions):
                 by_credential.setdefault(session.credential, []).append(session)
             for sessions in by_credential.values():
                 await self._recheck(sessions)
 
-    async def _recheck(self, sessions: list[Session]) -> None:
+    async def _recheck(self, sessions: list[Kept]) -> None:
         try:
             await sessions[0].check()
         except Refused as refused:

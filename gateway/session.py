@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 import asyncpg
 import msgspec
@@ -21,10 +20,8 @@ from adapters.telemetry.metrics import (
 from gateway import codes, events
 from gateway.config import GatewayConfig
 from gateway.feed import Feed
+from gateway.keeper import GoingAway, Keeper
 from gateway.watch import Refused, Route, Watch
-
-if TYPE_CHECKING:
-    from gateway.keeper import Keeper
 
 Recheck = Callable[[], Awaitable[None]]
 """Raises Refused once the connection's credential no longer holds."""
@@ -36,10 +33,6 @@ log = logging.getLogger(__name__)
 
 class SlowConsumer(Exception):
     """The send queue overflowed, or one send stalled for a heartbeat period."""
-
-
-class GoingAway(Exception):
-    """The gateway is shutting down: the client should reconnect, to this one or another."""
 
 
 _CLIENT_GONE = (SlowConsumer, Refused, WebSocketDisconnect, OSError)

@@ -1,0 +1,124 @@
+"""What the Run's command mixins need of the Run: its state, its events and its checks.
+
+`Run` (domain.run) is built from the mixins in run_steps, run_dispatch, run_logs and
+run_external, so they cannot import `Run` back without an import circle. They annotate `self`
+with `RunState` instead: a protocol `Run` satisfies structurally, declared here, importing
+neither side. It only describes; nothing inherits it, so the aggregate's MRO (and with it every
+event class, topic and registered name) stays exactly as it was.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.domain import CanMutateAggregate
+
+from domain.run_values import ExternalRef, RunStatus, StepPlan, StepState, StepStatus
+
+RunEvent = type[CanMutateAggregate[UUID]]
+"""One of the Run's event classes, as `trigger_event` takes it."""
+
+
+class RunState(Protocol):
+    """The members of `Run` its mixins use, and nothing more."""
+
+    # The state, as Run.__init__ and the events' `apply` keep it.
+    status: RunStatus
+    plan: dict[str, StepPlan]
+    steps: dict[str, StepState]
+    external: ExternalRef | None
+    log_seqs: dict[str | None, int]
+    log_bytes: int
+    log_truncated: bool
+
+    @property
+    def id(self) -> UUID: ...
+
+    # The events the mixins decide, which stay nested in Run. Read-only members: a protocol's
+    # plain attribute would ask for a settable instance variable, which a nested class is not.
+    @property
+    def Started(self) -> RunEvent: ...
+
+    @property
+    def Succeeded(self) -> RunEvent: ...
+
+    @property
+    def Failed(self) -> RunEvent: ...
+
+    @property
+    def TimedOut(self) -> RunEvent: ...
+
+    @property
+    def CancelRequested(self) -> RunEvent: ...
+
+    @property
+    def Cancelled(self) -> RunEvent: ...
+
+    @property
+    def StepQueued(self) -> RunEvent: ...
+
+    @property
+    def StepDispatched(self) -> RunEvent: ...
+
+    @property
+    def StepStarted(self) -> RunEvent: ...
+
+    @property
+    def StepSucceeded(self) -> RunEvent: ...
+
+    @property
+    def StepFailed(self) -> RunEvent: ...
+
+    @property
+    def StepTimedOut(self) -> RunEvent: ...
+
+    @property
+    def StepSkipped(self) -> RunEvent: ...
+
+    @property
+    def StepCancelled(self) -> RunEvent: ...
+
+    @property
+    def LogChunkAppended(self) -> RunEvent: ...
+
+    @property
+    def LogTruncated(self) -> RunEvent: ...
+
+    def trigger_event(self, event_class: RunEvent, **kwargs: Any) -> None: ...
+
+    # Checks and helpers of Run itself (domain.run).
+    def _require_internal(self, attempted: str) -> None: ...
+
+    def _require_run_in(self, statuses: tuple[RunStatus, ...], attempted: str) -> None: ...
+
+    def _step(self, step: str) -> StepState: ...
+
+    def _settle(self, at: datetime) -> None: ...
+
+    def _why_unsuccessful(self, step: str) -> str: ...
+
+    # The mixins' own methods, called on `self` by the same or another mixin: with `self`
+    # typed as this protocol, a method is only known to them if it is declared here.
+    def ready_steps(self) -> tuple[str, ...]: ...
+
+    def queue_ready(self, *, at: datetime) -> None: ...
+
+    def _after_unsuccessful(self, step: str, attempt: int, at: datetime) -> None: ...
+
+    def _skip_dependants(self, step: str, at: datetime) -> None: ...
+
+    @staticmethod
+    def _require_step(
+        state: StepState,
+        statuses: tuple[StepStatus, ...],
+        attempted: str,
+        attempt: int | None = None,
+    ) -> None: ...
+
+    def undispatched(self) -> tuple[str, ...]: ...
+
+    def _dispatch(self, step: str, label: str, at: datetime) -> None: ...
+
+    def next_log_seq(self, step: str | None = None) -> int: ...
