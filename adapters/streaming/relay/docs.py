@@ -24,7 +24,7 @@ import json
 import os
 
 import nats
-from nats.errors import TimeoutError
+import nats.errors
 
 STREAM = os.environ.get("FLOWLEDGER_RELAY_STREAM", "FLOWLEDGER_EVENTS")
 
@@ -38,8 +38,10 @@ async def main() -> None:
     try:
         while True:
             try:
-                messages = await sub.fetch(100, timeout=2)
-            except TimeoutError:
+                messages = await sub.fetch(100, timeout=5)
+            # nats-py raises its own TimeoutError, or asyncio's when a fetch's request
+            # itself outlives the timeout (as on a busy machine).
+            except (nats.errors.TimeoutError, TimeoutError):
                 break  # a real service keeps fetching; the example stops once idle
             for msg in messages:
                 event_id = msg.headers["Nats-Msg-Id"]
