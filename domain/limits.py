@@ -87,13 +87,13 @@ def _text(max_length: int, min_length: int = 0) -> Meta:
 
 
 Name = Annotated[str, _text(NAME_MAX, 1)]
-Slug = Annotated[str, Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
+Slug = Annotated[str, Meta(max_length=SLUG_MAX, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
 Description = Annotated[str, _text(DESCRIPTION_MAX)]
 Reason = Annotated[str, _text(REASON_MAX)]
 Key = Annotated[str, _text(KEY_MAX, 1)]
-StepName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
-Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
-Keyword = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
+StepName = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
+Identifier = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
+Keyword = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
 """Labels, event kinds in triggers, scopes."""
 Glob = Annotated[str, _text(255, 1)]
 Repo = Annotated[str, _text(REPO_MAX)]
@@ -136,6 +136,13 @@ def clean(field: str, value: str) -> str:
     if _UNCLEAN.search(value):
         raise InvalidValue(field, "must be valid UTF-8 text without NUL characters")
     return value
+
+
+def cut(value: str, limit: int) -> str:
+    """Text meant for people, made storable: NUL and lone surrogates become U+FFFD, and past
+    `limit` characters it ends in "…" (the marker that something was cut)."""
+    value = _UNCLEAN.sub("\ufffd", value)
+    return value if len(value) <= limit else value[: limit - 1] + "\u2026"
 
 
 def bounded_json(
