@@ -66,14 +66,14 @@ class Ledger:
         for kind in KINDS:
             secret = unique_id("secret-")
             name = unique_id(f"{kind}-")[:40]
-            await self.post(
+            registered = await self.post(
                 "/api/v1/webhook-sources",
                 project_id=self.project,
                 kind=kind,
                 name=name,
                 secret=secret,
             )
-            self.sources[kind] = {"name": name, "secret": secret}
+            self.sources[kind] = {"id": registered["id"], "secret": secret}
         return self
 
     async def post(self, path: str, **body: Any) -> dict[str, Any]:

@@ -58,9 +58,9 @@ def github_push() -> st.SearchStrategy[tuple[str, str, dict[str, Any]]]:
 def github_pull_request() -> st.SearchStrategy[tuple[str, str, dict[str, Any]]]:
     base = _fixture("github/pull_request.opened.json")
     changes = _changes(
-        number=ints(),
+        number=ints(1, limits.INT32_MAX),
         **{
-            "pull_request.number": ints(),
+            "pull_request.number": ints(1, limits.INT32_MAX),
             "pull_request.head.ref": _ref(),
             "pull_request.base.ref": _ref(),
             "pull_request.head.sha": texts(limits.SHA_MAX),
@@ -74,8 +74,8 @@ def github_workflow_run() -> st.SearchStrategy[tuple[str, str, dict[str, Any]]]:
     base = _fixture("github/workflow_run.completed.json")
     changes = _changes(
         **{
-            "workflow_run.id": ints(),
-            "workflow_run.run_attempt": ints(),
+            "workflow_run.id": ints(1, limits.INT64_MAX),
+            "workflow_run.run_attempt": ints(1, 3),
             "workflow_run.conclusion": texts(limits.REASON_MAX, 3000),
             "workflow_run.html_url": texts(limits.URL_MAX).map("https://github.test/{}".format),
             "workflow_run.head_branch": _ref(),
@@ -89,7 +89,7 @@ def gitlab_pipeline() -> st.SearchStrategy[tuple[str, str, dict[str, Any]]]:
     base = _fixture("gitlab/pipeline.success.json")
     changes = _changes(
         **{
-            "object_attributes.id": ints(),
+            "object_attributes.id": ints(1, limits.INT64_MAX),
             "object_attributes.status": st.sampled_from(["success", "failed", "running", "x"]),
             "object_attributes.ref": _ref(),
             "object_attributes.sha": texts(limits.SHA_MAX),
@@ -107,11 +107,11 @@ def jenkins_build() -> st.SearchStrategy[tuple[str, str, dict[str, Any]]]:
         name=texts(limits.KEY_MAX, 3000),
         display_name=texts(limits.NAME_MAX),
         **{
-            "build.number": ints(),
+            "build.number": ints(1, limits.INT64_MAX),
             "build.phase": st.sampled_from(["STARTED", "COMPLETED", "FINALIZED", "QUEUED", "?"]),
             "build.status": st.sampled_from(["SUCCESS", "FAILURE", "UNSTABLE", "ABORTED", "?"]),
-            "build.timestamp": ints(),
-            "build.duration": ints(),
+            "build.timestamp": ints(0, 2**45),
+            "build.duration": ints(0, 2**40),
             "build.full_url": texts(limits.URL_MAX).map("https://jenkins.test/{}".format),
             "build.scm.branch": _ref(),
             "build.scm.commit": texts(limits.SHA_MAX),

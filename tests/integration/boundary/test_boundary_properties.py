@@ -117,7 +117,7 @@ async def test_signed_deliveries(
     kind, event, body = delivery
     raw, source = _raw(body), ledger.sources[kind]
     signed = sign(kind, source["secret"], raw, event=event, delivery=f"fuzz-{next(ledger.sent)}")
-    path = f"/webhooks/{kind}/{source['name']}"
+    path = f"/webhooks/{kind}/{source['id']}"
     for _ in range(2 if redelivered else 1):
         await sound(
             ledger,
