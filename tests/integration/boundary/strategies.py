@@ -198,10 +198,7 @@ def pipeline(project_id: str) -> st.SearchStrategy[dict[str, Any]]:
         parameters=st.lists(
             body(("name",), name=texts(100), type=st.just("string"), default=junk()), max_size=2
         ),
-        triggers=st.lists(
-            body(("source",), source=st.just("github"), branches=st.lists(texts(255), max_size=2)),
-            max_size=2,
-        ),
+        triggers=st.lists(trigger, max_size=2),
     ).map(lambda b: {"project_id": project_id, **b})
 
 
