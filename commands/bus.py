@@ -66,8 +66,9 @@ class CommandBus:
 
     async def _handle(self, command: object, context: CommandContext) -> CommandResult:
         handler = self._handlers[type(command)]
-        # Before any handler: a value past its limit is refused, and nothing is loaded or written.
-        command = checked(command)
+        # Before any handler: a value past its limit (in the command or in what becomes the
+        # events' metadata) is refused, and nothing is loaded or written.
+        command, context = checked(command), checked(context)
         retries = self._conflict_retries if getattr(command, "retry_on_conflict", False) else 0
         for attempt in range(retries + 1):
             try:

@@ -55,6 +55,9 @@ URL_MAX = 2000
 HOST_MAX = 255
 VERSION_TEXT_MAX = 100
 SECRET_MAX = 256
+METADATA_MAX = 512
+"""Correlation and causation ids, traceparent, idempotency key: the events table indexes
+causation, and an idempotency key is a primary key."""
 PARAM_TEXT_MAX = 4096
 ENV_VALUE_MAX = 32 * 1024
 LOG_CHUNK_MAX_BYTES = 64 * 1024
@@ -105,6 +108,7 @@ Url = Annotated[str, _text(URL_MAX, 1)]
 Host = Annotated[str, _text(HOST_MAX, 1)]
 VersionText = Annotated[str, _text(VERSION_TEXT_MAX, 1)]
 Secret = Annotated[str, _text(SECRET_MAX, 1)]
+MetadataText = Annotated[str, _text(METADATA_MAX)]
 ShellCommand = Annotated[str, _text(LOG_CHUNK_MAX, 1)]
 """A step's `run`: the domain also caps it at 64 KiB of UTF-8."""
 EnvValue = Annotated[str, _text(ENV_VALUE_MAX)]

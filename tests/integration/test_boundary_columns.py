@@ -16,6 +16,7 @@ import msgspec.inspect as mi
 import pytest
 
 from commands.api_keys import IssueApiKey
+from commands.context import CommandContext
 from commands.pipelines import CreatePipeline
 from commands.projects import CreateProject
 from commands.runners import RegisterRunner
@@ -203,3 +204,12 @@ def test_every_indexed_text_column_is_tied(
         if sql["indexed"] and sql["data_type"] == "text" and key not in tied and key[2] not in enums
     ]
     assert not loose, f"indexed text columns with no declared limit: {loose}"
+
+
+def test_the_metadata_fits_the_events_tables_indexes() -> None:
+    """Causation ids are indexed in `events`, idempotency keys are `idempotency_keys`' key."""
+    for name in ("correlation_id", "causation_id", "traceparent", "idempotency_key"):
+        limit = _leaf(CommandContext, name)
+        assert limit.max_length is not None and limit.pattern is not None, name
+        entry = max_index_bytes(limit.max_length) + INDEX_OVERHEAD_BYTES
+        assert entry < BTREE_ENTRY_MAX_BYTES, name

@@ -4,6 +4,7 @@ writes nothing; a value at the limit is accepted and the views hold it."""
 from __future__ import annotations
 
 import random
+import string
 from typing import Any
 
 import asyncpg
@@ -101,3 +102,14 @@ async def test_a_step_report_past_a_limit_is_refused(
     chunk = {"seq": INT32_PAST, "text": "x", "step": "build"}
     problem = await refused(client, pool, logs, {"chunks": [chunk]}, admin)
     assert "seq" in problem["field"], problem
+
+
+async def test_a_causation_id_past_the_events_index_is_refused(
+    client: AsyncTestClient, admin: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    # events_causation indexes it: a longer one would fail the append inside PostgreSQL.
+    random_ascii = "".join(random.choices(string.ascii_letters + string.digits, k=3000))
+    headers = {**admin, "X-Causation-Id": random_ascii}
+    body = {"name": "p", "slug": "causation-too-long"}
+    problem = await refused(client, pool, "/api/v1/projects", body, headers)
+    assert problem["field"] == "causation_id", problem
