@@ -12,11 +12,11 @@ from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.outcome import SecretShown, answer, with_secret
 from domain.errors import IllegalTransition, InvalidValue
-from domain.limits import GraceS, Name, Reason, Secret
+from domain.limits import SECRET_MAX, GraceS, Name, Reason, Secret
 from domain.project import Project, ProjectStatus
 from domain.webhook_source import WebhookSource
 
-SECRET_MIN, SECRET_MAX = 16, 256
+SECRET_MIN = 16
 
 
 class RegisterWebhookSource(msgspec.Struct, frozen=True, kw_only=True):

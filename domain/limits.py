@@ -42,6 +42,8 @@ NAME_MAX = 200
 ACTOR_MAX = NAME_MAX
 """Who acted (a key's name, a webhook's sender): `runs.actor` is indexed."""
 SLUG_MAX = 63
+TAG_MAX = 50
+GLOB_MAX = 255
 KEY_MAX = 128
 """Identifiers: step and runner names, labels, parameter, output and metric keys, external ids."""
 DESCRIPTION_MAX = 4000
@@ -59,6 +61,7 @@ METADATA_MAX = 512
 """Correlation and causation ids, traceparent, idempotency key: the events table indexes
 causation, and an idempotency key is a primary key."""
 PARAM_TEXT_MAX = 4096
+OUTPUT_VALUE_MAX = 4 * 1024
 ENV_VALUE_MAX = 32 * 1024
 LOG_CHUNK_MAX_BYTES = 64 * 1024
 LOG_CHUNK_MAX = LOG_CHUNK_MAX_BYTES
@@ -98,7 +101,9 @@ StepName = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z0-9_.-]{1,100}$
 Identifier = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
 Keyword = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
 """Labels, event kinds in triggers, scopes."""
-Glob = Annotated[str, _text(255, 1)]
+Glob = Annotated[str, _text(GLOB_MAX, 1)]
+Tag = Annotated[str, _text(TAG_MAX, 1)]
+Choice = Annotated[str, _text(NAME_MAX, 1)]
 Repo = Annotated[str, _text(REPO_MAX)]
 Ref = Annotated[str, _text(REF_MAX)]
 Sha = Annotated[str, _text(SHA_MAX)]
@@ -114,9 +119,8 @@ ShellCommand = Annotated[str, _text(LOG_CHUNK_MAX, 1)]
 EnvValue = Annotated[str, _text(ENV_VALUE_MAX)]
 ParamText = Annotated[str, _text(PARAM_TEXT_MAX)]
 LogText = Annotated[str, _text(LOG_CHUNK_MAX, 1)]
-OutputValue = Annotated[str, _text(4 * 1024)]
+OutputValue = Annotated[str, _text(OUTPUT_VALUE_MAX)]
 
-Int32 = Annotated[int, Meta(ge=-(2**31), le=INT32_MAX)]
 Int64 = Annotated[int, Meta(ge=INT64_MIN, le=INT64_MAX)]
 Positive32 = Annotated[int, Meta(ge=1, le=INT32_MAX)]
 """Versions, pull request numbers, attempts, log sequence numbers: `integer` columns."""

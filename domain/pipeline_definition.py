@@ -13,9 +13,9 @@ from msgspec import Meta
 
 from domain.errors import InvalidValue
 from domain.limits import (
-    CLEAN,
     DESCRIPTION_MAX,
     ENV_VALUE_MAX,
+    GLOB_MAX,
     INT64_MAX,
     INT64_MIN,
     ITEMS_MAX,
@@ -23,9 +23,12 @@ from domain.limits import (
     PARAM_TEXT_MAX,
     RETRIES_MAX,
     STEPS_MAX,
+    TAG_MAX,
     TIMEOUT_MAX_S,
+    Choice,
     Description,
     EnvValue,
+    Glob,
     Identifier,
     Keyword,
     Name,
@@ -33,6 +36,7 @@ from domain.limits import (
     Retries,
     ShellCommand,
     StepName,
+    Tag,
     TimeoutS,
     clean,
 )
@@ -41,12 +45,7 @@ ParameterType = Literal["string", "integer", "number", "boolean", "choice"]
 TriggerSource = Literal["github", "gitlab", "jenkins", "generic", "schedule", "manual", "api"]
 ParameterValue = str | int | float | bool
 
-TAG_MAX = 50
 RUN_MAX_BYTES = 64 * 1024
-GLOB_MAX = 255
-Tag = Annotated[str, Meta(min_length=1, max_length=TAG_MAX, pattern=CLEAN)]
-Choice = Annotated[str, Meta(min_length=1, max_length=NAME_MAX, pattern=CLEAN)]
-Glob = Annotated[str, Meta(min_length=1, max_length=GLOB_MAX, pattern=CLEAN)]
 Items = Meta(max_length=ITEMS_MAX)
 
 _STEP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")

@@ -19,6 +19,7 @@ from domain.limits import (
     INT32_MAX,
     KEY_MAX,
     MAP_MAX,
+    OUTPUT_VALUE_MAX,
     REASON_MAX,
     REF_MAX,
     REPO_MAX,
@@ -37,7 +38,6 @@ LOG_STREAMS = frozenset(get_args(LogStream))
 
 TEXT_MAX = REASON_MAX
 OUTPUTS_MAX = MAP_MAX
-OUTPUT_VALUE_MAX = 4 * 1024
 METRICS_MAX = MAP_MAX
 
 
