@@ -4,16 +4,18 @@ admin key, and revoke."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import Annotated, ClassVar
 from uuid import UUID
 
 import msgspec
+from msgspec import Meta
 
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.outcome import SecretShown, answer, with_secret
 from commands.ports import VersionConflict
 from domain.api_key import ApiKey
+from domain.limits import ITEMS_MAX, Keyword, Name, Reason
 
 FIRST_ADMIN_KEY_ID = UUID("0b0a7c1e-5e11-4f1a-9d3b-ad312a4bc0de")
 """Fixed, so that processes starting together race for one stream: exactly one append wins."""
@@ -21,8 +23,8 @@ FIRST_ADMIN_KEY_NAME = "bootstrap admin"
 
 
 class IssueApiKey(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    scopes: tuple[str, ...]
+    name: Name
+    scopes: Annotated[tuple[Keyword, ...], Meta(max_length=ITEMS_MAX)]
     project_id: UUID | None = None
     expires_at: datetime | None = None
 
@@ -34,7 +36,7 @@ class IssueFirstAdminKey(msgspec.Struct, frozen=True, kw_only=True):
 class RevokeApiKey(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
     key_id: UUID
-    reason: str = ""
+    reason: Reason = ""
 
 
 async def issue_api_key(

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from commands.boundary import checked
 from commands.context import CommandContext
 from commands.ports import (
     CommandObserver,
@@ -65,6 +66,9 @@ class CommandBus:
 
     async def _handle(self, command: object, context: CommandContext) -> CommandResult:
         handler = self._handlers[type(command)]
+        # Before any handler: a value past its limit (in the command or in what becomes the
+        # events' metadata) is refused, and nothing is loaded or written.
+        command, context = checked(command), checked(context)
         retries = self._conflict_retries if getattr(command, "retry_on_conflict", False) else 0
         for attempt in range(retries + 1):
             try:

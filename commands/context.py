@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 
 from domain.envelope import EventMetadata
+from domain.limits import MetadataText
 
 SCOPES = frozenset({"read", "write", "admin", "runner", "audit"})
 
@@ -48,10 +49,10 @@ class CommandContext(msgspec.Struct, frozen=True, kw_only=True):
     principal: Principal
     at: datetime
     """The moment the command was received; every decision uses it, never a clock."""
-    correlation_id: str
-    causation_id: str | None = None
-    traceparent: str | None = None
-    idempotency_key: str | None = None
+    correlation_id: MetadataText
+    causation_id: MetadataText | None = None
+    traceparent: MetadataText | None = None
+    idempotency_key: MetadataText | None = None
     """As the client sent it; scoped to the principal before use."""
 
     def metadata(self) -> EventMetadata:

@@ -12,6 +12,7 @@ from commands.context import CommandContext
 from commands.outcome import answer
 from commands.ports import VersionConflict
 from domain.errors import IllegalTransition
+from domain.limits import StreamVersion
 from domain.pipeline import Pipeline
 from domain.pipeline_definition import PipelineDefinition
 from domain.project import Project, ProjectStatus
@@ -25,7 +26,7 @@ class CreatePipeline(msgspec.Struct, frozen=True, kw_only=True):
 class DefinePipelineVersion(msgspec.Struct, frozen=True, kw_only=True):
     pipeline_id: UUID
     definition: PipelineDefinition
-    expected_version: int | None = None
+    expected_version: StreamVersion | None = None
     """The stream version the client last saw (If-Match); a newer one is a conflict."""
 
 

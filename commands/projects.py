@@ -10,19 +10,20 @@ import msgspec
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.outcome import answer
+from domain.limits import Description, Name, Slug
 from domain.project import Project
 
 
 class CreateProject(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    slug: str
-    description: str = ""
+    name: Name
+    slug: Slug
+    description: Description = ""
 
 
 class RenameProject(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
     project_id: UUID
-    name: str
+    name: Name
 
 
 class ArchiveProject(msgspec.Struct, frozen=True, kw_only=True):

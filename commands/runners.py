@@ -3,39 +3,48 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import Annotated, ClassVar
 from uuid import UUID
 
 import msgspec
+from msgspec import Meta
 
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.outcome import answer
 from domain.errors import AggregateNotFound, InvalidValue
+from domain.limits import (
+    ITEMS_MAX,
+    JOBS_MAX,
+    Concurrency,
+    Host,
+    Key,
+    Keyword,
+    Positive32,
+    Reason,
+    VersionText,
+)
 from domain.runner import Runner, runner_id_for
-
-JOBS_MAX = 1024
-"""More jobs than any runner's concurrency allows: a heartbeat beyond it is malformed."""
 
 
 class RegisterRunner(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
-    name: str
-    labels: tuple[str, ...]
-    host: str
-    version: str
-    concurrency: int
+    name: Key
+    labels: Annotated[tuple[Keyword, ...], Meta(max_length=ITEMS_MAX)]
+    host: Host
+    version: VersionText
+    concurrency: Concurrency
 
 
 class RunningJob(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     run_id: UUID
-    step: str
-    attempt: int
+    step: Key
+    attempt: Positive32
 
 
 class RecordHeartbeat(msgspec.Struct, frozen=True, kw_only=True):
     runner_id: UUID
-    jobs: tuple[RunningJob, ...] = ()
+    jobs: Annotated[tuple[RunningJob, ...], Meta(max_length=JOBS_MAX)] = ()
 
 
 class DeregisterRunner(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,7 +56,7 @@ class MarkRunnerLost(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
     runner_id: UUID
     last_seen: datetime | None
-    reason: str
+    reason: Reason
 
 
 async def register_runner(

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 import msgspec
+from msgspec import Meta
 
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.outcome import answer
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch
+from domain.limits import (
+    CHUNKS_MAX,
+    ITEMS_MAX,
+    DeliveryId,
+    EventKind,
+    ExitCode,
+    Key,
+    LogText,
+    Metrics,
+    Outputs,
+    ParamScalar,
+    Positive32,
+    Reason,
+    Ref,
+    Repo,
+    Sha,
+)
 from domain.pipeline import Pipeline
 from domain.run import Run
 from domain.run_values import (
@@ -26,23 +44,23 @@ from domain.run_values import (
 
 class TriggerRun(msgspec.Struct, frozen=True, kw_only=True):
     pipeline_id: UUID
-    parameters: dict[str, object] = {}
-    pipeline_version: int | None = None
-    """None: the pipeline's current version."""
+    parameters: Annotated[dict[Key, ParamScalar], Meta(max_length=ITEMS_MAX)] = {}
+    pipeline_version: Positive32 | None = None
+    """None: the pipeline's current version (0 is no version: refused)."""
     kind: Literal["manual", "api", "webhook", "schedule"] = "api"
-    repo: str | None = None
-    ref: str | None = None
-    sha: str | None = None
-    pull_request: int | None = None
-    event: str | None = None
-    delivery_id: str | None = None
+    repo: Repo | None = None
+    ref: Ref | None = None
+    sha: Sha | None = None
+    pull_request: Positive32 | None = None
+    event: EventKind | None = None
+    delivery_id: DeliveryId | None = None
     external: ExternalRef | None = None
 
 
 class CancelRun(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
     run_id: UUID
-    reason: str = ""
+    reason: Reason = ""
 
 
 class RetryRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,33 +71,33 @@ class ReportRunStatus(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
     run_id: UUID
     status: Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
-    reason: str = ""
+    reason: Reason = ""
 
 
 class ReportStepStatus(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
     run_id: UUID
-    step: str
+    step: Key
     status: Literal["queued", "running", "succeeded", "failed", "timed_out", "cancelled"]
-    attempt: int = 1
-    runner: str | None = None
-    exit_code: int | None = None
-    reason: str = ""
-    outputs: dict[str, str] = {}
-    metrics: dict[str, float] = {}
+    attempt: Positive32 = 1
+    runner: Key | None = None
+    exit_code: ExitCode | None = None
+    reason: Reason = ""
+    outputs: Outputs = {}
+    metrics: Metrics = {}
 
 
 class LogChunk(msgspec.Struct, frozen=True, kw_only=True):
-    seq: int
-    text: str
-    step: str | None = None
+    seq: Positive32
+    text: LogText
+    step: Key | None = None
     stream: LogStream = "stdout"
 
 
 class AppendRunLogs(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
     run_id: UUID
-    chunks: tuple[LogChunk, ...]
+    chunks: Annotated[tuple[LogChunk, ...], Meta(max_length=CHUNKS_MAX)]
 
 
 async def trigger_run(
@@ -90,7 +108,10 @@ async def trigger_run(
     context.principal.require("write", pipeline.project_id)
     if not pipeline.active:
         raise IllegalTransition("pipeline", pipeline.status.value, "trigger a run of")
-    version = command.pipeline_version or pipeline.current_version
+    # `is None`, not `or`: version 0 is a mistake to refuse, not a request for the current one.
+    version = (
+        pipeline.current_version if command.pipeline_version is None else command.pipeline_version
+    )
     definition = pipeline.definition(version)
     parameters: dict[str, ParamValue] = definition.resolve_parameters(command.parameters)
     # 2. the run carries its own plan, so it never needs the pipeline again

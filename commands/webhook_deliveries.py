@@ -13,6 +13,7 @@ import msgspec
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext, Principal
 from commands.outcome import answer
+from domain.limits import DeliveryId, EventKind, Reason
 from domain.webhook_delivery import WebhookDelivery, delivery_stream_id
 
 
@@ -21,17 +22,18 @@ class RecordDeliveryOutcome(msgspec.Struct, frozen=True, kw_only=True):
     """The delivery's stream id."""
     outcome: str
     runs: tuple[UUID, ...] = ()
-    reason: str = ""
+    reason: Reason = ""
 
 
 class RecordWebhookDelivery(msgspec.Struct, frozen=True, kw_only=True):
     source_id: UUID
     project_id: UUID
     source_kind: str
-    delivery_id: str
+    delivery_id: DeliveryId
     """The provider's id of the delivery (or one derived from the body): a redelivery repeats it."""
-    event: str
+    event: EventKind
     headers: dict[str, str]
+    """Unchecked here: an HTTP server passes no NUL in a header, and caps their number."""
     content_type: str
     payload: str
     """The body exactly as received."""

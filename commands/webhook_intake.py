@@ -39,6 +39,7 @@ from commands.webhook_payloads import (
     parse_delivery,
 )
 from domain.errors import AggregateNotFound, DomainError, IllegalTransition
+from domain.limits import ACTOR_MAX, cut
 from domain.pipeline_definition import TriggerSpec
 from domain.run import Run
 from domain.run_values import ExternalRef
@@ -122,7 +123,7 @@ class WebhookIntake:
             delivery=delivery.stream_id,
             outcome=outcome.outcome,
             runs=outcome.runs,
-            reason=outcome.reason[:REASON_MAX],
+            reason=cut(outcome.reason.strip(), REASON_MAX),  # it quotes the payload
         )
         await self._dispatch(command, _context(delivery, ACTOR, at))
         return outcome
@@ -171,7 +172,10 @@ class WebhookIntake:
             )
         runs: list[UUID] = []
         refused: list[str] = []
-        actor = facts.actor or delivery.source_kind
+        # Past a limit, what says what to build (repo, ref, sha, pull request, external id,
+        # URL) is refused by the bus and the delivery records why (a cut sha builds something
+        # else); the actor only says who pushed, so it is cut with a marker and the run goes on.
+        actor = cut(facts.actor or delivery.source_kind, ACTOR_MAX)
         for candidate in chosen:
             context = _context(
                 delivery, actor, at, key=f"intake:{delivery.stream_id}:{candidate.pipeline_id}"
@@ -243,7 +247,9 @@ class WebhookIntake:
         context = _context(
             delivery, facts.provider.value, at, key=f"intake:{delivery.stream_id}:status"
         )
-        command = ReportRunStatus(run_id=run_id, status=facts.status.value, reason=facts.detail)
+        # The provider's words for how it ended only describe it: cut, not refused.
+        detail = cut(facts.detail, REASON_MAX)
+        command = ReportRunStatus(run_id=run_id, status=facts.status.value, reason=detail)
         try:
             result = await self._dispatch(command, context)
         except IllegalTransition as error:

@@ -12,30 +12,31 @@ from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.outcome import SecretShown, answer, with_secret
 from domain.errors import IllegalTransition, InvalidValue
+from domain.limits import SECRET_MAX, GraceS, Name, Reason, Secret
 from domain.project import Project, ProjectStatus
 from domain.webhook_source import WebhookSource
 
-SECRET_MIN, SECRET_MAX = 16, 256
+SECRET_MIN = 16
 
 
 class RegisterWebhookSource(msgspec.Struct, frozen=True, kw_only=True):
     project_id: UUID
     kind: Literal["github", "gitlab", "jenkins", "generic"]
-    name: str
-    secret: str | None = None
+    name: Name
+    secret: Secret | None = None
     """None: generate one, shown once in the answer."""
 
 
 class RotateWebhookSecret(msgspec.Struct, frozen=True, kw_only=True):
     source_id: UUID
-    secret: str | None = None
-    grace_s: int = 86_400
+    secret: Secret | None = None
+    grace_s: GraceS = 86_400
 
 
 class DisableWebhookSource(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
     source_id: UUID
-    reason: str = ""
+    reason: Reason = ""
 
 
 class EnableWebhookSource(msgspec.Struct, frozen=True, kw_only=True):

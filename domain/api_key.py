@@ -12,10 +12,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidValue
+from domain.limits import ACTOR_MAX, NAME_MAX
 from domain.moments import require_aware
 
-NAME_MAX = 200
-ACTOR_MAX = 200
 REASON_MAX = 1000
 PREFIX_MAX = 64
 SECRET_HASH_MAX = 200

@@ -6,24 +6,47 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Set
 from functools import lru_cache
-from typing import Literal, assert_never, get_args
+from typing import Annotated, Literal, assert_never, get_args
 
 import msgspec
+from msgspec import Meta
 
 from domain.errors import InvalidValue
+from domain.limits import (
+    DESCRIPTION_MAX,
+    ENV_VALUE_MAX,
+    GLOB_MAX,
+    INT64_MAX,
+    INT64_MIN,
+    ITEMS_MAX,
+    NAME_MAX,
+    PARAM_TEXT_MAX,
+    RETRIES_MAX,
+    STEPS_MAX,
+    TAG_MAX,
+    TIMEOUT_MAX_S,
+    Choice,
+    Description,
+    EnvValue,
+    Glob,
+    Identifier,
+    Keyword,
+    Name,
+    ParamScalar,
+    Retries,
+    ShellCommand,
+    StepName,
+    Tag,
+    TimeoutS,
+    clean,
+)
 
 ParameterType = Literal["string", "integer", "number", "boolean", "choice"]
 TriggerSource = Literal["github", "gitlab", "jenkins", "generic", "schedule", "manual", "api"]
 ParameterValue = str | int | float | bool
 
-NAME_MAX = 200
-DESCRIPTION_MAX = 4000
-TAG_MAX = 50
-STEPS_MAX = 200
 RUN_MAX_BYTES = 64 * 1024
-TIMEOUT_MAX_S = 86_400
-RETRIES_MAX = 10
-GLOB_MAX = 255
+Items = Meta(max_length=ITEMS_MAX)
 
 _STEP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
@@ -48,14 +71,14 @@ class _Value(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class StepSpec(_Value, kw_only=True):
     """One step: a shell command run on a runner with one of `labels`, after the steps it needs."""
 
-    name: str
-    run: str
-    timeout_s: int = 3600
-    retries: int = 0
-    env: dict[str, str] = {}
-    needs: tuple[str, ...] = ()
+    name: StepName
+    run: ShellCommand
+    timeout_s: TimeoutS = 3600
+    retries: Retries = 0
+    env: Annotated[dict[Identifier, EnvValue], Items] = {}
+    needs: Annotated[tuple[StepName, ...], Meta(max_length=STEPS_MAX)] = ()
     allow_failure: bool = False
-    labels: tuple[str, ...] = ("linux",)
+    labels: Annotated[tuple[Keyword, ...], Items] = ("linux",)
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule the step breaks."""
@@ -67,12 +90,16 @@ class StepSpec(_Value, kw_only=True):
         # execve cannot pass a NUL byte: a command or value holding one could never run.
         if "\x00" in self.run:
             raise InvalidValue(f"{at}.run", "must not contain a NUL character")
+        clean(f"{at}.run", self.run)
         _int_in(self.timeout_s, 1, TIMEOUT_MAX_S, f"{at}.timeout_s")
         _int_in(self.retries, 0, RETRIES_MAX, f"{at}.retries")
         for key, value in self.env.items():
             _matches(key, _IDENTIFIER, f"{at}.env", _IDENTIFIER_RULE)
             if "\x00" in value:
                 raise InvalidValue(f"{at}.env", f"{key!r}: must not contain a NUL character")
+            if len(value) > ENV_VALUE_MAX:
+                raise InvalidValue(f"{at}.env", f"{key!r}: at most {ENV_VALUE_MAX} characters")
+            clean(f"{at}.env", value)
         _unique(self.needs, f"{at}.needs", "step")
         _keywords(self.labels, f"{at}.labels", "label")
 
@@ -80,12 +107,12 @@ class StepSpec(_Value, kw_only=True):
 class ParameterSpec(_Value, kw_only=True):
     """A run parameter: its type, default, whether a run must give it, and the allowed choices."""
 
-    name: str
+    name: Identifier
     type: ParameterType = "string"
-    default: ParameterValue | None = None
+    default: ParamScalar | None = None
     required: bool = False
-    choices: tuple[str, ...] = ()
-    description: str = ""
+    choices: Annotated[tuple[Choice, ...], Items] = ()
+    description: Description = ""
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule it breaks."""
@@ -124,6 +151,10 @@ class ParameterSpec(_Value, kw_only=True):
                 assert_never(self.type)
         if not ok:
             raise InvalidValue(at, f"must be {_PARAMETER_KIND[self.type]}")
+        if isinstance(value, str):
+            _text(value, at, PARAM_TEXT_MAX, blank=True)
+        elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+            raise InvalidValue(at, "must fit in 64 bits")
         if self.type == "choice" and value not in self.choices:
             raise InvalidValue(at, f"must be one of {', '.join(self.choices)}")
         return value  # type: ignore[return-value]  # narrowed by `ok` above
@@ -133,9 +164,9 @@ class TriggerSpec(_Value, kw_only=True):
     """Which deliveries start the pipeline: a source, event kinds and ref globs (empty: any)."""
 
     source: TriggerSource
-    events: tuple[str, ...] = ()
-    branches: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
+    events: Annotated[tuple[Keyword, ...], Items] = ()
+    branches: Annotated[tuple[Glob, ...], Items] = ()
+    tags: Annotated[tuple[Glob, ...], Items] = ()
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule it breaks."""
@@ -177,12 +208,12 @@ class PipelineDefinition(_Value, kw_only=True):
     step without `needs` may start at once.
     """
 
-    name: str
-    description: str = ""
-    tags: tuple[str, ...] = ()
-    parameters: tuple[ParameterSpec, ...] = ()
-    steps: tuple[StepSpec, ...]
-    triggers: tuple[TriggerSpec, ...] = ()
+    name: Name
+    description: Description = ""
+    tags: Annotated[tuple[Tag, ...], Items] = ()
+    parameters: Annotated[tuple[ParameterSpec, ...], Items] = ()
+    steps: Annotated[tuple[StepSpec, ...], Meta(max_length=STEPS_MAX)]
+    triggers: Annotated[tuple[TriggerSpec, ...], Items] = ()
 
     def validated(self) -> PipelineDefinition:
         """This definition, name and description trimmed; or InvalidValue naming a broken rule."""
@@ -345,6 +376,7 @@ def _check_glob(pattern: str, field: str) -> None:
 
 
 def _text(value: str, field: str, max_len: int, *, blank: bool = False) -> None:
+    clean(field, value)
     if not blank and not value.strip():
         raise InvalidValue(field, "must not be blank")
     if len(value) > max_len:

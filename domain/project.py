@@ -11,10 +11,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import IllegalTransition, InvalidValue
+from domain.limits import DESCRIPTION_MAX, NAME_MAX
 from domain.moments import require_aware
 
-NAME_MAX = 200
-DESCRIPTION_MAX = 4000
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 

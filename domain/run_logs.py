@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain.errors import IllegalTransition, InvalidValue, LogSequenceGap
+from domain.limits import LOG_CHUNK_MAX_BYTES
 from domain.moments import require_aware
 from domain.run_state import RunState
 from domain.run_values import LOG_STREAMS, LogStream
 
-LOG_CHUNK_MAX = 64 * 1024
+LOG_CHUNK_MAX = LOG_CHUNK_MAX_BYTES
 LOG_RUN_MAX = 16 * 1024 * 1024
 
 

@@ -12,17 +12,33 @@ from uuid import UUID
 import msgspec
 
 from domain.errors import InvalidValue
+from domain.limits import (
+    ACTOR_MAX,
+    DELIVERY_ID_MAX,
+    EVENT_KIND_MAX,
+    INT32_MAX,
+    KEY_MAX,
+    MAP_MAX,
+    OUTPUT_VALUE_MAX,
+    REASON_MAX,
+    REF_MAX,
+    REPO_MAX,
+    SHA_MAX,
+    URL_MAX,
+    Key,
+    Url,
+    bounded_json,
+    clean,
+)
 
 E = TypeVar("E", bound=StrEnum)
 ParamValue = str | int | float | bool
 LogStream = Literal["stdout", "stderr", "system"]
 LOG_STREAMS = frozenset(get_args(LogStream))
 
-TEXT_MAX = 2000
-KEY_MAX = 128
-OUTPUTS_MAX = 64
-OUTPUT_VALUE_MAX = 4 * 1024
-METRICS_MAX = 64
+TEXT_MAX = REASON_MAX
+OUTPUTS_MAX = MAP_MAX
+METRICS_MAX = MAP_MAX
 
 
 class RunStatus(StrEnum):
@@ -115,8 +131,8 @@ class ExternalRef(msgspec.Struct, frozen=True, kw_only=True):
     """The run this one mirrors in another CI system."""
 
     provider: Provider
-    external_id: str
-    url: str
+    external_id: Key
+    url: Url
 
 
 class StepPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -153,7 +169,7 @@ class StepState(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def valid_text(field: str, value: str, *, blank: bool = False, limit: int = TEXT_MAX) -> str:
-    value = value.strip()
+    value = clean(field, value).strip()
     if not value and not blank:
         raise InvalidValue(field, "must not be blank")
     if len(value) > limit:
@@ -172,13 +188,25 @@ def valid_trigger(trigger: Trigger, retry_of: UUID | None) -> Trigger:
     kind = valid_member(TriggerKind, "trigger.kind", trigger.kind)
     if (kind is TriggerKind.RETRY) != (retry_of is not None):
         raise InvalidValue("retry_of", "set exactly when the trigger kind is 'retry'")
-    if trigger.pull_request is not None and trigger.pull_request < 1:
-        raise InvalidValue("trigger.pull_request", "must be a positive number")
+    if trigger.pull_request is not None and not 1 <= trigger.pull_request <= INT32_MAX:
+        raise InvalidValue("trigger.pull_request", f"must be a number from 1 to {INT32_MAX}")
+    for field, limit in _TRIGGER_TEXT:
+        if (value := getattr(trigger, field)) is not None:
+            valid_text(f"trigger.{field}", value, blank=True, limit=limit)
     if kind is not TriggerKind.WEBHOOK and (trigger.event or trigger.delivery_id):
         raise InvalidValue("trigger.event", "only a webhook trigger has an event and delivery")
     return msgspec.structs.replace(
-        trigger, kind=kind, actor=valid_text("trigger.actor", trigger.actor)
+        trigger, kind=kind, actor=valid_text("trigger.actor", trigger.actor, limit=ACTOR_MAX)
     )
+
+
+_TRIGGER_TEXT = (
+    ("repo", REPO_MAX),
+    ("ref", REF_MAX),
+    ("sha", SHA_MAX),
+    ("event", EVENT_KIND_MAX),
+    ("delivery_id", DELIVERY_ID_MAX),
+)
 
 
 def valid_external(external: ExternalRef) -> ExternalRef:
@@ -189,7 +217,7 @@ def valid_external(external: ExternalRef) -> ExternalRef:
     return ExternalRef(
         provider=provider,
         external_id=valid_text("external.external_id", external.external_id, limit=KEY_MAX),
-        url=valid_text("external.url", url),
+        url=valid_text("external.url", url, limit=URL_MAX),
     )
 
 
@@ -201,6 +229,7 @@ def valid_parameters(parameters: Mapping[str, ParamValue]) -> dict[str, ParamVal
         # JSON has no NaN or infinity: such a value would be stored as null and break replay.
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidValue(f"parameters.{key}", "must be a finite number")
+    bounded_json("parameters", dict(parameters))
     return dict(parameters)
 
 
@@ -212,6 +241,7 @@ def valid_outputs(outputs: Mapping[str, str] | None) -> dict[str, str]:
         valid_text("outputs", key, limit=KEY_MAX)
         if not isinstance(value, str):
             raise InvalidValue(f"outputs.{key}", "must be a string")
+        clean(f"outputs.{key}", value)
         if len(value.encode()) > OUTPUT_VALUE_MAX:
             raise InvalidValue(f"outputs.{key}", f"at most {OUTPUT_VALUE_MAX} bytes of UTF-8")
     return outputs

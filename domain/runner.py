@@ -12,13 +12,12 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidValue, RunnerNotActive
+from domain.limits import CONCURRENCY_MAX, HOST_MAX, VERSION_TEXT_MAX
 from domain.moments import require_aware
 from domain.run_values import KEY_MAX, valid_text
 
 LABELS_MAX = 20
-HOST_MAX = 255
-VERSION_MAX = 100
-CONCURRENCY_MAX = 256
+VERSION_MAX = VERSION_TEXT_MAX
 REASON_MAX = 1000
 RUNNER_NAMESPACE = UUID("3d7e0f5a-9b21-5c44-8e6f-1a2b3c4d5e6f")
 """Fixed forever: a runner's id is derived from its name with it."""

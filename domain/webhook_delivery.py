@@ -10,14 +10,13 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.errors import IllegalTransition, InvalidValue
+from domain.limits import DELIVERY_ID_MAX, EVENT_KIND_MAX, REASON_MAX
 from domain.moments import require_aware
 from domain.webhook_source import KINDS
 
 Outcome = Literal["triggered", "updated", "ignored", "failed"]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
-DELIVERY_ID_MAX = 255
-EVENT_MAX = 200
-REASON_MAX = 2000
+EVENT_MAX = EVENT_KIND_MAX
 # Never recorded: each proves who sent a delivery, and events are kept (and shown) forever.
 CREDENTIAL_HEADERS = frozenset(
     {

@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import IllegalTransition, InvalidValue
+from domain.limits import GRACE_MAX_S
 from domain.moments import require_aware
 
 Kind = Literal["github", "gitlab", "jenkins", "generic"]
@@ -19,7 +20,7 @@ SEALED_SECRET_MAX = 1024
 REASON_MAX = 1000
 ROTATION_GRACE = timedelta(hours=24)
 """The usual grace period for a rotated secret; the caller chooses."""
-ROTATION_GRACE_MAX = timedelta(days=30)
+ROTATION_GRACE_MAX = timedelta(seconds=GRACE_MAX_S)
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 

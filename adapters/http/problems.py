@@ -74,7 +74,12 @@ def _validation(exc: ValidationException) -> ProblemDetailsException:
     # litestar says 400 for a body it could not decode; the API promises 422 naming the field.
     errors = exc.extra if isinstance(exc.extra, list) else []
     status = 413 if "too large" in (exc.detail or "").lower() else 422
-    return problem(status, _CODES_BY_STATUS[status], "invalid input", exc.detail, errors=errors)
+    # The first field past its limit, as InvalidValue names one: clients read one key.
+    named = [e["key"] for e in errors if isinstance(e, dict) and e.get("key")]
+    extra = {"field": named[0]} if named else {}
+    return problem(
+        status, _CODES_BY_STATUS[status], "invalid input", exc.detail, errors=errors, **extra
+    )
 
 
 def _domain(exc: DomainError) -> ProblemDetailsException:

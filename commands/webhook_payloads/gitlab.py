@@ -219,7 +219,11 @@ def _job(body: _JobEvent) -> DeliveryFacts:
 
 
 def _started(finished: datetime | None, duration_s: float | None) -> datetime | None:
-    return finished - timedelta(seconds=duration_s) if finished and duration_s else None
+    try:
+        return finished - timedelta(seconds=duration_s) if finished and duration_s else None
+    except (OverflowError, ValueError):
+        # A duration longer than the calendar (or not a number at all) says nothing.
+        return None
 
 
 def _status(value: str | None) -> ExternalStatus | None:

@@ -73,12 +73,7 @@ def parse(event: str, payload: str | bytes, content_type: str | None = None) -> 
     else:
         return Ignored(reason=f"{label}: unknown phase {build.phase!r}")
     started = _millis(build.timestamp)
-    finished = (
-        started
-        and phase in _ENDED
-        and build.duration
-        and (started + timedelta(milliseconds=build.duration))
-    )
+    finished = _after(started, build.duration) if phase in _ENDED else None
     scm = build.scm or _Scm()
     return Backflow(
         kind=BUILD,
@@ -101,4 +96,15 @@ def _local_branch(branch: str) -> str:
 
 
 def _millis(value: int | None) -> datetime | None:
-    return datetime.fromtimestamp(value / 1000, UTC) if value else None
+    try:
+        return datetime.fromtimestamp(value / 1000, UTC) if value else None
+    except (OverflowError, OSError, ValueError):
+        # A moment no calendar holds (a payload of 2^63 ms) says nothing: as if not sent.
+        return None
+
+
+def _after(start: datetime | None, millis: int | None) -> datetime | None:
+    try:
+        return start + timedelta(milliseconds=millis) if start and millis else None
+    except (OverflowError, ValueError):
+        return None

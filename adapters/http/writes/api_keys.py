@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, delete, post
 from litestar.params import FromPath, JSONBody
+from msgspec import Meta
 
 from adapters.http.answers import answers
 from adapters.http.commanding import execute
 from adapters.http.security import Req
 from commands.api_keys import IssueApiKey, RevokeApiKey
+from domain.limits import ITEMS_MAX, Keyword, Name
 
 
 class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    name: str
-    scopes: tuple[str, ...]
+    name: Name
+    scopes: Annotated[tuple[Keyword, ...], Meta(max_length=ITEMS_MAX)]
     project_id: UUID | None = None
     """Omit for a key that acts on every project."""
     expires_at: datetime | None = None

@@ -8,6 +8,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Response, delete, post, put
 from litestar.params import FromPath, HeaderParameter, JSONBody
+from msgspec import Meta
 
 from adapters.http.answers import answers
 from adapters.http.commanding import execute
@@ -20,17 +21,24 @@ from commands.pipelines import (
     DeactivatePipeline,
     DefinePipelineVersion,
 )
-from domain.pipeline_definition import ParameterSpec, PipelineDefinition, StepSpec, TriggerSpec
+from domain.limits import ITEMS_MAX, STEPS_MAX, Description, Name
+from domain.pipeline_definition import (
+    ParameterSpec,
+    PipelineDefinition,
+    StepSpec,
+    Tag,
+    TriggerSpec,
+)
 
 
 class PipelineCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     project_id: UUID
-    name: str
-    steps: tuple[StepSpec, ...]
-    description: str = ""
-    tags: tuple[str, ...] = ()
-    parameters: tuple[ParameterSpec, ...] = ()
-    triggers: tuple[TriggerSpec, ...] = ()
+    name: Name
+    steps: Annotated[tuple[StepSpec, ...], Meta(max_length=STEPS_MAX)]
+    description: Description = ""
+    tags: Annotated[tuple[Tag, ...], Meta(max_length=ITEMS_MAX)] = ()
+    parameters: Annotated[tuple[ParameterSpec, ...], Meta(max_length=ITEMS_MAX)] = ()
+    triggers: Annotated[tuple[TriggerSpec, ...], Meta(max_length=ITEMS_MAX)] = ()
 
     def definition(self) -> PipelineDefinition:
         fields = msgspec.structs.asdict(self)

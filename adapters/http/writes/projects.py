@@ -12,16 +12,17 @@ from adapters.http.answers import answers
 from adapters.http.commanding import execute
 from adapters.http.security import Req
 from commands.projects import ArchiveProject, CreateProject, RenameProject
+from domain.limits import Description, Name, Slug
 
 
 class ProjectCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    name: str
-    slug: str
-    description: str = ""
+    name: Name
+    slug: Slug
+    description: Description = ""
 
 
 class ProjectRename(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    name: str
+    name: Name
 
 
 class ProjectsController(Controller):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, post
 from litestar.params import FromPath, JSONBody
+from msgspec import Meta
 
 from adapters.http.answers import answers
 from adapters.http.commanding import execute
@@ -19,15 +20,16 @@ from commands.runners import (
     RegisterRunner,
     RunningJob,
 )
+from domain.limits import ITEMS_MAX, Concurrency, Host, Key, Keyword, VersionText
 
 
 class RunnerRegistration(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    name: str
+    name: Key
     """Unique per runner process: the runner's id is derived from it."""
-    labels: tuple[str, ...]
-    host: str
-    version: str
-    concurrency: int
+    labels: Annotated[tuple[Keyword, ...], Meta(max_length=ITEMS_MAX)]
+    host: Host
+    version: VersionText
+    concurrency: Concurrency
 
 
 class Heartbeat(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

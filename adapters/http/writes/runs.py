@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, post
 from litestar.params import FromPath, JSONBody
+from msgspec import Meta
 
 from adapters.http.answers import answers
 from adapters.http.commanding import execute
@@ -22,41 +23,55 @@ from commands.runs import (
     RetryRun,
     TriggerRun,
 )
+from domain.limits import (
+    CHUNKS_MAX,
+    ITEMS_MAX,
+    ExitCode,
+    Key,
+    Metrics,
+    Outputs,
+    ParamScalar,
+    Positive32,
+    Reason,
+    Ref,
+    Repo,
+    Sha,
+)
 from domain.run_values import ExternalRef, StepStatus
 
 
 class RunRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    parameters: dict[str, str | int | float | bool] = {}
-    pipeline_version: int | None = None
+    parameters: Annotated[dict[Key, ParamScalar], Meta(max_length=ITEMS_MAX)] = {}
+    pipeline_version: Positive32 | None = None
     """Omit for the current version."""
     kind: Literal["manual", "api"] = "api"
-    repo: str | None = None
-    ref: str | None = None
-    sha: str | None = None
-    pull_request: int | None = None
+    repo: Repo | None = None
+    ref: Ref | None = None
+    sha: Sha | None = None
+    pull_request: Positive32 | None = None
     external: ExternalRef | None = None
     """Set to mirror a run that executes in GitHub Actions, GitLab or Jenkins."""
 
 
 class Cancellation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    reason: str = ""
+    reason: Reason = ""
 
 
 class StatusReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A run's status (no `step`), or one step's (with `step`), from a runner or outside system."""
 
     status: Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
-    step: str | None = None
-    attempt: int = 1
-    runner: str | None = None
-    exit_code: int | None = None
-    reason: str = ""
-    outputs: dict[str, str] = {}
-    metrics: dict[str, float] = {}
+    step: Key | None = None
+    attempt: Positive32 = 1
+    runner: Key | None = None
+    exit_code: ExitCode | None = None
+    reason: Reason = ""
+    outputs: Outputs = {}
+    metrics: Metrics = {}
 
 
 class LogAppend(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    chunks: tuple[LogChunk, ...]
+    chunks: Annotated[tuple[LogChunk, ...], Meta(max_length=CHUNKS_MAX)]
 
 
 class RunsController(Controller):

@@ -18,24 +18,25 @@ from commands.webhook_sources import (
     RegisterWebhookSource,
     RotateWebhookSecret,
 )
+from domain.limits import GraceS, Name, Reason, Secret
 
 
 class WebhookSourceCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     project_id: UUID
     kind: Literal["github", "gitlab", "jenkins", "generic"]
-    name: str
-    secret: str | None = None
+    name: Name
+    secret: Secret | None = None
     """Omit to have one generated; it is shown once in the answer."""
 
 
 class SecretRotation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    secret: str | None = None
-    grace_s: int = 86_400
+    secret: Secret | None = None
+    grace_s: GraceS = 86_400
     """How long the previous secret keeps working."""
 
 
 class Disabling(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    reason: str = ""
+    reason: Reason = ""
 
 
 class WebhookSourcesController(Controller):
