@@ -8,6 +8,7 @@ import asyncpg
 import msgspec
 
 from adapters.store import reader
+from projections.quarantine_ops import QuarantineSummary, summaries
 
 
 class ProjectionStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,6 +28,9 @@ class ProjectionStatus(msgspec.Struct, frozen=True, kw_only=True):
     owner: str | None
     """host:pid of the process serving it."""
     updated_at: datetime
+    quarantine: QuarantineSummary | None = None
+    """Events set aside because a handler failed on them (the view serves the rest, and marks
+    the rows they belong to degraded); None when there are none."""
 
 
 _CHECKPOINTS = """
@@ -41,10 +45,16 @@ async def projection_status(conn: asyncpg.Connection | asyncpg.Pool) -> list[Pro
     # Before its first event, a projection is as far behind as the first event is old.
     applied = {max(row["position"], 1) for row in rows}
     recorded = await reader.recorded_at(conn, [head, *applied])
-    return [_status(row, head, recorded) for row in rows]
+    quarantined = await summaries(conn)
+    return [_status(row, head, recorded, quarantined.get(row["name"])) for row in rows]
 
 
-def _status(row: asyncpg.Record, head: int, recorded: dict[int, datetime]) -> ProjectionStatus:
+def _status(
+    row: asyncpg.Record,
+    head: int,
+    recorded: dict[int, datetime],
+    quarantine: QuarantineSummary | None,
+) -> ProjectionStatus:
     behind = 0.0
     if head > row["position"] and head in recorded:
         last = recorded.get(max(row["position"], 1), recorded[head])
@@ -61,15 +71,29 @@ def _status(row: asyncpg.Record, head: int, recorded: dict[int, datetime]) -> Pr
         error_position=row["error_position"],
         owner=row["owner"],
         updated_at=row["updated_at"],
+        quarantine=quarantine,
     )
 
 
 def status_table(statuses: list[ProjectionStatus]) -> str:
     """A fixed-width table for the terminal, one projection a line."""
-    header = ("NAME", "VERSION", "POSITION", "HEAD", "LAG", "LAG_S", "STATE", "OWNER", "ERROR")
+    header = (
+        "NAME",
+        "VERSION",
+        "POSITION",
+        "HEAD",
+        "LAG",
+        "LAG_S",
+        "STATE",
+        "OWNER",
+        "QUARANTINED",
+        "ERROR",
+    )
     lines = [header]
     for s in statuses:
         error = f"at {s.error_position}: {s.error}" if s.error else ""
+        q = s.quarantine
+        held = f"{q.events} ({q.streams} streams, from {q.oldest_position})" if q else "-"
         lines.append(
             (
                 s.name,
@@ -80,6 +104,7 @@ def status_table(statuses: list[ProjectionStatus]) -> str:
                 f"{s.lag_seconds:.1f}",
                 s.state,
                 s.owner or "-",
+                held,
                 error,
             )
         )
