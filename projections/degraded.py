@@ -7,6 +7,8 @@ functions splice these expressions into their SELECT so every answer carries `de
 
 from __future__ import annotations
 
+import msgspec
+
 from projections.checkpoints import check_name
 
 # A stream id that is not a uuid cannot name a uuid row; casting it would fail the query.
@@ -41,3 +43,8 @@ def owner_degraded(projection: str, members: str, column: str, owner: str = "r.i
 def with_degraded(flag: str, row: str = "to_jsonb(r)") -> str:
     """SQL: the row's JSON with `degraded` added."""
     return f"({row} || jsonb_build_object('degraded', {flag}))"
+
+
+def table_columns(row_type: type[msgspec.Struct]) -> tuple[str, ...]:
+    """A row Struct's fields that are columns of its table: all but `degraded`."""
+    return tuple(f for f in row_type.__struct_fields__ if f != "degraded")

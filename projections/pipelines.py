@@ -14,7 +14,7 @@ from domain.envelope import EventEnvelope
 from domain.pipeline import PipelineStatus
 from domain.pipeline_definition import TriggerSpec
 from domain.run_values import RunStatus
-from projections.degraded import owner_degraded, with_degraded
+from projections.degraded import owner_degraded, table_columns, with_degraded
 from projections.filters import PipelineFilters, like_pattern
 from projections.paging import (
     Page,
@@ -93,7 +93,7 @@ class PipelineStatusRow(msgspec.Struct, frozen=True, kw_only=True):
     runs_timed_out: int
 
 
-PIPELINE_COLUMNS = tuple(f for f in PipelineRow.__struct_fields__ if f != "degraded")
+PIPELINE_COLUMNS = table_columns(PipelineRow)
 VERSION_COLUMNS = PipelineVersionRow.__struct_fields__
 _FINISHED = {
     "RunSucceeded": RunStatus.SUCCEEDED,

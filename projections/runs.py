@@ -11,13 +11,13 @@ import msgspec
 
 from domain.envelope import EventEnvelope
 from domain.run_values import RunStatus, StepStatus
-from projections.degraded import stream_degraded, with_degraded
+from projections.degraded import stream_degraded, table_columns, with_degraded
 from projections.filters import RunFilters
 from projections.paging import Page, PageQuery, PageResult, SortKey, Where, fetch_page, page_query
 from projections.rows import Row, ident, load, ms_between, occurred_at, save
 from projections.run_rows import RunDetail, RunRow, StepRow
 
-RUN_COLUMNS = tuple(f for f in RunRow.__struct_fields__ if f != "degraded")
+RUN_COLUMNS = table_columns(RunRow)
 STEP_COLUMNS = StepRow.__struct_fields__
 _BY_QUEUED = ("project_id", "pipeline_id", "status", "trigger_kind", "branch", "ref", "actor")
 
