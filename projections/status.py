@@ -22,7 +22,8 @@ class ProjectionStatus(msgspec.Struct, frozen=True, kw_only=True):
     lag_seconds: float
     """Recorded time of the head event minus that of the last event applied; 0 when caught up."""
     state: str
-    """running, failed (a poison event: see `error`), rebuilding, or stopped."""
+    """running, failed (stopped at a poison event, see `error`: only a view whose policy is
+    `on_error = "stop"`; the others quarantine it, see `quarantine`), rebuilding, or stopped."""
     error: str | None
     error_position: int | None
     owner: str | None
