@@ -11,6 +11,7 @@ import msgspec
 
 from domain.api_key import ApiKeyStatus
 from domain.envelope import EventEnvelope
+from projections.degraded import stream_degraded, table_columns, with_degraded
 from projections.paging import (
     Page,
     PageResult,
@@ -39,9 +40,11 @@ class ApiKeyRow(msgspec.Struct, frozen=True, kw_only=True):
     revoked_by: str | None
     revoked_reason: str | None
     stream_version: int
+    degraded: bool = False
+    """Events of it wait in the view's quarantine (`projections/degraded.py`)."""
 
 
-API_KEY_COLUMNS = ApiKeyRow.__struct_fields__
+API_KEY_COLUMNS = table_columns(ApiKeyRow)
 
 DDL = """
 CREATE TABLE {s}.api_keys (
@@ -123,11 +126,16 @@ async def list_api_keys(
     w = Where()
     w.within("r.project_id", project_ids)
     w.when(status and str(status), "r.status = {}")
-    query = page_query(f"{ident(schema)}.api_keys r", w, page, API_KEY_SORTS, "created_at")
+    query = page_query(
+        f"{ident(schema)}.api_keys r", w, page, API_KEY_SORTS, "created_at", row=_DEGRADED_ROW
+    )
     return await fetch_page(conn, query, ApiKeyRow)
 
 
 async def get_api_key(
     conn: asyncpg.Connection | asyncpg.Pool, schema: str, key_id: UUID
 ) -> ApiKeyRow | None:
-    return await get_by_id(conn, schema, "api_keys", key_id, ApiKeyRow)
+    return await get_by_id(conn, schema, "api_keys", key_id, ApiKeyRow, row=_DEGRADED_ROW)
+
+
+_DEGRADED_ROW = with_degraded(stream_degraded(ApiKeysProjection.name))

@@ -113,9 +113,16 @@ class PageQuery:
 
 
 def page_query(
-    source: str, where: Where, page: Page, sorts: Mapping[str, SortKey], default: str
+    source: str,
+    where: Where,
+    page: Page,
+    sorts: Mapping[str, SortKey],
+    default: str,
+    *,
+    row: str = "to_jsonb(r)",
 ) -> PageQuery:
-    """The SELECT of one page of `source` (`<table> r`): rows as JSON, one more than asked."""
+    """The SELECT of one page of `source` (`<table> r`): rows as JSON (`row`), one more than
+    asked."""
     name = page.order_by or default
     if name not in sorts:
         raise InvalidQuery("order_by", f"one of {', '.join(sorts)}")
@@ -134,7 +141,7 @@ def page_query(
     direction = "DESC" if desc else "ASC"
     nulls = (" NULLS LAST" if desc else " NULLS FIRST") if sort.nullable else ""
     sql = (
-        f"SELECT to_jsonb(r)::text FROM {source}{where.sql()} "
+        f"SELECT {row}::text FROM {source}{where.sql()} "
         f"ORDER BY r.{sort.column} {direction}{nulls}, r.id {direction} "
         f"LIMIT {page.limit + 1} OFFSET {page.offset or 0}"
     )
@@ -160,10 +167,12 @@ async def get_by_id(
     table: str,
     row_id: UUID,
     row_type: type[T],
+    *,
+    row: str = "to_jsonb(r)",
 ) -> T | None:
-    """The row of `table` whose `id` is `row_id`, or None."""
+    """The row of `table` whose `id` is `row_id` (as JSON: `row`), or None."""
     text = await conn.fetchval(
-        f"SELECT to_jsonb(r)::text FROM {ident(schema)}.{ident(table)} r WHERE r.id = $1", row_id
+        f"SELECT {row}::text FROM {ident(schema)}.{ident(table)} r WHERE r.id = $1", row_id
     )
     return None if text is None else msgspec.json.decode(text, type=row_type)
 

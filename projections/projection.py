@@ -3,6 +3,11 @@
 A projection owns one PostgreSQL schema. Its live tables are in `rm_<name>`; a rebuild builds
 the same tables in `rm_<name>__next` and the runtime swaps the two schemas in one transaction,
 so every SQL statement a projection writes names its tables through the `schema` argument.
+
+A projection may also say `on_error = "stop"`: when one of its handlers raises, the runtime
+then stops the whole view at that event (for a view where partial is worse than stale). By
+default (`"quarantine"`) it sets that event's stream aside and serves every other stream
+(`projections/quarantine.py`).
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ class Projection(Protocol):
         """Apply a batch, in position order, inside the runtime's transaction.
 
         The same transaction moves the checkpoint, so this must not commit, must not swallow
-        errors (a raised error stops the projection at that event: a poison event), and must
-        be deterministic: a rebuild from event 0 must reproduce the live tables row for row.
+        errors (a raised error quarantines the event's stream, or stops the view under
+        `on_error = "stop"`), and must be deterministic: a rebuild from event 0 must reproduce
+        the live tables row for row, however the events fall into batches.
         """
 
 

@@ -11,6 +11,7 @@ import msgspec
 
 from domain.envelope import EventEnvelope
 from domain.project import ProjectStatus
+from projections.degraded import stream_degraded, table_columns, with_degraded
 from projections.paging import (
     Page,
     PageResult,
@@ -32,9 +33,11 @@ class ProjectRow(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     stream_version: int
+    degraded: bool = False
+    """Events of it wait in the view's quarantine (`projections/degraded.py`)."""
 
 
-PROJECT_COLUMNS = ProjectRow.__struct_fields__
+PROJECT_COLUMNS = table_columns(ProjectRow)
 
 DDL = """
 CREATE TABLE {s}.projects (
@@ -103,11 +106,16 @@ async def list_projects(
     w = Where()
     w.within("r.id", project_ids)
     w.when(status and str(status), "r.status = {}")
-    query = page_query(f"{ident(schema)}.projects r", w, page, PROJECT_SORTS, "created_at")
+    query = page_query(
+        f"{ident(schema)}.projects r", w, page, PROJECT_SORTS, "created_at", row=_DEGRADED_ROW
+    )
     return await fetch_page(conn, query, ProjectRow)
 
 
 async def get_project(
     conn: asyncpg.Connection | asyncpg.Pool, schema: str, project_id: UUID
 ) -> ProjectRow | None:
-    return await get_by_id(conn, schema, "projects", project_id, ProjectRow)
+    return await get_by_id(conn, schema, "projects", project_id, ProjectRow, row=_DEGRADED_ROW)
+
+
+_DEGRADED_ROW = with_degraded(stream_degraded(ProjectsProjection.name))

@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from uuid import UUID
 
 import asyncpg
 import msgspec
 
 from adapters.store.reader import head, read_range
+from domain.envelope import EventEnvelope
 from projections import checkpoints
 from projections.checkpoints import check_name, old_schema, rebuild_key
 from projections.projection import Projection, live_schema, next_schema
+from projections.quarantine import STOP, MemorySink, apply_guarded, on_error
 
 REBUILD_BATCH = 5000
 NOTIFY_CHANNEL = "flowledger_projections"
@@ -27,6 +30,8 @@ class RebuildReport(msgspec.Struct, frozen=True, kw_only=True):
     """Of those, the events of the types the projection reads."""
     position: int
     seconds: float
+    quarantined: int = 0
+    """Events set aside (poison and parked), now the live view's quarantine."""
 
     @property
     def events_per_second(self) -> float:
@@ -38,7 +43,8 @@ class RebuildInProgress(RuntimeError):
 
 
 class RebuildFailed(RuntimeError):
-    """The projection's `apply` raised on the event at `position` (a poison event)."""
+    """The projection's `apply` raised on the event at `position` (a poison event), and its
+    policy is to stop (`on_error = "stop"`); otherwise the event is quarantined."""
 
     def __init__(self, name: str, position: int, error: BaseException) -> None:
         self.position = position
@@ -56,6 +62,9 @@ async def rebuild(
 
     The live tables keep serving (and their owner keeps applying) until the swap, which happens
     in one transaction, so a query sees either the old complete view or the new complete one.
+    A handler's error quarantines its stream as the live runtime does (unless the projection's
+    policy is to stop); the quarantine found replaces the live one at the swap. Events an
+    operator skipped for this projection version stay skipped.
     """
     async with _connection(target) as conn:
         key = rebuild_key(check_name(projection.name))
@@ -80,6 +89,8 @@ async def _rebuild(conn: asyncpg.Connection, projection: Projection, batch: int)
         name,
     )
     before = "running" if before == "rebuilding" else before
+    replay = _Replay(projection, None if on_error(projection) == STOP else MemorySink(name))
+    replay.skipped = await _skipped(conn, projection)
     try:
         # A crash between a swap and its drop leaves an `__old` behind.
         await conn.execute(f"DROP SCHEMA IF EXISTS {old} CASCADE")
@@ -92,7 +103,7 @@ async def _rebuild(conn: asyncpg.Connection, projection: Projection, batch: int)
             async with conn.transaction():
                 # Losing these commits to a crash only means rebuilding again: skip the fsync.
                 await conn.execute("SET LOCAL synchronous_commit = off")
-                applied += await _replay(conn, projection, shadow, position, position + batch)
+                applied += await replay(conn, shadow, position, position + batch)
             position += batch
         async with conn.transaction():
             # Waits for the live owner's batch in flight, then holds its next one at its
@@ -102,10 +113,12 @@ async def _rebuild(conn: asyncpg.Connection, projection: Projection, batch: int)
             )
             top = await head(conn)
             for start in range(position, top, batch):
-                applied += await _replay(conn, projection, shadow, start, min(start + batch, top))
+                applied += await replay(conn, shadow, start, min(start + batch, top))
             await _lock_tables(conn, live)
             await conn.execute(f"ALTER SCHEMA {live} RENAME TO {old}")
             await conn.execute(f"ALTER SCHEMA {shadow} RENAME TO {live}")
+            if replay.sink is not None:
+                await replay.sink.replace_live(conn)
             state = "running" if await _owned_elsewhere(conn, name) else "stopped"
             await conn.execute(
                 "UPDATE projection_checkpoints SET position = $2, version = $3, state = $4, "
@@ -137,16 +150,47 @@ async def _rebuild(conn: asyncpg.Connection, projection: Projection, batch: int)
         applied=applied,
         position=top,
         seconds=time.perf_counter() - started,
+        quarantined=0 if replay.sink is None else len(replay.sink.rows),
     )
 
 
-async def _replay(
-    conn: asyncpg.Connection, projection: Projection, schema: str, after: int, upto: int
+class _Replay:
+    """Applies ranges of the feed to the shadow tables, guarded by the projection's policy."""
+
+    def __init__(self, projection: Projection, sink: MemorySink | None) -> None:
+        self.projection = projection
+        self.sink = sink
+        self.skipped: frozenset[UUID] = frozenset()
+
+    async def __call__(self, conn: asyncpg.Connection, schema: str, after: int, upto: int) -> int:
+        """Apply `(after, upto]` inside the caller's transaction; return how many applied."""
+        events = await read_range(conn, after, upto, self.projection.event_types)
+        if self.skipped:
+            events = [e for e in events if e.event_id not in self.skipped]
+        if not events:
+            return 0
+        if self.sink is not None:
+            return await apply_guarded(
+                conn, self.projection, schema, events, self.sink, passthrough=_LOST
+            )
+        return await _replay_or_stop(conn, self.projection, schema, events)
+
+
+async def _skipped(conn: asyncpg.Connection, projection: Projection) -> frozenset[UUID]:
+    """The events an operator skipped for this projection at this version."""
+    rows = await conn.fetch(
+        "SELECT event_id FROM projection_quarantine_actions "
+        "WHERE projection = $1 AND version = $2 AND action = 'skip'",
+        projection.name,
+        projection.version,
+    )
+    return frozenset(row["event_id"] for row in rows)
+
+
+async def _replay_or_stop(
+    conn: asyncpg.Connection, projection: Projection, schema: str, events: list[EventEnvelope]
 ) -> int:
-    """Apply `(after, upto]` inside the caller's transaction; find the poison event if any."""
-    events = await read_range(conn, after, upto, projection.event_types)
-    if not events:
-        return 0
+    """Under the `stop` policy: apply the batch; on an error, find the poison event and stop."""
     try:
         async with conn.transaction():  # a savepoint
             await projection.apply(conn, schema, events)

@@ -48,6 +48,9 @@ class RunRow(msgspec.Struct, frozen=True, kw_only=True):
     cancel_requested_by: str | None
     cancel_reason: str | None
     stream_version: int
+    degraded: bool = False
+    """Events of this run wait in the view's quarantine: the row is missing them (not a column:
+    the queries ask `projection_quarantine`)."""
 
 
 class StepRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -11,12 +11,13 @@ import msgspec
 
 from domain.envelope import EventEnvelope
 from domain.run_values import RunStatus, StepStatus
+from projections.degraded import stream_degraded, table_columns, with_degraded
 from projections.filters import RunFilters
 from projections.paging import Page, PageQuery, PageResult, SortKey, Where, fetch_page, page_query
 from projections.rows import Row, ident, load, ms_between, occurred_at, save
 from projections.run_rows import RunDetail, RunRow, StepRow
 
-RUN_COLUMNS = RunRow.__struct_fields__
+RUN_COLUMNS = table_columns(RunRow)
 STEP_COLUMNS = StepRow.__struct_fields__
 _BY_QUEUED = ("project_id", "pipeline_id", "status", "trigger_kind", "branch", "ref", "actor")
 
@@ -314,6 +315,7 @@ RUN_SORTS = {
     "status": SortKey("status", type=str),
 }
 """The `order_by` names list_runs takes; default `created_at`."""
+_DEGRADED_ROW = with_degraded(stream_degraded(RunsProjection.name))
 
 
 def list_runs_query(schema: str, filters: RunFilters, page: Page) -> PageQuery:
@@ -335,7 +337,9 @@ def list_runs_query(schema: str, filters: RunFilters, page: Page) -> PageQuery:
     ):
         w.when(after, f"r.{column} >= {{}}")
         w.when(before, f"r.{column} < {{}}")
-    return page_query(f"{ident(schema)}.runs r", w, page, RUN_SORTS, "created_at")
+    return page_query(
+        f"{ident(schema)}.runs r", w, page, RUN_SORTS, "created_at", row=_DEGRADED_ROW
+    )
 
 
 async def list_runs(
@@ -350,7 +354,7 @@ async def get_run(
     """The run with its steps in plan order, or None."""
     s = ident(schema)
     text = await conn.fetchval(
-        f"SELECT (to_jsonb(r) || jsonb_build_object('steps', coalesce("
+        f"SELECT ({_DEGRADED_ROW} || jsonb_build_object('steps', coalesce("
         f"(SELECT jsonb_agg(t ORDER BY t.idx) FROM {s}.steps t WHERE t.run_id = r.id),"
         f" '[]'::jsonb)))::text FROM {s}.runs r WHERE r.id = $1",
         run_id,

@@ -16,7 +16,9 @@ from adapters.store.reader import head, read_range
 from adapters.telemetry.tracing import links_to, span
 from domain.envelope import EventEnvelope
 from projections import checkpoints
+from projections.pacing import close_quietly, pause, wait_for_events
 from projections.projection import Projection, live_schema
+from projections.quarantine import STOP, TableSink, apply_guarded, error_text, on_error
 from projections.rebuild import NOTIFY_CHANNEL, RebuildFailed, RebuildInProgress, rebuild
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class Projector:
             raise ValueError(f"projection names must be unique: {names}")
         self._url = database_url
         self._projections = tuple(projections)
+        self._stops = {p.name for p in projections if on_error(p) == STOP}
         self.owner = owner or default_owner()
         self._batch = batch_size
         self._retry_s = retry_s
@@ -119,7 +122,7 @@ class Projector:
                 conn = await asyncpg.connect(self._url, timeout=10)
                 # The lock lives as long as this session: if this process dies, it is free.
                 while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
-                    if await _pause(stop, self._retry_s):
+                    if await pause(stop, self._retry_s):
                         return
                 delay = self._retry_s
                 if await self._own(conn, projection, stop, watcher):
@@ -135,8 +138,8 @@ class Projector:
                 return
             finally:
                 if conn is not None:
-                    await _close(conn)
-            if await _pause(stop, delay):
+                    await close_quietly(conn)
+            if await pause(stop, delay):
                 return
             delay = min(delay * 2, 10.0)
 
@@ -180,7 +183,7 @@ class Projector:
             # only when it has nothing new (a notification may have been lost).
             top = watcher.head if watcher.head > position else await head(conn)
             if top <= position:
-                await _wait_for_events(watcher, position, stop, self._idle_s)
+                await wait_for_events(watcher, position, stop, self._idle_s)
                 continue
             try:
                 position = await self._step(
@@ -251,6 +254,17 @@ class Projector:
             # First, so a rebuild's swap holding the row stops this batch before it writes.
             if not await checkpoints.advance(conn, name, position, upto, NOTIFY_CHANNEL):
                 raise _Moved
+            if name not in self._stops:
+                # A handler's error quarantines its event's stream; the checkpoint moves on.
+                await apply_guarded(
+                    conn,
+                    projection,
+                    live_schema(name),
+                    events,
+                    TableSink(name),
+                    passthrough=(*_LOST, *_TRANSIENT),
+                )
+                return
             try:
                 await projection.apply(conn, live_schema(name), events)
             except (*_LOST, *_TRANSIENT):
@@ -265,13 +279,14 @@ class Projector:
         events: Sequence[EventEnvelope],
         position: int,
     ) -> int:
-        """Apply a failed batch one event at a time, to stop exactly at the poison event."""
+        """Under the `stop` policy: apply a failed batch one event at a time, to stop exactly at
+        the poison event (the events before it are applied)."""
         for event in events:
             try:
                 await self._commit(conn, projection, [event], position, event.position)
             except _ApplyFailed as failed:
                 error = failed.__cause__
-                text = f"{type(error).__name__}: {error}"
+                text = error_text(error)
                 await checkpoints.mark_failed(conn, projection, text, event.position)
                 log.error(
                     "projection %s stopped at event %d (%s of %s): %s",
@@ -285,35 +300,3 @@ class Projector:
                 raise
             position = event.position
         return position  # each passed alone: the rest of the range is read again
-
-
-async def _pause(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep up to `seconds`; True if `stop` was set meanwhile."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-    return stop.is_set()
-
-
-async def _wait_for_events(
-    watcher: HeadWatcher, position: int, stop: asyncio.Event, idle_s: float
-) -> None:
-    """Until an event past `position` commits, `stop` is set, or `idle_s` (a lost NOTIFY) passes."""
-    waits = [
-        asyncio.ensure_future(watcher.wait_beyond(position, idle_s)),
-        asyncio.ensure_future(stop.wait()),
-    ]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
-
-
-async def _close(conn: asyncpg.Connection) -> None:
-    try:
-        await asyncio.wait_for(conn.close(), 2)
-    except Exception:
-        conn.terminate()
-    except asyncio.CancelledError:
-        conn.terminate()
-        raise

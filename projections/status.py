@@ -8,6 +8,7 @@ import asyncpg
 import msgspec
 
 from adapters.store import reader
+from projections.quarantine_ops import QuarantineSummary, summaries
 
 
 class ProjectionStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -21,12 +22,16 @@ class ProjectionStatus(msgspec.Struct, frozen=True, kw_only=True):
     lag_seconds: float
     """Recorded time of the head event minus that of the last event applied; 0 when caught up."""
     state: str
-    """running, failed (a poison event: see `error`), rebuilding, or stopped."""
+    """running, failed (stopped at a poison event, see `error`: only a view whose policy is
+    `on_error = "stop"`; the others quarantine it, see `quarantine`), rebuilding, or stopped."""
     error: str | None
     error_position: int | None
     owner: str | None
     """host:pid of the process serving it."""
     updated_at: datetime
+    quarantine: QuarantineSummary | None = None
+    """Events set aside because a handler failed on them (the view serves the rest, and marks
+    the rows they belong to degraded); None when there are none."""
 
 
 _CHECKPOINTS = """
@@ -41,10 +46,16 @@ async def projection_status(conn: asyncpg.Connection | asyncpg.Pool) -> list[Pro
     # Before its first event, a projection is as far behind as the first event is old.
     applied = {max(row["position"], 1) for row in rows}
     recorded = await reader.recorded_at(conn, [head, *applied])
-    return [_status(row, head, recorded) for row in rows]
+    quarantined = await summaries(conn)
+    return [_status(row, head, recorded, quarantined.get(row["name"])) for row in rows]
 
 
-def _status(row: asyncpg.Record, head: int, recorded: dict[int, datetime]) -> ProjectionStatus:
+def _status(
+    row: asyncpg.Record,
+    head: int,
+    recorded: dict[int, datetime],
+    quarantine: QuarantineSummary | None,
+) -> ProjectionStatus:
     behind = 0.0
     if head > row["position"] and head in recorded:
         last = recorded.get(max(row["position"], 1), recorded[head])
@@ -61,15 +72,29 @@ def _status(row: asyncpg.Record, head: int, recorded: dict[int, datetime]) -> Pr
         error_position=row["error_position"],
         owner=row["owner"],
         updated_at=row["updated_at"],
+        quarantine=quarantine,
     )
 
 
 def status_table(statuses: list[ProjectionStatus]) -> str:
     """A fixed-width table for the terminal, one projection a line."""
-    header = ("NAME", "VERSION", "POSITION", "HEAD", "LAG", "LAG_S", "STATE", "OWNER", "ERROR")
+    header = (
+        "NAME",
+        "VERSION",
+        "POSITION",
+        "HEAD",
+        "LAG",
+        "LAG_S",
+        "STATE",
+        "OWNER",
+        "QUARANTINED",
+        "ERROR",
+    )
     lines = [header]
     for s in statuses:
         error = f"at {s.error_position}: {s.error}" if s.error else ""
+        q = s.quarantine
+        held = f"{q.events} ({q.streams} streams, from {q.oldest_position})" if q else "-"
         lines.append(
             (
                 s.name,
@@ -80,6 +105,7 @@ def status_table(statuses: list[ProjectionStatus]) -> str:
                 f"{s.lag_seconds:.1f}",
                 s.state,
                 s.owner or "-",
+                held,
                 error,
             )
         )

@@ -12,6 +12,7 @@ import msgspec
 from domain.envelope import EventEnvelope
 from domain.webhook_delivery import Outcome
 from domain.webhook_source import Kind
+from projections.degraded import stream_degraded, table_columns, with_degraded
 from projections.paging import Page, PageResult, SortKey, Where, fetch_page, get_by_id, page_query
 from projections.rows import ident, load, occurred_at, save
 
@@ -36,9 +37,11 @@ class WebhookDeliveryRow(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
     processed_at: datetime | None
     stream_version: int
+    degraded: bool = False
+    """Events of it wait in the view's quarantine (`projections/degraded.py`)."""
 
 
-COLUMNS = WebhookDeliveryRow.__struct_fields__
+COLUMNS = table_columns(WebhookDeliveryRow)
 
 DDL = """
 CREATE TABLE {s}.webhook_deliveries (
@@ -140,11 +143,16 @@ async def list_webhook_deliveries(
     w.when(f.received_after, "r.received_at >= {}")
     w.when(f.received_before, "r.received_at < {}")
     source = f"{ident(schema)}.webhook_deliveries r"
-    query = page_query(source, w, page, WEBHOOK_DELIVERY_SORTS, "received_at")
+    query = page_query(source, w, page, WEBHOOK_DELIVERY_SORTS, "received_at", row=_DEGRADED_ROW)
     return await fetch_page(conn, query, WebhookDeliveryRow)
 
 
 async def get_webhook_delivery(
     conn: asyncpg.Connection | asyncpg.Pool, schema: str, delivery_id: UUID
 ) -> WebhookDeliveryRow | None:
-    return await get_by_id(conn, schema, "webhook_deliveries", delivery_id, WebhookDeliveryRow)
+    return await get_by_id(
+        conn, schema, "webhook_deliveries", delivery_id, WebhookDeliveryRow, row=_DEGRADED_ROW
+    )
+
+
+_DEGRADED_ROW = with_degraded(stream_degraded(WebhookDeliveriesProjection.name))

@@ -11,6 +11,7 @@ import msgspec
 
 from domain.envelope import EventEnvelope
 from domain.webhook_source import Kind, WebhookSourceStatus
+from projections.degraded import stream_degraded, table_columns, with_degraded
 from projections.paging import (
     Page,
     PageResult,
@@ -37,9 +38,11 @@ class WebhookSourceRow(msgspec.Struct, frozen=True, kw_only=True):
     previous_valid_until: datetime | None
     """Until when the secret before the last rotation is still accepted."""
     stream_version: int
+    degraded: bool = False
+    """Events of it wait in the view's quarantine (`projections/degraded.py`)."""
 
 
-WEBHOOK_SOURCE_COLUMNS = WebhookSourceRow.__struct_fields__
+WEBHOOK_SOURCE_COLUMNS = table_columns(WebhookSourceRow)
 _STATUS = {
     "WebhookSourceDisabled": WebhookSourceStatus.DISABLED,
     "WebhookSourceEnabled": WebhookSourceStatus.ENABLED,
@@ -128,11 +131,16 @@ async def list_webhook_sources(
     w.when(kind, "r.kind = {}")
     w.when(status and str(status), "r.status = {}")
     source = f"{ident(schema)}.webhook_sources r"
-    query = page_query(source, w, page, WEBHOOK_SOURCE_SORTS, "created_at")
+    query = page_query(source, w, page, WEBHOOK_SOURCE_SORTS, "created_at", row=_DEGRADED_ROW)
     return await fetch_page(conn, query, WebhookSourceRow)
 
 
 async def get_webhook_source(
     conn: asyncpg.Connection | asyncpg.Pool, schema: str, source_id: UUID
 ) -> WebhookSourceRow | None:
-    return await get_by_id(conn, schema, "webhook_sources", source_id, WebhookSourceRow)
+    return await get_by_id(
+        conn, schema, "webhook_sources", source_id, WebhookSourceRow, row=_DEGRADED_ROW
+    )
+
+
+_DEGRADED_ROW = with_degraded(stream_degraded(WebhookSourcesProjection.name))

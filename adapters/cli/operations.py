@@ -11,6 +11,7 @@ import textwrap
 from uuid import UUID
 
 from adapters.cli.console import err, guarded, out, settings_or_none, telemetry
+from adapters.cli.quarantine import add_quarantine
 from adapters.platform.settings import Settings
 
 
@@ -61,7 +62,7 @@ def _add_keys(commands: argparse._SubParsersAction, epilog: str) -> None:
 def _add_projections(commands: argparse._SubParsersAction, epilog: str) -> None:
     projections = commands.add_parser(
         "projections",
-        help="inspect and rebuild read models (`projections status`, `projections rebuild`)",
+        help="inspect and rebuild read models (`projections status|rebuild|quarantine`)",
         description="Inspect and rebuild the projections (read models) the projector serves.",
     )
     actions = projections.add_subparsers(
@@ -73,7 +74,8 @@ def _add_projections(commands: argparse._SubParsersAction, epilog: str) -> None:
         description=textwrap.fill(
             "Print each projection's version, position, the head of the event feed, its lag in "
             "events and in seconds, its state (running, failed, rebuilding, stopped), the "
-            "process serving it, and for a failed one the event it stopped at and why.",
+            "process serving it, how many events it quarantined (and from which position), "
+            "and for a failed one the event it stopped at and why.",
             78,
         ),
         epilog=epilog,
@@ -97,6 +99,7 @@ def _add_projections(commands: argparse._SubParsersAction, epilog: str) -> None:
     )
     rebuild.add_argument("name", metavar="NAME", help="the projection, e.g. runs")
     rebuild.set_defaults(run=_projections_rebuild)
+    add_quarantine(actions, epilog)
 
 
 def _add_tail(commands: argparse._SubParsersAction, epilog: str) -> None:
@@ -236,6 +239,11 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
             f"{report.seconds:.1f}s, {report.events_per_second:,.0f} events/s; "
             f"now at position {report.position}"
         )
+        if report.quarantined:
+            err(
+                f"{report.quarantined} events quarantined (a handler failed on them): "
+                f"`flowledger projections quarantine list {report.name}`"
+            )
 
     try:
         return guarded(rebuild)

@@ -37,6 +37,10 @@ class Check(msgspec.Struct, frozen=True, omit_defaults=True):
     """Per projection: how far its view is behind the newest event (projections check only)."""
     failed: list[str] | None = None
     """Projections stopped at a poison event (projections check only)."""
+    quarantined: dict[str, int] | None = None
+    """Per projection with any: events set aside because a handler failed on them. Reported,
+    not failed: such a view still serves every other stream, and its affected rows say
+    `degraded` (projections check only)."""
 
 
 class Readiness(msgspec.Struct, frozen=True):
@@ -55,7 +59,8 @@ class HealthController(Controller):
         "/ready",
         operation_id="getReadiness",
         summary="PostgreSQL answers, NATS is connected, no migration is pending and no view "
-        "is stopped or lagging beyond FLOWLEDGER_READY_MAX_LAG_S",
+        "is stopped or lagging beyond FLOWLEDGER_READY_MAX_LAG_S (quarantined events are "
+        "reported, and do not make it unready)",
         responses={503: ResponseSpec(Readiness, description="A dependency is not ready")},
     )
     async def ready(self, state: State) -> Response[Readiness]:
@@ -103,11 +108,18 @@ async def _projections(pool: asyncpg.Pool, max_lag_s: float) -> Check:
     statuses = [s for s in await projection_status(pool) if s.name in SERVED]
     lag = {s.name: round(s.lag_seconds, 3) for s in statuses}
     failed = sorted(s.name for s in statuses if s.state == "failed")
+    quarantined = {s.name: s.quarantine.events for s in statuses if s.quarantine}
     behind = max_lag_s > 0 and any(seconds > max_lag_s for seconds in lag.values())
     error = None
     if failed or behind:
         error = f"stopped: {', '.join(failed)}" if failed else f"lagging over {max_lag_s:g}s"
-    return Check(ok=error is None, error=error, lag_seconds=lag, failed=failed or None)
+    return Check(
+        ok=error is None,
+        error=error,
+        lag_seconds=lag,
+        failed=failed or None,
+        quarantined=quarantined or None,
+    )
 
 
 async def _bounded(check: Awaitable[Check]) -> Check:

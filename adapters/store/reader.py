@@ -106,6 +106,15 @@ async def read_stream_current(conn: Conn, stream_id: str) -> list[EventEnvelope]
     return current_envelopes(rows)
 
 
+async def read_positions(conn: Conn, positions: Collection[int]) -> list[EventEnvelope]:
+    """Current. The events at `positions`, in position order (a view's quarantined events)."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM events WHERE position = ANY($1::bigint[]) ORDER BY position",
+        list(positions),
+    )
+    return current_envelopes(rows)
+
+
 async def stream_version(conn: Conn, stream_id: str) -> int:
     """The stream's last version; 0 for a stream with no events."""
     version = await conn.fetchval("SELECT max(version) FROM events WHERE stream_id = $1", stream_id)

@@ -10,6 +10,7 @@ import pytest
 from adapters.cli.main import build_parser, main
 from adapters.store.locks import lock_key
 from projections.checkpoints import check_name
+from projections.quarantine_ops import QuarantineSummary
 from projections.status import ProjectionStatus, status_table
 
 
@@ -51,12 +52,16 @@ def test_the_status_table_has_a_line_per_projection() -> None:
     fine = msgspec.structs.replace(
         failed, name="logs", state="running", error=None, error_position=None
     )
+    held = QuarantineSummary(events=3, streams=1, oldest_position=7, oldest_seen=at)
+    partial = msgspec.structs.replace(fine, name="pipelines", quarantine=held)
 
-    header, first, second = status_table([failed, fine]).splitlines()
+    header, first, second, third = status_table([failed, fine, partial]).splitlines()
 
     assert header.split() == [
-        "NAME", "VERSION", "POSITION", "HEAD", "LAG", "LAG_S", "STATE", "OWNER", "ERROR",
+        "NAME", "VERSION", "POSITION", "HEAD", "LAG", "LAG_S", "STATE", "OWNER", "QUARANTINED",
+        "ERROR",
     ]  # fmt: skip
-    assert first.split()[:8] == ["runs", "2", "41", "50", "9", "1.2", "failed", "h:1"]
+    assert first.split()[:9] == ["runs", "2", "41", "50", "9", "1.2", "failed", "h:1", "-"]
     assert first.endswith("at 42: ValueError: boom")
-    assert second.split() == ["logs", "2", "41", "50", "9", "1.2", "running", "h:1"]
+    assert second.split() == ["logs", "2", "41", "50", "9", "1.2", "running", "h:1", "-"]
+    assert third.split()[7:] == ["h:1", "3", "(1", "streams,", "from", "7)"]

@@ -1,4 +1,5 @@
-"""The projector's health as the API shows it: each read model's position, lag and state."""
+"""The projector's health as the API shows it: each read model's position, lag, state and
+quarantine."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ class ProjectionsController(Controller):
     @get(
         "/",
         operation_id="listProjections",
-        summary="Each projection's version, position, lag behind the event feed, and state",
+        summary="Each projection's version, position, lag behind the event feed, state, and "
+        "quarantine (events set aside because a handler failed on them)",
         responses={401: PROBLEM, 403: PROBLEM, 429: PROBLEM, 503: PROBLEM},
     )
     async def list_projections(self, request: Req, state: State) -> ProjectionList:

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 class Counts:
-    """Counts the events of `types` per stream; raises on `poison`; sleeps `delay` per batch."""
+    """Counts the events of `types` per stream; raises on `poison` (set it to None to "fix"
+    it); sleeps `delay` per batch; `on_error` is its policy for a failing event."""
 
     def __init__(
         self,
@@ -40,8 +41,10 @@ class Counts:
         delay: float = 0.0,
         poison: str | None = None,
         applier: str = "",
+        on_error: str = "quarantine",
     ) -> None:
         self.name = name
+        self.on_error = on_error
         self.version = version
         self.event_types = frozenset(types)
         self.delay = delay

@@ -1,4 +1,4 @@
-"""`flowledger projections status` and `rebuild` as a user runs them, against the test database."""
+"""`flowledger projections status|rebuild|quarantine` as a user runs them, on a test database."""
 
 from __future__ import annotations
 
@@ -6,10 +6,19 @@ import asyncio
 import json
 import os
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 
+from adapters.bootstrap import open_services
+from adapters.platform.secrets import SecretBox
+from adapters.platform.settings import Settings
 from adapters.store import EventStore
+from commands import projects
+from commands.context import CommandContext, Principal
+from projections import checkpoints
+from projections.projects import ProjectsProjection
 from projections.runtime import Projector
 from tests.helpers import unique_id
 from tests.integration.projections.counting import (
@@ -59,3 +68,75 @@ async def test_rebuild_of_an_unknown_projection_names_the_known_ones(
 
     assert code == 1
     assert "no projection named 'nope'" in err
+
+
+async def test_quarantine_list_retry_and_skip_as_an_operator_runs_them(
+    fresh_database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    url = fresh_database_url
+    settings = Settings(database_url=url, data_dir=tmp_path, cipher_key=SecretBox.generate_key())
+    admin = Principal(id="key:t", name="t", project_id=None, scopes=frozenset({"admin"}))
+    async with open_services(settings, url) as services:
+        ids = []
+        for slug in ("cured", "dropped"):
+            context = CommandContext(principal=admin, at=datetime.now(UTC), correlation_id=slug)
+            command = projects.CreateProject(name=slug, slug=unique_id(f"{slug}-"))
+            ids.append((await services.bus.dispatch(command, context)).id)
+    cured, dropped = ids
+    conn = await asyncpg.connect(url)
+    try:
+        # As the runtime leaves a view whose handler failed on both projects' first events.
+        await checkpoints.ensure(conn, ProjectsProjection())
+        head = await conn.fetchval("SELECT max(position) FROM events")
+        await conn.execute(
+            "UPDATE projection_checkpoints SET position = $1 WHERE name = 'projects'", head
+        )
+        await conn.execute(
+            "INSERT INTO projection_quarantine (projection, position, event_id, stream_id, type, "
+            "status, error, error_class) SELECT 'projects', position, event_id, stream_id, type, "
+            "'poison', 'boom', 'KeyError' FROM events WHERE stream_id = ANY($1::text[])",
+            ids,
+        )
+
+        code, out, err = await flowledger(url, nats_url, "projections", "quarantine", "list")
+        assert code == 0, err
+        assert f"projects  stream {cured}" in out and "poison" in out and "KeyError: boom" in out
+        code, out, _ = await flowledger(
+            url, nats_url, "projections", "quarantine", "list", "--json", "--stream", dropped
+        )
+        assert [e["stream_id"] for e in json.loads(out)] == [dropped]
+        code, out, _ = await flowledger(url, nats_url, "projections", "status")
+        (line,) = [line for line in out.splitlines() if line.startswith("projects")]
+        assert "2 (2 streams, from" in line
+
+        retried = await flowledger(
+            url, nats_url, "projections", "quarantine", "retry", "projects", cured, "--actor", "ann"
+        )
+        assert retried[0] == 0 and "whole again" in retried[2], retried
+        no_reason = await flowledger(
+            url, nats_url, "projections", "quarantine", "skip", "projects", dropped
+        )
+        assert no_reason[0] == 2 and "--reason" in no_reason[2]
+        skipped = await flowledger(
+            url, nats_url, "projections", "quarantine", "skip", "projects", dropped,
+            "--reason", "created by mistake", "--actor", "bob", "--json",
+        )  # fmt: skip
+        assert skipped[0] == 0, skipped
+        assert json.loads(skipped[1])["action"] == "skip"
+        again = await flowledger(
+            url, nats_url, "projections", "quarantine", "retry", "projects", dropped
+        )
+        assert again[0] == 1 and "no event of stream" in again[2]
+
+        rows = await conn.fetch("SELECT id::text FROM rm_projects.projects")
+        assert [r["id"] for r in rows] == [cured], "retried: applied; skipped: left out"
+        assert not await conn.fetchval("SELECT count(*) FROM projection_quarantine")
+        decisions = await conn.fetch(
+            "SELECT action, actor, reason, outcome FROM projection_quarantine_actions ORDER BY id"
+        )
+        assert [tuple(d) for d in decisions] == [
+            ("retry", "ann", "retry after a fix", "applied"),
+            ("skip", "bob", "created by mistake", "applied"),
+        ]
+    finally:
+        await conn.close()

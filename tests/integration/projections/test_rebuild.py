@@ -128,7 +128,7 @@ async def test_one_rebuild_at_a_time(pool: asyncpg.Pool, database_url: str) -> N
         await conn.close()
 
 
-async def test_a_rebuild_that_meets_a_poison_event_names_it_and_leaves_the_live_view(
+async def test_a_stopping_rebuild_that_meets_a_poison_event_names_it_and_leaves_the_live_view(
     store: EventStore, pool: asyncpg.Pool, database_url: str
 ) -> None:
     tick, poison = unique_id("Ticked"), unique_id("Poisoned")
@@ -140,7 +140,7 @@ async def test_a_rebuild_that_meets_a_poison_event_names_it_and_leaves_the_live_
         await wait_until(lambda: caught_up(pool, name), what="the live view caught up")
 
         with pytest.raises(RebuildFailed) as failed:
-            await rebuild(pool, Counts(name, {tick, poison}, poison=poison))
+            await rebuild(pool, Counts(name, {tick, poison}, poison=poison, on_error="stop"))
 
         assert failed.value.position == poison_at
         assert "ValueError: cannot count" in failed.value.error

@@ -69,7 +69,7 @@ async def _count_of(pool: asyncpg.Pool, name: str, stream: str, n: int) -> bool:
     return await pool.fetchval(f"SELECT n FROM rm_{name}.counts WHERE stream_id = $1", stream) == n
 
 
-async def test_a_poison_event_stops_its_projection_only_and_a_fixed_one_resumes(
+async def test_under_the_stop_policy_a_poison_event_stops_its_projection_only_and_a_fix_resumes(
     store: EventStore, pool: asyncpg.Pool, database_url: str
 ) -> None:
     tick, poison = unique_id("Ticked"), unique_id("Poisoned")
@@ -78,7 +78,7 @@ async def test_a_poison_event_stops_its_projection_only_and_a_fixed_one_resumes(
     poison_at = await append(store, poison, stream, 1)
     await append(store, tick, stream, 10)
     fussy, calm = unique_id("fussy_"), unique_id("calm_")
-    broken = Counts(fussy, {tick, poison}, poison=poison)
+    broken = Counts(fussy, {tick, poison}, poison=poison, on_error="stop")
     steady = Counts(calm, {tick, poison})
 
     async with running(Projector(database_url, [broken, steady], batch_size=100)):
@@ -94,7 +94,10 @@ async def test_a_poison_event_stops_its_projection_only_and_a_fixed_one_resumes(
     shown = {s.name: s for s in await projection_status(pool)}[fussy]
     assert (shown.state, shown.error_position, shown.lag_events > 0) == ("failed", poison_at, True)
 
-    fixed = Counts(fussy, {tick, poison})
+    assert not await pool.fetchval(
+        "SELECT count(*) FROM projection_quarantine WHERE projection = $1", fussy
+    ), "stopping quarantines nothing"
+    fixed = Counts(fussy, {tick, poison}, on_error="stop")
     async with running(Projector(database_url, [fixed])):
         await wait_until(lambda: caught_up(pool, fussy), what="the fixed projection caught up")
         resumed = await checkpoint(pool, fussy)
@@ -153,7 +156,7 @@ async def test_its_envelopes_are_the_store_s(store: EventStore, pool: asyncpg.Po
     assert read == await store.read_all(after_position=last - 3, limit=3)
 
 
-async def test_a_new_version_that_fails_its_rebuild_is_marked_failed(
+async def test_a_new_version_that_stops_on_error_and_fails_its_rebuild_is_marked_failed(
     store: EventStore, pool: asyncpg.Pool, database_url: str
 ) -> None:
     tick, poison = unique_id("Ticked"), unique_id("Poisoned")
@@ -164,7 +167,7 @@ async def test_a_new_version_that_fails_its_rebuild_is_marked_failed(
     async with running(Projector(database_url, [Counts(name, {tick, poison})])):
         await wait_until(lambda: caught_up(pool, name), what="v1 caught up")
 
-    v2 = Counts(name, {tick, poison}, version=2, poison=poison)
+    v2 = Counts(name, {tick, poison}, version=2, poison=poison, on_error="stop")
     async with running(Projector(database_url, [v2])):
         await wait_until(lambda: _state_is(pool, name, "failed"), what="the failed rebuild")
 

@@ -136,3 +136,38 @@ async def test_webhook_sources_without_their_secret(driver: Driver, projected: P
     assert (
         await list_webhook_sources(pool, schema, project_ids=(project,), kind="gitlab", page=Page())
     ).items == ()
+
+
+async def test_each_view_answers_degraded_for_a_row_whose_events_are_quarantined(
+    driver: Driver, projected: Projected
+) -> None:
+    project = await driver.project("held")
+    issued = await driver.send(api_keys.IssueApiKey(name="k", scopes=("read",), project_id=project))
+    await projected.catch_up()
+    pool = projected.pool
+    key = UUID(issued.id)
+    queries = {
+        "projects": lambda: get_project(pool, projected["projects"], project),
+        "api_keys": lambda: get_api_key(pool, projected["api_keys"], key),
+    }
+    for view, row_of in queries.items():
+        assert (await row_of()).degraded is False
+        stream = str(project if view == "projects" else key)
+        # As the runtime records an event its handler failed on.
+        await pool.execute(
+            "INSERT INTO projection_quarantine (projection, position, event_id, stream_id, type, "
+            "status, error, error_class) SELECT $1, position, event_id, stream_id, type, "
+            "'poison', 'boom', 'KeyError' FROM events WHERE stream_id = $2 AND version = 1",
+            view,
+            stream,
+        )
+        try:
+            assert (await row_of()).degraded is True
+        finally:
+            await pool.execute(
+                "DELETE FROM projection_quarantine WHERE projection = $1 AND stream_id = $2",
+                view,
+                stream,
+            )
+    keys = await list_api_keys(pool, projected["api_keys"], project_ids=(project,), page=Page())
+    assert [k.degraded for k in keys.items] == [False]

@@ -1,0 +1,228 @@
+"""Applying a batch so that one bad event stops only its own stream, never the whole view.
+
+When a handler raises on an event (a bug: the boundary should have refused what it cannot
+hold), the event is kept in `projection_quarantine` as the stream's *poison*, every later event
+of that stream is *parked* behind it in position order (so no row is built out of order), and
+every other stream goes on. An operator retries or skips (`projections/quarantine_ops.py`).
+
+A projection that prefers stale to partial says `on_error = "stop"`: the runtime then stops the
+whole view at the event instead, as it always did.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from typing import Literal, Protocol
+
+import asyncpg
+
+from domain.envelope import EventEnvelope
+from projections.projection import Projection
+
+log = logging.getLogger(__name__)
+
+OnError = Literal["quarantine", "stop"]
+QUARANTINE: OnError = "quarantine"
+STOP: OnError = "stop"
+
+
+def on_error(projection: Projection) -> OnError:
+    """The projection's policy: `quarantine` unless it declares `on_error = "stop"`."""
+    policy = getattr(projection, "on_error", QUARANTINE)
+    if policy not in (QUARANTINE, STOP):
+        raise ValueError(f"projection {projection.name}: on_error must be quarantine or stop")
+    return policy
+
+
+def error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+class Sink(Protocol):
+    """Where a guarded apply keeps what it sets aside: the table (live), or memory (rebuild)."""
+
+    async def parked(self, conn: asyncpg.Connection, streams: Collection[str]) -> set[str]:
+        """Of `streams`, those with a quarantined event (their later events must wait)."""
+
+    async def park(self, conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+        """Set aside events behind their stream's poison."""
+
+    async def poison(
+        self, conn: asyncpg.Connection, event: EventEnvelope, error: BaseException
+    ) -> None:
+        """Keep the event a handler failed on, with why."""
+
+
+async def apply_guarded(
+    conn: asyncpg.Connection,
+    projection: Projection,
+    schema: str,
+    events: Sequence[EventEnvelope],
+    sink: Sink,
+    *,
+    passthrough: tuple[type[BaseException], ...],
+) -> int:
+    """Apply `events` inside the caller's transaction, quarantining instead of failing.
+
+    Events of streams already quarantined are parked. The rest go in as one batch; if it
+    fails, they are applied again one at a time, each under its own savepoint, to find the
+    event at fault. Errors in `passthrough` (a lost connection, a deadlock) are not the
+    handler's fault and propagate: the caller retries the whole batch. Returns how many
+    events were applied.
+    """
+    parked = await sink.parked(conn, {event.stream_id for event in events})
+    fresh = [event for event in events if event.stream_id not in parked]
+    if await try_apply(conn, projection, schema, fresh, passthrough) is None:
+        await sink.park(conn, [event for event in events if event.stream_id in parked])
+        return len(fresh)
+    applied = 0
+    for event in events:
+        if event.stream_id in parked:
+            await sink.park(conn, [event])
+        elif (error := await try_apply(conn, projection, schema, [event], passthrough)) is None:
+            applied += 1
+        else:
+            await sink.poison(conn, event, error)
+            parked.add(event.stream_id)
+    return applied
+
+
+async def try_apply(
+    conn: asyncpg.Connection,
+    projection: Projection,
+    schema: str,
+    events: Sequence[EventEnvelope],
+    passthrough: tuple[type[BaseException], ...],
+) -> Exception | None:
+    """Apply `events` under a savepoint; the handler's error if it raised, else None."""
+    if not events:
+        return None
+    try:
+        async with conn.transaction():  # a savepoint: a failure undoes only this attempt
+            await projection.apply(conn, schema, events)
+    except passthrough:
+        raise
+    except Exception as error:
+        return error
+    return None
+
+
+class TableSink:
+    """The live view's quarantine: rows of `projection_quarantine`, in the batch's transaction."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def parked(self, conn: asyncpg.Connection, streams: Collection[str]) -> set[str]:
+        rows = await conn.fetch(
+            "SELECT DISTINCT stream_id FROM projection_quarantine "
+            "WHERE projection = $1 AND stream_id = ANY($2::text[])",
+            self.name,
+            list(streams),
+        )
+        return {row["stream_id"] for row in rows}
+
+    async def park(self, conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+        if not events:
+            return
+        await conn.executemany(
+            "INSERT INTO projection_quarantine "
+            "(projection, position, event_id, stream_id, type, status) "
+            "VALUES ($1, $2, $3, $4, $5, 'parked') ON CONFLICT (projection, position) DO NOTHING",
+            [(self.name, e.position, e.event_id, e.stream_id, e.type) for e in events],
+        )
+
+    async def poison(
+        self, conn: asyncpg.Connection, event: EventEnvelope, error: BaseException
+    ) -> None:
+        log.error(
+            "projection %s quarantined event %d (%s of stream %s): %s; its stream's later "
+            "events wait behind it, the other streams go on",
+            self.name,
+            event.position,
+            event.type,
+            event.stream_id,
+            error_text(error),
+            exc_info=error,
+        )
+        await conn.execute(
+            "INSERT INTO projection_quarantine (projection, position, event_id, stream_id, type, "
+            "status, error, error_class) VALUES ($1, $2, $3, $4, $5, 'poison', $6, $7) "
+            "ON CONFLICT (projection, position) DO UPDATE SET status = 'poison', "
+            "error = excluded.error, error_class = excluded.error_class, last_tried = now(), "
+            "attempts = projection_quarantine.attempts + 1",
+            self.name,
+            event.position,
+            event.event_id,
+            event.stream_id,
+            event.type,
+            str(error),
+            error_class(error),
+        )
+
+
+class MemorySink:
+    """A rebuild's quarantine: kept aside until the swap, which replaces the live one with it
+    (the rebuilt tables and their quarantine go live together)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.rows: dict[int, tuple] = {}
+        self._streams: set[str] = set()
+
+    async def parked(self, conn: asyncpg.Connection, streams: Collection[str]) -> set[str]:
+        return self._streams.intersection(streams)
+
+    async def park(self, conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+        for e in events:
+            self.rows[e.position] = (e.event_id, e.stream_id, e.type, "parked", None, None)
+
+    async def poison(
+        self, conn: asyncpg.Connection, event: EventEnvelope, error: BaseException
+    ) -> None:
+        log.error(
+            "rebuilding %s: quarantined event %d (%s of stream %s): %s",
+            self.name,
+            event.position,
+            event.type,
+            event.stream_id,
+            error_text(error),
+            exc_info=error,
+        )
+        self._streams.add(event.stream_id)
+        self.rows[event.position] = (
+            event.event_id,
+            event.stream_id,
+            event.type,
+            "poison",
+            str(error),
+            error_class(error),
+        )
+
+    async def replace_live(self, conn: asyncpg.Connection) -> None:
+        """Inside the swap: the live quarantine becomes this one. A row already there keeps
+        when it was first seen, and counts this as one more attempt."""
+        positions = list(self.rows)
+        await conn.execute(
+            "DELETE FROM projection_quarantine WHERE projection = $1 "
+            "AND NOT (position = ANY($2::bigint[]))",
+            self.name,
+            positions,
+        )
+        await conn.executemany(
+            "INSERT INTO projection_quarantine (projection, position, event_id, stream_id, type, "
+            "status, error, error_class) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+            "ON CONFLICT (projection, position) DO UPDATE SET status = excluded.status, "
+            "error = excluded.error, error_class = excluded.error_class, last_tried = now(), "
+            "attempts = projection_quarantine.attempts + 1",
+            [(self.name, position, *row) for position, row in sorted(self.rows.items())],
+        )
+
+
+def error_class(error: BaseException) -> str:
+    """The error's class, module-qualified unless it is a builtin."""
+    kind = type(error)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
