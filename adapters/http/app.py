@@ -16,6 +16,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.types import ControllerRouterHandler
 
+from adapters.http.bodies import JsonRequest
 from adapters.http.health import HealthController
 from adapters.http.problems import problem_details_config
 from adapters.http.security import (
@@ -59,6 +60,7 @@ def create_app(
         cors_config=cors_config(settings),
         before_send=[security_headers, echo_request_id],
         request_max_body_size=settings.max_body_bytes,
+        request_class=JsonRequest,
         plugins=[ProblemDetailsPlugin(problem_details_config())],
         openapi_config=OpenAPIConfig(
             title="flowledger",

@@ -59,11 +59,12 @@ def problem(
 def _http(exc: HTTPException) -> ProblemDetailsException:
     extra = exc.extra if isinstance(exc.extra, dict) else {}
     code = extra.get("code") or _CODES_BY_STATUS.get(exc.status_code, "error")
+    title = exc.detail
     if exc.status_code == 400 and isinstance(exc.__cause__, SerializationException):
-        code = "malformed_json"
+        code, title = "malformed_json", "malformed JSON"
     return ProblemDetailsException(
         status_code=exc.status_code,
-        title=exc.detail,
+        title=title,
         detail=exc.detail,
         extra={**extra, "code": code},
         headers=exc.headers,
@@ -141,3 +142,4 @@ def problem_details_config() -> ProblemDetailsConfig:
     return ProblemDetailsConfig(
         enable_for_all_http_exceptions=True, exception_to_problem_detail_map=MAPPERS
     )
+

@@ -16,6 +16,7 @@ from adapters.http.reads.access import project_filter, project_ids, visible
 from adapters.http.reads.consistency import POSITION_HEADER, read_views
 from adapters.http.reads.params import (
     DEFAULT_LIMIT,
+    MAX_INT4,
     MAX_LIMIT,
     Query,
     QuerySpec,
@@ -56,7 +57,7 @@ PIPELINE_RUNS = QuerySpec.of(RUN_FILTERS)
 ONE = QuerySpec.of()
 LOGS = QuerySpec.of(
     text("step", f"one step's channel ({logs.RUN_CHANNEL!r}: the run's own); else every channel"),
-    integer("after_seq", 0, description="with step: only chunks after this seq"),
+    integer("after_seq", 0, MAX_INT4, description="with step: only chunks after this seq"),
     integer("after_position", 0, description="only chunks after this event position"),
     integer("tail", 1, MAX_LIMIT, "only the last N chunks that match"),
     text("q", "only chunks containing this text, case-insensitively"),
