@@ -18,7 +18,7 @@ from litestar.types import ControllerRouterHandler
 
 from adapters.http.bodies import JsonRequest
 from adapters.http.health import HealthController
-from adapters.http.problems import problem_details_config
+from adapters.http.problems import exception_handlers, problem_details_config
 from adapters.http.security import (
     FlowledgerAuthentication,
     cors_config,
@@ -62,6 +62,7 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         request_class=JsonRequest,
         plugins=[ProblemDetailsPlugin(problem_details_config())],
+        exception_handlers=exception_handlers(),
         openapi_config=OpenAPIConfig(
             title="flowledger",
             version=version("flowledger"),
