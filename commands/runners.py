@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 
 from commands.bus import CommandResult, Dependencies
-from commands.context import CommandContext
+from commands.context import CommandContext, Forbidden
 from commands.outcome import answer
 from domain.errors import AggregateNotFound, InvalidValue
 from domain.runner import Runner, runner_id_for
@@ -69,8 +69,10 @@ async def register_runner(
             name=command.name, project_id=principal.project_id, at=context.at, **details
         )
     else:
-        # Someone else's runner name is not taken over by a key of another project.
-        principal.require("runner", runner.project_id)
+        # Someone else's runner name is not taken over by a key of another project; the
+        # refusal names neither that project nor the runner (names are one namespace).
+        if not principal.allows("runner", runner.project_id):
+            raise Forbidden(f"the runner name {command.name!r} belongs to another project")
         runner.reregister(at=context.at, **details)
     # Seen before it is recorded: a runner that never heartbeats is still reaped.
     await deps.heartbeats.beat(runner.id, context.at, ())
@@ -82,7 +84,7 @@ async def record_heartbeat(
     command: RecordHeartbeat, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     runner = await deps.repository.get(Runner, command.runner_id)
-    context.principal.require("runner", runner.project_id)
+    context.principal.require_on("runner", runner, runner.project_id, shared=True)
     runner.require_active()
     if len(command.jobs) > JOBS_MAX:
         raise InvalidValue("jobs", f"at most {JOBS_MAX}")
@@ -95,7 +97,7 @@ async def deregister_runner(
     command: DeregisterRunner, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     runner = await deps.repository.get(Runner, command.runner_id)
-    context.principal.require("runner", runner.project_id)
+    context.principal.require_on("runner", runner, runner.project_id, shared=True)
     runner.deregister(at=context.at)
     appended = await deps.repository.save(runner, metadata=context.metadata())
     await deps.heartbeats.forget(runner.id)
@@ -106,7 +108,7 @@ async def mark_runner_lost(
     command: MarkRunnerLost, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     runner = await deps.repository.get(Runner, command.runner_id)
-    context.principal.require("runner", runner.project_id)
+    context.principal.require_on("runner", runner, runner.project_id, shared=True)
     runner.mark_lost(last_seen=command.last_seen, reason=command.reason, at=context.at)
     return answer(runner, await deps.repository.save(runner, metadata=context.metadata()))
 

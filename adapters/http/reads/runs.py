@@ -29,6 +29,7 @@ from adapters.http.reads.params import (
     text,
     uuid,
 )
+from adapters.http.reads.pipelines import visible_pipeline
 from adapters.http.security import Req
 from commands.context import Principal
 from domain.run_values import Provider, RunStatus, StepStatus, TriggerKind
@@ -39,6 +40,7 @@ from projections.projection import live_schema
 
 TAGS = ["runs"]
 VIEWS = ("runs",)
+PIPELINE_VIEWS = ("runs", "pipelines")
 SCHEMA = live_schema("runs")
 RANGES = ("created", "started", "completed", "updated")
 RUN_FILTERS = [
@@ -177,7 +179,17 @@ async def list_runs(request: Req) -> Response[RunPage]:
 )
 async def list_pipeline_runs(request: Req, pipeline_id: FromPath[UUID]) -> Response[RunPage]:
     query = PIPELINE_RUNS.parse(request.query_params.dict())
-    return await _list(request, query, pipeline_id=pipeline_id)
+    projects = project_ids(project_filter(request.user, query.get("project_id")))
+    list_page = runs_reader(request.user, query, pipeline_id=pipeline_id)
+
+    async def read(conn: Any) -> PageResult[runs.RunRow]:
+        # An empty page would tell that the pipeline exists (or hide that it does not):
+        # another project's pipeline and an unknown one are both a 404, as for one pipeline.
+        if await visible_pipeline(conn, pipeline_id, projects) is None:
+            raise views.not_found("pipeline")
+        return await list_page(conn)
+
+    return await views.page(request, query, PIPELINE_VIEWS, RunPage, read)
 
 
 @get(
