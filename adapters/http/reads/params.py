@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -89,7 +89,11 @@ def instant(name: str, description: str = "") -> Param:
             raise invalid(name, f"{name} must be an ISO 8601 date-time, got {value!r}") from None
         if at.tzinfo is None:
             raise invalid(name, f"{name} needs a timezone (like Z or +02:00), got {value!r}")
-        return at
+        try:
+            # In UTC, as the database compares it: 0001-01-01T00:00+01:00 is before year 1.
+            return at.astimezone(UTC)
+        except OverflowError:
+            raise invalid(name, f"{name} is out of range, got {value!r}") from None
 
     schema = Schema(type=OpenAPIType.STRING, format="date-time")
     return Param(name, parse, schema, description or "ISO 8601 with a timezone")

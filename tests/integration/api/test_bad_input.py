@@ -163,6 +163,25 @@ async def test_a_nul_in_a_filter_is_422_naming_it(
     assert assert_problem(response, 422, "invalid_query")["parameter"] == parameter
 
 
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/v1/pipelines", "created_after"),
+        ("/api/v1/pipeline-runs", "started_before"),
+        ("/api/v1/events", "recorded_after"),
+        ("/api/v1/webhook-deliveries", "received_after"),
+        ("/api/v1/pipeline-runs/{run}/state", "at"),
+    ],
+)
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"])
+async def test_a_moment_beyond_the_calendar_in_utc_is_422_naming_it(
+    client: AsyncTestClient, admin: dict[str, str], world: dict[str, str], path, parameter, at
+) -> None:
+    response = await client.get(path.format(**world), params={parameter: at}, headers=admin)
+
+    assert assert_problem(response, 422, "invalid_query")["parameter"] == parameter
+
+
 @pytest.mark.parametrize("value", [HUGE, BIGINT_PLUS_ONE, "-1", "1e3", "x" * 10_000])
 async def test_an_absurd_min_position_header_is_422(
     client: AsyncTestClient, admin: dict[str, str], value: str
