@@ -135,6 +135,8 @@ async def test_missing_bad_or_unknown_is_refused_before_accepting(
         # Not an id at all (a NUL, which the database could not even compare): unknown too.
         garbage = await refusal(client, "/ws/runs/a%00b", token=token)
         assert (garbage.code, garbage.detail) == (codes.NOT_FOUND, "no run")
+        beyond = await refusal(client, f"/ws/runs/{run.run}", token=token, after=2**63)
+        assert beyond.code == codes.BAD_REQUEST
         assert (await refusal(client, "/ws/system", token=writer)).code == codes.FORBIDDEN
 
 
