@@ -100,7 +100,7 @@ def instant(name: str, description: str = "") -> Param:
 
 
 def integer(name: str, low: int, high: int = MAX_INTEGER, description: str = "") -> Param:
-    """An integer in `[low, high]`; `high` is at most a bigint's, which every column can hold."""
+    """An integer in `[low, high]`; never above a bigint, the widest column a query compares."""
     high = min(high, MAX_INTEGER)
 
     def parse(name: str, values: list[str]) -> int:
