@@ -67,7 +67,7 @@ async def revoke_api_key(
     command: RevokeApiKey, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     key = await deps.repository.get(ApiKey, command.key_id)
-    context.principal.require("admin", key.project_id)
+    context.principal.require_on("admin", key, key.project_id)
     key.revoke(reason=command.reason, revoked_by=context.principal.name, at=context.at)
     return answer(key, await deps.repository.save(key, metadata=context.metadata()))
 

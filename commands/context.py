@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
 import msgspec
 
 from domain.envelope import EventMetadata
+from domain.errors import AggregateNotFound
 from domain.limits import MetadataText
 
 SCOPES = frozenset({"read", "write", "admin", "runner", "audit"})
@@ -21,6 +23,15 @@ class Forbidden(Exception):
     """A valid caller asked for something outside its project or scopes."""
 
     code = "forbidden"
+
+
+class Named(Protocol):
+    """An aggregate as `require_on` names it: what an unknown id of its kind is told."""
+
+    stream_type: str
+
+    @property
+    def id(self) -> UUID: ...
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,6 +54,26 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
             where = "every project" if project_id is None else f"project {project_id}"
             wanted = " or ".join(repr(s) for s in (scope, *alternatives))
             raise Forbidden(f"{self.name} lacks the {wanted} scope on {where}")
+
+    def require_on(
+        self,
+        scope: str,
+        found: Named,
+        owner: UUID | None,
+        *alternatives: str,
+        shared: bool = False,
+    ) -> None:
+        """`require`, on an aggregate the caller named by its id and that belongs to `owner`.
+
+        Another project's is AggregateNotFound, the very answer to an id that does not
+        exist: a key of one project learns nothing of another's, not even that it exists.
+        `shared`: one of no project (a shared runner) is visible to every project anyway,
+        so a missing scope on it may be told as such.
+        """
+        hidden = owner != self.project_id and not (shared and owner is None)
+        if self.project_id is not None and hidden:
+            raise AggregateNotFound(found.stream_type, found.id)
+        self.require(scope, owner, *alternatives)
 
 
 class CommandContext(msgspec.Struct, frozen=True, kw_only=True):

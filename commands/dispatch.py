@@ -70,7 +70,7 @@ async def dispatch_ready(
 ) -> JobsDispatched:
     # 1. the run, and the pinned definition its steps come from (for their runner labels)
     run = await deps.repository.get(Run, command.run_id)
-    context.principal.require("runner", run.project_id, "write")
+    context.principal.require_on("runner", run, run.project_id, "write")
     if run.external is not None or not (run.ready_steps() or run.undispatched()):
         return JobsDispatched(**written(run, None))
     pipeline = await deps.repository.get(Pipeline, run.pipeline_id)

@@ -65,7 +65,7 @@ async def define_pipeline_version(
     command: DefinePipelineVersion, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     pipeline = await deps.repository.get(Pipeline, command.pipeline_id)
-    context.principal.require("write", pipeline.project_id)
+    context.principal.require_on("write", pipeline, pipeline.project_id)
     if command.expected_version is not None and command.expected_version != pipeline.version:
         raise VersionConflict(
             f"pipeline {pipeline.id} is at version {pipeline.version}, "
@@ -79,7 +79,7 @@ async def _change(
     pipeline_id: UUID, change: str, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     pipeline = await deps.repository.get(Pipeline, pipeline_id)
-    context.principal.require("write", pipeline.project_id)
+    context.principal.require_on("write", pipeline, pipeline.project_id)
     getattr(pipeline, change)(at=context.at)
     return answer(pipeline, await deps.repository.save(pipeline, metadata=context.metadata()))
 

@@ -49,7 +49,7 @@ async def rename_project(
     command: RenameProject, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     project = await deps.repository.get(Project, command.project_id)
-    context.principal.require("admin", project.id)
+    context.principal.require_on("admin", project, project.id)
     project.rename(command.name, at=context.at)
     return answer(project, await deps.repository.save(project, metadata=context.metadata()))
 
@@ -58,7 +58,7 @@ async def archive_project(
     command: ArchiveProject, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     project = await deps.repository.get(Project, command.project_id)
-    context.principal.require("admin", project.id)
+    context.principal.require_on("admin", project, project.id)
     project.archive(at=context.at)
     return answer(project, await deps.repository.save(project, metadata=context.metadata()))
 

@@ -10,7 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from commands.bus import CommandResult, Dependencies
-from commands.context import CommandContext
+from commands.context import CommandContext, Forbidden
 from commands.outcome import answer
 from domain.errors import AggregateNotFound, InvalidValue
 from domain.limits import (
@@ -78,8 +78,10 @@ async def register_runner(
             name=command.name, project_id=principal.project_id, at=context.at, **details
         )
     else:
-        # Someone else's runner name is not taken over by a key of another project.
-        principal.require("runner", runner.project_id)
+        # Someone else's runner name is not taken over by a key of another project; the
+        # refusal names neither that project nor the runner (names are one namespace).
+        if not principal.allows("runner", runner.project_id):
+            raise Forbidden(f"the runner name {command.name!r} belongs to another project")
         runner.reregister(at=context.at, **details)
     # Seen before it is recorded: a runner that never heartbeats is still reaped.
     await deps.heartbeats.beat(runner.id, context.at, ())
@@ -91,7 +93,7 @@ async def record_heartbeat(
     command: RecordHeartbeat, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     runner = await deps.repository.get(Runner, command.runner_id)
-    context.principal.require("runner", runner.project_id)
+    context.principal.require_on("runner", runner, runner.project_id, shared=True)
     runner.require_active()
     if len(command.jobs) > JOBS_MAX:
         raise InvalidValue("jobs", f"at most {JOBS_MAX}")
@@ -104,7 +106,7 @@ async def deregister_runner(
     command: DeregisterRunner, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     runner = await deps.repository.get(Runner, command.runner_id)
-    context.principal.require("runner", runner.project_id)
+    context.principal.require_on("runner", runner, runner.project_id, shared=True)
     runner.deregister(at=context.at)
     appended = await deps.repository.save(runner, metadata=context.metadata())
     await deps.heartbeats.forget(runner.id)
@@ -115,7 +117,7 @@ async def mark_runner_lost(
     command: MarkRunnerLost, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     runner = await deps.repository.get(Runner, command.runner_id)
-    context.principal.require("runner", runner.project_id)
+    context.principal.require_on("runner", runner, runner.project_id, shared=True)
     runner.mark_lost(last_seen=command.last_seen, reason=command.reason, at=context.at)
     return answer(runner, await deps.repository.save(runner, metadata=context.metadata()))
 

@@ -105,7 +105,7 @@ async def trigger_run(
 ) -> CommandResult:
     # 1. the pipeline decides what may run: its pinned version, its parameters
     pipeline = await deps.repository.get(Pipeline, command.pipeline_id)
-    context.principal.require("write", pipeline.project_id)
+    context.principal.require_on("write", pipeline, pipeline.project_id)
     if not pipeline.active:
         raise IllegalTransition("pipeline", pipeline.status.value, "trigger a run of")
     # `is None`, not `or`: version 0 is a mistake to refuse, not a request for the current one.
@@ -154,7 +154,7 @@ async def cancel_run(
     command: CancelRun, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     run = await deps.repository.get(Run, command.run_id)
-    context.principal.require("write", run.project_id)
+    context.principal.require_on("write", run, run.project_id)
     run.request_cancel(actor=context.principal.name, reason=command.reason, at=context.at)
     return answer(run, await deps.repository.save(run, metadata=context.metadata()))
 
@@ -163,7 +163,7 @@ async def retry_run(
     command: RetryRun, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     old = await deps.repository.get(Run, command.run_id)
-    context.principal.require("write", old.project_id)
+    context.principal.require_on("write", old, old.project_id)
     if not old.status.finished:
         raise IllegalTransition("run", old.status.value, "retry")
     if old.external is not None:
@@ -188,7 +188,7 @@ async def report_run_status(
     command: ReportRunStatus, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     run = await deps.repository.get(Run, command.run_id)
-    context.principal.require("runner", run.project_id, "write")
+    context.principal.require_on("runner", run, run.project_id, "write")
     if run.external is not None:
         run.report_external_status(command.status, detail=command.reason, at=context.at)
     elif command.status == "running":
@@ -207,7 +207,7 @@ async def report_step_status(
     command: ReportStepStatus, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     run = await deps.repository.get(Run, command.run_id)
-    context.principal.require("runner", run.project_id, "write")
+    context.principal.require_on("runner", run, run.project_id, "write")
     step, attempt, at = command.step, command.attempt, context.at
     match command.status:
         case "queued":
@@ -249,7 +249,7 @@ async def append_run_logs(
     command: AppendRunLogs, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     run = await deps.repository.get(Run, command.run_id)
-    context.principal.require("runner", run.project_id, "write")
+    context.principal.require_on("runner", run, run.project_id, "write")
     for chunk in command.chunks:
         run.append_log(
             seq=chunk.seq, step=chunk.step, stream=chunk.stream, text=chunk.text, at=context.at

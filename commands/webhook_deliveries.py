@@ -76,7 +76,7 @@ async def record_delivery_outcome(
     command: RecordDeliveryOutcome, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     delivery = await deps.repository.get(WebhookDelivery, command.delivery)
-    context.principal.require("write", delivery.project_id)
+    context.principal.require_on("write", delivery, delivery.project_id)
     # The same outcome again decides nothing: a replayed intake batch writes nothing twice.
     delivery.record_outcome(
         outcome=command.outcome, runs=command.runs, reason=command.reason, at=context.at

@@ -76,7 +76,7 @@ async def rotate_webhook_secret(
     command: RotateWebhookSecret, context: CommandContext, deps: Dependencies
 ) -> SecretShown:
     source = await deps.repository.get(WebhookSource, command.source_id)
-    context.principal.require("admin", source.project_id)
+    context.principal.require_on("admin", source, source.project_id)
     secret, generated = _secret(command.secret, deps)
     source.rotate_secret(
         deps.sealer.seal(secret), grace=timedelta(seconds=command.grace_s), at=context.at
@@ -89,7 +89,7 @@ async def disable_webhook_source(
     command: DisableWebhookSource, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     source = await deps.repository.get(WebhookSource, command.source_id)
-    context.principal.require("admin", source.project_id)
+    context.principal.require_on("admin", source, source.project_id)
     source.disable(reason=command.reason, at=context.at)
     return answer(source, await deps.repository.save(source, metadata=context.metadata()))
 
@@ -98,7 +98,7 @@ async def enable_webhook_source(
     command: EnableWebhookSource, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     source = await deps.repository.get(WebhookSource, command.source_id)
-    context.principal.require("admin", source.project_id)
+    context.principal.require_on("admin", source, source.project_id)
     source.enable(at=context.at)
     return answer(source, await deps.repository.save(source, metadata=context.metadata()))
 

@@ -21,6 +21,7 @@ from gateway.hub import Hub
 from gateway.session import Session
 from gateway.watch import Kind, Reader, Refused, Watch, resolve
 
+MAX_POSITION = 2**63 - 1
 Authenticate = Callable[[Any, str], Awaitable[Reader]]
 """`(app state, token) -> the caller`; raises NotAuthorizedException for a bad credential."""
 
@@ -36,7 +37,8 @@ def _after(socket: WebSocket) -> int | None:
     raw = socket.query_params.get("after")
     if raw is None:
         return None
-    if not (raw.isascii() and raw.isdigit()):
+    # At most a bigint, as positions are: a larger one could only fail the replay's query.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) <= MAX_POSITION):
         raise Refused(codes.BAD_REQUEST, "after must be a position: a non-negative integer")
     return int(raw)
 

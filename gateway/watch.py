@@ -86,15 +86,22 @@ async def resolve(conn: asyncpg.Connection, reader: Reader, kind: Kind, target: 
             raise Refused(codes.FORBIDDEN, "the read scope is required")
         project = None if reader.project_id is None else str(reader.project_id)
         return Watch("system", project)
+    # Every id is a UUID: anything else names nothing, and is not worth a query.
+    target_id = _uuid(target)
+    unknown = Refused(codes.NOT_FOUND, f"no {kind} {target_id or ''}".rstrip())
+    if target_id is None:
+        raise unknown
     if kind == "project":
-        project_id = _uuid(target)
+        project_id: UUID | None = target_id
     else:
-        first = await events.first_events(conn, [target])
+        first = await events.first_events(conn, [str(target_id)])
         if not first or first[0].stream_type != kind:
-            raise Refused(codes.NOT_FOUND, f"no {kind} {target}")
+            raise unknown
         project_id = _uuid((learn(first[0]) or Owner()).project_id)
-    if project_id is None:
-        raise Refused(codes.NOT_FOUND, f"no {kind} {target}")
+    # Another project's run, pipeline or project is told as unknown, as over HTTP (404):
+    # the close names neither that project nor whether the thing exists.
+    if project_id is None or reader.project_id not in (None, project_id):
+        raise unknown
     if not reader.allows("read", project_id):
-        raise Refused(codes.FORBIDDEN, f"no read scope on project {project_id}")
-    return Watch(kind, str(project_id) if kind == "project" else target)
+        raise Refused(codes.FORBIDDEN, "the read scope is required")
+    return Watch(kind, str(project_id) if kind == "project" else str(target_id))

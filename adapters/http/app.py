@@ -5,19 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from importlib.metadata import version
 from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.types import ControllerRouterHandler
 
+from adapters.http.bodies import JsonRequest
 from adapters.http.health import HealthController
-from adapters.http.problems import problem_details_config
+from adapters.http.openapi import OperationDeclarations, openapi_config
+from adapters.http.problems import exception_handlers, problem_details_config
 from adapters.http.security import (
     FlowledgerAuthentication,
     cors_config,
@@ -59,13 +58,10 @@ def create_app(
         cors_config=cors_config(settings),
         before_send=[security_headers, echo_request_id],
         request_max_body_size=settings.max_body_bytes,
-        plugins=[ProblemDetailsPlugin(problem_details_config())],
-        openapi_config=OpenAPIConfig(
-            title="flowledger",
-            version=version("flowledger"),
-            path="/docs",
-            render_plugins=[ScalarRenderPlugin()],
-        ),
+        request_class=JsonRequest,
+        plugins=[ProblemDetailsPlugin(problem_details_config()), OperationDeclarations()],
+        exception_handlers=exception_handlers(),
+        openapi_config=openapi_config(),
         state=State({"settings": settings, "migrations_dir": None, **(state or {})}),
         # The process's logging is configured once, by adapters.telemetry: not by litestar.
         logging_config=None,

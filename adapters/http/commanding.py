@@ -14,6 +14,7 @@ import msgspec
 from litestar import Request, Response
 
 from adapters.http.problems import problem
+from adapters.telemetry.tracing import valid_traceparent
 from commands.bus import CommandResult
 from commands.context import CommandContext, Principal
 from commands.outcome import SecretShown
@@ -37,13 +38,7 @@ class CommandAnswer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
 
 def context_for(request: Request[Principal, Any, Any]) -> CommandContext:
     headers = request.headers
-    key = headers.get("idempotency-key")
-    if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
-        raise problem(
-            422,
-            "invalid_idempotency_key",
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
-        )
+    key = _checked(headers, "Idempotency-Key", "invalid_idempotency_key")
     return command_context(request.user, headers, idempotency_key=key)
 
 
@@ -54,11 +49,25 @@ def command_context(
     return CommandContext(
         principal=principal,
         at=datetime.now(UTC),
-        correlation_id=headers.get("x-correlation-id") or str(uuid.uuid4()),
-        causation_id=headers.get("x-causation-id"),
-        traceparent=headers.get("traceparent"),
+        correlation_id=_checked(headers, "X-Correlation-Id") or str(uuid.uuid4()),
+        causation_id=_checked(headers, "X-Causation-Id"),
+        # An unusable trace context is dropped, as W3C Trace Context says, not refused.
+        traceparent=valid_traceparent(headers.get("traceparent")),
         idempotency_key=idempotency_key,
     )
+
+
+def _checked(headers: Mapping[str, str], name: str, code: str = "invalid_header") -> str | None:
+    """A header that ends up in every event's metadata (and an index): short and printable."""
+    value = headers.get(name.lower())
+    if value is not None and not (1 <= len(value) <= MAX_KEY_LENGTH and value.isprintable()):
+        raise problem(
+            422,
+            code,
+            f"{name} must be 1 to {MAX_KEY_LENGTH} printable characters",
+            header=name,
+        )
+    return value
 
 
 async def execute(

@@ -7,8 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    ImproperlyConfiguredException,
+    InternalServerException,
+    SerializationException,
+    ValidationException,
+)
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
+from litestar.types import ExceptionHandlersMap
 
 from adapters.audit.errors import AuditNotFound
 from adapters.store import (
@@ -18,6 +26,7 @@ from adapters.store import (
     InvalidAppend,
     StoreUnavailable,
 )
+from adapters.telemetry.http import ensure_request_id
 from commands.context import Forbidden
 from commands.ports import VersionConflict
 from domain.errors import (
@@ -44,6 +53,7 @@ _CODES_BY_STATUS = {
     415: "unsupported_media_type",
     422: "invalid_input",
     429: "rate_limited",
+    500: "internal",
     503: "dependency_unavailable",
 }
 
@@ -59,11 +69,12 @@ def problem(
 def _http(exc: HTTPException) -> ProblemDetailsException:
     extra = exc.extra if isinstance(exc.extra, dict) else {}
     code = extra.get("code") or _CODES_BY_STATUS.get(exc.status_code, "error")
+    title = exc.detail
     if exc.status_code == 400 and isinstance(exc.__cause__, SerializationException):
-        code = "malformed_json"
+        code, title = "malformed_json", "malformed JSON"
     return ProblemDetailsException(
         status_code=exc.status_code,
-        title=exc.detail,
+        title=title,
         detail=exc.detail,
         extra={**extra, "code": code},
         headers=exc.headers,
@@ -146,3 +157,43 @@ def problem_details_config() -> ProblemDetailsConfig:
     return ProblemDetailsConfig(
         enable_for_all_http_exceptions=True, exception_to_problem_detail_map=MAPPERS
     )
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """What nothing above maps (a bug): a problem carrying the request id, and the one log line.
+
+    The only place such an exception is logged: litestar logs nothing (the app has no
+    logging config of its own) and the server sees an answered request.
+    """
+    rid = ensure_request_id(request.scope)
+    route = request.scope.get("path_template") or request.scope.get("path", "")
+    method = request.scope.get("method", "")
+    log.error(
+        "unhandled %s in %s %s (request %s)",
+        type(exc).__name__,
+        method,
+        route,
+        rid,
+        exc_info=exc,
+        extra={"route": route, "method": method, "request_id": rid},
+    )
+    answer = problem(
+        500,
+        "internal",
+        "internal server error",
+        f"an unexpected error; it is logged under request id {rid}",
+        request_id=rid,
+    )
+    return answer.to_response(request)
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    """Handlers for what the problem details mappers leave: every other exception is a 500.
+
+    litestar's own 500s are HTTPExceptions, which the plugin would answer unlogged.
+    """
+    return {
+        Exception: internal_error,
+        InternalServerException: internal_error,
+        ImproperlyConfiguredException: internal_error,
+    }

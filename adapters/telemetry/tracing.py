@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,10 @@ TRACER_NAME = "flowledger"
 MAX_LINKS = 32
 
 _propagator = TraceContextTextMapPropagator()
+# version-trace_id-parent_id-flags; a later version may append fields, which we keep (bounded).
+_TRACEPARENT = re.compile(
+    r"(?!ff)[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-[!-~]{1,200})?"
+)
 
 
 def configure_tracing(
@@ -78,6 +83,13 @@ def current_traceparent() -> str | None:
     carrier: dict[str, str] = {}
     _propagator.inject(carrier)
     return carrier.get("traceparent")
+
+
+def valid_traceparent(traceparent: str | None) -> str | None:
+    """`traceparent` if it is W3C-shaped (so it is safe to keep in an event), else None."""
+    if traceparent is None or not _TRACEPARENT.fullmatch(traceparent):
+        return None
+    return traceparent
 
 
 def context_from(traceparent: str | None) -> otel_context.Context | None:

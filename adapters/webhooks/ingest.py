@@ -19,7 +19,7 @@ from adapters.http.problems import problem
 from adapters.platform.secrets import SecretUnsealError
 from adapters.platform.services import Services
 from adapters.telemetry.metrics import WEBHOOK_REFUSALS
-from adapters.telemetry.tracing import current_traceparent
+from adapters.telemetry.tracing import current_traceparent, valid_traceparent
 from adapters.webhooks.delivery import delivery_id, event_kind, recorded_headers
 from adapters.webhooks.sources import find_source
 from adapters.webhooks.verify import BadSignature, verify
@@ -102,7 +102,7 @@ async def ingest(
         at=now,
         correlation_id=received,
         # The request's span: the run the intake starts from this delivery joins its trace.
-        traceparent=current_traceparent() or headers.get("traceparent"),
+        traceparent=current_traceparent() or valid_traceparent(headers.get("traceparent")),
         idempotency_key=str(stream_id),
     )
     try:
@@ -152,6 +152,11 @@ def _parse(body: bytes) -> tuple[str, Any]:
     except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise problem(
             400, "malformed_json", "malformed JSON", f"the body must be a JSON object: {error}"
+        ) from None
+    except RecursionError:
+        # The decoder stops at the interpreter's recursion limit (some 1,000 levels).
+        raise problem(
+            400, "malformed_json", "malformed JSON", "the body is nested too deeply"
         ) from None
 
 

@@ -13,6 +13,8 @@ from domain.webhook_source import KINDS, WebhookSource, WebhookSourceStatus
 from projections.projection import live_schema
 from projections.rows import ident
 
+MAX_REF = 255
+"""Longer than any source id or name."""
 _BY_NAME = (
     f"SELECT id FROM {ident(live_schema('webhook_sources'))}.webhook_sources "
     "WHERE name = $1 AND kind = $2 ORDER BY id LIMIT 2"
@@ -26,8 +28,10 @@ async def find_source(services: Services, kind: str, ref: str | None) -> Webhook
     for sources learns nothing.
     """
     ref = (ref or "").strip()
-    if kind not in KINDS or not ref:
-        raise _unknown(kind, ref)
+    # Nothing is named with a NUL or at that length: no need to ask the database (which
+    # cannot compare a NUL), and the 404 echoes no more than a name's worth of it.
+    if kind not in KINDS or not ref or "\x00" in ref or len(ref) > MAX_REF:
+        raise _unknown(kind, ref[:MAX_REF])
     source = await _by_id(services, ref) or await _by_name(services, kind, ref)
     if source is None or source.kind != kind or source.status is not WebhookSourceStatus.ENABLED:
         raise _unknown(kind, ref)

@@ -192,14 +192,29 @@ async def test_an_inactive_pipeline_runs_nothing(world: World) -> None:
     assert await world.store.head_position() == head
 
 
-async def test_a_caller_of_another_project_may_not_trigger_a_run(world: World) -> None:
+async def test_a_caller_of_another_project_is_told_the_pipeline_does_not_exist(
+    world: World,
+) -> None:
     pipeline = await world.pipeline(await world.project())
     elsewhere = Principal(id="key:x", name="x", project_id=UUID(int=1), scopes=frozenset({"write"}))
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(AggregateNotFound) as hidden:
         await world.send(TriggerRun(pipeline_id=pipeline), principal=elsewhere)
+    with pytest.raises(AggregateNotFound) as missing:
+        await world.send(TriggerRun(pipeline_id=UUID(int=2)), principal=elsewhere)
 
+    # The very refusal an unknown id gets: its existence and its project are not told.
+    assert str(hidden.value) == str(missing.value).replace(str(UUID(int=2)), str(pipeline))
     assert await world.store.head_position() == 2
+
+
+async def test_a_caller_of_the_project_without_the_scope_is_forbidden(world: World) -> None:
+    project = await world.project()
+    pipeline = await world.pipeline(project)
+    reader = Principal(id="key:r", name="r", project_id=project, scopes=frozenset({"read"}))
+
+    with pytest.raises(Forbidden):
+        await world.send(TriggerRun(pipeline_id=pipeline), principal=reader)
 
 
 async def test_an_update_expecting_a_stale_version_conflicts(world: World) -> None:

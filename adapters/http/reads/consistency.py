@@ -10,7 +10,7 @@ import asyncpg
 from litestar import Request
 from litestar.plugins.problem_details import ProblemDetailsException
 
-from adapters.http.reads.params import Query, invalid
+from adapters.http.reads.params import Query, bounded_integer, invalid
 from projections.paging import InvalidQuery
 from projections.snapshot import views_snapshot
 
@@ -39,13 +39,7 @@ def wanted_position(request: Request[Any, Any, Any], query: Query) -> int | None
     header = request.headers.get(MIN_POSITION_HEADER)
     if header is None:
         return None
-    try:
-        wanted = int(header.strip())
-    except ValueError:
-        raise invalid(MIN_POSITION_HEADER, f"{MIN_POSITION_HEADER} must be an integer") from None
-    if wanted < 0:
-        raise invalid(MIN_POSITION_HEADER, f"{MIN_POSITION_HEADER} must be at least 0")
-    return wanted
+    return bounded_integer(MIN_POSITION_HEADER, header, 0)
 
 
 async def caught_up(pool: asyncpg.Pool, names: Sequence[str], wanted: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -18,6 +18,10 @@ from projections.paging import Page
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 50
 MAX_TEXT = 500
+MAX_INTEGER = 2**63 - 1
+"""PostgreSQL's bigint: every position and offset a query may name fits in one."""
+MAX_INT4 = 2**31 - 1
+"""PostgreSQL's integer: the views' definition versions and log sequence numbers."""
 
 
 def invalid(parameter: str, detail: str) -> ProblemDetailsException:
@@ -45,12 +49,20 @@ def _single(name: str, values: list[str]) -> str:
     value = values[0].strip()
     if not value or len(value) > MAX_TEXT:
         raise invalid(name, f"{name} must be 1 to {MAX_TEXT} characters")
-    return value
+    return _no_nul(name, value)
 
 
-def _several(values: list[str]) -> tuple[str, ...]:
+def _several(name: str, values: list[str]) -> tuple[str, ...]:
     # `?status=a&status=b` and `?status=a,b` mean the same.
-    return tuple(dict.fromkeys(v.strip() for raw in values for v in raw.split(",") if v.strip()))
+    items = (v.strip() for raw in values for v in raw.split(",") if v.strip())
+    return tuple(dict.fromkeys(_no_nul(name, item) for item in items))
+
+
+def _no_nul(name: str, value: str) -> str:
+    # PostgreSQL text cannot hold NUL: refused here rather than failing the query.
+    if "\x00" in value:
+        raise invalid(name, f"{name} must not contain a NUL character")
+    return value
 
 
 def text(name: str, description: str = "") -> Param:
@@ -77,26 +89,38 @@ def instant(name: str, description: str = "") -> Param:
             raise invalid(name, f"{name} must be an ISO 8601 date-time, got {value!r}") from None
         if at.tzinfo is None:
             raise invalid(name, f"{name} needs a timezone (like Z or +02:00), got {value!r}")
-        return at
+        try:
+            # In UTC, as the database compares it: 0001-01-01T00:00+01:00 is before year 1.
+            return at.astimezone(UTC)
+        except OverflowError:
+            raise invalid(name, f"{name} is out of range, got {value!r}") from None
 
     schema = Schema(type=OpenAPIType.STRING, format="date-time")
     return Param(name, parse, schema, description or "ISO 8601 with a timezone")
 
 
-def integer(name: str, low: int, high: int | None = None, description: str = "") -> Param:
+def integer(name: str, low: int, high: int = MAX_INTEGER, description: str = "") -> Param:
+    """An integer in `[low, high]`; never above a bigint, the widest column a query compares."""
+    high = min(high, MAX_INTEGER)
+
     def parse(name: str, values: list[str]) -> int:
-        value = _single(name, values)
-        try:
-            number = int(value)
-        except ValueError:
-            raise invalid(name, f"{name} must be an integer, got {value!r}") from None
-        if number < low or (high is not None and number > high):
-            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-            raise invalid(name, f"{name} must be {bounds}, got {number}")
-        return number
+        return bounded_integer(name, _single(name, values), low, high)
 
     schema = Schema(type=OpenAPIType.INTEGER, minimum=low, maximum=high)
     return Param(name, parse, schema, description)
+
+
+def bounded_integer(name: str, value: str, low: int, high: int = MAX_INTEGER) -> int:
+    """`value` (a query value or a header) as an integer in `[low, high]`, else a 422."""
+    value = value.strip()
+    digits = value.removeprefix("-")
+    # ASCII digits only: `int()` would also take `1_000`, `+1` and other scripts' digits.
+    if not (digits.isascii() and digits.isdigit()):
+        raise invalid(name, f"{name} must be an integer, got {value[:40]!r}")
+    number = int(value) if len(digits) <= 20 else None
+    if number is None or not low <= number <= high:
+        raise invalid(name, f"{name} must be between {low} and {high}, got {value[:40]}")
+    return number
 
 
 def boolean(name: str, description: str = "") -> Param:
@@ -128,7 +152,7 @@ def many(name: str, allowed: Iterable[str] | None = None, description: str = "")
     options = tuple(allowed) if allowed is not None else None
 
     def parse(name: str, values: list[str]) -> tuple[str, ...]:
-        items = _several(values)
+        items = _several(name, values)
         if not items:
             raise invalid(name, f"{name} must name at least one value")
         for item in items:

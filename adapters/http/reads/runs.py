@@ -16,6 +16,7 @@ from adapters.http.reads.access import project_filter, project_ids, visible
 from adapters.http.reads.consistency import POSITION_HEADER, read_views
 from adapters.http.reads.params import (
     DEFAULT_LIMIT,
+    MAX_INT4,
     MAX_LIMIT,
     Query,
     QuerySpec,
@@ -28,6 +29,7 @@ from adapters.http.reads.params import (
     text,
     uuid,
 )
+from adapters.http.reads.pipelines import visible_pipeline
 from adapters.http.security import Req
 from commands.context import Principal
 from domain.run_values import Provider, RunStatus, StepStatus, TriggerKind
@@ -38,6 +40,7 @@ from projections.projection import live_schema
 
 TAGS = ["runs"]
 VIEWS = ("runs",)
+PIPELINE_VIEWS = ("runs", "pipelines")
 SCHEMA = live_schema("runs")
 RANGES = ("created", "started", "completed", "updated")
 RUN_FILTERS = [
@@ -56,7 +59,7 @@ PIPELINE_RUNS = QuerySpec.of(RUN_FILTERS)
 ONE = QuerySpec.of()
 LOGS = QuerySpec.of(
     text("step", f"one step's channel ({logs.RUN_CHANNEL!r}: the run's own); else every channel"),
-    integer("after_seq", 0, description="with step: only chunks after this seq"),
+    integer("after_seq", 0, MAX_INT4, description="with step: only chunks after this seq"),
     integer("after_position", 0, description="only chunks after this event position"),
     integer("tail", 1, MAX_LIMIT, "only the last N chunks that match"),
     text("q", "only chunks containing this text, case-insensitively"),
@@ -176,7 +179,17 @@ async def list_runs(request: Req) -> Response[RunPage]:
 )
 async def list_pipeline_runs(request: Req, pipeline_id: FromPath[UUID]) -> Response[RunPage]:
     query = PIPELINE_RUNS.parse(request.query_params.dict())
-    return await _list(request, query, pipeline_id=pipeline_id)
+    projects = project_ids(project_filter(request.user, query.get("project_id")))
+    list_page = runs_reader(request.user, query, pipeline_id=pipeline_id)
+
+    async def read(conn: Any) -> PageResult[runs.RunRow]:
+        # An empty page would tell that the pipeline exists (or hide that it does not):
+        # another project's pipeline and an unknown one are both a 404, as for one pipeline.
+        if await visible_pipeline(conn, pipeline_id, projects) is None:
+            raise views.not_found("pipeline")
+        return await list_page(conn)
+
+    return await views.page(request, query, PIPELINE_VIEWS, RunPage, read)
 
 
 @get(

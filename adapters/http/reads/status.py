@@ -1,4 +1,9 @@
-"""The service's status: its version, the event head, and how far each view has got."""
+"""The service's status: its version, the event head, and how far each view has got.
+
+Global by design, for every reader: read-your-writes needs the positions, which are one
+sequence over all projects and name none. A project-bound caller does not get the views'
+errors and owners, which may name another project's stream or a host.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from importlib.metadata import version
 
 import msgspec
 from litestar import Response, get
+from msgspec.structs import replace
 
 from adapters.http.reads.access import project_filter
 from adapters.http.reads.consistency import POSITION_HEADER, caught_up, wanted_position
@@ -43,6 +49,10 @@ async def service_status(request: Req) -> Response[ServiceStatus]:
     if wanted is not None:
         await caught_up(pool, sorted(served), wanted)
     views = await projection_status(pool)
+    if request.user.project_id is not None:
+        # Positions are one global sequence every reader waits on, and name nothing; a
+        # view's error and owner may name another project's stream, or a host.
+        views = [replace(v, error=None, error_position=None, owner=None) for v in views]
     head = max((v.head for v in views), default=0)
     if not views:
         head = await request.app.state.services.store.head_position()

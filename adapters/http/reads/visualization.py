@@ -14,7 +14,7 @@ from adapters.http.problems import problem
 from adapters.http.reads import views
 from adapters.http.reads.access import project_filter, project_ids, visible
 from adapters.http.reads.consistency import POSITION_HEADER, read_views
-from adapters.http.reads.params import QuerySpec, integer, invalid, uuid
+from adapters.http.reads.params import MAX_INT4, QuerySpec, integer, invalid, uuid
 from adapters.http.reads.pipelines import visible_pipeline
 from adapters.http.security import Req
 from adapters.visualization.graph import StepEdge, StepGraph, StepNode, step_graph
@@ -33,7 +33,12 @@ PIPELINE_SCHEMA = live_schema("pipelines")
 RUN_SCHEMA = live_schema("runs")
 GRAPH = QuerySpec.of(
     uuid("run", "lay this run's step states over the version it pinned"),
-    integer("version", 1, description="this version of the definition; default the current one"),
+    integer(
+        "version",
+        1,
+        MAX_INT4,
+        description="this version of the definition; default the current one",
+    ),
 )
 SVG = "image/svg+xml"
 

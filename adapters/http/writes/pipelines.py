@@ -30,6 +30,8 @@ from domain.pipeline_definition import (
     TriggerSpec,
 )
 
+MAX_VERSION = 2**63 - 1
+
 
 class PipelineCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     project_id: UUID
@@ -49,12 +51,16 @@ class PipelineCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 def _if_match(value: str | None) -> int | None:
     if value is None:
         return None
-    try:
-        return int(value.strip().strip('"'))
-    except ValueError:
-        raise problem(
-            422, "invalid_if_match", 'If-Match must be a stream version, like "3"'
-        ) from None
+    version = value.strip().strip('"')
+    # Digits only and at most a bigint: a stream version, never `1_0` or a megabyte of nines.
+    if not (
+        version.isascii()
+        and version.isdigit()
+        and len(version) <= 20
+        and 0 < int(version) <= MAX_VERSION
+    ):
+        raise problem(422, "invalid_if_match", 'If-Match must be a stream version, like "3"')
+    return int(version)
 
 
 class PipelinesController(Controller):

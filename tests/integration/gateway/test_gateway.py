@@ -6,7 +6,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import jwt
 import msgspec
@@ -99,10 +99,18 @@ async def test_a_project_key_sees_its_project_only(
     mine, theirs = await a_run(store), await a_run(store)
     _, token = await key(services, mine.project)
     async with gateway(database_url, nats_url, relay) as client:
-        refused = await refusal(client, f"/ws/runs/{theirs.run}", token=token)
-        assert refused.code == codes.FORBIDDEN
-        refused = await refusal(client, f"/ws/project/{theirs.project}", token=token)
-        assert refused.code == codes.FORBIDDEN
+        # Theirs are told exactly as ids that do not exist: 4404, naming nothing of theirs.
+        for kind, path, target, nowhere in [
+            ("run", "runs", theirs.run, uuid4()),
+            ("pipeline", "pipeline", theirs.pipeline, uuid4()),
+            ("project", "project", theirs.project, uuid4()),
+        ]:
+            refused = await refusal(client, f"/ws/{path}/{target}", token=token)
+            missing = await refusal(client, f"/ws/{path}/{nowhere}", token=token)
+            assert (refused.code, refused.detail) == (codes.NOT_FOUND, f"no {kind} {target}")
+            assert (missing.code, missing.detail) == (codes.NOT_FOUND, f"no {kind} {nowhere}")
+            if kind != "project":
+                assert str(theirs.project) not in refused.detail
         after = await step(store, theirs.run, 0)  # past the key's own ApiKeyIssued, also its
         ws = await connect(client, "/ws/system", token=token, after=after)
         await step(store, theirs.run, 1)
@@ -124,6 +132,11 @@ async def test_missing_bad_or_unknown_is_refused_before_accepting(
         assert bad.code == codes.UNAUTHORIZED
         unknown = await refusal(client, f"/ws/runs/{run.pipeline}", token=token)
         assert unknown.code == codes.NOT_FOUND
+        # Not an id at all (a NUL, which the database could not even compare): unknown too.
+        garbage = await refusal(client, "/ws/runs/a%00b", token=token)
+        assert (garbage.code, garbage.detail) == (codes.NOT_FOUND, "no run")
+        beyond = await refusal(client, f"/ws/runs/{run.run}", token=token, after=2**63)
+        assert beyond.code == codes.BAD_REQUEST
         assert (await refusal(client, "/ws/system", token=writer)).code == codes.FORBIDDEN
 
 

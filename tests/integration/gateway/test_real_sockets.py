@@ -65,10 +65,8 @@ async def test_a_browser_style_client_reads_every_refusals_code_and_reason(
     )
     assert bad.rcvd.code == codes.UNAUTHORIZED and bad.rcvd.reason
     assert accepted == "flowledger.token.fl_nope"  # echoed, or a browser fails the handshake
-    assert (other.rcvd.code, other.rcvd.reason) == (
-        codes.FORBIDDEN,
-        f"no read scope on project {theirs.project}",
-    )
+    # Another project's run is told as unknown: no project named, existence not told.
+    assert (other.rcvd.code, other.rcvd.reason) == (codes.NOT_FOUND, f"no run {theirs.run}")
     assert (unknown.rcvd.code, unknown.rcvd.reason) == (codes.NOT_FOUND, f"no pipeline {run.run}")
     assert malformed.rcvd.code == codes.BAD_REQUEST
 

@@ -123,4 +123,6 @@ async def test_another_projects_key_sees_nothing_of_this_project(base_url, world
     assert run["status"] == pipeline["status"] == 404
     assert named["status"] == 403
     assert world["pipeline"] not in {p["id"] for p in own["items"]}
-    assert trigger["status"] == 403
+    # As for the reads: another project's pipeline is told as unknown, naming no project.
+    assert (trigger["status"], trigger["code"]) == (404, "not_found")
+    assert world["project"] not in trigger["detail"]

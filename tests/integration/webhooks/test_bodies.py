@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -68,8 +69,17 @@ async def test_a_body_one_byte_over_25_mib_is_refused_before_anything_else(
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"not json", b"payload=%7B%22zen%22%3A%22x%22%7D", b'["an", "array"]', b'{"a": "\xff"}'],
-    ids=["empty", "text", "form-encoded", "array", "bad-utf8"],
+    [
+        b"",
+        b"not json",
+        b"payload=%7B%22zen%22%3A%22x%22%7D",
+        b'["an", "array"]',
+        b'{"a": "\xff"}',
+        b'{"type": "caf\xe9"}',
+        b'{"a": ' + b"[" * 1500 + b"]" * 1500 + b"}",
+        b'{"type": ' + b"{" * 5000,
+    ],
+    ids=["empty", "text", "form-encoded", "array", "bad-utf8", "bad-utf8-type", "deep", "deep-cut"],
 )
 async def test_a_signed_body_that_is_not_a_json_object_is_refused(
     client: AsyncTestClient, services: Services, sources: Sources, body: bytes
@@ -128,3 +138,18 @@ async def test_a_generic_delivery_signed_over_five_minutes_away_is_refused(
     assert response.status_code == 401
     assert response.json()["code"] == "bad_signature"
     assert await services.store.head_position() == head
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "n" * 5000])
+async def test_a_source_named_absurdly_is_unknown(
+    client: AsyncTestClient, services: Services, sources: Sources, name: str
+) -> None:
+    body = b'{"zen": "x"}'
+
+    by_path = await client.post(f"/webhooks/github/{quote(name, safe='')}", content=body)
+    by_query = await client.post("/webhooks/github", params={"source": name}, content=body)
+
+    for response in (by_path, by_query):
+        assert response.status_code == 404, response.text
+        assert response.json()["code"] == "unknown_source"
+        assert len(response.text) < 1000
