@@ -33,6 +33,9 @@ _LOST = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
+    # asyncpg's own protocol state after the server vanished mid-query (seen on a kill -9):
+    # the link's fault, never an event's.
+    asyncpg.InternalClientError,
     RebuildInProgress,
 )
 # Worth the same batch again: not the handler's fault. A cached plan goes stale when a
