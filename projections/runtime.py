@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from adapters.store.locks import while_linked
 from adapters.store.notifier import HeadWatcher
 from adapters.store.reader import head, read_range
 from adapters.telemetry.tracing import links_to, span
@@ -125,7 +126,8 @@ class Projector:
                     if await _pause(stop, self._retry_s):
                         return
                 delay = self._retry_s
-                if await self._own(conn, projection, stop, watcher):
+                # A query left hanging on a closed link would stall the view in silence.
+                if await while_linked(conn, self._own(conn, projection, stop, watcher)):
                     return
             except _LOST as error:
                 log.warning("projection %s: %s; retrying in %.0fs", projection.name, error, delay)

@@ -28,14 +28,18 @@ WRITE_DEADLINE_S = 60.0
 """One write is retried this long (the servers come back well within it)."""
 
 
-def start_up(workdir: Path, data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`flowledger up` on `data_dir`, with no rate limit (the load is one steady client)."""
+def start_up(
+    workdir: Path, data_dir: Path, port: int, log: Path, **settings: str
+) -> subprocess.Popen[bytes]:
+    """`flowledger up` on `data_dir`, with no rate limit (the load is one steady client), and
+    `settings` (e.g. FLOWLEDGER_LOG_LEVEL="WARNING")."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLEDGER_")}
     env |= {
         "FLOWLEDGER_DATA_DIR": str(data_dir),
         "FLOWLEDGER_PORT": str(port),
         "FLOWLEDGER_RATE_LIMIT_PER_KEY": "0",
         "FLOWLEDGER_RATE_LIMIT_PER_ADDRESS": "0",
+        **settings,
     }
     with log.open("wb") as out:
         return subprocess.Popen(

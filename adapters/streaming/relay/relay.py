@@ -13,7 +13,7 @@ from nats.js.errors import NoStreamResponseError, NotFoundError
 from opentelemetry.trace import SpanKind
 
 from adapters.store import reader
-from adapters.store.locks import lock_key
+from adapters.store.locks import lock_key, while_linked
 from adapters.store.notifier import HeadWatcher
 from adapters.streaming.nats import NatsConnection
 from adapters.streaming.relay import ledger, message
@@ -70,6 +70,8 @@ class Relay:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                if self.active.is_set():
+                    delay = 0.1  # it was publishing: a new outage starts the back-off afresh
                 log.warning("relay %s: %s; retrying in %.1fs", self.config.stream, error, delay)
             finally:
                 self.active.clear()
@@ -102,7 +104,7 @@ class Relay:
                 return
             nc, js = link.client, link.jetstream()
             await _ensure_stream(js, self.config)
-            await self._publish_forever(conn, nc, js, watcher, stop)
+            await while_linked(conn, self._publish_forever(conn, nc, js, watcher, stop))
 
     async def _lock(self, conn: asyncpg.Connection, stop: asyncio.Event) -> bool:
         """Wait for the lock; a session lock dies with the connection, so a standby takes over."""
