@@ -89,12 +89,8 @@ class Projector:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Returns only once `stop` is set, even if every projection has failed meanwhile."""
-        conn = await asyncpg.connect(self._url)
-        try:
-            # Unmigrated: fail loudly now rather than log the same error forever.
-            await conn.execute("SELECT 1 FROM projection_checkpoints LIMIT 1")
-        finally:
-            await conn.close()
+        if not await self._until_reachable(stop):
+            return
         watcher = HeadWatcher(self._url)
         await watcher.start()
         tasks = [
@@ -110,6 +106,25 @@ class Projector:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await watcher.stop()
+
+    async def _until_reachable(self, stop: asyncio.Event) -> bool:
+        """Wait, with back-off, for the database (False: stopped first)."""
+        delay = self._retry_s
+        while True:
+            try:
+                conn = await asyncpg.connect(self._url, timeout=10)
+            except _LOST as error:
+                log.warning("projector: %s; retrying in %.0fs", error, delay)
+                if await _pause(stop, delay):
+                    return False
+                delay = min(delay * 2, 10.0)
+                continue
+            try:
+                # Unmigrated: fail loudly now rather than log the same error forever.
+                await conn.execute("SELECT 1 FROM projection_checkpoints LIMIT 1")
+                return True
+            finally:
+                await _close(conn)
 
     async def _serve(
         self, projection: Projection, stop: asyncio.Event, watcher: HeadWatcher
