@@ -1,6 +1,7 @@
 """`up` heals: a kill -9 of its embedded PostgreSQL or NATS under load is restarted, the roles
 reconnect, /ready recovers, and nothing acknowledged is lost or duplicated anywhere; a lost
-data folder ends `up` non-zero with the reason."""
+data folder ends `up` non-zero with the reason; with an external NATS, /ready reports its loss,
+the roles reconnect when it is back, and a SIGTERM during an outage stops cleanly."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
+from adapters.platform.embedded import EmbeddedNats
 from tests.e2e.healing import (
     Load,
     admin_key,
@@ -33,13 +37,9 @@ RECOVER_WITHIN_S = 30
 
 
 def ready(port: int) -> bool:
-    import urllib.error
-    import urllib.request
-
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as answer:
-            return answer.status == 200
-    except (urllib.error.URLError, OSError):
+        return httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
         return False
 
 
@@ -108,3 +108,45 @@ def test_a_lost_data_folder_ends_up_non_zero_with_the_reason(
     assert code != 0, log.read_text()
     assert "data folder" in log.read_text() and "is gone" in log.read_text(), log.read_text()
     assert wait_gone(data_dir) == []
+
+
+def test_with_an_external_nats_up_reports_the_loss_reconnects_and_stops_cleanly(
+    tmp_path: Path, server_dir: Path
+) -> None:
+    # The test's own NATS stands in for an external one: `up` only reconnects to it.
+    external = EmbeddedNats(server_dir / "external")
+    url = external.start()
+    data_dir, log, port = server_dir / "data", tmp_path / "up.log", free_port()
+    up = start_up(tmp_path, data_dir, port, log, FLOWLEDGER_NATS_URL=url)
+    try:
+        wait_ready(up, port, log)
+        os.kill(external.pid or 0, signal.SIGKILL)  # right away: the runner may be subscribing
+        assert wait_until(lambda: external.exited() is not None)
+        assert wait_until(lambda: nats_check(port) is False), log.read_text()
+        external.restart()  # the same port, as an external server comes back
+        assert wait_until(lambda: ready(port), within_s=RECOVER_WITHIN_S), log.read_text()
+        external.stop()
+        assert wait_until(lambda: nats_check(port) is False), log.read_text()
+        time.sleep(3)  # the roles meet the outage before they are asked to stop
+    finally:
+        if up.poll() is None:
+            stop_with_sigterm(up, log)
+        external.stop()
+
+
+def wait_until(condition: Callable[[], bool], within_s: float = 15) -> bool:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def nats_check(port: int) -> bool | None:
+    """/ready's NATS check (None: no answer)."""
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2)
+        return answer.json()["checks"]["nats"]["ok"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
