@@ -120,7 +120,8 @@ def test_with_an_external_nats_up_reports_the_loss_reconnects_and_stops_cleanly(
     up = start_up(tmp_path, data_dir, port, log, FLOWLEDGER_NATS_URL=url)
     try:
         wait_ready(up, port, log)
-        os.kill(external.pid or 0, signal.SIGKILL)  # right away: the runner may be subscribing
+        assert external.pid is not None
+        os.kill(external.pid, signal.SIGKILL)  # right away: the runner may be subscribing
         assert wait_until(lambda: external.exited() is not None)
         assert wait_until(lambda: nats_check(port) is False), log.read_text()
         external.restart()  # the same port, as an external server comes back

@@ -58,8 +58,11 @@ class Keeper:
     children's parent-death signal follows the thread that spawned them.
     """
 
-    def __init__(self, servers: Sequence[tuple[str, Server]]) -> None:
+    def __init__(
+        self, servers: Sequence[tuple[str, Server]], *, crash_limit: int = CRASH_LIMIT
+    ) -> None:
         self._watched = [_Watched(name, server) for name, server in servers]
+        self._crash_limit = crash_limit
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="embedded-keeper", daemon=True)
         self.failure: str | None = None
@@ -108,7 +111,7 @@ class Keeper:
         )  # fmt: skip
         died_at = time.monotonic()
         watched.deaths = [t for t in watched.deaths if died_at - t < CRASH_WINDOW_S] + [died_at]
-        if len(watched.deaths) > CRASH_LIMIT:
+        if len(watched.deaths) > self._crash_limit:
             why = f"it died {len(watched.deaths)} times within {CRASH_WINDOW_S:g}s"
             return self._give_up(watched, why)
         return self._restart(watched, died_at)

@@ -78,7 +78,7 @@ class EmbeddedNats:
         if (why := self.missing_data()) is not None:
             # A fresh store would take new events but lack every one relayed before.
             raise DataGone(why)
-        proc, self._proc = self._proc, None
+        proc, self._proc, self.url = self._proc, None, None
         if proc is not None:
             (self.store_dir / f"nats-server_{proc.pid}.ports").unlink(missing_ok=True)
         self.start()

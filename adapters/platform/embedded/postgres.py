@@ -100,7 +100,7 @@ class EmbeddedPostgres:
             raise RuntimeError("embedded PostgreSQL was never started")
         if (why := self.missing_data()) is not None:
             raise DataGone(why)  # initdb here would silently start an empty ledger
-        self._proc = None
+        self._proc, self.url = None, None
         self._remove_stale_pid_file()
         # Backends orphaned by a killed postmaster hold its shared memory until they notice
         # and exit; until then postgres refuses to start, and the caller retries later.
