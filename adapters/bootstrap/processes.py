@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime
 from importlib.metadata import version
 from urllib.parse import urlsplit, urlunsplit
@@ -45,8 +46,8 @@ def up(settings: Settings, *, out: Out) -> None:
     """Everything in one process: embedded servers if needed, migrations, then every role."""
     with listen(settings.host, settings.port) as sock, kept_servers(settings, log=out) as kept:
         urls, keeper = kept
-        run_role(_up(settings, urls, keeper, sock, out))
-        keeper.raise_if_lost()
+        with _reason_if_lost(keeper):
+            run_role(_up(settings, urls, keeper, sock, out))
 
 
 def api(settings: Settings, *, out: Out) -> None:
@@ -54,8 +55,8 @@ def api(settings: Settings, *, out: Out) -> None:
     with listen(settings.host, settings.port) as sock, kept_servers(settings, log=out) as kept:
         urls, keeper = kept
         _announce(settings, urls, sock, out)
-        run_role(run_roles([http_role(settings, urls, sock), _keeping(keeper)]))
-        keeper.raise_if_lost()
+        with _reason_if_lost(keeper):
+            run_role(run_roles([http_role(settings, urls, sock), _keeping(keeper)]))
 
 
 def gateway(settings: Settings, *, out: Out) -> None:
@@ -63,8 +64,8 @@ def gateway(settings: Settings, *, out: Out) -> None:
     with listen(settings.host, settings.port) as sock, kept_servers(settings, log=out) as kept:
         urls, keeper = kept
         _announce(settings, urls, sock, out)
-        run_role(run_roles([gateway_role(settings, urls, sock), _keeping(keeper)]))
-        keeper.raise_if_lost()
+        with _reason_if_lost(keeper):
+            run_role(run_roles([gateway_role(settings, urls, sock), _keeping(keeper)]))
 
 
 def projector(settings: Settings, *, out: Out) -> None:
@@ -98,13 +99,24 @@ def _alone(
     with kept_servers(settings, log=out) as (urls, keeper):
         where = f"to {redact(urls.nats_url)}" if to_nats else f"on {redact(urls.database_url)}"
         out(f"flowledger {version('flowledger')} {name} {where}")
-        run_role(run_roles(with_probe(settings, [role(urls), _keeping(keeper)])))
-        keeper.raise_if_lost()
+        # The keeper's watch is no role of the probe's name: it is beside whatever runs.
+        with _reason_if_lost(keeper):
+            run_role(run_roles([*with_probe(settings, [role(urls)]), _keeping(keeper)]))
 
 
 def _keeping(keeper: Keeper) -> Role:
     """The embedded servers' watch as a role: a server given up stops the process."""
     return Role("embedded-servers", keeper.watch)
+
+
+@contextlib.contextmanager
+def _reason_if_lost(keeper: Keeper) -> Iterator[None]:
+    """Once the roles have stopped, a server given up is why: it is raised (and `up` exits
+    non-zero saying so) rather than whatever the roles met on their way down."""
+    try:
+        yield
+    finally:
+        keeper.raise_if_lost()
 
 
 def runner(config: RunnerConfig, *, out: Out) -> None:
