@@ -92,9 +92,11 @@ class Keeper:
 
     def _watch(self) -> None:
         while not self._closing.wait(POLL_S):
-            for watched in self._watched:
-                if not self._keep(watched):
-                    return
+            if not all(self._keep(watched) for watched in self._watched):
+                # Given up: the thread still lives until close(), or the servers it started
+                # again would get their parent-death signal while the roles are stopping.
+                self._closing.wait()
+                return
 
     def _keep(self, watched: _Watched) -> bool:
         """Check one server, restarting it if it ended; False once it is given up."""
