@@ -137,7 +137,8 @@ class Projector:
             try:
                 conn = await asyncpg.connect(self._url, timeout=10)
                 # The lock lives as long as this session: if this process dies, it is free.
-                while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                take = "SELECT pg_try_advisory_lock($1)"
+                while not await while_linked(conn, conn.fetchval(take, key)):
                     if await _pause(stop, self._retry_s):
                         return
                 delay = self._retry_s

@@ -110,7 +110,7 @@ class Relay:
         """Wait for the lock; a session lock dies with the connection, so a standby takes over."""
         key = lock_key("relay", self.config.stream)
         while not stop.is_set():
-            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+            if await while_linked(conn, conn.fetchval("SELECT pg_try_advisory_lock($1)", key)):
                 return True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), LOCK_POLL_S)
