@@ -212,5 +212,9 @@ async def _ensure_stream(js: JetStreamContext, config: RelayConfig) -> None:
 
 
 async def _close(conn: asyncpg.Connection) -> None:
-    with contextlib.suppress(Exception):
+    try:
         await conn.close(timeout=2)
+    except Exception:
+        # A session left open keeps its advisory lock: the next attempt would wait for it
+        # forever, in silence.
+        conn.terminate()
