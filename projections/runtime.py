@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from adapters.store.locks import while_linked
 from adapters.store.notifier import HeadWatcher
 from adapters.store.reader import head, read_range
 from adapters.telemetry.tracing import links_to, span
@@ -35,6 +36,9 @@ _LOST = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
+    # asyncpg's own protocol state after the server vanished mid-query (seen on a kill -9):
+    # the link's fault, never an event's.
+    asyncpg.InternalClientError,
     RebuildInProgress,
 )
 # Worth the same batch again: not the handler's fault. A cached plan goes stale when a
@@ -88,12 +92,8 @@ class Projector:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Returns only once `stop` is set, even if every projection has failed meanwhile."""
-        conn = await asyncpg.connect(self._url)
-        try:
-            # Unmigrated: fail loudly now rather than log the same error forever.
-            await conn.execute("SELECT 1 FROM projection_checkpoints LIMIT 1")
-        finally:
-            await conn.close()
+        if not await self._until_reachable(stop):
+            return
         watcher = HeadWatcher(self._url)
         await watcher.start()
         tasks = [
@@ -110,6 +110,25 @@ class Projector:
             await asyncio.gather(*tasks, return_exceptions=True)
             await watcher.stop()
 
+    async def _until_reachable(self, stop: asyncio.Event) -> bool:
+        """Wait, with back-off, for the database (False: stopped first)."""
+        delay = self._retry_s
+        while True:
+            try:
+                conn = await asyncpg.connect(self._url, timeout=10)
+            except _LOST as error:
+                log.warning("projector: %s; retrying in %.0fs", error, delay)
+                if await pause(stop, delay):
+                    return False
+                delay = min(delay * 2, 10.0)
+                continue
+            try:
+                # Unmigrated: fail loudly now rather than log the same error forever.
+                await conn.execute("SELECT 1 FROM projection_checkpoints LIMIT 1")
+                return True
+            finally:
+                await close_quietly(conn)
+
     async def _serve(
         self, projection: Projection, stop: asyncio.Event, watcher: HeadWatcher
     ) -> None:
@@ -121,11 +140,13 @@ class Projector:
             try:
                 conn = await asyncpg.connect(self._url, timeout=10)
                 # The lock lives as long as this session: if this process dies, it is free.
-                while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                take = "SELECT pg_try_advisory_lock($1)"
+                while not await while_linked(conn, conn.fetchval(take, key)):
                     if await pause(stop, self._retry_s):
                         return
                 delay = self._retry_s
-                if await self._own(conn, projection, stop, watcher):
+                # A query left hanging on a closed link would stall the view in silence.
+                if await while_linked(conn, self._own(conn, projection, stop, watcher)):
                     return
             except _LOST as error:
                 log.warning("projection %s: %s; retrying in %.0fs", projection.name, error, delay)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime
 from importlib.metadata import version
 from urllib.parse import urlsplit, urlunsplit
@@ -24,7 +25,7 @@ from adapters.bootstrap.roles import (
     runner_role,
 )
 from adapters.platform.admin_key import create_key, ensure_admin_key
-from adapters.platform.embedded import ServerUrls, embedded_servers
+from adapters.platform.embedded import Keeper, ServerUrls, embedded_servers, kept_servers
 from adapters.platform.event_loop import run_role
 from adapters.platform.example import create_example
 from adapters.platform.services import Services
@@ -43,22 +44,28 @@ Out = Callable[[str], None]
 
 def up(settings: Settings, *, out: Out) -> None:
     """Everything in one process: embedded servers if needed, migrations, then every role."""
-    with listen(settings.host, settings.port) as sock, embedded_servers(settings, log=out) as urls:
-        run_role(_up(settings, urls, sock, out))
+    with listen(settings.host, settings.port) as sock, kept_servers(settings, log=out) as kept:
+        urls, keeper = kept
+        with _reason_if_lost(keeper):
+            run_role(_up(settings, urls, keeper, sock, out))
 
 
 def api(settings: Settings, *, out: Out) -> None:
     """Serve the HTTP API alone (migrations are `flowledger migrate`'s job)."""
-    with listen(settings.host, settings.port) as sock, embedded_servers(settings, log=out) as urls:
+    with listen(settings.host, settings.port) as sock, kept_servers(settings, log=out) as kept:
+        urls, keeper = kept
         _announce(settings, urls, sock, out)
-        run_role(run_roles([http_role(settings, urls, sock)]))
+        with _reason_if_lost(keeper):
+            run_role(run_roles([http_role(settings, urls, sock), _keeping(keeper)]))
 
 
 def gateway(settings: Settings, *, out: Out) -> None:
     """Serve the WebSocket gateway alone, with /health and /ready, on the API's port."""
-    with listen(settings.host, settings.port) as sock, embedded_servers(settings, log=out) as urls:
+    with listen(settings.host, settings.port) as sock, kept_servers(settings, log=out) as kept:
+        urls, keeper = kept
         _announce(settings, urls, sock, out)
-        run_role(run_roles([gateway_role(settings, urls, sock)]))
+        with _reason_if_lost(keeper):
+            run_role(run_roles([gateway_role(settings, urls, sock), _keeping(keeper)]))
 
 
 def projector(settings: Settings, *, out: Out) -> None:
@@ -89,10 +96,27 @@ def _alone(
     *,
     to_nats: bool = False,
 ) -> None:
-    with embedded_servers(settings, log=out) as urls:
+    with kept_servers(settings, log=out) as (urls, keeper):
         where = f"to {redact(urls.nats_url)}" if to_nats else f"on {redact(urls.database_url)}"
         out(f"flowledger {version('flowledger')} {name} {where}")
-        run_role(run_roles(with_probe(settings, [role(urls)])))
+        # The keeper's watch is no role of the probe's name: it is beside whatever runs.
+        with _reason_if_lost(keeper):
+            run_role(run_roles([*with_probe(settings, [role(urls)]), _keeping(keeper)]))
+
+
+def _keeping(keeper: Keeper) -> Role:
+    """The embedded servers' watch as a role: a server given up stops the process."""
+    return Role("embedded-servers", keeper.watch)
+
+
+@contextlib.contextmanager
+def _reason_if_lost(keeper: Keeper) -> Iterator[None]:
+    """Once the roles have stopped, a server given up is why: it is raised (and `up` exits
+    non-zero saying so) rather than whatever the roles met on their way down."""
+    try:
+        yield
+    finally:
+        keeper.raise_if_lost()
 
 
 def runner(config: RunnerConfig, *, out: Out) -> None:
@@ -182,7 +206,9 @@ def issue_key(
         return asyncio.run(issue(urls.database_url))
 
 
-async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Out) -> None:
+async def _up(
+    settings: Settings, urls: ServerUrls, keeper: Keeper, sock: socket.socket, out: Out
+) -> None:
     applied = await migrate(urls.database_url)
     # One pool and one NATS connection for the API, the intake, the relay and the dispatcher
     # (the local runner is a client like any other: its own connection, to its own API).
@@ -203,6 +229,7 @@ async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Ou
                     relay_role(settings, urls, shared),
                     dispatcher_role(settings, urls, shared),
                     runner_role(settings, urls, sock, runner_token),
+                    _keeping(keeper),
                 ]
             )
 

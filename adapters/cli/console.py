@@ -30,7 +30,7 @@ def guarded(run: Callable[[], object]) -> int:
     # Loaded when a command runs, not at import: `--help` and `version` stay fast.
     import asyncpg
 
-    from adapters.platform.embedded import DataDirInUse
+    from adapters.platform.embedded import DataDirInUse, ServersLost
     from adapters.store.migrations import MigrationError
     from domain.errors import DomainError
 
@@ -41,7 +41,14 @@ def guarded(run: Callable[[], object]) -> int:
     except asyncpg.UndefinedTableError as exc:
         err(f"flowledger: {exc}: is the database migrated? (`flowledger migrate`)")
         return 1
-    except (DataDirInUse, MigrationError, DomainError, OSError, asyncpg.PostgresError) as exc:
+    except (
+        DataDirInUse,
+        ServersLost,
+        MigrationError,
+        DomainError,
+        OSError,
+        asyncpg.PostgresError,
+    ) as exc:
         err(f"flowledger: {exc}")
         return 1
     return 0

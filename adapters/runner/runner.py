@@ -115,8 +115,10 @@ class Runner:
                     log.warning("waiting for the jobs stream %s (is a dispatcher running?)",
                                 self.config.jobs_stream)  # fmt: skip
                     waited = True
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 1.0)
+            except Exception as error:  # NATS out of reach: the connection reconnects by itself
+                log.warning("subscribing to %s jobs failed: %s; retrying", label, error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
         return None
 
     async def _pull(
@@ -143,7 +145,10 @@ class Runner:
             if not msgs:
                 self._slots.give()
             elif stop.is_set():
-                await msgs[0].nak()  # another runner may take it at once
+                # Another runner may take it at once; if NATS is gone, it comes back after
+                # its ack wait instead.
+                with contextlib.suppress(Exception):
+                    await msgs[0].nak()
                 self._slots.give()
             else:
                 await self._start(msgs[0], api, nc)

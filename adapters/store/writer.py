@@ -13,8 +13,9 @@ import contextlib
 import logging
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import asyncpg
 import msgspec
@@ -31,6 +32,7 @@ from adapters.store.errors import (
 from adapters.telemetry.metrics import APPEND_BATCH_SIZE
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _CONNECTION_ERRORS = (
     OSError,
@@ -39,6 +41,8 @@ _CONNECTION_ERRORS = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
+    # asyncpg's protocol state on a link the server dropped mid-operation (a kill -9)
+    asyncpg.InternalClientError,
 )
 
 
@@ -122,8 +126,14 @@ class GroupCommitWriter:
                 self._arrived.clear()
                 await self._arrived.wait()
             batch = self._take_batch()
-            if batch:
+            if not batch:
+                continue
+            try:
                 await self._flush(batch)
+            except Exception as error:
+                # A dead flusher would leave its callers waiting forever: fail them instead.
+                log.exception("event store: an append batch of %d failed", len(batch))
+                _fail(batch, EventStoreError(f"append failed: {error!r}"))
 
     def _take_batch(self) -> list[PendingAppend]:
         """Everything waiting; a stream or key already in the batch waits for the next one."""
@@ -153,7 +163,9 @@ class GroupCommitWriter:
     async def _flush(self, batch: list[PendingAppend]) -> None:
         try:
             async with self._pool.acquire() as conn:
-                rows = await conn.fetch(_APPEND_BATCH, *_batch_arguments(batch))
+                rows = await _dropping_broken(
+                    conn, conn.fetch(_APPEND_BATCH, *_batch_arguments(batch))
+                )
         except _CONNECTION_ERRORS as error:
             log.warning("event store connection lost during an append of %d: %s", len(batch), error)
             await self._resolve_after_connection_loss(batch)
@@ -169,9 +181,7 @@ class GroupCommitWriter:
             )
             return
         except Exception as error:  # the flusher must survive whatever one batch does
-            for pending in batch:
-                if not pending.future.done():
-                    pending.future.set_exception(EventStoreError(f"append failed: {error!r}"))
+            _fail(batch, EventStoreError(f"append failed: {error!r}"))
             return
         APPEND_BATCH_SIZE.observe(sum(len(pending.events) for pending in batch))
         for pending, row in zip(batch, rows, strict=True):
@@ -184,7 +194,7 @@ class GroupCommitWriter:
             try:
                 async with self._pool.acquire(timeout=2.0) as conn:
                     for pending in batch:
-                        await self._resolve_one(conn, pending)
+                        await _dropping_broken(conn, self._resolve_one(conn, pending))
                 return
             except _CONNECTION_ERRORS as error:
                 if asyncio.get_running_loop().time() >= deadline:
@@ -231,6 +241,22 @@ class GroupCommitWriter:
             )
             return
         self._enqueue(pending)
+
+
+async def _dropping_broken(conn: asyncpg.Connection, operation: Awaitable[T]) -> T:
+    """`operation` on `conn`; a connection that lost its link mid-way is closed, so the pool
+    opens a fresh one rather than hand out one whose protocol is stuck mid-operation."""
+    try:
+        return await operation
+    except _CONNECTION_ERRORS:
+        conn.terminate()
+        raise
+
+
+def _fail(batch: Sequence[PendingAppend], error: Exception) -> None:
+    for pending in batch:
+        if not pending.future.done():
+            pending.future.set_exception(error)
 
 
 def _batch_arguments(batch: Sequence[PendingAppend]) -> tuple[object, ...]:

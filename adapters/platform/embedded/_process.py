@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ctypes
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -10,6 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+
+
+class DataGone(RuntimeError):
+    """A server's data folder has disappeared: starting it again would lose the ledger."""
 
 
 def spawn(
@@ -84,3 +90,23 @@ def tail(path: Path, start: int = 0, lines: int = 20) -> str:
 
 def log_size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process, but alive
+    return True
+
+
+def how_it_ended(returncode: int) -> str:
+    """`exit code 1`, or `signal SIGKILL` (Popen reports a signal as a negative code)."""
+    if returncode >= 0:
+        return f"exit code {returncode}"
+    try:
+        return f"signal {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"signal {-returncode}"

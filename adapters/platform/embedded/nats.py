@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -12,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from adapters.platform.embedded._process import log_size, spawn, stop, tail
+from adapters.platform.embedded._process import DataGone, alive, log_size, spawn, stop, tail
 
 START_TIMEOUT = 15.0
 
@@ -54,7 +53,35 @@ class EmbeddedNats:
         except BaseException:
             self.stop()
             raise
+        # Restarts use this port again: every client reconnects to the URL it was given.
+        self.port = int(self.url.rpartition(":")[2])
         return self.url
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def exited(self) -> int | None:
+        """The exit status if the server has ended (and is reaped), else None."""
+        return self._proc.poll() if self._proc is not None else None
+
+    def missing_data(self) -> str | None:
+        """Why the server cannot be started again, if its JetStream store is gone."""
+        if self.store_dir.is_dir():
+            return None
+        return f"the NATS JetStream store {self.store_dir} is gone"
+
+    def restart(self) -> None:
+        """Start the ended server again on its store and port."""
+        if self.port is None:
+            raise RuntimeError("embedded NATS was never started")
+        if (why := self.missing_data()) is not None:
+            # A fresh store would take new events but lack every one relayed before.
+            raise DataGone(why)
+        proc, self._proc, self.url = self._proc, None, None
+        if proc is not None:
+            (self.store_dir / f"nats-server_{proc.pid}.ports").unlink(missing_ok=True)
+        self.start()
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM), then SIGKILL."""
@@ -91,23 +118,13 @@ def running_url(data_dir: Path) -> str | None:
         pid = ports_file.stem.removeprefix("nats-server_")
         try:
             url = json.loads(ports_file.read_text())["nats"][0]
-            alive = pid.isdigit() and _alive(int(pid))
+            live = pid.isdigit() and alive(int(pid))
         except (OSError, ValueError, KeyError, IndexError):
             continue
         # A server killed outright leaves its ports file behind.
-        if alive and _greets(url):
+        if live and _greets(url):
             return url
     return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process, but alive
-    return True
 
 
 def _greets(url: str) -> bool:

