@@ -92,6 +92,10 @@ class LogShipper:
         """A line from the runner itself (timeout, cancel, truncation): always kept."""
         self._add("system", self._masker.mask(f"[flowledger] {text}\n"), capped=False)
 
+    def mask(self, text: str) -> str:
+        """`text` (an output's value, say) with the attempt's secret values masked."""
+        return self._masker.mask(text)
+
     async def close(self) -> None:
         """Send everything left (and the truncation note), then stop."""
         self._add(OUTPUT, self._decoder.decode(self._masker.flush(), final=True), capped=True)
