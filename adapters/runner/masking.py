@@ -110,18 +110,19 @@ class LogMasker:
         found = _matches(self._forms, data)
         if not found and safe == len(data):
             return data, b""  # the usual piece: nothing to mask, nothing to hold
-        out: list[bytes] = []
+        view = memoryview(data)  # slices without copies: the join copies once
+        out: list[bytes | memoryview] = []
         done = 0
         for start, end in sorted(found, key=lambda m: (m[0], -m[1])):
             if start >= safe:
                 break
             if start < done:
                 continue  # inside a form masked already
-            out.append(data[done:start])
+            out.append(view[done:start])
             out.append(MASK_BYTES)
             done = end
         cut = max(safe, done)
-        out.append(data[done:cut])
+        out.append(view[done:cut])
         return b"".join(out), data[cut:]
 
     def _safe_end(self, data: bytes) -> int:
