@@ -3,8 +3,8 @@
 Each value is masked as written and in the forms a step commonly prints it in: base64
 (standard and URL-safe, also inside a longer base64 text at any byte alignment, as in an HTTP
 Basic header), URL-encoded, JSON-escaped, and each line of a multi-line value. All forms are
-matched by one compiled alternation, longest first, so a value is masked whole rather than
-line by line when it is printed whole, and the output is scanned once whatever the count.
+found in one pass whatever their count, and where they overlap the leftmost, then longest,
+wins: a value printed whole is masked whole rather than line by line.
 
 Output arrives in arbitrary pieces, so a value may be split between two reads: `feed` holds
 back the end of the output that could still begin a form, and `flush` masks what is left.
