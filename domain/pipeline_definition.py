@@ -11,6 +11,7 @@ from typing import Annotated, Literal, assert_never, get_args
 import msgspec
 from msgspec import Meta
 
+from domain.credentials import credential_kind
 from domain.errors import InvalidValue
 from domain.limits import (
     DESCRIPTION_MAX,
@@ -76,6 +77,8 @@ class StepSpec(_Value, kw_only=True):
     timeout_s: TimeoutS = 3600
     retries: Retries = 0
     env: Annotated[dict[Identifier, EnvValue], Items] = {}
+    not_secret: Annotated[tuple[Identifier, ...], Items] = ()
+    """`env` keys whose values only look like credentials (a public key id): kept as written."""
     needs: Annotated[tuple[StepName, ...], Meta(max_length=STEPS_MAX)] = ()
     allow_failure: bool = False
     labels: Annotated[tuple[Keyword, ...], Items] = ("linux",)
@@ -100,8 +103,22 @@ class StepSpec(_Value, kw_only=True):
             if len(value) > ENV_VALUE_MAX:
                 raise InvalidValue(f"{at}.env", f"{key!r}: at most {ENV_VALUE_MAX} characters")
             clean(f"{at}.env", value)
+        self._check_not_secret(at)
         _unique(self.needs, f"{at}.needs", "step")
         _keywords(self.labels, f"{at}.labels", "label")
+
+    def _check_not_secret(self, at: str) -> None:
+        _unique(self.not_secret, f"{at}.not_secret", "env key")
+        if unknown := sorted(set(self.not_secret) - self.env.keys()):
+            raise InvalidValue(f"{at}.not_secret", f"{unknown[0]!r}: not a key of this step's env")
+        for key, value in self.env.items():
+            if key not in self.not_secret and (kind := credential_kind(value)):
+                raise InvalidValue(
+                    f"{at}.env",
+                    f"{key!r} looks like {kind}: a definition is kept forever in the clear, so "
+                    "a credential belongs in a project secret, not in env; if it is not one, "
+                    f"list {key!r} in the step's not_secret",
+                )
 
 
 class ParameterSpec(_Value, kw_only=True):

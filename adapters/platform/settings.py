@@ -119,6 +119,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Output kept per step attempt; the rest is counted and recorded as truncated."""
     runner_work_dir: Path | None = None
     """Where steps' fresh working folders are made; None: the system's temporary folder."""
+    runner_masked_env: tuple[str, ...] = ()
+    """Names of the runner's environment variables (steps inherit them) whose values are
+    masked as `***` in every step's log and outputs."""
 
     def __repr__(self) -> str:
         # Settings end up in logs and tracebacks; the secrets must not.
@@ -346,6 +349,13 @@ def _labels(raw: str, _cwd: Path) -> tuple[str, ...]:
     return labels
 
 
+def _env_names(raw: str, _cwd: Path) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
+    if not all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", name) for name in names):
+        raise ValueError("expected comma-separated environment variable names")
+    return names
+
+
 _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "database_url": _database_url,
     "nats_url": _nats_url,
@@ -394,6 +404,7 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "runner_log_chunk_bytes": _int_in(1024, 65536, "expected 1024 to 65536 bytes"),
     "runner_log_step_bytes": _int_in(1024, 2**31 - 1, "expected at least 1024 bytes"),
     "runner_work_dir": _data_dir,
+    "runner_masked_env": _env_names,
 }
 
 

@@ -73,6 +73,8 @@ async def run_attempt(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pump, DRAIN_S)
         outputs, problems = read_outputs(workspace.outputs)
+        # Outputs enter the run's events, kept forever: masked like the log.
+        outputs = {key: shipper.mask(value) for key, value in outputs.items()}
         for problem in problems:
             shipper.note(problem)
         exit_code = process.returncode if status in ("succeeded", "failed") else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
@@ -36,6 +37,12 @@ class RunnerConfig(msgspec.Struct, frozen=True, kw_only=True):
     fetch_wait_s: float = 2.0
     """How long one pull waits for a job: also how soon a stopping runner stops pulling."""
     version: str = "0"
+    masked_env: tuple[str, ...] = ()
+    """The runner's environment variables whose values every step's log and outputs mask."""
+
+    def masked_values(self, environ: Mapping[str, str]) -> list[str]:
+        """The values to mask in a step's output: of `masked_env`, those set in `environ`."""
+        return [environ[name] for name in self.masked_env if environ.get(name)]
 
     @classmethod
     def from_settings(
@@ -57,6 +64,7 @@ class RunnerConfig(msgspec.Struct, frozen=True, kw_only=True):
             "log_chunk_bytes": settings.runner_log_chunk_bytes,
             "log_step_bytes": settings.runner_log_step_bytes,
             "work_dir": settings.runner_work_dir,
+            "masked_env": settings.runner_masked_env,
             "version": version("flowledger"),
         }
         fields.update({k: v for k, v in overrides.items() if v is not None})

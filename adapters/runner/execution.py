@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from typing import Any
 
 from nats.aio.client import Client as Nats
@@ -111,6 +112,7 @@ class Execution:
             chunk_bytes=self._config.log_chunk_bytes,
             step_bytes=self._config.log_step_bytes,
             flush_s=self._config.log_flush_s,
+            secrets=self._config.masked_values(os.environ),
         )
         try:
             outcome = await run_attempt(

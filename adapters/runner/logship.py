@@ -3,7 +3,8 @@
 Output waits at most `flush_s` before its POST starts. Chunks are numbered in the step's log
 channel from the job's first seq, and a failed POST is retried with the same numbers (and the
 same Idempotency-Key), so the API appends each chunk once and in order. Past the per-step cap,
-output is counted, not kept, and one `system` chunk records how much was dropped.
+output is counted, not kept, and one `system` chunk records how much was dropped. The attempt's
+secret values are masked first (`masking.LogMasker`): nothing unmasked is ever queued.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import codecs
 import logging
+from collections.abc import Iterable
 from typing import Any, Literal
 from uuid import UUID
 
 from adapters.runner.api import ApiError, ApiUnavailable, RunnerApi
+from adapters.runner.masking import LogMasker
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +62,14 @@ class LogShipper:
         chunk_bytes: int,
         step_bytes: int,
         flush_s: float,
+        secrets: Iterable[str] = (),
     ) -> None:
         self._api = api
         self._run_id, self._step, self._job_key = run_id, step, job_key
         self._traceparent = traceparent
         self._chunk_bytes, self._step_bytes, self._flush_s = chunk_bytes, step_bytes, flush_s
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._masker = LogMasker(secrets)
         self._pending: list[tuple[Stream, str]] = []
         self._pending_bytes = 0
         self._first_pending_at: float | None = None
@@ -81,15 +86,19 @@ class LogShipper:
 
     def feed(self, data: bytes) -> None:
         """Raw output bytes as the process wrote them (split characters are joined later)."""
-        self._add(OUTPUT, self._decoder.decode(data), capped=True)
+        self._add(OUTPUT, self._decoder.decode(self._masker.feed(data)), capped=True)
 
     def note(self, text: str) -> None:
         """A line from the runner itself (timeout, cancel, truncation): always kept."""
-        self._add("system", f"[flowledger] {text}\n", capped=False)
+        self._add("system", self._masker.mask(f"[flowledger] {text}\n"), capped=False)
+
+    def mask(self, text: str) -> str:
+        """`text` (an output's value, say) with the attempt's secret values masked."""
+        return self._masker.mask(text)
 
     async def close(self) -> None:
         """Send everything left (and the truncation note), then stop."""
-        self._add(OUTPUT, self._decoder.decode(b"", final=True), capped=True)
+        self._add(OUTPUT, self._decoder.decode(self._masker.flush(), final=True), capped=True)
         if self.dropped_bytes:
             self.note(
                 f"output truncated: {self.dropped_bytes} bytes past the "

@@ -11,6 +11,7 @@ from adapters.cli.main import build_parser, main
 from adapters.cli.run_follow import LogPrinter
 from adapters.cli.run_trigger import RunCommandError, typed_parameters
 from adapters.platform.settings import Settings, SettingsError, load_settings
+from adapters.runner.config import RunnerConfig
 from adapters.runner.launch import LaunchError, runner_config
 from adapters.runner.logship import split_utf8
 from adapters.runner.outputs import read_outputs
@@ -140,3 +141,16 @@ def test_runner_settings_are_read_and_checked(tmp_path: Path) -> None:
         load_settings({"FLOWLEDGER_RUNNER_LOG_CHUNK_BYTES": "100000"}, cwd=tmp_path)
     with pytest.raises(SettingsError, match="FLOWLEDGER_RUNNER_LABELS"):
         load_settings({"FLOWLEDGER_RUNNER_LABELS": "a b"}, cwd=tmp_path)
+
+
+def test_the_masked_env_names_runner_variables_and_only_set_ones_are_masked(
+    tmp_path: Path,
+) -> None:
+    masked = {"FLOWLEDGER_RUNNER_MASKED_ENV": "NPM_TOKEN, DEPLOY_KEY"}
+    settings = load_settings(masked, cwd=tmp_path)
+    config = RunnerConfig.from_settings(settings, api_url="http://api", token="t", nats_url="n")
+
+    assert config.masked_env == ("NPM_TOKEN", "DEPLOY_KEY")
+    assert config.masked_values({"DEPLOY_KEY": "v", "NPM_TOKEN": ""}) == ["v"]
+    with pytest.raises(SettingsError, match="FLOWLEDGER_RUNNER_MASKED_ENV"):
+        load_settings({"FLOWLEDGER_RUNNER_MASKED_ENV": "NOT-A-NAME"}, cwd=tmp_path)

@@ -178,3 +178,24 @@ async def test_a_project_key_cannot_touch_another_project(
     assert allowed.status_code == 201
     assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
     assert (no_admin.status_code, no_admin.json()["code"]) == (403, "forbidden")
+
+
+async def test_a_credential_looking_env_value_is_refused_and_nothing_is_written(
+    client: AsyncTestClient, admin: dict[str, str], services
+) -> None:
+    project = await new_project(client, admin)
+    token = "ghp_" + "Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8"
+    body = pipeline_body(project)
+    body["steps"][0]["env"] = {"TOKEN": token}
+    store: EventStore = services.store
+    head = await store.head_position()
+
+    refused = await client.post("/api/v1/pipelines", json=body, headers=admin)
+
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "steps[0].env"
+    assert "secret" in refused.json()["detail"] and token not in refused.text
+    assert await store.head_position() == head
+    body["steps"][0]["not_secret"] = ["TOKEN"]  # declared: the author takes responsibility
+    kept = await client.post("/api/v1/pipelines", json=body, headers=admin)
+    assert kept.status_code == 201, kept.text
