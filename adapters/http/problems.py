@@ -147,6 +147,8 @@ MAPPERS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
     AppendOutcomeUnknown: _dependency_down,
     StoreUnavailable: _dependency_down,
     asyncpg.PostgresConnectionError: _dependency_down,
+    # 57xxx: the server is starting, shutting down or was restarted under us (not a bug).
+    asyncpg.exceptions.OperatorInterventionError: _dependency_down,
     asyncpg.InterfaceError: _dependency_down,
     ConnectionError: _dependency_down,
     OSError: _dependency_down,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 import pytest_asyncio
 from litestar import get
@@ -30,9 +31,14 @@ def misconfigured() -> None:
     raise ImproperlyConfiguredException("a framework's own 500")
 
 
+@get("/api/v1/test-only/starting-up", opt={"exclude_from_auth": True}, sync_to_thread=False)
+def starting_up() -> None:
+    raise asyncpg.CannotConnectNowError("the database system is starting up")
+
+
 @pytest_asyncio.fixture
 async def broken(settings: Settings) -> AsyncIterator[AsyncTestClient]:
-    app = create_app(settings, routes=[boom, misconfigured])
+    app = create_app(settings, routes=[boom, misconfigured, starting_up])
     async with AsyncTestClient(app=app) as client:
         yield client
 
@@ -87,3 +93,15 @@ async def test_a_framework_500_is_answered_and_logged_the_same_way(
     [record] = errors(caplog)
     assert record.exc_info is not None
     assert record.exc_info[0] is ImproperlyConfiguredException
+
+
+async def test_a_database_still_starting_is_a_503_not_a_bug(
+    broken: AsyncTestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # After a restart PostgreSQL answers 57P03 for a moment: clients should retry, not report.
+    with caplog.at_level(logging.INFO):
+        response = await broken.get("/api/v1/test-only/starting-up")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "dependency_unavailable"
+    assert errors(caplog) == []
