@@ -52,7 +52,7 @@ def _lines(chunks: Any) -> list[dict[str, Any]]:
             "position": c.position,
             "step": c.step or "run",
             "stream": c.stream,
-            "html": to_html(c.text),
+            "html": to_html(c.text.removesuffix("\n")),
         }
         for c in chunks
     ]
