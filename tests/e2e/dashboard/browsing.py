@@ -45,8 +45,10 @@ class Site:
             body["project_id"] = project
         return self.post("/api/v1/api-keys", body)["secret"]
 
-    def status(self, run: str) -> str:
-        return self.api.get(f"/api/v1/pipeline-runs/{run}/status").json()["status"]
+    def status(self, run: str) -> str | None:
+        """The run's status as the views have it (None until they have the run)."""
+        answer = self.api.get(f"/api/v1/pipeline-runs/{run}/status")
+        return answer.json()["status"] if answer.status_code == 200 else None
 
     def wait_status(self, run: str, wanted: str, within_s: float = 30) -> None:
         deadline = time.monotonic() + within_s
@@ -76,7 +78,8 @@ class Browsing:
         self.page.wait_for_url("**/dashboard/runs")
 
     def wait_live(self) -> None:
-        self.page.wait_for_selector("body[data-live=open]", timeout=10_000)
+        """Until the page's socket to the gateway is open."""
+        self.page.wait_for_function("() => document.body.dataset.live === 'open'", timeout=10_000)
 
     def axe(self) -> list[str]:
         """Serious or critical accessibility violations of the page as it is now."""
