@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -14,6 +15,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsPlugin
+from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
 from adapters.http.health import HealthController
@@ -28,6 +30,15 @@ from adapters.platform.settings import Settings
 from adapters.telemetry.http import MetricsController, echo_request_id, request_telemetry
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
+DOCS_ASSETS = Path(__file__).parent / "docs_assets"
+# The viewer's files come from the package (PROVENANCE.md there), so /docs works offline;
+# no web fonts and no AI agent, which the viewer would otherwise fetch from its vendor.
+DOCS_VIEWER = ScalarRenderPlugin(
+    js_url="/docs/assets/scalar.js",
+    css_url="/docs/assets/scalar.css",
+    favicon="",
+    options={"withDefaultFonts": False, "agent": {"disabled": True}},
+)
 
 
 def create_app(
@@ -45,6 +56,9 @@ def create_app(
     return Litestar(
         route_handlers=[
             HealthController,
+            create_static_files_router(
+                path="/docs/assets", directories=[DOCS_ASSETS], include_in_schema=False
+            ),
             *([MetricsController] if settings.metrics_enabled else []),
             *routes,
         ],
@@ -64,7 +78,7 @@ def create_app(
             title="flowledger",
             version=version("flowledger"),
             path="/docs",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[DOCS_VIEWER],
         ),
         state=State({"settings": settings, "migrations_dir": None, **(state or {})}),
         # The process's logging is configured once, by adapters.telemetry: not by litestar.
