@@ -15,7 +15,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
-from adapters.dashboard import audit_page, run_page, runs_list, signin
+from adapters.dashboard import audit_page, operations, run_page, runs_list, signin
 from adapters.dashboard.session import PUBLIC, DashboardSession
 from adapters.dashboard.tickets import Tickets
 
@@ -41,6 +41,7 @@ def routes() -> list[ControllerRouterHandler]:
             run_page.retry,
             audit_page.audit_page,
             audit_page.export,
+            operations.operations_page,
         ],
         middleware=[DefineMiddleware(DashboardSession, exclude=PUBLIC)],
         exception_handlers={NotAuthorizedException: signin.to_sign_in},
