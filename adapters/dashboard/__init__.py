@@ -15,7 +15,14 @@ from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
-from adapters.dashboard import audit_page, operations, run_page, runs_list, signin
+from adapters.dashboard import (
+    audit_page,
+    operations,
+    pipelines_pages,
+    run_page,
+    runs_list,
+    signin,
+)
 from adapters.dashboard.session import PUBLIC, DashboardSession
 from adapters.dashboard.tickets import Tickets
 
@@ -42,6 +49,9 @@ def routes() -> list[ControllerRouterHandler]:
             audit_page.audit_page,
             audit_page.export,
             operations.operations_page,
+            pipelines_pages.pipelines_page,
+            pipelines_pages.pipeline_page,
+            pipelines_pages.pipeline_graph,
         ],
         middleware=[DefineMiddleware(DashboardSession, exclude=PUBLIC)],
         exception_handlers={NotAuthorizedException: signin.to_sign_in},
