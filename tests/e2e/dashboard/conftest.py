@@ -40,8 +40,10 @@ def site() -> Iterator[Site]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
+    # Per module: sync playwright marks its event loop running in this thread while it is
+    # open, and later tests of the session call asyncio.run().
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(
             executable_path=str(CHROMIUM),
