@@ -8,6 +8,7 @@ from pathlib import Path
 
 from litestar import Litestar
 
+from adapters import dashboard
 from adapters.bootstrap.resources import ProcessRole, Resources, open_resources, shared_or_own
 from adapters.http import audit, reads, writes
 from adapters.http.app import Lifespan, create_app
@@ -29,6 +30,8 @@ def api_app(
 ) -> Litestar:
     """The API process's app; it opens its resources in its lifespan unless `shared`."""
     mcp = McpEndpoint(max_body_bytes=settings.max_body_bytes)
+    # The dashboard's pages open the gateway with tickets that stand for their session.
+    tickets = dashboard.Tickets()
 
     def mcp_running(_app: Litestar) -> contextlib.AbstractAsyncContextManager[None]:
         return mcp.running()
@@ -40,8 +43,9 @@ def api_app(
             *webhooks.ROUTES,
             *reads.ROUTES,
             *audit.ROUTES,
-            *websocket_routes(authenticate_token),
+            *websocket_routes(tickets.authenticator(authenticate_token)),
             mcp.route(),
+            *dashboard.routes(),
         ],
         # The gateway's last: its feed shares the pool and NATS connection of the first.
         lifespan=[
@@ -49,7 +53,7 @@ def api_app(
             mcp_running,
             gateway_lifespan,
         ],
-        state={"migrations_dir": migrations_dir},
+        state={"migrations_dir": migrations_dir, "dashboard_tickets": tickets},
     )
 
 

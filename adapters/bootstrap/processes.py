@@ -63,7 +63,7 @@ def gateway(settings: Settings, *, out: Out) -> None:
     """Serve the WebSocket gateway alone, with /health and /ready, on the API's port."""
     with listen(settings.host, settings.port) as sock, kept_servers(settings, log=out) as kept:
         urls, keeper = kept
-        _announce(settings, urls, sock, out)
+        _announce(settings, urls, sock, out, dashboard=False)
         with _reason_if_lost(keeper):
             run_role(run_roles([gateway_role(settings, urls, sock), _keeping(keeper)]))
 
@@ -252,12 +252,16 @@ async def _first_admin_key(services: Services, out: Out, *, example: bool = Fals
     out("")
 
 
-def _announce(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Out) -> None:
+def _announce(
+    settings: Settings, urls: ServerUrls, sock: socket.socket, out: Out, *, dashboard: bool = True
+) -> None:
     host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host
     embedded = settings.database_url is None or settings.nats_url is None
     out(f"flowledger {version('flowledger')}")
     out(f"  listening on  http://{shown_host}:{port}  (OpenAPI at /docs)")
+    if dashboard:
+        out(f"  dashboard     http://{shown_host}:{port}/dashboard/runs  (sign in with an API key)")
     out(f"  database      {redact(urls.database_url)}")
     out(f"  nats          {redact(urls.nats_url)}")
     out(f"  data          {settings.data_dir if embedded else 'in the servers above'}")

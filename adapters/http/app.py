@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.plugins.problem_details import ProblemDetailsPlugin
+from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
 from adapters.http.bodies import JsonRequest
@@ -27,6 +29,7 @@ from adapters.platform.settings import Settings
 from adapters.telemetry.http import MetricsController, echo_request_id, request_telemetry
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
+DOCS_ASSETS = Path(__file__).parent / "docs_assets"
 
 
 def create_app(
@@ -44,6 +47,9 @@ def create_app(
     return Litestar(
         route_handlers=[
             HealthController,
+            create_static_files_router(
+                path="/docs/assets", directories=[DOCS_ASSETS], include_in_schema=False
+            ),
             *([MetricsController] if settings.metrics_enabled else []),
             *routes,
         ],

@@ -35,12 +35,22 @@ EITHER_CREDENTIAL: list[SecurityRequirement] = [{"apiKey": []}, {"bearer": []}]
 _PUBLIC = [re.compile(pattern) for pattern in EXCLUDED_FROM_AUTH]
 
 
+# The viewer's files come from the package (PROVENANCE.md there), so /docs works offline;
+# no web fonts and no AI agent, which the viewer would otherwise fetch from its vendor.
+DOCS_VIEWER = ScalarRenderPlugin(
+    js_url="/docs/assets/scalar.js",
+    css_url="/docs/assets/scalar.css",
+    favicon="",
+    options={"withDefaultFonts": False, "agent": {"disabled": True}},
+)
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="flowledger",
         version=version("flowledger"),
         path="/docs",
-        render_plugins=[ScalarRenderPlugin()],
+        render_plugins=[DOCS_VIEWER],
         components=Components(security_schemes=dict(SECURITY_SCHEMES)),
     )
 

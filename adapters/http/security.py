@@ -34,7 +34,16 @@ if TYPE_CHECKING:
 API_KEY_HEADER = "X-API-Key"
 JWT_ALGORITHM = "HS256"
 ALL_PROJECTS = "*"
-EXCLUDED_FROM_AUTH = [r"^/health$", r"^/ready$", r"^/metrics$", r"^/docs(/|$)", r"^/webhooks(/|$)"]
+# The dashboard authenticates with its own session cookie (adapters/dashboard/session.py):
+# the API itself never accepts a cookie, so no API route can be called cross-site.
+EXCLUDED_FROM_AUTH = [
+    r"^/health$",
+    r"^/ready$",
+    r"^/metrics$",
+    r"^/docs(/|$)",
+    r"^/webhooks(/|$)",
+    r"^/dashboard(/|$)",
+]
 # Webhooks come in bursts from a provider's few addresses and carry no API key; a forged
 # delivery costs one HMAC and writes nothing, so an address limit would only drop real ones.
 EXCLUDED_FROM_RATE_LIMITS = [r"^/health$", r"^/ready$", r"^/metrics$", r"^/webhooks(/|$)"]

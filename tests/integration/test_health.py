@@ -188,9 +188,13 @@ async def test_openapi_is_served_at_docs(database_url: str, nats_url: str) -> No
     async with client(database_url, nats_url) as http:
         page = await http.get("/docs")
         schema = await http.get("/docs/openapi.json")
+        viewer = await http.get("/docs/assets/scalar.js")
 
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
+    # Offline: the viewer's files come from the server itself, nothing from a CDN.
+    assert "http://" not in page.text and "https://" not in page.text
+    assert viewer.status_code == 200 and "javascript" in viewer.headers["content-type"]
     assert {"/health", "/ready"} <= set(schema.json()["paths"])
 
 
