@@ -228,7 +228,10 @@ async def test_replaying_every_stream_gives_the_live_states(
     # The runs read model, projected from the same feed, agrees with every replayed run.
     schema = await make_schema(scratch_services.store.pool, RunsProjection())
     await apply_in_batches(
-        scratch_services.store.pool, RunsProjection(), schema, current_envelopes(rows)
+        scratch_services.store.pool,
+        RunsProjection(),
+        schema,
+        await current_envelopes(scratch_services.store.pool, rows),
     )
     for run_id in work.runs:
         run = replayed[str(run_id)]
