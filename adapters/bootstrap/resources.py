@@ -18,7 +18,7 @@ from adapters.platform.settings import Settings, resolve_cipher_key
 from adapters.store import EventStore
 from adapters.store.heartbeats import PgHeartbeats
 from adapters.store.personal import reveal
-from adapters.store.personal.keys import SubjectKeys
+from adapters.store.personal.keys import PgDataSubjects, SubjectKeys
 from adapters.store.personal.sealer import Sealer
 from adapters.store.pool import open_pool
 from adapters.store.repository import Repository
@@ -97,6 +97,7 @@ async def open_services(
                 sealer=box,
                 secrets=RandomSecrets(),
                 heartbeats=PgHeartbeats(store.pool),
+                subjects=PgDataSubjects(store.pool, subject_keys),
             ),
             observer=TelemetryObserver(),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 import asyncpg
+from cryptography.exceptions import InvalidTag
 
 from adapters.store.personal import cipher
 
@@ -24,6 +25,12 @@ class SubjectKeys:
         if len(instance_key) != 32:
             raise ValueError("the instance key must be 32 bytes (AES-256)")
         self._instance_key = instance_key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SubjectKeys) and other._instance_key == self._instance_key
+
+    def __hash__(self) -> int:
+        return hash(self._instance_key)
 
     def __repr__(self) -> str:
         return "SubjectKeys(instance_key=<redacted>)"
@@ -54,18 +61,20 @@ class SubjectKeys:
             )
         return subject, cipher.unwrap(self._instance_key, subject, stored)
 
-    async def keys(self, conn: Conn, subjects: Collection[str]) -> dict[str, bytes]:
-        """The data keys of `subjects` still kept; an erased subject is simply absent."""
+    async def wrapped(self, conn: Conn, subjects: Collection[str]) -> dict[str, str]:
+        """The wrapped data keys of `subjects` still kept; an erased subject is simply absent."""
         rows = await conn.fetch(
             "SELECT subject_id, wrapped_key FROM data_subject_keys WHERE subject_id = ANY($1)",
             list(subjects),
         )
-        return {
-            row["subject_id"]: cipher.unwrap(
-                self._instance_key, row["subject_id"], row["wrapped_key"]
-            )
-            for row in rows
-        }
+        return {row["subject_id"]: row["wrapped_key"] for row in rows}
+
+    def unwrap(self, subject: str, wrapped: str) -> bytes | None:
+        """The data key, or None if this instance key did not wrap it."""
+        try:
+            return cipher.unwrap(self._instance_key, subject, wrapped)
+        except (ValueError, InvalidTag):
+            return None
 
     async def lookup(self, conn: Conn, kind: str, value: str) -> str | None:
         """The subject an admin knows by an e-mail address or a login, if it has a key."""
@@ -92,3 +101,17 @@ class SubjectKeys:
             "DELETE FROM data_subject_keys WHERE subject_id = $1 RETURNING 1", subject
         )
         return deleted is not None
+
+
+class PgDataSubjects:
+    """The command side's port (`commands.ports.DataSubjects`) on the process's pool."""
+
+    def __init__(self, pool: asyncpg.Pool, keys: SubjectKeys) -> None:
+        self._pool = pool
+        self._keys = keys
+
+    async def exists(self, subject_id: str) -> bool:
+        return await self._keys.exists(self._pool, subject_id)
+
+    async def forget(self, subject_id: str) -> bool:
+        return await self._keys.forget(self._pool, subject_id)

@@ -3,7 +3,9 @@
 One step used by `reader.current_envelopes` (so projections, timelines, the gateway's replays and
 the audit history and export see the same thing), with the subjects' keys fetched once a batch.
 The composition root installs the keys once per process: a process that never did (a tool with
-no instance key) sees sealed values as stored, never clear text.
+no instance key) sees sealed values as stored, never clear text. A process may hold several
+(tests run apps of different instances side by side): each data key opens with the instance key
+that wrapped it, which AES-GCM's tag tells apart.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class _Envelope(Protocol):
     """An event envelope or an auditor's AuditEvent: whatever carries `data` and `metadata`."""
 
     @property
-    def data(self) -> dict[str, Any]: ...
+    def data(self) -> dict[str, Any] | msgspec.Raw: ...
     @property
     def metadata(self) -> EventMetadata: ...
 
@@ -35,31 +37,55 @@ E = TypeVar("E", bound=_Envelope)
 
 def install(keys: SubjectKeys) -> None:
     """Let this process's readers open sealed values (the composition root calls it)."""
-    _installed[:] = [keys]
+    if all(keys != known for known in _installed):
+        _installed.insert(0, keys)
 
 
-def installed() -> SubjectKeys | None:
-    return _installed[0] if _installed else None
+def installed() -> tuple[SubjectKeys, ...]:
+    return tuple(_installed)
+
+
+_PREFIX = cipher.PREFIX.encode()
+_decode = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+def _data(envelope: _Envelope) -> dict[str, Any]:
+    data = envelope.data
+    if isinstance(data, msgspec.Raw):
+        # The auditors' reads keep data as stored bytes: decode only what holds a sealed value.
+        return _decode(data) if _PREFIX in bytes(memoryview(data)) else {}
+    return data
 
 
 def _sealed_in(envelope: _Envelope) -> Iterable[str]:
-    yield from _walk(envelope.data)
+    yield from _walk(_data(envelope))
     if cipher.is_sealed(envelope.metadata.actor):
         yield envelope.metadata.actor  # type: ignore[misc]
 
 
 async def reveal(conn: Conn, envelopes: Sequence[E]) -> list[E]:
     """`envelopes` with each sealed value opened, or `ERASED` if its subject's key is gone."""
-    keys = installed()
     subjects = {
         cipher.subject_of_sealed(value) for envelope in envelopes for value in _sealed_in(envelope)
     }
-    if keys is None or not subjects:
+    if not _installed or not subjects:
         return list(envelopes)
-    found = await keys.keys(conn, subjects)
+    found = await data_keys(conn, subjects)
     return [
         _open(envelope, found) if any(_sealed_in(envelope)) else envelope for envelope in envelopes
     ]
+
+
+async def data_keys(conn: Conn, subjects: set[str]) -> dict[str, bytes]:
+    """The data keys of `subjects` this process can unwrap; an erased subject has none."""
+    wrapped = await _installed[0].wrapped(conn, subjects)
+    found: dict[str, bytes] = {}
+    for subject, key in wrapped.items():
+        for keys in _installed:
+            if (opened := keys.unwrap(subject, key)) is not None:
+                found[subject] = opened
+                break
+    return found
 
 
 def open_value(value: str, found: dict[str, bytes]) -> str:
@@ -91,7 +117,9 @@ def _opened(value: Any, found: dict[str, bytes]) -> Any:
 
 
 def _open(envelope: E, found: dict[str, bytes]) -> E:
-    data: dict[str, Any] = _opened(envelope.data, found)
+    data: Any = _opened(_data(envelope), found)
+    if isinstance(envelope.data, msgspec.Raw):
+        data = msgspec.Raw(msgspec.json.encode(data))
     metadata = envelope.metadata
     if cipher.is_sealed(metadata.actor):
         metadata = msgspec.structs.replace(metadata, actor=open_value(metadata.actor, found))  # type: ignore[arg-type]
