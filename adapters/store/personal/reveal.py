@@ -57,22 +57,42 @@ def _data(envelope: _Envelope) -> dict[str, Any]:
     return data
 
 
-def _sealed_in(envelope: _Envelope) -> Iterable[str]:
-    yield from _walk(_data(envelope))
+class _Opener:
+    """Opens the sealed values of one batch: each distinct value once (an append's events share
+    their metadata, so its sealed actor repeats), each subject's cipher made once."""
+
+    def __init__(self, keys: dict[str, bytes]) -> None:
+        self._ciphers = {subject: cipher.AESGCM(key) for subject, key in keys.items()}
+        self._done: dict[str, str] = {}
+
+    def __call__(self, value: str) -> str:
+        if (known := self._done.get(value)) is None:
+            aead = self._ciphers.get(cipher.subject_of_sealed(value))
+            opened = cipher.open_with(value, aead) if aead is not None else None
+            known = self._done[value] = ERASED if opened is None else opened
+        return known
+
+
+def _sealed_in(data: dict[str, Any], envelope: _Envelope) -> list[str]:
+    found = list(_walk(data)) if data else []
     if cipher.is_sealed(envelope.metadata.actor):
-        yield envelope.metadata.actor  # type: ignore[misc]
+        found.append(envelope.metadata.actor)  # type: ignore[arg-type]
+    return found
 
 
 async def reveal(conn: Conn, envelopes: Sequence[E]) -> list[E]:
     """`envelopes` with each sealed value opened, or `ERASED` if its subject's key is gone."""
-    subjects = {
-        cipher.subject_of_sealed(value) for envelope in envelopes for value in _sealed_in(envelope)
-    }
-    if not _installed or not subjects:
+    if not _installed:
         return list(envelopes)
-    found = await data_keys(conn, subjects)
+    datas = [_data(envelope) for envelope in envelopes]
+    sealed = [_sealed_in(data, envelope) for data, envelope in zip(datas, envelopes, strict=True)]
+    subjects = {cipher.subject_of_sealed(value) for values in sealed for value in values}
+    if not subjects:
+        return list(envelopes)
+    opener = _Opener(await data_keys(conn, subjects))
     return [
-        _open(envelope, found) if any(_sealed_in(envelope)) else envelope for envelope in envelopes
+        _open(envelope, data, opener) if values else envelope
+        for envelope, data, values in zip(envelopes, datas, sealed, strict=True)
     ]
 
 
@@ -88,12 +108,6 @@ async def data_keys(conn: Conn, subjects: set[str]) -> dict[str, bytes]:
     return found
 
 
-def open_value(value: str, found: dict[str, bytes]) -> str:
-    key = found.get(cipher.subject_of_sealed(value))
-    opened = cipher.open_sealed(value, key) if key is not None else None
-    return ERASED if opened is None else opened
-
-
 def _walk(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         if value.startswith(cipher.PREFIX):
@@ -106,21 +120,23 @@ def _walk(value: Any) -> Iterable[str]:
             yield from _walk(item)
 
 
-def _opened(value: Any, found: dict[str, bytes]) -> Any:
+def _opened(value: Any, opener: _Opener) -> Any:
     if isinstance(value, str):
-        return open_value(value, found) if value.startswith(cipher.PREFIX) else value
+        return opener(value) if value.startswith(cipher.PREFIX) else value
     if isinstance(value, dict):
-        return {name: _opened(item, found) for name, item in value.items()}
+        return {name: _opened(item, opener) for name, item in value.items()}
     if isinstance(value, list):
-        return [_opened(item, found) for item in value]
+        return [_opened(item, opener) for item in value]
     return value
 
 
-def _open(envelope: E, found: dict[str, bytes]) -> E:
-    data: Any = _opened(_data(envelope), found)
-    if isinstance(envelope.data, msgspec.Raw):
-        data = msgspec.Raw(msgspec.json.encode(data))
+def _open(envelope: E, data: dict[str, Any], opener: _Opener) -> E:
     metadata = envelope.metadata
     if cipher.is_sealed(metadata.actor):
-        metadata = msgspec.structs.replace(metadata, actor=open_value(metadata.actor, found))  # type: ignore[arg-type]
-    return msgspec.structs.replace(envelope, data=data, metadata=metadata)  # type: ignore[type-var]
+        metadata = msgspec.structs.replace(metadata, actor=opener(metadata.actor))  # type: ignore[arg-type]
+    if not data:  # nothing sealed in data (stored bytes left as they are)
+        return msgspec.structs.replace(envelope, metadata=metadata)  # type: ignore[type-var]
+    opened: Any = _opened(data, opener)
+    if isinstance(envelope.data, msgspec.Raw):
+        opened = msgspec.Raw(msgspec.json.encode(opened))
+    return msgspec.structs.replace(envelope, data=opened, metadata=metadata)  # type: ignore[type-var]
