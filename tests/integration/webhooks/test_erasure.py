@@ -6,6 +6,7 @@ import io
 import json
 from uuid import UUID
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from adapters.audit.export import export
@@ -17,8 +18,11 @@ from domain.personal import ERASED
 from domain.pipeline_definition import TriggerSpec
 from domain.run import Run
 from domain.webhook_delivery import WebhookDelivery
+from projections.rebuild import rebuild
+from projections.runs import RunsProjection
 from tests.helpers import unique_id
 from tests.integration.api.conftest import Keys
+from tests.integration.api.queries_support import projector  # noqa: F401  (a fixture)
 from tests.integration.webhooks.intake_world import (  # noqa: F401  (the `world` fixture)
     World,
     world_fixture,
@@ -37,6 +41,7 @@ def push_by(login: str, email: str) -> bytes:
     return json.dumps(body).encode()
 
 
+@pytest.mark.usefixtures("projector")
 async def test_a_committer_is_sealed_readable_then_erased_and_everything_still_replays(
     world: World, client: AsyncTestClient, admin: dict[str, str], keys: Keys, database_url: str
 ) -> None:
@@ -73,6 +78,7 @@ async def test_a_committer_is_sealed_readable_then_erased_and_everything_still_r
     assert login in history.text
     exported = await export_of(database_url, delivery)
     assert email in exported and login in exported, exported[exported.find("payload") :][:300]
+    assert (await run_view(client, admin, world, run_id))["actor"] == login
     published = await published_of(world, delivery, str(run_id))
     assert all(login not in json.dumps(e.data) for e in published)
     opened = await reveal(world.pool, published)
@@ -110,6 +116,9 @@ async def test_a_committer_is_sealed_readable_then_erased_and_everything_still_r
     assert email not in exported and login not in exported and ERASED in exported
     [requested, *_] = await read_stream_current(world.pool, str(run_id))
     assert requested.data["trigger"]["actor"] == requested.metadata.actor == ERASED
+    # The run view shows `[erased]` once its read model is rebuilt (as documented).
+    await rebuild(database_url, RunsProjection())
+    assert (await run_view(client, admin, world, run_id))["actor"] == ERASED
     opened = await reveal(world.pool, await published_of(world, delivery, str(run_id)))
     assert [e.data["payload"] for e in opened if e.type == "WebhookReceived"] == [ERASED]
 
@@ -121,6 +130,16 @@ async def test_a_committer_is_sealed_readable_then_erased_and_everything_still_r
             "/api/v1/audit/verify", params={"stream": stream}, headers=admin
         )
         assert verified.status_code == 200 and verified.json()["ok"] is True, verified.text
+
+
+async def run_view(
+    client: AsyncTestClient, admin: dict[str, str], world: World, run_id: UUID
+) -> dict:
+    head = await world.pool.fetchval("SELECT max(position) FROM events")
+    params = {"min_position": head}
+    response = await client.get(f"/api/v1/pipeline-runs/{run_id}", params=params, headers=admin)
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 async def export_of(database_url: str, stream_id: str) -> str:
