@@ -16,7 +16,13 @@ from domain.envelope import EventEnvelope, EventMetadata
 from domain.personal import ERASED
 from gateway.events import opened
 from tests.helpers import unique_id
-from tests.integration.relay.relaying import read, running, start_at_head, unique_config
+from tests.integration.relay.relaying import (
+    read,
+    running,
+    start_at_head,
+    unique_config,
+    wait_checkpoint,
+)
 
 
 async def test_a_fresh_nats_replay_holds_no_clear_name_and_shows_erased_once_forgotten(
@@ -29,8 +35,11 @@ async def test_a_fresh_nats_replay_holds_no_clear_name_and_shows_erased_once_for
     metadata = EventMetadata(correlation_id=run, actor=person, personal_actor=True)
     event = NewEvent(type="RunStarted", data={"occurred_at": "2026-04-01T12:00:00Z"})
     async with running(Relay(database_url, nats_url, config)):
-        await services.store.append(run, "run", [event], expected_version=0, metadata=metadata)
-        [message] = await read(nats_url, f"{config.prefix}.*.*.run.{run}.*", idle=3.0)
+        written = await services.store.append(
+            run, "run", [event], expected_version=0, metadata=metadata
+        )
+        await wait_checkpoint(database_url, config.stream, written.last_position)
+    [message] = await read(nats_url, f"{config.prefix}.*.*.run.{run}.*")
 
     # On NATS as stored: sealed. The gateway opens it for its clients.
     assert person.encode() not in message.data
