@@ -11,6 +11,7 @@ from commands.boundary import checked
 from commands.context import CommandContext
 from commands.ports import (
     CommandObserver,
+    DataSubjects,
     Heartbeats,
     Repository,
     Secrets,
@@ -39,6 +40,8 @@ class Dependencies(msgspec.Struct, frozen=True, kw_only=True):
     sealer: SecretSealer
     secrets: Secrets
     heartbeats: Heartbeats
+    subjects: DataSubjects | None = None
+    """Only the erasure needs it; unit tests of other commands leave it out."""
 
 
 Handler = Callable[[Any, CommandContext, Dependencies], Awaitable[CommandResult]]

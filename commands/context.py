@@ -42,6 +42,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     project_id: UUID | None
     """None: every project."""
     scopes: frozenset[str]
+    person: bool = False
+    """Its name is a person's (a webhook's committer), so events keep it sealed, forgettable."""
 
     def allows(self, scope: str, project_id: UUID | None) -> bool:
         if self.project_id is not None and project_id != self.project_id:
@@ -91,6 +93,7 @@ class CommandContext(msgspec.Struct, frozen=True, kw_only=True):
             correlation_id=self.correlation_id,
             causation_id=self.causation_id,
             actor=self.principal.name,
+            personal_actor=self.principal.person,
             traceparent=self.traceparent,
             idempotency_key=self.scoped_key(),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from commands import (
     api_keys,
+    data_subjects,
     dispatch,
     pipelines,
     projects,
@@ -19,6 +20,7 @@ HANDLERS: dict[type, Handler] = {
     **pipelines.HANDLERS,
     **runs.HANDLERS,
     **api_keys.HANDLERS,
+    **data_subjects.HANDLERS,
     **webhook_sources.HANDLERS,
     **webhook_deliveries.HANDLERS,
     **runners.HANDLERS,

@@ -55,6 +55,16 @@ class SecretSealer(Protocol):
     def seal(self, plain: str) -> str: ...
 
 
+class DataSubjects(Protocol):
+    """The data subjects' keys, kept outside the events table: deleting one erases a person."""
+
+    async def exists(self, subject_id: str) -> bool: ...
+
+    async def forget(self, subject_id: str) -> bool:
+        """Delete the subject's key; False if it was already gone."""
+        ...
+
+
 class NewApiKey(msgspec.Struct, frozen=True, kw_only=True):
     token: str
     """Shown once to whoever asked for the key; never stored."""

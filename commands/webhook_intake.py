@@ -178,7 +178,11 @@ class WebhookIntake:
         actor = cut(facts.actor or delivery.source_kind, ACTOR_MAX)
         for candidate in chosen:
             context = _context(
-                delivery, actor, at, key=f"intake:{delivery.stream_id}:{candidate.pipeline_id}"
+                delivery,
+                actor,
+                at,
+                key=f"intake:{delivery.stream_id}:{candidate.pipeline_id}",
+                person=bool(facts.actor) and facts.actor != delivery.source_kind,
             )
             command = TriggerRun(
                 pipeline_id=candidate.pipeline_id,
@@ -287,13 +291,19 @@ def _mirrors(candidate: Candidate, source: str, facts: Backflow) -> bool:
 
 
 def _context(
-    delivery: ReceivedDelivery, actor: str, at: datetime, *, key: str | None = None
+    delivery: ReceivedDelivery,
+    actor: str,
+    at: datetime,
+    *,
+    key: str | None = None,
+    person: bool = False,
 ) -> CommandContext:
     principal = Principal(
         id=f"webhook-source:{delivery.source_id}",
         name=actor,
         project_id=delivery.project_id,
         scopes=frozenset({"write"}),
+        person=person,
     )
     return CommandContext(
         principal=principal,

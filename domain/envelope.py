@@ -15,6 +15,8 @@ class EventMetadata(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=Tru
     actor: str | None = None
     traceparent: str | None = None
     idempotency_key: str | None = None
+    personal_actor: bool = False
+    """The actor is a person (a committer from a webhook): the store seals it per subject."""
 
 
 class EventEnvelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -130,6 +130,11 @@ class Feed:
                 return
             if position > self.last + 1 and not await self._backfill(position - 1):
                 return  # the table is out of reach: the next message tries the gap again
+            try:
+                body = await events.opened(self.pool, msg.data)
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("gateway: cannot open personal values at %s: %s", position, error)
+                return  # never sealed text to a client; the next message backfills this one
             with span(
                 "gateway fan-out",
                 # The message's own trace, whatever task this callback happens to run in.
@@ -137,7 +142,7 @@ class Feed:
                 kind=SpanKind.CONSUMER,
                 attributes={"flowledger.position": position},
             ):
-                self._fan_out(position, routes, msg.data.decode())
+                self._fan_out(position, routes, body.decode())
 
     async def _on_reconnected(self) -> None:
         # What was published while we were away never reaches us: read it from the table.

@@ -15,6 +15,7 @@ import asyncpg
 import msgspec
 
 from adapters.store import audit_reader
+from adapters.store.personal.reveal import reveal
 from domain.envelope import EventMetadata
 from domain.registry import Registry, RegistryError, default_registry
 
@@ -169,7 +170,11 @@ class DeliveryCache:
             found = await deliveries_by_event(conn, unknown)
             self._known.update({c: found.get(c) for c in unknown})
         found_now = {c: d for c in causes if (d := self._known.get(c)) is not None}
-        return [
-            _audit_event(row, meta, found_now, None)
-            for row, meta in zip(rows, metadata, strict=True)
-        ]
+        # Auditors see personal values as every reader does: opened, or erased.
+        return await reveal(
+            conn,
+            [
+                _audit_event(row, meta, found_now, None)
+                for row, meta in zip(rows, metadata, strict=True)
+            ],
+        )

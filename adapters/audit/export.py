@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
@@ -13,7 +14,9 @@ import asyncpg
 import msgspec
 
 from adapters.audit.reads import FeedFilters, batches, feed_reader
-from adapters.platform.settings import Settings
+from adapters.platform.settings import Settings, resolve_cipher_key
+from adapters.store.personal import reveal
+from adapters.store.personal.keys import SubjectKeys
 from adapters.store.reader import head as head_position
 
 _lines = msgspec.json.Encoder()
@@ -79,6 +82,8 @@ def export_command(
         recorded_after=args.recorded_after,
         recorded_before=args.recorded_before,
     )
+    # Personal values are exported as every reader shows them: opened, or erased.
+    reveal.install(SubjectKeys(base64.b64decode(resolve_cipher_key(settings))))
     with configured_database(settings, err) as database_url, _opened(args.output) as out:
         report = asyncio.run(
             export(database_url, out, after=args.after, limit=args.limit, filters=filters)

@@ -3,6 +3,7 @@ write side on that pool (event store, repository, command bus, secrets)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -16,6 +17,9 @@ from adapters.platform.services import RandomSecrets, Services
 from adapters.platform.settings import Settings, resolve_cipher_key
 from adapters.store import EventStore
 from adapters.store.heartbeats import PgHeartbeats
+from adapters.store.personal import reveal
+from adapters.store.personal.keys import PgDataSubjects, SubjectKeys
+from adapters.store.personal.sealer import Sealer
 from adapters.store.pool import open_pool
 from adapters.store.repository import Repository
 from adapters.streaming.nats import RECONNECT_WAIT_S, NatsConnection
@@ -71,6 +75,10 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """The write side; on `pool` when given (left open), else on a pool of its own."""
     registry = default_registry()
+    cipher_key = resolve_cipher_key(settings)
+    subject_keys = SubjectKeys(base64.b64decode(cipher_key))
+    # Readers of this process open personal values with the same keys its store seals them by.
+    reveal.install(subject_keys)
     async with EventStore(
         database_url,
         stream_types=registry.stream_types(),
@@ -78,9 +86,10 @@ async def open_services(
         max_event_bytes_by_stream_type={"webhook_delivery": MAX_DELIVERY_EVENT_BYTES},
         pool=pool,
         pool_size=pool_size,
+        sealer=Sealer(subject_keys),
     ) as store:
         repository = Repository(store, registry)
-        box = SecretBox(resolve_cipher_key(settings))
+        box = SecretBox(cipher_key)
         bus = CommandBus(
             HANDLERS,
             Dependencies(
@@ -88,6 +97,7 @@ async def open_services(
                 sealer=box,
                 secrets=RandomSecrets(),
                 heartbeats=PgHeartbeats(store.pool),
+                subjects=PgDataSubjects(store.pool, subject_keys),
             ),
             observer=TelemetryObserver(),
         )

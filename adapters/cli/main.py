@@ -14,6 +14,7 @@ from importlib.metadata import version
 
 from adapters.cli.audit import add_commands as add_audit_commands
 from adapters.cli.console import err, guarded, out, settings_or_none, telemetry
+from adapters.cli.erase import add_erase_command
 from adapters.cli.export import add_export_command
 from adapters.cli.operations import add_commands as add_operations_commands
 from adapters.cli.runner import add_runner_commands
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         _migrate,
     )
     add_operations_commands(commands, SETTINGS_HELP)
+    add_erase_command(commands, SETTINGS_HELP)
     add_export_command(commands, SETTINGS_HELP, _export)
     add_audit_commands(commands, SETTINGS_HELP)
     add_runner_commands(commands, runner=_runner, run=_run)

@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 
+from adapters.store.personal.reveal import reveal
 from adapters.store.rows import COLUMNS, envelope_from_row
 from domain.envelope import EventEnvelope
 from domain.upcasting import current
@@ -30,9 +31,10 @@ from domain.upcasting import current
 Conn = asyncpg.Connection | asyncpg.Pool
 
 
-def current_envelopes(rows: Iterable[Any]) -> list[EventEnvelope]:
-    """Rows as current envelopes: the one place the readers upcast."""
-    return [current(envelope_from_row(row)) for row in rows]
+async def current_envelopes(conn: Conn, rows: Iterable[Any]) -> list[EventEnvelope]:
+    """Rows as current envelopes: the one place the readers upcast, and open personal values
+    (or show them erased: `personal.reveal`)."""
+    return await reveal(conn, [current(envelope_from_row(row)) for row in rows])
 
 
 async def head(conn: Conn) -> int:
@@ -62,13 +64,14 @@ async def read_range(
         args.append(limit)
         sql += f" LIMIT ${len(args)}"
     rows = await conn.fetch(sql, *args)
-    return current_envelopes(rows)
+    return await current_envelopes(conn, rows)
 
 
 async def read_after(conn: Conn, after: int, limit: int) -> list[EventEnvelope]:
-    """Current. Every event past `after`, in position order, at most `limit`: `read_all`
-    upcast, for readers that publish what they read (the relay)."""
-    return current_envelopes(await _after(conn, after, limit))
+    """Current, personal values left sealed. Every event past `after`, in position order, at
+    most `limit`: `read_all` upcast, for readers that publish what they read (the relay), so
+    that what NATS keeps holds no personal value in clear and forgets with the store."""
+    return [current(envelope_from_row(row)) for row in await _after(conn, after, limit)]
 
 
 async def read_all(conn: Conn, after: int, limit: int) -> list[EventEnvelope]:
@@ -103,7 +106,7 @@ async def read_stream_current(conn: Conn, stream_id: str) -> list[EventEnvelope]
     rows = await conn.fetch(
         f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version", stream_id
     )
-    return current_envelopes(rows)
+    return await current_envelopes(conn, rows)
 
 
 async def read_positions(conn: Conn, positions: Collection[int]) -> list[EventEnvelope]:
@@ -112,7 +115,7 @@ async def read_positions(conn: Conn, positions: Collection[int]) -> list[EventEn
         f"SELECT {COLUMNS} FROM events WHERE position = ANY($1::bigint[]) ORDER BY position",
         list(positions),
     )
-    return current_envelopes(rows)
+    return await current_envelopes(conn, rows)
 
 
 async def stream_version(conn: Conn, stream_id: str) -> int:
@@ -127,7 +130,7 @@ async def first_events(conn: Conn, streams: Collection[str]) -> list[EventEnvelo
         f"SELECT {COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) AND version = 1",
         list(streams),
     )
-    return current_envelopes(rows)
+    return await current_envelopes(conn, rows)
 
 
 async def any_stream_of_type(conn: Conn, stream_type: str) -> bool:

@@ -54,4 +54,4 @@ async def replay(
     """Current. The events of one watch level (`run`, `pipeline`, `project` or `all`) in
     `(after, upto]`, in position order, at most `limit`."""
     args: list[Any] = [after, upto, limit] + ([target] if level != "all" else [])
-    return current_envelopes(await conn.fetch(replay_sql(level), *args))
+    return await current_envelopes(conn, await conn.fetch(replay_sql(level), *args))

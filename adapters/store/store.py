@@ -14,6 +14,7 @@ from adapters.store import reader
 from adapters.store.checks import DEFAULT_MAX_EVENT_BYTES, check_append
 from adapters.store.encoding import NewEvent, prepare_events
 from adapters.store.notifier import HeadWatcher
+from adapters.store.personal.sealer import Sealer
 from adapters.store.pool import open_pool
 from adapters.store.writer import AppendResult, GroupCommitWriter, PendingAppend
 from adapters.telemetry.metrics import EVENTS_APPENDED
@@ -37,6 +38,7 @@ class EventStore:
         pool_size: int = 10,
         flushers: int = 2,
         pool: asyncpg.Pool | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self._database_url = database_url
         self.stream_types = frozenset(stream_types)
@@ -50,6 +52,8 @@ class EventStore:
         self._pool: asyncpg.Pool | None = None
         self._writer: GroupCommitWriter | None = None
         self._watcher: HeadWatcher | None = None
+        # Seals what the domain marks personal, per data subject, before it is hashed and kept.
+        self._sealer = sealer
 
     async def open(self) -> None:
         self._pool = self._shared_pool or await open_pool(
@@ -100,6 +104,8 @@ class EventStore:
         check_append(self.stream_types, stream_id, stream_type, events, expected_version, metadata)
         if self._writer is None:
             raise RuntimeError("the event store is not open")
+        if self._sealer is not None:
+            events, metadata = await self._sealer.seal(self.pool, events, metadata)
         recorded_at = datetime.now(UTC)
         prepared = prepare_events(
             stream_id=stream_id,

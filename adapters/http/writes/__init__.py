@@ -2,6 +2,7 @@
 where it wrote. Registered before the reads, whose GETs merge into the same paths."""
 
 from adapters.http.writes.api_keys import ApiKeysController
+from adapters.http.writes.data_subjects import DataSubjectsController
 from adapters.http.writes.pipelines import PipelinesController
 from adapters.http.writes.projects import ProjectsController
 from adapters.http.writes.runners import RunnersController
@@ -15,4 +16,5 @@ ROUTES = [
     RunnersController,
     ApiKeysController,
     WebhookSourcesController,
+    DataSubjectsController,
 ]

@@ -22,7 +22,7 @@ from eventsourcing.domain import Aggregate
 
 from adapters.platform.services import RandomSecrets, Services
 from adapters.store.heartbeats import PgHeartbeats
-from adapters.store.reader import current_envelopes
+from adapters.store.reader import current_envelopes, read_stream_current
 from adapters.store.repository import Repository
 from adapters.store.rows import envelope_from_row
 from adapters.webhooks.intake import received
@@ -166,7 +166,7 @@ class Workload:
             at=self.driver.tick(),
         )
         await self.repository.save(delivery)
-        (envelope,) = await services.store.read_stream(str(delivery.id))
+        (envelope,) = await read_stream_current(services.store.pool, str(delivery.id))
         pipe = await self.repository.get(pipelines.Pipeline, pipeline)
 
         async def candidates(_project: object, *, position: int) -> list[Candidate]:
@@ -228,7 +228,10 @@ async def test_replaying_every_stream_gives_the_live_states(
     # The runs read model, projected from the same feed, agrees with every replayed run.
     schema = await make_schema(scratch_services.store.pool, RunsProjection())
     await apply_in_batches(
-        scratch_services.store.pool, RunsProjection(), schema, current_envelopes(rows)
+        scratch_services.store.pool,
+        RunsProjection(),
+        schema,
+        await current_envelopes(scratch_services.store.pool, rows),
     )
     for run_id in work.runs:
         run = replayed[str(run_id)]

@@ -115,7 +115,7 @@ async def read_events(pool: asyncpg.Pool, tag: str, after: int = 0) -> list[Even
         after,
         f"{tag}:%",
     )
-    return current_envelopes(rows)
+    return await current_envelopes(pool, rows)
 
 
 async def make_schema(pool: asyncpg.Pool, projection: Projection) -> str:

@@ -14,7 +14,7 @@ import asyncpg
 import pytest_asyncio
 
 from adapters.platform.services import Services
-from adapters.store.reader import current_envelopes
+from adapters.store.reader import current_envelopes, read_stream_current
 from adapters.webhooks.intake import IntakeProcess
 from commands import pipelines, projects, webhook_sources
 from commands.bus import CommandResult
@@ -138,7 +138,8 @@ class World:
         )
         metadata = EventMetadata(correlation_id=self.correlation(), actor=kind)
         await self.services.repository.save(delivery, metadata=metadata)
-        return (await self.services.store.read_stream(str(stream)))[0]
+        # As the intake reads it (the feed): current, its personal body opened.
+        return (await read_stream_current(self.services.store.pool, str(stream)))[0]
 
     async def handle(self, envelope: EventEnvelope) -> Outcome:
         """Bring the pipelines view up to this moment, then let the intake process it."""
@@ -154,13 +155,18 @@ class World:
         )
         if not rows:
             return
-        envelopes = current_envelopes(rows)
+        envelopes = await current_envelopes(self.pool, rows)
         async with self.pool.acquire() as conn, conn.transaction():
             await PipelinesProjection().apply(conn, self.schema, envelopes)
         self._applied = envelopes[-1].position
 
     async def run(self, run_id: UUID) -> Run:
         return await self.services.repository.get(Run, run_id)
+
+    async def actor(self, run_id: UUID) -> str:
+        """Who triggered the run, as readers see it (the aggregate keeps a person's name sealed)."""
+        requested = (await read_stream_current(self.services.store.pool, str(run_id)))[0]
+        return requested.data["trigger"]["actor"]
 
     async def delivery(self, envelope: EventEnvelope) -> WebhookDelivery:
         return await self.services.repository.get(WebhookDelivery, UUID(envelope.stream_id))

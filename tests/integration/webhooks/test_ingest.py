@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
 from adapters.platform.services import Services
+from adapters.store.reader import read_stream_current
 from domain.webhook_delivery import delivery_stream_id
 from tests.integration.webhooks.support import Delivery, Sample, Sources, samples, sign
 
@@ -32,7 +33,7 @@ async def post(
 
 
 async def stored(services: Services, delivery: str) -> list[Any]:
-    return await services.store.read_stream(delivery)
+    return await read_stream_current(services.store.pool, delivery)
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=str)

@@ -1,0 +1,79 @@
+"""Sealed text: `pii:v1:<subject id>:<base64 nonce+ciphertext>`, AES-256-GCM per subject.
+
+A string (not an object) so that a sealed value fits every field that held the clear text:
+event schemas, metadata and the boundary's types stay as they are.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+PREFIX = "pii:v1:"
+_NONCE = 12
+
+
+def is_sealed(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def subject_of_sealed(value: str) -> str:
+    return value[len(PREFIX) :].split(":", 1)[0]
+
+
+def seal(subject_id: str, key: bytes, plain: str) -> str:
+    nonce = os.urandom(_NONCE)
+    # The subject id is bound as associated data: a ciphertext moved to another subject fails.
+    sealed = AESGCM(key).encrypt(nonce, plain.encode(), subject_id.encode())
+    return f"{PREFIX}{subject_id}:{base64.b64encode(nonce + sealed).decode('ascii')}"
+
+
+def open_sealed(value: str, key: bytes) -> str | None:
+    """The clear text, or None if `value` is damaged or not sealed under `key`."""
+    return open_with(value, AESGCM(key))
+
+
+def open_with(value: str, aead: AESGCM) -> str | None:
+    """`open_sealed` with a cipher made once for many values of one subject."""
+    subject_id, _, text = value[len(PREFIX) :].partition(":")
+    try:
+        raw = base64.b64decode(text, validate=True)
+        return aead.decrypt(raw[:_NONCE], raw[_NONCE:], subject_id.encode()).decode()
+    except (ValueError, InvalidTag):
+        return None
+
+
+def new_data_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
+
+
+def wrap(instance_key: bytes, subject_id: str, data_key: bytes) -> str:
+    nonce = os.urandom(_NONCE)
+    sealed = AESGCM(instance_key).encrypt(nonce, data_key, subject_id.encode())
+    return base64.b64encode(nonce + sealed).decode("ascii")
+
+
+def unwrap(instance_key: bytes, subject_id: str, wrapped: str) -> bytes:
+    raw = base64.b64decode(wrapped)
+    return AESGCM(instance_key).decrypt(raw[:_NONCE], raw[_NONCE:], subject_id.encode())
+
+
+def keyed_hash(instance_key: bytes, purpose: str, value: str) -> str:
+    """A stable, keyed hash: the same person maps to one id, which says nothing without the key."""
+    pepper = hashlib.sha256(b"flowledger data subjects\0" + instance_key).digest()
+    digest = hmac.new(pepper, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()
+    return digest[:32]
+
+
+def subject_id(instance_key: bytes, login: str) -> str:
+    return "ds_" + keyed_hash(instance_key, "login", login)
+
+
+def handle(instance_key: bytes, kind: str, value: str) -> str:
+    normalized = value.strip().lower() if kind == "email" else value
+    return keyed_hash(instance_key, kind, normalized)

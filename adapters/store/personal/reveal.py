@@ -1,0 +1,142 @@
+"""Opens sealed personal values on the read path, or shows them as `ERASED` once forgotten.
+
+One step used by `reader.current_envelopes` (so projections, timelines, the gateway's replays and
+the audit history and export see the same thing), with the subjects' keys fetched once a batch.
+The composition root installs the keys once per process: a process that never did (a tool with
+no instance key) sees sealed values as stored, never clear text. A process may hold several
+(tests run apps of different instances side by side): each data key opens with the instance key
+that wrapped it, which AES-GCM's tag tells apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, TypeVar
+
+import msgspec
+
+from adapters.store.personal import cipher
+from adapters.store.personal.keys import Conn, SubjectKeys
+from domain.envelope import EventMetadata
+from domain.personal import ERASED
+
+_installed: list[SubjectKeys] = []
+
+
+class _Envelope(Protocol):
+    """An event envelope or an auditor's AuditEvent: whatever carries `data` and `metadata`."""
+
+    @property
+    def data(self) -> dict[str, Any] | msgspec.Raw: ...
+    @property
+    def metadata(self) -> EventMetadata: ...
+
+
+E = TypeVar("E", bound=_Envelope)
+
+
+def install(keys: SubjectKeys) -> None:
+    """Let this process's readers open sealed values (the composition root calls it)."""
+    if all(keys != known for known in _installed):
+        _installed.insert(0, keys)
+
+
+def installed() -> tuple[SubjectKeys, ...]:
+    return tuple(_installed)
+
+
+_PREFIX = cipher.PREFIX.encode()
+_decode = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+def _data(envelope: _Envelope) -> dict[str, Any]:
+    data = envelope.data
+    if isinstance(data, msgspec.Raw):
+        # The auditors' reads keep data as stored bytes: decode only what holds a sealed value.
+        return _decode(data) if _PREFIX in bytes(memoryview(data)) else {}
+    return data
+
+
+class _Opener:
+    """Opens the sealed values of one batch: each distinct value once (an append's events share
+    their metadata, so its sealed actor repeats), each subject's cipher made once."""
+
+    def __init__(self, keys: dict[str, bytes]) -> None:
+        self._ciphers = {subject: cipher.AESGCM(key) for subject, key in keys.items()}
+        self._done: dict[str, str] = {}
+
+    def __call__(self, value: str) -> str:
+        if (known := self._done.get(value)) is None:
+            aead = self._ciphers.get(cipher.subject_of_sealed(value))
+            opened = cipher.open_with(value, aead) if aead is not None else None
+            known = self._done[value] = ERASED if opened is None else opened
+        return known
+
+
+def _sealed_in(data: dict[str, Any], envelope: _Envelope) -> list[str]:
+    found = list(_walk(data)) if data else []
+    if cipher.is_sealed(envelope.metadata.actor):
+        found.append(envelope.metadata.actor)  # type: ignore[arg-type]
+    return found
+
+
+async def reveal(conn: Conn, envelopes: Sequence[E]) -> list[E]:
+    """`envelopes` with each sealed value opened, or `ERASED` if its subject's key is gone."""
+    if not _installed:
+        return list(envelopes)
+    datas = [_data(envelope) for envelope in envelopes]
+    sealed = [_sealed_in(data, envelope) for data, envelope in zip(datas, envelopes, strict=True)]
+    subjects = {cipher.subject_of_sealed(value) for values in sealed for value in values}
+    if not subjects:
+        return list(envelopes)
+    opener = _Opener(await data_keys(conn, subjects))
+    return [
+        _open(envelope, data, opener) if values else envelope
+        for envelope, data, values in zip(envelopes, datas, sealed, strict=True)
+    ]
+
+
+async def data_keys(conn: Conn, subjects: set[str]) -> dict[str, bytes]:
+    """The data keys of `subjects` this process can unwrap; an erased subject has none."""
+    wrapped = await _installed[0].wrapped(conn, subjects)
+    found: dict[str, bytes] = {}
+    for subject, key in wrapped.items():
+        for keys in _installed:
+            if (opened := keys.unwrap(subject, key)) is not None:
+                found[subject] = opened
+                break
+    return found
+
+
+def _walk(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        if value.startswith(cipher.PREFIX):
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item)
+
+
+def _opened(value: Any, opener: _Opener) -> Any:
+    if isinstance(value, str):
+        return opener(value) if value.startswith(cipher.PREFIX) else value
+    if isinstance(value, dict):
+        return {name: _opened(item, opener) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_opened(item, opener) for item in value]
+    return value
+
+
+def _open(envelope: E, data: dict[str, Any], opener: _Opener) -> E:
+    metadata = envelope.metadata
+    if cipher.is_sealed(metadata.actor):
+        metadata = msgspec.structs.replace(metadata, actor=opener(metadata.actor))  # type: ignore[arg-type]
+    if not data:  # nothing sealed in data (stored bytes left as they are)
+        return msgspec.structs.replace(envelope, metadata=metadata)  # type: ignore[type-var]
+    opened: Any = _opened(data, opener)
+    if isinstance(envelope.data, msgspec.Raw):
+        opened = msgspec.Raw(msgspec.json.encode(opened))
+    return msgspec.structs.replace(envelope, data=opened, metadata=metadata)  # type: ignore[type-var]

@@ -1,0 +1,100 @@
+"""Seals what the domain marks personal (`domain.personal`) before it reaches the events table.
+
+Whose data a raw webhook body is, is read with the same parser the intake uses, so the body and
+the runs it triggers (whose actor is that committer) share one subject: one erasure forgets both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from adapters.store.encoding import NewEvent
+from adapters.store.personal import cipher
+from adapters.store.personal.keys import Conn, SubjectKeys
+from commands.webhook_payloads import UnreadablePayload, parse_delivery
+from domain.envelope import EventMetadata
+from domain.limits import ACTOR_MAX, cut
+from domain.personal import ACTOR_FIELDS, PERSONAL_FIELDS
+
+_Body = msgspec.json.Decoder(dict[str, Any])
+
+
+class Sealer:
+    def __init__(self, keys: SubjectKeys) -> None:
+        self._keys = keys
+
+    async def seal(
+        self, conn: Conn, events: Sequence[NewEvent], metadata: EventMetadata
+    ) -> tuple[list[NewEvent], EventMetadata]:
+        sealed = [await self._event(conn, event) for event in events]
+        actor = metadata.actor
+        if metadata.personal_actor and actor and not cipher.is_sealed(actor):
+            subject, key = await self._keys.ensure(conn, actor, {})
+            sealed = [_seal_actor(event, actor, subject, key) for event in sealed]
+            metadata = msgspec.structs.replace(metadata, actor=cipher.seal(subject, key, actor))
+        return sealed, metadata
+
+    async def _event(self, conn: Conn, event: NewEvent) -> NewEvent:
+        fields = PERSONAL_FIELDS.get(event.type)
+        if not fields or not isinstance(event.data, dict):
+            return event
+        login, handles = _whose(event.data)
+        subject, key = await self._keys.ensure(conn, login, handles)
+        data = dict(event.data)
+        for name in fields:
+            value = data.get(name)
+            if isinstance(value, str) and value and not cipher.is_sealed(value):
+                data[name] = cipher.seal(subject, key, value)
+        return msgspec.structs.replace(event, data=data)
+
+
+def _seal_actor(event: NewEvent, actor: str, subject: str, key: bytes) -> NewEvent:
+    paths = ACTOR_FIELDS.get(event.type)
+    if not paths or not isinstance(event.data, dict):
+        return event
+    data = dict(event.data)
+    for *parents, name in paths:
+        holder = data
+        for parent in parents:
+            child = holder.get(parent)
+            if not isinstance(child, dict):
+                break
+            holder[parent] = holder = dict(child)
+        else:
+            if holder.get(name) == actor:
+                holder[name] = cipher.seal(subject, key, actor)
+    return msgspec.structs.replace(event, data=data)
+
+
+def _whose(data: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The login a delivery's body belongs to (as the intake names its actor), and its e-mail."""
+    kind, payload = str(data.get("source_kind", "")), str(data.get("payload", ""))
+    try:
+        facts = parse_delivery(
+            kind, str(data.get("event", "")), payload, content_type=data.get("content_type")
+        )
+        actor = getattr(facts, "actor", None)
+    except UnreadablePayload:
+        actor = None
+    if not actor or actor == kind:
+        # Nobody named: the body is still sealed, under a subject of its own delivery.
+        return f"delivery:{data.get('source_id')}:{data.get('delivery_id')}", {}
+    handles = {"login": cut(actor, ACTOR_MAX)}
+    if email := _email(payload):
+        handles["email"] = email
+    return cut(actor, ACTOR_MAX), handles
+
+
+def _email(payload: str) -> str | None:
+    try:
+        body = _Body.decode(payload)
+    except msgspec.DecodeError:
+        return None
+    pusher = body.get("pusher")
+    for value in (isinstance(pusher, dict) and pusher.get("email"), body.get("user_email")):
+        if isinstance(value, str) and "@" in value:
+            return value
+    return None
