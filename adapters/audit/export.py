@@ -50,13 +50,14 @@ async def export(
 
 @contextlib.contextmanager
 def configured_database(settings: Settings, err: Callable[[str], None]) -> Iterator[str]:
-    """The configured database, else the embedded one (without NATS: readers need none)."""
+    """The configured database, else that of the `up` running on the data folder, else the
+    embedded one started for the block (without NATS: readers need none)."""
     if settings.database_url:
         yield settings.database_url
         return
-    from adapters.platform.embedded import embedded_servers
+    from adapters.platform.runtime import servers
 
-    with embedded_servers(settings, log=err) as urls:
+    with servers(settings, log=err) as urls:
         yield urls.database_url
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import socket
-from collections.abc import Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from datetime import UTC, datetime
 from importlib.metadata import version
 from urllib.parse import urlsplit, urlunsplit
@@ -27,12 +29,13 @@ from adapters.platform.admin_key import create_key, ensure_admin_key
 from adapters.platform.embedded import ServerUrls, embedded_servers
 from adapters.platform.event_loop import run_role
 from adapters.platform.example import create_example
+from adapters.platform.runtime import Runtime, runtime_file, servers
 from adapters.platform.services import Services
 from adapters.platform.settings import Settings
 from adapters.platform.supervisor import Role, listen, run_roles, with_probe
 from adapters.runner.api import ApiError, ApiUnavailable
 from adapters.runner.config import RunnerConfig
-from adapters.runner.launch import LaunchError, local_runner_key
+from adapters.runner.launch import LaunchError, local_api_url, local_runner_key
 from adapters.runner.runner import STOP_REPORT_S, Runner
 from adapters.store.migrations import migrate
 from projections.rebuild import RebuildReport, rebuild
@@ -126,7 +129,7 @@ def projections_status(settings: Settings, *, out: Out) -> list[ProjectionStatus
         finally:
             await conn.close()
 
-    with embedded_servers(settings, log=out) as urls:
+    with servers(settings, log=out) as urls:
         return asyncio.run(read(urls.database_url))
 
 
@@ -136,7 +139,7 @@ def rebuild_projection(settings: Settings, name: str, *, out: Out) -> RebuildRep
     if name not in found:
         known = ", ".join(sorted(found)) or "none"
         raise LookupError(f"no projection named {name!r} (known: {known})")
-    with embedded_servers(settings, log=out) as urls:
+    with servers(settings, log=out) as urls:
         return asyncio.run(rebuild(urls.database_url, found[name]))
 
 
@@ -149,7 +152,7 @@ def migrate_only(settings: Settings, *, out: Out) -> list[str]:
             await _first_admin_key(resources.services, out)
         return applied
 
-    with embedded_servers(settings, log=out) as urls:
+    with servers(settings, log=out) as urls:
         applied = asyncio.run(migrate_then_first_key(urls.database_url))
     out(f"applied {', '.join(applied)}" if applied else "no pending migrations")
     return applied
@@ -178,7 +181,7 @@ def issue_key(
                 expires_at=expires_at(at),
             )
 
-    with embedded_servers(settings, log=log) as urls:
+    with servers(settings, log=log) as urls:
         return asyncio.run(issue(urls.database_url))
 
 
@@ -194,7 +197,10 @@ async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Ou
             out(f"applied migrations: {', '.join(applied)}")
         _announce(settings, urls, sock, out)
         # The gateway's routes are part of the API's app; the runner talks to that API.
-        async with local_runner_key(shared.services) as runner_token:
+        async with (
+            local_runner_key(shared.services) as runner_token,
+            _published(settings, urls, sock),
+        ):
             await run_roles(
                 [
                     http_role(settings, urls, sock, shared),
@@ -223,6 +229,24 @@ async def _first_admin_key(services: Services, out: Out, *, example: bool = Fals
         out("  An example pipeline is ready. Run it from another terminal here:")
         out(f"      FLOWLEDGER_API_KEY={token} uv run flowledger run example --follow")
     out("")
+
+
+@contextlib.asynccontextmanager
+async def _published(
+    settings: Settings, urls: ServerUrls, sock: socket.socket
+) -> AsyncIterator[None]:
+    """Tell the other subcommands where this `up`'s servers are (when it holds the data folder)."""
+    if settings.database_url and settings.nats_url:
+        yield
+        return
+    here = Runtime(
+        pid=os.getpid(),
+        api_url=local_api_url(*sock.getsockname()[:2]),
+        database_url=urls.database_url,
+        nats_url=urls.nats_url,
+    )
+    with runtime_file(settings.data_dir, here):
+        yield
 
 
 def _announce(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Out) -> None:
