@@ -14,6 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
+from adapters.bootstrap.banner import repeated_when_ready
 from adapters.bootstrap.resources import open_resources
 from adapters.bootstrap.roles import (
     catalog,
@@ -36,6 +37,7 @@ from adapters.platform.supervisor import Role, listen, run_roles, with_probe
 from adapters.runner.api import ApiError, ApiUnavailable
 from adapters.runner.config import RunnerConfig
 from adapters.runner.launch import LaunchError, local_api_url, local_runner_key
+from adapters.runner.outage import ServerGone
 from adapters.runner.runner import STOP_REPORT_S, Runner
 from adapters.store.migrations import migrate
 from projections.rebuild import RebuildReport, rebuild
@@ -112,6 +114,8 @@ def runner(config: RunnerConfig, *, out: Out) -> None:
         # with vfork where uvloop forks the whole process (3x the time, measured in this repo).
         asyncio.run(run_roles([Role("runner", Runner(config).run)], grace_s=grace_s))
     except BaseExceptionGroup as group:
+        if (gone := group.subgroup(ServerGone)) is not None:
+            raise LaunchError(str(gone.exceptions[0])) from None
         refused = group.subgroup((ApiError, ApiUnavailable))
         if refused is None:
             raise
@@ -192,7 +196,7 @@ async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Ou
     async with open_resources(settings, "up", urls.database_url, urls.nats_url) as shared:
         # A fresh embedded data folder gets the example pipeline; a given database never does.
         fresh_folder = settings.database_url is None
-        await _first_admin_key(shared.services, out, example=fresh_folder)
+        banner = await _first_admin_key(shared.services, out, example=fresh_folder)
         if applied:
             out(f"applied migrations: {', '.join(applied)}")
         _announce(settings, urls, sock, out)
@@ -200,6 +204,7 @@ async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Ou
         async with (
             local_runner_key(shared.services) as runner_token,
             _published(settings, urls, sock),
+            repeated_when_ready(local_api_url(*sock.getsockname()[:2]), banner, out),
         ):
             await run_roles(
                 [
@@ -213,22 +218,28 @@ async def _up(settings: Settings, urls: ServerUrls, sock: socket.socket, out: Ou
             )
 
 
-async def _first_admin_key(services: Services, out: Out, *, example: bool = False) -> None:
+async def _first_admin_key(services: Services, out: Out, *, example: bool = False) -> list[str]:
     """On a store with no key at all, the first admin key, shown once (and with `example`,
-    the example pipeline, with the command that runs it)."""
+    the example pipeline, with the command that runs it); the lines printed."""
     token = await ensure_admin_key(services, at=datetime.now(UTC))
     if token is None:
-        return
+        return []
     if example:
         await create_example(services, at=datetime.now(UTC))
-    out("")
-    out("  first start: an admin API key was created. It is shown this once:")
-    out(f"      X-API-Key: {token}")
-    out("  Keep it; `flowledger keys create` makes more.")
+    lines = [
+        "",
+        "  first start: an admin API key was created. It is shown this once:",
+        f"      X-API-Key: {token}",
+        "  Keep it; `flowledger keys create` makes more.",
+    ]
     if example:
-        out("  An example pipeline is ready. Run it from another terminal here:")
-        out(f"      FLOWLEDGER_API_KEY={token} uv run flowledger run example --follow")
-    out("")
+        lines += [
+            "  An example pipeline is ready. Run it from another terminal here:",
+            f"      FLOWLEDGER_API_KEY={token} uv run flowledger run example --follow",
+        ]
+    for line in [*lines, ""]:
+        out(line)
+    return lines
 
 
 @contextlib.asynccontextmanager

@@ -28,6 +28,7 @@ configuration: environment variables, also read from .env.default < .env < .env.
   FLOWLEDGER_HOST          address the HTTP API listens on (default 127.0.0.1)
   FLOWLEDGER_PORT          port the HTTP API listens on (default 8000)
   FLOWLEDGER_LOG_LEVEL     DEBUG, INFO, WARNING or ERROR (default INFO)
+  FLOWLEDGER_LOG_FORMAT    auto (console on a terminal, else json), json or console
   security (JWT secret, cipher key, CORS, rate limits, body size): see the README
   FLOWLEDGER_RELAY_*       the relay's JetStream stream and limits: see docs/streaming.md
 """
