@@ -16,7 +16,9 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.types import ControllerRouterHandler
 
+from adapters.http.head import head_as_get
 from adapters.http.health import HealthController
+from adapters.http.openapi_words import TriggerWords
 from adapters.http.problems import problem_details_config
 from adapters.http.security import (
     FlowledgerAuthentication,
@@ -42,7 +44,7 @@ def create_app(
     Lifespans are entered in order and left in reverse: a later one may use what an earlier
     one put in the app's state.
     """
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             *([MetricsController] if settings.metrics_enabled else []),
@@ -59,7 +61,7 @@ def create_app(
         cors_config=cors_config(settings),
         before_send=[security_headers, echo_request_id],
         request_max_body_size=settings.max_body_bytes,
-        plugins=[ProblemDetailsPlugin(problem_details_config())],
+        plugins=[ProblemDetailsPlugin(problem_details_config()), TriggerWords()],
         openapi_config=OpenAPIConfig(
             title="flowledger",
             version=version("flowledger"),
@@ -70,3 +72,5 @@ def create_app(
         # The process's logging is configured once, by adapters.telemetry: not by litestar.
         logging_config=None,
     )
+    app.asgi_handler = head_as_get(app.asgi_handler)
+    return app
