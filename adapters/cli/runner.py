@@ -89,6 +89,7 @@ def run_pipeline(settings: Settings, args: argparse.Namespace, *, out: Out, err:
     from adapters.cli.run_follow import follow
     from adapters.cli.run_trigger import (
         RunCommandError,
+        UsageError,
         client,
         find_pipeline,
         trigger,
@@ -116,6 +117,9 @@ def run_pipeline(settings: Settings, args: argparse.Namespace, *, out: Out, err:
                 err(f"stopped following; the run goes on (cancel: POST "
                     f"{api_url}/api/v1/pipeline-runs/{run_id}/cancel)")  # fmt: skip
                 return 130
+    except UsageError as exc:
+        err(f"flowledger: {exc}")
+        return EXIT_USAGE
     except RunCommandError as exc:
         err(f"flowledger: {exc}")
         return EXIT_API

@@ -58,3 +58,10 @@ async def test_a_short_webhook_secret_is_refused_naming_the_field(
     )  # fmt: skip
     assert answer.status_code in (400, 422), answer.text
     assert "secret" in answer.text
+
+
+async def test_a_bad_bearer_token_is_told_what_is_wrong_with_it(client: AsyncTestClient) -> None:
+    for token, said in (("abc", "neither an API key"), ("flk_0_x", "malformed API key")):
+        answer = await client.get("/api/v1/projects", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401
+        assert said in answer.text and "JWT secret" not in answer.text, answer.text
