@@ -34,8 +34,10 @@ async def export(
     after: int = 0,
     limit: int | None = None,
     filters: FeedFilters | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExportReport:
-    """Write the matching events after `after` (at most `limit`) to `out`, one a line."""
+    """Write the matching events after `after` (at most `limit`) to `out`, one a line;
+    `progress`, if given, hears (positions read past `after`, positions to read) per batch."""
     async with asyncpg.create_pool(database_url, min_size=1, max_size=1) as pool:
         head = await head_position(pool)
         read = feed_reader(filters or FeedFilters(), head)
@@ -43,6 +45,8 @@ async def export(
         async for batch in batches(pool, read, "position", after, limit=limit):
             out.write(_lines.encode_lines(batch))
             count, last = count + len(batch), batch[-1].position
+            if progress is not None:
+                progress(last - after, max(head - after, last - after))
         out.flush()
     full = limit is not None and count == limit
     return ExportReport(events=count, head=head, next_after=last if full else max(after, head))
@@ -71,7 +75,11 @@ def _opened(path: str | None) -> Iterator[BinaryIO]:
 
 
 def export_command(
-    settings: Settings, args: argparse.Namespace, *, err: Callable[[str], None]
+    settings: Settings,
+    args: argparse.Namespace,
+    *,
+    err: Callable[[str], None],
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """Run `flowledger export` as parsed by adapters/cli/export.py."""
     filters = FeedFilters(
@@ -82,7 +90,14 @@ def export_command(
     )
     with configured_database(settings, err) as database_url, _opened(args.output) as out:
         report = asyncio.run(
-            export(database_url, out, after=args.after, limit=args.limit, filters=filters)
+            export(
+                database_url,
+                out,
+                after=args.after,
+                limit=args.limit,
+                filters=filters,
+                progress=progress,
+            )
         )
     err(
         f"exported {report.events} events (head {report.head}); "

@@ -137,14 +137,20 @@ def projections_status(settings: Settings, *, out: Out) -> list[ProjectionStatus
         return asyncio.run(read(urls.database_url))
 
 
-def rebuild_projection(settings: Settings, name: str, *, out: Out) -> RebuildReport:
+def rebuild_projection(
+    settings: Settings,
+    name: str,
+    *,
+    out: Out,
+    progress: Callable[[int, int], None] | None = None,
+) -> RebuildReport:
     """Rebuild one projection of the catalog from event 0 and swap it in."""
     found = {p.name: p for p in catalog()}
     if name not in found:
         known = ", ".join(sorted(found)) or "none"
         raise LookupError(f"no projection named {name!r} (known: {known})")
     with servers(settings, log=out) as urls:
-        return asyncio.run(rebuild(urls.database_url, found[name]))
+        return asyncio.run(rebuild(urls.database_url, found[name], progress=progress))
 
 
 def migrate_only(settings: Settings, *, out: Out) -> list[str]:

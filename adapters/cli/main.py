@@ -234,11 +234,17 @@ def _dispatcher(_args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from adapters.audit.export import export_command
+    from adapters.cli.progress import progress
 
     settings = settings_or_none()
     if settings is None:
         return 2
-    return guarded(lambda: export_command(settings, args, err=err))
+
+    def export() -> None:
+        with progress("exporting", unit="positions") as meter:
+            export_command(settings, args, err=err, progress=meter)
+
+    return guarded(export)
 
 
 def _migrate(_args: argparse.Namespace) -> int:

@@ -143,6 +143,7 @@ def _projections_status(args: argparse.Namespace) -> int:
 
 def _projections_rebuild(args: argparse.Namespace) -> int:
     from adapters.bootstrap import processes
+    from adapters.cli.progress import progress
     from projections.rebuild import RebuildFailed, RebuildInProgress
 
     settings = settings_or_none()
@@ -151,7 +152,8 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
     telemetry(settings, "rebuild")
 
     def rebuild() -> None:
-        report = processes.rebuild_projection(settings, args.name, out=err)
+        with progress(f"rebuilding {args.name}", unit="positions") as meter:
+            report = processes.rebuild_projection(settings, args.name, out=err, progress=meter)
         out(
             f"rebuilt {report.name}: {report.events} events ({report.applied} applied) in "
             f"{report.seconds:.1f}s, {report.events_per_second:,.0f} events/s; "
