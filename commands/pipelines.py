@@ -11,7 +11,7 @@ from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.outcome import answer
 from commands.ports import VersionConflict
-from domain.errors import IllegalTransition
+from domain.errors import IllegalTransition, InvalidValue
 from domain.limits import StreamVersion
 from domain.pipeline import Pipeline
 from domain.pipeline_definition import PipelineDefinition
@@ -28,6 +28,8 @@ class DefinePipelineVersion(msgspec.Struct, frozen=True, kw_only=True):
     definition: PipelineDefinition
     expected_version: StreamVersion | None = None
     """The stream version the client last saw (If-Match); a newer one is a conflict."""
+    project_id: UUID | None = None
+    """When given (a body fetched with GET and sent back), it must be the pipeline's own."""
 
 
 class ActivatePipeline(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,6 +68,8 @@ async def define_pipeline_version(
 ) -> CommandResult:
     pipeline = await deps.repository.get(Pipeline, command.pipeline_id)
     context.principal.require_on("write", pipeline, pipeline.project_id)
+    if command.project_id is not None and command.project_id != pipeline.project_id:
+        raise InvalidValue("project_id", "a pipeline stays in its project; omit it or send its own")
     if command.expected_version is not None and command.expected_version != pipeline.version:
         raise VersionConflict(
             f"pipeline {pipeline.id} is at version {pipeline.version}, "

@@ -48,6 +48,19 @@ ParameterValue = str | int | float | bool
 
 RUN_MAX_BYTES = 64 * 1024
 Items = Meta(max_length=ITEMS_MAX)
+EVENT_KINDS = {
+    "push": "commits pushed to a branch: GitHub `push` to refs/heads/*, GitLab Push Hook",
+    "tag_push": "a tag pushed: GitHub `push` to refs/tags/*, GitLab Tag Push Hook",
+    "pull_request": "a pull/merge request opened, reopened or given new commits: GitHub "
+    "`pull_request` (opened, synchronize, reopened); also matches GitLab merge requests",
+    "merge_request": "GitLab Merge Request Hook (open, reopen, update with new commits); also "
+    "matches GitHub pull requests",
+    "workflow_run": "GitHub `workflow_run` / `workflow_job`: mirrors a GitHub Actions run",
+    "pipeline": "GitLab Pipeline Hook / Job Hook: mirrors a GitLab CI pipeline",
+    "build": "a Jenkins notification (every phase): mirrors a Jenkins build",
+}
+"""The words `TriggerSpec.events` takes for github, gitlab and jenkins sources (a generic
+source names its own kinds in each delivery's `type`); the OpenAPI shows them as an enum."""
 
 _STEP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
@@ -178,7 +191,11 @@ class ParameterSpec(_Value, kw_only=True):
 
 
 class TriggerSpec(_Value, kw_only=True):
-    """Which deliveries start the pipeline: a source, event kinds and ref globs (empty: any)."""
+    """Which deliveries start the pipeline: a source, event kinds and ref globs (empty: any).
+
+    As in GitHub Actions, `events: ["push"]` with `tags` also runs for pushed tags that match
+    them (a tag push is the kind `tag_push`; a `push` trigger without `tags` never sees one).
+    """
 
     source: TriggerSource
     events: Annotated[tuple[Keyword, ...], Items] = ()
@@ -206,7 +223,10 @@ class TriggerSpec(_Value, kw_only=True):
         one of them, a ref of the other kind never does, as in GitHub Actions: a trigger on
         tags `v*` ignores pushes to branches.
         """
-        if source != self.source or (self.events and event not in self.events):
+        kinds = self.events
+        if "push" in kinds and self.tags:
+            kinds = (*kinds, "tag_push")  # GitHub's `on: push: tags:` is how tags are asked for
+        if source != self.source or (kinds and event not in kinds):
             return False
         if not (self.branches or self.tags):
             return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from uuid import UUID
 
 import asyncpg
@@ -57,6 +57,7 @@ async def rebuild(
     projection: Projection,
     *,
     batch_size: int = REBUILD_BATCH,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RebuildReport:
     """Replay every event into a fresh copy of the projection's tables, then swap it in.
 
@@ -64,21 +65,31 @@ async def rebuild(
     in one transaction, so a query sees either the old complete view or the new complete one.
     A handler's error quarantines its stream as the live runtime does (unless the projection's
     policy is to stop); the quarantine found replaces the live one at the swap. Events an
-    operator skipped for this projection version stay skipped.
+    operator skipped for this projection version stay skipped. `progress`, if given, hears
+    (position replayed, head) after each batch.
     """
     async with _connection(target) as conn:
         key = rebuild_key(check_name(projection.name))
         if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
             raise RebuildInProgress(f"projection {projection.name} is already being rebuilt")
         try:
-            return await _rebuild(conn, projection, batch_size)
+            return await _rebuild(conn, projection, batch_size, progress or _quiet)
         finally:
             # A lost connection has released the lock already.
             with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 await conn.execute("SELECT pg_advisory_unlock($1)", key)
 
 
-async def _rebuild(conn: asyncpg.Connection, projection: Projection, batch: int) -> RebuildReport:
+def _quiet(done: int, total: int) -> None:
+    pass
+
+
+async def _rebuild(
+    conn: asyncpg.Connection,
+    projection: Projection,
+    batch: int,
+    progress: Callable[[int, int], None],
+) -> RebuildReport:
     started = time.perf_counter()
     name = projection.name
     live, shadow, old = live_schema(name), next_schema(name), old_schema(name)
@@ -105,6 +116,7 @@ async def _rebuild(conn: asyncpg.Connection, projection: Projection, batch: int)
                 await conn.execute("SET LOCAL synchronous_commit = off")
                 applied += await replay(conn, shadow, position, position + batch)
             position += batch
+            progress(position, top)
         async with conn.transaction():
             # Waits for the live owner's batch in flight, then holds its next one at its
             # checkpoint update, which will find the position moved and roll back.
@@ -114,6 +126,7 @@ async def _rebuild(conn: asyncpg.Connection, projection: Projection, batch: int)
             top = await head(conn)
             for start in range(position, top, batch):
                 applied += await replay(conn, shadow, start, min(start + batch, top))
+                progress(min(start + batch, top), top)
             await _lock_tables(conn, live)
             await conn.execute(f"ALTER SCHEMA {live} RENAME TO {old}")
             await conn.execute(f"ALTER SCHEMA {shadow} RENAME TO {live}")
@@ -144,6 +157,7 @@ async def _rebuild(conn: asyncpg.Connection, projection: Projection, batch: int)
     # Not inside the swap: dropping waits for readers of the old tables, and must not hold
     # the checkpoint row meanwhile.
     await conn.execute(f"DROP SCHEMA {old} CASCADE")
+    progress(top, top)
     return RebuildReport(
         name=name,
         events=top,

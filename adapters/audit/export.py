@@ -37,8 +37,10 @@ async def export(
     after: int = 0,
     limit: int | None = None,
     filters: FeedFilters | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExportReport:
-    """Write the matching events after `after` (at most `limit`) to `out`, one a line."""
+    """Write the matching events after `after` (at most `limit`) to `out`, one a line;
+    `progress`, if given, hears (positions read past `after`, positions to read) per batch."""
     async with asyncpg.create_pool(database_url, min_size=1, max_size=1) as pool:
         head = await head_position(pool)
         read = feed_reader(filters or FeedFilters(), head)
@@ -46,6 +48,8 @@ async def export(
         async for batch in batches(pool, read, "position", after, limit=limit):
             out.write(_lines.encode_lines(batch))
             count, last = count + len(batch), batch[-1].position
+            if progress is not None:
+                progress(last - after, max(head - after, last - after))
         out.flush()
     full = limit is not None and count == limit
     return ExportReport(events=count, head=head, next_after=last if full else max(after, head))
@@ -53,13 +57,14 @@ async def export(
 
 @contextlib.contextmanager
 def configured_database(settings: Settings, err: Callable[[str], None]) -> Iterator[str]:
-    """The configured database, else the embedded one (without NATS: readers need none)."""
+    """The configured database, else that of the `up` running on the data folder, else the
+    embedded one started for the block (without NATS: readers need none)."""
     if settings.database_url:
         yield settings.database_url
         return
-    from adapters.platform.embedded import embedded_servers
+    from adapters.platform.runtime import servers
 
-    with embedded_servers(settings, log=err) as urls:
+    with servers(settings, log=err) as urls:
         yield urls.database_url
 
 
@@ -73,7 +78,11 @@ def _opened(path: str | None) -> Iterator[BinaryIO]:
 
 
 def export_command(
-    settings: Settings, args: argparse.Namespace, *, err: Callable[[str], None]
+    settings: Settings,
+    args: argparse.Namespace,
+    *,
+    err: Callable[[str], None],
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """Run `flowledger export` as parsed by adapters/cli/export.py."""
     filters = FeedFilters(
@@ -86,7 +95,14 @@ def export_command(
     reveal.install(SubjectKeys(base64.b64decode(resolve_cipher_key(settings))))
     with configured_database(settings, err) as database_url, _opened(args.output) as out:
         report = asyncio.run(
-            export(database_url, out, after=args.after, limit=args.limit, filters=filters)
+            export(
+                database_url,
+                out,
+                after=args.after,
+                limit=args.limit,
+                filters=filters,
+                progress=progress,
+            )
         )
     err(
         f"exported {report.events} events (head {report.head}); "

@@ -9,14 +9,14 @@ deleted at the end of its stream.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Literal
 
 import asyncpg
 import msgspec
 
 from adapters.audit.chains import Break, ChainChecker
-from adapters.store import audit_reader
+from adapters.store import audit_reader, reader
 
 BATCH = 20_000
 """Rows per cursor fetch: large enough that round trips vanish, small enough to stay flat."""
@@ -54,20 +54,31 @@ async def verify_stream(conn: asyncpg.Connection, stream_id: str) -> VerifyRepor
     return _report("stream", stream_id, head, checker, started)
 
 
-async def verify_all(conn: asyncpg.Connection) -> VerifyReport:
-    """Check every stream, and that positions 1..head have no hole, in one snapshot."""
+async def verify_all(
+    conn: asyncpg.Connection, progress: Callable[[int, int], None] | None = None
+) -> VerifyReport:
+    """Check every stream, and that positions 1..head have no hole, in one snapshot;
+    `progress`, if given, hears (events checked, events to check) per batch."""
     started = time.perf_counter()
     checker = ChainChecker(check_positions=True)
-    head = await _drain(audit_reader.chain_batches(conn, None, BATCH), checker)
+    total = await reader.head(conn) if progress is not None else 0
+    head = await _drain(audit_reader.chain_batches(conn, None, BATCH), checker, progress, total)
     return _report("all", None, head, checker, started)
 
 
-async def _drain(batches: AsyncIterator[list[asyncpg.Record]], checker: ChainChecker) -> int:
+async def _drain(
+    batches: AsyncIterator[list[asyncpg.Record]],
+    checker: ChainChecker,
+    progress: Callable[[int, int], None] | None = None,
+    total: int = 0,
+) -> int:
     """Feed every row to `checker`; the last position read (0 for none)."""
     head = 0
     async for rows in batches:
         checker.feed(rows)
         head = rows[-1][0]
+        if progress is not None:
+            progress(checker.events, max(total, checker.events))
     return head
 
 

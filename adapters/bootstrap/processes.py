@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from datetime import UTC, datetime
 from importlib.metadata import version
 from urllib.parse import urlsplit, urlunsplit
@@ -13,6 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
+from adapters.bootstrap.banner import repeated_when_ready
 from adapters.bootstrap.resources import open_resources
 from adapters.bootstrap.roles import (
     catalog,
@@ -25,15 +27,17 @@ from adapters.bootstrap.roles import (
     runner_role,
 )
 from adapters.platform.admin_key import create_key, ensure_admin_key
-from adapters.platform.embedded import Keeper, ServerUrls, embedded_servers, kept_servers
+from adapters.platform.embedded import Keeper, ServerUrls, kept_servers
 from adapters.platform.event_loop import run_role
 from adapters.platform.example import create_example
+from adapters.platform.runtime import Runtime, runtime_file, servers
 from adapters.platform.services import Services
 from adapters.platform.settings import Settings
 from adapters.platform.supervisor import Role, listen, run_roles, with_probe
 from adapters.runner.api import ApiError, ApiUnavailable
 from adapters.runner.config import RunnerConfig
-from adapters.runner.launch import LaunchError, local_runner_key
+from adapters.runner.launch import LaunchError, local_api_url, local_runner_key
+from adapters.runner.outage import ServerGone
 from adapters.runner.runner import STOP_REPORT_S, Runner
 from adapters.store.migrations import migrate
 from projections.rebuild import RebuildReport, rebuild
@@ -133,6 +137,8 @@ def runner(config: RunnerConfig, *, out: Out) -> None:
         # with vfork where uvloop forks the whole process (3x the time, measured in this repo).
         asyncio.run(run_roles([Role("runner", Runner(config).run)], grace_s=grace_s))
     except BaseExceptionGroup as group:
+        if (gone := group.subgroup(ServerGone)) is not None:
+            raise LaunchError(str(gone.exceptions[0])) from None
         refused = group.subgroup((ApiError, ApiUnavailable))
         if refused is None:
             raise
@@ -150,18 +156,24 @@ def projections_status(settings: Settings, *, out: Out) -> list[ProjectionStatus
         finally:
             await conn.close()
 
-    with embedded_servers(settings, log=out) as urls:
+    with servers(settings, log=out) as urls:
         return asyncio.run(read(urls.database_url))
 
 
-def rebuild_projection(settings: Settings, name: str, *, out: Out) -> RebuildReport:
+def rebuild_projection(
+    settings: Settings,
+    name: str,
+    *,
+    out: Out,
+    progress: Callable[[int, int], None] | None = None,
+) -> RebuildReport:
     """Rebuild one projection of the catalog from event 0 and swap it in."""
     found = {p.name: p for p in catalog()}
     if name not in found:
         known = ", ".join(sorted(found)) or "none"
         raise LookupError(f"no projection named {name!r} (known: {known})")
-    with embedded_servers(settings, log=out) as urls:
-        return asyncio.run(rebuild(urls.database_url, found[name]))
+    with servers(settings, log=out) as urls:
+        return asyncio.run(rebuild(urls.database_url, found[name], progress=progress))
 
 
 def migrate_only(settings: Settings, *, out: Out) -> list[str]:
@@ -173,7 +185,7 @@ def migrate_only(settings: Settings, *, out: Out) -> list[str]:
             await _first_admin_key(resources.services, out)
         return applied
 
-    with embedded_servers(settings, log=out) as urls:
+    with servers(settings, log=out) as urls:
         applied = asyncio.run(migrate_then_first_key(urls.database_url))
     out(f"applied {', '.join(applied)}" if applied else "no pending migrations")
     return applied
@@ -202,7 +214,7 @@ def issue_key(
                 expires_at=expires_at(at),
             )
 
-    with embedded_servers(settings, log=log) as urls:
+    with servers(settings, log=log) as urls:
         return asyncio.run(issue(urls.database_url))
 
 
@@ -215,12 +227,16 @@ async def _up(
     async with open_resources(settings, "up", urls.database_url, urls.nats_url) as shared:
         # A fresh embedded data folder gets the example pipeline; a given database never does.
         fresh_folder = settings.database_url is None
-        await _first_admin_key(shared.services, out, example=fresh_folder)
+        banner = await _first_admin_key(shared.services, out, example=fresh_folder)
         if applied:
             out(f"applied migrations: {', '.join(applied)}")
         _announce(settings, urls, sock, out)
         # The gateway's routes are part of the API's app; the runner talks to that API.
-        async with local_runner_key(shared.services) as runner_token:
+        async with (
+            local_runner_key(shared.services) as runner_token,
+            _published(settings, urls, sock),
+            repeated_when_ready(local_api_url(*sock.getsockname()[:2]), banner, out),
+        ):
             await run_roles(
                 [
                     http_role(settings, urls, sock, shared),
@@ -234,22 +250,46 @@ async def _up(
             )
 
 
-async def _first_admin_key(services: Services, out: Out, *, example: bool = False) -> None:
+async def _first_admin_key(services: Services, out: Out, *, example: bool = False) -> list[str]:
     """On a store with no key at all, the first admin key, shown once (and with `example`,
-    the example pipeline, with the command that runs it)."""
+    the example pipeline, with the command that runs it); the lines printed."""
     token = await ensure_admin_key(services, at=datetime.now(UTC))
     if token is None:
-        return
+        return []
     if example:
         await create_example(services, at=datetime.now(UTC))
-    out("")
-    out("  first start: an admin API key was created. It is shown this once:")
-    out(f"      X-API-Key: {token}")
-    out("  Keep it; `flowledger keys create` makes more.")
+    lines = [
+        "",
+        "  first start: an admin API key was created. It is shown this once:",
+        f"      X-API-Key: {token}",
+        "  Keep it; `flowledger keys create` makes more.",
+    ]
     if example:
-        out("  An example pipeline is ready. Run it from another terminal here:")
-        out(f"      FLOWLEDGER_API_KEY={token} uv run flowledger run example --follow")
-    out("")
+        lines += [
+            "  An example pipeline is ready. Run it from another terminal here:",
+            f"      FLOWLEDGER_API_KEY={token} uv run flowledger run example --follow",
+        ]
+    for line in [*lines, ""]:
+        out(line)
+    return lines
+
+
+@contextlib.asynccontextmanager
+async def _published(
+    settings: Settings, urls: ServerUrls, sock: socket.socket
+) -> AsyncIterator[None]:
+    """Tell the other subcommands where this `up`'s servers are (when it holds the data folder)."""
+    if settings.database_url and settings.nats_url:
+        yield
+        return
+    here = Runtime(
+        pid=os.getpid(),
+        api_url=local_api_url(*sock.getsockname()[:2]),
+        database_url=urls.database_url,
+        nats_url=urls.nats_url,
+    )
+    with runtime_file(settings.data_dir, here):
+        yield
 
 
 def _announce(

@@ -9,7 +9,7 @@ from typing import TypeVar
 import asyncpg
 
 from adapters.bootstrap.roles import catalog
-from adapters.platform.embedded import embedded_servers
+from adapters.platform.runtime import servers
 from adapters.platform.settings import Settings
 from projections import quarantine_ops
 from projections.projection import Projection
@@ -63,5 +63,5 @@ def _on_database(
         finally:
             await conn.close()
 
-    with embedded_servers(settings, log=out) as urls:
+    with servers(settings, log=out) as urls:
         return asyncio.run(run(urls.database_url))

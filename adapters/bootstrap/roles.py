@@ -79,7 +79,13 @@ def local_runner(settings: Settings, api_url: str, nats_url: str, token: str) ->
     # `up` stops its API with everything else: running steps are stopped at once and
     # reported failed while the API may still answer, rather than outliving it.
     config = RunnerConfig.from_settings(
-        settings, api_url=api_url, token=token, nats_url=nats_url, name=name, shutdown_grace_s=0.0
+        settings,
+        api_url=api_url,
+        token=token,
+        nats_url=nats_url,
+        name=name,
+        shutdown_grace_s=0.0,
+        quiet_stop=True,
     )
     return Runner(config)
 

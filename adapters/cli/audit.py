@@ -83,9 +83,13 @@ def _verify(args: argparse.Namespace) -> int:
     import msgspec
 
     from adapters.audit.verify import verify_all, verify_stream
+    from adapters.cli.progress import progress
 
     async def check(conn: asyncpg.Connection) -> VerifyReport | None:
-        return await (verify_stream(conn, args.stream) if args.stream else verify_all(conn))
+        if args.stream:
+            return await verify_stream(conn, args.stream)
+        with progress("verifying") as meter:
+            return await verify_all(conn, meter)
 
     def report(found: VerifyReport | None) -> int:
         if found is None:

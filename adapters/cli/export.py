@@ -13,7 +13,9 @@ DESCRIPTION = (
     "most --limit events. Each envelope carries its metadata and hash; data is upcast to the "
     "current schema, and stored_schema_version tells the version it was stored as. Memory "
     "stays constant however long the feed: events are read and written a batch at a time. A "
-    "summary, with the --after to resume from, goes to stderr."
+    "summary, with the --after to resume from, goes to stderr. Uses FLOWLEDGER_DATABASE_URL; "
+    "unset, the PostgreSQL of the `flowledger up` running on FLOWLEDGER_DATA_DIR, or else an "
+    "embedded one started there for the command."
 )
 
 

@@ -29,6 +29,7 @@ configuration: environment variables, also read from .env.default < .env < .env.
   FLOWLEDGER_HOST          address the HTTP API listens on (default 127.0.0.1)
   FLOWLEDGER_PORT          port the HTTP API listens on (default 8000)
   FLOWLEDGER_LOG_LEVEL     DEBUG, INFO, WARNING or ERROR (default INFO)
+  FLOWLEDGER_LOG_FORMAT    auto (console on a terminal, else json), json or console
   security (JWT secret, cipher key, CORS, rate limits, body size): see the README
   FLOWLEDGER_RELAY_*       the relay's JetStream stream and limits: see docs/streaming.md
 """
@@ -235,11 +236,17 @@ def _dispatcher(_args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from adapters.audit.export import export_command
+    from adapters.cli.progress import progress
 
     settings = settings_or_none()
     if settings is None:
         return 2
-    return guarded(lambda: export_command(settings, args, err=err))
+
+    def export() -> None:
+        with progress("exporting", unit="positions") as meter:
+            export_command(settings, args, err=err, progress=meter)
+
+    return guarded(export)
 
 
 def _migrate(_args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Operators' subcommands: `keys create`, `projections status|rebuild` and `tail`.
+"""Operators' subcommands: `keys` (keys.py), `projections status|rebuild|quarantine`, `tail`.
 
 Each handler imports what it runs when it runs: `--help` and `version` stay fast.
 """
@@ -11,52 +11,15 @@ import textwrap
 from uuid import UUID
 
 from adapters.cli.console import err, guarded, out, settings_or_none, telemetry
+from adapters.cli.keys import add_keys
 from adapters.cli.quarantine import add_quarantine
-from adapters.platform.settings import Settings
 
 
 def add_commands(commands: argparse._SubParsersAction, epilog: str) -> None:
     """Register `keys`, `projections` and `tail` on the top-level parser's subcommands."""
-    _add_keys(commands, epilog)
+    add_keys(commands, epilog)
     _add_projections(commands, epilog)
     _add_tail(commands, epilog)
-
-
-def _add_keys(commands: argparse._SubParsersAction, epilog: str) -> None:
-    keys = commands.add_parser(
-        "keys",
-        help="manage API keys (`keys create`)",
-        description="Manage API keys outside the HTTP API.",
-    )
-    actions = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    create = actions.add_parser(
-        "create",
-        help="issue an API key and print its token once",
-        description=textwrap.fill(
-            "Issue an API key with the given scopes, for one project or for all, and print its "
-            "id and its token. The token is shown this once: only its hash is stored. Uses "
-            "FLOWLEDGER_DATABASE_URL, or the embedded PostgreSQL under FLOWLEDGER_DATA_DIR when "
-            "unset (stop `flowledger up` first, or point FLOWLEDGER_DATABASE_URL at it). The "
-            "database must be migrated (`flowledger migrate`).",
-            78,
-        ),
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    create.add_argument("--name", required=True, help="what the key is for, e.g. 'ci-bot'")
-    create.add_argument(
-        "--scopes",
-        required=True,
-        type=_scopes,
-        help="comma-separated, from read, write, admin, runner, audit",
-    )
-    create.add_argument(
-        "--project", type=UUID, metavar="UUID", help="the one project it may act on (default: all)"
-    )
-    create.add_argument(
-        "--expires-in-days", type=_positive_int, metavar="N", help="default: never expires"
-    )
-    create.set_defaults(run=_keys_create)
 
 
 def _add_projections(commands: argparse._SubParsersAction, epilog: str) -> None:
@@ -90,8 +53,8 @@ def _add_projections(commands: argparse._SubParsersAction, epilog: str) -> None:
             "Replay every event into fresh tables (schema rm_NAME__next) while the live ones keep "
             "serving queries, then swap the two in one transaction and drop the old tables. Run "
             "it beside a running projector: its owner carries on from the rebuilt position. "
-            "Beside `flowledger up`, point FLOWLEDGER_DATABASE_URL at its PostgreSQL (its "
-            "embedded one is locked while it runs).",
+            "Uses FLOWLEDGER_DATABASE_URL; unset, the PostgreSQL of the `flowledger up` running "
+            "on FLOWLEDGER_DATA_DIR, or else an embedded one started there for the command.",
             78,
         ),
         epilog=epilog,
@@ -110,7 +73,7 @@ def _add_tail(commands: argparse._SubParsersAction, epilog: str) -> None:
             "Print each event as the relay publishes it on JetStream, one line each (recorded "
             "time, position, stream type and id, event type, a few fields of its data), until "
             "Ctrl-C. Filter by run, pipeline or project, and by event type; --after starts from "
-            "a past position instead of now. Uses FLOWLEDGER_NATS_URL, or else the embedded "
+            "a past position instead of now. Uses FLOWLEDGER_NATS_URL, or else the "
             "NATS of the `flowledger up` running on FLOWLEDGER_DATA_DIR.",
             78,
         ),
@@ -141,18 +104,6 @@ def _add_tail(commands: argparse._SubParsersAction, epilog: str) -> None:
     tail.set_defaults(run=_tail)
 
 
-def _scopes(raw: str) -> tuple[str, ...]:
-    from commands.context import SCOPES
-
-    scopes = tuple(s.strip() for s in raw.split(",") if s.strip())
-    unknown = sorted(set(scopes) - SCOPES)
-    if not scopes or unknown:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated scopes from {', '.join(sorted(SCOPES))}"
-        )
-    return scopes
-
-
 def _event_type(raw: str) -> str:
     from domain.registry import UnknownEventType, default_registry
 
@@ -166,39 +117,6 @@ def _non_negative_int(raw: str) -> int:
     if not raw.isdigit():
         raise argparse.ArgumentTypeError("expected a whole number, 0 or more")
     return int(raw)
-
-
-def _positive_int(raw: str) -> int:
-    if not raw.isdigit() or int(raw) < 1:
-        raise argparse.ArgumentTypeError("expected a positive whole number")
-    return int(raw)
-
-
-def _keys_create(args: argparse.Namespace) -> int:
-    settings = settings_or_none()
-    if settings is None:
-        return 2
-    return guarded(lambda: _issue_key(settings, args))
-
-
-def _issue_key(settings: Settings, args: argparse.Namespace) -> None:
-    from datetime import timedelta
-
-    from adapters.bootstrap import processes
-
-    days = args.expires_in_days
-    key_id, token = processes.issue_key(
-        settings,
-        name=args.name,
-        scopes=args.scopes,
-        project_id=args.project,
-        expires_at=lambda at: at + timedelta(days=days) if days else None,
-        # Server chatter goes to stderr: stdout carries only the key, for scripts.
-        log=err,
-    )
-    out(f"key id: {key_id}")
-    out(f"token:  {token}")
-    err("The token is shown this once; only its hash is kept. Send it as the X-API-Key header.")
 
 
 def _projections_status(args: argparse.Namespace) -> int:
@@ -225,6 +143,7 @@ def _projections_status(args: argparse.Namespace) -> int:
 
 def _projections_rebuild(args: argparse.Namespace) -> int:
     from adapters.bootstrap import processes
+    from adapters.cli.progress import progress
     from projections.rebuild import RebuildFailed, RebuildInProgress
 
     settings = settings_or_none()
@@ -233,7 +152,8 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
     telemetry(settings, "rebuild")
 
     def rebuild() -> None:
-        report = processes.rebuild_projection(settings, args.name, out=err)
+        with progress(f"rebuilding {args.name}", unit="positions") as meter:
+            report = processes.rebuild_projection(settings, args.name, out=err, progress=meter)
         out(
             f"rebuilt {report.name}: {report.events} events ({report.applied} applied) in "
             f"{report.seconds:.1f}s, {report.events_per_second:,.0f} events/s; "

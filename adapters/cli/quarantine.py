@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from projections.quarantine_ops import QuarantinedEvent
 
 _WHERE = (
-    "Uses FLOWLEDGER_DATABASE_URL, or the embedded PostgreSQL under FLOWLEDGER_DATA_DIR "
-    "when unset (beside `flowledger up`, point FLOWLEDGER_DATABASE_URL at its PostgreSQL)."
+    "Uses FLOWLEDGER_DATABASE_URL; unset, the PostgreSQL of the `flowledger up` running on "
+    "FLOWLEDGER_DATA_DIR, or else an embedded one started there for the command."
 )
 
 

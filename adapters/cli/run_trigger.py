@@ -16,6 +16,10 @@ class RunCommandError(Exception):
     """What went wrong, said for the terminal (the API's problem detail where there is one)."""
 
 
+class UsageError(RunCommandError):
+    """The command line itself is wrong (a --param that is not NAME=VALUE, or not its type)."""
+
+
 def client(api_url: str, api_key: str) -> httpx.Client:
     return httpx.Client(base_url=api_url, headers={"X-API-Key": api_key}, timeout=15.0)
 
@@ -70,7 +74,7 @@ def typed_parameters(pipeline: Mapping[str, Any], given: Sequence[str]) -> dict[
     for pair in given:
         name, sep, raw = pair.partition("=")
         if not sep or not name:
-            raise RunCommandError(f"--param {pair!r}: expected NAME=VALUE")
+            raise UsageError(f"--param {pair!r}: expected NAME=VALUE")
         typed[name] = _typed(name, declared.get(name, "string"), raw)
     return typed
 
@@ -90,7 +94,7 @@ def _typed(name: str, kind: str, raw: str) -> Any:
             case _:
                 return raw
     except ValueError:
-        raise RunCommandError(f"--param {name}: {raw!r} is not a valid {kind}") from None
+        raise UsageError(f"--param {name}: {raw!r} is not a valid {kind}") from None
 
 
 def trigger(http: httpx.Client, pipeline_id: str, parameters: Mapping[str, Any]) -> tuple[str, int]:

@@ -15,7 +15,8 @@ Out = Callable[[str], None]
 EXIT_USAGE, EXIT_API = 2, 5
 RUN_EXIT_HELP = """\
 configuration: environment variables (.env files too)
-  FLOWLEDGER_API_URL  the API (default http://FLOWLEDGER_HOST:FLOWLEDGER_PORT)
+  FLOWLEDGER_API_URL  the API (default: that of `flowledger up` on FLOWLEDGER_DATA_DIR,
+                      else http://FLOWLEDGER_HOST:FLOWLEDGER_PORT)
   FLOWLEDGER_API_KEY  the API key sent as X-API-Key (needs `write` and `read`)
 
 exit codes with --follow: 0 succeeded, 1 failed, 3 cancelled, 4 timed out;
@@ -24,7 +25,8 @@ exit codes with --follow: 0 succeeded, 1 failed, 3 cancelled, 4 timed out;
 """
 RUNNER_HELP = """\
   FLOWLEDGER_RUNNER_TOKEN  its `runner`-scoped API key (`keys create --scopes runner`)
-  FLOWLEDGER_API_URL       the API (default http://FLOWLEDGER_HOST:FLOWLEDGER_PORT)
+  FLOWLEDGER_API_URL       the API (default: that of `flowledger up` here, else
+                           http://FLOWLEDGER_HOST:FLOWLEDGER_PORT)
   FLOWLEDGER_NATS_URL      NATS (default: the embedded one of `flowledger up` here)
   FLOWLEDGER_RUNNER_*      NAME, LABELS, CONCURRENCY, KILL_GRACE_S, SHUTDOWN_GRACE_S,
                            LOG_CHUNK_BYTES, LOG_STEP_BYTES, WORK_DIR: see the README
@@ -87,6 +89,7 @@ def run_pipeline(settings: Settings, args: argparse.Namespace, *, out: Out, err:
     from adapters.cli.run_follow import follow
     from adapters.cli.run_trigger import (
         RunCommandError,
+        UsageError,
         client,
         find_pipeline,
         trigger,
@@ -114,6 +117,9 @@ def run_pipeline(settings: Settings, args: argparse.Namespace, *, out: Out, err:
                 err(f"stopped following; the run goes on (cancel: POST "
                     f"{api_url}/api/v1/pipeline-runs/{run_id}/cancel)")  # fmt: skip
                 return 130
+    except UsageError as exc:
+        err(f"flowledger: {exc}")
+        return EXIT_USAGE
     except RunCommandError as exc:
         err(f"flowledger: {exc}")
         return EXIT_API

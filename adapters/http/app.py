@@ -16,8 +16,10 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
 from adapters.http.bodies import JsonRequest
+from adapters.http.head import head_as_get
 from adapters.http.health import HealthController
 from adapters.http.openapi import OperationDeclarations, openapi_config
+from adapters.http.openapi_words import TriggerWords
 from adapters.http.problems import exception_handlers, problem_details_config
 from adapters.http.security import (
     FlowledgerAuthentication,
@@ -44,7 +46,7 @@ def create_app(
     Lifespans are entered in order and left in reverse: a later one may use what an earlier
     one put in the app's state.
     """
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             create_static_files_router(
@@ -65,10 +67,16 @@ def create_app(
         before_send=[security_headers, echo_request_id],
         request_max_body_size=settings.max_body_bytes,
         request_class=JsonRequest,
-        plugins=[ProblemDetailsPlugin(problem_details_config()), OperationDeclarations()],
+        plugins=[
+            ProblemDetailsPlugin(problem_details_config()),
+            OperationDeclarations(),
+            TriggerWords(),
+        ],
         exception_handlers=exception_handlers(),
         openapi_config=openapi_config(),
         state=State({"settings": settings, "migrations_dir": None, **(state or {})}),
         # The process's logging is configured once, by adapters.telemetry: not by litestar.
         logging_config=None,
     )
+    app.asgi_handler = head_as_get(app.asgi_handler)
+    return app

@@ -133,6 +133,18 @@ def _by_jwt(authorization: str, secret: str | None) -> Principal:
     scheme, _, encoded = authorization.partition(" ")
     if scheme.lower() != "bearer" or not encoded.strip():
         raise refuse(INVALID, "expected Authorization: Bearer <JWT>")
+    # Name the real problem first: most bad tokens are no JWT at all, whatever the settings.
+    if parse_api_key(encoded.strip()) is not None:
+        raise refuse(
+            INVALID, "this is an API key: send it as X-API-Key (or ?token= on a WebSocket)"
+        )
+    if encoded.strip().startswith("flk_"):
+        raise refuse(INVALID, "malformed API key")
+    if encoded.strip().count(".") != 2:
+        raise refuse(
+            INVALID,
+            "neither an API key (flk_…) nor a JWT (three dot-separated parts): check the token",
+        )
     if secret is None:
         raise refuse(INVALID, "bearer tokens are not accepted here (no JWT secret configured)")
     try:

@@ -66,8 +66,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """-1: no limit."""
     relay_max_bytes: int = -1
     """-1: no limit."""
-    log_format: str = "json"
-    """json: one object per line (for collectors); text: for a person at a terminal."""
+    log_format: str = "auto"
+    """json: one object per line (for collectors); console (or text): for a person at a
+    terminal, coloured there; auto: console when stderr is a terminal, else json."""
     traces_exporter: str = "none"
     """none, console (spans on stdout) or otlp (OTLP over HTTP)."""
     otlp_endpoint: str | None = None
@@ -119,6 +120,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Output kept per step attempt; the rest is counted and recorded as truncated."""
     runner_work_dir: Path | None = None
     """Where steps' fresh working folders are made; None: the system's temporary folder."""
+    runner_give_up_after_s: int = 900
+    """A runner whose API or NATS stays unreachable this long exits (status 1)."""
     runner_masked_env: tuple[str, ...] = ()
     """Names of the runner's environment variables (steps inherit them) whose values are
     masked as `***` in every step's log and outputs."""
@@ -376,7 +379,7 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "relay_duplicate_window_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
     "relay_max_msgs": _int_in(-1, 2**62, _LIMIT),
     "relay_max_bytes": _int_in(-1, 2**62, _LIMIT),
-    "log_format": _one_of("json", "text"),
+    "log_format": _one_of("auto", "json", "console", "text"),
     "traces_exporter": _one_of("none", "console", "otlp"),
     "otlp_endpoint": _http_url,
     "trace_sample_ratio": _ratio,
@@ -405,6 +408,7 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "runner_log_step_bytes": _int_in(1024, 2**31 - 1, "expected at least 1024 bytes"),
     "runner_work_dir": _data_dir,
     "runner_masked_env": _env_names,
+    "runner_give_up_after_s": _int_in(1, 86400 * 7, "expected 1 to 604800 seconds"),
 }
 
 

@@ -37,6 +37,10 @@ class RunnerConfig(msgspec.Struct, frozen=True, kw_only=True):
     fetch_wait_s: float = 2.0
     """How long one pull waits for a job: also how soon a stopping runner stops pulling."""
     version: str = "0"
+    give_up_after_s: float = 900.0
+    """How long the API or NATS may stay unreachable before the runner exits."""
+    quiet_stop: bool = False
+    """`up`'s own runner: its API stops with it, so a failed deregistration is expected."""
     masked_env: tuple[str, ...] = ()
     """The runner's environment variables whose values every step's log and outputs mask."""
 
@@ -66,6 +70,7 @@ class RunnerConfig(msgspec.Struct, frozen=True, kw_only=True):
             "work_dir": settings.runner_work_dir,
             "masked_env": settings.runner_masked_env,
             "version": version("flowledger"),
+            "give_up_after_s": float(settings.runner_give_up_after_s),
         }
         fields.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**fields)  # type: ignore[arg-type]

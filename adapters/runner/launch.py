@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
+from adapters.platform import runtime
 from adapters.platform.admin_key import create_key, revoke_key
 from adapters.platform.embedded.nats import running_url
 from adapters.platform.services import Services
@@ -22,10 +23,11 @@ class LaunchError(Exception):
 
 
 def api_url_of(settings: Settings) -> str:
-    """FLOWLEDGER_API_URL, else the API this host serves on FLOWLEDGER_HOST:FLOWLEDGER_PORT."""
+    """FLOWLEDGER_API_URL, else the API of the `up` running on the data folder, else the one
+    this host serves on FLOWLEDGER_HOST:FLOWLEDGER_PORT."""
     if settings.api_url:
         return settings.api_url.rstrip("/")
-    return local_api_url(settings.host, settings.port)
+    return runtime.api_url(settings) or local_api_url(settings.host, settings.port)
 
 
 def local_api_url(host: str, port: int) -> str:
@@ -39,7 +41,8 @@ def nats_url_of(settings: Settings) -> str:
     """FLOWLEDGER_NATS_URL, else the embedded NATS of a `flowledger up` on this data folder."""
     if settings.nats_url:
         return settings.nats_url
-    url = running_url(settings.data_dir)
+    live = runtime.running(settings.data_dir)
+    url = live.nats_url if live else running_url(settings.data_dir)
     if url is None:
         raise LaunchError(
             "no NATS to pull jobs from: set FLOWLEDGER_NATS_URL, or start `flowledger up` "

@@ -22,6 +22,7 @@ from nats.js.errors import NotFoundError
 from adapters.runner.api import ApiError, ApiUnavailable, Refused, RunnerApi, Stale
 from adapters.runner.config import RunnerConfig
 from adapters.runner.execution import Execution
+from adapters.runner.outage import Outage, ServerGone
 from adapters.runner.slots import Slots
 from adapters.streaming.jobs import Job, consumer_name, decode_job, job_subject
 from adapters.streaming.nats import NatsConnection
@@ -44,6 +45,8 @@ class Runner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = Slots(config.concurrency)
         self.registered = asyncio.Event()
+        self.outage = Outage(config.api_url, config.give_up_after_s)
+        self._gone: ServerGone | None = None
 
     @property
     def running(self) -> list[Execution]:
@@ -66,10 +69,12 @@ class Runner:
                 # Acks and reports are sent already: flush and close. (A drain would wait out
                 # its timeout on the pull subscriptions' inboxes.)
                 await link.close(drain=False)
+        if self._gone is not None:
+            raise self._gone
 
     async def _serve(self, api: RunnerApi, nc: Nats, stop: asyncio.Event) -> None:
         js = nc.jetstream()
-        heartbeat = asyncio.create_task(self._heartbeat(api), name="runner-heartbeat")
+        heartbeat = asyncio.create_task(self._heartbeat(api, stop), name="runner-heartbeat")
         try:
             subscriptions = [await self._subscribe(js, label, stop) for label in self.config.labels]
             pullers = [
@@ -139,7 +144,7 @@ class Runner:
             except (NatsTimeout, TimeoutError):
                 msgs = []
             except Exception as exc:  # NATS reconnecting: pull again shortly
-                log.warning("pulling jobs failed: %s", exc)
+                self._unreachable("pulling jobs", exc, stop)
                 msgs = []
                 await asyncio.sleep(0.5)
             if not msgs:
@@ -190,12 +195,22 @@ class Runner:
                 execution.abort("the runner is stopping")
             await asyncio.wait(pending)
 
-    async def _heartbeat(self, api: RunnerApi) -> None:
+    def _unreachable(self, what: str, exc: BaseException, stop: asyncio.Event) -> None:
+        try:
+            self.outage.failed(what, exc)
+        except ServerGone as gone:
+            self._gone = gone
+            stop.set()
+
+    async def _heartbeat(self, api: RunnerApi, stop: asyncio.Event) -> None:
         while True:
             await asyncio.sleep(self.config.heartbeat_s)
             assert self.runner_id is not None
             try:
                 await api.heartbeat(self.runner_id, [e.ref for e in self.running])
+                self.outage.recovered()
+            except ApiUnavailable as exc:
+                self._unreachable("heartbeat", exc, stop)
             except (Stale, Refused) as exc:
                 # Taken for lost (or forgotten): its steps were failed; it may take new ones.
                 if exc.code == "runner_not_active" or exc.status == 404:
@@ -203,7 +218,7 @@ class Runner:
                     await self._register_again(api)
                 else:
                     log.warning("heartbeat refused: %s", exc)
-            except (ApiError, ApiUnavailable) as exc:
+            except ApiError as exc:
                 log.warning("heartbeat failed: %s", exc)
 
     async def _register(self, api: RunnerApi, retry_for_s: float) -> UUID:
@@ -226,7 +241,13 @@ class Runner:
     async def _deregister(self, api: RunnerApi) -> None:
         if self.runner_id is None:
             return
+        if self.outage.ongoing:
+            return  # nobody to tell: the server marks this runner lost on its own
         try:
             await api.deregister(self.runner_id, retry_for_s=2.0)
-        except (ApiError, ApiUnavailable) as exc:
+        except ApiUnavailable as exc:
+            # `up`'s API stops beside its runner; elsewhere the server marks it lost anyway.
+            if not self.config.quiet_stop:
+                log.info("not deregistered, the API is gone (%s): it will mark it lost", exc)
+        except ApiError as exc:
             log.warning("deregistering failed: %s", exc)

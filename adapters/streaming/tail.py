@@ -18,6 +18,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from adapters.platform.embedded.nats import running_url
+from adapters.platform.runtime import running
 from adapters.streaming.nats import NatsConnection
 from adapters.streaming.relay import message
 from adapters.streaming.relay.subjects import DEFAULT_PREFIX, filter_subject
@@ -58,7 +59,8 @@ def for_settings(
     as_json: bool = False,
 ) -> Tail:
     """What to tail: FLOWLEDGER_NATS_URL, else the embedded NATS of a running `flowledger up`."""
-    url = settings.nats_url or running_url(settings.data_dir)
+    live = running(settings.data_dir)
+    url = settings.nats_url or (live.nats_url if live else running_url(settings.data_dir))
     if url is None:
         raise TailError(
             "no NATS to tail: FLOWLEDGER_NATS_URL is unset and no `flowledger up` is running "

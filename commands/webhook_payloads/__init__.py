@@ -13,7 +13,8 @@ Event kinds, the words pipelines list in `TriggerSpec.events` (one vocabulary fo
 | `build` | | | notification (every phase) | mirrors an external run |
 
 `pull_request` and `merge_request` are one concept: a trigger listing either matches both.
-A tag push is never a `push`, so a pipeline on `push` does not run for tags. Deleted refs,
+A tag push is never a `push`, so a pipeline on `push` alone does not run for tags; with `tags`
+globs it does, as in GitHub Actions (`TriggerSpec.matches`). Deleted refs,
 other pull request actions, `ping` and every other event are Ignored, with the reason. A
 generic source's body names its own kind in `type` (else the `webhook-event` header), with
 optional `repo`, `ref`, `sha` and `actor` at the top level or under `data` (the Standard

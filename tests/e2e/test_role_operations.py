@@ -134,7 +134,10 @@ def test_the_api_finishes_a_request_in_flight_before_it_exits(
 ) -> None:
     port = free_port()
     log = tmp_path / "api.log"
-    env = role_env(database_url, nats_url, tmp_path, FLOWLEDGER_PORT=str(port))
+    # Access lines are DEBUG lines: this test reads them.
+    env = role_env(
+        database_url, nats_url, tmp_path, FLOWLEDGER_PORT=str(port), FLOWLEDGER_LOG_LEVEL="DEBUG"
+    )
     token = mint_key(env)
     proc = start("api", env, log)
     answers: list[tuple[int, bytes]] = []

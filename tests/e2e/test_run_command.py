@@ -102,8 +102,11 @@ async def test_it_says_what_is_wrong_and_exits_nonzero(
     assert code == 2 and "FLOWLEDGER_API_KEY" in err
     code, _, err = await flowledger_run(stack, unique_id("nothing-"), key=admin)
     assert code == 5 and "no active pipeline named" in err
+    # A command line that cannot be right is a usage error (2), as documented.
     code, _, err = await flowledger_run(stack, name, "--param", "times=many", key=admin)
-    assert code == 5 and "'many' is not a valid integer" in err
+    assert code == 2 and "'many' is not a valid integer" in err
+    code, _, err = await flowledger_run(stack, name, "--param", "x", key=admin)
+    assert code == 2 and "expected NAME=VALUE" in err
     code, _, err = await flowledger_run(stack, name, "--param", "nope=1", key=admin)
     assert code == 5 and "422" in err
     code, _, err = await flowledger_run(stack, name, key="flk_not-a-key")

@@ -306,8 +306,17 @@ def test_resolving_is_strict(given: dict[str, object], field: str, reason: str) 
         (TriggerSpec(source="github"), "gitlab", "push", "refs/heads/main", False),
         (TriggerSpec(source="gitlab", events=("push",)), "gitlab", "pull_request", None, False),
         (TriggerSpec(source="api", events=("push", "tag_push")), "api", "tag_push", None, True),
+        # As in GitHub Actions: `push` with `tags` runs for matching tags, without never.
+        (TriggerSpec(source="github", events=("push",), tags=("v*",)), "github", "tag_push",
+         "refs/tags/v1.2", True),
+        (TriggerSpec(source="github", events=("push",), tags=("v*",)), "github", "tag_push",
+         "refs/tags/nightly", False),
+        (TriggerSpec(source="github", events=("push",)), "github", "tag_push", "refs/tags/v1",
+         False),
+        (TriggerSpec(source="github", events=("push",), branches=("main",)), "github",
+         "tag_push", "refs/tags/v1", False),
     ],
-)
+)  # fmt: skip
 def test_a_trigger_matches_its_source_and_event_kinds(
     trigger: TriggerSpec, source: str, event: str, ref: str | None, expected: bool
 ) -> None:

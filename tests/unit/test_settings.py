@@ -294,7 +294,7 @@ def test_telemetry_defaults_and_settings(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
-        ("FLOWLEDGER_LOG_FORMAT", "xml", "expected one of json, text"),
+        ("FLOWLEDGER_LOG_FORMAT", "xml", "expected one of auto, json, console, text"),
         ("FLOWLEDGER_TRACES_EXPORTER", "jaeger", "expected one of none, console, otlp"),
         ("FLOWLEDGER_OTLP_ENDPOINT", "collector:4318", "expected an http:// or https:// URL"),
         ("FLOWLEDGER_TRACE_SAMPLE_RATIO", "1.5", "expected a number from 0 to 1"),

@@ -7,7 +7,8 @@ import logging
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from adapters.telemetry.logs import JsonFormatter, ScrubbingTextFormatter, request_id, scrub
+from adapters.telemetry.console import ConsoleFormatter
+from adapters.telemetry.logs import JsonFormatter, request_id, scrub
 
 
 @pytest.fixture
@@ -101,4 +102,4 @@ def test_ordinary_text_is_left_alone():
 
 def test_the_text_format_scrubs_too():
     record = logging.LogRecord("x", logging.INFO, "", 0, "token=%s", (TOKEN,), None)
-    assert "s3cr3tPartOfTheKey" not in ScrubbingTextFormatter().format(record)
+    assert "s3cr3tPartOfTheKey" not in ConsoleFormatter(colour=False).format(record)

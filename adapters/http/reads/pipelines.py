@@ -107,13 +107,17 @@ async def get_pipeline(
 ) -> Response[pipelines.PipelineRow]:
     query = ONE.parse(request.query_params.dict())
     projects = project_ids(project_filter(request.user, None))
-    return await views.item(
+    answer = await views.item(
         request,
         query,
         VIEWS,
         lambda conn: visible_pipeline(conn, pipeline_id, projects),
         "pipeline",
     )
+    if isinstance(answer.content, pipelines.PipelineRow):
+        # The value If-Match takes on PUT: one version for optimistic concurrency.
+        answer.headers["ETag"] = f'"{answer.content.stream_version}"'
+    return answer
 
 
 @get(

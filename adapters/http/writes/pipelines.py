@@ -48,10 +48,55 @@ class PipelineCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         return PipelineDefinition(**fields)
 
 
+class PipelineUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A new version: the definition's fields, or what `GET /api/v1/pipelines/{id}` answered,
+    sent back as it is (its `definition` is used; `id` and `project_id` must be the pipeline's
+    own; the other fields GET shows are read-only and ignored)."""
+
+    name: Name | None = None
+    steps: Annotated[tuple[StepSpec, ...], Meta(max_length=STEPS_MAX)] | None = None
+    description: Description | None = None
+    tags: Annotated[tuple[Tag, ...], Meta(max_length=ITEMS_MAX)] | None = None
+    parameters: Annotated[tuple[ParameterSpec, ...], Meta(max_length=ITEMS_MAX)] | None = None
+    triggers: Annotated[tuple[TriggerSpec, ...], Meta(max_length=ITEMS_MAX)] | None = None
+    definition: PipelineDefinition | None = None
+    id: UUID | None = None
+    project_id: UUID | None = None
+    # What GET answers besides the definition: read-only, accepted so a fetched body goes back.
+    current_version: int | None = None
+    stream_version: int | None = None
+    active: bool | None = None
+    status: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    last_run_id: str | None = None
+    last_run_status: str | None = None
+    last_run_at: str | None = None
+    runs_total: int | None = None
+    runs_succeeded: int | None = None
+    runs_failed: int | None = None
+    runs_cancelled: int | None = None
+    runs_timed_out: int | None = None
+    degraded: bool | None = None
+
+    def to_definition(self) -> PipelineDefinition:
+        if self.definition is not None:
+            return self.definition
+        if self.name is None or self.steps is None:
+            raise problem(422, "invalid_body", "give `name` and `steps`, or a `definition`")
+        given = {
+            k: v
+            for k in ("description", "tags", "parameters", "triggers")
+            if (v := getattr(self, k)) is not None
+        }
+        return PipelineDefinition(name=self.name, steps=self.steps, **given)
+
+
 def _if_match(value: str | None) -> int | None:
+    """The stream version in If-Match: the ETag GET answered (`"3"`, also `W/"3"` or `3`)."""
     if value is None:
         return None
-    version = value.strip().strip('"')
+    version = value.strip().removeprefix("W/").strip('"')
     # Digits only and at most a bigint: a stream version, never `1_0` or a megabyte of nines.
     if not (
         version.isascii()
@@ -59,7 +104,11 @@ def _if_match(value: str | None) -> int | None:
         and len(version) <= 20
         and 0 < int(version) <= MAX_VERSION
     ):
-        raise problem(422, "invalid_if_match", 'If-Match must be a stream version, like "3"')
+        raise problem(
+            422,
+            "invalid_if_match",
+            'If-Match must be the ETag GET answered: the stream version, like "3"',
+        )
     return int(version)
 
 
@@ -77,17 +126,26 @@ class PipelinesController(Controller):
         operation_id="definePipelineVersion",
         status_code=202,
         responses=answers(202),
-        description="Appends a new version; runs keep the version they started with.",
+        description="Appends a new version; runs keep the version they started with. The body "
+        "is the definition, or what GET answered, sent back as it is. `If-Match` takes the ETag "
+        "GET answered (the stream version): another write since then is a 409.",
     )
     async def update(
         self,
         request: Req,
         pipeline_id: FromPath[UUID],
-        data: JSONBody[PipelineDefinition],
+        data: JSONBody[PipelineUpdate],
         if_match: Annotated[str | None, HeaderParameter(name="If-Match")] = None,
     ) -> Response[bytes]:
+        if data.id is not None and data.id != pipeline_id:
+            raise problem(
+                422, "invalid_body", "`id` is not this pipeline's: omit it or send its own"
+            )
         command = DefinePipelineVersion(
-            pipeline_id=pipeline_id, definition=data, expected_version=_if_match(if_match)
+            pipeline_id=pipeline_id,
+            definition=data.to_definition(),
+            expected_version=_if_match(if_match),
+            project_id=data.project_id,
         )
         return await execute(request, command)
 

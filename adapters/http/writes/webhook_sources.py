@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -13,24 +13,37 @@ from adapters.http.answers import answers
 from adapters.http.commanding import execute
 from adapters.http.security import Req
 from commands.webhook_sources import (
+    SECRET_MIN,
     DisableWebhookSource,
     EnableWebhookSource,
     RegisterWebhookSource,
     RotateWebhookSecret,
 )
-from domain.limits import GraceS, Name, Reason, Secret
+from domain.limits import CLEAN, SECRET_MAX, GraceS, Name, Reason
+
+# The command refuses a secret outside 16-256 characters; the body says so too, so the
+# OpenAPI tells a client before it tries.
+WebhookSecret = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=SECRET_MIN,
+        max_length=SECRET_MAX,
+        pattern=CLEAN,
+        description="The shared secret that signs deliveries: 16 to 256 characters. Omit to "
+        "have one generated; it is shown once in the answer.",
+    ),
+]
 
 
 class WebhookSourceCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     project_id: UUID
     kind: Literal["github", "gitlab", "jenkins", "generic"]
     name: Name
-    secret: Secret | None = None
-    """Omit to have one generated; it is shown once in the answer."""
+    secret: WebhookSecret | None = None
 
 
 class SecretRotation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    secret: Secret | None = None
+    secret: WebhookSecret | None = None
     grace_s: GraceS = 86_400
     """How long the previous secret keeps working."""
 

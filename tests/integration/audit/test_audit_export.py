@@ -148,3 +148,15 @@ async def test_the_command_refuses_bad_options_before_reading_anything(database_
         code, _, err = await flowledger(database_url, "export", *options)
         assert code == 2, options
         assert "flowledger export: error: argument" in err
+
+
+async def test_an_export_reports_its_progress(
+    client: AsyncTestClient, admin: dict[str, str], services: Services, database_url: str
+) -> None:
+    after = await head_position(services.store.pool)
+    await run_world(client, admin)
+    heard: list[tuple[int, int]] = []
+    report = await export(
+        database_url, io.BytesIO(), after=after, progress=lambda d, t: heard.append((d, t))
+    )
+    assert heard[-1] == (report.head - after, report.head - after)

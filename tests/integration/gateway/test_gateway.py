@@ -130,6 +130,8 @@ async def test_missing_bad_or_unknown_is_refused_before_accepting(
         assert (await refusal(client, f"/ws/runs/{run.run}")).code == codes.UNAUTHORIZED
         bad = await refusal(client, f"/ws/runs/{run.run}", token="fl_nope")
         assert bad.code == codes.UNAUTHORIZED
+        # The reason names the real problem, not the JWT settings.
+        assert "neither an API key" in bad.detail and "JWT secret" not in bad.detail
         unknown = await refusal(client, f"/ws/runs/{run.pipeline}", token=token)
         assert unknown.code == codes.NOT_FOUND
         # Not an id at all (a NUL, which the database could not even compare): unknown too.

@@ -219,3 +219,16 @@ async def test_a_new_version_goes_live_with_what_its_rebuild_quarantined(
 async def _version_is(pool: asyncpg.Pool, name: str, version: int) -> bool:
     row = await checkpoint(pool, name)
     return row is not None and row["version"] == version
+
+
+async def test_a_rebuild_reports_its_progress_to_the_head(
+    store: EventStore, pool: asyncpg.Pool
+) -> None:
+    tick, stream = unique_id("Ticked"), unique_id("s-")
+    await append(store, tick, [stream], 3)
+    heard: list[tuple[int, int]] = []
+    report = await rebuild(
+        pool, Counts(unique_id("counts_"), {tick}), progress=lambda d, t: heard.append((d, t))
+    )
+    assert heard[-1] == (report.position, report.position)
+    assert [done for done, _ in heard] == sorted(done for done, _ in heard)

@@ -292,3 +292,16 @@ async def test_an_unreadable_body_is_recorded_as_failed(world: World) -> None:
 
     assert outcome.outcome == "failed" and "ref" in outcome.reason
     assert (await world.delivery(envelope)).outcome == "failed"
+
+
+async def test_a_github_style_push_rule_with_tags_runs_for_a_tag(world: World) -> None:
+    # `on: push: tags: [v*]` in GitHub Actions; here {"events": ["push"], "tags": ["v*"]}.
+    project = await world.project()
+    source = await world.source(project, "github")
+    releases = await world.pipeline(project, github("push", tags=("v*",)), name="gh-style")
+
+    tag = await world.handle(await world.deliver(source, project, PUSH, ref="refs/tags/v2.0.0"))
+    branch = await world.handle(await world.deliver(source, project, PUSH))
+
+    assert [(await world.run(r)).pipeline_id for r in tag.runs] == [releases]
+    assert branch.outcome == "ignored"
