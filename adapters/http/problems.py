@@ -149,6 +149,8 @@ MAPPERS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
     asyncpg.PostgresConnectionError: _dependency_down,
     # 57xxx: the server is starting, shutting down or was restarted under us (not a bug).
     asyncpg.exceptions.OperatorInterventionError: _dependency_down,
+    # A connection killed mid-operation can leave asyncpg's protocol in a state it refuses.
+    asyncpg.exceptions.InternalClientError: _dependency_down,
     asyncpg.InterfaceError: _dependency_down,
     ConnectionError: _dependency_down,
     OSError: _dependency_down,

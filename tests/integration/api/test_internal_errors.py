@@ -36,9 +36,14 @@ def starting_up() -> None:
     raise asyncpg.CannotConnectNowError("the database system is starting up")
 
 
+@get("/api/v1/test-only/link-broken", opt={"exclude_from_auth": True}, sync_to_thread=False)
+def link_broken() -> None:
+    raise asyncpg.InternalClientError("cannot switch to state 12; another operation is in progress")
+
+
 @pytest_asyncio.fixture
 async def broken(settings: Settings) -> AsyncIterator[AsyncTestClient]:
-    app = create_app(settings, routes=[boom, misconfigured, starting_up])
+    app = create_app(settings, routes=[boom, misconfigured, starting_up, link_broken])
     async with AsyncTestClient(app=app) as client:
         yield client
 
@@ -95,12 +100,14 @@ async def test_a_framework_500_is_answered_and_logged_the_same_way(
     assert record.exc_info[0] is ImproperlyConfiguredException
 
 
-async def test_a_database_still_starting_is_a_503_not_a_bug(
-    broken: AsyncTestClient, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("path", ["starting-up", "link-broken"])
+async def test_a_database_restarting_under_a_request_is_a_503_not_a_bug(
+    broken: AsyncTestClient, caplog: pytest.LogCaptureFixture, path: str
 ) -> None:
-    # After a restart PostgreSQL answers 57P03 for a moment: clients should retry, not report.
+    # After a kill, PostgreSQL answers 57P03 for a moment and asyncpg may refuse a connection
+    # left mid-operation: clients should retry, not report a bug.
     with caplog.at_level(logging.INFO):
-        response = await broken.get("/api/v1/test-only/starting-up")
+        response = await broken.get(f"/api/v1/test-only/{path}")
 
     assert response.status_code == 503
     assert response.json()["code"] == "dependency_unavailable"
