@@ -80,7 +80,8 @@ def test_a_killed_server_comes_back_and_nothing_is_lost(
             load.stop()
         assert load.failures == []
         url = database_url(log)
-        assert asyncio.run(caught_up(url, within_s=30)), log.read_text()
+        # Generous: after a kill -9 an orphaned backend may hold a session until it notices.
+        assert asyncio.run(caught_up(url, within_s=60)), log.read_text()
         found = asyncio.run(audit(url, nats_url(log), load))
         acked = len(load.acked)
         assert (found.acknowledged, found.found, found.duplicated) == (acked, acked, 0), found
