@@ -29,6 +29,9 @@ LOCK_POLL_S = 1.0
 ACK_TIMEOUT_S = 5.0
 IDLE_WAIT_S = 1.0
 MAX_BACKOFF_S = 5.0
+COMMAND_TIMEOUT_S = 20.0
+"""Every relay query is short. After a kill -9 of the postmaster an orphaned backend can keep the
+connection open while never answering: a bound turns that silent stall into a reconnect."""
 LOCK_KEEPALIVES = {
     "tcp_keepalives_idle": "10",
     "tcp_keepalives_interval": "5",
@@ -82,7 +85,10 @@ class Relay:
     async def _serve(self, stop: asyncio.Event) -> None:
         async with contextlib.AsyncExitStack() as stack:
             conn = await asyncpg.connect(
-                self.database_url, timeout=5, server_settings=LOCK_KEEPALIVES
+                self.database_url,
+                timeout=5,
+                command_timeout=COMMAND_TIMEOUT_S,
+                server_settings=LOCK_KEEPALIVES,
             )
             stack.push_async_callback(_close, conn)
             if not await self._lock(conn, stop):
