@@ -165,7 +165,7 @@ scalars = (
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**53), max_value=2**53)
-    | st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300)
+    | st.floats(allow_nan=False, allow_infinity=False, min_value=-1e18, max_value=1e18)
     | st.text(max_size=10)
 )
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,8}", fullmatch=True).filter(
