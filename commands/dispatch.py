@@ -24,6 +24,7 @@ from domain.envelope import EventEnvelope
 from domain.pipeline import Pipeline
 from domain.run import RUN_ENDS, Run
 from domain.run_dispatch import RUNNER_LOST
+from domain.run_expansion import runner_labels
 
 DISPATCHER = Principal(
     id="system:dispatcher",
@@ -76,7 +77,7 @@ async def dispatch_ready(
     pipeline = await deps.repository.get(Pipeline, run.pipeline_id)
     definition = pipeline.definition(run.pipeline_version)
     # A step's job goes to the work queue of its first label.
-    labels = {s.name: s.labels[0] if s.labels else DEFAULT_LABEL for s in definition.steps}
+    labels = runner_labels(definition, run.plan, DEFAULT_LABEL)
     # 2. decide, 3. append
     run.dispatch_ready(labels, at=context.at)
     jobs = tuple(

@@ -31,11 +31,11 @@ from domain.limits import (
 )
 from domain.pipeline import Pipeline
 from domain.run import Run
+from domain.run_expansion import plan_of
 from domain.run_values import (
     ExternalRef,
     LogStream,
     ParamValue,
-    StepPlan,
     StepStatus,
     Trigger,
     TriggerKind,
@@ -115,16 +115,7 @@ async def trigger_run(
     definition = pipeline.definition(version)
     parameters: dict[str, ParamValue] = definition.resolve_parameters(command.parameters)
     # 2. the run carries its own plan, so it never needs the pipeline again
-    plan = tuple(
-        StepPlan(
-            name=step.name,
-            needs=definition.effective_needs(step.name),
-            retries=step.retries,
-            timeout_s=step.timeout_s,
-            allow_failure=step.allow_failure,
-        )
-        for step in definition.steps
-    )
+    plan = plan_of(definition)
     trigger = Trigger(
         kind=TriggerKind(command.kind),
         actor=context.principal.name,

@@ -191,3 +191,23 @@ def bounded_json(
 def max_index_bytes(max_chars: int) -> int:
     """The most bytes a text of `max_chars` characters takes in UTF-8 (in an index entry)."""
     return max_chars * UTF8_MAX_BYTES_PER_CHAR
+
+
+# Orchestration: conditions, matrices, concurrency groups (issue 19).
+CONDITION_MAX = 1000
+"""Characters in a step's `if:` (it is quoted whole in the reason of a skip)."""
+MATRIX_AXES_MAX = 8
+MATRIX_VALUES_MAX = 32
+"""Values of one axis, and entries of `include` or `exclude`."""
+MATRIX_INSTANCES_MAX = 64
+"""Instances one matrix step expands into (after include and exclude)."""
+MATRIX_VALUE_MAX = 64
+"""Characters of one matrix value as text (it becomes part of an instance's name)."""
+CONCURRENCY_GROUP_MAX = 200
+"""Characters of a concurrency group key, as written and once rendered."""
+Condition = Annotated[str, _text(CONDITION_MAX)]
+MatrixText = Annotated[str, _text(MATRIX_VALUE_MAX)]
+MatrixScalar = MatrixText | Int64 | Finite | bool
+GroupTemplate = Annotated[str, _text(CONCURRENCY_GROUP_MAX, 1)]
+PLAN_STEPS_MAX = 512
+"""Steps of one run's plan once every matrix is expanded."""

@@ -11,6 +11,8 @@ from typing import Annotated, Literal, assert_never, get_args
 import msgspec
 from msgspec import Meta
 
+from domain.concurrency_spec import ConcurrencySpec
+from domain.conditions import check_condition, check_references
 from domain.credentials import credential_kind
 from domain.errors import InvalidValue
 from domain.limits import (
@@ -20,6 +22,8 @@ from domain.limits import (
     INT64_MAX,
     INT64_MIN,
     ITEMS_MAX,
+    MATRIX_AXES_MAX,
+    MATRIX_INSTANCES_MAX,
     NAME_MAX,
     PARAM_TEXT_MAX,
     RETRIES_MAX,
@@ -27,11 +31,13 @@ from domain.limits import (
     TAG_MAX,
     TIMEOUT_MAX_S,
     Choice,
+    Condition,
     Description,
     EnvValue,
     Glob,
     Identifier,
     Keyword,
+    MatrixScalar,
     Name,
     ParamScalar,
     Retries,
@@ -41,6 +47,7 @@ from domain.limits import (
     TimeoutS,
     clean,
 )
+from domain.matrix import check_matrix, check_plan_size
 
 ParameterType = Literal["string", "integer", "number", "boolean", "choice"]
 TriggerSource = Literal["github", "gitlab", "jenkins", "generic", "schedule", "manual", "api"]
@@ -48,6 +55,15 @@ ParameterValue = str | int | float | bool
 
 RUN_MAX_BYTES = 64 * 1024
 Items = Meta(max_length=ITEMS_MAX)
+Label = Annotated[
+    str,
+    Meta(
+        max_length=100,
+        pattern=r"^(?:[A-Za-z0-9_.:-]{1,100}|\$\{\{ *matrix\.[A-Za-z_][A-Za-z0-9_]* *\}\})$",
+    ),
+]
+"""A runner label, or `${{ matrix.<axis> }}` for a matrix step's own value."""
+MatrixEntry = MatrixScalar | dict[Identifier, MatrixScalar]
 EVENT_KINDS = {
     "push": "commits pushed to a branch: GitHub `push` to refs/heads/*, GitLab Push Hook",
     "tag_push": "a tag pushed: GitHub `push` to refs/tags/*, GitLab Tag Push Hook",
@@ -65,6 +81,7 @@ source names its own kinds in each delivery's `type`); the OpenAPI shows them as
 _STEP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 _KEYWORD = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+_LABEL = re.compile(r"[A-Za-z0-9_.:-]{1,100}|\$\{\{ *matrix\.[A-Za-z_][A-Za-z0-9_]* *\}\}")
 _IDENTIFIER_RULE = "a letter or '_', then letters, digits or '_' (1-100)"
 # As in fnmatch, `[!...]` negates a set and a `]` first in a set is literal.
 _GLOB_TOKEN = re.compile(r"\*\*/|\*\*|\*|\?|\[!?\]?[^\]]*\]|.", re.DOTALL)
@@ -94,7 +111,18 @@ class StepSpec(_Value, kw_only=True):
     """`env` keys whose values only look like credentials (a public key id): kept as written."""
     needs: Annotated[tuple[StepName, ...], Meta(max_length=STEPS_MAX)] = ()
     allow_failure: bool = False
-    labels: Annotated[tuple[Keyword, ...], Items] = ("linux",)
+    labels: Annotated[tuple[Label, ...], Items] = ("linux",)
+    if_: Condition = msgspec.field(default="", name="if")
+    """A condition (`domain/expressions.py`): false skips the step, with the reason."""
+    matrix: Annotated[
+        dict[Identifier, Annotated[tuple[MatrixEntry, ...], Items]],
+        Meta(max_length=MATRIX_AXES_MAX + 2),
+    ] = {}
+    """Axes of values, plus `include` / `exclude` lists of combinations (`domain/matrix.py`)."""
+    max_parallel: Annotated[int, Meta(ge=0, le=MATRIX_INSTANCES_MAX)] = 0
+    """At most this many matrix instances queued or running at once (0: no limit)."""
+    fail_fast: bool = True
+    """A matrix instance failing cancels the instances not finished yet."""
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule the step breaks."""
@@ -118,7 +146,16 @@ class StepSpec(_Value, kw_only=True):
             clean(f"{at}.env", value)
         self._check_not_secret(at)
         _unique(self.needs, f"{at}.needs", "step")
-        _keywords(self.labels, f"{at}.labels", "label")
+        _unique(self.labels, f"{at}.labels", "label")
+        for label in self.labels:
+            _matches(
+                label,
+                _LABEL,
+                f"{at}.labels",
+                "a label (letters, digits, '_.:-') or ${{ matrix.<axis> }}",
+            )
+        check_condition(self.if_, f"{at}.if")
+        check_matrix(self.name, self.matrix, self.max_parallel, self.labels, at)
 
     def _check_not_secret(self, at: str) -> None:
         _unique(self.not_secret, f"{at}.not_secret", "env key")
@@ -251,6 +288,8 @@ class PipelineDefinition(_Value, kw_only=True):
     parameters: Annotated[tuple[ParameterSpec, ...], Items] = ()
     steps: Annotated[tuple[StepSpec, ...], Meta(max_length=STEPS_MAX)]
     triggers: Annotated[tuple[TriggerSpec, ...], Items] = ()
+    concurrency: ConcurrencySpec | None = None
+    """One run of the group at a time (`domain/concurrency_spec.py`)."""
 
     def validated(self) -> PipelineDefinition:
         """This definition, name and description trimmed; or InvalidValue naming a broken rule."""
@@ -268,6 +307,11 @@ class PipelineDefinition(_Value, kw_only=True):
             step.check(f"steps[{i}]")
         _unique_names(self.steps, "steps", "step")
         self._check_needs()
+        conditions = ((i, step.name, step.if_) for i, step in enumerate(self.steps))
+        check_references(conditions, self.effective_needs)
+        check_plan_size([step.matrix for step in self.steps])
+        if self.concurrency is not None:
+            self.concurrency.check("concurrency")
         for i, parameter in enumerate(self.parameters):
             parameter.check(f"parameters[{i}]")
         _unique_names(self.parameters, "parameters", "parameter")

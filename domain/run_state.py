@@ -15,7 +15,15 @@ from uuid import UUID
 
 from eventsourcing.domain import CanMutateAggregate
 
-from domain.run_values import ExternalRef, RunStatus, StepPlan, StepState, StepStatus
+from domain.run_values import (
+    ExternalRef,
+    ParamValue,
+    RunStatus,
+    StepPlan,
+    StepState,
+    StepStatus,
+    Trigger,
+)
 
 RunEvent = type[CanMutateAggregate[UUID]]
 """One of the Run's event classes, as `trigger_event` takes it."""
@@ -29,6 +37,8 @@ class RunState(Protocol):
     plan: dict[str, StepPlan]
     steps: dict[str, StepState]
     external: ExternalRef | None
+    trigger: Trigger
+    parameters: dict[str, ParamValue]
     log_seqs: dict[str | None, int]
     log_bytes: int
     log_truncated: bool
@@ -108,6 +118,8 @@ class RunState(Protocol):
     def _after_unsuccessful(self, step: str, attempt: int, at: datetime) -> None: ...
 
     def _skip_dependants(self, step: str, at: datetime) -> None: ...
+
+    def _skip_reason(self, step: str) -> str | None: ...
 
     @staticmethod
     def _require_step(

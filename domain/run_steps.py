@@ -12,6 +12,8 @@ from domain.errors import (
     StepNotReady,
 )
 from domain.moments import require_aware
+from domain.run_conditions import decidable, judge, waits_for_outcomes
+from domain.run_matrix import cancel_siblings
 from domain.run_plan import dependants, unmet_needs
 from domain.run_state import RunState
 from domain.run_values import (
@@ -32,14 +34,11 @@ class StepCommands:
     """Mixed into Run; only steps of internal runs are driven here."""
 
     def ready_steps(self: RunState) -> tuple[str, ...]:
-        """Pending steps whose needs let them go ahead, in plan order (none once cancelling)."""
+        """Pending steps whose needs have all finished, in plan order (none once cancelling):
+        each is queued or, when its condition is false, skipped (`domain/run_conditions`)."""
         if self.status not in (_Q, _R):
             return ()
-        return tuple(
-            name
-            for name, state in self.steps.items()
-            if state.status is StepStatus.PENDING and not unmet_needs(name, self.plan, self.steps)
-        )
+        return decidable(self.plan, self.steps)
 
     def queue_step(self: RunState, step: str, *, at: datetime) -> None:
         """Queue a pending step's first attempt; retries are queued when an attempt fails."""
@@ -50,14 +49,37 @@ class StepCommands:
         self._require_step(state, (StepStatus.PENDING,), "queue")
         if waiting := unmet_needs(step, self.plan, self.steps):
             raise StepNotReady(step, waiting)
+        if reason := self._skip_reason(step):
+            raise IllegalTransition("step", "pending", f"queue ({reason})")
         self.trigger_event(self.StepQueued, step=step, attempt=1, timestamp=at)
 
     def queue_ready(self: RunState, *, at: datetime) -> None:
-        """Queue every ready step's first attempt; none ready decides nothing."""
+        """Queue every ready step's first attempt, or skip it when its condition is false;
+        none ready decides nothing."""
         self._require_internal("queue a step of")
         require_aware(at)
-        for step in self.ready_steps():
-            self.trigger_event(self.StepQueued, step=step, attempt=1, timestamp=at)
+        skipped = False
+        while ready := self.ready_steps():
+            for step in ready:
+                if reason := self._skip_reason(step):
+                    if self.status is _Q:
+                        self.trigger_event(self.Started, timestamp=at)
+                    self.trigger_event(self.StepSkipped, step=step, reason=reason, timestamp=at)
+                    skipped = True
+                else:
+                    self.trigger_event(self.StepQueued, step=step, attempt=1, timestamp=at)
+        if skipped:
+            self._settle(at)
+
+    def _skip_reason(self: RunState, step: str) -> str | None:
+        return judge(
+            step,
+            self.plan,
+            self.steps,
+            trigger=self.trigger,
+            parameters=self.parameters,
+            cancelling=self.status is _C,
+        )
 
     def start_step(
         self: RunState, step: str, *, attempt: int, runner: str | None = None, at: datetime
@@ -197,10 +219,15 @@ class StepCommands:
                 return
             if not plan.allow_failure:
                 self._skip_dependants(step, at)
+                if plan.fail_fast:
+                    cancel_siblings(self, step, at)
         self._settle(at)
 
     def _skip_dependants(self: RunState, step: str, at: datetime) -> None:
         for blocked in dependants(step, self.plan):
+            # A condition reading how its needs ended (always(), failure()) decides later.
+            if waits_for_outcomes(self.plan[blocked]):
+                continue
             if self.steps[blocked].status is StepStatus.PENDING:
                 self.trigger_event(
                     self.StepSkipped,

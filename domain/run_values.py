@@ -143,6 +143,21 @@ class StepPlan(msgspec.Struct, frozen=True, kw_only=True):
     retries: int
     timeout_s: int
     allow_failure: bool
+    condition: str = ""
+    """The step's `if:` as written ("": none, which means `success()`)."""
+    instance_of: str = ""
+    """The definition step this matrix instance expands ("": it is that step itself)."""
+    matrix: dict[str, str | int | float | bool] = {}
+    """This instance's matrix values."""
+    fail_fast: bool = False
+    """A failing instance cancels its unfinished siblings (matrix instances only)."""
+    max_parallel: int = 0
+    """At most this many of its siblings queued or running at once (0: no limit)."""
+
+    @property
+    def source(self) -> str:
+        """The definition step it runs: itself, or the matrix step it is an instance of."""
+        return self.instance_of or self.name
 
     @property
     def max_attempts(self) -> int:

@@ -14,6 +14,7 @@ from domain.pipeline import Pipeline
 from domain.pipeline_definition import PipelineDefinition, StepSpec
 from domain.run import Run
 from domain.run_dispatch import job_id_for
+from domain.run_expansion import matrix_env, with_matrix
 
 ACK_TIMEOUT_S = 5.0
 
@@ -62,7 +63,9 @@ class JobPublisher:
         definition = await self._definition(run.pipeline_id, run.pipeline_version)
         specs = {s.name: s for s in definition.steps}
         return [
-            _job(run, specs[step], attempt, label, dispatched_at, traceparent)
+            _job(
+                run, step, specs[run.plan[step].source], attempt, label, dispatched_at, traceparent
+            )
             for step, attempt, label in attempts
         ]
 
@@ -86,26 +89,28 @@ class JobPublisher:
 
 def _job(
     run: Run,
+    step: str,
     spec: StepSpec,
     attempt: int,
     label: str,
     dispatched_at: datetime,
     traceparent: str | None,
 ) -> Job:
+    plan = run.plan[step]
     return Job(
-        job_id=job_id_for(run.id, spec.name, attempt),
+        job_id=job_id_for(run.id, step, attempt),
         run_id=run.id,
         project_id=run.project_id,
         pipeline_id=run.pipeline_id,
         pipeline_version=run.pipeline_version,
-        step=spec.name,
+        step=step,
         attempt=attempt,
-        run=spec.run,
-        env=dict(spec.env),
+        run=with_matrix(spec.run, plan),
+        env=matrix_env(plan) | {key: with_matrix(value, plan) for key, value in spec.env.items()},
         parameters={k: parameter_text(v) for k, v in run.parameters.items()},
-        timeout_s=run.plan[spec.name].timeout_s,
+        timeout_s=plan.timeout_s,
         label=label,
         dispatched_at=dispatched_at,
         traceparent=traceparent,
-        log_seq=run.next_log_seq(spec.name),
+        log_seq=run.next_log_seq(step),
     )

@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 CANCEL_REQUESTED = Run.CancelRequested.event_type
 RUN_TIMED_OUT = Run.TimedOut.event_type
 STEP_FAILED = Run.StepFailed.event_type
-WATCHED = (CANCEL_REQUESTED, RUN_TIMED_OUT, STEP_FAILED)
+STEP_CANCELLED = Run.StepCancelled.event_type
+"""One step cancelled while its run goes on: a matrix sibling failed fast."""
+WATCHED = (CANCEL_REQUESTED, RUN_TIMED_OUT, STEP_FAILED, STEP_CANCELLED)
 
 
 class _Event(msgspec.Struct, kw_only=True):
@@ -93,3 +95,5 @@ class StopWatch:
             and data.get("attempt") == self._job.attempt
         ):
             self.stop(f"this attempt was failed elsewhere ({data.get('reason', 'no reason')})")
+        elif event.type == STEP_CANCELLED and data.get("step") == self._job.step:
+            self.stop(f"step cancelled: {data.get('reason') or 'no reason'}", cancel=True)
