@@ -49,7 +49,9 @@ class DispatchCommands:
         }
         self.queue_ready(at=at)
         for step in self.undispatched():
-            self._dispatch(step, checked[step], at)
+            # A step a skip made ready in queue_ready was not known above: checked now (a
+            # refusal still saves nothing, the command fails whole).
+            self._dispatch(step, checked.get(step) or _label(labels, step), at)
 
     def dispatch_step(self: RunState, step: str, *, attempt: int, label: str, at: datetime) -> None:
         """Record that the queued attempt became a job; the same attempt again decides nothing."""
