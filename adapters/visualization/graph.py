@@ -8,6 +8,7 @@ from datetime import datetime
 import msgspec
 
 from domain.pipeline_definition import PipelineDefinition
+from domain.run_expansion import plan_of, with_matrix
 from domain.run_values import StepStatus
 from projections.run_rows import StepRow
 
@@ -68,18 +69,20 @@ def step_graph(
     external run has none, and its nodes keep no state.
     """
     states = {step.name: step for step in run_steps or ()}
+    specs = {spec.name: spec for spec in definition.steps}
     nodes = []
-    for spec in definition.steps:
-        needs = definition.effective_needs(spec.name)
-        state = states.get(spec.name)
+    # Planned as a run plans them: a matrix step is one node per instance.
+    for plan in plan_of(definition):
+        spec = specs[plan.source]
+        state = states.get(plan.name)
         nodes.append(
             StepNode(
-                name=spec.name,
-                command=command_summary(spec.run),
+                name=plan.name,
+                command=command_summary(with_matrix(spec.run, plan)),
                 timeout_s=spec.timeout_s,
                 retries=spec.retries,
                 allow_failure=spec.allow_failure,
-                needs=needs,
+                needs=plan.needs,
                 **({} if state is None else _state(state)),
             )
         )
