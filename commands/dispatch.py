@@ -16,6 +16,7 @@ from uuid import UUID
 import msgspec
 
 from commands.bus import CommandResult, Dependencies
+from commands.concurrency import join_group
 from commands.context import CommandContext, Principal
 from commands.outcome import written
 from commands.runners import MarkRunnerLost
@@ -72,7 +73,13 @@ async def dispatch_ready(
     # 1. the run, and the pinned definition its steps come from (for their runner labels)
     run = await deps.repository.get(Run, command.run_id)
     context.principal.require_on("runner", run, run.project_id, "write")
-    if run.external is not None or not (run.ready_steps() or run.undispatched()):
+    if run.waits_for_group and not run.status.finished:
+        if not await join_group(run, context, deps):
+            return JobsDispatched(**written(run, None))  # it waits its turn in the group
+        run.admit_concurrency(at=context.at)
+    if run.external is not None or not (
+        run.ready_steps() or run.undispatched() or run.pending_events
+    ):
         return JobsDispatched(**written(run, None))
     pipeline = await deps.repository.get(Pipeline, run.pipeline_id)
     definition = pipeline.definition(run.pipeline_version)

@@ -11,6 +11,7 @@ from msgspec import Meta
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.outcome import answer
+from domain.concurrency_group import group_id_for
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch
 from domain.limits import (
     CHUNKS_MAX,
@@ -31,6 +32,7 @@ from domain.limits import (
 )
 from domain.pipeline import Pipeline
 from domain.run import Run
+from domain.run_conditions import trigger_context
 from domain.run_expansion import plan_of
 from domain.run_values import (
     ExternalRef,
@@ -137,6 +139,10 @@ async def trigger_run(
         external=command.external,
         at=context.at,
     )
+    if definition.concurrency is not None and command.external is None:
+        key = definition.concurrency.group_key(trigger_context(run.trigger, run.parameters))
+        group_id = group_id_for(pipeline.project_id, key)
+        run.claim_concurrency(group_id, key, definition.concurrency.policy, at=context.at)
     # 3. append
     return answer(run, await deps.repository.save(run, metadata=context.metadata()))
 
@@ -172,6 +178,8 @@ async def retry_run(
         external=None,
         at=context.at,
     )
+    if (claim := old.concurrency) is not None:  # a retry takes its turn in the same group
+        run.claim_concurrency(claim.group_id, claim.key, claim.policy, at=context.at)
     return answer(run, await deps.repository.save(run, metadata=context.metadata()))
 
 

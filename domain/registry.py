@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
 from eventsourcing.utils import get_topic
 
 from domain.api_key import ApiKey
+from domain.concurrency_group import ConcurrencyGroup
 from domain.data_subject import DataSubject
 from domain.pipeline import Pipeline
 from domain.project import Project
@@ -43,6 +44,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     WebhookDelivery,
     Runner,
     DataSubject,
+    ConcurrencyGroup,
 )
 OCCURRED_AT = "occurred_at"
 """Key of the event's domain timestamp (ISO 8601) inside its data."""

@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch, UnknownStep
 from domain.moments import require_aware
+from domain.run_concurrency import ConcurrencyClaim, ConcurrencyCommands
 from domain.run_dispatch import DispatchCommands
 from domain.run_external import ExternalCommands
 from domain.run_logs import LogCommands
@@ -36,7 +37,9 @@ from domain.run_values import (
 _R, _C = RunStatus.RUNNING, RunStatus.CANCELLING
 
 
-class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggregate):
+class Run(
+    StepCommands, DispatchCommands, LogCommands, ExternalCommands, ConcurrencyCommands, Aggregate
+):
     """Requested with its own step plan; its steps are queued, run, retried; it ends once.
 
     - Run: queued -> running -> succeeded | failed | timed_out; queued or running ->
@@ -241,6 +244,28 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggrega
         def apply(self, aggregate: Run) -> None:
             aggregate.log_truncated = True
 
+    class ConcurrencyClaimed(Event):
+        """The run belongs to concurrency group `key`; it waits until the group admits it."""
+
+        event_type: ClassVar[str] = "RunConcurrencyClaimed"
+        group_id: UUID
+        key: str
+        policy: str
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.concurrency = ConcurrencyClaim(
+                group_id=self.group_id, key=self.key, policy=self.policy
+            )
+
+    class ConcurrencyAdmitted(Event):
+        """Its concurrency group admitted the run: its steps may be dispatched."""
+
+        event_type: ClassVar[str] = "RunConcurrencyAdmitted"
+        group_id: UUID
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.concurrency_admitted = True
+
     def __init__(
         self,
         project_id: UUID,
@@ -273,6 +298,8 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggrega
         self.log_bytes = 0
         self.log_truncated = False
         self._failures: list[str] = []
+        self.concurrency: ConcurrencyClaim | None = None
+        self.concurrency_admitted = False
 
     @classmethod
     def request(

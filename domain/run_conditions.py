@@ -86,8 +86,6 @@ def condition_context(
     trigger: Trigger,
     parameters: Mapping[str, ParamValue],
 ) -> dict[str, Any]:
-    ref = trigger.ref or ""
-    branch = ref.removeprefix("refs/heads/") if not ref.startswith("refs/tags/") else None
     steps: dict[str, Any] = {}
     groups: dict[str, list[str | None]] = {}
     for name, state in states.items():
@@ -99,6 +97,14 @@ def condition_context(
     for source, conclusions in groups.items():
         steps[source] = {"outcome": _aggregate(conclusions), "conclusion": _aggregate(conclusions),
                          "outputs": {}}  # fmt: skip
+    return trigger_context(trigger, parameters) | {"steps": steps, "matrix": dict(plan.matrix)}
+
+
+def trigger_context(trigger: Trigger, parameters: Mapping[str, ParamValue]) -> dict[str, Any]:
+    """What a run knows from its start: `trigger`, `params` and `branch` (the short name of a
+    `refs/heads/` ref, or a ref given without `refs/`; null for a tag or no ref)."""
+    ref = trigger.ref or ""
+    branch = ref.removeprefix("refs/heads/") if not ref.startswith("refs/tags/") else None
     return {
         "trigger": {
             "kind": str(trigger.kind),
@@ -111,8 +117,6 @@ def condition_context(
         },
         "params": dict(parameters),
         "branch": branch or None,
-        "steps": steps,
-        "matrix": dict(plan.matrix),
     }
 
 

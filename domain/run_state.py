@@ -39,6 +39,9 @@ class RunState(Protocol):
     external: ExternalRef | None
     trigger: Trigger
     parameters: dict[str, ParamValue]
+    concurrency: Any
+    """The ConcurrencyClaim (domain.run_concurrency) or None."""
+    concurrency_admitted: bool
     log_seqs: dict[str | None, int]
     log_bytes: int
     log_truncated: bool
@@ -95,6 +98,12 @@ class RunState(Protocol):
 
     @property
     def LogTruncated(self) -> RunEvent: ...
+
+    @property
+    def ConcurrencyClaimed(self) -> RunEvent: ...
+
+    @property
+    def ConcurrencyAdmitted(self) -> RunEvent: ...
 
     def trigger_event(self, event_class: RunEvent, **kwargs: Any) -> None: ...
 

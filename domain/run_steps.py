@@ -38,6 +38,8 @@ class StepCommands:
         each is queued or, when its condition is false, skipped (`domain/run_conditions`)."""
         if self.status not in (_Q, _R):
             return ()
+        if self.concurrency is not None and not self.concurrency_admitted:
+            return ()  # its concurrency group has not admitted it yet
         return decidable(self.plan, self.steps)
 
     def queue_step(self: RunState, step: str, *, at: datetime) -> None:

@@ -23,6 +23,7 @@ import httpx
 from nats.aio.client import Client as NatsClient
 
 from adapters.bootstrap import api_app, catalog, open_services
+from adapters.dispatch.groups import GroupProcess
 from adapters.dispatch.jobs import JobPublisher
 from adapters.dispatch.process import DispatchProcess
 from adapters.dispatch.reaper import Reaper
@@ -161,6 +162,9 @@ async def running_stack(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
         )
         dispatch.name = unique_id("dispatch_")[:40]
         await start_projection_at_head(pool, dispatch)
+        groups = GroupProcess(services.bus.dispatch)
+        groups.name = unique_id("groups_")[:40]
+        await start_projection_at_head(pool, groups)
         reaper = Reaper(
             services.bus.dispatch,
             PgHeartbeats(services.store.pool),
@@ -176,6 +180,9 @@ async def running_stack(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
                 Projector(database_url, [dispatch], retry_s=0.1).run(stop), name="dispatcher"
             ),
             asyncio.create_task(reaper.run(stop), name="reaper"),
+            asyncio.create_task(
+                Projector(database_url, [groups], retry_s=0.1).run(stop), name="groups"
+            ),
         ]
 
         async def stop_all() -> None:
