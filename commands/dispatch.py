@@ -16,7 +16,7 @@ from uuid import UUID
 import msgspec
 
 from commands.bus import CommandResult, Dependencies
-from commands.concurrency import join_group
+from commands.concurrency import join_group, leave_group
 from commands.context import CommandContext, Principal
 from commands.outcome import written
 from commands.runners import MarkRunnerLost
@@ -73,7 +73,10 @@ async def dispatch_ready(
     # 1. the run, and the pinned definition its steps come from (for their runner labels)
     run = await deps.repository.get(Run, command.run_id)
     context.principal.require_on("runner", run, run.project_id, "write")
-    if run.waits_for_group and not run.status.finished:
+    if run.concurrency is not None and run.status.finished:
+        # It may have joined while it was ending (a race with its release): leave again.
+        await leave_group(run, context, deps)
+    elif run.waits_for_group:
         if not await join_group(run, context, deps):
             return JobsDispatched(**written(run, None))  # it waits its turn in the group
         run.admit_concurrency(at=context.at)

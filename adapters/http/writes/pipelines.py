@@ -21,6 +21,7 @@ from commands.pipelines import (
     DeactivatePipeline,
     DefinePipelineVersion,
 )
+from domain.concurrency_spec import ConcurrencySpec
 from domain.limits import ITEMS_MAX, STEPS_MAX, Description, Name
 from domain.pipeline_definition import (
     ParameterSpec,
@@ -41,6 +42,7 @@ class PipelineCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     tags: Annotated[tuple[Tag, ...], Meta(max_length=ITEMS_MAX)] = ()
     parameters: Annotated[tuple[ParameterSpec, ...], Meta(max_length=ITEMS_MAX)] = ()
     triggers: Annotated[tuple[TriggerSpec, ...], Meta(max_length=ITEMS_MAX)] = ()
+    concurrency: ConcurrencySpec | None = None
 
     def definition(self) -> PipelineDefinition:
         fields = msgspec.structs.asdict(self)
@@ -59,6 +61,7 @@ class PipelineUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     tags: Annotated[tuple[Tag, ...], Meta(max_length=ITEMS_MAX)] | None = None
     parameters: Annotated[tuple[ParameterSpec, ...], Meta(max_length=ITEMS_MAX)] | None = None
     triggers: Annotated[tuple[TriggerSpec, ...], Meta(max_length=ITEMS_MAX)] | None = None
+    concurrency: ConcurrencySpec | None = None
     definition: PipelineDefinition | None = None
     id: UUID | None = None
     project_id: UUID | None = None
@@ -86,7 +89,7 @@ class PipelineUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             raise problem(422, "invalid_body", "give `name` and `steps`, or a `definition`")
         given = {
             k: v
-            for k in ("description", "tags", "parameters", "triggers")
+            for k in ("description", "tags", "parameters", "triggers", "concurrency")
             if (v := getattr(self, k)) is not None
         }
         return PipelineDefinition(name=self.name, steps=self.steps, **given)
