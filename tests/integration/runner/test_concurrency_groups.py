@@ -153,7 +153,10 @@ async def test_writers_racing_on_one_group_admit_exactly_one_run(
         )
         assert answer.status_code == 202, answer.text
     async with asyncio.timeout(60):
-        while (state := await group()).holder is not None or state.waiting:
+        while True:
+            state = await group()
+            if state.holder is None and not state.waiting:
+                break
             await asyncio.sleep(0.1)
     _, events = await group_of(stack, runs[0])
     assert sorted(d["run_id"] for t, d in events if t == "ConcurrencyRunReleased") == sorted(runs)
