@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 import msgspec
+from msgspec import Meta
 
 from domain.errors import InvalidValue
 from domain.expression_eval import render, template_parts
@@ -19,8 +20,20 @@ class ConcurrencySpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     """`group` (e.g. `deploy-${{ branch }}`) holds one run at a time; `queue` makes a newer
     run wait its turn, `cancel_in_progress` cancels the older runs of the group."""
 
-    group: GroupTemplate
-    policy: ConcurrencyPolicy = "queue"
+    group: Annotated[
+        GroupTemplate,
+        Meta(
+            description="The group's key; may use `${{ branch }}`, `${{ params.x }}`, "
+            "`${{ trigger.* }}`."
+        ),
+    ]
+    policy: Annotated[
+        ConcurrencyPolicy,
+        Meta(
+            description="`queue`: one run at a time, in order; `cancel_in_progress`: a new run "
+            "cancels the older ones."
+        ),
+    ] = "queue"
 
     def check(self, at: str) -> None:
         clean(f"{at}.group", self.group)

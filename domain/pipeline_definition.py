@@ -78,6 +78,16 @@ EVENT_KINDS = {
 """The words `TriggerSpec.events` takes for github, gitlab and jenkins sources (a generic
 source names its own kinds in each delivery's `type`); the OpenAPI shows them as an enum."""
 
+_IF_WORDS = (
+    "A condition in GitHub Actions' expression language, bare or as `${{ ... }}`: over "
+    "`trigger.*`, `params.*`, `branch`, `matrix.*` and `steps.<needed step>.outcome|outputs.*`, "
+    "with `success()`, `failure()`, `always()`, `cancelled()`. False skips the step."
+)
+_MATRIX_WORDS = (
+    "Axes of values (`{python: ['3.11', '3.12'], os: [linux, mac]}`) plus `include` and "
+    "`exclude` lists of combinations: the step runs once per combination, as "
+    "`<step> (<axis>=<value>, ...)`."
+)
 _STEP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 _KEYWORD = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
@@ -112,16 +122,25 @@ class StepSpec(_Value, kw_only=True):
     needs: Annotated[tuple[StepName, ...], Meta(max_length=STEPS_MAX)] = ()
     allow_failure: bool = False
     labels: Annotated[tuple[Label, ...], Items] = ("linux",)
-    if_: Condition = msgspec.field(default="", name="if")
+    if_: Annotated[Condition, Meta(description=_IF_WORDS)] = msgspec.field(default="", name="if")
     """A condition (`domain/expressions.py`): false skips the step, with the reason."""
     matrix: Annotated[
         dict[Identifier, Annotated[tuple[MatrixEntry, ...], Items]],
-        Meta(max_length=MATRIX_AXES_MAX + 2),
+        Meta(max_length=MATRIX_AXES_MAX + 2, description=_MATRIX_WORDS),
     ] = {}
     """Axes of values, plus `include` / `exclude` lists of combinations (`domain/matrix.py`)."""
-    max_parallel: Annotated[int, Meta(ge=0, le=MATRIX_INSTANCES_MAX)] = 0
+    max_parallel: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=MATRIX_INSTANCES_MAX,
+            description="Matrix instances queued or running at once, at most (0: no limit).",
+        ),
+    ] = 0
     """At most this many matrix instances queued or running at once (0: no limit)."""
-    fail_fast: bool = True
+    fail_fast: Annotated[
+        bool, Meta(description="A matrix instance failing cancels the unfinished others.")
+    ] = True
     """A matrix instance failing cancels the instances not finished yet."""
 
     def check(self, at: str) -> None:
