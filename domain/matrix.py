@@ -13,6 +13,7 @@ keys in alphabetical order: the name is stable whatever order the axes were writ
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -31,6 +32,8 @@ from domain.limits import (
 MatrixValue = str | int | float | bool
 Combination = dict[str, MatrixValue]
 _LABEL = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+PRODUCT_MAX = 16 * MATRIX_INSTANCES_MAX
+"""Combinations of the axes before `exclude`: past this, expanding alone would be the cost."""
 MATRIX_LISTS = ("include", "exclude")
 """Keys of `matrix` that hold lists of combinations rather than an axis's values."""
 
@@ -81,6 +84,10 @@ def check_matrix(
     for i, entry in enumerate(matrix.get("exclude", ())):
         if unknown := sorted(set(entry) - axes.keys()):
             raise InvalidValue(f"{field}.exclude[{i}]", f"{unknown[0]!r} is not an axis")
+    product = math.prod(len(values) for values in axes.values())
+    if product > PRODUCT_MAX:
+        # Refused before expanding: 8 axes of 32 values would be 2^40 combinations.
+        raise InvalidValue(field, f"{product} combinations before exclude, at most {PRODUCT_MAX}")
     instances = expand(matrix)
     if not instances:
         raise InvalidValue(field, "excludes every combination: the step would never run")

@@ -49,6 +49,8 @@ class StepCommands:
         state = self._step(step)
         self._require_run_in((_Q, _R), "queue a step of")
         self._require_step(state, (StepStatus.PENDING,), "queue")
+        if self.concurrency is not None and not self.concurrency_admitted:
+            raise IllegalTransition("run", "waiting for its concurrency group", "queue a step of")
         if waiting := unmet_needs(step, self.plan, self.steps):
             raise StepNotReady(step, waiting)
         if reason := self._skip_reason(step):

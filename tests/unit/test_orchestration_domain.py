@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.concurrency_group import ConcurrencyGroup, group_id_for
-from domain.errors import InvalidValue
+from domain.errors import IllegalTransition, InvalidValue
 from domain.matrix import expand
 from domain.pipeline_definition import PipelineDefinition
 from domain.run import Run
@@ -173,6 +173,8 @@ def test_a_run_in_a_concurrency_group_waits_until_admitted() -> None:
     run = run_of(definition({"name": "deploy", "run": "x"}))
     run.claim_concurrency(group_id_for(PROJECT, "deploy-main"), "deploy-main", "queue", at=T0)
     assert run.waits_for_group and run.ready_steps() == ()
+    with pytest.raises(IllegalTransition):
+        run.queue_step("deploy", at=at(0.5))  # a runner reporting it running early is refused
     run.admit_concurrency(at=at(1))
     run.admit_concurrency(at=at(2))  # already so: nothing more
     assert [type(e).__name__ for e in run.collect_events()] == [
@@ -226,3 +228,9 @@ def test_expansion_is_the_product_less_exclusions(axes: dict[str, list[int]]) ->
     excluded = {next(iter(axes)): axes[next(iter(axes))][0]}
     assert all(c[k] != v for c in expand({**axes, "exclude": [excluded]})
                for k, v in excluded.items())  # fmt: skip
+
+
+def test_a_huge_matrix_is_refused_before_it_is_expanded() -> None:
+    axes = {f"a{i}": list(range(32)) for i in range(8)}
+    with pytest.raises(InvalidValue, match="combinations before exclude"):
+        definition({"name": "t", "run": "x", "matrix": axes})
