@@ -206,3 +206,14 @@ leaves = st.builds(Literal, scalars) | st.builds(Name, st.sampled_from(sorted(CO
 def test_printed_trees_parse_back_to_themselves(tree: Node) -> None:
     assert parse(unparse(tree)) == tree
     evaluate(tree, CONTEXT)
+
+
+@given(st.text(max_size=120) | st.lists(st.sampled_from(["${{", "}}", "'", " branch ", "x"]),
+                                        max_size=30).map("".join))  # fmt: skip
+def test_any_template_renders_or_is_a_clear_parse_error(template: str) -> None:
+    try:
+        rendered = render(template, CONTEXT)
+    except ExpressionError as error:
+        assert 0 <= error.position <= len(template)
+    else:
+        assert isinstance(rendered, str)

@@ -160,3 +160,49 @@ async def test_writers_racing_on_one_group_admit_exactly_one_run(
             await asyncio.sleep(0.1)
     _, events = await group_of(stack, runs[0])
     assert sorted(d["run_id"] for t, d in events if t == "ConcurrencyRunReleased") == sorted(runs)
+
+
+async def test_bad_groups_are_refused_at_definition_and_at_trigger(
+    stack: Stack, label: str
+) -> None:
+    answer = await stack.http.post(
+        "/api/v1/projects", json={"name": "bad groups", "slug": f"b-{label}"[:40].lower()},
+        headers=stack.admin,
+    )  # fmt: skip
+    project_id = answer.json()["id"]
+    step = {"name": "s", "run": "true", "labels": [label]}
+    cases = [
+        ({"group": "deploy-${{ branch"}, "never closed"),
+        ({"group": "deploy-${{ success() }}"}, "at character 12"),
+        ({"group": "x", "policy": "newest"}, "policy"),
+        ({"group": ""}, "group"),
+        ({"group": "x" * 201}, "group"),
+        ("deploy", "concurrency"),
+    ]
+    for concurrency, words in cases:
+        body = {"project_id": project_id, "name": "bad", "steps": [step],
+                "concurrency": concurrency}  # fmt: skip
+        answer = await stack.http.post("/api/v1/pipelines", json=body, headers=stack.admin)
+        assert answer.status_code == 422, (concurrency, answer.text)
+        assert words in answer.text, answer.text
+    # A key that renders blank for a run is refused for that run, and nothing is written.
+    body = {"project_id": project_id, "name": "blank", "steps": [step],
+            "parameters": [{"name": "env", "type": "string"}],
+            "concurrency": {"group": "${{ params.env }}"}}  # fmt: skip
+    answer = await stack.http.post("/api/v1/pipelines", json=body, headers=stack.admin)
+    assert answer.status_code == 201, answer.text
+    pipeline = answer.json()["id"]
+    answer = await stack.http.post(
+        f"/api/v1/pipelines/{pipeline}/runs", json={}, headers=stack.admin
+    )
+    assert answer.status_code == 422, answer.text
+    assert "renders to ''" in answer.text
+    answer = await stack.http.post(
+        f"/api/v1/pipelines/{pipeline}/runs", json={"parameters": {"env": "prod"}},
+        headers=stack.admin,
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    run_id = answer.json()["id"]
+    claimed = [d for _, t, d in await stack.events(run_id) if t == "RunConcurrencyClaimed"]
+    assert [(c["key"], c["policy"]) for c in claimed] == [("prod", "queue")]
+    await stack.http.post(f"/api/v1/pipeline-runs/{run_id}/cancel", json={}, headers=stack.admin)
