@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from domain.errors import InvalidValue
-from domain.expressions import ExpressionError, Node, parse_condition, step_references
+from domain.expression_tree import step_references
+from domain.expressions import ExpressionError, Node, parse_condition
 from domain.limits import CONDITION_MAX, clean
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from domain.conditions import ancestors
 from domain.expression_eval import Status, evaluate, text, truthy
-from domain.expressions import parse_condition, uses_status
+from domain.expression_tree import uses_status
+from domain.expressions import parse_condition
 from domain.limits import REASON_MAX, cut
 from domain.run_values import ParamValue, StepPlan, StepState, StepStatus, Trigger
 

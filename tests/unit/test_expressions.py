@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.expression_eval import Status, evaluate, render, template_parts
+from domain.expression_tree import step_references, unparse, uses_status
 from domain.expressions import (
     CONTEXTS,
     DEPTH_MAX,
@@ -21,9 +22,6 @@ from domain.expressions import (
     Property,
     parse,
     parse_condition,
-    step_references,
-    unparse,
-    uses_status,
 )
 
 CONTEXT = {
