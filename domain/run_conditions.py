@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from domain.conditions import ancestors
@@ -30,6 +31,8 @@ OUTCOMES = {
 }
 """A finished step's `steps.<name>.outcome`, in GitHub's words."""
 _BUSY = (StepStatus.QUEUED, StepStatus.RUNNING)
+_tree = lru_cache(maxsize=1024)(parse_condition)
+"""A plan's conditions parsed once: they are asked again on every decision of the run."""
 
 
 def decidable(plans: Mapping[str, StepPlan], states: Mapping[str, StepState]) -> tuple[str, ...]:
@@ -51,7 +54,7 @@ def decidable(plans: Mapping[str, StepPlan], states: Mapping[str, StepState]) ->
 
 def waits_for_outcomes(plan: StepPlan) -> bool:
     """Whether the step's condition reads how its needs ended (so a failure does not skip it)."""
-    return bool(plan.condition) and uses_status(parse_condition(plan.condition))
+    return bool(plan.condition) and uses_status(_tree(plan.condition))
 
 
 def judge(
@@ -65,7 +68,7 @@ def judge(
 ) -> str | None:
     """None when the step is to run; else why it is skipped."""
     plan = plans[name]
-    tree = parse_condition(plan.condition) if plan.condition else None
+    tree = _tree(plan.condition) if plan.condition else None
     status = _status(name, plans, states, cancelling)
     if (tree is None or not uses_status(tree)) and not status.all_succeeded:
         return _unmet(plan, plans, states)
