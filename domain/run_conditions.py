@@ -20,6 +20,7 @@ from domain.expression_eval import Status, evaluate, text, truthy
 from domain.expression_tree import uses_status
 from domain.expressions import parse_condition
 from domain.limits import REASON_MAX, cut
+from domain.run_plan import satisfies
 from domain.run_values import ParamValue, StepPlan, StepState, StepStatus, Trigger
 
 OUTCOMES = {
@@ -140,7 +141,7 @@ def _status(
     before = ancestors(name, lambda step: plans[step].needs)
     return Status(
         failed=any(_failed(states[a], plans[a]) for a in before),
-        all_succeeded=all(_succeeded(states[a], plans[a]) for a in before),
+        all_succeeded=all(satisfies(states[a], plans[a]) for a in before),
         cancelled=cancelling,
     )
 
@@ -149,16 +150,10 @@ def _failed(state: StepState, plan: StepPlan) -> bool:
     return state.status.unsuccessful and not plan.allow_failure
 
 
-def _succeeded(state: StepState, plan: StepPlan) -> bool:
-    return state.status is StepStatus.SUCCEEDED or (
-        state.status.unsuccessful and plan.allow_failure
-    )
-
-
 def _unmet(plan: StepPlan, plans: Mapping[str, StepPlan], states: Mapping[str, StepState]) -> str:
     for need in plan.needs:
         state = states[need]
-        if _succeeded(state, plans[need]):
+        if satisfies(state, plans[need]):
             continue
         if state.status is StepStatus.TIMED_OUT:
             return f"{need} timed out"

@@ -61,12 +61,6 @@ def satisfies(state: StepState, plan: StepPlan) -> bool:
     )
 
 
-def unmet_needs(
-    name: str, plans: Mapping[str, StepPlan], states: Mapping[str, StepState]
-) -> tuple[str, ...]:
-    return tuple(n for n in plans[name].needs if not satisfies(states[n], plans[n]))
-
-
 def dependants(name: str, plans: Mapping[str, StepPlan]) -> tuple[str, ...]:
     """Every step that needs `name`, directly or not, in plan order."""
     blocked = {name}

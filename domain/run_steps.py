@@ -14,7 +14,7 @@ from domain.errors import (
 from domain.moments import require_aware
 from domain.run_conditions import decidable, judge, waits_for_outcomes
 from domain.run_matrix import cancel_siblings
-from domain.run_plan import dependants, unmet_needs
+from domain.run_plan import dependants
 from domain.run_state import RunState
 from domain.run_values import (
     KEY_MAX,
@@ -51,7 +51,8 @@ class StepCommands:
         self._require_step(state, (StepStatus.PENDING,), "queue")
         if self.concurrency is not None and not self.concurrency_admitted:
             raise IllegalTransition("run", "waiting for its concurrency group", "queue a step of")
-        if waiting := unmet_needs(step, self.plan, self.steps):
+        needs = self.plan[step].needs
+        if waiting := tuple(n for n in needs if not self.steps[n].status.finished):
             raise StepNotReady(step, waiting)
         if reason := self._skip_reason(step):
             raise IllegalTransition("step", "pending", f"queue ({reason})")

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.concurrency_group import ConcurrencyGroup, group_id_for
-from domain.errors import IllegalTransition, InvalidValue
+from domain.errors import IllegalTransition, InvalidValue, StepNotReady
 from domain.matrix import expand
 from domain.pipeline_definition import PipelineDefinition
 from domain.run import Run
@@ -234,3 +234,19 @@ def test_a_huge_matrix_is_refused_before_it_is_expanded() -> None:
     axes = {f"a{i}": list(range(32)) for i in range(8)}
     with pytest.raises(InvalidValue, match="combinations before exclude"):
         definition({"name": "t", "run": "x", "matrix": axes})
+
+
+def test_a_runner_report_may_queue_an_always_step_after_a_failure_but_not_a_plain_one() -> None:
+    run = run_of(definition(
+        {"name": "build", "run": "make"},
+        {"name": "cleanup", "run": "rm", "needs": ["build"], "if": "always()"},
+        {"name": "party", "run": "yay", "needs": ["build"], "if": "success()"},
+    ))  # fmt: skip
+    with pytest.raises(StepNotReady):
+        run.queue_step("cleanup", at=at(0))  # build has not finished
+    run.queue_step("build", at=at(0))
+    run.start_step("build", attempt=1, at=at(0.1))
+    run.fail_step("build", attempt=1, reason="exit 1", at=at(0.2))
+    run.queue_step("cleanup", at=at(0.3))
+    with pytest.raises(IllegalTransition, match="evaluated to false"):
+        run.queue_step("party", at=at(0.4))
