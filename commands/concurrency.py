@@ -20,8 +20,9 @@ from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.outcome import answer
 from commands.ports import Appended, VersionConflict
-from domain.concurrency_group import ConcurrencyGroup
+from domain.concurrency_group import ConcurrencyGroup, group_id_for, member_id_for
 from domain.errors import AggregateNotFound
+from domain.limits import Key
 from domain.run import Run
 
 
@@ -45,22 +46,21 @@ GROUP_ATTEMPTS = 30
 
 async def _on_group(
     run: Run,
+    key: str,
     context: CommandContext,
     deps: Dependencies,
     decide: Callable[[ConcurrencyGroup], None],
     *,
     create: bool = True,
 ) -> tuple[ConcurrencyGroup | None, Appended | None]:
-    claim = run.concurrency
-    assert claim is not None
     for attempt in range(GROUP_ATTEMPTS):
         try:
-            group = await deps.repository.get(ConcurrencyGroup, claim.group_id)
+            group = await deps.repository.get(ConcurrencyGroup, group_id_for(run.project_id, key))
         except AggregateNotFound:
             if not create:
                 return None, None
             # Two processes opening it at once: one append loses and decides again.
-            group = ConcurrencyGroup.open(project_id=run.project_id, key=claim.key, at=context.at)
+            group = ConcurrencyGroup.open(project_id=run.project_id, key=key, at=context.at)
         decide(group)
         try:
             return group, await deps.repository.save(group, metadata=context.metadata())
@@ -73,18 +73,68 @@ async def _on_group(
 
 async def join_group(run: Run, context: CommandContext, deps: Dependencies) -> bool:
     """Join the run's claimed group (once); whether the group admits it now."""
-    policy = run.concurrency.policy if run.concurrency else "queue"
-    group, _ = await _on_group(run, context, deps, lambda g: g.join(run.id, policy, at=context.at))
+    assert run.concurrency is not None
+    claim = run.concurrency
+    group, _ = await _on_group(
+        run, claim.key, context, deps, lambda g: g.join(run.id, claim.policy, at=context.at)
+    )
     return group is not None and group.holder == run.id
+
+
+def step_group(key: str) -> str:
+    """Steps queue in groups of their own: a step's `deploy` is not a pipeline's `deploy`."""
+    return f"step:{key}"
+
+
+async def join_step_groups(run: Run, context: CommandContext, deps: Dependencies) -> None:
+    """Each step due to run that waits for its own group joins it (queue); those the group
+    admits at once are admitted on the run."""
+    for step in run.steps_awaiting_group():
+        member, key = member_id_for(run.id, step), step_group(run.plan[step].group_key)
+        group, _ = await _on_group(
+            run, key, context, deps, lambda g, m=member: g.join(m, "queue", at=context.at)
+        )
+        if group is not None and group.holder == member:
+            run.admit_step(step, group.id, at=context.at)
 
 
 async def leave_group(
     run: Run, context: CommandContext, deps: Dependencies
 ) -> tuple[ConcurrencyGroup | None, Appended | None]:
     """Release the ended run from its group (nothing if it is not in it, or there is none)."""
+    assert run.concurrency is not None
     return await _on_group(
-        run, context, deps, lambda g: g.release(run.id, at=context.at), create=False
+        run,
+        run.concurrency.key,
+        context,
+        deps,
+        lambda g: g.release(run.id, at=context.at),
+        create=False,
     )
+
+
+class ReleaseStepConcurrency(msgspec.Struct, frozen=True, kw_only=True):
+    """The step ended (for good: not with a retry queued): its group lets the next one in."""
+
+    retry_on_conflict: ClassVar[bool] = True
+    run_id: UUID
+    step: Key
+
+
+async def release_step_concurrency(
+    command: ReleaseStepConcurrency, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    run = await deps.repository.get(Run, command.run_id)
+    context.principal.require_on("runner", run, run.project_id, "write")
+    plan, state = run.plan.get(command.step), run.steps.get(command.step)
+    if plan is None or state is None or not plan.group_key or not state.status.finished:
+        return answer(run, None)  # no group, or a retry is queued: it holds on
+    member = member_id_for(run.id, command.step)
+    group, appended = await _on_group(
+        run, step_group(plan.group_key), context, deps, lambda g: g.release(member, at=context.at),
+        create=False,
+    )  # fmt: skip
+    return answer(run, None) if group is None else answer(group, appended)
 
 
 async def release_concurrency(
@@ -113,5 +163,6 @@ async def cancel_superseded_run(
 
 HANDLERS = {
     ReleaseConcurrency: release_concurrency,
+    ReleaseStepConcurrency: release_step_concurrency,
     CancelSupersededRun: cancel_superseded_run,
 }

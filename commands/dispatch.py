@@ -16,7 +16,7 @@ from uuid import UUID
 import msgspec
 
 from commands.bus import CommandResult, Dependencies
-from commands.concurrency import join_group, leave_group
+from commands.concurrency import join_group, join_step_groups, leave_group
 from commands.context import CommandContext, Principal
 from commands.outcome import written
 from commands.runners import MarkRunnerLost
@@ -80,6 +80,8 @@ async def dispatch_ready(
         if not await join_group(run, context, deps):
             return JobsDispatched(**written(run, None))  # it waits its turn in the group
         run.admit_concurrency(at=context.at)
+    if run.steps_awaiting_group():
+        await join_step_groups(run, context, deps)
     if run.external is not None or not (
         run.ready_steps() or run.undispatched() or run.pending_events
     ):

@@ -33,7 +33,7 @@ from domain.limits import (
 from domain.pipeline import Pipeline
 from domain.run import Run
 from domain.run_conditions import trigger_context
-from domain.run_expansion import plan_of
+from domain.run_expansion import plan_of, with_step_groups
 from domain.run_values import (
     ExternalRef,
     LogStream,
@@ -128,6 +128,7 @@ async def trigger_run(
         event=command.event,
         delivery_id=command.delivery_id,
     )
+    plan = with_step_groups(plan, definition, trigger_context(trigger, parameters))
     run = Run.request(
         id=context.new_id("run"),
         project_id=pipeline.project_id,

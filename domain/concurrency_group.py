@@ -1,5 +1,8 @@
 """A concurrency group: the runs that share one key, one of them holding it at a time.
 
+A member is a run (its id), or one step of a run (`member_id_for`) in a step's own group; the
+events call either `run_id`.
+
 Its stream is the arbiter: every join and release is appended with the version the deciding
 process loaded, so two API or dispatcher processes deciding at once cannot both admit a run
 (the loser's append fails and its command is retried on the new state).
@@ -28,6 +31,11 @@ GROUP_NAMESPACE = UUID("0b3c9a52-41de-5f7a-8c1e-2d6f4a9b7e30")
 
 def group_id_for(project_id: UUID, key: str) -> UUID:
     return uuid5(GROUP_NAMESPACE, f"{project_id}/{key}")
+
+
+def member_id_for(run_id: UUID, step: str) -> UUID:
+    """A step's place in a group (a run takes its place by its own id)."""
+    return uuid5(GROUP_NAMESPACE, f"{run_id}/{step}")
 
 
 class ConcurrencyGroup(Aggregate):

@@ -53,3 +53,13 @@ class ConcurrencySpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
             limit = f"1 to {CONCURRENCY_GROUP_MAX} characters"
             raise InvalidValue("concurrency.group", f"{self.group!r} renders to {key!r}: {limit}")
         return clean("concurrency.group", key)
+
+
+def check_step_concurrency(spec: ConcurrencySpec | None, at: str) -> None:
+    """A step's group: checked as a pipeline's; a step only queues (cancelling another run's
+    step in the middle of that run is not supported)."""
+    if spec is None:
+        return
+    spec.check(at)
+    if spec.policy != "queue":
+        raise InvalidValue(f"{at}.policy", "a step's concurrency group only queues: use 'queue'")

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, assert_never, get_args
 import msgspec
 from msgspec import Meta
 
-from domain.concurrency_spec import ConcurrencySpec
+from domain.concurrency_spec import ConcurrencySpec, check_step_concurrency
 from domain.conditions import check_condition, check_references
 from domain.credentials import credential_kind
 from domain.errors import InvalidValue
@@ -141,6 +141,8 @@ class StepSpec(_Value, kw_only=True):
     fail_fast: Annotated[
         bool, Meta(description="A matrix instance failing cancels the unfinished others.")
     ] = True
+    concurrency: ConcurrencySpec | None = None
+    """One step of the group (across runs) at a time; `queue` only (`domain/concurrency_spec`)."""
     """A matrix instance failing cancels the instances not finished yet."""
 
     def check(self, at: str) -> None:
@@ -175,6 +177,7 @@ class StepSpec(_Value, kw_only=True):
             )
         check_condition(self.if_, f"{at}.if")
         check_matrix(self.name, self.matrix, self.max_parallel, self.labels, at)
+        check_step_concurrency(self.concurrency, f"{at}.concurrency")
 
     def _check_not_secret(self, at: str) -> None:
         _unique(self.not_secret, f"{at}.not_secret", "env key")

@@ -266,6 +266,16 @@ class Run(
         def apply(self, aggregate: Run) -> None:
             aggregate.concurrency_admitted = True
 
+    class StepConcurrencyAdmitted(Event):
+        """The step's own concurrency group admitted it: it may be queued."""
+
+        event_type: ClassVar[str] = "StepConcurrencyAdmitted"
+        step: str
+        group_id: UUID
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.admitted_steps.add(self.step)
+
     def __init__(
         self,
         project_id: UUID,
@@ -300,6 +310,7 @@ class Run(
         self._failures: list[str] = []
         self.concurrency: ConcurrencyClaim | None = None
         self.concurrency_admitted = False
+        self.admitted_steps: set[str] = set()
 
     @classmethod
     def request(

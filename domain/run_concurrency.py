@@ -14,7 +14,9 @@ import msgspec
 from domain.concurrency_spec import ConcurrencyPolicy
 from domain.errors import IllegalTransition
 from domain.moments import require_aware
+from domain.run_conditions import decidable
 from domain.run_state import RunState
+from domain.run_values import RunStatus
 
 
 class ConcurrencyClaim(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,6 +43,30 @@ class ConcurrencyCommands:
     def waits_for_group(self: RunState) -> bool:
         """It claimed a group that has not admitted it yet: none of its steps may be queued."""
         return self.concurrency is not None and not self.concurrency_admitted
+
+    def steps_awaiting_group(self: RunState) -> tuple[str, ...]:
+        """Steps due to run now whose own concurrency group has not admitted them yet."""
+        if self.status not in (RunStatus.QUEUED, RunStatus.RUNNING) or (
+            self.concurrency is not None and not self.concurrency_admitted
+        ):
+            return ()
+        return tuple(
+            step
+            for step in decidable(self.plan, self.steps)
+            if self.plan[step].group_key
+            and step not in self.admitted_steps
+            and self._skip_reason(step) is None
+        )
+
+    def admit_step(self: RunState, step: str, group_id: UUID, *, at: datetime) -> None:
+        """The step's group admitted it: it may be queued. Saying so again decides nothing."""
+        require_aware(at)
+        if not self.plan[step].group_key:
+            raise IllegalTransition("step", "in no concurrency group", "admit")
+        if step not in self.admitted_steps:
+            self.trigger_event(
+                self.StepConcurrencyAdmitted, step=step, group_id=group_id, timestamp=at
+            )
 
     def admit_concurrency(self: RunState, *, at: datetime) -> None:
         """Its group admitted it; saying so again decides nothing."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+import msgspec
+
 from domain.matrix import Combination, expand, instance_label, instance_name, value_text
 from domain.pipeline_definition import PipelineDefinition, StepSpec
 from domain.run_values import StepPlan
@@ -72,3 +74,18 @@ def with_matrix(text: str, plan: StepPlan) -> str:
 def matrix_env(plan: StepPlan) -> dict[str, str]:
     """`FLOWLEDGER_MATRIX_<axis>` for each of the instance's values."""
     return {f"{MATRIX_ENV_PREFIX}{key}": value_text(value) for key, value in plan.matrix.items()}
+
+
+def with_step_groups(
+    plan: tuple[StepPlan, ...], definition: PipelineDefinition, context: Mapping[str, object]
+) -> tuple[StepPlan, ...]:
+    """The plan with each grouped step's key rendered (over `context` and its matrix values)."""
+    specs = {step.name: step for step in definition.steps}
+    rendered = []
+    for step in plan:
+        spec = specs[step.source].concurrency
+        if spec is not None:
+            key = spec.group_key({**context, "matrix": dict(step.matrix)})
+            step = msgspec.structs.replace(step, group_key=key)
+        rendered.append(step)
+    return tuple(rendered)

@@ -42,6 +42,7 @@ class RunState(Protocol):
     concurrency: Any
     """The ConcurrencyClaim (domain.run_concurrency) or None."""
     concurrency_admitted: bool
+    admitted_steps: set[str]
     log_seqs: dict[str | None, int]
     log_bytes: int
     log_truncated: bool
@@ -105,6 +106,9 @@ class RunState(Protocol):
     @property
     def ConcurrencyAdmitted(self) -> RunEvent: ...
 
+    @property
+    def StepConcurrencyAdmitted(self) -> RunEvent: ...
+
     def trigger_event(self, event_class: RunEvent, **kwargs: Any) -> None: ...
 
     # Checks and helpers of Run itself (domain.run).
@@ -129,6 +133,8 @@ class RunState(Protocol):
     def _skip_dependants(self, step: str, at: datetime) -> None: ...
 
     def _skip_reason(self, step: str) -> str | None: ...
+
+    def steps_awaiting_group(self) -> tuple[str, ...]: ...
 
     @staticmethod
     def _require_step(

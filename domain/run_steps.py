@@ -40,7 +40,8 @@ class StepCommands:
             return ()
         if self.concurrency is not None and not self.concurrency_admitted:
             return ()  # its concurrency group has not admitted it yet
-        return decidable(self.plan, self.steps)
+        awaiting = self.steps_awaiting_group()
+        return tuple(step for step in decidable(self.plan, self.steps) if step not in awaiting)
 
     def queue_step(self: RunState, step: str, *, at: datetime) -> None:
         """Queue a pending step's first attempt; retries are queued when an attempt fails."""
@@ -56,6 +57,8 @@ class StepCommands:
             raise StepNotReady(step, waiting)
         if reason := self._skip_reason(step):
             raise IllegalTransition("step", "pending", f"queue ({reason})")
+        if self.plan[step].group_key and step not in self.admitted_steps:
+            raise IllegalTransition("step", "waiting for its concurrency group", "queue")
         self.trigger_event(self.StepQueued, step=step, attempt=1, timestamp=at)
 
     def queue_ready(self: RunState, *, at: datetime) -> None:

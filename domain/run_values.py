@@ -153,6 +153,8 @@ class StepPlan(msgspec.Struct, frozen=True, kw_only=True):
     """A failing instance cancels its unfinished siblings (matrix instances only)."""
     max_parallel: int = 0
     """At most this many of its siblings queued or running at once (0: no limit)."""
+    group_key: str = ""
+    """The concurrency group the step queues in, rendered ("": none)."""
 
     @property
     def source(self) -> str:

@@ -16,7 +16,7 @@ from domain.errors import IllegalTransition, InvalidValue, StepNotReady
 from domain.matrix import expand
 from domain.pipeline_definition import PipelineDefinition
 from domain.run import Run
-from domain.run_expansion import plan_of, runner_labels
+from domain.run_expansion import plan_of, runner_labels, with_step_groups
 from domain.run_values import StepStatus, Trigger, TriggerKind
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -250,3 +250,34 @@ def test_a_runner_report_may_queue_an_always_step_after_a_failure_but_not_a_plai
     run.queue_step("cleanup", at=at(0.3))
     with pytest.raises(IllegalTransition, match="evaluated to false"):
         run.queue_step("party", at=at(0.4))
+
+
+def test_a_grouped_step_waits_for_its_group_and_a_skipped_one_does_not() -> None:
+    defn = definition(
+        {"name": "build", "run": "make"},
+        {"name": "deploy", "run": "go", "needs": ["build"],
+         "concurrency": {"group": "env-${{ params.env }}"}},
+        {"name": "docs", "run": "go", "needs": ["build"], "if": "params.env == 'dev'",
+         "concurrency": {"group": "docs"}},
+        parameters=[{"name": "env", "type": "string", "default": "prod"}],
+    )  # fmt: skip
+    context = {"params": {"env": "prod"}, "branch": None, "trigger": {}}
+    plan = with_step_groups(plan_of(defn), defn, context)
+    assert [p.group_key for p in plan] == ["", "env-prod", "docs"]
+    run = Run.request(id=uuid4(), project_id=PROJECT, pipeline_id=uuid4(), pipeline_version=1,
+                      trigger=Trigger(kind=TriggerKind.API, actor="ann"),
+                      parameters={"env": "prod"}, steps=plan, at=T0)  # fmt: skip
+    finish(run, "build", "succeeded")
+    assert run.steps_awaiting_group() == ("deploy",)
+    assert statuses(run) == {"build": "succeeded", "deploy": "pending", "docs": "skipped"}
+    with pytest.raises(IllegalTransition):
+        run.queue_step("deploy", at=at(2))
+    run.admit_step("deploy", group_id_for(PROJECT, "step:env-prod"), at=at(2))
+    run.queue_ready(at=at(2))
+    assert statuses(run)["deploy"] == "queued" and run.steps_awaiting_group() == ()
+
+
+def test_a_step_group_only_queues() -> None:
+    with pytest.raises(InvalidValue, match="only queues"):
+        definition({"name": "d", "run": "x",
+                    "concurrency": {"group": "g", "policy": "cancel_in_progress"}})  # fmt: skip

@@ -206,3 +206,56 @@ async def test_bad_groups_are_refused_at_definition_and_at_trigger(
     claimed = [d for _, t, d in await stack.events(run_id) if t == "RunConcurrencyClaimed"]
     assert [(c["key"], c["policy"]) for c in claimed] == [("prod", "queue")]
     await stack.http.post(f"/api/v1/pipeline-runs/{run_id}/cancel", json={}, headers=stack.admin)
+
+
+async def test_a_step_queues_in_its_own_group_across_runs(
+    stack: Stack, label: str, shared: Path
+) -> None:
+    answer = await stack.http.post(
+        "/api/v1/projects", json={"name": "step groups", "slug": f"s-{label}"[:40].lower()},
+        headers=stack.admin,
+    )  # fmt: skip
+    trace_step = 'echo "$FLOWLEDGER_STEP start $FLOWLEDGER_RUN_ID" >> {shared}/trace\n{body}' + (
+        'echo "$FLOWLEDGER_STEP end $FLOWLEDGER_RUN_ID" >> {shared}/trace\n'
+    )
+    deploy = {"name": "deploy", "needs": ["build"], "labels": [label],
+              "run": trace_step.format(shared=shared, body="sleep 1\n"),
+              "concurrency": {"group": "env-${{ params.target }}"}}  # fmt: skip
+    body = {
+        "project_id": answer.json()["id"],
+        "name": "step groups",
+        "parameters": [{"name": "target", "type": "string", "default": "prod"}],
+        "steps": [
+            {"name": "build", "labels": [label],
+             "run": trace_step.format(shared=shared, body="sleep 0.2\n")},
+            deploy,
+        ],
+    }  # fmt: skip
+    answer = await stack.http.post("/api/v1/pipelines", json=body, headers=stack.admin)
+    assert answer.status_code == 201, answer.text
+    pipeline = answer.json()["id"]
+    refused = body | {"steps": [body["steps"][0], deploy | {"concurrency": {
+        "group": "x", "policy": "cancel_in_progress"}}]}  # fmt: skip
+    answer = await stack.http.post("/api/v1/pipelines", json=refused, headers=stack.admin)
+    assert answer.status_code == 422 and "only queues" in answer.text, answer.text
+
+    async with runners(stack.runner_config(label, concurrency=4)):
+        first, second = await asyncio.gather(stack.trigger(pipeline), stack.trigger(pipeline))
+        for run_id in (first, second):
+            assert await stack.finished(run_id) == "RunSucceeded"
+
+    lines = [line.split() for line in (shared / "trace").read_text().splitlines()]
+    deploys = [(edge, run) for step, edge, run in lines if step == "deploy"]
+    # Never two deploys at once: each one ends before the next starts.
+    assert [edge for edge, _ in deploys] == ["start", "end", "start", "end"]
+    assert deploys[0][1] == deploys[1][1] and deploys[2][1] == deploys[3][1]
+    run_plan = next(d for _, t, d in await stack.events(first) if t == "RunRequested")["steps"]
+    assert [s["group_key"] for s in run_plan] == ["", "env-prod"]
+    admitted = [d for _, t, d in await stack.events(first) if t == "StepConcurrencyAdmitted"]
+    assert [d["step"] for d in admitted] == ["deploy"]
+    events = [(t, d) for _, t, d in await stack.events(admitted[0]["group_id"])]
+    assert events[0][1]["key"] == "step:env-prod"
+    kinds = [t for t, _ in events]
+    assert kinds == ["ConcurrencyGroupOpened", "ConcurrencyRunAdmitted", "ConcurrencyRunWaiting",
+                     "ConcurrencyRunReleased", "ConcurrencyRunAdmitted",
+                     "ConcurrencyRunReleased"]  # fmt: skip
