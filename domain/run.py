@@ -9,10 +9,9 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import Aggregate
 
+from domain.approval_spec import Decision
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch, UnknownStep
 from domain.moments import require_aware
-from domain.approval_spec import Decision
-from domain.pipeline_definition import ParameterSpec
 from domain.run_approvals import ApprovalCommands
 from domain.run_dispatch import DispatchCommands
 from domain.run_external import ExternalCommands

@@ -58,7 +58,7 @@ def test_an_approval_step_waits_and_its_inputs_become_outputs() -> None:
     assert run.steps["ask"].status is StepStatus.WAITING_FOR_APPROVAL
     assert run.status is RunStatus.RUNNING
     assert run.steps["ask"].deadline == T0 + timedelta(seconds=60)
-    with pytest.raises(InvalidValue, match="inputs.version"):
+    with pytest.raises(InvalidValue, match=r"inputs\.version"):
         run.decide_approval("ask", decision="approve", principal="key:a", actor="a", at=T0)
     run.decide_approval(
         "ask",
