@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from commands import (
     api_keys,
+    approvals,
     data_subjects,
     dispatch,
+    environments,
     pipelines,
     projects,
     runners,
@@ -25,4 +27,6 @@ HANDLERS: dict[type, Handler] = {
     **webhook_deliveries.HANDLERS,
     **runners.HANDLERS,
     **dispatch.HANDLERS,
+    **approvals.HANDLERS,
+    **environments.HANDLERS,
 }

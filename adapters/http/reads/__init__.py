@@ -8,6 +8,7 @@ Registered after the command controllers, each merges into the existing route.
 from adapters.http.reads import (
     admin,
     analytics,
+    environments,
     pipelines,
     projections,
     runners,
@@ -27,4 +28,5 @@ ROUTES = [
     *runners.ROUTES,
     *webhook_deliveries.ROUTES,
     *visualization.ROUTES,
+    *environments.ROUTES,
 ]
