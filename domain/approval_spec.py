@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from domain.errors import InvalidValue
 from domain.limits import DESCRIPTION_MAX, KEY_MAX, clean
-
-if TYPE_CHECKING:
-    from domain.pipeline_definition import ParameterSpec, StepSpec
 
 StepKind = Literal["run", "approval", "jenkins"]
 Decision = Literal["approve", "reject"]
@@ -25,7 +22,39 @@ ENVIRONMENT_RULE = "1-63 letters, digits, '_', '.' or '-', starting with a lette
 APPROVERS_MAX = 50
 
 
-def check_approval_fields(step: StepSpec, at: str) -> None:
+class InputField(Protocol):
+    """An approval step's input field: a `ParameterSpec` (reused, so the same types and rules)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def default(self) -> str | int | float | bool | None: ...
+    @property
+    def required(self) -> bool: ...
+    def check(self, at: str) -> None: ...
+    def accept(self, value: object, at: str) -> str | int | float | bool: ...
+
+
+class GatedStep(Protocol):
+    """The StepSpec fields this module checks (StepSpec imports this module, not the reverse)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def run(self) -> str: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def inputs(self) -> tuple[InputField, ...]: ...
+    @property
+    def approvers(self) -> tuple[str, ...]: ...
+    @property
+    def on_timeout(self) -> str: ...
+    @property
+    def environment(self) -> str | None: ...
+
+
+def check_approval_fields(step: GatedStep, at: str) -> None:
     """Raise InvalidValue for the first rule the step's approval or environment fields break."""
     if step.kind not in ("run", "approval", "jenkins"):
         raise InvalidValue(f"{at}.kind", "must be one of run, approval, jenkins")
@@ -81,7 +110,7 @@ def check_environment_name(name: str, at: str) -> None:
 
 
 def resolve_inputs(
-    fields: tuple[ParameterSpec, ...], given: Mapping[str, object], *, partial: bool = False
+    fields: tuple[InputField, ...], given: Mapping[str, object], *, partial: bool = False
 ) -> dict[str, str]:
     """The approver's inputs checked against their fields, with defaults, as step outputs.
 
