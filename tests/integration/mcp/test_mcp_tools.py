@@ -16,8 +16,9 @@ READ_TOOLS = {
     "get_run",
     "read_run_logs",
     "list_recent_failures",
+    "list_pending_approvals",
 }
-WRITE_TOOLS = {"trigger_run", "cancel_run"}
+WRITE_TOOLS = {"trigger_run", "cancel_run", "decide_approval"}
 
 
 @pytest_asyncio.fixture(scope="module")

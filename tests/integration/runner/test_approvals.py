@@ -11,6 +11,7 @@ import pytest_asyncio
 
 from adapters.dispatch.approval_sweeper import ApprovalSweeper
 from tests.helpers import unique_id
+from tests.integration.mcp.mcping import mcp_session, ok, refused
 from tests.integration.runner.stack import WAIT_S, Stack, runners
 
 
@@ -315,3 +316,60 @@ async def test_deciding_refuses_unknown_runs_and_steps_steps_not_waiting_and_oth
     answer = await decide(stack, run_id, "gate", approver, decision="reject")
     assert answer.status_code == 409, answer.text
     await stack.http.post(f"/api/v1/pipeline-runs/{run_id}/cancel", headers=stack.admin)
+
+
+async def test_mcp_lists_pending_approvals_and_decides_one_with_the_same_checks(
+    stack: Stack, sweeper: None, label: str
+) -> None:
+    project_id = await project(stack)
+    approver, approver_headers = await key(stack, project_id, "approve")
+    _, reader = await key(stack, project_id, "read")
+    pipeline_id = await pipeline(
+        stack,
+        project_id,
+        [
+            {
+                "name": "ask",
+                "kind": "approval",
+                "prompt": "Go?",
+                "approvers": [approver],
+                "inputs": [{"name": "ticket", "type": "integer", "required": True}],
+            },
+        ],
+    )
+    run_id = await trigger(stack, pipeline_id)
+    await pending(stack, run_id, approver_headers)
+    async with mcp_session(stack.api_url, reader) as session:
+        listed = await ok(session, "list_pending_approvals", run_id=run_id)
+        assert [(i["step"], i["prompt"]) for i in listed["items"]] == [("ask", "Go?")]
+        problem = await refused(
+            session, "decide_approval", run_id=run_id, step="ask", decision="approve"
+        )
+        assert problem["status"] == 403
+    async with mcp_session(stack.api_url, approver_headers) as session:
+        problem = await refused(
+            session,
+            "decide_approval",
+            run_id=run_id,
+            step="ask",
+            decision="approve",
+            inputs={"ticket": "42"},
+        )
+        assert problem["status"] == 422
+        answer = await ok(
+            session,
+            "decide_approval",
+            run_id=run_id,
+            step="ask",
+            decision="approve",
+            comment="via mcp",
+            inputs={"ticket": 42},
+        )
+        assert answer["id"] == run_id
+        problem = await refused(
+            session, "decide_approval", run_id=run_id, step="ask", decision="reject"
+        )
+        assert problem["status"] == 409
+    assert await stack.finished(run_id) == "RunSucceeded"
+    [decided] = of_type(await stack.events(run_id), "ApprovalDecided")
+    assert decided["comment"] == "via mcp" and decided["inputs"] == {"ticket": "42"}
