@@ -20,12 +20,10 @@ from domain.environment import (
     environment_id,
 )
 from domain.errors import AggregateNotFound
-from domain.limits import ITEMS_MAX, Glob, Key
+from domain.limits import ITEMS_MAX, EnvironmentName, Glob, Key
 from domain.pipeline_definition import PipelineDefinition, StepSpec
 from domain.project import Project
 from domain.run_values import Gate, StepPlan
-
-EnvironmentName = Annotated[str, Meta(min_length=1, max_length=63)]
 
 
 class ConfigureEnvironment(msgspec.Struct, frozen=True, kw_only=True):

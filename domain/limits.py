@@ -100,6 +100,7 @@ Key = Annotated[str, _text(KEY_MAX, 1)]
 StepName = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
 Identifier = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
 Keyword = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
+EnvironmentName = Annotated[str, Meta(max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 """Labels, event kinds in triggers, scopes."""
 Glob = Annotated[str, _text(GLOB_MAX, 1)]
 Tag = Annotated[str, _text(TAG_MAX, 1)]

@@ -30,6 +30,7 @@ from domain.limits import (
     TIMEOUT_MAX_S,
     Choice,
     Description,
+    EnvironmentName,
     EnvValue,
     Glob,
     Identifier,
@@ -109,7 +110,7 @@ class StepSpec(_Value, kw_only=True):
     approvers: Annotated[tuple[Key, ...], Items] = ()
     """Who may decide (`key:<id>`, `jwt:<subject>`); empty: any holder of the approve scope."""
     on_timeout: Decision = "reject"
-    environment: Annotated[str, Meta(max_length=63)] | None = None
+    environment: EnvironmentName | None = None
     """The project environment the step deploys to: its protection rules hold the step."""
 
     def check(self, at: str) -> None:
