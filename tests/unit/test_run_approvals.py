@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.errors import IllegalTransition, InvalidValue
 from domain.pipeline_definition import ParameterSpec, PipelineDefinition, StepSpec
@@ -158,3 +160,38 @@ def test_definitions_refuse_broken_approval_fields(fields: dict, message: str) -
 def test_an_approval_step_needs_no_run() -> None:
     spec = StepSpec(name="ask", kind="approval", prompt="ok?", inputs=FIELDS)
     PipelineDefinition(name="p", steps=(spec,)).validated()
+
+
+@given(
+    required=st.integers(1, 4),
+    decisions=st.lists(
+        st.tuples(st.sampled_from(["key:a", "key:b", "key:c", "key:d"]), st.booleans()),
+        max_size=8,
+    ),
+)
+def test_a_gate_opens_on_its_nth_distinct_approval_and_closes_on_the_first_rejection(
+    required: int, decisions: list[tuple[str, bool]]
+) -> None:
+    run = run_of(step("deploy", gate=gate(required=required, inputs=()), environment="prod"))
+    run.queue_ready(at=T0)
+    approvals: set[str] = set()
+    for principal, approve in decisions:
+        state = run.steps["deploy"]
+        if state.status is not StepStatus.WAITING_FOR_APPROVAL or principal in approvals:
+            with pytest.raises(IllegalTransition):
+                run.decide_approval(
+                    "deploy", decision="approve", principal=principal, actor="x", at=T0
+                )
+            continue
+        decision = "approve" if approve else "reject"
+        run.decide_approval("deploy", decision=decision, principal=principal, actor="x", at=T0)
+        if not approve:
+            assert run.steps["deploy"].status is StepStatus.FAILED
+            break
+        approvals.add(principal)
+        opened = run.steps["deploy"].status is StepStatus.PENDING
+        assert opened == (len(approvals) >= required)
+        if opened:
+            break
+    recorded = run.steps["deploy"].approvals
+    assert len(recorded) == len(approvals) and set(recorded) == approvals
