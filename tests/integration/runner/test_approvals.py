@@ -4,10 +4,12 @@ approval sweeper and real runners running real steps."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest_asyncio
+from websockets.asyncio.client import connect
 
 from adapters.dispatch.approval_sweeper import ApprovalSweeper
 from tests.helpers import unique_id
@@ -186,6 +188,18 @@ async def test_a_rejection_ends_the_run_and_skips_what_follows(
     assert steps["release"]["status"] == "skipped"
     [decided] = of_type(await stack.events(run_id), "ApprovalDecided")
     assert decided["decision"] == "reject" and decided["comment"] == "not today"
+
+    # The run's WebSocket stream carries the request and the decision like any run event.
+    _, watcher = await key(stack, project_id, "read")
+    url = f"{stack.api_url.replace('http', 'ws', 1)}/ws/runs/{run_id}"
+    async with connect(f"{url}?token={watcher['X-API-Key']}&after=0") as ws:
+        seen: dict[str, dict[str, Any]] = {}
+        async with asyncio.timeout(WAIT_S):
+            while "RunFailed" not in seen:
+                message = json.loads(await ws.recv())
+                seen[message.get("type", "")] = message
+    assert seen["ApprovalRequested"]["data"]["prompt"] == "Release?"
+    assert seen["ApprovalDecided"]["data"]["comment"] == "not today"
 
 
 async def test_a_gate_left_undecided_takes_its_default_outcome(
