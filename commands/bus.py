@@ -16,6 +16,7 @@ from commands.ports import (
     Repository,
     Secrets,
     SecretSealer,
+    SecretValues,
     VersionConflict,
 )
 
@@ -42,6 +43,8 @@ class Dependencies(msgspec.Struct, frozen=True, kw_only=True):
     heartbeats: Heartbeats
     subjects: DataSubjects | None = None
     """Only the erasure needs it; unit tests of other commands leave it out."""
+    secret_values: SecretValues | None = None
+    """Only the project secrets' commands need it."""
 
 
 Handler = Callable[[Any, CommandContext, Dependencies], Awaitable[CommandResult]]
