@@ -14,6 +14,7 @@ from commands.ports import (
     DataSubjects,
     Heartbeats,
     Repository,
+    SecretReader,
     Secrets,
     SecretSealer,
     SecretValues,
@@ -45,6 +46,8 @@ class Dependencies(msgspec.Struct, frozen=True, kw_only=True):
     """Only the erasure needs it; unit tests of other commands leave it out."""
     secret_values: SecretValues | None = None
     """Only the project secrets' commands need it."""
+    secret_reader: SecretReader | None = None
+    """Only handing secrets to a running attempt needs it."""
 
 
 Handler = Callable[[Any, CommandContext, Dependencies], Awaitable[CommandResult]]

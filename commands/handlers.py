@@ -11,6 +11,7 @@ from commands import (
     runners,
     runs,
     secrets,
+    step_secrets,
     webhook_deliveries,
     webhook_sources,
 )
@@ -27,4 +28,5 @@ HANDLERS: dict[type, Handler] = {
     **runners.HANDLERS,
     **dispatch.HANDLERS,
     **secrets.HANDLERS,
+    **step_secrets.HANDLERS,
 }

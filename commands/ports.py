@@ -91,6 +91,21 @@ class SecretValues(Protocol):
         ...
 
 
+class RevealedSecret(msgspec.Struct, frozen=True, kw_only=True):
+    value: str
+    version: int
+    environment: str | None = None
+
+    def __repr__(self) -> str:
+        return f"RevealedSecret(version={self.version}, value=<redacted>)"
+
+
+class SecretReader(Protocol):
+    """Project secrets' newest values, for the attempt of a step that declares them."""
+
+    async def reveal(self, project_id: UUID, name: str) -> RevealedSecret | None: ...
+
+
 class NewApiKey(msgspec.Struct, frozen=True, kw_only=True):
     token: str
     """Shown once to whoever asked for the key; never stored."""

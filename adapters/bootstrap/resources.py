@@ -103,6 +103,7 @@ async def open_services(
                 heartbeats=PgHeartbeats(store.pool),
                 subjects=PgDataSubjects(store.pool, subject_keys),
                 secret_values=PgSecretValues(store.pool, instance_key),
+                secret_reader=vault.VaultReader(store.pool),
             ),
             observer=TelemetryObserver(),
         )

@@ -14,6 +14,7 @@ import asyncpg
 import msgspec
 
 from adapters.secrets import crypto
+from commands.ports import RevealedSecret
 from domain.secret import secret_stream_id
 
 _installed: list[bytes] = []
@@ -64,3 +65,18 @@ async def reveal(
                 scope = environment if row["secret_id"] != wide else None
                 return Revealed(value=value, version=row["version"], environment=scope)
     return None
+
+
+class VaultReader:
+    """The command side's `SecretReader` on the process's pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def reveal(self, project_id: UUID, name: str) -> RevealedSecret | None:
+        found = await reveal(self._pool, str(project_id), name)
+        if found is None:
+            return None
+        return RevealedSecret(
+            value=found.value, version=found.version, environment=found.environment
+        )

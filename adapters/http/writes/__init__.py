@@ -8,6 +8,7 @@ from adapters.http.writes.projects import ProjectsController
 from adapters.http.writes.runners import RunnersController
 from adapters.http.writes.runs import RunsController
 from adapters.http.writes.secrets import SecretsController
+from adapters.http.writes.step_secrets import StepSecretsController
 from adapters.http.writes.webhook_sources import WebhookSourcesController
 
 ROUTES = [
@@ -19,4 +20,5 @@ ROUTES = [
     WebhookSourcesController,
     DataSubjectsController,
     SecretsController,
+    StepSecretsController,
 ]
