@@ -12,6 +12,8 @@ from commands import (
     projects,
     runners,
     runs,
+    secrets,
+    step_secrets,
     webhook_deliveries,
     webhook_sources,
 )
@@ -29,4 +31,6 @@ HANDLERS: dict[type, Handler] = {
     **dispatch.HANDLERS,
     **approvals.HANDLERS,
     **environments.HANDLERS,
+    **secrets.HANDLERS,
+    **step_secrets.HANDLERS,
 }

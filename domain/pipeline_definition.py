@@ -39,11 +39,13 @@ from domain.limits import (
     Name,
     ParamScalar,
     Retries,
+    SecretName,
     StepName,
     Tag,
     TimeoutS,
     clean,
 )
+from domain.step_secrets import check_step_secrets
 
 ParameterType = Literal["string", "integer", "number", "boolean", "choice"]
 TriggerSource = Literal["github", "gitlab", "jenkins", "generic", "schedule", "manual", "api"]
@@ -112,6 +114,9 @@ class StepSpec(_Value, kw_only=True):
     on_timeout: Decision = "reject"
     environment: EnvironmentName | None = None
     """The project environment the step deploys to: its protection rules hold the step."""
+    secrets: Annotated[tuple[SecretName, ...], Items] = ()
+    """Project secrets given to the step as environment variables of the same names, masked in
+    its log and outputs; names only (`domain/step_secrets.py`)."""
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule the step breaks."""
@@ -143,6 +148,7 @@ class StepSpec(_Value, kw_only=True):
         self._check_not_secret(at)
         _unique(self.needs, f"{at}.needs", "step")
         _keywords(self.labels, f"{at}.labels", "label")
+        check_step_secrets(self.secrets, self.env.keys(), at)
 
     def _check_not_secret(self, at: str) -> None:
         _unique(self.not_secret, f"{at}.not_secret", "env key")

@@ -13,6 +13,7 @@ from adapters.http.reads import (
     projections,
     runners,
     runs,
+    secrets,
     status,
     visualization,
     webhook_deliveries,
@@ -29,4 +30,5 @@ ROUTES = [
     *webhook_deliveries.ROUTES,
     *visualization.ROUTES,
     *environments.ROUTES,
+    *secrets.ROUTES,
 ]

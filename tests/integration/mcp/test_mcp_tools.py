@@ -17,6 +17,7 @@ READ_TOOLS = {
     "read_run_logs",
     "list_recent_failures",
     "list_pending_approvals",
+    "list_secrets",
 }
 WRITE_TOOLS = {"trigger_run", "cancel_run", "decide_approval"}
 

@@ -4,6 +4,7 @@ approval sweeper and real runners running real steps."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -387,3 +388,46 @@ async def test_mcp_lists_pending_approvals_and_decides_one_with_the_same_checks(
     assert await stack.finished(run_id) == "RunSucceeded"
     [decided] = of_type(await stack.events(run_id), "ApprovalDecided")
     assert decided["comment"] == "via mcp" and decided["inputs"] == {"ticket": "42"}
+
+
+async def test_a_step_deploying_to_an_environment_prefers_that_environments_secret(
+    stack: Stack, sweeper: None, label: str
+) -> None:
+    project_id = await project(stack)
+    secrets_url = f"/api/v1/projects/{project_id}/secrets/DEPLOY_TOKEN"
+    for body in (
+        {"value": "project-wide"},
+        {"value": "production-only", "environment": "production"},
+    ):
+        answer = await stack.http.put(secrets_url, json=body, headers=stack.admin)
+        assert answer.status_code == 200, answer.text
+    # Hashes, not values: a step's outputs are masked where they hold a secret.
+    show = (
+        'echo "sha=$(printf %s "$DEPLOY_TOKEN" | sha256sum | cut -c1-16)" >> "$FLOWLEDGER_OUTPUTS"'
+    )
+    pipeline_id = await pipeline(
+        stack,
+        project_id,
+        [
+            {"name": "stage", "run": show, "labels": [label], "secrets": ["DEPLOY_TOKEN"]},
+            {
+                "name": "prod",
+                "run": show,
+                "labels": [label],
+                "secrets": ["DEPLOY_TOKEN"],
+                "environment": "production",
+            },
+        ],
+    )
+    async with runners(stack.runner_config(label)):
+        run_id = await trigger(stack, pipeline_id, ref="refs/heads/main")
+        assert await stack.finished(run_id) == "RunSucceeded"
+    events = await stack.events(run_id)
+    outputs = {d["step"]: d["outputs"]["sha"] for d in of_type(events, "StepSucceeded")}
+    assert outputs == {
+        "stage": hashlib.sha256(b"project-wide").hexdigest()[:16],
+        "prod": hashlib.sha256(b"production-only").hexdigest()[:16],
+    }
+    used = {d["step"]: d["secrets"] for d in of_type(events, "StepSecretsReceived")}
+    assert used["prod"][0]["environment"] == "production"
+    assert used["stage"][0]["environment"] is None
