@@ -24,6 +24,9 @@ SWEEPER = Principal(
 
 
 class DecideApproval(msgspec.Struct, frozen=True, kw_only=True):
+    # A runner reporting a parallel step must not turn a person's decision into a 409: the
+    # retry decides again on the fresh run, where a decision already taken is refused.
+    retry_on_conflict: ClassVar[bool] = True
     run_id: UUID
     step: Key
     decision: Literal["approve", "reject"]

@@ -326,10 +326,14 @@ async def test_deciding_refuses_unknown_runs_and_steps_steps_not_waiting_and_oth
         assert answer.status_code in (400, 422), answer.text
     other_env = f"/api/v1/projects/{elsewhere}/environments/production/deployments"
     assert (await stack.http.get(other_env, headers=approver)).status_code == 404
-    answer = await decide(stack, run_id, "gate", approver, **approve)
-    assert answer.status_code == 202, answer.text
-    answer = await decide(stack, run_id, "gate", approver, decision="reject")
-    assert answer.status_code == 409, answer.text
+    # Two people decide at once: one decision is taken, the other is told it came too late.
+    _, second = await key(stack, project_id, "approve")
+    answers = await asyncio.gather(
+        decide(stack, run_id, "gate", approver, **approve),
+        decide(stack, run_id, "gate", second, decision="reject"),
+    )
+    assert sorted(a.status_code for a in answers) == [202, 409], [a.text for a in answers]
+    assert len(of_type(await stack.events(run_id), "ApprovalDecided")) == 1
     await stack.http.post(f"/api/v1/pipeline-runs/{run_id}/cancel", headers=stack.admin)
 
 
