@@ -10,6 +10,7 @@ from msgspec import Meta
 
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
+from commands.environments import protect_plan
 from commands.outcome import answer
 from domain.concurrency_group import group_id_for
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch
@@ -118,6 +119,7 @@ async def trigger_run(
     parameters: dict[str, ParamValue] = definition.resolve_parameters(command.parameters)
     # 2. the run carries its own plan, so it never needs the pipeline again
     plan = plan_of(definition)
+    plan = await protect_plan(plan, definition, pipeline.project_id, command.ref, deps.repository)
     trigger = Trigger(
         kind=TriggerKind(command.kind),
         actor=context.principal.name,

@@ -193,6 +193,16 @@ def max_index_bytes(max_chars: int) -> int:
     return max_chars * UTF8_MAX_BYTES_PER_CHAR
 
 
+SECRET_VALUE_MAX = 32 * 1024
+"""A project secret's value, in characters; it never reaches an event (only its fingerprint)."""
+ENVIRONMENT_MAX = 64
+SecretName = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
+"""A project secret's name: what a step exports it as, so an environment variable's name."""
+EnvironmentName = Annotated[
+    str, Meta(max_length=ENVIRONMENT_MAX, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+]
+SecretValue = Annotated[str, Meta(min_length=1, max_length=SECRET_VALUE_MAX, pattern=CLEAN)]
+
 # Orchestration: conditions, matrices, concurrency groups (issue 19).
 CONDITION_MAX = 1000
 """Characters in a step's `if:` (it is quoted whole in the reason of a skip)."""

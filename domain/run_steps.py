@@ -59,24 +59,26 @@ class StepCommands:
             raise IllegalTransition("step", "pending", f"queue ({reason})")
         if self.plan[step].group_key and step not in self.admitted_steps:
             raise IllegalTransition("step", "waiting for its concurrency group", "queue")
+        self._require_ungated(step)
         self.trigger_event(self.StepQueued, step=step, attempt=1, timestamp=at)
 
     def queue_ready(self: RunState, *, at: datetime) -> None:
-        """Queue every ready step's first attempt, or skip it when its condition is false;
-        none ready decides nothing."""
+        """Queue every ready step's first attempt (through its gate), or skip it when its
+        condition is false; none ready decides nothing."""
         self._require_internal("queue a step of")
         require_aware(at)
-        skipped = False
+        settle = False
         while ready := self.ready_steps():
             for step in ready:
                 if reason := self._skip_reason(step):
                     if self.status is _Q:
                         self.trigger_event(self.Started, timestamp=at)
                     self.trigger_event(self.StepSkipped, step=step, reason=reason, timestamp=at)
-                    skipped = True
+                    settle = True
                 else:
-                    self.trigger_event(self.StepQueued, step=step, attempt=1, timestamp=at)
-        if skipped:
+                    self._open_step(step, at)  # refused, waiting for approval, or queued
+                    settle = settle or bool(self.plan[step].refused)
+        if settle:
             self._settle(at)
 
     def _skip_reason(self: RunState, step: str) -> str | None:

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from nats.js import JetStreamContext
 
+from adapters.dispatch.needed_outputs import needed_outputs
 from adapters.streaming.jobs import Job, encode_job, job_subject, publish_headers
 from commands.ports import Repository
 from domain.pipeline import Pipeline
@@ -106,11 +107,16 @@ def _job(
         step=step,
         attempt=attempt,
         run=with_matrix(spec.run, plan),
-        env=matrix_env(plan) | {key: with_matrix(value, plan) for key, value in spec.env.items()},
+        env={
+            **matrix_env(plan),
+            **{key: with_matrix(value, plan) for key, value in spec.env.items()},
+            **needed_outputs(run, step),
+        },
         parameters={k: parameter_text(v) for k, v in run.parameters.items()},
         timeout_s=plan.timeout_s,
         label=label,
         dispatched_at=dispatched_at,
         traceparent=traceparent,
         log_seq=run.next_log_seq(step),
+        secrets=spec.secrets,
     )

@@ -73,6 +73,7 @@ def learn(envelope: EventEnvelope) -> Owner | None:
             "ApiKeyIssued"
             | "WebhookSourceRegistered"
             | "WebhookReceived"
+            | "EnvironmentConfigured"
             | "ConcurrencyGroupOpened"
         ):
             return Owner(_text(data.get("project_id")))
