@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
@@ -40,6 +41,7 @@ from domain.run_values import (
     Trigger,
     TriggerKind,
 )
+from domain.trigger_schedule import SCHEDULE_KEY_MAX
 
 
 class TriggerRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,6 +57,10 @@ class TriggerRun(msgspec.Struct, frozen=True, kw_only=True):
     event: EventKind | None = None
     delivery_id: DeliveryId | None = None
     external: ExternalRef | None = None
+    schedule: Annotated[str, Meta(min_length=1, max_length=SCHEDULE_KEY_MAX)] | None = None
+    """With kind `schedule`: the schedule that fired it (see `commands/scheduler.py`)."""
+    slot: datetime | None = None
+    """With kind `schedule`: the scheduled moment the run is for."""
 
 
 class CancelRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -134,6 +140,8 @@ async def trigger_run(
         pull_request=command.pull_request,
         event=command.event,
         delivery_id=command.delivery_id,
+        schedule=command.schedule,
+        slot=command.slot,
     )
     run = Run.request(
         id=context.new_id("run"),

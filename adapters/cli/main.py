@@ -107,6 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
         _dispatcher,
     )
     add(
+        "scheduler",
+        "fire each due slot of every schedule trigger once (one role)",
+        "Run the scheduler alone against FLOWLEDGER_DATABASE_URL (the embedded PostgreSQL when "
+        "unset): every FLOWLEDGER_SCHEDULER_TICK_MS it starts a run for each schedule trigger "
+        "whose cron slot has come, in the schedule's time zone. Any number may run: a slot's "
+        "run has one id, so each slot starts one run however many schedulers see it. A slot "
+        "missed while none ran is skipped or run once late, as the schedule's `catch_up` says.",
+        _scheduler,
+    )
+    add(
         "relay",
         "publish every event to NATS JetStream (one role, as compose and production run it)",
         "Run the relay alone: it publishes every committed event, in position order, to the "
@@ -232,6 +242,16 @@ def _dispatcher(_args: argparse.Namespace) -> int:
         return 2
     telemetry(settings, "dispatcher")
     return guarded(lambda: processes.dispatcher(settings, out=out))
+
+
+def _scheduler(_args: argparse.Namespace) -> int:
+    from adapters.bootstrap import processes
+
+    settings = settings_or_none()
+    if settings is None:
+        return 2
+    telemetry(settings, "scheduler")
+    return guarded(lambda: processes.scheduler(settings, out=out))
 
 
 def _export(args: argparse.Namespace) -> int:
