@@ -61,12 +61,7 @@ async def world(driver: Driver, projected: Projected) -> World:
     plans = [
         (a, "alice", dict(kind="api", ref="refs/heads/main"), "succeeded"),
         (a, "bob", dict(kind="manual", ref="refs/heads/dev"), "failed"),
-        (
-            b,
-            "alice",
-            dict(kind="schedule", ref="refs/tags/v1", schedule="nightly", slot=SLOT),
-            "running",
-        ),
+        (b, "alice", dict(kind="schedule", ref="refs/tags/v1", **NIGHTLY), "running"),
         (b, "carol", dict(kind="webhook", ref="refs/heads/main", event="push"), "queued"),
         (c, "bob", dict(kind="api"), "cancelled"),
         (a, "alice", dict(kind="api", ref="refs/heads/main", external=jenkins), "ext"),
