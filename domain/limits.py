@@ -139,6 +139,8 @@ Measure = Annotated[float, Meta(ge=0, le=FLOAT_MAX)]
 """A metric: durations, tokens, cost; never negative."""
 ParamScalar = ParamText | Int64 | Finite | bool
 CronText = Annotated[str, Meta(max_length=CRON_MAX, pattern=r"^[ -~]*$")]
+ScheduleName = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z0-9_.:-]{0,100}$")]
+"""A schedule's name: empty (named by its cron and zone), or a keyword."""
 TimeZoneName = Annotated[
     str, Meta(min_length=1, max_length=TIME_ZONE_MAX, pattern=r"^[A-Za-z0-9_+/-]+$")
 ]

@@ -36,6 +36,7 @@ from domain.limits import (
     Name,
     ParamScalar,
     Retries,
+    ScheduleName,
     ShellCommand,
     StepName,
     Tag,
@@ -215,7 +216,7 @@ class TriggerSpec(_Value, kw_only=True):
     """A schedule that is not active never fires."""
     catch_up: CatchUp = "skip"
     """After downtime: `skip` the missed slots, or run the `last` one of them."""
-    schedule: Keyword = ""
+    schedule: ScheduleName = ""
     """The schedule's name, part of each fired run's identity; empty: its cron and zone."""
 
     def check(self, at: str) -> None:

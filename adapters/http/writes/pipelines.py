@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -78,6 +78,7 @@ class PipelineUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     runs_cancelled: int | None = None
     runs_timed_out: int | None = None
     degraded: bool | None = None
+    schedules: Annotated[list[Any], Meta(max_length=ITEMS_MAX)] | None = None
 
     def to_definition(self) -> PipelineDefinition:
         if self.definition is not None:
