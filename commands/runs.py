@@ -28,6 +28,7 @@ from domain.limits import (
     Reason,
     Ref,
     Repo,
+    ScheduleKey,
     Sha,
 )
 from domain.pipeline import Pipeline
@@ -41,7 +42,6 @@ from domain.run_values import (
     Trigger,
     TriggerKind,
 )
-from domain.trigger_schedule import SCHEDULE_KEY_MAX
 
 
 class TriggerRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,7 +57,7 @@ class TriggerRun(msgspec.Struct, frozen=True, kw_only=True):
     event: EventKind | None = None
     delivery_id: DeliveryId | None = None
     external: ExternalRef | None = None
-    schedule: Annotated[str, Meta(min_length=1, max_length=SCHEDULE_KEY_MAX)] | None = None
+    schedule: ScheduleKey | None = None
     """With kind `schedule`: the schedule that fired it (see `commands/scheduler.py`)."""
     slot: datetime | None = None
     """With kind `schedule`: the scheduled moment the run is for."""

@@ -12,10 +12,8 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.errors import InvalidValue
-from domain.limits import CRON_MAX, TIME_ZONE_MAX
+from domain.limits import CRON_MAX, SCHEDULE_KEY_MAX
 from domain.moments import require_aware
-
-SCHEDULE_KEY_MAX = CRON_MAX + 1 + TIME_ZONE_MAX
 
 
 class ScheduleFields(Protocol):

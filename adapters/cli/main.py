@@ -17,6 +17,7 @@ from adapters.cli.console import err, guarded, out, settings_or_none, telemetry
 from adapters.cli.erase import add_erase_command
 from adapters.cli.export import add_export_command
 from adapters.cli.operations import add_commands as add_operations_commands
+from adapters.cli.pipelines_apply import add_pipelines_commands
 from adapters.cli.runner import add_runner_commands
 
 Handler = Callable[[argparse.Namespace], int]
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_command(commands, SETTINGS_HELP, _export)
     add_audit_commands(commands, SETTINGS_HELP)
     add_runner_commands(commands, runner=_runner, run=_run)
+    add_pipelines_commands(commands, apply=_pipelines_apply)
     add(
         "version",
         "print the flowledger version",
@@ -222,6 +224,15 @@ def _run(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     return run_pipeline(settings, args, out=out, err=err)
+
+
+def _pipelines_apply(args: argparse.Namespace) -> int:
+    from adapters.cli.pipelines_apply import apply_file
+
+    settings = settings_or_none()
+    if settings is None:
+        return 2
+    return apply_file(settings, args, out=out, err=err)
 
 
 def _intake(_args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from adapters.http.reads import (
     projections,
     runners,
     runs,
+    schemas,
     status,
     visualization,
     webhook_deliveries,
@@ -27,4 +28,5 @@ ROUTES = [
     *runners.ROUTES,
     *webhook_deliveries.ROUTES,
     *visualization.ROUTES,
+    *schemas.ROUTES,
 ]
