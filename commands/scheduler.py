@@ -9,6 +9,9 @@ fired):
   waits for the next slot, `last` fires that latest missed slot (once, however many were
   missed).
 
+The slots that will never run are put on record (`RecordScheduleSkip`): an auditor sees
+which, how many, and by which rule.
+
 Exactly once with any number of schedulers: a fired run's id is derived from its
 (pipeline, schedule, slot) through the idempotency key, so a second scheduler's attempt at
 the same slot appends nothing (the store answers `duplicate`) or meets the existing stream.
@@ -32,9 +35,11 @@ from commands.bus import CommandResult
 from commands.context import CommandContext, Principal
 from commands.ports import VersionConflict
 from commands.runs import TriggerRun
+from commands.schedule_skips import RecordScheduleSkip
 from commands.schedule_times import latest_slot, next_slot
 from domain.errors import DomainError
 from domain.pipeline_definition import TriggerSpec
+from domain.schedule_skip import SKIPPED_MAX
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,9 @@ class DueSchedule(Protocol):
 class ScheduleBook(Protocol):
     async def schedules(self) -> Sequence[DueSchedule]: ...
 
+    async def started(self, run_id: UUID) -> bool:
+        """Whether the run exists already: a cheap look before a full attempt at it."""
+
 
 class Fired(msgspec.Struct, frozen=True, kw_only=True):
     """One attempt at a slot: the run it is, and whether this scheduler wrote it."""
@@ -69,20 +77,61 @@ class Fired(msgspec.Struct, frozen=True, kw_only=True):
     """Why the pipeline refused the run (deactivated since the view was read), if it did."""
 
 
+class Tick(msgspec.Struct, frozen=True, kw_only=True):
+    fired: list[Fired]
+    """Each slot this tick fired (or found fired)."""
+    skipped: list[Fired]
+    """Each record of missed slots this tick made (or found made); `slot` is the last one."""
+
+
 Dispatch = Callable[[object, CommandContext], Awaitable[CommandResult]]
+
+
+class Missed(msgspec.Struct, frozen=True, kw_only=True):
+    """Slots that came and went while no scheduler ran, and will not run."""
+
+    first: datetime
+    last: datetime
+    count: int
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
+    fire: datetime | None
+    """The slot to fire now, if any."""
+    anchor: datetime
+    """The latest slot decided on (fired or not): the next decision starts after it."""
+    missed: Missed | None = None
 
 
 def due_slot(
     schedule: DueSchedule, now: datetime, grace: timedelta, anchor: datetime | None = None
-) -> tuple[datetime | None, datetime]:
-    """The slot to fire now (or None), and the anchor to remember for this schedule."""
+) -> Decision:
+    """What to do about the schedule now: which slot to fire, which were missed for good."""
     start = max(t for t in (schedule.since, schedule.last_slot, anchor) if t is not None)
-    if next_slot(schedule.trigger, start) > now:
-        return None, start
+    first = next_slot(schedule.trigger, start)
+    if first > now:
+        return Decision(fire=None, anchor=start)
     latest = latest_slot(schedule.trigger, now)
-    if now - latest <= grace or schedule.trigger.catch_up == "last":
-        return latest, latest
-    return None, latest  # skipped: missed while no scheduler ran
+    fire = now - latest <= grace or schedule.trigger.catch_up == "last"
+    unrun_until = latest if not fire else _before(schedule.trigger, first, latest)
+    missed = None
+    if unrun_until is not None:
+        missed = Missed(first=first, last=unrun_until, count=_count(schedule, first, unrun_until))
+    return Decision(fire=latest if fire else None, anchor=latest, missed=missed)
+
+
+def _before(trigger: TriggerSpec, first: datetime, latest: datetime) -> datetime | None:
+    """The slot just before `latest`, if it is not before `first`."""
+    if first >= latest:
+        return None
+    return latest_slot(trigger, latest - timedelta(seconds=1))
+
+
+def _count(schedule: DueSchedule, first: datetime, last: datetime) -> int:
+    count, slot = 1, first
+    while count < SKIPPED_MAX and (slot := next_slot(schedule.trigger, slot)) <= last:
+        count += 1
+    return count
 
 
 def slot_key(pipeline_id: UUID, schedule: str, slot: datetime) -> str:
@@ -109,9 +158,10 @@ class Scheduler:
         self._waiting: dict[tuple[UUID, str], tuple[datetime, datetime]] = {}
         """Per schedule, its anchor and the next slot after it: nothing to decide before."""
 
-    async def tick(self) -> list[Fired]:
+    async def tick(self) -> Tick:
         now = self._clock()
         due: list[tuple[DueSchedule, datetime]] = []
+        missed: list[tuple[DueSchedule, Missed]] = []
         for schedule in await self._book.schedules():
             ident = (schedule.pipeline_id, schedule.key)
             anchor = max(
@@ -123,12 +173,15 @@ class Scheduler:
             waiting = self._waiting.get(ident)
             if waiting is not None and waiting[0] == anchor and waiting[1] > now:
                 continue
-            slot, self._anchors[ident] = due_slot(schedule, now, self._grace, anchor)
-            if slot is None:
-                anchor = self._anchors[ident]
-                self._waiting[ident] = (anchor, next_slot(schedule.trigger, anchor))
+            decision = due_slot(schedule, now, self._grace, anchor)
+            self._anchors[ident] = decision.anchor
+            if decision.missed is not None:
+                missed.append((schedule, decision.missed))
+            if decision.fire is None:
+                wake = next_slot(schedule.trigger, decision.anchor)
+                self._waiting[ident] = (decision.anchor, wake)
             else:
-                due.append((schedule, slot))
+                due.append((schedule, decision.fire))
         random.shuffle(due)  # several schedulers: each starts on a different part of the work
         limit = asyncio.Semaphore(self._concurrency)
 
@@ -136,16 +189,29 @@ class Scheduler:
             async with limit:
                 return await self.fire(schedule, slot, now)
 
-        return list(await asyncio.gather(*(fire(s, slot) for s, slot in due)))
+        async def skip(schedule: DueSchedule, slots: Missed) -> Fired:
+            async with limit:
+                return await self.skip(schedule, slots, now)
+
+        return Tick(
+            fired=list(await asyncio.gather(*(fire(s, slot) for s, slot in due))),
+            skipped=list(await asyncio.gather(*(skip(s, m) for s, m in missed))),
+        )
+
+    async def skip(self, schedule: DueSchedule, missed: Missed, now: datetime) -> Fired:
+        """Put on record the slots that will not run, once whichever scheduler decides it."""
+        key = f"skip:{slot_key(schedule.pipeline_id, schedule.key, missed.last)}"
+        command = RecordScheduleSkip(
+            pipeline_id=schedule.pipeline_id,
+            schedule=schedule.key,
+            first=missed.first,
+            last=missed.last,
+            count=missed.count,
+            catch_up=schedule.trigger.catch_up,
+        )
+        return await self._send(command, key, now, schedule, missed.last)
 
     async def fire(self, schedule: DueSchedule, slot: datetime, now: datetime) -> Fired:
-        key = slot_key(schedule.pipeline_id, schedule.key, slot)
-        context = CommandContext(
-            principal=SCHEDULER,
-            at=now,
-            correlation_id=str(uuid.uuid4()),
-            idempotency_key=key,
-        )
         command = TriggerRun(
             pipeline_id=schedule.pipeline_id,
             parameters=dict(schedule.trigger.parameters),
@@ -153,18 +219,32 @@ class Scheduler:
             schedule=schedule.key,
             slot=slot,
         )
-        fired = Fired(
-            pipeline_id=schedule.pipeline_id,
-            schedule=schedule.key,
-            slot=slot,
-            run_id=context.new_id("run"),
-            written=False,
+        key = slot_key(schedule.pipeline_id, schedule.key, slot)
+        run_id = CommandContext(
+            principal=SCHEDULER, at=now, correlation_id="", idempotency_key=key
+        ).new_id("run")
+        if await self._book.started(run_id):
+            # Another scheduler fired it: the attempt would write nothing, at a higher cost.
+            fired = Fired(pipeline_id=schedule.pipeline_id, schedule=schedule.key, slot=slot,
+                          run_id=run_id, written=False)  # fmt: skip
+            return fired
+        return await self._send(command, key, now, schedule, slot)
+
+    async def _send(
+        self, command: object, key: str, now: datetime, schedule: DueSchedule, slot: datetime
+    ) -> Fired:
+        context = CommandContext(
+            principal=SCHEDULER, at=now, correlation_id=str(uuid.uuid4()), idempotency_key=key
         )
+        fired = Fired(pipeline_id=schedule.pipeline_id, schedule=schedule.key, slot=slot,
+                      run_id=context.new_id("run") if isinstance(command, TriggerRun) else None,
+                      written=False)  # fmt: skip
         try:
             result = await self._dispatch(command, context)
         except VersionConflict:
-            return fired  # another scheduler appended this very run a moment ago
+            return fired  # another scheduler appended this very stream a moment ago
         except DomainError as error:
             log.warning("schedule %s of %s: %s", schedule.key, schedule.pipeline_id, error)
             return msgspec.structs.replace(fired, refused=str(error))
-        return msgspec.structs.replace(fired, written=not result.duplicate)
+        written = result.position is not None and not result.duplicate
+        return msgspec.structs.replace(fired, written=written)

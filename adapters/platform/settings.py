@@ -103,7 +103,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How often a scheduler looks for due slots (it wakes on each whole multiple)."""
     scheduler_grace_s: int = 60
     """A slot older than this when first seen was missed (downtime): its catch-up decides."""
-    scheduler_pool_size: int = 4
+    scheduler_pool_size: int = 8
     """PostgreSQL connections of a `flowledger scheduler`."""
     api_url: str | None = None
     """Where runners and `flowledger run` reach the HTTP API; None: http://host:port above."""

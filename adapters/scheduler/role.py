@@ -11,13 +11,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
-from commands.scheduler import Dispatch, DueSchedule, Scheduler
+from adapters.store.reader import stream_version
+from commands.scheduler import Dispatch, DueSchedule, Scheduler, Tick
 from projections.projection import live_schema
 from projections.schedules import due_schedules
 
@@ -42,6 +45,9 @@ class ViewSchedules:
     async def schedules(self) -> Sequence[DueSchedule]:
         return await due_schedules(self._pool, self._schema)
 
+    async def started(self, run_id: UUID) -> bool:
+        return await stream_version(self._pool, str(run_id)) > 0
+
 
 def scheduler_for(
     dispatch: Dispatch, pool: asyncpg.Pool, *, grace_s: int, concurrency: int = 32
@@ -60,13 +66,32 @@ async def run_scheduler(scheduler: Scheduler, stop: asyncio.Event, *, tick_ms: i
     period = tick_ms / 1000
     while not stop.is_set():
         try:
-            fired = await scheduler.tick()
+            tick = await _unless_stopped(scheduler.tick(), stop)
+            if tick is None:
+                return
         except _TRANSIENT as error:
             log.warning("scheduler tick failed, trying again next tick: %s", error)
         else:
-            if written := sum(f.written for f in fired):
-                log.info("scheduler fired %d run(s) of %d due slot(s)", written, len(fired))
+            if written := sum(f.written for f in tick.fired):
+                log.info("scheduler fired %d run(s) of %d due slot(s)", written, len(tick.fired))
+            if skipped := sum(f.written for f in tick.skipped):
+                log.info("scheduler recorded %d schedule(s) with missed slots", skipped)
         # Wake on the next whole multiple of the period: a slot on the minute is seen at once.
         wait = period - time.time() % period
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), wait)
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, Tick], stop: asyncio.Event) -> Tick | None:
+    """`work`'s result, or None once `stop` is set first (a tick cut short is safe: every
+    slot it did not reach is fired by the next scheduler to tick, once)."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None

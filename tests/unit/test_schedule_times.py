@@ -74,8 +74,7 @@ def test_due_slot(now: str, policy: str, fired: str | None) -> None:
     due = Due(
         uuid4(), uuid4(), "k", schedule("0 * * * *", catch_up=policy), at("2026-01-01T09:30:00")
     )
-    slot, _ = due_slot(due, at(now), GRACE)
-    assert slot == (at(fired) if fired else None)
+    assert due_slot(due, at(now), GRACE).fire == (at(fired) if fired else None)
 
 
 @settings(max_examples=200, deadline=None)
@@ -90,21 +89,49 @@ def test_ticks_no_further_apart_than_the_grace_fire_every_slot_once(
     trigger = schedule(cron, zone)
     since = at("2027-03-27T22:00:00")
     due = Due(uuid4(), uuid4(), "k", trigger, since)
-    now, anchor, fired = since, None, []
+    now, anchor, fired, missed = since, None, [], []
     for seconds in steps:  # ticks at most 400 s apart, grace 600 s
         now += timedelta(seconds=seconds)
-        slot, anchor = due_slot(due, now, timedelta(seconds=600), anchor)
-        if slot is not None:
-            fired.append(slot)
+        decision = due_slot(due, now, timedelta(seconds=600), anchor)
+        anchor = decision.anchor
+        if decision.fire is not None:
+            fired.append(decision.fire)
+        if decision.missed is not None:
+            missed.extend(slots_between(trigger, decision.missed.first, decision.missed.last))
+            assert len(missed) == len(set(missed))
     expected, t = [], since
     while (t := next_slot(trigger, t)) <= now:
         expected.append(t)
     # Each tick fires the latest slot: slots closer together than the ticks are skipped
     # only when several fell between two ticks (a cron finer than the tick rate).
     assert fired == sorted(set(fired)), "no slot twice, in order"
-    assert set(fired) <= set(expected)
+    assert sorted(fired + missed) == expected, "each slot fired or put on record as missed"
     if all(s <= 60 for s in steps):
         assert fired == expected, "ticks at most a minute apart miss no slot"
+
+
+def slots_between(trigger: TriggerSpec, first: datetime, last: datetime) -> list[datetime]:
+    slots, t = [first], first
+    while (t := next_slot(trigger, t)) <= last:
+        slots.append(t)
+    return slots
+
+
+def test_missed_slots_are_counted_and_bounded() -> None:
+    hourly = Due(uuid4(), uuid4(), "k", schedule("0 * * * *"), at("2026-01-01T09:30:00"))
+    decision = due_slot(hourly, at("2026-01-01T12:30:00"), GRACE)
+    assert decision.fire is None and decision.missed is not None
+    assert (decision.missed.first, decision.missed.last, decision.missed.count) == (
+        at("2026-01-01T10:00:00"),
+        at("2026-01-01T12:00:00"),
+        3,
+    )
+    late = msgspec.structs.replace(hourly, trigger=schedule("0 * * * *", catch_up="last"))
+    decision = due_slot(late, at("2026-01-01T12:30:00"), GRACE)
+    assert decision.fire == at("2026-01-01T12:00:00")
+    assert (decision.missed.last, decision.missed.count) == (at("2026-01-01T11:00:00"), 2)
+    minutely = Due(uuid4(), uuid4(), "k", schedule("* * * * *"), at("2000-01-01T00:00:00"))
+    assert due_slot(minutely, at("2026-01-01T00:00:30"), GRACE).missed.count == 10_000
 
 
 def test_the_slot_key_is_short_and_distinct() -> None:

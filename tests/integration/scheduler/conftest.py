@@ -53,6 +53,9 @@ class OnlyThese:
     async def schedules(self) -> Sequence[DueSchedule]:
         return [s for s in await self.view.schedules() if s.pipeline_id in self.pipelines]
 
+    async def started(self, run_id: UUID) -> bool:
+        return await self.view.started(run_id)
+
 
 class Schedulers:
     """Several schedulers, each on its own pool and bus, all reading one clock."""
@@ -67,12 +70,14 @@ class Schedulers:
             for s in each
         ]  # fmt: skip
         self.fired: list[Fired] = []
+        self.skipped: list[Fired] = []
 
     async def tick(self) -> list[Fired]:
         """Every scheduler ticks at once, at the clock's now."""
         rounds = await asyncio.gather(*(s.tick() for s in self.schedulers))
-        fired = [f for one in rounds for f in one]
+        fired = [f for one in rounds for f in one.fired]
         self.fired += fired
+        self.skipped += [f for one in rounds for f in one.skipped]
         return fired
 
     async def run(self, until: datetime, step: timedelta) -> None:
@@ -139,3 +144,14 @@ async def scheduled_runs(on: Services, pipeline: UUID) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+async def skip_records(on: Services, pipeline: UUID) -> list[dict[str, Any]]:
+    """Every ScheduleSlotsSkipped of the pipeline, from the events table itself."""
+    rows = await on.store.pool.fetch(
+        "SELECT data::text AS data, metadata::jsonb->>'actor' AS actor FROM events"
+        " WHERE type = 'ScheduleSlotsSkipped' AND data::jsonb->>'pipeline_id' = $1"
+        " ORDER BY position",
+        str(pipeline),
+    )
+    return [{"actor": r["actor"], **json.loads(r["data"])} for r in rows]

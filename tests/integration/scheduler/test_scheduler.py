@@ -16,6 +16,7 @@ from tests.integration.scheduler.conftest import (
     Schedulers,
     scheduled_pipeline,
     scheduled_runs,
+    skip_records,
 )
 
 pytestmark = pytest.mark.usefixtures("projector")
@@ -54,6 +55,7 @@ async def test_three_schedulers_fire_every_slot_once(
     }
     assert set(by_schedule) == expected, "no slot missed, none invented"
     assert not any(r["schedule"] == "off" for r in runs), "an inactive schedule never fires"
+    assert await skip_records(three[0], pipeline) == []
     assert {(r["kind"], r["actor"]) for r in runs} == {("schedule", "scheduler")}
     # Every attempt past the first at a slot wrote nothing.
     written = Counter((f.schedule, iso(f.slot)) for f in schedulers.fired if f.written)
@@ -123,6 +125,16 @@ async def test_catch_up_after_downtime(
     slots = [r["slot"] for r in await scheduled_runs(three[0], pipeline)]
     late = [iso(first + timedelta(hours=3))] if policy == "last" else []
     assert slots == [iso(first), *late, iso(first + timedelta(hours=4))]
+    # The slots that will never run are on record once, with the rule that decided it.
+    [skip] = await skip_records(three[0], pipeline)
+    last_skipped = first + timedelta(hours=2 if policy == "last" else 3)
+    assert (skip["first"], skip["last"]) == (iso(first + timedelta(hours=1)), iso(last_skipped))
+    assert (skip["count"], skip["catch_up"], skip["actor"]) == (
+        2 if policy == "last" else 3,
+        policy,
+        "scheduler",
+    )
+    assert sum(f.written for f in schedulers.skipped) == 1
 
 
 async def test_a_deactivated_pipeline_fires_nothing(
