@@ -24,8 +24,8 @@ import hashlib
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
@@ -36,7 +36,7 @@ from commands.context import CommandContext, Principal
 from commands.ports import VersionConflict
 from commands.runs import TriggerRun
 from commands.schedule_skips import RecordScheduleSkip
-from commands.schedule_times import latest_slot, next_slot
+from commands.schedule_times import latest_slot, next_slot, slots_after
 from domain.errors import DomainError
 from domain.pipeline_definition import TriggerSpec
 from domain.schedule_skip import SKIPPED_MAX
@@ -128,10 +128,14 @@ def _before(trigger: TriggerSpec, first: datetime, latest: datetime) -> datetime
 
 
 def _count(schedule: DueSchedule, first: datetime, last: datetime) -> int:
-    count, slot = 1, first
-    while count < SKIPPED_MAX and (slot := next_slot(schedule.trigger, slot)) <= last:
+    slots, count = slots_after(schedule.trigger, first), 1
+    while count < SKIPPED_MAX and next(slots) <= last:
         count += 1
     return count
+
+
+def _two(slots: Iterator[datetime]) -> tuple[datetime, datetime]:
+    return next(slots).astimezone(UTC), next(slots).astimezone(UTC)
 
 
 def slot_key(pipeline_id: UUID, schedule: str, slot: datetime) -> str:
@@ -155,32 +159,45 @@ class Scheduler:
         self._dispatch, self._book, self._clock = dispatch, book, clock
         self._grace, self._concurrency = grace, concurrency
         self._anchors: dict[tuple[UUID, str], datetime] = {}
-        self._waiting: dict[tuple[UUID, str], tuple[datetime, datetime]] = {}
-        """Per schedule, its anchor and the next slot after it: nothing to decide before."""
+        self._waiting: dict[tuple[UUID, str], tuple[datetime, datetime, datetime]] = {}
+        """Per schedule, its anchor and the two slots after it: nothing to decide before the
+        first, and until the second only that one slot (no calendar at the busy moment)."""
+        self._prepared: Sequence[DueSchedule] | None = None
+
+    async def prepare(self) -> None:
+        """Read the schedules now, for the next tick: it then decides at once on its moment
+        (the read is at most one tick old; a run fired twice would still be one run)."""
+        self._prepared = await self._book.schedules()
 
     async def tick(self) -> Tick:
         now = self._clock()
         due: list[tuple[DueSchedule, datetime]] = []
         missed: list[tuple[DueSchedule, Missed]] = []
-        for schedule in await self._book.schedules():
+        decided: list[DueSchedule] = []
+        schedules, self._prepared = self._prepared, None
+        for schedule in schedules if schedules is not None else await self._book.schedules():
             ident = (schedule.pipeline_id, schedule.key)
             anchor = max(
                 t
                 for t in (schedule.since, schedule.last_slot, self._anchors.get(ident))
                 if t is not None
             )
-            # Most ticks find most schedules far from their next slot: skip the calendar.
             waiting = self._waiting.get(ident)
-            if waiting is not None and waiting[0] == anchor and waiting[1] > now:
-                continue
-            decision = due_slot(schedule, now, self._grace, anchor)
+            if waiting is not None and waiting[0] == anchor:
+                _, wake, after = waiting
+                if wake > now:
+                    continue  # most schedules at most ticks: far from their next slot
+                if after > now:  # exactly one slot due: decided without the calendar
+                    decision = self._one_due(schedule, wake, now)
+                else:
+                    decision = due_slot(schedule, now, self._grace, anchor)
+            else:
+                decision = due_slot(schedule, now, self._grace, anchor)
             self._anchors[ident] = decision.anchor
+            decided.append(schedule)
             if decision.missed is not None:
                 missed.append((schedule, decision.missed))
-            if decision.fire is None:
-                wake = next_slot(schedule.trigger, decision.anchor)
-                self._waiting[ident] = (decision.anchor, wake)
-            else:
+            if decision.fire is not None:
                 due.append((schedule, decision.fire))
         random.shuffle(due)  # several schedulers: each starts on a different part of the work
         limit = asyncio.Semaphore(self._concurrency)
@@ -193,10 +210,20 @@ class Scheduler:
             async with limit:
                 return await self.skip(schedule, slots, now)
 
-        return Tick(
+        tick = Tick(
             fired=list(await asyncio.gather(*(fire(s, slot) for s, slot in due))),
             skipped=list(await asyncio.gather(*(skip(s, m) for s, m in missed))),
         )
+        for schedule in decided:  # after the work: the calendar for the next slots
+            ident = (schedule.pipeline_id, schedule.key)
+            slots = slots_after(schedule.trigger, self._anchors[ident])
+            self._waiting[ident] = (self._anchors[ident], *_two(slots))
+        return tick
+
+    def _one_due(self, schedule: DueSchedule, slot: datetime, now: datetime) -> Decision:
+        if now - slot <= self._grace or schedule.trigger.catch_up == "last":
+            return Decision(fire=slot, anchor=slot)
+        return Decision(fire=None, anchor=slot, missed=Missed(first=slot, last=slot, count=1))
 
     async def skip(self, schedule: DueSchedule, missed: Missed, now: datetime) -> Fired:
         """Put on record the slots that will not run, once whichever scheduler decides it."""

@@ -76,6 +76,8 @@ async def run_scheduler(scheduler: Scheduler, stop: asyncio.Event, *, tick_ms: i
                 log.info("scheduler fired %d run(s) of %d due slot(s)", written, len(tick.fired))
             if skipped := sum(f.written for f in tick.skipped):
                 log.info("scheduler recorded %d schedule(s) with missed slots", skipped)
+        with contextlib.suppress(*_TRANSIENT):
+            await scheduler.prepare()  # read now, so the tick decides the moment it wakes
         # Wake on the next whole multiple of the period: a slot on the minute is seen at once.
         wait = period - time.time() % period
         with contextlib.suppress(TimeoutError):

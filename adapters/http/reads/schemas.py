@@ -24,7 +24,6 @@ def _schema_bytes() -> bytes:
     description="The pipeline file format (YAML or JSON) as JSON Schema 2020-12, generated "
     "from the definition types themselves. Point an editor at it, e.g. with the YAML "
     "language server: `# yaml-language-server: $schema=<api>/api/v1/schemas/pipeline.json`.",
-    security=[],
 )
 async def pipeline_schema() -> Response[bytes]:
     return Response(
