@@ -8,11 +8,13 @@ Registered after the command controllers, each merges into the existing route.
 from adapters.http.reads import (
     admin,
     analytics,
+    environments,
     pipelines,
     projections,
     runners,
     runs,
     schemas,
+    secrets,
     status,
     visualization,
     webhook_deliveries,
@@ -28,5 +30,7 @@ ROUTES = [
     *runners.ROUTES,
     *webhook_deliveries.ROUTES,
     *visualization.ROUTES,
+    *environments.ROUTES,
+    *secrets.ROUTES,
     *schemas.ROUTES,
 ]
