@@ -13,6 +13,7 @@ from commands import (
     projects,
     runners,
     runs,
+    schedule_skips,
     secrets,
     step_secrets,
     webhook_deliveries,
@@ -35,4 +36,5 @@ HANDLERS: dict[type, Handler] = {
     **secrets.HANDLERS,
     **step_secrets.HANDLERS,
     **concurrency.HANDLERS,
+    **schedule_skips.HANDLERS,
 }

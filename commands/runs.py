@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
@@ -29,6 +30,7 @@ from domain.limits import (
     Reason,
     Ref,
     Repo,
+    ScheduleKey,
     Sha,
 )
 from domain.pipeline import Pipeline
@@ -58,6 +60,10 @@ class TriggerRun(msgspec.Struct, frozen=True, kw_only=True):
     event: EventKind | None = None
     delivery_id: DeliveryId | None = None
     external: ExternalRef | None = None
+    schedule: ScheduleKey | None = None
+    """With kind `schedule`: the schedule that fired it (see `commands/scheduler.py`)."""
+    slot: datetime | None = None
+    """With kind `schedule`: the scheduled moment the run is for."""
 
 
 class CancelRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -129,6 +135,8 @@ async def trigger_run(
         pull_request=command.pull_request,
         event=command.event,
         delivery_id=command.delivery_id,
+        schedule=command.schedule,
+        slot=command.slot,
     )
     plan = with_step_groups(plan, definition, trigger_context(trigger, parameters))
     run = Run.request(

@@ -13,6 +13,7 @@ from adapters.http.reads import (
     projections,
     runners,
     runs,
+    schemas,
     secrets,
     status,
     visualization,
@@ -31,4 +32,5 @@ ROUTES = [
     *visualization.ROUTES,
     *environments.ROUTES,
     *secrets.ROUTES,
+    *schemas.ROUTES,
 ]
