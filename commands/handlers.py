@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from commands import (
     api_keys,
+    artifacts,
     data_subjects,
     dispatch,
     pipelines,
@@ -25,4 +26,5 @@ HANDLERS: dict[type, Handler] = {
     **webhook_deliveries.HANDLERS,
     **runners.HANDLERS,
     **dispatch.HANDLERS,
+    **artifacts.HANDLERS,
 }

@@ -14,6 +14,7 @@ from msgspec import Meta
 from domain.credentials import credential_kind
 from domain.errors import InvalidValue
 from domain.limits import (
+    ARTIFACT_PATHS_MAX,
     DESCRIPTION_MAX,
     ENV_VALUE_MAX,
     GLOB_MAX,
@@ -34,12 +35,20 @@ from domain.limits import (
     Keyword,
     Name,
     ParamScalar,
+    RetentionDays,
     Retries,
     ShellCommand,
     StepName,
     Tag,
     TimeoutS,
     clean,
+)
+from domain.step_files import (
+    CacheSpec,
+    Paths,
+    WorkspaceMode,
+    check_downloads,
+    check_step_files,
 )
 
 ParameterType = Literal["string", "integer", "number", "boolean", "choice"]
@@ -95,6 +104,13 @@ class StepSpec(_Value, kw_only=True):
     needs: Annotated[tuple[StepName, ...], Meta(max_length=STEPS_MAX)] = ()
     allow_failure: bool = False
     labels: Annotated[tuple[Keyword, ...], Items] = ("linux",)
+    artifacts: Paths = ()
+    """Paths or globs in the workspace uploaded after the step, as the artifact `name`."""
+    download: Annotated[tuple[StepName, ...], Meta(max_length=ARTIFACT_PATHS_MAX)] = ()
+    """Artifacts (named after the steps that upload them) fetched into the workspace first."""
+    cache: CacheSpec | None = None
+    workspace: WorkspaceMode = "inherit"
+    artifact_retention_days: RetentionDays = 30
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule the step breaks."""
@@ -119,6 +135,7 @@ class StepSpec(_Value, kw_only=True):
         self._check_not_secret(at)
         _unique(self.needs, f"{at}.needs", "step")
         _keywords(self.labels, f"{at}.labels", "label")
+        check_step_files(self, at)
 
     def _check_not_secret(self, at: str) -> None:
         _unique(self.not_secret, f"{at}.not_secret", "env key")
@@ -268,6 +285,7 @@ class PipelineDefinition(_Value, kw_only=True):
             step.check(f"steps[{i}]")
         _unique_names(self.steps, "steps", "step")
         self._check_needs()
+        check_downloads(self.steps, self._graph())
         for i, parameter in enumerate(self.parameters):
             parameter.check(f"parameters[{i}]")
         _unique_names(self.parameters, "parameters", "parameter")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.api_keys import ApiKeysProjection
+from projections.artifacts import ArtifactsProjection
 from projections.logs import LogsProjection
 from projections.pipeline_stats import PipelineStatsProjection
 from projections.pipelines import PipelinesProjection
@@ -23,6 +24,7 @@ ALL: tuple[Projection, ...] = (
     WebhookSourcesProjection(),
     WebhookDeliveriesProjection(),
     RunnersProjection(),
+    ArtifactsProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

@@ -12,6 +12,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 
+from adapters.cli.artifacts import add_artifact_commands
 from adapters.cli.audit import add_commands as add_audit_commands
 from adapters.cli.console import err, guarded, out, settings_or_none, telemetry
 from adapters.cli.erase import add_erase_command
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_command(commands, SETTINGS_HELP, _export)
     add_audit_commands(commands, SETTINGS_HELP)
     add_runner_commands(commands, runner=_runner, run=_run)
+    add_artifact_commands(commands, _artifacts)
     add(
         "version",
         "print the flowledger version",
@@ -212,6 +214,15 @@ def _run(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     return run_pipeline(settings, args, out=out, err=err)
+
+
+def _artifacts(args: argparse.Namespace) -> int:
+    from adapters.cli.artifacts import artifacts_command
+
+    settings = settings_or_none()
+    if settings is None:
+        return 2
+    return artifacts_command(settings, args, out=out, err=err)
 
 
 def _intake(_args: argparse.Namespace) -> int:

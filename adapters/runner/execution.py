@@ -20,6 +20,8 @@ from opentelemetry.trace import SpanKind
 from adapters.runner.api import ApiError, ApiUnavailable, JobRef, RunnerApi, Stale
 from adapters.runner.attempt import Outcome, run_attempt
 from adapters.runner.config import RunnerConfig
+from adapters.runner.files.step_files import StepFiles
+from adapters.runner.files.workspaces import RunFolders
 from adapters.runner.logship import LogShipper
 from adapters.runner.watch import StopWatch
 from adapters.streaming.jobs import Job
@@ -114,9 +116,22 @@ class Execution:
             flush_s=self._config.log_flush_s,
             secrets=self._config.masked_values(os.environ),
         )
+        files = None
+        if job.files is not None:
+            files = StepFiles(
+                job,
+                job.files,
+                js=self._nc.jetstream(),
+                api=self._api,
+                note=shipper.note,
+                folders=RunFolders(self._config.work_dir),
+                max_bytes=self._config.artifact_max_bytes,
+                record_key=self._key,
+            )
         try:
             outcome = await run_attempt(
                 job,
+                files=files,
                 shipper=shipper,
                 watch=watch,
                 runner_id=self._runner_id,

@@ -2,6 +2,7 @@
 where it wrote. Registered before the reads, whose GETs merge into the same paths."""
 
 from adapters.http.writes.api_keys import ApiKeysController
+from adapters.http.writes.artifacts import ArtifactsController
 from adapters.http.writes.data_subjects import DataSubjectsController
 from adapters.http.writes.pipelines import PipelinesController
 from adapters.http.writes.projects import ProjectsController
@@ -17,4 +18,5 @@ ROUTES = [
     ApiKeysController,
     WebhookSourcesController,
     DataSubjectsController,
+    ArtifactsController,
 ]

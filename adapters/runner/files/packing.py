@@ -1,0 +1,81 @@
+"""Files matched by globs in a workspace, packed into one tar stream on disk, and unpacked.
+
+Many small files go to the object store as one tar (one upload, not thousands); the tar is
+written to a temporary file as it is built, so memory stays flat however big the files are.
+Unpacking uses tarfile's `data` filter: no absolute paths, no `..`, no links out of the folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class NothingMatched(Exception):
+    pass
+
+
+def matched(root: Path, patterns: Iterable[str]) -> list[Path]:
+    """Paths under `root` matched by the patterns (a folder brings all it holds), sorted.
+
+    Globs are pathlib's: `*` within a folder, `**` across folders. A match whose real place
+    is outside `root` (through a symbolic link) is left out.
+    """
+    real_root = root.resolve()
+    found: set[Path] = set()
+    for pattern in patterns:
+        for path in root.glob(pattern):
+            if _inside(path, real_root):
+                found.add(path)
+    return sorted(found)
+
+
+def entries(root: Path, paths: Iterable[Path]) -> list[Path]:
+    """Every file, link and folder the paths stand for (folders walked), without repeats."""
+    seen: dict[Path, None] = {}
+    for path in paths:
+        seen[path] = None
+        if path.is_dir() and not path.is_symlink():
+            for folder, dirs, files in os.walk(path):
+                for name in sorted(dirs) + sorted(files):
+                    seen[Path(folder) / name] = None
+    return list(seen)
+
+
+def total_size(paths: Iterable[Path]) -> int:
+    return sum(p.lstat().st_size for p in paths if p.is_file() and not p.is_symlink())
+
+
+def pack(root: Path, paths: Iterable[Path], target: Path) -> int:
+    """Write the paths (relative to `root`, not walked again) as a tar to `target`; its size."""
+    with tarfile.open(target, "w", format=tarfile.PAX_FORMAT) as tar:
+        for path in paths:
+            tar.add(path, arcname=str(path.relative_to(root)), recursive=False)
+    return target.stat().st_size
+
+
+def pack_folder(root: Path, target: Path) -> int:
+    """Everything under `root` as a tar at `target` (outside `root`); its size."""
+    return pack(root, entries(root, sorted(root.iterdir())), target)
+
+
+def unpack(archive: Path, into: Path) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r") as tar:
+        tar.extractall(into, filter="data")
+
+
+def copy_folder(source: Path, into: Path) -> None:
+    """`source`'s content into `into` (links kept as links), merging with what is there."""
+    shutil.copytree(source, into, symlinks=True, dirs_exist_ok=True)
+
+
+def _inside(path: Path, real_root: Path) -> bool:
+    try:
+        path.resolve().relative_to(real_root)
+    except (ValueError, OSError):
+        return False
+    return True
