@@ -24,7 +24,7 @@ from adapters.http.reads.consistency import POSITION_HEADER, read_views
 from adapters.http.reads.params import QuerySpec
 from adapters.http.reads.runs import visible_run
 from adapters.http.security import Req
-from adapters.streaming.objects import ARTIFACTS_BUCKET, read_object
+from adapters.streaming.objects import ARTIFACTS_BUCKET, Missing, bucket, read_object, stat
 from domain.limits import KEY_MAX
 from projections import artifacts
 from projections.projection import live_schema
@@ -97,6 +97,12 @@ async def download_artifact(request: Req, run_id: FromPath[UUID], name: FromPath
                       f"deleted {row.deleted_at.isoformat()}: {row.deleted_reason}")  # fmt: skip
     start, end = byte_range(request.headers.get("range"), row.size)
     js = request.app.state.nats.client.jetstream()
+    try:
+        await stat(await bucket(js, ARTIFACTS_BUCKET), row.object_key)
+    except Missing:
+        # Its deletion is not in the view yet: the object store already says so.
+        raise problem(410, "artifact_deleted", "the artifact was deleted",
+                      "it is no longer in the object store") from None  # fmt: skip
     filename = row.path.rsplit("/", 1)[-1] if row.format == "file" else f"{row.name}.tar"
     headers = {
         "Accept-Ranges": "bytes",
