@@ -22,13 +22,13 @@ def matched(root: Path, patterns: Iterable[str]) -> list[Path]:
     """Paths under `root` matched by the patterns (a folder brings all it holds), sorted.
 
     Globs are pathlib's: `*` within a folder, `**` across folders. A match whose real place
-    is outside `root` (through a symbolic link) is left out.
+    reached through a symbolic link to a folder is left out (a link itself is kept as a link).
     """
     real_root = root.resolve()
     found: set[Path] = set()
     for pattern in patterns:
         for path in root.glob(pattern):
-            if _inside(path, real_root):
+            if _inside(path, real_root, root):
                 found.add(path)
     return sorted(found)
 
@@ -73,9 +73,9 @@ def copy_folder(source: Path, into: Path) -> None:
     shutil.copytree(source, into, symlinks=True, dirs_exist_ok=True)
 
 
-def _inside(path: Path, real_root: Path) -> bool:
+def _inside(path: Path, real_root: Path, root: Path) -> bool:
+    """Whether `path` lies under `root` through real folders (no link on the way to it)."""
     try:
-        path.resolve().relative_to(real_root)
+        return path.parent.resolve() == real_root / path.parent.relative_to(root)
     except (ValueError, OSError):
         return False
-    return True
