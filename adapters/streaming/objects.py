@@ -26,7 +26,7 @@ from nats.js.object_store import ObjectStore
 ARTIFACTS_BUCKET = "flowledger-artifacts"
 CACHES_BUCKET = "flowledger-caches"
 CHUNK_BYTES = 256 * 1024
-PULL_BATCH = 8
+PULL_BATCH = 16
 FETCH_WAIT_S = 10.0
 _DIGEST = "SHA-256="
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from adapters.http.reads.artifacts import byte_range
 from adapters.runner.files.hashfiles import evaluate_key
-from adapters.runner.files.packing import entries, matched, pack, unpack
+from adapters.runner.files.packing import TarFailed, entries, matched, pack, unpack
 
 
 def test_hash_files_hashes_each_matched_file_in_path_order(tmp_path: Path) -> None:
@@ -47,9 +47,23 @@ def test_packing_keeps_relative_paths_and_unpacking_refuses_escapes(tmp_path: Pa
         info = tarfile.TarInfo("../escaped")
         info.size = 1
         tar.addfile(info, io.BytesIO(b"!"))
-    with pytest.raises(tarfile.OutsideDestinationError):
+    with pytest.raises(TarFailed, match=r"contains '\.\.'"):
         unpack(evil, tmp_path / "safe")
     assert not (tmp_path / "escaped").exists()
+
+    # A link through which a later member would land outside is not followed.
+    sneaky = tmp_path / "sneaky.tar"
+    with tarfile.open(sneaky, "w") as tar:
+        link = tarfile.TarInfo("out")
+        link.type, link.linkname = tarfile.SYMTYPE, str(tmp_path / "target")
+        tar.addfile(link)
+        member = tarfile.TarInfo("out/planted")
+        member.size = 1
+        tar.addfile(member, io.BytesIO(b"!"))
+    (tmp_path / "target").mkdir()
+    with pytest.raises(TarFailed):
+        unpack(sneaky, tmp_path / "safe2")
+    assert not (tmp_path / "target" / "planted").exists()
 
 
 @given(st.integers(1, 10_000), st.integers(0, 20_000), st.integers(0, 20_000))
