@@ -14,9 +14,11 @@ from uuid import UUID
 
 import msgspec
 from litestar import Response, get
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 from litestar.response import Stream
 
+from adapters.http.answers import PROBLEM
 from adapters.http.problems import problem
 from adapters.http.reads import views
 from adapters.http.reads.access import project_filter, project_ids
@@ -34,6 +36,12 @@ VIEWS = ("runs", "artifacts")
 SCHEMA = live_schema("artifacts")
 ONE = QuerySpec.of()
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+PARTIAL = ResponseSpec(
+    data_container=bytes,
+    media_type="application/octet-stream",
+    description="The bytes of the one range asked for, with Content-Range",
+    generate_examples=False,
+)
 _MEDIA = {"file": "application/octet-stream", "tar": "application/x-tar"}
 
 
@@ -73,7 +81,7 @@ async def list_artifacts(request: Req, run_id: FromPath[UUID]) -> Response[RunAr
     operation_id="downloadRunArtifact",
     tags=TAGS,
     operation_class=ONE.operation(),
-    responses={**views.ITEM_ANSWERS, 206: views.ITEM_ANSWERS[404], 416: views.ITEM_ANSWERS[404]},
+    responses={**views.ITEM_ANSWERS, 206: PARTIAL, 410: PROBLEM, 416: PROBLEM},
     description="The artifact's bytes (a `file` as it was, a `tar` as a tar stream), with "
     "`Range` support (206; 416 for a range it cannot serve). `ETag` is its sha256.",
 )
