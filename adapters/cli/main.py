@@ -181,8 +181,9 @@ def _gateway(_args: argparse.Namespace) -> int:
 
 
 def _runner(args: argparse.Namespace) -> int:
-    from adapters.bootstrap import processes
+    # Not the composition root: a runner process loads only what a runner uses.
     from adapters.runner.launch import LaunchError, runner_config
+    from adapters.runner.main import run_runner
 
     settings = settings_or_none()
     if settings is None:
@@ -201,7 +202,7 @@ def _runner(args: argparse.Namespace) -> int:
         err(f"flowledger: {exc}")
         return 2
     try:
-        return guarded(lambda: processes.runner(config, out=out))
+        return guarded(lambda: run_runner(config, out=out))
     except LaunchError as exc:
         err(f"flowledger: {exc}")
         return 1

@@ -17,7 +17,11 @@ def job_files(
     workspace_retention_days: int,
 ) -> JobFiles:
     needs = run.plan[spec.name].needs
-    dependents = sum(spec.name in plan.needs for plan in run.plan.values())
+    # Only a dependent that starts from this workspace needs it uploaded.
+    inheriting = {step.name for step in definition.steps if step.workspace == "inherit"}
+    dependents = sum(
+        spec.name in plan.needs and plan.name in inheriting for plan in run.plan.values()
+    )
     ref = run.trigger.ref or ""
     branch = ref.removeprefix(BRANCH_REF) if ref.startswith(BRANCH_REF) else ""
     cache = None if spec.cache is None else JobCache(key=spec.cache.key, paths=spec.cache.paths)

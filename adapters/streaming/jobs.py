@@ -84,7 +84,8 @@ class JobFiles(msgspec.Struct, frozen=True, kw_only=True):
     needs: tuple[str, ...] = ()
     """The steps whose workspaces this one starts from (its effective needs)."""
     dependents: int = 0
-    """How many steps start from this one's workspace: above 0, it is uploaded after."""
+    """How many steps start from this one's workspace (`workspace: clean` ones do not): above
+    0, it is uploaded after."""
     retention_days: int = 30
     workspace_retention_days: int = 1
     branch: str = ""

@@ -26,9 +26,12 @@ def matched(root: Path, patterns: Iterable[str]) -> list[Path]:
     """
     real_root = root.resolve()
     found: set[Path] = set()
+    folders: dict[Path, bool] = {}
     for pattern in patterns:
         for path in root.glob(pattern):
-            if _inside(path, real_root, root):
+            if path.parent not in folders:
+                folders[path.parent] = _inside(path, real_root, root)
+            if folders[path.parent]:
                 found.add(path)
     return sorted(found)
 
