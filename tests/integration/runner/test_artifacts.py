@@ -148,3 +148,47 @@ async def test_a_definition_over_the_artifact_limits_is_refused(stack: Stack, la
         "/api/v1/pipelines", json={**base, "steps": steps}, headers=stack.admin
     )
     assert answer.status_code == 422 and "not among the steps" in answer.text, answer.text
+
+
+async def test_an_artifact_over_the_runners_limit_fails_the_step(stack: Stack, label: str) -> None:
+    make = "head -c 5000 /dev/zero > big.bin"
+    pipeline = await stack.pipeline(
+        [{"name": "build", "run": make, "labels": [label], "artifacts": ["big.bin"]}]
+    )
+    async with runners(stack.runner_config(label, artifact_max_bytes=4096)):
+        run_id = await stack.trigger(pipeline)
+        assert await stack.finished(run_id) == "RunFailed"
+    events = await stack.events(run_id)
+    (failed,) = [d for _, t, d in events if t == "StepFailed"]
+    assert "artifact of 5000 bytes is over the runner's limit of 4096 bytes" in failed["reason"]
+    assert not [t for _, t, _ in events if t == "ArtifactUploaded"]
+
+
+async def test_a_record_must_fit_its_run_and_its_rules(stack: Stack, label: str) -> None:
+    pipeline = await stack.pipeline([{"name": "build", "run": "true", "labels": [label]}])
+    async with runners(stack.runner_config(label)):
+        run_id = await stack.trigger(pipeline)
+        assert await succeeded(stack, run_id)
+    good = {"step": "build", "attempt": 1, "format": "tar", "size": 1, "sha256": "a" * 64,
+            "object_key": f"runs/{run_id}/artifacts/build", "retention_days": 1}  # fmt: skip
+    runner = {"X-API-Key": stack.runner_token}
+    url = f"/api/v1/pipeline-runs/{run_id}/artifacts"
+    for bad in ({"sha256": "xyz"}, {"size": -1}, {"retention_days": 0}, {"format": "zip"},
+                {"attempt": "one"}, {"content": "no"}):  # fmt: skip
+        answer = await stack.http.post(url, json=good | bad, headers=runner)
+        assert answer.status_code == 422, (bad, answer.text)
+    json_type = {"Content-Type": "application/json"}
+    answer = await stack.http.post(url, content=b"{not json", headers=runner | json_type)
+    assert answer.status_code == 400, answer.text
+    # The run has ended: nothing more is stored for it.
+    answer = await stack.http.post(url, json=good, headers=runner)
+    assert answer.status_code == 409, answer.text
+    unknown = "/api/v1/pipeline-runs/00000000-0000-4000-8000-000000000000/artifacts"
+    assert (await stack.http.post(unknown, json=good, headers=runner)).status_code == 404
+    reader = await project_key(stack, ["read"])
+    answer = await stack.http.post(url, json=good, headers=reader)
+    assert answer.status_code == 404, answer.text  # another project's run: not even there
+    cache = {"step": "build", "attempt": 1, "outcome": "restored", "key": "k", "exact": True}
+    answer = await stack.http.post(f"/api/v1/pipeline-runs/{run_id}/caches", json=cache,
+                                   headers=runner)  # fmt: skip
+    assert answer.status_code == 409, answer.text
