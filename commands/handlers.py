@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from commands import (
     api_keys,
+    approvals,
     artifacts,
     data_subjects,
     dispatch,
+    environments,
     pipelines,
     projects,
     runners,
     runs,
+    secrets,
+    step_secrets,
     webhook_deliveries,
     webhook_sources,
 )
@@ -26,5 +30,9 @@ HANDLERS: dict[type, Handler] = {
     **webhook_deliveries.HANDLERS,
     **runners.HANDLERS,
     **dispatch.HANDLERS,
+    **approvals.HANDLERS,
+    **environments.HANDLERS,
+    **secrets.HANDLERS,
+    **step_secrets.HANDLERS,
     **artifacts.HANDLERS,
 }

@@ -44,6 +44,10 @@ class FileSpec(Protocol):
 
 def check_step_files(step: FileSpec, at: str) -> None:
     """InvalidValue, under `at`, for the first rule the step's file fields break."""
+    if getattr(step, "kind", "run") != "run" and (step.artifacts or step.download or step.cache):
+        raise InvalidValue(
+            f"{at}.kind", "only a step that runs has artifacts, downloads or a cache"
+        )
     _paths(step.artifacts, f"{at}.artifacts")
     if len(step.download) > ARTIFACT_PATHS_MAX:
         raise InvalidValue(f"{at}.download", f"at most {ARTIFACT_PATHS_MAX} names")

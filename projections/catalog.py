@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from projections.api_keys import ApiKeysProjection
+from projections.approvals import ApprovalsProjection
 from projections.artifacts import ArtifactsProjection
+from projections.environments import EnvironmentsProjection
 from projections.logs import LogsProjection
 from projections.pipeline_stats import PipelineStatsProjection
 from projections.pipelines import PipelinesProjection
@@ -11,6 +13,7 @@ from projections.projection import Projection
 from projections.projects import ProjectsProjection
 from projections.runners import RunnersProjection
 from projections.runs import RunsProjection
+from projections.secrets import SecretsProjection
 from projections.webhook_deliveries import WebhookDeliveriesProjection
 from projections.webhook_sources import WebhookSourcesProjection
 
@@ -24,6 +27,9 @@ ALL: tuple[Projection, ...] = (
     WebhookSourcesProjection(),
     WebhookDeliveriesProjection(),
     RunnersProjection(),
+    ApprovalsProjection(),
+    EnvironmentsProjection(),
+    SecretsProjection(),
     ArtifactsProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}

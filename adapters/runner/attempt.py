@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -42,6 +43,7 @@ async def run_attempt(
     runner_id: str,
     work_dir: Path | None,
     kill_grace_s: float,
+    secret_env: Mapping[str, str] | None = None,
     files: StepFiles | None = None,
 ) -> Outcome:
     loop = asyncio.get_running_loop()
@@ -54,7 +56,7 @@ async def run_attempt(
             return _files_failed(shipper, f"could not prepare the step's files: {exc}")
     env = step_environment(
         os.environ,
-        step_env=job.env,
+        step_env={**job.env, **(secret_env or {})},
         parameters=job.parameters,
         runner_vars={
             "FLOWLEDGER_RUN_ID": str(job.run_id),
