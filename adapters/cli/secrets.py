@@ -58,6 +58,19 @@ def add_secrets_commands(commands: argparse._SubParsersAction, handler: Callable
     )
     common(actions.add_parser("list", help="names, versions, who set them and when"), named=False)
     common(actions.add_parser("delete", help="delete a secret: its value is destroyed"), named=True)
+    rotate = actions.add_parser(
+        "rotate-key",
+        help="re-wrap every secret's data key under a new FLOWLEDGER_CIPHER_KEY",
+        description=textwrap.fill(
+            "After changing FLOWLEDGER_CIPHER_KEY (the instance key), re-wrap the data key of "
+            "every secret value from the old instance key (read from stdin, or prompted "
+            "without echo) to the configured one. Values and events are untouched. Talks to "
+            "the database (FLOWLEDGER_DATABASE_URL, or the embedded one). See the README's "
+            "'Secrets' for what else the instance key protects.",
+            78,
+        ),
+    )
+    rotate.set_defaults(run=handler)
 
 
 def secrets_command(
@@ -68,6 +81,8 @@ def secrets_command(
     err: Out,
     stdin: IO[str] | None = None,
 ) -> int:
+    if args.secrets_command == "rotate-key":
+        return _rotate_key(settings, stdin or sys.stdin, out=out, err=err)
     import httpx
 
     from adapters.cli.run_trigger import RunCommandError, answer_of, client
@@ -109,6 +124,29 @@ def secrets_command(
     except (OSError, httpx.TransportError) as exc:
         err(f"flowledger: cannot reach the API at {api_url}: {exc}")
         return EXIT_API
+
+
+def _rotate_key(settings: Settings, stdin: IO[str], *, out: Out, err: Out) -> int:
+    from adapters.bootstrap.secret_keys import OldKeyInvalid, decode_key, rotate_secret_keys
+    from adapters.cli.console import guarded
+
+    old = getpass.getpass("old instance key: ") if stdin.isatty() else stdin.read()
+    try:
+        decode_key(old)
+    except OldKeyInvalid as exc:
+        err(f"flowledger: {exc}")
+        return EXIT_USAGE
+
+    def rotate() -> None:
+        done = rotate_secret_keys(settings, old, log=err)
+        out(f"re-wrapped {done.rewrapped}, already under the new key {done.already}, "
+            f"opened by neither key {done.unreadable}")  # fmt: skip
+
+    try:
+        return guarded(rotate)
+    except OldKeyInvalid as exc:
+        err(f"flowledger: {exc}")
+        return EXIT_USAGE
 
 
 def _read_value(stdin: IO[str], name: str) -> str:
