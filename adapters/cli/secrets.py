@@ -71,6 +71,25 @@ def add_secrets_commands(commands: argparse._SubParsersAction, handler: Callable
         ),
     )
     rotate.set_defaults(run=handler)
+    adopt = actions.add_parser(
+        "adopt-env",
+        help="move a pipeline's plain env values into project secrets (its next version)",
+        description=textwrap.fill(
+            "Set each chosen env value of PIPELINE's current definition as the project secret "
+            "of the same name, then define the pipeline's next version with those keys gone "
+            "from `env` and listed in the steps' `secrets`. Default keys: those whose values "
+            "look like credentials. Then list the events that still hold the plain values: "
+            "events are kept forever and cannot be changed, so rotate those credentials where "
+            "they are issued. Talks to the database (FLOWLEDGER_DATABASE_URL, or the embedded "
+            "one), as the console's operator.",
+            78,
+        ),
+    )
+    adopt.add_argument("pipeline", metavar="PIPELINE", help="the pipeline's id")
+    adopt.add_argument(
+        "--key", action="append", default=[], metavar="KEY", help="adopt this env key (repeat)"
+    )
+    adopt.set_defaults(run=handler)
 
 
 def secrets_command(
@@ -83,6 +102,8 @@ def secrets_command(
 ) -> int:
     if args.secrets_command == "rotate-key":
         return _rotate_key(settings, stdin or sys.stdin, out=out, err=err)
+    if args.secrets_command == "adopt-env":
+        return _adopt_env(settings, args, out=out, err=err)
     import httpx
 
     from adapters.cli.run_trigger import RunCommandError, answer_of, client
@@ -147,6 +168,32 @@ def _rotate_key(settings: Settings, stdin: IO[str], *, out: Out, err: Out) -> in
     except OldKeyInvalid as exc:
         err(f"flowledger: {exc}")
         return EXIT_USAGE
+
+
+def _adopt_env(settings: Settings, args: argparse.Namespace, *, out: Out, err: Out) -> int:
+    from adapters.bootstrap.adopt_env import adopt_env_command
+    from adapters.cli.console import guarded
+
+    try:
+        pipeline_id = UUID(args.pipeline)
+    except ValueError:
+        err(f"flowledger: {args.pipeline!r} is not a pipeline id")
+        return EXIT_USAGE
+
+    def run() -> None:
+        done = adopt_env_command(settings, pipeline_id, args.key, log=err)
+        if not done.keys:
+            out("nothing to adopt: no env value looks like a credential (name one with --key)")
+        else:
+            out(f"adopted {', '.join(done.keys)} as project secrets; the pipeline's version "
+                f"{done.pipeline_version} names them in `secrets`")  # fmt: skip
+        for plain in done.still_plain:
+            out(f"still plain, kept forever: event {plain.position} (pipeline version "
+                f"{plain.pipeline_version}), step {plain.step}, env {plain.key}")  # fmt: skip
+        if done.still_plain:
+            out("those events cannot be changed: rotate the credentials where they are issued")
+
+    return guarded(run)
 
 
 def _read_value(stdin: IO[str], name: str) -> str:
