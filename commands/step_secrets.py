@@ -54,7 +54,7 @@ async def receive_step_secrets(
     used: list[SecretUse] = []
     missing: list[str] = []
     for name in spec.secrets:
-        revealed = await reader.reveal(run.project_id, name)
+        revealed = await reader.reveal(run.project_id, name, spec.environment)
         if revealed is None:
             missing.append(name)
             continue

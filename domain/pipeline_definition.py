@@ -28,6 +28,7 @@ from domain.limits import (
     TIMEOUT_MAX_S,
     Choice,
     Description,
+    EnvironmentName,
     EnvValue,
     Glob,
     Identifier,
@@ -100,6 +101,9 @@ class StepSpec(_Value, kw_only=True):
     secrets: Annotated[tuple[SecretName, ...], Items] = ()
     """Project secrets given to the step as environment variables of the same names, masked in
     its log and outputs; names only (`domain/step_secrets.py`)."""
+    environment: EnvironmentName | None = None
+    """The environment the step works in (`prod`): of its secrets, those bound to it are
+    preferred over the project-wide ones of the same names."""
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule the step breaks."""
@@ -124,7 +128,7 @@ class StepSpec(_Value, kw_only=True):
         self._check_not_secret(at)
         _unique(self.needs, f"{at}.needs", "step")
         _keywords(self.labels, f"{at}.labels", "label")
-        check_step_secrets(self.secrets, self.env.keys(), at)
+        check_step_secrets(self.secrets, self.env.keys(), at, self.environment)
 
     def _check_not_secret(self, at: str) -> None:
         _unique(self.not_secret, f"{at}.not_secret", "env key")
