@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from commands import (
     api_keys,
+    approvals,
     data_subjects,
     dispatch,
+    environments,
     pipelines,
     projects,
     runners,
     runs,
+    schedule_skips,
     secrets,
     step_secrets,
     webhook_deliveries,
@@ -27,6 +30,9 @@ HANDLERS: dict[type, Handler] = {
     **webhook_deliveries.HANDLERS,
     **runners.HANDLERS,
     **dispatch.HANDLERS,
+    **approvals.HANDLERS,
+    **environments.HANDLERS,
     **secrets.HANDLERS,
     **step_secrets.HANDLERS,
+    **schedule_skips.HANDLERS,
 }

@@ -104,10 +104,9 @@ class SecretReader(Protocol):
     """Project secrets' newest values, for the attempt of a step that declares them."""
 
     async def reveal(
-        self, project_id: UUID, name: str, environment: str | None = None
+        self, project_id: UUID, name: str, *, environment: str | None = None
     ) -> RevealedSecret | None:
-        """The environment-bound value if there is one, else the project-wide one."""
-        ...
+        """The newest value; one bound to `environment` is preferred over the project-wide one."""
 
 
 class NewApiKey(msgspec.Struct, frozen=True, kw_only=True):

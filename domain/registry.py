@@ -24,10 +24,12 @@ from eventsourcing.utils import get_topic
 
 from domain.api_key import ApiKey
 from domain.data_subject import DataSubject
+from domain.environment import Environment
 from domain.pipeline import Pipeline
 from domain.project import Project
 from domain.run import Run
 from domain.runner import Runner
+from domain.schedule_skip import ScheduleSkip
 from domain.secret import Secret
 from domain.webhook_delivery import WebhookDelivery
 from domain.webhook_source import WebhookSource
@@ -44,7 +46,9 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     WebhookDelivery,
     Runner,
     DataSubject,
+    Environment,
     Secret,
+    ScheduleSkip,
 )
 OCCURRED_AT = "occurred_at"
 """Key of the event's domain timestamp (ISO 8601) inside its data."""

@@ -9,15 +9,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from domain.errors import InvalidValue
-from domain.secret import valid_environment, valid_secret_name
+from domain.secret import valid_secret_name
 
 
-def check_step_secrets(
-    secrets: Sequence[str], env: Collection[str], at: str, environment: str | None = None
-) -> None:
-    """InvalidValue, under `{at}.secrets`, for a bad, repeated or clashing name (and under
-    `{at}.environment` for a bad environment name)."""
-    valid_environment(f"{at}.environment", environment)
+def check_step_secrets(secrets: Sequence[str], env: Collection[str], at: str) -> None:
+    """InvalidValue, under `{at}.secrets`, for a bad, repeated or clashing name."""
     field = f"{at}.secrets"
     seen: set[str] = set()
     for name in secrets:

@@ -74,7 +74,7 @@ class VaultReader:
         self._pool = pool
 
     async def reveal(
-        self, project_id: UUID, name: str, environment: str | None = None
+        self, project_id: UUID, name: str, *, environment: str | None = None
     ) -> RevealedSecret | None:
         found = await reveal(self._pool, str(project_id), name, environment=environment)
         if found is None:
