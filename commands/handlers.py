@@ -13,6 +13,7 @@ from commands import (
     projects,
     runners,
     runs,
+    schedule_skips,
     secrets,
     step_secrets,
     webhook_deliveries,
@@ -34,5 +35,6 @@ HANDLERS: dict[type, Handler] = {
     **environments.HANDLERS,
     **secrets.HANDLERS,
     **step_secrets.HANDLERS,
+    **schedule_skips.HANDLERS,
     **artifacts.HANDLERS,
 }

@@ -86,6 +86,12 @@ TIMEOUT_MAX_S = 86_400
 CONCURRENCY_MAX = 256
 EXIT_CODE_MAX = 255
 GRACE_MAX_S = 30 * 86_400
+CRON_MAX = 100
+"""A cron expression: five fields or an `@hourly`-style alias."""
+TIME_ZONE_MAX = 64
+"""An IANA time zone name (`Europe/Berlin`)."""
+SCHEDULE_KEY_MAX = CRON_MAX + 1 + TIME_ZONE_MAX
+"""What names a schedule in its runs: its name, or its cron and zone."""
 ARTIFACT_PATHS_MAX = 32
 """Paths or globs one step uploads as its artifact; also its downloads and cache paths."""
 ARTIFACT_BYTES_MAX = 2**40
@@ -149,6 +155,13 @@ MaybeObjectKey = Annotated[str, _text(REF_MAX)]
 """An object key, or "" where there is none (a cache miss, a tar's path)."""
 MaybeSha256Hex = Annotated[str, Meta(pattern=r"^(?:[0-9a-f]{64})?$")]
 ParamScalar = ParamText | Int64 | Finite | bool
+CronText = Annotated[str, Meta(max_length=CRON_MAX, pattern=r"^[ -~]*$")]
+ScheduleKey = Annotated[str, _text(SCHEDULE_KEY_MAX, 1)]
+ScheduleName = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z0-9_.:-]{0,100}$")]
+"""A schedule's name: empty (named by its cron and zone), or a keyword."""
+TimeZoneName = Annotated[
+    str, Meta(min_length=1, max_length=TIME_ZONE_MAX, pattern=r"^[A-Za-z0-9_+/-]+$")
+]
 Outputs = Annotated[dict[Key, OutputValue], Meta(max_length=MAP_MAX)]
 Metrics = Annotated[dict[Key, Measure], Meta(max_length=MAP_MAX)]
 """A run parameter's value (bool before int would not matter: msgspec keeps JSON types)."""

@@ -30,6 +30,7 @@ from domain.limits import (
     TAG_MAX,
     TIMEOUT_MAX_S,
     Choice,
+    CronText,
     Description,
     EnvironmentName,
     EnvValue,
@@ -41,10 +42,12 @@ from domain.limits import (
     ParamScalar,
     RetentionDays,
     Retries,
+    ScheduleName,
     SecretName,
     StepName,
     Tag,
     TimeoutS,
+    TimeZoneName,
     clean,
 )
 from domain.step_files import (
@@ -55,10 +58,12 @@ from domain.step_files import (
     check_step_files,
 )
 from domain.step_secrets import check_step_secrets
+from domain.trigger_schedule import check_schedule_fields, check_schedules
 
 ParameterType = Literal["string", "integer", "number", "boolean", "choice"]
 TriggerSource = Literal["github", "gitlab", "jenkins", "generic", "schedule", "manual", "api"]
 ParameterValue = str | int | float | bool
+CatchUp = Literal["skip", "last"]
 
 RUN_MAX_BYTES = 64 * 1024
 Items = Meta(max_length=ITEMS_MAX)
@@ -248,6 +253,18 @@ class TriggerSpec(_Value, kw_only=True):
     events: Annotated[tuple[Keyword, ...], Items] = ()
     branches: Annotated[tuple[Glob, ...], Items] = ()
     tags: Annotated[tuple[Glob, ...], Items] = ()
+    cron: CronText = ""
+    """A `schedule` trigger's cron expression: five fields, or `@hourly`, `@daily`, ..."""
+    timezone: TimeZoneName = "UTC"
+    """The IANA zone the cron expression is read in (`Europe/Berlin`): DST is followed."""
+    parameters: Annotated[dict[Identifier, ParamScalar], Items] = {}
+    """The parameters a scheduled run is given."""
+    active: bool = True
+    """A schedule that is not active never fires."""
+    catch_up: CatchUp = "skip"
+    """After downtime: `skip` the missed slots, or run the `last` one of them."""
+    schedule: ScheduleName = ""
+    """The schedule's name, part of each fired run's identity; empty: its cron and zone."""
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule it breaks."""
@@ -255,6 +272,7 @@ class TriggerSpec(_Value, kw_only=True):
             raise InvalidValue(
                 f"{at}.source", f"must be one of {', '.join(get_args(TriggerSource))}"
             )
+        check_schedule_fields(self, at)
         _keywords(self.events, f"{at}.events", "event kind")
         for field, patterns in (("branches", self.branches), ("tags", self.tags)):
             _unique(patterns, f"{at}.{field}", "pattern")
@@ -321,6 +339,7 @@ class PipelineDefinition(_Value, kw_only=True):
         _unique_names(self.parameters, "parameters", "parameter")
         for i, trigger in enumerate(self.triggers):
             trigger.check(f"triggers[{i}]")
+        check_schedules(self.triggers, self.resolve_parameters)
         return msgspec.structs.replace(self, name=name, description=description)
 
     @property

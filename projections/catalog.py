@@ -13,6 +13,7 @@ from projections.projection import Projection
 from projections.projects import ProjectsProjection
 from projections.runners import RunnersProjection
 from projections.runs import RunsProjection
+from projections.schedules import SchedulesProjection
 from projections.secrets import SecretsProjection
 from projections.webhook_deliveries import WebhookDeliveriesProjection
 from projections.webhook_sources import WebhookSourcesProjection
@@ -30,6 +31,7 @@ ALL: tuple[Projection, ...] = (
     ApprovalsProjection(),
     EnvironmentsProjection(),
     SecretsProjection(),
+    SchedulesProjection(),
     ArtifactsProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}

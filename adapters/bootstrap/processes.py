@@ -25,6 +25,7 @@ from adapters.bootstrap.roles import (
     projector_role,
     relay_role,
     runner_role,
+    scheduler_role,
 )
 from adapters.platform.admin_key import create_key, ensure_admin_key
 from adapters.platform.embedded import Keeper, ServerUrls, kept_servers
@@ -88,6 +89,11 @@ def intake(settings: Settings, *, out: Out) -> None:
 def dispatcher(settings: Settings, *, out: Out) -> None:
     """The `flowledger dispatcher` command: this role alone (migrations are `migrate`'s job)."""
     _alone(settings, out, "dispatcher", lambda urls: dispatcher_role(settings, urls))
+
+
+def scheduler(settings: Settings, *, out: Out) -> None:
+    """The `flowledger scheduler` command: this role alone (migrations are `migrate`'s job)."""
+    _alone(settings, out, "scheduler", lambda urls: scheduler_role(settings, urls))
 
 
 def _alone(
@@ -222,6 +228,7 @@ async def _up(
                     intake_role(settings, urls, shared),
                     relay_role(settings, urls, shared),
                     dispatcher_role(settings, urls, shared),
+                    scheduler_role(settings, urls, shared),
                     runner_role(settings, urls, sock, runner_token),
                     _keeping(keeper),
                 ]

@@ -21,6 +21,7 @@ from adapters.platform.supervisor import Role, serve_http
 from adapters.runner.config import RunnerConfig
 from adapters.runner.launch import local_api_url
 from adapters.runner.runner import Runner
+from adapters.scheduler.role import run_scheduler, scheduler_for
 from adapters.store.heartbeats import PgHeartbeats
 from adapters.streaming.jobs import ensure_jobs_stream
 from adapters.streaming.relay import Relay, RelayConfig
@@ -67,6 +68,10 @@ def intake_role(settings: Settings, urls: ServerUrls, shared: Resources | None =
 
 def dispatcher_role(settings: Settings, urls: ServerUrls, shared: Resources | None = None) -> Role:
     return Role("dispatcher", partial(_dispatch, settings, urls, shared))
+
+
+def scheduler_role(settings: Settings, urls: ServerUrls, shared: Resources | None = None) -> Role:
+    return Role("scheduler", partial(_schedule, settings, urls, shared))
 
 
 def runner_role(settings: Settings, urls: ServerUrls, sock: socket.socket, token: str) -> Role:
@@ -142,3 +147,15 @@ async def _dispatch(
                 every_s=settings.artifact_sweep_interval_s,
             )
             group.create_task(artifact_sweeper.run(stop), name="artifact-sweeper")
+
+
+async def _schedule(
+    settings: Settings, urls: ServerUrls, shared: Resources | None, stop: asyncio.Event
+) -> None:
+    """Fire due schedule slots until `stop` is set (several may run: each slot fires once)."""
+    own = partial(open_resources, settings, "scheduler", urls.database_url)
+    async with shared_or_own(shared, own) as resources:
+        scheduler = scheduler_for(
+            resources.services.bus.dispatch, resources.pool, grace_s=settings.scheduler_grace_s
+        )
+        await run_scheduler(scheduler, stop, tick_ms=settings.scheduler_tick_ms)

@@ -48,6 +48,9 @@ BOUNDARY: list[tuple[type[msgspec.Struct], str, str, str, str]] = [
     (TriggerRun, "external.external_id", "runs", "runs", "external_id"),
     (TriggerRun, "external.url", "runs", "runs", "external_url"),
     (TriggerRun, "parameters", "runs", "runs", "parameters"),
+    (TriggerRun, "schedule", "schedules", "fired", "key"),
+    # A schedule's key is its name or its cron and zone: never longer than a run's `schedule`.
+    (TriggerRun, "schedule", "schedules", "schedules", "key"),
     (CancelRun, "reason", "runs", "runs", "cancel_reason"),
     (ReportStepStatus, "step", "runs", "steps", "name"),
     (ReportStepStatus, "attempt", "runs", "steps", "attempt"),

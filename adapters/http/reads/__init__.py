@@ -14,6 +14,7 @@ from adapters.http.reads import (
     projections,
     runners,
     runs,
+    schemas,
     secrets,
     status,
     visualization,
@@ -33,4 +34,5 @@ ROUTES = [
     *visualization.ROUTES,
     *environments.ROUTES,
     *secrets.ROUTES,
+    *schemas.ROUTES,
 ]
