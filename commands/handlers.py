@@ -5,6 +5,7 @@ from __future__ import annotations
 from commands import (
     api_keys,
     approvals,
+    artifacts,
     concurrency,
     data_subjects,
     dispatch,
@@ -37,4 +38,5 @@ HANDLERS: dict[type, Handler] = {
     **step_secrets.HANDLERS,
     **concurrency.HANDLERS,
     **schedule_skips.HANDLERS,
+    **artifacts.HANDLERS,
 }

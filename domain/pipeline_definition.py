@@ -17,6 +17,7 @@ from domain.conditions import check_condition, check_references
 from domain.credentials import credential_kind
 from domain.errors import InvalidValue
 from domain.limits import (
+    ARTIFACT_PATHS_MAX,
     DESCRIPTION_MAX,
     ENV_VALUE_MAX,
     GLOB_MAX,
@@ -45,6 +46,7 @@ from domain.limits import (
     MatrixScalar,
     Name,
     ParamScalar,
+    RetentionDays,
     Retries,
     ScheduleName,
     SecretName,
@@ -55,6 +57,13 @@ from domain.limits import (
     clean,
 )
 from domain.matrix import check_matrix, check_plan_size
+from domain.step_files import (
+    CacheSpec,
+    Paths,
+    WorkspaceMode,
+    check_downloads,
+    check_step_files,
+)
 from domain.step_secrets import check_step_secrets
 from domain.trigger_schedule import check_schedule_fields, check_schedules
 
@@ -149,6 +158,13 @@ class StepSpec(_Value, kw_only=True):
     secrets: Annotated[tuple[SecretName, ...], Items] = ()
     """Project secrets given to the step as environment variables of the same names, masked in
     its log and outputs; names only (`domain/step_secrets.py`)."""
+    artifacts: Paths = ()
+    """Paths or globs in the workspace uploaded after the step, as the artifact `name`."""
+    download: Annotated[tuple[StepName, ...], Meta(max_length=ARTIFACT_PATHS_MAX)] = ()
+    """Artifacts (named after the steps that upload them) fetched into the workspace first."""
+    cache: CacheSpec | None = None
+    workspace: WorkspaceMode = "inherit"
+    artifact_retention_days: RetentionDays = 30
     if_: Annotated[Condition, Meta(description=_IF_WORDS)] = msgspec.field(default="", name="if")
     """A condition (`domain/expressions.py`): false skips the step, with the reason."""
     matrix: Annotated[
@@ -201,6 +217,7 @@ class StepSpec(_Value, kw_only=True):
         self._check_not_secret(at)
         _unique(self.needs, f"{at}.needs", "step")
         check_step_secrets(self.secrets, self.env.keys(), at)
+        check_step_files(self, at)
         _unique(self.labels, f"{at}.labels", "label")
         for label in self.labels:
             _matches(
@@ -376,6 +393,7 @@ class PipelineDefinition(_Value, kw_only=True):
             step.check(f"steps[{i}]")
         _unique_names(self.steps, "steps", "step")
         self._check_needs()
+        check_downloads(self.steps, self._graph())
         conditions = ((i, step.name, step.if_) for i, step in enumerate(self.steps))
         check_references(conditions, self.effective_needs)
         check_plan_size([step.matrix for step in self.steps])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from projections.api_keys import ApiKeysProjection
 from projections.approvals import ApprovalsProjection
+from projections.artifacts import ArtifactsProjection
 from projections.environments import EnvironmentsProjection
 from projections.logs import LogsProjection
 from projections.pipeline_stats import PipelineStatsProjection
@@ -31,6 +32,7 @@ ALL: tuple[Projection, ...] = (
     EnvironmentsProjection(),
     SecretsProjection(),
     SchedulesProjection(),
+    ArtifactsProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

@@ -15,6 +15,7 @@ from adapters.dispatch.jobs import JobPublisher
 from adapters.dispatch.process import DispatchProcess
 from adapters.dispatch.reaper import Reaper
 from adapters.dispatch.role import REAP_EVERY_MAX_S, republish_until_done
+from adapters.dispatch.sweeper import Sweeper
 from adapters.platform.embedded import ServerUrls
 from adapters.platform.settings import Settings
 from adapters.platform.supervisor import Role, serve_http
@@ -119,7 +120,13 @@ async def _dispatch(
             return
         js = nats.jetstream()
         await ensure_jobs_stream(js, settings)
-        publisher = JobPublisher(services.repository, js, settings.dispatch_stream)
+        publisher = JobPublisher(
+            services.repository,
+            js,
+            settings.dispatch_stream,
+            default_branch=settings.cache_default_branch,
+            workspace_retention_days=settings.workspace_retention_days,
+        )
         await republish_until_done(resources.pool, publisher, stop)
         process = DispatchProcess(services.bus.dispatch, publisher)
         reaper = Reaper(
@@ -135,6 +142,14 @@ async def _dispatch(
             group.create_task(reaper.run(stop), name="reaper")
             sweeper = ApprovalSweeper(services.bus.dispatch, resources.pool)
             group.create_task(sweeper.run(stop), name="approval-sweeper")
+            artifact_sweeper = Sweeper(
+                services.bus.dispatch,
+                resources.pool,
+                js,
+                cache_max_bytes=settings.cache_max_bytes,
+                every_s=settings.artifact_sweep_interval_s,
+            )
+            group.create_task(artifact_sweeper.run(stop), name="artifact-sweeper")
 
 
 async def _schedule(

@@ -17,6 +17,7 @@ import pytest
 
 from commands.api_keys import IssueApiKey
 from commands.approvals import DecideApproval
+from commands.artifacts import DeleteArtifact, RecordArtifact, RecordCache
 from commands.context import CommandContext
 from commands.environments import ConfigureEnvironment
 from commands.pipelines import CreatePipeline
@@ -112,6 +113,17 @@ BOUNDARY: list[tuple[type[msgspec.Struct], str, str, str, str]] = [
         "environments",
         "approval_timeout_s",
     ),
+    (RecordArtifact, "step", "artifacts", "artifacts", "name"),
+    (RecordArtifact, "step", "artifacts", "artifacts", "step"),
+    (RecordArtifact, "attempt", "artifacts", "artifacts", "attempt"),
+    (RecordArtifact, "path", "artifacts", "artifacts", "path"),
+    (RecordArtifact, "size", "artifacts", "artifacts", "size"),
+    (RecordArtifact, "object_key", "artifacts", "artifacts", "object_key"),
+    (RecordCache, "key", "artifacts", "caches", "key"),
+    (RecordCache, "branch", "artifacts", "caches", "branch"),
+    (RecordCache, "object_key", "artifacts", "caches", "object_key"),
+    (RecordCache, "size", "artifacts", "caches", "size"),
+    (DeleteArtifact, "reason", "artifacts", "artifacts", "deleted_reason"),
 ]
 ACTOR_COLUMNS = [("runs", "runs", "actor"), ("api_keys", "api_keys", "issued_by")]
 """Filled from the principal's name, not a command field: bounded by ACTOR_MAX."""

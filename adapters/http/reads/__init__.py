@@ -8,6 +8,7 @@ Registered after the command controllers, each merges into the existing route.
 from adapters.http.reads import (
     admin,
     analytics,
+    artifacts,
     environments,
     pipelines,
     projections,
@@ -24,6 +25,7 @@ ROUTES = [
     *projections.ROUTES,
     *pipelines.ROUTES,
     *runs.ROUTES,
+    *artifacts.ROUTES,
     *analytics.ROUTES,
     *admin.ROUTES,
     *status.ROUTES,
