@@ -453,6 +453,11 @@ class Run(
         self.log_bytes = 0
         self.log_truncated = False
         self._failures: list[str] = []
+        self.artifacts: dict[tuple[str, str], StoredArtifact] = {}
+        self.cache_records = 0
+        self.concurrency: ConcurrencyClaim | None = None
+        self.concurrency_admitted = False
+        self.admitted_steps: set[str] = set()
 
     @classmethod
     def request(
