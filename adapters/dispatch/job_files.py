@@ -49,10 +49,13 @@ def job_files(
 
 
 def workspace_sources(run: Run, step: str, runs_here: set[str]) -> tuple[str, ...]:
-    """The steps whose workspaces `step` starts from: its needs, an approval's in its place."""
+    """The steps whose workspaces `step` starts from: its needs, an approval's (or a step's
+    that never ran) in its place."""
     found: dict[str, None] = {}
     for need in run.plan[step].needs:
-        if need in runs_here:
+        # A step skipped by its condition (or cancelled before it ran) left no workspace.
+        never_ran = run.steps[need].status.finished and run.steps[need].started_at is None
+        if need in runs_here and not never_ran:
             found[need] = None
         else:
             found.update(dict.fromkeys(workspace_sources(run, need, runs_here)))

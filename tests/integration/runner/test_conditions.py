@@ -87,7 +87,9 @@ async def test_a_condition_over_a_parameter_and_the_branch(
         on_main = await trigger(stack, pipeline, ref="refs/heads/main", target="production")
         to_staging = await trigger(stack, pipeline, ref="refs/heads/release/1.2", patch=8)
         for run_id in (on_release, on_main, to_staging):
-            assert await stack.finished(run_id) == "RunSucceeded"
+            ended = await stack.finished(run_id)
+            failures = [d for _, t, d in await stack.events(run_id) if t == "StepFailed"]
+            assert ended == "RunSucceeded", [(f["step"], f["reason"]) for f in failures]
 
     assert (shared / "deploys").read_text() == "deployed\n"
     # `announce` follows a skipped deploy with !failure(): a skip is no failure.
