@@ -41,6 +41,7 @@ from domain.limits import (
     TimeoutS,
     clean,
 )
+from domain.step_options import CheckoutSpec, check_step_options, check_templates
 
 ParameterType = Literal["string", "integer", "number", "boolean", "choice"]
 TriggerSource = Literal["github", "gitlab", "jenkins", "generic", "schedule", "manual", "api"]
@@ -95,6 +96,10 @@ class StepSpec(_Value, kw_only=True):
     needs: Annotated[tuple[StepName, ...], Meta(max_length=STEPS_MAX)] = ()
     allow_failure: bool = False
     labels: Annotated[tuple[Keyword, ...], Items] = ("linux",)
+    checkout: bool | CheckoutSpec = False
+    """Clone the run's repository at its sha into the working folder before `run`."""
+    queue_timeout_s: TimeoutS | None = None
+    """Fail the step (`no_runner`) if no runner starts it this long after it is queued."""
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule the step breaks."""
@@ -119,6 +124,7 @@ class StepSpec(_Value, kw_only=True):
         self._check_not_secret(at)
         _unique(self.needs, f"{at}.needs", "step")
         _keywords(self.labels, f"{at}.labels", "label")
+        check_step_options(self, at)
 
     def _check_not_secret(self, at: str) -> None:
         _unique(self.not_secret, f"{at}.not_secret", "env key")
@@ -271,6 +277,7 @@ class PipelineDefinition(_Value, kw_only=True):
         for i, parameter in enumerate(self.parameters):
             parameter.check(f"parameters[{i}]")
         _unique_names(self.parameters, "parameters", "parameter")
+        check_templates(self)
         for i, trigger in enumerate(self.triggers):
             trigger.check(f"triggers[{i}]")
         return msgspec.structs.replace(self, name=name, description=description)

@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch, UnknownStep
 from domain.moments import require_aware
+from domain.run_build import BuildCommands
 from domain.run_dispatch import DispatchCommands
 from domain.run_external import ExternalCommands
 from domain.run_logs import LogCommands
@@ -36,7 +37,7 @@ from domain.run_values import (
 _R, _C = RunStatus.RUNNING, RunStatus.CANCELLING
 
 
-class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggregate):
+class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, BuildCommands, Aggregate):
     """Requested with its own step plan; its steps are queued, run, retried; it ends once.
 
     - Run: queued -> running -> succeeded | failed | timed_out; queued or running ->
@@ -151,7 +152,11 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggrega
 
         def apply(self, aggregate: Run) -> None:
             aggregate._update_step(
-                self.step, status=StepStatus.RUNNING, runner=self.runner, started_at=self.timestamp
+                self.step,
+                status=StepStatus.RUNNING,
+                runner=self.runner,
+                started_at=self.timestamp,
+                waiting_for_runner=(),
             )
 
     class StepSucceeded(Event):
@@ -241,6 +246,57 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggrega
         def apply(self, aggregate: Run) -> None:
             aggregate.log_truncated = True
 
+    class StepCheckedOut(Event):
+        """The running attempt fetched the run's repository and checked out `sha` at `path`."""
+
+        event_type: ClassVar[str] = "StepCheckedOut"
+        step: str
+        attempt: int
+        sha: str
+        duration_ms: int
+        path: str
+
+    class StepWaitingForRunner(Event):
+        """When it was queued, no registered, live runner served the attempt's labels."""
+
+        event_type: ClassVar[str] = "StepWaitingForRunner"
+        step: str
+        attempt: int
+        labels: tuple[str, ...]
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._update_step(self.step, waiting_for_runner=tuple(self.labels))
+
+    class StepCarriedOver(Event):
+        """A failed-only retry took this step as it succeeded in run `from_run`: not run again."""
+
+        event_type: ClassVar[str] = "StepCarriedOver"
+        step: str
+        from_run: UUID
+        attempt: int
+        outputs: dict[str, str]
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._update_step(
+                self.step,
+                status=StepStatus.SUCCEEDED,
+                attempt=self.attempt,
+                finished_at=self.timestamp,
+                outputs=dict(self.outputs),
+                carried_from=self.from_run,
+            )
+
+    class RunRetried(Event):
+        """This finished run was retried as run `retry` (the new run names it in `retry_of`)."""
+
+        event_type: ClassVar[str] = "RunRetried"
+        retry: UUID
+        actor: str
+        failed_only: bool
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.retried_by.append(self.retry)
+
     def __init__(
         self,
         project_id: UUID,
@@ -273,6 +329,7 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggrega
         self.log_bytes = 0
         self.log_truncated = False
         self._failures: list[str] = []
+        self.retried_by: list[UUID] = []
 
     @classmethod
     def request(

@@ -8,6 +8,7 @@ from projections.pipeline_stats import PipelineStatsProjection
 from projections.pipelines import PipelinesProjection
 from projections.projection import Projection
 from projections.projects import ProjectsProjection
+from projections.queues import QueuesProjection
 from projections.runners import RunnersProjection
 from projections.runs import RunsProjection
 from projections.webhook_deliveries import WebhookDeliveriesProjection
@@ -23,6 +24,7 @@ ALL: tuple[Projection, ...] = (
     WebhookSourcesProjection(),
     WebhookDeliveriesProjection(),
     RunnersProjection(),
+    QueuesProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

@@ -83,6 +83,8 @@ _STEP_EVENTS = frozenset(
         "StepTimedOut",
         "StepSkipped",
         "StepCancelled",
+        "StepCarriedOver",
+        "StepWaitingForRunner",
     }
 )
 
@@ -292,7 +294,21 @@ _HANDLERS: dict[str, Callable[[_Batch, Row, dict[str, Any], str], None]] = {
         run, d, at, **_fresh_attempt(StepStatus.QUEUED, d["attempt"], at)
     ),
     "StepStarted": lambda batch, run, d, at: batch.step(
-        run, d, at, status=StepStatus.RUNNING, runner=d["runner"], started_at=at
+        run, d, at, status=StepStatus.RUNNING, runner=d["runner"], started_at=at, reason=None
+    ),
+    # Shown as the queued step's reason until a runner starts it.
+    "StepWaitingForRunner": lambda batch, run, d, at: batch.step(
+        run, d, at, reason=f"waiting_for_runner: no live runner has label {', '.join(d['labels'])}"
+    ),
+    "StepCarriedOver": lambda batch, run, d, at: batch.step(
+        run,
+        d,
+        at,
+        status=StepStatus.SUCCEEDED,
+        attempt=d["attempt"],
+        reason=f"carried over from run {d['from_run']}",
+        finished_at=at,
+        outputs=d["outputs"],
     ),
     "StepSucceeded": _end_attempt(StepStatus.SUCCEEDED),
     "StepFailed": _end_attempt(StepStatus.FAILED),

@@ -8,12 +8,15 @@ from uuid import UUID
 
 from nats.js import JetStreamContext
 
-from adapters.streaming.jobs import Job, encode_job, job_subject, publish_headers
+from adapters.streaming.jobs import Job, JobCheckout, encode_job, job_subject, publish_headers
 from commands.ports import Repository
 from domain.pipeline import Pipeline
 from domain.pipeline_definition import PipelineDefinition, StepSpec
 from domain.run import Run
+from domain.run_context import context_env, needed_outputs, trigger_facts
 from domain.run_dispatch import job_id_for
+from domain.step_options import checkout_of
+from domain.templates import context_lookup, render
 
 ACK_TIMEOUT_S = 5.0
 
@@ -92,6 +95,12 @@ def _job(
     dispatched_at: datetime,
     traceparent: str | None,
 ) -> Job:
+    parameters = {k: parameter_text(v) for k, v in run.parameters.items()}
+    facts = trigger_facts(run.trigger)
+    outputs = needed_outputs(
+        spec.name, run.plan, {name: state.outputs for name, state in run.steps.items()}
+    )
+    lookup = context_lookup(outputs, parameters, facts)
     return Job(
         job_id=job_id_for(run.id, spec.name, attempt),
         run_id=run.id,
@@ -100,12 +109,27 @@ def _job(
         pipeline_version=run.pipeline_version,
         step=spec.name,
         attempt=attempt,
-        run=spec.run,
-        env=dict(spec.env),
-        parameters={k: parameter_text(v) for k, v in run.parameters.items()},
+        run=render(spec.run, lookup),
+        env={key: render(value, lookup) for key, value in spec.env.items()},
+        parameters=parameters,
         timeout_s=run.plan[spec.name].timeout_s,
         label=label,
         dispatched_at=dispatched_at,
         traceparent=traceparent,
         log_seq=run.next_log_seq(spec.name),
+        context=context_env(facts, outputs),
+        checkout=_checkout(run, spec),
+    )
+
+
+def _checkout(run: Run, spec: StepSpec) -> JobCheckout | None:
+    if (checkout := checkout_of(spec)) is None:
+        return None
+    return JobCheckout(
+        url=run.trigger.clone_url,
+        sha=run.trigger.sha,
+        ref=run.trigger.ref,
+        depth=checkout.depth,
+        path=checkout.path,
+        submodules=checkout.submodules,
     )

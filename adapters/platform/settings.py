@@ -99,6 +99,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How often a runner heartbeats."""
     runner_lost_after_s: int = 30
     """A runner silent this long is marked lost and its running steps fail `runner_lost`."""
+    queue_timeout_s: int = 0
+    """A step job no runner started this long after dispatch fails `no_runner`, unless the
+    step sets its own `queue_timeout_s`; 0: it waits for a runner as long as its run lasts."""
     api_url: str | None = None
     """Where runners and `flowledger run` reach the HTTP API; None: http://host:port above."""
     api_key: str | None = None
@@ -396,6 +399,7 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "dispatch_duplicate_window_s": _int_in(1, 7 * 86400, "expected 1 to 604800 seconds"),
     "runner_heartbeat_interval_s": _int_in(1, 3600, "expected 1 to 3600 seconds"),
     "runner_lost_after_s": _int_in(2, 86400, "expected 2 to 86400 seconds"),
+    "queue_timeout_s": _int_in(0, 86400, "expected 0 to 86400 seconds"),
     "api_url": _http_url,
     "api_key": _token,
     "runner_token": _token,

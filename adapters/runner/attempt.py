@@ -11,6 +11,7 @@ from typing import Literal
 
 import msgspec
 
+from adapters.runner.checkout import CheckedOut, CheckoutFailed, check_out
 from adapters.runner.logship import LogShipper
 from adapters.runner.outputs import read_outputs
 from adapters.runner.process import StepProcess, Workspace, step_environment
@@ -30,6 +31,7 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
     duration_ms: int
     outputs: dict[str, str] = {}
+    checkout: CheckedOut | None = None
 
 
 async def run_attempt(
@@ -48,24 +50,37 @@ async def run_attempt(
         step_env=job.env,
         parameters=job.parameters,
         runner_vars={
+            **job.context,
             "FLOWLEDGER_RUN_ID": str(job.run_id),
             "FLOWLEDGER_PIPELINE_ID": str(job.pipeline_id),
             "FLOWLEDGER_STEP": job.step,
             "FLOWLEDGER_ATTEMPT": str(job.attempt),
             "FLOWLEDGER_RUNNER_ID": runner_id,
             "FLOWLEDGER_OUTPUTS": str(workspace.outputs),
+            "FLOWLEDGER_OUTPUT": str(workspace.outputs),
             "FLOWLEDGER_WORKSPACE": str(workspace.work),
         },
     )
-    started = loop.time()
     try:
+        checked_out = None
+        if job.checkout is not None:
+            try:
+                checked_out = await check_out(job.checkout, workspace.work, note=shipper.note)
+            except CheckoutFailed as exc:
+                shipper.note(f"checkout failed: {exc}")
+                return Outcome(
+                    status="failed", exit_code=None, reason=f"checkout failed: {exc}",
+                    duration_ms=0,
+                )  # fmt: skip
+        started = loop.time()
         try:
             process = await StepProcess.start(workspace, job.run, env)
         except OSError as exc:
             shipper.note(f"could not start bash: {exc}")
             return Outcome(
-                status="failed", exit_code=None, reason=f"could not start: {exc}", duration_ms=0
-            )
+                status="failed", exit_code=None, reason=f"could not start: {exc}", duration_ms=0,
+                checkout=checked_out,
+            )  # fmt: skip
         pump = asyncio.create_task(_pump(process, shipper), name=f"output-{job.step}")
         status, reason = await _until_done(process, job, watch, shipper, kill_grace_s)
         duration_ms = round((loop.time() - started) * 1000)
@@ -84,6 +99,7 @@ async def run_attempt(
             reason=reason,
             duration_ms=duration_ms,
             outputs=outputs,
+            checkout=checked_out,
         )
     finally:
         await asyncio.to_thread(workspace.remove)

@@ -27,6 +27,7 @@ __all__ = [
     "MSG_ID",
     "SUBJECT_PREFIX",
     "Job",
+    "JobCheckout",
     "consumer_name",
     "decode_job",
     "encode_job",
@@ -36,6 +37,18 @@ __all__ = [
     "jobs_stream_config",
     "publish_headers",
 ]
+
+
+class JobCheckout(msgspec.Struct, frozen=True, kw_only=True):
+    """The step's `checkout`: the run's repository at its sha, fetched before `run`."""
+
+    url: str | None
+    """None: the run has no repository URL (the runner fails the step saying so)."""
+    sha: str | None
+    ref: str | None = None
+    depth: int = 1
+    path: str = ""
+    submodules: bool = False
 
 
 class Job(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,6 +75,9 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     log_seq: int = 1
     """The step's next log chunk number when the job was made: log numbers run on across
     attempts, so attempt 2 numbers its chunks from where attempt 1 stopped."""
+    context: dict[str, str] = {}
+    """FLOWLEDGER_TRIGGER_* and FLOWLEDGER_STEPS_*_OUTPUTS_* (domain/run_context.py)."""
+    checkout: JobCheckout | None = None
 
 
 _encoder = msgspec.json.Encoder()

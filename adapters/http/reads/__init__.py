@@ -10,6 +10,7 @@ from adapters.http.reads import (
     analytics,
     pipelines,
     projections,
+    queues,
     runners,
     runs,
     status,
@@ -25,6 +26,7 @@ ROUTES = [
     *admin.ROUTES,
     *status.ROUTES,
     *runners.ROUTES,
+    *queues.ROUTES,
     *webhook_deliveries.ROUTES,
     *visualization.ROUTES,
 ]
