@@ -3,18 +3,15 @@ checks of a definition's templated fields against its `needs` graph."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Protocol
 
 import msgspec
 from msgspec import Meta
 
 from domain.errors import InvalidValue
 from domain.templates import check_references
-
-if TYPE_CHECKING:
-    from domain.pipeline_definition import PipelineDefinition, StepSpec
 
 CHECKOUT_DEPTH_MAX = 1_000_000
 CHECKOUT_PATH_MAX = 255
@@ -31,6 +28,36 @@ class CheckoutSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     path: Annotated[str, Meta(max_length=CHECKOUT_PATH_MAX)] = ""
     """Where in the step's working folder, relative; "" is the folder itself."""
     submodules: bool = False
+
+
+class StepSpec(Protocol):
+    """The fields of a pipeline step these checks read (domain.pipeline_definition.StepSpec)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def run(self) -> str: ...
+    @property
+    def env(self) -> Mapping[str, str]: ...
+    @property
+    def checkout(self) -> bool | CheckoutSpec: ...
+    @property
+    def queue_timeout_s(self) -> int | None: ...
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class PipelineDefinition(Protocol):
+    """What check_templates reads of a pipeline definition."""
+
+    @property
+    def steps(self) -> Sequence[StepSpec]: ...
+    @property
+    def parameters(self) -> Sequence[_Named]: ...
+    def effective_needs(self, step: str) -> tuple[str, ...]: ...
 
 
 def checkout_of(step: StepSpec) -> CheckoutSpec | None:
