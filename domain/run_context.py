@@ -18,13 +18,16 @@ TRIGGER_PREFIX = "FLOWLEDGER_TRIGGER_"
 STEPS_PREFIX = "FLOWLEDGER_STEPS_"
 
 
-def trigger_facts(trigger: Trigger) -> dict[str, str]:
-    """The trigger as `${{ trigger.<field> }}` sees it: only the facts the run has."""
+def trigger_facts(trigger: Trigger, *, actor: str | None) -> dict[str, str]:
+    """The trigger as `${{ trigger.<field> }}` sees it: only the facts the run has.
+
+    `actor` is given apart: a person's name is sealed in the run and opened by the caller.
+    """
     ref = trigger.ref or ""
     facts = {
         "kind": str(trigger.kind),
         "provider": trigger.provider,
-        "actor": trigger.actor,
+        "actor": actor,
         "repository": trigger.repo,
         "repository_url": trigger.clone_url,
         "ref": trigger.ref,

@@ -113,7 +113,9 @@ async def _dispatch(
             return
         js = nats.jetstream()
         await ensure_jobs_stream(js, settings)
-        publisher = JobPublisher(services.repository, js, settings.dispatch_stream)
+        publisher = JobPublisher(
+            services.repository, js, settings.dispatch_stream, pool=resources.pool
+        )
         await republish_until_done(resources.pool, publisher, stop)
         process = DispatchProcess(services.bus.dispatch, publisher)
         reaper = Reaper(

@@ -6,8 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
+import asyncpg
 from nats.js import JetStreamContext
 
+from adapters.store.personal.cipher import PREFIX as SEALED
+from adapters.store.reader import read_first_current
 from adapters.streaming.jobs import Job, JobCheckout, encode_job, job_subject, publish_headers
 from commands.ports import Repository
 from domain.pipeline import Pipeline
@@ -31,8 +34,17 @@ def parameter_text(value: str | int | float | bool) -> str:
 class JobPublisher:
     """Publishes jobs; definitions are cached, since a pinned version never changes."""
 
-    def __init__(self, repository: Repository, js: JetStreamContext, stream: str) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        js: JetStreamContext,
+        stream: str,
+        *,
+        pool: asyncpg.Pool | None = None,
+    ) -> None:
         self._repository = repository
+        self._pool = pool
+        """Opens a sealed actor for FLOWLEDGER_TRIGGER_ACTOR; without it, no actor is passed."""
         self._js = js
         self._stream = stream
         self._definitions: dict[tuple[UUID, int], PipelineDefinition] = {}
@@ -64,10 +76,21 @@ class JobPublisher:
         run = await self._repository.get(Run, run_id)
         definition = await self._definition(run.pipeline_id, run.pipeline_version)
         specs = {s.name: s for s in definition.steps}
+        actor = await self._actor(run)
         return [
-            _job(run, specs[step], attempt, label, dispatched_at, traceparent)
+            _job(run, specs[step], attempt, label, dispatched_at, traceparent, actor)
             for step, attempt, label in attempts
         ]
+
+    async def _actor(self, run: Run) -> str | None:
+        """Who triggered the run, in clear: a person's name is sealed in the aggregate."""
+        if not run.trigger.actor.startswith(SEALED):
+            return run.trigger.actor
+        if self._pool is None:
+            return None
+        requested = await read_first_current(self._pool, str(run.id))
+        actor = requested and requested.data.get("trigger", {}).get("actor")
+        return actor if isinstance(actor, str) and not actor.startswith(SEALED) else None
 
     async def publish(self, job: Job) -> None:
         """Until JetStream acknowledges it; a copy inside the duplicate window is dropped there."""
@@ -94,9 +117,10 @@ def _job(
     label: str,
     dispatched_at: datetime,
     traceparent: str | None,
+    actor: str | None,
 ) -> Job:
     parameters = {k: parameter_text(v) for k, v in run.parameters.items()}
-    facts = trigger_facts(run.trigger)
+    facts = trigger_facts(run.trigger, actor=actor)
     outputs = needed_outputs(
         spec.name, run.plan, {name: state.outputs for name, state in run.steps.items()}
     )

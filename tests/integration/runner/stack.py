@@ -158,7 +158,12 @@ async def running_stack(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
         await ensure_jobs_stream(nc.jetstream(), settings)
         dispatch = DispatchProcess(
             services.bus.dispatch,
-            JobPublisher(services.repository, nc.jetstream(), settings.dispatch_stream),
+            JobPublisher(
+                services.repository,
+                nc.jetstream(),
+                settings.dispatch_stream,
+                pool=services.store.pool,
+            ),
         )
         dispatch.name = unique_id("dispatch_")[:40]
         await start_projection_at_head(pool, dispatch)
