@@ -1,6 +1,6 @@
 """What a step attempt is told about its run: trigger facts, parameters and needed outputs.
 
-Names are stable and documented (docs/steps.md): `FLOWLEDGER_TRIGGER_<FIELD>` for each of
+Names are stable and documented (docs/building.md): `FLOWLEDGER_TRIGGER_<FIELD>` for each of
 `templates.TRIGGER_FIELDS` that the run has, `FLOWLEDGER_PARAM_<name>` for each parameter (set
 by the runner), and `FLOWLEDGER_STEPS_<STEP>_OUTPUTS_<KEY>` for each output of each step the
 step needs, directly or not (names upper-cased, other characters as `_`).

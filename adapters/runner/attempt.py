@@ -65,12 +65,17 @@ async def run_attempt(
         checked_out = None
         if job.checkout is not None:
             try:
-                checked_out = await check_out(job.checkout, workspace.work, note=shipper.note)
+                checked_out = await _check_out(job, workspace, shipper, watch)
             except CheckoutFailed as exc:
                 shipper.note(f"checkout failed: {exc}")
                 return Outcome(
                     status="failed", exit_code=None, reason=f"checkout failed: {exc}",
                     duration_ms=0,
+                )  # fmt: skip
+            if checked_out is None:  # stopped (cancel, run ended) before the command ran
+                return Outcome(
+                    status="cancelled" if watch.cancel else "failed", exit_code=None,
+                    reason=watch.reason, duration_ms=0,
                 )  # fmt: skip
         started = loop.time()
         try:
@@ -103,6 +108,30 @@ async def run_attempt(
         )
     finally:
         await asyncio.to_thread(workspace.remove)
+
+
+async def _check_out(
+    job: Job, workspace: Workspace, shipper: LogShipper, watch: StopWatch
+) -> CheckedOut | None:
+    """The checkout, within the step's timeout; None if the step is stopped meanwhile."""
+    assert job.checkout is not None
+    fetch = asyncio.create_task(check_out(job.checkout, workspace.work, note=shipper.note))
+    stopped = asyncio.create_task(watch.stopped.wait())
+    try:
+        await asyncio.wait(
+            {fetch, stopped}, timeout=job.timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        stopped.cancel()
+    if fetch.done():
+        return fetch.result()
+    fetch.cancel()  # kills the git process
+    with contextlib.suppress(asyncio.CancelledError, CheckoutFailed):
+        await fetch
+    if watch.stopped.is_set():
+        shipper.note(f"{watch.reason}: checkout stopped")
+        return None
+    raise CheckoutFailed(f"not done within the step's timeout_s ({job.timeout_s}s)")
 
 
 async def _until_done(
