@@ -11,6 +11,8 @@ from commands import (
     queues,
     runners,
     runs,
+    secrets,
+    step_secrets,
     webhook_deliveries,
     webhook_sources,
 )
@@ -27,4 +29,6 @@ HANDLERS: dict[type, Handler] = {
     **runners.HANDLERS,
     **dispatch.HANDLERS,
     **queues.HANDLERS,
+    **secrets.HANDLERS,
+    **step_secrets.HANDLERS,
 }

@@ -35,6 +35,7 @@ from domain.limits import (
     Name,
     ParamScalar,
     Retries,
+    SecretName,
     ShellCommand,
     StepName,
     Tag,
@@ -42,6 +43,7 @@ from domain.limits import (
     clean,
 )
 from domain.step_options import CheckoutSpec, check_step_options, check_templates
+from domain.step_secrets import check_step_secrets
 
 ParameterType = Literal["string", "integer", "number", "boolean", "choice"]
 TriggerSource = Literal["github", "gitlab", "jenkins", "generic", "schedule", "manual", "api"]
@@ -100,6 +102,9 @@ class StepSpec(_Value, kw_only=True):
     """Clone the run's repository at its sha into the working folder before `run`."""
     queue_timeout_s: TimeoutS | None = None
     """Fail the step (`no_runner`) if no runner starts it this long after it is queued."""
+    secrets: Annotated[tuple[SecretName, ...], Items] = ()
+    """Project secrets given to the step as environment variables of the same names, masked in
+    its log and outputs; names only (`domain/step_secrets.py`)."""
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule the step breaks."""
@@ -125,6 +130,7 @@ class StepSpec(_Value, kw_only=True):
         _unique(self.needs, f"{at}.needs", "step")
         _keywords(self.labels, f"{at}.labels", "label")
         check_step_options(self, at)
+        check_step_secrets(self.secrets, self.env.keys(), at)
 
     def _check_not_secret(self, at: str) -> None:
         _unique(self.not_secret, f"{at}.not_secret", "env key")

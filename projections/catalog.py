@@ -11,6 +11,7 @@ from projections.projects import ProjectsProjection
 from projections.queues import QueuesProjection
 from projections.runners import RunnersProjection
 from projections.runs import RunsProjection
+from projections.secrets import SecretsProjection
 from projections.webhook_deliveries import WebhookDeliveriesProjection
 from projections.webhook_sources import WebhookSourcesProjection
 
@@ -25,6 +26,7 @@ ALL: tuple[Projection, ...] = (
     WebhookDeliveriesProjection(),
     RunnersProjection(),
     QueuesProjection(),
+    SecretsProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

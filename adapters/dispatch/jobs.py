@@ -141,6 +141,7 @@ def _job(
         dispatched_at=dispatched_at,
         traceparent=traceparent,
         log_seq=run.next_log_seq(spec.name),
+        secrets=spec.secrets,
         context=context_env(facts, outputs),
         checkout=_checkout(run, spec),
     )

@@ -78,6 +78,9 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     context: dict[str, str] = {}
     """FLOWLEDGER_TRIGGER_* and FLOWLEDGER_STEPS_*_OUTPUTS_* (domain/run_context.py)."""
     checkout: JobCheckout | None = None
+    secrets: tuple[str, ...] = ()
+    """Names of the project secrets the step declares: the runner fetches their values from
+    the API for this attempt (never carried here: a broker keeps its messages)."""
 
 
 _encoder = msgspec.json.Encoder()

@@ -13,6 +13,7 @@ from adapters.http.reads import (
     queues,
     runners,
     runs,
+    secrets,
     status,
     visualization,
     webhook_deliveries,
@@ -29,4 +30,5 @@ ROUTES = [
     *queues.ROUTES,
     *webhook_deliveries.ROUTES,
     *visualization.ROUTES,
+    *secrets.ROUTES,
 ]
