@@ -28,6 +28,12 @@ class CheckoutSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     path: Annotated[str, Meta(max_length=CHECKOUT_PATH_MAX)] = ""
     """Where in the step's working folder, relative; "" is the folder itself."""
     submodules: bool = False
+    token_secret: Annotated[str, Meta(max_length=100)] | None = None
+    """For a private repository over http(s): the project secret holding an access token,
+    which the step must also list in its `secrets`. git gets it through GIT_ASKPASS, never in
+    a URL, an argument or a log."""
+    username: Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")] = "x-access-token"
+    """The user name sent with the token (GitHub takes any; GitLab `oauth2` for OAuth tokens)."""
 
 
 class StepSpec(Protocol):
@@ -43,6 +49,8 @@ class StepSpec(Protocol):
     def checkout(self) -> bool | CheckoutSpec: ...
     @property
     def queue_timeout_s(self) -> int | None: ...
+    @property
+    def secrets(self) -> Sequence[str]: ...
 
 
 class _Named(Protocol):
@@ -73,6 +81,11 @@ def check_step_options(step: StepSpec, at: str) -> None:
     """Raise InvalidValue, under `at`, for a checkout or queue timeout that cannot work."""
     if (spec := checkout_of(step)) is not None:
         check_checkout_path(spec.path, f"{at}.checkout.path")
+        if spec.token_secret is not None and spec.token_secret not in step.secrets:
+            raise InvalidValue(
+                f"{at}.checkout.token_secret",
+                f"{spec.token_secret!r} must also be listed in the step's secrets",
+            )
     if step.queue_timeout_s is not None and not 1 <= step.queue_timeout_s <= 86_400:
         raise InvalidValue(f"{at}.queue_timeout_s", "must be an integer from 1 to 86400")
 

@@ -157,4 +157,6 @@ def _checkout(run: Run, spec: StepSpec) -> JobCheckout | None:
         depth=checkout.depth,
         path=checkout.path,
         submodules=checkout.submodules,
+        token_secret=checkout.token_secret,
+        username=checkout.username,
     )

@@ -67,7 +67,7 @@ async def run_attempt(
         checked_out = None
         if job.checkout is not None:
             try:
-                checked_out = await _check_out(job, workspace, shipper, watch)
+                checked_out = await _check_out(job, workspace, shipper, watch, secret_env)
             except CheckoutFailed as exc:
                 shipper.note(f"checkout failed: {exc}")
                 return Outcome(
@@ -113,11 +113,23 @@ async def run_attempt(
 
 
 async def _check_out(
-    job: Job, workspace: Workspace, shipper: LogShipper, watch: StopWatch
+    job: Job,
+    workspace: Workspace,
+    shipper: LogShipper,
+    watch: StopWatch,
+    secret_env: Mapping[str, str] | None,
 ) -> CheckedOut | None:
     """The checkout, within the step's timeout; None if the step is stopped meanwhile."""
     assert job.checkout is not None
-    fetch = asyncio.create_task(check_out(job.checkout, workspace.work, note=shipper.note))
+    token = None
+    if job.checkout.token_secret is not None:
+        token = (secret_env or {}).get(job.checkout.token_secret)
+        if token is None:
+            raise CheckoutFailed(f"no value for its token secret {job.checkout.token_secret}")
+    fetch = asyncio.create_task(
+        check_out(job.checkout, workspace.work, note=shipper.note, token=token,
+                  private=workspace.root)
+    )  # fmt: skip
     stopped = asyncio.create_task(watch.stopped.wait())
     try:
         await asyncio.wait(

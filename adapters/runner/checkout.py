@@ -4,6 +4,11 @@
 that sha; a server that refuses a fetch by sha gets a fetch of the run's ref instead (or all
 branches and tags), and the sha must be among what came. No prompt ever waits for a password
 (GIT_TERMINAL_PROMPT=0), and the URL a log line shows has any user name cut out.
+
+A private repository's token (one of the attempt's secrets, `token_secret`) reaches git only
+through GIT_ASKPASS: a script beside the step's folder, not in it, that prints the user name
+or the token from its environment. The token is never in the URL, in git's config, in an
+argument or in a log line; other credential helpers are switched off for these commands.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ async def check_out(
     work: Path,
     *,
     note: Callable[[str], None],
+    token: str | None = None,
+    private: Path | None = None,
     environ: Mapping[str, str] = os.environ,
 ) -> CheckedOut:
     """Fetch `spec.url` at `spec.sha` into `work/spec.path`; CheckoutFailed if it cannot."""
@@ -56,7 +63,7 @@ async def check_out(
     if target != work and work not in target.parents:
         raise CheckoutFailed(f"checkout path {spec.path!r} leaves the working folder")
     target.mkdir(parents=True, exist_ok=True)
-    git = _Git(target, environ)
+    git = _Git(target, environ, _askpass(spec.username, token, private or work.parent))
     note(f"checkout {shown(spec.url)} at {spec.sha}" + (f" into {spec.path}" if spec.path else ""))
     await git("init", "-q")
     await git("remote", "add", "origin", spec.url)
@@ -77,13 +84,39 @@ async def check_out(
     return CheckedOut(sha=head, duration_ms=duration_ms, path=spec.path)
 
 
+ASKPASS = """#!/bin/sh
+case "$1" in
+  Username*) printf '%s\\n' "$FLOWLEDGER_GIT_USERNAME" ;;
+  *) printf '%s\\n' "$FLOWLEDGER_GIT_TOKEN" ;;
+esac
+"""
+
+
+def _askpass(username: str, token: str | None, folder: Path) -> dict[str, str]:
+    """git's environment for credentials: a refusing GIT_ASKPASS, or one that gives `token`."""
+    if token is None:
+        return {"GIT_ASKPASS": "false"}
+    script = folder / "git-askpass.sh"
+    script.write_text(ASKPASS)
+    script.chmod(0o700)
+    return {
+        "GIT_ASKPASS": str(script),
+        "FLOWLEDGER_GIT_USERNAME": username,
+        "FLOWLEDGER_GIT_TOKEN": token,
+        # Ask GIT_ASKPASS only: no helper of the runner's user answers, or stores the token.
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "credential.helper",
+        "GIT_CONFIG_VALUE_0": "",
+    }
+
+
 class _Git:
-    def __init__(self, cwd: Path, environ: Mapping[str, str]) -> None:
+    def __init__(self, cwd: Path, environ: Mapping[str, str], credentials: dict[str, str]) -> None:
         self._cwd = cwd
         self._env = {
             **{k: v for k, v in environ.items() if not k.startswith("FLOWLEDGER_")},
             "GIT_TERMINAL_PROMPT": "0",
-            "GIT_ASKPASS": "/bin/false" if Path("/bin/false").exists() else "false",
+            **credentials,
         }
 
     async def __call__(self, *args: str) -> str:

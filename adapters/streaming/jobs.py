@@ -49,6 +49,9 @@ class JobCheckout(msgspec.Struct, frozen=True, kw_only=True):
     depth: int = 1
     path: str = ""
     submodules: bool = False
+    token_secret: str | None = None
+    """Which of the attempt's secrets (`Job.secrets`) is the token git authenticates with."""
+    username: str = "x-access-token"
 
 
 class Job(msgspec.Struct, frozen=True, kw_only=True):

@@ -7,13 +7,15 @@ jobs no runner serves flagged and timed out, `GET /api/v1/queues`, and failed-on
 from __future__ import annotations
 
 import asyncio
+import secrets
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from adapters.runner.api import RunnerApi
 from adapters.telemetry.metrics import QUEUE_EVENTS
 from tests.helpers import unique_id
-from tests.integration.runner.gitrepo import Origin, git_daemon
+from tests.integration.runner.gitrepo import GIT_ENV, Origin, git_daemon, private_http
 from tests.integration.runner.stack import WAIT_S, Stack, runners
 
 REPORT = (
@@ -35,6 +37,11 @@ async def trigger(stack: Stack, pipeline_id: str, **body: Any) -> str:
     )
     assert answer.status_code == 201, answer.text
     return str(answer.json()["id"])
+
+
+def git_ok(cwd: Path, *args: str) -> bool:
+    env = {**GIT_ENV, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "false"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True).returncode == 0
 
 
 def of_type(events: list, kind: str) -> list[dict[str, Any]]:
@@ -281,3 +288,52 @@ async def test_a_failed_only_retry_keeps_what_succeeded_and_takes_new_parameters
         f"/api/v1/pipeline-runs/{new}/retry", json={"failed_only": True}, headers=stack.admin
     )
     assert answer.status_code == 422 and "failed_only" in answer.text, answer.text
+
+
+async def test_a_private_repository_is_checked_out_with_a_token_from_the_projects_secrets(
+    stack: Stack, label: str, tmp_path: Path
+) -> None:
+    token = "tok-" + secrets.token_urlsafe(24)  # made at run time: no file holds it
+    origin = Origin(tmp_path)
+    sha = origin.push({"app.txt": "private"}, "first")
+    pipeline = await stack.pipeline(
+        [{"name": "build", "run": REPORT, "labels": [label], "secrets": ["GIT_TOKEN"],
+          "checkout": {"token_secret": "GIT_TOKEN", "username": "ci"}}]
+    )  # fmt: skip
+    project_id = await stack.pool.fetchval(
+        "SELECT data->>'project_id' FROM events WHERE stream_id = $1 AND version = 1", pipeline
+    )
+    answer = await stack.http.put(
+        f"/api/v1/projects/{project_id}/secrets/GIT_TOKEN", json={"value": token},
+        headers=stack.admin,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    with private_http(tmp_path, "ci", token) as (server, seen):
+        url = f"{server}/origin.git"
+        async with runners(stack.runner_config(label)):
+            run_id = await trigger(stack, pipeline, sha=sha, clone_url=url)
+            assert await stack.finished(run_id) == "RunSucceeded"
+        # Without the token the same server refuses: the checkout really authenticated.
+        assert not git_ok(tmp_path, "ls-remote", url)
+    assert any(a.startswith("Basic ") for a in seen)
+
+    events = await stack.events(run_id)
+    (done,) = of_type(events, "StepSucceeded")
+    assert (done["outputs"]["head"], done["outputs"]["content"]) == (sha, "private")
+    assert of_type(events, "StepCheckedOut")[0]["sha"] == sha
+    # The token is in no event, no log line, and not in the URL the run recorded.
+    held = await stack.pool.fetchval(
+        "SELECT count(*) FROM events WHERE strpos(data::text || metadata::text, $1) > 0", token
+    )
+    assert held == 0
+
+
+async def test_a_checkout_token_secret_must_be_one_of_the_steps_secrets(stack: Stack) -> None:
+    project = await stack.http.post(
+        "/api/v1/projects", json={"name": "t", "slug": unique_id("r-")[:40]}, headers=stack.admin
+    )
+    steps = [{"name": "a", "run": "true", "checkout": {"token_secret": "GIT_TOKEN"}}]
+    body = {"project_id": project.json()["id"], "name": unique_id("p-")[:40], "steps": steps}
+    answer = await stack.http.post("/api/v1/pipelines", json=body, headers=stack.admin)
+    assert answer.status_code == 422, answer.text
+    assert "steps[0].checkout.token_secret" in answer.text
