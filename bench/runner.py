@@ -23,9 +23,10 @@ The pipeline has one step, `true`. Two phases of `--runs` runs each:
 (c) context: one command through the API, alone (the runner leg holds one: its "running" report).
 With --burst, also runs/s when every run is requested at once.
 With --checkout, a third phase (paced like the second) runs a step with `checkout: true` of a
-local repository (--repo-files files, over file://): (a) for it, and the checkout time the
-runner records (StepCheckedOut) beside (d) `git clone --depth 1` and a full `git clone` of the
-same repository over the same URL, run directly here as many times.
+local repository (--repo-files files, over file://): (a) for it; then 30 such runs one at a
+time, whose checkout time the runner records (StepCheckedOut), beside (d) `git clone --depth 1`
+and a full `git clone` of the same repository over the same URL, run directly here as many
+times, one at a time.
 Targets: p50 overhead < 50 ms, p99 < 250 ms (judged for each phase). Uses FLOWLEDGER_DATABASE_URL /
 FLOWLEDGER_NATS_URL when set, else embedded servers in a temp folder.
 """
@@ -65,6 +66,8 @@ from bench._http_load import free_port
 from bench.commands import fresh_database
 
 LABEL = "bench"
+CHECKOUTS_ALONE = 30
+"""Checkouts timed one at a time, beside as many `git clone`s of the same repository."""
 PREFIX = "flowledger.events"
 JOBS = "flowledger.jobs"
 PUBLISHED: dict[str, datetime] = {}
@@ -275,6 +278,7 @@ def local_repository(folder: Path, files: int) -> tuple[str, str]:
     env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.invalid",
            "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.invalid"}  # fmt: skip
     work, bare = folder / "work", folder / "origin.git"
+    folder.mkdir(parents=True, exist_ok=True)
 
     def git(*args: str, cwd: Path = folder) -> str:
         return subprocess.run(["git", *args], cwd=cwd, env=env, check=True,
@@ -424,7 +428,11 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_url: str) 
             phases[f"paced with checkout, {rate:.1f} runs/s"] = await overheads_ms(
                 database_url, checkout_ids
             )
-            recorded = await checkouts_ms(database_url, checkout_ids)
+            # Timed one run at a time, as the clones below are: alone on the machine.
+            alone, _ = await closed_loop(
+                api, with_checkout, admin, env["FLOWLEDGER_NATS_URL"], CHECKOUTS_ALONE, 1, source
+            )
+            recorded = await checkouts_ms(database_url, alone)
             shallow = await git_clones_ms(url, len(recorded), "--depth", "1")
             full = await git_clones_ms(url, len(recorded))
             checkout = (recorded, shallow, full)

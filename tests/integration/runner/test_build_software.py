@@ -259,6 +259,10 @@ async def test_a_failed_only_retry_keeps_what_succeeded_and_takes_new_parameters
                 retry, json={"failed_only": True, "parameters": bad}, headers=stack.admin
             )
             assert answer.status_code == 422 and field in answer.text, answer.text
+        for body in ({"failed_only": "yes"}, {"rerun": True}, {"parameters": [1]}):
+            answer = await stack.http.post(retry, json=body, headers=stack.admin)
+            assert answer.status_code in (400, 422), answer.text
+        assert of_type(await stack.events(old), "RunRetried") == []  # refusals wrote nothing
         answer = await stack.http.post(
             retry, json={"failed_only": True, "parameters": {"ok": True}}, headers=stack.admin
         )
