@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from commands import (
     api_keys,
+    approvals,
     data_subjects,
     dispatch,
+    environments,
     pipelines,
     projects,
     queues,
@@ -29,6 +31,8 @@ HANDLERS: dict[type, Handler] = {
     **runners.HANDLERS,
     **dispatch.HANDLERS,
     **queues.HANDLERS,
+    **approvals.HANDLERS,
+    **environments.HANDLERS,
     **secrets.HANDLERS,
     **step_secrets.HANDLERS,
 }

@@ -24,6 +24,7 @@ from eventsourcing.utils import get_topic
 
 from domain.api_key import ApiKey
 from domain.data_subject import DataSubject
+from domain.environment import Environment
 from domain.pipeline import Pipeline
 from domain.project import Project
 from domain.run import Run
@@ -44,6 +45,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     WebhookDelivery,
     Runner,
     DataSubject,
+    Environment,
     Secret,
 )
 OCCURRED_AT = "occurred_at"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from projections.api_keys import ApiKeysProjection
+from projections.approvals import ApprovalsProjection
+from projections.environments import EnvironmentsProjection
 from projections.logs import LogsProjection
 from projections.pipeline_stats import PipelineStatsProjection
 from projections.pipelines import PipelinesProjection
@@ -26,6 +28,8 @@ ALL: tuple[Projection, ...] = (
     WebhookDeliveriesProjection(),
     RunnersProjection(),
     QueuesProjection(),
+    ApprovalsProjection(),
+    EnvironmentsProjection(),
     SecretsProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}

@@ -9,6 +9,7 @@ from functools import partial
 
 from adapters.bootstrap.apps import api_app, gateway_app
 from adapters.bootstrap.resources import Resources, open_resources, shared_or_own
+from adapters.dispatch.approval_sweeper import ApprovalSweeper
 from adapters.dispatch.jobs import JobPublisher
 from adapters.dispatch.process import DispatchProcess
 from adapters.dispatch.queue_watch import QueueReaper, QueueWatch
@@ -137,3 +138,5 @@ async def _dispatch(
             )
             group.create_task(reaper.run(stop), name="reaper")
             group.create_task(queue_reaper.run(stop), name="queue-reaper")
+            sweeper = ApprovalSweeper(services.bus.dispatch, resources.pool)
+            group.create_task(sweeper.run(stop), name="approval-sweeper")

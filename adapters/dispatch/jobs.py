@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 from nats.js import JetStreamContext
 
+from adapters.dispatch.needed_outputs import needed_outputs as direct_outputs
 from adapters.store.personal.cipher import PREFIX as SEALED
 from adapters.store.reader import read_first_current
 from adapters.streaming.jobs import Job, JobCheckout, encode_job, job_subject, publish_headers
@@ -134,7 +135,10 @@ def _job(
         step=spec.name,
         attempt=attempt,
         run=render(spec.run, lookup),
-        env={key: render(value, lookup) for key, value in spec.env.items()},
+        env={
+            **{key: render(value, lookup) for key, value in spec.env.items()},
+            **direct_outputs(run, spec.name),
+        },
         parameters=parameters,
         timeout_s=run.plan[spec.name].timeout_s,
         label=label,

@@ -16,7 +16,9 @@ import msgspec.inspect as mi
 import pytest
 
 from commands.api_keys import IssueApiKey
+from commands.approvals import DecideApproval
 from commands.context import CommandContext
+from commands.environments import ConfigureEnvironment
 from commands.pipelines import CreatePipeline
 from commands.projects import CreateProject
 from commands.runners import RegisterRunner
@@ -89,6 +91,26 @@ BOUNDARY: list[tuple[type[msgspec.Struct], str, str, str, str]] = [
         "delivery_id",
     ),
     (RecordDeliveryOutcome, "reason", "webhook_deliveries", "webhook_deliveries", "reason"),
+    (DecideApproval, "step", "approvals", "pending_approvals", "step"),
+    (CreatePipeline, "definition.steps.name", "environments", "deployments", "step"),
+    (CreatePipeline, "definition.steps.environment", "environments", "deployments", "environment"),
+    (ConfigureEnvironment, "name", "environments", "environments", "name"),
+    (ConfigureEnvironment, "approvers", "environments", "environments", "approvers"),
+    (ConfigureEnvironment, "branches", "environments", "environments", "branches"),
+    (
+        ConfigureEnvironment,
+        "required_approvals",
+        "environments",
+        "environments",
+        "required_approvals",
+    ),
+    (
+        ConfigureEnvironment,
+        "approval_timeout_s",
+        "environments",
+        "environments",
+        "approval_timeout_s",
+    ),
 ]
 ACTOR_COLUMNS = [("runs", "runs", "actor"), ("api_keys", "api_keys", "issued_by")]
 """Filled from the principal's name, not a command field: bounded by ACTOR_MAX."""

@@ -8,6 +8,7 @@ Registered after the command controllers, each merges into the existing route.
 from adapters.http.reads import (
     admin,
     analytics,
+    environments,
     pipelines,
     projections,
     queues,
@@ -30,5 +31,6 @@ ROUTES = [
     *queues.ROUTES,
     *webhook_deliveries.ROUTES,
     *visualization.ROUTES,
+    *environments.ROUTES,
     *secrets.ROUTES,
 ]

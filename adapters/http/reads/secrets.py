@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -11,8 +12,9 @@ from litestar.params import FromPath
 
 from adapters.http.reads import views
 from adapters.http.reads.consistency import POSITION_HEADER, read_views
-from adapters.http.reads.params import QuerySpec, page_of, paging
+from adapters.http.reads.params import Query, QuerySpec, page_of, paging
 from adapters.http.security import Req
+from commands.context import Principal
 from projections import projects, secrets
 from projections.paging import PageResult
 from projections.projection import live_schema
@@ -40,7 +42,18 @@ class SecretPage(msgspec.Struct, frozen=True, kw_only=True):
 )
 async def list_secrets(request: Req, project_id: FromPath[UUID]) -> Response[SecretPage]:
     query = SECRETS.parse(request.query_params.dict())
-    principal = request.user
+    position, result = await read_views(
+        request, query, VIEWS, secrets_reader(request.user, project_id, query)
+    )
+    return Response(
+        page_of_secrets(query, position, result), headers={POSITION_HEADER: str(position)}
+    )
+
+
+def secrets_reader(
+    principal: Principal, project_id: UUID, query: Query
+) -> Callable[[Any], Awaitable[PageResult[secrets.SecretItem] | None]]:
+    """The read of a project's secrets by `principal` (None: no such project in its reach)."""
     if principal.project_id is not None and principal.project_id != project_id:
         raise views.not_found("project")
     principal.require("read", project_id, "write")
@@ -55,11 +68,15 @@ async def list_secrets(request: Req, project_id: FromPath[UUID]) -> Response[Sec
             conn, live_schema("secrets"), project_id=project_id, page=page
         )
 
-    position, result = await read_views(request, query, VIEWS, read)
+    return read
+
+
+def page_of_secrets(
+    query: Query, position: int, result: PageResult[secrets.SecretItem] | None
+) -> SecretPage:
     if result is None:
         raise views.not_found("project")
-    body = views.page_body(SecretPage, query, position, result)
-    return Response(body, headers={POSITION_HEADER: str(position)})
+    return views.page_body(SecretPage, query, position, result)
 
 
 ROUTES = [list_secrets]
