@@ -89,6 +89,8 @@ _STEP_EVENTS = frozenset(
         "ApprovalDecided",
     }
 )
+_VERSION_ONLY = frozenset({"RunRetried", "StepCheckedOut"})
+"""Events the view shows nothing of but its stream version (the audit timeline tells them)."""
 _WAITING_SHOWN = (RunStatus.RUNNING, RunStatus.WAITING_FOR_APPROVAL)
 
 
@@ -105,6 +107,7 @@ class RunsProjection:
             "RunCancelRequested",
             "RunCancelled",
             *_STEP_EVENTS,
+            *_VERSION_ONLY,
         }
     )
 
@@ -296,6 +299,7 @@ def _close(status: StepStatus) -> Callable[[_Batch, Row, dict[str, Any], str], N
 
 _HANDLERS: dict[str, Callable[[_Batch, Row, dict[str, Any], str], None]] = {
     "RunRequested": lambda batch, run, d, at: None,
+    **dict.fromkeys(_VERSION_ONLY, lambda batch, run, d, at: None),
     "RunStarted": lambda batch, run, d, at: run.update(status=RunStatus.RUNNING, started_at=at),
     "RunCancelRequested": lambda batch, run, d, at: run.update(
         status=RunStatus.CANCELLING, cancel_requested_by=d["actor"], cancel_reason=d["reason"]
