@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
@@ -29,6 +30,7 @@ from domain.limits import (
     Reason,
     Ref,
     Repo,
+    ScheduleKey,
     Sha,
     Url,
 )
@@ -62,6 +64,10 @@ class TriggerRun(msgspec.Struct, frozen=True, kw_only=True):
     provider: Key | None = None
     clone_url: Url | None = None
     base_ref: Ref | None = None
+    schedule: ScheduleKey | None = None
+    """With kind `schedule`: the schedule that fired it (see `commands/scheduler.py`)."""
+    slot: datetime | None = None
+    """With kind `schedule`: the scheduled moment the run is for."""
 
 
 class CancelRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -159,6 +165,8 @@ async def trigger_run(
         provider=command.provider,
         clone_url=command.clone_url,
         base_ref=command.base_ref,
+        schedule=command.schedule,
+        slot=command.slot,
     )
     run = Run.request(
         id=context.new_id("run"),
@@ -206,6 +214,8 @@ async def retry_run(
         actor=context.principal.name,
         event=None,
         delivery_id=None,
+        schedule=None,
+        slot=None,
     )
     run = Run.request(
         id=context.new_id("run"),

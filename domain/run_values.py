@@ -32,6 +32,7 @@ from domain.limits import (
     clean,
 )
 from domain.pipeline_definition import ParameterSpec
+from domain.trigger_schedule import check_scheduled
 
 E = TypeVar("E", bound=StrEnum)
 ParamValue = str | int | float | bool
@@ -136,6 +137,10 @@ class Trigger(msgspec.Struct, frozen=True, kw_only=True):
     """The URL `git clone` takes for `repo` (never with a password in it)."""
     base_ref: str | None = None
     """For a pull request: the ref it targets."""
+    schedule: str | None = None
+    """The schedule that fired the run (its name, or its cron and zone); schedule triggers only."""
+    slot: datetime | None = None
+    """The scheduled moment the run is for (UTC); with `schedule`."""
 
 
 class ExternalRef(msgspec.Struct, frozen=True, kw_only=True):
@@ -239,6 +244,7 @@ def valid_trigger(trigger: Trigger, retry_of: UUID | None) -> Trigger:
         valid_clone_url(trigger.clone_url)
     if kind is not TriggerKind.WEBHOOK and (trigger.event or trigger.delivery_id):
         raise InvalidValue("trigger.event", "only a webhook trigger has an event and delivery")
+    check_scheduled(trigger.kind == TriggerKind.SCHEDULE, trigger.schedule, trigger.slot)
     return msgspec.structs.replace(
         trigger, kind=kind, actor=valid_text("trigger.actor", trigger.actor, limit=ACTOR_MAX)
     )

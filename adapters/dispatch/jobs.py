@@ -7,8 +7,10 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+import msgspec
 from nats.js import JetStreamContext
 
+from adapters.dispatch.job_files import job_files
 from adapters.dispatch.needed_outputs import needed_outputs as direct_outputs
 from adapters.store.personal.cipher import PREFIX as SEALED
 from adapters.store.reader import read_first_current
@@ -42,7 +44,10 @@ class JobPublisher:
         stream: str,
         *,
         pool: asyncpg.Pool | None = None,
+        default_branch: str = "main",
+        workspace_retention_days: int = 1,
     ) -> None:
+        self._file_defaults = (default_branch, workspace_retention_days)
         self._repository = repository
         self._pool = pool
         """Opens a sealed actor for FLOWLEDGER_TRIGGER_ACTOR; without it, no actor is passed."""
@@ -79,7 +84,10 @@ class JobPublisher:
         specs = {s.name: s for s in definition.steps}
         actor = await self._actor(run)
         return [
-            _job(run, specs[step], attempt, label, dispatched_at, traceparent, actor)
+            msgspec.structs.replace(
+                _job(run, specs[step], attempt, label, dispatched_at, traceparent, actor),
+                files=job_files(run, definition, specs[step], *self._file_defaults),
+            )
             for step, attempt, label in attempts
         ]
 

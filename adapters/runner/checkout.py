@@ -66,14 +66,16 @@ async def check_out(
     git = _Git(target, environ, _askpass(spec.username, token, private or work.parent))
     note(f"checkout {shown(spec.url)} at {spec.sha}" + (f" into {spec.path}" if spec.path else ""))
     await git("init", "-q")
-    await git("remote", "add", "origin", spec.url)
+    # A workspace an earlier step checked out already has its origin: point it at this URL.
+    if not await git.ok("remote", "add", "origin", spec.url):
+        await git("remote", "set-url", "origin", spec.url)
     depth = [f"--depth={spec.depth}"] if spec.depth else []
     if not await git.ok("fetch", "-q", "--no-tags", *depth, "origin", spec.sha):
         note("the server refused a fetch by sha: fetching the branches and tags instead")
         refs = [f"+{spec.ref}:refs/remotes/origin/run-ref"] if spec.ref else []
         refs = refs or ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
         await git("fetch", "-q", "origin", *refs)
-    await git("checkout", "-q", "--detach", spec.sha)
+    await git("checkout", "-q", "--force", "--detach", spec.sha)
     if spec.submodules:
         await git("submodule", "update", "-q", "--init", "--recursive", *depth)
     head = (await git("rev-parse", "HEAD")).strip()

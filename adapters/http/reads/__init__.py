@@ -8,12 +8,14 @@ Registered after the command controllers, each merges into the existing route.
 from adapters.http.reads import (
     admin,
     analytics,
+    artifacts,
     environments,
     pipelines,
     projections,
     queues,
     runners,
     runs,
+    schemas,
     secrets,
     status,
     visualization,
@@ -24,6 +26,7 @@ ROUTES = [
     *projections.ROUTES,
     *pipelines.ROUTES,
     *runs.ROUTES,
+    *artifacts.ROUTES,
     *analytics.ROUTES,
     *admin.ROUTES,
     *status.ROUTES,
@@ -33,4 +36,5 @@ ROUTES = [
     *visualization.ROUTES,
     *environments.ROUTES,
     *secrets.ROUTES,
+    *schemas.ROUTES,
 ]
