@@ -105,6 +105,8 @@ class JobFiles(msgspec.Struct, frozen=True, kw_only=True):
     workspace: str = "inherit"
     needs: tuple[str, ...] = ()
     """The steps whose workspaces this one starts from (its effective needs)."""
+    needs_from: dict[str, UUID] = {}
+    """Of `needs`, those a failed-only retry carried over: the run whose workspace they left."""
     dependents: int = 0
     """How many steps start from this one's workspace (`workspace: clean` ones do not): above
     0, it is uploaded after."""

@@ -268,7 +268,10 @@ async def test_a_failed_only_retry_keeps_what_succeeded_and_takes_new_parameters
         )
         assert answer.status_code == 201, answer.text
         new = answer.json()["id"]
-        assert await stack.finished(new) == "RunSucceeded"
+        ended = await stack.finished(new)
+        assert ended == "RunSucceeded", [
+            d["reason"] for d in of_type(await stack.events(new), "StepFailed")
+        ]
 
     assert trace.read_text().split() == ["prepare", "check", "check"]  # prepare ran once
     events = await stack.events(new)
