@@ -28,6 +28,7 @@ def plan_of(definition: PipelineDefinition) -> tuple[StepPlan, ...]:
                     retries=step.retries,
                     timeout_s=step.timeout_s,
                     allow_failure=step.allow_failure,
+                    queue_timeout_s=step.queue_timeout_s,
                     condition=step.if_.strip(),
                     instance_of=step.name if step.matrix else "",
                     matrix=combination,

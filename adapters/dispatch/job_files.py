@@ -40,6 +40,11 @@ def job_files(
         cache=cache,
         workspace=spec.workspace,
         needs=sources[step],
+        needs_from={
+            need: carried
+            for need in sources[step]
+            if (carried := run.steps[need].carried_from) is not None
+        },
         dependents=dependents,
         retention_days=spec.artifact_retention_days,
         workspace_retention_days=workspace_retention_days,

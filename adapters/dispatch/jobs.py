@@ -6,18 +6,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
+import asyncpg
 import msgspec
 from nats.js import JetStreamContext
 
 from adapters.dispatch.job_files import job_files
-from adapters.dispatch.needed_outputs import needed_outputs
-from adapters.streaming.jobs import Job, encode_job, job_subject, publish_headers
+from adapters.dispatch.needed_outputs import needed_outputs as direct_outputs
+from adapters.store.personal.cipher import PREFIX as SEALED
+from adapters.store.reader import read_first_current
+from adapters.streaming.jobs import Job, JobCheckout, encode_job, job_subject, publish_headers
 from commands.ports import Repository
 from domain.pipeline import Pipeline
 from domain.pipeline_definition import PipelineDefinition, StepSpec
 from domain.run import Run
+from domain.run_context import context_env, needed_outputs, trigger_facts
 from domain.run_dispatch import job_id_for
 from domain.run_expansion import matrix_env, with_matrix
+from domain.step_options import checkout_of
+from domain.templates import context_lookup, render
 
 ACK_TIMEOUT_S = 5.0
 
@@ -38,11 +44,14 @@ class JobPublisher:
         js: JetStreamContext,
         stream: str,
         *,
+        pool: asyncpg.Pool | None = None,
         default_branch: str = "main",
         workspace_retention_days: int = 1,
     ) -> None:
         self._file_defaults = (default_branch, workspace_retention_days)
         self._repository = repository
+        self._pool = pool
+        """Opens a sealed actor for FLOWLEDGER_TRIGGER_ACTOR; without it, no actor is passed."""
         self._js = js
         self._stream = stream
         self._definitions: dict[tuple[UUID, int], PipelineDefinition] = {}
@@ -74,6 +83,7 @@ class JobPublisher:
         run = await self._repository.get(Run, run_id)
         definition = await self._definition(run.pipeline_id, run.pipeline_version)
         specs = {s.name: s for s in definition.steps}
+        actor = await self._actor(run)
         return [
             msgspec.structs.replace(
                 _job(
@@ -84,6 +94,7 @@ class JobPublisher:
                     label,
                     dispatched_at,
                     traceparent,
+                    actor,
                 ),
                 files=job_files(
                     run, definition, specs[run.plan[step].source], *self._file_defaults, step=step
@@ -91,6 +102,16 @@ class JobPublisher:
             )
             for step, attempt, label in attempts
         ]
+
+    async def _actor(self, run: Run) -> str | None:
+        """Who triggered the run, in clear: a person's name is sealed in the aggregate."""
+        if not run.trigger.actor.startswith(SEALED):
+            return run.trigger.actor
+        if self._pool is None:
+            return None
+        requested = await read_first_current(self._pool, str(run.id))
+        actor = requested and requested.data.get("trigger", {}).get("actor")
+        return actor if isinstance(actor, str) and not actor.startswith(SEALED) else None
 
     async def publish(self, job: Job) -> None:
         """Until JetStream acknowledges it; a copy inside the duplicate window is dropped there."""
@@ -118,8 +139,15 @@ def _job(
     label: str,
     dispatched_at: datetime,
     traceparent: str | None,
+    actor: str | None,
 ) -> Job:
     plan = run.plan[step]
+    parameters = {k: parameter_text(v) for k, v in run.parameters.items()}
+    facts = trigger_facts(run.trigger, actor=actor)
+    outputs = needed_outputs(
+        step, run.plan, {name: state.outputs for name, state in run.steps.items()}
+    )
+    lookup = context_lookup(outputs, parameters, facts)
     return Job(
         job_id=job_id_for(run.id, step, attempt),
         run_id=run.id,
@@ -128,17 +156,35 @@ def _job(
         pipeline_version=run.pipeline_version,
         step=step,
         attempt=attempt,
-        run=with_matrix(spec.run, plan),
+        # Matrix values first: the templates left are the other contexts' (domain/templates).
+        run=render(with_matrix(spec.run, plan), lookup),
         env={
             **matrix_env(plan),
-            **{key: with_matrix(value, plan) for key, value in spec.env.items()},
-            **needed_outputs(run, step),
+            **{key: render(with_matrix(value, plan), lookup) for key, value in spec.env.items()},
+            **direct_outputs(run, step),
         },
-        parameters={k: parameter_text(v) for k, v in run.parameters.items()},
+        parameters=parameters,
         timeout_s=plan.timeout_s,
         label=label,
         dispatched_at=dispatched_at,
         traceparent=traceparent,
         log_seq=run.next_log_seq(step),
         secrets=spec.secrets,
+        context=context_env(facts, outputs),
+        checkout=_checkout(run, spec),
+    )
+
+
+def _checkout(run: Run, spec: StepSpec) -> JobCheckout | None:
+    if (checkout := checkout_of(spec)) is None:
+        return None
+    return JobCheckout(
+        url=run.trigger.clone_url,
+        sha=run.trigger.sha,
+        ref=run.trigger.ref,
+        depth=checkout.depth,
+        path=checkout.path,
+        submodules=checkout.submodules,
+        token_secret=checkout.token_secret,
+        username=checkout.username,
     )
