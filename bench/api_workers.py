@@ -74,7 +74,8 @@ async def serve_workers(env: dict[str, str], workers: int) -> AsyncIterator[tupl
             with contextlib.suppress(OSError):
                 status, _ = await Client(port, {"Connection": "close"}).request("GET", "/health")
                 healthy = healthy + 1 if status == 200 else 0
-            if healthy >= 2 * workers and len(process_tree(proc.pid)) > workers:
+            children = len(process_tree(proc.pid)) - 1
+            if healthy >= 2 * workers and (workers == 1 or children >= workers):
                 break
             await asyncio.sleep(0.2)
         else:
