@@ -12,6 +12,8 @@ An entry is lent to one command at a time (taken out on load, put back when the 
 so concurrent commands never share an object. It is not put back when it may not match the
 stream: pending events (the handler raised after deciding, or the append failed: a conflict
 invalidates it), or an append answered as an idempotent replay (nothing of it was written).
+Nor is one whose stream holds personal data (domain/personal.py): an erasure in another
+process must not leave a plain copy here for a later event to repeat.
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ from eventsourcing.domain import Aggregate
 from adapters.store import AppendResult
 from adapters.store.repository import Repository, StreamStore
 from domain.envelope import EventMetadata
+from domain.errors import AggregateNotFound
+from domain.personal import ACTOR_FIELDS, PERSONAL_FIELDS
 from domain.registry import Registry
 
 A = TypeVar("A", bound=Aggregate)
 
 DEFAULT_MAX_ENTRIES = 4096
 
-_lent: ContextVar[dict[int, Aggregate] | None] = ContextVar("flowledger_lent", default=None)
+_lent: ContextVar[dict[int, Aggregate | None] | None] = ContextVar("flowledger_lent", default=None)
 
 
 class CachingRepository(Repository):
@@ -58,31 +62,43 @@ class CachingRepository(Repository):
         cached = self._entries.pop(str(id), None)
         if isinstance(cached, aggregate_cls):
             self.hits += 1
-            tail = await self._store.read_stream(str(id), from_version=cached.version + 1)
-            aggregate = self._applied(cached, tail, id)
-            assert isinstance(aggregate, aggregate_cls)
+            envelopes = await self._store.read_stream(str(id), from_version=cached.version + 1)
+            aggregate = self._applied(cached, envelopes, id)
         else:
             self.misses += 1
-            aggregate = await super().get(aggregate_cls, id)
+            stream_type = self._registry.stream_type(aggregate_cls)
+            envelopes = await self._store.read_stream(str(id))
+            if not envelopes or envelopes[0].stream_type != stream_type:
+                raise AggregateNotFound(stream_type, id, None)
+            aggregate = self._applied(None, envelopes, id)
+        if not isinstance(aggregate, aggregate_cls):
+            raise AggregateNotFound(self._registry.stream_type(aggregate_cls), id, None)
         lent = _lent.get()
         if lent is not None:
-            lent[id_of(aggregate)] = aggregate
+            personal = any(
+                holds_personal_data(e.type, e.metadata.personal_actor) for e in envelopes
+            )
+            lent[id_of(aggregate)] = None if personal else aggregate  # None: never kept
         return aggregate
 
     async def save(
         self, aggregate: Aggregate, *, metadata: EventMetadata | None = None
     ) -> AppendResult | None:
         lent = _lent.get()
+        types = [self._registry.event_type(type(e)).name for e in aggregate.pending_events]
         try:
             result = await super().save(aggregate, metadata=metadata)
         except BaseException:
             self.forget(aggregate)  # pending events are kept: it does not match the stream
             raise
+        personal = metadata is not None and metadata.personal_actor
         if result is not None and result.duplicate:
             # A replay: the events were collected but not written (an earlier request was).
             self.forget(aggregate)
+        elif result is not None and any(holds_personal_data(t, personal) for t in types):
+            self.forget(aggregate)
         elif lent is not None:
-            lent[id_of(aggregate)] = aggregate  # a new aggregate is worth keeping as well
+            lent.setdefault(id_of(aggregate), aggregate)  # a new aggregate is worth keeping too
         return result
 
     def forget(self, aggregate: Aggregate) -> None:
@@ -93,14 +109,15 @@ class CachingRepository(Repository):
 
     @contextlib.contextmanager
     def command_scope(self) -> Iterator[None]:
-        lent: dict[int, Aggregate] = {}
+        lent: dict[int, Aggregate | None] = {}
         token = _lent.set(lent)
         try:
             yield
         finally:
             _lent.reset(token)
             for aggregate in lent.values():
-                self._keep(aggregate)
+                if aggregate is not None:
+                    self._keep(aggregate)
 
     def _keep(self, aggregate: Aggregate) -> None:
         if aggregate.pending_events:
@@ -113,6 +130,12 @@ class CachingRepository(Repository):
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+
+def holds_personal_data(event_type: str, personal_actor: bool) -> bool:
+    """Whether an event of this type carries a person's data: an aggregate built from one is not
+    kept, so that an erasure (in any process) leaves no plain copy here to be written again."""
+    return event_type in PERSONAL_FIELDS or (personal_actor and event_type in ACTOR_FIELDS)
 
 
 def id_of(aggregate: Aggregate) -> int:

@@ -14,15 +14,19 @@ from adapters.store import EventStore, WrongExpectedVersion
 from adapters.store.aggregate_cache import CachingRepository
 from adapters.store.repository import Repository
 from commands.bus import CommandBus, Dependencies
-from commands.context import CommandContext
+from commands.context import CommandContext, Principal
 from commands.handlers import HANDLERS
+from commands.pipelines import CreatePipeline
 from commands.projects import ArchiveProject, CreateProject, RenameProject
+from commands.runs import ReportStepStatus, TriggerRun
 from domain.errors import IllegalTransition
+from domain.pipeline_definition import PipelineDefinition, StepSpec
 from domain.project import Project
 from domain.registry import default_registry
 from tests.unit.test_command_handlers import ADMIN, Heartbeats, Sealer, Secrets
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+DEFINITION = PipelineDefinition(name="ci", steps=(StepSpec(name="build", run="make"),))
 
 
 @pytest_asyncio.fixture
@@ -55,10 +59,10 @@ class Process:
         )
         self.now = T0
 
-    async def send(self, command: object, *, key: str | None = None):
+    async def send(self, command: object, *, key: str | None = None, principal=ADMIN):
         self.now += timedelta(seconds=1)
         context = CommandContext(
-            principal=ADMIN, at=self.now, correlation_id="c", idempotency_key=key
+            principal=principal, at=self.now, correlation_id="c", idempotency_key=key
         )
         return await self.bus.dispatch(command, context)
 
@@ -169,3 +173,20 @@ async def test_the_cache_is_bounded_and_loads_past_states_from_the_stream(stores
     assert past.name == "P0"
     with pytest.raises(ValueError):
         CachingRepository(stores[0], default_registry(), max_entries=0)
+
+
+async def test_an_aggregate_holding_a_persons_data_is_never_kept(stores):
+    a = Process(stores[0])
+    project = UUID((await a.send(CreateProject(name="Shop", slug=f"s-{uuid4().hex[:8]}"))).id)
+    pipeline = UUID((await a.send(CreatePipeline(project_id=project, definition=DEFINITION))).id)
+    person = Principal(
+        id="jwt:alice", name="Alice", project_id=None, scopes=ADMIN.scopes, person=True
+    )
+    by_key = UUID((await a.send(TriggerRun(pipeline_id=pipeline))).id)
+    by_person = UUID((await a.send(TriggerRun(pipeline_id=pipeline), principal=person)).id)
+
+    kept = set(a.repository._entries)
+    assert str(by_key) in kept and str(by_person) not in kept
+    # Loaded afresh (say, by a step report): still not kept, as its RunRequested names Alice.
+    await a.send(ReportStepStatus(run_id=by_person, step="build", status="running"))
+    assert str(by_person) not in a.repository._entries
