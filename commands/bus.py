@@ -13,6 +13,7 @@ from commands.ports import (
     CommandObserver,
     DataSubjects,
     Heartbeats,
+    Quarantines,
     Repository,
     Secrets,
     SecretSealer,
@@ -42,6 +43,8 @@ class Dependencies(msgspec.Struct, frozen=True, kw_only=True):
     heartbeats: Heartbeats
     subjects: DataSubjects | None = None
     """Only the erasure needs it; unit tests of other commands leave it out."""
+    quarantines: Quarantines | None = None
+    """Only the quarantine decisions need it."""
 
 
 Handler = Callable[[Any, CommandContext, Dependencies], Awaitable[CommandResult]]

@@ -8,6 +8,7 @@ from commands import (
     dispatch,
     pipelines,
     projects,
+    quarantine,
     runners,
     runs,
     webhook_deliveries,
@@ -25,4 +26,5 @@ HANDLERS: dict[type, Handler] = {
     **webhook_deliveries.HANDLERS,
     **runners.HANDLERS,
     **dispatch.HANDLERS,
+    **quarantine.HANDLERS,
 }

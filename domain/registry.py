@@ -26,6 +26,7 @@ from domain.api_key import ApiKey
 from domain.data_subject import DataSubject
 from domain.pipeline import Pipeline
 from domain.project import Project
+from domain.projection_quarantine import ProjectionQuarantine
 from domain.run import Run
 from domain.runner import Runner
 from domain.webhook_delivery import WebhookDelivery
@@ -43,6 +44,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     WebhookDelivery,
     Runner,
     DataSubject,
+    ProjectionQuarantine,
 )
 OCCURRED_AT = "occurred_at"
 """Key of the event's domain timestamp (ISO 8601) inside its data."""

@@ -4,6 +4,7 @@ where it wrote. Registered before the reads, whose GETs merge into the same path
 from adapters.http.writes.api_keys import ApiKeysController
 from adapters.http.writes.data_subjects import DataSubjectsController
 from adapters.http.writes.pipelines import PipelinesController
+from adapters.http.writes.projections import QuarantineController
 from adapters.http.writes.projects import ProjectsController
 from adapters.http.writes.runners import RunnersController
 from adapters.http.writes.runs import RunsController
@@ -17,4 +18,5 @@ ROUTES = [
     ApiKeysController,
     WebhookSourcesController,
     DataSubjectsController,
+    QuarantineController,
 ]
