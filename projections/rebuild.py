@@ -15,7 +15,8 @@ from domain.envelope import EventEnvelope
 from projections import checkpoints
 from projections.checkpoints import check_name, old_schema, rebuild_key
 from projections.projection import Projection, live_schema, next_schema
-from projections.quarantine import STOP, MemorySink, apply_guarded, handled_by, on_error, reads
+from projections.quarantine import STOP, apply_guarded, handled_by, on_error, reads
+from projections.quarantine_sinks import MemorySink
 
 REBUILD_BATCH = 5000
 NOTIFY_CHANNEL = "flowledger_projections"

@@ -21,13 +21,13 @@ from projections.pacing import close_quietly, pause, wait_for_events
 from projections.projection import Projection, live_schema
 from projections.quarantine import (
     STOP,
-    TableSink,
     apply_guarded,
     error_text,
     handled_by,
     on_error,
     reads,
 )
+from projections.quarantine_sinks import TableSink
 from projections.rebuild import NOTIFY_CHANNEL, RebuildFailed, RebuildInProgress, rebuild
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,10 @@ LIVE_BATCH = 500
 RETRY_S = 1.0
 IDLE_S = 5.0
 STOP_GRACE_S = 10.0
+COMMAND_TIMEOUT_S = 120.0
+"""Every statement of a projector's session is bounded: a socket that died in silence (a
+server gone without a reset, a partition) becomes a reconnect instead of a stall. Generous,
+since a rebuild shares the session and its swap may wait for readers of the old tables."""
 
 # The connection is gone (and with it the lock): connect again and compete for ownership.
 _LOST = (
@@ -147,7 +151,10 @@ class Projector:
             conn: asyncpg.Connection | None = None
             try:
                 conn = await asyncpg.connect(
-                    self._url, timeout=10, server_settings=SESSION_KEEPALIVES
+                    self._url,
+                    timeout=10,
+                    command_timeout=COMMAND_TIMEOUT_S,
+                    server_settings=SESSION_KEEPALIVES,
                 )
                 # The lock lives as long as this session: if this process dies, it is free.
                 take = "SELECT pg_try_advisory_lock($1)"
