@@ -15,8 +15,10 @@ from commands.ports import (
     Heartbeats,
     Quarantines,
     Repository,
+    SecretReader,
     Secrets,
     SecretSealer,
+    SecretValues,
     VersionConflict,
 )
 
@@ -45,6 +47,10 @@ class Dependencies(msgspec.Struct, frozen=True, kw_only=True):
     """Only the erasure needs it; unit tests of other commands leave it out."""
     quarantines: Quarantines | None = None
     """Only the quarantine decisions need it."""
+    secret_values: SecretValues | None = None
+    """Only the project secrets' commands need it."""
+    secret_reader: SecretReader | None = None
+    """Only handing secrets to a running attempt needs it."""
 
 
 Handler = Callable[[Any, CommandContext, Dependencies], Awaitable[CommandResult]]

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from commands import (
     api_keys,
+    approvals,
     data_subjects,
     dispatch,
+    environments,
     pipelines,
     projects,
     quarantine,
     runners,
     runs,
+    secrets,
+    step_secrets,
     webhook_deliveries,
     webhook_sources,
 )
@@ -27,4 +31,8 @@ HANDLERS: dict[type, Handler] = {
     **runners.HANDLERS,
     **dispatch.HANDLERS,
     **quarantine.HANDLERS,
+    **approvals.HANDLERS,
+    **environments.HANDLERS,
+    **secrets.HANDLERS,
+    **step_secrets.HANDLERS,
 }

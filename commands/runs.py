@@ -10,6 +10,7 @@ from msgspec import Meta
 
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
+from commands.environments import protect_plan
 from commands.outcome import answer
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch
 from domain.limits import (
@@ -125,6 +126,7 @@ async def trigger_run(
         )
         for step in definition.steps
     )
+    plan = await protect_plan(plan, definition, pipeline.project_id, command.ref, deps.repository)
     trigger = Trigger(
         kind=TriggerKind(command.kind),
         actor=context.principal.name,

@@ -11,6 +11,7 @@ from typing import Annotated, Literal, assert_never, get_args
 import msgspec
 from msgspec import Meta
 
+from domain.approval_spec import Decision, StepKind, check_approval_fields
 from domain.credentials import credential_kind
 from domain.errors import InvalidValue
 from domain.limits import (
@@ -20,6 +21,7 @@ from domain.limits import (
     INT64_MAX,
     INT64_MIN,
     ITEMS_MAX,
+    LOG_CHUNK_MAX,
     NAME_MAX,
     PARAM_TEXT_MAX,
     RETRIES_MAX,
@@ -28,19 +30,22 @@ from domain.limits import (
     TIMEOUT_MAX_S,
     Choice,
     Description,
+    EnvironmentName,
     EnvValue,
     Glob,
     Identifier,
+    Key,
     Keyword,
     Name,
     ParamScalar,
     Retries,
-    ShellCommand,
+    SecretName,
     StepName,
     Tag,
     TimeoutS,
     clean,
 )
+from domain.step_secrets import check_step_secrets
 
 ParameterType = Literal["string", "integer", "number", "boolean", "choice"]
 TriggerSource = Literal["github", "gitlab", "jenkins", "generic", "schedule", "manual", "api"]
@@ -83,10 +88,14 @@ class _Value(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class StepSpec(_Value, kw_only=True):
-    """One step: a shell command run on a runner with one of `labels`, after the steps it needs."""
+    """One step: a shell command run on a runner with one of `labels`, after the steps it needs.
+
+    A step of kind `approval` runs nothing: it waits for a person's decision (see
+    `domain.approval_spec`); `timeout_s` is then how long it waits before `on_timeout`.
+    """
 
     name: StepName
-    run: ShellCommand
+    run: Annotated[str, Meta(max_length=LOG_CHUNK_MAX)] = ""
     timeout_s: TimeoutS = 3600
     retries: Retries = 0
     env: Annotated[dict[Identifier, EnvValue], Items] = {}
@@ -95,10 +104,27 @@ class StepSpec(_Value, kw_only=True):
     needs: Annotated[tuple[StepName, ...], Meta(max_length=STEPS_MAX)] = ()
     allow_failure: bool = False
     labels: Annotated[tuple[Keyword, ...], Items] = ("linux",)
+    kind: StepKind = "run"
+    prompt: Description = ""
+    """An approval step's question to its approvers."""
+    inputs: Annotated[tuple[ParameterSpec, ...], Items] = ()
+    """An approval step's typed fields; the values given become its outputs."""
+    approvers: Annotated[tuple[Key, ...], Items] = ()
+    """Who may decide (`key:<id>`, `jwt:<subject>`); empty: any holder of the approve scope."""
+    on_timeout: Decision = "reject"
+    environment: EnvironmentName | None = None
+    """The project environment the step deploys to: its protection rules hold the step."""
+    secrets: Annotated[tuple[SecretName, ...], Items] = ()
+    """Project secrets given to the step as environment variables of the same names, masked in
+    its log and outputs; names only (`domain/step_secrets.py`)."""
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule the step breaks."""
         _matches(self.name, _STEP_NAME, f"{at}.name", "1-100 letters, digits, '_', '.' or '-'")
+        check_approval_fields(self, at)
+        if self.kind == "approval":
+            self._check_common(at)
+            return
         if not self.run.strip():
             raise InvalidValue(f"{at}.run", "must not be blank")
         if len(self.run.encode("utf-8", "surrogatepass")) > RUN_MAX_BYTES:
@@ -107,6 +133,9 @@ class StepSpec(_Value, kw_only=True):
         if "\x00" in self.run:
             raise InvalidValue(f"{at}.run", "must not contain a NUL character")
         clean(f"{at}.run", self.run)
+        self._check_common(at)
+
+    def _check_common(self, at: str) -> None:
         _int_in(self.timeout_s, 1, TIMEOUT_MAX_S, f"{at}.timeout_s")
         _int_in(self.retries, 0, RETRIES_MAX, f"{at}.retries")
         for key, value in self.env.items():
@@ -119,6 +148,7 @@ class StepSpec(_Value, kw_only=True):
         self._check_not_secret(at)
         _unique(self.needs, f"{at}.needs", "step")
         _keywords(self.labels, f"{at}.labels", "label")
+        check_step_secrets(self.secrets, self.env.keys(), at)
 
     def _check_not_secret(self, at: str) -> None:
         _unique(self.not_secret, f"{at}.not_secret", "env key")

@@ -24,11 +24,13 @@ from eventsourcing.utils import get_topic
 
 from domain.api_key import ApiKey
 from domain.data_subject import DataSubject
+from domain.environment import Environment
 from domain.pipeline import Pipeline
 from domain.project import Project
 from domain.projection_quarantine import ProjectionQuarantine
 from domain.run import Run
 from domain.runner import Runner
+from domain.secret import Secret
 from domain.webhook_delivery import WebhookDelivery
 from domain.webhook_source import WebhookSource
 
@@ -45,6 +47,8 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Runner,
     DataSubject,
     ProjectionQuarantine,
+    Environment,
+    Secret,
 )
 OCCURRED_AT = "occurred_at"
 """Key of the event's domain timestamp (ISO 8601) inside its data."""

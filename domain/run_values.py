@@ -30,6 +30,7 @@ from domain.limits import (
     bounded_json,
     clean,
 )
+from domain.pipeline_definition import ParameterSpec
 
 E = TypeVar("E", bound=StrEnum)
 ParamValue = str | int | float | bool
@@ -49,6 +50,8 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     TIMED_OUT = "timed_out"
+    WAITING_FOR_APPROVAL = "waiting_for_approval"
+    """Shown by the runs view while a step waits for a decision; the aggregate stays running."""
 
     @property
     def finished(self) -> bool:
@@ -69,6 +72,7 @@ class StepStatus(StrEnum):
     TIMED_OUT = "timed_out"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    WAITING_FOR_APPROVAL = "waiting_for_approval"
 
     @property
     def finished(self) -> bool:
@@ -135,6 +139,20 @@ class ExternalRef(msgspec.Struct, frozen=True, kw_only=True):
     url: Url
 
 
+class Gate(msgspec.Struct, frozen=True, kw_only=True):
+    """What holds a step until people decide: an approval step, or a protected environment."""
+
+    prompt: str
+    approvers: tuple[str, ...]
+    """Who may decide; empty: any holder of the approve scope on the project."""
+    required: int
+    """How many distinct approvals open the gate; one rejection closes it."""
+    timeout_s: int
+    on_timeout: str
+    inputs: tuple[ParameterSpec, ...] = ()
+    """The approval step's typed input fields, as the definition has them."""
+
+
 class StepPlan(msgspec.Struct, frozen=True, kw_only=True):
     """One step as the run will execute it; `needs` is already resolved by the pipeline."""
 
@@ -143,6 +161,11 @@ class StepPlan(msgspec.Struct, frozen=True, kw_only=True):
     retries: int
     timeout_s: int
     allow_failure: bool
+    kind: str = "run"
+    gate: Gate | None = None
+    environment: str | None = None
+    refused: str | None = None
+    """Why the step may not run at all (its branch is not allowed in its environment)."""
 
     @property
     def max_attempts(self) -> int:
@@ -166,6 +189,12 @@ class StepState(msgspec.Struct, frozen=True, kw_only=True):
     duration_ms: int | None = None
     outputs: dict[str, str] = {}
     metrics: dict[str, float] = {}
+    approvals: tuple[str, ...] = ()
+    """Who approved the gate so far (principal ids)."""
+    approved: bool = False
+    """Its gate opened: the step may be queued."""
+    deadline: datetime | None = None
+    """When a waiting gate decides by itself (`on_timeout`)."""
 
 
 def valid_text(field: str, value: str, *, blank: bool = False, limit: int = TEXT_MAX) -> str:

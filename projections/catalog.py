@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from projections.api_keys import ApiKeysProjection
+from projections.approvals import ApprovalsProjection
+from projections.environments import EnvironmentsProjection
 from projections.logs import LogsProjection
 from projections.pipeline_stats import PipelineStatsProjection
 from projections.pipelines import PipelinesProjection
@@ -10,6 +12,7 @@ from projections.projection import Projection
 from projections.projects import ProjectsProjection
 from projections.runners import RunnersProjection
 from projections.runs import RunsProjection
+from projections.secrets import SecretsProjection
 from projections.webhook_deliveries import WebhookDeliveriesProjection
 from projections.webhook_sources import WebhookSourcesProjection
 
@@ -23,6 +26,9 @@ ALL: tuple[Projection, ...] = (
     WebhookSourcesProjection(),
     WebhookDeliveriesProjection(),
     RunnersProjection(),
+    ApprovalsProjection(),
+    EnvironmentsProjection(),
+    SecretsProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

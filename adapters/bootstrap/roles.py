@@ -9,6 +9,7 @@ from functools import partial
 
 from adapters.bootstrap.apps import api_app, gateway_app
 from adapters.bootstrap.resources import Resources, open_resources, shared_or_own
+from adapters.dispatch.approval_sweeper import ApprovalSweeper
 from adapters.dispatch.jobs import JobPublisher
 from adapters.dispatch.process import DispatchProcess
 from adapters.dispatch.reaper import Reaper
@@ -124,3 +125,5 @@ async def _dispatch(
         async with asyncio.TaskGroup() as group:
             group.create_task(Projector(urls.database_url, [process]).run(stop), name="dispatch")
             group.create_task(reaper.run(stop), name="reaper")
+            sweeper = ApprovalSweeper(services.bus.dispatch, resources.pool)
+            group.create_task(sweeper.run(stop), name="approval-sweeper")

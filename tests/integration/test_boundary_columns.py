@@ -16,11 +16,14 @@ import msgspec.inspect as mi
 import pytest
 
 from commands.api_keys import IssueApiKey
+from commands.approvals import DecideApproval
 from commands.context import CommandContext
+from commands.environments import ConfigureEnvironment
 from commands.pipelines import CreatePipeline
 from commands.projects import CreateProject
 from commands.runners import RegisterRunner
 from commands.runs import AppendRunLogs, CancelRun, ReportStepStatus, TriggerRun
+from commands.secrets import SetSecret
 from commands.webhook_deliveries import RecordDeliveryOutcome, RecordWebhookDelivery
 from commands.webhook_sources import RegisterWebhookSource
 from domain.limits import ACTOR_MAX, BTREE_ENTRY_MAX_BYTES, max_index_bytes
@@ -75,6 +78,8 @@ BOUNDARY: list[tuple[type[msgspec.Struct], str, str, str, str]] = [
     (RegisterRunner, "labels", "runners", "runners", "labels"),
     (IssueApiKey, "name", "api_keys", "api_keys", "name"),
     (RegisterWebhookSource, "name", "webhook_sources", "webhook_sources", "name"),
+    (SetSecret, "name", "secrets", "secrets", "name"),
+    (SetSecret, "environment", "secrets", "secrets", "environment"),
     (RecordWebhookDelivery, "event", "webhook_deliveries", "webhook_deliveries", "event"),
     (
         RecordWebhookDelivery,
@@ -84,6 +89,26 @@ BOUNDARY: list[tuple[type[msgspec.Struct], str, str, str, str]] = [
         "delivery_id",
     ),
     (RecordDeliveryOutcome, "reason", "webhook_deliveries", "webhook_deliveries", "reason"),
+    (DecideApproval, "step", "approvals", "pending_approvals", "step"),
+    (CreatePipeline, "definition.steps.name", "environments", "deployments", "step"),
+    (CreatePipeline, "definition.steps.environment", "environments", "deployments", "environment"),
+    (ConfigureEnvironment, "name", "environments", "environments", "name"),
+    (ConfigureEnvironment, "approvers", "environments", "environments", "approvers"),
+    (ConfigureEnvironment, "branches", "environments", "environments", "branches"),
+    (
+        ConfigureEnvironment,
+        "required_approvals",
+        "environments",
+        "environments",
+        "required_approvals",
+    ),
+    (
+        ConfigureEnvironment,
+        "approval_timeout_s",
+        "environments",
+        "environments",
+        "approval_timeout_s",
+    ),
 ]
 ACTOR_COLUMNS = [("runs", "runs", "actor"), ("api_keys", "api_keys", "issued_by")]
 """Filled from the principal's name, not a command field: bounded by ACTOR_MAX."""

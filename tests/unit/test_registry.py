@@ -50,6 +50,8 @@ def test_the_domain_registry_knows_every_stream_type_and_event_name() -> None:
         "runner",
         "data_subject",
         "projection",
+        "environment",
+        "secret",
     }
     assert registry.stream_type(Project) == "project"
     assert registry.event_type("ProjectCreated").cls is Project.Created

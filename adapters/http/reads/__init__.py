@@ -8,10 +8,12 @@ Registered after the command controllers, each merges into the existing route.
 from adapters.http.reads import (
     admin,
     analytics,
+    environments,
     pipelines,
     projections,
     runners,
     runs,
+    secrets,
     status,
     visualization,
     webhook_deliveries,
@@ -27,4 +29,6 @@ ROUTES = [
     *runners.ROUTES,
     *webhook_deliveries.ROUTES,
     *visualization.ROUTES,
+    *environments.ROUTES,
+    *secrets.ROUTES,
 ]

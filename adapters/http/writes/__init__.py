@@ -2,12 +2,16 @@
 where it wrote. Registered before the reads, whose GETs merge into the same paths."""
 
 from adapters.http.writes.api_keys import ApiKeysController
+from adapters.http.writes.approvals import ApprovalsController
 from adapters.http.writes.data_subjects import DataSubjectsController
+from adapters.http.writes.environments import EnvironmentsController
 from adapters.http.writes.pipelines import PipelinesController
 from adapters.http.writes.projections import QuarantineController
 from adapters.http.writes.projects import ProjectsController
 from adapters.http.writes.runners import RunnersController
 from adapters.http.writes.runs import RunsController
+from adapters.http.writes.secrets import SecretsController
+from adapters.http.writes.step_secrets import StepSecretsController
 from adapters.http.writes.webhook_sources import WebhookSourcesController
 
 ROUTES = [
@@ -19,4 +23,8 @@ ROUTES = [
     WebhookSourcesController,
     DataSubjectsController,
     QuarantineController,
+    ApprovalsController,
+    EnvironmentsController,
+    SecretsController,
+    StepSecretsController,
 ]

@@ -16,8 +16,10 @@ READ_TOOLS = {
     "get_run",
     "read_run_logs",
     "list_recent_failures",
+    "list_pending_approvals",
+    "list_secrets",
 }
-WRITE_TOOLS = {"trigger_run", "cancel_run"}
+WRITE_TOOLS = {"trigger_run", "cancel_run", "decide_approval"}
 
 
 @pytest_asyncio.fixture(scope="module")
