@@ -5,6 +5,7 @@ from __future__ import annotations
 from commands import (
     api_keys,
     approvals,
+    artifacts,
     data_subjects,
     dispatch,
     environments,
@@ -13,6 +14,7 @@ from commands import (
     quarantine,
     runners,
     runs,
+    schedule_skips,
     secrets,
     step_secrets,
     webhook_deliveries,
@@ -35,4 +37,6 @@ HANDLERS: dict[type, Handler] = {
     **environments.HANDLERS,
     **secrets.HANDLERS,
     **step_secrets.HANDLERS,
+    **schedule_skips.HANDLERS,
+    **artifacts.HANDLERS,
 }

@@ -15,6 +15,7 @@ from domain.approval_spec import Decision, StepKind, check_approval_fields
 from domain.credentials import credential_kind
 from domain.errors import InvalidValue
 from domain.limits import (
+    ARTIFACT_PATHS_MAX,
     DESCRIPTION_MAX,
     ENV_VALUE_MAX,
     GLOB_MAX,
@@ -29,6 +30,7 @@ from domain.limits import (
     TAG_MAX,
     TIMEOUT_MAX_S,
     Choice,
+    CronText,
     Description,
     EnvironmentName,
     EnvValue,
@@ -38,18 +40,30 @@ from domain.limits import (
     Keyword,
     Name,
     ParamScalar,
+    RetentionDays,
     Retries,
+    ScheduleName,
     SecretName,
     StepName,
     Tag,
     TimeoutS,
+    TimeZoneName,
     clean,
 )
+from domain.step_files import (
+    CacheSpec,
+    Paths,
+    WorkspaceMode,
+    check_downloads,
+    check_step_files,
+)
 from domain.step_secrets import check_step_secrets
+from domain.trigger_schedule import check_schedule_fields, check_schedules
 
 ParameterType = Literal["string", "integer", "number", "boolean", "choice"]
 TriggerSource = Literal["github", "gitlab", "jenkins", "generic", "schedule", "manual", "api"]
 ParameterValue = str | int | float | bool
+CatchUp = Literal["skip", "last"]
 
 RUN_MAX_BYTES = 64 * 1024
 Items = Meta(max_length=ITEMS_MAX)
@@ -117,6 +131,13 @@ class StepSpec(_Value, kw_only=True):
     secrets: Annotated[tuple[SecretName, ...], Items] = ()
     """Project secrets given to the step as environment variables of the same names, masked in
     its log and outputs; names only (`domain/step_secrets.py`)."""
+    artifacts: Paths = ()
+    """Paths or globs in the workspace uploaded after the step, as the artifact `name`."""
+    download: Annotated[tuple[StepName, ...], Meta(max_length=ARTIFACT_PATHS_MAX)] = ()
+    """Artifacts (named after the steps that upload them) fetched into the workspace first."""
+    cache: CacheSpec | None = None
+    workspace: WorkspaceMode = "inherit"
+    artifact_retention_days: RetentionDays = 30
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule the step breaks."""
@@ -149,6 +170,7 @@ class StepSpec(_Value, kw_only=True):
         _unique(self.needs, f"{at}.needs", "step")
         _keywords(self.labels, f"{at}.labels", "label")
         check_step_secrets(self.secrets, self.env.keys(), at)
+        check_step_files(self, at)
 
     def _check_not_secret(self, at: str) -> None:
         _unique(self.not_secret, f"{at}.not_secret", "env key")
@@ -231,6 +253,18 @@ class TriggerSpec(_Value, kw_only=True):
     events: Annotated[tuple[Keyword, ...], Items] = ()
     branches: Annotated[tuple[Glob, ...], Items] = ()
     tags: Annotated[tuple[Glob, ...], Items] = ()
+    cron: CronText = ""
+    """A `schedule` trigger's cron expression: five fields, or `@hourly`, `@daily`, ..."""
+    timezone: TimeZoneName = "UTC"
+    """The IANA zone the cron expression is read in (`Europe/Berlin`): DST is followed."""
+    parameters: Annotated[dict[Identifier, ParamScalar], Items] = {}
+    """The parameters a scheduled run is given."""
+    active: bool = True
+    """A schedule that is not active never fires."""
+    catch_up: CatchUp = "skip"
+    """After downtime: `skip` the missed slots, or run the `last` one of them."""
+    schedule: ScheduleName = ""
+    """The schedule's name, part of each fired run's identity; empty: its cron and zone."""
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule it breaks."""
@@ -238,6 +272,7 @@ class TriggerSpec(_Value, kw_only=True):
             raise InvalidValue(
                 f"{at}.source", f"must be one of {', '.join(get_args(TriggerSource))}"
             )
+        check_schedule_fields(self, at)
         _keywords(self.events, f"{at}.events", "event kind")
         for field, patterns in (("branches", self.branches), ("tags", self.tags)):
             _unique(patterns, f"{at}.{field}", "pattern")
@@ -298,11 +333,13 @@ class PipelineDefinition(_Value, kw_only=True):
             step.check(f"steps[{i}]")
         _unique_names(self.steps, "steps", "step")
         self._check_needs()
+        check_downloads(self.steps, self._graph())
         for i, parameter in enumerate(self.parameters):
             parameter.check(f"parameters[{i}]")
         _unique_names(self.parameters, "parameters", "parameter")
         for i, trigger in enumerate(self.triggers):
             trigger.check(f"triggers[{i}]")
+        check_schedules(self.triggers, self.resolve_parameters)
         return msgspec.structs.replace(self, name=name, description=description)
 
     @property

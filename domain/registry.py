@@ -30,6 +30,7 @@ from domain.project import Project
 from domain.projection_quarantine import ProjectionQuarantine
 from domain.run import Run
 from domain.runner import Runner
+from domain.schedule_skip import ScheduleSkip
 from domain.secret import Secret
 from domain.webhook_delivery import WebhookDelivery
 from domain.webhook_source import WebhookSource
@@ -49,6 +50,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     ProjectionQuarantine,
     Environment,
     Secret,
+    ScheduleSkip,
 )
 OCCURRED_AT = "occurred_at"
 """Key of the event's domain timestamp (ISO 8601) inside its data."""

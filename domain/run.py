@@ -13,6 +13,7 @@ from domain.approval_spec import Decision
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch, UnknownStep
 from domain.moments import require_aware
 from domain.run_approvals import ApprovalCommands
+from domain.run_artifacts import ArtifactCommands, StoredArtifact
 from domain.run_dispatch import DispatchCommands
 from domain.run_external import ExternalCommands
 from domain.run_logs import LogCommands
@@ -46,6 +47,7 @@ class Run(
     ExternalCommands,
     ApprovalCommands,
     SecretCommands,
+    ArtifactCommands,
     Aggregate,
 ):
     """Requested with its own step plan; its steps are queued, run, retried; it ends once.
@@ -303,6 +305,88 @@ class Run(
             if self.opens and aggregate.plan[self.step].kind != "approval":
                 aggregate._update_step(self.step, status=StepStatus.PENDING, approved=True)
 
+    # Artifacts, workspaces and caches (commands in domain/run_artifacts.py)
+
+    class ArtifactUploaded(Event):
+        """A step's artifact (or its workspace, kind `workspace`) lies in the object store."""
+
+        event_type: ClassVar[str] = "ArtifactUploaded"
+        project_id: UUID
+        pipeline_id: UUID
+        name: str
+        kind: str
+        step: str
+        attempt: int
+        format: str
+        path: str
+        """For format `file`: where it lay in the workspace (a later step gets it there)."""
+        size: int
+        sha256: str
+        object_key: str
+        retention_days: int
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.artifacts[(self.kind, self.name)] = StoredArtifact(
+                object_key=self.object_key, size=self.size
+            )
+
+    class ArtifactDeleted(Event):
+        """Removed from the object store (its retention ran out)."""
+
+        event_type: ClassVar[str] = "ArtifactDeleted"
+        name: str
+        kind: str
+        object_key: str
+        reason: str
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.artifacts.pop((self.kind, self.name), None)
+
+    class CacheRestored(Event):
+        """Before a step: its cache key was found (`hit`, on `branch`) or not."""
+
+        event_type: ClassVar[str] = "CacheRestored"
+        step: str
+        attempt: int
+        key: str
+        hit: bool
+        exact: bool
+        branch: str
+        object_key: str
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.cache_records += 1
+
+    class CacheSaved(Event):
+        """After a step: its cache paths saved under `key` for the pipeline and `branch`."""
+
+        event_type: ClassVar[str] = "CacheSaved"
+        project_id: UUID
+        pipeline_id: UUID
+        step: str
+        attempt: int
+        key: str
+        branch: str
+        object_key: str
+        size: int
+        sha256: str
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.cache_records += 1
+
+    class CacheEvicted(Event):
+        """A cache entry this run saved was removed to keep the caches under their size limit."""
+
+        event_type: ClassVar[str] = "CacheEvicted"
+        key: str
+        branch: str
+        object_key: str
+        size: int
+        reason: str
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.cache_records += 1
+
     def __init__(
         self,
         project_id: UUID,
@@ -335,6 +419,8 @@ class Run(
         self.log_bytes = 0
         self.log_truncated = False
         self._failures: list[str] = []
+        self.artifacts: dict[tuple[str, str], StoredArtifact] = {}
+        self.cache_records = 0
 
     @classmethod
     def request(

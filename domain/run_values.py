@@ -31,6 +31,7 @@ from domain.limits import (
     clean,
 )
 from domain.pipeline_definition import ParameterSpec
+from domain.trigger_schedule import check_scheduled
 
 E = TypeVar("E", bound=StrEnum)
 ParamValue = str | int | float | bool
@@ -129,6 +130,10 @@ class Trigger(msgspec.Struct, frozen=True, kw_only=True):
     event: str | None = None
     """The webhook's event kind (`push`, `pull_request`, ...); webhook triggers only."""
     delivery_id: str | None = None
+    schedule: str | None = None
+    """The schedule that fired the run (its name, or its cron and zone); schedule triggers only."""
+    slot: datetime | None = None
+    """The scheduled moment the run is for (UTC); with `schedule`."""
 
 
 class ExternalRef(msgspec.Struct, frozen=True, kw_only=True):
@@ -224,6 +229,7 @@ def valid_trigger(trigger: Trigger, retry_of: UUID | None) -> Trigger:
             valid_text(f"trigger.{field}", value, blank=True, limit=limit)
     if kind is not TriggerKind.WEBHOOK and (trigger.event or trigger.delivery_id):
         raise InvalidValue("trigger.event", "only a webhook trigger has an event and delivery")
+    check_scheduled(trigger.kind == TriggerKind.SCHEDULE, trigger.schedule, trigger.slot)
     return msgspec.structs.replace(
         trigger, kind=kind, actor=valid_text("trigger.actor", trigger.actor, limit=ACTOR_MAX)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from projections.api_keys import ApiKeysProjection
 from projections.approvals import ApprovalsProjection
+from projections.artifacts import ArtifactsProjection
 from projections.environments import EnvironmentsProjection
 from projections.logs import LogsProjection
 from projections.pipeline_stats import PipelineStatsProjection
@@ -12,6 +13,7 @@ from projections.projection import Projection
 from projections.projects import ProjectsProjection
 from projections.runners import RunnersProjection
 from projections.runs import RunsProjection
+from projections.schedules import SchedulesProjection
 from projections.secrets import SecretsProjection
 from projections.webhook_deliveries import WebhookDeliveriesProjection
 from projections.webhook_sources import WebhookSourcesProjection
@@ -29,6 +31,8 @@ ALL: tuple[Projection, ...] = (
     ApprovalsProjection(),
     EnvironmentsProjection(),
     SecretsProjection(),
+    SchedulesProjection(),
+    ArtifactsProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

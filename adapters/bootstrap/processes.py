@@ -25,6 +25,7 @@ from adapters.bootstrap.roles import (
     projector_role,
     relay_role,
     runner_role,
+    scheduler_role,
 )
 from adapters.platform.admin_key import create_key, ensure_admin_key
 from adapters.platform.embedded import Keeper, ServerUrls, kept_servers
@@ -34,11 +35,9 @@ from adapters.platform.runtime import Runtime, runtime_file, servers
 from adapters.platform.services import Services
 from adapters.platform.settings import Settings
 from adapters.platform.supervisor import Role, listen, run_roles, with_probe
-from adapters.runner.api import ApiError, ApiUnavailable
 from adapters.runner.config import RunnerConfig
-from adapters.runner.launch import LaunchError, local_api_url, local_runner_key
-from adapters.runner.outage import ServerGone
-from adapters.runner.runner import STOP_REPORT_S, Runner
+from adapters.runner.launch import local_api_url, local_runner_key
+from adapters.runner.main import run_runner
 from adapters.store.migrations import migrate
 from projections.rebuild import RebuildReport, rebuild
 from projections.status import ProjectionStatus, projection_status
@@ -92,6 +91,11 @@ def dispatcher(settings: Settings, *, out: Out) -> None:
     _alone(settings, out, "dispatcher", lambda urls: dispatcher_role(settings, urls))
 
 
+def scheduler(settings: Settings, *, out: Out) -> None:
+    """The `flowledger scheduler` command: this role alone (migrations are `migrate`'s job)."""
+    _alone(settings, out, "scheduler", lambda urls: scheduler_role(settings, urls))
+
+
 def _alone(
     settings: Settings,
     out: Out,
@@ -125,27 +129,7 @@ def _reason_if_lost(keeper: Keeper) -> Iterator[None]:
 
 def runner(config: RunnerConfig, *, out: Out) -> None:
     """`flowledger runner`: one runner until SIGINT/SIGTERM, then stopped gracefully."""
-    out(
-        f"flowledger runner {config.name!r}: labels {','.join(config.labels)}, "
-        f"concurrency {config.concurrency}, API {config.api_url}"
-    )
-    # Its own stop is bounded already: steps get their grace, then SIGTERM/SIGKILL, then the
-    # reports their retry deadline; the process-wide bound must not cut that short.
-    grace_s = config.shutdown_grace_s + config.kill_grace_s + STOP_REPORT_S + 5.0
-    try:
-        # asyncio's own loop, not uvloop: a runner's work is spawning steps, and asyncio spawns
-        # with vfork where uvloop forks the whole process (3x the time, measured in this repo).
-        asyncio.run(run_roles([Role("runner", Runner(config).run)], grace_s=grace_s))
-    except BaseExceptionGroup as group:
-        if (gone := group.subgroup(ServerGone)) is not None:
-            raise LaunchError(str(gone.exceptions[0])) from None
-        refused = group.subgroup((ApiError, ApiUnavailable))
-        if refused is None:
-            raise
-        while isinstance(refused, BaseExceptionGroup):
-            refused = refused.exceptions[0]
-        why = f"the API at {config.api_url} did not take the runner: {refused}"
-        raise LaunchError(why) from None
+    run_runner(config, out=out)
 
 
 def projections_status(settings: Settings, *, out: Out) -> list[ProjectionStatus]:
@@ -244,6 +228,7 @@ async def _up(
                     intake_role(settings, urls, shared),
                     relay_role(settings, urls, shared),
                     dispatcher_role(settings, urls, shared),
+                    scheduler_role(settings, urls, shared),
                     runner_role(settings, urls, sock, runner_token),
                     _keeping(keeper),
                 ]

@@ -32,7 +32,7 @@ from commands.bus import CommandBus, Dependencies
 from commands.handlers import HANDLERS
 from domain.registry import default_registry
 
-ProcessRole = Literal["up", "api", "gateway", "intake", "dispatcher", "command"]
+ProcessRole = Literal["up", "api", "gateway", "intake", "dispatcher", "scheduler", "command"]
 
 PG_CONNECT_TIMEOUT_S = 5.0
 """A connection that takes longer is a database in trouble: /ready and commands say so."""
@@ -53,8 +53,11 @@ def pool_size(settings: Settings, role: ProcessRole) -> int:
             return settings.intake_pool_size
         case "dispatcher":
             return settings.dispatcher_pool_size
+        case "scheduler":
+            return settings.scheduler_pool_size
         case "up":
-            return sum(pool_size(settings, one) for one in ("api", "intake", "dispatcher"))
+            pooled = ("api", "intake", "dispatcher", "scheduler")
+            return sum(pool_size(settings, one) for one in pooled)
         case "command":
             return COMMAND_POOL_SIZE
 

@@ -14,12 +14,14 @@ from adapters.dispatch.jobs import JobPublisher
 from adapters.dispatch.process import DispatchProcess
 from adapters.dispatch.reaper import Reaper
 from adapters.dispatch.role import REAP_EVERY_MAX_S, republish_until_done
+from adapters.dispatch.sweeper import Sweeper
 from adapters.platform.embedded import ServerUrls
 from adapters.platform.settings import Settings
 from adapters.platform.supervisor import Role, serve_http
 from adapters.runner.config import RunnerConfig
 from adapters.runner.launch import local_api_url
 from adapters.runner.runner import Runner
+from adapters.scheduler.role import run_scheduler, scheduler_for
 from adapters.store.heartbeats import PgHeartbeats
 from adapters.streaming.jobs import ensure_jobs_stream
 from adapters.streaming.relay import Relay, RelayConfig
@@ -68,6 +70,10 @@ def dispatcher_role(settings: Settings, urls: ServerUrls, shared: Resources | No
     return Role("dispatcher", partial(_dispatch, settings, urls, shared))
 
 
+def scheduler_role(settings: Settings, urls: ServerUrls, shared: Resources | None = None) -> Role:
+    return Role("scheduler", partial(_schedule, settings, urls, shared))
+
+
 def runner_role(settings: Settings, urls: ServerUrls, sock: socket.socket, token: str) -> Role:
     """The local runner of `up`, talking to this process's API over its socket."""
     api_url = local_api_url(*sock.getsockname()[:2])
@@ -113,7 +119,13 @@ async def _dispatch(
             return
         js = nats.jetstream()
         await ensure_jobs_stream(js, settings)
-        publisher = JobPublisher(services.repository, js, settings.dispatch_stream)
+        publisher = JobPublisher(
+            services.repository,
+            js,
+            settings.dispatch_stream,
+            default_branch=settings.cache_default_branch,
+            workspace_retention_days=settings.workspace_retention_days,
+        )
         await republish_until_done(resources.pool, publisher, stop)
         process = DispatchProcess(services.bus.dispatch, publisher)
         reaper = Reaper(
@@ -127,3 +139,23 @@ async def _dispatch(
             group.create_task(reaper.run(stop), name="reaper")
             sweeper = ApprovalSweeper(services.bus.dispatch, resources.pool)
             group.create_task(sweeper.run(stop), name="approval-sweeper")
+            artifact_sweeper = Sweeper(
+                services.bus.dispatch,
+                resources.pool,
+                js,
+                cache_max_bytes=settings.cache_max_bytes,
+                every_s=settings.artifact_sweep_interval_s,
+            )
+            group.create_task(artifact_sweeper.run(stop), name="artifact-sweeper")
+
+
+async def _schedule(
+    settings: Settings, urls: ServerUrls, shared: Resources | None, stop: asyncio.Event
+) -> None:
+    """Fire due schedule slots until `stop` is set (several may run: each slot fires once)."""
+    own = partial(open_resources, settings, "scheduler", urls.database_url)
+    async with shared_or_own(shared, own) as resources:
+        scheduler = scheduler_for(
+            resources.services.bus.dispatch, resources.pool, grace_s=settings.scheduler_grace_s
+        )
+        await run_scheduler(scheduler, stop, tick_ms=settings.scheduler_tick_ms)

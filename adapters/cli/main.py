@@ -12,11 +12,13 @@ import textwrap
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 
+from adapters.cli.artifacts import add_artifact_commands
 from adapters.cli.audit import add_commands as add_audit_commands
 from adapters.cli.console import err, guarded, out, settings_or_none, telemetry
 from adapters.cli.erase import add_erase_command
 from adapters.cli.export import add_export_command
 from adapters.cli.operations import add_commands as add_operations_commands
+from adapters.cli.pipelines_apply import add_pipelines_commands
 from adapters.cli.runner import add_runner_commands
 from adapters.cli.secrets import add_secrets_commands
 
@@ -108,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
         _dispatcher,
     )
     add(
+        "scheduler",
+        "fire each due slot of every schedule trigger once (one role)",
+        "Run the scheduler alone against FLOWLEDGER_DATABASE_URL (the embedded PostgreSQL when "
+        "unset): every FLOWLEDGER_SCHEDULER_TICK_MS it starts a run for each schedule trigger "
+        "whose cron slot has come, in the schedule's time zone. Any number may run: a slot's "
+        "run has one id, so each slot starts one run however many schedulers see it. A slot "
+        "missed while none ran is skipped or run once late, as the schedule's `catch_up` says.",
+        _scheduler,
+    )
+    add(
         "relay",
         "publish every event to NATS JetStream (one role, as compose and production run it)",
         "Run the relay alone: it publishes every committed event, in position order, to the "
@@ -140,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_command(commands, SETTINGS_HELP, _export)
     add_audit_commands(commands, SETTINGS_HELP)
     add_runner_commands(commands, runner=_runner, run=_run)
+    add_pipelines_commands(commands, apply=_pipelines_apply)
+    add_artifact_commands(commands, _artifacts)
     add(
         "version",
         "print the flowledger version",
@@ -181,8 +195,9 @@ def _gateway(_args: argparse.Namespace) -> int:
 
 
 def _runner(args: argparse.Namespace) -> int:
-    from adapters.bootstrap import processes
+    # Not the composition root: a runner process loads only what a runner uses.
     from adapters.runner.launch import LaunchError, runner_config
+    from adapters.runner.main import run_runner
 
     settings = settings_or_none()
     if settings is None:
@@ -201,7 +216,7 @@ def _runner(args: argparse.Namespace) -> int:
         err(f"flowledger: {exc}")
         return 2
     try:
-        return guarded(lambda: processes.runner(config, out=out))
+        return guarded(lambda: run_runner(config, out=out))
     except LaunchError as exc:
         err(f"flowledger: {exc}")
         return 1
@@ -216,6 +231,15 @@ def _run(args: argparse.Namespace) -> int:
     return run_pipeline(settings, args, out=out, err=err)
 
 
+def _pipelines_apply(args: argparse.Namespace) -> int:
+    from adapters.cli.pipelines_apply import apply_file
+
+    settings = settings_or_none()
+    if settings is None:
+        return 2
+    return apply_file(settings, args, out=out, err=err)
+
+
 def _secrets(args: argparse.Namespace) -> int:
     from adapters.cli.secrets import secrets_command
 
@@ -223,6 +247,15 @@ def _secrets(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     return secrets_command(settings, args, out=out, err=err)
+
+
+def _artifacts(args: argparse.Namespace) -> int:
+    from adapters.cli.artifacts import artifacts_command
+
+    settings = settings_or_none()
+    if settings is None:
+        return 2
+    return artifacts_command(settings, args, out=out, err=err)
 
 
 def _intake(_args: argparse.Namespace) -> int:
@@ -243,6 +276,16 @@ def _dispatcher(_args: argparse.Namespace) -> int:
         return 2
     telemetry(settings, "dispatcher")
     return guarded(lambda: processes.dispatcher(settings, out=out))
+
+
+def _scheduler(_args: argparse.Namespace) -> int:
+    from adapters.bootstrap import processes
+
+    settings = settings_or_none()
+    if settings is None:
+        return 2
+    telemetry(settings, "scheduler")
+    return guarded(lambda: processes.scheduler(settings, out=out))
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -58,6 +58,38 @@ def add_secrets_commands(commands: argparse._SubParsersAction, handler: Callable
     )
     common(actions.add_parser("list", help="names, versions, who set them and when"), named=False)
     common(actions.add_parser("delete", help="delete a secret: its value is destroyed"), named=True)
+    rotate = actions.add_parser(
+        "rotate-key",
+        help="re-wrap every secret's data key under a new FLOWLEDGER_CIPHER_KEY",
+        description=textwrap.fill(
+            "After changing FLOWLEDGER_CIPHER_KEY (the instance key), re-wrap the data key of "
+            "every secret value from the old instance key (read from stdin, or prompted "
+            "without echo) to the configured one. Values and events are untouched. Talks to "
+            "the database (FLOWLEDGER_DATABASE_URL, or the embedded one). See the README's "
+            "'Secrets' for what else the instance key protects.",
+            78,
+        ),
+    )
+    rotate.set_defaults(run=handler)
+    adopt = actions.add_parser(
+        "adopt-env",
+        help="move a pipeline's plain env values into project secrets (its next version)",
+        description=textwrap.fill(
+            "Set each chosen env value of PIPELINE's current definition as the project secret "
+            "of the same name, then define the pipeline's next version with those keys gone "
+            "from `env` and listed in the steps' `secrets`. Default keys: those whose values "
+            "look like credentials. Then list the events that still hold the plain values: "
+            "events are kept forever and cannot be changed, so rotate those credentials where "
+            "they are issued. Talks to the database (FLOWLEDGER_DATABASE_URL, or the embedded "
+            "one), as the console's operator.",
+            78,
+        ),
+    )
+    adopt.add_argument("pipeline", metavar="PIPELINE", help="the pipeline's id")
+    adopt.add_argument(
+        "--key", action="append", default=[], metavar="KEY", help="adopt this env key (repeat)"
+    )
+    adopt.set_defaults(run=handler)
 
 
 def secrets_command(
@@ -68,6 +100,10 @@ def secrets_command(
     err: Out,
     stdin: IO[str] | None = None,
 ) -> int:
+    if args.secrets_command == "rotate-key":
+        return _rotate_key(settings, stdin or sys.stdin, out=out, err=err)
+    if args.secrets_command == "adopt-env":
+        return _adopt_env(settings, args, out=out, err=err)
     import httpx
 
     from adapters.cli.run_trigger import RunCommandError, answer_of, client
@@ -109,6 +145,55 @@ def secrets_command(
     except (OSError, httpx.TransportError) as exc:
         err(f"flowledger: cannot reach the API at {api_url}: {exc}")
         return EXIT_API
+
+
+def _rotate_key(settings: Settings, stdin: IO[str], *, out: Out, err: Out) -> int:
+    from adapters.bootstrap.secret_keys import OldKeyInvalid, decode_key, rotate_secret_keys
+    from adapters.cli.console import guarded
+
+    old = getpass.getpass("old instance key: ") if stdin.isatty() else stdin.read()
+    try:
+        decode_key(old)
+    except OldKeyInvalid as exc:
+        err(f"flowledger: {exc}")
+        return EXIT_USAGE
+
+    def rotate() -> None:
+        done = rotate_secret_keys(settings, old, log=err)
+        out(f"re-wrapped {done.rewrapped}, already under the new key {done.already}, "
+            f"opened by neither key {done.unreadable}")  # fmt: skip
+
+    try:
+        return guarded(rotate)
+    except OldKeyInvalid as exc:
+        err(f"flowledger: {exc}")
+        return EXIT_USAGE
+
+
+def _adopt_env(settings: Settings, args: argparse.Namespace, *, out: Out, err: Out) -> int:
+    from adapters.bootstrap.adopt_env import adopt_env_command
+    from adapters.cli.console import guarded
+
+    try:
+        pipeline_id = UUID(args.pipeline)
+    except ValueError:
+        err(f"flowledger: {args.pipeline!r} is not a pipeline id")
+        return EXIT_USAGE
+
+    def run() -> None:
+        done = adopt_env_command(settings, pipeline_id, args.key, log=err)
+        if not done.keys:
+            out("nothing to adopt: no env value looks like a credential (name one with --key)")
+        else:
+            out(f"adopted {', '.join(done.keys)} as project secrets; the pipeline's version "
+                f"{done.pipeline_version} names them in `secrets`")  # fmt: skip
+        for plain in done.still_plain:
+            out(f"still plain, kept forever: event {plain.position} (pipeline version "
+                f"{plain.pipeline_version}), step {plain.step}, env {plain.key}")  # fmt: skip
+        if done.still_plain:
+            out("those events cannot be changed: rotate the credentials where they are issued")
+
+    return guarded(run)
 
 
 def _read_value(stdin: IO[str], name: str) -> str:

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
+import msgspec
 from nats.js import JetStreamContext
 
+from adapters.dispatch.job_files import job_files
 from adapters.dispatch.needed_outputs import needed_outputs
 from adapters.streaming.jobs import Job, encode_job, job_subject, publish_headers
 from commands.ports import Repository
@@ -29,7 +31,16 @@ def parameter_text(value: str | int | float | bool) -> str:
 class JobPublisher:
     """Publishes jobs; definitions are cached, since a pinned version never changes."""
 
-    def __init__(self, repository: Repository, js: JetStreamContext, stream: str) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        js: JetStreamContext,
+        stream: str,
+        *,
+        default_branch: str = "main",
+        workspace_retention_days: int = 1,
+    ) -> None:
+        self._file_defaults = (default_branch, workspace_retention_days)
         self._repository = repository
         self._js = js
         self._stream = stream
@@ -63,7 +74,10 @@ class JobPublisher:
         definition = await self._definition(run.pipeline_id, run.pipeline_version)
         specs = {s.name: s for s in definition.steps}
         return [
-            _job(run, specs[step], attempt, label, dispatched_at, traceparent)
+            msgspec.structs.replace(
+                _job(run, specs[step], attempt, label, dispatched_at, traceparent),
+                files=job_files(run, definition, specs[step], *self._file_defaults),
+            )
             for step, attempt, label in attempts
         ]
 

@@ -99,6 +99,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How often a runner heartbeats."""
     runner_lost_after_s: int = 30
     """A runner silent this long is marked lost and its running steps fail `runner_lost`."""
+    scheduler_tick_ms: int = 1000
+    """How often a scheduler looks for due slots (it wakes on each whole multiple)."""
+    scheduler_grace_s: int = 60
+    """A slot older than this when first seen was missed (downtime): its catch-up decides."""
+    scheduler_pool_size: int = 8
+    """PostgreSQL connections of a `flowledger scheduler`."""
     api_url: str | None = None
     """Where runners and `flowledger run` reach the HTTP API; None: http://host:port above."""
     api_key: str | None = None
@@ -125,6 +131,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     runner_masked_env: tuple[str, ...] = ()
     """Names of the runner's environment variables (steps inherit them) whose values are
     masked as `***` in every step's log and outputs."""
+    runner_artifact_max_bytes: int = 10 * 2**30
+    """Largest artifact, workspace or cache entry a runner uploads; a bigger one fails the step."""
+    runner_workspace_keep_failed_s: int = 3600
+    """How long a runner keeps a failed run's workspace folders (for debugging)."""
+    cache_max_bytes: int = 10 * 2**30
+    """Per project: past this total the least recently used cache entries are evicted."""
+    cache_default_branch: str = "main"
+    """A branch without a cache entry for the key falls back to this branch's entry."""
+    workspace_retention_days: int = 1
+    """How long a step's workspace, uploaded for dependents on other runners, is kept."""
+    artifact_sweep_interval_s: int = 60
+    """How often the dispatcher deletes expired artifacts and evicts caches over the limit."""
 
     def __repr__(self) -> str:
         # Settings end up in logs and tracebacks; the secrets must not.
@@ -396,6 +414,9 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "dispatch_duplicate_window_s": _int_in(1, 7 * 86400, "expected 1 to 604800 seconds"),
     "runner_heartbeat_interval_s": _int_in(1, 3600, "expected 1 to 3600 seconds"),
     "runner_lost_after_s": _int_in(2, 86400, "expected 2 to 86400 seconds"),
+    "scheduler_tick_ms": _int_in(10, 60000, "expected 10 to 60000 milliseconds"),
+    "scheduler_grace_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
+    "scheduler_pool_size": _int_in(3, 1000, _POOL_SIZE),
     "api_url": _http_url,
     "api_key": _token,
     "runner_token": _token,
@@ -409,6 +430,12 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "runner_work_dir": _data_dir,
     "runner_masked_env": _env_names,
     "runner_give_up_after_s": _int_in(1, 86400 * 7, "expected 1 to 604800 seconds"),
+    "runner_artifact_max_bytes": _int_in(1, 2**40, "expected 1 to 2^40 bytes"),
+    "runner_workspace_keep_failed_s": _int_in(0, 86400 * 30, "expected 0 to 2592000 seconds"),
+    "cache_max_bytes": _int_in(0, 2**50, "expected 0 to 2^50 bytes"),
+    "cache_default_branch": _runner_name,
+    "workspace_retention_days": _int_in(1, 400, "expected 1 to 400 days"),
+    "artifact_sweep_interval_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
 }
 
 

@@ -12,12 +12,14 @@ from typing import Literal
 
 import msgspec
 
+from adapters.runner.files.step_files import StepFiles
 from adapters.runner.logship import LogShipper
 from adapters.runner.outputs import read_outputs
 from adapters.runner.process import StepProcess, Workspace, step_environment
 from adapters.runner.watch import StopWatch
 from adapters.streaming.jobs import Job
 
+REASON_MAX = 500
 DRAIN_S = 5.0
 """After the step ends, how long its last output may take to come out of the pipe."""
 
@@ -42,9 +44,16 @@ async def run_attempt(
     work_dir: Path | None,
     kill_grace_s: float,
     secret_env: Mapping[str, str] | None = None,
+    files: StepFiles | None = None,
 ) -> Outcome:
     loop = asyncio.get_running_loop()
     workspace = Workspace(work_dir, str(job.job_id))
+    if files is not None:
+        try:
+            workspace.work = await files.prepare()
+        except Exception as exc:  # any failure to get its files fails the attempt, with why
+            await asyncio.to_thread(workspace.remove)
+            return _files_failed(shipper, f"could not prepare the step's files: {exc}")
     env = step_environment(
         os.environ,
         step_env={**job.env, **(secret_env or {})},
@@ -80,6 +89,13 @@ async def run_attempt(
         for problem in problems:
             shipper.note(problem)
         exit_code = process.returncode if status in ("succeeded", "failed") else None
+        if files is not None:
+            try:
+                await files.finish(status)
+            except Exception as exc:  # the step ran, but what it made was not kept
+                failed = _files_failed(shipper, f"could not keep the step's files: {exc}")
+                if status == "succeeded":
+                    status, reason, exit_code = "failed", failed.reason, None
         return Outcome(
             status=status,
             exit_code=exit_code,
@@ -89,6 +105,11 @@ async def run_attempt(
         )
     finally:
         await asyncio.to_thread(workspace.remove)
+
+
+def _files_failed(shipper: LogShipper, reason: str) -> Outcome:
+    shipper.note(reason)
+    return Outcome(status="failed", exit_code=None, reason=reason[:REASON_MAX], duration_ms=0)
 
 
 async def _until_done(

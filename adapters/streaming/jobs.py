@@ -27,6 +27,8 @@ __all__ = [
     "MSG_ID",
     "SUBJECT_PREFIX",
     "Job",
+    "JobCache",
+    "JobFiles",
     "consumer_name",
     "decode_job",
     "encode_job",
@@ -65,6 +67,33 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     secrets: tuple[str, ...] = ()
     """Names of the project secrets the step declares: the runner fetches their values from
     the API for this attempt (never carried here: a broker keeps its messages)."""
+    files: JobFiles | None = None
+    """Artifacts, downloads, cache and workspace of the step (adapters/runner/files)."""
+
+
+class JobCache(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    """The key template, `${{ hashFiles(...) }}` still unevaluated (the runner evaluates it)."""
+    paths: tuple[str, ...]
+
+
+class JobFiles(msgspec.Struct, frozen=True, kw_only=True):
+    """What a step keeps and takes besides its command (see domain/step_files.py)."""
+
+    artifacts: tuple[str, ...] = ()
+    download: tuple[str, ...] = ()
+    cache: JobCache | None = None
+    workspace: str = "inherit"
+    needs: tuple[str, ...] = ()
+    """The steps whose workspaces this one starts from (its effective needs)."""
+    dependents: int = 0
+    """How many steps start from this one's workspace (`workspace: clean` ones do not): above
+    0, it is uploaded after."""
+    retention_days: int = 30
+    workspace_retention_days: int = 1
+    branch: str = ""
+    """The run's branch (refs/heads/<branch>): caches are scoped by it."""
+    default_branch: str = "main"
 
 
 _encoder = msgspec.json.Encoder()

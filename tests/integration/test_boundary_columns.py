@@ -17,6 +17,7 @@ import pytest
 
 from commands.api_keys import IssueApiKey
 from commands.approvals import DecideApproval
+from commands.artifacts import DeleteArtifact, RecordArtifact, RecordCache
 from commands.context import CommandContext
 from commands.environments import ConfigureEnvironment
 from commands.pipelines import CreatePipeline
@@ -47,6 +48,9 @@ BOUNDARY: list[tuple[type[msgspec.Struct], str, str, str, str]] = [
     (TriggerRun, "external.external_id", "runs", "runs", "external_id"),
     (TriggerRun, "external.url", "runs", "runs", "external_url"),
     (TriggerRun, "parameters", "runs", "runs", "parameters"),
+    (TriggerRun, "schedule", "schedules", "fired", "key"),
+    # A schedule's key is its name or its cron and zone: never longer than a run's `schedule`.
+    (TriggerRun, "schedule", "schedules", "schedules", "key"),
     (CancelRun, "reason", "runs", "runs", "cancel_reason"),
     (ReportStepStatus, "step", "runs", "steps", "name"),
     (ReportStepStatus, "attempt", "runs", "steps", "attempt"),
@@ -109,6 +113,17 @@ BOUNDARY: list[tuple[type[msgspec.Struct], str, str, str, str]] = [
         "environments",
         "approval_timeout_s",
     ),
+    (RecordArtifact, "step", "artifacts", "artifacts", "name"),
+    (RecordArtifact, "step", "artifacts", "artifacts", "step"),
+    (RecordArtifact, "attempt", "artifacts", "artifacts", "attempt"),
+    (RecordArtifact, "path", "artifacts", "artifacts", "path"),
+    (RecordArtifact, "size", "artifacts", "artifacts", "size"),
+    (RecordArtifact, "object_key", "artifacts", "artifacts", "object_key"),
+    (RecordCache, "key", "artifacts", "caches", "key"),
+    (RecordCache, "branch", "artifacts", "caches", "branch"),
+    (RecordCache, "object_key", "artifacts", "caches", "object_key"),
+    (RecordCache, "size", "artifacts", "caches", "size"),
+    (DeleteArtifact, "reason", "artifacts", "artifacts", "deleted_reason"),
 ]
 ACTOR_COLUMNS = [("runs", "runs", "actor"), ("api_keys", "api_keys", "issued_by")]
 """Filled from the principal's name, not a command field: bounded by ACTOR_MAX."""

@@ -8,11 +8,13 @@ Registered after the command controllers, each merges into the existing route.
 from adapters.http.reads import (
     admin,
     analytics,
+    artifacts,
     environments,
     pipelines,
     projections,
     runners,
     runs,
+    schemas,
     secrets,
     status,
     visualization,
@@ -23,6 +25,7 @@ ROUTES = [
     *projections.ROUTES,
     *pipelines.ROUTES,
     *runs.ROUTES,
+    *artifacts.ROUTES,
     *analytics.ROUTES,
     *admin.ROUTES,
     *status.ROUTES,
@@ -31,4 +34,5 @@ ROUTES = [
     *visualization.ROUTES,
     *environments.ROUTES,
     *secrets.ROUTES,
+    *schemas.ROUTES,
 ]

@@ -184,3 +184,38 @@ async def test_a_value_under_another_instance_key_is_not_revealed(
     )
 
     assert await vault.reveal(pool, str(project), "FOREIGN") is None
+
+
+async def test_an_instance_key_rotation_rewraps_every_value_without_touching_events(
+    services: Services, pool: asyncpg.Pool
+) -> None:
+    from adapters.platform.settings import resolve_cipher_key
+    from adapters.secrets.rotation import rewrap_secret_values
+
+    project = await new_project(services)
+    await send(services, SetSecret(project_id=project, name="ROTATED", value="stays-the-same"))
+    events_before = await pool.fetchval("SELECT count(*) FROM events")
+    old_key = base64.b64decode(resolve_cipher_key(services.settings))
+    new_key = b"n" * 32
+    secret_id = secret_stream_id(project, "ROTATED", None)
+    [before] = await pool.fetch("SELECT * FROM secret_values WHERE secret_id = $1", secret_id)
+
+    first = await rewrap_secret_values(pool, old_key=old_key, new_key=new_key)
+    second = await rewrap_secret_values(pool, old_key=old_key, new_key=new_key)
+
+    [after] = await pool.fetch("SELECT * FROM secret_values WHERE secret_id = $1", secret_id)
+    assert first.rewrapped >= 1 and second.rewrapped == 0 and second.already >= 1
+    assert after["ciphertext"] == before["ciphertext"]
+    assert after["wrapped_key"] != before["wrapped_key"]
+    assert crypto.open_value(new_key, secret_id, 1, after["wrapped_key"], after["ciphertext"]) == (
+        "stays-the-same"
+    )
+    assert (
+        crypto.open_value(old_key, secret_id, 1, after["wrapped_key"], after["ciphertext"]) is None
+    )
+    assert await pool.fetchval("SELECT count(*) FROM events") == events_before
+    # This process knows only the old key: it no longer reveals it; one that has the new does.
+    assert await vault.reveal(pool, str(project), "ROTATED") is None
+    vault.install(new_key)
+    revealed = await vault.reveal(pool, str(project), "ROTATED")
+    assert revealed is not None and revealed.value == "stays-the-same"
