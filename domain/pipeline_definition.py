@@ -57,6 +57,7 @@ from domain.step_files import (
     check_downloads,
     check_step_files,
 )
+from domain.step_options import CheckoutSpec, check_step_options, check_templates
 from domain.step_secrets import check_step_secrets
 from domain.trigger_schedule import check_schedule_fields, check_schedules
 
@@ -128,6 +129,10 @@ class StepSpec(_Value, kw_only=True):
     on_timeout: Decision = "reject"
     environment: EnvironmentName | None = None
     """The project environment the step deploys to: its protection rules hold the step."""
+    checkout: bool | CheckoutSpec = False
+    """Clone the run's repository at its sha into the working folder before `run`."""
+    queue_timeout_s: TimeoutS | None = None
+    """Fail the step (`no_runner`) if no runner starts it this long after it is queued."""
     secrets: Annotated[tuple[SecretName, ...], Items] = ()
     """Project secrets given to the step as environment variables of the same names, masked in
     its log and outputs; names only (`domain/step_secrets.py`)."""
@@ -169,6 +174,7 @@ class StepSpec(_Value, kw_only=True):
         self._check_not_secret(at)
         _unique(self.needs, f"{at}.needs", "step")
         _keywords(self.labels, f"{at}.labels", "label")
+        check_step_options(self, at)
         check_step_secrets(self.secrets, self.env.keys(), at)
         check_step_files(self, at)
 
@@ -337,6 +343,7 @@ class PipelineDefinition(_Value, kw_only=True):
         for i, parameter in enumerate(self.parameters):
             parameter.check(f"parameters[{i}]")
         _unique_names(self.parameters, "parameters", "parameter")
+        check_templates(self)
         for i, trigger in enumerate(self.triggers):
             trigger.check(f"triggers[{i}]")
         check_schedules(self.triggers, self.resolve_parameters)

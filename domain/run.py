@@ -14,6 +14,7 @@ from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch, Unkn
 from domain.moments import require_aware
 from domain.run_approvals import ApprovalCommands
 from domain.run_artifacts import ArtifactCommands, StoredArtifact
+from domain.run_build import BuildCommands
 from domain.run_dispatch import DispatchCommands
 from domain.run_external import ExternalCommands
 from domain.run_logs import LogCommands
@@ -47,6 +48,7 @@ class Run(
     ExternalCommands,
     ApprovalCommands,
     SecretCommands,
+    BuildCommands,
     ArtifactCommands,
     Aggregate,
 ):
@@ -165,7 +167,11 @@ class Run(
 
         def apply(self, aggregate: Run) -> None:
             aggregate._update_step(
-                self.step, status=StepStatus.RUNNING, runner=self.runner, started_at=self.timestamp
+                self.step,
+                status=StepStatus.RUNNING,
+                runner=self.runner,
+                started_at=self.timestamp,
+                waiting_for_runner=(),
             )
 
     class StepSecretsReceived(Event):
@@ -305,6 +311,57 @@ class Run(
             if self.opens and aggregate.plan[self.step].kind != "approval":
                 aggregate._update_step(self.step, status=StepStatus.PENDING, approved=True)
 
+    class StepCheckedOut(Event):
+        """The running attempt fetched the run's repository and checked out `sha` at `path`."""
+
+        event_type: ClassVar[str] = "StepCheckedOut"
+        step: str
+        attempt: int
+        sha: str
+        duration_ms: int
+        path: str
+
+    class StepWaitingForRunner(Event):
+        """When it was queued, no registered, live runner served the attempt's labels."""
+
+        event_type: ClassVar[str] = "StepWaitingForRunner"
+        step: str
+        attempt: int
+        labels: tuple[str, ...]
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._update_step(self.step, waiting_for_runner=tuple(self.labels))
+
+    class StepCarriedOver(Event):
+        """A failed-only retry took this step as it succeeded in run `from_run`: not run again."""
+
+        event_type: ClassVar[str] = "StepCarriedOver"
+        step: str
+        from_run: UUID
+        attempt: int
+        outputs: dict[str, str]
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._update_step(
+                self.step,
+                status=StepStatus.SUCCEEDED,
+                attempt=self.attempt,
+                finished_at=self.timestamp,
+                outputs=dict(self.outputs),
+                carried_from=self.from_run,
+            )
+
+    class RunRetried(Event):
+        """This finished run was retried as run `retry` (the new run names it in `retry_of`)."""
+
+        event_type: ClassVar[str] = "RunRetried"
+        retry: UUID
+        actor: str
+        failed_only: bool
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.retried_by.append(self.retry)
+
     # Artifacts, workspaces and caches (commands in domain/run_artifacts.py)
 
     class ArtifactUploaded(Event):
@@ -419,6 +476,7 @@ class Run(
         self.log_bytes = 0
         self.log_truncated = False
         self._failures: list[str] = []
+        self.retried_by: list[UUID] = []
         self.artifacts: dict[tuple[str, str], StoredArtifact] = {}
         self.cache_records = 0
 

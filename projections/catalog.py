@@ -11,6 +11,7 @@ from projections.pipeline_stats import PipelineStatsProjection
 from projections.pipelines import PipelinesProjection
 from projections.projection import Projection
 from projections.projects import ProjectsProjection
+from projections.queues import QueuesProjection
 from projections.runners import RunnersProjection
 from projections.runs import RunsProjection
 from projections.schedules import SchedulesProjection
@@ -28,6 +29,7 @@ ALL: tuple[Projection, ...] = (
     WebhookSourcesProjection(),
     WebhookDeliveriesProjection(),
     RunnersProjection(),
+    QueuesProjection(),
     ApprovalsProjection(),
     EnvironmentsProjection(),
     SecretsProjection(),

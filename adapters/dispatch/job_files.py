@@ -36,6 +36,11 @@ def job_files(
         cache=cache,
         workspace=spec.workspace,
         needs=sources[spec.name],
+        needs_from={
+            need: carried
+            for need in sources[spec.name]
+            if (carried := run.steps[need].carried_from) is not None
+        },
         dependents=dependents,
         retention_days=spec.artifact_retention_days,
         workspace_retention_days=workspace_retention_days,

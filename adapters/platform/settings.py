@@ -99,6 +99,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How often a runner heartbeats."""
     runner_lost_after_s: int = 30
     """A runner silent this long is marked lost and its running steps fail `runner_lost`."""
+    queue_timeout_s: int = 0
+    """A step job no runner started this long after dispatch fails `no_runner`, unless the
+    step sets its own `queue_timeout_s`; 0: it waits for a runner as long as its run lasts."""
     scheduler_tick_ms: int = 1000
     """How often a scheduler looks for due slots (it wakes on each whole multiple)."""
     scheduler_grace_s: int = 60
@@ -414,6 +417,7 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "dispatch_duplicate_window_s": _int_in(1, 7 * 86400, "expected 1 to 604800 seconds"),
     "runner_heartbeat_interval_s": _int_in(1, 3600, "expected 1 to 3600 seconds"),
     "runner_lost_after_s": _int_in(2, 86400, "expected 2 to 86400 seconds"),
+    "queue_timeout_s": _int_in(0, 86400, "expected 0 to 86400 seconds"),
     "scheduler_tick_ms": _int_in(10, 60000, "expected 10 to 60000 milliseconds"),
     "scheduler_grace_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
     "scheduler_pool_size": _int_in(3, 1000, _POOL_SIZE),

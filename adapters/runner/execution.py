@@ -13,6 +13,7 @@ import logging
 import os
 from typing import Any
 
+import msgspec
 from nats.aio.client import Client as Nats
 from nats.aio.msg import Msg
 from opentelemetry.trace import SpanKind
@@ -170,6 +171,9 @@ class Execution:
             "outputs": outcome.outputs,
             "metrics": metrics,
         }
+        if outcome.checkout is not None:
+            body["checkout"] = msgspec.structs.asdict(outcome.checkout)
+            metrics["checkout_ms"] = float(outcome.checkout.duration_ms)
         try:
             await self._report(body, "finished", REPORT_RETRY_S)
         except ApiUnavailable as exc:

@@ -63,6 +63,8 @@ BOUNDARY: list[tuple[type[msgspec.Struct], str, str, str, str]] = [
     (ReportStepStatus, "attempt", "runners", "runner_jobs", "attempt"),
     (ReportStepStatus, "runner", "runners", "runner_jobs", "runner"),
     (CreatePipeline, "definition.steps.name", "runs", "steps", "name"),
+    (CreatePipeline, "definition.steps.name", "queues", "jobs", "step"),
+    (CreatePipeline, "definition.steps.labels", "queues", "jobs", "label"),
     (CreatePipeline, "definition.steps.timeout_s", "runs", "steps", "timeout_s"),
     (CreatePipeline, "definition.steps.retries", "runs", "steps", "retries"),
     (CreatePipeline, "definition.name", "pipelines", "pipelines", "name"),

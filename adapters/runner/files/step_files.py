@@ -97,11 +97,13 @@ class StepFiles:
         return self.work
 
     async def _inherit(self, need: str) -> None:
-        left = self._folders.left_here(self.job.run_id, need)
+        # A step a failed-only retry carried over left its workspace in the retried run.
+        run_id = self.files.needs_from.get(need, self.job.run_id)
+        left = self._folders.left_here(run_id, need)
         if left is not None:
             await asyncio.to_thread(copy_folder, left, self.work)
             return
-        key = workspace_key(self.job.run_id, need)
+        key = workspace_key(run_id, need)
         try:
             await self._fetch_tar(ARTIFACTS_BUCKET, key)
         except Missing:
