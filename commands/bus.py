@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -84,9 +85,15 @@ class CommandBus:
         retries = self._conflict_retries if getattr(command, "retry_on_conflict", False) else 0
         for attempt in range(retries + 1):
             try:
-                return await handler(command, context, self._dependencies)
+                with self._command_scope():
+                    return await handler(command, context, self._dependencies)
             except VersionConflict:
                 # Safe to retry: the handler reloads and decides again on the fresh state.
                 if attempt == retries:
                     raise
         raise AssertionError("unreachable")
+
+    def _command_scope(self) -> contextlib.AbstractContextManager[object]:
+        """One attempt's scope on the repository: a caching one keeps what the attempt loaded."""
+        scope = getattr(self._dependencies.repository, "command_scope", None)
+        return contextlib.nullcontext() if scope is None else scope()

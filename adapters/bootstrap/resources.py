@@ -19,12 +19,12 @@ from adapters.platform.settings import Settings, resolve_cipher_key
 from adapters.secrets import vault
 from adapters.secrets.values import PgSecretValues
 from adapters.store import EventStore
+from adapters.store.aggregate_cache import CachingRepository
 from adapters.store.heartbeats import PgHeartbeats
 from adapters.store.personal import reveal
 from adapters.store.personal.keys import PgDataSubjects, SubjectKeys
 from adapters.store.personal.sealer import Sealer
 from adapters.store.pool import open_pool
-from adapters.store.repository import Repository
 from adapters.streaming.nats import RECONNECT_WAIT_S, NatsConnection
 from adapters.telemetry.observer import TelemetryObserver
 from adapters.webhooks.limits import MAX_EVENT_BYTES as MAX_DELIVERY_EVENT_BYTES
@@ -96,7 +96,7 @@ async def open_services(
         pool_size=pool_size,
         sealer=Sealer(subject_keys),
     ) as store:
-        repository = Repository(store, registry)
+        repository = CachingRepository(store, registry)
         box = SecretBox(cipher_key)
         bus = CommandBus(
             HANDLERS,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Protocol, TypeVar
 from uuid import UUID
 
@@ -73,7 +74,19 @@ class Repository:
         envelopes = await self._store.read_stream(str(id), to_version=version)
         if not envelopes or envelopes[0].stream_type != stream_type:
             raise AggregateNotFound(stream_type, id, version)
-        aggregate = None
+        aggregate = self._applied(None, envelopes, id)
+        if not isinstance(aggregate, aggregate_cls):
+            raise AggregateNotFound(stream_type, id, version)
+        return aggregate
+
+    @contextlib.contextmanager
+    def command_scope(self) -> Iterator[None]:
+        """Around one attempt at a command; a caching repository keeps what it loaded then."""
+        yield
+
+    def _applied(
+        self, aggregate: Aggregate | None, envelopes: Sequence[EventEnvelope], id: UUID
+    ) -> Aggregate | None:
         for envelope in envelopes:
             record = EventRecord(
                 type=envelope.type, schema_version=envelope.schema_version, data=envelope.data
@@ -82,8 +95,6 @@ class Repository:
                 record, originator_id=id, originator_version=envelope.version
             )
             aggregate = event.mutate(aggregate)
-        if not isinstance(aggregate, aggregate_cls):
-            raise AggregateNotFound(stream_type, id, version)
         return aggregate
 
     async def any_of(self, aggregate_cls: type[Aggregate]) -> bool:

@@ -16,12 +16,12 @@ from opentelemetry.semconv.attributes.http_attributes import (
     HTTP_RESPONSE_STATUS_CODE,
     HTTP_ROUTE,
 )
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Status, StatusCode
 
 from adapters.telemetry.lag import refresh_from_database
 from adapters.telemetry.logs import request_id
-from adapters.telemetry.metrics import HTTP_REQUESTS, HTTP_SECONDS, exposition
-from adapters.telemetry.tracing import context_from, tracer
+from adapters.telemetry.metrics import HTTP_REQUESTS, HTTP_SECONDS, exposition, labelled
+from adapters.telemetry.tracing import context_from, server_span
 
 REQUEST_ID_HEADER = "x-request-id"
 _ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -83,19 +83,17 @@ async def _observed(
             await app(scope, receive, send_noting_status)
             return
         parent = context_from(_header(scope, "traceparent"))
-        with tracer().start_as_current_span(
-            f"{method} {route}",
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={HTTP_ROUTE: route, HTTP_REQUEST_METHOD: method},
-        ) as current:
+        with server_span(f"{method} {route}", parent) as current:
+            recording = current.is_recording()
+            if recording:  # an unsampled request gets no attribute work at all
+                current.set_attributes({HTTP_ROUTE: route, HTTP_REQUEST_METHOD: method})
             try:
                 await app(scope, receive, send_noting_status)
             except HTTPException as refused:  # raised by a middleware after this one
                 status = refused.status_code
                 raise
             finally:
-                if current.is_recording():
+                if recording:
                     current.set_attribute(HTTP_RESPONSE_STATUS_CODE, status)
                     if status >= 500:
                         current.set_status(Status(StatusCode.ERROR))
@@ -104,8 +102,8 @@ async def _observed(
         raise
     finally:
         if metrics:
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - started)
+            labelled(HTTP_REQUESTS, method, route, str(status)).inc()
+            labelled(HTTP_SECONDS, method, route).observe(time.perf_counter() - started)
 
 
 async def echo_request_id(message: Message, scope: Scope) -> None:

@@ -7,6 +7,9 @@ projector's and relay's lag, wherever those run.
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -15,6 +18,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 HTTP_REQUESTS = Counter(
     "flowledger_http_requests_total",
@@ -105,3 +109,12 @@ RUNNER_JOBS = Counter(
 def exposition() -> tuple[bytes, str]:
     """The Prometheus text exposition of every metric in this process, and its content type."""
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+@functools.lru_cache(maxsize=4096)
+def labelled(metric: MetricWrapperBase, *values: str) -> Any:
+    """`metric.labels(*values)`, kept: labels() takes a lock and builds a key on every call.
+
+    The label values are routes, statuses, command names and outcomes: a bounded set.
+    """
+    return metric.labels(*values)

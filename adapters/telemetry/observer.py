@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import msgspec
 from opentelemetry.trace import Status, StatusCode
 
-from adapters.telemetry.metrics import COMMAND_SECONDS, COMMANDS
+from adapters.telemetry.metrics import COMMAND_SECONDS, COMMANDS, labelled
 from adapters.telemetry.tracing import current_traceparent, span
 from commands.context import CommandContext
 from commands.ports import VersionConflict
@@ -25,14 +25,19 @@ class TelemetryObserver:
         started = time.perf_counter()
         outcome = "ok"
         with span(f"command {name}", parent=context.traceparent) as current:
-            current.set_attribute("flowledger.command", name)
-            current.set_attribute("flowledger.correlation_id", context.correlation_id)
+            recording = current.is_recording()
+            if recording:
+                current.set_attribute("flowledger.command", name)
+                current.set_attribute("flowledger.correlation_id", context.correlation_id)
             traceparent = current_traceparent() or context.traceparent
+            if traceparent != context.traceparent:
+                context = msgspec.structs.replace(context, traceparent=traceparent)
             try:
-                yield msgspec.structs.replace(context, traceparent=traceparent)
+                yield context
             except DomainError as exc:
                 outcome = "rejected"
-                current.set_attribute("flowledger.rejected", type(exc).__name__)
+                if recording:
+                    current.set_attribute("flowledger.rejected", type(exc).__name__)
                 raise
             except VersionConflict:
                 outcome = "conflict"
@@ -42,5 +47,5 @@ class TelemetryObserver:
                 current.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                 raise
             finally:
-                COMMANDS.labels(name, outcome).inc()
-                COMMAND_SECONDS.labels(name).observe(time.perf_counter() - started)
+                labelled(COMMANDS, name, outcome).inc()
+                labelled(COMMAND_SECONDS, name).observe(time.perf_counter() - started)

@@ -74,15 +74,25 @@ def tracing_enabled() -> bool:
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
+_tracers: dict[int, trace.Tracer] = {}
+
+
 def tracer() -> trace.Tracer:
-    return trace.get_tracer(TRACER_NAME)
+    """This process's tracer, made once per provider: the SDK's get_tracer costs ~10 us a call."""
+    provider = trace.get_tracer_provider()
+    found = _tracers.get(id(provider))
+    if found is None:
+        found = _tracers[id(provider)] = provider.get_tracer(TRACER_NAME)
+    return found
 
 
 def current_traceparent() -> str | None:
     """The W3C traceparent of the active span, or None when there is none."""
-    carrier: dict[str, str] = {}
-    _propagator.inject(carrier)
-    return carrier.get("traceparent")
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    # What TraceContextTextMapPropagator.inject writes, without its carrier and setter calls.
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
 
 
 def valid_traceparent(traceparent: str | None) -> str | None:
@@ -122,10 +132,45 @@ def span(
     if continues is not None:
         ctx = context_from(continues)
     else:
-        active = trace.get_current_span().get_span_context().is_valid
-        ctx = None if active else context_from(parent)
+        active = trace.get_current_span().get_span_context()
+        if active.is_valid and not active.trace_flags.sampled:
+            # The trace was not sampled at its root, so no span of it is recorded (the sampler
+            # is parent-based): the active one already carries the right context. No objects.
+            yield trace.get_current_span()
+            return
+        ctx = None if active.is_valid else context_from(parent)
+    if ctx is not None:
+        parent_span = trace.get_current_span(ctx)
+        if not parent_span.get_span_context().trace_flags.sampled:
+            # An unsampled trace continued from an event: make its context current, no span.
+            token = otel_context.attach(ctx)
+            try:
+                yield parent_span
+            finally:
+                otel_context.detach(token)
+            return
     with tracer().start_as_current_span(
-        name, context=ctx, kind=kind, attributes=dict(attributes or {}), links=links
+        name, context=ctx, kind=kind, attributes=attributes, links=links
+    ) as current:
+        yield current
+
+
+@contextlib.contextmanager
+def server_span(name: str, parent: otel_context.Context | None) -> Iterator[trace.Span]:
+    """A request's root span: a caller's unsampled trace is made current without a span object;
+    otherwise the sampler decides (for a new trace, a non-recording span when it says no)."""
+    if (
+        parent is not None
+        and not trace.get_current_span(parent).get_span_context().trace_flags.sampled
+    ):
+        token = otel_context.attach(parent)
+        try:
+            yield trace.get_current_span(parent)
+        finally:
+            otel_context.detach(token)
+        return
+    with tracer().start_as_current_span(
+        name, context=parent, kind=trace.SpanKind.SERVER
     ) as current:
         yield current
 

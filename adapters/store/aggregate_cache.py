@@ -1,0 +1,143 @@
+"""A per-process cache of aggregates for the command side: a load reads only the stream's tail.
+
+Rebuilding an aggregate decodes and applies every event of its stream on every command; most of
+a command's CPU went there. Here an aggregate a command loaded is kept (bounded, least recently
+used first out) once the command is done with it, and the next load of its stream reads only the
+events after the kept version (usually none) and applies those. The read still happens, so a
+decision is always made on the state PostgreSQL holds, as without the cache: another process
+writing the same stream is caught up with, never missed. The append's expected version checks
+the rest (a write between that read and the append is a version conflict, as before).
+
+An entry is lent to one command at a time (taken out on load, put back when the attempt ends),
+so concurrent commands never share an object. It is not put back when it may not match the
+stream: pending events (the handler raised after deciding, or the append failed: a conflict
+invalidates it), or an append answered as an idempotent replay (nothing of it was written).
+Nor is one whose stream holds personal data (domain/personal.py): an erasure in another
+process must not leave a plain copy here for a later event to repeat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from adapters.store import AppendResult
+from adapters.store.repository import Repository, StreamStore
+from domain.envelope import EventMetadata
+from domain.errors import AggregateNotFound
+from domain.personal import ACTOR_FIELDS, PERSONAL_FIELDS
+from domain.registry import Registry
+
+A = TypeVar("A", bound=Aggregate)
+
+DEFAULT_MAX_ENTRIES = 4096
+
+_lent: ContextVar[dict[int, Aggregate | None] | None] = ContextVar("flowledger_lent", default=None)
+
+
+class CachingRepository(Repository):
+    def __init__(
+        self, store: StreamStore, registry: Registry, *, max_entries: int = DEFAULT_MAX_ENTRIES
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be 1 or more, got {max_entries}")
+        super().__init__(store, registry)
+        self._entries: OrderedDict[str, Aggregate] = OrderedDict()
+        self._max_entries = max_entries
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, aggregate_cls: type[A], id: UUID, *, version: int | None = None) -> A:
+        if version is not None:  # the past is not cached
+            return await super().get(aggregate_cls, id, version=version)
+        cached = self._entries.pop(str(id), None)
+        if isinstance(cached, aggregate_cls):
+            self.hits += 1
+            envelopes = await self._store.read_stream(str(id), from_version=cached.version + 1)
+            aggregate = self._applied(cached, envelopes, id)
+        else:
+            self.misses += 1
+            stream_type = self._registry.stream_type(aggregate_cls)
+            envelopes = await self._store.read_stream(str(id))
+            if not envelopes or envelopes[0].stream_type != stream_type:
+                raise AggregateNotFound(stream_type, id, None)
+            aggregate = self._applied(None, envelopes, id)
+        if not isinstance(aggregate, aggregate_cls):
+            raise AggregateNotFound(self._registry.stream_type(aggregate_cls), id, None)
+        lent = _lent.get()
+        if lent is not None:
+            personal = any(
+                holds_personal_data(e.type, e.metadata.personal_actor) for e in envelopes
+            )
+            lent[id_of(aggregate)] = None if personal else aggregate  # None: never kept
+        return aggregate
+
+    async def save(
+        self, aggregate: Aggregate, *, metadata: EventMetadata | None = None
+    ) -> AppendResult | None:
+        lent = _lent.get()
+        types = [self._registry.event_type(type(e)).name for e in aggregate.pending_events]
+        try:
+            result = await super().save(aggregate, metadata=metadata)
+        except BaseException:
+            self.forget(aggregate)  # pending events are kept: it does not match the stream
+            raise
+        personal = metadata is not None and metadata.personal_actor
+        if result is not None and result.duplicate:
+            # A replay: the events were collected but not written (an earlier request was).
+            self.forget(aggregate)
+        elif result is not None and any(holds_personal_data(t, personal) for t in types):
+            self.forget(aggregate)
+        elif lent is not None:
+            lent.setdefault(id_of(aggregate), aggregate)  # a new aggregate is worth keeping too
+        return result
+
+    def forget(self, aggregate: Aggregate) -> None:
+        lent = _lent.get()
+        if lent is not None and lent.get(id_of(aggregate)) is aggregate:
+            del lent[id_of(aggregate)]
+        self._entries.pop(str(aggregate.id), None)
+
+    @contextlib.contextmanager
+    def command_scope(self) -> Iterator[None]:
+        lent: dict[int, Aggregate | None] = {}
+        token = _lent.set(lent)
+        try:
+            yield
+        finally:
+            _lent.reset(token)
+            for aggregate in lent.values():
+                if aggregate is not None:
+                    self._keep(aggregate)
+
+    def _keep(self, aggregate: Aggregate) -> None:
+        if aggregate.pending_events:
+            return
+        key = str(aggregate.id)
+        kept = self._entries.get(key)
+        if kept is not None and kept.version >= aggregate.version:
+            return  # another command's copy is as new: keep that one
+        self._entries[key] = aggregate
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+
+def holds_personal_data(event_type: str, personal_actor: bool) -> bool:
+    """Whether an event of this type carries a person's data: an aggregate built from one is not
+    kept, so that an erasure (in any process) leaves no plain copy here to be written again."""
+    return event_type in PERSONAL_FIELDS or (personal_actor and event_type in ACTOR_FIELDS)
+
+
+def id_of(aggregate: Aggregate) -> int:
+    """The object's identity: two loads of one stream are two objects, each lent on its own."""
+    return id(aggregate)
