@@ -14,6 +14,7 @@ from commands.ports import (
     CommandObserver,
     DataSubjects,
     Heartbeats,
+    Quarantines,
     Repository,
     SecretReader,
     Secrets,
@@ -45,6 +46,8 @@ class Dependencies(msgspec.Struct, frozen=True, kw_only=True):
     heartbeats: Heartbeats
     subjects: DataSubjects | None = None
     """Only the erasure needs it; unit tests of other commands leave it out."""
+    quarantines: Quarantines | None = None
+    """Only the quarantine decisions need it."""
     secret_values: SecretValues | None = None
     """Only the project secrets' commands need it."""
     secret_reader: SecretReader | None = None

@@ -145,3 +145,18 @@ class Heartbeats(Protocol):
 
     async def forget(self, runner_id: UUID) -> None:
         """The runner is gone for good (deregistered): stop watching it."""
+
+
+class Poison(msgspec.Struct, frozen=True, kw_only=True):
+    event_id: UUID
+    stream_id: str
+
+
+class Quarantines(Protocol):
+    """What the views hold aside (answered by the projections' quarantine table)."""
+
+    async def known(self, projection: str) -> bool:
+        """Whether a view of that name is served."""
+
+    async def poison_at(self, projection: str, position: int) -> Poison | None:
+        """The event at `position`, if it is the poison of a stream quarantined in the view."""

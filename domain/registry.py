@@ -28,6 +28,7 @@ from domain.data_subject import DataSubject
 from domain.environment import Environment
 from domain.pipeline import Pipeline
 from domain.project import Project
+from domain.projection_quarantine import ProjectionQuarantine
 from domain.run import Run
 from domain.runner import Runner
 from domain.schedule_skip import ScheduleSkip
@@ -47,6 +48,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     WebhookDelivery,
     Runner,
     DataSubject,
+    ProjectionQuarantine,
     Environment,
     Secret,
     ConcurrencyGroup,

@@ -40,6 +40,16 @@ def owner_degraded(projection: str, members: str, column: str, owner: str = "r.i
     )
 
 
+def any_degraded(projection: str, streams: str) -> str:
+    """SQL: whether any stream of `streams` (a subquery of text ids) has events quarantined in
+    `projection`: for an answer built from several streams (a runner and its jobs' runs)."""
+    name = check_name(projection)
+    return (
+        "EXISTS (SELECT 1 FROM projection_quarantine q "
+        f"WHERE q.projection = '{name}' AND q.stream_id IN ({streams}))"
+    )
+
+
 def with_degraded(flag: str, row: str = "to_jsonb(r)") -> str:
     """SQL: the row's JSON with `degraded` added."""
     return f"({row} || jsonb_build_object('degraded', {flag}))"

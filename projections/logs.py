@@ -11,6 +11,7 @@ import msgspec
 
 from domain.envelope import EventEnvelope
 from domain.run_values import LogStream
+from projections.degraded import stream_degraded
 from projections.filters import like_pattern
 from projections.paging import LIMIT_MAX, InvalidQuery, Where
 from projections.rows import ident, occurred_at
@@ -46,6 +47,9 @@ class LogPage(msgspec.Struct, frozen=True, kw_only=True):
     more: bool
     """More chunks match after the last one (ask again with its seq or position)."""
     truncation: LogTruncation | None = None
+    degraded: bool = False
+    """Events of the run wait in the view's quarantine (`projections/degraded.py`): chunks
+    may be missing from here on."""
 
 
 DDL = """
@@ -157,4 +161,7 @@ async def run_logs(
         f"SELECT to_jsonb(t)::text FROM {s}.truncations t WHERE t.run_id = $1", run_id
     )
     truncation = None if truncated is None else msgspec.json.decode(truncated, type=LogTruncation)
-    return LogPage(items=tuple(rows), more=more, truncation=truncation)
+    degraded = await conn.fetchval(
+        f"SELECT {stream_degraded(LogsProjection.name, '$1::text')}", str(run_id)
+    )
+    return LogPage(items=tuple(rows), more=more, truncation=truncation, degraded=degraded)

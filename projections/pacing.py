@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import asyncpg
 
-from adapters.store.notifier import HeadWatcher
+from adapters.store.notifier import HeadWatcher, wait_at_most
 
 
 async def pause(stop: asyncio.Event, seconds: float) -> bool:
     """Sleep up to `seconds`; True if `stop` was set meanwhile."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+    await wait_at_most(stop, seconds)
     return stop.is_set()
 
 
@@ -34,7 +32,8 @@ async def wait_for_events(
 
 async def close_quietly(conn: asyncpg.Connection) -> None:
     try:
-        await asyncio.wait_for(conn.close(), 2)
+        async with asyncio.timeout(2):
+            await conn.close()
     except Exception:
         conn.terminate()
     except asyncio.CancelledError:

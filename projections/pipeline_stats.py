@@ -45,6 +45,9 @@ class RunStats(msgspec.Struct, frozen=True, kw_only=True):
     """Step metrics (tokens, cost...) summed over every attempt of every step."""
     daily: tuple[DayStats, ...]
     """One entry per day of the window, oldest first; empty when there is no window."""
+    degraded: bool = False
+    """Events of a run counted here wait in the view's quarantine, or of a run the view never
+    got to know (whose it is, nobody can tell): the figures may be missing events."""
 
 
 class PipelineAnalytics(RunStats, frozen=True, kw_only=True):
@@ -177,7 +180,10 @@ SELECT jsonb_build_object(
             coalesce(sum(duration_ms), 0) AS duration_ms_total
         FROM w GROUP BY 1) d),
     'pipelines', (SELECT count(DISTINCT pipeline_id) FROM w),
-    'projects', (SELECT count(DISTINCT project_id) FROM w)
+    'projects', (SELECT count(DISTINCT project_id) FROM w),
+    'degraded', EXISTS (SELECT 1 FROM projection_quarantine q
+        WHERE q.projection = 'pipeline_stats' AND (q.stream_id IN (SELECT id::text FROM w)
+        OR NOT EXISTS (SELECT 1 FROM {{s}}.stat_runs x WHERE x.id::text = q.stream_id)))
 )::text
 """
 

@@ -3,7 +3,9 @@
 When a handler raises on an event (a bug: the boundary should have refused what it cannot
 hold), the event is kept in `projection_quarantine` as the stream's *poison*, every later event
 of that stream is *parked* behind it in position order (so no row is built out of order), and
-every other stream goes on. An operator retries or skips (`projections/quarantine_ops.py`).
+every other stream goes on. An operator's decision is an event of the view's quarantine
+stream (`domain/projection_quarantine.py`): the projector acts on it where it falls in the
+feed (`decide`), live and in a rebuild alike, so a skip or retry replays in order.
 
 A projection that prefers stale to partial says `on_error = "stop"`: the runtime then stops the
 whole view at the event instead, as it always did.
@@ -11,16 +13,15 @@ whole view at the event instead, as it always did.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection, Sequence
 from typing import Literal, Protocol
 
 import asyncpg
 
+from adapters.store.reader import read_positions
 from domain.envelope import EventEnvelope
+from domain.projection_quarantine import DECISIONS, SKIPPED
 from projections.projection import Projection
-
-log = logging.getLogger(__name__)
 
 OnError = Literal["quarantine", "stop"]
 QUARANTINE: OnError = "quarantine"
@@ -53,6 +54,22 @@ class Sink(Protocol):
     ) -> None:
         """Keep the event a handler failed on, with why."""
 
+    async def held(self, conn: asyncpg.Connection, stream_id: str) -> list[int]:
+        """The positions of the stream's quarantined events, in order (the poison first)."""
+
+    async def release(self, conn: asyncpg.Connection, positions: Collection[int]) -> None:
+        """Take events out of the quarantine (applied, or skipped for good)."""
+
+
+def reads(projection: Projection) -> frozenset[str]:
+    """What the runtime reads for a projection: its events, and the operators' decisions."""
+    return projection.event_types | DECISIONS
+
+
+def handled_by(projection: Projection, events: Sequence[EventEnvelope]) -> list[EventEnvelope]:
+    """`events` without the operators' decisions (unless the projection reads them itself)."""
+    return [e for e in events if e.type not in DECISIONS or e.type in projection.event_types]
+
 
 async def apply_guarded(
     conn: asyncpg.Connection,
@@ -68,9 +85,32 @@ async def apply_guarded(
     Events of streams already quarantined are parked. The rest go in as one batch; if it
     fails, they are applied again one at a time, each under its own savepoint, to find the
     event at fault. Errors in `passthrough` (a lost connection, a deadlock) are not the
-    handler's fault and propagate: the caller retries the whole batch. Returns how many
-    events were applied.
+    handler's fault and propagate: the caller retries the whole batch. An operator's decision
+    about this view (skip, retry) is acted on where it falls. Returns how many events were
+    applied.
     """
+    applied, segment = 0, []
+    for event in events:
+        if event.type not in DECISIONS or event.type in projection.event_types:
+            segment.append(event)
+            continue
+        applied += await _apply_segment(conn, projection, schema, segment, sink, passthrough)
+        segment = []
+        if event.data.get("projection") == projection.name:
+            applied += await decide(conn, projection, schema, event, sink, passthrough)
+    return applied + await _apply_segment(conn, projection, schema, segment, sink, passthrough)
+
+
+async def _apply_segment(
+    conn: asyncpg.Connection,
+    projection: Projection,
+    schema: str,
+    events: Sequence[EventEnvelope],
+    sink: Sink,
+    passthrough: tuple[type[BaseException], ...],
+) -> int:
+    if not events:
+        return 0
     parked = await sink.parked(conn, {event.stream_id for event in events})
     fresh = [event for event in events if event.stream_id not in parked]
     if await try_apply(conn, projection, schema, fresh, passthrough) is None:
@@ -85,6 +125,35 @@ async def apply_guarded(
         else:
             await sink.poison(conn, event, error)
             parked.add(event.stream_id)
+    return applied
+
+
+async def decide(
+    conn: asyncpg.Connection,
+    projection: Projection,
+    schema: str,
+    decision: EventEnvelope,
+    sink: Sink,
+    passthrough: tuple[type[BaseException], ...],
+) -> int:
+    """Act on an operator's decision about this view: a skip drops the poison event for good,
+    then (as a retry does) the stream's quarantined events are applied again in order until
+    one fails again, which stays the poison. A decision about an event no longer quarantined
+    (resolved since) changes nothing. Returns how many events were applied."""
+    held = await sink.held(conn, decision.data["stream_id"])
+    if not held or held[0] != decision.data["position"]:
+        return 0
+    if decision.type == SKIPPED:
+        await sink.release(conn, held[:1])
+        held = held[1:]
+    applied = 0
+    for event in await read_positions(conn, held):
+        error = await try_apply(conn, projection, schema, [event], passthrough)
+        if error is not None:
+            await sink.poison(conn, event, error)
+            return applied
+        await sink.release(conn, [event.position])
+        applied += 1
     return applied
 
 
@@ -106,123 +175,3 @@ async def try_apply(
     except Exception as error:
         return error
     return None
-
-
-class TableSink:
-    """The live view's quarantine: rows of `projection_quarantine`, in the batch's transaction."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    async def parked(self, conn: asyncpg.Connection, streams: Collection[str]) -> set[str]:
-        rows = await conn.fetch(
-            "SELECT DISTINCT stream_id FROM projection_quarantine "
-            "WHERE projection = $1 AND stream_id = ANY($2::text[])",
-            self.name,
-            list(streams),
-        )
-        return {row["stream_id"] for row in rows}
-
-    async def park(self, conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
-        if not events:
-            return
-        await conn.executemany(
-            "INSERT INTO projection_quarantine "
-            "(projection, position, event_id, stream_id, type, status) "
-            "VALUES ($1, $2, $3, $4, $5, 'parked') ON CONFLICT (projection, position) DO NOTHING",
-            [(self.name, e.position, e.event_id, e.stream_id, e.type) for e in events],
-        )
-
-    async def poison(
-        self, conn: asyncpg.Connection, event: EventEnvelope, error: BaseException
-    ) -> None:
-        log.error(
-            "projection %s quarantined event %d (%s of stream %s): %s; its stream's later "
-            "events wait behind it, the other streams go on",
-            self.name,
-            event.position,
-            event.type,
-            event.stream_id,
-            error_text(error),
-            exc_info=error,
-        )
-        await conn.execute(
-            "INSERT INTO projection_quarantine (projection, position, event_id, stream_id, type, "
-            "status, error, error_class) VALUES ($1, $2, $3, $4, $5, 'poison', $6, $7) "
-            "ON CONFLICT (projection, position) DO UPDATE SET status = 'poison', "
-            "error = excluded.error, error_class = excluded.error_class, last_tried = now(), "
-            "attempts = projection_quarantine.attempts + 1",
-            self.name,
-            event.position,
-            event.event_id,
-            event.stream_id,
-            event.type,
-            str(error),
-            error_class(error),
-        )
-
-
-class MemorySink:
-    """A rebuild's quarantine: kept aside until the swap, which replaces the live one with it
-    (the rebuilt tables and their quarantine go live together)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.rows: dict[int, tuple] = {}
-        self._streams: set[str] = set()
-
-    async def parked(self, conn: asyncpg.Connection, streams: Collection[str]) -> set[str]:
-        return self._streams.intersection(streams)
-
-    async def park(self, conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
-        for e in events:
-            self.rows[e.position] = (e.event_id, e.stream_id, e.type, "parked", None, None)
-
-    async def poison(
-        self, conn: asyncpg.Connection, event: EventEnvelope, error: BaseException
-    ) -> None:
-        log.error(
-            "rebuilding %s: quarantined event %d (%s of stream %s): %s",
-            self.name,
-            event.position,
-            event.type,
-            event.stream_id,
-            error_text(error),
-            exc_info=error,
-        )
-        self._streams.add(event.stream_id)
-        self.rows[event.position] = (
-            event.event_id,
-            event.stream_id,
-            event.type,
-            "poison",
-            str(error),
-            error_class(error),
-        )
-
-    async def replace_live(self, conn: asyncpg.Connection) -> None:
-        """Inside the swap: the live quarantine becomes this one. A row already there keeps
-        when it was first seen, and counts this as one more attempt."""
-        positions = list(self.rows)
-        await conn.execute(
-            "DELETE FROM projection_quarantine WHERE projection = $1 "
-            "AND NOT (position = ANY($2::bigint[]))",
-            self.name,
-            positions,
-        )
-        await conn.executemany(
-            "INSERT INTO projection_quarantine (projection, position, event_id, stream_id, type, "
-            "status, error, error_class) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-            "ON CONFLICT (projection, position) DO UPDATE SET status = excluded.status, "
-            "error = excluded.error, error_class = excluded.error_class, last_tried = now(), "
-            "attempts = projection_quarantine.attempts + 1",
-            [(self.name, position, *row) for position, row in sorted(self.rows.items())],
-        )
-
-
-def error_class(error: BaseException) -> str:
-    """The error's class, module-qualified unless it is a builtin."""
-    kind = type(error)
-    if kind.__module__ == "builtins":
-        return kind.__qualname__
-    return f"{kind.__module__}.{kind.__qualname__}"

@@ -1,14 +1,13 @@
-"""What operators see of the views' quarantines, and what they do about one stream of it.
+"""What operators see of the views' quarantines, and how their decisions came out.
 
-`retry` applies the stream's quarantined events again, in order (after a fix is deployed);
-`skip` drops its poison event, then applies the parked ones. Each runs in one transaction that
-holds the view's checkpoint row, so the live owner's next batch waits for it and then sees the
-stream released; each appends a row to `projection_quarantine_actions` saying who decided
-what, why, and what came of it.
+A decision (skip the poison event, retry the stream) is a command appending an event
+(`commands/quarantine.py`); the projector acts on it in the feed. These queries find the
+poison an operator names, and report what the view made of a decision once it got there.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -16,20 +15,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from adapters.store.reader import read_positions
-from projections import checkpoints
-from projections.projection import Projection, live_schema
-from projections.quarantine import error_class, error_text, try_apply
-
 Action = Literal["retry", "skip"]
-# Not the handler's fault: the operator tries again.
-_PASSTHROUGH = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-)
 
 
 class QuarantinedEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,27 +44,13 @@ class QuarantineSummary(msgspec.Struct, frozen=True, kw_only=True):
     oldest_seen: datetime
 
 
-class ActionResult(msgspec.Struct, frozen=True, kw_only=True):
-    projection: str
-    stream_id: str
-    action: Action
-    position: int
-    """The poison event the decision was about."""
-    applied: int
-    """Events applied to the view (the skipped one is not counted)."""
-    outcome: Literal["applied", "quarantined"]
-    """applied: the stream is whole again; quarantined: an event failed again (see error)."""
-    error: str | None
+class DecisionOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    outcome: Literal["applied", "quarantined", "pending"]
+    """applied: the stream is whole again; quarantined: an event failed again (see error);
+    pending: the view has not reached the decision yet."""
     remaining: int
     """Events of the stream still quarantined."""
-
-
-class NothingQuarantined(LookupError):
-    """The stream has no event quarantined in that view."""
-
-
-class QuarantineBusy(RuntimeError):
-    """The view is being rebuilt, or was built by another version of the code."""
+    error: str | None
 
 
 async def summaries(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, QuarantineSummary]:
@@ -115,128 +87,49 @@ async def list_quarantined(
     return [QuarantinedEvent(**dict(row)) for row in rows]
 
 
-async def retry(
-    conn: asyncpg.Connection, projection: Projection, stream_id: str, *, actor: str, reason: str
-) -> ActionResult:
-    """Apply the stream's quarantined events again, in order, to the live view. The first
-    that fails again stays quarantined with its new error, and the ones after it stay parked."""
-    return await _act(conn, projection, stream_id, "retry", actor, reason)
-
-
-async def skip(
-    conn: asyncpg.Connection, projection: Projection, stream_id: str, *, actor: str, reason: str
-) -> ActionResult:
-    """Drop the stream's poison event from the view for good, then apply the parked ones in
-    order (as `retry` does). A rebuild of this projection version skips it too."""
-    return await _act(conn, projection, stream_id, "skip", actor, reason)
-
-
-async def _act(
-    conn: asyncpg.Connection,
-    projection: Projection,
-    stream_id: str,
-    action: Action,
-    actor: str,
-    reason: str,
-) -> ActionResult:
-    if not actor.strip() or not reason.strip():
-        raise ValueError("an operator's action needs who (actor) and why (reason)")
-    name = projection.name
-    async with conn.transaction():
-        # Holds the owner's next batch at its checkpoint update until this commits.
-        built = await conn.fetchval(
-            "SELECT version FROM projection_checkpoints WHERE name = $1 FOR UPDATE", name
-        )
-        if built is not None and built != projection.version:
-            raise QuarantineBusy(
-                f"{name} is built by version {built}; this process has {projection.version}"
-            )
-        if await checkpoints.rebuild_running(conn, name):
-            # Its swap would bring back its own quarantine, undoing this.
-            raise QuarantineBusy(f"{name} is being rebuilt; act once the rebuild is done")
-        rows = await conn.fetch(
-            "SELECT position, event_id FROM projection_quarantine "
-            "WHERE projection = $1 AND stream_id = $2 ORDER BY position FOR UPDATE",
-            name,
-            stream_id,
-        )
-        if not rows:
-            raise NothingQuarantined(f"no event of stream {stream_id} is quarantined in {name}")
-        poison = rows[0]
-        positions = [row["position"] for row in rows]
-        if action == "skip":
-            positions = positions[1:]
-            await _release(conn, name, [poison["position"]])
-        applied, error = await _apply_in_order(conn, projection, positions)
-        await _release(conn, name, applied)
-        remaining = len(positions) - len(applied)
-        result = ActionResult(
-            projection=name,
-            stream_id=stream_id,
-            action=action,
-            position=poison["position"],
-            applied=len(applied),
-            outcome="quarantined" if remaining else "applied",
-            error=error,
-            remaining=remaining,
-        )
-        await _record(conn, projection, result, poison["event_id"], actor, reason)
-        return result
-
-
-async def _apply_in_order(
-    conn: asyncpg.Connection, projection: Projection, positions: list[int]
-) -> tuple[list[int], str | None]:
-    """Apply the events at `positions` one by one until one fails; which applied, and why not."""
-    applied: list[int] = []
-    for event in await read_positions(conn, positions):
-        failure = await try_apply(
-            conn, projection, live_schema(projection.name), [event], _PASSTHROUGH
-        )
-        if failure is not None:
-            error = error_text(failure)
-            await conn.execute(
-                "UPDATE projection_quarantine SET status = 'poison', error = $3, "
-                "error_class = $4, last_tried = now(), attempts = attempts + 1 "
-                "WHERE projection = $1 AND position = $2",
-                projection.name,
-                event.position,
-                str(failure),
-                error_class(failure),
-            )
-            return applied, error
-        applied.append(event.position)
-    return applied, None
-
-
-async def _release(conn: asyncpg.Connection, name: str, positions: list[int]) -> None:
-    await conn.execute(
-        "DELETE FROM projection_quarantine WHERE projection = $1 AND position = ANY($2::bigint[])",
-        name,
-        positions,
+async def poison_at(
+    conn: asyncpg.Connection | asyncpg.Pool, projection: str, position: int
+) -> QuarantinedEvent | None:
+    """The event at `position` if it is the poison of a stream quarantined in `projection`."""
+    row = await conn.fetchrow(
+        "SELECT * FROM projection_quarantine WHERE projection = $1 AND position = $2 "
+        "AND status = 'poison'",
+        projection,
+        position,
     )
+    return None if row is None else QuarantinedEvent(**dict(row))
 
 
-async def _record(
-    conn: asyncpg.Connection,
-    projection: Projection,
-    result: ActionResult,
-    event_id: UUID,
-    actor: str,
-    reason: str,
-) -> None:
-    await conn.execute(
-        "INSERT INTO projection_quarantine_actions (projection, version, stream_id, action, "
-        "position, event_id, actor, reason, outcome, error) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        projection.name,
-        projection.version,
-        result.stream_id,
-        result.action,
-        result.position,
-        event_id,
-        actor,
-        reason,
-        result.outcome,
-        result.error,
+async def served(conn: asyncpg.Connection | asyncpg.Pool, projection: str) -> bool:
+    """Whether a view of that name has a checkpoint (it is, or was, served)."""
+    found = await conn.fetchval("SELECT 1 FROM projection_checkpoints WHERE name = $1", projection)
+    return found is not None
+
+
+async def outcome(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    projection: str,
+    stream_id: str,
+    *,
+    decided_at: int,
+    within_s: float,
+) -> DecisionOutcome:
+    """How a decision at position `decided_at` came out, once the view has reached it (or
+    `pending` after `within_s`): the stream whole again, or what is still quarantined."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        reached = await conn.fetchval(
+            "SELECT position >= $2 FROM projection_checkpoints WHERE name = $1",
+            projection,
+            decided_at,
+        )
+        if reached or asyncio.get_running_loop().time() >= deadline:
+            break
+        await asyncio.sleep(0.1)
+    held = await list_quarantined(conn, projection, stream_id)
+    poison = next((e for e in held if e.status == "poison"), None)
+    return DecisionOutcome(
+        outcome="pending" if not reached else ("quarantined" if held else "applied"),
+        remaining=len(held),
+        error=None if poison is None else f"{poison.error_class}: {poison.error}",
     )

@@ -15,7 +15,8 @@ from domain.envelope import EventEnvelope
 from projections import checkpoints
 from projections.checkpoints import check_name, old_schema, rebuild_key
 from projections.projection import Projection, live_schema, next_schema
-from projections.quarantine import STOP, MemorySink, apply_guarded, on_error
+from projections.quarantine import STOP, apply_guarded, handled_by, on_error, reads
+from projections.quarantine_sinks import MemorySink
 
 REBUILD_BATCH = 5000
 NOTIFY_CHANNEL = "flowledger_projections"
@@ -178,7 +179,9 @@ class _Replay:
 
     async def __call__(self, conn: asyncpg.Connection, schema: str, after: int, upto: int) -> int:
         """Apply `(after, upto]` inside the caller's transaction; return how many applied."""
-        events = await read_range(conn, after, upto, self.projection.event_types)
+        events = await read_range(conn, after, upto, reads(self.projection))
+        if self.sink is None:
+            events = handled_by(self.projection, events)
         if self.skipped:
             events = [e for e in events if e.event_id not in self.skipped]
         if not events:
@@ -191,7 +194,9 @@ class _Replay:
 
 
 async def _skipped(conn: asyncpg.Connection, projection: Projection) -> frozenset[UUID]:
-    """The events an operator skipped for this projection at this version."""
+    """The events an operator skipped for this projection at this version before skips were
+    events (`projection_quarantine_actions`, kept for that history); a skip since is a
+    `ProjectionEventSkipped` in the feed, which the replay acts on where it falls."""
     rows = await conn.fetch(
         "SELECT event_id FROM projection_quarantine_actions "
         "WHERE projection = $1 AND version = $2 AND action = 'skip'",

@@ -17,6 +17,7 @@ import msgspec
 
 from domain.envelope import EventEnvelope
 from domain.run import RUN_ENDS, STEP_ENDS
+from projections.degraded import any_degraded
 from projections.paging import Page, PageResult, SortKey, Where, fetch_page, page_query
 from projections.rows import ident, occurred_at
 
@@ -47,6 +48,9 @@ class RunnerRow(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
     lost_reason: str | None
     stream_version: int
+    degraded: bool = False
+    """Events of the runner, or of a run it holds a job of, wait in the view's quarantine
+    (`projections/degraded.py`): its state or jobs may be behind."""
 
 
 DDL = """
@@ -194,10 +198,19 @@ def _view(s: str) -> str:
         f"x.registered_at, x.updated_at, x.lost_reason, x.stream_version, "
         f"coalesce(h.seen_at, x.last_seen) AS last_heartbeat, j.current_jobs, "
         f"CASE WHEN x.status = 'offline' THEN 'offline' WHEN x.status = 'lost' THEN 'lost' "
-        f"WHEN j.current_jobs <> '[]'::jsonb THEN 'busy' ELSE 'idle' END AS state "
+        f"WHEN j.current_jobs <> '[]'::jsonb THEN 'busy' ELSE 'idle' END AS state, "
+        f"{_degraded(s)} AS degraded "
         f"FROM {s}.runners x LEFT JOIN runner_heartbeats h ON h.runner_id = x.id, "
         f"LATERAL ({jobs}) AS j(current_jobs)) r"
     )
+
+
+def _degraded(s: str) -> str:
+    held = (
+        f"SELECT x.id::text UNION ALL SELECT j.run_id::text FROM {s}.runner_jobs j "
+        f"WHERE j.runner IN (x.id::text, x.name)"
+    )
+    return any_degraded(RunnersProjection.name, held)
 
 
 def _reach(w: Where, project_ids: tuple[UUID, ...] | None) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from adapters.store.locks import while_linked
+from adapters.store.locks import SESSION_KEEPALIVES, while_linked
 from adapters.store.notifier import HeadWatcher
 from adapters.store.reader import head, read_range
 from adapters.telemetry.tracing import links_to, span
@@ -19,7 +19,15 @@ from domain.envelope import EventEnvelope
 from projections import checkpoints
 from projections.pacing import close_quietly, pause, wait_for_events
 from projections.projection import Projection, live_schema
-from projections.quarantine import STOP, TableSink, apply_guarded, error_text, on_error
+from projections.quarantine import (
+    STOP,
+    apply_guarded,
+    error_text,
+    handled_by,
+    on_error,
+    reads,
+)
+from projections.quarantine_sinks import TableSink
 from projections.rebuild import NOTIFY_CHANNEL, RebuildFailed, RebuildInProgress, rebuild
 
 log = logging.getLogger(__name__)
@@ -28,6 +36,10 @@ LIVE_BATCH = 500
 RETRY_S = 1.0
 IDLE_S = 5.0
 STOP_GRACE_S = 10.0
+COMMAND_TIMEOUT_S = 120.0
+"""Every statement of a projector's session is bounded: a socket that died in silence (a
+server gone without a reset, a partition) becomes a reconnect instead of a stall. Generous,
+since a rebuild shares the session and its swap may wait for readers of the old tables."""
 
 # The connection is gone (and with it the lock): connect again and compete for ownership.
 _LOST = (
@@ -138,7 +150,12 @@ class Projector:
         while not stop.is_set():
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self._url, timeout=10)
+                conn = await asyncpg.connect(
+                    self._url,
+                    timeout=10,
+                    command_timeout=COMMAND_TIMEOUT_S,
+                    server_settings=SESSION_KEEPALIVES,
+                )
                 # The lock lives as long as this session: if this process dies, it is free.
                 take = "SELECT pg_try_advisory_lock($1)"
                 while not await while_linked(conn, conn.fetchval(take, key)):
@@ -227,7 +244,10 @@ class Projector:
         self, conn: asyncpg.Connection, projection: Projection, position: int, upto: int
     ) -> int:
         """Apply `(position, upto]`; return the new checkpoint (unmoved after a transient error)."""
-        events = await read_range(conn, position, upto, projection.event_types)
+        events = await read_range(conn, position, upto, reads(projection))
+        if projection.name in self._stops:
+            # Decisions are about quarantines, which a view that stops does not keep.
+            events = handled_by(projection, events)
         try:
             if not events:
                 # Nothing this projection reads (most batches, for most projections): one

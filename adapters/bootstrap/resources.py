@@ -12,6 +12,7 @@ from typing import Literal
 
 import asyncpg
 
+from adapters.bootstrap.view_quarantines import ViewQuarantines
 from adapters.platform.secrets import SecretBox
 from adapters.platform.services import RandomSecrets, Services
 from adapters.platform.settings import Settings, resolve_cipher_key
@@ -105,6 +106,7 @@ async def open_services(
                 secrets=RandomSecrets(),
                 heartbeats=PgHeartbeats(store.pool),
                 subjects=PgDataSubjects(store.pool, subject_keys),
+                quarantines=ViewQuarantines(store.pool),
                 secret_values=PgSecretValues(store.pool, instance_key),
                 secret_reader=vault.VaultReader(store.pool),
             ),

@@ -30,8 +30,10 @@ def add_quarantine(actions: argparse._SubParsersAction, epilog: str) -> None:
             "When a projection's handler fails on an event, the view keeps that event (the "
             "poison) and the later events of its stream (parked) in a quarantine, marks that "
             "stream's rows degraded, and goes on with every other stream. List them, retry "
-            "them once a fix is deployed, or skip the poison event. Every retry and skip is "
-            "recorded with who and why (table projection_quarantine_actions). " + _WHERE,
+            "them once a fix is deployed, or skip the poison event. Every retry and skip is a "
+            "command whose event (ProjectionRetryRequested, ProjectionEventSkipped) keeps who "
+            "and why in the ledger; the projector acts on it in order, and a rebuild replays "
+            "it. " + _WHERE,
             78,
         ),
         epilog=epilog,
@@ -51,7 +53,12 @@ def add_quarantine(actions: argparse._SubParsersAction, epilog: str) -> None:
     ):
         command = verbs.add_parser(verb, help=what, description=what + ".", epilog=epilog)
         command.add_argument("name", metavar="NAME", help="the projection, e.g. runs")
-        command.add_argument("stream", metavar="STREAM_ID", help="the quarantined stream")
+        command.add_argument(
+            "position",
+            metavar="POSITION",
+            type=int,
+            help="the poison event's position (`quarantine list` shows it)",
+        )
         command.add_argument(
             "--reason",
             required=verb == "skip",
@@ -102,29 +109,36 @@ def _act(args: argparse.Namespace) -> int:
 
     def act() -> None:
         result = quarantine.act(
-            settings, args.verb, args.name, args.stream, actor=actor, reason=args.reason, out=err
+            settings,
+            args.verb,
+            args.name,
+            args.position,
+            actor=actor,
+            reason=args.reason,
+            out=err,
         )
-        outcomes.append(result.outcome)
+        came = result.outcome
+        outcomes.append(came.outcome)
         if args.json:
             out(msgspec.json.encode(result).decode())
-        done = f"skipped event {result.position}, " if args.verb == "skip" else ""
-        line = f"{result.projection} {result.stream_id}: {done}applied {result.applied}"
-        if result.outcome == "applied":
+        done = f"skipped event {result.position}" if args.verb == "skip" else "retried"
+        line = f"{result.projection} {result.stream_id}: {done}"
+        if came.outcome == "applied":
             err(f"{line}; the stream is whole again")
+        elif came.outcome == "pending":
+            err(f"{line}; recorded, the projector has not reached it yet")
         else:
-            err(f"{line}; {result.remaining} still quarantined: {result.error}")
+            err(f"{line}; {came.remaining} still quarantined: {came.error}")
 
     code = _run(act)
-    # Failing again is not done: a script must see it.
+    # Failing again (or not yet applied) is not done: a script must see it.
     return 1 if code == 0 and outcomes != ["applied"] else code
 
 
 def _run(job: Callable[[], object]) -> int:
-    from projections.quarantine_ops import NothingQuarantined, QuarantineBusy
-
     try:
         return guarded(job)
-    except (LookupError, NothingQuarantined, QuarantineBusy, ValueError) as exc:
+    except (LookupError, ValueError) as exc:
         err(f"flowledger: {exc}")
         return 1
 

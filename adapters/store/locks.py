@@ -8,7 +8,6 @@ and neither may import the other.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -25,6 +24,15 @@ def lock_key(purpose: str, name: str) -> int:
 
 
 LINK_CHECK_S = 1.0
+CANCEL_WAIT_S = 5.0
+SESSION_KEEPALIVES = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+}
+"""Server settings for a long-lived session (a lock holder, a LISTEN): a holder whose host
+vanishes keeps its lock until PostgreSQL notices, which these bound to about 25 s (the system
+default is hours), so a standby takes over in seconds, not hours."""
 
 
 class LinkLost(ConnectionError):
@@ -56,5 +64,12 @@ async def while_linked(conn: asyncpg.Connection, work: Awaitable[T]) -> T:
         conn.remove_termination_listener(on_lost)
         if not task.done():
             task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+            task.add_done_callback(_retrieve)
+            # Bounded: work that swallows its cancel must not hold its caller with it.
+            await asyncio.wait({task}, timeout=CANCEL_WAIT_S)
+
+
+def _retrieve(task: asyncio.Future[object]) -> None:
+    """Read a cancelled work's outcome, so asyncio does not report it as never retrieved."""
+    if not task.cancelled():
+        task.exception()

@@ -9,10 +9,22 @@ import logging
 import asyncpg
 
 from adapters.store import reader
+from adapters.store.locks import SESSION_KEEPALIVES
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "flowledger_events"
+STOP_WAIT_S = 5.0
+"""How long `stop` waits for the listener to end before leaving it behind (and saying so)."""
+
+
+async def wait_at_most(event: asyncio.Event, seconds: float) -> None:
+    """Until `event` is set or `seconds` pass. Not asyncio.wait_for, which on Python 3.11
+    swallows a cancel that lands just as its inner wait ends (a kill -9 sets `lost` and has
+    the caller cancel at once): a loop around it then outlives its cancellation."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
 
 
 class HeadWatcher:
@@ -36,14 +48,24 @@ class HeadWatcher:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen_forever(), name="event-store-head-watcher")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._connected.wait(), timeout=10)
+            async with asyncio.timeout(10):
+                await self._connected.wait()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Cancel the listener and wait for it, for a bounded time: a caller stopping because
+        its own connection dropped (the relay, the projector) must never hang here."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=STOP_WAIT_S)
+        if not done:
+            log.error(
+                "event notifications: the listener did not stop within %.0fs; left behind",
+                STOP_WAIT_S,
+            )
+        elif not task.cancelled() and task.exception() is not None:
+            log.warning("event notifications ended on %r", task.exception())
 
     async def wait_beyond(self, position: int, timeout: float) -> int:
         """Returns the head once it passes `position`, or the current head after `timeout`."""
@@ -51,9 +73,8 @@ class HeadWatcher:
             return self._head
         async with self._changed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._changed.wait_for(lambda: self._head > position), timeout=timeout
-                )
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait_for(lambda: self._head > position)
         return self._head
 
     async def _advance(self, position: int) -> None:
@@ -71,7 +92,9 @@ class HeadWatcher:
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self._database_url, timeout=5)
+                conn = await asyncpg.connect(
+                    self._database_url, timeout=5, server_settings=SESSION_KEEPALIVES
+                )
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
@@ -81,8 +104,7 @@ class HeadWatcher:
                 self._connected.set()
                 delay = 0.1
                 while not lost.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), timeout=5)
+                    await wait_at_most(lost, 5)
                     if not lost.is_set():
                         # cheap liveness probe; a silently dead socket shows up here
                         await conn.fetchval("SELECT 1", timeout=5)

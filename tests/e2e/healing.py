@@ -179,6 +179,35 @@ async def caught_up(database_url: str, within_s: float) -> bool:
         await conn.close()
 
 
+async def who_lags(database_url: str) -> str:
+    """What a failed `caught_up` saw: the head, every checkpoint behind it, and what each
+    session of the database is doing (to tell a stalled owner from a missing one)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        head = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+        views = await conn.fetch(
+            "SELECT name, position, owner, state, error FROM projection_checkpoints "
+            "WHERE position < $1",
+            head,
+        )
+        relay = await conn.fetch("SELECT * FROM relay_checkpoints")
+        sessions = await conn.fetch(
+            "SELECT pid, application_name, state, wait_event_type, wait_event, "
+            "now() - state_change AS for, left(query, 120) AS query "
+            "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        locks = await conn.fetch(
+            "SELECT pid, objid, granted FROM pg_locks WHERE locktype = 'advisory'"
+        )
+    finally:
+        await conn.close()
+    lines = [f"head {head}", *(f"view {dict(r)}" for r in views)]
+    lines += [f"relay {dict(r)}" for r in relay]
+    lines += [f"session {dict(r)}" for r in sessions]
+    lines += [f"advisory lock {dict(r)}" for r in locks]
+    return "\n".join(lines)
+
+
 async def audit(database_url: str, nats_url: str, load: Load) -> Audit:
     """Compare what the load was told with the store, the projects view and JetStream."""
     conn = await asyncpg.connect(database_url)

@@ -7,7 +7,6 @@ import logging
 import os
 
 from adapters.telemetry.console import ConsoleFormatter, RoutineAtDebug, wants_console
-from adapters.telemetry.logs import configure_logging
 
 
 def record(name: str, level: int, message: str, **extra: object) -> logging.LogRecord:
@@ -52,4 +51,3 @@ def test_routine_lines_are_debug_lines() -> None:
         assert routine.filter(shown) and shown.levelname == "DEBUG"
     finally:
         root.setLevel(before)
-        configure_logging("INFO", "json")

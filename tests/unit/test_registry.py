@@ -49,6 +49,7 @@ def test_the_domain_registry_knows_every_stream_type_and_event_name() -> None:
         "webhook_delivery",
         "runner",
         "data_subject",
+        "projection",
         "environment",
         "secret",
         "concurrency_group",

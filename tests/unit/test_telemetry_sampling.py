@@ -16,6 +16,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.test.globals_test import reset_trace_globals
 
 from adapters.telemetry.http import request_telemetry
 from adapters.telemetry.observer import TelemetryObserver
@@ -43,15 +44,19 @@ class Tracing:
 
 @pytest.fixture(scope="module")
 def tracing() -> Iterator[Tracing]:
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
+    # For this module only: OpenTelemetry sets a process's provider once, and one left behind
+    # would make every later test's spans record (and change the traceparents they carry).
+    reset_trace_globals()
+    provider = TracerProvider()
+    trace.set_tracer_provider(provider)
     found = Tracing()
     provider.add_span_processor(SimpleSpanProcessor(found.exporter))
     provider.add_span_processor(found.counter)
-    yield found
-    found.exporter.shutdown()  # the processors stay on the provider: keep nothing afterwards
+    try:
+        yield found
+    finally:
+        provider.shutdown()
+        reset_trace_globals()
 
 
 @pytest.fixture

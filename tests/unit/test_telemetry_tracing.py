@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.test.globals_test import reset_trace_globals
 
 from adapters.telemetry.observer import TelemetryObserver
 from adapters.telemetry.tracing import context_from, current_traceparent, links_to, span
@@ -38,15 +39,20 @@ class Recorder(SpanProcessor):
 
 
 @pytest.fixture(scope="module")
-def recorder() -> Recorder:
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    assert isinstance(trace.get_tracer_provider(), TracerProvider)
+def recorder() -> Iterator[Recorder]:
+    """A recording provider installed globally for this module only: OpenTelemetry lets a
+    process set its provider once, so one left behind would make every later test's spans
+    record (and change the traceparents they propagate)."""
+    reset_trace_globals()
+    provider = TracerProvider()
+    trace.set_tracer_provider(provider)
     found = Recorder()
-    trace.get_tracer_provider().add_span_processor(found)
-    return found
+    provider.add_span_processor(found)
+    try:
+        yield found
+    finally:
+        provider.shutdown()
+        reset_trace_globals()
 
 
 def test_a_span_continues_the_trace_an_event_carries(recorder):

@@ -83,6 +83,8 @@ class RunLogs(msgspec.Struct, frozen=True, kw_only=True):
     truncation: logs.LogTruncation | None
     limit: int
     position: int
+    degraded: bool = False
+    """Events of the run wait in the logs view's quarantine: chunks may be missing."""
 
 
 class StepState(msgspec.Struct, frozen=True, kw_only=True):
@@ -156,6 +158,7 @@ def logs_body(found: logs.LogPage, query: Query, position: int) -> RunLogs:
         truncation=found.truncation,
         limit=query.limit,
         position=position,
+        degraded=found.degraded,
     )
 
 

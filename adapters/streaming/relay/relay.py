@@ -13,8 +13,8 @@ from nats.js.errors import NoStreamResponseError, NotFoundError
 from opentelemetry.trace import SpanKind
 
 from adapters.store import reader
-from adapters.store.locks import lock_key, while_linked
-from adapters.store.notifier import HeadWatcher
+from adapters.store.locks import SESSION_KEEPALIVES, lock_key, while_linked
+from adapters.store.notifier import HeadWatcher, wait_at_most
 from adapters.streaming.nats import NatsConnection
 from adapters.streaming.relay import ledger, message
 from adapters.streaming.relay.config import RelayConfig
@@ -32,14 +32,6 @@ MAX_BACKOFF_S = 5.0
 COMMAND_TIMEOUT_S = 20.0
 """Every relay query is short. After a kill -9 of the postmaster an orphaned backend can keep the
 connection open while never answering: a bound turns that silent stall into a reconnect."""
-LOCK_KEEPALIVES = {
-    "tcp_keepalives_idle": "10",
-    "tcp_keepalives_interval": "5",
-    "tcp_keepalives_count": "3",
-}
-"""A relay whose host vanishes keeps its lock until PostgreSQL notices: these bound that to
-about 25 s (the system default is hours), so a standby republishes well inside the duplicate
-window."""
 
 
 class Relay:
@@ -78,8 +70,7 @@ class Relay:
                 log.warning("relay %s: %s; retrying in %.1fs", self.config.stream, error, delay)
             finally:
                 self.active.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+            await wait_at_most(stop, delay)
             delay = min(delay * 2, MAX_BACKOFF_S)
 
     async def _serve(self, stop: asyncio.Event) -> None:
@@ -88,7 +79,7 @@ class Relay:
                 self.database_url,
                 timeout=5,
                 command_timeout=COMMAND_TIMEOUT_S,
-                server_settings=LOCK_KEEPALIVES,
+                server_settings=SESSION_KEEPALIVES,
             )
             stack.push_async_callback(_close, conn)
             if not await self._lock(conn, stop):
@@ -118,8 +109,7 @@ class Relay:
         while not stop.is_set():
             if await while_linked(conn, conn.fetchval("SELECT pg_try_advisory_lock($1)", key)):
                 return True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), LOCK_POLL_S)
+            await wait_at_most(stop, LOCK_POLL_S)
         return False
 
     async def _publish_forever(
@@ -202,8 +192,7 @@ class Relay:
             except Exception as error:
                 # Resending is safe: JetStream drops a second copy of a Nats-Msg-Id.
                 log.warning("relay: publishing position %s failed: %s", envelope.position, error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+            await wait_at_most(stop, delay)
             if stop.is_set():
                 return False
             delay = min(delay * 2, MAX_BACKOFF_S)

@@ -36,11 +36,22 @@ def operations(app: Litestar, has: str) -> list[tuple[str, str]]:
         for method, operation in item.items():
             if not path.startswith("/api/") or not isinstance(operation, dict):
                 continue
-            names = {p["name"] for p in operation.get("parameters") or []}
+            parameters = operation.get("parameters") or []
+            names = {p["name"] for p in parameters}
             if (has == "body" and operation.get("requestBody")) or has in names:
-                found.append((method.upper(), re.sub(r"\{[^}]+\}", str(uuid4()), path)))
+                found.append((method.upper(), _filled(path, parameters)))
     assert found, f"no operation has {has}"
     return sorted(found)
+
+
+def _filled(path: str, parameters: list[dict[str, Any]]) -> str:
+    """`path` with a value for each path parameter: 1 for an integer, else a fresh UUID."""
+    integers = {
+        p["name"]
+        for p in parameters
+        if p.get("in") == "path" and p.get("schema", {}).get("type") == "integer"
+    }
+    return re.sub(r"\{([^}]+)\}", lambda m: "1" if m[1] in integers else str(uuid4()), path)
 
 
 def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:

@@ -136,15 +136,23 @@ async def test_only_the_failing_run_and_its_pipeline_are_degraded_until_retried(
                 "pipelines": 2,
             }
 
-            # Fixed and retried: whole again, in order.
+            await _refused_decisions(
+                http, services, admin, held["runs"]["oldest_position"], project
+            )
+
+            # Fixed and retried over HTTP (a decision in the ledger): whole again, in order.
             buggy_runs.bad.clear()
             buggy_pipelines.bad.clear()
-            async with pool.acquire() as conn:
-                for view in (buggy_runs, buggy_pipelines):
-                    result = await quarantine_ops.retry(
-                        conn, view, str(broken), actor="ops", reason="fixed"
-                    )
-                    assert (result.outcome, result.remaining) == ("applied", 0)
+            for view in (buggy_runs, buggy_pipelines):
+                poison = held[view.name]["oldest_position"]
+                retried = await http.post(
+                    f"/api/v1/projections/{view.name}/quarantine/{poison}/retry",
+                    json={"reason": "fixed"},
+                    headers=admin,
+                )
+                assert retried.status_code == 202, retried.text
+                await wait_until(lambda v=view: caught_up(pool, v.name), what=view.name)
+                assert await quarantine_ops.list_quarantined(pool, view.name) == []
 
             bad = (await http.get(f"/api/v1/pipeline-runs/{broken}", headers=admin)).json()
             assert (bad["degraded"], bad["status"]) == (False, "succeeded")
@@ -152,3 +160,37 @@ async def test_only_the_failing_run_and_its_pipeline_are_degraded_until_retried(
             assert shown["degraded"] is False and shown["runs_succeeded"] == 2
             ready = (await http.get("/ready")).json()
             assert "quarantined" not in ready["checks"]["projections"]
+
+
+async def _refused_decisions(
+    http: AsyncTestClient, services: Services, admin: dict[str, str], poison: int, project: UUID
+) -> None:
+    """What an operator's decision over HTTP refuses, writing nothing."""
+    at = datetime.now(UTC)
+    _, writer = await create_key(services, name="w", scopes=("write",), project_id=None, at=at)
+    _, bound = await create_key(services, name="b", scopes=("admin",), project_id=project, at=at)
+    base = "/api/v1/projections"
+    head = await services.store.head_position()
+    cases = [
+        (admin, f"{base}/runs/quarantine/{poison}/skip", {}, 400),
+        (admin, f"{base}/runs/quarantine/{poison}/skip", {"reason": ""}, 400),
+        (admin, f"{base}/runs/quarantine/{poison}/skip", {"reason": "x" * 2001}, 400),
+        (admin, f"{base}/runs/quarantine/{poison}/skip", {"reason": "x", "extra": 1}, 400),
+        (admin, f"{base}/runs/quarantine/{poison}/skip", {"reason": " "}, 422),
+        (admin, f"{base}/no_such_view/quarantine/{poison}/skip", {"reason": "x"}, 404),
+        (admin, f"{base}/runs/quarantine/{poison + 1}/retry", {}, 404),
+        (admin, f"{base}/runs/quarantine/0/retry", {}, 400),
+        (admin, f"{base}/runs/quarantine/{2**63}/retry", {}, 400),
+        ({"X-API-Key": writer}, f"{base}/runs/quarantine/{poison}/retry", {}, 403),
+        ({"X-API-Key": bound}, f"{base}/runs/quarantine/{poison}/skip", {"reason": "x"}, 403),
+        ({}, f"{base}/runs/quarantine/{poison}/retry", {}, 401),
+    ]
+    for headers, path, body, status in cases:
+        answer = await http.post(path, json=body, headers=headers)
+        assert answer.status_code in (status, 422 if status == 400 else status), (
+            path,
+            body,
+            answer.text,
+        )
+        assert answer.headers["content-type"].startswith("application/problem+json"), path
+    assert await services.store.head_position() == head, "a refused decision writes nothing"

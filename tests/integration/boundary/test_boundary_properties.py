@@ -3,19 +3,24 @@
 Each example goes through the real HTTP API on the embedded servers. Every answer must be a
 2xx, or a 4xx problem (`application/problem+json` with a `code`) that wrote nothing. At the
 end, the webhook intake processes every delivery accepted here and every read model takes
-every event written here: none may fail, so none would stop at the head.
+every event written here: none may fail, so none would stop at the head; and the live
+projector, as `GET /api/v1/projections` reports it, has every view at the head, running,
+with nothing quarantined.
 Bounded for the suite (a few dozen examples a door); `bench/boundary_soak.py` runs longer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -127,6 +132,7 @@ async def test_signed_deliveries(
         )
 
 
+@pytest.mark.usefixtures("projector")
 async def test_afterwards_the_intake_and_every_read_model_take_every_event(
     ledger: Ledger, services: Services
 ) -> None:
@@ -154,3 +160,27 @@ async def test_afterwards_the_intake_and_every_read_model_take_every_event(
             await apply_in_batches(pool, projection, schema, events, sizes=itertools.cycle(BATCHES))
         finally:
             await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    # 3. The live projector, as the API reports it, took them too: each view at the head,
+    # running, nothing quarantined.
+    await _live_views_at(ledger, await reader.head(pool))
+
+
+async def _live_views_at(ledger: Ledger, head: int, within_s: float = 60) -> None:
+    deadline = time.monotonic() + within_s
+    while True:
+        answer = await ledger.client.get("/api/v1/projections", headers=ledger.admin)
+        assert answer.status_code == 200, answer.text
+        views = {view["name"]: view for view in answer.json()["projections"]}
+        served = [views.get(projection.name) for projection in ALL]
+        if all(view is not None and view["position"] >= head for view in served):
+            break
+        assert time.monotonic() < deadline, f"the live views did not reach {head}: {views}"
+        await asyncio.sleep(0.2)
+    for view in served:
+        assert view is not None
+        assert (view["name"], view["state"], view["error"], view["quarantine"]) == (
+            view["name"],
+            "running",
+            None,
+            None,
+        )

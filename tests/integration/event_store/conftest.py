@@ -2,8 +2,9 @@
 and the PostgreSQL store on every server we can reach: the session's (embedded 18 by default)
 and, when it answers, the machine's own (15 here).
 
-Tests of what only PostgreSQL has (other processes, lost connections) ask for `store_url` or
-use the `postgres_only` fixture; the in-memory backend skips them."""
+Tests of what only PostgreSQL has (other processes, lost connections, its own constructor
+options) live in `postgres/`, whose conftest runs them on the PostgreSQL backends only: nothing
+here is skipped on any backend."""
 
 from __future__ import annotations
 
@@ -64,14 +65,6 @@ async def backend_database(backend: str, server_urls: ServerUrls) -> AsyncIterat
         yield url
 
 
-@pytest.fixture
-def store_url(backend_database: str | None) -> str:
-    """The PostgreSQL database the store writes to; tests asking for it are PostgreSQL only."""
-    if backend_database is None:
-        pytest.skip("PostgreSQL only")
-    return backend_database
-
-
 @pytest_asyncio.fixture(scope="session")
 async def store(backend_database: str | None) -> AsyncIterator[EventStore]:
     """The store under contract; typed as the PostgreSQL one, which the in-memory one mirrors."""
@@ -85,10 +78,3 @@ async def store(backend_database: str | None) -> AsyncIterator[EventStore]:
         backend_database, stream_types=STREAM_TYPES, max_event_bytes=64 * 1024
     ) as store:
         yield store
-
-
-@pytest.fixture
-def postgres_only(backend: str) -> None:
-    """For tests of what only the PostgreSQL store does (its writer, its connections)."""
-    if backend == MEMORY:
-        pytest.skip("PostgreSQL only")

@@ -132,25 +132,6 @@ async def test_a_repeated_idempotency_key_returns_the_first_result_and_appends_n
     assert len(await store.read_stream(stream)) == 2
 
 
-async def test_concurrent_appends_with_one_key_append_once(
-    store: EventStore, store_url: str
-) -> None:
-    stream = unique_id("run-")
-    key = EventMetadata(idempotency_key=unique_id("key-"))
-    # A second store is a second pool of connections, as another process would have.
-    async with EventStore(store_url, stream_types=store.stream_types) as other:
-        results = await asyncio.gather(
-            *(
-                s.append(stream, "run", started(), expected_version=0, metadata=key)
-                for s in [store, other] * 10
-            )
-        )
-
-    assert len({r.event_ids for r in results}) == 1
-    assert sum(not r.duplicate for r in results) == 1
-    assert len(await store.read_stream(stream)) == 1
-
-
 async def test_a_key_reused_for_another_stream_is_refused(store: EventStore) -> None:
     key = EventMetadata(idempotency_key=unique_id("key-"))
     await store.append(unique_id("run-"), "run", started(), expected_version=0, metadata=key)
@@ -229,21 +210,6 @@ async def test_bad_input_is_refused_before_anything_is_written(
 
     assert str(caught.value)
     assert await store.head_position() == head
-
-
-async def test_a_stream_type_can_have_its_own_size_limit(store_url: str) -> None:
-    big = NewEvent(type="WebhookReceived", data={"payload": "x" * 200_000})
-    async with EventStore(
-        store_url,
-        stream_types={"run", "delivery"},
-        max_event_bytes=100_000,
-        max_event_bytes_by_stream_type={"delivery": 300_000},
-    ) as store:
-        with pytest.raises(EventTooLarge):
-            await store.append(unique_id("run-"), "run", [big], expected_version=0)
-        result = await store.append(unique_id("d-"), "delivery", [big], expected_version=0)
-
-    assert result.to_version == 1
 
 
 async def test_the_text_of_a_nul_escape_is_not_a_nul(store: EventStore) -> None:

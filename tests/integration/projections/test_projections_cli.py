@@ -109,34 +109,52 @@ async def test_quarantine_list_retry_and_skip_as_an_operator_runs_them(
         (line,) = [line for line in out.splitlines() if line.startswith("projects")]
         assert "2 (2 streams, from" in line
 
-        retried = await flowledger(
-            url, nats_url, "projections", "quarantine", "retry", "projects", cured, "--actor", "ann"
-        )
-        assert retried[0] == 0 and "whole again" in retried[2], retried
-        no_reason = await flowledger(
-            url, nats_url, "projections", "quarantine", "skip", "projects", dropped
-        )
-        assert no_reason[0] == 2 and "--reason" in no_reason[2]
-        skipped = await flowledger(
-            url, nats_url, "projections", "quarantine", "skip", "projects", dropped,
-            "--reason", "created by mistake", "--actor", "bob", "--json",
-        )  # fmt: skip
-        assert skipped[0] == 0, skipped
-        assert json.loads(skipped[1])["action"] == "skip"
-        again = await flowledger(
-            url, nats_url, "projections", "quarantine", "retry", "projects", dropped
-        )
-        assert again[0] == 1 and "no event of stream" in again[2]
+        at = {
+            stream: await conn.fetchval("SELECT position FROM events WHERE stream_id = $1", stream)
+            for stream in ids
+        }
+        # The projector acts on each decision where it falls in the feed.
+        async with running(Projector(url, [ProjectsProjection()])):
+            retried = await flowledger(
+                url, nats_url, "projections", "quarantine", "retry", "projects", str(at[cured]),
+                "--actor", "ann",
+            )  # fmt: skip
+            assert retried[0] == 0 and "whole again" in retried[2], retried
+            no_reason = await flowledger(
+                url, nats_url, "projections", "quarantine", "skip", "projects", str(at[dropped])
+            )
+            assert no_reason[0] == 2 and "--reason" in no_reason[2]
+            skipped = await flowledger(
+                url, nats_url, "projections", "quarantine", "skip", "projects", str(at[dropped]),
+                "--reason", "created by mistake", "--actor", "bob", "--json",
+            )  # fmt: skip
+            assert skipped[0] == 0, skipped
+            shown = json.loads(skipped[1])
+            assert (shown["action"], shown["stream_id"], shown["outcome"]["outcome"]) == (
+                "skip",
+                dropped,
+                "applied",
+            )
+            again = await flowledger(
+                url, nats_url, "projections", "quarantine", "retry", "projects", str(at[dropped])
+            )
+            assert again[0] == 1 and "not found" in again[2], again
+            unknown = await flowledger(
+                url, nats_url, "projections", "quarantine", "retry", "nope", str(at[dropped])
+            )
+            assert unknown[0] == 1 and "projection nope not found" in unknown[2], unknown
 
         rows = await conn.fetch("SELECT id::text FROM rm_projects.projects")
         assert [r["id"] for r in rows] == [cured], "retried: applied; skipped: left out"
         assert not await conn.fetchval("SELECT count(*) FROM projection_quarantine")
         decisions = await conn.fetch(
-            "SELECT action, actor, reason, outcome FROM projection_quarantine_actions ORDER BY id"
+            "SELECT type, metadata->>'actor' AS actor, data FROM events "
+            "WHERE stream_type = 'projection' AND type <> 'ProjectionQuarantineOpened' "
+            "ORDER BY position"
         )
-        assert [tuple(d) for d in decisions] == [
-            ("retry", "ann", "retry after a fix", "applied"),
-            ("skip", "bob", "created by mistake", "applied"),
+        assert [(d["type"], d["actor"], json.loads(d["data"])["reason"]) for d in decisions] == [
+            ("ProjectionRetryRequested", "ann", "retry after a fix"),
+            ("ProjectionEventSkipped", "bob", "created by mistake"),
         ]
     finally:
         await conn.close()

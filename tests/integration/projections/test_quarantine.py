@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import pytest
 import pytest_asyncio
 
+from adapters.bootstrap import open_services
+from adapters.platform.admin_key import operator
+from adapters.platform.secrets import SecretBox
+from adapters.platform.services import Services
+from adapters.platform.settings import Settings
 from adapters.store import EventStore
-from projections import quarantine_ops
-from projections.quarantine_ops import NothingQuarantined
+from commands.quarantine import RetryQuarantinedEvents, SkipQuarantinedEvent
+from domain.errors import AggregateNotFound, InvalidValue
 from projections.rebuild import rebuild
 from projections.runtime import Projector
 from projections.status import projection_status
@@ -41,14 +49,39 @@ async def quarantined(pool: asyncpg.Pool, name: str) -> list[tuple[str, int, str
     return [(r["stream_id"], r["position"], r["status"]) for r in rows]
 
 
-async def actions(pool: asyncpg.Pool, name: str) -> list[asyncpg.Record]:
-    return await pool.fetch(
-        "SELECT * FROM projection_quarantine_actions WHERE projection = $1 ORDER BY id", name
+@pytest_asyncio.fixture(scope="module")
+async def services(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Services]:
+    """The write side, whose bus takes the operators' decisions."""
+    settings = Settings(
+        database_url=database_url,
+        data_dir=Path(tmp_path_factory.mktemp("decisions")),
+        cipher_key=SecretBox.generate_key(),
     )
+    async with open_services(settings, database_url) as services:
+        yield services
+
+
+async def decide(services: Services, command: object, actor: str) -> int:
+    """The decision's position in the feed."""
+    result = await services.bus.dispatch(command, operator(actor, at=datetime.now(UTC)))
+    assert result.position is not None
+    return result.position
+
+
+async def decisions(pool: asyncpg.Pool, name: str) -> list[tuple[str, dict]]:
+    """The decision events about view `name`, in order: (type, data)."""
+    rows = await pool.fetch(
+        "SELECT type, data FROM events WHERE stream_type = 'projection' "
+        "AND data->>'projection' = $1 AND type <> 'ProjectionQuarantineOpened' ORDER BY position",
+        name,
+    )
+    return [(r["type"], json.loads(r["data"])) for r in rows]
 
 
 async def test_a_failing_event_parks_its_stream_and_the_others_go_on(
-    store: EventStore, pool: asyncpg.Pool, database_url: str
+    store: EventStore, pool: asyncpg.Pool, database_url: str, services: Services
 ) -> None:
     tick, poison = unique_id("Ticked"), unique_id("Poisoned")
     bad, good, other = (unique_id(f"{n}-") for n in ("bad", "good", "other"))
@@ -84,11 +117,11 @@ async def test_a_failing_event_parks_its_stream_and_the_others_go_on(
         assert (shown.quarantine.events, shown.quarantine.streams) == (6, 1)
         assert shown.quarantine.oldest_position == poison_at
 
-        # Retried before a fix: it fails again, and says so.
-        async with pool.acquire() as conn:
-            again = await quarantine_ops.retry(conn, buggy, bad, actor="ops:ann", reason="flaky?")
-        assert (again.outcome, again.applied, again.remaining) == ("quarantined", 0, 6)
-        assert again.error == f"ValueError: cannot count {poison}"
+        # Retried before a fix: the projector acts on the decision, and it fails again.
+        retry = RetryQuarantinedEvents(projection=name, position=poison_at, reason="flaky?")
+        await decide(services, retry, "ops:ann")
+        await wait_until(lambda: caught_up(pool, name), what="the first retry")
+        assert len(await quarantined(pool, name)) == 6
         poisoned = await pool.fetchval(
             "SELECT attempts FROM projection_quarantine WHERE projection = $1 AND position = $2",
             name,
@@ -98,9 +131,9 @@ async def test_a_failing_event_parks_its_stream_and_the_others_go_on(
 
         # Fixed (the live projector runs the same object): a retry applies them in order.
         buggy.poison = None
-        async with pool.acquire() as conn:
-            done = await quarantine_ops.retry(conn, buggy, bad, actor="ops:ann", reason="fix #12")
-        assert (done.outcome, done.applied, done.remaining) == ("applied", 6, 0)
+        retry = RetryQuarantinedEvents(projection=name, position=poison_at, reason="fix #12")
+        await decide(services, retry, "ops:ann")
+        await wait_until(lambda: caught_up(pool, name), what="the second retry")
         assert await quarantined(pool, name) == []
         assert (await counts(pool, name))[bad] == 3 + 1 + 4 + 1
         seen = await pool.fetch(
@@ -115,19 +148,20 @@ async def test_a_failing_event_parks_its_stream_and_the_others_go_on(
         await wait_until(lambda: caught_up(pool, name), what="the stream applied live")
         assert (await counts(pool, name))[bad] == 10
         assert await quarantined(pool, name) == []
+        # Nothing is quarantined there any more: a decision about it is refused.
+        with pytest.raises(AggregateNotFound, match="quarantined event"):
+            await decide(services, retry, "ops:ann")
 
-    recorded = await actions(pool, name)
-    assert [(a["action"], a["outcome"], a["actor"], a["reason"]) for a in recorded] == [
-        ("retry", "quarantined", "ops:ann", "flaky?"),
-        ("retry", "applied", "ops:ann", "fix #12"),
+    recorded = await decisions(pool, name)
+    assert [(t, d["requested_by"], d["reason"], d["position"]) for t, d in recorded] == [
+        ("ProjectionRetryRequested", "ops:ann", "flaky?", poison_at),
+        ("ProjectionRetryRequested", "ops:ann", "fix #12", poison_at),
     ]
-    assert all(a["position"] == poison_at for a in recorded)
-    with pytest.raises(asyncpg.InsufficientPrivilegeError):
-        await pool.execute("DELETE FROM projection_quarantine_actions WHERE projection = $1", name)
+    assert {d["stream_id"] for _, d in recorded} == {bad}
 
 
 async def test_a_skip_drops_the_poison_applies_the_rest_and_a_rebuild_skips_it_too(
-    store: EventStore, pool: asyncpg.Pool, database_url: str
+    store: EventStore, pool: asyncpg.Pool, database_url: str, services: Services
 ) -> None:
     tick, poison = unique_id("Ticked"), unique_id("Poisoned")
     bad = unique_id("bad-")
@@ -140,25 +174,34 @@ async def test_a_skip_drops_the_poison_applies_the_rest_and_a_rebuild_skips_it_t
     async with running(Projector(database_url, [buggy])):
         await wait_until(lambda: caught_up(pool, name), what="caught up")
         assert len(await quarantined(pool, name)) == 4
-        async with pool.acquire() as conn:
-            with pytest.raises(ValueError, match="who"):
-                await quarantine_ops.skip(conn, buggy, bad, actor="ops:bob", reason=" ")
-            skipped = await quarantine_ops.skip(
-                conn, buggy, bad, actor="ops:bob", reason="a test event, never valid"
-            )
-            with pytest.raises(NothingQuarantined):
-                await quarantine_ops.retry(conn, buggy, bad, actor="ops:bob", reason="again")
-        assert (skipped.outcome, skipped.applied, skipped.position) == ("applied", 3, poison_at)
+        refused = [
+            (InvalidValue, "reason", name, poison_at, " "),
+            (AggregateNotFound, "quarantined event", name, poison_at + 1, "only a poison"),
+            (AggregateNotFound, "projection", "no_such_view", poison_at, "unknown view"),
+        ]
+        for error, match, view, position, reason in refused:
+            with pytest.raises(error, match=match):
+                wrong = SkipQuarantinedEvent(projection=view, position=position, reason=reason)
+                await decide(services, wrong, "ops:bob")
+        skip = SkipQuarantinedEvent(
+            projection=name, position=poison_at, reason="a test event, never valid"
+        )
+        await decide(services, skip, "ops:bob")
+        await wait_until(lambda: caught_up(pool, name), what="the skip")
         assert await counts(pool, name) == {bad: 5}
         assert await quarantined(pool, name) == []
+        with pytest.raises(AggregateNotFound):
+            retry = RetryQuarantinedEvents(projection=name, position=poison_at)
+            await decide(services, retry, "ops:bob")
 
-    (decision,) = await actions(pool, name)
-    assert (decision["action"], decision["actor"], decision["reason"]) == (
-        "skip",
+    ((kind, decision),) = await decisions(pool, name)
+    assert (kind, decision["skipped_by"], decision["reason"], decision["position"]) == (
+        "ProjectionEventSkipped",
         "ops:bob",
         "a test event, never valid",
+        poison_at,
     )
-    # The skip holds for this projection version: a rebuild leaves the event out as well.
+    # The skip is in the feed: a rebuild replays it where it falls and leaves the event out.
     report = await rebuild(pool, Counts(name, {tick, poison}, poison=poison))
     assert report.quarantined == 0
     assert await counts(pool, name) == {bad: 5}

@@ -6,15 +6,12 @@ import asyncio
 from datetime import UTC, datetime
 
 import asyncpg
-import pytest
 
 from adapters.store import EventStore, NewEvent
 from adapters.store.encoding import prepare_events
 from adapters.store.writer import PendingAppend
 from domain.envelope import EventMetadata
 from tests.helpers import unique_id
-
-pytestmark = pytest.mark.usefixtures("postgres_only")
 
 APPEND_LOCK = 7046541628735488001  # the key append_batch serialises on
 
