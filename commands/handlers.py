@@ -10,6 +10,7 @@ from commands import (
     projects,
     runners,
     runs,
+    subscriptions,
     webhook_deliveries,
     webhook_sources,
 )
@@ -25,4 +26,5 @@ HANDLERS: dict[type, Handler] = {
     **webhook_deliveries.HANDLERS,
     **runners.HANDLERS,
     **dispatch.HANDLERS,
+    **subscriptions.HANDLERS,
 }

@@ -10,6 +10,7 @@ from projections.projection import Projection
 from projections.projects import ProjectsProjection
 from projections.runners import RunnersProjection
 from projections.runs import RunsProjection
+from projections.subscriptions import SubscriptionsProjection
 from projections.webhook_deliveries import WebhookDeliveriesProjection
 from projections.webhook_sources import WebhookSourcesProjection
 
@@ -23,6 +24,7 @@ ALL: tuple[Projection, ...] = (
     WebhookSourcesProjection(),
     WebhookDeliveriesProjection(),
     RunnersProjection(),
+    SubscriptionsProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

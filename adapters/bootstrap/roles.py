@@ -13,6 +13,7 @@ from adapters.dispatch.jobs import JobPublisher
 from adapters.dispatch.process import DispatchProcess
 from adapters.dispatch.reaper import Reaper
 from adapters.dispatch.role import REAP_EVERY_MAX_S, republish_until_done
+from adapters.outbound.deliverer import Deliverer
 from adapters.platform.embedded import ServerUrls
 from adapters.platform.settings import Settings
 from adapters.platform.supervisor import Role, serve_http
@@ -65,6 +66,10 @@ def intake_role(settings: Settings, urls: ServerUrls, shared: Resources | None =
 
 def dispatcher_role(settings: Settings, urls: ServerUrls, shared: Resources | None = None) -> Role:
     return Role("dispatcher", partial(_dispatch, settings, urls, shared))
+
+
+def deliverer_role(settings: Settings, urls: ServerUrls, shared: Resources | None = None) -> Role:
+    return Role("deliverer", partial(_deliver, settings, urls, shared))
 
 
 def runner_role(settings: Settings, urls: ServerUrls, sock: socket.socket, token: str) -> Role:
@@ -124,3 +129,22 @@ async def _dispatch(
         async with asyncio.TaskGroup() as group:
             group.create_task(Projector(urls.database_url, [process]).run(stop), name="dispatch")
             group.create_task(reaper.run(stop), name="reaper")
+
+
+async def _deliver(
+    settings: Settings, urls: ServerUrls, shared: Resources | None, stop: asyncio.Event
+) -> None:
+    """Deliver outbound webhooks until `stop` is set (several may run: one at a time works)."""
+    own = partial(open_resources, settings, "deliverer", urls.database_url, urls.nats_url)
+    async with shared_or_own(shared, own) as resources:
+        nats, services = resources.nats, resources.services
+        assert nats is not None, "the deliverer reads the event stream: it needs NATS"
+        deliverer = Deliverer(
+            settings,
+            resources.pool,
+            nats,
+            services.repository,
+            services.box,
+            services.bus.dispatch,
+        )
+        await deliverer.run(stop)

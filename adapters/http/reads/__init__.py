@@ -13,6 +13,7 @@ from adapters.http.reads import (
     runners,
     runs,
     status,
+    subscriptions,
     visualization,
     webhook_deliveries,
 )
@@ -27,4 +28,5 @@ ROUTES = [
     *runners.ROUTES,
     *webhook_deliveries.ROUTES,
     *visualization.ROUTES,
+    *subscriptions.ROUTES,
 ]

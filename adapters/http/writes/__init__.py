@@ -7,6 +7,7 @@ from adapters.http.writes.pipelines import PipelinesController
 from adapters.http.writes.projects import ProjectsController
 from adapters.http.writes.runners import RunnersController
 from adapters.http.writes.runs import RunsController
+from adapters.http.writes.subscriptions import SubscriptionsController
 from adapters.http.writes.webhook_sources import WebhookSourcesController
 
 ROUTES = [
@@ -17,4 +18,5 @@ ROUTES = [
     ApiKeysController,
     WebhookSourcesController,
     DataSubjectsController,
+    SubscriptionsController,
 ]
