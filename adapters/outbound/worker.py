@@ -84,6 +84,9 @@ class Worker:
     async def open(self) -> None:
         """Create (or find) the subscription's durable consumer: from here on nothing is lost."""
         subject = filter_subject(self.prefix, project=str(self.sub.project_id))
+        # Its own events too (their subjects name no project): disabling and deleting it end
+        # its deliveries exactly where they stand in the stream.
+        own = filter_subject(self.prefix, stream_type="subscription", stream_id=str(self.sub.id))
         config = ConsumerConfig(
             durable_name=consumer_name(self.sub.id),
             deliver_policy=DeliverPolicy.BY_START_TIME,
@@ -92,10 +95,10 @@ class Worker:
             ack_wait=ACK_WAIT_S,
             max_ack_pending=1,
             max_deliver=-1,
-            filter_subject=subject,
+            filter_subjects=[subject, own],
         )
         self.psub = await self.js.pull_subscribe(
-            subject, durable=consumer_name(self.sub.id), stream=self.stream, config=config
+            "", durable=consumer_name(self.sub.id), stream=self.stream, config=config
         )
 
     async def run(self) -> None:
@@ -126,9 +129,10 @@ class Worker:
             await msg.ack()  # a redelivery of what was settled: at most once past the floor
             return floor
         head = HEAD.decode(msg.data)
-        if head.type in ENDS and head.stream_id == str(self.sub.id):
+        if head.stream_id == str(self.sub.id):
+            # Its own events are not sent to it (a parked delivery would beget another).
             await msg.ack()
-            if head.version > self.sub.version:  # not one from before it was enabled again
+            if head.type in ENDS and head.version > self.sub.version:  # not an older one
                 self.stop.set()
                 return None
             return position
