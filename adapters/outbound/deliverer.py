@@ -74,6 +74,8 @@ class Deliverer:
         self.stream, self.prefix = settings.relay_stream, prefix
         self.workers: dict[UUID, tuple[Worker, asyncio.Task[None]]] = {}
         self.resends: set[asyncio.Task[None]] = set()
+        self.resends_after = 0
+        """Stream sequence up to which re-sends predate the control consumer."""
         self.active = asyncio.Event()
         """Set once it holds the lock and its workers run."""
 
@@ -87,7 +89,9 @@ class Deliverer:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                log.warning("deliverer: %s; retrying in %.1fs", error, delay)
+                log.warning(
+                    "deliverer: %s: %s; retrying in %.1fs", type(error).__name__, error, delay
+                )
             finally:
                 self.active.clear()
             with contextlib.suppress(TimeoutError):
@@ -139,7 +143,10 @@ class Deliverer:
                     self._reap()
                     continue
                 for msg in msgs:
-                    await self._on_control(js, _control.decode(msg.data))
+                    event = _control.decode(msg.data)
+                    old_resend = msg.metadata.sequence.stream <= self.resends_after
+                    if not (old_resend and event.type == "SubscriptionResendRequested"):
+                        await self._on_control(js, event)
                     await msg.ack()
 
     async def _lock(self, conn: asyncpg.Connection, stop: asyncio.Event) -> bool:
@@ -154,16 +161,23 @@ class Deliverer:
     async def _control(
         self, js: JetStreamContext, stop: asyncio.Event
     ) -> JetStreamContext.PullSubscription | None:
+        """The control consumer. Made the first time from the stream's start, so that no
+        subscription created before any deliverer ran is missed; re-sends asked for before
+        it was made are history, not work (`self.resends_after`)."""
         subject = filter_subject(self.prefix, stream_type="subscription")
         config = ConsumerConfig(
             durable_name=CONTROL,
-            deliver_policy=DeliverPolicy.NEW,
+            deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=60,
             filter_subject=subject,
         )
         while not stop.is_set():
             try:
+                try:
+                    await js.consumer_info(self.stream, CONTROL)
+                except nats.js.errors.NotFoundError:
+                    self.resends_after = (await js.stream_info(self.stream)).state.last_seq
                 return await js.pull_subscribe(
                     subject, durable=CONTROL, stream=self.stream, config=config
                 )
