@@ -74,6 +74,8 @@ class Deliverer:
         self.stream, self.prefix = settings.relay_stream, prefix
         self.workers: dict[UUID, tuple[Worker, asyncio.Task[None]]] = {}
         self.resends: set[asyncio.Task[None]] = set()
+        self.retry: set[UUID] = set()
+        """Subscriptions to start again on the next idle turn."""
         self.resends_after = 0
         """Stream sequence up to which re-sends predate the control consumer."""
         self.active = asyncio.Event()
@@ -140,7 +142,7 @@ class Deliverer:
                 try:
                     msgs = await control.fetch(20, timeout=1.0)
                 except nats.errors.TimeoutError:
-                    self._reap()
+                    await self._reap(js)
                     continue
                 for msg in msgs:
                     event = _control.decode(msg.data)
@@ -230,7 +232,14 @@ class Deliverer:
         if live is None:
             return
         worker = Worker(self.out, live, js, self.stream, self.prefix)
-        await worker.open()  # before the control event is acknowledged
+        try:
+            await worker.open()  # before the control event is acknowledged
+        except (nats.errors.Error, TimeoutError) as error:
+            # NATS busy or away: tried again on the next idle turn, nothing is lost meanwhile.
+            log.warning("outbound subscription %s: cannot open its consumer: %r", sub_id, error)
+            self.retry.add(sub_id)
+            return
+        self.retry.discard(sub_id)
         task = asyncio.create_task(worker.run(), name=f"outbound-{sub_id}")
         self.workers[sub_id] = (worker, task)
 
@@ -243,12 +252,17 @@ class Deliverer:
         with contextlib.suppress(Exception):
             await task
 
-    def _reap(self) -> None:
+    async def _reap(self, js: JetStreamContext) -> None:
+        """Workers that ended on an error start again (from their last acknowledged event);
+        those that could not start are tried again."""
         for sub_id, (_, task) in list(self.workers.items()):
             if task.done():
                 self.workers.pop(sub_id)
                 if not task.cancelled() and (error := task.exception()) is not None:
-                    log.warning("outbound subscription %s stopped: %s", sub_id, error)
+                    log.warning("outbound subscription %s: %r; starting it again", sub_id, error)
+                    self.retry.add(sub_id)
+        for sub_id in sorted(self.retry):
+            await self._start(js, sub_id)
 
     async def _stop_all(self) -> None:
         for sub_id in list(self.workers):
