@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from commands import (
     api_keys,
+    commit_statuses,
     data_subjects,
     dispatch,
     pipelines,
@@ -27,4 +28,5 @@ HANDLERS: dict[type, Handler] = {
     **runners.HANDLERS,
     **dispatch.HANDLERS,
     **subscriptions.HANDLERS,
+    **commit_statuses.HANDLERS,
 }

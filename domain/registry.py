@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
 from eventsourcing.utils import get_topic
 
 from domain.api_key import ApiKey
+from domain.commit_status import CommitStatusReport
 from domain.data_subject import DataSubject
 from domain.pipeline import Pipeline
 from domain.project import Project
@@ -45,6 +46,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Runner,
     DataSubject,
     Subscription,
+    CommitStatusReport,
 )
 OCCURRED_AT = "occurred_at"
 """Key of the event's domain timestamp (ISO 8601) inside its data."""

@@ -50,6 +50,7 @@ def test_the_domain_registry_knows_every_stream_type_and_event_name() -> None:
         "runner",
         "data_subject",
         "subscription",
+        "commit_status",
     }
     assert registry.stream_type(Project) == "project"
     assert registry.event_type("ProjectCreated").cls is Project.Created
