@@ -14,8 +14,10 @@ from commands.ports import (
     DataSubjects,
     Heartbeats,
     Repository,
+    SecretReader,
     Secrets,
     SecretSealer,
+    SecretValues,
     VersionConflict,
 )
 
@@ -42,6 +44,10 @@ class Dependencies(msgspec.Struct, frozen=True, kw_only=True):
     heartbeats: Heartbeats
     subjects: DataSubjects | None = None
     """Only the erasure needs it; unit tests of other commands leave it out."""
+    secret_values: SecretValues | None = None
+    """Only the project secrets' commands need it."""
+    secret_reader: SecretReader | None = None
+    """Only handing secrets to a running attempt needs it."""
 
 
 Handler = Callable[[Any, CommandContext, Dependencies], Awaitable[CommandResult]]

@@ -11,6 +11,8 @@ from commands import (
     projects,
     runners,
     runs,
+    secrets,
+    step_secrets,
     subscriptions,
     webhook_deliveries,
     webhook_sources,
@@ -29,4 +31,6 @@ HANDLERS: dict[type, Handler] = {
     **dispatch.HANDLERS,
     **subscriptions.HANDLERS,
     **commit_statuses.HANDLERS,
+    **secrets.HANDLERS,
+    **step_secrets.HANDLERS,
 }

@@ -65,6 +65,47 @@ class DataSubjects(Protocol):
         ...
 
 
+class SecretValues(Protocol):
+    """Project secrets' values, encrypted outside the events table (`adapters/secrets/`).
+
+    A value is staged under its version before the event saying so is appended, and committed
+    (made revealable) only after: no value is ever revealed that no event recorded.
+    """
+
+    def fingerprint(self, secret_id: UUID, value: str) -> str:
+        """A keyed MAC of the value: what the event records instead of it."""
+        ...
+
+    async def stage(self, secret_id: UUID, project_id: UUID, version: int, value: str) -> UUID:
+        """Keep the value encrypted under a fresh data key, not yet revealed; its token."""
+        ...
+
+    async def commit(self, secret_id: UUID, token: UUID, version: int) -> None:
+        """Reveal the staged value from now on, destroying every older version."""
+        ...
+
+    async def discard(self, token: UUID) -> None: ...
+
+    async def shred(self, secret_id: UUID, upto_version: int) -> None:
+        """Destroy every value of the secret up to that version (crypto-shredding)."""
+        ...
+
+
+class RevealedSecret(msgspec.Struct, frozen=True, kw_only=True):
+    value: str
+    version: int
+    environment: str | None = None
+
+    def __repr__(self) -> str:
+        return f"RevealedSecret(version={self.version}, value=<redacted>)"
+
+
+class SecretReader(Protocol):
+    """Project secrets' newest values, for the attempt of a step that declares them."""
+
+    async def reveal(self, project_id: UUID, name: str) -> RevealedSecret | None: ...
+
+
 class NewApiKey(msgspec.Struct, frozen=True, kw_only=True):
     token: str
     """Shown once to whoever asked for the key; never stored."""

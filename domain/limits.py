@@ -191,3 +191,14 @@ def bounded_json(
 def max_index_bytes(max_chars: int) -> int:
     """The most bytes a text of `max_chars` characters takes in UTF-8 (in an index entry)."""
     return max_chars * UTF8_MAX_BYTES_PER_CHAR
+
+
+SECRET_VALUE_MAX = 32 * 1024
+"""A project secret's value, in characters; it never reaches an event (only its fingerprint)."""
+ENVIRONMENT_MAX = 64
+SecretName = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
+"""A project secret's name: what a step exports it as, so an environment variable's name."""
+EnvironmentName = Annotated[
+    str, Meta(max_length=ENVIRONMENT_MAX, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+]
+SecretValue = Annotated[str, Meta(min_length=1, max_length=SECRET_VALUE_MAX, pattern=CLEAN)]

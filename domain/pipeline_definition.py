@@ -35,12 +35,14 @@ from domain.limits import (
     Name,
     ParamScalar,
     Retries,
+    SecretName,
     ShellCommand,
     StepName,
     Tag,
     TimeoutS,
     clean,
 )
+from domain.step_secrets import check_step_secrets
 
 ParameterType = Literal["string", "integer", "number", "boolean", "choice"]
 TriggerSource = Literal["github", "gitlab", "jenkins", "generic", "schedule", "manual", "api"]
@@ -95,6 +97,9 @@ class StepSpec(_Value, kw_only=True):
     needs: Annotated[tuple[StepName, ...], Meta(max_length=STEPS_MAX)] = ()
     allow_failure: bool = False
     labels: Annotated[tuple[Keyword, ...], Items] = ("linux",)
+    secrets: Annotated[tuple[SecretName, ...], Items] = ()
+    """Project secrets given to the step as environment variables of the same names, masked in
+    its log and outputs; names only (`domain/step_secrets.py`)."""
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule the step breaks."""
@@ -119,6 +124,7 @@ class StepSpec(_Value, kw_only=True):
         self._check_not_secret(at)
         _unique(self.needs, f"{at}.needs", "step")
         _keywords(self.labels, f"{at}.labels", "label")
+        check_step_secrets(self.secrets, self.env.keys(), at)
 
     def _check_not_secret(self, at: str) -> None:
         _unique(self.not_secret, f"{at}.not_secret", "env key")

@@ -29,6 +29,7 @@ from domain.pipeline import Pipeline
 from domain.project import Project
 from domain.run import Run
 from domain.runner import Runner
+from domain.secret import Secret
 from domain.subscription import Subscription
 from domain.webhook_delivery import WebhookDelivery
 from domain.webhook_source import WebhookSource
@@ -47,6 +48,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     DataSubject,
     Subscription,
     CommitStatusReport,
+    Secret,
 )
 OCCURRED_AT = "occurred_at"
 """Key of the event's domain timestamp (ISO 8601) inside its data."""

@@ -15,6 +15,7 @@ from domain.run_dispatch import DispatchCommands
 from domain.run_external import ExternalCommands
 from domain.run_logs import LogCommands
 from domain.run_plan import valid_plan
+from domain.run_secrets import SecretCommands, SecretUse
 from domain.run_steps import StepCommands
 from domain.run_values import (
     KEY_MAX,
@@ -36,7 +37,7 @@ from domain.run_values import (
 _R, _C = RunStatus.RUNNING, RunStatus.CANCELLING
 
 
-class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggregate):
+class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, SecretCommands, Aggregate):
     """Requested with its own step plan; its steps are queued, run, retried; it ends once.
 
     - Run: queued -> running -> succeeded | failed | timed_out; queued or running ->
@@ -153,6 +154,15 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, Aggrega
             aggregate._update_step(
                 self.step, status=StepStatus.RUNNING, runner=self.runner, started_at=self.timestamp
             )
+
+    class StepSecretsReceived(Event):
+        """Names and versions of the project secrets an attempt received: never a value."""
+
+        event_type: ClassVar[str] = "StepSecretsReceived"
+        step: str
+        attempt: int
+        secrets: tuple[SecretUse, ...]
+        # No `apply`: it is on record only, the step's state does not change.
 
     class StepSucceeded(Event):
         event_type: ClassVar[str] = "StepSucceeded"

@@ -10,6 +10,7 @@ from projections.projection import Projection
 from projections.projects import ProjectsProjection
 from projections.runners import RunnersProjection
 from projections.runs import RunsProjection
+from projections.secrets import SecretsProjection
 from projections.subscriptions import SubscriptionsProjection
 from projections.webhook_deliveries import WebhookDeliveriesProjection
 from projections.webhook_sources import WebhookSourcesProjection
@@ -25,6 +26,7 @@ ALL: tuple[Projection, ...] = (
     WebhookDeliveriesProjection(),
     RunnersProjection(),
     SubscriptionsProjection(),
+    SecretsProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

@@ -12,6 +12,7 @@ import msgspec
 from domain.envelope import EventEnvelope
 from domain.run_values import RunStatus, StepStatus
 from projections.degraded import stream_degraded, table_columns, with_degraded
+from projections.erased_actors import ERASURE, erase_actors
 from projections.filters import RunFilters
 from projections.paging import Page, PageQuery, PageResult, SortKey, Where, fetch_page, page_query
 from projections.rows import Row, ident, load, ms_between, occurred_at, save
@@ -89,9 +90,11 @@ _STEP_EVENTS = frozenset(
 
 class RunsProjection:
     name = "runs"
-    version = 1
+    version = 2
+    """2: a data subject's erasure blanks the actor of its runs at once (erased_actors)."""
     event_types = frozenset(
         {
+            ERASURE,
             "RunRequested",
             "RunStarted",
             "RunSucceeded",
@@ -113,7 +116,12 @@ class RunsProjection:
     async def apply(
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:
-        events = [e for e in events if e.type in _HANDLERS]
+        await self._apply_runs(conn, schema, [e for e in events if e.type in _HANDLERS])
+        await erase_actors(conn, schema, events)
+
+    async def _apply_runs(
+        self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
+    ) -> None:
         if not events:
             return
         touched = {e.stream_id for e in events}

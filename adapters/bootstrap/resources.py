@@ -15,6 +15,8 @@ import asyncpg
 from adapters.platform.secrets import SecretBox
 from adapters.platform.services import RandomSecrets, Services
 from adapters.platform.settings import Settings, resolve_cipher_key
+from adapters.secrets import vault
+from adapters.secrets.values import PgSecretValues
 from adapters.store import EventStore
 from adapters.store.heartbeats import PgHeartbeats
 from adapters.store.personal import reveal
@@ -79,9 +81,11 @@ async def open_services(
     """The write side; on `pool` when given (left open), else on a pool of its own."""
     registry = default_registry()
     cipher_key = resolve_cipher_key(settings)
-    subject_keys = SubjectKeys(base64.b64decode(cipher_key))
+    instance_key = base64.b64decode(cipher_key)
+    subject_keys = SubjectKeys(instance_key)
     # Readers of this process open personal values with the same keys its store seals them by.
     reveal.install(subject_keys)
+    vault.install(instance_key)
     async with EventStore(
         database_url,
         stream_types=registry.stream_types(),
@@ -101,6 +105,8 @@ async def open_services(
                 secrets=RandomSecrets(),
                 heartbeats=PgHeartbeats(store.pool),
                 subjects=PgDataSubjects(store.pool, subject_keys),
+                secret_values=PgSecretValues(store.pool, instance_key),
+                secret_reader=vault.VaultReader(store.pool),
             ),
             observer=TelemetryObserver(),
         )

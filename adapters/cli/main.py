@@ -18,6 +18,7 @@ from adapters.cli.erase import add_erase_command
 from adapters.cli.export import add_export_command
 from adapters.cli.operations import add_commands as add_operations_commands
 from adapters.cli.runner import add_runner_commands
+from adapters.cli.secrets import add_secrets_commands
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_operations_commands(commands, SETTINGS_HELP)
     add_erase_command(commands, SETTINGS_HELP)
+    add_secrets_commands(commands, _secrets)
     add_export_command(commands, SETTINGS_HELP, _export)
     add_audit_commands(commands, SETTINGS_HELP)
     add_runner_commands(commands, runner=_runner, run=_run)
@@ -224,6 +226,15 @@ def _run(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     return run_pipeline(settings, args, out=out, err=err)
+
+
+def _secrets(args: argparse.Namespace) -> int:
+    from adapters.cli.secrets import secrets_command
+
+    settings = settings_or_none()
+    if settings is None:
+        return 2
+    return secrets_command(settings, args, out=out, err=err)
 
 
 def _intake(_args: argparse.Namespace) -> int:

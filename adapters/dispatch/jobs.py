@@ -108,4 +108,5 @@ def _job(
         dispatched_at=dispatched_at,
         traceparent=traceparent,
         log_seq=run.next_log_seq(spec.name),
+        secrets=spec.secrets,
     )

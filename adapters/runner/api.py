@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 TRANSIENT_CODES = frozenset({"version_conflict"})
 """409s that say "try again", not "you are stale"."""
+STEP_SECRETS_RETRY_S = 30.0
 
 
 class ApiError(Exception):
@@ -120,6 +121,19 @@ class RunnerApi:
             traceparent=traceparent,
             retry_for_s=retry_for_s,
         )
+
+    async def step_secrets(
+        self, run_id: UUID, body: Mapping[str, Any], *, traceparent: str | None
+    ) -> dict[str, str]:
+        """The values of the secrets the attempt's step declares (the API records which)."""
+        answer = await self.post(
+            f"/api/v1/pipeline-runs/{run_id}/secrets",
+            body,
+            traceparent=traceparent,
+            retry_for_s=STEP_SECRETS_RETRY_S,
+        )
+        values = answer.get("values")
+        return {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
 
     async def append_logs(
         self,

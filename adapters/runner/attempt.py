@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -40,12 +41,13 @@ async def run_attempt(
     runner_id: str,
     work_dir: Path | None,
     kill_grace_s: float,
+    secret_env: Mapping[str, str] | None = None,
 ) -> Outcome:
     loop = asyncio.get_running_loop()
     workspace = Workspace(work_dir, str(job.job_id))
     env = step_environment(
         os.environ,
-        step_env=job.env,
+        step_env={**job.env, **(secret_env or {})},
         parameters=job.parameters,
         runner_vars={
             "FLOWLEDGER_RUN_ID": str(job.run_id),

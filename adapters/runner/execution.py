@@ -21,6 +21,7 @@ from adapters.runner.api import ApiError, ApiUnavailable, JobRef, RunnerApi, Sta
 from adapters.runner.attempt import Outcome, run_attempt
 from adapters.runner.config import RunnerConfig
 from adapters.runner.logship import LogShipper
+from adapters.runner.step_secrets import fetch_secrets
 from adapters.runner.watch import StopWatch
 from adapters.streaming.jobs import Job
 from adapters.telemetry.tracing import current_traceparent, span
@@ -102,6 +103,7 @@ class Execution:
             await self._msg.ack()
             return
         log.info("running %s/%s#%d", job.run_id, job.step, job.attempt)
+        secret_env, refused = await fetch_secrets(self._api, job, self._runner_id)
         shipper = LogShipper(
             self._api,
             run_id=job.run_id,
@@ -112,17 +114,22 @@ class Execution:
             chunk_bytes=self._config.log_chunk_bytes,
             step_bytes=self._config.log_step_bytes,
             flush_s=self._config.log_flush_s,
-            secrets=self._config.masked_values(os.environ),
+            secrets=[*self._config.masked_values(os.environ), *secret_env.values()],
         )
         try:
-            outcome = await run_attempt(
-                job,
-                shipper=shipper,
-                watch=watch,
-                runner_id=self._runner_id,
-                work_dir=self._config.work_dir,
-                kill_grace_s=self._config.kill_grace_s,
-            )
+            if refused is not None:
+                shipper.note(refused)
+                outcome = Outcome(status="failed", exit_code=None, reason=refused, duration_ms=0)
+            else:
+                outcome = await run_attempt(
+                    job,
+                    shipper=shipper,
+                    watch=watch,
+                    runner_id=self._runner_id,
+                    work_dir=self._config.work_dir,
+                    kill_grace_s=self._config.kill_grace_s,
+                    secret_env=secret_env,
+                )
         except Exception as exc:  # e.g. no room for its folder: the attempt must still end
             log.exception("%s/%s#%d could not be run", job.run_id, job.step, job.attempt)
             shipper.note(f"the runner could not run the step: {exc}")

@@ -146,3 +146,21 @@ async def recorded_at(conn: Conn, positions: Sequence[int]) -> dict[int, datetim
         list(positions),
     )
     return {row["position"]: row["recorded_at"] for row in rows}
+
+
+async def streams_sealed_for(
+    conn: Conn, subject_id: str, event_type: str, *, before: int
+) -> list[str]:
+    """The streams whose events of `event_type`, before position `before`, hold a value
+    sealed under `subject_id` (as stored): what a view must blank when that subject is erased.
+
+    A scan of that type's events, once per erasure: erasures are rare, and a view has no
+    other way to know whose data it copied (it only ever sees values opened)."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT stream_id FROM events"
+        " WHERE type = $1 AND position < $2 AND strpos(data::text, $3) > 0",
+        event_type,
+        before,
+        f"pii:v1:{subject_id}:",
+    )
+    return [row["stream_id"] for row in rows]

@@ -62,6 +62,9 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     log_seq: int = 1
     """The step's next log chunk number when the job was made: log numbers run on across
     attempts, so attempt 2 numbers its chunks from where attempt 1 stopped."""
+    secrets: tuple[str, ...] = ()
+    """Names of the project secrets the step declares: the runner fetches their values from
+    the API for this attempt (never carried here: a broker keeps its messages)."""
 
 
 _encoder = msgspec.json.Encoder()

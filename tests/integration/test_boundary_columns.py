@@ -21,6 +21,7 @@ from commands.pipelines import CreatePipeline
 from commands.projects import CreateProject
 from commands.runners import RegisterRunner
 from commands.runs import AppendRunLogs, CancelRun, ReportStepStatus, TriggerRun
+from commands.secrets import SetSecret
 from commands.webhook_deliveries import RecordDeliveryOutcome, RecordWebhookDelivery
 from commands.webhook_sources import RegisterWebhookSource
 from domain.limits import ACTOR_MAX, BTREE_ENTRY_MAX_BYTES, max_index_bytes
@@ -75,6 +76,8 @@ BOUNDARY: list[tuple[type[msgspec.Struct], str, str, str, str]] = [
     (RegisterRunner, "labels", "runners", "runners", "labels"),
     (IssueApiKey, "name", "api_keys", "api_keys", "name"),
     (RegisterWebhookSource, "name", "webhook_sources", "webhook_sources", "name"),
+    (SetSecret, "name", "secrets", "secrets", "name"),
+    (SetSecret, "environment", "secrets", "secrets", "environment"),
     (RecordWebhookDelivery, "event", "webhook_deliveries", "webhook_deliveries", "event"),
     (
         RecordWebhookDelivery,

@@ -12,6 +12,7 @@ from adapters.http.reads import (
     projections,
     runners,
     runs,
+    secrets,
     status,
     subscriptions,
     visualization,
@@ -29,4 +30,5 @@ ROUTES = [
     *webhook_deliveries.ROUTES,
     *visualization.ROUTES,
     *subscriptions.ROUTES,
+    *secrets.ROUTES,
 ]

@@ -7,6 +7,8 @@ from adapters.http.writes.pipelines import PipelinesController
 from adapters.http.writes.projects import ProjectsController
 from adapters.http.writes.runners import RunnersController
 from adapters.http.writes.runs import RunsController
+from adapters.http.writes.secrets import SecretsController
+from adapters.http.writes.step_secrets import StepSecretsController
 from adapters.http.writes.subscriptions import SubscriptionsController
 from adapters.http.writes.webhook_sources import WebhookSourcesController
 
@@ -19,4 +21,6 @@ ROUTES = [
     WebhookSourcesController,
     DataSubjectsController,
     SubscriptionsController,
+    SecretsController,
+    StepSecretsController,
 ]

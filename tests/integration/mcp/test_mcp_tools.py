@@ -16,6 +16,7 @@ READ_TOOLS = {
     "get_run",
     "read_run_logs",
     "list_recent_failures",
+    "list_secrets",
 }
 WRITE_TOOLS = {"trigger_run", "cancel_run"}
 

@@ -1,0 +1,82 @@
+"""Revealing a project secret's value on the server side (to a runner's attempt, nobody else).
+
+The composition root installs the instance key once per process (`install`); a process that
+never did reveals nothing. Several may be installed (tests run instances side by side, and an
+instance key rotation leaves old and new for a while): each data key opens only under the key
+that wrapped it, which AES-GCM's tag tells apart.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from adapters.secrets import crypto
+from commands.ports import RevealedSecret
+from domain.secret import secret_stream_id
+
+_installed: list[bytes] = []
+
+
+class Revealed(msgspec.Struct, frozen=True, kw_only=True):
+    value: str
+    version: int
+    environment: str | None = None
+    """The environment the value is bound to; None: the project-wide secret."""
+
+    def __repr__(self) -> str:
+        return f"Revealed(version={self.version}, value=<redacted>)"
+
+
+def install(instance_key: bytes) -> None:
+    """Let this process reveal values sealed under `instance_key` (the composition root)."""
+    if instance_key not in _installed:
+        _installed.insert(0, instance_key)
+
+
+async def reveal(
+    pool: asyncpg.Pool | asyncpg.Connection,
+    project_id: str,
+    name: str,
+    *,
+    environment: str | None = None,
+) -> Revealed | None:
+    """The newest value of the secret `name` of the project, or None if there is none (never
+    set, deleted, or not readable by this process). A secret bound to `environment` is
+    preferred over the project-wide one of the same name."""
+    project = UUID(project_id)
+    scoped = [secret_stream_id(project, name, environment)] if environment else []
+    wide = secret_stream_id(project, name, None)
+    rows = await pool.fetch(
+        "SELECT secret_id, version, wrapped_key, ciphertext FROM secret_values"
+        " WHERE secret_id = ANY($1::uuid[]) AND committed"
+        " ORDER BY secret_id = $2 DESC, version DESC",
+        [*scoped, wide],
+        scoped[0] if scoped else wide,
+    )
+    for row in rows:
+        for key in _installed:
+            value = crypto.open_value(
+                key, row["secret_id"], row["version"], row["wrapped_key"], row["ciphertext"]
+            )
+            if value is not None:
+                scope = environment if row["secret_id"] != wide else None
+                return Revealed(value=value, version=row["version"], environment=scope)
+    return None
+
+
+class VaultReader:
+    """The command side's `SecretReader` on the process's pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def reveal(self, project_id: UUID, name: str) -> RevealedSecret | None:
+        found = await reveal(self._pool, str(project_id), name)
+        if found is None:
+            return None
+        return RevealedSecret(
+            value=found.value, version=found.version, environment=found.environment
+        )
