@@ -13,13 +13,14 @@ from adapters.dispatch.jobs import JobPublisher
 from adapters.dispatch.process import DispatchProcess
 from adapters.dispatch.reaper import Reaper
 from adapters.dispatch.role import REAP_EVERY_MAX_S, republish_until_done
-from adapters.outbound.deliverer import Deliverer
+from adapters.outbound.deliverer import Deliverer, StatusHosts
 from adapters.platform.embedded import ServerUrls
 from adapters.platform.settings import Settings
 from adapters.platform.supervisor import Role, serve_http
 from adapters.runner.config import RunnerConfig
 from adapters.runner.launch import local_api_url
 from adapters.runner.runner import Runner
+from adapters.secrets import vault
 from adapters.store.heartbeats import PgHeartbeats
 from adapters.streaming.jobs import ensure_jobs_stream
 from adapters.streaming.relay import Relay, RelayConfig
@@ -139,6 +140,14 @@ async def _deliver(
     async with shared_or_own(shared, own) as resources:
         nats, services = resources.nats, resources.services
         assert nats is not None, "the deliverer reads the event stream: it needs NATS"
+        statuses = StatusHosts(
+            reveal=vault.reveal,
+            github_api=settings.github_api_url,
+            gitlab_api=settings.gitlab_api_url,
+            dashboard_url=settings.public_url
+            or settings.api_url
+            or f"http://{settings.host}:{settings.port}",
+        )
         deliverer = Deliverer(
             settings,
             resources.pool,
@@ -146,5 +155,7 @@ async def _deliver(
             services.repository,
             services.box,
             services.bus.dispatch,
+            store=services.store,
+            statuses=statuses,
         )
         await deliverer.run(stop)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
@@ -29,9 +30,11 @@ from adapters.outbound.targets import AllowList
 from adapters.outbound.worker import HEAD, Worker, body_of, consumed, forget_consumer
 from adapters.platform.secrets import SecretBox
 from adapters.platform.settings import Settings
+from adapters.statuses.reporter import Reporter, Reveal
 from adapters.store import reader
 from adapters.store.locks import lock_key
 from adapters.store.repository import Repository
+from adapters.store.store import EventStore
 from adapters.streaming.nats import NatsConnection
 from adapters.streaming.relay import message as relay_message
 from adapters.streaming.relay.subjects import DEFAULT_PREFIX, filter_subject
@@ -46,6 +49,22 @@ CONTROL = "outbound-control"
 LOCK_POLL_S = 2.0
 STREAM_WAIT_S = 1.0
 MAX_BACKOFF_S = 10.0
+
+
+@dataclass(frozen=True)
+class StatusHosts:
+    """Where commit statuses go, how tokens are revealed, and the dashboard runs link to."""
+
+    reveal: Reveal
+    github_api: str
+    gitlab_api: str
+    dashboard_url: str
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
 
 
 class _Control(msgspec.Struct, frozen=True):
@@ -68,10 +87,14 @@ class Deliverer:
         dispatch: Callable[..., Awaitable[object]],
         *,
         prefix: str = DEFAULT_PREFIX,
+        store: EventStore | None = None,
+        statuses: StatusHosts | None = None,
     ) -> None:
         self.settings, self.pool, self.nats = settings, pool, nats
         self.repository, self.box, self.dispatch = repository, box, dispatch
         self.stream, self.prefix = settings.relay_stream, prefix
+        self.store, self.statuses = store, statuses
+        """With both, it also reports runs to the commits they built (adapters/statuses)."""
         self.workers: dict[UUID, tuple[Worker, asyncio.Task[None]]] = {}
         self.resends: set[asyncio.Task[None]] = set()
         self.retry: set[UUID] = set()
@@ -137,11 +160,14 @@ class Deliverer:
             known = await enabled_subscription_ids(self.pool, live_schema("subscriptions"))
             for sub_id in dict.fromkeys([*known, *sorted(await consumed(js, self.stream))]):
                 await self._start(js, sub_id)
+            if self.statuses is not None:
+                reporting = asyncio.create_task(self._report_statuses(js, client, stop))
+                stack.push_async_callback(_cancelled, reporting)
             self.active.set()
             while not stop.is_set():
                 try:
                     msgs = await control.fetch(20, timeout=1.0)
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nats-py raises either kind when nothing came
                     await self._reap(js)
                     continue
                 for msg in msgs:
@@ -150,6 +176,31 @@ class Deliverer:
                     if not (old_resend and event.type == "SubscriptionResendRequested"):
                         await self._on_control(js, event)
                     await msg.ack()
+
+    async def _report_statuses(
+        self, js: JetStreamContext, client: httpx.AsyncClient, stop: asyncio.Event
+    ) -> None:
+        """Commit statuses, beside the webhooks, on the same back-off; started again on error."""
+        assert self.statuses is not None
+        while not stop.is_set():
+            reporter = Reporter(
+                pool=self.pool,
+                store=self.store,
+                client=client,
+                dispatch=self.dispatch,
+                reveal=self.statuses.reveal,
+                backoff=self.out.backoff,
+                api_urls={"github": self.statuses.github_api, "gitlab": self.statuses.gitlab_api},
+                dashboard_url=self.statuses.dashboard_url,
+                stream=self.stream,
+                prefix=self.prefix,
+            )
+            try:
+                await reporter.run(js, stop)
+            except (nats.errors.Error, TimeoutError) as error:
+                log.warning("commit statuses: %r; starting again", error)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
 
     async def _lock(self, conn: asyncpg.Connection, stop: asyncio.Event) -> bool:
         key = lock_key("deliverer", self.stream)

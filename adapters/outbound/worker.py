@@ -14,7 +14,6 @@ import logging
 from uuid import UUID
 
 import msgspec
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -107,7 +106,7 @@ class Worker:
             while not self.stop.is_set():
                 try:
                     msgs = await self.psub.fetch(1, timeout=FETCH_WAIT_S)
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nats-py raises either kind when nothing came
                     continue
                 for msg in msgs:
                     if self.stop.is_set():

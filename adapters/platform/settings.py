@@ -138,6 +138,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """One delivery request's time limit (connect, send, answer)."""
     outbound_disable_after_parked: int = 5
     """A subscription with this many deliveries in a row parked is disabled, with the reason."""
+    github_api_url: str = "https://api.github.com"
+    """Where commit statuses of GitHub-triggered runs go (GitHub Enterprise: its /api/v3)."""
+    gitlab_api_url: str = "https://gitlab.com/api/v4"
+    """Where commit statuses of GitLab-triggered runs go (a self-managed GitLab's /api/v4)."""
+    public_url: str | None = None
+    """The address people open the dashboard at (commit statuses link runs there); None: the
+    API's address (FLOWLEDGER_API_URL, else http://host:port)."""
     deliverer_pool_size: int = 8
     """PostgreSQL connections of a `flowledger deliverer` (its attempts log, its lock)."""
 
@@ -444,6 +451,9 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "outbound_timeout_s": _int_in(1, 300, "expected 1 to 300 seconds"),
     "outbound_disable_after_parked": _int_in(1, 10_000, "expected 1 to 10000"),
     "deliverer_pool_size": _int_in(3, 1000, _POOL_SIZE),
+    "github_api_url": _http_url,
+    "gitlab_api_url": _http_url,
+    "public_url": _http_url,
 }
 
 

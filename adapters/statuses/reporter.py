@@ -22,7 +22,6 @@ from uuid import UUID
 import asyncpg
 import httpx
 import msgspec
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -110,7 +109,7 @@ class Reporter:
             while not stop.is_set():
                 try:
                     msgs = await psub.fetch(100, timeout=1.0)
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nats-py raises either kind when nothing came
                     continue
                 for msg in msgs:
                     await self._take(msg, stop)
