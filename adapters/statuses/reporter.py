@@ -160,7 +160,8 @@ class Reporter:
         if host not in hosts.TOKEN_SECRETS:
             return None
         pipeline = await self.store.read_stream(first.data["pipeline_id"], to_version=1)
-        name = pipeline[0].data.get("name", "pipeline") if pipeline else "pipeline"
+        created = pipeline[0].data if pipeline else {}
+        name = (created.get("definition") or {}).get("name") or "pipeline"
         return Commit(
             run_id=run_id,
             project_id=UUID(first.data["project_id"]),
