@@ -14,6 +14,7 @@ from commands import (
     secrets,
     step_secrets,
     subscriptions,
+    system_notices,
     webhook_deliveries,
     webhook_sources,
 )
@@ -31,6 +32,7 @@ HANDLERS: dict[type, Handler] = {
     **dispatch.HANDLERS,
     **subscriptions.HANDLERS,
     **commit_statuses.HANDLERS,
+    **system_notices.HANDLERS,
     **secrets.HANDLERS,
     **step_secrets.HANDLERS,
 }

@@ -31,6 +31,7 @@ from domain.run import Run
 from domain.runner import Runner
 from domain.secret import Secret
 from domain.subscription import Subscription
+from domain.system_notice import SystemNotice
 from domain.webhook_delivery import WebhookDelivery
 from domain.webhook_source import WebhookSource
 
@@ -48,6 +49,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     DataSubject,
     Subscription,
     CommitStatusReport,
+    SystemNotice,
     Secret,
 )
 OCCURRED_AT = "occurred_at"

@@ -3,7 +3,9 @@
 The consumer (`outbound-<subscription id>`, filtered on its project's subjects) keeps how far
 the subscription got, so a restart resumes after the last event acknowledged. At most one
 message is outstanding (`max_ack_pending=1`): the next event is handed over only once this
-one is delivered or parked, which is what keeps a subscription's deliveries in order.
+one is delivered or parked, which is what keeps a subscription's deliveries in order. Each
+acknowledgement waits for the server's confirmation: a pull asked for before the server has
+taken the previous one's ack would find the one slot still taken and wait out its expiry.
 """
 
 from __future__ import annotations
@@ -125,18 +127,18 @@ class Worker:
         """The new floor once `msg` is settled; None: stop (left for the next run)."""
         position = int((msg.headers or {}).get(relay_message.POSITION, "0"))
         if position <= floor:
-            await msg.ack()  # a redelivery of what was settled: at most once past the floor
+            await msg.ack_sync()  # a redelivery of what was settled: at most once past the floor
             return floor
         head = HEAD.decode(msg.data)
         if head.stream_id == str(self.sub.id):
             # Its own events are not sent to it (a parked delivery would beget another).
-            await msg.ack()
+            await msg.ack_sync()
             if head.type in ENDS and head.version > self.sub.version:  # not an older one
                 self.stop.set()
                 return None
             return position
         if not wanted(self.sub.event_types, head.type):
-            await msg.ack()
+            await msg.ack_sync()
             return position
         message = Message(head.event_id, position, head.type, body_of(msg.data, head))
         settled = await deliver(self.out, self.sub, message, self.stop, msg.in_progress)
@@ -151,7 +153,7 @@ class Worker:
         else:
             await park(self.out, self.sub, message, answer, tries)
             self.parked_in_a_row += 1
-        await msg.ack()
+        await msg.ack_sync()
         if self.parked_in_a_row >= self.out.disable_after_parked:
             reason = (
                 f"{self.parked_in_a_row} deliveries in a row parked after their retries; "

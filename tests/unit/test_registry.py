@@ -51,6 +51,7 @@ def test_the_domain_registry_knows_every_stream_type_and_event_name() -> None:
         "data_subject",
         "subscription",
         "commit_status",
+        "system_notice",
         "secret",
     }
     assert registry.stream_type(Project) == "project"

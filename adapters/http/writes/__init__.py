@@ -10,6 +10,7 @@ from adapters.http.writes.runs import RunsController
 from adapters.http.writes.secrets import SecretsController
 from adapters.http.writes.step_secrets import StepSecretsController
 from adapters.http.writes.subscriptions import SubscriptionsController
+from adapters.http.writes.system import SystemController
 from adapters.http.writes.webhook_sources import WebhookSourcesController
 
 ROUTES = [
@@ -21,6 +22,7 @@ ROUTES = [
     WebhookSourcesController,
     DataSubjectsController,
     SubscriptionsController,
+    SystemController,
     SecretsController,
     StepSecretsController,
 ]
