@@ -15,6 +15,7 @@ from adapters.http.reads import (
     secrets,
     status,
     subscriptions,
+    usage,
     visualization,
     webhook_deliveries,
 )
@@ -30,5 +31,6 @@ ROUTES = [
     *webhook_deliveries.ROUTES,
     *visualization.ROUTES,
     *subscriptions.ROUTES,
+    *usage.ROUTES,
     *secrets.ROUTES,
 ]
