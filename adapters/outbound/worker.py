@@ -30,6 +30,7 @@ from domain.subscription import wanted
 log = logging.getLogger(__name__)
 
 FETCH_WAIT_S = 1.0
+ACK_CONFIRM_S = 5.0
 ACK_WAIT_S = 30.0
 """A message not acknowledged (nor kept alive) this long goes out again: after a crash."""
 
@@ -127,18 +128,18 @@ class Worker:
         """The new floor once `msg` is settled; None: stop (left for the next run)."""
         position = int((msg.headers or {}).get(relay_message.POSITION, "0"))
         if position <= floor:
-            await msg.ack_sync()  # a redelivery of what was settled: at most once past the floor
+            await _settle(msg)  # a redelivery of what was settled: at most once past the floor
             return floor
         head = HEAD.decode(msg.data)
         if head.stream_id == str(self.sub.id):
             # Its own events are not sent to it (a parked delivery would beget another).
-            await msg.ack_sync()
+            await _settle(msg)
             if head.type in ENDS and head.version > self.sub.version:  # not an older one
                 self.stop.set()
                 return None
             return position
         if not wanted(self.sub.event_types, head.type):
-            await msg.ack_sync()
+            await _settle(msg)
             return position
         message = Message(head.event_id, position, head.type, body_of(msg.data, head))
         settled = await deliver(self.out, self.sub, message, self.stop, msg.in_progress)
@@ -153,7 +154,7 @@ class Worker:
         else:
             await park(self.out, self.sub, message, answer, tries)
             self.parked_in_a_row += 1
-        await msg.ack_sync()
+        await _settle(msg)
         if self.parked_in_a_row >= self.out.disable_after_parked:
             reason = (
                 f"{self.parked_in_a_row} deliveries in a row parked after their retries; "
@@ -163,6 +164,13 @@ class Worker:
                 await disable(self.out, self.sub, reason)
             return None
         return position
+
+
+async def _settle(msg: Msg) -> None:
+    """Acknowledge, waiting (boundedly) for the server to have it. A confirmation that never
+    comes leaves at worst a redelivery, which the floor skips."""
+    with contextlib.suppress(TimeoutError):
+        await msg.ack_sync(timeout=ACK_CONFIRM_S)
 
 
 async def forget_consumer(js: JetStreamContext, stream: str, sub_id: object) -> None:
