@@ -316,8 +316,8 @@ class Deliverer:
             await self._start(js, sub_id)
 
     async def _stop_all(self) -> None:
-        for sub_id in list(self.workers):
-            await self._stop(sub_id)
+        # All told at once, then awaited together: one by one, each waits out its fetch.
+        await asyncio.gather(*(self._stop(sub_id) for sub_id in list(self.workers)))
         for task in list(self.resends):
             task.cancel()
         await asyncio.gather(*self.resends, return_exceptions=True)
