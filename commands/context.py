@@ -13,7 +13,7 @@ from domain.envelope import EventMetadata
 from domain.errors import AggregateNotFound
 from domain.limits import MetadataText
 
-SCOPES = frozenset({"read", "write", "admin", "runner", "audit"})
+SCOPES = frozenset({"read", "write", "admin", "runner", "audit", "approve"})
 
 # Fixed, so an id derived from an idempotency key is the same on every replay.
 _IDEMPOTENT_IDS = UUID("6f1c6a52-2f0e-4a3c-9d55-0c1f2b9a7e10")

@@ -36,7 +36,15 @@ DISPATCHER = Principal(
 DEFAULT_LABEL = "linux"
 """The label of a step that lists none (the definition's own default)."""
 WAKES_A_RUN = frozenset(
-    {"RunRequested", "StepQueued", "StepSucceeded", "StepFailed", "StepTimedOut", "StepSkipped"}
+    {
+        "RunRequested",
+        "StepQueued",
+        "StepSucceeded",
+        "StepFailed",
+        "StepTimedOut",
+        "StepSkipped",
+        "ApprovalDecided",
+    }
 )
 """Events after which a run may have a step ready to become a job."""
 TAKES_A_RUNNER_AWAY = frozenset({"RunnerLost", "RunnerReregistered", "RunnerDeregistered"})

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from commands import (
     api_keys,
+    approvals,
     commit_statuses,
     data_subjects,
     dispatch,
+    environments,
     pipelines,
     projects,
     runners,
     runs,
+    schedule_skips,
     secrets,
     step_secrets,
     subscriptions,
@@ -33,6 +36,9 @@ HANDLERS: dict[type, Handler] = {
     **subscriptions.HANDLERS,
     **commit_statuses.HANDLERS,
     **system_notices.HANDLERS,
+    **approvals.HANDLERS,
+    **environments.HANDLERS,
     **secrets.HANDLERS,
     **step_secrets.HANDLERS,
+    **schedule_skips.HANDLERS,
 }

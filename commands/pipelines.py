@@ -11,6 +11,7 @@ from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.outcome import answer
 from commands.ports import VersionConflict
+from commands.schedule_times import check_schedule_triggers
 from domain.errors import IllegalTransition, InvalidValue
 from domain.limits import StreamVersion
 from domain.pipeline import Pipeline
@@ -51,6 +52,7 @@ async def create_pipeline(
     command: CreatePipeline, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     context.principal.require("write", command.project_id)
+    check_schedule_triggers(command.definition)
     project = await deps.repository.get(Project, command.project_id)
     if project.status is not ProjectStatus.ACTIVE:
         raise IllegalTransition("project", project.status.value, "add a pipeline to")
@@ -68,6 +70,7 @@ async def define_pipeline_version(
 ) -> CommandResult:
     pipeline = await deps.repository.get(Pipeline, command.pipeline_id)
     context.principal.require_on("write", pipeline, pipeline.project_id)
+    check_schedule_triggers(command.definition)
     if command.project_id is not None and command.project_id != pipeline.project_id:
         raise InvalidValue("project_id", "a pipeline stays in its project; omit it or send its own")
     if command.expected_version is not None and command.expected_version != pipeline.version:

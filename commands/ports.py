@@ -103,7 +103,10 @@ class RevealedSecret(msgspec.Struct, frozen=True, kw_only=True):
 class SecretReader(Protocol):
     """Project secrets' newest values, for the attempt of a step that declares them."""
 
-    async def reveal(self, project_id: UUID, name: str) -> RevealedSecret | None: ...
+    async def reveal(
+        self, project_id: UUID, name: str, *, environment: str | None = None
+    ) -> RevealedSecret | None:
+        """The newest value; one bound to `environment` is preferred over the project-wide one."""
 
 
 class NewApiKey(msgspec.Struct, frozen=True, kw_only=True):

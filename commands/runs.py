@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
@@ -10,6 +11,7 @@ from msgspec import Meta
 
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
+from commands.environments import protect_plan
 from commands.outcome import answer
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch
 from domain.limits import (
@@ -27,6 +29,7 @@ from domain.limits import (
     Reason,
     Ref,
     Repo,
+    ScheduleKey,
     Sha,
 )
 from domain.pipeline import Pipeline
@@ -55,6 +58,10 @@ class TriggerRun(msgspec.Struct, frozen=True, kw_only=True):
     event: EventKind | None = None
     delivery_id: DeliveryId | None = None
     external: ExternalRef | None = None
+    schedule: ScheduleKey | None = None
+    """With kind `schedule`: the schedule that fired it (see `commands/scheduler.py`)."""
+    slot: datetime | None = None
+    """With kind `schedule`: the scheduled moment the run is for."""
 
 
 class CancelRun(msgspec.Struct, frozen=True, kw_only=True):
@@ -125,6 +132,7 @@ async def trigger_run(
         )
         for step in definition.steps
     )
+    plan = await protect_plan(plan, definition, pipeline.project_id, command.ref, deps.repository)
     trigger = Trigger(
         kind=TriggerKind(command.kind),
         actor=context.principal.name,
@@ -134,6 +142,8 @@ async def trigger_run(
         pull_request=command.pull_request,
         event=command.event,
         delivery_id=command.delivery_id,
+        schedule=command.schedule,
+        slot=command.slot,
     )
     run = Run.request(
         id=context.new_id("run"),

@@ -53,8 +53,10 @@ async def receive_step_secrets(
     values: dict[str, str] = {}
     used: list[SecretUse] = []
     missing: list[str] = []
+    # A step that deploys to an environment gets that environment's secret when it has one.
+    environment = run.plan[command.step].environment
     for name in spec.secrets:
-        revealed = await reader.reveal(run.project_id, name)
+        revealed = await reader.reveal(run.project_id, name, environment=environment)
         if revealed is None:
             missing.append(name)
             continue

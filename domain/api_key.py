@@ -26,6 +26,8 @@ class Scope(StrEnum):
     ADMIN = "admin"
     RUNNER = "runner"
     AUDIT = "audit"
+    APPROVE = "approve"
+    """Decide approval steps and environment approvals (with read, to find them)."""
 
 
 SCOPES = frozenset(s.value for s in Scope)

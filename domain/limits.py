@@ -86,6 +86,12 @@ TIMEOUT_MAX_S = 86_400
 CONCURRENCY_MAX = 256
 EXIT_CODE_MAX = 255
 GRACE_MAX_S = 30 * 86_400
+CRON_MAX = 100
+"""A cron expression: five fields or an `@hourly`-style alias."""
+TIME_ZONE_MAX = 64
+"""An IANA time zone name (`Europe/Berlin`)."""
+SCHEDULE_KEY_MAX = CRON_MAX + 1 + TIME_ZONE_MAX
+"""What names a schedule in its runs: its name, or its cron and zone."""
 
 
 def _text(max_length: int, min_length: int = 0) -> Meta:
@@ -134,6 +140,13 @@ Finite = Annotated[float, Meta(ge=-FLOAT_MAX, le=FLOAT_MAX)]
 Measure = Annotated[float, Meta(ge=0, le=FLOAT_MAX)]
 """A metric: durations, tokens, cost; never negative."""
 ParamScalar = ParamText | Int64 | Finite | bool
+CronText = Annotated[str, Meta(max_length=CRON_MAX, pattern=r"^[ -~]*$")]
+ScheduleKey = Annotated[str, _text(SCHEDULE_KEY_MAX, 1)]
+ScheduleName = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z0-9_.:-]{0,100}$")]
+"""A schedule's name: empty (named by its cron and zone), or a keyword."""
+TimeZoneName = Annotated[
+    str, Meta(min_length=1, max_length=TIME_ZONE_MAX, pattern=r"^[A-Za-z0-9_+/-]+$")
+]
 Outputs = Annotated[dict[Key, OutputValue], Meta(max_length=MAP_MAX)]
 Metrics = Annotated[dict[Key, Measure], Meta(max_length=MAP_MAX)]
 """A run parameter's value (bool before int would not matter: msgspec keeps JSON types)."""

@@ -11,6 +11,7 @@ from typing import Annotated, Literal, assert_never, get_args
 import msgspec
 from msgspec import Meta
 
+from domain.approval_spec import Decision, StepKind, check_approval_fields
 from domain.credentials import credential_kind
 from domain.errors import InvalidValue
 from domain.limits import (
@@ -20,6 +21,7 @@ from domain.limits import (
     INT64_MAX,
     INT64_MIN,
     ITEMS_MAX,
+    LOG_CHUNK_MAX,
     NAME_MAX,
     PARAM_TEXT_MAX,
     RETRIES_MAX,
@@ -27,26 +29,32 @@ from domain.limits import (
     TAG_MAX,
     TIMEOUT_MAX_S,
     Choice,
+    CronText,
     Description,
+    EnvironmentName,
     EnvValue,
     Glob,
     Identifier,
+    Key,
     Keyword,
     Name,
     ParamScalar,
     Retries,
+    ScheduleName,
     SecretName,
-    ShellCommand,
     StepName,
     Tag,
     TimeoutS,
+    TimeZoneName,
     clean,
 )
 from domain.step_secrets import check_step_secrets
+from domain.trigger_schedule import check_schedule_fields, check_schedules
 
 ParameterType = Literal["string", "integer", "number", "boolean", "choice"]
 TriggerSource = Literal["github", "gitlab", "jenkins", "generic", "schedule", "manual", "api"]
 ParameterValue = str | int | float | bool
+CatchUp = Literal["skip", "last"]
 
 RUN_MAX_BYTES = 64 * 1024
 Items = Meta(max_length=ITEMS_MAX)
@@ -85,10 +93,14 @@ class _Value(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class StepSpec(_Value, kw_only=True):
-    """One step: a shell command run on a runner with one of `labels`, after the steps it needs."""
+    """One step: a shell command run on a runner with one of `labels`, after the steps it needs.
+
+    A step of kind `approval` runs nothing: it waits for a person's decision (see
+    `domain.approval_spec`); `timeout_s` is then how long it waits before `on_timeout`.
+    """
 
     name: StepName
-    run: ShellCommand
+    run: Annotated[str, Meta(max_length=LOG_CHUNK_MAX)] = ""
     timeout_s: TimeoutS = 3600
     retries: Retries = 0
     env: Annotated[dict[Identifier, EnvValue], Items] = {}
@@ -97,6 +109,16 @@ class StepSpec(_Value, kw_only=True):
     needs: Annotated[tuple[StepName, ...], Meta(max_length=STEPS_MAX)] = ()
     allow_failure: bool = False
     labels: Annotated[tuple[Keyword, ...], Items] = ("linux",)
+    kind: StepKind = "run"
+    prompt: Description = ""
+    """An approval step's question to its approvers."""
+    inputs: Annotated[tuple[ParameterSpec, ...], Items] = ()
+    """An approval step's typed fields; the values given become its outputs."""
+    approvers: Annotated[tuple[Key, ...], Items] = ()
+    """Who may decide (`key:<id>`, `jwt:<subject>`); empty: any holder of the approve scope."""
+    on_timeout: Decision = "reject"
+    environment: EnvironmentName | None = None
+    """The project environment the step deploys to: its protection rules hold the step."""
     secrets: Annotated[tuple[SecretName, ...], Items] = ()
     """Project secrets given to the step as environment variables of the same names, masked in
     its log and outputs; names only (`domain/step_secrets.py`)."""
@@ -104,6 +126,10 @@ class StepSpec(_Value, kw_only=True):
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule the step breaks."""
         _matches(self.name, _STEP_NAME, f"{at}.name", "1-100 letters, digits, '_', '.' or '-'")
+        check_approval_fields(self, at)
+        if self.kind == "approval":
+            self._check_common(at)
+            return
         if not self.run.strip():
             raise InvalidValue(f"{at}.run", "must not be blank")
         if len(self.run.encode("utf-8", "surrogatepass")) > RUN_MAX_BYTES:
@@ -112,6 +138,9 @@ class StepSpec(_Value, kw_only=True):
         if "\x00" in self.run:
             raise InvalidValue(f"{at}.run", "must not contain a NUL character")
         clean(f"{at}.run", self.run)
+        self._check_common(at)
+
+    def _check_common(self, at: str) -> None:
         _int_in(self.timeout_s, 1, TIMEOUT_MAX_S, f"{at}.timeout_s")
         _int_in(self.retries, 0, RETRIES_MAX, f"{at}.retries")
         for key, value in self.env.items():
@@ -207,6 +236,18 @@ class TriggerSpec(_Value, kw_only=True):
     events: Annotated[tuple[Keyword, ...], Items] = ()
     branches: Annotated[tuple[Glob, ...], Items] = ()
     tags: Annotated[tuple[Glob, ...], Items] = ()
+    cron: CronText = ""
+    """A `schedule` trigger's cron expression: five fields, or `@hourly`, `@daily`, ..."""
+    timezone: TimeZoneName = "UTC"
+    """The IANA zone the cron expression is read in (`Europe/Berlin`): DST is followed."""
+    parameters: Annotated[dict[Identifier, ParamScalar], Items] = {}
+    """The parameters a scheduled run is given."""
+    active: bool = True
+    """A schedule that is not active never fires."""
+    catch_up: CatchUp = "skip"
+    """After downtime: `skip` the missed slots, or run the `last` one of them."""
+    schedule: ScheduleName = ""
+    """The schedule's name, part of each fired run's identity; empty: its cron and zone."""
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule it breaks."""
@@ -214,6 +255,7 @@ class TriggerSpec(_Value, kw_only=True):
             raise InvalidValue(
                 f"{at}.source", f"must be one of {', '.join(get_args(TriggerSource))}"
             )
+        check_schedule_fields(self, at)
         _keywords(self.events, f"{at}.events", "event kind")
         for field, patterns in (("branches", self.branches), ("tags", self.tags)):
             _unique(patterns, f"{at}.{field}", "pattern")
@@ -279,6 +321,7 @@ class PipelineDefinition(_Value, kw_only=True):
         _unique_names(self.parameters, "parameters", "parameter")
         for i, trigger in enumerate(self.triggers):
             trigger.check(f"triggers[{i}]")
+        check_schedules(self.triggers, self.resolve_parameters)
         return msgspec.structs.replace(self, name=name, description=description)
 
     @property

@@ -25,10 +25,12 @@ from eventsourcing.utils import get_topic
 from domain.api_key import ApiKey
 from domain.commit_status import CommitStatusReport
 from domain.data_subject import DataSubject
+from domain.environment import Environment
 from domain.pipeline import Pipeline
 from domain.project import Project
 from domain.run import Run
 from domain.runner import Runner
+from domain.schedule_skip import ScheduleSkip
 from domain.secret import Secret
 from domain.subscription import Subscription
 from domain.system_notice import SystemNotice
@@ -50,7 +52,9 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Subscription,
     CommitStatusReport,
     SystemNotice,
+    Environment,
     Secret,
+    ScheduleSkip,
 )
 OCCURRED_AT = "occurred_at"
 """Key of the event's domain timestamp (ISO 8601) inside its data."""

@@ -9,8 +9,10 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import Aggregate
 
+from domain.approval_spec import Decision
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch, UnknownStep
 from domain.moments import require_aware
+from domain.run_approvals import ApprovalCommands
 from domain.run_dispatch import DispatchCommands
 from domain.run_external import ExternalCommands
 from domain.run_logs import LogCommands
@@ -37,7 +39,15 @@ from domain.run_values import (
 _R, _C = RunStatus.RUNNING, RunStatus.CANCELLING
 
 
-class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, SecretCommands, Aggregate):
+class Run(
+    StepCommands,
+    DispatchCommands,
+    LogCommands,
+    ExternalCommands,
+    ApprovalCommands,
+    SecretCommands,
+    Aggregate,
+):
     """Requested with its own step plan; its steps are queued, run, retried; it ends once.
 
     - Run: queued -> running -> succeeded | failed | timed_out; queued or running ->
@@ -58,6 +68,7 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, SecretC
       attempts), starting at 1. A repeated chunk decides nothing; a gap is refused. Past
       LOG_RUN_MAX bytes one LogTruncated is recorded and later chunks are dropped.
     - An external run has no steps: its status comes from `report_external_status`.
+    - Gates (approval steps, protected environments): see `domain.run_approvals`.
     """
 
     stream_type = "run"
@@ -251,6 +262,47 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, SecretC
         def apply(self, aggregate: Run) -> None:
             aggregate.log_truncated = True
 
+    class ApprovalRequested(Event):
+        """A ready step waits for people's decision until `deadline`."""
+
+        event_type: ClassVar[str] = "ApprovalRequested"
+        step: str
+        project_id: UUID
+        prompt: str
+        approvers: tuple[str, ...]
+        required: int
+        environment: str | None
+        deadline: datetime
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._update_step(
+                self.step,
+                status=StepStatus.WAITING_FOR_APPROVAL,
+                queued_at=self.timestamp,
+                deadline=self.deadline,
+            )
+
+    class ApprovalDecided(Event):
+        """`principal` (shown as `actor`) approved or rejected a waiting step's gate."""
+
+        event_type: ClassVar[str] = "ApprovalDecided"
+        step: str
+        decision: Decision
+        principal: str
+        actor: str
+        comment: str
+        inputs: dict[str, str]
+        timed_out: bool
+        opens: bool
+
+        def apply(self, aggregate: Run) -> None:
+            state = aggregate.steps[self.step]
+            if self.decision == "approve":
+                approvals = (*state.approvals, self.principal)
+                aggregate._update_step(self.step, approvals=approvals)
+            if self.opens and aggregate.plan[self.step].kind != "approval":
+                aggregate._update_step(self.step, status=StepStatus.PENDING, approved=True)
+
     def __init__(
         self,
         project_id: UUID,
@@ -348,15 +400,15 @@ class Run(StepCommands, DispatchCommands, LogCommands, ExternalCommands, SecretC
         self._require_run(_C, "cancel")
         self.trigger_event(self.CancelRequested, actor=actor, reason=reason, timestamp=at)
         if self.external is None:
-            self._cancel_steps((StepStatus.PENDING, StepStatus.QUEUED), "run cancelled", at)
+            waiting = (StepStatus.PENDING, StepStatus.QUEUED, StepStatus.WAITING_FOR_APPROVAL)
+            self._cancel_steps(waiting, "run cancelled", at)
             self._settle(at)
 
     def time_out(self, *, at: datetime) -> None:
         require_aware(at)
         self._require_run(RunStatus.TIMED_OUT, "time out")
-        self._cancel_steps(
-            (StepStatus.PENDING, StepStatus.QUEUED, StepStatus.RUNNING), "run timed out", at
-        )
+        unfinished = (StepStatus.PENDING, StepStatus.QUEUED, StepStatus.RUNNING)
+        self._cancel_steps((*unfinished, StepStatus.WAITING_FOR_APPROVAL), "run timed out", at)
         self.trigger_event(self.TimedOut, timestamp=at)
 
     # Helpers: checks raise before any event; appliers only assign.

@@ -26,6 +26,7 @@ class RunState(Protocol):
 
     # The state, as Run.__init__ and the events' `apply` keep it.
     status: RunStatus
+    project_id: UUID
     plan: dict[str, StepPlan]
     steps: dict[str, StepState]
     external: ExternalRef | None
@@ -81,6 +82,12 @@ class RunState(Protocol):
     def StepCancelled(self) -> RunEvent: ...
 
     @property
+    def ApprovalRequested(self) -> RunEvent: ...
+
+    @property
+    def ApprovalDecided(self) -> RunEvent: ...
+
+    @property
     def LogChunkAppended(self) -> RunEvent: ...
 
     @property
@@ -118,6 +125,23 @@ class RunState(Protocol):
     ) -> None: ...
 
     def undispatched(self) -> tuple[str, ...]: ...
+
+    def _open_step(self, step: str, at: datetime) -> None: ...
+
+    def _require_ungated(self, step: str) -> None: ...
+
+    def _decide(
+        self,
+        step: str,
+        decision: str,
+        principal: str,
+        actor: str,
+        comment: str,
+        outputs: dict[str, str],
+        opens: bool,
+        timed_out: bool,
+        at: datetime,
+    ) -> None: ...
 
     def _dispatch(self, step: str, label: str, at: datetime) -> None: ...
 

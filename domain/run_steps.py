@@ -50,14 +50,18 @@ class StepCommands:
         self._require_step(state, (StepStatus.PENDING,), "queue")
         if waiting := unmet_needs(step, self.plan, self.steps):
             raise StepNotReady(step, waiting)
+        self._require_ungated(step)
         self.trigger_event(self.StepQueued, step=step, attempt=1, timestamp=at)
 
     def queue_ready(self: RunState, *, at: datetime) -> None:
-        """Queue every ready step's first attempt; none ready decides nothing."""
+        """Queue every ready step's first attempt (through its gate); none ready decides nothing."""
         self._require_internal("queue a step of")
         require_aware(at)
-        for step in self.ready_steps():
-            self.trigger_event(self.StepQueued, step=step, attempt=1, timestamp=at)
+        ready = self.ready_steps()
+        for step in ready:
+            self._open_step(step, at)
+        if any(self.plan[step].refused for step in ready):
+            self._settle(at)
 
     def start_step(
         self: RunState, step: str, *, attempt: int, runner: str | None = None, at: datetime

@@ -30,6 +30,8 @@ from domain.limits import (
     bounded_json,
     clean,
 )
+from domain.pipeline_definition import ParameterSpec
+from domain.trigger_schedule import check_scheduled
 
 E = TypeVar("E", bound=StrEnum)
 ParamValue = str | int | float | bool
@@ -49,6 +51,8 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     TIMED_OUT = "timed_out"
+    WAITING_FOR_APPROVAL = "waiting_for_approval"
+    """Shown by the runs view while a step waits for a decision; the aggregate stays running."""
 
     @property
     def finished(self) -> bool:
@@ -69,6 +73,7 @@ class StepStatus(StrEnum):
     TIMED_OUT = "timed_out"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    WAITING_FOR_APPROVAL = "waiting_for_approval"
 
     @property
     def finished(self) -> bool:
@@ -125,6 +130,10 @@ class Trigger(msgspec.Struct, frozen=True, kw_only=True):
     event: str | None = None
     """The webhook's event kind (`push`, `pull_request`, ...); webhook triggers only."""
     delivery_id: str | None = None
+    schedule: str | None = None
+    """The schedule that fired the run (its name, or its cron and zone); schedule triggers only."""
+    slot: datetime | None = None
+    """The scheduled moment the run is for (UTC); with `schedule`."""
 
 
 class ExternalRef(msgspec.Struct, frozen=True, kw_only=True):
@@ -135,6 +144,20 @@ class ExternalRef(msgspec.Struct, frozen=True, kw_only=True):
     url: Url
 
 
+class Gate(msgspec.Struct, frozen=True, kw_only=True):
+    """What holds a step until people decide: an approval step, or a protected environment."""
+
+    prompt: str
+    approvers: tuple[str, ...]
+    """Who may decide; empty: any holder of the approve scope on the project."""
+    required: int
+    """How many distinct approvals open the gate; one rejection closes it."""
+    timeout_s: int
+    on_timeout: str
+    inputs: tuple[ParameterSpec, ...] = ()
+    """The approval step's typed input fields, as the definition has them."""
+
+
 class StepPlan(msgspec.Struct, frozen=True, kw_only=True):
     """One step as the run will execute it; `needs` is already resolved by the pipeline."""
 
@@ -143,6 +166,11 @@ class StepPlan(msgspec.Struct, frozen=True, kw_only=True):
     retries: int
     timeout_s: int
     allow_failure: bool
+    kind: str = "run"
+    gate: Gate | None = None
+    environment: str | None = None
+    refused: str | None = None
+    """Why the step may not run at all (its branch is not allowed in its environment)."""
 
     @property
     def max_attempts(self) -> int:
@@ -166,6 +194,12 @@ class StepState(msgspec.Struct, frozen=True, kw_only=True):
     duration_ms: int | None = None
     outputs: dict[str, str] = {}
     metrics: dict[str, float] = {}
+    approvals: tuple[str, ...] = ()
+    """Who approved the gate so far (principal ids)."""
+    approved: bool = False
+    """Its gate opened: the step may be queued."""
+    deadline: datetime | None = None
+    """When a waiting gate decides by itself (`on_timeout`)."""
 
 
 def valid_text(field: str, value: str, *, blank: bool = False, limit: int = TEXT_MAX) -> str:
@@ -195,6 +229,7 @@ def valid_trigger(trigger: Trigger, retry_of: UUID | None) -> Trigger:
             valid_text(f"trigger.{field}", value, blank=True, limit=limit)
     if kind is not TriggerKind.WEBHOOK and (trigger.event or trigger.delivery_id):
         raise InvalidValue("trigger.event", "only a webhook trigger has an event and delivery")
+    check_scheduled(trigger.kind == TriggerKind.SCHEDULE, trigger.schedule, trigger.slot)
     return msgspec.structs.replace(
         trigger, kind=kind, actor=valid_text("trigger.actor", trigger.actor, limit=ACTOR_MAX)
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from projections.api_keys import ApiKeysProjection
+from projections.approvals import ApprovalsProjection
+from projections.environments import EnvironmentsProjection
 from projections.logs import LogsProjection
 from projections.pipeline_stats import PipelineStatsProjection
 from projections.pipelines import PipelinesProjection
@@ -10,6 +12,7 @@ from projections.projection import Projection
 from projections.projects import ProjectsProjection
 from projections.runners import RunnersProjection
 from projections.runs import RunsProjection
+from projections.schedules import SchedulesProjection
 from projections.secrets import SecretsProjection
 from projections.subscriptions import SubscriptionsProjection
 from projections.webhook_deliveries import WebhookDeliveriesProjection
@@ -26,7 +29,10 @@ ALL: tuple[Projection, ...] = (
     WebhookDeliveriesProjection(),
     RunnersProjection(),
     SubscriptionsProjection(),
+    ApprovalsProjection(),
+    EnvironmentsProjection(),
     SecretsProjection(),
+    SchedulesProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

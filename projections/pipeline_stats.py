@@ -152,7 +152,12 @@ def _requested(run_id: str, d: dict[str, Any], at: str) -> Row:
 
 # Queries
 
-_COUNTS = ", ".join(f"'{s}', count(*) FILTER (WHERE status = '{s}')" for s in RunStatus)
+# A run waiting for approval is running to this view (the runs view alone shows the wait).
+_COUNTS = ", ".join(
+    f"'{s}', count(*) FILTER (WHERE status = '{s}')"
+    for s in RunStatus
+    if s is not RunStatus.WAITING_FOR_APPROVAL
+)
 _STATS = f"""
 WITH w AS (SELECT * FROM {{s}}.stat_runs r{{where}})
 SELECT jsonb_build_object(

@@ -84,8 +84,11 @@ _STEP_EVENTS = frozenset(
         "StepTimedOut",
         "StepSkipped",
         "StepCancelled",
+        "ApprovalRequested",
+        "ApprovalDecided",
     }
 )
+_WAITING_SHOWN = (RunStatus.RUNNING, RunStatus.WAITING_FOR_APPROVAL)
 
 
 class RunsProjection:
@@ -140,6 +143,8 @@ class RunsProjection:
             if run is None:
                 raise LookupError(f"{event.type} at {event.position}: no run {event.stream_id}")
             _HANDLERS[event.type](batch, run, data, at)
+            if event.type in _STEP_EVENTS and run["status"] in _WAITING_SHOWN:
+                run["status"] = batch.shown_status(event.stream_id)
             run["updated_at"], run["stream_version"] = at, event.version
         batch.recount()
         await save(conn, schema, "runs", batch.runs.values(), key=("id",), columns=RUN_COLUMNS)
@@ -218,6 +223,15 @@ class _Batch:
         step.update(changes, updated_at=at)
         self.dirty.add(key)
         return step
+
+    def shown_status(self, run_id: str) -> RunStatus:
+        """A running run is shown waiting for approval while one of its steps waits."""
+        waiting = any(
+            step["status"] == StepStatus.WAITING_FOR_APPROVAL
+            for (owner, _), step in self.steps.items()
+            if owner == run_id
+        )
+        return RunStatus.WAITING_FOR_APPROVAL if waiting else RunStatus.RUNNING
 
     def recount(self) -> None:
         """The step summary of each run whose steps changed, counted afresh from its steps."""
@@ -307,6 +321,14 @@ _HANDLERS: dict[str, Callable[[_Batch, Row, dict[str, Any], str], None]] = {
     "StepTimedOut": _end_attempt(StepStatus.TIMED_OUT),
     "StepSkipped": _close(StepStatus.SKIPPED),
     "StepCancelled": _close(StepStatus.CANCELLED),
+    "ApprovalRequested": lambda batch, run, d, at: batch.step(
+        run, d, at, status=StepStatus.WAITING_FOR_APPROVAL, queued_at=at
+    ),
+    # Opened, a run step goes back to pending until it is queued; an approval step's own
+    # end (succeeded, or failed when rejected) follows in the same command.
+    "ApprovalDecided": lambda batch, run, d, at: (
+        batch.step(run, d, at, status=StepStatus.PENDING) if d["opens"] else None
+    ),
 }
 
 

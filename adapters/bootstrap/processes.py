@@ -26,6 +26,7 @@ from adapters.bootstrap.roles import (
     projector_role,
     relay_role,
     runner_role,
+    scheduler_role,
 )
 from adapters.platform.admin_key import create_key, ensure_admin_key
 from adapters.platform.embedded import Keeper, ServerUrls, kept_servers
@@ -96,6 +97,11 @@ def dispatcher(settings: Settings, *, out: Out) -> None:
 def deliverer(settings: Settings, *, out: Out) -> None:
     """The `flowledger deliverer` command: outbound webhooks alone (migrations are `migrate`'s)."""
     _alone(settings, out, "deliverer", lambda urls: deliverer_role(settings, urls), to_nats=True)
+
+
+def scheduler(settings: Settings, *, out: Out) -> None:
+    """The `flowledger scheduler` command: this role alone (migrations are `migrate`'s job)."""
+    _alone(settings, out, "scheduler", lambda urls: scheduler_role(settings, urls))
 
 
 def _alone(
@@ -252,6 +258,7 @@ async def _up(
                     relay_role(settings, urls, shared),
                     dispatcher_role(settings, urls, shared),
                     deliverer_role(settings, urls, shared),
+                    scheduler_role(settings, urls, shared),
                     runner_role(settings, urls, sock, runner_token),
                     _keeping(keeper),
                 ]

@@ -9,6 +9,7 @@ from functools import partial
 
 from adapters.bootstrap.apps import api_app, gateway_app
 from adapters.bootstrap.resources import Resources, open_resources, shared_or_own
+from adapters.dispatch.approval_sweeper import ApprovalSweeper
 from adapters.dispatch.jobs import JobPublisher
 from adapters.dispatch.process import DispatchProcess
 from adapters.dispatch.reaper import Reaper
@@ -20,6 +21,7 @@ from adapters.platform.supervisor import Role, serve_http
 from adapters.runner.config import RunnerConfig
 from adapters.runner.launch import local_api_url
 from adapters.runner.runner import Runner
+from adapters.scheduler.role import run_scheduler, scheduler_for
 from adapters.secrets import vault
 from adapters.store.heartbeats import PgHeartbeats
 from adapters.streaming.jobs import ensure_jobs_stream
@@ -71,6 +73,10 @@ def dispatcher_role(settings: Settings, urls: ServerUrls, shared: Resources | No
 
 def deliverer_role(settings: Settings, urls: ServerUrls, shared: Resources | None = None) -> Role:
     return Role("deliverer", partial(_deliver, settings, urls, shared))
+
+
+def scheduler_role(settings: Settings, urls: ServerUrls, shared: Resources | None = None) -> Role:
+    return Role("scheduler", partial(_schedule, settings, urls, shared))
 
 
 def runner_role(settings: Settings, urls: ServerUrls, sock: socket.socket, token: str) -> Role:
@@ -130,6 +136,21 @@ async def _dispatch(
         async with asyncio.TaskGroup() as group:
             group.create_task(Projector(urls.database_url, [process]).run(stop), name="dispatch")
             group.create_task(reaper.run(stop), name="reaper")
+
+            sweeper = ApprovalSweeper(services.bus.dispatch, resources.pool)
+            group.create_task(sweeper.run(stop), name="approval-sweeper")
+
+
+async def _schedule(
+    settings: Settings, urls: ServerUrls, shared: Resources | None, stop: asyncio.Event
+) -> None:
+    """Fire due schedule slots until `stop` is set (several may run: each slot fires once)."""
+    own = partial(open_resources, settings, "scheduler", urls.database_url)
+    async with shared_or_own(shared, own) as resources:
+        scheduler = scheduler_for(
+            resources.services.bus.dispatch, resources.pool, grace_s=settings.scheduler_grace_s
+        )
+        await run_scheduler(scheduler, stop, tick_ms=settings.scheduler_tick_ms)
 
 
 async def _deliver(

@@ -17,6 +17,7 @@ from adapters.cli.console import err, guarded, out, settings_or_none, telemetry
 from adapters.cli.erase import add_erase_command
 from adapters.cli.export import add_export_command
 from adapters.cli.operations import add_commands as add_operations_commands
+from adapters.cli.pipelines_apply import add_pipelines_commands
 from adapters.cli.runner import add_runner_commands
 from adapters.cli.secrets import add_secrets_commands
 
@@ -118,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
         "are refused unless FLOWLEDGER_OUTBOUND_ALLOW names them. Any number may run; one of "
         "them delivers at a time.",
         _deliverer,
+        "scheduler",
+        "fire each due slot of every schedule trigger once (one role)",
+        "Run the scheduler alone against FLOWLEDGER_DATABASE_URL (the embedded PostgreSQL when "
+        "unset): every FLOWLEDGER_SCHEDULER_TICK_MS it starts a run for each schedule trigger "
+        "whose cron slot has come, in the schedule's time zone. Any number may run: a slot's "
+        "run has one id, so each slot starts one run however many schedulers see it. A slot "
+        "missed while none ran is skipped or run once late, as the schedule's `catch_up` says.",
+        _scheduler,
     )
     add(
         "relay",
@@ -152,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_command(commands, SETTINGS_HELP, _export)
     add_audit_commands(commands, SETTINGS_HELP)
     add_runner_commands(commands, runner=_runner, run=_run)
+    add_pipelines_commands(commands, apply=_pipelines_apply)
     add(
         "version",
         "print the flowledger version",
@@ -228,6 +238,15 @@ def _run(args: argparse.Namespace) -> int:
     return run_pipeline(settings, args, out=out, err=err)
 
 
+def _pipelines_apply(args: argparse.Namespace) -> int:
+    from adapters.cli.pipelines_apply import apply_file
+
+    settings = settings_or_none()
+    if settings is None:
+        return 2
+    return apply_file(settings, args, out=out, err=err)
+
+
 def _secrets(args: argparse.Namespace) -> int:
     from adapters.cli.secrets import secrets_command
 
@@ -265,6 +284,16 @@ def _deliverer(_args: argparse.Namespace) -> int:
         return 2
     telemetry(settings, "deliverer")
     return guarded(lambda: processes.deliverer(settings, out=out))
+
+
+def _scheduler(_args: argparse.Namespace) -> int:
+    from adapters.bootstrap import processes
+
+    settings = settings_or_none()
+    if settings is None:
+        return 2
+    telemetry(settings, "scheduler")
+    return guarded(lambda: processes.scheduler(settings, out=out))
 
 
 def _export(args: argparse.Namespace) -> int:

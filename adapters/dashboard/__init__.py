@@ -46,6 +46,7 @@ def routes() -> list[ControllerRouterHandler]:
             run_page.run_graph,
             run_page.cancel,
             run_page.retry,
+            run_page.decide,
             audit_page.audit_page,
             audit_page.export,
             operations.operations_page,

@@ -20,8 +20,10 @@ from adapters.http.reads.pipelines import visible_pipeline
 from adapters.http.reads.runs import LOG_SCHEMA, LOG_VIEWS, VIEWS, visible_run
 from adapters.visualization.graph import step_graph
 from adapters.visualization.svg import render_svg
+from commands.approvals import DecideApproval
 from commands.runs import CancelRun, RetryRun
 from domain.pipeline_definition import PipelineDefinition
+from domain.run_values import StepStatus
 from projections import logs, pipelines
 from projections.projection import live_schema
 from projections.run_rows import RunDetail
@@ -69,6 +71,8 @@ async def run_page(request: Request[Any, Any, Any], run_id: FromPath[UUID]) -> R
     )
     lines = _lines(found.items)
     may_write = request.user.allows("write", run.project_id)
+    may_approve = request.user.allows("approve", run.project_id)
+    waiting = [s.name for s in run.steps if s.status is StepStatus.WAITING_FOR_APPROVAL]
     return page(
         request,
         "run.html",
@@ -77,6 +81,7 @@ async def run_page(request: Request[Any, Any, Any], run_id: FromPath[UUID]) -> R
         lines=lines,
         last_log=lines[-1]["position"] if lines else 0,
         may_write=may_write,
+        waiting=waiting if may_approve else [],
         watch=f"/ws/runs/{run.id}",
     )
 
@@ -138,6 +143,20 @@ async def run_graph(request: Request[Any, Any, Any], run_id: FromPath[UUID]) -> 
 async def cancel(request: Request[Any, Any, Any], run_id: FromPath[UUID]) -> Response[bytes]:
     await _run(request, run_id)
     return await execute(request, CancelRun(run_id=run_id, reason="cancelled from the dashboard"))
+
+
+@post("/dashboard/runs/{run_id:uuid}/approvals/{step:str}/{decision:str}", include_in_schema=False)
+async def decide(
+    request: Request[Any, Any, Any], run_id: FromPath[UUID], step: FromPath[str], decision: str
+) -> Response[bytes]:
+    """A decision without inputs (a step whose inputs are required is decided over the API)."""
+    await _run(request, run_id)
+    if decision not in ("approve", "reject"):
+        raise views.not_found("decision")
+    command = DecideApproval(
+        run_id=run_id, step=step, decision=decision, comment="decided from the dashboard"
+    )
+    return await execute(request, command)
 
 
 @post("/dashboard/runs/{run_id:uuid}/retry", include_in_schema=False)

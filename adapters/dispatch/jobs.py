@@ -8,6 +8,7 @@ from uuid import UUID
 
 from nats.js import JetStreamContext
 
+from adapters.dispatch.needed_outputs import needed_outputs
 from adapters.streaming.jobs import Job, encode_job, job_subject, publish_headers
 from commands.ports import Repository
 from domain.pipeline import Pipeline
@@ -101,7 +102,7 @@ def _job(
         step=spec.name,
         attempt=attempt,
         run=spec.run,
-        env=dict(spec.env),
+        env={**spec.env, **needed_outputs(run, spec.name)},
         parameters={k: parameter_text(v) for k, v in run.parameters.items()},
         timeout_s=run.plan[spec.name].timeout_s,
         label=label,

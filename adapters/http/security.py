@@ -43,6 +43,7 @@ EXCLUDED_FROM_AUTH = [
     r"^/ready$",
     r"^/metrics$",
     r"^/docs(/|$)",
+    r"^/api/v1/schemas/",
     r"^/webhooks(/|$)",
     r"^/dashboard(/|$)",
 ]

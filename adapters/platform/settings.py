@@ -100,6 +100,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How often a runner heartbeats."""
     runner_lost_after_s: int = 30
     """A runner silent this long is marked lost and its running steps fail `runner_lost`."""
+    scheduler_tick_ms: int = 1000
+    """How often a scheduler looks for due slots (it wakes on each whole multiple)."""
+    scheduler_grace_s: int = 60
+    """A slot older than this when first seen was missed (downtime): its catch-up decides."""
+    scheduler_pool_size: int = 8
+    """PostgreSQL connections of a `flowledger scheduler`."""
     api_url: str | None = None
     """Where runners and `flowledger run` reach the HTTP API; None: http://host:port above."""
     api_key: str | None = None
@@ -431,6 +437,9 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "dispatch_duplicate_window_s": _int_in(1, 7 * 86400, "expected 1 to 604800 seconds"),
     "runner_heartbeat_interval_s": _int_in(1, 3600, "expected 1 to 3600 seconds"),
     "runner_lost_after_s": _int_in(2, 86400, "expected 2 to 86400 seconds"),
+    "scheduler_tick_ms": _int_in(10, 60000, "expected 10 to 60000 milliseconds"),
+    "scheduler_grace_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
+    "scheduler_pool_size": _int_in(3, 1000, _POOL_SIZE),
     "api_url": _http_url,
     "api_key": _token,
     "runner_token": _token,

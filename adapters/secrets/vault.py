@@ -73,8 +73,10 @@ class VaultReader:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def reveal(self, project_id: UUID, name: str) -> RevealedSecret | None:
-        found = await reveal(self._pool, str(project_id), name)
+    async def reveal(
+        self, project_id: UUID, name: str, *, environment: str | None = None
+    ) -> RevealedSecret | None:
+        found = await reveal(self._pool, str(project_id), name, environment=environment)
         if found is None:
             return None
         return RevealedSecret(

@@ -19,6 +19,7 @@ PROJECT_IN_DATA = (
     "ApiKeyIssued",
     "WebhookSourceRegistered",
     "WebhookReceived",
+    "EnvironmentConfigured",
 )
 """First events whose `project_id` names their stream's project (as the relay's `learn`
 reads them)."""

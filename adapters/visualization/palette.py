@@ -24,6 +24,7 @@ PALETTE: dict[str, Colours] = {
     StepStatus.TIMED_OUT.value: Colours("#ffedd5", "#ea580c", "#7c2d12"),
     StepStatus.CANCELLED.value: Colours("#fef3c7", "#d97706", "#78350f"),
     StepStatus.SKIPPED.value: Colours("#f5f3ff", "#8b5cf6", "#4c1d95", dashed=True),
+    StepStatus.WAITING_FOR_APPROVAL.value: Colours("#fdf4ff", "#c026d3", "#701a75"),
     NO_STATE: Colours("#ffffff", "#9ca3af", "#4b5563", dashed=True),
     DEFINED: Colours("#f8fafc", "#475569", "#0f172a"),
 }

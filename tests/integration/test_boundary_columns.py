@@ -16,7 +16,9 @@ import msgspec.inspect as mi
 import pytest
 
 from commands.api_keys import IssueApiKey
+from commands.approvals import DecideApproval
 from commands.context import CommandContext
+from commands.environments import ConfigureEnvironment
 from commands.pipelines import CreatePipeline
 from commands.projects import CreateProject
 from commands.runners import RegisterRunner
@@ -45,6 +47,9 @@ BOUNDARY: list[tuple[type[msgspec.Struct], str, str, str, str]] = [
     (TriggerRun, "external.external_id", "runs", "runs", "external_id"),
     (TriggerRun, "external.url", "runs", "runs", "external_url"),
     (TriggerRun, "parameters", "runs", "runs", "parameters"),
+    (TriggerRun, "schedule", "schedules", "fired", "key"),
+    # A schedule's key is its name or its cron and zone: never longer than a run's `schedule`.
+    (TriggerRun, "schedule", "schedules", "schedules", "key"),
     (CancelRun, "reason", "runs", "runs", "cancel_reason"),
     (ReportStepStatus, "step", "runs", "steps", "name"),
     (ReportStepStatus, "attempt", "runs", "steps", "attempt"),
@@ -87,6 +92,26 @@ BOUNDARY: list[tuple[type[msgspec.Struct], str, str, str, str]] = [
         "delivery_id",
     ),
     (RecordDeliveryOutcome, "reason", "webhook_deliveries", "webhook_deliveries", "reason"),
+    (DecideApproval, "step", "approvals", "pending_approvals", "step"),
+    (CreatePipeline, "definition.steps.name", "environments", "deployments", "step"),
+    (CreatePipeline, "definition.steps.environment", "environments", "deployments", "environment"),
+    (ConfigureEnvironment, "name", "environments", "environments", "name"),
+    (ConfigureEnvironment, "approvers", "environments", "environments", "approvers"),
+    (ConfigureEnvironment, "branches", "environments", "environments", "branches"),
+    (
+        ConfigureEnvironment,
+        "required_approvals",
+        "environments",
+        "environments",
+        "required_approvals",
+    ),
+    (
+        ConfigureEnvironment,
+        "approval_timeout_s",
+        "environments",
+        "environments",
+        "approval_timeout_s",
+    ),
 ]
 ACTOR_COLUMNS = [("runs", "runs", "actor"), ("api_keys", "api_keys", "issued_by")]
 """Filled from the principal's name, not a command field: bounded by ACTOR_MAX."""

@@ -52,7 +52,9 @@ def test_the_domain_registry_knows_every_stream_type_and_event_name() -> None:
         "subscription",
         "commit_status",
         "system_notice",
+        "environment",
         "secret",
+        "schedule_skip",
     }
     assert registry.stream_type(Project) == "project"
     assert registry.event_type("ProjectCreated").cls is Project.Created

@@ -8,10 +8,12 @@ Registered after the command controllers, each merges into the existing route.
 from adapters.http.reads import (
     admin,
     analytics,
+    environments,
     pipelines,
     projections,
     runners,
     runs,
+    schemas,
     secrets,
     status,
     subscriptions,
@@ -32,5 +34,7 @@ ROUTES = [
     *visualization.ROUTES,
     *subscriptions.ROUTES,
     *usage.ROUTES,
+    *environments.ROUTES,
     *secrets.ROUTES,
+    *schemas.ROUTES,
 ]

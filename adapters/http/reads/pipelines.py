@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +26,7 @@ from adapters.http.reads.params import (
     text,
     uuid,
 )
+from adapters.http.reads.schedules import PipelineView, with_schedules
 from adapters.http.security import Req
 from commands.context import Principal
 from domain.pipeline import PipelineStatus
@@ -108,9 +110,7 @@ async def list_pipelines(request: Req) -> Response[PipelinePage]:
     operation_class=ONE.operation(),
     responses=views.ITEM_ANSWERS,
 )
-async def get_pipeline(
-    request: Req, pipeline_id: FromPath[UUID]
-) -> Response[pipelines.PipelineRow]:
+async def get_pipeline(request: Req, pipeline_id: FromPath[UUID]) -> Response[PipelineView]:
     query = ONE.parse(request.query_params.dict())
     projects = project_ids(project_filter(request.user, None))
     answer = await views.item(
@@ -123,7 +123,8 @@ async def get_pipeline(
     if isinstance(answer.content, pipelines.PipelineRow):
         # The value If-Match takes on PUT: one version for optimistic concurrency.
         answer.headers["ETag"] = f'"{answer.content.stream_version}"'
-    return answer
+        answer.content = with_schedules(answer.content, datetime.now(UTC))
+    return answer  # type: ignore[return-value]  # its content is now the PipelineView
 
 
 @get(

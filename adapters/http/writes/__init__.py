@@ -2,7 +2,9 @@
 where it wrote. Registered before the reads, whose GETs merge into the same paths."""
 
 from adapters.http.writes.api_keys import ApiKeysController
+from adapters.http.writes.approvals import ApprovalsController
 from adapters.http.writes.data_subjects import DataSubjectsController
+from adapters.http.writes.environments import EnvironmentsController
 from adapters.http.writes.pipelines import PipelinesController
 from adapters.http.writes.projects import ProjectsController
 from adapters.http.writes.runners import RunnersController
@@ -23,6 +25,8 @@ ROUTES = [
     DataSubjectsController,
     SubscriptionsController,
     SystemController,
+    ApprovalsController,
+    EnvironmentsController,
     SecretsController,
     StepSecretsController,
 ]

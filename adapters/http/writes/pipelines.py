@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -14,6 +14,9 @@ from adapters.http.answers import answers
 from adapters.http.commanding import execute
 from adapters.http.problems import problem
 from adapters.http.security import Req
+from adapters.http.writes.pipeline_yaml import placed, yaml_request
+from adapters.pipeline_code.document import SCHEMA_PATH
+from adapters.pipeline_code.yaml_text import YAML_MAX_BYTES
 from commands.pipelines import (
     ActivatePipeline,
     ArchivePipeline,
@@ -21,6 +24,7 @@ from commands.pipelines import (
     DeactivatePipeline,
     DefinePipelineVersion,
 )
+from domain.errors import InvalidValue
 from domain.limits import ITEMS_MAX, STEPS_MAX, Description, Name
 from domain.pipeline_definition import (
     ParameterSpec,
@@ -78,6 +82,7 @@ class PipelineUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     runs_cancelled: int | None = None
     runs_timed_out: int | None = None
     degraded: bool | None = None
+    schedules: Annotated[list[Any], Meta(max_length=ITEMS_MAX)] | None = None
 
     def to_definition(self) -> PipelineDefinition:
         if self.definition is not None:
@@ -126,9 +131,13 @@ class PipelinesController(Controller):
         operation_id="definePipelineVersion",
         status_code=202,
         responses=answers(202),
+        request_class=yaml_request(PipelineUpdate),
         description="Appends a new version; runs keep the version they started with. The body "
         "is the definition, or what GET answered, sent back as it is. `If-Match` takes the ETag "
-        "GET answered (the stream version): another write since then is a 409.",
+        "GET answered (the stream version): another write since then is a 409. The same "
+        "definition may be sent as YAML (`Content-Type: application/yaml`, the format of "
+        f"`{SCHEMA_PATH}`): loaded safely (plain data, no aliases, at most {YAML_MAX_BYTES} "
+        "bytes); a refusal names the `field` and its `line` and `column`.",
     )
     async def update(
         self,
@@ -147,7 +156,10 @@ class PipelinesController(Controller):
             expected_version=_if_match(if_match),
             project_id=data.project_id,
         )
-        return await execute(request, command)
+        try:
+            return await execute(request, command)
+        except InvalidValue as error:
+            raise placed(request, error) from None
 
     @delete(
         "/{pipeline_id:uuid}",

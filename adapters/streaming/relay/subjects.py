@@ -69,6 +69,8 @@ def learn(envelope: EventEnvelope) -> Owner | None:
             return Owner(_text(data.get("project_id")), envelope.stream_id)
         case "RunRequested":
             return Owner(_text(data.get("project_id")), _text(data.get("pipeline_id")))
-        case "ApiKeyIssued" | "WebhookSourceRegistered" | "WebhookReceived":
+        case (
+            "ApiKeyIssued" | "WebhookSourceRegistered" | "WebhookReceived" | "EnvironmentConfigured"
+        ):
             return Owner(_text(data.get("project_id")))
     return None

@@ -54,3 +54,19 @@ def test_cancel_a_running_run_from_its_page(browsing: Browsing) -> None:
     page.wait_for_selector("#run-status:text('cancelled')", timeout=30_000)
     assert site.status(run) == "cancelled"
     browsing.no_problems()
+
+
+def test_approve_a_waiting_step_from_its_run_page(browsing: Browsing) -> None:
+    site, page = browsing.site, browsing.page
+    project = site.project()
+    steps = ({"name": "ask", "kind": "approval", "prompt": "Go?"}, {"name": "go", "run": "true"})
+    run = site.trigger(site.pipeline(project, *steps))
+    site.wait_status(run, "waiting_for_approval")
+    browsing.sign_in()
+    page.goto(f"/dashboard/runs/{run}")
+    browsing.wait_live()
+
+    page.get_by_role("button", name="Approve").click()
+    site.wait_status(run, "succeeded")
+    page.wait_for_selector("#run-status:text('succeeded')", timeout=30_000)
+    browsing.no_problems()

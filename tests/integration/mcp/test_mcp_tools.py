@@ -16,11 +16,12 @@ READ_TOOLS = {
     "get_run",
     "read_run_logs",
     "list_recent_failures",
+    "list_pending_approvals",
     "list_secrets",
     "ai_usage",
     "step_errors",
 }
-WRITE_TOOLS = {"trigger_run", "cancel_run"}
+WRITE_TOOLS = {"trigger_run", "cancel_run", "decide_approval"}
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
@@ -49,6 +49,9 @@ def ordered(rows: list[RunRow], column: str = "queued_at", desc: bool = True) ->
     return [r.id for r in sorted(rows, key=key, reverse=desc)]
 
 
+NIGHTLY = dict(schedule="nightly", slot=datetime(2026, 1, 1, tzinfo=UTC))
+
+
 @pytest_asyncio.fixture
 async def world(driver: Driver, projected: Projected) -> World:
     p, q = await driver.project(), await driver.project()
@@ -58,7 +61,7 @@ async def world(driver: Driver, projected: Projected) -> World:
     plans = [
         (a, "alice", dict(kind="api", ref="refs/heads/main"), "succeeded"),
         (a, "bob", dict(kind="manual", ref="refs/heads/dev"), "failed"),
-        (b, "alice", dict(kind="schedule", ref="refs/tags/v1"), "running"),
+        (b, "alice", dict(kind="schedule", ref="refs/tags/v1", **NIGHTLY), "running"),
         (b, "carol", dict(kind="webhook", ref="refs/heads/main", event="push"), "queued"),
         (c, "bob", dict(kind="api"), "cancelled"),
         (a, "alice", dict(kind="api", ref="refs/heads/main", external=jenkins), "ext"),

@@ -9,6 +9,7 @@ import contextlib
 import os
 import random
 from collections import Counter
+from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
@@ -16,7 +17,7 @@ import asyncpg
 from commands import runs
 from commands.runs import LogChunk
 from domain.errors import DomainError
-from domain.pipeline_definition import StepSpec
+from domain.pipeline_definition import StepSpec, TriggerSpec
 from domain.run import Run
 from domain.run_values import ExternalRef, Provider, RunStatus, StepStatus
 from projections.catalog import ALL
@@ -58,12 +59,17 @@ class Chaos:
         if rng.random() < 0.15:
             ref = f"{rng.randrange(1000)}"
             external = ExternalRef(provider=Provider.GITLAB, external_id=ref, url="https://gl/x")
+        kind = rng.choice(["api", "manual", "schedule"])
+        # A scheduled run names its schedule and slot (the schedules view keeps the latest).
+        slot = datetime(2026, 1, 1, rng.randrange(24), tzinfo=UTC)
+        scheduled = {"schedule": "nightly", "slot": slot} if kind == "schedule" else {}
         run = await self.driver.trigger(
             pipeline,
             actor=rng.choice(["alice", "bob", "carol"]),
-            kind=rng.choice(["api", "manual", "schedule"]),
+            kind=kind,
             ref=rng.choice([None, "refs/heads/main", "refs/heads/dev", "refs/tags/v1"]),
             external=external,
+            **scheduled,
         )
         self.runs.append(run)
         for _ in range(60):
@@ -177,6 +183,9 @@ async def table_rows(pool: asyncpg.Pool, schema: str) -> dict[str, list[str]]:
     }
 
 
+NIGHTLY = (TriggerSpec(source="schedule", cron="@hourly", schedule="nightly"),)
+
+
 async def test_a_rebuild_equals_the_live_views_row_for_row(
     driver: Driver, projected: Projected, pool: asyncpg.Pool
 ) -> None:
@@ -185,8 +194,8 @@ async def test_a_rebuild_equals_the_live_views_row_for_row(
     chaos = Chaos(driver, rng)
     project, other = await driver.project(), await driver.project()
     pipelines = [
-        await driver.pipeline(project, steps=STEPS),
-        await driver.pipeline(project, steps=STEPS[:2]),
+        await driver.pipeline(project, steps=STEPS, triggers=NIGHTLY),
+        await driver.pipeline(project, steps=STEPS[:2], triggers=NIGHTLY),
         await driver.pipeline(other, steps=STEPS[:1]),
     ]
     stop = asyncio.Event()

@@ -16,7 +16,16 @@ STEPS = (
     StepSpec(name="test", run="make test", needs=("build",)),
     StepSpec(name="lint", run="make lint", needs=("build",), allow_failure=True),
 )
-STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "skipped", "cancelled")
+STATUSES = (
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "timed_out",
+    "skipped",
+    "cancelled",
+    "waiting_for_approval",
+)
 ALL_PENDING = {s: 0 for s in STATUSES}
 
 

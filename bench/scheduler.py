@@ -1,0 +1,209 @@
+"""Schedules at scale: 10,000 schedules due in the same minute, fired by two scheduler
+processes, beside the same 10,000 run requests sent straight through the command bus.
+
+    uv run python bench/scheduler.py [--schedules 10000] [--schedulers 2]
+
+Seeds one project with N pipelines, each with one daily schedule trigger due at the same
+minute `--lead` minutes ahead (`M H * * *`), and a `flowledger projector` process for the
+schedules view. The baseline then dispatches N `TriggerRun` commands (the same commands a
+scheduler sends, for an old slot) from this process, 32 at a time, all requested at one
+instant: its "lag" is when each one committed. Then `--schedulers` `flowledger scheduler`
+processes start, with nothing due until the slot. Its fire lag is each run's commit
+time (`events.recorded_at`) minus the slot; a slot fired twice would be two RunRequested of one
+(pipeline, slot), a missed one a pipeline without any. Target: p99 lag < 1 s, 0 and 0.
+
+Uses FLOWLEDGER_DATABASE_URL / FLOWLEDGER_NATS_URL when set, else embedded servers in a temp
+folder (bench/_servers.py).
+"""
+
+# ruff: noqa: E402  (the imports after the sys.path fix below)
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if __name__ == "__main__":
+    # As a script, bench/ leads sys.path and this file would shadow the `commands` package.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+    sys.path.insert(0, str(ROOT))
+
+import asyncpg
+import msgspec
+
+from adapters.bootstrap import open_services
+from adapters.platform.services import Services
+from adapters.store.migrations import migrate
+from bench._figures import pct, verdict
+from bench._servers import bench_servers
+from commands import pipelines, projects, runs
+from commands.context import CommandContext, Principal
+from commands.scheduler import SCHEDULER, slot_key
+from domain.pipeline_definition import PipelineDefinition, StepSpec, TriggerSpec
+
+CONCURRENCY = 32
+ADMIN = Principal(id="bench", name="bench", project_id=None, scopes=frozenset({"admin"}))
+OLD_SLOT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def context(principal: Principal = ADMIN, key: str | None = None) -> CommandContext:
+    return CommandContext(
+        principal=principal,
+        at=datetime.now(UTC),
+        correlation_id=str(uuid.uuid4()),
+        idempotency_key=key,
+    )
+
+
+async def bounded(n: int, make, *, concurrency: int = CONCURRENCY) -> list[float]:
+    """Run `make(i)` for i < n, `concurrency` at a time; each one's completion, from the start."""
+    limit, start = asyncio.Semaphore(concurrency), time.perf_counter()
+
+    async def one(i: int) -> float:
+        async with limit:
+            await make(i)
+            return time.perf_counter() - start
+
+    return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+
+async def seed(services: Services, n: int, cron: str) -> list[uuid.UUID]:
+    bus = services.bus.dispatch
+    project = await bus(projects.CreateProject(name="bench", slug="bench"), context())
+    definition = PipelineDefinition(
+        name="scheduled",
+        steps=(StepSpec(name="build", run="make"),),
+        triggers=(TriggerSpec(source="schedule", cron=cron, schedule="bench"),),
+    )
+    ids: list[uuid.UUID] = [uuid.UUID(int=0)] * n
+
+    async def create(i: int) -> None:
+        command = pipelines.CreatePipeline(
+            project_id=uuid.UUID(project.id),
+            definition=msgspec.structs.replace(definition, name=f"scheduled-{i}"),
+        )
+        ids[i] = uuid.UUID((await bus(command, context())).id)
+
+    await bounded(n, create, concurrency=64)
+    return ids
+
+
+async def direct_baseline(services: Services, ids: list[uuid.UUID]) -> list[float]:
+    """The same run requests, straight through the bus: when each committed, from one instant."""
+
+    async def request(i: int) -> None:
+        command = runs.TriggerRun(
+            pipeline_id=ids[i], kind="schedule", schedule="bench", slot=OLD_SLOT
+        )
+        await services.bus.dispatch(
+            command, context(SCHEDULER, slot_key(ids[i], "bench", OLD_SLOT))
+        )
+
+    return await bounded(len(ids), request)
+
+
+async def until(check, what: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: {what} did not happen within {timeout_s:.0f} s")
+        await asyncio.sleep(0.5)
+
+
+@contextlib.asynccontextmanager
+async def processes(env: dict[str, str], *commands: list[str]) -> AsyncIterator[None]:
+    started = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "adapters.cli.main", *command, cwd=ROOT, env=env
+        )
+        for command in commands
+    ]
+    try:
+        yield
+    finally:
+        for proc in started:
+            if proc.returncode is None:
+                proc.terminate()
+        for proc in started:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 30)
+            if proc.returncode is None:
+                proc.kill()
+
+
+async def fired_at(pool: asyncpg.Pool, slot: datetime) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT data::jsonb->>'pipeline_id' AS pipeline, recorded_at FROM events"
+        " WHERE type = 'RunRequested' AND data::jsonb->'trigger'->>'schedule' IS NOT NULL"
+        " AND (data::jsonb->'trigger'->>'slot')::timestamptz = $1",
+        slot,
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    with bench_servers() as (settings, urls, env):
+        await migrate(urls.database_url)
+        env = {**env, "FLOWLEDGER_DATABASE_URL": urls.database_url}
+        async with open_services(settings, urls.database_url, pool_size=10) as services:
+            pool = services.store.pool
+            slot = (datetime.now(UTC) + timedelta(minutes=args.lead)).replace(
+                second=0, microsecond=0
+            )
+            t = time.perf_counter()
+            ids = await seed(services, args.schedules, f"{slot.minute} {slot.hour} * * *")
+            print(f"seeded {len(ids):,} scheduled pipelines in {time.perf_counter() - t:.1f} s")
+            async with processes(env, ["projector"]):
+
+                async def all_shown() -> bool:
+                    try:
+                        count = await pool.fetchval("SELECT count(*) FROM rm_schedules.schedules")
+                    except asyncpg.UndefinedTableError:
+                        return False  # the projector has yet to create its view
+                    return count == len(ids)
+
+                await until(all_shown, "the schedules view showing every schedule", 600)
+                baseline = await direct_baseline(services, ids)
+                schedulers = [["scheduler"]] * args.schedulers
+                if (ahead := (slot - datetime.now(UTC)).total_seconds()) < 10:
+                    raise SystemExit(f"bench: set-up overran the slot ({ahead:.0f} s): --lead more")
+                async with processes(env, *schedulers):
+                    print(
+                        f"{args.schedulers} schedulers started; slot {slot:%H:%M}Z in {ahead:.0f} s"
+                    )
+                    await asyncio.sleep(max(0.0, (slot - datetime.now(UTC)).total_seconds()))
+
+                    async def settled() -> bool:
+                        return len(await fired_at(pool, slot)) >= len(ids)
+
+                    with contextlib.suppress(SystemExit):
+                        await until(settled, "every slot fired", 600)
+                    await asyncio.sleep(5)  # a late duplicate would show up by now
+                rows = await fired_at(pool, slot)
+    lags = [(r["recorded_at"] - slot).total_seconds() for r in rows]
+    distinct = {r["pipeline"] for r in rows}
+    twice, missed = len(rows) - len(distinct), len(ids) - len(distinct)
+    b50, b99 = pct(baseline, 0.5), pct(baseline, 0.99)
+    s50, s99 = pct(lags, 0.5), pct(lags, 0.99)
+    print(f"\n{len(ids):,} schedules due at {slot:%H:%M}Z, {args.schedulers} scheduler processes")
+    target = verdict(s99 < 1)
+    print(f"  fire lag        p50 {s50:7.3f} s   p99 {s99:7.3f} s   (target p99 < 1 s: {target})")
+    print(f"  fired twice     {twice}   (target 0: {verdict(twice == 0)})")
+    print(f"  missed          {missed}   (target 0: {verdict(missed == 0)})")
+    print(f"  baseline: the same {len(ids):,} run requests through the bus, {CONCURRENCY} at once")
+    print(f"  commit time     p50 {b50:7.3f} s   p99 {b99:7.3f} s   (all {max(baseline):.3f} s)")
+    print(f"  ratio (scheduled / direct)   p50 {s50 / b50:5.2f}x   p99 {s99 / b99:5.2f}x")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--schedules", type=int, default=10_000)
+    parser.add_argument("--schedulers", type=int, default=2)
+    parser.add_argument("--lead", type=int, default=4, help="minutes from start to the slot")
+    asyncio.run(main(parser.parse_args()))
