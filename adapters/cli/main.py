@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         "are refused unless FLOWLEDGER_OUTBOUND_ALLOW names them. Any number may run; one of "
         "them delivers at a time.",
         _deliverer,
+    )
+    add(
         "scheduler",
         "fire each due slot of every schedule trigger once (one role)",
         "Run the scheduler alone against FLOWLEDGER_DATABASE_URL (the embedded PostgreSQL when "
