@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -12,11 +13,12 @@ from adapters.http.commanding import CommandAnswer
 from adapters.http.reads import pipelines as queries
 from adapters.http.reads import views
 from adapters.http.reads.access import project_filter, project_ids
+from adapters.http.reads.schedules import PipelineView, with_schedules
 from adapters.mcp.calls import Caller, raw_query
 from adapters.mcp.tools import READ_ONLY, WRITES, Limit, McpTool, MinPosition
 from commands.runs import TriggerRun
 from domain.pipeline import PipelineStatus
-from projections.pipelines import PIPELINE_SORTS, PipelineRow
+from projections.pipelines import PIPELINE_SORTS
 
 PipelineSort = Literal[tuple(PIPELINE_SORTS)]  # type: ignore[valid-type]
 ParamValue = str | int | float | bool
@@ -60,7 +62,7 @@ async def list_pipelines(caller: Caller, args: ListPipelines) -> queries.Pipelin
     return views.page_body(queries.PipelinePage, query, position, result)
 
 
-async def describe_pipeline(caller: Caller, args: DescribePipeline) -> PipelineRow:
+async def describe_pipeline(caller: Caller, args: DescribePipeline) -> PipelineView:
     query = queries.ONE.parse(raw_query(min_position=args.min_position))
     projects = project_ids(project_filter(caller.principal, None))
     _, found = await caller.read(
@@ -70,7 +72,7 @@ async def describe_pipeline(caller: Caller, args: DescribePipeline) -> PipelineR
     )
     if found is None:
         raise views.not_found("pipeline")
-    return found
+    return with_schedules(found, datetime.now(UTC))
 
 
 async def trigger_run(caller: Caller, args: TriggerPipelineRun) -> CommandAnswer:

@@ -140,3 +140,19 @@ def test_a_secret_replays_from_its_stored_records() -> None:
         secret.project_id,
     )
     assert (replayed.secret_version, replayed.deleted, replayed.fingerprint) == (2, True, None)
+
+
+def test_a_step_declares_secret_names_once_apart_from_env_and_a_valid_environment() -> None:
+    from domain.pipeline_definition import StepSpec
+
+    StepSpec(name="ok", run="x", secrets=("A", "B"), environment="prod").check("steps[0]")
+    bad = [
+        (StepSpec(name="s", run="x", secrets=("A", "A")), "steps[0].secrets"),
+        (StepSpec(name="s", run="x", secrets=("1A",)), "steps[0].secrets"),
+        (StepSpec(name="s", run="x", env={"A": "v"}, secrets=("A",)), "steps[0].secrets"),
+        (StepSpec(name="s", run="x", environment="no spaces"), "steps[0].environment"),
+    ]
+    for spec, field in bad:
+        with pytest.raises(InvalidValue) as refused:
+            spec.check("steps[0]")
+        assert refused.value.field == field

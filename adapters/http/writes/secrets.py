@@ -13,7 +13,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, delete, put
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from adapters.http.answers import answers
 from adapters.http.commanding import command_context
@@ -101,7 +101,7 @@ class SecretsController(Controller):
         request: Req,
         project_id: FromPath[UUID],
         name: FromPath[SecretName],
-        environment: EnvironmentName | None = None,
+        environment: FromQuery[EnvironmentName | None] = None,
     ) -> Response[SecretAnswer]:
         command = DeleteSecret(project_id=project_id, name=name, environment=environment)
         return await _run(request, command)

@@ -72,6 +72,11 @@ async def test_set_list_and_delete_a_secret_without_ever_answering_its_value(
     assert [(i["environment"], i["version"]) for i in after["items"]] == [("prod", 1)]
     wide = await vault.reveal(pool, project_id, "DEPLOY_KEY")
     assert wide is None
+    bad_env = await client.delete(path, params={"environment": "no spaces"}, headers=writer)
+    scoped_gone = await client.delete(path, params={"environment": "prod"}, headers=writer)
+    assert bad_env.status_code == 422, bad_env.text
+    assert scoped_gone.status_code == 200, scoped_gone.text
+    assert await vault.reveal(pool, project_id, "DEPLOY_KEY", environment="prod") is None
 
 
 async def test_another_projects_key_gets_404_for_every_secret_route(

@@ -200,3 +200,46 @@ async def _another_project(stack: Stack) -> UUID:
     )
     assert answer.status_code == 201, answer.text
     return UUID(answer.json()["id"])
+
+
+async def test_a_step_in_an_environment_gets_the_value_bound_to_it(
+    stack: Stack, label: str
+) -> None:
+    wide, prod = "wide-" + random_text.token_hex(8), "prod-" + random_text.token_hex(8)
+    script = 'echo "len=${#DB_URL}" >> "$FLOWLEDGER_OUTPUTS"\n' + (
+        'echo "sha=$(printf %s "$DB_URL" | sha256sum | cut -d" " -f1)" >> "$FLOWLEDGER_OUTPUTS"\n'
+    )
+    pipeline = await stack.pipeline(
+        [
+            {"name": "test", "run": script, "labels": [label], "secrets": ["DB_URL"]},
+            {
+                "name": "deploy",
+                "run": script,
+                "labels": [label],
+                "secrets": ["DB_URL"],
+                "environment": "prod",
+            },
+        ]
+    )
+    project_id = await project_of(stack, pipeline)
+    await set_secret(stack, project_id, "DB_URL", wide)
+    answer = await stack.http.put(
+        f"/api/v1/projects/{project_id}/secrets/DB_URL",
+        json={"value": prod, "environment": "prod"},
+        headers=stack.admin,
+    )
+    assert answer.status_code == 200, answer.text
+
+    async with runners(stack.runner_config(label)):
+        run_id = await stack.trigger(pipeline)
+        assert await stack.finished(run_id) == "RunSucceeded"
+
+    events = await stack.events(run_id)
+    outputs = {d["step"]: d["outputs"] for _, t, d in events if t == "StepSucceeded"}
+    assert outputs["test"]["sha"] == hashlib.sha256(wide.encode()).hexdigest()
+    assert outputs["deploy"]["sha"] == hashlib.sha256(prod.encode()).hexdigest()
+    used = {d["step"]: d["secrets"] for d in await received(stack, run_id)}
+    assert used == {
+        "test": [{"name": "DB_URL", "version": 1, "environment": None}],
+        "deploy": [{"name": "DB_URL", "version": 1, "environment": "prod"}],
+    }
