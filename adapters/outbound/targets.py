@@ -94,12 +94,9 @@ async def resolve(url: str, allow: AllowList) -> Target:
         raise Blocked("not an http(s) URL")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-        )
-    except OSError as exc:
-        raise Blocked(f"cannot resolve {host}: {exc.strerror or exc}") from None
-    addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+        addresses = [ipaddress.ip_address(host)]  # a literal needs no lookup
+    except ValueError:
+        addresses = await _lookup(host, port)
     if not addresses:
         raise Blocked(f"{host} has no address")
     allowed_host = allow.names(host)
@@ -110,3 +107,13 @@ async def resolve(url: str, allow: AllowList) -> Target:
                 "FLOWLEDGER_OUTBOUND_ALLOW to allow it"
             )
     return Target(url, host, str(addresses[0]), port, parts.scheme)
+
+
+async def _lookup(host: str, port: int) -> list[Address]:
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )
+    except OSError as exc:
+        raise Blocked(f"cannot resolve {host}: {exc.strerror or exc}") from None
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
