@@ -28,7 +28,7 @@ from adapters.outbound.delivery import Live, Message, Outbound, deliver, park
 from adapters.outbound.signing import secret_key
 from adapters.outbound.targets import AllowList
 from adapters.outbound.worker import HEAD, Worker, body_of, consumed, forget_consumer
-from adapters.platform.secrets import SecretBox
+from adapters.platform.secrets import SecretBox, SecretUnsealError
 from adapters.platform.settings import Settings
 from adapters.statuses.reporter import Reporter, Reveal
 from adapters.store import reader
@@ -279,7 +279,13 @@ class Deliverer:
         running = self.workers.get(sub_id)
         if running is not None and not running[1].done():
             return
-        live = await self._live(sub_id)
+        try:
+            live = await self._live(sub_id)
+        except SecretUnsealError as error:
+            # Sealed under another cipher key: this one subscription cannot be signed for, the
+            # others go on. (Rotating the key without re-sealing leaves it so.)
+            log.warning("outbound subscription %s skipped: %s", sub_id, error)
+            return
         if live is None:
             return
         worker = Worker(self.out, live, js, self.stream, self.prefix)
