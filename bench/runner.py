@@ -22,6 +22,11 @@ The pipeline has one step, `true`. Two phases of `--runs` runs each:
     for, as many times, in this process, in the same run.
 (c) context: one command through the API, alone (the runner leg holds one: its "running" report).
 With --burst, also runs/s when every run is requested at once.
+With --checkout, a third phase (paced like the second) runs a step with `checkout: true` of a
+local repository (--repo-files files, over file://): (a) for it; then 30 such runs one at a
+time, whose checkout time the runner records (StepCheckedOut), beside (d) `git clone --depth 1`
+and a full `git clone` of the same repository over the same URL, run directly here as many
+times, one at a time.
 Targets: p50 overhead < 50 ms, p99 < 250 ms (judged for each phase). Uses FLOWLEDGER_DATABASE_URL /
 FLOWLEDGER_NATS_URL when set, else embedded servers in a temp folder.
 """
@@ -35,6 +40,7 @@ import contextlib
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -60,6 +66,8 @@ from bench._http_load import free_port
 from bench.commands import fresh_database
 
 LABEL = "bench"
+CHECKOUTS_ALONE = 30
+"""Checkouts timed one at a time, beside as many `git clone`s of the same repository."""
 PREFIX = "flowledger.events"
 JOBS = "flowledger.jobs"
 PUBLISHED: dict[str, datetime] = {}
@@ -174,8 +182,10 @@ class Outcomes:
         PUBLISHED.setdefault(msgspec.json.decode(msg.data)["run_id"], datetime.now(UTC))
 
 
-async def trigger(api: httpx.AsyncClient, pipeline: str, admin: dict[str, str]) -> str:
-    answer = await api.post(f"/api/v1/pipelines/{pipeline}/runs", json={}, headers=admin)
+async def trigger(
+    api: httpx.AsyncClient, pipeline: str, admin: dict[str, str], body: dict[str, str]
+) -> str:
+    answer = await api.post(f"/api/v1/pipelines/{pipeline}/runs", json=body, headers=admin)
     answer.raise_for_status()
     return str(answer.json()["id"])
 
@@ -187,6 +197,7 @@ async def closed_loop(
     nats_url: str,
     runs: int,
     clients: int,
+    body: dict[str, str] | None = None,
 ) -> tuple[list[str], float]:
     """`runs` runs by `clients` clients, each waiting for its run to end; ids, seconds."""
     ids: list[str] = []
@@ -197,7 +208,7 @@ async def closed_loop(
             nonlocal left
             while left > 0:
                 left -= 1
-                run_id = await trigger(api, pipeline, admin)
+                run_id = await trigger(api, pipeline, admin, body or {})
                 ids.append(run_id)
                 await outcomes.ended(run_id)
 
@@ -214,13 +225,14 @@ async def paced(
     nats_url: str,
     runs: int,
     per_second: float,
+    body: dict[str, str] | None = None,
 ) -> list[str]:
     """`runs` runs requested at a steady `per_second` whatever came of the earlier ones."""
     ids: list[str] = []
     async with Outcomes.watching(nats_url) as outcomes:
 
         async def one() -> None:
-            run_id = await trigger(api, pipeline, admin)
+            run_id = await trigger(api, pipeline, admin, body or {})
             ids.append(run_id)
             await outcomes.ended(run_id)
 
@@ -259,6 +271,61 @@ async def overheads_ms(database_url: str, run_ids: list[str]) -> dict[str, list[
         "published": ms("dispatched", "published"),
         "runner": ms("published", "started"),
     }
+
+
+def local_repository(folder: Path, files: int) -> tuple[str, str]:
+    """A bare repository with one commit of `files` small files; its file:// URL and sha."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.invalid",
+           "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.invalid"}  # fmt: skip
+    work, bare = folder / "work", folder / "origin.git"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def git(*args: str, cwd: Path = folder) -> str:
+        return subprocess.run(["git", *args], cwd=cwd, env=env, check=True,
+                              capture_output=True, text=True).stdout.strip()  # fmt: skip
+
+    git("init", "-q", "--bare", "-b", "main", str(bare))
+    git("init", "-q", "-b", "main", str(work))
+    for i in range(files):
+        (work / f"src/{i % 20}").mkdir(parents=True, exist_ok=True)
+        (work / f"src/{i % 20}/file{i}.py").write_text(f"VALUE = {i}\n" * 40)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "bench", cwd=work)
+    git("push", "-q", str(bare), "HEAD:refs/heads/main", cwd=work)
+    return bare.as_uri(), git("rev-parse", "HEAD", cwd=work)
+
+
+async def checkouts_ms(database_url: str, run_ids: list[str]) -> list[float]:
+    """The checkout time each run's step recorded (StepCheckedOut.duration_ms)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT (data::jsonb ->> 'duration_ms')::float AS ms FROM events "
+            "WHERE type = 'StepCheckedOut' AND stream_id = ANY($1)",
+            run_ids,
+        )
+    finally:
+        await conn.close()
+    return [r["ms"] for r in rows]
+
+
+async def git_clones_ms(url: str, count: int, *args: str) -> list[float]:
+    """The baseline: `git clone <args> url` of the same repository, directly, `count` times."""
+    folder = Path(tempfile.mkdtemp(prefix="flowledger-bench-clone-"))
+    times = []
+    try:
+        for i in range(count):
+            started = time.perf_counter()
+            process = await asyncio.create_subprocess_exec(
+                "git", "clone", "-q", *args, url, str(folder / str(i)),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            assert await process.wait() == 0
+            times.append((time.perf_counter() - started) * 1000)
+            shutil.rmtree(folder / str(i))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return times
 
 
 async def command_round_trips_ms(
@@ -343,6 +410,32 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_url: str) 
         rate = args.pace * len(ids) / seconds
         paced_ids = await paced(api, pipeline, admin, env["FLOWLEDGER_NATS_URL"], args.runs, rate)
         steady = await overheads_ms(database_url, paced_ids)
+        phases = {"saturated": overhead, f"paced, {rate:.1f} runs/s": steady}
+        checkout = None
+        if args.checkout:
+            url, sha = local_repository(logs / "bench-repo", args.repo_files)
+            body = {
+                "project_id": project,
+                "name": "checkout",
+                "steps": [{"name": "only", "run": "true", "labels": [LABEL], "checkout": True}],
+            }
+            answer = await api.post("/api/v1/pipelines", json=body, headers=admin)
+            with_checkout = answer.json()["id"]
+            source = {"clone_url": url, "sha": sha, "ref": "refs/heads/main"}
+            checkout_ids = await paced(
+                api, with_checkout, admin, env["FLOWLEDGER_NATS_URL"], args.runs, rate, source
+            )
+            phases[f"paced with checkout, {rate:.1f} runs/s"] = await overheads_ms(
+                database_url, checkout_ids
+            )
+            # Timed one run at a time, as the clones below are: alone on the machine.
+            alone, _ = await closed_loop(
+                api, with_checkout, admin, env["FLOWLEDGER_NATS_URL"], CHECKOUTS_ALONE, 1, source
+            )
+            recorded = await checkouts_ms(database_url, alone)
+            shallow = await git_clones_ms(url, len(recorded), "--depth", "1")
+            full = await git_clones_ms(url, len(recorded))
+            checkout = (recorded, shallow, full)
         commands = await command_round_trips_ms(api, admin, min(args.runs, 200))
         burst = None
         if args.burst:
@@ -350,8 +443,9 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_url: str) 
                 api, pipeline, admin, env["FLOWLEDGER_NATS_URL"], args.runs, args.runs
             )
     spawn = await direct_spawns_ms(args.runs)
-    report(args, len(ids), seconds, {"saturated": overhead, f"paced, {rate:.1f} runs/s": steady},
-           spawn, commands, burst)  # fmt: skip
+    report(args, len(ids), seconds, phases, spawn, commands, burst)
+    if checkout is not None:
+        report_checkout(args.repo_files, *checkout)
 
 
 def report(
@@ -404,6 +498,19 @@ def report(
     )
 
 
+def report_checkout(
+    files: int, recorded: list[float], shallow: list[float], full: list[float]
+) -> None:
+    c50, c99 = percentile(recorded, 0.5), percentile(recorded, 0.99)
+    print(f"-- checkout of a local repository ({files} files, file://)")
+    print(f"step checkout (StepCheckedOut)  p50 {c50:7.1f} ms   p99 {c99:7.1f} ms   "
+          f"(n={len(recorded)})")  # fmt: skip
+    for what, times in (("(d) git clone --depth 1", shallow), ("(d) git clone (full)", full)):
+        b50, b99 = percentile(times, 0.5), percentile(times, 0.99)
+        print(f"{what:<31} p50 {b50:7.1f} ms   p99 {b99:7.1f} ms   "
+              f"checkout/clone p50 {c50 / b50:4.2f} x  p99 {c99 / b99:4.2f} x")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -418,6 +525,10 @@ def main() -> None:
         "--pace", type=float, default=0.5, help="the paced phase's rate, x saturated runs/s"
     )
     parser.add_argument("--burst", action="store_true", help="also all runs requested at once")
+    parser.add_argument(
+        "--checkout", action="store_true", help="also a paced phase whose step checks out a repo"
+    )
+    parser.add_argument("--repo-files", type=int, default=500, help="files in that repository")
     args = parser.parse_args()
 
     from bench._servers import bench_servers

@@ -13,6 +13,7 @@ from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.environments import protect_plan
 from commands.outcome import answer
+from commands.ports import VersionConflict
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch
 from domain.limits import (
     CHUNKS_MAX,
@@ -31,9 +32,11 @@ from domain.limits import (
     Repo,
     ScheduleKey,
     Sha,
+    Url,
 )
 from domain.pipeline import Pipeline
 from domain.run import Run
+from domain.run_build import carried_steps
 from domain.run_values import (
     ExternalRef,
     LogStream,
@@ -58,6 +61,9 @@ class TriggerRun(msgspec.Struct, frozen=True, kw_only=True):
     event: EventKind | None = None
     delivery_id: DeliveryId | None = None
     external: ExternalRef | None = None
+    provider: Key | None = None
+    clone_url: Url | None = None
+    base_ref: Ref | None = None
     schedule: ScheduleKey | None = None
     """With kind `schedule`: the schedule that fired it (see `commands/scheduler.py`)."""
     slot: datetime | None = None
@@ -72,6 +78,18 @@ class CancelRun(msgspec.Struct, frozen=True, kw_only=True):
 
 class RetryRun(msgspec.Struct, frozen=True, kw_only=True):
     run_id: UUID
+    failed_only: bool = False
+    """Keep the steps that succeeded (and their outputs); run the rest again."""
+    parameters: Annotated[dict[Key, ParamScalar], Meta(max_length=ITEMS_MAX)] | None = None
+    """Replace the old run's parameters, checked against its pinned version; None keeps them."""
+
+
+class CheckoutReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a step's built-in checkout fetched, reported with the attempt's end."""
+
+    sha: Sha
+    duration_ms: Annotated[int, Meta(ge=0, le=2**31 - 1)]
+    path: Annotated[str, Meta(max_length=255)] = ""
 
 
 class ReportRunStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,6 +110,7 @@ class ReportStepStatus(msgspec.Struct, frozen=True, kw_only=True):
     reason: Reason = ""
     outputs: Outputs = {}
     metrics: Metrics = {}
+    checkout: CheckoutReport | None = None
 
 
 class LogChunk(msgspec.Struct, frozen=True, kw_only=True):
@@ -129,6 +148,7 @@ async def trigger_run(
             retries=step.retries,
             timeout_s=step.timeout_s,
             allow_failure=step.allow_failure,
+            queue_timeout_s=step.queue_timeout_s,
         )
         for step in definition.steps
     )
@@ -142,6 +162,9 @@ async def trigger_run(
         pull_request=command.pull_request,
         event=command.event,
         delivery_id=command.delivery_id,
+        provider=command.provider,
+        clone_url=command.clone_url,
+        base_ref=command.base_ref,
         schedule=command.schedule,
         slot=command.slot,
     )
@@ -179,19 +202,57 @@ async def retry_run(
     if old.external is not None:
         # Its steps live in the outside system: a retry is that system's to run.
         raise RunKindMismatch("external", "retry")
+    parameters = dict(old.parameters)
+    if command.parameters is not None:
+        pipeline = await deps.repository.get(Pipeline, old.pipeline_id)
+        definition = pipeline.definition(old.pipeline_version)
+        parameters = definition.resolve_parameters(command.parameters)
+    # The source revision stays what the retried run built; who asked is the new actor.
+    trigger = msgspec.structs.replace(
+        old.trigger,
+        kind=TriggerKind.RETRY,
+        actor=context.principal.name,
+        event=None,
+        delivery_id=None,
+        schedule=None,
+        slot=None,
+    )
     run = Run.request(
         id=context.new_id("run"),
         project_id=old.project_id,
         pipeline_id=old.pipeline_id,
         pipeline_version=old.pipeline_version,
-        trigger=Trigger(kind=TriggerKind.RETRY, actor=context.principal.name),
-        parameters=dict(old.parameters),
+        trigger=trigger,
+        parameters=parameters,
         steps=tuple(old.plan.values()),
         retry_of=old.id,
         external=None,
         at=context.at,
     )
-    return answer(run, await deps.repository.save(run, metadata=context.metadata()))
+    if command.failed_only:
+        carried = carried_steps(old.plan, old.steps)
+        if len(carried) == len(old.plan):
+            raise InvalidValue("failed_only", "every step of that run succeeded: none to re-run")
+        run.carry_over(old.id, carried, at=context.at)
+    saved = await deps.repository.save(run, metadata=context.metadata())
+    if saved is not None and not saved.duplicate:
+        await _point_back(old, run.id, command.failed_only, context, deps)
+    return answer(run, saved)
+
+
+async def _point_back(
+    old: Run, new_id: UUID, failed_only: bool, context: CommandContext, deps: Dependencies
+) -> None:
+    """Record on the retried run which run retries it; a concurrent retry's record is kept."""
+    for _ in range(5):
+        old.note_retried(new_id, actor=context.principal.name, failed_only=failed_only,
+                         at=context.at)  # fmt: skip
+        try:
+            await deps.repository.save(old, metadata=context.metadata())
+            return
+        except VersionConflict:
+            old = await deps.repository.get(Run, old.id)
+    raise VersionConflict(f"run {old.id} kept moving while recording its retry")
 
 
 async def report_run_status(
@@ -227,6 +288,16 @@ async def report_step_status(
                 # Nothing dispatched it (no runner fleet in between): queue it on the way.
                 run.queue_step(step, at=at)
             run.start_step(step, attempt=attempt, runner=command.runner, at=at)
+    if command.checkout is not None and command.status in _ENDS:
+        run.record_checkout(
+            step,
+            attempt=attempt,
+            sha=command.checkout.sha,
+            duration_ms=command.checkout.duration_ms,
+            path=command.checkout.path,
+            at=at,
+        )
+    match command.status:
         case "succeeded":
             run.succeed_step(
                 step,
@@ -266,6 +337,8 @@ async def append_run_logs(
         )
     return answer(run, await deps.repository.save(run, metadata=context.metadata()))
 
+
+_ENDS = ("succeeded", "failed", "timed_out", "cancelled")
 
 HANDLERS = {
     TriggerRun: trigger_run,

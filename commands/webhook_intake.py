@@ -193,6 +193,9 @@ class WebhookIntake:
                 pull_request=facts.number if isinstance(facts, PullRequest) else None,
                 event=kind,
                 delivery_id=delivery.delivery_id,
+                provider=delivery.source_kind,
+                clone_url=facts.clone_url,
+                base_ref=facts.base_ref if isinstance(facts, PullRequest) else None,
             )
             try:
                 runs.append(UUID((await self._dispatch(command, context)).id))

@@ -92,6 +92,13 @@ TIME_ZONE_MAX = 64
 """An IANA time zone name (`Europe/Berlin`)."""
 SCHEDULE_KEY_MAX = CRON_MAX + 1 + TIME_ZONE_MAX
 """What names a schedule in its runs: its name, or its cron and zone."""
+ARTIFACT_PATHS_MAX = 32
+"""Paths or globs one step uploads as its artifact; also its downloads and cache paths."""
+ARTIFACT_BYTES_MAX = 2**40
+"""One artifact or cache entry: 1 TiB (a `bigint` column holds it; the runner's limit is lower)."""
+RETENTION_DAYS_MAX = 400
+ARTIFACTS_PER_RUN_MAX = 2000
+"""Artifacts, workspaces and cache entries one run records: its stream stays readable."""
 
 
 def _text(max_length: int, min_length: int = 0) -> Meta:
@@ -139,6 +146,14 @@ GraceS = Annotated[int, Meta(ge=0, le=GRACE_MAX_S)]
 Finite = Annotated[float, Meta(ge=-FLOAT_MAX, le=FLOAT_MAX)]
 Measure = Annotated[float, Meta(ge=0, le=FLOAT_MAX)]
 """A metric: durations, tokens, cost; never negative."""
+ByteCount = Annotated[int, Meta(ge=0, le=ARTIFACT_BYTES_MAX)]
+RetentionDays = Annotated[int, Meta(ge=1, le=RETENTION_DAYS_MAX)]
+Sha256Hex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
+ObjectKey = Annotated[str, _text(REF_MAX, 1)]
+"""Where an artifact or cache entry lies in the object store."""
+MaybeObjectKey = Annotated[str, _text(REF_MAX)]
+"""An object key, or "" where there is none (a cache miss, a tar's path)."""
+MaybeSha256Hex = Annotated[str, Meta(pattern=r"^(?:[0-9a-f]{64})?$")]
 ParamScalar = ParamText | Int64 | Finite | bool
 CronText = Annotated[str, Meta(max_length=CRON_MAX, pattern=r"^[ -~]*$")]
 ScheduleKey = Annotated[str, _text(SCHEDULE_KEY_MAX, 1)]

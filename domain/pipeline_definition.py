@@ -15,6 +15,7 @@ from domain.approval_spec import Decision, StepKind, check_approval_fields
 from domain.credentials import credential_kind
 from domain.errors import InvalidValue
 from domain.limits import (
+    ARTIFACT_PATHS_MAX,
     DESCRIPTION_MAX,
     ENV_VALUE_MAX,
     GLOB_MAX,
@@ -39,6 +40,7 @@ from domain.limits import (
     Keyword,
     Name,
     ParamScalar,
+    RetentionDays,
     Retries,
     ScheduleName,
     SecretName,
@@ -48,6 +50,14 @@ from domain.limits import (
     TimeZoneName,
     clean,
 )
+from domain.step_files import (
+    CacheSpec,
+    Paths,
+    WorkspaceMode,
+    check_downloads,
+    check_step_files,
+)
+from domain.step_options import CheckoutSpec, check_step_options, check_templates
 from domain.step_secrets import check_step_secrets
 from domain.trigger_schedule import check_schedule_fields, check_schedules
 
@@ -119,9 +129,20 @@ class StepSpec(_Value, kw_only=True):
     on_timeout: Decision = "reject"
     environment: EnvironmentName | None = None
     """The project environment the step deploys to: its protection rules hold the step."""
+    checkout: bool | CheckoutSpec = False
+    """Clone the run's repository at its sha into the working folder before `run`."""
+    queue_timeout_s: TimeoutS | None = None
+    """Fail the step (`no_runner`) if no runner starts it this long after it is queued."""
     secrets: Annotated[tuple[SecretName, ...], Items] = ()
     """Project secrets given to the step as environment variables of the same names, masked in
     its log and outputs; names only (`domain/step_secrets.py`)."""
+    artifacts: Paths = ()
+    """Paths or globs in the workspace uploaded after the step, as the artifact `name`."""
+    download: Annotated[tuple[StepName, ...], Meta(max_length=ARTIFACT_PATHS_MAX)] = ()
+    """Artifacts (named after the steps that upload them) fetched into the workspace first."""
+    cache: CacheSpec | None = None
+    workspace: WorkspaceMode = "inherit"
+    artifact_retention_days: RetentionDays = 30
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule the step breaks."""
@@ -153,7 +174,9 @@ class StepSpec(_Value, kw_only=True):
         self._check_not_secret(at)
         _unique(self.needs, f"{at}.needs", "step")
         _keywords(self.labels, f"{at}.labels", "label")
+        check_step_options(self, at)
         check_step_secrets(self.secrets, self.env.keys(), at)
+        check_step_files(self, at)
 
     def _check_not_secret(self, at: str) -> None:
         _unique(self.not_secret, f"{at}.not_secret", "env key")
@@ -316,9 +339,11 @@ class PipelineDefinition(_Value, kw_only=True):
             step.check(f"steps[{i}]")
         _unique_names(self.steps, "steps", "step")
         self._check_needs()
+        check_downloads(self.steps, self._graph())
         for i, parameter in enumerate(self.parameters):
             parameter.check(f"parameters[{i}]")
         _unique_names(self.parameters, "parameters", "parameter")
+        check_templates(self)
         for i, trigger in enumerate(self.triggers):
             trigger.check(f"triggers[{i}]")
         check_schedules(self.triggers, self.resolve_parameters)

@@ -13,6 +13,8 @@ from domain.approval_spec import Decision
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch, UnknownStep
 from domain.moments import require_aware
 from domain.run_approvals import ApprovalCommands
+from domain.run_artifacts import ArtifactCommands, StoredArtifact
+from domain.run_build import BuildCommands
 from domain.run_dispatch import DispatchCommands
 from domain.run_external import ExternalCommands
 from domain.run_logs import LogCommands
@@ -46,6 +48,8 @@ class Run(
     ExternalCommands,
     ApprovalCommands,
     SecretCommands,
+    BuildCommands,
+    ArtifactCommands,
     Aggregate,
 ):
     """Requested with its own step plan; its steps are queued, run, retried; it ends once.
@@ -163,7 +167,11 @@ class Run(
 
         def apply(self, aggregate: Run) -> None:
             aggregate._update_step(
-                self.step, status=StepStatus.RUNNING, runner=self.runner, started_at=self.timestamp
+                self.step,
+                status=StepStatus.RUNNING,
+                runner=self.runner,
+                started_at=self.timestamp,
+                waiting_for_runner=(),
             )
 
     class StepSecretsReceived(Event):
@@ -303,6 +311,139 @@ class Run(
             if self.opens and aggregate.plan[self.step].kind != "approval":
                 aggregate._update_step(self.step, status=StepStatus.PENDING, approved=True)
 
+    class StepCheckedOut(Event):
+        """The running attempt fetched the run's repository and checked out `sha` at `path`."""
+
+        event_type: ClassVar[str] = "StepCheckedOut"
+        step: str
+        attempt: int
+        sha: str
+        duration_ms: int
+        path: str
+
+    class StepWaitingForRunner(Event):
+        """When it was queued, no registered, live runner served the attempt's labels."""
+
+        event_type: ClassVar[str] = "StepWaitingForRunner"
+        step: str
+        attempt: int
+        labels: tuple[str, ...]
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._update_step(self.step, waiting_for_runner=tuple(self.labels))
+
+    class StepCarriedOver(Event):
+        """A failed-only retry took this step as it succeeded in run `from_run`: not run again."""
+
+        event_type: ClassVar[str] = "StepCarriedOver"
+        step: str
+        from_run: UUID
+        attempt: int
+        outputs: dict[str, str]
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate._update_step(
+                self.step,
+                status=StepStatus.SUCCEEDED,
+                attempt=self.attempt,
+                finished_at=self.timestamp,
+                outputs=dict(self.outputs),
+                carried_from=self.from_run,
+            )
+
+    class RunRetried(Event):
+        """This finished run was retried as run `retry` (the new run names it in `retry_of`)."""
+
+        event_type: ClassVar[str] = "RunRetried"
+        retry: UUID
+        actor: str
+        failed_only: bool
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.retried_by.append(self.retry)
+
+    # Artifacts, workspaces and caches (commands in domain/run_artifacts.py)
+
+    class ArtifactUploaded(Event):
+        """A step's artifact (or its workspace, kind `workspace`) lies in the object store."""
+
+        event_type: ClassVar[str] = "ArtifactUploaded"
+        project_id: UUID
+        pipeline_id: UUID
+        name: str
+        kind: str
+        step: str
+        attempt: int
+        format: str
+        path: str
+        """For format `file`: where it lay in the workspace (a later step gets it there)."""
+        size: int
+        sha256: str
+        object_key: str
+        retention_days: int
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.artifacts[(self.kind, self.name)] = StoredArtifact(
+                object_key=self.object_key, size=self.size
+            )
+
+    class ArtifactDeleted(Event):
+        """Removed from the object store (its retention ran out)."""
+
+        event_type: ClassVar[str] = "ArtifactDeleted"
+        name: str
+        kind: str
+        object_key: str
+        reason: str
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.artifacts.pop((self.kind, self.name), None)
+
+    class CacheRestored(Event):
+        """Before a step: its cache key was found (`hit`, on `branch`) or not."""
+
+        event_type: ClassVar[str] = "CacheRestored"
+        step: str
+        attempt: int
+        key: str
+        hit: bool
+        exact: bool
+        branch: str
+        object_key: str
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.cache_records += 1
+
+    class CacheSaved(Event):
+        """After a step: its cache paths saved under `key` for the pipeline and `branch`."""
+
+        event_type: ClassVar[str] = "CacheSaved"
+        project_id: UUID
+        pipeline_id: UUID
+        step: str
+        attempt: int
+        key: str
+        branch: str
+        object_key: str
+        size: int
+        sha256: str
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.cache_records += 1
+
+    class CacheEvicted(Event):
+        """A cache entry this run saved was removed to keep the caches under their size limit."""
+
+        event_type: ClassVar[str] = "CacheEvicted"
+        key: str
+        branch: str
+        object_key: str
+        size: int
+        reason: str
+
+        def apply(self, aggregate: Run) -> None:
+            aggregate.cache_records += 1
+
     def __init__(
         self,
         project_id: UUID,
@@ -335,6 +476,9 @@ class Run(
         self.log_bytes = 0
         self.log_truncated = False
         self._failures: list[str] = []
+        self.retried_by: list[UUID] = []
+        self.artifacts: dict[tuple[str, str], StoredArtifact] = {}
+        self.cache_records = 0
 
     @classmethod
     def request(

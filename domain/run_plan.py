@@ -24,6 +24,8 @@ def valid_plan(steps: Iterable[StepPlan]) -> tuple[StepPlan, ...]:
             raise InvalidValue("steps.retries", f"{step.name}: must be >= 0")
         if step.timeout_s < 1:
             raise InvalidValue("steps.timeout_s", f"{step.name}: must be >= 1")
+        if step.queue_timeout_s is not None and not 1 <= step.queue_timeout_s <= 86_400:
+            raise InvalidValue("steps.queue_timeout_s", f"{step.name}: from 1 to 86400")
         if len(set(step.needs)) != len(step.needs):
             raise InvalidValue("steps.needs", f"{step.name}: a step is needed twice")
     for step in plan:

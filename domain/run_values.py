@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -130,6 +131,12 @@ class Trigger(msgspec.Struct, frozen=True, kw_only=True):
     event: str | None = None
     """The webhook's event kind (`push`, `pull_request`, ...); webhook triggers only."""
     delivery_id: str | None = None
+    provider: str | None = None
+    """Where the trigger came from: the webhook source's kind (`github`, `gitlab`, ...)."""
+    clone_url: str | None = None
+    """The URL `git clone` takes for `repo` (never with a password in it)."""
+    base_ref: str | None = None
+    """For a pull request: the ref it targets."""
     schedule: str | None = None
     """The schedule that fired the run (its name, or its cron and zone); schedule triggers only."""
     slot: datetime | None = None
@@ -171,6 +178,8 @@ class StepPlan(msgspec.Struct, frozen=True, kw_only=True):
     environment: str | None = None
     refused: str | None = None
     """Why the step may not run at all (its branch is not allowed in its environment)."""
+    queue_timeout_s: int | None = None
+    """Fail the step `no_runner` if no runner starts it this long after it is dispatched."""
 
     @property
     def max_attempts(self) -> int:
@@ -200,6 +209,10 @@ class StepState(msgspec.Struct, frozen=True, kw_only=True):
     """Its gate opened: the step may be queued."""
     deadline: datetime | None = None
     """When a waiting gate decides by itself (`on_timeout`)."""
+    waiting_for_runner: tuple[str, ...] = ()
+    """The labels no live runner served when the latest attempt was queued (until it starts)."""
+    carried_from: UUID | None = None
+    """The run a failed-only retry took this succeeded step from."""
 
 
 def valid_text(field: str, value: str, *, blank: bool = False, limit: int = TEXT_MAX) -> str:
@@ -227,6 +240,8 @@ def valid_trigger(trigger: Trigger, retry_of: UUID | None) -> Trigger:
     for field, limit in _TRIGGER_TEXT:
         if (value := getattr(trigger, field)) is not None:
             valid_text(f"trigger.{field}", value, blank=True, limit=limit)
+    if trigger.clone_url is not None:
+        valid_clone_url(trigger.clone_url)
     if kind is not TriggerKind.WEBHOOK and (trigger.event or trigger.delivery_id):
         raise InvalidValue("trigger.event", "only a webhook trigger has an event and delivery")
     check_scheduled(trigger.kind == TriggerKind.SCHEDULE, trigger.schedule, trigger.slot)
@@ -241,7 +256,30 @@ _TRIGGER_TEXT = (
     ("sha", SHA_MAX),
     ("event", EVENT_KIND_MAX),
     ("delivery_id", DELIVERY_ID_MAX),
+    ("provider", KEY_MAX),
+    ("clone_url", URL_MAX),
+    ("base_ref", REF_MAX),
 )
+
+
+def valid_clone_url(url: str) -> str:
+    """A URL git can fetch from, without a password in it: it is kept in an event forever."""
+    field = "trigger.clone_url"
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        if scheme not in CLONE_SCHEMES:
+            raise InvalidValue(field, f"a git URL: {', '.join(sorted(CLONE_SCHEMES))}")
+        authority = rest.split("/", 1)[0]
+        if ":" in authority.rpartition("@")[0]:
+            raise InvalidValue(field, "must not hold a password: credentials come from secrets")
+    elif not re.fullmatch(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+", url):
+        raise InvalidValue(field, "a git URL (scheme://host/path or user@host:path)")
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        raise InvalidValue(field, "must not contain spaces or control characters")
+    return url
+
+
+CLONE_SCHEMES = frozenset({"https", "http", "ssh", "git", "file"})
 
 
 def valid_external(external: ExternalRef) -> ExternalRef:

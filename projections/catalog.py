@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from projections.api_keys import ApiKeysProjection
 from projections.approvals import ApprovalsProjection
+from projections.artifacts import ArtifactsProjection
 from projections.environments import EnvironmentsProjection
 from projections.logs import LogsProjection
 from projections.pipeline_stats import PipelineStatsProjection
 from projections.pipelines import PipelinesProjection
 from projections.projection import Projection
 from projections.projects import ProjectsProjection
+from projections.queues import QueuesProjection
 from projections.runners import RunnersProjection
 from projections.runs import RunsProjection
 from projections.schedules import SchedulesProjection
@@ -29,10 +31,12 @@ ALL: tuple[Projection, ...] = (
     WebhookDeliveriesProjection(),
     RunnersProjection(),
     SubscriptionsProjection(),
+    QueuesProjection(),
     ApprovalsProjection(),
     EnvironmentsProjection(),
     SecretsProjection(),
     SchedulesProjection(),
+    ArtifactsProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

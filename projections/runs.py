@@ -84,10 +84,14 @@ _STEP_EVENTS = frozenset(
         "StepTimedOut",
         "StepSkipped",
         "StepCancelled",
+        "StepCarriedOver",
+        "StepWaitingForRunner",
         "ApprovalRequested",
         "ApprovalDecided",
     }
 )
+_VERSION_ONLY = frozenset({"RunRetried", "StepCheckedOut"})
+"""Events the view shows nothing of but its stream version (the audit timeline tells them)."""
 _WAITING_SHOWN = (RunStatus.RUNNING, RunStatus.WAITING_FOR_APPROVAL)
 
 
@@ -106,6 +110,7 @@ class RunsProjection:
             "RunCancelRequested",
             "RunCancelled",
             *_STEP_EVENTS,
+            *_VERSION_ONLY,
         }
     )
 
@@ -302,6 +307,7 @@ def _close(status: StepStatus) -> Callable[[_Batch, Row, dict[str, Any], str], N
 
 _HANDLERS: dict[str, Callable[[_Batch, Row, dict[str, Any], str], None]] = {
     "RunRequested": lambda batch, run, d, at: None,
+    **dict.fromkeys(_VERSION_ONLY, lambda batch, run, d, at: None),
     "RunStarted": lambda batch, run, d, at: run.update(status=RunStatus.RUNNING, started_at=at),
     "RunCancelRequested": lambda batch, run, d, at: run.update(
         status=RunStatus.CANCELLING, cancel_requested_by=d["actor"], cancel_reason=d["reason"]
@@ -314,7 +320,21 @@ _HANDLERS: dict[str, Callable[[_Batch, Row, dict[str, Any], str], None]] = {
         run, d, at, **_fresh_attempt(StepStatus.QUEUED, d["attempt"], at)
     ),
     "StepStarted": lambda batch, run, d, at: batch.step(
-        run, d, at, status=StepStatus.RUNNING, runner=d["runner"], started_at=at
+        run, d, at, status=StepStatus.RUNNING, runner=d["runner"], started_at=at, reason=None
+    ),
+    # Shown as the queued step's reason until a runner starts it.
+    "StepWaitingForRunner": lambda batch, run, d, at: batch.step(
+        run, d, at, reason=f"waiting_for_runner: no live runner has label {', '.join(d['labels'])}"
+    ),
+    "StepCarriedOver": lambda batch, run, d, at: batch.step(
+        run,
+        d,
+        at,
+        status=StepStatus.SUCCEEDED,
+        attempt=d["attempt"],
+        reason=f"carried over from run {d['from_run']}",
+        finished_at=at,
+        outputs=d["outputs"],
     ),
     "StepSucceeded": _end_attempt(StepStatus.SUCCEEDED),
     "StepFailed": _end_attempt(StepStatus.FAILED),

@@ -154,6 +154,19 @@ _DESCRIBERS: dict[str, Describe] = {
     "StepTimedOut": lambda d: f"{_step_end(d)}, timed out after {d.get('timeout_s')}s",
     "StepSkipped": lambda d: f"{d.get('step')}: {d.get('reason')}",
     "StepCancelled": lambda d: f"{d.get('step')}: {d.get('reason')}",
+    "StepCheckedOut": lambda d: (
+        f"{d.get('step')} attempt {d.get('attempt')} checked out {d.get('sha')}"
+        f" in {d.get('duration_ms')} ms"
+    ),
+    "StepWaitingForRunner": lambda d: (
+        f"{d.get('step')} attempt {d.get('attempt')}: no live runner has labels "
+        + ", ".join(d.get("labels") or ())
+    ),
+    "StepCarriedOver": lambda d: f"{d.get('step')} carried over from run {d.get('from_run')}",
+    "RunRetried": lambda d: (
+        f"retried as run {d.get('retry')} by {d.get('actor')}"
+        + (" (failed steps only)" if d.get("failed_only") else "")
+    ),
     "LogTruncated": lambda d: (
         f"{d.get('step') or 'run'} log cut at chunk {d.get('seq')}, {_size(d.get('bytes_kept', 0))}"
         " kept"

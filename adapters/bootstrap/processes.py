@@ -36,11 +36,9 @@ from adapters.platform.runtime import Runtime, runtime_file, servers
 from adapters.platform.services import Services
 from adapters.platform.settings import Settings
 from adapters.platform.supervisor import Role, listen, run_roles, with_probe
-from adapters.runner.api import ApiError, ApiUnavailable
 from adapters.runner.config import RunnerConfig
-from adapters.runner.launch import LaunchError, local_api_url, local_runner_key
-from adapters.runner.outage import ServerGone
-from adapters.runner.runner import STOP_REPORT_S, Runner
+from adapters.runner.launch import local_api_url, local_runner_key
+from adapters.runner.main import run_runner
 from adapters.store.migrations import migrate
 from projections.rebuild import RebuildReport, rebuild
 from projections.status import ProjectionStatus, projection_status
@@ -137,27 +135,7 @@ def _reason_if_lost(keeper: Keeper) -> Iterator[None]:
 
 def runner(config: RunnerConfig, *, out: Out) -> None:
     """`flowledger runner`: one runner until SIGINT/SIGTERM, then stopped gracefully."""
-    out(
-        f"flowledger runner {config.name!r}: labels {','.join(config.labels)}, "
-        f"concurrency {config.concurrency}, API {config.api_url}"
-    )
-    # Its own stop is bounded already: steps get their grace, then SIGTERM/SIGKILL, then the
-    # reports their retry deadline; the process-wide bound must not cut that short.
-    grace_s = config.shutdown_grace_s + config.kill_grace_s + STOP_REPORT_S + 5.0
-    try:
-        # asyncio's own loop, not uvloop: a runner's work is spawning steps, and asyncio spawns
-        # with vfork where uvloop forks the whole process (3x the time, measured in this repo).
-        asyncio.run(run_roles([Role("runner", Runner(config).run)], grace_s=grace_s))
-    except BaseExceptionGroup as group:
-        if (gone := group.subgroup(ServerGone)) is not None:
-            raise LaunchError(str(gone.exceptions[0])) from None
-        refused = group.subgroup((ApiError, ApiUnavailable))
-        if refused is None:
-            raise
-        while isinstance(refused, BaseExceptionGroup):
-            refused = refused.exceptions[0]
-        why = f"the API at {config.api_url} did not take the runner: {refused}"
-        raise LaunchError(why) from None
+    run_runner(config, out=out)
 
 
 def projections_status(settings: Settings, *, out: Out) -> list[ProjectionStatus]:

@@ -12,8 +12,10 @@ from adapters.bootstrap.resources import Resources, open_resources, shared_or_ow
 from adapters.dispatch.approval_sweeper import ApprovalSweeper
 from adapters.dispatch.jobs import JobPublisher
 from adapters.dispatch.process import DispatchProcess
+from adapters.dispatch.queue_watch import QueueReaper, QueueWatch
 from adapters.dispatch.reaper import Reaper
 from adapters.dispatch.role import REAP_EVERY_MAX_S, republish_until_done
+from adapters.dispatch.sweeper import Sweeper
 from adapters.outbound.deliverer import Deliverer, StatusHosts
 from adapters.platform.embedded import ServerUrls
 from adapters.platform.settings import Settings
@@ -124,7 +126,14 @@ async def _dispatch(
             return
         js = nats.jetstream()
         await ensure_jobs_stream(js, settings)
-        publisher = JobPublisher(services.repository, js, settings.dispatch_stream)
+        publisher = JobPublisher(
+            services.repository,
+            js,
+            settings.dispatch_stream,
+            default_branch=settings.cache_default_branch,
+            workspace_retention_days=settings.workspace_retention_days,
+            pool=resources.pool,
+        )
         await republish_until_done(resources.pool, publisher, stop)
         process = DispatchProcess(services.bus.dispatch, publisher)
         reaper = Reaper(
@@ -133,12 +142,29 @@ async def _dispatch(
             lost_after_s=settings.runner_lost_after_s,
             every_s=min(REAP_EVERY_MAX_S, settings.runner_heartbeat_interval_s),
         )
+        queue_reaper = QueueReaper(
+            services.bus.dispatch,
+            resources.pool,
+            default_timeout_s=settings.queue_timeout_s,
+            every_s=min(REAP_EVERY_MAX_S, settings.runner_heartbeat_interval_s),
+        )
+        watch = QueueWatch(services.bus.dispatch)
         async with asyncio.TaskGroup() as group:
-            group.create_task(Projector(urls.database_url, [process]).run(stop), name="dispatch")
+            group.create_task(
+                Projector(urls.database_url, [process, watch]).run(stop), name="dispatch"
+            )
             group.create_task(reaper.run(stop), name="reaper")
-
+            group.create_task(queue_reaper.run(stop), name="queue-reaper")
             sweeper = ApprovalSweeper(services.bus.dispatch, resources.pool)
             group.create_task(sweeper.run(stop), name="approval-sweeper")
+            artifact_sweeper = Sweeper(
+                services.bus.dispatch,
+                resources.pool,
+                js,
+                cache_max_bytes=settings.cache_max_bytes,
+                every_s=settings.artifact_sweep_interval_s,
+            )
+            group.create_task(artifact_sweeper.run(stop), name="artifact-sweeper")
 
 
 async def _schedule(

@@ -12,6 +12,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 
+from adapters.cli.artifacts import add_artifact_commands
 from adapters.cli.audit import add_commands as add_audit_commands
 from adapters.cli.console import err, guarded, out, settings_or_none, telemetry
 from adapters.cli.erase import add_erase_command
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_commands(commands, SETTINGS_HELP)
     add_runner_commands(commands, runner=_runner, run=_run)
     add_pipelines_commands(commands, apply=_pipelines_apply)
+    add_artifact_commands(commands, _artifacts)
     add(
         "version",
         "print the flowledger version",
@@ -205,8 +207,9 @@ def _gateway(_args: argparse.Namespace) -> int:
 
 
 def _runner(args: argparse.Namespace) -> int:
-    from adapters.bootstrap import processes
+    # Not the composition root: a runner process loads only what a runner uses.
     from adapters.runner.launch import LaunchError, runner_config
+    from adapters.runner.main import run_runner
 
     settings = settings_or_none()
     if settings is None:
@@ -225,7 +228,7 @@ def _runner(args: argparse.Namespace) -> int:
         err(f"flowledger: {exc}")
         return 2
     try:
-        return guarded(lambda: processes.runner(config, out=out))
+        return guarded(lambda: run_runner(config, out=out))
     except LaunchError as exc:
         err(f"flowledger: {exc}")
         return 1
@@ -256,6 +259,15 @@ def _secrets(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     return secrets_command(settings, args, out=out, err=err)
+
+
+def _artifacts(args: argparse.Namespace) -> int:
+    from adapters.cli.artifacts import artifacts_command
+
+    settings = settings_or_none()
+    if settings is None:
+        return 2
+    return artifacts_command(settings, args, out=out, err=err)
 
 
 def _intake(_args: argparse.Namespace) -> int:

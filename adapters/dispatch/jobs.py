@@ -6,15 +6,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
+import asyncpg
+import msgspec
 from nats.js import JetStreamContext
 
-from adapters.dispatch.needed_outputs import needed_outputs
-from adapters.streaming.jobs import Job, encode_job, job_subject, publish_headers
+from adapters.dispatch.job_files import job_files
+from adapters.dispatch.needed_outputs import needed_outputs as direct_outputs
+from adapters.store.personal.cipher import PREFIX as SEALED
+from adapters.store.reader import read_first_current
+from adapters.streaming.jobs import Job, JobCheckout, encode_job, job_subject, publish_headers
 from commands.ports import Repository
 from domain.pipeline import Pipeline
 from domain.pipeline_definition import PipelineDefinition, StepSpec
 from domain.run import Run
+from domain.run_context import context_env, needed_outputs, trigger_facts
 from domain.run_dispatch import job_id_for
+from domain.step_options import checkout_of
+from domain.templates import context_lookup, render
 
 ACK_TIMEOUT_S = 5.0
 
@@ -29,8 +37,20 @@ def parameter_text(value: str | int | float | bool) -> str:
 class JobPublisher:
     """Publishes jobs; definitions are cached, since a pinned version never changes."""
 
-    def __init__(self, repository: Repository, js: JetStreamContext, stream: str) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        js: JetStreamContext,
+        stream: str,
+        *,
+        pool: asyncpg.Pool | None = None,
+        default_branch: str = "main",
+        workspace_retention_days: int = 1,
+    ) -> None:
+        self._file_defaults = (default_branch, workspace_retention_days)
         self._repository = repository
+        self._pool = pool
+        """Opens a sealed actor for FLOWLEDGER_TRIGGER_ACTOR; without it, no actor is passed."""
         self._js = js
         self._stream = stream
         self._definitions: dict[tuple[UUID, int], PipelineDefinition] = {}
@@ -62,10 +82,24 @@ class JobPublisher:
         run = await self._repository.get(Run, run_id)
         definition = await self._definition(run.pipeline_id, run.pipeline_version)
         specs = {s.name: s for s in definition.steps}
+        actor = await self._actor(run)
         return [
-            _job(run, specs[step], attempt, label, dispatched_at, traceparent)
+            msgspec.structs.replace(
+                _job(run, specs[step], attempt, label, dispatched_at, traceparent, actor),
+                files=job_files(run, definition, specs[step], *self._file_defaults),
+            )
             for step, attempt, label in attempts
         ]
+
+    async def _actor(self, run: Run) -> str | None:
+        """Who triggered the run, in clear: a person's name is sealed in the aggregate."""
+        if not run.trigger.actor.startswith(SEALED):
+            return run.trigger.actor
+        if self._pool is None:
+            return None
+        requested = await read_first_current(self._pool, str(run.id))
+        actor = requested and requested.data.get("trigger", {}).get("actor")
+        return actor if isinstance(actor, str) and not actor.startswith(SEALED) else None
 
     async def publish(self, job: Job) -> None:
         """Until JetStream acknowledges it; a copy inside the duplicate window is dropped there."""
@@ -92,7 +126,14 @@ def _job(
     label: str,
     dispatched_at: datetime,
     traceparent: str | None,
+    actor: str | None,
 ) -> Job:
+    parameters = {k: parameter_text(v) for k, v in run.parameters.items()}
+    facts = trigger_facts(run.trigger, actor=actor)
+    outputs = needed_outputs(
+        spec.name, run.plan, {name: state.outputs for name, state in run.steps.items()}
+    )
+    lookup = context_lookup(outputs, parameters, facts)
     return Job(
         job_id=job_id_for(run.id, spec.name, attempt),
         run_id=run.id,
@@ -101,13 +142,33 @@ def _job(
         pipeline_version=run.pipeline_version,
         step=spec.name,
         attempt=attempt,
-        run=spec.run,
-        env={**spec.env, **needed_outputs(run, spec.name)},
-        parameters={k: parameter_text(v) for k, v in run.parameters.items()},
+        run=render(spec.run, lookup),
+        env={
+            **{key: render(value, lookup) for key, value in spec.env.items()},
+            **direct_outputs(run, spec.name),
+        },
+        parameters=parameters,
         timeout_s=run.plan[spec.name].timeout_s,
         label=label,
         dispatched_at=dispatched_at,
         traceparent=traceparent,
         log_seq=run.next_log_seq(spec.name),
         secrets=spec.secrets,
+        context=context_env(facts, outputs),
+        checkout=_checkout(run, spec),
+    )
+
+
+def _checkout(run: Run, spec: StepSpec) -> JobCheckout | None:
+    if (checkout := checkout_of(spec)) is None:
+        return None
+    return JobCheckout(
+        url=run.trigger.clone_url,
+        sha=run.trigger.sha,
+        ref=run.trigger.ref,
+        depth=checkout.depth,
+        path=checkout.path,
+        submodules=checkout.submodules,
+        token_secret=checkout.token_secret,
+        username=checkout.username,
     )

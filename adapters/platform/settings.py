@@ -100,6 +100,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How often a runner heartbeats."""
     runner_lost_after_s: int = 30
     """A runner silent this long is marked lost and its running steps fail `runner_lost`."""
+    queue_timeout_s: int = 0
+    """A step job no runner started this long after dispatch fails `no_runner`, unless the
+    step sets its own `queue_timeout_s`; 0: it waits for a runner as long as its run lasts."""
     scheduler_tick_ms: int = 1000
     """How often a scheduler looks for due slots (it wakes on each whole multiple)."""
     scheduler_grace_s: int = 60
@@ -153,6 +156,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     API's address (FLOWLEDGER_API_URL, else http://host:port)."""
     deliverer_pool_size: int = 8
     """PostgreSQL connections of a `flowledger deliverer` (its attempts log, its lock)."""
+    runner_artifact_max_bytes: int = 10 * 2**30
+    """Largest artifact, workspace or cache entry a runner uploads; a bigger one fails the step."""
+    runner_workspace_keep_failed_s: int = 3600
+    """How long a runner keeps a failed run's workspace folders (for debugging)."""
+    cache_max_bytes: int = 10 * 2**30
+    """Per project: past this total the least recently used cache entries are evicted."""
+    cache_default_branch: str = "main"
+    """A branch without a cache entry for the key falls back to this branch's entry."""
+    workspace_retention_days: int = 1
+    """How long a step's workspace, uploaded for dependents on other runners, is kept."""
+    artifact_sweep_interval_s: int = 60
+    """How often the dispatcher deletes expired artifacts and evicts caches over the limit."""
 
     def __repr__(self) -> str:
         # Settings end up in logs and tracebacks; the secrets must not.
@@ -437,6 +452,7 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "dispatch_duplicate_window_s": _int_in(1, 7 * 86400, "expected 1 to 604800 seconds"),
     "runner_heartbeat_interval_s": _int_in(1, 3600, "expected 1 to 3600 seconds"),
     "runner_lost_after_s": _int_in(2, 86400, "expected 2 to 86400 seconds"),
+    "queue_timeout_s": _int_in(0, 86400, "expected 0 to 86400 seconds"),
     "scheduler_tick_ms": _int_in(10, 60000, "expected 10 to 60000 milliseconds"),
     "scheduler_grace_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
     "scheduler_pool_size": _int_in(3, 1000, _POOL_SIZE),
@@ -463,6 +479,12 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "github_api_url": _http_url,
     "gitlab_api_url": _http_url,
     "public_url": _http_url,
+    "runner_artifact_max_bytes": _int_in(1, 2**40, "expected 1 to 2^40 bytes"),
+    "runner_workspace_keep_failed_s": _int_in(0, 86400 * 30, "expected 0 to 2592000 seconds"),
+    "cache_max_bytes": _int_in(0, 2**50, "expected 0 to 2^50 bytes"),
+    "cache_default_branch": _runner_name,
+    "workspace_retention_days": _int_in(1, 400, "expected 1 to 400 days"),
+    "artifact_sweep_interval_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
 }
 
 

@@ -12,12 +12,15 @@ from typing import Literal
 
 import msgspec
 
+from adapters.runner.checkout import CheckedOut, CheckoutFailed, check_out
+from adapters.runner.files.step_files import StepFiles
 from adapters.runner.logship import LogShipper
 from adapters.runner.outputs import read_outputs
 from adapters.runner.process import StepProcess, Workspace, step_environment
 from adapters.runner.watch import StopWatch
 from adapters.streaming.jobs import Job
 
+REASON_MAX = 500
 DRAIN_S = 5.0
 """After the step ends, how long its last output may take to come out of the pipe."""
 
@@ -31,6 +34,7 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
     duration_ms: int
     outputs: dict[str, str] = {}
+    checkout: CheckedOut | None = None
 
 
 async def run_attempt(
@@ -42,32 +46,57 @@ async def run_attempt(
     work_dir: Path | None,
     kill_grace_s: float,
     secret_env: Mapping[str, str] | None = None,
+    files: StepFiles | None = None,
 ) -> Outcome:
     loop = asyncio.get_running_loop()
     workspace = Workspace(work_dir, str(job.job_id))
+    if files is not None:
+        try:
+            workspace.work = await files.prepare()
+        except Exception as exc:  # any failure to get its files fails the attempt, with why
+            await asyncio.to_thread(workspace.remove)
+            return _files_failed(shipper, f"could not prepare the step's files: {exc}")
     env = step_environment(
         os.environ,
         step_env={**job.env, **(secret_env or {})},
         parameters=job.parameters,
         runner_vars={
+            **job.context,
             "FLOWLEDGER_RUN_ID": str(job.run_id),
             "FLOWLEDGER_PIPELINE_ID": str(job.pipeline_id),
             "FLOWLEDGER_STEP": job.step,
             "FLOWLEDGER_ATTEMPT": str(job.attempt),
             "FLOWLEDGER_RUNNER_ID": runner_id,
             "FLOWLEDGER_OUTPUTS": str(workspace.outputs),
+            "FLOWLEDGER_OUTPUT": str(workspace.outputs),
             "FLOWLEDGER_WORKSPACE": str(workspace.work),
         },
     )
-    started = loop.time()
     try:
+        checked_out = None
+        if job.checkout is not None:
+            try:
+                checked_out = await _check_out(job, workspace, shipper, watch, secret_env)
+            except CheckoutFailed as exc:
+                shipper.note(f"checkout failed: {exc}")
+                return Outcome(
+                    status="failed", exit_code=None, reason=f"checkout failed: {exc}",
+                    duration_ms=0,
+                )  # fmt: skip
+            if checked_out is None:  # stopped (cancel, run ended) before the command ran
+                return Outcome(
+                    status="cancelled" if watch.cancel else "failed", exit_code=None,
+                    reason=watch.reason, duration_ms=0,
+                )  # fmt: skip
+        started = loop.time()
         try:
             process = await StepProcess.start(workspace, job.run, env)
         except OSError as exc:
             shipper.note(f"could not start bash: {exc}")
             return Outcome(
-                status="failed", exit_code=None, reason=f"could not start: {exc}", duration_ms=0
-            )
+                status="failed", exit_code=None, reason=f"could not start: {exc}", duration_ms=0,
+                checkout=checked_out,
+            )  # fmt: skip
         pump = asyncio.create_task(_pump(process, shipper), name=f"output-{job.step}")
         status, reason = await _until_done(process, job, watch, shipper, kill_grace_s)
         duration_ms = round((loop.time() - started) * 1000)
@@ -80,15 +109,64 @@ async def run_attempt(
         for problem in problems:
             shipper.note(problem)
         exit_code = process.returncode if status in ("succeeded", "failed") else None
+        if files is not None:
+            try:
+                await files.finish(status)
+            except Exception as exc:  # the step ran, but what it made was not kept
+                failed = _files_failed(shipper, f"could not keep the step's files: {exc}")
+                if status == "succeeded":
+                    status, reason, exit_code = "failed", failed.reason, None
         return Outcome(
             status=status,
             exit_code=exit_code,
             reason=reason,
             duration_ms=duration_ms,
             outputs=outputs,
+            checkout=checked_out,
         )
     finally:
         await asyncio.to_thread(workspace.remove)
+
+
+async def _check_out(
+    job: Job,
+    workspace: Workspace,
+    shipper: LogShipper,
+    watch: StopWatch,
+    secret_env: Mapping[str, str] | None,
+) -> CheckedOut | None:
+    """The checkout, within the step's timeout; None if the step is stopped meanwhile."""
+    assert job.checkout is not None
+    token = None
+    if job.checkout.token_secret is not None:
+        token = (secret_env or {}).get(job.checkout.token_secret)
+        if token is None:
+            raise CheckoutFailed(f"no value for its token secret {job.checkout.token_secret}")
+    fetch = asyncio.create_task(
+        check_out(job.checkout, workspace.work, note=shipper.note, token=token,
+                  private=workspace.root)
+    )  # fmt: skip
+    stopped = asyncio.create_task(watch.stopped.wait())
+    try:
+        await asyncio.wait(
+            {fetch, stopped}, timeout=job.timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        stopped.cancel()
+    if fetch.done():
+        return fetch.result()
+    fetch.cancel()  # kills the git process
+    with contextlib.suppress(asyncio.CancelledError, CheckoutFailed):
+        await fetch
+    if watch.stopped.is_set():
+        shipper.note(f"{watch.reason}: checkout stopped")
+        return None
+    raise CheckoutFailed(f"not done within the step's timeout_s ({job.timeout_s}s)")
+
+
+def _files_failed(shipper: LogShipper, reason: str) -> Outcome:
+    shipper.note(reason)
+    return Outcome(status="failed", exit_code=None, reason=reason[:REASON_MAX], duration_ms=0)
 
 
 async def _until_done(

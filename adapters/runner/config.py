@@ -43,6 +43,9 @@ class RunnerConfig(msgspec.Struct, frozen=True, kw_only=True):
     """`up`'s own runner: its API stops with it, so a failed deregistration is expected."""
     masked_env: tuple[str, ...] = ()
     """The runner's environment variables whose values every step's log and outputs mask."""
+    artifact_max_bytes: int = 10 * 2**30
+    workspace_keep_failed_s: float = 3600.0
+    """How long a failed run's folders stay on this runner (for debugging)."""
 
     def masked_values(self, environ: Mapping[str, str]) -> list[str]:
         """The values to mask in a step's output: of `masked_env`, those set in `environ`."""
@@ -71,6 +74,8 @@ class RunnerConfig(msgspec.Struct, frozen=True, kw_only=True):
             "masked_env": settings.runner_masked_env,
             "version": version("flowledger"),
             "give_up_after_s": float(settings.runner_give_up_after_s),
+            "artifact_max_bytes": settings.runner_artifact_max_bytes,
+            "workspace_keep_failed_s": float(settings.runner_workspace_keep_failed_s),
         }
         fields.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**fields)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ import logging
 import os
 from typing import Any
 
+import msgspec
 from nats.aio.client import Client as Nats
 from nats.aio.msg import Msg
 from opentelemetry.trace import SpanKind
@@ -20,6 +21,8 @@ from opentelemetry.trace import SpanKind
 from adapters.runner.api import ApiError, ApiUnavailable, JobRef, RunnerApi, Stale
 from adapters.runner.attempt import Outcome, run_attempt
 from adapters.runner.config import RunnerConfig
+from adapters.runner.files.step_files import StepFiles
+from adapters.runner.files.workspaces import RunFolders
 from adapters.runner.logship import LogShipper
 from adapters.runner.step_secrets import fetch_secrets
 from adapters.runner.watch import StopWatch
@@ -116,6 +119,18 @@ class Execution:
             flush_s=self._config.log_flush_s,
             secrets=[*self._config.masked_values(os.environ), *secret_env.values()],
         )
+        files = None
+        if job.files is not None:
+            files = StepFiles(
+                job,
+                job.files,
+                js=self._nc.jetstream(),
+                api=self._api,
+                note=shipper.note,
+                folders=RunFolders(self._config.work_dir),
+                max_bytes=self._config.artifact_max_bytes,
+                record_key=self._key,
+            )
         try:
             if refused is not None:
                 shipper.note(refused)
@@ -129,6 +144,7 @@ class Execution:
                     work_dir=self._config.work_dir,
                     kill_grace_s=self._config.kill_grace_s,
                     secret_env=secret_env,
+                    files=files,
                 )
         except Exception as exc:  # e.g. no room for its folder: the attempt must still end
             log.exception("%s/%s#%d could not be run", job.run_id, job.step, job.attempt)
@@ -155,6 +171,9 @@ class Execution:
             "outputs": outcome.outputs,
             "metrics": metrics,
         }
+        if outcome.checkout is not None:
+            body["checkout"] = msgspec.structs.asdict(outcome.checkout)
+            metrics["checkout_ms"] = float(outcome.checkout.duration_ms)
         try:
             await self._report(body, "finished", REPORT_RETRY_S)
         except ApiUnavailable as exc:

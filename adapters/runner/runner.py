@@ -22,6 +22,7 @@ from nats.js.errors import NotFoundError
 from adapters.runner.api import ApiError, ApiUnavailable, Refused, RunnerApi, Stale
 from adapters.runner.config import RunnerConfig
 from adapters.runner.execution import Execution
+from adapters.runner.files.workspaces import Janitor, RunFolders
 from adapters.runner.outage import Outage, ServerGone
 from adapters.runner.slots import Slots
 from adapters.streaming.jobs import Job, consumer_name, decode_job, job_subject
@@ -75,7 +76,11 @@ class Runner:
     async def _serve(self, api: RunnerApi, nc: Nats, stop: asyncio.Event) -> None:
         js = nc.jetstream()
         heartbeat = asyncio.create_task(self._heartbeat(api, stop), name="runner-heartbeat")
+        janitor = Janitor(RunFolders(self.config.work_dir), nc, self.config.events_prefix,
+                          self.config.workspace_keep_failed_s)  # fmt: skip
+        sweeping = asyncio.create_task(janitor.sweep_forever(stop), name="runner-janitor")
         try:
+            await janitor.__aenter__()
             subscriptions = [await self._subscribe(js, label, stop) for label in self.config.labels]
             pullers = [
                 asyncio.create_task(self._pull(sub, api, nc, stop), name=f"pull-{label}")
@@ -90,8 +95,12 @@ class Runner:
             await self._let_running_finish()
         finally:
             heartbeat.cancel()
+            sweeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
+            await janitor.__aexit__()
             await self._deregister(api)
 
     async def _subscribe(

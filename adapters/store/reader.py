@@ -109,6 +109,15 @@ async def read_stream_current(conn: Conn, stream_id: str) -> list[EventEnvelope]
     return await current_envelopes(conn, rows)
 
 
+async def read_first_current(conn: Conn, stream_id: str) -> EventEnvelope | None:
+    """Current. The event that created a stream (a run's request, its personal values opened)."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version = 1", stream_id
+    )
+    found = await current_envelopes(conn, rows)
+    return found[0] if found else None
+
+
 async def read_positions(conn: Conn, positions: Collection[int]) -> list[EventEnvelope]:
     """Current. The events at `positions`, in position order (a view's quarantined events)."""
     rows = await conn.fetch(

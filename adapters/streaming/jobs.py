@@ -27,6 +27,9 @@ __all__ = [
     "MSG_ID",
     "SUBJECT_PREFIX",
     "Job",
+    "JobCache",
+    "JobCheckout",
+    "JobFiles",
     "consumer_name",
     "decode_job",
     "encode_job",
@@ -36,6 +39,21 @@ __all__ = [
     "jobs_stream_config",
     "publish_headers",
 ]
+
+
+class JobCheckout(msgspec.Struct, frozen=True, kw_only=True):
+    """The step's `checkout`: the run's repository at its sha, fetched before `run`."""
+
+    url: str | None
+    """None: the run has no repository URL (the runner fails the step saying so)."""
+    sha: str | None
+    ref: str | None = None
+    depth: int = 1
+    path: str = ""
+    submodules: bool = False
+    token_secret: str | None = None
+    """Which of the attempt's secrets (`Job.secrets`) is the token git authenticates with."""
+    username: str = "x-access-token"
 
 
 class Job(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,9 +80,41 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     log_seq: int = 1
     """The step's next log chunk number when the job was made: log numbers run on across
     attempts, so attempt 2 numbers its chunks from where attempt 1 stopped."""
+    context: dict[str, str] = {}
+    """FLOWLEDGER_TRIGGER_* and FLOWLEDGER_STEPS_*_OUTPUTS_* (domain/run_context.py)."""
+    checkout: JobCheckout | None = None
     secrets: tuple[str, ...] = ()
     """Names of the project secrets the step declares: the runner fetches their values from
     the API for this attempt (never carried here: a broker keeps its messages)."""
+    files: JobFiles | None = None
+    """Artifacts, downloads, cache and workspace of the step (adapters/runner/files)."""
+
+
+class JobCache(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    """The key template, `${{ hashFiles(...) }}` still unevaluated (the runner evaluates it)."""
+    paths: tuple[str, ...]
+
+
+class JobFiles(msgspec.Struct, frozen=True, kw_only=True):
+    """What a step keeps and takes besides its command (see domain/step_files.py)."""
+
+    artifacts: tuple[str, ...] = ()
+    download: tuple[str, ...] = ()
+    cache: JobCache | None = None
+    workspace: str = "inherit"
+    needs: tuple[str, ...] = ()
+    """The steps whose workspaces this one starts from (its effective needs)."""
+    needs_from: dict[str, UUID] = {}
+    """Of `needs`, those a failed-only retry carried over: the run whose workspace they left."""
+    dependents: int = 0
+    """How many steps start from this one's workspace (`workspace: clean` ones do not): above
+    0, it is uploaded after."""
+    retention_days: int = 30
+    workspace_retention_days: int = 1
+    branch: str = ""
+    """The run's branch (refs/heads/<branch>): caches are scoped by it."""
+    default_branch: str = "main"
 
 
 _encoder = msgspec.json.Encoder()

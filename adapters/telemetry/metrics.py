@@ -89,6 +89,12 @@ WEBHOOK_REFUSALS = Counter(
     "Webhook deliveries refused for their signature, by source kind and reason.",
     ["source", "reason"],
 )
+QUEUE_EVENTS = Counter(
+    "flowledger_queue_events_total",
+    "Jobs flagged `waiting_for_runner` (no live runner has their label) and jobs failed "
+    "`no_runner` (their queue timeout expired).",
+    ["event"],
+)
 RUNNER_JOBS = Counter(
     "flowledger_runner_jobs_total",
     "Step attempts reported finished by runners, by outcome.",

@@ -76,6 +76,7 @@ class _Generic(msgspec.Struct):
     ref: str | None = None
     sha: str | None = None
     actor: str | None = None
+    clone_url: str | None = None
 
 
 def parse_delivery(
@@ -105,4 +106,5 @@ def _generic(event: str, body: _Generic) -> DeliveryFacts:
         ref=text("ref"),
         sha=text("sha"),
         actor=text("actor"),
+        clone_url=text("clone_url"),
     )

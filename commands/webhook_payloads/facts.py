@@ -37,6 +37,9 @@ class Push(_Fact):
     sha: str
     actor: str
     deleted: bool = False
+    clone_url: str | None = None
+    """The repository's git URL, as the provider gives it (GitHub `clone_url`, GitLab
+    `git_http_url`)."""
 
     @property
     def kind(self) -> str:
@@ -57,6 +60,7 @@ class PullRequest(_Fact):
     number: int
     action: str
     actor: str
+    clone_url: str | None = None
 
 
 class Job(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,6 +99,7 @@ class Custom(_Fact):
     ref: str | None = None
     sha: str | None = None
     actor: str | None = None
+    clone_url: str | None = None
 
 
 class Ignored(_Fact):

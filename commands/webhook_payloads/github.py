@@ -47,6 +47,7 @@ class _Pusher(msgspec.Struct):
 class _Repository(msgspec.Struct):
     full_name: str = ""
     html_url: str = ""
+    clone_url: str = ""
 
 
 class _PushEvent(msgspec.Struct):
@@ -138,7 +139,13 @@ def _push(body: _PushEvent) -> DeliveryFacts:
     if body.deleted or body.after == NULL_SHA:
         return Ignored(reason=f"deleted ref {body.ref}")
     actor = (body.pusher and body.pusher.name) or (body.sender and body.sender.login) or "github"
-    return Push(repo=_repo(body.repository), ref=body.ref, sha=body.after, actor=actor)
+    return Push(
+        repo=_repo(body.repository),
+        ref=body.ref,
+        sha=body.after,
+        actor=actor,
+        clone_url=_clone_url(body.repository),
+    )
 
 
 def _pull_request(body: _PullRequestEvent) -> DeliveryFacts:
@@ -157,6 +164,7 @@ def _pull_request(body: _PullRequestEvent) -> DeliveryFacts:
         number=number,
         action=body.action,
         actor=(body.sender and body.sender.login) or "github",
+        clone_url=_clone_url(body.repository),
     )
 
 
@@ -210,6 +218,10 @@ def _status(status: str | None, conclusion: str | None) -> tuple[ExternalStatus,
 def _external_id(run_id: int, attempt: int | None) -> str:
     # A re-run keeps the run id: each attempt is a run of its own, or it could not start again.
     return str(run_id) if (attempt or 1) == 1 else f"{run_id}/attempt/{attempt}"
+
+
+def _clone_url(repository: _Repository | None) -> str | None:
+    return (repository and repository.clone_url) or None
 
 
 def _repo(repository: _Repository | None) -> str:

@@ -51,6 +51,7 @@ class _Kind(msgspec.Struct):
 class _Project(msgspec.Struct):
     path_with_namespace: str = ""
     web_url: str = ""
+    git_http_url: str = ""
 
 
 class _User(msgspec.Struct):
@@ -148,6 +149,7 @@ def _push(body: _PushEvent) -> DeliveryFacts:
         ref=body.ref,
         sha=body.checkout_sha or body.after,
         actor=body.user_username or body.user_name or "gitlab",
+        clone_url=(body.project and body.project.git_http_url) or None,
     )
 
 
@@ -171,6 +173,7 @@ def _merge_request(body: _MergeRequestEvent) -> DeliveryFacts:
         number=mr.iid,
         action=mr.action,
         actor=(body.user and (body.user.username or body.user.name)) or "gitlab",
+        clone_url=(body.project and body.project.git_http_url) or None,
     )
 
 

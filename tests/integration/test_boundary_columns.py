@@ -17,6 +17,7 @@ import pytest
 
 from commands.api_keys import IssueApiKey
 from commands.approvals import DecideApproval
+from commands.artifacts import DeleteArtifact, RecordArtifact, RecordCache
 from commands.context import CommandContext
 from commands.environments import ConfigureEnvironment
 from commands.pipelines import CreatePipeline
@@ -62,6 +63,8 @@ BOUNDARY: list[tuple[type[msgspec.Struct], str, str, str, str]] = [
     (ReportStepStatus, "attempt", "runners", "runner_jobs", "attempt"),
     (ReportStepStatus, "runner", "runners", "runner_jobs", "runner"),
     (CreatePipeline, "definition.steps.name", "runs", "steps", "name"),
+    (CreatePipeline, "definition.steps.name", "queues", "jobs", "step"),
+    (CreatePipeline, "definition.steps.labels", "queues", "jobs", "label"),
     (CreatePipeline, "definition.steps.timeout_s", "runs", "steps", "timeout_s"),
     (CreatePipeline, "definition.steps.retries", "runs", "steps", "retries"),
     (CreatePipeline, "definition.name", "pipelines", "pipelines", "name"),
@@ -112,6 +115,17 @@ BOUNDARY: list[tuple[type[msgspec.Struct], str, str, str, str]] = [
         "environments",
         "approval_timeout_s",
     ),
+    (RecordArtifact, "step", "artifacts", "artifacts", "name"),
+    (RecordArtifact, "step", "artifacts", "artifacts", "step"),
+    (RecordArtifact, "attempt", "artifacts", "artifacts", "attempt"),
+    (RecordArtifact, "path", "artifacts", "artifacts", "path"),
+    (RecordArtifact, "size", "artifacts", "artifacts", "size"),
+    (RecordArtifact, "object_key", "artifacts", "artifacts", "object_key"),
+    (RecordCache, "key", "artifacts", "caches", "key"),
+    (RecordCache, "branch", "artifacts", "caches", "branch"),
+    (RecordCache, "object_key", "artifacts", "caches", "object_key"),
+    (RecordCache, "size", "artifacts", "caches", "size"),
+    (DeleteArtifact, "reason", "artifacts", "artifacts", "deleted_reason"),
 ]
 ACTOR_COLUMNS = [("runs", "runs", "actor"), ("api_keys", "api_keys", "issued_by")]
 """Filled from the principal's name, not a command field: bounded by ACTOR_MAX."""

@@ -51,6 +51,7 @@ def opened_pr(action: str) -> PullRequest:
         number=2,
         action=action,
         actor="Codertocat",
+        clone_url="https://github.com/Codertocat/Hello-World.git",
     )
 
 
@@ -89,6 +90,7 @@ EXPECTED: dict[str, DeliveryFacts] = {
         ref="refs/heads/master",
         sha="6113728f27ae82c7b1a177c8d03f9e96e0adf246",
         actor="Codertocat",
+        clone_url="https://github.com/Codertocat/Hello-World.git",
     ),
     "github/push.tag-deleted.json": Ignored(reason="deleted ref refs/tags/simple-tag"),
     "github/pull_request.opened.json": opened_pr("opened"),
@@ -115,12 +117,14 @@ EXPECTED: dict[str, DeliveryFacts] = {
         ref="refs/heads/master",
         sha="da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
         actor="jsmith",
+        clone_url="http://example.com/mike/diaspora.git",
     ),
     "gitlab/tag_push.json": Push(
         repo="jsmith/example",
         ref="refs/tags/v1.0.0",
         sha="82b3d5ae55f7080f1e6022629cdb57bfae7cccc7",
         actor="John Smith",
+        clone_url="http://example.com/jsmith/example.git",
     ),
     "gitlab/merge_request.open.json": PullRequest(
         kind="merge_request",
@@ -131,6 +135,7 @@ EXPECTED: dict[str, DeliveryFacts] = {
         number=1,
         action="open",
         actor="root",
+        clone_url="http://example.com/gitlabhq/gitlab-test.git",
     ),
     "gitlab/pipeline.success.json": Backflow(
         kind="pipeline",

@@ -3,6 +3,7 @@ where it wrote. Registered before the reads, whose GETs merge into the same path
 
 from adapters.http.writes.api_keys import ApiKeysController
 from adapters.http.writes.approvals import ApprovalsController
+from adapters.http.writes.artifacts import ArtifactsController
 from adapters.http.writes.data_subjects import DataSubjectsController
 from adapters.http.writes.environments import EnvironmentsController
 from adapters.http.writes.pipelines import PipelinesController
@@ -29,4 +30,5 @@ ROUTES = [
     EnvironmentsController,
     SecretsController,
     StepSecretsController,
+    ArtifactsController,
 ]

@@ -17,6 +17,7 @@ from adapters.telemetry.metrics import RUNNER_JOBS
 from commands.runs import (
     AppendRunLogs,
     CancelRun,
+    CheckoutReport,
     LogChunk,
     ReportRunStatus,
     ReportStepStatus,
@@ -36,6 +37,7 @@ from domain.limits import (
     Ref,
     Repo,
     Sha,
+    Url,
 )
 from domain.run_values import ExternalRef, StepStatus
 
@@ -51,6 +53,17 @@ class RunRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     pull_request: Positive32 | None = None
     external: ExternalRef | None = None
     """Set to mirror a run that executes in GitHub Actions, GitLab or Jenkins."""
+    clone_url: Url | None = None
+    """The git URL of `repo` that a step's `checkout` fetches `sha` from."""
+    base_ref: Ref | None = None
+
+
+class RetryRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    failed_only: bool = False
+    """Run again only the steps that did not succeed (and those after them); the succeeded
+    steps and their outputs are carried over, each recorded as `StepCarriedOver`."""
+    parameters: Annotated[dict[Key, ParamScalar], Meta(max_length=ITEMS_MAX)] | None = None
+    """New parameters, checked against the run's pinned pipeline version; omit to keep them."""
 
 
 class Cancellation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -68,6 +81,8 @@ class StatusReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     reason: Reason = ""
     outputs: Outputs = {}
     metrics: Metrics = {}
+    checkout: CheckoutReport | None = None
+    """What the step's built-in checkout fetched (a runner's report of a finished attempt)."""
 
 
 class LogAppend(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -103,8 +118,14 @@ class RunsController(Controller):
         status_code=201,
         responses=answers(201),
     )
-    async def retry(self, request: Req, run_id: FromPath[UUID]) -> Response[bytes]:
-        return await execute(request, RetryRun(run_id=run_id), status=201)
+    async def retry(
+        self, request: Req, run_id: FromPath[UUID], data: JSONBody[RetryRequest | None] = None
+    ) -> Response[bytes]:
+        """A new run of the same pinned version and revision; the two point at each other
+        (`retry_of` on the new one, `RunRetried` on the old one)."""
+        body = data or RetryRequest()
+        command = RetryRun(run_id=run_id, failed_only=body.failed_only, parameters=body.parameters)
+        return await execute(request, command, status=201)
 
     @post(
         "/pipeline-runs/{run_id:uuid}/status",
@@ -127,6 +148,7 @@ class RunsController(Controller):
                 reason=data.reason,
                 outputs=data.outputs,
                 metrics=data.metrics,
+                checkout=data.checkout,
             )
         answer = await execute(request, command)
         if data.step is not None and StepStatus(data.status).finished:

@@ -25,6 +25,7 @@ from nats.aio.client import Client as NatsClient
 from adapters.bootstrap import api_app, catalog, open_services
 from adapters.dispatch.jobs import JobPublisher
 from adapters.dispatch.process import DispatchProcess
+from adapters.dispatch.queue_watch import QueueReaper, QueueWatch
 from adapters.dispatch.reaper import Reaper
 from adapters.platform.admin_key import create_key
 from adapters.platform.services import Services
@@ -157,10 +158,19 @@ async def running_stack(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
         await ensure_jobs_stream(nc.jetstream(), settings)
         dispatch = DispatchProcess(
             services.bus.dispatch,
-            JobPublisher(services.repository, nc.jetstream(), settings.dispatch_stream),
+            JobPublisher(
+                services.repository,
+                nc.jetstream(),
+                settings.dispatch_stream,
+                pool=services.store.pool,
+            ),
         )
         dispatch.name = unique_id("dispatch_")[:40]
         await start_projection_at_head(pool, dispatch)
+        watch = QueueWatch(services.bus.dispatch)
+        watch.name = unique_id("queue_watch_")[:40]
+        await start_projection_at_head(pool, watch)
+        queue_reaper = QueueReaper(services.bus.dispatch, pool, default_timeout_s=0, every_s=0.3)
         reaper = Reaper(
             services.bus.dispatch,
             PgHeartbeats(services.store.pool),
@@ -173,9 +183,11 @@ async def running_stack(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
             asyncio.create_task(Projector(database_url, catalog()).run(stop), name="projector"),
             asyncio.create_task(Relay(database_url, nats_url, relay).run(stop), name="relay"),
             asyncio.create_task(
-                Projector(database_url, [dispatch], retry_s=0.1).run(stop), name="dispatcher"
+                Projector(database_url, [dispatch, watch], retry_s=0.1).run(stop),
+                name="dispatcher",
             ),
             asyncio.create_task(reaper.run(stop), name="reaper"),
+            asyncio.create_task(queue_reaper.run(stop), name="queue-reaper"),
         ]
 
         async def stop_all() -> None:

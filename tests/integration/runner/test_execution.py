@@ -69,7 +69,8 @@ async def test_a_step_gets_its_env_parameters_and_a_fresh_folder_and_reports_out
     )
     pipeline = await stack.pipeline(
         [{"name": "greet", "run": script, "env": {"GREETING": "hello"}, "labels": [label]},
-         {"name": "again", "run": script, "env": {"GREETING": "hi"}, "labels": [label]}],
+         {"name": "again", "run": script, "env": {"GREETING": "hi"}, "labels": [label],
+          "workspace": "clean"}],
         parameters=[{"name": "who", "type": "string", "default": "world"}],
     )  # fmt: skip
     async with runners(stack.runner_config(label)):
@@ -78,7 +79,8 @@ async def test_a_step_gets_its_env_parameters_and_a_fresh_folder_and_reports_out
 
     events = await stack.events(run_id)
     done = {d["step"]: d for _, t, d in events if t == "StepSucceeded"}
-    # The second step's folder is empty again: `left-behind` stayed in the first one's.
+    # The second step's folder is empty again (`workspace: clean`; without it, a step starts
+    # from what the steps it needs left): `left-behind` stayed in the first one's.
     assert done["greet"]["outputs"] == {
         "greeting": "hello flowledger",
         "folder": "0",

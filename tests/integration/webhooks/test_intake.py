@@ -305,3 +305,28 @@ async def test_a_github_style_push_rule_with_tags_runs_for_a_tag(world: World) -
 
     assert [(await world.run(r)).pipeline_id for r in tag.runs] == [releases]
     assert branch.outcome == "ignored"
+
+
+async def test_a_run_records_where_to_fetch_what_it_builds(world: World) -> None:
+    project = await world.project()
+    source = await world.source(project, "github")
+    await world.pipeline(project, github("push"), name="pushes")
+    await world.pipeline(project, github("pull_request"), name="prs")
+
+    pushed = await world.handle(await world.deliver(source, project, PUSH))
+    opened = await world.handle(
+        await world.deliver(source, project, "github/pull_request.opened.json")
+    )
+
+    push, pr = await world.run(pushed.runs[0]), await world.run(opened.runs[0])
+    clone_url = "https://github.com/Codertocat/Hello-World.git"
+    assert (push.trigger.provider, push.trigger.clone_url, push.trigger.base_ref) == (
+        "github",
+        clone_url,
+        None,
+    )
+    assert (pr.trigger.clone_url, pr.trigger.base_ref, pr.trigger.ref) == (
+        clone_url,
+        "refs/heads/master",
+        "refs/heads/changes",
+    )

@@ -1,0 +1,171 @@
+"""A run's artifacts: the list (with sizes and sha256), and one streamed from the object store.
+
+A download answers `Range: bytes=a-b`, `bytes=a-` and `bytes=-n` (one range) with 206 and
+`Content-Range`; a range past the end, or one this server does not read, is a 416 naming the
+size. Nothing is held whole: the bytes come from the object store a few chunks at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Response, get
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath
+from litestar.response import Stream
+
+from adapters.http.answers import PROBLEM
+from adapters.http.problems import problem
+from adapters.http.reads import views
+from adapters.http.reads.access import project_filter, project_ids
+from adapters.http.reads.consistency import POSITION_HEADER, read_views
+from adapters.http.reads.params import QuerySpec
+from adapters.http.reads.runs import visible_run
+from adapters.http.security import Req
+from adapters.streaming.objects import ARTIFACTS_BUCKET, Missing, bucket, read_object, stat
+from domain.limits import KEY_MAX
+from projections import artifacts
+from projections.projection import live_schema
+
+TAGS = ["artifacts"]
+VIEWS = ("runs", "artifacts")
+SCHEMA = live_schema("artifacts")
+ONE = QuerySpec.of()
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+PARTIAL = ResponseSpec(
+    data_container=bytes,
+    media_type="application/octet-stream",
+    description="The bytes of the one range asked for, with Content-Range",
+    generate_examples=False,
+)
+_MEDIA = {"file": "application/octet-stream", "tar": "application/x-tar"}
+
+
+class RunArtifacts(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[artifacts.ArtifactRow]
+    position: int
+
+
+@get(
+    "/api/v1/pipeline-runs/{run_id:uuid}/artifacts",
+    operation_id="listRunArtifacts",
+    tags=TAGS,
+    operation_class=ONE.operation(),
+    responses=views.ITEM_ANSWERS,
+    description="Every artifact the run stored: name, size, sha256, object key, expiry; "
+    "deleted ones with when and why. No content. (Workspaces passed between runners are "
+    "recorded in the run's events, not listed here.)",
+)
+async def list_artifacts(request: Req, run_id: FromPath[UUID]) -> Response[RunArtifacts]:
+    query = ONE.parse(request.query_params.dict())
+    projects = project_ids(project_filter(request.user, None))
+
+    async def read(conn: Any) -> list[artifacts.ArtifactRow] | None:
+        if await visible_run(conn, run_id, projects) is None:
+            return None
+        return await artifacts.run_artifacts(conn, SCHEMA, run_id)
+
+    position, found = await read_views(request, query, VIEWS, read)
+    if found is None:
+        raise views.not_found("run")
+    body = RunArtifacts(items=found, position=position)
+    return Response(body, headers={POSITION_HEADER: str(position)})
+
+
+@get(
+    "/api/v1/pipeline-runs/{run_id:uuid}/artifacts/{name:str}",
+    operation_id="downloadRunArtifact",
+    tags=TAGS,
+    operation_class=ONE.operation(),
+    responses={**views.ITEM_ANSWERS, 206: PARTIAL, 410: PROBLEM, 416: PROBLEM},
+    description="The artifact's bytes (a `file` as it was, a `tar` as a tar stream), with "
+    "`Range` support (206; 416 for a range it cannot serve). `ETag` is its sha256.",
+)
+async def download_artifact(request: Req, run_id: FromPath[UUID], name: FromPath[str]) -> Stream:
+    query = ONE.parse(request.query_params.dict())
+    projects = project_ids(project_filter(request.user, None))
+    if len(name) > KEY_MAX:
+        raise _no_artifact(run_id, name[:KEY_MAX])
+
+    async def read(conn: Any) -> artifacts.ArtifactRow | None:
+        if await visible_run(conn, run_id, projects) is None:
+            raise views.not_found("run")
+        rows = await artifacts.run_artifacts(conn, SCHEMA, run_id)
+        return next((r for r in rows if r.name == name), None)
+
+    _, row = await read_views(request, query, VIEWS, read)
+    if row is None:
+        raise _no_artifact(run_id, name)
+    if row.deleted_at is not None:
+        raise problem(410, "artifact_deleted", "the artifact was deleted",
+                      f"deleted {row.deleted_at.isoformat()}: {row.deleted_reason}")  # fmt: skip
+    start, end = byte_range(request.headers.get("range"), row.size)
+    js = request.app.state.nats.client.jetstream()
+    try:
+        await stat(await bucket(js, ARTIFACTS_BUCKET), row.object_key)
+    except Missing:
+        # Its deletion is not in the view yet: the object store already says so.
+        raise problem(410, "artifact_deleted", "the artifact was deleted",
+                      "it is no longer in the object store") from None  # fmt: skip
+    filename = row.path.rsplit("/", 1)[-1] if row.format == "file" else f"{row.name}.tar"
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(end - start),
+        "ETag": f'"{row.sha256}"',
+        "Content-Disposition": f'attachment; filename="{_quoted(filename)}"',
+    }
+    partial = request.headers.get("range") is not None
+    if partial:
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{row.size}"
+
+    async def body() -> AsyncIterator[bytes]:
+        async for piece in read_object(js, ARTIFACTS_BUCKET, row.object_key, start=start, end=end):
+            yield piece
+
+    return Stream(
+        body(),
+        status_code=206 if partial else 200,
+        media_type=_MEDIA.get(row.format, "application/octet-stream"),
+        headers=headers,
+    )
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int]:
+    """[start, end) of one `Range: bytes=...` over `size` bytes; the whole without a header."""
+    if header is None:
+        return 0, size
+    found = _RANGE.fullmatch(header.strip())
+    if found is None or found.group(1) == found.group(2) == "":
+        raise _unsatisfiable(size, "one range, as bytes=first-last, bytes=first- or bytes=-n")
+    first, last = found.group(1), found.group(2)
+    if first == "":
+        length = int(last)
+        if length == 0:
+            raise _unsatisfiable(size, "a suffix range of 0 bytes is empty")
+        return max(size - length, 0), size
+    start = int(first)
+    end = size if last == "" else min(int(last) + 1, size)
+    if start >= size or (last != "" and int(last) < start):
+        raise _unsatisfiable(size, f"the artifact has {size} bytes")
+    return start, end
+
+
+def _no_artifact(run_id: UUID, name: str) -> Exception:
+    return problem(404, "not_found", "no such artifact", f"run {run_id} has no artifact {name!r}")
+
+
+def _unsatisfiable(size: int, detail: str) -> Exception:
+    error = problem(416, "range_not_satisfiable", "range not satisfiable", detail, size=size)
+    error.headers = {"Content-Range": f"bytes */{size}"}
+    return error
+
+
+def _quoted(filename: str) -> str:
+    return "".join(c if c.isprintable() and c not in '"\\' else "_" for c in filename)
+
+
+ROUTES = [list_artifacts, download_artifact]

@@ -1,0 +1,272 @@
+"""Before a step: its workspace, downloads and cache; after it: artifacts, cache, workspace.
+
+Object keys (bucket `flowledger-artifacts`): `runs/<run>/artifacts/<step>` and
+`runs/<run>/workspaces/<step>`; caches (bucket `flowledger-caches`):
+`<project>/<pipeline>/<branch>/<key>`. A step's artifact is its one named file as it is
+(format `file`) when `artifacts` is one plain path to a file, else a tar of what the globs
+match (format `tar`). Each store is recorded on the run through the API: name, size,
+sha256, object key, retention; never the content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nats.js import JetStreamContext
+
+from adapters.runner.api import RunnerApi
+from adapters.runner.files.hashfiles import evaluate_key
+from adapters.runner.files.packing import (
+    copy_folder,
+    entries,
+    matched,
+    pack,
+    pack_folder,
+    total_size,
+    unpack,
+)
+from adapters.runner.files.workspaces import RunFolders
+from adapters.streaming.jobs import Job, JobFiles
+from adapters.streaming.objects import (
+    ARTIFACTS_BUCKET,
+    CACHES_BUCKET,
+    Missing,
+    Stored,
+    bucket,
+    download_file,
+    put_file,
+    stat,
+)
+from domain.errors import InvalidValue
+from domain.step_files import is_plain_path
+
+log = logging.getLogger(__name__)
+
+RECORD_RETRY_S = 120.0
+
+
+class FilesFailed(Exception):
+    """The step's files could not be prepared or kept: the attempt fails with this reason."""
+
+
+def artifact_key(run_id: object, step: str) -> str:
+    return f"runs/{run_id}/artifacts/{step}"
+
+
+def workspace_key(run_id: object, step: str) -> str:
+    return f"runs/{run_id}/workspaces/{step}"
+
+
+class StepFiles:
+    def __init__(
+        self,
+        job: Job,
+        files: JobFiles,
+        *,
+        js: JetStreamContext,
+        api: RunnerApi,
+        note: Callable[[str], None],
+        folders: RunFolders,
+        max_bytes: int,
+        record_key: str,
+    ) -> None:
+        self.job, self.files, self._js, self._api = job, files, js, api
+        self._note, self._folders, self._max_bytes = note, folders, max_bytes
+        self._record_key = record_key
+        self._cache_exact = False
+        self._cache_key = ""
+        self.work = folders.step(job.run_id, job.step)
+
+    # Before
+
+    async def prepare(self) -> Path:
+        job, files = self.job, self.files
+        self.work = await asyncio.to_thread(self._folders.fresh_step, job.run_id, job.step)
+        if files.workspace == "inherit":
+            for need in files.needs:
+                await self._inherit(need)
+        for name in files.download:
+            await self._download(name)
+        if files.cache is not None:
+            await self._restore_cache()
+        return self.work
+
+    async def _inherit(self, need: str) -> None:
+        # A step a failed-only retry carried over left its workspace in the retried run.
+        run_id = self.files.needs_from.get(need, self.job.run_id)
+        left = self._folders.left_here(run_id, need)
+        if left is not None:
+            await asyncio.to_thread(copy_folder, left, self.work)
+            return
+        key = workspace_key(run_id, need)
+        try:
+            await self._fetch_tar(ARTIFACTS_BUCKET, key)
+        except Missing:
+            left_nowhere = f"the workspace {need} left is neither on this runner nor stored"
+            raise FilesFailed(left_nowhere) from None
+        self._note(f"workspace of {need} restored from the object store (it ran elsewhere)")
+
+    async def _download(self, name: str) -> None:
+        key = artifact_key(self.job.run_id, name)
+        try:
+            found = await stat(await bucket(self._js, ARTIFACTS_BUCKET), key)
+        except Missing:
+            raise FilesFailed(f"artifact {name} was not uploaded (or has expired)") from None
+        if found.description.startswith("file:"):
+            target = self.work / found.description.removeprefix("file:")
+            if not _inside(target, self.work):
+                raise FilesFailed(f"artifact {name} names a path outside the workspace")
+            await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
+            await download_file(self._js, ARTIFACTS_BUCKET, key, target)
+        else:
+            await self._fetch_tar(ARTIFACTS_BUCKET, key)
+        self._note(f"artifact {name} downloaded ({found.size} bytes)")
+
+    async def _restore_cache(self) -> None:
+        assert self.files.cache is not None
+        files = self.files
+        try:
+            key = await asyncio.to_thread(evaluate_key, files.cache.key, self.work)
+        except InvalidValue as exc:
+            raise FilesFailed(f"cache key: {exc}") from None
+        self._cache_key = key
+        store = await bucket(self._js, CACHES_BUCKET)
+        branches = dict.fromkeys((files.branch, files.default_branch))
+        for branch in branches:
+            object_key = self._cache_object(branch, key)
+            try:
+                await stat(store, object_key)
+            except Missing:
+                continue
+            await self._fetch_tar(CACHES_BUCKET, object_key)
+            self._cache_exact = branch == files.branch
+            self._note(f"cache hit: {key} (branch {branch})")
+            await self._record_cache(outcome="restored", key=key, branch=branch, hit=True,
+                                     exact=self._cache_exact, object_key=object_key)  # fmt: skip
+            return
+        self._note(f"cache miss: {key}")
+        await self._record_cache(outcome="restored", key=key, branch=files.branch, hit=False)
+
+    # After
+
+    async def finish(self, status: str) -> None:
+        """Keep what the step made: artifacts unless it was stopped, cache on success, and
+        its workspace for the steps that need it."""
+        if status in ("succeeded", "failed") and self.files.artifacts:
+            await self._upload_artifact()
+        if status == "succeeded" and self.files.cache is not None:
+            await self._save_cache()
+        if self.files.dependents:
+            await self._upload_workspace()
+        await asyncio.to_thread(self._folders.mark_done, self.job.run_id, self.job.step)
+
+    async def _upload_artifact(self) -> None:
+        job, patterns = self.job, self.files.artifacts
+        key = artifact_key(job.run_id, job.step)
+        store = await bucket(self._js, ARTIFACTS_BUCKET)
+        single = self.work / patterns[0]
+        if len(patterns) == 1 and is_plain_path(patterns[0]) and await _is_file(single):
+            self._check_size((await asyncio.to_thread(single.stat)).st_size, "artifact")
+            stored = await put_file(store, key, single, description=f"file:{patterns[0]}")
+            path, form = patterns[0], "file"
+        else:
+            found = await asyncio.to_thread(self._entries, patterns)
+            if not found:
+                self._note(f"artifacts: nothing matched {', '.join(patterns)}: none uploaded")
+                return
+            stored = await self._put_tar(store, key, found, "artifact")
+            path, form = "", "tar"
+        await self._record_artifact(stored, kind="artifact", form=form, path=path,
+                                    days=self.files.retention_days)  # fmt: skip
+        self._note(f"artifact {job.step} uploaded: {stored.size} bytes, sha256 {stored.sha256}")
+
+    async def _save_cache(self) -> None:
+        assert self.files.cache is not None
+        if self._cache_exact:
+            return  # an exact hit: the entry holds these paths already
+        found = await asyncio.to_thread(self._entries, self.files.cache.paths)
+        if not found:
+            self._note("cache: nothing matched its paths: not saved")
+            return
+        branch = self.files.branch
+        object_key = self._cache_object(branch, self._cache_key)
+        store = await bucket(self._js, CACHES_BUCKET)
+        stored = await self._put_tar(store, object_key, found, "cache")
+        await self._record_cache(outcome="saved", key=self._cache_key, branch=branch,
+                                 object_key=object_key, size=stored.size,
+                                 sha256=stored.sha256)  # fmt: skip
+        self._note(f"cache saved: {self._cache_key} ({stored.size} bytes)")
+
+    async def _upload_workspace(self) -> None:
+        job = self.job
+        scratch = await asyncio.to_thread(self._folders.scratch, job.run_id)
+        with tempfile.NamedTemporaryFile(dir=scratch, suffix=".tar") as archive:
+            size = await asyncio.to_thread(pack_folder, self.work, Path(archive.name))
+            self._check_size(size, "workspace")
+            store = await bucket(self._js, ARTIFACTS_BUCKET)
+            stored = await put_file(store, workspace_key(job.run_id, job.step),
+                                    Path(archive.name), description="tar")  # fmt: skip
+        await self._record_artifact(stored, kind="workspace", form="tar", path="",
+                                    days=self.files.workspace_retention_days)  # fmt: skip
+
+    # Helpers
+
+    def _entries(self, patterns: tuple[str, ...]) -> list[Path]:
+        return entries(self.work, matched(self.work, patterns))
+
+    async def _put_tar(self, store: Any, key: str, found: list[Path], what: str) -> Stored:
+        self._check_size(await asyncio.to_thread(total_size, found), what)
+        scratch = await asyncio.to_thread(self._folders.scratch, self.job.run_id)
+        with tempfile.NamedTemporaryFile(dir=scratch, suffix=".tar") as archive:
+            await asyncio.to_thread(pack, self.work, found, Path(archive.name))
+            return await put_file(store, key, Path(archive.name), description="tar")
+
+    async def _fetch_tar(self, bucket_name: str, key: str) -> None:
+        scratch = await asyncio.to_thread(self._folders.scratch, self.job.run_id)
+        with tempfile.NamedTemporaryFile(dir=scratch, suffix=".tar") as archive:
+            await download_file(self._js, bucket_name, key, Path(archive.name))
+            await asyncio.to_thread(unpack, Path(archive.name), self.work)
+
+    def _check_size(self, size: int, what: str) -> None:
+        if size > self._max_bytes:
+            raise FilesFailed(f"{what} of {size} bytes is over the runner's limit of "
+                              f"{self._max_bytes} bytes")  # fmt: skip
+
+    def _cache_object(self, branch: str, key: str) -> str:
+        job = self.job
+        return f"{job.project_id}/{job.pipeline_id}/{branch}/{key}"
+
+    async def _record_artifact(
+        self, stored: Stored, *, kind: str, form: str, path: str, days: int
+    ) -> None:
+        body = {
+            "step": self.job.step, "attempt": self.job.attempt, "kind": kind, "format": form,
+            "path": path, "size": stored.size, "sha256": stored.sha256,
+            "object_key": stored.key, "retention_days": days,
+        }  # fmt: skip
+        path = f"/api/v1/pipeline-runs/{self.job.run_id}/artifacts"
+        key = f"{self._record_key}:{kind}"
+        await self._api.post(path, body, key=key, retry_for_s=RECORD_RETRY_S)
+
+    async def _record_cache(self, *, outcome: str, **fields: Any) -> None:
+        body = {"step": self.job.step, "attempt": self.job.attempt, "outcome": outcome, **fields}
+        await self._api.post(f"/api/v1/pipeline-runs/{self.job.run_id}/caches", body,
+                             key=f"{self._record_key}:cache-{outcome}",
+                             retry_for_s=RECORD_RETRY_S)  # fmt: skip
+
+
+async def _is_file(path: Path) -> bool:
+    return await asyncio.to_thread(lambda: path.is_file() and not path.is_symlink())
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,153 @@
+"""Files in NATS JetStream's object store, streamed in chunks both ways: never whole in memory.
+
+Writing uses nats-py's `ObjectStore.put` with a file (it reads one chunk at a time in a thread
+and hashes as it goes). Reading does not use `ObjectStore.get`: that either collects the whole
+object in memory or pushes chunks as fast as the server sends them. `read_object` pulls a
+few chunks at a time from an ephemeral pull consumer, so a slow reader (an HTTP client, a
+disk) holds at most `PULL_BATCH` chunks.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, ObjectMeta, ObjectMetaOptions, StorageType
+from nats.js.api import ObjectStoreConfig as _BucketConfig
+from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
+from nats.js.object_store import ObjectStore
+
+ARTIFACTS_BUCKET = "flowledger-artifacts"
+CACHES_BUCKET = "flowledger-caches"
+CHUNK_BYTES = 256 * 1024
+PULL_BATCH = 16
+FETCH_WAIT_S = 10.0
+_DIGEST = "SHA-256="
+
+
+class Stored(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    size: int
+    sha256: str
+    """Lowercase hex, as the run's events record it."""
+    description: str = ""
+
+
+class Missing(Exception):
+    """No such object (or bucket)."""
+
+
+class Corrupt(Exception):
+    """What was read does not match the object's sha256, or stopped short."""
+
+
+async def bucket(js: JetStreamContext, name: str) -> ObjectStore:
+    """The object store `name`, created (file storage) when it does not exist yet."""
+    try:
+        return await js.object_store(name)
+    except (BucketNotFoundError, NotFoundError):
+        return await js.create_object_store(name, config=_BucketConfig(storage=StorageType.FILE))
+
+
+async def put_file(store: ObjectStore, key: str, path: Path, *, description: str = "") -> Stored:
+    """Upload `path` in CHUNK_BYTES chunks; its size and sha256 (computed while sending)."""
+    meta = ObjectMeta(
+        name=key,
+        description=description,
+        options=ObjectMetaOptions(max_chunk_size=CHUNK_BYTES),
+    )
+    with path.open("rb") as file:
+        info = await store.put(key, file, meta=meta)
+    return Stored(key=key, size=info.size or 0, sha256=_hex(info.digest), description=description)
+
+
+async def stat(store: ObjectStore, key: str) -> Stored:
+    try:
+        info = await store.get_info(key)
+    except (ObjectNotFoundError, NotFoundError):
+        raise Missing(key) from None
+    if info.deleted:
+        raise Missing(key)
+    return Stored(
+        key=key, size=info.size or 0, sha256=_hex(info.digest), description=info.description or ""
+    )
+
+
+async def delete(store: ObjectStore, key: str) -> bool:
+    """Remove `key`; False when it was not there."""
+    try:
+        await store.delete(key)
+    except (ObjectNotFoundError, NotFoundError):
+        return False
+    return True
+
+
+async def read_object(
+    js: JetStreamContext, bucket_name: str, key: str, *, start: int = 0, end: int | None = None
+) -> AsyncIterator[bytes]:
+    """The bytes of `key` from `start` to `end` (exclusive), in pieces of at most one chunk.
+
+    Read whole, its sha256 is checked at the end (Corrupt if it differs); a range cannot be.
+    """
+    store = await bucket(js, bucket_name)
+    info = await store.get_info(key)
+    size = info.size or 0
+    end = size if end is None else min(end, size)
+    if start >= end:
+        return
+    whole = start == 0 and end == size
+    digest = hashlib.sha256() if whole else None
+    subject = f"$O.{bucket_name}.C.{info.nuid}"
+    stream = f"OBJ_{bucket_name}"
+    config = ConsumerConfig(ack_policy=AckPolicy.NONE, inactive_threshold=60.0)
+    sub = await js.pull_subscribe(subject, stream=stream, config=config)
+    offset = 0
+    try:
+        while offset < end:
+            try:
+                messages = await sub.fetch(PULL_BATCH, timeout=FETCH_WAIT_S)
+            except (NatsTimeout, TimeoutError):
+                raise Corrupt(f"{key}: stopped at byte {offset} of {size}") from None
+            for message in messages:
+                data = message.data
+                if digest is not None:
+                    digest.update(data)
+                piece_start, offset = offset, offset + len(data)
+                if offset <= start or piece_start >= end:
+                    continue
+                yield data[max(start - piece_start, 0) : len(data) - max(offset - end, 0)]
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+        with contextlib.suppress(Exception):
+            await js.delete_consumer(stream, sub._consumer)
+    if digest is not None and digest.hexdigest() != _hex(info.digest):
+        raise Corrupt(f"{key}: sha256 differs from the stored one")
+
+
+async def download_file(js: JetStreamContext, bucket_name: str, key: str, path: Path) -> int:
+    """Write `key` to `path` (checked against its sha256); the bytes written."""
+    written = 0
+    try:
+        with path.open("wb") as file:
+            async for piece in read_object(js, bucket_name, key):
+                file.write(piece)
+                written += len(piece)
+    except (ObjectNotFoundError, NotFoundError, BucketNotFoundError):
+        path.unlink(missing_ok=True)  # noqa: ASYNC240 (one unlink: not worth a thread)
+        raise Missing(key) from None
+    return written
+
+
+def _hex(digest: str | None) -> str:
+    if not digest:
+        return hashlib.sha256(b"").hexdigest()
+    if digest.upper().startswith(_DIGEST):
+        digest = digest[len(_DIGEST) :]
+    return base64.urlsafe_b64decode(digest + "=" * (-len(digest) % 4)).hex()

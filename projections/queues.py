@@ -1,0 +1,202 @@
+"""The queues read model: step jobs dispatched and not yet started, per runner label.
+
+A job enters when its attempt is dispatched (`StepDispatched`) and leaves when a runner starts
+it or it ends (started, failed `no_runner`, cancelled, its run ended). `waiting_for_runner`
+is set by `StepWaitingForRunner`: no registered, live runner served its label when it was
+dispatched. The runners that could take a job are read from the runners view when asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from domain.envelope import EventEnvelope
+from domain.run import RUN_ENDS, STEP_ENDS
+from projections.rows import ident, occurred_at
+
+NAME = "queues"
+JOBS_SHOWN_MAX = 100
+
+
+class QueuedJob(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: UUID
+    step: str
+    attempt: int
+    dispatched_at: datetime
+    waiting_for_runner: bool
+    queue_timeout_s: int | None
+
+
+class QueueRunner(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    state: str
+
+
+class Queue(msgspec.Struct, frozen=True, kw_only=True):
+    """The jobs waiting for runners with `labels`, and the live runners that have them."""
+
+    labels: tuple[str, ...]
+    waiting: int
+    waiting_for_runner: int
+    """Of them, how many were dispatched when no live runner served these labels."""
+    oldest_dispatched_at: datetime
+    jobs: tuple[QueuedJob, ...]
+    """The oldest jobs, at most JOBS_SHOWN_MAX."""
+    runners: tuple[QueueRunner, ...]
+
+
+DDL = """
+CREATE TABLE {s}.runs (
+    run_id uuid PRIMARY KEY,
+    project_id uuid NOT NULL,
+    queue_timeouts jsonb NOT NULL
+);
+CREATE TABLE {s}.jobs (
+    run_id uuid NOT NULL,
+    step text NOT NULL,
+    attempt int NOT NULL,
+    project_id uuid NOT NULL,
+    label text NOT NULL,
+    dispatched_at timestamptz NOT NULL,
+    queue_timeout_s int,
+    waiting_for_runner boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (run_id, step)
+);
+CREATE INDEX jobs_label ON {s}.jobs (label, dispatched_at);
+"""
+
+
+class QueuesProjection:
+    name = NAME
+    version = 1
+    event_types = (
+        STEP_ENDS
+        | RUN_ENDS
+        | {"RunRequested", "StepDispatched", "StepWaitingForRunner", "StepStarted"}
+    )
+
+    def ddl(self, schema: str) -> str:
+        return DDL.format(s=ident(schema))
+
+    async def apply(
+        self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
+    ) -> None:
+        s = ident(schema)
+        for event in events:
+            await _apply(conn, s, event)
+
+
+async def _apply(conn: asyncpg.Connection, s: str, event: EventEnvelope) -> None:
+    d: dict[str, Any] = event.data
+    run_id = UUID(event.stream_id)
+    if event.type == "RunRequested":
+        timeouts = {p["name"]: p["queue_timeout_s"] for p in d["steps"]
+                    if p.get("queue_timeout_s")}  # fmt: skip
+        await conn.execute(
+            f"INSERT INTO {s}.runs VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING",
+            run_id,
+            UUID(str(d["project_id"])),
+            msgspec.json.encode(timeouts).decode(),
+        )
+    elif event.type == "StepDispatched":
+        await conn.execute(
+            f"INSERT INTO {s}.jobs (run_id, step, attempt, project_id, label, dispatched_at, "
+            f"queue_timeout_s) SELECT $1, $2, $3, r.project_id, $4, $5, "
+            f"(r.queue_timeouts ->> $2)::int FROM {s}.runs r WHERE r.run_id = $1 "
+            "ON CONFLICT (run_id, step) DO UPDATE SET attempt = EXCLUDED.attempt, "
+            "label = EXCLUDED.label, dispatched_at = EXCLUDED.dispatched_at, "
+            "waiting_for_runner = false",
+            run_id,
+            d["step"],
+            d["attempt"],
+            d["label"],
+            datetime.fromisoformat(occurred_at(d)),
+        )
+    elif event.type == "StepWaitingForRunner":
+        await conn.execute(
+            f"UPDATE {s}.jobs SET waiting_for_runner = true "
+            "WHERE run_id = $1 AND step = $2 AND attempt = $3",
+            run_id,
+            d["step"],
+            d["attempt"],
+        )
+    elif event.type == "StepStarted" or event.type in STEP_ENDS:
+        await conn.execute(
+            f"DELETE FROM {s}.jobs WHERE run_id = $1 AND step = $2 AND attempt <= $3",
+            run_id,
+            d["step"],
+            d.get("attempt", 2**31 - 1),
+        )
+    elif event.type in RUN_ENDS:
+        await conn.execute(f"DELETE FROM {s}.jobs WHERE run_id = $1", run_id)
+        await conn.execute(f"DELETE FROM {s}.runs WHERE run_id = $1", run_id)
+
+
+async def list_queues(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    schema: str,
+    runners_schema: str,
+    *,
+    project_ids: tuple[UUID, ...] | None,
+) -> list[Queue]:
+    """Each label with jobs waiting, oldest first; runners as the runners view shows them."""
+    s, r = ident(schema), ident(runners_schema)
+    reach = "" if project_ids is None else "WHERE j.project_id = ANY($1::uuid[])"
+    args: list[Any] = [] if project_ids is None else [list(project_ids)]
+    rows = await conn.fetch(
+        f"SELECT j.label, count(*) AS waiting, "
+        "count(*) FILTER (WHERE j.waiting_for_runner) AS waiting_for_runner, "
+        "min(j.dispatched_at) AS oldest, "
+        "(array_agg(jsonb_build_object('run_id', j.run_id, 'step', j.step, 'attempt', "
+        "j.attempt, 'dispatched_at', j.dispatched_at, 'waiting_for_runner', "
+        "j.waiting_for_runner, 'queue_timeout_s', j.queue_timeout_s) "
+        f"ORDER BY j.dispatched_at, j.step))[1:{JOBS_SHOWN_MAX}] AS jobs, "
+        "array_agg(DISTINCT j.project_id) AS projects "
+        f"FROM {s}.jobs j {reach} GROUP BY j.label ORDER BY oldest, j.label",
+        *args,
+    )
+    queues = []
+    for row in rows:
+        jobs = [msgspec.json.decode(j) if isinstance(j, str) else j for j in row["jobs"]]
+        runners = await conn.fetch(
+            f"SELECT id, name, status FROM {r}.runners WHERE $1 = ANY(labels) "
+            "AND status = 'active' AND (project_id IS NULL OR project_id = ANY($2::uuid[])) "
+            "ORDER BY name, id",
+            row["label"],
+            row["projects"],
+        )
+        queues.append(
+            Queue(
+                labels=(row["label"],),
+                waiting=row["waiting"],
+                waiting_for_runner=row["waiting_for_runner"],
+                oldest_dispatched_at=row["oldest"],
+                jobs=tuple(msgspec.convert(jobs, list[QueuedJob], strict=False)),
+                runners=tuple(
+                    QueueRunner(id=x["id"], name=x["name"], state="active") for x in runners
+                ),
+            )
+        )
+    return queues
+
+
+async def expired_jobs(
+    conn: asyncpg.Connection | asyncpg.Pool, schema: str, *, now: datetime, default_s: int
+) -> list[asyncpg.Record]:
+    """Jobs waiting longer than their queue timeout (or `default_s`, when > 0)."""
+    s = ident(schema)
+    return await conn.fetch(
+        "SELECT run_id, step, attempt, coalesce(queue_timeout_s, $2) AS timeout_s "
+        f"FROM {s}.jobs WHERE coalesce(queue_timeout_s, $2) > 0 AND "
+        "dispatched_at + make_interval(secs => coalesce(queue_timeout_s, $2)) <= $1 "
+        "ORDER BY dispatched_at LIMIT 1000",
+        now,
+        default_s,
+    )
