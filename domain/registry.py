@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
 from eventsourcing.utils import get_topic
 
 from domain.api_key import ApiKey
+from domain.commit_status import CommitStatusReport
 from domain.concurrency_group import ConcurrencyGroup
 from domain.data_subject import DataSubject
 from domain.environment import Environment
@@ -33,6 +34,8 @@ from domain.run import Run
 from domain.runner import Runner
 from domain.schedule_skip import ScheduleSkip
 from domain.secret import Secret
+from domain.subscription import Subscription
+from domain.system_notice import SystemNotice
 from domain.webhook_delivery import WebhookDelivery
 from domain.webhook_source import WebhookSource
 
@@ -49,6 +52,9 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Runner,
     DataSubject,
     ProjectionQuarantine,
+    Subscription,
+    CommitStatusReport,
+    SystemNotice,
     Environment,
     Secret,
     ConcurrencyGroup,

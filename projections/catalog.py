@@ -16,6 +16,7 @@ from projections.runners import RunnersProjection
 from projections.runs import RunsProjection
 from projections.schedules import SchedulesProjection
 from projections.secrets import SecretsProjection
+from projections.subscriptions import SubscriptionsProjection
 from projections.webhook_deliveries import WebhookDeliveriesProjection
 from projections.webhook_sources import WebhookSourcesProjection
 
@@ -29,6 +30,7 @@ ALL: tuple[Projection, ...] = (
     WebhookSourcesProjection(),
     WebhookDeliveriesProjection(),
     RunnersProjection(),
+    SubscriptionsProjection(),
     QueuesProjection(),
     ApprovalsProjection(),
     EnvironmentsProjection(),

@@ -48,6 +48,8 @@ class PipelineFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     created_before: datetime | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
+    version: int | None = None
+    """Its current definition version is this one."""
 
 
 def like_pattern(text: str) -> str:

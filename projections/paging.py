@@ -46,12 +46,16 @@ class Page(msgspec.Struct, frozen=True, kw_only=True):
     order_by: str | None = None
     """One of the endpoint's sort names; None: its default."""
     order: Order = "desc"
+    count: bool = False
+    """Also count every row the filters match (the answer's `total`), whatever the page."""
 
 
 class PageResult(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
     items: tuple[T, ...]
     next_cursor: str | None = None
     """Given when more rows follow: pass it back as `cursor` (same order_by and order)."""
+    total: int | None = None
+    """Rows matching the filters (not the page), when the page asked to count."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,9 @@ class PageQuery:
     sort: SortKey
     order: Order
     limit: int
+    count_sql: str | None = None
+    count_args: tuple[Any, ...] = ()
+    first_page: bool = False
 
 
 def page_query(
@@ -135,6 +142,9 @@ def page_query(
     if page.offset is not None and page.cursor is not None:
         raise InvalidQuery("cursor", "give either offset or cursor, not both")
     sort, desc = sorts[name], page.order == "desc"
+    # Counted before the cursor's condition: the total is of the list, not of what follows.
+    count_sql = f"SELECT count(*) FROM {source}{where.sql()}" if page.count else None
+    count_args = tuple(where.args)
     if page.cursor is not None:
         value, last_id = _decode_cursor(page.cursor, name, page.order, sort)
         _after(where, sort, desc, value, last_id)
@@ -145,7 +155,10 @@ def page_query(
         f"ORDER BY r.{sort.column} {direction}{nulls}, r.id {direction} "
         f"LIMIT {page.limit + 1} OFFSET {page.offset or 0}"
     )
-    return PageQuery(sql, where.args, name, sort, page.order, page.limit)
+    first_page = not page.offset and page.cursor is None
+    return PageQuery(
+        sql, where.args, name, sort, page.order, page.limit, count_sql, count_args, first_page
+    )
 
 
 async def fetch_page(
@@ -154,11 +167,23 @@ async def fetch_page(
     decoder = msgspec.json.Decoder(row_type)
     rows = [decoder.decode(text) for (text,) in await conn.fetch(query.sql, *query.args)]
     items = tuple(rows[: query.limit])
+    total = await _total(conn, query, len(rows))
     if len(rows) <= query.limit:
-        return PageResult(items=items, next_cursor=None)
+        return PageResult(items=items, next_cursor=None, total=total)
     last = items[-1]
     value = getattr(last, query.sort.column)
-    return PageResult(items=items, next_cursor=_encode_cursor(query, value, last.id))
+    cursor = _encode_cursor(query, value, last.id)
+    return PageResult(items=items, next_cursor=cursor, total=total)
+
+
+async def _total(
+    conn: asyncpg.Connection | asyncpg.Pool, query: PageQuery, fetched: int
+) -> int | None:
+    if query.count_sql is None:
+        return None
+    if query.first_page and fetched <= query.limit:
+        return fetched  # the whole list fits in this page: it is its own count
+    return await conn.fetchval(query.count_sql, *query.count_args)
 
 
 async def get_by_id(

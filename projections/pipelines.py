@@ -284,6 +284,8 @@ def list_pipelines_query(schema: str, filters: PipelineFilters, page: Page) -> P
     if f.is_active is not None:
         w.add("r.active = {}", f.is_active)
     w.one_of("r.status", tuple(map(str, f.status)), "text")
+    if f.version is not None:
+        w.add("r.current_version = {}", f.version)
     for column, after, before in (
         ("created_at", f.created_after, f.created_before),
         ("updated_at", f.updated_after, f.updated_before),

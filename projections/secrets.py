@@ -125,6 +125,7 @@ async def list_secrets(
             for i in result.items
         ),
         next_cursor=result.next_cursor,
+        total=result.total,
     )
 
 

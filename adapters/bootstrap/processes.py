@@ -18,6 +18,7 @@ from adapters.bootstrap.banner import repeated_when_ready
 from adapters.bootstrap.resources import open_resources
 from adapters.bootstrap.roles import (
     catalog,
+    deliverer_role,
     dispatcher_role,
     gateway_role,
     http_role,
@@ -89,6 +90,11 @@ def intake(settings: Settings, *, out: Out) -> None:
 def dispatcher(settings: Settings, *, out: Out) -> None:
     """The `flowledger dispatcher` command: this role alone (migrations are `migrate`'s job)."""
     _alone(settings, out, "dispatcher", lambda urls: dispatcher_role(settings, urls))
+
+
+def deliverer(settings: Settings, *, out: Out) -> None:
+    """The `flowledger deliverer` command: outbound webhooks alone (migrations are `migrate`'s)."""
+    _alone(settings, out, "deliverer", lambda urls: deliverer_role(settings, urls), to_nats=True)
 
 
 def scheduler(settings: Settings, *, out: Out) -> None:
@@ -206,7 +212,8 @@ async def _up(
     settings: Settings, urls: ServerUrls, keeper: Keeper, sock: socket.socket, out: Out
 ) -> None:
     applied = await migrate(urls.database_url)
-    # One pool and one NATS connection for the API, the intake, the relay and the dispatcher
+    # One pool and one NATS connection for the API, the intake, the relay, the dispatcher and
+    # the deliverer
     # (the local runner is a client like any other: its own connection, to its own API).
     async with open_resources(settings, "up", urls.database_url, urls.nats_url) as shared:
         # A fresh embedded data folder gets the example pipeline; a given database never does.
@@ -228,6 +235,7 @@ async def _up(
                     intake_role(settings, urls, shared),
                     relay_role(settings, urls, shared),
                     dispatcher_role(settings, urls, shared),
+                    deliverer_role(settings, urls, shared),
                     scheduler_role(settings, urls, shared),
                     runner_role(settings, urls, sock, runner_token),
                     _keeping(keeper),

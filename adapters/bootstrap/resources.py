@@ -32,7 +32,9 @@ from commands.bus import CommandBus, Dependencies
 from commands.handlers import HANDLERS
 from domain.registry import default_registry
 
-ProcessRole = Literal["up", "api", "gateway", "intake", "dispatcher", "scheduler", "command"]
+ProcessRole = Literal[
+    "up", "api", "gateway", "intake", "dispatcher", "scheduler", "deliverer", "command"
+]
 
 PG_CONNECT_TIMEOUT_S = 5.0
 """A connection that takes longer is a database in trouble: /ready and commands say so."""
@@ -55,8 +57,16 @@ def pool_size(settings: Settings, role: ProcessRole) -> int:
             return settings.dispatcher_pool_size
         case "scheduler":
             return settings.scheduler_pool_size
+        case "deliverer":
+            return settings.deliverer_pool_size
         case "up":
-            pooled = ("api", "intake", "dispatcher", "scheduler")
+            pooled: tuple[ProcessRole, ...] = (
+                "api",
+                "intake",
+                "dispatcher",
+                "scheduler",
+                "deliverer",
+            )
             return sum(pool_size(settings, one) for one in pooled)
         case "command":
             return COMMAND_POOL_SIZE

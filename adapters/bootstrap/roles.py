@@ -17,6 +17,7 @@ from adapters.dispatch.queue_watch import QueueReaper, QueueWatch
 from adapters.dispatch.reaper import Reaper
 from adapters.dispatch.role import REAP_EVERY_MAX_S, republish_until_done
 from adapters.dispatch.sweeper import Sweeper
+from adapters.outbound.deliverer import Deliverer, StatusHosts
 from adapters.platform.embedded import ServerUrls
 from adapters.platform.settings import Settings
 from adapters.platform.supervisor import Role, serve_http
@@ -24,6 +25,7 @@ from adapters.runner.config import RunnerConfig
 from adapters.runner.launch import local_api_url
 from adapters.runner.runner import Runner
 from adapters.scheduler.role import run_scheduler, scheduler_for
+from adapters.secrets import vault
 from adapters.store.heartbeats import PgHeartbeats
 from adapters.streaming.jobs import ensure_jobs_stream
 from adapters.streaming.relay import Relay, RelayConfig
@@ -70,6 +72,10 @@ def intake_role(settings: Settings, urls: ServerUrls, shared: Resources | None =
 
 def dispatcher_role(settings: Settings, urls: ServerUrls, shared: Resources | None = None) -> Role:
     return Role("dispatcher", partial(_dispatch, settings, urls, shared))
+
+
+def deliverer_role(settings: Settings, urls: ServerUrls, shared: Resources | None = None) -> Role:
+    return Role("deliverer", partial(_deliver, settings, urls, shared))
 
 
 def scheduler_role(settings: Settings, urls: ServerUrls, shared: Resources | None = None) -> Role:
@@ -174,3 +180,32 @@ async def _schedule(
             resources.services.bus.dispatch, resources.pool, grace_s=settings.scheduler_grace_s
         )
         await run_scheduler(scheduler, stop, tick_ms=settings.scheduler_tick_ms)
+
+
+async def _deliver(
+    settings: Settings, urls: ServerUrls, shared: Resources | None, stop: asyncio.Event
+) -> None:
+    """Deliver outbound webhooks until `stop` is set (several may run: one at a time works)."""
+    own = partial(open_resources, settings, "deliverer", urls.database_url, urls.nats_url)
+    async with shared_or_own(shared, own) as resources:
+        nats, services = resources.nats, resources.services
+        assert nats is not None, "the deliverer reads the event stream: it needs NATS"
+        statuses = StatusHosts(
+            reveal=vault.reveal,
+            github_api=settings.github_api_url,
+            gitlab_api=settings.gitlab_api_url,
+            dashboard_url=settings.public_url
+            or settings.api_url
+            or f"http://{settings.host}:{settings.port}",
+        )
+        deliverer = Deliverer(
+            settings,
+            resources.pool,
+            nats,
+            services.repository,
+            services.box,
+            services.bus.dispatch,
+            store=services.store,
+            statuses=statuses,
+        )
+        await deliverer.run(stop)

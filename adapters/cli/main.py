@@ -110,6 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
         _dispatcher,
     )
     add(
+        "deliverer",
+        "send outbound webhooks to projects' subscriptions (one role)",
+        "Run the deliverer alone against FLOWLEDGER_DATABASE_URL and FLOWLEDGER_NATS_URL "
+        "(embedded servers when unset): it reads the relay's JetStream stream through one "
+        "durable consumer per enabled subscription and POSTs each wanted event, in order, "
+        "signed as a Standard Webhook; a failing delivery is retried with back-off for "
+        "FLOWLEDGER_OUTBOUND_RETRY_FOR_S, then parked. Targets that are not public addresses "
+        "are refused unless FLOWLEDGER_OUTBOUND_ALLOW names them. Any number may run; one of "
+        "them delivers at a time.",
+        _deliverer,
+    )
+    add(
         "scheduler",
         "fire each due slot of every schedule trigger once (one role)",
         "Run the scheduler alone against FLOWLEDGER_DATABASE_URL (the embedded PostgreSQL when "
@@ -276,6 +288,16 @@ def _dispatcher(_args: argparse.Namespace) -> int:
         return 2
     telemetry(settings, "dispatcher")
     return guarded(lambda: processes.dispatcher(settings, out=out))
+
+
+def _deliverer(_args: argparse.Namespace) -> int:
+    from adapters.bootstrap import processes
+
+    settings = settings_or_none()
+    if settings is None:
+        return 2
+    telemetry(settings, "deliverer")
+    return guarded(lambda: processes.deliverer(settings, out=out))
 
 
 def _scheduler(_args: argparse.Namespace) -> int:

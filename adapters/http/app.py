@@ -27,6 +27,7 @@ from adapters.http.security import (
     security_headers,
     security_middleware,
 )
+from adapters.http.service_root import ServiceRootController
 from adapters.platform.settings import Settings
 from adapters.telemetry.http import MetricsController, echo_request_id, request_telemetry
 
@@ -49,6 +50,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             HealthController,
+            ServiceRootController,
             create_static_files_router(
                 path="/docs/assets", directories=[DOCS_ASSETS], include_in_schema=False
             ),

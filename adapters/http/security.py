@@ -37,6 +37,8 @@ ALL_PROJECTS = "*"
 # The dashboard authenticates with its own session cookie (adapters/dashboard/session.py):
 # the API itself never accepts a cookie, so no API route can be called cross-site.
 EXCLUDED_FROM_AUTH = [
+    r"^/$",
+    r"^/ping$",
     r"^/health$",
     r"^/ready$",
     r"^/metrics$",
@@ -47,7 +49,13 @@ EXCLUDED_FROM_AUTH = [
 ]
 # Webhooks come in bursts from a provider's few addresses and carry no API key; a forged
 # delivery costs one HMAC and writes nothing, so an address limit would only drop real ones.
-EXCLUDED_FROM_RATE_LIMITS = [r"^/health$", r"^/ready$", r"^/metrics$", r"^/webhooks(/|$)"]
+EXCLUDED_FROM_RATE_LIMITS = [
+    r"^/ping$",
+    r"^/health$",
+    r"^/ready$",
+    r"^/metrics$",
+    r"^/webhooks(/|$)",
+]
 Req = Request[Principal, Any, Any]
 """A request whose `user` is the authenticated caller: what every route handler receives."""
 

@@ -12,7 +12,14 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 
-from adapters.mcp import approval_tools, history, pipeline_tools, run_tools, secret_tools
+from adapters.mcp import (
+    analytics_tools,
+    approval_tools,
+    history,
+    pipeline_tools,
+    run_tools,
+    secret_tools,
+)
 from adapters.mcp.tools import ToolBox
 
 PATH = "/mcp"
@@ -28,7 +35,13 @@ INSTRUCTIONS = (
 def mcp_server() -> Server:
     """The protocol server: the tools, and the history resource template."""
     tools = ToolBox(
-        (*pipeline_tools.TOOLS, *run_tools.TOOLS, *approval_tools.TOOLS, *secret_tools.TOOLS)
+        (
+            *pipeline_tools.TOOLS,
+            *run_tools.TOOLS,
+            *approval_tools.TOOLS,
+            *secret_tools.TOOLS,
+            *analytics_tools.TOOLS,
+        )
     )
     return Server(
         "flowledger",

@@ -30,6 +30,7 @@ class ListPipelines(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     tags: Annotated[tuple[str, ...], Meta(description="has all of these tags")] = ()
     is_active: bool | None = None
     status: tuple[PipelineStatus, ...] = ()
+    version: Annotated[int, Meta(ge=1, le=2**31 - 1, description="current version")] | None = None
     order_by: PipelineSort | None = None
     order: Literal["asc", "desc"] = "desc"
     limit: Limit = 20

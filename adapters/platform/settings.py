@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import logging
 import os
 import re
@@ -134,6 +135,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     runner_masked_env: tuple[str, ...] = ()
     """Names of the runner's environment variables (steps inherit them) whose values are
     masked as `***` in every step's log and outputs."""
+    outbound_allow: tuple[str, ...] = ()
+    """Outbound webhook targets allowed although not public: host names, addresses, CIDRs."""
+    outbound_retry_for_s: int = 3600
+    """How long a failing delivery is retried before it is parked."""
+    outbound_backoff_base_ms: int = 1000
+    """The first retry waits up to this; each next one up to twice as long (full jitter)."""
+    outbound_backoff_cap_s: int = 300
+    """No wait between retries is longer."""
+    outbound_timeout_s: int = 10
+    """One delivery request's time limit (connect, send, answer)."""
+    outbound_disable_after_parked: int = 5
+    """A subscription with this many deliveries in a row parked is disabled, with the reason."""
+    github_api_url: str = "https://api.github.com"
+    """Where commit statuses of GitHub-triggered runs go (GitHub Enterprise: its /api/v3)."""
+    gitlab_api_url: str = "https://gitlab.com/api/v4"
+    """Where commit statuses of GitLab-triggered runs go (a self-managed GitLab's /api/v4)."""
+    public_url: str | None = None
+    """The address people open the dashboard at (commit statuses link runs there); None: the
+    API's address (FLOWLEDGER_API_URL, else http://host:port)."""
+    deliverer_pool_size: int = 8
+    """PostgreSQL connections of a `flowledger deliverer` (its attempts log, its lock)."""
     runner_artifact_max_bytes: int = 10 * 2**30
     """Largest artifact, workspace or cache entry a runner uploads; a bigger one fails the step."""
     runner_workspace_keep_failed_s: int = 3600
@@ -380,6 +402,19 @@ def _env_names(raw: str, _cwd: Path) -> tuple[str, ...]:
     return names
 
 
+def _allow_list(raw: str, _cwd: Path) -> tuple[str, ...]:
+    entries = tuple(dict.fromkeys(e.strip() for e in raw.split(",") if e.strip()))
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", entry):
+                raise ValueError(
+                    f"{entry!r}: expected comma-separated host names, addresses or CIDRs"
+                ) from None
+    return entries
+
+
 _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "database_url": _database_url,
     "nats_url": _nats_url,
@@ -434,6 +469,16 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "runner_work_dir": _data_dir,
     "runner_masked_env": _env_names,
     "runner_give_up_after_s": _int_in(1, 86400 * 7, "expected 1 to 604800 seconds"),
+    "outbound_allow": _allow_list,
+    "outbound_retry_for_s": _int_in(0, 7 * 86400, "expected 0 to 604800 seconds"),
+    "outbound_backoff_base_ms": _int_in(1, 3_600_000, "expected 1 to 3600000 ms"),
+    "outbound_backoff_cap_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
+    "outbound_timeout_s": _int_in(1, 300, "expected 1 to 300 seconds"),
+    "outbound_disable_after_parked": _int_in(1, 10_000, "expected 1 to 10000"),
+    "deliverer_pool_size": _int_in(3, 1000, _POOL_SIZE),
+    "github_api_url": _http_url,
+    "gitlab_api_url": _http_url,
+    "public_url": _http_url,
     "runner_artifact_max_bytes": _int_in(1, 2**40, "expected 1 to 2^40 bytes"),
     "runner_workspace_keep_failed_s": _int_in(0, 86400 * 30, "expected 0 to 2592000 seconds"),
     "cache_max_bytes": _int_in(0, 2**50, "expected 0 to 2^50 bytes"),

@@ -51,8 +51,9 @@ async def test_a_role_without_nats_opens_none(database_url: str) -> None:
 
 
 def test_up_pools_what_its_roles_would_each_have() -> None:
+    settings = Settings(api_pool_size=20, intake_pool_size=4, dispatcher_pool_size=5)
     settings = Settings(
         api_pool_size=20, intake_pool_size=4, dispatcher_pool_size=5, scheduler_pool_size=3
     )
-    assert pool_size(settings, "up") == 32
+    assert pool_size(settings, "up") == 32 + settings.deliverer_pool_size
     assert pool_size(settings, "gateway") == settings.gateway_pool_size

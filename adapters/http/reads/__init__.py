@@ -18,6 +18,8 @@ from adapters.http.reads import (
     schemas,
     secrets,
     status,
+    subscriptions,
+    usage,
     visualization,
     webhook_deliveries,
 )
@@ -34,6 +36,8 @@ ROUTES = [
     *queues.ROUTES,
     *webhook_deliveries.ROUTES,
     *visualization.ROUTES,
+    *subscriptions.ROUTES,
+    *usage.ROUTES,
     *environments.ROUTES,
     *secrets.ROUTES,
     *schemas.ROUTES,

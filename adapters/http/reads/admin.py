@@ -37,25 +37,31 @@ WEBHOOK_SOURCES = QuerySpec.of(
 )
 
 
-class ProjectPage(msgspec.Struct, frozen=True, kw_only=True):
+class ProjectPage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     items: list[projects.ProjectRow]
     next_cursor: str | None
     limit: int
     position: int
+    total: int | None = None
+    """Rows matching the filters, given when `count=true` was asked."""
 
 
-class ApiKeyPage(msgspec.Struct, frozen=True, kw_only=True):
+class ApiKeyPage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     items: list[api_keys.ApiKeyRow]
     next_cursor: str | None
     limit: int
     position: int
+    total: int | None = None
+    """Rows matching the filters, given when `count=true` was asked."""
 
 
-class WebhookSourcePage(msgspec.Struct, frozen=True, kw_only=True):
+class WebhookSourcePage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     items: list[webhook_sources.WebhookSourceRow]
     next_cursor: str | None
     limit: int
     position: int
+    total: int | None = None
+    """Rows matching the filters, given when `count=true` was asked."""
 
 
 @get(

@@ -185,6 +185,7 @@ def paging(order_by: Iterable[str], default: str) -> list[Param]:
         text("cursor", "the previous page's next_cursor; stable while rows arrive"),
         choice("order_by", order_by, f"default {default}"),
         choice("order", ("asc", "desc"), "default desc"),
+        boolean("count", "also answer `total`: how many rows match the filters (not the page)"),
     ]
 
 
@@ -252,4 +253,5 @@ def page_of(query: Query) -> Page:
         cursor=query.get("cursor"),
         order_by=query.get("order_by"),
         order=query.get("order", "desc"),
+        count=query.get("count", False),
     )

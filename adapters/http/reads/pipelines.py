@@ -14,9 +14,11 @@ from litestar.params import FromPath
 from adapters.http.reads import views
 from adapters.http.reads.access import project_filter, project_ids, visible
 from adapters.http.reads.params import (
+    MAX_INT4,
     Query,
     QuerySpec,
     boolean,
+    integer,
     many,
     page_of,
     paging,
@@ -43,17 +45,20 @@ PIPELINES = QuerySpec.of(
     many("tags", description="has all of these tags; repeat it or give a comma list"),
     boolean("is_active"),
     many("status", [s.value for s in PipelineStatus], "any of these statuses"),
+    integer("version", 1, MAX_INT4, "its current definition version is this one"),
     *ranges(*RANGES),
     *paging(pipelines.PIPELINE_SORTS, "created_at"),
 )
 ONE = QuerySpec.of()
 
 
-class PipelinePage(msgspec.Struct, frozen=True, kw_only=True):
+class PipelinePage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     items: list[pipelines.PipelineRow]
     next_cursor: str | None
     limit: int
     position: int
+    total: int | None = None
+    """Rows matching the filters, given when `count=true` was asked."""
 
 
 def pipeline_filters(query: Query, projects: tuple[UUID, ...] | None) -> PipelineFilters:
@@ -64,6 +69,7 @@ def pipeline_filters(query: Query, projects: tuple[UUID, ...] | None) -> Pipelin
         tags=v.get("tags", ()),
         is_active=v.get("is_active"),
         status=tuple(PipelineStatus(s) for s in v.get("status", ())),
+        version=v.get("version"),
         **query.pick(*(f"{name}_{edge}" for name in RANGES for edge in ("after", "before"))),
     )
 

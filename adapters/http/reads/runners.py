@@ -27,11 +27,13 @@ RUNNERS = QuerySpec.of(
 )
 
 
-class RunnerPage(msgspec.Struct, frozen=True, kw_only=True):
+class RunnerPage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     items: list[runners.RunnerRow]
     next_cursor: str | None
     limit: int
     position: int
+    total: int | None = None
+    """Rows matching the filters, given when `count=true` was asked."""
 
 
 @get(

@@ -69,11 +69,13 @@ LOG_SCHEMA = live_schema("logs")
 LOG_VIEWS = (*VIEWS, "logs")
 
 
-class RunPage(msgspec.Struct, frozen=True, kw_only=True):
+class RunPage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     items: list[runs.RunRow]
     next_cursor: str | None
     limit: int
     position: int
+    total: int | None = None
+    """Rows matching the filters, given when `count=true` was asked."""
 
 
 class RunLogs(msgspec.Struct, frozen=True, kw_only=True):

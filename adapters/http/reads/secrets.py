@@ -23,11 +23,13 @@ VIEWS = ("secrets", "projects")
 SECRETS = QuerySpec.of(*paging(secrets.SECRET_SORTS, "name"))
 
 
-class SecretPage(msgspec.Struct, frozen=True, kw_only=True):
+class SecretPage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     items: list[secrets.SecretItem]
     next_cursor: str | None
     limit: int
     position: int
+    total: int | None = None
+    """Rows matching the filters, given when `count=true` was asked."""
 
 
 @get(

@@ -28,6 +28,7 @@ ITEM_ANSWERS: dict[int, ResponseSpec] = {**_ERRORS, 404: PROBLEM}
 class PageResult(Protocol):
     items: Sequence[Any]
     next_cursor: str | None
+    total: int | None
 
 
 async def page(
@@ -37,7 +38,7 @@ async def page(
     shape: Callable[..., T],
     read: Callable[[asyncpg.Connection], Awaitable[PageResult]],
 ) -> Response[T]:
-    """A list answer: `items`, `next_cursor`, `limit` and `position`."""
+    """A list answer: `items`, `next_cursor`, `limit`, `position` (and `total` if asked)."""
     position, result = await read_views(request, query, names, read)
     body = page_body(shape, query, position, result)
     return Response(body, headers={POSITION_HEADER: str(position)})
@@ -50,6 +51,7 @@ def page_body(shape: Callable[..., T], query: Query, position: int, result: Page
         next_cursor=result.next_cursor,
         limit=query.limit,
         position=position,
+        total=result.total,
     )
 
 

@@ -43,11 +43,13 @@ DELIVERIES = QuerySpec.of(
 ONE = QuerySpec.of()
 
 
-class WebhookDeliveryPage(msgspec.Struct, frozen=True, kw_only=True):
+class WebhookDeliveryPage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     items: list[deliveries.WebhookDeliveryRow]
     next_cursor: str | None
     limit: int
     position: int
+    total: int | None = None
+    """Rows matching the filters, given when `count=true` was asked."""
 
 
 @get(

@@ -13,6 +13,8 @@ from adapters.http.writes.runners import RunnersController
 from adapters.http.writes.runs import RunsController
 from adapters.http.writes.secrets import SecretsController
 from adapters.http.writes.step_secrets import StepSecretsController
+from adapters.http.writes.subscriptions import SubscriptionsController
+from adapters.http.writes.system import SystemController
 from adapters.http.writes.webhook_sources import WebhookSourcesController
 
 ROUTES = [
@@ -24,6 +26,8 @@ ROUTES = [
     WebhookSourcesController,
     DataSubjectsController,
     QuarantineController,
+    SubscriptionsController,
+    SystemController,
     ApprovalsController,
     EnvironmentsController,
     SecretsController,

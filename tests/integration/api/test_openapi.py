@@ -8,7 +8,7 @@ from typing import Any
 import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
-PUBLIC = re.compile(r"^/(health|ready|metrics|docs|webhooks|api/v1/schemas)(/|$)")
+PUBLIC = re.compile(r"^/((health|ready|metrics|docs|webhooks|ping|api/v1/schemas)(/|$)|$)")
 METHODS = {"get", "put", "post", "delete", "patch"}
 
 

@@ -18,6 +18,8 @@ READ_TOOLS = {
     "list_recent_failures",
     "list_pending_approvals",
     "list_secrets",
+    "ai_usage",
+    "step_errors",
 }
 WRITE_TOOLS = {"trigger_run", "cancel_run", "decide_approval"}
 
@@ -190,3 +192,14 @@ async def test_the_stateless_revision_answers_with_the_same_tools(base_url, worl
 
     assert run["id"] == answer["id"] and run["actor"] == "agent"
     assert denied["code"] == "forbidden"
+
+
+async def test_usage_and_errors_answer_as_the_http_api_does(base_url, world) -> None:
+    agent, api = world["agent"], world["api"]
+    async with mcp_session(base_url, agent) as session:
+        usage = await ok(session, "ai_usage", project_id=world["project"], days=7)
+        errors = await ok(session, "step_errors", days=7)
+
+    over_http = await api.get(agent, "/api/v1/analytics/usage", days=7)
+    assert usage["items"] == over_http["items"]
+    assert isinstance(errors["items"], list) and errors["position"] >= 0

@@ -1,0 +1,1 @@
+"""Outbound webhooks: subscriptions' deliveries, signed as Standard Webhooks, from JetStream."""

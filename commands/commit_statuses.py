@@ -1,0 +1,59 @@
+"""Commit status reports: each request made to a Git host's status API, recorded as it went."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+
+from commands.bus import CommandResult, Dependencies
+from commands.context import CommandContext
+from commands.outcome import answer
+from domain.commit_status import CommitStatusReport, report_stream_id
+from domain.errors import AggregateNotFound
+from domain.limits import INT32_MAX, Reason, Repo, Sha, Url
+
+
+class RecordCommitStatusAttempt(msgspec.Struct, frozen=True, kw_only=True):
+    retry_on_conflict: ClassVar[bool] = True
+    run_id: UUID
+    project_id: UUID
+    host: Literal["github", "gitlab"]
+    repo: Repo
+    sha: Sha
+    state: Literal["queued", "running", "success", "failure", "cancelled"]
+    attempt: Annotated[int, Meta(ge=1, le=INT32_MAX)]
+    http_status: Annotated[int, Meta(ge=100, le=599)] | None
+    error: Reason = ""
+    target_url: Url
+
+
+async def record_commit_status_attempt(
+    command: RecordCommitStatusAttempt, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    context.principal.require("write", command.project_id)
+    try:
+        report = await deps.repository.get(CommitStatusReport, report_stream_id(command.run_id))
+    except AggregateNotFound:
+        report = CommitStatusReport.open(
+            run_id=command.run_id,
+            project_id=command.project_id,
+            host=command.host,
+            repo=command.repo,
+            sha=command.sha,
+            at=context.at,
+        )
+    report.attempted(
+        state=command.state,
+        attempt=command.attempt,
+        http_status=command.http_status,
+        error=command.error,
+        target_url=command.target_url,
+        at=context.at,
+    )
+    return answer(report, await deps.repository.save(report, metadata=context.metadata()))
+
+
+HANDLERS = {RecordCommitStatusAttempt: record_commit_status_attempt}

@@ -1,0 +1,114 @@
+"""The CommitStatusReport aggregate: what flowledger told a Git host about one run's commit.
+
+One stream per run (`report_stream_id`). Each HTTP request to GitHub's or GitLab's commit
+status API is an event, with the state reported and the host's answer (its HTTP status, or
+the error when none came), so an auditor sees every report, failed ones included.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import ClassVar, Literal, get_args
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import InvalidValue
+from domain.limits import INT32_MAX, REASON_MAX, REPO_MAX, SHA_MAX, URL_MAX, clean, cut
+from domain.moments import require_aware
+
+Host = Literal["github", "gitlab"]
+HOSTS: tuple[str, ...] = get_args(Host)
+RunState = Literal["queued", "running", "success", "failure", "cancelled"]
+RUN_STATES: tuple[str, ...] = get_args(RunState)
+_NAMESPACE = UUID("6f1c0b3e-8a51-4d6e-9a55-2f0c7f1b2d40")
+
+
+def report_stream_id(run_id: UUID) -> UUID:
+    return uuid.uuid5(_NAMESPACE, str(run_id))
+
+
+class CommitStatusReport(Aggregate):
+    stream_type = "commit_status"
+
+    class Event(Aggregate.Event):
+        pass
+
+    class Opened(Event, Aggregate.Created):
+        event_type: ClassVar[str] = "CommitStatusReportOpened"
+        run_id: UUID
+        project_id: UUID
+        host: Host
+        repo: str
+        sha: str
+
+    class Attempted(Event):
+        event_type: ClassVar[str] = "CommitStatusAttempted"
+        state: RunState
+        attempt: int
+        http_status: int | None
+        error: str
+        target_url: str
+
+        def apply(self, aggregate: CommitStatusReport) -> None:
+            aggregate.attempts += 1
+            if self.http_status is not None and 200 <= self.http_status < 300:
+                aggregate.reported = self.state
+
+    def __init__(self, run_id: UUID, project_id: UUID, host: Host, repo: str, sha: str) -> None:
+        self.run_id, self.project_id = run_id, project_id
+        self.host, self.repo, self.sha = host, repo, sha
+        self.attempts = 0
+        self.reported: str | None = None
+
+    @classmethod
+    def open(
+        cls, *, run_id: UUID, project_id: UUID, host: str, repo: str, sha: str, at: datetime
+    ) -> CommitStatusReport:
+        require_aware(at)
+        if host not in HOSTS:
+            raise InvalidValue("host", f"one of {list(HOSTS)}")
+        if not 1 <= len(clean("repo", repo)) <= REPO_MAX:
+            raise InvalidValue("repo", f"1 to {REPO_MAX} characters")
+        if not 1 <= len(clean("sha", sha)) <= SHA_MAX:
+            raise InvalidValue("sha", f"1 to {SHA_MAX} characters")
+        return cls._create(
+            cls.Opened,
+            id=report_stream_id(run_id),
+            timestamp=at,
+            run_id=run_id,
+            project_id=project_id,
+            host=host,
+            repo=repo,
+            sha=sha,
+        )
+
+    def attempted(
+        self,
+        *,
+        state: str,
+        attempt: int,
+        http_status: int | None,
+        error: str,
+        target_url: str,
+        at: datetime,
+    ) -> None:
+        require_aware(at)
+        if state not in RUN_STATES:
+            raise InvalidValue("state", f"one of {list(RUN_STATES)}")
+        if not 1 <= attempt <= INT32_MAX:
+            raise InvalidValue("attempt", f"1 to {INT32_MAX}")
+        if http_status is not None and not 100 <= http_status <= 599:
+            raise InvalidValue("http_status", "an HTTP status from 100 to 599")
+        if len(clean("target_url", target_url)) > URL_MAX:
+            raise InvalidValue("target_url", f"at most {URL_MAX} characters")
+        self.trigger_event(
+            self.Attempted,
+            state=state,
+            attempt=attempt,
+            http_status=http_status,
+            error=cut(error, REASON_MAX),
+            target_url=target_url,
+            timestamp=at,
+        )

@@ -1,0 +1,211 @@
+"""Commit statuses against a local GitHub and GitLab (tests/integration/outbound/git_hosts.py)
+that check each request as their documentation says:
+https://docs.github.com/en/rest/commits/statuses#create-a-commit-status and
+https://docs.gitlab.com/ee/api/commits.html#set-the-pipeline-status-of-a-commit.
+
+Runs are started as the intake starts them: a recorded webhook delivery, then `TriggerRun`
+(kind webhook) caused by it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.outbound.deliverer import StatusHosts
+from adapters.secrets import vault
+from commands.context import CommandContext
+from commands.pipelines import CreatePipeline
+from commands.runs import ReportStepStatus, TriggerRun
+from commands.secrets import SetSecret
+from domain.commit_status import report_stream_id
+from domain.envelope import EventMetadata
+from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.webhook_delivery import WebhookDelivery, delivery_stream_id
+from tests.integration.outbound.git_hosts import GitHosts, git_hosts
+from tests.integration.outbound.world import ADMIN, World, eventually
+
+TOKEN = "ghp_" + "x" * 36
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def statuses(hosts: GitHosts) -> StatusHosts:
+    return StatusHosts(
+        reveal=vault.reveal,
+        github_api=hosts.github_api,
+        gitlab_api=hosts.gitlab_api,
+        dashboard_url="https://flowledger.example.com",
+    )
+
+
+async def pipeline(world: World, project: str, name: str = "ci") -> uuid.UUID:
+    definition = PipelineDefinition(name=name, steps=(StepSpec(name="build", run="make"),))
+    made = await world.do(CreatePipeline(project_id=uuid.UUID(project), definition=definition))
+    return uuid.UUID(made["id"])
+
+
+async def webhook_run(
+    world: World, project: str, pipeline_id: uuid.UUID, kind: str, repo: str
+) -> uuid.UUID:
+    """A delivery from `kind`, then the run it causes (what the intake does)."""
+    source, delivery_id = uuid.uuid4(), f"d-{uuid.uuid4().hex}"
+    delivery = WebhookDelivery.receive(
+        id=delivery_stream_id(source, delivery_id),
+        source_id=source,
+        project_id=uuid.UUID(project),
+        source_kind=kind,
+        delivery_id=delivery_id,
+        event="push" if kind == "github" else "Push Hook",
+        headers={"content-type": "application/json"},
+        content_type="application/json",
+        payload="{}",
+        at=datetime.now(UTC),
+    )
+    await world.services.repository.save(delivery, metadata=EventMetadata(correlation_id="t"))
+    received = (await world.services.store.read_stream(str(delivery.id)))[0]
+    context = CommandContext(
+        principal=ADMIN,
+        at=datetime.now(UTC),
+        correlation_id="t",
+        causation_id=str(received.event_id),
+    )
+    command = TriggerRun(
+        pipeline_id=pipeline_id,
+        kind="webhook",
+        repo=repo,
+        ref="refs/heads/main",
+        sha=SHA,
+        event="push",
+        delivery_id=delivery_id,
+    )
+    return uuid.UUID((await world.services.bus.dispatch(command, context)).id)
+
+
+async def finish(world: World, run_id: uuid.UUID, outcome: str) -> None:
+    await world.do(ReportStepStatus(run_id=run_id, step="build", status="running"))
+    code = 0 if outcome == "succeeded" else 1
+    await world.do(ReportStepStatus(run_id=run_id, step="build", status=outcome, exit_code=code))
+
+
+async def attempts(world: World, run_id: uuid.UUID, count: int) -> list:
+    async def found() -> list:
+        events = await world.services.store.read_stream(str(report_stream_id(run_id)))
+        tried = [e for e in events if e.type == "CommitStatusAttempted"]
+        return tried if len(tried) >= count else []
+
+    return await eventually(found)
+
+
+async def test_a_github_run_reports_pending_then_success_to_its_commit(world: World) -> None:
+    home = await world.project()
+    await world.do(SetSecret(project_id=uuid.UUID(home), name="GITHUB_TOKEN", value=TOKEN))
+    ci = await pipeline(world, home, "build-and-test")
+    with git_hosts(TOKEN) as hosts:
+        async with world.deliverer(statuses(hosts)):
+            run = await webhook_run(world, home, ci, "github", "octo-org/hello-world")
+            await finish(world, run, "succeeded")
+            tried = await attempts(world, run, 3)
+
+    assert hosts.refused == []
+    assert [s.body["state"] for s in hosts.accepted] == ["pending", "pending", "success"]
+    first = hosts.accepted[0]
+    assert (first.repo, first.sha) == ("octo-org/hello-world", SHA)
+    assert first.body == {
+        "state": "pending",
+        "target_url": f"https://flowledger.example.com/dashboard/runs/{run}",
+        "description": "Queued",
+        "context": "flowledger/build-and-test",
+    }
+    assert first.headers["user-agent"].startswith("flowledger/")
+    assert [(e.data["state"], e.data["http_status"], e.data["attempt"]) for e in tried] == [
+        ("queued", 201, 1),
+        ("running", 201, 1),
+        ("success", 201, 1),
+    ]
+    assert TOKEN not in repr([e.data for e in tried])
+
+
+async def test_a_gitlab_run_reports_running_then_failed(world: World) -> None:
+    home = await world.project()
+    await world.do(SetSecret(project_id=uuid.UUID(home), name="GITLAB_TOKEN", value=TOKEN))
+    ci = await pipeline(world, home)
+    with git_hosts(TOKEN) as hosts:
+        async with world.deliverer(statuses(hosts)):
+            run = await webhook_run(world, home, ci, "gitlab", "group/sub/project")
+            await finish(world, run, "failed")
+            await attempts(world, run, 3)
+
+    assert hosts.refused == []
+    assert [s.body["state"] for s in hosts.accepted] == ["pending", "running", "failed"]
+    assert {s.repo for s in hosts.accepted} == {"group/sub/project"}
+    assert hosts.accepted[0].body == {
+        "state": "pending",
+        "name": "flowledger/ci",
+        "target_url": f"https://flowledger.example.com/dashboard/runs/{run}",
+        "description": "Queued",
+        "ref": "main",
+    }
+
+
+async def test_a_host_in_trouble_is_retried_and_each_attempt_recorded(world: World) -> None:
+    home = await world.project()
+    await world.do(SetSecret(project_id=uuid.UUID(home), name="GITHUB_TOKEN", value=TOKEN))
+    ci = await pipeline(world, home)
+    with git_hosts(TOKEN) as hosts:
+        hosts.fail_next = 2
+        async with world.deliverer(statuses(hosts)):
+            run = await webhook_run(world, home, ci, "github", "o/r")
+            tried = await attempts(world, run, 3)
+
+    assert [(e.data["attempt"], e.data["http_status"]) for e in tried] == [
+        (1, 502),
+        (2, 502),
+        (3, 201),
+    ]
+    assert [s.body["state"] for s in hosts.accepted] == ["pending"]
+
+
+async def test_a_wrong_token_is_recorded_with_the_hosts_answer_and_not_retried(
+    world: World,
+) -> None:
+    home = await world.project()
+    await world.do(SetSecret(project_id=uuid.UUID(home), name="GITHUB_TOKEN", value="wrong"))
+    ci = await pipeline(world, home)
+    with git_hosts(TOKEN) as hosts:
+        async with world.deliverer(statuses(hosts)):
+            run = await webhook_run(world, home, ci, "github", "o/r")
+            tried = await attempts(world, run, 1)
+
+    assert [(e.data["attempt"], e.data["http_status"]) for e in tried] == [(1, 401)]
+    assert hosts.accepted == []
+
+
+async def test_without_a_token_the_attempt_says_so_and_nothing_is_sent(world: World) -> None:
+    home = await world.project()
+    ci = await pipeline(world, home)
+    with git_hosts(TOKEN) as hosts:
+        async with world.deliverer(statuses(hosts)):
+            run = await webhook_run(world, home, ci, "github", "o/r")
+            tried = await attempts(world, run, 1)
+
+    assert tried[0].data["http_status"] is None
+    assert "no project secret GITHUB_TOKEN" in tried[0].data["error"]
+    assert hosts.accepted == hosts.refused == []
+
+
+async def test_a_run_not_from_a_git_host_reports_nothing(world: World) -> None:
+    home = await world.project()
+    await world.do(SetSecret(project_id=uuid.UUID(home), name="GITHUB_TOKEN", value=TOKEN))
+    ci = await pipeline(world, home)
+    with git_hosts(TOKEN) as hosts:
+        async with world.deliverer(statuses(hosts)):
+            api_run = uuid.UUID((await world.do(TriggerRun(pipeline_id=ci)))["id"])
+            github_run = await webhook_run(world, home, ci, "github", "o/r")
+            await attempts(world, github_run, 1)
+
+    assert await world.services.store.read_stream(str(report_stream_id(api_run))) == []
+    assert len(hosts.accepted) == 1
