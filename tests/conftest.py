@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,6 +18,8 @@ import pytest_asyncio
 
 from adapters.platform.embedded import ServerUrls, embedded_servers
 from adapters.platform.settings import load_settings
+from projections import catalog
+from projections.runtime import Projector
 from tests.databases import own_database
 
 
@@ -75,3 +79,28 @@ async def fresh_database_url(server_urls: ServerUrls) -> AsyncIterator[str]:
     """A migrated database of the test's own, for tests whose events or state must not leak."""
     async with own_database(server_urls, "flowledger_fresh") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def projector(database_url: str) -> Iterator[None]:
+    """Every projection kept up to date for the whole session, on a thread of its own.
+
+    One for the session, defined here: imported into several modules it would run once per
+    module, each holding a connection per projection until the session ends.
+
+    Not on the test loop: the test client blocks that loop for the length of each request,
+    so a request waiting for `min_position` would wait on a projector that cannot run.
+    """
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(Projector(database_url, catalog.ALL).run(stop))
+
+    thread = threading.Thread(target=serve, name="projector", daemon=True)
+    thread.start()
+    yield
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(timeout=30)
+    loop.close()

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from litestar.testing import AsyncTestClient
 
-from projections import catalog
-from projections.runtime import Projector
 from tests.helpers import unique_id
 
 ANY_HEAD = 10**12
@@ -110,25 +104,3 @@ async def every_page(
         cursor = page["next_cursor"]
         if cursor is None:
             return items
-
-
-@pytest.fixture(scope="session")
-def projector(database_url: str) -> Iterator[None]:
-    """Every projection kept up to date for the whole session, on a thread of its own.
-
-    Not on the test loop: the test client blocks that loop for the length of each request,
-    so a request waiting for `min_position` would wait on a projector that cannot run.
-    """
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(Projector(database_url, catalog.ALL).run(stop))
-
-    thread = threading.Thread(target=serve, name="projector", daemon=True)
-    thread.start()
-    yield
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(timeout=30)
-    loop.close()

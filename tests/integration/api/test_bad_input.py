@@ -17,7 +17,6 @@ from litestar.testing import AsyncTestClient
 from tests.integration.api.queries_support import (
     pipeline,
     project,
-    projector,  # noqa: F401  (a fixture)
     trigger,
 )
 

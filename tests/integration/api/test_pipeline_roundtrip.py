@@ -8,7 +8,6 @@ import uuid
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.integration.api.queries_support import projector  # noqa: F401  (a fixture)
 from tests.integration.api.test_pipelines_api import new_project, pipeline_body
 
 pytestmark = pytest.mark.usefixtures("projector")

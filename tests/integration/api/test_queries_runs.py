@@ -15,7 +15,6 @@ from tests.integration.api.queries_support import (
     get,
     pipeline,
     project,
-    projector,  # noqa: F401  (a fixture)
     report,
     trigger,
 )

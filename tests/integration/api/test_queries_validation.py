@@ -6,8 +6,6 @@ from uuid import uuid4
 
 import pytest
 
-from tests.integration.api.queries_support import projector  # noqa: F401  (a fixture)
-
 RUNS = "/api/v1/pipeline-runs"
 pytestmark = pytest.mark.usefixtures("projector")
 

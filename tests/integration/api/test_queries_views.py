@@ -9,7 +9,6 @@ from tests.integration.api.queries_support import (
     get,
     pipeline,
     project,
-    projector,  # noqa: F401  (a fixture)
     trigger,
 )
 

@@ -12,7 +12,6 @@ from tests.helpers import unique_id
 from tests.integration.api.conftest import Keys
 from tests.integration.api.queries_support import (
     get,
-    projector,  # noqa: F401  (a fixture)
 )
 
 pytestmark = pytest.mark.usefixtures("projector")

@@ -10,7 +10,6 @@ import pytest
 from tests.integration.api.queries_support import (
     get,
     project,
-    projector,  # noqa: F401  (a fixture)
 )
 
 pytestmark = pytest.mark.usefixtures("projector")

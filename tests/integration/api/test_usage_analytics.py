@@ -11,7 +11,6 @@ from tests.integration.api.queries_support import (
     get,
     pipeline,
     project,
-    projector,  # noqa: F401  (a fixture)
     report,
     trigger,
 )

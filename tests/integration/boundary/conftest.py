@@ -21,7 +21,6 @@ from tests.integration.api.conftest import (  # noqa: F401  (fixtures)
     services,
     settings,
 )
-from tests.integration.api.queries_support import projector  # noqa: F401  (a fixture)
 
 KINDS = ("github", "gitlab", "jenkins", "generic")
 TRIGGERS = [

@@ -18,7 +18,6 @@ from tests.integration.api.conftest import (  # noqa: F401  (fixtures)
     services,
     settings,
 )
-from tests.integration.api.queries_support import projector  # noqa: F401  (a fixture)
 
 START_WITHIN_S = 30
 

@@ -10,5 +10,4 @@ from tests.integration.api.conftest import (  # noqa: F401  (fixtures)
     services,
     settings,
 )
-from tests.integration.api.queries_support import projector  # noqa: F401  (a fixture)
 from tests.integration.mcp.conftest import base_url  # noqa: F401  (a fixture)

@@ -25,7 +25,6 @@ from tests.integration.api.conftest import (  # noqa: F401  (fixtures)
     services,
     settings,
 )
-from tests.integration.api.queries_support import projector  # noqa: F401  (fixture)
 from tests.integration.api.test_pipelines_api import new_project
 
 GRACE = timedelta(seconds=60)

@@ -8,4 +8,3 @@ from tests.integration.api.conftest import (  # noqa: F401  (fixtures)
     services,
     settings,
 )
-from tests.integration.api.queries_support import projector  # noqa: F401  (a fixture)

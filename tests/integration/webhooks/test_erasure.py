@@ -22,7 +22,6 @@ from projections.rebuild import rebuild
 from projections.runs import RunsProjection
 from tests.helpers import unique_id
 from tests.integration.api.conftest import Keys
-from tests.integration.api.queries_support import projector  # noqa: F401  (a fixture)
 from tests.integration.webhooks.intake_world import (  # noqa: F401  (the `world` fixture)
     World,
     world_fixture,

@@ -9,7 +9,6 @@ from litestar.testing import AsyncTestClient
 
 from adapters.platform.services import Services
 from tests.helpers import unique_id
-from tests.integration.api.queries_support import projector  # noqa: F401  (a fixture)
 from tests.integration.webhooks.support import Delivery, Sources, sign
 
 BODY = b'{"zen": "Anything added dilutes everything else.", "hook_id": 1}'
