@@ -20,6 +20,7 @@ from adapters.http.head import head_as_get
 from adapters.http.health import HealthController
 from adapters.http.openapi import OperationDeclarations, openapi_config
 from adapters.http.openapi_words import TriggerWords
+from adapters.http.own_writes import OwnWrites, tell_awaited_position
 from adapters.http.problems import exception_handlers, problem_details_config
 from adapters.http.security import (
     FlowledgerAuthentication,
@@ -66,7 +67,7 @@ def create_app(
             DefineMiddleware(FlowledgerAuthentication),
         ],
         cors_config=cors_config(settings),
-        before_send=[security_headers, echo_request_id],
+        before_send=[security_headers, echo_request_id, tell_awaited_position],
         request_max_body_size=settings.max_body_bytes,
         request_class=JsonRequest,
         plugins=[
@@ -76,7 +77,14 @@ def create_app(
         ],
         exception_handlers=exception_handlers(),
         openapi_config=openapi_config(),
-        state=State({"settings": settings, "migrations_dir": None, **(state or {})}),
+        state=State(
+            {
+                "settings": settings,
+                "migrations_dir": None,
+                "own_writes": OwnWrites(wait_ms=settings.read_your_writes_ms),
+                **(state or {}),
+            }
+        ),
         # The process's logging is configured once, by adapters.telemetry: not by litestar.
         logging_config=None,
     )

@@ -13,6 +13,7 @@ import asyncpg
 import msgspec
 from litestar import Request, Response
 
+from adapters.http.own_writes import note_write
 from adapters.http.problems import problem
 from adapters.telemetry.tracing import valid_traceparent
 from commands.bus import CommandResult
@@ -91,6 +92,7 @@ async def execute(
                 return replay
         raise
     answer = answer_of(result)
+    note_write(request, answer.position)
     body = msgspec.json.encode(answer)
     if key:
         # A secret is shown once and never stored in clear: a replay answers without it.

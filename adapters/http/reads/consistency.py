@@ -10,6 +10,7 @@ import asyncpg
 from litestar import Request
 from litestar.plugins.problem_details import ProblemDetailsException
 
+from adapters.http.own_writes import caller_of, mark_behind, own_writes_of
 from adapters.http.reads.params import Query, bounded_integer, invalid
 from projections.paging import InvalidQuery
 from projections.snapshot import views_snapshot
@@ -44,17 +45,23 @@ def wanted_position(request: Request[Any, Any, Any], query: Query) -> int | None
 
 async def caught_up(pool: asyncpg.Pool, names: Sequence[str], wanted: int) -> int:
     """Return once the views reach `wanted`, or raise a 503 `projection_behind` after WAIT_S."""
+    position = await reached(pool, names, wanted, WAIT_S)
+    if position < wanted:
+        raise _behind(wanted, position)
+    return position
+
+
+async def reached(pool: asyncpg.Pool, names: Sequence[str], wanted: int, wait_s: float) -> int:
+    """The views' position once it reaches `wanted`, or whatever it is after `wait_s`."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_S
+    deadline = loop.time() + wait_s
     while True:
         # Polling a tiny indexed table every 20 ms costs less than holding a LISTEN
         # connection per waiting request, and it cannot miss a notification.
         async with pool.acquire() as conn:
             position = await view_position(conn, names)
-        if position >= wanted:
+        if position >= wanted or loop.time() >= deadline:
             return position
-        if loop.time() >= deadline:
-            raise _behind(wanted, position)
         await asyncio.sleep(POLL_S)
 
 
@@ -86,7 +93,25 @@ async def read_views(
 ) -> tuple[int, T]:
     """Run `read` in one read-only snapshot with the views' position, after any wait asked for."""
     pool: asyncpg.Pool = request.app.state.services.store.pool
-    return await read_consistent(pool, names, read, wanted=wanted_position(request, query))
+    wanted = wanted_position(request, query)
+    if wanted is None:
+        await _await_own_writes(request, pool, names)
+    return await read_consistent(pool, names, read, wanted=wanted)
+
+
+async def _await_own_writes(
+    request: Request[Any, Any, Any], pool: asyncpg.Pool, names: Sequence[str]
+) -> None:
+    """Without `min_position`, a caller's read waits (bounded) for its own last write."""
+    own_writes, caller = own_writes_of(request), caller_of(request)
+    if own_writes is None or caller is None:
+        return
+    awaited = own_writes.awaited(caller)
+    if awaited is None:
+        return
+    if await reached(pool, names, awaited, own_writes.wait_s) < awaited:
+        # Answered anyway, as the caller did not ask to wait; the header says it is older.
+        mark_behind(request, awaited)
 
 
 async def read_consistent(

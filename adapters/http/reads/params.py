@@ -173,7 +173,14 @@ def ranges(*names: str) -> list[Param]:
 
 
 MIN_POSITION = integer(
-    "min_position", 0, description="wait (bounded) until the view has applied this position"
+    "min_position",
+    0,
+    description=(
+        "wait (up to 5 s, else 503 `projection_behind`) until the view has applied this "
+        "position. Without it, a caller's read waits for its own last write (made in the last "
+        "10 s, to this API process) up to FLOWLEDGER_READ_YOUR_WRITES_MS (default 2000; 0: "
+        "off), then answers anyway with `X-Awaited-Position` naming that write"
+    ),
 )
 
 

@@ -17,6 +17,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from adapters.http.answers import answers
 from adapters.http.commanding import command_context
+from adapters.http.own_writes import note_write
 from adapters.http.security import Req
 from commands.context import Principal
 from commands.secrets import DeleteSecret, SecretWritten, SetSecret
@@ -54,6 +55,7 @@ async def _run(request: Request[Principal, Any, Any], command: object) -> Respon
     context = command_context(request.user, request.headers, idempotency_key=None)
     result = await services.bus.dispatch(command, context)
     assert isinstance(result, SecretWritten)
+    note_write(request, result.position)
     answer = SecretAnswer(
         id=result.id,
         version=result.version,
