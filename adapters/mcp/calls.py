@@ -19,8 +19,9 @@ from mcp.server.context import ServerRequestContext
 from mcp_types import CallToolResult, TextContent
 
 from adapters.http.commanding import CommandAnswer, answer_of, command_context
+from adapters.http.own_writes import OwnWrites
 from adapters.http.problems import MAPPERS, problem
-from adapters.http.reads.consistency import read_consistent
+from adapters.http.reads.consistency import own_write_missed, read_consistent
 from adapters.http.reads.params import Query
 from adapters.platform.services import Services
 from commands.bus import CommandResult
@@ -36,6 +37,8 @@ class Caller:
     principal: Principal
     services: Services
     headers: Mapping[str, str]
+    own_writes: OwnWrites | None = None
+    """Read-your-writes, shared with the HTTP routes of the same app."""
 
     @classmethod
     def of(cls, ctx: ServerRequestContext[Any, Any]) -> Caller:
@@ -48,13 +51,21 @@ class Caller:
             raise problem(
                 401, "credentials_missing", "call over HTTP with X-API-Key or a bearer JWT"
             )
-        services: Services = scope["litestar_app"].state.services
-        return cls(principal=principal, services=services, headers=request.headers)
+        state = scope["litestar_app"].state
+        own_writes = state.get("own_writes")
+        return cls(
+            principal=principal,
+            services=state.services,
+            headers=request.headers,
+            own_writes=own_writes if isinstance(own_writes, OwnWrites) else None,
+        )
 
     async def command(self, command: object) -> CommandAnswer:
         """Dispatch through the command bus, as the HTTP command routes do."""
         context = command_context(self.principal, self.headers, idempotency_key=None)
         result: CommandResult = await self.services.bus.dispatch(command, context)
+        if self.own_writes is not None:
+            self.own_writes.note(self.principal.id, result.position)
         return answer_of(result)
 
     async def read(
@@ -63,9 +74,13 @@ class Caller:
         query: Query,
         read: Callable[[asyncpg.Connection], Awaitable[T]],
     ) -> tuple[int, T]:
-        """Read the views at one snapshot, after waiting for `min_position` if the query has it."""
+        """Read the views at one snapshot, after waiting for `min_position` if the query has it,
+        else (bounded) for the caller's own last write; the answer's position tells which."""
         pool = self.services.store.pool
-        return await read_consistent(pool, names, read, wanted=query.get("min_position"))
+        wanted = query.get("min_position")
+        if wanted is None and self.own_writes is not None:
+            await own_write_missed(pool, names, self.own_writes, self.principal.id)
+        return await read_consistent(pool, names, read, wanted=wanted)
 
 
 def raw_query(**values: Any) -> dict[str, list[str]]:

@@ -10,7 +10,7 @@ import asyncpg
 from litestar import Request
 from litestar.plugins.problem_details import ProblemDetailsException
 
-from adapters.http.own_writes import caller_of, mark_behind, own_writes_of
+from adapters.http.own_writes import OwnWrites, caller_of, mark_behind, own_writes_of
 from adapters.http.reads.params import Query, bounded_integer, invalid
 from projections.paging import InvalidQuery
 from projections.snapshot import views_snapshot
@@ -106,12 +106,21 @@ async def _await_own_writes(
     own_writes, caller = own_writes_of(request), caller_of(request)
     if own_writes is None or caller is None:
         return
+    missed = await own_write_missed(pool, names, own_writes, caller)
+    if missed is not None:
+        # Answered anyway, as the caller did not ask to wait; the header says it is older.
+        mark_behind(request, missed)
+
+
+async def own_write_missed(
+    pool: asyncpg.Pool, names: Sequence[str], own_writes: OwnWrites, caller: str
+) -> int | None:
+    """Wait (bounded) for `caller`'s last write; the position still missed after, or None."""
     awaited = own_writes.awaited(caller)
     if awaited is None:
-        return
-    if await reached(pool, names, awaited, own_writes.wait_s) < awaited:
-        # Answered anyway, as the caller did not ask to wait; the header says it is older.
-        mark_behind(request, awaited)
+        return None
+    position = await reached(pool, names, awaited, own_writes.wait_s)
+    return awaited if position < awaited else None
 
 
 async def read_consistent(
