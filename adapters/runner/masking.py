@@ -139,27 +139,40 @@ class LogMasker:
         return len(data)
 
 
-def _literals(forms: list[bytes]) -> hyperscan.Database | None:
-    if not forms:
-        return None
-    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    database.compile(
-        # Each byte as \xHH: a literal whatever it holds (newlines, quotes, non-ASCII).
-        expressions=[b"".join(b"\\x%02x" % byte for byte in form) for form in forms],
-        ids=list(range(len(forms))),
-        elements=len(forms),
-        flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(forms),
-    )
-    return database
+class _Literals:
+    """A Hyperscan database of literal forms, with each form's length by its id.
+
+    Hyperscan reports where a match ends; a literal's start is its end less its length, so the
+    scan needs no start-of-match tracking (HS_FLAG_SOM_LEFTMOST), which costs about a third of
+    the masker's throughput.
+    """
+
+    __slots__ = ("database", "lengths")
+
+    def __init__(self, forms: list[bytes]) -> None:
+        self.lengths = [len(form) for form in forms]
+        self.database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self.database.compile(
+            # Each byte as \xHH: a literal whatever it holds (newlines, quotes, non-ASCII).
+            expressions=[b"".join(b"\\x%02x" % byte for byte in form) for form in forms],
+            ids=list(range(len(forms))),
+            elements=len(forms),
+            flags=[0] * len(forms),
+        )
 
 
-def _matches(database: hyperscan.Database | None, data: bytes) -> list[tuple[int, int]]:
+def _literals(forms: list[bytes]) -> _Literals | None:
+    return _Literals(forms) if forms else None
+
+
+def _matches(literals: _Literals | None, data: bytes) -> list[tuple[int, int]]:
     """Every (start, end) of every form in `data`, overlapping ones included."""
     found: list[tuple[int, int]] = []
-    if database is not None and data:
+    if literals is not None and data:
+        lengths = literals.lengths
 
-        def on_match(_id: int, start: int, end: int, _flags: int, _context: object) -> None:
-            found.append((start, end))
+        def on_match(form: int, _start: int, end: int, _flags: int, _context: object) -> None:
+            found.append((end - lengths[form], end))
 
-        database.scan(data, match_event_handler=on_match)
+        literals.database.scan(data, match_event_handler=on_match)
     return found
