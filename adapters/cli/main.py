@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "when unset): it reads each recorded webhook delivery in order, starts the pipelines "
         "whose triggers match or updates the external run it reports on, and records the "
         "outcome on the delivery. Any number may run; one of them serves at a time.",
-        _intake,
+        _role("intake"),
     )
     add(
         "dispatcher",
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         "at start every job no runner has started, and marks a runner lost once it has not "
         "heartbeated for FLOWLEDGER_RUNNER_LOST_AFTER_S, failing its running steps `runner_lost` "
         "(retried when the step allows). Any number may run; one of them dispatches at a time.",
-        _dispatcher,
+        _role("dispatcher"),
     )
     add(
         "deliverer",
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         "FLOWLEDGER_OUTBOUND_RETRY_FOR_S, then parked. Targets that are not public addresses "
         "are refused unless FLOWLEDGER_OUTBOUND_ALLOW names them. Any number may run; one of "
         "them delivers at a time.",
-        _deliverer,
+        _role("deliverer"),
     )
     add(
         "scheduler",
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "whose cron slot has come, in the schedule's time zone. Any number may run: a slot's "
         "run has one id, so each slot starts one run however many schedulers see it. A slot "
         "missed while none ran is skipped or run once late, as the schedule's `catch_up` says.",
-        _scheduler,
+        _role("scheduler"),
     )
     add(
         "relay",
@@ -270,44 +270,19 @@ def _artifacts(args: argparse.Namespace) -> int:
     return artifacts_command(settings, args, out=out, err=err)
 
 
-def _intake(_args: argparse.Namespace) -> int:
-    from adapters.bootstrap import processes
+def _role(name: str) -> Handler:
+    """The subcommand that runs the server role `name` (a function of bootstrap.processes)."""
 
-    settings = settings_or_none()
-    if settings is None:
-        return 2
-    telemetry(settings, "intake")
-    return guarded(lambda: processes.intake(settings, out=out))
+    def run(_args: argparse.Namespace) -> int:
+        from adapters.bootstrap import processes
 
+        settings = settings_or_none()
+        if settings is None:
+            return 2
+        telemetry(settings, name)
+        return guarded(lambda: getattr(processes, name)(settings, out=out))
 
-def _dispatcher(_args: argparse.Namespace) -> int:
-    from adapters.bootstrap import processes
-
-    settings = settings_or_none()
-    if settings is None:
-        return 2
-    telemetry(settings, "dispatcher")
-    return guarded(lambda: processes.dispatcher(settings, out=out))
-
-
-def _deliverer(_args: argparse.Namespace) -> int:
-    from adapters.bootstrap import processes
-
-    settings = settings_or_none()
-    if settings is None:
-        return 2
-    telemetry(settings, "deliverer")
-    return guarded(lambda: processes.deliverer(settings, out=out))
-
-
-def _scheduler(_args: argparse.Namespace) -> int:
-    from adapters.bootstrap import processes
-
-    settings = settings_or_none()
-    if settings is None:
-        return 2
-    telemetry(settings, "scheduler")
-    return guarded(lambda: processes.scheduler(settings, out=out))
+    return run
 
 
 def _export(args: argparse.Namespace) -> int:
