@@ -8,7 +8,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from adapters.secrets import vault
@@ -36,6 +36,7 @@ ENVIRONMENTS = st.one_of(
 
 @BOUNDED
 @given(name=NAMES, value=VALUES, environment=ENVIRONMENTS)
+@example(name="0000000{", value="0000000{", environment="")  # found by CI: value = name
 async def test_setting_secrets(ledger: Ledger, name: str, value: Any, environment: Any) -> None:
     body: dict[str, Any] = {"value": value}
     if environment is not None:
@@ -51,5 +52,6 @@ async def test_setting_secrets(ledger: Ledger, name: str, value: Any, environmen
         revealed = await vault.reveal(ledger.pool, ledger.project, name, environment=environment)
         assert revealed is not None and revealed.value == value
         assert revealed.version == answer.json()["secret_version"]
-    elif isinstance(value, str) and len(value) >= 8 and value not in path + str(environment):
+    elif isinstance(value, str) and len(value) >= 8 and value not in name + path + str(environment):
+        # A value that is also (part of) the name is echoed as the name the path gave, not leaked.
         assert value not in answer.text
