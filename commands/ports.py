@@ -62,7 +62,6 @@ class DataSubjects(Protocol):
 
     async def forget(self, subject_id: str) -> bool:
         """Delete the subject's key; False if it was already gone."""
-        ...
 
 
 class SecretValues(Protocol):
@@ -74,21 +73,17 @@ class SecretValues(Protocol):
 
     def fingerprint(self, secret_id: UUID, value: str) -> str:
         """A keyed MAC of the value: what the event records instead of it."""
-        ...
 
     async def stage(self, secret_id: UUID, project_id: UUID, version: int, value: str) -> UUID:
         """Keep the value encrypted under a fresh data key, not yet revealed; its token."""
-        ...
 
     async def commit(self, secret_id: UUID, token: UUID, version: int) -> None:
         """Reveal the staged value from now on, destroying every older version."""
-        ...
 
     async def discard(self, token: UUID) -> None: ...
 
     async def shred(self, secret_id: UUID, upto_version: int) -> None:
         """Destroy every value of the secret up to that version (crypto-shredding)."""
-        ...
 
 
 class RevealedSecret(msgspec.Struct, frozen=True, kw_only=True):
