@@ -90,6 +90,7 @@ class RevealedSecret(msgspec.Struct, frozen=True, kw_only=True):
     value: str
     version: int
     environment: str | None = None
+    pipeline_id: UUID | None = None
 
     def __repr__(self) -> str:
         return f"RevealedSecret(version={self.version}, value=<redacted>)"
@@ -99,9 +100,15 @@ class SecretReader(Protocol):
     """Project secrets' newest values, for the attempt of a step that declares them."""
 
     async def reveal(
-        self, project_id: UUID, name: str, *, environment: str | None = None
+        self,
+        project_id: UUID,
+        name: str,
+        *,
+        environment: str | None = None,
+        pipeline_id: UUID | None = None,
     ) -> RevealedSecret | None:
-        """The newest value; one bound to `environment` is preferred over the project-wide one."""
+        """The newest value of the narrowest scope holding one: bound to `environment`, then
+        bound to `pipeline_id`, then project-wide."""
 
 
 class NewApiKey(msgspec.Struct, frozen=True, kw_only=True):

@@ -40,8 +40,12 @@ def add_secrets_commands(commands: argparse._SubParsersAction, handler: Callable
         parser.add_argument("project", metavar="PROJECT", help="project id or slug")
         if named:
             parser.add_argument("name", metavar="NAME", help="the secret's name, e.g. DEPLOY_KEY")
-            parser.add_argument(
+            scope = parser.add_mutually_exclusive_group()
+            scope.add_argument(
                 "--environment", "-e", metavar="ENV", help="bind it to one environment"
+            )
+            scope.add_argument(
+                "--pipeline", "-p", metavar="PIPELINE", help="bind it to one pipeline (its id)"
             )
         parser.add_argument("--api", metavar="URL", help="the API's base URL")
         parser.add_argument("--token", metavar="KEY", help="API key (default FLOWLEDGER_API_KEY)")
@@ -120,11 +124,11 @@ def secrets_command(
             path = f"/api/v1/projects/{project}/secrets"
             if args.secrets_command == "list":
                 for item in _every(http, path, answer_of):
-                    where = item["environment"] or "(all environments)"
+                    where = _scope_of(item)
                     out(f"{item['name']}\t{where}\tv{item['version']}\t"
                         f"{item['updated_at']}\t{item['updated_by']}")  # fmt: skip
                 return 0
-            params = {"environment": args.environment} if args.environment else {}
+            params = _scope_params(args)
             if args.secrets_command == "delete":
                 done = answer_of(http.delete(f"{path}/{quote(args.name, safe='')}", params=params))
                 err(f"deleted {args.name} (its value up to version {done['secret_version']} "
@@ -194,6 +198,27 @@ def _adopt_env(settings: Settings, args: argparse.Namespace, *, out: Out, err: O
             out("those events cannot be changed: rotate the credentials where they are issued")
 
     return guarded(run)
+
+
+def _scope_of(item: dict[str, Any]) -> str:
+    if item.get("environment"):
+        return f"environment {item['environment']}"
+    if item.get("pipeline_id"):
+        return f"pipeline {item['pipeline_id']}"
+    return "(project-wide)"
+
+
+def _scope_params(args: argparse.Namespace) -> dict[str, str]:
+    from adapters.cli.run_trigger import RunCommandError
+
+    if args.environment:
+        return {"environment": args.environment}
+    if args.pipeline:
+        try:
+            return {"pipeline_id": str(UUID(args.pipeline))}
+        except ValueError:
+            raise RunCommandError(f"{args.pipeline!r} is not a pipeline id") from None
+    return {}
 
 
 def _read_value(stdin: IO[str], name: str) -> str:
