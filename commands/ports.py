@@ -50,9 +50,9 @@ class Repository(Protocol):
 
 
 class SecretSealer(Protocol):
-    """Encrypts a secret before it goes into an event (events are kept forever)."""
+    """Keeps a secret outside the events; what an event may hold instead (a reference)."""
 
-    def seal(self, plain: str) -> str: ...
+    async def seal(self, plain: str) -> str: ...
 
 
 class DataSubjects(Protocol):

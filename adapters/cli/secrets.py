@@ -66,9 +66,11 @@ def add_secrets_commands(commands: argparse._SubParsersAction, handler: Callable
         "rotate-key",
         help="re-wrap every secret's data key under a new FLOWLEDGER_CIPHER_KEY",
         description=textwrap.fill(
-            "After changing FLOWLEDGER_CIPHER_KEY (the instance key), re-wrap the data key of "
-            "every secret value from the old instance key (read from stdin, or prompted "
-            "without echo) to the configured one. Values and events are untouched. Talks to "
+            "After changing FLOWLEDGER_CIPHER_KEY (the instance key), re-wrap every key the old "
+            "instance key (read from stdin, or prompted without echo) wraps: secret values' "
+            "data keys, data subjects' keys, webhook-source and subscription secrets (those "
+            "old events hold sealed are kept apart first), in one transaction. Values and "
+            "events are untouched. Talks to "
             "the database (FLOWLEDGER_DATABASE_URL, or the embedded one). See the README's "
             "'Secrets' for what else the instance key protects.",
             78,
@@ -165,7 +167,8 @@ def _rotate_key(settings: Settings, stdin: IO[str], *, out: Out, err: Out) -> in
     def rotate() -> None:
         done = rotate_secret_keys(settings, old, log=err)
         out(f"re-wrapped {done.rewrapped}, already under the new key {done.already}, "
-            f"opened by neither key {done.unreadable}")  # fmt: skip
+            f"opened by neither key {done.unreadable}; old events' signing secrets newly "
+            f"kept {done.restored}")  # fmt: skip
 
     try:
         return guarded(rotate)
