@@ -11,6 +11,11 @@
 (c) context: the masker alone over the whole log, in MB/s, and its set-up for one attempt
     (compiling the forms of `--secrets` secrets), which (a) leaves out: it happens once, before
     the step starts.
+(d) history export: a run of `--export-events` events whose actor is a person (sealed under
+    their data key) against the same run without personal fields, exported as the audit
+    routes do, alternated `--export-repeat` times (bench/erasure.py, on the embedded
+    PostgreSQL or FLOWLEDGER_DATABASE_URL's server). Target: sealed >= 0.7x plain.
+    `--export-events 0` skips it.
 """
 
 # ruff: noqa: E402  (the imports after the sys.path fix below)
@@ -37,6 +42,8 @@ def main() -> None:
     parser.add_argument("--secrets", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--export-events", type=int, default=20_000)
+    parser.add_argument("--export-repeat", type=int, default=7)
     args = parser.parse_args()
     logs = run_log_masking(args.megabytes, args.secrets, args.rounds, args.seed)
     print(f"(a) log throughput, {logs['bytes'] / 1e6:.1f} MB, {args.secrets} secrets")
@@ -52,6 +59,20 @@ def main() -> None:
     print(f"    masked          {logs['memory_masked_mb_s']:8.1f} MB/s  ({memory_ratio:.2f}x)")
     print(f"(c) masker alone    {logs['masker_alone_mb_s']:8.1f} MB/s")
     print(f"    set-up          {logs['setup_ms']:8.1f} ms per attempt")
+    if args.export_events:
+        print("(d) ", end="")
+        export_history(args.export_events, args.export_repeat)
+
+
+def export_history(events: int, repeat: int) -> None:
+    import asyncio
+
+    from bench import erasure
+    from bench._servers import bench_servers
+
+    with bench_servers() as (base, urls, _env):
+        figures = asyncio.run(erasure.measure(events, repeat, base, urls.database_url))
+    erasure.report(events, repeat, figures)
 
 
 if __name__ == "__main__":
