@@ -96,6 +96,20 @@ def add_secrets_commands(commands: argparse._SubParsersAction, handler: Callable
         "--key", action="append", default=[], metavar="KEY", help="adopt this env key (repeat)"
     )
     adopt.set_defaults(run=handler)
+    keep = actions.add_parser(
+        "keep-sealed",
+        help="keep the signing secrets old events hold sealed apart, for later key rotations",
+        description=textwrap.fill(
+            "Webhook-source and subscription secrets recorded by earlier versions sit sealed "
+            "under the instance key inside their events, which cannot change. This opens each "
+            "with FLOWLEDGER_CIPHER_KEY and keeps it in the secret store (found by the sealed "
+            "text), so `rotate-key` re-wraps it from then on. `rotate-key` does the same with "
+            "the old key; idempotent. Talks to the database (FLOWLEDGER_DATABASE_URL, or the "
+            "embedded one).",
+            78,
+        ),
+    )
+    keep.set_defaults(run=handler)
 
 
 def secrets_command(
@@ -110,6 +124,8 @@ def secrets_command(
         return _rotate_key(settings, stdin or sys.stdin, out=out, err=err)
     if args.secrets_command == "adopt-env":
         return _adopt_env(settings, args, out=out, err=err)
+    if args.secrets_command == "keep-sealed":
+        return _keep_sealed(settings, out=out, err=err)
     import httpx
 
     from adapters.cli.run_trigger import RunCommandError, answer_of, client
@@ -175,6 +191,18 @@ def _rotate_key(settings: Settings, stdin: IO[str], *, out: Out, err: Out) -> in
     except OldKeyInvalid as exc:
         err(f"flowledger: {exc}")
         return EXIT_USAGE
+
+
+def _keep_sealed(settings: Settings, *, out: Out, err: Out) -> int:
+    from adapters.bootstrap.secret_keys import keep_sealed_secrets
+    from adapters.cli.console import guarded
+
+    def keep() -> None:
+        done = keep_sealed_secrets(settings, log=err)
+        out(f"kept {done.restored}, kept already {done.already}, "
+            f"not opened by FLOWLEDGER_CIPHER_KEY {done.unreadable}")  # fmt: skip
+
+    return guarded(keep)
 
 
 def _adopt_env(settings: Settings, args: argparse.Namespace, *, out: Out, err: Out) -> int:
