@@ -11,15 +11,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Collection, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from adapters.scheduler.claims import claimed
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
-from adapters.store.reader import stream_version
+from adapters.store.reader import existing_streams, stream_version
 from commands.scheduler import Dispatch, DueSchedule, Scheduler, Tick
 from projections.projection import live_schema
 from projections.schedules import due_schedules
@@ -47,6 +48,12 @@ class ViewSchedules:
 
     async def started(self, run_id: UUID) -> bool:
         return await stream_version(self._pool, str(run_id)) > 0
+
+    async def started_of(self, run_ids: Collection[UUID]) -> set[UUID]:
+        return {UUID(s) for s in await existing_streams(self._pool, [str(r) for r in run_ids])}
+
+    def claim(self, key: str, *, wait: bool) -> contextlib.AbstractAsyncContextManager[bool]:
+        return claimed(self._pool, key, wait=wait)
 
 
 def scheduler_for(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -54,6 +55,12 @@ class OnlyThese:
 
     async def started(self, run_id: UUID) -> bool:
         return await self.view.started(run_id)
+
+    async def started_of(self, run_ids: Collection[UUID]) -> set[UUID]:
+        return await self.view.started_of(run_ids)
+
+    def claim(self, key: str, *, wait: bool) -> contextlib.AbstractAsyncContextManager[bool]:
+        return self.view.claim(key, wait=wait)
 
 
 class Schedulers:
