@@ -57,7 +57,12 @@ class ViewSchedules:
 
 
 def scheduler_for(
-    dispatch: Dispatch, pool: asyncpg.Pool, *, grace_s: int, concurrency: int = 32
+    dispatch: Dispatch,
+    pool: asyncpg.Pool,
+    *,
+    grace_s: int,
+    concurrency: int = 32,
+    batch_size: int = 250,
 ) -> Scheduler:
     return Scheduler(
         dispatch,
@@ -65,6 +70,7 @@ def scheduler_for(
         lambda: datetime.now(UTC),
         grace=timedelta(seconds=grace_s),
         concurrency=concurrency,
+        batch_size=batch_size,
     )
 
 
