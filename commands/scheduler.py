@@ -15,6 +15,10 @@ which, how many, and by which rule.
 Exactly once with any number of schedulers: a fired run's id is derived from its
 (pipeline, schedule, slot) through the idempotency key, so a second scheduler's attempt at
 the same slot appends nothing (the store answers `duplicate`) or meets the existing stream.
+
+Due slots are fired in batches (`TriggerScheduledRuns`: one pipeline read, one append for
+many runs), ordered by run id from a random batch on; a batch is claimed while fired, so
+several schedulers split a busy minute rather than all build every run (`fire_due`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,6 @@ import msgspec
 from commands.bus import CommandResult
 from commands.context import CommandContext, Principal
 from commands.ports import VersionConflict
-from commands.runs import TriggerRun
 from commands.schedule_skips import RecordScheduleSkip
 from commands.schedule_times import latest_slot, next_slot, slots_after
 from commands.scheduled_runs import (
@@ -66,9 +69,6 @@ class DueSchedule(Protocol):
 
 class ScheduleBook(Protocol):
     async def schedules(self) -> Sequence[DueSchedule]: ...
-
-    async def started(self, run_id: UUID) -> bool:
-        """Whether the run exists already: a cheap look before a full attempt at it."""
 
     async def started_of(self, run_ids: Collection[UUID]) -> set[UUID]:
         """Which of these runs exist already, in one look."""
@@ -198,6 +198,8 @@ class Scheduler:
         due: list[tuple[DueSchedule, datetime]] = []
         missed: list[tuple[DueSchedule, Missed]] = []
         decided: list[DueSchedule] = []
+        undecided: dict[tuple[UUID, str], datetime | None] = {}
+        """The anchors before this tick of the schedules it fires."""
         schedules, self._prepared = self._prepared, None
         for schedule in schedules if schedules is not None else await self._book.schedules():
             ident = (schedule.pipeline_id, schedule.key)
@@ -217,6 +219,8 @@ class Scheduler:
                     decision = due_slot(schedule, now, self._grace, anchor)
             else:
                 decision = due_slot(schedule, now, self._grace, anchor)
+            if decision.fire is not None:
+                undecided[ident] = self._anchors.get(ident)
             self._anchors[ident] = decision.anchor
             decided.append(schedule)
             if decision.missed is not None:
@@ -229,8 +233,19 @@ class Scheduler:
             async with limit:
                 return await self.skip(schedule, slots, now)
 
+        try:
+            fired = await self.fire_due(due, now)
+        except BaseException:
+            # The store failed under a batch: the next tick decides these slots again (the
+            # runs written meanwhile are replays then), rather than leave them to others.
+            for ident, anchor in undecided.items():
+                if anchor is None:
+                    self._anchors.pop(ident, None)
+                else:
+                    self._anchors[ident] = anchor
+            raise
         tick = Tick(
-            fired=await self.fire_due(due, now),
+            fired=fired,
             skipped=list(await asyncio.gather(*(skip(s, m) for s, m in missed))),
         )
         for schedule in decided:  # after the work: the calendar for the next slots
@@ -321,23 +336,6 @@ class Scheduler:
         )
         return await self._send(command, key, now, schedule, missed.last)
 
-    async def fire(self, schedule: DueSchedule, slot: datetime, now: datetime) -> Fired:
-        command = TriggerRun(
-            pipeline_id=schedule.pipeline_id,
-            parameters=dict(schedule.trigger.parameters),
-            kind="schedule",
-            schedule=schedule.key,
-            slot=slot,
-        )
-        key = slot_key(schedule.pipeline_id, schedule.key, slot)
-        run_id = run_id_of(schedule, slot, now)
-        if await self._book.started(run_id):
-            # Another scheduler fired it: the attempt would write nothing, at a higher cost.
-            fired = Fired(pipeline_id=schedule.pipeline_id, schedule=schedule.key, slot=slot,
-                          run_id=run_id, written=False)  # fmt: skip
-            return fired
-        return await self._send(command, key, now, schedule, slot)
-
     async def _send(
         self, command: object, key: str, now: datetime, schedule: DueSchedule, slot: datetime
     ) -> Fired:
@@ -345,8 +343,7 @@ class Scheduler:
             principal=SCHEDULER, at=now, correlation_id=str(uuid.uuid4()), idempotency_key=key
         )
         fired = Fired(pipeline_id=schedule.pipeline_id, schedule=schedule.key, slot=slot,
-                      run_id=context.new_id("run") if isinstance(command, TriggerRun) else None,
-                      written=False)  # fmt: skip
+                      run_id=None, written=False)  # fmt: skip
         try:
             result = await self._dispatch(command, context)
         except VersionConflict:

@@ -20,7 +20,7 @@ import asyncpg
 
 from adapters.scheduler.claims import claimed
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
-from adapters.store.reader import existing_streams, stream_version
+from adapters.store.reader import existing_streams
 from commands.scheduler import Dispatch, DueSchedule, Scheduler, Tick
 from projections.projection import live_schema
 from projections.schedules import due_schedules
@@ -45,9 +45,6 @@ class ViewSchedules:
 
     async def schedules(self) -> Sequence[DueSchedule]:
         return await due_schedules(self._pool, self._schema)
-
-    async def started(self, run_id: UUID) -> bool:
-        return await stream_version(self._pool, str(run_id)) > 0
 
     async def started_of(self, run_ids: Collection[UUID]) -> set[UUID]:
         return {UUID(s) for s in await existing_streams(self._pool, [str(r) for r in run_ids])}
