@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
@@ -47,6 +47,15 @@ class Repository(Protocol):
 
     async def any_of(self, aggregate_cls: type[Aggregate]) -> bool:
         """Whether any aggregate of this kind was ever saved (its stream exists)."""
+
+    async def save_many(
+        self, saves: Sequence[tuple[Aggregate, EventMetadata]]
+    ) -> Sequence[Appended | Exception]:
+        """Each aggregate's pending events at once, each checked by its own expected version:
+        per aggregate its append, or the error (a VersionConflict...) it met alone."""
+
+    async def get_many(self, aggregate_cls: type[A], ids: Collection[UUID]) -> dict[UUID, A]:
+        """The aggregates found, read in one go (an id with none is left out)."""
 
 
 class SecretSealer(Protocol):

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from adapters.store import AppendResult
+from adapters.store import AppendOutcome, AppendResult
 from adapters.store.repository import Repository, StreamStore
 from domain.envelope import EventMetadata
 from domain.errors import AggregateNotFound
@@ -100,6 +100,17 @@ class CachingRepository(Repository):
         elif lent is not None:
             lent.setdefault(id_of(aggregate), aggregate)  # a new aggregate is worth keeping too
         return result
+
+    async def save_many(
+        self, saves: Sequence[tuple[Aggregate, EventMetadata]]
+    ) -> list[AppendOutcome]:
+        """As `Repository.save_many`; none of these is kept (a batch of new streams would
+        push out what the next commands load), and a lent one that failed is forgotten."""
+        outcomes = await super().save_many(saves)
+        for (aggregate, _), outcome in zip(saves, outcomes, strict=True):
+            if not isinstance(outcome, AppendResult) or outcome.duplicate:
+                self.forget(aggregate)
+        return outcomes
 
     def forget(self, aggregate: Aggregate) -> None:
         lent = _lent.get()
