@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Self
+from typing import Any, Self
 
 import asyncpg
 
@@ -21,6 +22,12 @@ from adapters.store.writer import AppendResult, GroupCommitWriter, PendingAppend
 from adapters.telemetry.metrics import EVENTS_APPENDED
 from adapters.telemetry.tracing import span
 from domain.envelope import EventEnvelope, EventMetadata
+
+
+@functools.cache
+def _appended(event_type: str) -> Any:
+    """The counter's child for one event type, looked up once: `labels()` costs ~3 us a call."""
+    return EVENTS_APPENDED.labels(event_type)
 
 
 class EventStore:
@@ -119,7 +126,7 @@ class EventStore:
             result = await self._writer.submit(pending)
         if not result.duplicate:
             for event in events:
-                EVENTS_APPENDED.labels(event.type).inc()
+                _appended(event.type).inc()
         return result
 
     async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendOutcome]:
