@@ -44,10 +44,9 @@ def _cut(text: str, limit: int) -> str:
 
 def slack_body(notice: Notice) -> bytes:
     detail = "\n".join(_mrkdwn(line) for line in notice.lines) or _mrkdwn(notice.title)
-    header = {"type": "plain_text", "text": _cut(notice.title, HEADER_MAX)}
     return msgspec.json.encode(
         {
-            "text": f"{notice.title}: {notice.link}",
+            "text": f"{_mrkdwn(notice.title)}: {notice.link}",
             "blocks": [
                 {
                     "type": "header",
