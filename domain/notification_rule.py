@@ -35,7 +35,9 @@ HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f
 ADDRESS = re.compile(r"[^@\s<>,;\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
-class SlackChannel(msgspec.Struct, frozen=True, kw_only=True, tag="slack"):
+class SlackChannel(
+    msgspec.Struct, frozen=True, kw_only=True, tag="slack", forbid_unknown_fields=True
+):
     """A Slack incoming webhook (or any service taking Slack's body): its URL given as is, or,
     better (Slack's URL is itself the credential), the name of the project secret holding it."""
 
@@ -43,7 +45,9 @@ class SlackChannel(msgspec.Struct, frozen=True, kw_only=True, tag="slack"):
     url_secret: str | None = None
 
 
-class EmailChannel(msgspec.Struct, frozen=True, kw_only=True, tag="email"):
+class EmailChannel(
+    msgspec.Struct, frozen=True, kw_only=True, tag="email", forbid_unknown_fields=True
+):
     host: str
     port: int = 587
     sender: str
