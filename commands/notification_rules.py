@@ -19,13 +19,8 @@ from commands.outcome import answer
 from commands.subscriptions import MessageId, Position
 from domain.errors import AggregateNotFound, IllegalTransition, InvalidValue
 from domain.limits import INT32_MAX, Name, Reason
-from domain.notification_rule import (
-    TRIGGERS,
-    Channel,
-    NotificationRule,
-    Trigger,
-    secret_names,
-)
+from domain.notification_channel import Channel, secret_names
+from domain.notification_rule import TRIGGERS, NotificationRule, Trigger
 from domain.pipeline import Pipeline
 from domain.project import Project, ProjectStatus
 from domain.secret import Secret, secret_stream_id

@@ -3,62 +3,30 @@
 A rule names its triggers (a run failed, a run recovered, an approval waiting, a runner lost, an
 operator's system notice), optional filters (one pipeline, one branch: they narrow the run
 triggers only) and one channel: a Slack-compatible incoming webhook or e-mail over SMTP.
-Credentials are never part of it: a channel names project secrets (the webhook URL, which
-embeds Slack's token, and the SMTP password) and the deliverer reveals them when it sends.
+Credentials are never part of it (see domain/notification_channel.py).
 Each delivery given up on after its retries is parked, each re-send asked for is recorded.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar, Literal, get_args
 from uuid import UUID
 
-import msgspec
 from eventsourcing.domain import Aggregate
 
 from domain.errors import IllegalTransition, InvalidValue
 from domain.limits import INT32_MAX, INT64_MAX, NAME_MAX, REASON_MAX, clean, cut
 from domain.moments import require_aware
-from domain.secret import valid_secret_name
-from domain.subscription import MESSAGE_ID_MAX, valid_url
+from domain.notification_channel import Channel, valid_channel
+from domain.subscription import MESSAGE_ID_MAX
 
 Trigger = Literal["run_failed", "run_recovered", "approval_waiting", "runner_lost", "system_notice"]
 TRIGGERS: tuple[str, ...] = get_args(Trigger)
 RUN_TRIGGERS = frozenset({"run_failed", "run_recovered", "approval_waiting"})
 """The triggers a rule's pipeline and branch filters narrow (the others concern no run)."""
-RECIPIENTS_MAX = 20
 BRANCH_MAX = 255
-HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\]")
-ADDRESS = re.compile(r"[^@\s<>,;\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
-
-
-class SlackChannel(
-    msgspec.Struct, frozen=True, kw_only=True, tag="slack", forbid_unknown_fields=True
-):
-    """A Slack incoming webhook (or any service taking Slack's body): its URL given as is, or,
-    better (Slack's URL is itself the credential), the name of the project secret holding it."""
-
-    url: str | None = None
-    url_secret: str | None = None
-
-
-class EmailChannel(
-    msgspec.Struct, frozen=True, kw_only=True, tag="email", forbid_unknown_fields=True
-):
-    host: str
-    port: int = 587
-    sender: str
-    to: tuple[str, ...]
-    starttls: bool = True
-    username: str | None = None
-    password_secret: str | None = None
-    """The name of the project secret holding the SMTP password (never the password)."""
-
-
-Channel = SlackChannel | EmailChannel
 
 
 class RuleStatus(StrEnum):
@@ -237,15 +205,6 @@ class NotificationRule(Aggregate):
             raise IllegalTransition("notification rule", self.status.value, attempted)
 
 
-def secret_names(channel: Channel) -> tuple[tuple[str, str], ...]:
-    """(field, secret name) for each project secret the channel needs revealed."""
-    if isinstance(channel, SlackChannel):
-        return (("channel.url_secret", channel.url_secret),) if channel.url_secret else ()
-    return (
-        (("channel.password_secret", channel.password_secret),) if channel.password_secret else ()
-    )
-
-
 def _valid(name: str, triggers: tuple[str, ...], branch: str | None, channel: Channel) -> dict:
     name = name.strip()
     if not 1 <= len(clean("name", name)) <= NAME_MAX:
@@ -257,40 +216,7 @@ def _valid(name: str, triggers: tuple[str, ...], branch: str | None, channel: Ch
         not 1 <= len(branch) <= BRANCH_MAX or any(c.isspace() for c in clean("branch", branch))
     ):
         raise InvalidValue("branch", f"a branch name of 1 to {BRANCH_MAX} characters, no spaces")
-    return {"name": name, "triggers": unique, "branch": branch, "channel": _channel(channel)}
-
-
-def _channel(channel: Channel) -> Channel:
-    if isinstance(channel, SlackChannel):
-        if (channel.url is None) == (channel.url_secret is None):
-            raise InvalidValue("channel", "a Slack channel needs exactly one of url, url_secret")
-        if channel.url is not None:
-            try:
-                return SlackChannel(url=valid_url(channel.url))
-            except InvalidValue as bad:
-                raise InvalidValue("channel.url", bad.reason) from None
-        return SlackChannel(url_secret=valid_secret_name("channel.url_secret", channel.url_secret))
-    if not HOST.fullmatch(channel.host):
-        raise InvalidValue("channel.host", "a host name or address")
-    if not 1 <= channel.port <= 65535:
-        raise InvalidValue("channel.port", "1 to 65535")
-    _address("channel.sender", channel.sender)
-    if not 1 <= len(set(channel.to)) <= RECIPIENTS_MAX:
-        raise InvalidValue("channel.to", f"1 to {RECIPIENTS_MAX} e-mail addresses")
-    for address in channel.to:
-        _address("channel.to", address)
-    if (channel.username is None) != (channel.password_secret is None):
-        raise InvalidValue("channel", "username and password_secret go together")
-    if channel.username is not None and not 1 <= len(clean("username", channel.username)) <= 200:
-        raise InvalidValue("channel.username", "1 to 200 characters")
-    if channel.password_secret is not None:
-        valid_secret_name("channel.password_secret", channel.password_secret)
-    return msgspec.structs.replace(channel, to=tuple(dict.fromkeys(channel.to)))
-
-
-def _address(field: str, address: str) -> None:
-    if not ADDRESS.fullmatch(address):
-        raise InvalidValue(field, f"{address[:60]!r} is not an e-mail address (name@host)")
+    return {"name": name, "triggers": unique, "branch": branch, "channel": valid_channel(channel)}
 
 
 def _message_id(message_id: str) -> str:

@@ -13,7 +13,8 @@ import asyncpg
 import msgspec
 
 from domain.envelope import EventEnvelope
-from domain.notification_rule import Channel, RuleStatus
+from domain.notification_channel import Channel
+from domain.notification_rule import RuleStatus
 from projections.degraded import stream_degraded, table_columns, with_degraded
 from projections.paging import Page, PageResult, SortKey, Where, fetch_page, get_by_id, page_query
 from projections.rows import ident, load, occurred_at, save

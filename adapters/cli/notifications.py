@@ -53,6 +53,7 @@ def add_notifications_commands(commands: argparse._SubParsersAction, handler: Ca
     add.add_argument("--smtp-port", type=int, default=587)
     add.add_argument("--sender", metavar="ADDRESS", help="the From address")
     add.add_argument("--to", action="append", default=[], metavar="ADDRESS", help="(repeat)")
+    add.add_argument("--to-secret", metavar="NAME", help="secret holding the recipients")
     add.add_argument("--no-starttls", action="store_true", help="send without STARTTLS")
     add.add_argument("--smtp-user", metavar="USER")
     add.add_argument("--smtp-password-secret", metavar="NAME", help="secret holding the password")
@@ -72,6 +73,8 @@ def _channel(args: argparse.Namespace) -> dict[str, Any] | None:
             "to": args.to,
             "starttls": not args.no_starttls,
         }
+        if args.to_secret:
+            channel["to_secret"] = args.to_secret
         if args.smtp_user or args.smtp_password_secret:
             channel |= {"username": args.smtp_user, "password_secret": args.smtp_password_secret}
         return channel

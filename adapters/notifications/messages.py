@@ -18,7 +18,7 @@ from email.utils import format_datetime, make_msgid
 
 import msgspec
 
-from domain.notification_rule import EmailChannel
+from domain.notification_channel import EmailChannel
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
@@ -64,11 +64,13 @@ def slack_body(notice: Notice) -> bytes:
     )
 
 
-def email(notice: Notice, channel: EmailChannel, message_id: str) -> EmailMessage:
+def email(
+    notice: Notice, channel: EmailChannel, to: tuple[str, ...], message_id: str
+) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = f"[flowledger] {notice.title}"
     message["From"] = channel.sender
-    message["To"] = ", ".join(channel.to)
+    message["To"] = ", ".join(to)
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(idstring=message_id, domain="flowledger")
     message["Auto-Submitted"] = "auto-generated"

@@ -40,8 +40,9 @@ from adapters.streaming.relay.subjects import filter_subject
 from commands.context import CommandContext
 from commands.notification_rules import ParkNotification
 from commands.subscriptions import DELIVERER
-from domain.errors import DomainError
-from domain.notification_rule import RUN_TRIGGERS, EmailChannel, RuleStatus
+from domain.errors import DomainError, InvalidValue
+from domain.notification_channel import EmailChannel, recipients
+from domain.notification_rule import RUN_TRIGGERS, RuleStatus
 from projections.notification_rules import RuleRow, get_rule, rules_for
 from projections.projection import live_schema
 
@@ -217,7 +218,17 @@ class Notifier:
                 password = await self._secret(rule, channel.password_secret)
                 if password is None:
                     return _missing(channel.password_secret)
-            mail = messages.email(notice, channel, message.message_id)
+            to = channel.to
+            if channel.to_secret is not None:
+                listed = await self._secret(rule, channel.to_secret)
+                if listed is None:
+                    return _missing(channel.to_secret)
+                try:
+                    named = tuple(a for a in listed.split(",") if a.strip())
+                    to = recipients("channel.to_secret", named) or _no_one()
+                except InvalidValue as bad:
+                    return Answer(None, f"secret {channel.to_secret!r}: {bad.reason}", 0)
+            mail = messages.email(notice, channel, to, message.message_id)
             return await send_email(self.out.allow, channel, password, mail, self.timeout_s)
         url = channel.url
         if channel.url_secret is not None:
@@ -265,6 +276,10 @@ class Notifier:
             return
         message = Message(message_id, position, event.type, b"")
         await self._deliver(None, rule, happened.notice, message, asyncio.Event())
+
+
+def _no_one() -> tuple[str, ...]:
+    raise InvalidValue("channel.to_secret", "names no e-mail address")
 
 
 def _missing(name: str) -> Answer:

@@ -22,7 +22,7 @@ import httpx
 
 from adapters.outbound.sender import USER_AGENT, Answer
 from adapters.outbound.targets import AllowList, Blocked, resolve
-from domain.notification_rule import EmailChannel
+from domain.notification_channel import EmailChannel
 
 Reveal = Callable[[UUID, str], Awaitable[Any]]
 """(project id, secret name) -> the revealed value (with `.value`), or None."""

@@ -28,7 +28,7 @@ from commands.notification_rules import (
 )
 from commands.subscriptions import MessageId, Position
 from domain.limits import Name, Reason
-from domain.notification_rule import Channel, EmailChannel
+from domain.notification_channel import Channel, EmailChannel
 
 UNRESOLVED = ("cannot resolve", "has no address")
 """A name that does not resolve now may later: only a non-public answer is refused early."""

@@ -22,7 +22,7 @@ from commands.runners import RecordHeartbeat, RegisterRunner
 from commands.runs import ReportStepStatus, TriggerRun
 from commands.secrets import SetSecret
 from commands.system_notices import SendSystemNotice
-from domain.notification_rule import EmailChannel, SlackChannel
+from domain.notification_channel import EmailChannel, SlackChannel
 from domain.pipeline_definition import PipelineDefinition, StepSpec
 from tests.integration.outbound.slack import Slack, slack, smtp_server
 from tests.integration.outbound.world import World, eventually, until
@@ -129,6 +129,8 @@ async def test_an_approval_waiting_is_mailed_with_the_password_from_the_secret_s
     home = await world.project()
     password = "s3cret-smtp-" + uuid.uuid4().hex
     await world.do(SetSecret(project_id=uuid.UUID(home), name="SMTP_PASSWORD", value=password))
+    people = "ops@example.com, lead@example.com"  # personal data: kept out of every event
+    await world.do(SetSecret(project_id=uuid.UUID(home), name="ONCALL", value=people))
     gate = StepSpec(name="gate", kind="approval", prompt="Ship it?")
     release = await pipeline(world, home, "release", gate)
     with smtp_server("mailer", password) as mailbox:
@@ -136,7 +138,7 @@ async def test_an_approval_waiting_is_mailed_with_the_password_from_the_secret_s
             host="127.0.0.1",
             port=mailbox.port,
             sender="flowledger@example.com",
-            to=("ops@example.com", "lead@example.com"),
+            to_secret="ONCALL",
             starttls=False,
             username="mailer",
             password_secret="SMTP_PASSWORD",
@@ -170,7 +172,7 @@ async def test_an_approval_waiting_is_mailed_with_the_password_from_the_secret_s
     assert f"{DASHBOARD}/dashboard/runs/{made['id']}" in body
     assert password not in envelope.content.decode()
     events = await world.services.store.read_stream(rule["id"])
-    assert password not in repr(events)
+    assert password not in repr(events) and "lead@example.com" not in repr(events)
     [attempt] = await list_attempts(world.services.store.pool, uuid.UUID(rule["id"]))
     assert (attempt.status_code, attempt.outcome) == (250, "delivered")
 
