@@ -11,9 +11,12 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
+from litestar.testing import AsyncTestClient
 
+from adapters.bootstrap import api_app
 from adapters.outbound.attempts import list_attempts
 from adapters.outbound.deliverer import StatusHosts
+from adapters.platform.admin_key import create_key
 from adapters.secrets import vault
 from commands.dispatch import DispatchReady, reap
 from commands.notification_rules import CreateNotificationRule, ResendNotification
@@ -21,7 +24,6 @@ from commands.pipelines import CreatePipeline
 from commands.runners import RecordHeartbeat, RegisterRunner
 from commands.runs import ReportStepStatus, TriggerRun
 from commands.secrets import SetSecret
-from commands.system_notices import SendSystemNotice
 from domain.notification_channel import EmailChannel, SlackChannel
 from domain.pipeline_definition import PipelineDefinition, StepSpec
 from tests.integration.outbound.slack import Slack, slack, smtp_server
@@ -177,7 +179,7 @@ async def test_an_approval_waiting_is_mailed_with_the_password_from_the_secret_s
     assert (attempt.status_code, attempt.outcome) == (250, "delivered")
 
 
-async def test_a_lost_shared_runner_and_a_system_notice_reach_every_projects_rules(
+async def test_a_reaped_runner_and_a_posted_system_notice_reach_every_projects_rules(
     world: World,
 ) -> None:
     homes = [await world.project(), await world.project()]
@@ -197,7 +199,19 @@ async def test_a_lost_shared_runner_and_a_system_notice_reach_every_projects_rul
             # What the dispatcher's reaper dispatches for a runner silent past the bound.
             await world.services.bus.dispatch(*reap(runner_id, seen, seen + timedelta(seconds=90)))
             await until(lambda: len(hook.accepted) >= 2)
-            await world.do(SendSystemNotice(title="Maintenance at 18:00", level="warning"))
+            _, token = await create_key(
+                world.services, name="operator", scopes=("admin",), project_id=None, at=seen
+            )
+            app = api_app(
+                world.settings, database_url=world.settings.database_url, nats_url=world.nats_url
+            )
+            async with AsyncTestClient(app=app) as client:
+                sent = await client.post(
+                    "/api/v1/system/notify",
+                    json={"title": "Maintenance at 18:00", "level": "warning"},
+                    headers={"X-API-Key": token},
+                )
+            assert sent.status_code == 202, sent.text
             await until(lambda: len(hook.accepted) >= 4)
 
     texts = [b["text"] for b in hook.accepted]
