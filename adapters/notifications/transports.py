@@ -12,10 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
-from typing import Any
-from uuid import UUID
 
 import aiosmtplib
 import httpx
@@ -23,9 +20,6 @@ import httpx
 from adapters.outbound.sender import USER_AGENT, Answer
 from adapters.outbound.targets import AllowList, Blocked, resolve
 from domain.notification_channel import EmailChannel
-
-Reveal = Callable[[UUID, str], Awaitable[Any]]
-"""(project id, secret name) -> the revealed value (with `.value`), or None."""
 
 
 class _Clock:
