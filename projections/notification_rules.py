@@ -17,7 +17,7 @@ from domain.notification_channel import Channel
 from domain.notification_rule import RuleStatus
 from projections.degraded import stream_degraded, table_columns, with_degraded
 from projections.paging import Page, PageResult, SortKey, Where, fetch_page, get_by_id, page_query
-from projections.rows import ident, load, occurred_at, save
+from projections.rows import Row, fold_row_per_stream, ident, occurred_at
 
 
 class RuleRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,33 +85,37 @@ class NotificationRulesProjection:
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:
         events = [e for e in events if e.type in self.event_types]
-        touched = {e.stream_id for e in events}
-        rows = {r["id"]: r for r in await load(conn, schema, "notification_rules", "id", touched)}
-        for event in events:
-            d, at, by = event.data, occurred_at(event.data), event.metadata.actor or ""
-            if event.type == "NotificationRuleCreated":
-                rows[event.stream_id] = {
-                    "id": event.stream_id,
-                    "project_id": d["project_id"],
-                    "status": RuleStatus.ENABLED,
-                    "disabled_reason": "",
-                    "parked": 0,
-                    "last_parked_at": None,
-                    "created_at": at,
-                    "created_by": by,
-                }
-            row = rows[event.stream_id]
-            if event.type in _DEFINED:
-                row.update({f: d[f] for f in ("name", "pipeline_id", "branch", "channel")})
-                row["triggers"] = d["triggers"]
-            elif event.type == "NotificationParked":
-                row.update(parked=row["parked"] + 1, last_parked_at=at)
-            elif status := _STATUS.get(event.type):
-                row.update(status=status, disabled_reason=d.get("reason", ""))
-            row.update(updated_at=at, updated_by=by, stream_version=event.version)
-        await save(
-            conn, schema, "notification_rules", rows.values(), key=("id",), columns=RULE_COLUMNS
+        await fold_row_per_stream(
+            conn,
+            schema,
+            "notification_rules",
+            events,
+            _fold,
+            first="NotificationRuleCreated",
+            columns=RULE_COLUMNS,
         )
+
+
+def _fold(row: Row, event: EventEnvelope) -> None:
+    d, at, by = event.data, occurred_at(event.data), event.metadata.actor or ""
+    if event.type == "NotificationRuleCreated":
+        row.update(
+            id=event.stream_id,
+            project_id=d["project_id"],
+            status=RuleStatus.ENABLED,
+            disabled_reason="",
+            parked=0,
+            last_parked_at=None,
+            created_at=at,
+            created_by=by,
+        )
+    if event.type in _DEFINED:
+        row.update({f: d[f] for f in ("name", "triggers", "pipeline_id", "branch", "channel")})
+    elif event.type == "NotificationParked":
+        row.update(parked=row["parked"] + 1, last_parked_at=at)
+    elif status := _STATUS.get(event.type):
+        row.update(status=status, disabled_reason=d.get("reason", ""))
+    row.update(updated_at=at, updated_by=by)
 
 
 RULE_SORTS = {"created_at": SortKey("created_at"), "updated_at": SortKey("updated_at")}

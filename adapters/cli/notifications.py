@@ -5,10 +5,10 @@ through the API. Credentials are never arguments: a channel names project secret
 from __future__ import annotations
 
 import argparse
-import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from adapters.cli.console import add_subcommand
 from adapters.platform.settings import Settings
 
 EXIT_USAGE, EXIT_API = 2, 5
@@ -17,16 +17,14 @@ Out = Callable[[str], None]
 
 
 def add_notifications_commands(commands: argparse._SubParsersAction, handler: Callable) -> None:
-    parser = commands.add_parser(
+    parser = add_subcommand(
+        commands,
         "notifications",
-        help="a project's notification rules: list, add, remove, disable, enable",
-        description=textwrap.fill(
-            "Tell people when a run fails or recovers, an approval waits, a runner is lost or "
-            "an operator sends a system notice: to a Slack incoming webhook or by e-mail. "
-            "Talks to the API (FLOWLEDGER_API_URL, or the running `up`) with "
-            "FLOWLEDGER_API_KEY or --token; needs an admin key of the project.",
-            78,
-        ),
+        "a project's notification rules: list, add, remove, disable, enable",
+        "Tell people when a run fails or recovers, an approval waits, a runner is lost or "
+        "an operator sends a system notice: to a Slack incoming webhook or by e-mail. "
+        "Talks to the API (FLOWLEDGER_API_URL, or the running `up`) with "
+        "FLOWLEDGER_API_KEY or --token; needs an admin key of the project.",
     )
     actions = parser.add_subparsers(dest="notifications_command", required=True, metavar="ACTION")
 
