@@ -23,7 +23,7 @@ from commands.notification_rules import CreateNotificationRule, ResendNotificati
 from commands.pipelines import CreatePipeline
 from commands.runners import RecordHeartbeat, RegisterRunner
 from commands.runs import ReportStepStatus, TriggerRun
-from commands.secrets import SetSecret
+from commands.secrets import DeleteSecret, SetSecret
 from domain.notification_channel import EmailChannel, SlackChannel
 from domain.pipeline_definition import PipelineDefinition, StepSpec
 from tests.integration.outbound.slack import Slack, slack, smtp_server
@@ -260,3 +260,50 @@ async def test_a_failing_receiver_is_retried_then_parked_and_re_sent(world: Worl
     assert outcomes[:2] == ["retrying", "delivered"]
     assert "parked" in outcomes and outcomes[-1] == "delivered"
     assert tries[-1].message_id == park.data["message_id"]
+
+
+async def test_a_private_target_from_a_secret_or_a_secret_gone_is_parked_with_the_reason(
+    world: World,
+) -> None:
+    """What was checked when the rule was written may change: the secret may now hold an
+    address nobody allowed (10.0.0.0/8 here: the world allows 127.0.0.1 only) or be gone."""
+    home = await world.project()
+    project_id = uuid.UUID(home)
+    ci = await pipeline(world, home, "guarded")
+    await world.do(SetSecret(project_id=project_id, name="INNER", value="http://10.9.8.7/hook"))
+    await world.do(SetSecret(project_id=project_id, name="GONE", value="https://x.example/"))
+    inner = await world.do(
+        CreateNotificationRule(
+            project_id=project_id,
+            name="inner",
+            triggers=("run_failed",),
+            channel=SlackChannel(url_secret="INNER"),
+        )
+    )
+    gone = await world.do(
+        CreateNotificationRule(
+            project_id=project_id,
+            name="gone",
+            triggers=("run_failed",),
+            channel=SlackChannel(url_secret="GONE"),
+        )
+    )
+    await world.do(DeleteSecret(project_id=project_id, name="GONE"))
+    async with world.deliverer(HOSTS):
+        await run(world, ci, "failed")
+
+        async def parked() -> list:
+            found = []
+            for rule in (inner, gone):
+                events = await world.services.store.read_stream(rule["id"])
+                found += [e for e in events if e.type == "NotificationParked"]
+            return found if len(found) == 2 else []
+
+        blocked, missing = await eventually(parked)
+
+    assert blocked.data["last_status"] is None
+    assert "blocked: 10.9.8.7 resolves to 10.9.8.7" in blocked.data["last_error"]
+    assert "FLOWLEDGER_OUTBOUND_ALLOW" in blocked.data["last_error"]
+    assert missing.data["last_error"] == "the project has no secret 'GONE' (any more)"
+    tries = await list_attempts(world.services.store.pool, uuid.UUID(inner["id"]))
+    assert {t.outcome for t in tries} <= {"retrying", "parked"} and tries[-1].outcome == "parked"
