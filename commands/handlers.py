@@ -19,6 +19,7 @@ from commands import (
     runners,
     runs,
     schedule_skips,
+    scheduled_runs,
     secrets,
     step_secrets,
     subscriptions,
@@ -51,4 +52,5 @@ HANDLERS: dict[type, Handler] = {
     **schedule_skips.HANDLERS,
     **artifacts.HANDLERS,
     **notification_rules.HANDLERS,
+    **scheduled_runs.HANDLERS,
 }
