@@ -11,6 +11,7 @@ from commands import (
     data_subjects,
     dispatch,
     environments,
+    notification_rules,
     pipelines,
     projects,
     quarantine,
@@ -50,5 +51,6 @@ HANDLERS: dict[type, Handler] = {
     **concurrency.HANDLERS,
     **schedule_skips.HANDLERS,
     **artifacts.HANDLERS,
+    **notification_rules.HANDLERS,
     **scheduled_runs.HANDLERS,
 }

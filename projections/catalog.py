@@ -7,6 +7,7 @@ from projections.approvals import ApprovalsProjection
 from projections.artifacts import ArtifactsProjection
 from projections.environments import EnvironmentsProjection
 from projections.logs import LogsProjection
+from projections.notification_rules import NotificationRulesProjection
 from projections.pipeline_stats import PipelineStatsProjection
 from projections.pipelines import PipelinesProjection
 from projections.projection import Projection
@@ -37,6 +38,7 @@ ALL: tuple[Projection, ...] = (
     SecretsProjection(),
     SchedulesProjection(),
     ArtifactsProjection(),
+    NotificationRulesProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 
