@@ -18,6 +18,7 @@ from domain.run_build import BuildCommands
 from domain.run_concurrency import ConcurrencyClaim, ConcurrencyCommands
 from domain.run_dispatch import DispatchCommands
 from domain.run_external import ExternalCommands
+from domain.run_jenkins import JenkinsCommands
 from domain.run_logs import LogCommands
 from domain.run_plan import valid_plan
 from domain.run_secrets import SecretCommands, SecretUse
@@ -52,6 +53,7 @@ class Run(
     BuildCommands,
     ArtifactCommands,
     ConcurrencyCommands,
+    JenkinsCommands,
     Aggregate,
 ):
     """Requested with its own step plan; its steps are queued, run, retried; it ends once.
@@ -477,6 +479,18 @@ class Run(
 
         def apply(self, aggregate: Run) -> None:
             aggregate.admitted_steps.add(self.step)
+
+    class JenkinsBuildLinked(Event):
+        """A jenkins step's attempt started this Jenkins build (see `domain.run_jenkins`)."""
+
+        event_type: ClassVar[str] = "JenkinsBuildLinked"
+        step: str
+        attempt: int
+        server: str
+        job: str
+        number: int
+        url: str
+        # No `apply`: on record for the webhook intake's folding; the step's state is unchanged.
 
     def __init__(
         self,

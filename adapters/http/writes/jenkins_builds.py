@@ -1,0 +1,54 @@
+"""A runner tells which Jenkins build its jenkins step's attempt started (`runner` scope)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Response, post
+from litestar.params import FromPath, JSONBody
+
+from adapters.http.answers import answers
+from adapters.http.commanding import execute
+from adapters.http.security import Req
+from commands.jenkins_builds import LinkJenkinsBuild
+from domain.limits import Key, Positive32, Url
+
+
+class BuildLink(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    step: Key
+    attempt: Positive32
+    number: Positive32
+    """The build number Jenkins gave the queued build (`executable.number`)."""
+    url: Url
+    """The build's page (`executable.url`)."""
+    runner: Key | None = None
+    """The runner id it claimed the attempt with (its "running" report's `runner`)."""
+
+
+class JenkinsBuildsController(Controller):
+    path = "/api/v1/pipeline-runs"
+    tags = ["runs"]
+
+    @post(
+        "/{run_id:uuid}/jenkins-builds",
+        operation_id="linkJenkinsBuild",
+        status_code=202,
+        responses=answers(202),
+        description="For runners (`runner` scope): the Jenkins build a jenkins step's running "
+        "attempt started. The run records JenkinsBuildLinked (server and job from its pinned "
+        "definition); Jenkins' own notifications about that build are then folded into this "
+        "run. 409 when the attempt is not running on the asking runner.",
+    )
+    async def link(
+        self, request: Req, run_id: FromPath[UUID], data: JSONBody[BuildLink]
+    ) -> Response[bytes]:
+        command = LinkJenkinsBuild(
+            run_id=run_id,
+            step=data.step,
+            attempt=data.attempt,
+            number=data.number,
+            url=data.url,
+            runner=data.runner,
+        )
+        return await execute(request, command)
