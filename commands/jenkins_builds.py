@@ -1,4 +1,4 @@
-"""A runner records which Jenkins build its jenkins step's attempt started.
+"""A runner records the Jenkins build its jenkins step's attempt asks for, then starts.
 
 The server and job come from the run's pinned definition, not from the runner: a runner can
 only say which number Jenkins gave the build it was told to start.
@@ -20,18 +20,19 @@ from domain.pipeline import Pipeline
 from domain.run import Run
 
 
-class LinkJenkinsBuild(msgspec.Struct, frozen=True, kw_only=True):
+class RecordJenkinsBuild(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
     run_id: UUID
     step: Key
     attempt: Positive32
-    number: Positive32
-    url: Url
     runner: Key | None = None
+    number: Positive32 | None = None
+    """None: the build is about to be requested; a number: Jenkins started it."""
+    url: Url | None = None
 
 
-async def link_jenkins_build(
-    command: LinkJenkinsBuild, context: CommandContext, deps: Dependencies
+async def record_jenkins_build(
+    command: RecordJenkinsBuild, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     run = await deps.repository.get(Run, command.run_id)
     context.principal.require_on("runner", run, run.project_id)
@@ -42,7 +43,7 @@ async def link_jenkins_build(
     [spec] = [s for s in pipeline.definition(run.pipeline_version).steps if s.name == source]
     if spec.jenkins is None:
         raise InvalidValue("step", f"{command.step!r} is not a jenkins step")
-    run.link_jenkins_build(
+    run.record_jenkins_build(
         command.step,
         attempt=command.attempt,
         runner=command.runner,
@@ -56,4 +57,4 @@ async def link_jenkins_build(
     return CommandResult(**written(run, saved))
 
 
-HANDLERS = {LinkJenkinsBuild: link_jenkins_build}
+HANDLERS = {RecordJenkinsBuild: record_jenkins_build}

@@ -480,17 +480,28 @@ class Run(
         def apply(self, aggregate: Run) -> None:
             aggregate.admitted_steps.add(self.step)
 
+    class JenkinsBuildRequested(Event):
+        """A jenkins step's attempt is about to ask Jenkins for a build (`domain.run_jenkins`)."""
+
+        event_type: ClassVar[str] = "JenkinsBuildRequested"
+        step: str
+        attempt: int
+        project_id: UUID
+        server: str
+        job: str
+        # No `apply`: on record for the webhook intake's folding; the step's state is unchanged.
+
     class JenkinsBuildLinked(Event):
         """A jenkins step's attempt started this Jenkins build (see `domain.run_jenkins`)."""
 
         event_type: ClassVar[str] = "JenkinsBuildLinked"
         step: str
         attempt: int
+        project_id: UUID
         server: str
         job: str
         number: int
         url: str
-        # No `apply`: on record for the webhook intake's folding; the step's state is unchanged.
 
     def __init__(
         self,

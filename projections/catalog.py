@@ -6,6 +6,7 @@ from projections.api_keys import ApiKeysProjection
 from projections.approvals import ApprovalsProjection
 from projections.artifacts import ArtifactsProjection
 from projections.environments import EnvironmentsProjection
+from projections.jenkins_builds import JenkinsBuildsProjection
 from projections.logs import LogsProjection
 from projections.pipeline_stats import PipelineStatsProjection
 from projections.pipelines import PipelinesProjection
@@ -37,6 +38,7 @@ ALL: tuple[Projection, ...] = (
     SecretsProjection(),
     SchedulesProjection(),
     ArtifactsProjection(),
+    JenkinsBuildsProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

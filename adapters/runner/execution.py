@@ -197,11 +197,12 @@ class Execution:
         # Acked either way: running this attempt again could only be refused.
         await self._msg.ack()
 
-    async def _link_build(self, number: int, url: str) -> None:
+    async def _link_build(self, number: int | None, url: str | None) -> None:
         body = {"step": self.job.step, "attempt": self.job.attempt, "runner": self._runner_id,
                 "number": number, "url": url}  # fmt: skip
+        what = "requested" if number is None else "linked"
         await self._api.link_jenkins_build(
-            self.job.run_id, body, key=f"{self._key}:jenkins", traceparent=self._traceparent
+            self.job.run_id, body, key=f"{self._key}:jenkins-{what}", traceparent=self._traceparent
         )
 
     async def _report(self, fields: dict[str, Any], what: str, retry_for_s: float) -> None:

@@ -11,19 +11,20 @@ from litestar.params import FromPath, JSONBody
 from adapters.http.answers import answers
 from adapters.http.commanding import execute
 from adapters.http.security import Req
-from commands.jenkins_builds import LinkJenkinsBuild
+from commands.jenkins_builds import RecordJenkinsBuild
 from domain.limits import Key, Positive32, Url
 
 
 class BuildLink(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     step: Key
     attempt: Positive32
-    number: Positive32
-    """The build number Jenkins gave the queued build (`executable.number`)."""
-    url: Url
-    """The build's page (`executable.url`)."""
     runner: Key | None = None
     """The runner id it claimed the attempt with (its "running" report's `runner`)."""
+    number: Positive32 | None = None
+    """The build number Jenkins gave the queued build (`executable.number`); left out just
+    before the runner asks Jenkins for the build."""
+    url: Url | None = None
+    """The build's page (`executable.url`), with its number."""
 
 
 class JenkinsBuildsController(Controller):
@@ -36,14 +37,15 @@ class JenkinsBuildsController(Controller):
         status_code=202,
         responses=answers(202),
         description="For runners (`runner` scope): the Jenkins build a jenkins step's running "
-        "attempt started. The run records JenkinsBuildLinked (server and job from its pinned "
-        "definition); Jenkins' own notifications about that build are then folded into this "
+        "attempt is about to request (no `number`: JenkinsBuildRequested) or started (with "
+        "`number` and `url`: JenkinsBuildLinked); server and job come from the run's pinned "
+        "definition. Jenkins' own notifications about that build are then folded into this "
         "run. 409 when the attempt is not running on the asking runner.",
     )
     async def link(
         self, request: Req, run_id: FromPath[UUID], data: JSONBody[BuildLink]
     ) -> Response[bytes]:
-        command = LinkJenkinsBuild(
+        command = RecordJenkinsBuild(
             run_id=run_id,
             step=data.step,
             attempt=data.attempt,

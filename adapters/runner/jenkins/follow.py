@@ -33,9 +33,9 @@ UNREACHABLE_FOR_S = 60.0
 STOPPING_S = 30.0
 """After asking Jenkins to stop the build: how long its console is followed to the end."""
 
-Link = Callable[[int, str], Awaitable[None]]
-"""Tells the API which build the attempt started (number, URL): Jenkins' own notifications
-about it are then folded into this run."""
+Link = Callable[[int | None, str | None], Awaitable[None]]
+"""Tells the API a build is about to be requested (None, None), then which build the attempt
+started (number, URL): Jenkins' own notifications about it are folded into this run."""
 _T = TypeVar("_T")
 
 
@@ -85,6 +85,7 @@ class _Follower:
 
     async def run(self, jenkins: JenkinsClient, link: Link) -> Outcome:
         spec, note = self.spec, self.shipper.note
+        await self._tell(link, None, None)
         try:
             item_url = await self._patient(lambda: jenkins.trigger(spec.job, spec.parameters))
             note(f"Jenkins: {spec.job} queued as {item_url}")
@@ -95,10 +96,7 @@ class _Follower:
             return _failed(self.shipper, "Jenkins: the queue item was cancelled", self.elapsed_ms())
         url = build.url or jenkins.build_url(spec.job, build.number)
         note(f"Jenkins: build #{build.number} started: {url}")
-        try:
-            await link(build.number, url)
-        except Exception as error:  # the step goes on; only the folding of notifications is lost
-            note(f"could not tell the server which build this is: {error}")
+        await self._tell(link, build.number, url)
         outputs = {"build_number": str(build.number), "build_url": url}
         try:
             result = await self._follow(jenkins, build.number)
@@ -108,6 +106,12 @@ class _Follower:
         status, reason = step_result(result)
         note(f"Jenkins: build #{build.number} finished: {result}")
         return self._outcome(status, reason, {**outputs, "result": result or ""})
+
+    async def _tell(self, link: Link, number: int | None, url: str | None) -> None:
+        try:
+            await link(number, url)
+        except Exception as error:  # the step goes on; only the folding of notifications is lost
+            self.shipper.note(f"could not tell the server about the Jenkins build: {error}")
 
     async def _until_started(self, jenkins: JenkinsClient, item_url: str) -> Executable | None:
         """The build once it has one; None if the queue item was cancelled in Jenkins."""
