@@ -28,6 +28,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from adapters.outbound.backoff import Backoff
 from adapters.statuses import hosts
+from adapters.statuses.github_app import (
+    APP_SECRETS,
+    BAD_KEY,
+    AppCredentials,
+    CheckRuns,
+    InstallationTokens,
+)
 from adapters.store import audit_reader
 from adapters.store.store import EventStore
 from adapters.streaming.relay.subjects import filter_subject
@@ -93,6 +100,8 @@ class Reporter:
         self.stream, self.prefix = stream, prefix
         self.commits: dict[UUID, Commit | None] = {}
         self.chains: dict[UUID, asyncio.Task[None]] = {}
+        self.checks = CheckRuns(client, InstallationTokens(client))
+        """GitHub check runs, for projects that hold a GitHub App's secrets."""
 
     async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
         subjects = [filter_subject(self.prefix, stream_type="run", event_type=t) for t in STATES]
@@ -137,6 +146,7 @@ class Reporter:
         if self.chains.get(run_id) is task:
             self.chains.pop(run_id)
             self.commits.pop(run_id, None)
+            self.checks.forget(run_id)
 
     async def _commit(self, run_id: UUID) -> Commit | None:
         if run_id not in self.commits:
@@ -198,7 +208,7 @@ class Reporter:
             status, error = await self._send(commit, state, target_url)
             await self._record(commit, state, attempt, status, error, target_url)
             retry = status is None or status >= 500 or status in RETRYABLE
-            if not retry or (status is None and error.startswith("no project secret")):
+            if not retry or (status is None and error.startswith(("no project secret", BAD_KEY))):
                 return
             wait = self.backoff.next_wait(attempt, time.monotonic() - first)
             if wait is None:
@@ -211,6 +221,16 @@ class Reporter:
                 return
 
     async def _send(self, commit: Commit, state: str, target_url: str) -> tuple[int | None, str]:
+        if commit.host == "github" and (app := await self._github_app(commit)) is not None:
+            return await self.checks.report(
+                app,
+                run_id=commit.run_id,
+                repo=commit.repo,
+                sha=commit.sha,
+                name=commit.context,
+                state=state,
+                details_url=target_url,
+            )
         token_name = hosts.TOKEN_SECRETS[commit.host]
         secret = await self.reveal(self.pool, str(commit.project_id), token_name)
         if secret is None:
@@ -239,6 +259,17 @@ class Reporter:
             return None, f"{type(exc).__name__}: {exc}"[:500]
         ok = 200 <= response.status_code < 300
         return response.status_code, "" if ok else response.text[:500]
+
+    async def _github_app(self, commit: Commit) -> AppCredentials | None:
+        """The project's GitHub App installation, when it holds all three of its secrets."""
+        values = []
+        for name in APP_SECRETS:
+            secret = await self.reveal(self.pool, str(commit.project_id), name)
+            if secret is None:
+                return None
+            values.append(secret.value)
+        app_id, installation_id, private_key = values
+        return AppCredentials(self.api_urls["github"], app_id, installation_id, private_key)
 
     async def _record(
         self,
