@@ -389,6 +389,9 @@ class PipelineDefinition(_Value, kw_only=True):
     triggers: Annotated[tuple[TriggerSpec, ...], Items] = ()
     concurrency: ConcurrencySpec | None = None
     """One run of the group at a time (`domain/concurrency_spec.py`)."""
+    step_statuses: bool = False
+    """Besides the run's, report each step to the commit as its own status (or check run),
+    named `flowledger/<pipeline>/<step>`."""
 
     def validated(self) -> PipelineDefinition:
         """This definition, name and description trimmed; or InvalidValue naming a broken rule."""

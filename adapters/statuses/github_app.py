@@ -21,7 +21,7 @@ statuses, as documented:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -86,6 +86,23 @@ def headers(token: str) -> dict[str, str]:
     }
 
 
+async def installation(
+    reveal: Callable[[Any, str, str], Awaitable[Any]],
+    pool: Any,
+    project_id: UUID,
+    api_urls: Mapping[str, str],
+) -> AppCredentials | None:
+    """The project's GitHub App installation, when it holds all three of its secrets."""
+    values = []
+    for name in APP_SECRETS:
+        secret = await reveal(pool, str(project_id), name)
+        if secret is None:
+            return None
+        values.append(secret.value)
+    app_id, installation_id, private_key = values
+    return AppCredentials(api_urls["github"], app_id, installation_id, private_key)
+
+
 class InstallationTokens:
     """Installation tokens by App installation, exchanged when missing or nearly expired."""
 
@@ -124,18 +141,20 @@ class CheckRuns:
 
     def __init__(self, client: httpx.AsyncClient, tokens: InstallationTokens) -> None:
         self._client, self._tokens = client, tokens
-        self.ids: dict[UUID, int] = {}
-        """flowledger run -> GitHub check run id (kept in memory: after a restart a new check
-        run of the same name is created, and GitHub shows the newest of a name)."""
+        self.ids: dict[tuple[UUID, str | None], int] = {}
+        """(flowledger run, step or None) -> GitHub check run id (kept in memory: after a
+        restart a new check run of the same name is created; GitHub shows a name's newest)."""
 
     def forget(self, run_id: UUID) -> None:
-        self.ids.pop(run_id, None)
+        for key in [key for key in self.ids if key[0] == run_id]:
+            del self.ids[key]
 
     async def report(
         self,
         app: AppCredentials,
         *,
         run_id: UUID,
+        step: str | None = None,
         repo: str,
         sha: str,
         name: str,
@@ -151,10 +170,11 @@ class CheckRuns:
         repo_path = f"{quote(owner, safe='')}/{quote(project, safe='')}"
         base = f"{app.api_url.rstrip('/')}/repos/{repo_path}/check-runs"
         body = check_run_body(state, details_url, at=datetime.now(UTC))
-        existing = self.ids.get(run_id)
+        existing = self.ids.get((run_id, step))
         try:
             if existing is None:
-                body = {"name": name, "head_sha": sha, "external_id": str(run_id), **body}
+                external = str(run_id) if step is None else f"{run_id}/{step}"
+                body = {"name": name, "head_sha": sha, "external_id": external, **body}
                 answer = await self._client.post(base, json=body, headers=headers(token))
             else:
                 answer = await self._client.patch(
@@ -163,7 +183,7 @@ class CheckRuns:
         except httpx.HTTPError as error:
             return None, f"{type(error).__name__}: {error}"[:500]
         if existing is None and answer.status_code == 201:
-            self.ids[run_id] = int(answer.json()["id"])
+            self.ids[(run_id, step)] = int(answer.json()["id"])
         ok = 200 <= answer.status_code < 300
         return answer.status_code, "" if ok else answer.text[:500]
 

@@ -29,12 +29,12 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from adapters.outbound.backoff import Backoff
 from adapters.statuses import hosts
 from adapters.statuses.github_app import (
-    APP_SECRETS,
     BAD_KEY,
-    AppCredentials,
     CheckRuns,
     InstallationTokens,
+    installation,
 )
+from adapters.statuses.steps import STEP_STATES, pinned_definition, step_commit
 from adapters.store import audit_reader
 from adapters.store.store import EventStore
 from adapters.streaming.relay.subjects import filter_subject
@@ -45,6 +45,7 @@ from commands.subscriptions import DELIVERER
 log = logging.getLogger(__name__)
 
 CONSUMER = "commit-status"
+RUN_ENDS = frozenset({"RunSucceeded", "RunFailed", "RunTimedOut", "RunCancelled"})
 STATES = {
     "RunRequested": "queued",
     "RunStarted": "running",
@@ -61,6 +62,7 @@ Reveal = Callable[[asyncpg.Pool, str, str], Awaitable[Any]]
 class _Event(msgspec.Struct, frozen=True):
     stream_id: str
     type: str
+    data: dict[str, Any] = {}
 
 
 _event = msgspec.json.Decoder(_Event)
@@ -77,6 +79,10 @@ class Commit:
     sha: str
     ref: str | None
     context: str
+    step_statuses: bool = False
+    """The pinned definition's `step_statuses`: each step is reported too."""
+    step: str | None = None
+    """Set on a step's own report."""
 
 
 class Reporter:
@@ -104,7 +110,10 @@ class Reporter:
         """GitHub check runs, for projects that hold a GitHub App's secrets."""
 
     async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
-        subjects = [filter_subject(self.prefix, stream_type="run", event_type=t) for t in STATES]
+        subjects = [
+            filter_subject(self.prefix, stream_type="run", event_type=t)
+            for t in (*STATES, *STEP_STATES)
+        ]
         config = ConsumerConfig(
             durable_name=CONSUMER,
             deliver_policy=DeliverPolicy.NEW,
@@ -113,6 +122,10 @@ class Reporter:
             max_ack_pending=1000,
             filter_subjects=subjects,
         )
+        try:  # create, or bring one made by an older version to these subjects
+            await js.add_consumer(self.stream, config=config)
+        except Exception as error:
+            log.warning("commit statuses: consumer %s not updated: %s", CONSUMER, error)
         psub = await js.pull_subscribe("", durable=CONSUMER, stream=self.stream, config=config)
         try:
             while not stop.is_set():
@@ -133,13 +146,16 @@ class Reporter:
         event = _event.decode(msg.data)
         run_id = UUID(event.stream_id)
         commit = await self._commit(run_id)
+        if commit is not None and event.type in STEP_STATES:
+            commit = step_commit(commit, event.data)
         if commit is None:
             await msg.ack()
             return
-        before = self.chains.get(run_id)
-        task = asyncio.create_task(self._report(before, commit, STATES[event.type], msg, stop))
+        state = STEP_STATES.get(event.type) or STATES[event.type]
+        before = self.chains.get(run_id)  # a run's reports, its steps' too, go out in order
+        task = asyncio.create_task(self._report(before, commit, state, msg, stop))
         self.chains[run_id] = task
-        if event.type not in ("RunRequested", "RunStarted"):
+        if event.type in RUN_ENDS:
             task.add_done_callback(lambda _t: self._forget(run_id, task))
 
     def _forget(self, run_id: UUID, task: asyncio.Task[None]) -> None:
@@ -169,9 +185,10 @@ class Reporter:
         host = msgspec.json.decode(delivery["data"]).get("source_kind") if delivery else None
         if host not in hosts.TOKEN_SECRETS:
             return None
-        pipeline = await self.store.read_stream(first.data["pipeline_id"], to_version=1)
+        pipeline = await self.store.read_stream(first.data["pipeline_id"])
         created = pipeline[0].data if pipeline else {}
         name = (created.get("definition") or {}).get("name") or "pipeline"
+        pinned = pinned_definition(pipeline, first.data.get("pipeline_version", 1))
         return Commit(
             run_id=run_id,
             project_id=UUID(first.data["project_id"]),
@@ -180,6 +197,7 @@ class Reporter:
             sha=trigger["sha"],
             ref=trigger.get("ref"),
             context=f"flowledger/{name}",
+            step_statuses=bool(pinned.get("step_statuses")),
         )
 
     async def _report(
@@ -221,10 +239,14 @@ class Reporter:
                 return
 
     async def _send(self, commit: Commit, state: str, target_url: str) -> tuple[int | None, str]:
-        if commit.host == "github" and (app := await self._github_app(commit)) is not None:
+        app = None
+        if commit.host == "github":
+            app = await installation(self.reveal, self.pool, commit.project_id, self.api_urls)
+        if app is not None:
             return await self.checks.report(
                 app,
                 run_id=commit.run_id,
+                step=commit.step,
                 repo=commit.repo,
                 sha=commit.sha,
                 name=commit.context,
@@ -260,17 +282,6 @@ class Reporter:
         ok = 200 <= response.status_code < 300
         return response.status_code, "" if ok else response.text[:500]
 
-    async def _github_app(self, commit: Commit) -> AppCredentials | None:
-        """The project's GitHub App installation, when it holds all three of its secrets."""
-        values = []
-        for name in APP_SECRETS:
-            secret = await self.reveal(self.pool, str(commit.project_id), name)
-            if secret is None:
-                return None
-            values.append(secret.value)
-        app_id, installation_id, private_key = values
-        return AppCredentials(self.api_urls["github"], app_id, installation_id, private_key)
-
     async def _record(
         self,
         commit: Commit,
@@ -291,6 +302,7 @@ class Reporter:
             http_status=status,
             error=error,
             target_url=target_url,
+            step=commit.step,
         )
         context = CommandContext(
             principal=DELIVERER,
