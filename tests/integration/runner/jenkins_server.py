@@ -77,6 +77,8 @@ class FakeJenkins:
     """JSESSIONID -> the crumb issued in it."""
     url: str = ""
     next_number: int = 41
+    fail_next: int = 0
+    """Answer this many of the next requests 503 (Jenkins restarting)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def requests(self, method: str | None = None) -> list[Seen]:
@@ -104,6 +106,9 @@ class _Handler(BaseHTTPRequestHandler):
         seen = Seen(method, parts.path, parse_qs(parts.query), dict(self.headers.items()), body)
         with jenkins.lock:
             jenkins.seen.append(seen)
+            if jenkins.fail_next > 0:
+                jenkins.fail_next -= 1
+                return self._send(503, b"Jenkins is getting ready to work", {})
             if not self._authenticated():
                 return self._send(401, b"Invalid password/token for user", {})
             if method == "POST" and not self._crumb_ok():

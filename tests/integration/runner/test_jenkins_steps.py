@@ -150,3 +150,50 @@ async def test_cancelling_the_run_aborts_the_jenkins_build(stack: Stack, label: 
     assert cancelled["reason"].startswith("run cancelled by admin: enough")
     log = log_of(events)
     assert "aborting Jenkins build #41" in log and "Finished: ABORTED" in log
+
+
+async def test_a_jenkins_out_of_reach_for_a_while_is_asked_again(stack: Stack, label: str) -> None:
+    token = random_text.token_hex(16)
+    server = FakeJenkins(USER, token, {"app": JobScript(["ok"])})
+    server.fail_next = 3  # the crumb, then the same request twice more: 503 each time
+    with serving(server) as j:
+        ended, events = await run_once(stack, label, [jenkins_step(label, j.url, "app")], token)
+    assert ended == "RunSucceeded"
+    assert [s.path for s in j.seen[:4]] == ["/crumbIssuer/api/json"] * 4
+    assert log_of(events).count("HTTP 503; asking again") == 3
+
+
+async def test_the_steps_timeout_aborts_the_build(stack: Stack, label: str) -> None:
+    token = random_text.token_hex(16)
+    with serving(FakeJenkins(USER, token, {"long": JobScript(["..."], hold=True)})) as j:
+        step = jenkins_step(label, j.url, "long") | {"timeout_s": 2}
+        ended, events = await run_once(stack, label, [step], token)
+    assert ended == "RunFailed"
+    assert [s.path for s in j.requests("POST") if s.path.endswith("/stop")] == ["/job/long/41/stop"]
+    assert [d["step"] for _, t, d in events if t == "StepTimedOut"] == ["deploy"]
+    log = log_of(events)
+    assert "timed out after 2s: aborting Jenkins build #41" in log and "Finished: ABORTED" in log
+
+
+async def test_cancelling_while_the_build_is_queued_cancels_the_queue_item(
+    stack: Stack, label: str
+) -> None:
+    token = random_text.token_hex(16)
+    with serving(FakeJenkins(USER, token, {"slow": JobScript(["x"], queue_polls=10_000)})) as j:
+        pipeline = await stack.pipeline([jenkins_step(label, j.url, "slow")])
+        await set_secret(stack, await project_of(stack, pipeline), "JENKINS_TOKEN", token)
+        async with runners(stack.runner_config(label, jenkins_poll_s=POLL_S)):
+            run_id = await stack.trigger(pipeline)
+            await stack.wait_for_event(run_id, ["JenkinsBuildRequested"])
+            await asyncio.sleep(0.3)
+            answer = await stack.http.post(
+                f"/api/v1/pipeline-runs/{run_id}/cancel", json={}, headers=stack.admin
+            )
+            assert answer.status_code == 202, answer.text
+            assert await stack.finished(run_id) == "RunCancelled"
+    [cancel] = [s for s in j.requests("POST") if s.path == "/queue/cancelItem"]
+    assert cancel.query == {"id": ["1000"]}
+    assert j.builds == {}
+    events = await stack.events(run_id)
+    assert "JenkinsBuildLinked" not in [t for _, t, _ in events]
+    assert "cancelling the Jenkins queue item" in log_of(events)
