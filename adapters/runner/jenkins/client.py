@@ -200,11 +200,14 @@ class JenkinsClient:
             raise JenkinsUnreachable(
                 f"{what}: HTTP {answer.status_code}", status=answer.status_code
             )
-        if answer.status_code in (401, 403):
+        if answer.status_code == 401:
             raise JenkinsError(
-                f"{what}: HTTP {answer.status_code}: Jenkins refused the user and API token",
-                status=answer.status_code,
+                f"{what}: HTTP 401: Jenkins refused the user and API token", status=401
             )
+        if answer.status_code == 403:
+            # No permission on the job, or (a POST) no valid crumb: Jenkins says which.
+            said = answer.text.strip().splitlines()[0][:200] if answer.text.strip() else ""
+            raise JenkinsError(f"{what}: HTTP 403: {said or 'forbidden'}", status=403)
         return answer
 
     @staticmethod

@@ -79,6 +79,8 @@ class _Follower:
         self.loop = asyncio.get_running_loop()
         self.started = self.loop.time()
         self.deadline = self.started + job.timeout_s
+        self.console_at = 0
+        """The console's next byte (`start`), from Jenkins' `X-Text-Size`."""
 
     def elapsed_ms(self) -> int:
         return round((self.loop.time() - self.started) * 1000)
@@ -116,8 +118,8 @@ class _Follower:
     async def _until_started(self, jenkins: JenkinsClient, item_url: str) -> Executable | None:
         """The build once it has one; None if the queue item was cancelled in Jenkins."""
         said = None
+        item = await self._patient(lambda: jenkins.queue_item(item_url))
         while True:
-            item = await self._patient(lambda: jenkins.queue_item(item_url))
             if item.cancelled:
                 return None
             if item.executable is not None:
@@ -127,18 +129,20 @@ class _Follower:
                 said = item.why
             try:
                 await self._pause()
+                item = await self._patient(lambda: jenkins.queue_item(item_url))
             except _Stopped:
                 await self._cancel_queued(jenkins, item)
                 raise
 
     async def _follow(self, jenkins: JenkinsClient, number: int) -> str | None:
         """Stream the console until Jenkins says there is no more; the build's result."""
-        start = 0
         while True:
-            piece = await self._patient(partial(jenkins.console, self.spec.job, number, start))
+            piece = await self._patient(
+                partial(jenkins.console, self.spec.job, number, self.console_at)
+            )
             if piece.text:
                 self.shipper.feed(piece.text)
-            start = max(start, piece.next_start)
+            self.console_at = max(self.console_at, piece.next_start)
             if not piece.more:
                 break
             if not piece.text:
@@ -153,11 +157,10 @@ class _Follower:
         try:
             await jenkins.stop(self.spec.job, number)
             async with asyncio.timeout(STOPPING_S):
-                start = 0
-                while True:
-                    piece = await jenkins.console(self.spec.job, number, start)
+                while True:  # the console from where it was left: each byte logged once
+                    piece = await jenkins.console(self.spec.job, number, self.console_at)
                     self.shipper.feed(piece.text)
-                    start = max(start, piece.next_start)
+                    self.console_at = max(self.console_at, piece.next_start)
                     if not piece.more:
                         return
                     await asyncio.sleep(self.poll_s)

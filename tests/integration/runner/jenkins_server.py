@@ -78,6 +78,8 @@ class FakeJenkins:
     url: str = ""
     next_number: int = 41
     fail_next: int = 0
+    reject_crumbs: bool = False
+    """As if each crumb's session had expired: every POST is refused 403."""
     """Answer this many of the next requests 503 (Jenkins restarting)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -126,7 +128,11 @@ class _Handler(BaseHTTPRequestHandler):
             c.strip().split("=", 1) for c in self.headers.get("Cookie", "").split(";") if "=" in c
         )
         crumb = self.jenkins.sessions.get(cookies.get("JSESSIONID", ""))
-        return crumb is not None and self.headers.get("Jenkins-Crumb") == crumb
+        return (
+            not self.jenkins.reject_crumbs
+            and crumb is not None
+            and self.headers.get("Jenkins-Crumb") == crumb
+        )
 
     def _route(self, method: str, path: str, seen: Seen) -> None:
         jenkins = self.jenkins

@@ -150,6 +150,8 @@ async def test_cancelling_the_run_aborts_the_jenkins_build(stack: Stack, label: 
     assert cancelled["reason"].startswith("run cancelled by admin: enough")
     log = log_of(events)
     assert "aborting Jenkins build #41" in log and "Finished: ABORTED" in log
+    # Followed to its end from where it was left: each console line once.
+    assert log.count("working...") == 1 and log.count("Finished: ABORTED") == 1
 
 
 async def test_a_jenkins_out_of_reach_for_a_while_is_asked_again(stack: Stack, label: str) -> None:
@@ -197,3 +199,16 @@ async def test_cancelling_while_the_build_is_queued_cancels_the_queue_item(
     events = await stack.events(run_id)
     assert "JenkinsBuildLinked" not in [t for _, t, _ in events]
     assert "cancelling the Jenkins queue item" in log_of(events)
+
+
+async def test_a_refused_crumb_fails_the_step_with_jenkins_words(stack: Stack, label: str) -> None:
+    token = random_text.token_hex(16)
+    server = FakeJenkins(USER, token, {"app": JobScript(["x"])}, reject_crumbs=True)
+    with serving(server) as j:
+        ended, events = await run_once(stack, label, [jenkins_step(label, j.url, "app")], token)
+    assert ended == "RunFailed"
+    [failed] = [d for _, t, d in events if t == "StepFailed"]
+    assert failed["reason"] == (
+        "Jenkins: triggering app: HTTP 403: No valid crumb was included in the request"
+    )
+    assert len(j.requests("POST")) == 1  # refused, not retried
