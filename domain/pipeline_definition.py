@@ -204,6 +204,11 @@ class StepSpec(_Value, kw_only=True):
             self._check_common(at)
             return
         if self.kind == "jenkins":
+            for field in ("checkout", "artifacts", "download", "cache"):
+                if getattr(self, field):
+                    raise InvalidValue(
+                        f"{at}.{field}", "a jenkins step has no workspace: its job runs in Jenkins"
+                    )
             self._check_common(at)
             return
         if not self.run.strip():

@@ -48,6 +48,8 @@ def test_a_jenkins_step_with_its_fields_is_accepted_and_needs_no_run() -> None:
         (jenkins(spec={"user": " "}), "jenkins.user", "blank"),
         (jenkins(spec={"parameters": {"a b": "1"}}), "jenkins.parameters", "'a b'"),
         (jenkins(spec={"parameters": {"A": "x\x00"}}), "jenkins.parameters", "NUL"),
+        (jenkins(checkout=True), "checkout", "no workspace"),
+        (jenkins(artifacts=("out/",)), "artifacts", "no workspace"),
     ],
 )
 def test_a_jenkins_step_breaking_a_rule_is_refused_naming_the_field(
