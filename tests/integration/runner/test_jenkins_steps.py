@@ -212,3 +212,16 @@ async def test_a_refused_crumb_fails_the_step_with_jenkins_words(stack: Stack, l
         "Jenkins: triggering app: HTTP 403: No valid crumb was included in the request"
     )
     assert len(j.requests("POST")) == 1  # refused, not retried
+
+
+async def test_a_step_after_a_jenkins_step_reads_its_build_and_starts_without_its_workspace(
+    stack: Stack, label: str
+) -> None:
+    token = random_text.token_hex(16)
+    script = 'echo "deployed by build ${{ steps.deploy.outputs.build_number }}"'
+    after = {"name": "announce", "needs": ["deploy"], "labels": [label], "run": script}
+    with serving(FakeJenkins(USER, token, {"app": JobScript(["ok"])})) as j:
+        steps = [jenkins_step(label, j.url, "app"), after]
+        ended, events = await run_once(stack, label, steps, token)
+    assert ended == "RunSucceeded", [t for _, t, _ in events]
+    assert "deployed by build 41" in log_of(events)
