@@ -19,6 +19,7 @@ from commands import (
     runners,
     runs,
     schedule_skips,
+    scheduled_runs,
     secrets,
     step_secrets,
     subscriptions,
@@ -50,5 +51,6 @@ HANDLERS: dict[type, Handler] = {
     **concurrency.HANDLERS,
     **schedule_skips.HANDLERS,
     **artifacts.HANDLERS,
+    **scheduled_runs.HANDLERS,
     **jenkins_builds.HANDLERS,
 }
