@@ -11,6 +11,7 @@ from commands import (
     data_subjects,
     dispatch,
     environments,
+    jenkins_builds,
     notification_rules,
     pipelines,
     projects,
@@ -53,4 +54,5 @@ HANDLERS: dict[type, Handler] = {
     **artifacts.HANDLERS,
     **notification_rules.HANDLERS,
     **scheduled_runs.HANDLERS,
+    **jenkins_builds.HANDLERS,
 }

@@ -6,6 +6,7 @@ from projections.api_keys import ApiKeysProjection
 from projections.approvals import ApprovalsProjection
 from projections.artifacts import ArtifactsProjection
 from projections.environments import EnvironmentsProjection
+from projections.jenkins_builds import JenkinsBuildsProjection
 from projections.logs import LogsProjection
 from projections.notification_rules import NotificationRulesProjection
 from projections.pipeline_stats import PipelineStatsProjection
@@ -39,6 +40,7 @@ ALL: tuple[Projection, ...] = (
     SchedulesProjection(),
     ArtifactsProjection(),
     NotificationRulesProjection(),
+    JenkinsBuildsProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

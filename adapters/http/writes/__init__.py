@@ -6,6 +6,7 @@ from adapters.http.writes.approvals import ApprovalsController
 from adapters.http.writes.artifacts import ArtifactsController
 from adapters.http.writes.data_subjects import DataSubjectsController
 from adapters.http.writes.environments import EnvironmentsController
+from adapters.http.writes.jenkins_builds import JenkinsBuildsController
 from adapters.http.writes.notification_rules import NotificationRulesController
 from adapters.http.writes.pipelines import PipelinesController
 from adapters.http.writes.projections import QuarantineController
@@ -35,4 +36,5 @@ ROUTES = [
     StepSecretsController,
     ArtifactsController,
     NotificationRulesController,
+    JenkinsBuildsController,
 ]
