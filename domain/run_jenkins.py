@@ -10,7 +10,10 @@ so a notification that outruns the link still finds a request to wait for.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import ClassVar, Protocol
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidValue
 from domain.moments import require_aware
@@ -30,7 +33,30 @@ class _Linking(RunState, Protocol):
 
 
 class JenkinsCommands:
-    """Mixed into Run: the Jenkins build behind a jenkins step's attempt."""
+    """Mixed into Run: the Jenkins build behind a jenkins step's attempt, and its events."""
+
+    class JenkinsBuildRequested(Aggregate.Event):
+        """A jenkins step's attempt is about to ask Jenkins for a build (`domain.run_jenkins`)."""
+
+        event_type: ClassVar[str] = "JenkinsBuildRequested"
+        step: str
+        attempt: int
+        project_id: UUID
+        server: str
+        job: str
+        # No `apply`: on record for the webhook intake's folding; the step's state is unchanged.
+
+    class JenkinsBuildLinked(Aggregate.Event):
+        """A jenkins step's attempt started this Jenkins build (see `domain.run_jenkins`)."""
+
+        event_type: ClassVar[str] = "JenkinsBuildLinked"
+        step: str
+        attempt: int
+        project_id: UUID
+        server: str
+        job: str
+        number: int
+        url: str
 
     def record_jenkins_build(
         self: _Linking,
