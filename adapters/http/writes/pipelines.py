@@ -124,10 +124,22 @@ class PipelinesController(Controller):
     path = "/api/v1/pipelines"
     tags = ["pipelines"]
 
-    @post("/", operation_id="createPipeline", status_code=201, responses=answers(201))
+    @post(
+        "/",
+        operation_id="createPipeline",
+        status_code=201,
+        responses=answers(201),
+        request_class=yaml_request(PipelineCreate),
+        description="Creates the pipeline at version 1. The definition may be sent as YAML "
+        f"(`Content-Type: application/yaml`, the format of `{SCHEMA_PATH}`, with `project_id`), "
+        "refused as PUT refuses it: a 422 naming the `field` and its `line` and `column`.",
+    )
     async def create(self, request: Req, data: JSONBody[PipelineCreate]) -> Response[bytes]:
         command = CreatePipeline(project_id=data.project_id, definition=data.definition())
-        return await execute(request, command, status=201)
+        try:
+            return await execute(request, command, status=201)
+        except InvalidValue as error:
+            raise placed(request, error) from None
 
     @put(
         "/{pipeline_id:uuid}",
