@@ -11,6 +11,7 @@ from commands import (
     data_subjects,
     dispatch,
     environments,
+    pipeline_files,
     pipelines,
     projects,
     quarantine,
@@ -49,4 +50,5 @@ HANDLERS: dict[type, Handler] = {
     **concurrency.HANDLERS,
     **schedule_skips.HANDLERS,
     **artifacts.HANDLERS,
+    **pipeline_files.HANDLERS,
 }

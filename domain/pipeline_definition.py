@@ -57,6 +57,7 @@ from domain.limits import (
     clean,
 )
 from domain.matrix import check_matrix, check_plan_size
+from domain.pipeline_file import RepositoryFileSpec
 from domain.step_files import (
     CacheSpec,
     Paths,
@@ -382,6 +383,9 @@ class PipelineDefinition(_Value, kw_only=True):
     triggers: Annotated[tuple[TriggerSpec, ...], Items] = ()
     concurrency: ConcurrencySpec | None = None
     """One run of the group at a time (`domain/concurrency_spec.py`)."""
+    repository_file: RepositoryFileSpec | None = None
+    """A pipeline file in the repository: a push reads it at the pushed sha and its run uses
+    the version it defines (`domain/pipeline_file.py`)."""
 
     def validated(self) -> PipelineDefinition:
         """This definition, name and description trimmed; or InvalidValue naming a broken rule."""
@@ -412,6 +416,8 @@ class PipelineDefinition(_Value, kw_only=True):
         for i, trigger in enumerate(self.triggers):
             trigger.check(f"triggers[{i}]")
         check_schedules(self.triggers, self.resolve_parameters)
+        if self.repository_file is not None:
+            self.repository_file.check("repository_file")
         return msgspec.structs.replace(self, name=name, description=description)
 
     @property

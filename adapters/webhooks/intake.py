@@ -18,6 +18,7 @@ from uuid import UUID
 
 import asyncpg
 
+from adapters.pipeline_code.repository_file import GitRepositoryFiles
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
 from adapters.telemetry.tracing import span
 from adapters.webhooks.candidates import ViewCandidates
@@ -61,7 +62,12 @@ class IntakeProcess:
         self.candidates = ViewCandidates(
             services.store.pool, schema=pipelines_schema, view=pipelines_view, wait_s=wait_s
         )
-        self._intake = WebhookIntake(services.bus.dispatch, services.repository, self.candidates)
+        # The pipeline file a push names is read here, after the delivery's 202 (see
+        # commands/pipeline_file_intake.py): git never holds up the webhook's answer.
+        files = GitRepositoryFiles(services.store.pool)
+        self._intake = WebhookIntake(
+            services.bus.dispatch, services.repository, self.candidates, files
+        )
         self._clock = clock
 
     def ddl(self, schema: str) -> str:
