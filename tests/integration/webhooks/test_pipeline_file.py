@@ -25,6 +25,7 @@ from domain.pipeline_file import RepositoryFileSpec
 from domain.run import Run
 from domain.webhook_delivery import delivery_stream_id
 from tests.helpers import WEBHOOK_FIXTURES
+from tests.integration.api.conftest import Keys
 from tests.integration.runner.gitrepo import Origin, git_daemon, private_http
 from tests.integration.webhooks.intake_world import (  # noqa: F401  (the `world` fixture)
     World,
@@ -90,10 +91,10 @@ def served(transport: str, root: Path) -> Iterator[str]:
             yield f"{prefix}/origin.git"
 
 
-@pytest.mark.usefixtures("role")
+@pytest.mark.usefixtures("projector", "role")
 @pytest.mark.parametrize("transport", ["file", "git-daemon"])
 async def test_a_push_defines_the_version_its_file_holds_and_the_run_uses_it(
-    world: World, client: AsyncTestClient, tmp_path: Path, transport: str
+    world: World, client: AsyncTestClient, admin: dict[str, str], tmp_path: Path, transport: str
 ) -> None:
     project = await world.project()
     source = await world.source(project, "github")
@@ -130,11 +131,18 @@ async def test_a_push_defines_the_version_its_file_holds_and_the_run_uses_it(
     rerun = await world.services.repository.get(Run, again.runs[0])
     assert rerun.pipeline_version == 2
     assert len(await pipeline_events(world, pipeline)) == 2
+    head = await world.pool.fetchval("SELECT max(position) FROM events")
+    shown = await client.get(
+        f"/api/v1/pipelines/{pipeline}/file-reads", params={"min_position": head}, headers=admin
+    )
+    assert shown.status_code == 200, shown.text
+    (read,) = shown.json()["items"]
+    assert (read["outcome"], read["version"], read["origin"]["sha"]) == ("defined", 2, sha)
 
 
-@pytest.mark.usefixtures("role")
+@pytest.mark.usefixtures("projector", "role")
 async def test_an_invalid_file_starts_no_run_and_records_its_line_and_column(
-    world: World, client: AsyncTestClient, tmp_path: Path
+    world: World, client: AsyncTestClient, admin: dict[str, str], keys: Keys, tmp_path: Path
 ) -> None:
     project = await world.project()
     source = await world.source(project, "github")
@@ -163,6 +171,24 @@ async def test_an_invalid_file_starts_no_run_and_records_its_line_and_column(
     assert (problems[1]["line"], problems[1]["column"]) == (2, 6)
     assert problems[2]["line"] is None and "1234" * 10 in events[3][1]["origin"]["sha"]
     assert all(data["origin"]["path"] == PATH for _, data, _ in events[1:])
+    # On the pipeline: its file reads, newest first, each problem with its place.
+    head = await world.pool.fetchval("SELECT max(position) FROM events")
+    shown = await client.get(
+        f"/api/v1/pipelines/{pipeline}/file-reads", params={"min_position": head}, headers=admin
+    )
+    assert shown.status_code == 200, shown.text
+    items = shown.json()["items"]
+    assert [i["outcome"] for i in items] == ["refused"] * 3
+    assert items[2]["problem"] == {
+        "reason": problems[0]["reason"],
+        "field": "steps[1].retries",
+        "line": 7,
+        "column": 14,
+    }
+    assert (items[2]["origin"]["sha"], items[2]["actor"]) == (bad, "Codertocat")
+    elsewhere = await keys.make("read", project_id=await world.project())
+    hidden = await client.get(f"/api/v1/pipelines/{pipeline}/file-reads", headers=elsewhere)
+    assert hidden.status_code == 404
     runs = await world.pool.fetchval(
         "SELECT count(*) FROM events WHERE type = 'RunRequested' AND data->>'pipeline_id' = $1",
         str(pipeline),
@@ -170,7 +196,7 @@ async def test_an_invalid_file_starts_no_run_and_records_its_line_and_column(
     assert runs == 0
 
 
-@pytest.mark.usefixtures("role")
+@pytest.mark.usefixtures("projector", "role")
 async def test_a_private_repository_is_read_with_the_projects_token_secret(
     world: World, client: AsyncTestClient, admin: dict[str, str], tmp_path: Path
 ) -> None:
