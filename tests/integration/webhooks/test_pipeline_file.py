@@ -52,23 +52,34 @@ GOOD = textwrap.dedent(
 BAD = GOOD.replace("run: make test", "run: make test\n    retries: many")
 
 
-async def deliver(client: AsyncTestClient, source: UUID, sha: str, url: str) -> str:
+async def deliver(
+    client: AsyncTestClient, source: UUID, sha: str, url: str, kind: str = "github"
+) -> str:
     """A push of `sha` to main of the repository at `url`, signed; its delivery stream."""
-    body = json.loads((WEBHOOK_FIXTURES / "github/push.branch-created.json").read_text())
-    body.update(ref="refs/heads/main", after=sha, deleted=False)
-    body["repository"]["clone_url"] = url
+    if kind == "github":
+        body = json.loads((WEBHOOK_FIXTURES / "github/push.branch-created.json").read_text())
+        body.update(ref="refs/heads/main", after=sha, deleted=False)
+        body["repository"]["clone_url"] = url
+        event, id_header = "push", "X-GitHub-Delivery"
+    else:
+        body = json.loads((WEBHOOK_FIXTURES / "gitlab/push.json").read_text())
+        body.update(ref="refs/heads/main", after=sha, checkout_sha=sha)
+        body["project"]["git_http_url"] = url
+        event, id_header = "Push Hook", "Idempotency-Key"
     raw = json.dumps(body).encode()
-    delivery = sign("github", SECRET, raw, event="push")
-    answer = await client.post(f"/webhooks/github/{source}", content=raw, headers=delivery.headers)
+    delivery = sign(kind, SECRET, raw, event=event)
+    answer = await client.post(f"/webhooks/{kind}/{source}", content=raw, headers=delivery.headers)
     assert answer.status_code == 202, answer.text
-    return str(delivery_stream_id(source, delivery.headers["X-GitHub-Delivery"]))
+    return str(delivery_stream_id(source, delivery.headers[id_header]))
 
 
-async def pipeline_with_file(world: World, project: UUID, **spec: str) -> UUID:
+async def pipeline_with_file(
+    world: World, project: UUID, kind: str = "github", **spec: str
+) -> UUID:
     definition = PipelineDefinition(
         name="ci",
         steps=(StepSpec(name="build", run="make"),),
-        triggers=(TriggerSpec(source="github", events=("push",)),),
+        triggers=(TriggerSpec(source=kind, events=("push",)),),
         repository_file=RepositoryFileSpec(path=PATH, **spec),
     )
     result = await world.send(CreatePipeline(project_id=project, definition=definition))
@@ -236,3 +247,23 @@ async def test_a_private_repository_is_read_with_the_projects_token_secret(
         "SELECT count(*) FROM events WHERE strpos(data::text || metadata::text, $1) > 0", token
     )
     assert held == 0
+
+
+@pytest.mark.usefixtures("projector", "role")
+async def test_a_gitlab_push_reads_the_file_too(
+    world: World, client: AsyncTestClient, tmp_path: Path
+) -> None:
+    project = await world.project()
+    source = await world.source(project, "gitlab")
+    pipeline = await pipeline_with_file(world, project, "gitlab")
+    origin = Origin(tmp_path)
+    sha = origin.push({PATH: GOOD.replace("source: github", "source: gitlab")}, "as code")
+
+    delivered = await outcome_of(world, await deliver(client, source, sha, origin.url, "gitlab"))
+
+    assert delivered.outcome == "triggered", delivered.reason
+    run = await world.services.repository.get(Run, delivered.runs[0])
+    assert (run.pipeline_version, list(run.steps)) == (2, ["lint", "from-file"])
+    (_, (_, data, actor)) = await pipeline_events(world, pipeline)
+    assert (data["origin"]["repository"], data["origin"]["sha"]) == ("mike/diaspora", sha)
+    assert actor == "jsmith"  # user_username: who pushed
