@@ -5,6 +5,7 @@ from __future__ import annotations
 from commands import (
     api_keys,
     approvals,
+    approver_groups,
     artifacts,
     commit_statuses,
     concurrency,
@@ -51,4 +52,5 @@ HANDLERS: dict[type, Handler] = {
     **schedule_skips.HANDLERS,
     **artifacts.HANDLERS,
     **pipeline_files.HANDLERS,
+    **approver_groups.HANDLERS,
 }

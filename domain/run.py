@@ -304,6 +304,9 @@ class Run(
         inputs: dict[str, str]
         timed_out: bool
         opens: bool
+        group: str | None = None
+        """The approver group that admitted `principal` (`group:<name>` in the approvers);
+        None when the principal was listed by name, or any `approve` holder could decide."""
 
         def apply(self, aggregate: Run) -> None:
             state = aggregate.steps[self.step]
