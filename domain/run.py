@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import ClassVar
 from uuid import UUID
@@ -16,6 +17,7 @@ from domain.run_approvals import ApprovalCommands
 from domain.run_artifacts import ArtifactCommands, StoredArtifact
 from domain.run_build import BuildCommands
 from domain.run_concurrency import ConcurrencyClaim, ConcurrencyCommands
+from domain.run_conditions import runs_when_cancelled
 from domain.run_dispatch import DispatchCommands
 from domain.run_external import ExternalCommands
 from domain.run_logs import LogCommands
@@ -585,7 +587,8 @@ class Run(
         self.trigger_event(self.CancelRequested, actor=actor, reason=reason, timestamp=at)
         if self.external is None:
             waiting = (StepStatus.PENDING, StepStatus.QUEUED, StepStatus.WAITING_FOR_APPROVAL)
-            self._cancel_steps(waiting, "run cancelled", at)
+            # As GitHub does: a step calling always() or cancelled() is still decided.
+            self._cancel_steps(waiting, "run cancelled", at, spare=runs_when_cancelled)
             self._settle(at)
 
     def time_out(self, *, at: datetime) -> None:
@@ -617,9 +620,16 @@ class Run(
     def _failed_for_good(self, step: str) -> bool:
         return self.steps[step].status.unsuccessful and not self.plan[step].allow_failure
 
-    def _cancel_steps(self, statuses: tuple[StepStatus, ...], reason: str, at: datetime) -> None:
+    def _cancel_steps(
+        self,
+        statuses: tuple[StepStatus, ...],
+        reason: str,
+        at: datetime,
+        *,
+        spare: Callable[[StepPlan], bool] = lambda plan: False,
+    ) -> None:
         for name, state in self.steps.items():
-            if state.status in statuses:
+            if state.status in statuses and not spare(self.plan[name]):
                 self.trigger_event(self.StepCancelled, step=name, reason=reason, timestamp=at)
 
     def _require_internal(self, attempted: str) -> None:
