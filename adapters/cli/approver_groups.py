@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 from collections.abc import Callable
 from urllib.parse import quote
 
+from adapters.cli.console import add_subcommand
 from adapters.platform.settings import Settings
 
 EXIT_USAGE, EXIT_API = 2, 5
@@ -14,22 +14,21 @@ Out = Callable[[str], None]
 
 
 def add_approver_group_commands(commands: argparse._SubParsersAction, handler: Callable) -> None:
-    groups = commands.add_parser(
+    groups = add_subcommand(
+        commands,
         "approver-groups",
-        help="a project's approver groups: set a group's members",
-        description=textwrap.fill(
-            "An approval step or an environment lists a group among its approvers as "
-            "`group:<name>`; whoever the group holds when they decide may decide, and the "
-            "decision records the group. Talks to the API (FLOWLEDGER_API_URL, or the running "
-            "`up`) with FLOWLEDGER_API_KEY or --token; needs an admin key of the project.",
-            78,
-        ),
+        "a project's approver groups: set a group's members",
+        "An approval step or an environment lists a group among its approvers as "
+        "`group:<name>`; whoever the group holds when they decide may decide, and the "
+        "decision records the group. Talks to the API (FLOWLEDGER_API_URL, or the running "
+        "`up`) with FLOWLEDGER_API_KEY or --token; needs an admin key of the project.",
     )
     actions = groups.add_subparsers(dest="groups_command", required=True, metavar="ACTION")
-    put = actions.add_parser(
+    put = add_subcommand(
+        actions,
         "set",
-        help="create the group or replace its members",
-        description="Set the members of the approver group NAME of PROJECT (none: empty it).",
+        "create the group or replace its members",
+        "Set the members of the approver group NAME of PROJECT (none: empty it).",
     )
     put.add_argument("project", metavar="PROJECT", help="project id or slug")
     put.add_argument("name", metavar="NAME", help="the group's name, e.g. release-managers")
