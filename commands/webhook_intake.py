@@ -25,6 +25,7 @@ import msgspec
 
 from commands.bus import CommandResult
 from commands.context import CommandContext, Forbidden, Principal
+from commands.jenkins_folding import JenkinsBuilds, folded_reason, jenkins_build
 from commands.pipeline_file_intake import FileRefused, version_for_push
 from commands.pipeline_files import RepositoryFiles
 from commands.ports import Repository
@@ -111,11 +112,15 @@ class WebhookIntake:
         dispatch: Dispatch,
         repository: Repository,
         candidates: Candidates,
+        *,
+        builds: JenkinsBuilds | None = None,
         files: RepositoryFiles | None = None,
     ) -> None:
         self._dispatch = dispatch
         self._repository = repository
         self._candidates = candidates
+        self._builds = builds
+        """Which jenkins step started a build: its notifications fold into that run."""
         self._files = files
         """Reads a pipeline's `repository_file` at a pushed sha (`pipeline_file_intake`)."""
 
@@ -234,6 +239,13 @@ class WebhookIntake:
 
     async def _mirror(self, delivery: ReceivedDelivery, facts: Backflow, at: datetime) -> Outcome:
         label = f"{facts.provider.value} run {facts.external_id}"
+        if self._builds is not None and (build := jenkins_build(facts)) is not None:
+            owner = await self._builds(
+                delivery.project_id, *build, facts.url, position=delivery.position
+            )
+            if owner is not None:
+                reason = folded_reason(label, owner, facts.status.value)
+                return Outcome(outcome="updated", runs=(owner.run_id,), reason=reason)
         key = f"intake:{delivery.source_id}:{facts.provider.value}:{facts.external_id}"
         context = _context(delivery, facts.provider.value, at, key=key)
         run_id = context.new_id("run")  # the id TriggerRun gives it, on every delivery

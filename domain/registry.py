@@ -28,6 +28,7 @@ from domain.commit_status import CommitStatusReport
 from domain.concurrency_group import ConcurrencyGroup
 from domain.data_subject import DataSubject
 from domain.environment import Environment
+from domain.notification_rule import NotificationRule
 from domain.pipeline import Pipeline
 from domain.project import Project
 from domain.projection_quarantine import ProjectionQuarantine
@@ -60,6 +61,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Secret,
     ConcurrencyGroup,
     ScheduleSkip,
+    NotificationRule,
     ApproverGroup,
 )
 OCCURRED_AT = "occurred_at"

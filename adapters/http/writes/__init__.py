@@ -7,6 +7,8 @@ from adapters.http.writes.approver_groups import ApproverGroupsController
 from adapters.http.writes.artifacts import ArtifactsController
 from adapters.http.writes.data_subjects import DataSubjectsController
 from adapters.http.writes.environments import EnvironmentsController
+from adapters.http.writes.jenkins_builds import JenkinsBuildsController
+from adapters.http.writes.notification_rules import NotificationRulesController
 from adapters.http.writes.pipelines import PipelinesController
 from adapters.http.writes.projections import QuarantineController
 from adapters.http.writes.projects import ProjectsController
@@ -34,5 +36,7 @@ ROUTES = [
     SecretsController,
     StepSecretsController,
     ArtifactsController,
+    NotificationRulesController,
+    JenkinsBuildsController,
     ApproverGroupsController,
 ]

@@ -48,6 +48,8 @@ class PipelineCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     parameters: Annotated[tuple[ParameterSpec, ...], Meta(max_length=ITEMS_MAX)] = ()
     triggers: Annotated[tuple[TriggerSpec, ...], Meta(max_length=ITEMS_MAX)] = ()
     concurrency: ConcurrencySpec | None = None
+    step_statuses: bool = False
+    """Report each step to the commit as its own status or check run, too."""
     repository_file: RepositoryFileSpec | None = None
 
     def definition(self) -> PipelineDefinition:
@@ -88,6 +90,7 @@ class PipelineUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     runs_timed_out: int | None = None
     degraded: bool | None = None
     schedules: Annotated[list[Any], Meta(max_length=ITEMS_MAX)] | None = None
+    step_statuses: bool | None = None
     repository_file: RepositoryFileSpec | None = None
 
     def to_definition(self) -> PipelineDefinition:
@@ -103,6 +106,7 @@ class PipelineUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
                 "parameters",
                 "triggers",
                 "concurrency",
+                "step_statuses",
                 "repository_file",
             )
             if (v := getattr(self, k)) is not None
