@@ -5,6 +5,7 @@ from __future__ import annotations
 from commands import (
     api_keys,
     approvals,
+    approver_groups,
     artifacts,
     commit_statuses,
     concurrency,
@@ -13,6 +14,7 @@ from commands import (
     environments,
     jenkins_builds,
     notification_rules,
+    pipeline_files,
     pipelines,
     projects,
     quarantine,
@@ -55,4 +57,6 @@ HANDLERS: dict[type, Handler] = {
     **notification_rules.HANDLERS,
     **scheduled_runs.HANDLERS,
     **jenkins_builds.HANDLERS,
+    **pipeline_files.HANDLERS,
+    **approver_groups.HANDLERS,
 }

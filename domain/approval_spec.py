@@ -87,18 +87,23 @@ def check_approval_fields(step: GatedStep, at: str) -> None:
         check_environment_name(step.environment, f"{at}.environment")
 
 
-def check_approvers(approvers: tuple[str, ...], at: str) -> None:
-    """Principals as `key:<api key id>` or `jwt:<subject>`, each listed once."""
-    if len(approvers) > APPROVERS_MAX:
-        raise InvalidValue(at, f"at most {APPROVERS_MAX} approvers")
+def check_approvers(approvers: tuple[str, ...], at: str, *, limit: int = APPROVERS_MAX) -> None:
+    """Principals as `key:<api key id>` or `jwt:<subject>`, or a project's approver group as
+    `group:<name>` (`domain/approver_group.py`), each listed once."""
+    if len(approvers) > limit:
+        raise InvalidValue(at, f"at most {limit} approvers")
     if len(set(approvers)) != len(approvers):
         raise InvalidValue(at, "an approver is listed twice")
     for approver in approvers:
         clean(at, approver)
         kind, _, rest = approver.partition(":")
+        if kind == "group" and ENVIRONMENT_NAME.fullmatch(rest):
+            continue
         if kind not in ("key", "jwt") or not rest.strip() or len(approver) > KEY_MAX:
             raise InvalidValue(
-                at, f"{approver!r}: must be key:<api key id> or jwt:<subject> (at most 128)"
+                at,
+                f"{approver!r}: must be key:<api key id>, jwt:<subject> (at most 128) or "
+                f"group:<name> ({ENVIRONMENT_RULE})",
             )
 
 

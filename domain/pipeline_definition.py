@@ -58,6 +58,7 @@ from domain.limits import (
     clean,
 )
 from domain.matrix import check_matrix, check_plan_size
+from domain.pipeline_file import RepositoryFileSpec
 from domain.step_files import (
     CacheSpec,
     Paths,
@@ -397,6 +398,9 @@ class PipelineDefinition(_Value, kw_only=True):
     step_statuses: bool = False
     """Besides the run's, report each step to the commit as its own status (or check run),
     named `flowledger/<pipeline>/<step>`."""
+    repository_file: RepositoryFileSpec | None = None
+    """A pipeline file in the repository: a push reads it at the pushed sha and its run uses
+    the version it defines (`domain/pipeline_file.py`)."""
 
     def validated(self) -> PipelineDefinition:
         """This definition, name and description trimmed; or InvalidValue naming a broken rule."""
@@ -427,6 +431,8 @@ class PipelineDefinition(_Value, kw_only=True):
         for i, trigger in enumerate(self.triggers):
             trigger.check(f"triggers[{i}]")
         check_schedules(self.triggers, self.resolve_parameters)
+        if self.repository_file is not None:
+            self.repository_file.check("repository_file")
         return msgspec.structs.replace(self, name=name, description=description)
 
     @property

@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
 from eventsourcing.utils import get_topic
 
 from domain.api_key import ApiKey
+from domain.approver_group import ApproverGroup
 from domain.commit_status import CommitStatusReport
 from domain.concurrency_group import ConcurrencyGroup
 from domain.data_subject import DataSubject
@@ -61,6 +62,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     ConcurrencyGroup,
     ScheduleSkip,
     NotificationRule,
+    ApproverGroup,
 )
 OCCURRED_AT = "occurred_at"
 """Key of the event's domain timestamp (ISO 8601) inside its data."""

@@ -15,6 +15,7 @@ from domain.run_artifacts import ArtifactCommands, StoredArtifact
 from domain.run_build import BuildCommands
 from domain.run_checks import RunChecks
 from domain.run_concurrency import ConcurrencyClaim, ConcurrencyCommands
+from domain.run_conditions import runs_when_cancelled
 from domain.run_dispatch import DispatchCommands
 from domain.run_external import ExternalCommands
 from domain.run_file_events import FileEvents
@@ -257,7 +258,8 @@ class Run(
         self.trigger_event(self.CancelRequested, actor=actor, reason=reason, timestamp=at)
         if self.external is None:
             waiting = (StepStatus.PENDING, StepStatus.QUEUED, StepStatus.WAITING_FOR_APPROVAL)
-            self._cancel_steps(waiting, "run cancelled", at)
+            # As GitHub does: a step calling always() or cancelled() is still decided.
+            self._cancel_steps(waiting, "run cancelled", at, spare=runs_when_cancelled)
             self._settle(at)
 
     def time_out(self, *, at: datetime) -> None:

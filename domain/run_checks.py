@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -9,7 +10,7 @@ import msgspec
 
 from domain.errors import IllegalTransition, RunKindMismatch, UnknownStep
 from domain.run_state import RunState
-from domain.run_values import RUN_TRANSITIONS, RunStatus, StepState, StepStatus
+from domain.run_values import RUN_TRANSITIONS, RunStatus, StepPlan, StepState, StepStatus
 
 if TYPE_CHECKING:
     from domain.run_step_events import StepEvents
@@ -26,10 +27,15 @@ class RunChecks:
         return self.steps[step].status.unsuccessful and not self.plan[step].allow_failure
 
     def _cancel_steps(
-        self: RunState, statuses: tuple[StepStatus, ...], reason: str, at: datetime
+        self: RunState,
+        statuses: tuple[StepStatus, ...],
+        reason: str,
+        at: datetime,
+        *,
+        spare: Callable[[StepPlan], bool] = lambda plan: False,
     ) -> None:
         for name, state in self.steps.items():
-            if state.status in statuses:
+            if state.status in statuses and not spare(self.plan[name]):
                 self.trigger_event(self.StepCancelled, step=name, reason=reason, timestamp=at)
 
     def _require_internal(self: RunState, attempted: str) -> None:

@@ -49,6 +49,9 @@ class GateEvents:
         inputs: dict[str, str]
         timed_out: bool
         opens: bool
+        group: str | None = None
+        """The approver group that admitted `principal` (`group:<name>` in the approvers);
+        None when the principal was listed by name, or any `approve` holder could decide."""
 
         def apply(self, aggregate: RunState) -> None:
             state = aggregate.steps[self.step]

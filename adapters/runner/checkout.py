@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -63,7 +64,7 @@ async def check_out(
     if target != work and work not in target.parents:
         raise CheckoutFailed(f"checkout path {spec.path!r} leaves the working folder")
     target.mkdir(parents=True, exist_ok=True)
-    git = _Git(target, environ, _askpass(spec.username, token, private or work.parent))
+    git = Git(target, environ, askpass_env(spec.username, token, private or work.parent))
     note(f"checkout {shown(spec.url)} at {spec.sha}" + (f" into {spec.path}" if spec.path else ""))
     await git("init", "-q")
     # A workspace an earlier step checked out already has its origin: point it at this URL.
@@ -94,7 +95,7 @@ esac
 """
 
 
-def _askpass(username: str, token: str | None, folder: Path) -> dict[str, str]:
+def askpass_env(username: str, token: str | None, folder: Path) -> dict[str, str]:
     """git's environment for credentials: a refusing GIT_ASKPASS, or one that gives `token`."""
     if token is None:
         return {"GIT_ASKPASS": "false"}
@@ -112,9 +113,20 @@ def _askpass(username: str, token: str | None, folder: Path) -> dict[str, str]:
     }
 
 
-class _Git:
-    def __init__(self, cwd: Path, environ: Mapping[str, str], credentials: dict[str, str]) -> None:
+class Git:
+    """git in `cwd`, never prompting, with only the credentials given (`askpass_env`); a
+    failure or a run past `timeout_s` is CheckoutFailed, its output without user names."""
+
+    def __init__(
+        self,
+        cwd: Path,
+        environ: Mapping[str, str],
+        credentials: dict[str, str],
+        *,
+        timeout_s: float = GIT_TIMEOUT_S,
+    ) -> None:
         self._cwd = cwd
+        self._timeout_s = timeout_s
         self._env = {
             **{k: v for k, v in environ.items() if not k.startswith("FLOWLEDGER_")},
             "GIT_TERMINAL_PROMPT": "0",
@@ -131,20 +143,27 @@ class _Git:
         code, _ = await self._run(args)
         return code == 0
 
-    async def _run(self, args: tuple[str, ...]) -> tuple[int, str]:
+    async def raw(self, *args: str) -> bytes:
+        """The command's standard output as bytes (a file's content), its errors apart."""
+        code, out = await self._run(args, apart=True)
+        if code != 0:
+            raise CheckoutFailed(f"git {args[0]} failed ({code})")
+        return out
+
+    async def _run(self, args: tuple[str, ...], *, apart: bool = False) -> tuple[int, Any]:
         process = await asyncio.create_subprocess_exec(
             "git", *args, cwd=self._cwd, env=self._env,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+            stderr=asyncio.subprocess.DEVNULL if apart else asyncio.subprocess.STDOUT,
         )  # fmt: skip
         try:
-            out, _ = await asyncio.wait_for(process.communicate(), GIT_TIMEOUT_S)
+            out, _ = await asyncio.wait_for(process.communicate(), self._timeout_s)
         except TimeoutError:
             process.kill()
             await process.wait()
-            raise CheckoutFailed(f"git {args[0]} took longer than {GIT_TIMEOUT_S:g}s") from None
+            raise CheckoutFailed(f"git {args[0]} took longer than {self._timeout_s:g}s") from None
         except asyncio.CancelledError:
             process.kill()
             raise
         assert process.returncode is not None
-        return process.returncode, out.decode(errors="replace")
+        return process.returncode, out if apart else out.decode(errors="replace")

@@ -196,3 +196,18 @@ async def streams_sealed_for(
         f"pii:v1:{subject_id}:",
     )
     return [row["stream_id"] for row in rows]
+
+
+async def read_stream_types(
+    conn: Conn, stream_id: str, types: Collection[str], *, limit: int
+) -> list[EventEnvelope]:
+    """Current. The newest `limit` events of `types` in one stream, newest first (what one
+    pipeline's file reads found)."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND type = ANY($2::text[])"
+        " ORDER BY version DESC LIMIT $3",
+        stream_id,
+        list(types),
+        limit,
+    )
+    return await current_envelopes(conn, rows)

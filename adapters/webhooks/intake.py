@@ -18,6 +18,7 @@ from uuid import UUID
 
 import asyncpg
 
+from adapters.pipeline_code.repository_file import GitRepositoryFiles
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
 from adapters.telemetry.tracing import span
 from adapters.webhooks.candidates import ViewCandidates
@@ -69,8 +70,15 @@ class IntakeProcess:
             self.builds = ViewJenkinsBuilds(
                 services.store.pool, schema=builds_schema, view=builds_view, wait_s=wait_s
             )
+        # The pipeline file a push names is read here, after the delivery's 202 (see
+        # commands/pipeline_file_intake.py): git never holds up the webhook's answer.
+        files = GitRepositoryFiles(services.store.pool)
         self._intake = WebhookIntake(
-            services.bus.dispatch, services.repository, self.candidates, builds=self.builds
+            services.bus.dispatch,
+            services.repository,
+            self.candidates,
+            builds=self.builds,
+            files=files,
         )
         self._clock = clock
 

@@ -11,6 +11,7 @@ from adapters.http.reads import (
     artifacts,
     environments,
     notification_rules,
+    pipeline_files,
     pipelines,
     projections,
     queues,
@@ -43,4 +44,5 @@ ROUTES = [
     *secrets.ROUTES,
     *schemas.ROUTES,
     *notification_rules.ROUTES,
+    *pipeline_files.ROUTES,
 ]

@@ -3,6 +3,7 @@ where it wrote. Registered before the reads, whose GETs merge into the same path
 
 from adapters.http.writes.api_keys import ApiKeysController
 from adapters.http.writes.approvals import ApprovalsController
+from adapters.http.writes.approver_groups import ApproverGroupsController
 from adapters.http.writes.artifacts import ArtifactsController
 from adapters.http.writes.data_subjects import DataSubjectsController
 from adapters.http.writes.environments import EnvironmentsController
@@ -37,4 +38,5 @@ ROUTES = [
     ArtifactsController,
     NotificationRulesController,
     JenkinsBuildsController,
+    ApproverGroupsController,
 ]

@@ -34,6 +34,7 @@ from domain.pipeline_definition import (
     Tag,
     TriggerSpec,
 )
+from domain.pipeline_file import RepositoryFileSpec
 
 MAX_VERSION = 2**63 - 1
 
@@ -49,6 +50,7 @@ class PipelineCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     concurrency: ConcurrencySpec | None = None
     step_statuses: bool = False
     """Report each step to the commit as its own status or check run, too."""
+    repository_file: RepositoryFileSpec | None = None
 
     def definition(self) -> PipelineDefinition:
         fields = msgspec.structs.asdict(self)
@@ -89,6 +91,7 @@ class PipelineUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     degraded: bool | None = None
     schedules: Annotated[list[Any], Meta(max_length=ITEMS_MAX)] | None = None
     step_statuses: bool | None = None
+    repository_file: RepositoryFileSpec | None = None
 
     def to_definition(self) -> PipelineDefinition:
         if self.definition is not None:
@@ -104,6 +107,7 @@ class PipelineUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
                 "triggers",
                 "concurrency",
                 "step_statuses",
+                "repository_file",
             )
             if (v := getattr(self, k)) is not None
         }
@@ -134,10 +138,22 @@ class PipelinesController(Controller):
     path = "/api/v1/pipelines"
     tags = ["pipelines"]
 
-    @post("/", operation_id="createPipeline", status_code=201, responses=answers(201))
+    @post(
+        "/",
+        operation_id="createPipeline",
+        status_code=201,
+        responses=answers(201),
+        request_class=yaml_request(PipelineCreate),
+        description="Creates the pipeline at version 1. The definition may be sent as YAML "
+        f"(`Content-Type: application/yaml`, the format of `{SCHEMA_PATH}`, with `project_id`), "
+        "refused as PUT refuses it: a 422 naming the `field` and its `line` and `column`.",
+    )
     async def create(self, request: Req, data: JSONBody[PipelineCreate]) -> Response[bytes]:
         command = CreatePipeline(project_id=data.project_id, definition=data.definition())
-        return await execute(request, command, status=201)
+        try:
+            return await execute(request, command, status=201)
+        except InvalidValue as error:
+            raise placed(request, error) from None
 
     @put(
         "/{pipeline_id:uuid}",
