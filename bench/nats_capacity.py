@@ -33,6 +33,7 @@ if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
     sys.path.insert(0, str(ROOT))
 
+import msgspec
 import nats
 from nats.js.api import StorageType, StreamConfig
 
@@ -103,7 +104,9 @@ async def relay_bench(database_url: str, nats_url: str, args: argparse.Namespace
     rates: dict[int, list[float]] = {1: [], args.window: []}
     for window in [1, args.window] * 2:
         tag = uuid.uuid4().hex[:8].upper()
-        config = RelayConfig(stream=f"BENCH_R{tag}", prefix=f"benchr{tag.lower()}", window=window)
+        config = RelayConfig(stream=f"BENCH_R{tag}", prefix=f"benchr{tag.lower()}")
+        if "window" in RelayConfig.__struct_fields__:  # (run on older code: its one way)
+            config = msgspec.structs.replace(config, window=window)
         relay, stop = Relay(database_url, nats_url, config), asyncio.Event()
         wall = time.perf_counter()
         task = asyncio.create_task(relay.run(stop))
