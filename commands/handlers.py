@@ -18,6 +18,7 @@ from commands import (
     runners,
     runs,
     schedule_skips,
+    scheduled_runs,
     secrets,
     step_secrets,
     subscriptions,
@@ -49,4 +50,5 @@ HANDLERS: dict[type, Handler] = {
     **concurrency.HANDLERS,
     **schedule_skips.HANDLERS,
     **artifacts.HANDLERS,
+    **scheduled_runs.HANDLERS,
 }

@@ -29,8 +29,9 @@ from adapters.outbound.delivery import Live, Message, Outbound, deliver, park
 from adapters.outbound.signing import secret_key
 from adapters.outbound.targets import AllowList
 from adapters.outbound.worker import HEAD, Worker, body_of, consumed, forget_consumer
-from adapters.platform.secrets import SecretBox, SecretUnsealError
+from adapters.platform.secrets import SecretUnsealError
 from adapters.platform.settings import Settings
+from adapters.secrets.kept import KeptSecrets
 from adapters.statuses.reporter import Reporter, Reveal
 from adapters.store import reader
 from adapters.store.locks import lock_key
@@ -84,7 +85,7 @@ class Deliverer:
         pool: asyncpg.Pool,
         nats: NatsConnection,
         repository: Repository,
-        box: SecretBox,
+        box: KeptSecrets,
         dispatch: Callable[..., Awaitable[object]],
         *,
         prefix: str = DEFAULT_PREFIX,
@@ -268,7 +269,7 @@ class Deliverer:
             return None
         if sub.status is not SubscriptionStatus.ENABLED:
             return None
-        secret = self.box.unseal(sub.sealed_secret)
+        secret = await self.box.unseal(sub.sealed_secret)
         return Live(
             id=sub_id,
             project_id=sub.project_id,

@@ -116,6 +116,20 @@ class GroupCommitWriter:
         self._enqueue(pending)
         return await pending.future
 
+    async def submit_many(
+        self, pendings: Sequence[PendingAppend]
+    ) -> list[AppendResult | EventStoreError]:
+        """All at once, so the flushers take them together; each one's result or error."""
+        if not self._tasks:
+            raise StoreUnavailable("the event store is not open")
+        self._waiting.extend(pendings)
+        self._arrived.set()
+        outcomes = await asyncio.gather(*(p.future for p in pendings), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, EventStoreError):
+                raise outcome
+        return outcomes  # type: ignore[return-value]  (the non-store errors were raised)
+
     def _enqueue(self, pending: PendingAppend) -> None:
         self._waiting.append(pending)
         self._arrived.set()
