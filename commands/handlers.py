@@ -11,6 +11,8 @@ from commands import (
     data_subjects,
     dispatch,
     environments,
+    jenkins_builds,
+    notification_rules,
     pipelines,
     projects,
     quarantine,
@@ -50,5 +52,7 @@ HANDLERS: dict[type, Handler] = {
     **concurrency.HANDLERS,
     **schedule_skips.HANDLERS,
     **artifacts.HANDLERS,
+    **notification_rules.HANDLERS,
     **scheduled_runs.HANDLERS,
+    **jenkins_builds.HANDLERS,
 }

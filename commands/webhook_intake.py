@@ -24,6 +24,7 @@ import msgspec
 
 from commands.bus import CommandResult
 from commands.context import CommandContext, Forbidden, Principal
+from commands.jenkins_folding import JenkinsBuilds, folded_reason, jenkins_build
 from commands.ports import Repository
 from commands.runs import ReportRunStatus, TriggerRun
 from commands.webhook_deliveries import RecordDeliveryOutcome
@@ -103,10 +104,19 @@ class WebhookIntake:
     """Processes deliveries through `dispatch` (the command bus, which does every write),
     reading with `repository`."""
 
-    def __init__(self, dispatch: Dispatch, repository: Repository, candidates: Candidates) -> None:
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        repository: Repository,
+        candidates: Candidates,
+        *,
+        builds: JenkinsBuilds | None = None,
+    ) -> None:
         self._dispatch = dispatch
         self._repository = repository
         self._candidates = candidates
+        self._builds = builds
+        """Which jenkins step started a build: its notifications fold into that run."""
 
     async def handle(self, delivery: ReceivedDelivery, *, at: datetime) -> Outcome:
         """Process the delivery unless it already has an outcome, and record the outcome."""
@@ -207,6 +217,13 @@ class WebhookIntake:
 
     async def _mirror(self, delivery: ReceivedDelivery, facts: Backflow, at: datetime) -> Outcome:
         label = f"{facts.provider.value} run {facts.external_id}"
+        if self._builds is not None and (build := jenkins_build(facts)) is not None:
+            owner = await self._builds(
+                delivery.project_id, *build, facts.url, position=delivery.position
+            )
+            if owner is not None:
+                reason = folded_reason(label, owner, facts.status.value)
+                return Outcome(outcome="updated", runs=(owner.run_id,), reason=reason)
         key = f"intake:{delivery.source_id}:{facts.provider.value}:{facts.external_id}"
         context = _context(delivery, facts.provider.value, at, key=key)
         run_id = context.new_id("run")  # the id TriggerRun gives it, on every delivery

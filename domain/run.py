@@ -18,6 +18,7 @@ from domain.run_build import BuildCommands
 from domain.run_concurrency import ConcurrencyClaim, ConcurrencyCommands
 from domain.run_dispatch import DispatchCommands
 from domain.run_external import ExternalCommands
+from domain.run_jenkins import JenkinsCommands
 from domain.run_logs import LogCommands
 from domain.run_plan import valid_plan
 from domain.run_secrets import SecretCommands, SecretUse
@@ -52,6 +53,7 @@ class Run(
     BuildCommands,
     ArtifactCommands,
     ConcurrencyCommands,
+    JenkinsCommands,
     Aggregate,
 ):
     """Requested with its own step plan; its steps are queued, run, retried; it ends once.
@@ -477,6 +479,29 @@ class Run(
 
         def apply(self, aggregate: Run) -> None:
             aggregate.admitted_steps.add(self.step)
+
+    class JenkinsBuildRequested(Event):
+        """A jenkins step's attempt is about to ask Jenkins for a build (`domain.run_jenkins`)."""
+
+        event_type: ClassVar[str] = "JenkinsBuildRequested"
+        step: str
+        attempt: int
+        project_id: UUID
+        server: str
+        job: str
+        # No `apply`: on record for the webhook intake's folding; the step's state is unchanged.
+
+    class JenkinsBuildLinked(Event):
+        """A jenkins step's attempt started this Jenkins build (see `domain.run_jenkins`)."""
+
+        event_type: ClassVar[str] = "JenkinsBuildLinked"
+        step: str
+        attempt: int
+        project_id: UUID
+        server: str
+        job: str
+        number: int
+        url: str
 
     def __init__(
         self,

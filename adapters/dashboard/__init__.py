@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
 from adapters.dashboard import (
+    analytics_page,
     audit_page,
     operations,
     pipelines_pages,
@@ -53,6 +54,7 @@ def routes() -> list[ControllerRouterHandler]:
             pipelines_pages.pipelines_page,
             pipelines_pages.pipeline_page,
             pipelines_pages.pipeline_graph,
+            analytics_page.analytics_page,
         ],
         middleware=[DefineMiddleware(DashboardSession, exclude=PUBLIC)],
         exception_handlers={NotAuthorizedException: signin.to_sign_in},

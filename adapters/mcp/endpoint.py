@@ -16,6 +16,7 @@ from adapters.mcp import (
     analytics_tools,
     approval_tools,
     history,
+    notification_tools,
     pipeline_tools,
     run_tools,
     secret_tools,
@@ -41,6 +42,7 @@ def mcp_server() -> Server:
             *approval_tools.TOOLS,
             *secret_tools.TOOLS,
             *analytics_tools.TOOLS,
+            *notification_tools.TOOLS,
         )
     )
     return Server(

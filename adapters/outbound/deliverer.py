@@ -23,6 +23,7 @@ import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from adapters.notifications.notifier import Notifier, run_notifier
 from adapters.outbound.attempt_log import AttemptLog
 from adapters.outbound.backoff import Backoff
 from adapters.outbound.delivery import Live, Message, Outbound, deliver, park
@@ -168,6 +169,8 @@ class Deliverer:
             if self.statuses is not None:
                 reporting = asyncio.create_task(self._report_statuses(js, client, stop))
                 stack.push_async_callback(_cancelled, reporting)
+                notifying = asyncio.create_task(run_notifier(self._notifier(), js, stop))
+                stack.push_async_callback(_cancelled, notifying)
             self.active.set()
             while not stop.is_set():
                 try:
@@ -206,6 +209,19 @@ class Deliverer:
                 log.warning("commit statuses: %r; starting again", error)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
+
+    def _notifier(self) -> Notifier:
+        """Notification rules, told through the same delivery machinery (adapters/notifications)."""
+        assert self.statuses is not None
+        return Notifier(
+            out=self.out,
+            repository=self.repository,
+            reveal=self.statuses.reveal,
+            dashboard_url=self.statuses.dashboard_url,
+            stream=self.stream,
+            prefix=self.prefix,
+            timeout_s=self.settings.outbound_timeout_s,
+        )
 
     async def _lock(self, conn: asyncpg.Connection, stop: asyncio.Event) -> bool:
         key = lock_key("deliverer", self.stream)

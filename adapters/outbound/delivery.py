@@ -41,6 +41,8 @@ class Live:
     created_at: datetime
     version: int
     """Its stream's version when it was (re)started: later own events may end it."""
+    transport: Callable[[Message], Awaitable[Answer]] | None = None
+    """How a message goes out instead of a signed POST to `url` (a notification's channel)."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,12 @@ async def deliver(
     while True:
         attempt += 1
         at = datetime.now(UTC)
-        answer = await send(
-            out.client, sub.url, out.allow, sub.key, message.message_id, message.body
-        )
+        if sub.transport is not None:
+            answer = await sub.transport(message)
+        else:
+            answer = await send(
+                out.client, sub.url, out.allow, sub.key, message.message_id, message.body
+            )
         wait = None if answer.ok else out.backoff.next_wait(attempt, time.monotonic() - first)
         outcome: attempts.Outcome = (
             "delivered" if answer.ok else "parked" if wait is None else "retrying"

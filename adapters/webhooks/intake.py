@@ -22,6 +22,7 @@ import asyncpg
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
 from adapters.telemetry.tracing import span
 from adapters.webhooks.candidates import ViewCandidates
+from adapters.webhooks.jenkins_builds import ViewJenkinsBuilds
 from commands.webhook_intake import Outcome, ReceivedDelivery, WebhookIntake
 from domain.envelope import EventEnvelope
 from projections.projection import live_schema
@@ -59,12 +60,21 @@ class IntakeProcess:
         pipelines_view: str | None = "pipelines",
         wait_s: float = PIPELINES_WAIT_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        builds_schema: str | None = live_schema("jenkins_builds"),
+        builds_view: str | None = "jenkins_builds",
     ) -> None:
         self.name = name
         self.candidates = ViewCandidates(
             services.store.pool, schema=pipelines_schema, view=pipelines_view, wait_s=wait_s
         )
-        self._intake = WebhookIntake(services.bus.dispatch, services.repository, self.candidates)
+        self.builds = None
+        if builds_schema is not None:  # None: no folding (a test that owns its views)
+            self.builds = ViewJenkinsBuilds(
+                services.store.pool, schema=builds_schema, view=builds_view, wait_s=wait_s
+            )
+        self._intake = WebhookIntake(
+            services.bus.dispatch, services.repository, self.candidates, builds=self.builds
+        )
         self._clock = clock
         self._lanes = asyncio.Semaphore(LANES)
 

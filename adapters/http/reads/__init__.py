@@ -10,6 +10,7 @@ from adapters.http.reads import (
     analytics,
     artifacts,
     environments,
+    notification_rules,
     pipelines,
     projections,
     queues,
@@ -41,4 +42,5 @@ ROUTES = [
     *environments.ROUTES,
     *secrets.ROUTES,
     *schemas.ROUTES,
+    *notification_rules.ROUTES,
 ]

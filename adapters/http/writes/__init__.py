@@ -6,6 +6,8 @@ from adapters.http.writes.approvals import ApprovalsController
 from adapters.http.writes.artifacts import ArtifactsController
 from adapters.http.writes.data_subjects import DataSubjectsController
 from adapters.http.writes.environments import EnvironmentsController
+from adapters.http.writes.jenkins_builds import JenkinsBuildsController
+from adapters.http.writes.notification_rules import NotificationRulesController
 from adapters.http.writes.pipelines import PipelinesController
 from adapters.http.writes.projections import QuarantineController
 from adapters.http.writes.projects import ProjectsController
@@ -33,4 +35,6 @@ ROUTES = [
     SecretsController,
     StepSecretsController,
     ArtifactsController,
+    NotificationRulesController,
+    JenkinsBuildsController,
 ]

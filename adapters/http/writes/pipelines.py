@@ -47,6 +47,8 @@ class PipelineCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     parameters: Annotated[tuple[ParameterSpec, ...], Meta(max_length=ITEMS_MAX)] = ()
     triggers: Annotated[tuple[TriggerSpec, ...], Meta(max_length=ITEMS_MAX)] = ()
     concurrency: ConcurrencySpec | None = None
+    step_statuses: bool = False
+    """Report each step to the commit as its own status or check run, too."""
 
     def definition(self) -> PipelineDefinition:
         fields = msgspec.structs.asdict(self)
@@ -86,6 +88,7 @@ class PipelineUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     runs_timed_out: int | None = None
     degraded: bool | None = None
     schedules: Annotated[list[Any], Meta(max_length=ITEMS_MAX)] | None = None
+    step_statuses: bool | None = None
 
     def to_definition(self) -> PipelineDefinition:
         if self.definition is not None:
@@ -94,7 +97,14 @@ class PipelineUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             raise problem(422, "invalid_body", "give `name` and `steps`, or a `definition`")
         given = {
             k: v
-            for k in ("description", "tags", "parameters", "triggers", "concurrency")
+            for k in (
+                "description",
+                "tags",
+                "parameters",
+                "triggers",
+                "concurrency",
+                "step_statuses",
+            )
             if (v := getattr(self, k)) is not None
         }
         return PipelineDefinition(name=self.name, steps=self.steps, **given)

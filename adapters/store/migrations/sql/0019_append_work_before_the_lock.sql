@@ -65,6 +65,7 @@ DECLARE
     e_metadata json[];
     n_written  bigint;
     judged     boolean := false;
+    maybe_late boolean;    -- a conflict that a commit in flight may yet resolve
     i          integer;
     j          integer;
     ver        bigint;
@@ -131,6 +132,7 @@ BEGIN
         e_ver    := array_fill(NULL::bigint, ARRAY[n_events]);
         e_hash   := array_fill(NULL::bytea, ARRAY[n_events]);
         n_written := 0;
+        maybe_late := false;
         j := 1;
 
         FOR i IN 1 .. n_appends LOOP
@@ -147,6 +149,9 @@ BEGIN
             ELSIF coalesce(head_ver[i], 0) <> p_expected[i] THEN
                 o_status[i] := 'conflict';
                 o_actual[i] := coalesce(head_ver[i], 0);
+                -- Behind the expected version: a batch committing meanwhile (the writer's
+                -- next append to this stream, say) may bring it there; only the lock can tell.
+                maybe_late := maybe_late OR o_actual[i] < p_expected[i];
             ELSIF head_type[i] <> p_stream_types[i] THEN
                 o_status[i] := 'type_mismatch';
                 o_detail[i] := head_type[i];
@@ -178,8 +183,8 @@ BEGIN
 
         EXIT WHEN judged;  -- judged under the lock: final
         judged := true;
-        IF n_written = 0 THEN
-            -- Nothing to write (conflicts, replays): no lock, no position, nothing to check.
+        IF n_written = 0 AND NOT maybe_late THEN
+            -- Nothing to write (conflicts already past, replays): no lock, no position.
             -- A replay's answer needs no lock either: a stored key never changes.
             EXIT;
         END IF;
