@@ -24,6 +24,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from adapters.notifications.notifier import Notifier, run_notifier
+from adapters.outbound.attempt_log import AttemptLog
 from adapters.outbound.backoff import Backoff
 from adapters.outbound.delivery import Live, Message, Outbound, deliver, park
 from adapters.outbound.signing import secret_key
@@ -139,6 +140,8 @@ class Deliverer:
                 trust_env=False,
             )
             stack.push_async_callback(client.aclose)
+            log = AttemptLog(self.pool)
+            stack.push_async_callback(log.close)
             stack.push_async_callback(self._stop_all)  # first out: workers before the lock
             self.out = Outbound(
                 pool=self.pool,
@@ -151,6 +154,7 @@ class Deliverer:
                 ),
                 disable_after_parked=self.settings.outbound_disable_after_parked,
                 dispatch=self.dispatch,
+                log=log,
             )
             js = self.nats.jetstream()
             control = await self._control(js, stop)

@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 
 from adapters.outbound import attempts
+from adapters.outbound.attempt_log import AttemptLog
 from adapters.outbound.backoff import Backoff
 from adapters.outbound.sender import Answer, send
 from adapters.outbound.targets import AllowList
@@ -54,6 +55,8 @@ class Outbound:
     backoff: Backoff
     disable_after_parked: int
     dispatch: Dispatch
+    log: AttemptLog
+    """Where attempts are written, together."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,7 @@ async def deliver(
         outcome: attempts.Outcome = (
             "delivered" if answer.ok else "parked" if wait is None else "retrying"
         )
-        await attempts.record(
-            out.pool,
+        written = attempts.row(
             subscription_id=sub.id,
             message_id=message.message_id,
             event_position=message.position,
@@ -99,6 +101,7 @@ async def deliver(
             duration_ms=answer.duration_ms,
             outcome=outcome,
         )
+        await out.log.record(written)
         if wait is None:
             return answer, attempt
         if await _stopped_within(stop, wait, keep_alive):

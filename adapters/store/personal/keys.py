@@ -69,15 +69,22 @@ class SubjectKeys:
     async def ensure(self, conn: Conn, login: str, handles: Mapping[str, str]) -> tuple[str, bytes]:
         """The subject of `login` and its data key, created on first use, with its handles."""
         subject = await self.subject_id(conn, login)
-        wrapped = cipher.wrap(self._instance_key, subject, cipher.new_data_key())
-        # Concurrent first uses race to insert; the one stored wins and everyone uses it.
+        # Read first: the upsert below writes a new row version even when the key exists, and
+        # every event of one person (a webhook sender's pushes) would queue on that row's lock,
+        # one disk flush each.
         stored = await conn.fetchval(
-            "INSERT INTO data_subject_keys (subject_id, wrapped_key) VALUES ($1, $2) "
-            "ON CONFLICT (subject_id) DO UPDATE SET subject_id = EXCLUDED.subject_id "
-            "RETURNING wrapped_key",
-            subject,
-            wrapped,
+            "SELECT wrapped_key FROM data_subject_keys WHERE subject_id = $1", subject
         )
+        if stored is None:
+            wrapped = cipher.wrap(self._instance_key, subject, cipher.new_data_key())
+            # Concurrent first uses race to insert; the one stored wins and everyone uses it.
+            stored = await conn.fetchval(
+                "INSERT INTO data_subject_keys (subject_id, wrapped_key) VALUES ($1, $2) "
+                "ON CONFLICT (subject_id) DO UPDATE SET subject_id = EXCLUDED.subject_id "
+                "RETURNING wrapped_key",
+                subject,
+                wrapped,
+            )
         if handles:
             await conn.executemany(
                 "INSERT INTO data_subject_handles (handle, subject_id) VALUES ($1, $2) "
