@@ -12,7 +12,7 @@ checks it after its duplicate check, so:
 
 (`Nats-Expected-Last-Sequence` with counted sequences does not chain: when anything else moves
 the stream by one, the message behind a refused one finds the count right and is stored
-ahead of it. tests/integration/relay/test_pipeline.py shows the chain holding there.)
+ahead of it. tests/integration/relay/test_relay_pipeline.py shows the chain holding there.)
 
 When a publish fails, the messages before it are acknowledged and the caller resumes from it.
 The stream's last message is then unknown (the failed one may have been stored, another
