@@ -63,6 +63,10 @@ class SecretSealer(Protocol):
 
     async def seal(self, plain: str) -> str: ...
 
+    async def forget(self, sealed: str) -> bool:
+        """Make what `sealed` stands for unrecoverable; False if nothing was kept for it (an
+        older event that holds the value sealed in itself cannot be changed)."""
+
 
 class DataSubjects(Protocol):
     """The data subjects' keys, kept outside the events table: deleting one erases a person."""

@@ -129,9 +129,10 @@ async def delete_subscription(
         command.subscription_id, context, deps, project_id=command.project_id
     )
     subscription.delete(at=context.at)
-    return answer(
-        subscription, await deps.repository.save(subscription, metadata=context.metadata())
-    )
+    saved = await deps.repository.save(subscription, metadata=context.metadata())
+    # After the event: a failed save must not leave a live subscription unable to sign.
+    await deps.sealer.forget(subscription.sealed_secret)
+    return answer(subscription, saved)
 
 
 async def disable_subscription(

@@ -67,6 +67,20 @@ class KeptSecrets:
         )
         return f"{REF_PREFIX}{ref}"
 
+    async def forget(self, sealed: str) -> bool:
+        """Delete the kept row (and with it the value's data key): no key opens it any more."""
+        if sealed.startswith(REF_PREFIX):
+            try:
+                ref = UUID(sealed[len(REF_PREFIX) :])
+            except ValueError:
+                return False
+            status = await self._pool.execute("DELETE FROM kept_secrets WHERE ref = $1", ref)
+        else:
+            status = await self._pool.execute(
+                "DELETE FROM kept_secrets WHERE sealed_digest = $1", digest_of(sealed)
+            )
+        return status != "DELETE 0"
+
     async def unseal(self, sealed: str) -> str:
         """The value an event's `sealed_secret` stands for; SecretUnsealError if unreadable."""
         if sealed.startswith(REF_PREFIX):

@@ -43,6 +43,9 @@ class Sealer:
     async def seal(self, plain: str) -> str:
         return f"sealed:{plain[::-1]}"
 
+    async def forget(self, sealed: str) -> bool:
+        return False  # the value is in the sealed text itself: nothing kept to delete
+
 
 class Secrets:
     def new_api_key(self, key_id: UUID) -> NewApiKey:

@@ -52,6 +52,9 @@ class OlderSealer:
     async def seal(self, plain: str) -> str:
         return self._box.seal(plain)
 
+    async def forget(self, sealed: str) -> bool:
+        return False  # sealed into the event itself: nothing kept to delete
+
 
 def context() -> CommandContext:
     return CommandContext(principal=ADMIN, at=datetime.now(UTC), correlation_id="c")

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from adapters.platform.secrets import SecretUnsealError
 from tests.integration.api.queries_support import (
     get,
     project,
@@ -45,9 +46,13 @@ async def test_created_with_a_secret_shown_once_then_listed_without_it(
     assert made["secret"].encode() not in repr(events).encode()
 
 
-async def test_deleted_is_kept_as_deleted_and_cannot_be_deleted_twice(client, admin) -> None:
+async def test_deleted_is_kept_as_deleted_and_cannot_be_deleted_twice(
+    client, admin, services
+) -> None:
     home = await project(client, admin)
     made = await create(client, admin, home)
+    sealed = (await services.store.read_stream(made["id"]))[0].data["sealed_secret"]
+    assert await services.box.unseal(sealed) == made["secret"]
 
     gone = await client.delete(f"{path(home)}/{made['id']}", headers=admin)
     again = await client.delete(f"{path(home)}/{made['id']}", headers=admin)
@@ -56,6 +61,8 @@ async def test_deleted_is_kept_as_deleted_and_cannot_be_deleted_twice(client, ad
     assert again.status_code == 409
     one = await get(client, admin, f"{path(home)}/{made['id']}", at=gone.json()["position"])
     assert one["status"] == "deleted"
+    with pytest.raises(SecretUnsealError):  # its signing secret is gone with it
+        await services.box.unseal(sealed)
 
 
 async def test_disable_and_enable_with_a_reason(client, admin) -> None:
