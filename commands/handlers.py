@@ -12,6 +12,7 @@ from commands import (
     dispatch,
     environments,
     pipelines,
+    project_settings,
     projects,
     quarantine,
     queues,
@@ -49,4 +50,5 @@ HANDLERS: dict[type, Handler] = {
     **concurrency.HANDLERS,
     **schedule_skips.HANDLERS,
     **artifacts.HANDLERS,
+    **project_settings.HANDLERS,
 }

@@ -7,6 +7,7 @@ from adapters.http.writes.artifacts import ArtifactsController
 from adapters.http.writes.data_subjects import DataSubjectsController
 from adapters.http.writes.environments import EnvironmentsController
 from adapters.http.writes.pipelines import PipelinesController
+from adapters.http.writes.project_settings import ProjectSettingsController
 from adapters.http.writes.projections import QuarantineController
 from adapters.http.writes.projects import ProjectsController
 from adapters.http.writes.runners import RunnersController
@@ -33,4 +34,5 @@ ROUTES = [
     SecretsController,
     StepSecretsController,
     ArtifactsController,
+    ProjectSettingsController,
 ]
