@@ -15,6 +15,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from adapters.mcp import (
     analytics_tools,
     approval_tools,
+    artifact_tools,
     history,
     pipeline_tools,
     run_tools,
@@ -41,6 +42,7 @@ def mcp_server() -> Server:
             *approval_tools.TOOLS,
             *secret_tools.TOOLS,
             *analytics_tools.TOOLS,
+            *artifact_tools.TOOLS,
         )
     )
     return Server(

@@ -86,6 +86,12 @@ async def list_artifacts(request: Req, run_id: FromPath[UUID]) -> Response[RunAr
     "`Range` support (206; 416 for a range it cannot serve). `ETag` is its sha256.",
 )
 async def download_artifact(request: Req, run_id: FromPath[UUID], name: FromPath[str]) -> Stream:
+    return await artifact_response(request, run_id, name)
+
+
+async def artifact_response(request: Req, run_id: UUID, name: str) -> Stream:
+    """The artifact's bytes for whoever `request.user` is (an API caller or a dashboard
+    session): 404 for a run or artifact the caller cannot see, 410 once deleted."""
     query = ONE.parse(request.query_params.dict())
     projects = project_ids(project_filter(request.user, None))
     if len(name) > KEY_MAX:
