@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 import msgspec
@@ -402,9 +402,16 @@ class Run(
             aggregate.artifacts.pop((self.kind, self.name), None)
 
     class CacheRestored(Event):
-        """Before a step: its cache key was found (`hit`, on `branch`) or not."""
+        """Before a step: an entry for its cache key was found (`hit`, on `branch`) or not.
+
+        `matched_key` is the key of the entry restored: `key` itself, or (when `restore_key`
+        is set) the newest entry whose key starts with that `restore_keys` prefix. `exact`:
+        `key` itself on the run's own branch (the step then saves nothing). Schema v2 added
+        `matched_key` and `restore_key`; a v1 hit matched `key` itself.
+        """
 
         event_type: ClassVar[str] = "CacheRestored"
+        schema_version: ClassVar[int] = 2
         step: str
         attempt: int
         key: str
@@ -412,6 +419,13 @@ class Run(
         exact: bool
         branch: str
         object_key: str
+        matched_key: str
+        restore_key: str
+
+        @staticmethod
+        def upcast_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+            matched = data["key"] if data["hit"] else ""
+            return {**data, "matched_key": matched, "restore_key": ""}
 
         def apply(self, aggregate: Run) -> None:
             aggregate.cache_records += 1

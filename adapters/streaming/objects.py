@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
@@ -77,6 +78,40 @@ async def stat(store: ObjectStore, key: str) -> Stored:
     return Stored(
         key=key, size=info.size or 0, sha256=_hex(info.digest), description=info.description or ""
     )
+
+
+async def newest_with_prefix(
+    store: ObjectStore, prefix: str, *, description: Callable[[str], bool] = lambda _: True
+) -> Stored | None:
+    """The most recently stored object whose name starts with `prefix` (and whose description
+    `description` accepts), if any.
+
+    The object store has no index by name prefix: this reads every object's metadata (one
+    message per object, not its chunks) and filters here.
+    """
+    try:
+        infos = await store.list(ignore_deletes=True)
+    except NotFoundError:
+        return None
+    found = [
+        i
+        for i in infos
+        if i.name.startswith(prefix) and not i.deleted and description(i.description or "")
+    ]
+    if not found:
+        return None
+    info = max(found, key=lambda i: (_moment(i.mtime), i.name))
+    return Stored(
+        key=info.name, size=info.size or 0, sha256=_hex(info.digest),
+        description=info.description or "",
+    )  # fmt: skip
+
+
+def _moment(mtime: str | None) -> datetime:
+    try:
+        return datetime.fromisoformat(mtime or "")
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 async def delete(store: ObjectStore, key: str) -> bool:

@@ -11,6 +11,7 @@ sha256, object key, retention; never the content.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 from collections.abc import Callable
@@ -39,6 +40,7 @@ from adapters.streaming.objects import (
     Stored,
     bucket,
     download_file,
+    newest_with_prefix,
     put_file,
     stat,
 )
@@ -128,29 +130,53 @@ class StepFiles:
         self._note(f"artifact {name} downloaded ({found.size} bytes)")
 
     async def _restore_cache(self) -> None:
+        """`key` itself, then each `restore_keys` prefix (the newest entry that starts with it),
+        on the run's branch, then the same on the default branch: GitHub's order."""
         assert self.files.cache is not None
-        files = self.files
+        files, cache = self.files, self.files.cache
         try:
-            key = await asyncio.to_thread(evaluate_key, files.cache.key, self.work)
+            key = await asyncio.to_thread(evaluate_key, cache.key, self.work)
+            prefixes = [await asyncio.to_thread(evaluate_key, t, self.work)
+                        for t in cache.restore_keys]  # fmt: skip
         except InvalidValue as exc:
             raise FilesFailed(f"cache key: {exc}") from None
         self._cache_key = key
         store = await bucket(self._js, CACHES_BUCKET)
-        branches = dict.fromkeys((files.branch, files.default_branch))
-        for branch in branches:
-            object_key = self._cache_object(branch, key)
-            try:
-                await stat(store, object_key)
-            except Missing:
+        for branch in dict.fromkeys((files.branch, files.default_branch)):
+            found, prefix = await self._cache_entry(store, branch, key, prefixes)
+            if found is None:
                 continue
-            await self._fetch_tar(CACHES_BUCKET, object_key)
-            self._cache_exact = branch == files.branch
-            self._note(f"cache hit: {key} (branch {branch})")
+            await self._fetch_tar(CACHES_BUCKET, found.key)
+            matched = found.key.removeprefix(self._cache_object(branch, ""))
+            self._cache_exact = branch == files.branch and not prefix
+            how = f" by restore key {prefix}" if prefix else ""
+            self._note(f"cache hit: {matched}{how} (branch {branch})")
             await self._record_cache(outcome="restored", key=key, branch=branch, hit=True,
-                                     exact=self._cache_exact, object_key=object_key)  # fmt: skip
+                                     exact=self._cache_exact, object_key=found.key,
+                                     matched_key=matched, restore_key=prefix)  # fmt: skip
             return
         self._note(f"cache miss: {key}")
         await self._record_cache(outcome="restored", key=key, branch=files.branch, hit=False)
+
+    async def _cache_entry(
+        self, store: Any, branch: str, key: str, prefixes: list[str]
+    ) -> tuple[Stored | None, str]:
+        """The entry for `key` on `branch`, else the newest one a prefix finds (and which)."""
+        with contextlib.suppress(Missing):
+            return await stat(store, self._cache_object(branch, key)), ""
+        for prefix in prefixes:
+            if not prefix:
+                continue  # a prefix of only hashFiles of nothing would match every entry
+            found = await newest_with_prefix(
+                store,
+                self._cache_object(branch, prefix),
+                # A name is <project>/<pipeline>/<branch>/<key> and both may hold '/': an
+                # entry saved with its branch in the description must be of this branch.
+                description=lambda d, b=branch: d in ("tar", _cache_description(b)),
+            )
+            if found is not None:
+                return found, prefix
+        return None, ""
 
     # After
 
@@ -196,7 +222,9 @@ class StepFiles:
         branch = self.files.branch
         object_key = self._cache_object(branch, self._cache_key)
         store = await bucket(self._js, CACHES_BUCKET)
-        stored = await self._put_tar(store, object_key, found, "cache")
+        stored = await self._put_tar(
+            store, object_key, found, "cache", description=_cache_description(branch)
+        )
         await self._record_cache(outcome="saved", key=self._cache_key, branch=branch,
                                  object_key=object_key, size=stored.size,
                                  sha256=stored.sha256)  # fmt: skip
@@ -219,12 +247,14 @@ class StepFiles:
     def _entries(self, patterns: tuple[str, ...]) -> list[Path]:
         return entries(self.work, matched(self.work, patterns))
 
-    async def _put_tar(self, store: Any, key: str, found: list[Path], what: str) -> Stored:
+    async def _put_tar(
+        self, store: Any, key: str, found: list[Path], what: str, *, description: str = "tar"
+    ) -> Stored:
         self._check_size(await asyncio.to_thread(total_size, found), what)
         scratch = await asyncio.to_thread(self._folders.scratch, self.job.run_id)
         with tempfile.NamedTemporaryFile(dir=scratch, suffix=".tar") as archive:
             await asyncio.to_thread(pack, self.work, found, Path(archive.name))
-            return await put_file(store, key, Path(archive.name), description="tar")
+            return await put_file(store, key, Path(archive.name), description=description)
 
     async def _fetch_tar(self, bucket_name: str, key: str) -> None:
         scratch = await asyncio.to_thread(self._folders.scratch, self.job.run_id)
@@ -258,6 +288,10 @@ class StepFiles:
         await self._api.post(f"/api/v1/pipeline-runs/{self.job.run_id}/caches", body,
                              key=f"{self._record_key}:cache-{outcome}",
                              retry_for_s=RECORD_RETRY_S)  # fmt: skip
+
+
+def _cache_description(branch: str) -> str:
+    return f"tar branch={branch}"
 
 
 async def _is_file(path: Path) -> bool:
