@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from adapters.streaming.objects import (
     CACHES_BUCKET,
     Missing,
     Stored,
+    TransferStopped,
     bucket,
     download_file,
     newest_with_prefix,
@@ -82,7 +84,17 @@ class StepFiles:
         self._record_key = record_key
         self._cache_exact = False
         self._cache_key = ""
+        self._stop = threading.Event()
         self.work = folders.step(job.run_id, job.step)
+
+    def interrupt(self) -> None:
+        """Stop the transfer under way (the step was cancelled): within a chunk it fails with
+        TransferStopped, and what it had sent or written is removed."""
+        self._stop.set()
+
+    def _check_stopped(self) -> None:
+        if self._stop.is_set():
+            raise TransferStopped("stopped")
 
     # Before
 
@@ -91,10 +103,13 @@ class StepFiles:
         self.work = await asyncio.to_thread(self._folders.fresh_step, job.run_id, job.step)
         if files.workspace == "inherit":
             for need in files.needs:
+                self._check_stopped()
                 await self._inherit(need)
         for name in files.download:
+            self._check_stopped()
             await self._download(name)
         if files.cache is not None:
+            self._check_stopped()
             await self._restore_cache()
         return self.work
 
@@ -119,12 +134,13 @@ class StepFiles:
             found = await stat(await bucket(self._js, ARTIFACTS_BUCKET), key)
         except Missing:
             raise FilesFailed(f"artifact {name} was not uploaded (or has expired)") from None
+        self._note(f"artifact {name}: downloading {found.size} bytes")
         if found.description.startswith("file:"):
             target = self.work / found.description.removeprefix("file:")
             if not _inside(target, self.work):
                 raise FilesFailed(f"artifact {name} names a path outside the workspace")
             await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
-            await download_file(self._js, ARTIFACTS_BUCKET, key, target)
+            await download_file(self._js, ARTIFACTS_BUCKET, key, target, stop=self._stop)
         else:
             await self._fetch_tar(ARTIFACTS_BUCKET, key)
         self._note(f"artifact {name} downloaded ({found.size} bytes)")
@@ -184,10 +200,13 @@ class StepFiles:
         """Keep what the step made: artifacts unless it was stopped, cache on success, and
         its workspace for the steps that need it."""
         if status in ("succeeded", "failed") and self.files.artifacts:
+            self._check_stopped()
             await self._upload_artifact()
         if status == "succeeded" and self.files.cache is not None:
+            self._check_stopped()
             await self._save_cache()
         if self.files.dependents:
+            self._check_stopped()
             await self._upload_workspace()
         await asyncio.to_thread(self._folders.mark_done, self.job.run_id, self.job.step)
 
@@ -197,8 +216,11 @@ class StepFiles:
         store = await bucket(self._js, ARTIFACTS_BUCKET)
         single = self.work / patterns[0]
         if len(patterns) == 1 and is_plain_path(patterns[0]) and await _is_file(single):
-            self._check_size((await asyncio.to_thread(single.stat)).st_size, "artifact")
-            stored = await put_file(store, key, single, description=f"file:{patterns[0]}")
+            size = (await asyncio.to_thread(single.stat)).st_size
+            self._check_size(size, "artifact")
+            self._note(f"artifact {job.step}: uploading {patterns[0]} ({size} bytes)")
+            stored = await put_file(store, key, single, description=f"file:{patterns[0]}",
+                                    stop=self._stop)  # fmt: skip
             path, form = patterns[0], "file"
         else:
             found = await asyncio.to_thread(self._entries, patterns)
@@ -238,7 +260,8 @@ class StepFiles:
             self._check_size(size, "workspace")
             store = await bucket(self._js, ARTIFACTS_BUCKET)
             stored = await put_file(store, workspace_key(job.run_id, job.step),
-                                    Path(archive.name), description="tar")  # fmt: skip
+                                    Path(archive.name), description="tar",
+                                    stop=self._stop)  # fmt: skip
         await self._record_artifact(stored, kind="workspace", form="tar", path="",
                                     days=self.files.workspace_retention_days)  # fmt: skip
 
@@ -254,13 +277,20 @@ class StepFiles:
         scratch = await asyncio.to_thread(self._folders.scratch, self.job.run_id)
         with tempfile.NamedTemporaryFile(dir=scratch, suffix=".tar") as archive:
             await asyncio.to_thread(pack, self.work, found, Path(archive.name))
-            return await put_file(store, key, Path(archive.name), description=description)
+            return await put_file(
+                store, key, Path(archive.name), description=description, stop=self._stop
+            )
 
     async def _fetch_tar(self, bucket_name: str, key: str) -> None:
         scratch = await asyncio.to_thread(self._folders.scratch, self.job.run_id)
-        with tempfile.NamedTemporaryFile(dir=scratch, suffix=".tar") as archive:
-            await download_file(self._js, bucket_name, key, Path(archive.name))
-            await asyncio.to_thread(unpack, Path(archive.name), self.work)
+        # Not deleted by the temporary file itself: a failed download removes it first.
+        with tempfile.NamedTemporaryFile(dir=scratch, suffix=".tar", delete=False) as archive:
+            archive_path = Path(archive.name)
+        try:
+            await download_file(self._js, bucket_name, key, archive_path, stop=self._stop)
+            await asyncio.to_thread(unpack, archive_path, self.work)
+        finally:
+            archive_path.unlink(missing_ok=True)  # noqa: ASYNC240
 
     def _check_size(self, size: int, what: str) -> None:
         if size > self._max_bytes:
