@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import tempfile
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -88,7 +89,9 @@ async def run_attempt(
         checked_out = None
         if job.checkout is not None:
             try:
-                checked_out = await _check_out(job, workspace, shipper, watch, secret_env)
+                checked_out = await _check_out(
+                    job, workspace, shipper, watch, secret_env, mirrors_in(work_dir)
+                )
             except CheckoutFailed as exc:
                 shipper.note(f"checkout failed: {exc}")
                 return Outcome(
@@ -152,6 +155,7 @@ async def _check_out(
     shipper: LogShipper,
     watch: StopWatch,
     secret_env: Mapping[str, str] | None,
+    mirrors: Path,
 ) -> CheckedOut | None:
     """The checkout, within the step's timeout; None if the step is stopped meanwhile."""
     assert job.checkout is not None
@@ -162,7 +166,7 @@ async def _check_out(
             raise CheckoutFailed(f"no value for its token secret {job.checkout.token_secret}")
     fetch = asyncio.create_task(
         check_out(job.checkout, workspace.work, note=shipper.note, token=token,
-                  private=workspace.root)
+                  private=workspace.root, mirrors=mirrors, project=str(job.project_id))
     )  # fmt: skip
     stopped = asyncio.create_task(watch.stopped.wait())
     try:
@@ -205,6 +209,11 @@ async def _transfer(files: StepFiles, work: Coroutine[Any, Any, T], watch: StopW
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
     raise TransferInterrupted(watch.reason)
+
+
+def mirrors_in(work_dir: Path | None) -> Path:
+    """Where this runner keeps its repository mirrors (adapters/runner/git_mirror.py)."""
+    return (work_dir or Path(tempfile.gettempdir())) / "flowledger-git-mirrors"
 
 
 def _files_failed(shipper: LogShipper, reason: str) -> Outcome:

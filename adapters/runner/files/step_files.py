@@ -33,6 +33,7 @@ from adapters.runner.files.packing import (
     unpack,
 )
 from adapters.runner.files.workspaces import RunFolders
+from adapters.runner.git_mirror import make_self_contained
 from adapters.streaming.jobs import Job, JobFiles
 from adapters.streaming.objects import (
     ARTIFACTS_BUCKET,
@@ -255,6 +256,8 @@ class StepFiles:
     async def _upload_workspace(self) -> None:
         job = self.job
         scratch = await asyncio.to_thread(self._folders.scratch, job.run_id)
+        # A checkout borrowing this runner's mirror would be broken elsewhere: own it first.
+        await asyncio.to_thread(make_self_contained, self.work)
         with tempfile.NamedTemporaryFile(dir=scratch, suffix=".tar") as archive:
             size = await asyncio.to_thread(pack_folder, self.work, Path(archive.name))
             self._check_size(size, "workspace")
