@@ -21,7 +21,7 @@ from projections.paging import (
     get_by_id,
     page_query,
 )
-from projections.rows import ident, load, occurred_at, save
+from projections.rows import Row, fold_row_per_stream, ident, occurred_at
 
 
 class ApiKeyRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,36 +79,37 @@ class ApiKeysProjection:
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:
         events = [e for e in events if e.type in self.event_types]
-        touched = {e.stream_id for e in events}
-        rows = {r["id"]: r for r in await load(conn, schema, "api_keys", "id", touched)}
-        for event in events:
-            d = event.data
-            at = occurred_at(d)
-            if event.type == "ApiKeyIssued":
-                # Picked field by field: the event also carries the secret's hash.
-                rows[event.stream_id] = {
-                    "id": event.stream_id,
-                    "name": d["name"],
-                    "project_id": d["project_id"],
-                    "scopes": d["scopes"],
-                    "prefix": d["prefix"],
-                    "status": ApiKeyStatus.ACTIVE,
-                    "expires_at": d["expires_at"],
-                    "issued_by": d["issued_by"],
-                    "created_at": at,
-                    "revoked_at": None,
-                    "revoked_by": None,
-                    "revoked_reason": None,
-                }
-            elif event.type == "ApiKeyRevoked":
-                rows[event.stream_id].update(
-                    status=ApiKeyStatus.REVOKED,
-                    revoked_at=at,
-                    revoked_by=d["revoked_by"],
-                    revoked_reason=d["reason"],
-                )
-            rows[event.stream_id]["stream_version"] = event.version
-        await save(conn, schema, "api_keys", rows.values(), key=("id",), columns=API_KEY_COLUMNS)
+        await fold_row_per_stream(
+            conn, schema, "api_keys", events, _fold, first="ApiKeyIssued", columns=API_KEY_COLUMNS
+        )
+
+
+def _fold(row: Row, event: EventEnvelope) -> None:
+    d = event.data
+    at = occurred_at(d)
+    if event.type == "ApiKeyIssued":
+        # Picked field by field: the event also carries the secret's hash.
+        row.update(
+            id=event.stream_id,
+            name=d["name"],
+            project_id=d["project_id"],
+            scopes=d["scopes"],
+            prefix=d["prefix"],
+            status=ApiKeyStatus.ACTIVE,
+            expires_at=d["expires_at"],
+            issued_by=d["issued_by"],
+            created_at=at,
+            revoked_at=None,
+            revoked_by=None,
+            revoked_reason=None,
+        )
+    else:
+        row.update(
+            status=ApiKeyStatus.REVOKED,
+            revoked_at=at,
+            revoked_by=d["revoked_by"],
+            revoked_reason=d["reason"],
+        )
 
 
 API_KEY_SORTS = {"created_at": SortKey("created_at"), "name": SortKey("name", str)}

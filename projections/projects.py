@@ -21,7 +21,7 @@ from projections.paging import (
     get_by_id,
     page_query,
 )
-from projections.rows import ident, load, occurred_at, save
+from projections.rows import Row, fold_row_per_stream, ident, occurred_at
 
 
 class ProjectRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,30 +73,31 @@ class ProjectsProjection:
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:
         events = [e for e in events if e.type in self.event_types]
-        touched = {e.stream_id for e in events}
-        rows = {r["id"]: r for r in await load(conn, schema, "projects", "id", touched)}
-        for event in events:
-            d = event.data
-            at = occurred_at(d)
-            if event.type == "ProjectCreated":
-                rows[event.stream_id] = {
-                    "id": event.stream_id,
-                    "name": d["name"],
-                    "slug": d["slug"],
-                    "description": d["description"],
-                    "status": ProjectStatus.ACTIVE,
-                    "created_at": at,
-                    "default_queue_timeout_s": None,
-                }
-            row = rows[event.stream_id]
-            if event.type == "ProjectRenamed":
-                row["name"] = d["name"]
-            elif event.type == "ProjectArchived":
-                row["status"] = ProjectStatus.ARCHIVED
-            elif event.type == "ProjectQueueTimeoutSet":
-                row["default_queue_timeout_s"] = d["default_queue_timeout_s"]
-            row.update(updated_at=at, stream_version=event.version)
-        await save(conn, schema, "projects", rows.values(), key=("id",), columns=PROJECT_COLUMNS)
+        await fold_row_per_stream(
+            conn, schema, "projects", events, _fold, first="ProjectCreated", columns=PROJECT_COLUMNS
+        )
+
+
+def _fold(row: Row, event: EventEnvelope) -> None:
+    d = event.data
+    at = occurred_at(d)
+    if event.type == "ProjectCreated":
+        row.update(
+            id=event.stream_id,
+            name=d["name"],
+            slug=d["slug"],
+            description=d["description"],
+            status=ProjectStatus.ACTIVE,
+            created_at=at,
+            default_queue_timeout_s=None,
+        )
+    elif event.type == "ProjectRenamed":
+        row["name"] = d["name"]
+    elif event.type == "ProjectArchived":
+        row["status"] = ProjectStatus.ARCHIVED
+    elif event.type == "ProjectQueueTimeoutSet":
+        row["default_queue_timeout_s"] = d["default_queue_timeout_s"]
+    row["updated_at"] = at
 
 
 PROJECT_SORTS = {"created_at": SortKey("created_at"), "name": SortKey("name", str)}

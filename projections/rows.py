@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import msgspec
 
+from domain.envelope import EventEnvelope
 from domain.registry import OCCURRED_AT
 
 Row = dict[str, Any]
@@ -76,3 +77,34 @@ async def save(
         f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}",
         _encoder.encode(rows).decode(),
     )
+
+
+class MissingRow(LookupError):
+    """An event for a stream whose first event the view never saw."""
+
+
+async def fold_row_per_stream(
+    conn: asyncpg.Connection,
+    schema: str,
+    table: str,
+    events: Sequence[EventEnvelope],
+    fold: Callable[[Row, EventEnvelope], None],
+    *,
+    first: str,
+    columns: tuple[str, ...],
+) -> None:
+    """For views holding one row per stream (keyed `id`): load the rows the batch touches, let
+    `fold` update each event's row in place (an empty one for the stream's `first` event type),
+    and save them in one statement.
+    """
+    touched = {e.stream_id for e in events}
+    rows = {r["id"]: r for r in await load(conn, schema, table, "id", touched)}
+    for event in events:
+        if event.type == first:
+            rows[event.stream_id] = {}
+        row = rows.get(event.stream_id)
+        if row is None:
+            raise MissingRow(f"{table}: {event.type} at {event.position} before any {first}")
+        fold(row, event)
+        row["stream_version"] = event.version
+    await save(conn, schema, table, rows.values(), key=("id",), columns=columns)

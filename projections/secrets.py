@@ -16,7 +16,7 @@ import msgspec
 from domain.envelope import EventEnvelope
 from projections.degraded import stream_degraded, table_columns, with_degraded
 from projections.paging import Page, PageResult, SortKey, Where, fetch_page, page_query
-from projections.rows import ident, load, occurred_at, save
+from projections.rows import Row, fold_row_per_stream, ident, occurred_at
 
 
 class SecretRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,28 +77,28 @@ class SecretsProjection:
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:
         events = [e for e in events if e.type in self.event_types]
-        touched = {e.stream_id for e in events}
-        rows = {r["id"]: r for r in await load(conn, schema, "secrets", "id", touched)}
-        for event in events:
-            d = event.data
-            at = occurred_at(d)
-            if event.type == "SecretCreated":
-                rows[event.stream_id] = {
-                    "id": event.stream_id,
-                    "project_id": d["project_id"],
-                    "name": d["name"],
-                    "environment": d["environment"],
-                    "created_at": at,
-                }
-            row = rows[event.stream_id]
-            row.update(
-                secret_version=d["secret_version"],
-                deleted=event.type == "SecretDeleted",
-                updated_at=at,
-                updated_by=d["by"],
-                stream_version=event.version,
-            )
-        await save(conn, schema, "secrets", rows.values(), key=("id",), columns=SECRET_COLUMNS)
+        await fold_row_per_stream(
+            conn, schema, "secrets", events, _fold, first="SecretCreated", columns=SECRET_COLUMNS
+        )
+
+
+def _fold(row: Row, event: EventEnvelope) -> None:
+    d = event.data
+    at = occurred_at(d)
+    if event.type == "SecretCreated":
+        row.update(
+            id=event.stream_id,
+            project_id=d["project_id"],
+            name=d["name"],
+            environment=d["environment"],
+            created_at=at,
+        )
+    row.update(
+        secret_version=d["secret_version"],
+        deleted=event.type == "SecretDeleted",
+        updated_at=at,
+        updated_by=d["by"],
+    )
 
 
 SECRET_SORTS = {"name": SortKey("name", str), "updated_at": SortKey("updated_at")}

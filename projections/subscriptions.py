@@ -13,7 +13,7 @@ from domain.envelope import EventEnvelope
 from domain.subscription import SubscriptionStatus
 from projections.degraded import stream_degraded, table_columns, with_degraded
 from projections.paging import Page, PageResult, SortKey, Where, fetch_page, get_by_id, page_query
-from projections.rows import ident, load, occurred_at, save
+from projections.rows import Row, fold_row_per_stream, ident, occurred_at
 
 
 class SubscriptionRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,32 +71,37 @@ class SubscriptionsProjection:
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:
         events = [e for e in events if e.type in self.event_types]
-        touched = {e.stream_id for e in events}
-        rows = {r["id"]: r for r in await load(conn, schema, "subscriptions", "id", touched)}
-        for event in events:
-            d, at = event.data, occurred_at(event.data)
-            if event.type == "SubscriptionCreated":
-                # Field by field: the event also carries the sealed secret.
-                rows[event.stream_id] = {
-                    "id": event.stream_id,
-                    "project_id": d["project_id"],
-                    "url": d["url"],
-                    "event_types": d["event_types"],
-                    "status": SubscriptionStatus.ENABLED,
-                    "disabled_reason": "",
-                    "parked": 0,
-                    "last_parked_at": None,
-                    "created_at": at,
-                }
-            row = rows[event.stream_id]
-            if event.type == "SubscriptionDeliveryParked":
-                row.update(parked=row["parked"] + 1, last_parked_at=at)
-            elif status := _STATUS.get(event.type):
-                row.update(status=status, disabled_reason=d.get("reason", ""))
-            row.update(updated_at=at, stream_version=event.version)
-        await save(
-            conn, schema, "subscriptions", rows.values(), key=("id",), columns=SUBSCRIPTION_COLUMNS
+        await fold_row_per_stream(
+            conn,
+            schema,
+            "subscriptions",
+            events,
+            _fold,
+            first="SubscriptionCreated",
+            columns=SUBSCRIPTION_COLUMNS,
         )
+
+
+def _fold(row: Row, event: EventEnvelope) -> None:
+    d, at = event.data, occurred_at(event.data)
+    if event.type == "SubscriptionCreated":
+        # Field by field: the event also carries the sealed secret.
+        row.update(
+            id=event.stream_id,
+            project_id=d["project_id"],
+            url=d["url"],
+            event_types=d["event_types"],
+            status=SubscriptionStatus.ENABLED,
+            disabled_reason="",
+            parked=0,
+            last_parked_at=None,
+            created_at=at,
+        )
+    elif event.type == "SubscriptionDeliveryParked":
+        row.update(parked=row["parked"] + 1, last_parked_at=at)
+    elif status := _STATUS.get(event.type):
+        row.update(status=status, disabled_reason=d.get("reason", ""))
+    row["updated_at"] = at
 
 
 SUBSCRIPTION_SORTS = {"created_at": SortKey("created_at"), "updated_at": SortKey("updated_at")}

@@ -14,7 +14,7 @@ from domain.webhook_delivery import Outcome
 from domain.webhook_source import Kind
 from projections.degraded import stream_degraded, table_columns, with_degraded
 from projections.paging import Page, PageResult, SortKey, Where, fetch_page, get_by_id, page_query
-from projections.rows import ident, load, occurred_at, save
+from projections.rows import Row, fold_row_per_stream, ident, occurred_at
 
 PENDING = "pending"
 """The `outcome` filter's word for a delivery not processed yet (its outcome is null)."""
@@ -76,34 +76,41 @@ class WebhookDeliveriesProjection:
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:
         events = [e for e in events if e.type in self.event_types]
-        touched = {e.stream_id for e in events}
-        rows = {r["id"]: r for r in await load(conn, schema, "webhook_deliveries", "id", touched)}
-        for event in events:
-            d = event.data
-            if event.type == "WebhookReceived":
-                # Picked field by field: the raw payload (up to 25 MiB) stays in the event.
-                rows[event.stream_id] = {
-                    "id": event.stream_id,
-                    "source_id": d["source_id"],
-                    "project_id": d["project_id"],
-                    "kind": d["source_kind"],
-                    "event": d["event"],
-                    "delivery_id": d["delivery_id"],
-                    "received_at": occurred_at(d),
-                    "outcome": None,
-                    "runs": [],
-                    "reason": "",
-                    "processed_at": None,
-                }
-            else:
-                rows[event.stream_id].update(
-                    outcome=d["outcome"],
-                    runs=d["runs"],
-                    reason=d["reason"],
-                    processed_at=occurred_at(d),
-                )
-            rows[event.stream_id]["stream_version"] = event.version
-        await save(conn, schema, "webhook_deliveries", rows.values(), key=("id",), columns=COLUMNS)
+        await fold_row_per_stream(
+            conn,
+            schema,
+            "webhook_deliveries",
+            events,
+            _fold,
+            first="WebhookReceived",
+            columns=COLUMNS,
+        )
+
+
+def _fold(row: Row, event: EventEnvelope) -> None:
+    d = event.data
+    if event.type == "WebhookReceived":
+        # Picked field by field: the raw payload (up to 25 MiB) stays in the event.
+        row.update(
+            id=event.stream_id,
+            source_id=d["source_id"],
+            project_id=d["project_id"],
+            kind=d["source_kind"],
+            event=d["event"],
+            delivery_id=d["delivery_id"],
+            received_at=occurred_at(d),
+            outcome=None,
+            runs=[],
+            reason="",
+            processed_at=None,
+        )
+    else:
+        row.update(
+            outcome=d["outcome"],
+            runs=d["runs"],
+            reason=d["reason"],
+            processed_at=occurred_at(d),
+        )
 
 
 WEBHOOK_DELIVERY_SORTS = {

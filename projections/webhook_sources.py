@@ -21,7 +21,7 @@ from projections.paging import (
     get_by_id,
     page_query,
 )
-from projections.rows import ident, load, occurred_at, save
+from projections.rows import Row, fold_row_per_stream, ident, occurred_at
 
 
 class WebhookSourceRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,38 +79,38 @@ class WebhookSourcesProjection:
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:
         events = [e for e in events if e.type in self.event_types]
-        touched = {e.stream_id for e in events}
-        rows = {r["id"]: r for r in await load(conn, schema, "webhook_sources", "id", touched)}
-        for event in events:
-            d = event.data
-            at = occurred_at(d)
-            if event.type == "WebhookSourceRegistered":
-                # Picked field by field: the event also carries the sealed secret.
-                rows[event.stream_id] = {
-                    "id": event.stream_id,
-                    "project_id": d["project_id"],
-                    "kind": d["kind"],
-                    "name": d["name"],
-                    "status": WebhookSourceStatus.ENABLED,
-                    "disabled_reason": "",
-                    "created_at": at,
-                    "rotated_at": None,
-                    "previous_valid_until": None,
-                }
-            row = rows[event.stream_id]
-            if event.type == "WebhookSecretRotated":
-                row.update(rotated_at=at, previous_valid_until=d["previous_valid_until"])
-            elif status := _STATUS.get(event.type):
-                row.update(status=status, disabled_reason=d.get("reason", ""))
-            row.update(updated_at=at, stream_version=event.version)
-        await save(
+        await fold_row_per_stream(
             conn,
             schema,
             "webhook_sources",
-            rows.values(),
-            key=("id",),
+            events,
+            _fold,
+            first="WebhookSourceRegistered",
             columns=WEBHOOK_SOURCE_COLUMNS,
         )
+
+
+def _fold(row: Row, event: EventEnvelope) -> None:
+    d = event.data
+    at = occurred_at(d)
+    if event.type == "WebhookSourceRegistered":
+        # Picked field by field: the event also carries the sealed secret.
+        row.update(
+            id=event.stream_id,
+            project_id=d["project_id"],
+            kind=d["kind"],
+            name=d["name"],
+            status=WebhookSourceStatus.ENABLED,
+            disabled_reason="",
+            created_at=at,
+            rotated_at=None,
+            previous_valid_until=None,
+        )
+    elif event.type == "WebhookSecretRotated":
+        row.update(rotated_at=at, previous_valid_until=d["previous_valid_until"])
+    elif status := _STATUS.get(event.type):
+        row.update(status=status, disabled_reason=d.get("reason", ""))
+    row["updated_at"] = at
 
 
 WEBHOOK_SOURCE_SORTS = {"created_at": SortKey("created_at"), "name": SortKey("name", str)}

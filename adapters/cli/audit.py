@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import textwrap
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
-from adapters.cli.console import err, guarded, out, settings_or_none
+from adapters.cli.console import add_subcommand, err, guarded, out, settings_or_none
 
 if TYPE_CHECKING:  # the CLI stays quick to start: these load when a command runs
     import asyncpg
@@ -29,7 +28,7 @@ def add_commands(commands: argparse._SubParsersAction, epilog: str) -> None:
         description="Audit the event store.",
     )
     actions = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    verify = _sub(
+    verify = add_subcommand(
         actions,
         "verify",
         "recompute the hash chains and report the first broken link",
@@ -53,7 +52,7 @@ def add_commands(commands: argparse._SubParsersAction, epilog: str) -> None:
         description="Replay history from the event store, for people.",
     )
     actions = replay.add_subparsers(dest="replay_command", required=True, metavar="WHAT")
-    run = _sub(
+    run = add_subcommand(
         actions,
         "run",
         "print a run's events as a timeline, one line each",
@@ -65,18 +64,6 @@ def add_commands(commands: argparse._SubParsersAction, epilog: str) -> None:
     )
     run.add_argument("run_id", type=UUID, metavar="RUN_ID", help="the run's id")
     run.set_defaults(run=_replay_run)
-
-
-def _sub(
-    actions: argparse._SubParsersAction, name: str, summary: str, description: str, epilog: str
-) -> argparse.ArgumentParser:
-    return actions.add_parser(
-        name,
-        help=summary,
-        description=textwrap.fill(description, 78),
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
 
 
 def _verify(args: argparse.Namespace) -> int:

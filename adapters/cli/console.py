@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+import textwrap
 from collections.abc import Callable
 
 from adapters.platform.settings import Settings, SettingsError, load_settings
@@ -14,6 +16,23 @@ def out(line: str) -> None:
 
 def err(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def add_subcommand(
+    actions: argparse._SubParsersAction,
+    name: str,
+    summary: str,
+    description: str,
+    epilog: str | None = None,
+) -> argparse.ArgumentParser:
+    """A subcommand whose description is wrapped to 78 columns and whose epilog keeps its lines."""
+    return actions.add_parser(
+        name,
+        help=summary,
+        description=textwrap.fill(description, 78),
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def settings_or_none() -> Settings | None:

@@ -6,9 +6,8 @@ Imports what it runs when it runs: `--help` and `version` stay fast.
 from __future__ import annotations
 
 import argparse
-import textwrap
 
-from adapters.cli.console import err, guarded, out, settings_or_none
+from adapters.cli.console import add_subcommand, err, guarded, out, settings_or_none
 
 
 def add_erase_command(commands: argparse._SubParsersAction, epilog: str) -> None:
@@ -18,20 +17,17 @@ def add_erase_command(commands: argparse._SubParsersAction, epilog: str) -> None
         description="Erase personal data by deleting its data subject's key.",
     )
     actions = erase.add_subparsers(dest="erase_command", required=True, metavar="WHAT")
-    subject = actions.add_parser(
+    subject = add_subcommand(
+        actions,
         "subject",
-        help="delete a data subject's key: its personal data reads [erased] everywhere",
-        description=textwrap.fill(
-            "Record a DataSubjectErased event (who, why; no personal data), then delete the "
-            "subject's key: every sealed value of that person (raw webhook bodies, names as "
-            "actors) reads [erased] in history, exports, replays and rebuilt read models. The "
-            "events and their hash chains stay as they are. Find a subject id with GET "
-            "/api/v1/data-subjects?email=... (admins). Uses FLOWLEDGER_DATABASE_URL, or the "
-            "embedded PostgreSQL under FLOWLEDGER_DATA_DIR when unset.",
-            78,
-        ),
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "delete a data subject's key: its personal data reads [erased] everywhere",
+        "Record a DataSubjectErased event (who, why; no personal data), then delete the "
+        "subject's key: every sealed value of that person (raw webhook bodies, names as "
+        "actors) reads [erased] in history, exports, replays and rebuilt read models. The "
+        "events and their hash chains stay as they are. Find a subject id with GET "
+        "/api/v1/data-subjects?email=... (admins). Uses FLOWLEDGER_DATABASE_URL, or the "
+        "embedded PostgreSQL under FLOWLEDGER_DATA_DIR when unset.",
+        epilog,
     )
     subject.add_argument("subject_id", metavar="ID", help="the subject id, e.g. ds_0123...")
     subject.add_argument("--reason", required=True, help="why, kept on the erasure event")

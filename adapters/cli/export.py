@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import textwrap
 from collections.abc import Callable
 from datetime import datetime
+
+from adapters.cli.console import add_subcommand
 
 DESCRIPTION = (
     "Write the global event feed as NDJSON, one envelope a line, in position order: every "
@@ -51,12 +52,12 @@ def _names(raw: str) -> list[str]:
 def add_export_command(
     commands: argparse._SubParsersAction, epilog: str, run: Callable[[argparse.Namespace], int]
 ) -> None:
-    export = commands.add_parser(
+    export = add_subcommand(
+        commands,
         "export",
-        help="write the global event feed as NDJSON (for auditors and downstream systems)",
-        description=textwrap.fill(DESCRIPTION, 78),
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "write the global event feed as NDJSON (for auditors and downstream systems)",
+        DESCRIPTION,
+        epilog,
     )
     export.add_argument(
         "--after", type=_position, default=0, metavar="N", help="events after this position"

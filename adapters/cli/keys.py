@@ -6,10 +6,9 @@ Each handler imports what it runs when it runs: `--help` and `version` stay fast
 from __future__ import annotations
 
 import argparse
-import textwrap
 from uuid import UUID
 
-from adapters.cli.console import err, guarded, out, settings_or_none
+from adapters.cli.console import add_subcommand, err, guarded, out, settings_or_none
 from adapters.platform.settings import Settings
 
 WHERE = (
@@ -27,7 +26,7 @@ def add_keys(commands: argparse._SubParsersAction, epilog: str) -> None:
         description="Manage API keys from this host, without an API key of your own.",
     )
     actions = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    create = _action(
+    create = add_subcommand(
         actions,
         "create",
         "issue an API key and print its token once",
@@ -49,7 +48,7 @@ def add_keys(commands: argparse._SubParsersAction, epilog: str) -> None:
         "--expires-in-days", type=_positive_int, metavar="N", help="default: never expires"
     )
     create.set_defaults(run=_create)
-    listing = _action(
+    listing = add_subcommand(
         actions,
         "list",
         "print every API key: id, name, scopes, project, status",
@@ -63,7 +62,7 @@ def add_keys(commands: argparse._SubParsersAction, epilog: str) -> None:
     )
     listing.add_argument("--json", action="store_true", help="print JSON lines instead")
     listing.set_defaults(run=_list)
-    revoke = _action(
+    revoke = add_subcommand(
         actions,
         "revoke",
         "revoke an API key at once",
@@ -74,18 +73,6 @@ def add_keys(commands: argparse._SubParsersAction, epilog: str) -> None:
     revoke.add_argument("key_id", type=UUID, metavar="KEY_ID", help="the key's id")
     revoke.add_argument("--reason", default="", help="why, kept with the revocation")
     revoke.set_defaults(run=_revoke)
-
-
-def _action(
-    actions: argparse._SubParsersAction, name: str, summary: str, text: str, epilog: str
-) -> argparse.ArgumentParser:
-    return actions.add_parser(
-        name,
-        help=summary,
-        description=textwrap.fill(text, 78),
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
 
 
 def _scopes(raw: str) -> tuple[str, ...]:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 
 from adapters.cli.artifacts import add_artifact_commands
 from adapters.cli.audit import add_commands as add_audit_commands
-from adapters.cli.console import err, guarded, out, settings_or_none, telemetry
+from adapters.cli.console import add_subcommand, err, guarded, out, settings_or_none, telemetry
 from adapters.cli.erase import add_erase_command
 from adapters.cli.export import add_export_command
 from adapters.cli.operations import add_commands as add_operations_commands
@@ -51,13 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add(
         name: str, summary: str, description: str, run: Handler, epilog: str | None = SETTINGS_HELP
     ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(
-            name,
-            help=summary,
-            description=textwrap.fill(description, 78),
-            epilog=epilog,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+        sub = add_subcommand(commands, name, summary, description, epilog)
         sub.set_defaults(run=run)
         return sub
 

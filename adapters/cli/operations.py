@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 from uuid import UUID
 
-from adapters.cli.console import err, guarded, out, settings_or_none, telemetry
+from adapters.cli.console import add_subcommand, err, guarded, out, settings_or_none, telemetry
 from adapters.cli.keys import add_keys
 from adapters.cli.quarantine import add_quarantine
 
@@ -31,34 +30,28 @@ def _add_projections(commands: argparse._SubParsersAction, epilog: str) -> None:
     actions = projections.add_subparsers(
         dest="projections_command", required=True, metavar="ACTION"
     )
-    status = actions.add_parser(
+    status = add_subcommand(
+        actions,
         "status",
-        help="print each projection's position, lag and state",
-        description=textwrap.fill(
-            "Print each projection's version, position, the head of the event feed, its lag in "
-            "events and in seconds, its state (running, failed, rebuilding, stopped), the "
-            "process serving it, how many events it quarantined (and from which position), "
-            "and for a failed one the event it stopped at and why.",
-            78,
-        ),
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "print each projection's position, lag and state",
+        "Print each projection's version, position, the head of the event feed, its lag in "
+        "events and in seconds, its state (running, failed, rebuilding, stopped), the "
+        "process serving it, how many events it quarantined (and from which position), "
+        "and for a failed one the event it stopped at and why.",
+        epilog,
     )
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(run=_projections_status)
-    rebuild = actions.add_parser(
+    rebuild = add_subcommand(
+        actions,
         "rebuild",
-        help="rebuild one projection from event 0 and swap it in",
-        description=textwrap.fill(
-            "Replay every event into fresh tables (schema rm_NAME__next) while the live ones keep "
-            "serving queries, then swap the two in one transaction and drop the old tables. Run "
-            "it beside a running projector: its owner carries on from the rebuilt position. "
-            "Uses FLOWLEDGER_DATABASE_URL; unset, the PostgreSQL of the `flowledger up` running "
-            "on FLOWLEDGER_DATA_DIR, or else an embedded one started there for the command.",
-            78,
-        ),
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "rebuild one projection from event 0 and swap it in",
+        "Replay every event into fresh tables (schema rm_NAME__next) while the live ones keep "
+        "serving queries, then swap the two in one transaction and drop the old tables. Run "
+        "it beside a running projector: its owner carries on from the rebuilt position. "
+        "Uses FLOWLEDGER_DATABASE_URL; unset, the PostgreSQL of the `flowledger up` running "
+        "on FLOWLEDGER_DATA_DIR, or else an embedded one started there for the command.",
+        epilog,
     )
     rebuild.add_argument("name", metavar="NAME", help="the projection, e.g. runs")
     rebuild.set_defaults(run=_projections_rebuild)
@@ -66,19 +59,16 @@ def _add_projections(commands: argparse._SubParsersAction, epilog: str) -> None:
 
 
 def _add_tail(commands: argparse._SubParsersAction, epilog: str) -> None:
-    tail = commands.add_parser(
+    tail = add_subcommand(
+        commands,
         "tail",
-        help="print events live in the terminal, as the relay publishes them",
-        description=textwrap.fill(
-            "Print each event as the relay publishes it on JetStream, one line each (recorded "
-            "time, position, stream type and id, event type, a few fields of its data), until "
-            "Ctrl-C. Filter by run, pipeline or project, and by event type; --after starts from "
-            "a past position instead of now. Uses FLOWLEDGER_NATS_URL, or else the "
-            "NATS of the `flowledger up` running on FLOWLEDGER_DATA_DIR.",
-            78,
-        ),
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "print events live in the terminal, as the relay publishes them",
+        "Print each event as the relay publishes it on JetStream, one line each (recorded "
+        "time, position, stream type and id, event type, a few fields of its data), until "
+        "Ctrl-C. Filter by run, pipeline or project, and by event type; --after starts from "
+        "a past position instead of now. Uses FLOWLEDGER_NATS_URL, or else the "
+        "NATS of the `flowledger up` running on FLOWLEDGER_DATA_DIR.",
+        epilog,
     )
     scope = tail.add_mutually_exclusive_group()
     # `run` is taken: every subcommand's handler lives there.

@@ -6,11 +6,10 @@ Each handler imports what it runs when it runs: `--help` stays fast.
 from __future__ import annotations
 
 import argparse
-import textwrap
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from adapters.cli.console import err, guarded, out, settings_or_none
+from adapters.cli.console import add_subcommand, err, guarded, out, settings_or_none
 
 if TYPE_CHECKING:
     from projections.quarantine_ops import QuarantinedEvent
@@ -23,21 +22,18 @@ _WHERE = (
 
 def add_quarantine(actions: argparse._SubParsersAction, epilog: str) -> None:
     """Register `quarantine list|retry|skip` under `projections`."""
-    quarantine = actions.add_parser(
+    quarantine = add_subcommand(
+        actions,
         "quarantine",
-        help="list, retry or skip the events a view set aside",
-        description=textwrap.fill(
-            "When a projection's handler fails on an event, the view keeps that event (the "
-            "poison) and the later events of its stream (parked) in a quarantine, marks that "
-            "stream's rows degraded, and goes on with every other stream. List them, retry "
-            "them once a fix is deployed, or skip the poison event. Every retry and skip is a "
-            "command whose event (ProjectionRetryRequested, ProjectionEventSkipped) keeps who "
-            "and why in the ledger; the projector acts on it in order, and a rebuild replays "
-            "it. " + _WHERE,
-            78,
-        ),
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "list, retry or skip the events a view set aside",
+        "When a projection's handler fails on an event, the view keeps that event (the "
+        "poison) and the later events of its stream (parked) in a quarantine, marks that "
+        "stream's rows degraded, and goes on with every other stream. List them, retry "
+        "them once a fix is deployed, or skip the poison event. Every retry and skip is a "
+        "command whose event (ProjectionRetryRequested, ProjectionEventSkipped) keeps who "
+        "and why in the ledger; the projector acts on it in order, and a rebuild replays "
+        "it. " + _WHERE,
+        epilog,
     )
     verbs = quarantine.add_subparsers(dest="quarantine_command", required=True, metavar="ACTION")
     listing = verbs.add_parser(
