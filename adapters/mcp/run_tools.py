@@ -66,7 +66,7 @@ async def get_run(caller: Caller, args: GetRun) -> RunView:
     async def read(conn: Any) -> RunView | None:
         return await with_artifacts(conn, await queries.visible_run(conn, args.run_id, projects))
 
-    _, found = await caller.read(queries.RUN_VIEWS, query, read)
+    _, found = await caller.read(queries.VIEWS, query, read)
     if found is None:
         raise views.not_found("run")
     return found

@@ -65,6 +65,12 @@ def summaries(rows: list[artifacts.ArtifactRow]) -> tuple[RunArtifactSummary, ..
 
 
 async def run_artifact_summaries(conn: Any, run_id: UUID) -> tuple[RunArtifactSummary, ...]:
+    """The run's artifacts; none while this process serves no artifacts view."""
+    built = await conn.fetchval(
+        "SELECT to_regclass(quote_ident($1) || '.artifacts')", ARTIFACTS_SCHEMA
+    )
+    if built is None:
+        return ()
     return summaries(await artifacts.run_artifacts(conn, ARTIFACTS_SCHEMA, run_id))
 
 

@@ -43,6 +43,8 @@ TAGS = ["runs"]
 VIEWS = ("runs",)
 PIPELINE_VIEWS = ("runs", "pipelines")
 RUN_VIEWS = ("runs", "artifacts")
+"""A run's artifacts list reads both; the run itself waits for the runs view only (its
+`artifacts` are what the artifacts view has, if it is built)."""
 SCHEMA = live_schema("runs")
 RANGES = ("created", "started", "completed", "updated")
 RUN_FILTERS = [
@@ -215,7 +217,7 @@ async def get_run(request: Req, run_id: FromPath[UUID]) -> Response[RunView]:
     async def read(conn: Any) -> RunView | None:
         return await with_artifacts(conn, await visible_run(conn, run_id, projects))
 
-    return await views.item(request, query, RUN_VIEWS, read, "run")
+    return await views.item(request, query, VIEWS, read, "run")
 
 
 @get(
