@@ -1,6 +1,6 @@
 """Append throughput: flowledger's group-committed store against raw baselines, in one run.
 
-    uv run python bench/append.py [--seconds 10] [--writers 16]
+    uv run python bench/append.py [--seconds 10] [--writers 16] [--rounds 4]
 
 Uses FLOWLEDGER_DATABASE_URL when set, else starts the embedded PostgreSQL in a temp folder.
 Durable throughout: fsync and synchronous_commit stay at their defaults.
@@ -187,11 +187,22 @@ async def fresh_database(server: str) -> str:
 async def main_async(args: argparse.Namespace, url: str) -> dict[str, float]:
     db = await fresh_database(url)
     results = {}
-    print(f"{args.writers} writers, {args.seconds:.0f} s each")
-    results["a"] = await bench_flowledger(db, args.seconds, args.writers)
+    print(
+        f"{args.writers} writers, {args.seconds:.0f} s each; (a) and (b) in {args.rounds} "
+        "alternating slices (a b, b a, ...), so that the machine's load swings hit both alike"
+    )
+    slice_s = args.seconds / args.rounds
+    rates: dict[str, list[float]] = {"a": [], "b": []}
+    for round_ in range(args.rounds):
+        for key in "ab" if round_ % 2 == 0 else "ba":
+            run = bench_flowledger if key == "a" else bench_raw_inserts
+            rates[key].append(await run(db, slice_s, args.writers))
+    for key in ("a", "b"):
+        results[key] = sum(rates[key]) / len(rates[key])
+    slices = [f"{a / b:.2f}" for a, b in zip(rates["a"], rates["b"], strict=True)]
     print(f"(a) flowledger appends/s                     {results['a']:>10,.0f}")
-    results["b"] = await bench_raw_inserts(db, args.seconds, args.writers)
     print(f"(b) raw asyncpg 1-row transactions/s         {results['b']:>10,.0f}")
+    print(f"    a/b per slice: {' '.join(slices)}")
     results["c"] = await bench_copy(db, args.seconds, args.writers)
     print(f"(c) raw COPY, 100-row batches, rows/s        {results['c']:>10,.0f}")
     results["d"] = await asyncio.to_thread(bench_eventsourcing, db, args.seconds, args.writers)
@@ -205,6 +216,7 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--writers", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=4, help="alternating slices of (a) and (b)")
     args = parser.parse_args()
     with server_url() as url:
         r = asyncio.run(main_async(args, url))

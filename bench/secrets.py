@@ -8,9 +8,14 @@
     alternated `--rounds` times in the same run; medians in MB/s. Target: masked >= 0.8x plain.
 (b) the runner's own work: the same log fed to the log shipper from memory in 64 KiB reads
     (no step process, so no waiting on a pipe), without and with masking; medians in MB/s.
-(c) context: the masker alone over the whole log, in MB/s, and its set-up for one attempt
-    (compiling the forms of `--secrets` secrets), which (a) leaves out: it happens once, before
-    the step starts.
+(c) context: the masker alone over the whole log fed in 64 KiB pieces, in MB/s, and its
+    set-up for one attempt (compiling the forms of `--secrets` secrets), which (a) leaves out:
+    it happens once, before the step starts.
+(d) history export: a run of `--export-events` events whose actor is a person (sealed under
+    their data key) against the same run without personal fields, exported as the audit
+    routes do, alternated `--export-repeat` times (bench/erasure.py, on the embedded
+    PostgreSQL or FLOWLEDGER_DATABASE_URL's server). Target: sealed >= 0.7x plain.
+    `--export-events 0` skips it.
 """
 
 # ruff: noqa: E402  (the imports after the sys.path fix below)
@@ -37,6 +42,8 @@ def main() -> None:
     parser.add_argument("--secrets", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--export-events", type=int, default=20_000)
+    parser.add_argument("--export-repeat", type=int, default=7)
     args = parser.parse_args()
     logs = run_log_masking(args.megabytes, args.secrets, args.rounds, args.seed)
     print(f"(a) log throughput, {logs['bytes'] / 1e6:.1f} MB, {args.secrets} secrets")
@@ -46,12 +53,28 @@ def main() -> None:
         f"    ratio           {logs['ratio']:8.2f}x  target >= {TARGET_RATIO}x: "
         f"{verdict(logs['met'])}"
     )
+    print(f"    runner CPU      {logs['cpu_ratio']:8.2f}x  (CPU seconds, plain / masked: steadier "
+          "than wall time on a shared machine)")  # fmt: skip
     memory_ratio = logs["memory_masked_mb_s"] / logs["memory_plain_mb_s"]
     print("(b) shipper alone, fed from memory")
     print(f"    no masking      {logs['memory_plain_mb_s']:8.1f} MB/s")
     print(f"    masked          {logs['memory_masked_mb_s']:8.1f} MB/s  ({memory_ratio:.2f}x)")
     print(f"(c) masker alone    {logs['masker_alone_mb_s']:8.1f} MB/s")
     print(f"    set-up          {logs['setup_ms']:8.1f} ms per attempt")
+    if args.export_events:
+        print("(d) ", end="")
+        export_history(args.export_events, args.export_repeat)
+
+
+def export_history(events: int, repeat: int) -> None:
+    import asyncio
+
+    from bench import erasure
+    from bench._servers import bench_servers
+
+    with bench_servers() as (base, urls, _env):
+        figures = asyncio.run(erasure.measure(events, repeat, base, urls.database_url))
+    erasure.report(events, repeat, figures)
 
 
 if __name__ == "__main__":

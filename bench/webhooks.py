@@ -1,7 +1,7 @@
 """Webhook intake: signed GitHub push deliveries at increasing offered rates, in one run.
 
     uv run python bench/webhooks.py [--seconds 5] [--warmup 1] [--senders 32] [--loaders 1]
-                                    [--rates 250,500,1000,2000,4000,max]
+                                    [--rates 250,500,1000,2000,4000,max] [--intake]
 
 Each delivery is tests/fixtures/webhooks/github/push.branch-created.json, a genuine push payload,
 with its own `X-GitHub-Delivery` and `after` sha (so bodies differ), signed
@@ -17,8 +17,12 @@ is the cost of recording. Each is ONE uvicorn worker in its own process (httptoo
 installed, else h11/asyncio); the senders run in separate load processes with bench/_http_load's
 keep-alive client. Per rate the variants run in turn (order alternating), a warm-up then
 `--seconds` measured. server/load/PG: CPU as % of one core (PG only when embedded); machine:
-all cores busy. The intake process manager (deliveries -> run commands) is NOT started:
-it works after the 202, so it is no part of what is measured here.
+all cores busy. The intake process manager (deliveries -> run commands) works after the 202:
+without `--intake` it is not started. With `--intake`, `flowledger projector` and `flowledger
+intake` run beside the server (the project gets a pipeline that every push starts, so each
+delivery becomes a run) and after each flowledger rate the intake's lag is printed: the
+deliveries not yet processed when the measured window ends, and how long it took to process
+them all (it keeps working while the next rows are measured, so it competes with them).
 
 A fresh migrated database; FLOWLEDGER_DATABASE_URL / FLOWLEDGER_NATS_URL when set, else the
 embedded servers in a temp folder. BENCH_PROFILE=/path/out.prof cProfiles the flowledger server
@@ -169,6 +173,48 @@ def server_app():
 
 class Figures(Totals):
     pg_cpu_s: float = 0.0  # the embedded PostgreSQL's processes, over the measured window
+    intake_lag: int = -1  # deliveries not yet processed at the window's end (-1: not run)
+    intake_done_s: float = -1.0  # from the window's end until all were processed
+
+
+INTAKE_LAG = (
+    "SELECT count(*) FROM events WHERE type = 'WebhookReceived' AND position > "
+    "(SELECT coalesce(max(position), 0) FROM projection_checkpoints WHERE name = 'webhook_intake')"
+)
+
+
+async def intake_lag(database_url: str, t: Figures, give_up_s: float = 120.0) -> None:
+    """The deliveries the intake has still to process now, then the time until none is left."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        start = time.time()
+        t.intake_lag = await conn.fetchval(INTAKE_LAG)
+        left = t.intake_lag
+        while left and time.time() - start < give_up_s:
+            await asyncio.sleep(0.1)
+            left = await conn.fetchval(INTAKE_LAG)
+        t.intake_done_s = time.time() - start if not left else float("inf")
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def role(name: str, env: dict[str, str]):
+    """`flowledger NAME` as a process of its own, for the measured window(s)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapters.cli.main", name, cwd=ROOT, env=env
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
 
 
 def pg_cpu_seconds(pgdata: Path) -> float:
@@ -241,13 +287,20 @@ async def setup(env: dict[str, str], server_db: str) -> str:
     return key
 
 
-async def register_source(port: int, key: str) -> str:
-    """A project and its `github` source with SECRET, through the HTTP API: the source's id."""
+async def register_source(port: int, key: str, with_pipeline: bool) -> str:
+    """A project and its `github` source with SECRET, through the HTTP API: the source's id.
+    With a pipeline that every push starts, when the intake runs."""
     client = Client(port, {"X-API-Key": key})
     project = {"name": "bench", "slug": f"bench-{uuid.uuid4().hex[:8]}"}
     status, body = await client.post("/api/v1/projects", msgspec.json.encode(project))
     assert status == 201, body
-    source = {"project_id": msgspec.json.decode(body, type=Answer).id, "kind": "github"}
+    project_id = msgspec.json.decode(body, type=Answer).id
+    if with_pipeline:
+        pipeline = {"project_id": project_id, "name": "ci", "steps": [{"name": "b", "run": "make"}],
+                    "triggers": [{"source": "github", "events": ["push"]}]}  # fmt: skip
+        status, answer = await client.post("/api/v1/pipelines", msgspec.json.encode(pipeline))
+        assert status == 201, answer
+    source = {"project_id": project_id, "kind": "github"}
     source |= {"name": "bench-github", "secret": SECRET}
     status, body = await client.post("/api/v1/webhook-sources", msgspec.json.encode(source))
     await client.close()
@@ -264,7 +317,10 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_db: str) -
             v: await stack.enter_async_context(serve(FACTORY, {**env, "BENCH_VARIANT": v}))
             for v in VARIANTS
         }
-        source = await register_source(servers["flowledger"][0], key)
+        source = await register_source(servers["flowledger"][0], key, args.intake)
+        if args.intake:
+            await stack.enter_async_context(role("projector", env))
+            await stack.enter_async_context(role("intake", env))
         machine0 = machine_jiffies()
         await asyncio.sleep(2.0)
         idle = [b - a for a, b in zip(machine0, machine_jiffies(), strict=True)]
@@ -274,6 +330,8 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_db: str) -
                 port, pid = servers[v]
                 results[v][rate] = Figures()
                 await run_rate(results[v][rate], pid, port, source, rate, args)
+                if args.intake and v == "flowledger":
+                    await intake_lag(env["FLOWLEDGER_DATABASE_URL"], results[v][rate])
     return results
 
 
@@ -305,6 +363,10 @@ def report(args: argparse.Namespace, r: dict[str, dict[float, Figures]]) -> None
         cpu = (a.server_cpu_s / max(a.ok, 1)) / max(b.server_cpu_s / max(b.ok, 1), 1e-9)
         p99 = a.quantile(0.99) / max(b.quantile(0.99), 1e-9)
         print(f"{'':11}a/b  202/s {a.ok / max(b.ok, 1):.2f}   p99 x{p99:.1f}   CPU/202 x{cpu:.1f}")
+        if a.intake_lag >= 0:
+            lag, done = a.intake_lag, a.intake_done_s
+            print(f"{'':11}intake: {lag:,} deliveries behind at the window's end, all "
+                  f"processed {done:.1f} s later ({a.ok:,} accepted in the window)")  # fmt: skip
     for v in VARIANTS:
         best = max((rate for rate, t in r[v].items() if sustained(rate, t)), default=0)
         print(f"{v}: max sustainable rate {best:,.0f}/s (highest offered with p99 < {P99_MS:g} ms"
@@ -330,6 +392,7 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=32)
     parser.add_argument("--loaders", type=int, default=1, help="load processes sharing senders")
     parser.add_argument("--rates", default="250,500,1000,2000,4000,max")
+    parser.add_argument("--intake", action="store_true", help="run the intake and show its lag")
     args = parser.parse_args()
     args.rates = [0.0 if r == "max" else float(r) for r in args.rates.split(",")]
 

@@ -8,6 +8,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
+from commands.approver_groups import admitting_group
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext, Forbidden, Principal
 from commands.outcome import answer
@@ -48,8 +49,13 @@ async def decide_approval(
     principal.require_on("approve", run, run.project_id)
     plan = run.plan.get(command.step)
     gate = plan.gate if plan is not None else None
+    group = None
     if gate is not None and gate.approvers and principal.id not in gate.approvers:
-        raise Forbidden(f"{principal.name} is not one of the approvers of step {command.step}")
+        # Groups are read now, at the decision: who is in them when the gate was opened
+        # does not matter.
+        group = await admitting_group(deps.repository, run.project_id, gate.approvers, principal.id)
+        if group is None:
+            raise Forbidden(f"{principal.name} is not one of the approvers of step {command.step}")
     run.decide_approval(
         command.step,
         decision=command.decision,
@@ -57,6 +63,7 @@ async def decide_approval(
         actor=principal.name,
         comment=command.comment,
         inputs=command.inputs,
+        group=group,
         at=context.at,
     )
     return answer(run, await deps.repository.save(run, metadata=context.metadata()))

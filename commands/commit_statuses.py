@@ -11,9 +11,9 @@ from msgspec import Meta
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.outcome import answer
-from domain.commit_status import CommitStatusReport, report_stream_id
+from domain.commit_status import CommitStatusReport, report_stream_id, step_report_stream_id
 from domain.errors import AggregateNotFound
-from domain.limits import INT32_MAX, Reason, Repo, Sha, Url
+from domain.limits import INT32_MAX, Key, Reason, Repo, Sha, Url
 
 
 class RecordCommitStatusAttempt(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,6 +28,8 @@ class RecordCommitStatusAttempt(msgspec.Struct, frozen=True, kw_only=True):
     http_status: Annotated[int, Meta(ge=100, le=599)] | None
     error: Reason = ""
     target_url: Url
+    step: Key | None = None
+    """A step's own report (a pipeline with `step_statuses`); None: the run's."""
 
 
 async def record_commit_status_attempt(
@@ -35,7 +37,12 @@ async def record_commit_status_attempt(
 ) -> CommandResult:
     context.principal.require("write", command.project_id)
     try:
-        report = await deps.repository.get(CommitStatusReport, report_stream_id(command.run_id))
+        stream = (
+            report_stream_id(command.run_id)
+            if command.step is None
+            else step_report_stream_id(command.run_id, command.step)
+        )
+        report = await deps.repository.get(CommitStatusReport, stream)
     except AggregateNotFound:
         report = CommitStatusReport.open(
             run_id=command.run_id,
@@ -44,6 +51,7 @@ async def record_commit_status_attempt(
             repo=command.repo,
             sha=command.sha,
             at=context.at,
+            step=command.step,
         )
     report.attempted(
         state=command.state,

@@ -46,9 +46,12 @@ WAKES_A_RUN = frozenset(
         "StepTimedOut",
         "StepSkipped",
         "ApprovalDecided",
+        "StepCancelled",
+        "RunCancelRequested",
     }
 )
-"""Events after which a run may have a step ready to become a job."""
+"""Events after which a run may have a step ready to become a job (after a cancel: the steps
+calling always() or cancelled())."""
 TAKES_A_RUNNER_AWAY = frozenset({"RunnerLost", "RunnerReregistered", "RunnerDeregistered"})
 """After these, whatever the runner had started will never be reported: it failed `runner_lost`."""
 

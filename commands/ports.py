@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
@@ -48,11 +48,20 @@ class Repository(Protocol):
     async def any_of(self, aggregate_cls: type[Aggregate]) -> bool:
         """Whether any aggregate of this kind was ever saved (its stream exists)."""
 
+    async def save_many(
+        self, saves: Sequence[tuple[Aggregate, EventMetadata]]
+    ) -> Sequence[Appended | Exception]:
+        """Each aggregate's pending events at once, each checked by its own expected version:
+        per aggregate its append, or the error (a VersionConflict...) it met alone."""
+
+    async def get_many(self, aggregate_cls: type[A], ids: Collection[UUID]) -> dict[UUID, A]:
+        """The aggregates found, read in one go (an id with none is left out)."""
+
 
 class SecretSealer(Protocol):
-    """Encrypts a secret before it goes into an event (events are kept forever)."""
+    """Keeps a secret outside the events; what an event may hold instead (a reference)."""
 
-    def seal(self, plain: str) -> str: ...
+    async def seal(self, plain: str) -> str: ...
 
 
 class DataSubjects(Protocol):
@@ -90,6 +99,7 @@ class RevealedSecret(msgspec.Struct, frozen=True, kw_only=True):
     value: str
     version: int
     environment: str | None = None
+    pipeline_id: UUID | None = None
 
     def __repr__(self) -> str:
         return f"RevealedSecret(version={self.version}, value=<redacted>)"
@@ -99,9 +109,15 @@ class SecretReader(Protocol):
     """Project secrets' newest values, for the attempt of a step that declares them."""
 
     async def reveal(
-        self, project_id: UUID, name: str, *, environment: str | None = None
+        self,
+        project_id: UUID,
+        name: str,
+        *,
+        environment: str | None = None,
+        pipeline_id: UUID | None = None,
     ) -> RevealedSecret | None:
-        """The newest value; one bound to `environment` is preferred over the project-wide one."""
+        """The newest value of the narrowest scope holding one: bound to `environment`, then
+        bound to `pipeline_id`, then project-wide."""
 
 
 class NewApiKey(msgspec.Struct, frozen=True, kw_only=True):

@@ -133,6 +133,16 @@ async def trigger_run(
 ) -> CommandResult:
     # 1. the pipeline decides what may run: its pinned version, its parameters
     pipeline = await deps.repository.get(Pipeline, command.pipeline_id)
+    run = await requested_run(pipeline, command, context, deps)
+    # 3. append
+    return answer(run, await deps.repository.save(run, metadata=context.metadata()))
+
+
+async def requested_run(
+    pipeline: Pipeline, command: TriggerRun, context: CommandContext, deps: Dependencies
+) -> Run:
+    """The run `command` asks of `pipeline`, decided and unsaved (also for many at once:
+    `commands/scheduled_runs.py`)."""
     context.principal.require_on("write", pipeline, pipeline.project_id)
     if not pipeline.active:
         raise IllegalTransition("pipeline", pipeline.status.value, "trigger a run of")
@@ -176,8 +186,7 @@ async def trigger_run(
         key = definition.concurrency.group_key(trigger_context(run.trigger, run.parameters))
         group_id = group_id_for(pipeline.project_id, key)
         run.claim_concurrency(group_id, key, definition.concurrency.policy, at=context.at)
-    # 3. append
-    return answer(run, await deps.repository.save(run, metadata=context.metadata()))
+    return run
 
 
 async def cancel_run(

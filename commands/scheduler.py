@@ -15,16 +15,20 @@ which, how many, and by which rule.
 Exactly once with any number of schedulers: a fired run's id is derived from its
 (pipeline, schedule, slot) through the idempotency key, so a second scheduler's attempt at
 the same slot appends nothing (the store answers `duplicate`) or meets the existing stream.
+
+Due slots are fired in batches (`TriggerScheduledRuns`: one pipeline read, one append for
+many runs), ordered by run id from a random batch on; a batch is claimed while fired, so
+several schedulers split a busy minute rather than all build every run (`fire_due`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from uuid import UUID
@@ -34,9 +38,14 @@ import msgspec
 from commands.bus import CommandResult
 from commands.context import CommandContext, Principal
 from commands.ports import VersionConflict
-from commands.runs import TriggerRun
 from commands.schedule_skips import RecordScheduleSkip
 from commands.schedule_times import latest_slot, next_slot, slots_after
+from commands.scheduled_runs import (
+    ScheduledRunsTriggered,
+    ScheduledSlot,
+    TriggerScheduledRuns,
+    slot_key,
+)
 from domain.errors import DomainError
 from domain.pipeline_definition import TriggerSpec
 from domain.schedule_skip import SKIPPED_MAX
@@ -61,8 +70,12 @@ class DueSchedule(Protocol):
 class ScheduleBook(Protocol):
     async def schedules(self) -> Sequence[DueSchedule]: ...
 
-    async def started(self, run_id: UUID) -> bool:
-        """Whether the run exists already: a cheap look before a full attempt at it."""
+    async def started_of(self, run_ids: Collection[UUID]) -> set[UUID]:
+        """Which of these runs exist already, in one look."""
+
+    def claim(self, key: str, *, wait: bool) -> contextlib.AbstractAsyncContextManager[bool]:
+        """Whether this scheduler holds the batch `key` while inside; without `wait`, False at
+        once when another does. Only spares work: exactly once never rests on it."""
 
 
 class Fired(msgspec.Struct, frozen=True, kw_only=True):
@@ -138,10 +151,18 @@ def _two(slots: Iterator[datetime]) -> tuple[datetime, datetime]:
     return next(slots).astimezone(UTC), next(slots).astimezone(UTC)
 
 
-def slot_key(pipeline_id: UUID, schedule: str, slot: datetime) -> str:
-    """The idempotency key of one slot (short whatever the schedule's name)."""
-    digest = hashlib.sha256(schedule.encode()).hexdigest()[:24]
-    return f"schedule:{pipeline_id}:{digest}:{slot.strftime('%Y%m%dT%H%M%SZ')}"
+def run_id_of(schedule: DueSchedule, slot: datetime, now: datetime) -> UUID:
+    """The run a slot fires: the same on every scheduler (derived from the slot's key)."""
+    key = slot_key(schedule.pipeline_id, schedule.key, slot)
+    return CommandContext(
+        principal=SCHEDULER, at=now, correlation_id="", idempotency_key=key
+    ).new_id("run")
+
+
+def _batch_key(batch: Sequence[tuple[DueSchedule, datetime]], now: datetime) -> str:
+    """The same batch on every scheduler that read the same schedules."""
+    first, last = batch[0], batch[-1]
+    return f"{run_id_of(*first, now)}:{run_id_of(*last, now)}:{len(batch)}"
 
 
 class Scheduler:
@@ -155,9 +176,12 @@ class Scheduler:
         *,
         grace: timedelta = timedelta(seconds=60),
         concurrency: int = 32,
+        batch_size: int = 250,
+        batches_in_flight: int = 2,
     ) -> None:
         self._dispatch, self._book, self._clock = dispatch, book, clock
         self._grace, self._concurrency = grace, concurrency
+        self._batch_size, self._batches_in_flight = batch_size, batches_in_flight
         self._anchors: dict[tuple[UUID, str], datetime] = {}
         self._waiting: dict[tuple[UUID, str], tuple[datetime, datetime, datetime]] = {}
         """Per schedule, its anchor and the two slots after it: nothing to decide before the
@@ -174,6 +198,8 @@ class Scheduler:
         due: list[tuple[DueSchedule, datetime]] = []
         missed: list[tuple[DueSchedule, Missed]] = []
         decided: list[DueSchedule] = []
+        undecided: dict[tuple[UUID, str], datetime | None] = {}
+        """The anchors before this tick of the schedules it fires."""
         schedules, self._prepared = self._prepared, None
         for schedule in schedules if schedules is not None else await self._book.schedules():
             ident = (schedule.pipeline_id, schedule.key)
@@ -193,25 +219,33 @@ class Scheduler:
                     decision = due_slot(schedule, now, self._grace, anchor)
             else:
                 decision = due_slot(schedule, now, self._grace, anchor)
+            if decision.fire is not None:
+                undecided[ident] = self._anchors.get(ident)
             self._anchors[ident] = decision.anchor
             decided.append(schedule)
             if decision.missed is not None:
                 missed.append((schedule, decision.missed))
             if decision.fire is not None:
                 due.append((schedule, decision.fire))
-        random.shuffle(due)  # several schedulers: each starts on a different part of the work
         limit = asyncio.Semaphore(self._concurrency)
-
-        async def fire(schedule: DueSchedule, slot: datetime) -> Fired:
-            async with limit:
-                return await self.fire(schedule, slot, now)
 
         async def skip(schedule: DueSchedule, slots: Missed) -> Fired:
             async with limit:
                 return await self.skip(schedule, slots, now)
 
+        try:
+            fired = await self.fire_due(due, now)
+        except BaseException:
+            # The store failed under a batch: the next tick decides these slots again (the
+            # runs written meanwhile are replays then), rather than leave them to others.
+            for ident, anchor in undecided.items():
+                if anchor is None:
+                    self._anchors.pop(ident, None)
+                else:
+                    self._anchors[ident] = anchor
+            raise
         tick = Tick(
-            fired=list(await asyncio.gather(*(fire(s, slot) for s, slot in due))),
+            fired=fired,
             skipped=list(await asyncio.gather(*(skip(s, m) for s, m in missed))),
         )
         for schedule in decided:  # after the work: the calendar for the next slots
@@ -219,6 +253,70 @@ class Scheduler:
             slots = slots_after(schedule.trigger, self._anchors[ident])
             self._waiting[ident] = (self._anchors[ident], *_two(slots))
         return tick
+
+    async def fire_due(
+        self, due: Sequence[tuple[DueSchedule, datetime]], now: datetime
+    ) -> list[Fired]:
+        """Every due slot, in batches ordered by run id from a random batch on, so schedulers
+        start apart; each first takes the batches no other holds, then waits on the others
+        and fires what their holder left (nothing, unless it died on the way)."""
+        ordered = sorted(due, key=lambda d: run_id_of(d[0], d[1], now))
+        size = self._batch_size
+        batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+        start = random.randrange(len(batches)) if batches else 0
+        batches = batches[start:] + batches[:start]
+        in_flight = asyncio.Semaphore(self._batches_in_flight)
+        passed: list[list[tuple[DueSchedule, datetime]]] = []
+
+        async def first(batch: list[tuple[DueSchedule, datetime]]) -> list[Fired]:
+            async with in_flight, self._book.claim(_batch_key(batch, now), wait=False) as mine:
+                if mine:
+                    return await self.fire_many(batch, now)
+            passed.append(batch)
+            return []
+
+        async def then(batch: list[tuple[DueSchedule, datetime]]) -> list[Fired]:
+            async with in_flight, self._book.claim(_batch_key(batch, now), wait=True):
+                return await self.fire_many(batch, now)
+
+        fired = [f for one in await asyncio.gather(*map(first, batches)) for f in one]
+        return fired + [f for one in await asyncio.gather(*map(then, passed)) for f in one]
+
+    async def fire_many(
+        self, batch: Sequence[tuple[DueSchedule, datetime]], now: datetime
+    ) -> list[Fired]:
+        """Fire these slots with one command (`TriggerScheduledRuns`), less those whose run
+        exists already; each slot is written once whoever else fires it meanwhile."""
+        ids = [run_id_of(schedule, slot, now) for schedule, slot in batch]
+        started = await self._book.started_of(ids)
+        fired = [Fired(pipeline_id=schedule.pipeline_id, schedule=schedule.key, slot=slot,
+                       run_id=run_id, written=False)
+                 for (schedule, slot), run_id in zip(batch, ids, strict=True)]  # fmt: skip
+        todo = [n for n, run_id in enumerate(ids) if run_id not in started]
+        if not todo:
+            return fired
+        command = TriggerScheduledRuns(
+            slots=tuple(
+                ScheduledSlot(
+                    pipeline_id=batch[n][0].pipeline_id,
+                    schedule=batch[n][0].key,
+                    slot=batch[n][1],
+                    parameters=dict(batch[n][0].trigger.parameters),
+                )
+                for n in todo
+            )
+        )
+        context = CommandContext(principal=SCHEDULER, at=now, correlation_id=str(uuid.uuid4()))
+        result = await self._dispatch(command, context)
+        if not isinstance(result, ScheduledRunsTriggered):
+            raise TypeError(f"TriggerScheduledRuns answered {type(result).__name__}")
+        for n, one in zip(todo, result.fired, strict=True):
+            if one.refused:
+                schedule = batch[n][0]
+                log.warning("schedule %s of %s: %s", schedule.key, schedule.pipeline_id,
+                            one.refused)  # fmt: skip
+            fired[n] = msgspec.structs.replace(fired[n], written=one.written, refused=one.refused)
+        return fired
 
     def _one_due(self, schedule: DueSchedule, slot: datetime, now: datetime) -> Decision:
         if now - slot <= self._grace or schedule.trigger.catch_up == "last":
@@ -238,25 +336,6 @@ class Scheduler:
         )
         return await self._send(command, key, now, schedule, missed.last)
 
-    async def fire(self, schedule: DueSchedule, slot: datetime, now: datetime) -> Fired:
-        command = TriggerRun(
-            pipeline_id=schedule.pipeline_id,
-            parameters=dict(schedule.trigger.parameters),
-            kind="schedule",
-            schedule=schedule.key,
-            slot=slot,
-        )
-        key = slot_key(schedule.pipeline_id, schedule.key, slot)
-        run_id = CommandContext(
-            principal=SCHEDULER, at=now, correlation_id="", idempotency_key=key
-        ).new_id("run")
-        if await self._book.started(run_id):
-            # Another scheduler fired it: the attempt would write nothing, at a higher cost.
-            fired = Fired(pipeline_id=schedule.pipeline_id, schedule=schedule.key, slot=slot,
-                          run_id=run_id, written=False)  # fmt: skip
-            return fired
-        return await self._send(command, key, now, schedule, slot)
-
     async def _send(
         self, command: object, key: str, now: datetime, schedule: DueSchedule, slot: datetime
     ) -> Fired:
@@ -264,8 +343,7 @@ class Scheduler:
             principal=SCHEDULER, at=now, correlation_id=str(uuid.uuid4()), idempotency_key=key
         )
         fired = Fired(pipeline_id=schedule.pipeline_id, schedule=schedule.key, slot=slot,
-                      run_id=context.new_id("run") if isinstance(command, TriggerRun) else None,
-                      written=False)  # fmt: skip
+                      run_id=None, written=False)  # fmt: skip
         try:
             result = await self._dispatch(command, context)
         except VersionConflict:

@@ -19,8 +19,9 @@ from commands.outcome import written
 from commands.ports import SecretValues
 from domain.errors import AggregateNotFound
 from domain.limits import EnvironmentName, SecretName, SecretValue
+from domain.pipeline import Pipeline
 from domain.project import Project
-from domain.secret import Secret, secret_stream_id
+from domain.secret import Secret, secret_stream_id, valid_scope
 
 
 class SetSecret(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,6 +30,8 @@ class SetSecret(msgspec.Struct, frozen=True, kw_only=True):
     name: SecretName
     value: SecretValue
     environment: EnvironmentName | None = None
+    pipeline_id: UUID | None = None
+    """Bind the value to one pipeline of the project (not together with `environment`)."""
 
     def __repr__(self) -> str:
         # A command may be logged or traced: its value must not be.
@@ -40,6 +43,7 @@ class DeleteSecret(msgspec.Struct, frozen=True, kw_only=True):
     project_id: UUID
     name: SecretName
     environment: EnvironmentName | None = None
+    pipeline_id: UUID | None = None
 
 
 class SecretWritten(CommandResult, frozen=True, kw_only=True, omit_defaults=True):
@@ -51,9 +55,9 @@ class SecretWritten(CommandResult, frozen=True, kw_only=True, omit_defaults=True
 async def set_secret(
     command: SetSecret, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
-    await _require_project(command.project_id, context, deps)
+    await _require_scope(command, context, deps)
     values = _values(deps)
-    secret_id = secret_stream_id(command.project_id, command.name, command.environment)
+    secret_id = _secret_id(command)
     fingerprint = values.fingerprint(secret_id, command.value)
     by = context.principal.name
     try:
@@ -66,6 +70,7 @@ async def set_secret(
             fingerprint=fingerprint,
             by=by,
             at=context.at,
+            pipeline_id=command.pipeline_id,
         )
     else:
         if not secret.set(fingerprint=fingerprint, by=by, at=context.at):
@@ -88,9 +93,9 @@ async def set_secret(
 async def delete_secret(
     command: DeleteSecret, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
-    await _require_project(command.project_id, context, deps)
+    await _require_scope(command, context, deps)
     values = _values(deps)
-    secret_id = secret_stream_id(command.project_id, command.name, command.environment)
+    secret_id = _secret_id(command)
     secret = await deps.repository.get(Secret, secret_id)
     if secret.deleted:
         # Already on record: make sure its values are gone (a retry after a failed shred).
@@ -102,9 +107,27 @@ async def delete_secret(
     return SecretWritten(**written(secret, saved), secret_version=secret.secret_version)
 
 
-async def _require_project(project_id: UUID, context: CommandContext, deps: Dependencies) -> None:
-    project = await deps.repository.get(Project, project_id)
+def _secret_id(command: SetSecret | DeleteSecret) -> UUID:
+    return secret_stream_id(
+        command.project_id, command.name, command.environment, command.pipeline_id
+    )
+
+
+async def _require_scope(
+    command: SetSecret | DeleteSecret, context: CommandContext, deps: Dependencies
+) -> None:
+    """The project, writable by the caller, and the pipeline (if any) one of its own."""
+    project = await deps.repository.get(Project, command.project_id)
     context.principal.require_on("write", project, project.id)
+    valid_scope(command.environment, command.pipeline_id)
+    if command.pipeline_id is not None:
+        try:
+            pipeline = await deps.repository.get(Pipeline, command.pipeline_id)
+        except AggregateNotFound:
+            raise AggregateNotFound("pipeline", str(command.pipeline_id)) from None
+        if pipeline.project_id != project.id:
+            # Another project's pipeline is, to this project, no pipeline at all.
+            raise AggregateNotFound("pipeline", str(command.pipeline_id))
 
 
 def _values(deps: Dependencies) -> SecretValues:

@@ -54,16 +54,24 @@ async def receive_step_secrets(
     values: dict[str, str] = {}
     used: list[SecretUse] = []
     missing: list[str] = []
-    # A step that deploys to an environment gets that environment's secret when it has one.
+    # The narrowest scope wins: the step's environment's value, then its pipeline's, then the
+    # project's.
     environment = run.plan[command.step].environment
     for name in spec.secrets:
-        revealed = await reader.reveal(run.project_id, name, environment=environment)
+        revealed = await reader.reveal(
+            run.project_id, name, environment=environment, pipeline_id=run.pipeline_id
+        )
         if revealed is None:
             missing.append(name)
             continue
         values[name] = revealed.value
         used.append(
-            SecretUse(name=name, version=revealed.version, environment=revealed.environment)
+            SecretUse(
+                name=name,
+                version=revealed.version,
+                environment=revealed.environment,
+                pipeline_id=revealed.pipeline_id,
+            )
         )
     if missing:
         raise SecretsMissing(missing)

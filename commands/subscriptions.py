@@ -100,7 +100,7 @@ async def create_subscription(
         project_id=command.project_id,
         url=command.url,
         event_types=command.event_types,
-        sealed_secret=deps.sealer.seal(secret),
+        sealed_secret=await deps.sealer.seal(secret),
         at=context.at,
     )
     appended = await deps.repository.save(subscription, metadata=context.metadata())

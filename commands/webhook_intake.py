@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Protocol, assert_never
 from uuid import UUID
 
@@ -24,6 +25,9 @@ import msgspec
 
 from commands.bus import CommandResult
 from commands.context import CommandContext, Forbidden, Principal
+from commands.jenkins_folding import JenkinsBuilds, folded_reason, jenkins_build
+from commands.pipeline_file_intake import FileRefused, version_for_push
+from commands.pipeline_files import RepositoryFiles
 from commands.ports import Repository
 from commands.runs import ReportRunStatus, TriggerRun
 from commands.webhook_deliveries import RecordDeliveryOutcome
@@ -103,10 +107,22 @@ class WebhookIntake:
     """Processes deliveries through `dispatch` (the command bus, which does every write),
     reading with `repository`."""
 
-    def __init__(self, dispatch: Dispatch, repository: Repository, candidates: Candidates) -> None:
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        repository: Repository,
+        candidates: Candidates,
+        *,
+        builds: JenkinsBuilds | None = None,
+        files: RepositoryFiles | None = None,
+    ) -> None:
         self._dispatch = dispatch
         self._repository = repository
         self._candidates = candidates
+        self._builds = builds
+        """Which jenkins step started a build: its notifications fold into that run."""
+        self._files = files
+        """Reads a pipeline's `repository_file` at a pushed sha (`pipeline_file_intake`)."""
 
     async def handle(self, delivery: ReceivedDelivery, *, at: datetime) -> Outcome:
         """Process the delivery unless it already has an outcome, and record the outcome."""
@@ -184,8 +200,24 @@ class WebhookIntake:
                 key=f"intake:{delivery.stream_id}:{candidate.pipeline_id}",
                 person=bool(facts.actor) and facts.actor != delivery.source_kind,
             )
+            version = None
+            if isinstance(facts, Push):
+                version = await version_for_push(
+                    dispatch=self._dispatch,
+                    repository=self._repository,
+                    files=self._files,
+                    pipeline_id=candidate.pipeline_id,
+                    facts=facts,
+                    delivery_id=delivery.delivery_id,
+                    context=partial(_file_context, context),
+                )
+                if isinstance(version, FileRefused):
+                    refused.append(f"pipeline {candidate.name} ({candidate.pipeline_id}): "
+                                   f"{version.reason}")  # fmt: skip
+                    continue
             command = TriggerRun(
                 pipeline_id=candidate.pipeline_id,
+                pipeline_version=version,
                 kind="webhook",
                 repo=facts.repo or None,
                 ref=facts.ref,
@@ -207,6 +239,13 @@ class WebhookIntake:
 
     async def _mirror(self, delivery: ReceivedDelivery, facts: Backflow, at: datetime) -> Outcome:
         label = f"{facts.provider.value} run {facts.external_id}"
+        if self._builds is not None and (build := jenkins_build(facts)) is not None:
+            owner = await self._builds(
+                delivery.project_id, *build, facts.url, position=delivery.position
+            )
+            if owner is not None:
+                reason = folded_reason(label, owner, facts.status.value)
+                return Outcome(outcome="updated", runs=(owner.run_id,), reason=reason)
         key = f"intake:{delivery.source_id}:{facts.provider.value}:{facts.external_id}"
         context = _context(delivery, facts.provider.value, at, key=key)
         run_id = context.new_id("run")  # the id TriggerRun gives it, on every delivery
@@ -291,6 +330,11 @@ def _mirrors(candidate: Candidate, source: str, facts: Backflow) -> bool:
         facts.kind in t.events and t.matches(source, facts.kind, facts.ref)
         for t in candidate.triggers
     )
+
+
+def _file_context(context: CommandContext, suffix: str) -> CommandContext:
+    """The run's context, keyed apart for the pipeline file's command."""
+    return msgspec.structs.replace(context, idempotency_key=f"{context.idempotency_key}:{suffix}")
 
 
 def _context(

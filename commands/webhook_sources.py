@@ -65,7 +65,7 @@ async def register_webhook_source(
         project_id=command.project_id,
         kind=command.kind,
         name=command.name,
-        sealed_secret=deps.sealer.seal(secret),
+        sealed_secret=await deps.sealer.seal(secret),
         at=context.at,
     )
     appended = await deps.repository.save(source, metadata=context.metadata())
@@ -79,7 +79,7 @@ async def rotate_webhook_secret(
     context.principal.require_on("admin", source, source.project_id)
     secret, generated = _secret(command.secret, deps)
     source.rotate_secret(
-        deps.sealer.seal(secret), grace=timedelta(seconds=command.grace_s), at=context.at
+        await deps.sealer.seal(secret), grace=timedelta(seconds=command.grace_s), at=context.at
     )
     appended = await deps.repository.save(source, metadata=context.metadata())
     return with_secret(source, appended, secret if generated else None)

@@ -58,8 +58,6 @@ def check_approval_fields(step: GatedStep, at: str) -> None:
     """Raise InvalidValue for the first rule the step's approval or environment fields break."""
     if step.kind not in ("run", "approval", "jenkins"):
         raise InvalidValue(f"{at}.kind", "must be one of run, approval, jenkins")
-    if step.kind == "jenkins":
-        raise InvalidValue(f"{at}.kind", "jenkins steps are not supported by this server yet")
     if step.kind == "approval" and step.run:
         raise InvalidValue(f"{at}.run", "an approval step runs nothing: leave run out")
     if step.kind != "approval":
@@ -89,18 +87,23 @@ def check_approval_fields(step: GatedStep, at: str) -> None:
         check_environment_name(step.environment, f"{at}.environment")
 
 
-def check_approvers(approvers: tuple[str, ...], at: str) -> None:
-    """Principals as `key:<api key id>` or `jwt:<subject>`, each listed once."""
-    if len(approvers) > APPROVERS_MAX:
-        raise InvalidValue(at, f"at most {APPROVERS_MAX} approvers")
+def check_approvers(approvers: tuple[str, ...], at: str, *, limit: int = APPROVERS_MAX) -> None:
+    """Principals as `key:<api key id>` or `jwt:<subject>`, or a project's approver group as
+    `group:<name>` (`domain/approver_group.py`), each listed once."""
+    if len(approvers) > limit:
+        raise InvalidValue(at, f"at most {limit} approvers")
     if len(set(approvers)) != len(approvers):
         raise InvalidValue(at, "an approver is listed twice")
     for approver in approvers:
         clean(at, approver)
         kind, _, rest = approver.partition(":")
+        if kind == "group" and ENVIRONMENT_NAME.fullmatch(rest):
+            continue
         if kind not in ("key", "jwt") or not rest.strip() or len(approver) > KEY_MAX:
             raise InvalidValue(
-                at, f"{approver!r}: must be key:<api key id> or jwt:<subject> (at most 128)"
+                at,
+                f"{approver!r}: must be key:<api key id>, jwt:<subject> (at most 128) or "
+                f"group:<name> ({ENVIRONMENT_RULE})",
             )
 
 

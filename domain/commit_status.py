@@ -1,6 +1,7 @@
 """The CommitStatusReport aggregate: what flowledger told a Git host about one run's commit.
 
-One stream per run (`report_stream_id`). Each HTTP request to GitHub's or GitLab's commit
+One stream per run (`report_stream_id`), and one per step of a pipeline with `step_statuses`
+(`step_report_stream_id`). Each HTTP request to GitHub's or GitLab's commit
 status API is an event, with the state reported and the host's answer (its HTTP status, or
 the error when none came), so an auditor sees every report, failed ones included.
 """
@@ -9,13 +10,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidValue
-from domain.limits import INT32_MAX, REASON_MAX, REPO_MAX, SHA_MAX, URL_MAX, clean, cut
+from domain.limits import INT32_MAX, KEY_MAX, REASON_MAX, REPO_MAX, SHA_MAX, URL_MAX, clean, cut
 from domain.moments import require_aware
 
 Host = Literal["github", "gitlab"]
@@ -29,6 +30,11 @@ def report_stream_id(run_id: UUID) -> UUID:
     return uuid.uuid5(_NAMESPACE, str(run_id))
 
 
+def step_report_stream_id(run_id: UUID, step: str) -> UUID:
+    """The stream of one step's reports (a pipeline with `step_statuses`)."""
+    return uuid.uuid5(_NAMESPACE, f"{run_id}/{step}")
+
+
 class CommitStatusReport(Aggregate):
     stream_type = "commit_status"
 
@@ -36,12 +42,20 @@ class CommitStatusReport(Aggregate):
         pass
 
     class Opened(Event, Aggregate.Created):
+        """Schema v2 added `step` (None: the run's own report); v1 events are runs' reports."""
+
         event_type: ClassVar[str] = "CommitStatusReportOpened"
+        schema_version: ClassVar[int] = 2
         run_id: UUID
         project_id: UUID
         host: Host
         repo: str
         sha: str
+        step: str | None
+
+        @staticmethod
+        def upcast_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "step": None}
 
     class Attempted(Event):
         event_type: ClassVar[str] = "CommitStatusAttempted"
@@ -56,15 +70,25 @@ class CommitStatusReport(Aggregate):
             if self.http_status is not None and 200 <= self.http_status < 300:
                 aggregate.reported = self.state
 
-    def __init__(self, run_id: UUID, project_id: UUID, host: Host, repo: str, sha: str) -> None:
-        self.run_id, self.project_id = run_id, project_id
+    def __init__(
+        self, run_id: UUID, project_id: UUID, host: Host, repo: str, sha: str, step: str | None
+    ) -> None:
+        self.run_id, self.project_id, self.step = run_id, project_id, step
         self.host, self.repo, self.sha = host, repo, sha
         self.attempts = 0
         self.reported: str | None = None
 
     @classmethod
     def open(
-        cls, *, run_id: UUID, project_id: UUID, host: str, repo: str, sha: str, at: datetime
+        cls,
+        *,
+        run_id: UUID,
+        project_id: UUID,
+        host: str,
+        repo: str,
+        sha: str,
+        at: datetime,
+        step: str | None = None,
     ) -> CommitStatusReport:
         require_aware(at)
         if host not in HOSTS:
@@ -73,9 +97,12 @@ class CommitStatusReport(Aggregate):
             raise InvalidValue("repo", f"1 to {REPO_MAX} characters")
         if not 1 <= len(clean("sha", sha)) <= SHA_MAX:
             raise InvalidValue("sha", f"1 to {SHA_MAX} characters")
+        if step is not None and not 1 <= len(clean("step", step)) <= KEY_MAX:
+            raise InvalidValue("step", f"1 to {KEY_MAX} characters")
         return cls._create(
             cls.Opened,
-            id=report_stream_id(run_id),
+            id=report_stream_id(run_id) if step is None else step_report_stream_id(run_id, step),
+            step=step,
             timestamp=at,
             run_id=run_id,
             project_id=project_id,

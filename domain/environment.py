@@ -18,6 +18,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.approval_spec import APPROVERS_MAX, check_approvers, check_environment_name
+from domain.approver_group import groups_in
 from domain.errors import InvalidValue
 from domain.moments import require_aware
 from domain.pipeline_definition import TriggerSpec
@@ -174,7 +175,8 @@ def _valid_rules(
     check_approvers(approvers, "approvers")
     if len(approvers) > APPROVERS_MAX:
         raise InvalidValue("approvers", f"at most {APPROVERS_MAX}")
-    if approvers and required_approvals > len(approvers):
+    # A group may hold any number of people: only a list of principals alone bounds it.
+    if approvers and required_approvals > len(approvers) and not groups_in(approvers):
         raise InvalidValue("required_approvals", "more than the approvers listed could give")
     # The trigger's own checks: the same globs, the same rules and messages.
     TriggerSpec(source="api", branches=branches, tags=tags).check("rules")

@@ -7,11 +7,13 @@ from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
+import msgspec
 from eventsourcing.domain import Aggregate
 
-from domain.errors import IllegalTransition, UnknownPipelineVersion
+from domain.errors import IllegalTransition, InvalidValue, UnknownPipelineVersion
 from domain.moments import require_aware
 from domain.pipeline_definition import PipelineDefinition
+from domain.pipeline_file import FileOrigin, FileProblem
 
 FIRST_VERSION = 1
 
@@ -50,6 +52,25 @@ class Pipeline(Aggregate):
         def apply(self, aggregate: Pipeline) -> None:
             aggregate.definitions[self.version] = self.definition
             aggregate.current_version = self.version
+
+    class VersionReadFromRepository(Event):
+        """A version defined by the pipeline file a push named: where it was read from."""
+
+        event_type: ClassVar[str] = "PipelineVersionReadFromRepository"
+        version: int
+        definition: PipelineDefinition
+        origin: FileOrigin
+
+        def apply(self, aggregate: Pipeline) -> None:
+            aggregate.definitions[self.version] = self.definition
+            aggregate.current_version = self.version
+
+    class RepositoryFileRefused(Event):
+        """The pipeline file a push named could not define a version: no run was started."""
+
+        event_type: ClassVar[str] = "PipelineRepositoryFileRefused"
+        origin: FileOrigin
+        problem: FileProblem
 
     class Activated(Event):
         event_type: ClassVar[str] = "PipelineActivated"
@@ -120,6 +141,46 @@ class Pipeline(Aggregate):
                 timestamp=at,
             )
 
+    def define_version_from_repository(
+        self, definition: PipelineDefinition, origin: FileOrigin, *, at: datetime
+    ) -> int:
+        """Make the file's `definition` the next version; the version a run of it uses.
+
+        The file says how the pipeline runs, not where its file is: `repository_file` stays
+        as the pipeline has it (a file that names another is refused), so a push can never
+        point the next read at another place or another secret.
+        """
+        self._require_not_archived("redefine")
+        self._require_active()
+        require_aware(at)
+        current = self.definition()
+        if definition.repository_file not in (None, current.repository_file):
+            raise InvalidValue(
+                "repository_file",
+                "the file cannot change where the pipeline's file is: change it through the API",
+            )
+        definition = msgspec.structs.replace(
+            definition, repository_file=current.repository_file
+        ).validated()
+        if definition == current:
+            return self.current_version
+        self.trigger_event(
+            self.VersionReadFromRepository,
+            version=self.current_version + 1,
+            definition=definition,
+            origin=origin,
+            timestamp=at,
+        )
+        return self.current_version
+
+    def refuse_repository_file(
+        self, origin: FileOrigin, problem: FileProblem, *, at: datetime
+    ) -> None:
+        """Put on record why the file at `origin` defined nothing (and so started no run)."""
+        self._require_not_archived("read a file for")
+        require_aware(at)
+        self.trigger_event(self.RepositoryFileRefused, origin=origin, problem=problem, timestamp=at)
+
     def activate(self, *, at: datetime) -> None:
         """Let the pipeline start runs again; on an active pipeline, decides nothing."""
         self._require_not_archived("activate")
@@ -139,6 +200,10 @@ class Pipeline(Aggregate):
         self._require_not_archived("archive")
         require_aware(at)
         self.trigger_event(self.Archived, timestamp=at)
+
+    def _require_active(self) -> None:
+        if self.status is not PipelineStatus.ACTIVE:
+            raise IllegalTransition("pipeline", self.status.value, "read a file for")
 
     def _require_not_archived(self, attempted: str) -> None:
         if self.status is PipelineStatus.ARCHIVED:

@@ -16,6 +16,7 @@ from domain.concurrency_spec import ConcurrencySpec, check_step_concurrency
 from domain.conditions import check_condition, check_references
 from domain.credentials import credential_kind
 from domain.errors import InvalidValue
+from domain.jenkins_spec import JenkinsSpec, check_jenkins_fields
 from domain.limits import (
     ARTIFACT_PATHS_MAX,
     DESCRIPTION_MAX,
@@ -57,6 +58,7 @@ from domain.limits import (
     clean,
 )
 from domain.matrix import check_matrix, check_plan_size
+from domain.pipeline_file import RepositoryFileSpec
 from domain.step_files import (
     CacheSpec,
     Paths,
@@ -191,12 +193,23 @@ class StepSpec(_Value, kw_only=True):
     ] = True
     concurrency: ConcurrencySpec | None = None
     """One step of the group (across runs) at a time; `queue` only (`domain/concurrency_spec`)."""
+    jenkins: JenkinsSpec | None = None
+    """A step of kind `jenkins`: the Jenkins job it starts and follows (`domain/jenkins_spec`)."""
 
     def check(self, at: str) -> None:
         """Raise InvalidValue, under the field path `at`, for the first rule the step breaks."""
         _matches(self.name, _STEP_NAME, f"{at}.name", "1-100 letters, digits, '_', '.' or '-'")
         check_approval_fields(self, at)
+        check_jenkins_fields(self, at)
         if self.kind == "approval":
+            self._check_common(at)
+            return
+        if self.kind == "jenkins":
+            for field in ("checkout", "artifacts", "download", "cache"):
+                if getattr(self, field):
+                    raise InvalidValue(
+                        f"{at}.{field}", "a jenkins step has no workspace: its job runs in Jenkins"
+                    )
             self._check_common(at)
             return
         if not self.run.strip():
@@ -382,6 +395,12 @@ class PipelineDefinition(_Value, kw_only=True):
     triggers: Annotated[tuple[TriggerSpec, ...], Items] = ()
     concurrency: ConcurrencySpec | None = None
     """One run of the group at a time (`domain/concurrency_spec.py`)."""
+    step_statuses: bool = False
+    """Besides the run's, report each step to the commit as its own status (or check run),
+    named `flowledger/<pipeline>/<step>`."""
+    repository_file: RepositoryFileSpec | None = None
+    """A pipeline file in the repository: a push reads it at the pushed sha and its run uses
+    the version it defines (`domain/pipeline_file.py`)."""
 
     def validated(self) -> PipelineDefinition:
         """This definition, name and description trimmed; or InvalidValue naming a broken rule."""
@@ -412,6 +431,8 @@ class PipelineDefinition(_Value, kw_only=True):
         for i, trigger in enumerate(self.triggers):
             trigger.check(f"triggers[{i}]")
         check_schedules(self.triggers, self.resolve_parameters)
+        if self.repository_file is not None:
+            self.repository_file.check("repository_file")
         return msgspec.structs.replace(self, name=name, description=description)
 
     @property

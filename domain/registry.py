@@ -23,10 +23,12 @@ from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
 from eventsourcing.utils import get_topic
 
 from domain.api_key import ApiKey
+from domain.approver_group import ApproverGroup
 from domain.commit_status import CommitStatusReport
 from domain.concurrency_group import ConcurrencyGroup
 from domain.data_subject import DataSubject
 from domain.environment import Environment
+from domain.notification_rule import NotificationRule
 from domain.pipeline import Pipeline
 from domain.project import Project
 from domain.projection_quarantine import ProjectionQuarantine
@@ -59,6 +61,8 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Secret,
     ConcurrencyGroup,
     ScheduleSkip,
+    NotificationRule,
+    ApproverGroup,
 )
 OCCURRED_AT = "occurred_at"
 """Key of the event's domain timestamp (ISO 8601) inside its data."""

@@ -81,9 +81,11 @@ class ApprovalCommands:
         actor: str,
         comment: str = "",
         inputs: Mapping[str, object] | None = None,
+        group: str | None = None,
         at: datetime,
     ) -> None:
-        """Record one person's decision on a waiting gate; a second one by them is refused."""
+        """Record one person's decision on a waiting gate; a second one by them is refused.
+        `group`: the approver group that admitted them, recorded with the decision."""
         require_aware(at)
         if decision not in DECISIONS:
             raise InvalidValue("decision", "must be approve or reject")
@@ -99,7 +101,11 @@ class ApprovalCommands:
         given = dict(inputs or {})
         outputs = resolve_inputs(gate.inputs, given, partial=decision == "reject")
         opens = decision == "approve" and len(state.approvals) + 1 >= gate.required
-        self._decide(step, decision, principal, actor, comment, outputs, opens, False, at)
+        if group is not None and f"group:{group}" not in gate.approvers:
+            raise InvalidValue("group", f"{group!r} is not among the approvers of step {step}")
+        self._decide(
+            step, decision, principal, actor, comment, outputs, opens, False, at, group=group
+        )
 
     def expire_approval(self: RunState, step: str, *, at: datetime) -> None:
         """Past its deadline, the waiting gate takes its `on_timeout` outcome."""
@@ -128,6 +134,8 @@ class ApprovalCommands:
         opens: bool,
         timed_out: bool,
         at: datetime,
+        *,
+        group: str | None = None,
     ) -> None:
         outputs = valid_outputs(outputs)
         self.trigger_event(
@@ -140,6 +148,7 @@ class ApprovalCommands:
             inputs=outputs,
             timed_out=timed_out,
             opens=opens,
+            group=group,
             timestamp=at,
         )
         waited_ms = max(0, (at - (self.steps[step].queued_at or at)) // timedelta(milliseconds=1))

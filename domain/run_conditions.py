@@ -6,6 +6,8 @@ outputs, and its matrix values; without a status function the condition is
 `success() && (<if>)`, and no `if:` at all is `success()`. `success()` holds when every step
 it needs, directly or not, succeeded (or failed with `allow_failure`); `failure()` when one
 of them failed for good. A skipped step is not a failure: `!failure()` still holds after one.
+Once the run is being cancelled, `cancelled()` holds and `success()` does not, and only the
+steps that call `always()` or `cancelled()` are still decided (`runs_when_cancelled`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from domain.conditions import ancestors
 from domain.expression_eval import Status, evaluate, text, truthy
-from domain.expression_tree import uses_status
+from domain.expression_tree import Call, uses_status, walk
 from domain.expressions import parse_condition
 from domain.limits import REASON_MAX, cut
 from domain.run_plan import satisfies
@@ -56,6 +58,16 @@ def decidable(plans: Mapping[str, StepPlan], states: Mapping[str, StepState]) ->
 def waits_for_outcomes(plan: StepPlan) -> bool:
     """Whether the step's condition reads how its needs ended (so a failure does not skip it)."""
     return bool(plan.condition) and uses_status(_tree(plan.condition))
+
+
+def runs_when_cancelled(plan: StepPlan) -> bool:
+    """GitHub's rule: when the run is cancelled, a step whose `if:` calls `always()` or
+    `cancelled()` is still decided (and runs if its condition holds); the others are cancelled.
+    A gated step never is: nobody would be asked to approve work of a cancelled run."""
+    if not plan.condition or plan.gate is not None:
+        return False
+    calls = (n.function for n in walk(_tree(plan.condition)) if isinstance(n, Call))
+    return any(name in ("always", "cancelled") for name in calls)
 
 
 def judge(

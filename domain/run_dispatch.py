@@ -26,13 +26,16 @@ class DispatchCommands:
     """Mixed into Run: recording which attempts became jobs, so none is lost or sent twice."""
 
     def undispatched(self: RunState) -> tuple[str, ...]:
-        """Queued steps whose current attempt is not a job yet, in plan order."""
-        if self.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+        """Queued steps whose current attempt is not a job yet, in plan order (once the run
+        is cancelling, those that call always() or cancelled())."""
+        if self.status not in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANCELLING):
             return ()
         return tuple(
             name
             for name, state in self.steps.items()
-            if state.status is StepStatus.QUEUED and not state.dispatched
+            if state.status is StepStatus.QUEUED
+            and not state.dispatched
+            and self.status in self._live_for(name)
         )
 
     def dispatch_ready(self: RunState, labels: Mapping[str, str], *, at: datetime) -> None:
@@ -61,7 +64,7 @@ class DispatchCommands:
         self._require_step(state, (StepStatus.QUEUED, *_LATER), "dispatch", attempt)
         if state.dispatched:
             return
-        self._require_run_in((RunStatus.QUEUED, RunStatus.RUNNING), "dispatch a step of")
+        self._require_run_in(self._live_for(step), "dispatch a step of")
         if state.status is not StepStatus.QUEUED:
             raise IllegalTransition("step", state.status.value, "dispatch")
         self._dispatch(step, _label({step: label}, step), at)

@@ -7,9 +7,13 @@ from collections.abc import Mapping
 
 import msgspec
 
+from domain.jenkins_spec import JENKINS_LABEL
 from domain.matrix import Combination, expand, instance_label, instance_name, value_text
 from domain.pipeline_definition import PipelineDefinition, StepSpec
 from domain.run_values import StepPlan
+
+DEFAULT_STEP_LABELS = ("linux",)
+"""A step's `labels` when it names none (StepSpec's default)."""
 
 
 def plan_of(definition: PipelineDefinition) -> tuple[StepPlan, ...]:
@@ -53,7 +57,10 @@ def runner_labels(
     specs = {step.name: step for step in definition.steps}
     labels: dict[str, str] = {}
     for name, plan in plans.items():
-        spec_labels = specs[plan.source].labels
+        spec = specs[plan.source]
+        spec_labels = spec.labels
+        if spec.kind == "jenkins" and spec_labels == DEFAULT_STEP_LABELS:
+            spec_labels = (JENKINS_LABEL,)  # runners that reach Jenkins, unless it names some
         labels[name] = instance_label(spec_labels[0], plan.matrix) if spec_labels else default
     return labels
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
+
+from eventsourcing.domain import Aggregate
 
 from domain.errors import IllegalTransition, InvalidValue, LogSequenceGap
 from domain.limits import LOG_CHUNK_MAX_BYTES
@@ -15,7 +18,29 @@ LOG_RUN_MAX = 16 * 1024 * 1024
 
 
 class LogCommands:
-    """Mixed into Run."""
+    """Mixed into Run: its log's commands and events."""
+
+    class LogChunkAppended(Aggregate.Event):
+        event_type: ClassVar[str] = "LogChunkAppended"
+        seq: int
+        step: str | None
+        stream: LogStream
+        text: str
+
+        def apply(self, aggregate: RunState) -> None:
+            aggregate.log_seqs[self.step] = self.seq
+            aggregate.log_bytes += len(self.text.encode())
+
+    class LogTruncated(Aggregate.Event):
+        """Chunk `seq` of channel `step` was the first dropped; every later chunk is too."""
+
+        event_type: ClassVar[str] = "LogTruncated"
+        step: str | None
+        seq: int
+        bytes_kept: int
+
+        def apply(self, aggregate: RunState) -> None:
+            aggregate.log_truncated = True
 
     def next_log_seq(self: RunState, step: str | None = None) -> int:
         return self.log_seqs.get(step, 0) + 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
+from uuid import UUID
 
 import msgspec
 
@@ -23,7 +24,9 @@ class SecretUse(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     version: int
     environment: str | None = None
-    """The environment the value was bound to; None: the project-wide secret."""
+    """The environment the value was bound to; None: not bound to one."""
+    pipeline_id: UUID | None = None
+    """The pipeline the value was bound to; None: not bound to one (both None: project-wide)."""
 
 
 class _Receiving(RunState, Protocol):

@@ -3,8 +3,12 @@
 `Run` (domain.run) is built from the mixins in run_steps, run_dispatch, run_logs and
 run_external, so they cannot import `Run` back without an import circle. They annotate `self`
 with `RunState` instead: a protocol `Run` satisfies structurally, declared here, importing
-neither side. It only describes; nothing inherits it, so the aggregate's MRO (and with it every
-event class, topic and registered name) stays exactly as it was.
+neither side. It only describes; nothing inherits it.
+
+Event classes may be nested in a direct base of `Run` (run_step_events, run_file_events,
+run_gate_events, run_jenkins): eventsourcing redefines each on `Run` as a subclass of
+`Run.Event`, and that class is the one triggered, registered and stored under its stable
+`event_type` (names, not Python paths, are kept: moving a class orphans no history).
 """
 
 from __future__ import annotations
@@ -47,12 +51,16 @@ class RunState(Protocol):
     log_seqs: dict[str | None, int]
     log_bytes: int
     log_truncated: bool
+    metric_totals: dict[str, float]
+    finished_at: datetime | None
+    _failures: list[str]
 
     @property
     def id(self) -> UUID: ...
 
-    # The events the mixins decide, which stay nested in Run. Read-only members: a protocol's
-    # plain attribute would ask for a settable instance variable, which a nested class is not.
+    # The events the mixins decide (nested in Run or in one of its direct bases). Read-only
+    # members: a protocol's plain attribute would ask for a settable instance variable, which a
+    # nested class is not.
     @property
     def Started(self) -> RunEvent: ...
 
@@ -130,8 +138,20 @@ class RunState(Protocol):
 
     def trigger_event(self, event_class: RunEvent, **kwargs: Any) -> None: ...
 
-    # Checks and helpers of Run itself (domain.run).
+    # Checks and helpers of Run itself (domain.run, domain.run_checks).
     def _require_internal(self, attempted: str) -> None: ...
+
+    def _require_run(self, target: RunStatus, attempted: str) -> None: ...
+
+    def _update_step(self, step: str, **changes: object) -> None: ...
+
+    def _failed_for_good(self, step: str) -> bool: ...
+
+    def _end_attempt(
+        self, event: Any, status: StepStatus, reason: str | None, exit_code: int | None
+    ) -> None: ...
+
+    def _finish(self, status: RunStatus, at: datetime) -> None: ...
 
     def _require_run_in(self, statuses: tuple[RunStatus, ...], attempted: str) -> None: ...
 
@@ -152,6 +172,8 @@ class RunState(Protocol):
     def _skip_dependants(self, step: str, at: datetime) -> None: ...
 
     def _skip_reason(self, step: str) -> str | None: ...
+
+    def _live_for(self, step: str) -> tuple[RunStatus, ...]: ...
 
     def steps_awaiting_group(self) -> tuple[str, ...]: ...
 

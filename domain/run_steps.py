@@ -12,7 +12,7 @@ from domain.errors import (
     StepNotReady,
 )
 from domain.moments import require_aware
-from domain.run_conditions import decidable, judge, waits_for_outcomes
+from domain.run_conditions import decidable, judge, runs_when_cancelled, waits_for_outcomes
 from domain.run_matrix import cancel_siblings
 from domain.run_plan import dependants
 from domain.run_state import RunState
@@ -34,8 +34,12 @@ class StepCommands:
     """Mixed into Run; only steps of internal runs are driven here."""
 
     def ready_steps(self: RunState) -> tuple[str, ...]:
-        """Pending steps whose needs have all finished, in plan order (none once cancelling):
-        each is queued or, when its condition is false, skipped (`domain/run_conditions`)."""
+        """Pending steps whose needs have all finished, in plan order (once cancelling, only
+        those calling `always()` or `cancelled()`): each is queued or, when its condition is
+        false, skipped (`domain/run_conditions`)."""
+        if self.status is _C and self.external is None:
+            found = decidable(self.plan, self.steps)
+            return tuple(step for step in found if runs_when_cancelled(self.plan[step]))
         if self.status not in (_Q, _R):
             return ()
         if self.concurrency is not None and not self.concurrency_admitted:
@@ -48,7 +52,7 @@ class StepCommands:
         self._require_internal("queue a step of")
         require_aware(at)
         state = self._step(step)
-        self._require_run_in((_Q, _R), "queue a step of")
+        self._require_run_in(self._live_for(step), "queue a step of")
         self._require_step(state, (StepStatus.PENDING,), "queue")
         if self.concurrency is not None and not self.concurrency_admitted:
             raise IllegalTransition("run", "waiting for its concurrency group", "queue a step of")
@@ -81,6 +85,10 @@ class StepCommands:
         if settle:
             self._settle(at)
 
+    def _live_for(self: RunState, step: str) -> tuple[RunStatus, ...]:
+        """The run statuses in which `step` may still be queued and started."""
+        return (_Q, _R, _C) if runs_when_cancelled(self.plan[step]) else (_Q, _R)
+
     def _skip_reason(self: RunState, step: str) -> str | None:
         return judge(
             step,
@@ -100,7 +108,7 @@ class StepCommands:
         if runner is not None:
             runner = valid_text("runner", runner, limit=KEY_MAX)
         state = self._step(step)
-        self._require_run_in((_Q, _R), "start a step of")
+        self._require_run_in(self._live_for(step), "start a step of")
         if state.status is StepStatus.RUNNING and attempt == state.attempt:
             if runner is not None and runner == state.runner:
                 return  # the same runner said it again: already so

@@ -1,4 +1,5 @@
-"""The Secret aggregate: one project secret (a name, optionally bound to an environment).
+"""The Secret aggregate: one project secret (a name, optionally bound to an environment or to
+one pipeline of the project; never both).
 
 Its events say that a value was set (a new version) or deleted, by whom, with a keyed
 fingerprint of the value: never the value, which lives encrypted outside the events table
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -28,9 +29,22 @@ _NAMESPACE = UUID("b7f3d0a2-5c1e-4e8b-9a6f-2d4c8e1f0a37")
 """Fixed forever: changing it would give every secret a new stream."""
 
 
-def secret_stream_id(project_id: UUID, name: str, environment: str | None) -> UUID:
-    """One stream per (project, name, environment): a name is a secret's identity."""
-    return uuid5(_NAMESPACE, f"{project_id}\0{environment or ''}\0{name}")
+def secret_stream_id(
+    project_id: UUID, name: str, environment: str | None, pipeline_id: UUID | None = None
+) -> UUID:
+    """One stream per (project, name, scope): a name is a secret's identity. The pipeline is
+    appended only when there is one, so project-wide and environment ids never change."""
+    scope = f"{project_id}\0{environment or ''}\0{name}"
+    return uuid5(_NAMESPACE, scope if pipeline_id is None else f"{scope}\0pipeline:{pipeline_id}")
+
+
+def valid_scope(environment: str | None, pipeline_id: UUID | None) -> None:
+    if environment is not None and pipeline_id is not None:
+        raise InvalidValue(
+            "pipeline_id",
+            "a secret is bound to an environment or to a pipeline, not both: a step in that "
+            "environment prefers the environment's value, then its pipeline's, then the project's",
+        )
 
 
 def valid_secret_name(field: str, name: str) -> str:
@@ -56,13 +70,21 @@ class Secret(Aggregate):
         pass
 
     class Created(Event, Aggregate.Created):
+        """Schema v2 added `pipeline_id`; v1 secrets were never bound to a pipeline."""
+
         event_type: ClassVar[str] = "SecretCreated"
+        schema_version: ClassVar[int] = 2
         project_id: UUID
         name: str
         environment: str | None
         secret_version: int
         fingerprint: str
         by: str
+        pipeline_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+            return {**data, "pipeline_id": None}
 
     class ValueSet(Event):
         event_type: ClassVar[str] = "SecretSet"
@@ -93,11 +115,13 @@ class Secret(Aggregate):
         secret_version: int,
         fingerprint: str,
         by: str,
+        pipeline_id: UUID | None,
     ) -> None:
         # Runs for `Created`, on creation and on every replay: assignments only.
         self.project_id = project_id
         self.name = name
         self.environment = environment
+        self.pipeline_id = pipeline_id
         self.secret_version = secret_version
         self.fingerprint: str | None = fingerprint
         self.deleted = False
@@ -112,13 +136,15 @@ class Secret(Aggregate):
         fingerprint: str,
         by: str,
         at: datetime,
+        pipeline_id: UUID | None = None,
     ) -> Secret:
         require_aware(at)
         valid_secret_name("name", name)
         valid_environment("environment", environment)
+        valid_scope(environment, pipeline_id)
         return cls._create(
             cls.Created,
-            id=secret_stream_id(project_id, name, environment),
+            id=secret_stream_id(project_id, name, environment, pipeline_id),
             timestamp=at,
             project_id=project_id,
             name=name,
@@ -126,6 +152,7 @@ class Secret(Aggregate):
             secret_version=1,
             fingerprint=_valid_fingerprint(fingerprint),
             by=_valid_by(by),
+            pipeline_id=pipeline_id,
         )
 
     def set(self, *, fingerprint: str, by: str, at: datetime) -> bool:

@@ -51,6 +51,13 @@ class StepSpec(Protocol):
     def queue_timeout_s(self) -> int | None: ...
     @property
     def secrets(self) -> Sequence[str]: ...
+    @property
+    def jenkins(self) -> _WithParameters | None: ...
+
+
+class _WithParameters(Protocol):
+    @property
+    def parameters(self) -> Mapping[str, str]: ...
 
 
 class _Named(Protocol):
@@ -121,3 +128,5 @@ def check_templates(definition: PipelineDefinition) -> None:
         check_references(step.run, f"steps[{i}].run", **known)
         for key, value in step.env.items():
             check_references(value, f"steps[{i}].env.{key}", **known)
+        for key, value in step.jenkins.parameters.items() if step.jenkins else ():
+            check_references(value, f"steps[{i}].jenkins.parameters.{key}", **known)

@@ -6,7 +6,9 @@ from projections.api_keys import ApiKeysProjection
 from projections.approvals import ApprovalsProjection
 from projections.artifacts import ArtifactsProjection
 from projections.environments import EnvironmentsProjection
+from projections.jenkins_builds import JenkinsBuildsProjection
 from projections.logs import LogsProjection
+from projections.notification_rules import NotificationRulesProjection
 from projections.pipeline_stats import PipelineStatsProjection
 from projections.pipelines import PipelinesProjection
 from projections.projection import Projection
@@ -37,6 +39,8 @@ ALL: tuple[Projection, ...] = (
     SecretsProjection(),
     SchedulesProjection(),
     ArtifactsProjection(),
+    NotificationRulesProjection(),
+    JenkinsBuildsProjection(),
 )
 _BY_NAME = {projection.name: projection for projection in ALL}
 

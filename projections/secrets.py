@@ -24,13 +24,14 @@ class SecretRow(msgspec.Struct, frozen=True, kw_only=True):
     project_id: UUID
     name: str
     environment: str | None
-    """None: the project-wide secret; a step in that environment prefers its own."""
+    """None: not bound to an environment; a step in that environment prefers its own."""
     secret_version: int
     deleted: bool
     created_at: datetime
     updated_at: datetime
     updated_by: str
     stream_version: int
+    pipeline_id: UUID | None = None
     degraded: bool = False
 
 
@@ -43,6 +44,8 @@ class SecretItem(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     updated_by: str
+    pipeline_id: UUID | None = None
+    """The pipeline it is bound to; environment and pipeline_id both null: project-wide."""
     degraded: bool = False
 
 
@@ -59,7 +62,8 @@ CREATE TABLE {s}.secrets (
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
     updated_by text NOT NULL,
-    stream_version bigint NOT NULL
+    stream_version bigint NOT NULL,
+    pipeline_id uuid
 );
 CREATE INDEX secrets_project_name ON {s}.secrets (project_id, name, id);
 """
@@ -67,7 +71,7 @@ CREATE INDEX secrets_project_name ON {s}.secrets (project_id, name, id);
 
 class SecretsProjection:
     name = "secrets"
-    version = 1
+    version = 2  # v2: pipeline_id
     event_types = frozenset({"SecretCreated", "SecretSet", "SecretDeleted"})
 
     def ddl(self, schema: str) -> str:
@@ -91,6 +95,7 @@ def _fold(row: Row, event: EventEnvelope) -> None:
             project_id=d["project_id"],
             name=d["name"],
             environment=d["environment"],
+            pipeline_id=d.get("pipeline_id"),
             created_at=at,
         )
     row.update(
@@ -115,7 +120,7 @@ async def list_secrets(
         stream_degraded(SecretsProjection.name),
         "jsonb_build_object('id', r.id, 'name', r.name, 'environment', r.environment,"
         " 'version', r.secret_version, 'created_at', r.created_at, 'updated_at', r.updated_at,"
-        " 'updated_by', r.updated_by)",
+        " 'updated_by', r.updated_by, 'pipeline_id', r.pipeline_id)",
     )
     query = page_query(f"{ident(schema)}.secrets r", w, page, SECRET_SORTS, "name", row=row)
     result = await fetch_page(conn, query, _Listed)

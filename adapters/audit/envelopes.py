@@ -160,7 +160,12 @@ class DeliveryCache:
         self, conn: asyncpg.Connection | asyncpg.Pool, rows: Sequence[Mapping[str, Any]]
     ) -> list[AuditEvent]:
         """The rows as AuditEvents, each with the delivery that caused it, if any."""
-        metadata = [_metadata.decode(row["metadata"]) for row in rows]
+        # An append's events share their metadata: each distinct text decoded once.
+        decoded: dict[str, EventMetadata] = {}
+        metadata = [
+            decoded.get(text) or decoded.setdefault(text, _metadata.decode(text))
+            for text in (row["metadata"] for row in rows)
+        ]
         causes = {c for m in metadata if (c := causation_uuid(m)) is not None}
         unknown = causes - self._known.keys()
         if unknown:

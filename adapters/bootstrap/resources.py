@@ -17,6 +17,7 @@ from adapters.platform.secrets import SecretBox
 from adapters.platform.services import RandomSecrets, Services
 from adapters.platform.settings import Settings, resolve_cipher_key
 from adapters.secrets import vault
+from adapters.secrets.kept import KeptSecrets
 from adapters.secrets.values import PgSecretValues
 from adapters.store import EventStore
 from adapters.store.aggregate_cache import CachingRepository
@@ -107,7 +108,7 @@ async def open_services(
         sealer=Sealer(subject_keys),
     ) as store:
         repository = CachingRepository(store, registry)
-        box = SecretBox(cipher_key)
+        box = KeptSecrets(store.pool, instance_key, SecretBox(cipher_key))
         bus = CommandBus(
             HANDLERS,
             Dependencies(

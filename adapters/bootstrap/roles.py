@@ -177,7 +177,10 @@ async def _schedule(
     own = partial(open_resources, settings, "scheduler", urls.database_url)
     async with shared_or_own(shared, own) as resources:
         scheduler = scheduler_for(
-            resources.services.bus.dispatch, resources.pool, grace_s=settings.scheduler_grace_s
+            resources.services.bus.dispatch,
+            resources.pool,
+            grace_s=settings.scheduler_grace_s,
+            batch_size=settings.scheduler_batch_size,
         )
         await run_scheduler(scheduler, stop, tick_ms=settings.scheduler_tick_ms)
 

@@ -1,4 +1,4 @@
-"""`flowledger secrets rotate-key`: re-wrap the secret store's data keys under the instance key."""
+"""`flowledger secrets rotate-key`: re-wrap every key the instance key wraps, under the new one."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from adapters.platform.embedded import embedded_servers
 from adapters.platform.settings import Settings, resolve_cipher_key
-from adapters.secrets.rotation import Rewrapped, rewrap_secret_values
+from adapters.secrets.rotation import Restored, Rewrapped, restore_sealed, rotate_instance_key
 from adapters.store.pool import open_pool
 
 
@@ -41,9 +41,26 @@ def rotate_secret_keys(
     async def rotate(database_url: str) -> Rewrapped:
         pool = await open_pool(database_url, max_size=2)
         try:
-            return await rewrap_secret_values(pool, old_key=old_key, new_key=new_key)
+            return await rotate_instance_key(pool, old_key=old_key, new_key=new_key)
         finally:
             await pool.close()
 
     with embedded_servers(settings, log=log) as urls:
         return asyncio.run(rotate(urls.database_url))
+
+
+def keep_sealed_secrets(settings: Settings, *, log: Callable[[str], None]) -> Restored:
+    """The signing secrets old events hold sealed, kept in `kept_secrets` under the configured
+    key, so a later rotation covers them even once the events' key is gone."""
+    key = base64.b64decode(resolve_cipher_key(settings))
+
+    async def keep(database_url: str) -> Restored:
+        pool = await open_pool(database_url, max_size=2)
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                return await restore_sealed(conn, open_key=key, wrap_key=key)
+        finally:
+            await pool.close()
+
+    with embedded_servers(settings, log=log) as urls:
+        return asyncio.run(keep(urls.database_url))

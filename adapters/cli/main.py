@@ -11,11 +11,13 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 
+from adapters.cli.approver_groups import add_approver_group_commands
 from adapters.cli.artifacts import add_artifact_commands
 from adapters.cli.audit import add_commands as add_audit_commands
 from adapters.cli.console import add_subcommand, err, guarded, out, settings_or_none, telemetry
 from adapters.cli.erase import add_erase_command
 from adapters.cli.export import add_export_command
+from adapters.cli.notifications import add_notifications_commands
 from adapters.cli.operations import add_commands as add_operations_commands
 from adapters.cli.pipelines_apply import add_pipelines_commands
 from adapters.cli.runner import add_runner_commands
@@ -159,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_runner_commands(commands, runner=_runner, run=_run)
     add_pipelines_commands(commands, apply=_pipelines_apply)
     add_artifact_commands(commands, _artifacts)
+    add_notifications_commands(commands, _notifications)
+    add_approver_group_commands(commands, _approver_groups)
     add(
         "version",
         "print the flowledger version",
@@ -252,6 +256,24 @@ def _secrets(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     return secrets_command(settings, args, out=out, err=err)
+
+
+def _notifications(args: argparse.Namespace) -> int:
+    from adapters.cli.notifications import notifications_command
+
+    settings = settings_or_none()
+    if settings is None:
+        return 2
+    return notifications_command(settings, args, out=out, err=err)
+
+
+def _approver_groups(args: argparse.Namespace) -> int:
+    from adapters.cli.approver_groups import approver_groups_command
+
+    settings = settings_or_none()
+    if settings is None:
+        return 2
+    return approver_groups_command(settings, args, out=out, err=err)
 
 
 def _artifacts(args: argparse.Namespace) -> int:

@@ -40,8 +40,12 @@ def add_secrets_commands(commands: argparse._SubParsersAction, handler: Callable
         parser.add_argument("project", metavar="PROJECT", help="project id or slug")
         if named:
             parser.add_argument("name", metavar="NAME", help="the secret's name, e.g. DEPLOY_KEY")
-            parser.add_argument(
+            scope = parser.add_mutually_exclusive_group()
+            scope.add_argument(
                 "--environment", "-e", metavar="ENV", help="bind it to one environment"
+            )
+            scope.add_argument(
+                "--pipeline", "-p", metavar="PIPELINE", help="bind it to one pipeline (its id)"
             )
         parser.add_argument("--api", metavar="URL", help="the API's base URL")
         parser.add_argument("--token", metavar="KEY", help="API key (default FLOWLEDGER_API_KEY)")
@@ -62,9 +66,11 @@ def add_secrets_commands(commands: argparse._SubParsersAction, handler: Callable
         "rotate-key",
         help="re-wrap every secret's data key under a new FLOWLEDGER_CIPHER_KEY",
         description=textwrap.fill(
-            "After changing FLOWLEDGER_CIPHER_KEY (the instance key), re-wrap the data key of "
-            "every secret value from the old instance key (read from stdin, or prompted "
-            "without echo) to the configured one. Values and events are untouched. Talks to "
+            "After changing FLOWLEDGER_CIPHER_KEY (the instance key), re-wrap every key the old "
+            "instance key (read from stdin, or prompted without echo) wraps: secret values' "
+            "data keys, data subjects' keys, webhook-source and subscription secrets (those "
+            "old events hold sealed are kept apart first), in one transaction. Values and "
+            "events are untouched. Talks to "
             "the database (FLOWLEDGER_DATABASE_URL, or the embedded one). See the README's "
             "'Secrets' for what else the instance key protects.",
             78,
@@ -90,6 +96,20 @@ def add_secrets_commands(commands: argparse._SubParsersAction, handler: Callable
         "--key", action="append", default=[], metavar="KEY", help="adopt this env key (repeat)"
     )
     adopt.set_defaults(run=handler)
+    keep = actions.add_parser(
+        "keep-sealed",
+        help="keep the signing secrets old events hold sealed apart, for later key rotations",
+        description=textwrap.fill(
+            "Webhook-source and subscription secrets recorded by earlier versions sit sealed "
+            "under the instance key inside their events, which cannot change. This opens each "
+            "with FLOWLEDGER_CIPHER_KEY and keeps it in the secret store (found by the sealed "
+            "text), so `rotate-key` re-wraps it from then on. `rotate-key` does the same with "
+            "the old key; idempotent. Talks to the database (FLOWLEDGER_DATABASE_URL, or the "
+            "embedded one).",
+            78,
+        ),
+    )
+    keep.set_defaults(run=handler)
 
 
 def secrets_command(
@@ -104,6 +124,8 @@ def secrets_command(
         return _rotate_key(settings, stdin or sys.stdin, out=out, err=err)
     if args.secrets_command == "adopt-env":
         return _adopt_env(settings, args, out=out, err=err)
+    if args.secrets_command == "keep-sealed":
+        return _keep_sealed(settings, out=out, err=err)
     import httpx
 
     from adapters.cli.run_trigger import RunCommandError, answer_of, client
@@ -120,11 +142,11 @@ def secrets_command(
             path = f"/api/v1/projects/{project}/secrets"
             if args.secrets_command == "list":
                 for item in _every(http, path, answer_of):
-                    where = item["environment"] or "(all environments)"
+                    where = _scope_of(item)
                     out(f"{item['name']}\t{where}\tv{item['version']}\t"
                         f"{item['updated_at']}\t{item['updated_by']}")  # fmt: skip
                 return 0
-            params = {"environment": args.environment} if args.environment else {}
+            params = _scope_params(args)
             if args.secrets_command == "delete":
                 done = answer_of(http.delete(f"{path}/{quote(args.name, safe='')}", params=params))
                 err(f"deleted {args.name} (its value up to version {done['secret_version']} "
@@ -161,13 +183,26 @@ def _rotate_key(settings: Settings, stdin: IO[str], *, out: Out, err: Out) -> in
     def rotate() -> None:
         done = rotate_secret_keys(settings, old, log=err)
         out(f"re-wrapped {done.rewrapped}, already under the new key {done.already}, "
-            f"opened by neither key {done.unreadable}")  # fmt: skip
+            f"opened by neither key {done.unreadable}; old events' signing secrets newly "
+            f"kept {done.restored}")  # fmt: skip
 
     try:
         return guarded(rotate)
     except OldKeyInvalid as exc:
         err(f"flowledger: {exc}")
         return EXIT_USAGE
+
+
+def _keep_sealed(settings: Settings, *, out: Out, err: Out) -> int:
+    from adapters.bootstrap.secret_keys import keep_sealed_secrets
+    from adapters.cli.console import guarded
+
+    def keep() -> None:
+        done = keep_sealed_secrets(settings, log=err)
+        out(f"kept {done.restored}, kept already {done.already}, "
+            f"not opened by FLOWLEDGER_CIPHER_KEY {done.unreadable}")  # fmt: skip
+
+    return guarded(keep)
 
 
 def _adopt_env(settings: Settings, args: argparse.Namespace, *, out: Out, err: Out) -> int:
@@ -194,6 +229,27 @@ def _adopt_env(settings: Settings, args: argparse.Namespace, *, out: Out, err: O
             out("those events cannot be changed: rotate the credentials where they are issued")
 
     return guarded(run)
+
+
+def _scope_of(item: dict[str, Any]) -> str:
+    if item.get("environment"):
+        return f"environment {item['environment']}"
+    if item.get("pipeline_id"):
+        return f"pipeline {item['pipeline_id']}"
+    return "(project-wide)"
+
+
+def _scope_params(args: argparse.Namespace) -> dict[str, str]:
+    from adapters.cli.run_trigger import RunCommandError
+
+    if args.environment:
+        return {"environment": args.environment}
+    if args.pipeline:
+        try:
+            return {"pipeline_id": str(UUID(args.pipeline))}
+        except ValueError:
+            raise RunCommandError(f"{args.pipeline!r} is not a pipeline id") from None
+    return {}
 
 
 def _read_value(stdin: IO[str], name: str) -> str:

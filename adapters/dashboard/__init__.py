@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
 from adapters.dashboard import (
+    analytics_page,
     audit_page,
     operations,
     pipelines_pages,
@@ -54,6 +55,7 @@ def routes() -> list[ControllerRouterHandler]:
             pipelines_pages.pipelines_page,
             pipelines_pages.pipeline_page,
             pipelines_pages.pipeline_graph,
+            analytics_page.analytics_page,
             run_artifacts.download,
         ],
         middleware=[DefineMiddleware(DashboardSession, exclude=PUBLIC)],

@@ -1,7 +1,7 @@
 """The files part of a step's job: what it uploads, downloads, caches, and whose workspace.
 
-A step that runs nothing on a runner (an approval) has no workspace: a step after it starts
-from the workspaces of the steps the approval waited for, as if it needed them itself.
+A step that runs nothing on a runner (an approval, a Jenkins job) has no workspace: a step
+after it starts from the workspaces of the steps that one waited for, as if it needed them.
 """
 
 from __future__ import annotations

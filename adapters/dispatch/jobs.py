@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -14,7 +14,14 @@ from adapters.dispatch.job_files import job_files
 from adapters.dispatch.needed_outputs import needed_outputs as direct_outputs
 from adapters.store.personal.cipher import PREFIX as SEALED
 from adapters.store.reader import read_first_current
-from adapters.streaming.jobs import Job, JobCheckout, encode_job, job_subject, publish_headers
+from adapters.streaming.jobs import (
+    Job,
+    JobCheckout,
+    JobJenkins,
+    encode_job,
+    job_subject,
+    publish_headers,
+)
 from commands.ports import Repository
 from domain.pipeline import Pipeline
 from domain.pipeline_definition import PipelineDefinition, StepSpec
@@ -22,8 +29,11 @@ from domain.run import Run
 from domain.run_context import context_env, needed_outputs, trigger_facts
 from domain.run_dispatch import job_id_for
 from domain.run_expansion import matrix_env, with_matrix
+from domain.run_values import StepPlan
 from domain.step_options import checkout_of
-from domain.templates import context_lookup, render
+from domain.templates import Reference, context_lookup, render
+
+Lookup = Callable[[Reference], str | None]
 
 ACK_TIMEOUT_S = 5.0
 
@@ -172,6 +182,23 @@ def _job(
         secrets=spec.secrets,
         context=context_env(facts, outputs),
         checkout=_checkout(run, spec),
+        jenkins=_jenkins(spec, plan, lookup),
+    )
+
+
+def _jenkins(spec: StepSpec, plan: StepPlan, lookup: Lookup) -> JobJenkins | None:
+    if spec.jenkins is None:
+        return None
+    jenkins = spec.jenkins
+    return JobJenkins(
+        url=jenkins.url,
+        job=jenkins.job,
+        user=jenkins.user,
+        token_secret=jenkins.token_secret,
+        parameters={
+            name: render(with_matrix(value, plan), lookup)
+            for name, value in jenkins.parameters.items()
+        },
     )
 
 

@@ -119,8 +119,10 @@ async def api_key_principal(repository: Any, token: str) -> Principal:
         raise refuse(INVALID, "malformed API key")
     key_id, secret = parsed
     try:
-        # Read afresh on every request, never cached: a revocation takes effect at once.
-        key = await repository.get(ApiKey, key_id)
+        # Read afresh on every request: a revocation takes effect at once. A caching repository
+        # reads only the stream's tail past the key it keeps (the revocation is in that tail).
+        load = getattr(repository, "get_to_read", repository.get)
+        key = await load(ApiKey, key_id)
     except AggregateNotFound:
         raise refuse(INVALID, "unknown API key") from None
     if not verify_api_key_secret(secret, key.secret_hash):

@@ -17,6 +17,7 @@ from adapters.mcp import (
     approval_tools,
     artifact_tools,
     history,
+    notification_tools,
     pipeline_tools,
     run_tools,
     secret_tools,
@@ -42,6 +43,7 @@ def mcp_server() -> Server:
             *approval_tools.TOOLS,
             *secret_tools.TOOLS,
             *analytics_tools.TOOLS,
+            *notification_tools.TOOLS,
             *artifact_tools.TOOLS,
         )
     )

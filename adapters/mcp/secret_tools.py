@@ -38,9 +38,9 @@ TOOLS = (
     McpTool(
         name="list_secrets",
         description=(
-            "The names of a project's secrets: environment (null: every environment), "
-            "version, who set them and when. Values are never shown; steps receive them by "
-            "declaring `secrets: [NAME]`."
+            "The names of a project's secrets: scope (environment or pipeline_id; both "
+            "null: project-wide), version, who set them and when. Values are never shown; "
+            "steps receive them by declaring `secrets: [NAME]`."
         ),
         arguments=ListSecrets,
         run=list_secrets,

@@ -29,8 +29,16 @@ class Attempt(msgspec.Struct, frozen=True, kw_only=True):
     outcome: Outcome
 
 
-async def record(
-    pool: asyncpg.Pool | asyncpg.Connection,
+INSERT = (
+    "INSERT INTO outbound_attempts (subscription_id, message_id, event_position, event_type,"
+    " attempt, attempted_at, status_code, error, duration_ms, outcome)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+)
+AttemptRow = tuple[UUID, str, int, str, int, datetime, int | None, str, int, str]
+"""INSERT's arguments, in its order."""
+
+
+def row(
     *,
     subscription_id: UUID,
     message_id: str,
@@ -42,11 +50,8 @@ async def record(
     error: str,
     duration_ms: int,
     outcome: Outcome,
-) -> None:
-    await pool.execute(
-        "INSERT INTO outbound_attempts (subscription_id, message_id, event_position, event_type,"
-        " attempt, attempted_at, status_code, error, duration_ms, outcome)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+) -> AttemptRow:
+    return (
         subscription_id,
         message_id,
         event_position,

@@ -23,13 +23,16 @@ import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from adapters.notifications.notifier import Notifier, run_notifier
+from adapters.outbound.attempt_log import AttemptLog
 from adapters.outbound.backoff import Backoff
 from adapters.outbound.delivery import Live, Message, Outbound, deliver, park
 from adapters.outbound.signing import secret_key
 from adapters.outbound.targets import AllowList
 from adapters.outbound.worker import HEAD, Worker, body_of, consumed, forget_consumer
-from adapters.platform.secrets import SecretBox, SecretUnsealError
+from adapters.platform.secrets import SecretUnsealError
 from adapters.platform.settings import Settings
+from adapters.secrets.kept import KeptSecrets
 from adapters.statuses.reporter import Reporter, Reveal
 from adapters.store import reader
 from adapters.store.locks import lock_key
@@ -83,7 +86,7 @@ class Deliverer:
         pool: asyncpg.Pool,
         nats: NatsConnection,
         repository: Repository,
-        box: SecretBox,
+        box: KeptSecrets,
         dispatch: Callable[..., Awaitable[object]],
         *,
         prefix: str = DEFAULT_PREFIX,
@@ -137,6 +140,8 @@ class Deliverer:
                 trust_env=False,
             )
             stack.push_async_callback(client.aclose)
+            log = AttemptLog(self.pool)
+            stack.push_async_callback(log.close)
             stack.push_async_callback(self._stop_all)  # first out: workers before the lock
             self.out = Outbound(
                 pool=self.pool,
@@ -149,6 +154,7 @@ class Deliverer:
                 ),
                 disable_after_parked=self.settings.outbound_disable_after_parked,
                 dispatch=self.dispatch,
+                log=log,
             )
             js = self.nats.jetstream()
             control = await self._control(js, stop)
@@ -163,6 +169,8 @@ class Deliverer:
             if self.statuses is not None:
                 reporting = asyncio.create_task(self._report_statuses(js, client, stop))
                 stack.push_async_callback(_cancelled, reporting)
+                notifying = asyncio.create_task(run_notifier(self._notifier(), js, stop))
+                stack.push_async_callback(_cancelled, notifying)
             self.active.set()
             while not stop.is_set():
                 try:
@@ -201,6 +209,19 @@ class Deliverer:
                 log.warning("commit statuses: %r; starting again", error)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
+
+    def _notifier(self) -> Notifier:
+        """Notification rules, told through the same delivery machinery (adapters/notifications)."""
+        assert self.statuses is not None
+        return Notifier(
+            out=self.out,
+            repository=self.repository,
+            reveal=self.statuses.reveal,
+            dashboard_url=self.statuses.dashboard_url,
+            stream=self.stream,
+            prefix=self.prefix,
+            timeout_s=self.settings.outbound_timeout_s,
+        )
 
     async def _lock(self, conn: asyncpg.Connection, stop: asyncio.Event) -> bool:
         key = lock_key("deliverer", self.stream)
@@ -264,7 +285,7 @@ class Deliverer:
             return None
         if sub.status is not SubscriptionStatus.ENABLED:
             return None
-        secret = self.box.unseal(sub.sealed_secret)
+        secret = await self.box.unseal(sub.sealed_secret)
         return Live(
             id=sub_id,
             project_id=sub.project_id,

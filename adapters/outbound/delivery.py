@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 
 from adapters.outbound import attempts
+from adapters.outbound.attempt_log import AttemptLog
 from adapters.outbound.backoff import Backoff
 from adapters.outbound.sender import Answer, send
 from adapters.outbound.targets import AllowList
@@ -40,6 +41,8 @@ class Live:
     created_at: datetime
     version: int
     """Its stream's version when it was (re)started: later own events may end it."""
+    transport: Callable[[Message], Awaitable[Answer]] | None = None
+    """How a message goes out instead of a signed POST to `url` (a notification's channel)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class Outbound:
     backoff: Backoff
     disable_after_parked: int
     dispatch: Dispatch
+    log: AttemptLog
+    """Where attempts are written, together."""
 
 
 @dataclass(frozen=True)
@@ -74,15 +79,17 @@ async def deliver(
     while True:
         attempt += 1
         at = datetime.now(UTC)
-        answer = await send(
-            out.client, sub.url, out.allow, sub.key, message.message_id, message.body
-        )
+        if sub.transport is not None:
+            answer = await sub.transport(message)
+        else:
+            answer = await send(
+                out.client, sub.url, out.allow, sub.key, message.message_id, message.body
+            )
         wait = None if answer.ok else out.backoff.next_wait(attempt, time.monotonic() - first)
         outcome: attempts.Outcome = (
             "delivered" if answer.ok else "parked" if wait is None else "retrying"
         )
-        await attempts.record(
-            out.pool,
+        written = attempts.row(
             subscription_id=sub.id,
             message_id=message.message_id,
             event_position=message.position,
@@ -94,6 +101,7 @@ async def deliver(
             duration_ms=answer.duration_ms,
             outcome=outcome,
         )
+        await out.log.record(written)
         if wait is None:
             return answer, attempt
         if await _stopped_within(stop, wait, keep_alive):

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from adapters.platform import secrets
-from adapters.platform.secrets import SecretBox
 from adapters.platform.settings import Settings
+from adapters.secrets.kept import KeptSecrets
 from adapters.store import EventStore
 from adapters.store.repository import Repository
 from commands.bus import CommandBus
@@ -35,4 +35,4 @@ class Services:
     store: EventStore
     repository: Repository
     bus: CommandBus
-    box: SecretBox
+    box: KeptSecrets

@@ -171,6 +171,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     read_your_writes_ms: int = 2000
     """How long a caller's read without `min_position` waits for the views to reach the
     caller's own last write (made in the last 10 s) before answering anyway; 0: no wait."""
+    scheduler_batch_size: int = 250
+    """Due slots a scheduler fires with one command (one read of their pipelines, one append)."""
 
     def __repr__(self) -> str:
         # Settings end up in logs and tracebacks; the secrets must not.
@@ -489,6 +491,7 @@ _PARSERS: dict[str, Callable[[str, Path], Any]] = {
     "workspace_retention_days": _int_in(1, 400, "expected 1 to 400 days"),
     "artifact_sweep_interval_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
     "read_your_writes_ms": _int_in(0, 60_000, "expected 0 to 60000 ms (0 turns it off)"),
+    "scheduler_batch_size": _int_in(1, 1000, "expected 1 to 1000 slots"),
 }
 
 

@@ -122,6 +122,18 @@ class RunnerApi:
             retry_for_s=retry_for_s,
         )
 
+    async def link_jenkins_build(
+        self, run_id: UUID, body: Mapping[str, Any], *, key: str, traceparent: str | None
+    ) -> dict[str, Any]:
+        """Which Jenkins build a jenkins step's attempt started (the run records it)."""
+        return await self.post(
+            f"/api/v1/pipeline-runs/{run_id}/jenkins-builds",
+            body,
+            key=key,
+            traceparent=traceparent,
+            retry_for_s=STEP_SECRETS_RETRY_S,
+        )
+
     async def step_secrets(
         self, run_id: UUID, body: Mapping[str, Any], *, traceparent: str | None
     ) -> dict[str, str]:

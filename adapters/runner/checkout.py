@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -70,7 +71,7 @@ async def check_out(
     if target != work and work not in target.parents:
         raise CheckoutFailed(f"checkout path {spec.path!r} leaves the working folder")
     target.mkdir(parents=True, exist_ok=True)
-    git = _Git(target, environ, _askpass(spec.username, token, private or work.parent))
+    git = Git(target, environ, askpass_env(spec.username, token, private or work.parent))
     note(f"checkout {shown(spec.url)} at {spec.sha}" + (f" into {spec.path}" if spec.path else ""))
     if mirrors is not None and not (target / ".git").exists():
         mirror = git_mirror.mirror_path(mirrors, project, spec.url)
@@ -89,7 +90,7 @@ async def check_out(
 
 
 async def _from_mirror(
-    git: _Git, spec: JobCheckout, target: Path, mirror: Path, note: Callable[[str], None]
+    git: Git, spec: JobCheckout, target: Path, mirror: Path, note: Callable[[str], None]
 ) -> None:
     """The sha from the runner's mirror of the repository (fetched into it if missing),
     its objects borrowed, the history cut at the step's depth."""
@@ -105,7 +106,7 @@ async def _from_mirror(
     await git("checkout", "-q", "--force", "--detach", spec.sha)
 
 
-async def _fetch(git: _Git, spec: JobCheckout, note: Callable[[str], None]) -> None:
+async def _fetch(git: Git, spec: JobCheckout, note: Callable[[str], None]) -> None:
     """The sha fetched from the repository straight into the step's folder."""
     assert spec.url is not None and spec.sha is not None
     await git("init", "-q")
@@ -129,7 +130,7 @@ esac
 """
 
 
-def _askpass(username: str, token: str | None, folder: Path) -> dict[str, str]:
+def askpass_env(username: str, token: str | None, folder: Path) -> dict[str, str]:
     """git's environment for credentials: a refusing GIT_ASKPASS, or one that gives `token`."""
     if token is None:
         return {"GIT_ASKPASS": "false"}
@@ -147,9 +148,20 @@ def _askpass(username: str, token: str | None, folder: Path) -> dict[str, str]:
     }
 
 
-class _Git:
-    def __init__(self, cwd: Path, environ: Mapping[str, str], credentials: dict[str, str]) -> None:
+class Git:
+    """git in `cwd`, never prompting, with only the credentials given (`askpass_env`); a
+    failure or a run past `timeout_s` is CheckoutFailed, its output without user names."""
+
+    def __init__(
+        self,
+        cwd: Path,
+        environ: Mapping[str, str],
+        credentials: dict[str, str],
+        *,
+        timeout_s: float = GIT_TIMEOUT_S,
+    ) -> None:
         self._cwd = cwd
+        self._timeout_s = timeout_s
         self._env = {
             **{k: v for k, v in environ.items() if not k.startswith("FLOWLEDGER_")},
             "GIT_TERMINAL_PROMPT": "0",
@@ -166,20 +178,27 @@ class _Git:
         code, _ = await self._run(args)
         return code == 0
 
-    async def _run(self, args: tuple[str, ...]) -> tuple[int, str]:
+    async def raw(self, *args: str) -> bytes:
+        """The command's standard output as bytes (a file's content), its errors apart."""
+        code, out = await self._run(args, apart=True)
+        if code != 0:
+            raise CheckoutFailed(f"git {args[0]} failed ({code})")
+        return out
+
+    async def _run(self, args: tuple[str, ...], *, apart: bool = False) -> tuple[int, Any]:
         process = await asyncio.create_subprocess_exec(
             "git", *args, cwd=self._cwd, env=self._env,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+            stderr=asyncio.subprocess.DEVNULL if apart else asyncio.subprocess.STDOUT,
         )  # fmt: skip
         try:
-            out, _ = await asyncio.wait_for(process.communicate(), GIT_TIMEOUT_S)
+            out, _ = await asyncio.wait_for(process.communicate(), self._timeout_s)
         except TimeoutError:
             process.kill()
             await process.wait()
-            raise CheckoutFailed(f"git {args[0]} took longer than {GIT_TIMEOUT_S:g}s") from None
+            raise CheckoutFailed(f"git {args[0]} took longer than {self._timeout_s:g}s") from None
         except asyncio.CancelledError:
             process.kill()
             raise
         assert process.returncode is not None
-        return process.returncode, out.decode(errors="replace")
+        return process.returncode, out if apart else out.decode(errors="replace")

@@ -46,6 +46,8 @@ class RunnerConfig(msgspec.Struct, frozen=True, kw_only=True):
     artifact_max_bytes: int = 10 * 2**30
     workspace_keep_failed_s: float = 3600.0
     """How long a failed run's folders stay on this runner (for debugging)."""
+    jenkins_poll_s: float = 1.0
+    """How often a jenkins step asks Jenkins about its queue item and console."""
 
     def masked_values(self, environ: Mapping[str, str]) -> list[str]:
         """The values to mask in a step's output: of `masked_env`, those set in `environ`."""

@@ -23,6 +23,7 @@ from adapters.runner.attempt import Outcome, run_attempt
 from adapters.runner.config import RunnerConfig
 from adapters.runner.files.step_files import StepFiles
 from adapters.runner.files.workspaces import RunFolders
+from adapters.runner.jenkins.follow import run_jenkins_attempt
 from adapters.runner.logship import LogShipper
 from adapters.runner.step_secrets import fetch_secrets
 from adapters.runner.watch import StopWatch
@@ -135,6 +136,15 @@ class Execution:
             if refused is not None:
                 shipper.note(refused)
                 outcome = Outcome(status="failed", exit_code=None, reason=refused, duration_ms=0)
+            elif job.jenkins is not None:
+                outcome = await run_jenkins_attempt(
+                    job,
+                    shipper=shipper,
+                    watch=watch,
+                    secret_env=secret_env,
+                    link=self._link_build,
+                    poll_s=self._config.jenkins_poll_s,
+                )
             else:
                 outcome = await run_attempt(
                     job,
@@ -186,6 +196,14 @@ class Execution:
             log.info("%s/%s#%d %s", job.run_id, job.step, job.attempt, outcome.status)
         # Acked either way: running this attempt again could only be refused.
         await self._msg.ack()
+
+    async def _link_build(self, number: int | None, url: str | None) -> None:
+        body = {"step": self.job.step, "attempt": self.job.attempt, "runner": self._runner_id,
+                "number": number, "url": url}  # fmt: skip
+        what = "requested" if number is None else "linked"
+        await self._api.link_jenkins_build(
+            self.job.run_id, body, key=f"{self._key}:jenkins-{what}", traceparent=self._traceparent
+        )
 
     async def _report(self, fields: dict[str, Any], what: str, retry_for_s: float) -> None:
         body = {

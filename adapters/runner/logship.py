@@ -70,6 +70,10 @@ class LogShipper:
         self._chunk_bytes, self._step_bytes, self._flush_s = chunk_bytes, step_bytes, flush_s
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._masker = LogMasker(secrets)
+        # A chunk counts as full a held-back tail short of `chunk_bytes`: the masker nearly
+        # always holds back a few bytes (a piece's last byte often starts some form), and
+        # waiting to fill those few bytes cost masked logs a third of their throughput.
+        self._full_bytes = max(chunk_bytes - self._masker.hold_max, 1)
         self._pending: list[tuple[Stream, str]] = []
         self._pending_bytes = 0
         self._first_pending_at: float | None = None
@@ -137,7 +141,7 @@ class LogShipper:
             await self._wake.wait()
             self._wake.clear()
             # Output gathers for flush_s after its first byte, unless a chunk is full or closing.
-            while self._pending and not self._closing and self._pending_bytes < self._chunk_bytes:
+            while self._pending and not self._closing and self._pending_bytes < self._full_bytes:
                 wait = self._first_pending_at + self._flush_s - self._clock()  # type: ignore[operator]
                 if wait <= 0:
                     break

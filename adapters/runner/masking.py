@@ -82,6 +82,11 @@ class LogMasker:
     def __repr__(self) -> str:
         return f"LogMasker({self._size} forms)"  # never the forms themselves
 
+    @property
+    def hold_max(self) -> int:
+        """The most bytes `feed` may hold back for the next piece (0 with nothing to mask)."""
+        return 0 if self._forms is None else self._hold_max
+
     def __reduce__(self) -> NoReturn:
         raise TypeError("LogMasker cannot be pickled: it holds secret values")
 

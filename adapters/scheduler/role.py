@@ -11,15 +11,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Collection, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from adapters.scheduler.claims import claimed
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
-from adapters.store.reader import stream_version
+from adapters.store.reader import existing_streams
 from commands.scheduler import Dispatch, DueSchedule, Scheduler, Tick
 from projections.projection import live_schema
 from projections.schedules import due_schedules
@@ -45,12 +46,20 @@ class ViewSchedules:
     async def schedules(self) -> Sequence[DueSchedule]:
         return await due_schedules(self._pool, self._schema)
 
-    async def started(self, run_id: UUID) -> bool:
-        return await stream_version(self._pool, str(run_id)) > 0
+    async def started_of(self, run_ids: Collection[UUID]) -> set[UUID]:
+        return {UUID(s) for s in await existing_streams(self._pool, [str(r) for r in run_ids])}
+
+    def claim(self, key: str, *, wait: bool) -> contextlib.AbstractAsyncContextManager[bool]:
+        return claimed(self._pool, key, wait=wait)
 
 
 def scheduler_for(
-    dispatch: Dispatch, pool: asyncpg.Pool, *, grace_s: int, concurrency: int = 32
+    dispatch: Dispatch,
+    pool: asyncpg.Pool,
+    *,
+    grace_s: int,
+    concurrency: int = 32,
+    batch_size: int = 250,
 ) -> Scheduler:
     return Scheduler(
         dispatch,
@@ -58,6 +67,7 @@ def scheduler_for(
         lambda: datetime.now(UTC),
         grace=timedelta(seconds=grace_s),
         concurrency=concurrency,
+        batch_size=batch_size,
     )
 
 

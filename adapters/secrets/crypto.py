@@ -17,27 +17,27 @@ from adapters.store.personal import cipher
 _NONCE = 12
 
 
-def _binding(secret_id: UUID, version: int) -> str:
+def binding(secret_id: UUID, version: int) -> str:
     return f"secret:{secret_id}:{version}"
 
 
 def seal(instance_key: bytes, secret_id: UUID, version: int, value: str) -> tuple[str, bytes]:
     """The wrapped fresh data key and the value encrypted under it."""
-    binding = _binding(secret_id, version)
+    bound = binding(secret_id, version)
     data_key = cipher.new_data_key()
     nonce = os.urandom(_NONCE)
-    ciphertext = AESGCM(data_key).encrypt(nonce, value.encode(), binding.encode())
-    return cipher.wrap(instance_key, binding, data_key), nonce + ciphertext
+    ciphertext = AESGCM(data_key).encrypt(nonce, value.encode(), bound.encode())
+    return cipher.wrap(instance_key, bound, data_key), nonce + ciphertext
 
 
 def open_value(
     instance_key: bytes, secret_id: UUID, version: int, wrapped: str, ciphertext: bytes
 ) -> str | None:
     """The value, or None if `instance_key` did not wrap its data key (or a byte changed)."""
-    binding = _binding(secret_id, version)
+    bound = binding(secret_id, version)
     try:
-        data_key = cipher.unwrap(instance_key, binding, wrapped)
-        raw = AESGCM(data_key).decrypt(ciphertext[:_NONCE], ciphertext[_NONCE:], binding.encode())
+        data_key = cipher.unwrap(instance_key, bound, wrapped)
+        raw = AESGCM(data_key).decrypt(ciphertext[:_NONCE], ciphertext[_NONCE:], bound.encode())
     except (ValueError, InvalidTag):
         return None
     return raw.decode()
@@ -47,12 +47,12 @@ def rewrap(
     old_key: bytes, new_key: bytes, secret_id: UUID, version: int, wrapped: str
 ) -> str | None:
     """The data key wrapped by `new_key`, or None if `old_key` did not wrap it."""
-    binding = _binding(secret_id, version)
+    bound = binding(secret_id, version)
     try:
-        data_key = cipher.unwrap(old_key, binding, wrapped)
+        data_key = cipher.unwrap(old_key, bound, wrapped)
     except (ValueError, InvalidTag):
         return None
-    return cipher.wrap(new_key, binding, data_key)
+    return cipher.wrap(new_key, bound, data_key)
 
 
 def fingerprint(instance_key: bytes, secret_id: UUID, value: str) -> str:

@@ -24,7 +24,9 @@ class Revealed(msgspec.Struct, frozen=True, kw_only=True):
     value: str
     version: int
     environment: str | None = None
-    """The environment the value is bound to; None: the project-wide secret."""
+    """The environment the value is bound to; None: not bound to one."""
+    pipeline_id: UUID | None = None
+    """The pipeline the value is bound to; None: not bound to one."""
 
     def __repr__(self) -> str:
         return f"Revealed(version={self.version}, value=<redacted>)"
@@ -42,28 +44,37 @@ async def reveal(
     name: str,
     *,
     environment: str | None = None,
+    pipeline_id: UUID | None = None,
 ) -> Revealed | None:
     """The newest value of the secret `name` of the project, or None if there is none (never
-    set, deleted, or not readable by this process). A secret bound to `environment` is
-    preferred over the project-wide one of the same name."""
+    set, deleted, or not readable by this process). The narrowest scope that holds a value
+    wins: the one bound to `environment`, then the one bound to `pipeline_id`, then the
+    project-wide one."""
     project = UUID(project_id)
-    scoped = [secret_stream_id(project, name, environment)] if environment else []
-    wide = secret_stream_id(project, name, None)
+    scopes: list[tuple[UUID, str | None, UUID | None]] = []
+    if environment:
+        scopes.append((secret_stream_id(project, name, environment), environment, None))
+    if pipeline_id is not None:
+        scopes.append((secret_stream_id(project, name, None, pipeline_id), None, pipeline_id))
+    scopes.append((secret_stream_id(project, name, None), None, None))
+    order = [secret_id for secret_id, _, _ in scopes]
     rows = await pool.fetch(
         "SELECT secret_id, version, wrapped_key, ciphertext FROM secret_values"
         " WHERE secret_id = ANY($1::uuid[]) AND committed"
-        " ORDER BY secret_id = $2 DESC, version DESC",
-        [*scoped, wide],
-        scoped[0] if scoped else wide,
+        " ORDER BY array_position($1::uuid[], secret_id), version DESC",
+        order,
     )
+    bound = {secret_id: (env, pipeline) for secret_id, env, pipeline in scopes}
     for row in rows:
         for key in _installed:
             value = crypto.open_value(
                 key, row["secret_id"], row["version"], row["wrapped_key"], row["ciphertext"]
             )
             if value is not None:
-                scope = environment if row["secret_id"] != wide else None
-                return Revealed(value=value, version=row["version"], environment=scope)
+                env, pipeline = bound[row["secret_id"]]
+                return Revealed(
+                    value=value, version=row["version"], environment=env, pipeline_id=pipeline
+                )
     return None
 
 
@@ -74,11 +85,21 @@ class VaultReader:
         self._pool = pool
 
     async def reveal(
-        self, project_id: UUID, name: str, *, environment: str | None = None
+        self,
+        project_id: UUID,
+        name: str,
+        *,
+        environment: str | None = None,
+        pipeline_id: UUID | None = None,
     ) -> RevealedSecret | None:
-        found = await reveal(self._pool, str(project_id), name, environment=environment)
+        found = await reveal(
+            self._pool, str(project_id), name, environment=environment, pipeline_id=pipeline_id
+        )
         if found is None:
             return None
         return RevealedSecret(
-            value=found.value, version=found.version, environment=found.environment
+            value=found.value,
+            version=found.version,
+            environment=found.environment,
+            pipeline_id=found.pipeline_id,
         )

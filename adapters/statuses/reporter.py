@@ -28,6 +28,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from adapters.outbound.backoff import Backoff
 from adapters.statuses import hosts
+from adapters.statuses.github_app import (
+    BAD_KEY,
+    CheckRuns,
+    InstallationTokens,
+    installation,
+)
+from adapters.statuses.steps import STEP_STATES, pinned_definition, step_commit
 from adapters.store import audit_reader
 from adapters.store.store import EventStore
 from adapters.streaming.relay.subjects import filter_subject
@@ -38,6 +45,7 @@ from commands.subscriptions import DELIVERER
 log = logging.getLogger(__name__)
 
 CONSUMER = "commit-status"
+RUN_ENDS = frozenset({"RunSucceeded", "RunFailed", "RunTimedOut", "RunCancelled"})
 STATES = {
     "RunRequested": "queued",
     "RunStarted": "running",
@@ -54,6 +62,7 @@ Reveal = Callable[[asyncpg.Pool, str, str], Awaitable[Any]]
 class _Event(msgspec.Struct, frozen=True):
     stream_id: str
     type: str
+    data: dict[str, Any] = {}
 
 
 _event = msgspec.json.Decoder(_Event)
@@ -70,6 +79,10 @@ class Commit:
     sha: str
     ref: str | None
     context: str
+    step_statuses: bool = False
+    """The pinned definition's `step_statuses`: each step is reported too."""
+    step: str | None = None
+    """Set on a step's own report."""
 
 
 class Reporter:
@@ -93,9 +106,14 @@ class Reporter:
         self.stream, self.prefix = stream, prefix
         self.commits: dict[UUID, Commit | None] = {}
         self.chains: dict[UUID, asyncio.Task[None]] = {}
+        self.checks = CheckRuns(client, InstallationTokens(client))
+        """GitHub check runs, for projects that hold a GitHub App's secrets."""
 
     async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
-        subjects = [filter_subject(self.prefix, stream_type="run", event_type=t) for t in STATES]
+        subjects = [
+            filter_subject(self.prefix, stream_type="run", event_type=t)
+            for t in (*STATES, *STEP_STATES)
+        ]
         config = ConsumerConfig(
             durable_name=CONSUMER,
             deliver_policy=DeliverPolicy.NEW,
@@ -104,6 +122,10 @@ class Reporter:
             max_ack_pending=1000,
             filter_subjects=subjects,
         )
+        try:  # create, or bring one made by an older version to these subjects
+            await js.add_consumer(self.stream, config=config)
+        except Exception as error:
+            log.warning("commit statuses: consumer %s not updated: %s", CONSUMER, error)
         psub = await js.pull_subscribe("", durable=CONSUMER, stream=self.stream, config=config)
         try:
             while not stop.is_set():
@@ -124,19 +146,23 @@ class Reporter:
         event = _event.decode(msg.data)
         run_id = UUID(event.stream_id)
         commit = await self._commit(run_id)
+        if commit is not None and event.type in STEP_STATES:
+            commit = step_commit(commit, event.data)
         if commit is None:
             await msg.ack()
             return
-        before = self.chains.get(run_id)
-        task = asyncio.create_task(self._report(before, commit, STATES[event.type], msg, stop))
+        state = STEP_STATES.get(event.type) or STATES[event.type]
+        before = self.chains.get(run_id)  # a run's reports, its steps' too, go out in order
+        task = asyncio.create_task(self._report(before, commit, state, msg, stop))
         self.chains[run_id] = task
-        if event.type not in ("RunRequested", "RunStarted"):
+        if event.type in RUN_ENDS:
             task.add_done_callback(lambda _t: self._forget(run_id, task))
 
     def _forget(self, run_id: UUID, task: asyncio.Task[None]) -> None:
         if self.chains.get(run_id) is task:
             self.chains.pop(run_id)
             self.commits.pop(run_id, None)
+            self.checks.forget(run_id)
 
     async def _commit(self, run_id: UUID) -> Commit | None:
         if run_id not in self.commits:
@@ -159,9 +185,10 @@ class Reporter:
         host = msgspec.json.decode(delivery["data"]).get("source_kind") if delivery else None
         if host not in hosts.TOKEN_SECRETS:
             return None
-        pipeline = await self.store.read_stream(first.data["pipeline_id"], to_version=1)
+        pipeline = await self.store.read_stream(first.data["pipeline_id"])
         created = pipeline[0].data if pipeline else {}
         name = (created.get("definition") or {}).get("name") or "pipeline"
+        pinned = pinned_definition(pipeline, first.data.get("pipeline_version", 1))
         return Commit(
             run_id=run_id,
             project_id=UUID(first.data["project_id"]),
@@ -170,6 +197,7 @@ class Reporter:
             sha=trigger["sha"],
             ref=trigger.get("ref"),
             context=f"flowledger/{name}",
+            step_statuses=bool(pinned.get("step_statuses")),
         )
 
     async def _report(
@@ -198,7 +226,7 @@ class Reporter:
             status, error = await self._send(commit, state, target_url)
             await self._record(commit, state, attempt, status, error, target_url)
             retry = status is None or status >= 500 or status in RETRYABLE
-            if not retry or (status is None and error.startswith("no project secret")):
+            if not retry or (status is None and error.startswith(("no project secret", BAD_KEY))):
                 return
             wait = self.backoff.next_wait(attempt, time.monotonic() - first)
             if wait is None:
@@ -211,6 +239,20 @@ class Reporter:
                 return
 
     async def _send(self, commit: Commit, state: str, target_url: str) -> tuple[int | None, str]:
+        app = None
+        if commit.host == "github":
+            app = await installation(self.reveal, self.pool, commit.project_id, self.api_urls)
+        if app is not None:
+            return await self.checks.report(
+                app,
+                run_id=commit.run_id,
+                step=commit.step,
+                repo=commit.repo,
+                sha=commit.sha,
+                name=commit.context,
+                state=state,
+                details_url=target_url,
+            )
         token_name = hosts.TOKEN_SECRETS[commit.host]
         secret = await self.reveal(self.pool, str(commit.project_id), token_name)
         if secret is None:
@@ -260,6 +302,7 @@ class Reporter:
             http_status=status,
             error=error,
             target_url=target_url,
+            step=commit.step,
         )
         context = CommandContext(
             principal=DELIVERER,

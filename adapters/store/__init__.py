@@ -5,6 +5,7 @@ The only package that queries the events table: everyone else reads through `rea
 `memory.InMemoryEventStore` implements the same port for fast tests.
 """
 
+from adapters.store.batch import AppendOutcome, StreamAppend
 from adapters.store.encoding import NewEvent
 from adapters.store.errors import (
     AppendOutcomeUnknown,
@@ -21,6 +22,7 @@ from adapters.store.store import EventStore
 from adapters.store.writer import AppendResult
 
 __all__ = [
+    "AppendOutcome",
     "AppendOutcomeUnknown",
     "AppendResult",
     "EventStore",
@@ -30,6 +32,7 @@ __all__ = [
     "InvalidAppend",
     "NewEvent",
     "StoreUnavailable",
+    "StreamAppend",
     "UnencodableEvent",
     "UnknownStreamType",
     "WrongExpectedVersion",

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from adapters.store import AppendResult
+from adapters.store import AppendOutcome, AppendResult
 from adapters.store.repository import Repository, StreamStore
 from domain.envelope import EventMetadata
 from domain.errors import AggregateNotFound
@@ -81,6 +81,31 @@ class CachingRepository(Repository):
             lent[id_of(aggregate)] = None if personal else aggregate  # None: never kept
         return aggregate
 
+    async def get_to_read(self, aggregate_cls: type[A], id: UUID) -> A:
+        """The aggregate as PostgreSQL holds it now, for a caller that only reads it (a request's
+        API key): the kept entry is shared, not lent, when the stream's tail read finds nothing
+        new. Many requests with one key then share one entry; lending it would let only one of
+        them hit at a time. The caller must not change or save what it gets."""
+        cached = self._entries.get(str(id))
+        if isinstance(cached, aggregate_cls) and not cached.pending_events:
+            seen = cached.version
+            newer = await self._store.read_stream(str(id), from_version=seen + 1)
+            # Unchanged meanwhile (a command may have borrowed and changed it during the read).
+            if not newer and cached.version == seen and not cached.pending_events:
+                self.hits += 1
+                return cached
+        if cached is not None and cached.pending_events:
+            self._entries.pop(str(id), None)  # changed by someone: rebuilt from the stream
+        token = _lent.set({})
+        try:
+            aggregate = await self.get(aggregate_cls, id)
+            lent = _lent.get() or {}
+        finally:
+            _lent.reset(token)
+        if lent.get(id_of(aggregate)) is aggregate:  # not personal: worth keeping
+            self._keep(aggregate)
+        return aggregate
+
     async def save(
         self, aggregate: Aggregate, *, metadata: EventMetadata | None = None
     ) -> AppendResult | None:
@@ -100,6 +125,17 @@ class CachingRepository(Repository):
         elif lent is not None:
             lent.setdefault(id_of(aggregate), aggregate)  # a new aggregate is worth keeping too
         return result
+
+    async def save_many(
+        self, saves: Sequence[tuple[Aggregate, EventMetadata]]
+    ) -> list[AppendOutcome]:
+        """As `Repository.save_many`; none of these is kept (a batch of new streams would
+        push out what the next commands load), and a lent one that failed is forgotten."""
+        outcomes = await super().save_many(saves)
+        for (aggregate, _), outcome in zip(saves, outcomes, strict=True):
+            if not isinstance(outcome, AppendResult) or outcome.duplicate:
+                self.forget(aggregate)
+        return outcomes
 
     def forget(self, aggregate: Aggregate) -> None:
         lent = _lent.get()

@@ -16,9 +16,15 @@ from typing import Any, Self
 
 import msgspec
 
+from adapters.store.batch import AppendOutcome, StreamAppend
 from adapters.store.checks import DEFAULT_MAX_EVENT_BYTES, check_append
 from adapters.store.encoding import GENESIS_HASH, NewEvent, chain_hash, prepare_events
-from adapters.store.errors import IdempotencyKeyReused, InvalidAppend, WrongExpectedVersion
+from adapters.store.errors import (
+    EventStoreError,
+    IdempotencyKeyReused,
+    InvalidAppend,
+    WrongExpectedVersion,
+)
 from adapters.store.writer import AppendResult
 from domain.envelope import EventEnvelope, EventMetadata
 from domain.upcasting import current
@@ -139,6 +145,45 @@ class InMemoryEventStore:
         await self._announce()
         return result
 
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendOutcome]:
+        """Each append as `append` would make it, in order; one outcome per append. An append
+        no store would take raises before anything is written, as in PostgreSQL."""
+        for append in appends:
+            check_append(
+                self.stream_types,
+                append.stream_id,
+                append.stream_type,
+                append.events,
+                append.expected_version,
+                append.metadata,
+            )
+            prepare_events(
+                stream_id=append.stream_id,
+                stream_type=append.stream_type,
+                expected_version=append.expected_version,
+                events=append.events,
+                metadata=append.metadata,
+                recorded_at=datetime.now(UTC),
+                max_event_bytes=self._max_event_bytes_by_stream_type.get(
+                    append.stream_type, self._max_event_bytes
+                ),
+            )
+        outcomes: list[AppendOutcome] = []
+        for append in appends:
+            try:
+                outcomes.append(
+                    await self.append(
+                        append.stream_id,
+                        append.stream_type,
+                        append.events,
+                        expected_version=append.expected_version,
+                        metadata=append.metadata,
+                    )
+                )
+            except EventStoreError as error:
+                outcomes.append(error)
+        return outcomes
+
     async def _announce(self) -> None:
         async with self._appended:
             self._appended.notify_all()
@@ -150,6 +195,10 @@ class InMemoryEventStore:
         stream = self._streams.get(stream_id, [])
         last = len(stream) if to_version is None else to_version
         return stream[max(from_version, 1) - 1 : max(last, 0)]
+
+    async def read_streams(self, stream_ids: Collection[str]) -> dict[str, list[EventEnvelope]]:
+        """As stored: whole streams by id; a stream never written is left out."""
+        return {s: list(self._streams[s]) for s in stream_ids if self._streams.get(s)}
 
     async def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[EventEnvelope]:
         """As stored: the global feed in position order."""

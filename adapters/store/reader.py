@@ -101,6 +101,20 @@ async def read_stream(
     return [envelope_from_row(row) for row in rows]
 
 
+async def read_streams(conn: Conn, stream_ids: Collection[str]) -> dict[str, list[EventEnvelope]]:
+    """As stored. Whole streams in one query, each in version order; one absent is left out."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) "
+        "ORDER BY stream_id, version",
+        list(stream_ids),
+    )
+    streams: dict[str, list[EventEnvelope]] = {}
+    for row in rows:
+        envelope = envelope_from_row(row)
+        streams.setdefault(envelope.stream_id, []).append(envelope)
+    return streams
+
+
 async def read_stream_current(conn: Conn, stream_id: str) -> list[EventEnvelope]:
     """Current. One whole stream in version order (a run's timeline)."""
     rows = await conn.fetch(
@@ -142,6 +156,15 @@ async def first_events(conn: Conn, streams: Collection[str]) -> list[EventEnvelo
     return await current_envelopes(conn, rows)
 
 
+async def existing_streams(conn: Conn, stream_ids: Collection[str]) -> set[str]:
+    """Which of these streams were ever written, in one query."""
+    rows = await conn.fetch(
+        "SELECT stream_id FROM events WHERE stream_id = ANY($1::text[]) AND version = 1",
+        list(stream_ids),
+    )
+    return {row["stream_id"] for row in rows}
+
+
 async def any_stream_of_type(conn: Conn, stream_type: str) -> bool:
     """Whether any stream of `stream_type` was ever begun."""
     found = await conn.fetchval("SELECT 1 FROM events WHERE stream_type = $1 LIMIT 1", stream_type)
@@ -173,3 +196,18 @@ async def streams_sealed_for(
         f"pii:v1:{subject_id}:",
     )
     return [row["stream_id"] for row in rows]
+
+
+async def read_stream_types(
+    conn: Conn, stream_id: str, types: Collection[str], *, limit: int
+) -> list[EventEnvelope]:
+    """Current. The newest `limit` events of `types` in one stream, newest first (what one
+    pipeline's file reads found)."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND type = ANY($2::text[])"
+        " ORDER BY version DESC LIMIT $3",
+        stream_id,
+        list(types),
+        limit,
+    )
+    return await current_envelopes(conn, rows)

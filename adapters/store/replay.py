@@ -21,6 +21,7 @@ PROJECT_IN_DATA = (
     "WebhookReceived",
     "EnvironmentConfigured",
     "ConcurrencyGroupOpened",
+    "ApproverGroupCreated",
 )
 """First events whose `project_id` names their stream's project (as the relay's `learn`
 reads them)."""

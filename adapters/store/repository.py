@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from adapters.store import AppendResult, NewEvent
+from adapters.store import AppendOutcome, AppendResult, NewEvent, StreamAppend
 from domain.envelope import EventEnvelope, EventMetadata
 from domain.errors import AggregateNotFound
 from domain.registry import EventRecord, Registry
@@ -37,6 +37,10 @@ class StreamStore(Protocol):
     ) -> list[EventEnvelope]: ...
 
     async def has_stream_type(self, stream_type: str) -> bool: ...
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendOutcome]: ...
+
+    async def read_streams(self, stream_ids: Collection[str]) -> dict[str, list[EventEnvelope]]: ...
 
 
 class Repository:
@@ -78,6 +82,43 @@ class Repository:
         if not isinstance(aggregate, aggregate_cls):
             raise AggregateNotFound(stream_type, id, version)
         return aggregate
+
+    async def save_many(
+        self, saves: Sequence[tuple[Aggregate, EventMetadata]]
+    ) -> list[AppendOutcome]:
+        """Each aggregate's pending events, appended together (`append_many`): each expects
+        the version it was loaded at and succeeds or fails alone; one outcome per aggregate,
+        in order. An aggregate whose append failed keeps its pending events, as with `save`."""
+        appends = [
+            StreamAppend(
+                stream_id=str(aggregate.id),
+                stream_type=self._registry.stream_type(type(aggregate)),
+                events=[self._new_event(event) for event in aggregate.pending_events],
+                expected_version=aggregate.version - len(aggregate.pending_events),
+                metadata=metadata,
+            )
+            for aggregate, metadata in saves
+        ]
+        outcomes = await self._store.append_many(appends)
+        for (aggregate, _), outcome in zip(saves, outcomes, strict=True):
+            if isinstance(outcome, AppendResult):
+                aggregate.collect_events()
+        return outcomes
+
+    async def get_many(self, aggregate_cls: type[A], ids: Collection[UUID]) -> dict[UUID, A]:
+        """The aggregates as of their latest events, read in one go; an id with no stream of
+        this kind is left out."""
+        stream_type = self._registry.stream_type(aggregate_cls)
+        streams = await self._store.read_streams([str(id) for id in ids])
+        found: dict[UUID, A] = {}
+        for id in ids:
+            envelopes = streams.get(str(id))
+            if not envelopes or envelopes[0].stream_type != stream_type:
+                continue
+            aggregate = self._applied(None, envelopes, id)
+            if isinstance(aggregate, aggregate_cls):
+                found[id] = aggregate
+        return found
 
     @contextlib.contextmanager
     def command_scope(self) -> Iterator[None]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Self
+from typing import Any, Self
 
 import asyncpg
 
 from adapters.store import reader
+from adapters.store.batch import AppendOutcome, StreamAppend
 from adapters.store.checks import DEFAULT_MAX_EVENT_BYTES, check_append
 from adapters.store.encoding import NewEvent, prepare_events
 from adapters.store.notifier import HeadWatcher
@@ -20,6 +22,12 @@ from adapters.store.writer import AppendResult, GroupCommitWriter, PendingAppend
 from adapters.telemetry.metrics import EVENTS_APPENDED
 from adapters.telemetry.tracing import span
 from domain.envelope import EventEnvelope, EventMetadata
+
+
+@functools.cache
+def _appended(event_type: str) -> Any:
+    """The counter's child for one event type, looked up once: `labels()` costs ~3 us a call."""
+    return EVENTS_APPENDED.labels(event_type)
 
 
 class EventStore:
@@ -100,33 +108,17 @@ class EventStore:
         Raises WrongExpectedVersion if it is not, and nothing is written. With
         `metadata.idempotency_key` already used, returns the first result (`duplicate=True`).
         """
-        metadata = metadata or EventMetadata()
-        check_append(self.stream_types, stream_id, stream_type, events, expected_version, metadata)
+        pending = await self._pending(
+            StreamAppend(
+                stream_id=stream_id,
+                stream_type=stream_type,
+                events=events,
+                expected_version=expected_version,
+                metadata=metadata or EventMetadata(),
+            )
+        )
         if self._writer is None:
             raise RuntimeError("the event store is not open")
-        if self._sealer is not None:
-            events, metadata = await self._sealer.seal(self.pool, events, metadata)
-        recorded_at = datetime.now(UTC)
-        prepared = prepare_events(
-            stream_id=stream_id,
-            stream_type=stream_type,
-            expected_version=expected_version,
-            events=events,
-            metadata=metadata,
-            recorded_at=recorded_at,
-            max_event_bytes=self._max_event_bytes_by_stream_type.get(
-                stream_type, self._max_event_bytes
-            ),
-        )
-        pending = PendingAppend(
-            stream_id=stream_id,
-            stream_type=stream_type,
-            expected_version=expected_version,
-            idempotency_key=metadata.idempotency_key,
-            events=prepared,
-            recorded_at=recorded_at,
-            future=asyncio.get_running_loop().create_future(),
-        )
         with span(
             "event_store.append",
             attributes={"flowledger.stream_type": stream_type, "flowledger.events": len(events)},
@@ -134,8 +126,57 @@ class EventStore:
             result = await self._writer.submit(pending)
         if not result.duplicate:
             for event in events:
-                EVENTS_APPENDED.labels(event.type).inc()
+                _appended(event.type).inc()
         return result
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendOutcome]:
+        """Each append as `append` would make it, submitted together (see `batch.py`): one
+        outcome per append, in order. An append no store would take (unknown stream type,
+        event too large) raises before anything is written."""
+        pendings = [await self._pending(append) for append in appends]
+        if self._writer is None:
+            raise RuntimeError("the event store is not open")
+        with span("event_store.append_many", attributes={"flowledger.appends": len(pendings)}):
+            outcomes = await self._writer.submit_many(pendings)
+        for append, outcome in zip(appends, outcomes, strict=True):
+            if isinstance(outcome, AppendResult) and not outcome.duplicate:
+                for event in append.events:
+                    EVENTS_APPENDED.labels(event.type).inc()
+        return outcomes
+
+    async def _pending(self, append: StreamAppend) -> PendingAppend:
+        events, metadata = append.events, append.metadata
+        check_append(
+            self.stream_types,
+            append.stream_id,
+            append.stream_type,
+            events,
+            append.expected_version,
+            metadata,
+        )
+        if self._sealer is not None:
+            events, metadata = await self._sealer.seal(self.pool, events, metadata)
+        recorded_at = datetime.now(UTC)
+        prepared = prepare_events(
+            stream_id=append.stream_id,
+            stream_type=append.stream_type,
+            expected_version=append.expected_version,
+            events=events,
+            metadata=metadata,
+            recorded_at=recorded_at,
+            max_event_bytes=self._max_event_bytes_by_stream_type.get(
+                append.stream_type, self._max_event_bytes
+            ),
+        )
+        return PendingAppend(
+            stream_id=append.stream_id,
+            stream_type=append.stream_type,
+            expected_version=append.expected_version,
+            idempotency_key=metadata.idempotency_key,
+            events=prepared,
+            recorded_at=recorded_at,
+            future=asyncio.get_running_loop().create_future(),
+        )
 
     async def read_stream(
         self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
@@ -144,6 +185,10 @@ class EventStore:
         return await reader.read_stream(
             self.pool, stream_id, from_version=from_version, to_version=to_version
         )
+
+    async def read_streams(self, stream_ids: Collection[str]) -> dict[str, list[EventEnvelope]]:
+        """As stored: whole streams by id, in one read; a stream never written is left out."""
+        return await reader.read_streams(self.pool, stream_ids)
 
     async def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[EventEnvelope]:
         """As stored: the global feed in position order. Never skips a late commit: see the

@@ -89,6 +89,10 @@ class GroupCommitWriter:
         self._max_attempts = max_attempts
         self._reconnect_timeout = reconnect_timeout
         self._tasks: list[asyncio.Task[None]] = []
+        # Streams and keys of the batches being flushed: a later append to one of them waits
+        # for that flush, or a second flusher could judge it before the first append commits.
+        self._busy_streams: set[str] = set()
+        self._busy_keys: set[str] = set()
 
     def start(self) -> None:
         for n in range(self._flusher_count):
@@ -116,17 +120,31 @@ class GroupCommitWriter:
         self._enqueue(pending)
         return await pending.future
 
+    async def submit_many(
+        self, pendings: Sequence[PendingAppend]
+    ) -> list[AppendResult | EventStoreError]:
+        """All at once, so the flushers take them together; each one's result or error."""
+        if not self._tasks:
+            raise StoreUnavailable("the event store is not open")
+        self._waiting.extend(pendings)
+        self._arrived.set()
+        outcomes = await asyncio.gather(*(p.future for p in pendings), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, EventStoreError):
+                raise outcome
+        return outcomes  # type: ignore[return-value]  (the non-store errors were raised)
+
     def _enqueue(self, pending: PendingAppend) -> None:
         self._waiting.append(pending)
         self._arrived.set()
 
     async def _flush_forever(self) -> None:
         while True:
-            while not self._waiting:
-                self._arrived.clear()
-                await self._arrived.wait()
             batch = self._take_batch()
             if not batch:
+                # Nothing waiting, or only appends behind a batch in flight: its end wakes us.
+                self._arrived.clear()
+                await self._arrived.wait()
                 continue
             try:
                 await self._flush(batch)
@@ -134,13 +152,22 @@ class GroupCommitWriter:
                 # A dead flusher would leave its callers waiting forever: fail them instead.
                 log.exception("event store: an append batch of %d failed", len(batch))
                 _fail(batch, EventStoreError(f"append failed: {error!r}"))
+            finally:
+                self._release(batch)
+
+    def _release(self, batch: list[PendingAppend]) -> None:
+        for pending in batch:
+            self._busy_streams.discard(pending.stream_id)
+            if pending.idempotency_key is not None:
+                self._busy_keys.discard(pending.idempotency_key)
+        if self._waiting:
+            self._arrived.set()
 
     def _take_batch(self) -> list[PendingAppend]:
-        """Everything waiting; a stream or key already in the batch waits for the next one."""
+        """Everything waiting; a stream or key already in this batch or one in flight waits."""
         batch: list[PendingAppend] = []
         deferred: list[PendingAppend] = []
-        streams: set[str] = set()
-        keys: set[str] = set()
+        streams, keys = self._busy_streams, self._busy_keys
         size = 0
         while self._waiting and size < self._max_batch_events:
             pending = self._waiting.popleft()

@@ -30,6 +30,7 @@ __all__ = [
     "JobCache",
     "JobCheckout",
     "JobFiles",
+    "JobJenkins",
     "consumer_name",
     "decode_job",
     "encode_job",
@@ -88,6 +89,19 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     the API for this attempt (never carried here: a broker keeps its messages)."""
     files: JobFiles | None = None
     """Artifacts, downloads, cache and workspace of the step (adapters/runner/files)."""
+    jenkins: JobJenkins | None = None
+    """A jenkins step's job: the runner starts and follows it instead of running `run`."""
+
+
+class JobJenkins(msgspec.Struct, frozen=True, kw_only=True):
+    """A step of kind `jenkins` (domain/jenkins_spec.py), its parameters rendered."""
+
+    url: str
+    job: str
+    user: str
+    token_secret: str
+    """Which of the attempt's secrets (`Job.secrets`) is the user's API token."""
+    parameters: dict[str, str] = {}
 
 
 class JobCache(msgspec.Struct, frozen=True, kw_only=True):

@@ -81,7 +81,7 @@ async def ingest(
     # 1. The source: enabled, of this kind (404), and its secrets at `now`.
     found = await find_source(services, kind, source)
     # 2. The signature, before anything is parsed or written (401).
-    _verify(services, found, headers=headers, query=query, body=body, now=now)
+    await _verify(services, found, headers=headers, query=query, body=body, now=now)
     # 3. JSON, kept as the exact text received (400).
     payload, body_type = _parse(body)
     # 4. Recorded by a command: one stream per delivery, so a redelivery finds it taken (200).
@@ -117,7 +117,7 @@ async def ingest(
     return Receipt(delivery=stream_id, position=result.position, outcome="accepted")
 
 
-def _verify(
+async def _verify(
     services: Services,
     source: WebhookSource,
     *,
@@ -127,7 +127,7 @@ def _verify(
     now: datetime,
 ) -> None:
     try:
-        secrets = [services.box.unseal(sealed) for sealed in source.accepted_secrets(now)]
+        secrets = [await services.box.unseal(sealed) for sealed in source.accepted_secrets(now)]
     except SecretUnsealError:
         log.error("webhook source %s: cannot unseal its secret (wrong cipher key?)", source.id)
         raise problem(503, "secret_unavailable", "the source's secret cannot be read") from None

@@ -10,6 +10,7 @@ idempotent (an outcome already recorded is skipped; run ids and appends are keye
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -18,9 +19,11 @@ from uuid import UUID
 
 import asyncpg
 
+from adapters.pipeline_code.repository_file import GitRepositoryFiles
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
 from adapters.telemetry.tracing import span
 from adapters.webhooks.candidates import ViewCandidates
+from adapters.webhooks.jenkins_builds import ViewJenkinsBuilds
 from commands.webhook_intake import Outcome, ReceivedDelivery, WebhookIntake
 from domain.envelope import EventEnvelope
 from projections.projection import live_schema
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 NAME = "webhook_intake"
 PIPELINES_WAIT_S = 10.0
 BATCH = 50
+LANES = 4
+"""Projects whose deliveries are processed at once (each holds a pool connection or two)."""
 """Positions per batch: each delivery read carries its raw body (up to 25 MiB)."""
 # The runtime reconnects and retries the batch on these (OSError); anything else would stop
 # the intake as if the delivery were poison.
@@ -56,13 +61,30 @@ class IntakeProcess:
         pipelines_view: str | None = "pipelines",
         wait_s: float = PIPELINES_WAIT_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        builds_schema: str | None = live_schema("jenkins_builds"),
+        builds_view: str | None = "jenkins_builds",
     ) -> None:
         self.name = name
         self.candidates = ViewCandidates(
             services.store.pool, schema=pipelines_schema, view=pipelines_view, wait_s=wait_s
         )
-        self._intake = WebhookIntake(services.bus.dispatch, services.repository, self.candidates)
+        self.builds = None
+        if builds_schema is not None:  # None: no folding (a test that owns its views)
+            self.builds = ViewJenkinsBuilds(
+                services.store.pool, schema=builds_schema, view=builds_view, wait_s=wait_s
+            )
+        # The pipeline file a push names is read here, after the delivery's 202 (see
+        # commands/pipeline_file_intake.py): git never holds up the webhook's answer.
+        files = GitRepositoryFiles(services.store.pool)
+        self._intake = WebhookIntake(
+            services.bus.dispatch,
+            services.repository,
+            self.candidates,
+            builds=self.builds,
+            files=files,
+        )
         self._clock = clock
+        self._lanes = asyncio.Semaphore(LANES)
 
     def ddl(self, schema: str) -> str:
         # No tables: its state is its checkpoint and the outcomes on the deliveries' streams.
@@ -71,8 +93,32 @@ class IntakeProcess:
     async def apply(
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:
+        """A batch's deliveries: each project's in position order, projects side by side.
+
+        One project's deliveries keep their order (its runs are numbered as its pushes came);
+        other projects' share nothing with them, and running them together lets their appends
+        share PostgreSQL's commits instead of waiting for one flush each. An error stops the
+        batch (the runtime retries it; whatever was done is skipped the second time).
+        """
+        by_project: dict[str, list[EventEnvelope]] = {}
         for envelope in events:
             if envelope.type in self.event_types:
+                by_project.setdefault(envelope.data.get("project_id", ""), []).append(envelope)
+        lanes = [self._in_order(found) for found in by_project.values()]
+        if len(lanes) == 1:
+            await lanes[0]
+            return
+        try:
+            async with asyncio.TaskGroup() as group:
+                for lane in lanes:
+                    group.create_task(lane)
+        except ExceptionGroup as failed:
+            # The runtime tells a transient error from a poison event by its class.
+            raise failed.exceptions[0] from None
+
+    async def _in_order(self, envelopes: Sequence[EventEnvelope]) -> None:
+        async with self._lanes:
+            for envelope in envelopes:
                 await self.process(envelope)
 
     async def process(self, envelope: EventEnvelope) -> Outcome:

@@ -13,12 +13,14 @@ import pytest_asyncio
 from adapters.store import EventStore, WrongExpectedVersion
 from adapters.store.aggregate_cache import CachingRepository
 from adapters.store.repository import Repository
+from commands.api_keys import IssueApiKey, RevokeApiKey
 from commands.bus import CommandBus, Dependencies
 from commands.context import CommandContext, Principal
 from commands.handlers import HANDLERS
 from commands.pipelines import CreatePipeline
 from commands.projects import ArchiveProject, CreateProject, RenameProject
 from commands.runs import ReportStepStatus, TriggerRun
+from domain.api_key import ApiKey, ApiKeyStatus
 from domain.errors import IllegalTransition
 from domain.pipeline_definition import PipelineDefinition, StepSpec
 from domain.project import Project
@@ -190,3 +192,32 @@ async def test_an_aggregate_holding_a_persons_data_is_never_kept(stores):
     # Loaded afresh (say, by a step report): still not kept, as its RunRequested names Alice.
     await a.send(ReportStepStatus(run_id=by_person, step="build", status="running"))
     assert str(by_person) not in a.repository._entries
+
+
+async def test_a_key_read_for_authentication_is_shared_and_sees_a_revocation_at_once(stores):
+    a, b = Process(stores[0]), Process(stores[1])
+    key_id = UUID((await a.send(IssueApiKey(name="ci", scopes=("admin",)))).id)
+    a.repository._entries.clear()  # as a fresh process: the first read builds the key
+
+    first = await a.repository.get_to_read(ApiKey, key_id)
+    hits = a.repository.hits
+    second = await a.repository.get_to_read(ApiKey, key_id)
+
+    # Shared, not lent: many requests with one key all hit the one kept entry.
+    assert second is first and a.repository.hits == hits + 1
+    assert str(key_id) in a.repository._entries
+    # Revoked by another process: the next read (its tail read) sees it, as uncached reads did.
+    await b.send(RevokeApiKey(key_id=key_id, reason="leaked"))
+    third = await a.repository.get_to_read(ApiKey, key_id)
+    assert third.status is ApiKeyStatus.REVOKED
+    assert (await a.repository.get_to_read(ApiKey, key_id)).status is ApiKeyStatus.REVOKED
+
+
+async def test_a_read_to_authenticate_never_keeps_a_copy_with_pending_events(stores):
+    a = Process(stores[0])
+    key_id = UUID((await a.send(IssueApiKey(name="ci", scopes=("admin",)))).id)
+    kept = await a.repository.get_to_read(ApiKey, key_id)
+    kept.revoke(revoked_by="nobody", at=T0)  # changed, never saved: no reader may trust it
+
+    again = await a.repository.get_to_read(ApiKey, key_id)
+    assert again is not kept and again.status is ApiKeyStatus.ACTIVE

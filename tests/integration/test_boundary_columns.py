@@ -20,6 +20,7 @@ from commands.approvals import DecideApproval
 from commands.artifacts import DeleteArtifact, RecordArtifact, RecordCache
 from commands.context import CommandContext
 from commands.environments import ConfigureEnvironment
+from commands.jenkins_builds import RecordJenkinsBuild
 from commands.pipelines import CreatePipeline
 from commands.projects import CreateProject
 from commands.runners import RegisterRunner
@@ -126,6 +127,10 @@ BOUNDARY: list[tuple[type[msgspec.Struct], str, str, str, str]] = [
     (RecordCache, "object_key", "artifacts", "caches", "object_key"),
     (RecordCache, "size", "artifacts", "caches", "size"),
     (DeleteArtifact, "reason", "artifacts", "artifacts", "deleted_reason"),
+    (RecordJenkinsBuild, "step", "jenkins_builds", "builds", "step"),
+    (RecordJenkinsBuild, "attempt", "jenkins_builds", "builds", "attempt"),
+    (RecordJenkinsBuild, "number", "jenkins_builds", "builds", "number"),
+    (RecordJenkinsBuild, "url", "jenkins_builds", "builds", "url"),
 ]
 ACTOR_COLUMNS = [("runs", "runs", "actor"), ("api_keys", "api_keys", "issued_by")]
 """Filled from the principal's name, not a command field: bounded by ACTOR_MAX."""

@@ -40,7 +40,7 @@ STEPS = (StepSpec(name="build", run="make"), StepSpec(name="test", run="make tes
 class Sealer:
     """Reversible and visible: what a test needs to see that a secret was sealed."""
 
-    def seal(self, plain: str) -> str:
+    async def seal(self, plain: str) -> str:
         return f"sealed:{plain[::-1]}"
 
 

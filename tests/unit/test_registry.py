@@ -57,6 +57,8 @@ def test_the_domain_registry_knows_every_stream_type_and_event_name() -> None:
         "secret",
         "concurrency_group",
         "schedule_skip",
+        "notification_rule",
+        "approver_group",
     }
     assert registry.stream_type(Project) == "project"
     assert registry.event_type("ProjectCreated").cls is Project.Created

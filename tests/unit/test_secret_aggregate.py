@@ -75,6 +75,7 @@ def test_the_events_hold_names_versions_fingerprints_and_who_never_a_value() -> 
         "secret_version",
         "fingerprint",
         "by",
+        "pipeline_id",
     }
     assert set(records[1].data) - {"occurred_at"} == {"secret_version", "fingerprint", "by"}
     assert records[2].data["secret_version"] == 2 and records[2].data["by"] == "carol"
@@ -156,3 +157,26 @@ def test_a_step_declares_secret_names_once_apart_from_env_and_a_valid_environmen
         with pytest.raises(InvalidValue) as refused:
             spec.check("steps[0]")
         assert refused.value.field == field
+
+
+def test_a_secret_is_bound_to_an_environment_or_a_pipeline_never_both() -> None:
+    project, pipeline = uuid4(), uuid4()
+    wide = secret_stream_id(project, "TOKEN", None)
+    bound = secret_stream_id(project, "TOKEN", None, pipeline)
+    assert len({wide, bound, secret_stream_id(project, "TOKEN", None, uuid4())}) == 3
+    assert bound != secret_stream_id(project, "TOKEN", "prod")
+    with pytest.raises(InvalidValue, match="not both"):
+        Secret.create(
+            project_id=project,
+            name="TOKEN",
+            environment="prod",
+            pipeline_id=pipeline,
+            fingerprint="hmac-sha256:" + "0" * 32,
+            by="alice",
+            at=datetime.now(UTC),
+        )
+
+
+def test_a_v1_created_event_is_read_as_bound_to_no_pipeline() -> None:
+    upcast = default_registry().upcast("SecretCreated", 1, {"name": "TOKEN"})
+    assert upcast == {"name": "TOKEN", "pipeline_id": None}

@@ -10,6 +10,8 @@ from adapters.http.reads import (
     analytics,
     artifacts,
     environments,
+    notification_rules,
+    pipeline_files,
     pipelines,
     projections,
     queues,
@@ -41,4 +43,6 @@ ROUTES = [
     *environments.ROUTES,
     *secrets.ROUTES,
     *schemas.ROUTES,
+    *notification_rules.ROUTES,
+    *pipeline_files.ROUTES,
 ]

@@ -3,9 +3,12 @@ where it wrote. Registered before the reads, whose GETs merge into the same path
 
 from adapters.http.writes.api_keys import ApiKeysController
 from adapters.http.writes.approvals import ApprovalsController
+from adapters.http.writes.approver_groups import ApproverGroupsController
 from adapters.http.writes.artifacts import ArtifactsController
 from adapters.http.writes.data_subjects import DataSubjectsController
 from adapters.http.writes.environments import EnvironmentsController
+from adapters.http.writes.jenkins_builds import JenkinsBuildsController
+from adapters.http.writes.notification_rules import NotificationRulesController
 from adapters.http.writes.pipelines import PipelinesController
 from adapters.http.writes.project_settings import ProjectSettingsController
 from adapters.http.writes.projections import QuarantineController
@@ -34,5 +37,8 @@ ROUTES = [
     SecretsController,
     StepSecretsController,
     ArtifactsController,
+    NotificationRulesController,
+    JenkinsBuildsController,
+    ApproverGroupsController,
     ProjectSettingsController,
 ]

@@ -34,6 +34,7 @@ from domain.pipeline_definition import (
     Tag,
     TriggerSpec,
 )
+from domain.pipeline_file import RepositoryFileSpec
 
 MAX_VERSION = 2**63 - 1
 
@@ -47,6 +48,9 @@ class PipelineCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     parameters: Annotated[tuple[ParameterSpec, ...], Meta(max_length=ITEMS_MAX)] = ()
     triggers: Annotated[tuple[TriggerSpec, ...], Meta(max_length=ITEMS_MAX)] = ()
     concurrency: ConcurrencySpec | None = None
+    step_statuses: bool = False
+    """Report each step to the commit as its own status or check run, too."""
+    repository_file: RepositoryFileSpec | None = None
 
     def definition(self) -> PipelineDefinition:
         fields = msgspec.structs.asdict(self)
@@ -86,6 +90,8 @@ class PipelineUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     runs_timed_out: int | None = None
     degraded: bool | None = None
     schedules: Annotated[list[Any], Meta(max_length=ITEMS_MAX)] | None = None
+    step_statuses: bool | None = None
+    repository_file: RepositoryFileSpec | None = None
 
     def to_definition(self) -> PipelineDefinition:
         if self.definition is not None:
@@ -94,7 +100,15 @@ class PipelineUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             raise problem(422, "invalid_body", "give `name` and `steps`, or a `definition`")
         given = {
             k: v
-            for k in ("description", "tags", "parameters", "triggers", "concurrency")
+            for k in (
+                "description",
+                "tags",
+                "parameters",
+                "triggers",
+                "concurrency",
+                "step_statuses",
+                "repository_file",
+            )
             if (v := getattr(self, k)) is not None
         }
         return PipelineDefinition(name=self.name, steps=self.steps, **given)
@@ -124,10 +138,22 @@ class PipelinesController(Controller):
     path = "/api/v1/pipelines"
     tags = ["pipelines"]
 
-    @post("/", operation_id="createPipeline", status_code=201, responses=answers(201))
+    @post(
+        "/",
+        operation_id="createPipeline",
+        status_code=201,
+        responses=answers(201),
+        request_class=yaml_request(PipelineCreate),
+        description="Creates the pipeline at version 1. The definition may be sent as YAML "
+        f"(`Content-Type: application/yaml`, the format of `{SCHEMA_PATH}`, with `project_id`), "
+        "refused as PUT refuses it: a 422 naming the `field` and its `line` and `column`.",
+    )
     async def create(self, request: Req, data: JSONBody[PipelineCreate]) -> Response[bytes]:
         command = CreatePipeline(project_id=data.project_id, definition=data.definition())
-        return await execute(request, command, status=201)
+        try:
+            return await execute(request, command, status=201)
+        except InvalidValue as error:
+            raise placed(request, error) from None
 
     @put(
         "/{pipeline_id:uuid}",

@@ -28,11 +28,17 @@ class SecretPut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     value: SecretValue
     """The secret's value: kept encrypted, never shown again by any API."""
     environment: EnvironmentName | None = None
-    """Bind the value to one environment; a step running there prefers it to the project-wide
-    one of the same name."""
+    """Bind the value to one environment; a step running there prefers it to the pipeline's and
+    the project-wide one of the same name."""
+    pipeline_id: UUID | None = None
+    """Bind the value to one pipeline of the project (not with `environment`); its steps prefer
+    it to the project-wide one of the same name."""
 
     def __repr__(self) -> str:
-        return f"SecretPut(environment={self.environment!r}, value=<redacted>)"
+        return (
+            f"SecretPut(environment={self.environment!r}, pipeline_id={self.pipeline_id}, "
+            "value=<redacted>)"
+        )
 
 
 class SecretAnswer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -76,7 +82,9 @@ class SecretsController(Controller):
         description="Set the secret `name` of the project (a `write` key of it): a first value "
         "or a new version. The value is encrypted at rest under a data key of its own and "
         "never answered by any API; events record the name, version, who and a keyed "
-        "fingerprint. The same value again writes nothing. Idempotency-Key is not taken here.",
+        "fingerprint. The same value again writes nothing. Idempotency-Key is not taken here. "
+        "`environment` or `pipeline_id` (not both) binds the value to that scope: a step gets "
+        "its environment's value, else its pipeline's, else the project-wide one.",
     )
     async def set_value(
         self,
@@ -86,7 +94,11 @@ class SecretsController(Controller):
         data: JSONBody[SecretPut],
     ) -> Response[SecretAnswer]:
         command = SetSecret(
-            project_id=project_id, name=name, value=data.value, environment=data.environment
+            project_id=project_id,
+            name=name,
+            value=data.value,
+            environment=data.environment,
+            pipeline_id=data.pipeline_id,
         )
         return await _run(request, command)
 
@@ -96,7 +108,8 @@ class SecretsController(Controller):
         status_code=200,
         responses=_answers(200),
         description="Delete the secret: its value is destroyed (its data key with it) and "
-        "cannot be recovered; the deletion is on record. `environment` names the bound one.",
+        "cannot be recovered; the deletion is on record. `environment` or `pipeline_id` names "
+        "the bound one.",
     )
     async def delete_value(
         self,
@@ -104,6 +117,9 @@ class SecretsController(Controller):
         project_id: FromPath[UUID],
         name: FromPath[SecretName],
         environment: FromQuery[EnvironmentName | None] = None,
+        pipeline_id: FromQuery[UUID | None] = None,
     ) -> Response[SecretAnswer]:
-        command = DeleteSecret(project_id=project_id, name=name, environment=environment)
+        command = DeleteSecret(
+            project_id=project_id, name=name, environment=environment, pipeline_id=pipeline_id
+        )
         return await _run(request, command)

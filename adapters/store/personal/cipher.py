@@ -63,17 +63,22 @@ def unwrap(instance_key: bytes, subject_id: str, wrapped: str) -> bytes:
     return AESGCM(instance_key).decrypt(raw[:_NONCE], raw[_NONCE:], subject_id.encode())
 
 
-def keyed_hash(instance_key: bytes, purpose: str, value: str) -> str:
+def first_pepper(instance_key: bytes) -> bytes:
+    """The subjects' pepper an instance starts with: derived from its first instance key, then
+    kept (wrapped) in `instance_peppers`, so a later instance key does not change it."""
+    return hashlib.sha256(b"flowledger data subjects\0" + instance_key).digest()
+
+
+def keyed_hash(pepper: bytes, purpose: str, value: str) -> str:
     """A stable, keyed hash: the same person maps to one id, which says nothing without the key."""
-    pepper = hashlib.sha256(b"flowledger data subjects\0" + instance_key).digest()
     digest = hmac.new(pepper, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()
     return digest[:32]
 
 
-def subject_id(instance_key: bytes, login: str) -> str:
-    return "ds_" + keyed_hash(instance_key, "login", login)
+def subject_id(pepper: bytes, login: str) -> str:
+    return "ds_" + keyed_hash(pepper, "login", login)
 
 
-def handle(instance_key: bytes, kind: str, value: str) -> str:
+def handle(pepper: bytes, kind: str, value: str) -> str:
     normalized = value.strip().lower() if kind == "email" else value
-    return keyed_hash(instance_key, kind, normalized)
+    return keyed_hash(pepper, kind, normalized)

@@ -1,11 +1,14 @@
 """The data subjects' keys, outside the events table: created on first use, deleted to forget.
 
 Keys are read afresh for every batch (one query), never cached across batches: a cached key
-would go on revealing a subject another process has just erased.
+would go on revealing a subject another process has just erased. The pepper of the subjects'
+keyed ids is kept wrapped in `instance_peppers` (it never changes, so it is cached): a person
+keeps one subject id across instance key rotations.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Mapping
 
 import asyncpg
@@ -14,17 +17,20 @@ from cryptography.exceptions import InvalidTag
 from adapters.store.personal import cipher
 
 Conn = asyncpg.Connection | asyncpg.Pool
+log = logging.getLogger(__name__)
+PEPPER = "data_subjects"
 
 
 class SubjectKeys:
     """Data keys per subject, each wrapped by the instance key (FLOWLEDGER_CIPHER_KEY)."""
 
-    __slots__ = ("_instance_key",)
+    __slots__ = ("_instance_key", "_pepper")
 
     def __init__(self, instance_key: bytes) -> None:
         if len(instance_key) != 32:
             raise ValueError("the instance key must be 32 bytes (AES-256)")
         self._instance_key = instance_key
+        self._pepper: bytes | None = None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SubjectKeys) and other._instance_key == self._instance_key
@@ -35,29 +41,59 @@ class SubjectKeys:
     def __repr__(self) -> str:
         return "SubjectKeys(instance_key=<redacted>)"
 
-    def subject_id(self, login: str) -> str:
-        return cipher.subject_id(self._instance_key, login)
+    async def pepper(self, conn: Conn) -> bytes:
+        """The keyed ids' pepper, kept on first use (see `cipher.first_pepper`)."""
+        if self._pepper is None:
+            first = cipher.wrap(self._instance_key, PEPPER, cipher.first_pepper(self._instance_key))
+            wrapped = await conn.fetchval(
+                "INSERT INTO instance_peppers (purpose, wrapped) VALUES ($1, $2) "
+                "ON CONFLICT (purpose) DO UPDATE SET purpose = EXCLUDED.purpose RETURNING wrapped",
+                PEPPER,
+                first,
+            )
+            try:
+                self._pepper = cipher.unwrap(self._instance_key, PEPPER, wrapped)
+            except (ValueError, InvalidTag):
+                # Another instance key's pepper (a new key not rotated to yet, or test instances
+                # sharing a database): this key's own, as before peppers were kept.
+                log.warning("the subjects' pepper is not wrapped by this instance key")
+                self._pepper = cipher.first_pepper(self._instance_key)
+        return self._pepper
 
-    def handle(self, kind: str, value: str) -> str:
-        return cipher.handle(self._instance_key, kind, value)
+    async def subject_id(self, conn: Conn, login: str) -> str:
+        return cipher.subject_id(await self.pepper(conn), login)
+
+    async def handle(self, conn: Conn, kind: str, value: str) -> str:
+        return cipher.handle(await self.pepper(conn), kind, value)
 
     async def ensure(self, conn: Conn, login: str, handles: Mapping[str, str]) -> tuple[str, bytes]:
         """The subject of `login` and its data key, created on first use, with its handles."""
-        subject = self.subject_id(login)
-        wrapped = cipher.wrap(self._instance_key, subject, cipher.new_data_key())
-        # Concurrent first uses race to insert; the one stored wins and everyone uses it.
+        subject = await self.subject_id(conn, login)
+        # Read first: the upsert below writes a new row version even when the key exists, and
+        # every event of one person (a webhook sender's pushes) would queue on that row's lock,
+        # one disk flush each.
         stored = await conn.fetchval(
-            "INSERT INTO data_subject_keys (subject_id, wrapped_key) VALUES ($1, $2) "
-            "ON CONFLICT (subject_id) DO UPDATE SET subject_id = EXCLUDED.subject_id "
-            "RETURNING wrapped_key",
-            subject,
-            wrapped,
+            "SELECT wrapped_key FROM data_subject_keys WHERE subject_id = $1", subject
         )
+        if stored is None:
+            wrapped = cipher.wrap(self._instance_key, subject, cipher.new_data_key())
+            # Concurrent first uses race to insert; the one stored wins and everyone uses it.
+            stored = await conn.fetchval(
+                "INSERT INTO data_subject_keys (subject_id, wrapped_key) VALUES ($1, $2) "
+                "ON CONFLICT (subject_id) DO UPDATE SET subject_id = EXCLUDED.subject_id "
+                "RETURNING wrapped_key",
+                subject,
+                wrapped,
+            )
         if handles:
             await conn.executemany(
                 "INSERT INTO data_subject_handles (handle, subject_id) VALUES ($1, $2) "
                 "ON CONFLICT (handle) DO NOTHING",
-                [(self.handle(kind, value), subject) for kind, value in handles.items() if value],
+                [
+                    (await self.handle(conn, kind, value), subject)
+                    for kind, value in handles.items()
+                    if value
+                ],
             )
         return subject, cipher.unwrap(self._instance_key, subject, stored)
 
@@ -78,12 +114,12 @@ class SubjectKeys:
 
     async def lookup(self, conn: Conn, kind: str, value: str) -> str | None:
         """The subject an admin knows by an e-mail address or a login, if it has a key."""
-        handle = self.handle(kind, value)
+        handle = await self.handle(conn, kind, value)
         found = await conn.fetchval(
             "SELECT subject_id FROM data_subject_handles WHERE handle = $1", handle
         )
         if found is None and kind == "login":
-            subject = self.subject_id(value)
+            subject = await self.subject_id(conn, value)
             found = await conn.fetchval(
                 "SELECT subject_id FROM data_subject_keys WHERE subject_id = $1", subject
             )

@@ -64,12 +64,22 @@ class _Opener:
     def __init__(self, keys: dict[str, bytes]) -> None:
         self._ciphers = {subject: cipher.AESGCM(key) for subject, key in keys.items()}
         self._done: dict[str, str] = {}
+        self._metadata: dict[EventMetadata, EventMetadata] = {}
 
     def __call__(self, value: str) -> str:
         if (known := self._done.get(value)) is None:
             aead = self._ciphers.get(cipher.subject_of_sealed(value))
             opened = cipher.open_with(value, aead) if aead is not None else None
             known = self._done[value] = ERASED if opened is None else opened
+        return known
+
+    def metadata(self, metadata: EventMetadata) -> EventMetadata:
+        """`metadata` with its sealed actor opened; an append's events share one, opened once."""
+        if (known := self._metadata.get(metadata)) is None:
+            known = self._metadata[metadata] = msgspec.structs.replace(
+                metadata,
+                actor=self(metadata.actor),  # type: ignore[arg-type]
+            )
         return known
 
 
@@ -133,7 +143,7 @@ def _opened(value: Any, opener: _Opener) -> Any:
 def _open(envelope: E, data: dict[str, Any], opener: _Opener) -> E:
     metadata = envelope.metadata
     if cipher.is_sealed(metadata.actor):
-        metadata = msgspec.structs.replace(metadata, actor=opener(metadata.actor))  # type: ignore[arg-type]
+        metadata = opener.metadata(metadata)
     if not data:  # nothing sealed in data (stored bytes left as they are)
         return msgspec.structs.replace(envelope, metadata=metadata)  # type: ignore[type-var]
     opened: Any = _opened(data, opener)

@@ -23,6 +23,8 @@ class RelayConfig(msgspec.Struct, frozen=True, kw_only=True):
     """-1: no limit (retention is by age alone)."""
     max_bytes: int = -1
     batch: int = 100
+    window: int = 64
+    """Publishes awaiting their acks at once (1: one at a time)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelayConfig:

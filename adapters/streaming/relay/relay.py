@@ -18,6 +18,7 @@ from adapters.store.notifier import HeadWatcher, wait_at_most
 from adapters.streaming.nats import NatsConnection
 from adapters.streaming.relay import ledger, message
 from adapters.streaming.relay.config import RelayConfig
+from adapters.streaming.relay.pipeline import Outgoing, Pipeline, Stopped
 from adapters.streaming.relay.subjects import Owner, learn, subject
 from adapters.telemetry.metrics import RELAY_PUBLISHED
 from adapters.telemetry.tracing import current_traceparent, span
@@ -29,6 +30,8 @@ LOCK_POLL_S = 1.0
 ACK_TIMEOUT_S = 5.0
 IDLE_WAIT_S = 1.0
 MAX_BACKOFF_S = 5.0
+OWNERS_KEPT = 100_000
+"""Streams whose owner the relay remembers between batches."""
 COMMAND_TIMEOUT_S = 20.0
 """Every relay query is short. After a kill -9 of the postmaster an orphaned backend can keep the
 connection open while never answering: a bound turns that silent stall into a reconnect."""
@@ -121,32 +124,50 @@ class Relay:
         stop: asyncio.Event,
     ) -> None:
         name = self.config.stream
+        pipeline = Pipeline(nc, name, window=self.config.window, ack_timeout_s=ACK_TIMEOUT_S)
+        try:
+            await self._relay_batches(conn, nc, js, pipeline, watcher, stop)
+        finally:
+            with contextlib.suppress(Exception):
+                await pipeline.close()
+
+    async def _relay_batches(
+        self,
+        conn: asyncpg.Connection,
+        nc: NatsClient,
+        js: JetStreamContext,
+        pipeline: Pipeline,
+        watcher: HeadWatcher,
+        stop: asyncio.Event,
+    ) -> None:
+        name = self.config.stream
         position = await ledger.checkpoint(conn, name)
+        # This relay holds the lock, so it alone writes the owners: what it read or wrote
+        # stays true while it runs, and a batch asks only about streams it has not seen.
+        known: dict[str, Owner] = {}
         while not stop.is_set():
             batch = await reader.read_after(conn, position, self.config.batch)
             if not batch:
                 await watcher.wait_beyond(position, IDLE_WAIT_S)
                 continue
-            known = await ledger.owners(conn, {e.stream_id for e in batch})
+            unseen = {e.stream_id for e in batch} - known.keys()
+            if unseen:
+                if len(known) + len(unseen) > OWNERS_KEPT:
+                    known.clear()
+                found = await ledger.owners(conn, unseen)
+                known.update({stream: found.get(stream, Owner()) for stream in unseen})
             learnt: dict[str, Owner] = {}
+            messages = []
             for envelope in batch:
                 if (owner := learn(envelope)) is not None:
                     known[envelope.stream_id] = learnt[envelope.stream_id] = owner
-                owner = known.get(envelope.stream_id, Owner())
-                if not await self._publish(nc, js, envelope, owner, stop):
-                    return  # stopping: what was published is republished (and de-duplicated)
+                messages.append(self._message(nc, envelope, known.get(envelope.stream_id, Owner())))
+            if not await self._publish_all(js, pipeline, batch, messages, stop):
+                return  # stopping: what was published is republished (and de-duplicated)
             position = batch[-1].position
             await ledger.advance(conn, name, position, learnt)
 
-    async def _publish(
-        self,
-        nc: NatsClient,
-        js: JetStreamContext,
-        envelope: EventEnvelope,
-        owner: Owner,
-        stop: asyncio.Event,
-    ) -> bool:
-        """Publish one event until JetStream acknowledges it (False: stopped before that)."""
+    def _message(self, nc: NatsClient, envelope: EventEnvelope, owner: Owner) -> Outgoing:
         with span(
             "relay publish",
             parent=envelope.metadata.traceparent,
@@ -157,45 +178,49 @@ class Relay:
             # Consumers continue from this span, so the trace shows the hop through NATS.
             if (traceparent := current_traceparent()) is not None:
                 headers[message.TRACEPARENT] = traceparent
-            return await self._publish_until_acked(
-                js, subject(self.config.prefix, envelope, owner), body, headers, envelope, stop
-            )
+            return Outgoing(subject(self.config.prefix, envelope, owner), body, headers)
 
-    async def _publish_until_acked(
+    async def _publish_all(
         self,
         js: JetStreamContext,
-        target: str,
-        body: bytes,
-        headers: dict[str, str],
-        envelope: EventEnvelope,
+        pipeline: Pipeline,
+        batch: list[EventEnvelope],
+        messages: list[Outgoing],
         stop: asyncio.Event,
     ) -> bool:
-        delay = 0.1
+        """Publish the batch until JetStream acknowledged all of it (False: stopped before)."""
+        done, delay = 0, 0.1
         while True:
             try:
-                await js.publish(
-                    target, body, timeout=ACK_TIMEOUT_S, stream=self.config.stream, headers=headers
-                )
-                self.published += 1
-                RELAY_PUBLISHED.inc()
+                await pipeline.publish(messages[done:])
+                self._count(len(messages) - done)
                 return True
-            except asyncio.CancelledError:
-                raise
-            except NoStreamResponseError:
-                # NATS came back without its store (a new volume, a wiped server): the stream
-                # must exist again before anything can be published.
-                log.warning("relay: stream %s is gone; creating it again", self.config.stream)
-                try:
-                    await _ensure_stream(js, self.config)
-                except Exception as error:
-                    log.warning("relay: creating stream %s failed: %s", self.config.stream, error)
-            except Exception as error:
-                # Resending is safe: JetStream drops a second copy of a Nats-Msg-Id.
-                log.warning("relay: publishing position %s failed: %s", envelope.position, error)
+            except Stopped as stopped:
+                self._count(stopped.acked)
+                done += stopped.acked
+                if isinstance(stopped.error, NoStreamResponseError):
+                    await self._recreate_stream(js)
+                else:
+                    # Resending is safe: JetStream drops a second copy of a Nats-Msg-Id.
+                    where = batch[done].position
+                    log.warning("relay: publishing position %s failed: %s", where, stopped)
             await wait_at_most(stop, delay)
             if stop.is_set():
                 return False
             delay = min(delay * 2, MAX_BACKOFF_S)
+
+    def _count(self, acked: int) -> None:
+        self.published += acked
+        RELAY_PUBLISHED.inc(acked)
+
+    async def _recreate_stream(self, js: JetStreamContext) -> None:
+        # NATS came back without its store (a new volume, a wiped server): the stream must
+        # exist again before anything can be published.
+        log.warning("relay: stream %s is gone; creating it again", self.config.stream)
+        try:
+            await _ensure_stream(js, self.config)
+        except Exception as error:
+            log.warning("relay: creating stream %s failed: %s", self.config.stream, error)
 
 
 async def _ensure_stream(js: JetStreamContext, config: RelayConfig) -> None:

@@ -75,6 +75,7 @@ def learn(envelope: EventEnvelope) -> Owner | None:
             | "WebhookReceived"
             | "EnvironmentConfigured"
             | "ConcurrencyGroupOpened"
+            | "ApproverGroupCreated"
         ):
             return Owner(_text(data.get("project_id")))
     return None

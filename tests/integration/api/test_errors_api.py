@@ -126,4 +126,4 @@ async def test_a_webhook_secret_never_appears_in_clear_in_the_store(
     assert "secret" not in response.json()
     [event] = await services.store.read_stream(response.json()["id"])
     assert secret not in str(event.data)
-    assert services.box.unseal(event.data["sealed_secret"]) == secret
+    assert await services.box.unseal(event.data["sealed_secret"]) == secret

@@ -72,3 +72,63 @@ async def test_rotating_the_instance_key_rewraps_and_keeps_every_value(
         for name in ("ONE", "TWO"):
             revealed = await vault.reveal(pool, project, name)
             assert revealed is not None and revealed.value == f"value-of-{name}"
+
+
+def keep_sealed(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli.main", "secrets", "keep-sealed"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+        cwd=cwd,
+    )
+
+
+async def test_keep_sealed_keeps_old_events_signing_secrets_apart_once(
+    fresh_database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    from adapters.secrets.kept import digest_of
+    from commands.bus import CommandBus, Dependencies
+    from commands.handlers import HANDLERS
+    from commands.webhook_sources import RegisterWebhookSource
+    from tests.integration.api.test_instance_key_rotation import OlderSealer
+
+    key = SecretBox.generate_key()
+    settings = Settings(database_url=fresh_database_url, cipher_key=key, data_dir=tmp_path)
+    async with open_services(settings, fresh_database_url) as services:
+        context = CommandContext(principal=ADMIN, at=datetime.now(UTC), correlation_id="c")
+        project = (await services.bus.dispatch(CreateProject(name="P", slug="p"), context)).id
+        older = CommandBus(
+            HANDLERS,
+            Dependencies(
+                repository=services.repository,
+                sealer=OlderSealer(SecretBox(key)),
+                secrets=services.bus._dependencies.secrets,
+                heartbeats=None,  # type: ignore[arg-type]
+            ),
+        )
+        source = await older.dispatch(
+            RegisterWebhookSource(project_id=project, kind="github", name="old"), context
+        )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FLOWLEDGER_")},
+        "FLOWLEDGER_DATABASE_URL": fresh_database_url,
+        "FLOWLEDGER_NATS_URL": nats_url,
+        "FLOWLEDGER_CIPHER_KEY": key,
+        "FLOWLEDGER_DATA_DIR": str(tmp_path),
+    }
+    first, second = keep_sealed(env, tmp_path), keep_sealed(env, tmp_path)
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("kept 1, kept already 0"), first.stdout
+    assert second.stdout.startswith("kept 0, kept already 1"), second.stdout
+    async with asyncpg.create_pool(fresh_database_url, min_size=1, max_size=1) as pool:
+        sealed = await pool.fetchval(
+            "SELECT data->>'sealed_secret' FROM events WHERE stream_id = $1", source.id
+        )
+        kept = await pool.fetchval(
+            "SELECT count(*) FROM kept_secrets WHERE sealed_digest = $1", digest_of(sealed)
+        )
+        assert kept == 1

@@ -190,7 +190,7 @@ async def test_an_instance_key_rotation_rewraps_every_value_without_touching_eve
     services: Services, pool: asyncpg.Pool
 ) -> None:
     from adapters.platform.settings import resolve_cipher_key
-    from adapters.secrets.rotation import rewrap_secret_values
+    from adapters.secrets.rotation import rotate_instance_key
 
     project = await new_project(services)
     await send(services, SetSecret(project_id=project, name="ROTATED", value="stays-the-same"))
@@ -200,22 +200,25 @@ async def test_an_instance_key_rotation_rewraps_every_value_without_touching_eve
     secret_id = secret_stream_id(project, "ROTATED", None)
     [before] = await pool.fetch("SELECT * FROM secret_values WHERE secret_id = $1", secret_id)
 
-    first = await rewrap_secret_values(pool, old_key=old_key, new_key=new_key)
-    second = await rewrap_secret_values(pool, old_key=old_key, new_key=new_key)
-
-    [after] = await pool.fetch("SELECT * FROM secret_values WHERE secret_id = $1", secret_id)
-    assert first.rewrapped >= 1 and second.rewrapped == 0 and second.already >= 1
-    assert after["ciphertext"] == before["ciphertext"]
-    assert after["wrapped_key"] != before["wrapped_key"]
-    assert crypto.open_value(new_key, secret_id, 1, after["wrapped_key"], after["ciphertext"]) == (
-        "stays-the-same"
-    )
-    assert (
-        crypto.open_value(old_key, secret_id, 1, after["wrapped_key"], after["ciphertext"]) is None
-    )
-    assert await pool.fetchval("SELECT count(*) FROM events") == events_before
-    # This process knows only the old key: it no longer reveals it; one that has the new does.
-    assert await vault.reveal(pool, str(project), "ROTATED") is None
-    vault.install(new_key)
-    revealed = await vault.reveal(pool, str(project), "ROTATED")
-    assert revealed is not None and revealed.value == "stays-the-same"
+    first = await rotate_instance_key(pool, old_key=old_key, new_key=new_key)
+    try:
+        second = await rotate_instance_key(pool, old_key=old_key, new_key=new_key)
+        [after] = await pool.fetch("SELECT * FROM secret_values WHERE secret_id = $1", secret_id)
+        assert first.rewrapped >= 1 and second.rewrapped == 0 and second.already >= 1
+        assert after["ciphertext"] == before["ciphertext"]
+        assert after["wrapped_key"] != before["wrapped_key"]
+        opened = crypto.open_value(new_key, secret_id, 1, after["wrapped_key"], after["ciphertext"])
+        assert opened == "stays-the-same"
+        assert (
+            crypto.open_value(old_key, secret_id, 1, after["wrapped_key"], after["ciphertext"])
+            is None
+        )
+        assert await pool.fetchval("SELECT count(*) FROM events") == events_before
+        # This process knows only the old key: it no longer reveals it; one with the new does.
+        assert await vault.reveal(pool, str(project), "ROTATED") is None
+        vault.install(new_key)
+        revealed = await vault.reveal(pool, str(project), "ROTATED")
+        assert revealed is not None and revealed.value == "stays-the-same"
+    finally:
+        # The database is shared with later tests: every key back under their instance key.
+        await rotate_instance_key(pool, old_key=new_key, new_key=old_key)

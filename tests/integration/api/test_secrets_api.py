@@ -173,3 +173,60 @@ async def test_the_openapi_document_describes_the_secret_routes_and_no_value_is_
     assert listed["operationId"] == "listSecrets"
     item_schema = str(document["components"]["schemas"])
     assert "SecretItem" in item_schema
+
+
+async def test_a_secret_bound_to_a_pipeline_is_listed_with_its_scope(
+    client: AsyncTestClient, admin: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    project_id, elsewhere = await project(client, admin), await project(client, admin)
+    pipelines = []
+    for owner in (project_id, elsewhere):
+        made = await client.post(
+            "/api/v1/pipelines",
+            json={
+                "project_id": owner,
+                "name": unique_id("p-")[:40],
+                "steps": [{"name": "a", "run": "true"}],
+            },
+            headers=admin,
+        )
+        assert made.status_code == 201, made.text
+        pipelines.append(made.json()["id"])
+    mine, theirs = pipelines
+    path = f"{secrets_of(project_id)}/API_TOKEN"
+
+    bound = await client.put(
+        path, json={"value": "bound-value", "pipeline_id": mine}, headers=admin
+    )
+    both = await client.put(
+        path,
+        json={"value": "x", "pipeline_id": mine, "environment": "prod"},
+        headers=admin,
+    )
+    foreign = await client.put(path, json={"value": "x", "pipeline_id": theirs}, headers=admin)
+    unknown = await client.put(
+        path,
+        json={"value": "x", "pipeline_id": "00000000-0000-4000-8000-000000000002"},
+        headers=admin,
+    )
+    malformed = await client.put(path, json={"value": "x", "pipeline_id": "nope"}, headers=admin)
+
+    assert bound.status_code == 200, bound.text
+    assert both.status_code == 422 and "not both" in both.text, both.text
+    assert (foreign.status_code, unknown.status_code) == (404, 404), foreign.text
+    assert malformed.status_code == 422, malformed.text
+    listed = await get(client, admin, secrets_of(project_id), at=bound.json()["position"])
+    assert [(i["name"], i["environment"], i["pipeline_id"]) for i in listed["items"]] == [
+        ("API_TOKEN", None, mine)
+    ]
+    # Bound to the pipeline only: the project-wide name is still free, and not revealed.
+    assert await vault.reveal(pool, project_id, "API_TOKEN") is None
+    from uuid import UUID
+
+    found = await vault.reveal(pool, project_id, "API_TOKEN", pipeline_id=UUID(mine))
+    assert found is not None and found.value == "bound-value" and found.pipeline_id == UUID(mine)
+    wrong_scope = await client.delete(path, headers=admin)
+    gone = await client.delete(path, params={"pipeline_id": mine}, headers=admin)
+    assert wrong_scope.status_code == 404, wrong_scope.text
+    assert gone.status_code == 200, gone.text
+    assert await vault.reveal(pool, project_id, "API_TOKEN", pipeline_id=UUID(mine)) is None

@@ -139,7 +139,9 @@ async def test_afterwards_the_intake_and_every_read_model_take_every_event(
     """Last in the module: what the examples above wrote is processed and projected."""
     pool = ledger.pool
     pipelines = await make_schema(pool, PipelinesProjection())
-    intake = IntakeProcess(services, pipelines_schema=pipelines, pipelines_view=None)
+    intake = IntakeProcess(
+        services, pipelines_schema=pipelines, pipelines_view=None, builds_schema=None
+    )
     try:
         # 1. Every accepted delivery processed (its runs started), the pipelines view kept up.
         upto = await reader.head(pool)

@@ -20,6 +20,7 @@ READ_TOOLS = {
     "list_secrets",
     "ai_usage",
     "step_errors",
+    "list_notification_rules",
     "list_run_artifacts",
 }
 WRITE_TOOLS = {"trigger_run", "cancel_run", "decide_approval"}

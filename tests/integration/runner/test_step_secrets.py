@@ -74,7 +74,9 @@ async def test_a_step_gets_its_secret_masked_and_the_run_records_name_and_versio
     assert done["outputs"] == {"sha": hashlib.sha256(first.encode()).hexdigest(), "raw": "***"}
     [got] = await received(stack, run_one)
     assert (got["step"], got["attempt"]) == ("deploy", 1)
-    assert got["secrets"] == [{"name": "DEPLOY_KEY", "version": 1, "environment": None}]
+    assert got["secrets"] == [
+        {"name": "DEPLOY_KEY", "version": 1, "environment": None, "pipeline_id": None}
+    ]
     [got_two] = await received(stack, run_two)
     assert got_two["secrets"][0]["version"] == 2
     [done_two] = [d for _, t, d in await stack.events(run_two) if t == "StepSucceeded"]
@@ -240,6 +242,6 @@ async def test_a_step_in_an_environment_gets_the_value_bound_to_it(
     assert outputs["deploy"]["sha"] == hashlib.sha256(prod.encode()).hexdigest()
     used = {d["step"]: d["secrets"] for d in await received(stack, run_id)}
     assert used == {
-        "test": [{"name": "DB_URL", "version": 1, "environment": None}],
-        "deploy": [{"name": "DB_URL", "version": 1, "environment": "prod"}],
+        "test": [{"name": "DB_URL", "version": 1, "environment": None, "pipeline_id": None}],
+        "deploy": [{"name": "DB_URL", "version": 1, "environment": "prod", "pipeline_id": None}],
     }

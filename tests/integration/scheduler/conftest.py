@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -52,19 +53,22 @@ class OnlyThese:
     async def schedules(self) -> Sequence[DueSchedule]:
         return [s for s in await self.view.schedules() if s.pipeline_id in self.pipelines]
 
-    async def started(self, run_id: UUID) -> bool:
-        return await self.view.started(run_id)
+    async def started_of(self, run_ids: Collection[UUID]) -> set[UUID]:
+        return await self.view.started_of(run_ids)
+
+    def claim(self, key: str, *, wait: bool) -> contextlib.AbstractAsyncContextManager[bool]:
+        return self.view.claim(key, wait=wait)
 
 
 class Schedulers:
     """Several schedulers, each on its own pool and bus, all reading one clock."""
 
-    def __init__(self, each: list[Services], clock: Clock) -> None:
+    def __init__(self, each: list[Services], clock: Clock, *, batch_size: int = 250) -> None:
         self.each, self.clock, self.pipelines = each, clock, set[UUID]()
         self.schedulers = [
             Scheduler(
                 s.bus.dispatch, OnlyThese(ViewSchedules(s.store.pool), self.pipelines), clock,
-                grace=GRACE,
+                grace=GRACE, batch_size=batch_size,
             )
             for s in each
         ]  # fmt: skip

@@ -81,7 +81,11 @@ class World:
         self._sent = itertools.count(1)
         self._applied = 0
         self.process = IntakeProcess(
-            services, pipelines_schema=schema, pipelines_view=None, clock=self.tick
+            services,
+            pipelines_schema=schema,
+            pipelines_view=None,
+            clock=self.tick,
+            builds_schema=None,
         )
 
     def tick(self) -> datetime:

@@ -40,6 +40,7 @@ async def role(
         name=unique_id("intake_")[:40],
         pipelines_schema=world.schema,
         pipelines_view=None,
+        builds_schema=None,
     )
     view = WebhookDeliveriesProjection()
     view.name = unique_id("deliveries_")[:40]

@@ -1,0 +1,1 @@
+"""Notifications: per-project rules told to Slack-compatible webhooks or by e-mail."""

@@ -1,0 +1,1 @@
+"""Jenkins steps on the runner: the remote access API and following one build."""

@@ -1,0 +1,109 @@
+"""append_batch judges its appends before it takes the append lock (migration 0019): what
+commits between that judgement and the lock must be seen, and judged again under the lock.
+
+Each test holds the append lock on one connection, lets a batch on another connection judge
+and then wait for the lock, commits a competing append while holding it, and checks the
+batch's answer: what the function answers itself, not what the writer's one-by-one retry
+of a failed batch would make of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest_asyncio
+
+from adapters.store.encoding import NewEvent, prepare_events
+from adapters.store.writer import _APPEND_BATCH, PendingAppend, _batch_arguments
+from domain.envelope import EventMetadata
+from tests.helpers import unique_id
+
+APPEND_LOCK = 7046541628735488001
+
+
+def batch(*appends: tuple[str, int, str | None]) -> tuple[object, ...]:
+    """append_batch's arguments for (stream, expected version, idempotency key) appends."""
+    pending = []
+    for stream, expected, key in appends:
+        at = datetime.now(UTC)
+        events = prepare_events(
+            stream_id=stream,
+            stream_type="run",
+            expected_version=expected,
+            events=[NewEvent(type="RunStarted", data={"stream": stream})],
+            metadata=EventMetadata(idempotency_key=key),
+            recorded_at=at,
+            max_event_bytes=1 << 20,
+        )
+        pending.append(
+            PendingAppend(
+                stream_id=stream,
+                stream_type="run",
+                expected_version=expected,
+                idempotency_key=key,
+                events=events,
+                recorded_at=at,
+                future=asyncio.get_running_loop().create_future(),
+            )
+        )
+    return _batch_arguments(pending)
+
+
+@pytest_asyncio.fixture
+async def two(store_url: str) -> AsyncIterator[tuple[asyncpg.Connection, asyncpg.Connection]]:
+    holder, waiter = await asyncpg.connect(store_url), await asyncpg.connect(store_url)
+    yield holder, waiter
+    await holder.close()
+    await waiter.close()
+
+
+async def racing(two, competing: tuple[object, ...], waiting: tuple[object, ...]):
+    """`waiting` judged, then blocked on the lock while `competing` commits; both answers."""
+    holder, waiter = two
+    transaction = holder.transaction()
+    await transaction.start()
+    await holder.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
+    answer = asyncio.create_task(waiter.fetch(_APPEND_BATCH, *waiting))
+    # Wait until the waiter is blocked on the lock: it has judged by then.
+    for _ in range(200):
+        blocked = await holder.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        )
+        if blocked:
+            break
+        await asyncio.sleep(0.01)
+    assert blocked, "the batch never waited for the lock"
+    first = await holder.fetch(_APPEND_BATCH, *competing)  # the lock is re-entrant
+    await transaction.commit()
+    return first, await answer
+
+
+async def test_an_append_to_the_same_stream_meanwhile_is_a_conflict(two) -> None:
+    stream = unique_id("run-")
+    first, second = await racing(two, batch((stream, 0, None)), batch((stream, 0, None)))
+
+    assert first[0]["status"] == "ok"
+    assert (second[0]["status"], second[0]["actual_version"]) == ("conflict", 1)
+
+
+async def test_a_key_stored_meanwhile_for_another_stream_is_reused(two) -> None:
+    key = unique_id("key-")
+    ours, theirs = unique_id("run-"), unique_id("run-")
+    first, second = await racing(two, batch((theirs, 0, key)), batch((ours, 0, key)))
+
+    assert first[0]["status"] == "ok"
+    assert (second[0]["status"], second[0]["detail"]) == ("key_reused", theirs)
+
+
+async def test_other_streams_meanwhile_leave_the_batch_as_judged_and_positions_gapless(
+    two,
+) -> None:
+    a, b, c = unique_id("run-"), unique_id("run-"), unique_id("run-")
+    first, second = await racing(two, batch((a, 0, None)), batch((b, 0, None), (c, 0, None)))
+
+    assert [row["status"] for row in second] == ["ok", "ok"]
+    positions = [first[0]["last_position"], second[0]["first_position"], second[1]["last_position"]]
+    assert positions == [positions[0], positions[0] + 1, positions[0] + 2]

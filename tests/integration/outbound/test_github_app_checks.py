@@ -1,0 +1,116 @@
+"""Check runs as a GitHub App, against a local GitHub (tests/integration/outbound/
+github_app_host.py) that verifies the App's JWT with its public key and checks each request as
+GitHub documents it: https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app,
+https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app and
+https://docs.github.com/en/rest/checks/runs."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from adapters.outbound.deliverer import StatusHosts
+from adapters.secrets import vault
+from commands.secrets import SetSecret
+from tests.integration.outbound.github_app_host import GitHubApp, github_app, rsa_key
+from tests.integration.outbound.test_commit_statuses import attempts, finish, pipeline, webhook_run
+from tests.integration.outbound.world import World
+
+pytestmark = pytest.mark.timeout(120)
+APP_ID, INSTALLATION = "123456", "987654"
+PRIVATE, PUBLIC = rsa_key()
+
+
+def statuses(app: GitHubApp) -> StatusHosts:
+    return StatusHosts(
+        reveal=vault.reveal,
+        github_api=app.api,
+        gitlab_api="http://127.0.0.1:9/api/v4",
+        dashboard_url="https://flowledger.example.com",
+    )
+
+
+async def installed(world: World, key: str = PRIVATE) -> str:
+    """A project holding a GitHub App installation's secrets (and no GITHUB_TOKEN)."""
+    home = await world.project()
+    for name, value in (("GITHUB_APP_ID", APP_ID), ("GITHUB_APP_INSTALLATION_ID", INSTALLATION),
+                        ("GITHUB_APP_PRIVATE_KEY", key)):  # fmt: skip
+        await world.do(SetSecret(project_id=uuid.UUID(home), name=name, value=value))
+    return home
+
+
+async def test_an_app_installation_reports_a_check_run_created_then_updated(world: World) -> None:
+    home = await installed(world)
+    ci = await pipeline(world, home, "build-and-test")
+    with github_app(GitHubApp(APP_ID, INSTALLATION, PUBLIC)) as app:
+        async with world.deliverer(statuses(app)):
+            run = await webhook_run(world, home, ci, "github", "octo-org/hello-world")
+            await attempts(world, run, 1)
+            await finish(world, run, "succeeded")
+            tried = await attempts(world, run, 3)
+
+    assert app.refused == []
+    # One token for the three reports: kept until near its expiry.
+    [claims] = app.claims
+    assert claims["iss"] == APP_ID and claims["exp"] - claims["iat"] == 540
+    [check] = app.check_runs.values()
+    assert check.repo == "octo-org/hello-world"
+    details = f"https://flowledger.example.com/dashboard/runs/{run}"
+    created, started, completed = check.bodies
+    assert {
+        k: created[k] for k in ("name", "head_sha", "status", "details_url", "external_id")
+    } == {
+        "name": "flowledger/build-and-test",
+        "head_sha": "0123456789abcdef0123456789abcdef01234567",
+        "status": "queued",
+        "details_url": details,
+        "external_id": str(run),
+    }
+    assert (started["status"], "started_at" in started) == ("in_progress", True)
+    assert (completed["status"], completed["conclusion"]) == ("completed", "success")
+    assert "name" not in completed and completed["details_url"] == details
+    assert [(e.data["state"], e.data["http_status"]) for e in tried] == [
+        ("queued", 201),
+        ("running", 200),
+        ("success", 200),
+    ]
+    assert PRIVATE not in repr([e.data for e in tried])
+
+
+async def test_a_token_near_its_expiry_is_exchanged_again(world: World) -> None:
+    home = await installed(world)
+    ci = await pipeline(world, home)
+    # Valid for four minutes: less than the five kept in reserve, so never reused.
+    with github_app(GitHubApp(APP_ID, INSTALLATION, PUBLIC, token_lifetime_s=240)) as app:
+        async with world.deliverer(statuses(app)):
+            run = await webhook_run(world, home, ci, "github", "o/r")
+            await attempts(world, run, 1)
+            await finish(world, run, "failed")
+            tried = await attempts(world, run, 3)
+
+    assert len(app.claims) == 3
+    [check] = app.check_runs.values()
+    assert check.bodies[-1]["conclusion"] == "failure"
+    assert [e.data["http_status"] for e in tried] == [201, 200, 200]
+
+
+async def test_a_key_github_does_not_know_or_no_key_at_all_is_recorded_and_not_retried(
+    world: World,
+) -> None:
+    other_private, _ = rsa_key()
+    cases = [(other_private, 401, "installation token: "), ("not a key", None, "not an RSA PEM")]
+    with github_app(GitHubApp(APP_ID, INSTALLATION, PUBLIC)) as app:
+        async with world.deliverer(statuses(app)):
+            for key, status, error in cases:
+                home = await installed(world, key)
+                run = await webhook_run(world, home, await pipeline(world, home), "github", "o/r")
+                [tried] = await attempts(world, run, 1)
+                await asyncio.sleep(1.0)  # a retry would come within the back-off's first wait
+                assert len(await attempts(world, run, 1)) == 1
+                assert tried.data["http_status"] == status
+                assert error in tried.data["error"]
+                assert key not in tried.data["error"]
+    assert app.check_runs == {}
+    assert [status for status, _ in app.refused] == [401]
