@@ -26,7 +26,9 @@ With --checkout, a third phase (paced like the second) runs a step with `checkou
 local repository (--repo-files files, over file://): (a) for it; then 30 such runs one at a
 time, whose checkout time the runner records (StepCheckedOut), beside (d) `git clone --depth 1`
 and a full `git clone` of the same repository over the same URL, run directly here as many
-times, one at a time.
+times, one at a time: the runner's mirror of the repository is warm. Then 10 checkouts each
+of a fresh copy of the repository (a cold mirror), each followed by a `git clone --depth 1`
+of the same copy.
 Targets: p50 overhead < 50 ms, p99 < 250 ms (judged for each phase). Uses FLOWLEDGER_DATABASE_URL /
 FLOWLEDGER_NATS_URL when set, else embedded servers in a temp folder.
 """
@@ -68,6 +70,8 @@ from bench.commands import fresh_database
 LABEL = "bench"
 CHECKOUTS_ALONE = 30
 """Checkouts timed one at a time, beside as many `git clone`s of the same repository."""
+COLD_CHECKOUTS = 10
+"""Checkouts of a repository the runners' mirrors have not seen, each beside a clone of it."""
 PREFIX = "flowledger.events"
 JOBS = "flowledger.jobs"
 PUBLISHED: dict[str, datetime] = {}
@@ -435,7 +439,20 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_url: str) 
             recorded = await checkouts_ms(database_url, alone)
             shallow = await git_clones_ms(url, len(recorded), "--depth", "1")
             full = await git_clones_ms(url, len(recorded))
-            checkout = (recorded, shallow, full)
+            # Cold: each run checks out a fresh copy (a URL no runner mirror has seen yet),
+            # interleaved with a `git clone --depth 1` of that same copy.
+            cold_ids, cold_clones = [], []
+            for i in range(COLD_CHECKOUTS):
+                copy = logs / f"bench-repo-cold-{i}.git"
+                shutil.copytree(Path(url.removeprefix("file://")), copy)
+                fresh = {**source, "clone_url": copy.as_uri()}
+                one, _ = await closed_loop(
+                    api, with_checkout, admin, env["FLOWLEDGER_NATS_URL"], 1, 1, fresh
+                )
+                cold_ids += one
+                cold_clones += await git_clones_ms(copy.as_uri(), 1, "--depth", "1")
+            cold = (await checkouts_ms(database_url, cold_ids), cold_clones)
+            checkout = (recorded, shallow, full, cold)
         commands = await command_round_trips_ms(api, admin, min(args.runs, 200))
         burst = None
         if args.burst:
@@ -499,16 +516,26 @@ def report(
 
 
 def report_checkout(
-    files: int, recorded: list[float], shallow: list[float], full: list[float]
+    files: int,
+    recorded: list[float],
+    shallow: list[float],
+    full: list[float],
+    cold: tuple[list[float], list[float]],
 ) -> None:
     c50, c99 = percentile(recorded, 0.5), percentile(recorded, 0.99)
     print(f"-- checkout of a local repository ({files} files, file://)")
-    print(f"step checkout (StepCheckedOut)  p50 {c50:7.1f} ms   p99 {c99:7.1f} ms   "
+    print(f"step checkout, warm mirror      p50 {c50:7.1f} ms   p99 {c99:7.1f} ms   "
           f"(n={len(recorded)})")  # fmt: skip
     for what, times in (("(d) git clone --depth 1", shallow), ("(d) git clone (full)", full)):
         b50, b99 = percentile(times, 0.5), percentile(times, 0.99)
         print(f"{what:<31} p50 {b50:7.1f} ms   p99 {b99:7.1f} ms   "
               f"checkout/clone p50 {c50 / b50:4.2f} x  p99 {c99 / b99:4.2f} x")  # fmt: skip
+    steps, clones = cold
+    k50, g50 = percentile(steps, 0.5), percentile(clones, 0.5)
+    print(f"step checkout, cold mirror      p50 {k50:7.1f} ms   max {max(steps):7.1f} ms   "
+          f"(n={len(steps)})")  # fmt: skip
+    print(f"(d) git clone --depth 1, same   p50 {g50:7.1f} ms   max {max(clones):7.1f} ms   "
+          f"checkout/clone p50 {k50 / g50:4.2f} x  (interleaved, one fresh copy each)")  # fmt: skip
 
 
 def main() -> None:

@@ -61,6 +61,8 @@ class RecordCache(msgspec.Struct, frozen=True, kw_only=True):
     object_key: MaybeObjectKey = ""
     size: ByteCount = 0
     sha256: MaybeSha256Hex = ""
+    matched_key: MaybeObjectKey = ""
+    restore_key: MaybeObjectKey = ""
 
 
 class DeleteArtifact(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,7 +105,7 @@ async def record_cache(
         run.record_cache_restore(
             step=command.step, attempt=command.attempt, key=command.key, hit=command.hit,
             exact=command.exact, branch=command.branch, object_key=command.object_key,
-            at=context.at,
+            matched_key=command.matched_key, restore_key=command.restore_key, at=context.at,
         )  # fmt: skip
     else:
         run.record_cache_save(

@@ -16,6 +16,7 @@ from commands import (
     notification_rules,
     pipeline_files,
     pipelines,
+    project_settings,
     projects,
     quarantine,
     queues,
@@ -59,4 +60,5 @@ HANDLERS: dict[type, Handler] = {
     **jenkins_builds.HANDLERS,
     **pipeline_files.HANDLERS,
     **approver_groups.HANDLERS,
+    **project_settings.HANDLERS,
 }

@@ -3,7 +3,7 @@ within its queue timeout fails `no_runner`. The dispatcher sends both."""
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 import msgspec
@@ -30,6 +30,7 @@ class ExpireQueuedStep(msgspec.Struct, frozen=True, kw_only=True):
     step: Key
     attempt: Positive32
     timeout_s: TimeoutS
+    timeout_from: Literal["step", "project", "server"] = "step"
 
 
 async def flag_waiting_for_runner(
@@ -47,7 +48,11 @@ async def expire_queued_step(
     run = await deps.repository.get(Run, command.run_id)
     context.principal.require_on("runner", run, run.project_id, "write")
     run.expire_queued(
-        command.step, attempt=command.attempt, timeout_s=command.timeout_s, at=context.at
+        command.step,
+        attempt=command.attempt,
+        timeout_s=command.timeout_s,
+        timeout_from=command.timeout_from,
+        at=context.at,
     )
     return answer(run, await deps.repository.save(run, metadata=context.metadata()))
 

@@ -14,6 +14,9 @@ from domain.errors import IllegalTransition, InvalidValue
 from domain.limits import DESCRIPTION_MAX, NAME_MAX
 from domain.moments import require_aware
 
+QUEUE_TIMEOUT_MIN_S, QUEUE_TIMEOUT_MAX_S = 1, 86_400
+"""As a step's own `queue_timeout_s`."""
+
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
@@ -23,7 +26,8 @@ class ProjectStatus(StrEnum):
 
 
 class Project(Aggregate):
-    """Created with a name, a slug (its short key) and a description; renamed; archived.
+    """Created with a name, a slug (its short key) and a description; renamed; given a default
+    queue timeout; archived.
 
     Archiving is final: an archived project can be neither renamed nor archived again.
     """
@@ -59,12 +63,23 @@ class Project(Aggregate):
         def apply(self, aggregate: Project) -> None:
             aggregate.status = ProjectStatus.ARCHIVED
 
+    class QueueTimeoutSet(Event):
+        """The queue timeout of the project's steps that set none (None: the server's)."""
+
+        event_type: ClassVar[str] = "ProjectQueueTimeoutSet"
+        default_queue_timeout_s: int | None
+        reason: str
+
+        def apply(self, aggregate: Project) -> None:
+            aggregate.default_queue_timeout_s = self.default_queue_timeout_s
+
     def __init__(self, name: str, slug: str, description: str) -> None:
         # Runs for `Created`, on creation and on every replay: assignments only.
         self.name = name
         self.slug = slug
         self.description = description
         self.status = ProjectStatus.ACTIVE
+        self.default_queue_timeout_s: int | None = None
 
     @classmethod
     def create(
@@ -94,6 +109,24 @@ class Project(Aggregate):
         name = _valid_name(name)
         if name != self.name:
             self.trigger_event(self.Renamed, name=name, timestamp=at)
+
+    def set_queue_timeout(self, seconds: int | None, *, reason: str, at: datetime) -> None:
+        """How long a step that sets no `queue_timeout_s` waits for a runner before it fails
+        `no_runner`; None goes back to the server's default. The same value decides nothing."""
+        self._require_active("set the queue timeout of")
+        require_aware(at)
+        if seconds is not None and not QUEUE_TIMEOUT_MIN_S <= seconds <= QUEUE_TIMEOUT_MAX_S:
+            raise InvalidValue(
+                "default_queue_timeout_s",
+                f"an integer from {QUEUE_TIMEOUT_MIN_S} to {QUEUE_TIMEOUT_MAX_S}, or null",
+            )
+        reason = reason.strip()
+        if len(reason) > DESCRIPTION_MAX:
+            raise InvalidValue("reason", f"at most {DESCRIPTION_MAX} characters")
+        if seconds != self.default_queue_timeout_s:
+            self.trigger_event(
+                self.QueueTimeoutSet, default_queue_timeout_s=seconds, reason=reason, timestamp=at
+            )
 
     def archive(self, *, at: datetime) -> None:
         self._require_active("archive")

@@ -126,8 +126,14 @@ class ArtifactCommands:
         branch: str,
         object_key: str,
         at: datetime,
+        matched_key: str = "",
+        restore_key: str = "",
     ) -> None:
-        """Before a step: whether its cache key was found, and where."""
+        """Before a step: whether an entry for its cache key was found, which, and where.
+
+        A hit matched `key` itself, or (with `restore_key`) an entry whose key starts with
+        that prefix; a hit without `matched_key` matched `key` itself.
+        """
         require_aware(at)
         _attempt_of(self, step, attempt)
         key, branch = _cache_names(key, branch)
@@ -135,10 +141,23 @@ class ArtifactCommands:
             raise InvalidValue("exact", "a miss is never an exact hit")
         if hit:
             valid_text("object_key", object_key, limit=REF_MAX)
+            matched_key = matched_key or (key if not restore_key else "")
+            matched_key = valid_text("matched_key", matched_key, limit=REF_MAX)
+        elif matched_key or restore_key:
+            raise InvalidValue("matched_key", "a miss matched no key")
+        if restore_key:
+            valid_text("restore_key", restore_key, limit=REF_MAX)
+            if not matched_key.startswith(restore_key):
+                raise InvalidValue("matched_key", "a restore key is a prefix of the key matched")
+            if exact:
+                raise InvalidValue("exact", "an entry found by a restore key is not exact")
+        elif hit and matched_key != key:
+            raise InvalidValue("matched_key", "without a restore key, the key itself matched")
         _room_for_one_more(self)
         self.trigger_event(
             self.CacheRestored, step=step, attempt=attempt, key=key, hit=hit, exact=exact,
-            branch=branch, object_key=object_key if hit else "", timestamp=at,
+            branch=branch, object_key=object_key if hit else "", matched_key=matched_key,
+            restore_key=restore_key, timestamp=at,
         )  # fmt: skip
 
     def record_cache_save(

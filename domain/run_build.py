@@ -24,6 +24,11 @@ from domain.run_values import (
 from domain.step_options import CHECKOUT_PATH_MAX
 
 NO_RUNNER = "no_runner"
+_TIMEOUT_FROM = {
+    "step": "the step's queue_timeout_s",
+    "project": "the project's default queue timeout",
+    "server": "the server's default queue timeout",
+}
 """The failure reason of a step no runner started within its queue timeout."""
 _Q, _R = RunStatus.QUEUED, RunStatus.RUNNING
 
@@ -65,9 +70,16 @@ class BuildCommands:
         )
 
     def expire_queued(
-        self: RunState, step: str, *, attempt: int, timeout_s: int, at: datetime
+        self: RunState,
+        step: str,
+        *,
+        attempt: int,
+        timeout_s: int,
+        at: datetime,
+        timeout_from: str = "step",
     ) -> None:
         """No runner started the queued attempt within `timeout_s`: it fails `no_runner`.
+        The reason names where the timeout came from (`step`, `project` or `server`).
 
         It is not retried (another attempt would wait for the same missing runner); what needs
         it is skipped unless it may fail, and the run settles.
@@ -78,7 +90,8 @@ class BuildCommands:
         self._require_step(state, (StepStatus.QUEUED,), "expire", attempt)
         self.trigger_event(
             self.StepFailed, step=step, attempt=attempt, exit_code=None,
-            reason=f"{NO_RUNNER}: no runner started it within {timeout_s}s",
+            reason=f"{NO_RUNNER}: no runner started it within {timeout_s}s "
+            f"({_TIMEOUT_FROM.get(timeout_from, timeout_from)})",
             duration_ms=0, outputs={}, metrics={}, timestamp=at,
         )  # fmt: skip
         if not self.plan[step].allow_failure:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -59,9 +59,16 @@ class FileEvents:
             aggregate.artifacts.pop((self.kind, self.name), None)
 
     class CacheRestored(Aggregate.Event):
-        """Before a step: its cache key was found (`hit`, on `branch`) or not."""
+        """Before a step: an entry for its cache key was found (`hit`, on `branch`) or not.
+
+        `matched_key` is the key of the entry restored: `key` itself, or (when `restore_key`
+        is set) the newest entry whose key starts with that `restore_keys` prefix. `exact`:
+        `key` itself on the run's own branch (the step then saves nothing). Schema v2 added
+        `matched_key` and `restore_key`; a v1 hit matched `key` itself.
+        """
 
         event_type: ClassVar[str] = "CacheRestored"
+        schema_version: ClassVar[int] = 2
         step: str
         attempt: int
         key: str
@@ -69,6 +76,13 @@ class FileEvents:
         exact: bool
         branch: str
         object_key: str
+        matched_key: str
+        restore_key: str
+
+        @staticmethod
+        def upcast_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+            matched = data["key"] if data["hit"] else ""
+            return {**data, "matched_key": matched, "restore_key": ""}
 
         def apply(self, aggregate: ArtifactState) -> None:
             aggregate.cache_records += 1

@@ -22,6 +22,7 @@ WorkspaceMode = Literal["inherit", "clean"]
 Paths = Annotated[tuple[Glob, ...], Meta(max_length=ARTIFACT_PATHS_MAX)]
 CacheKeyTemplate = Annotated[str, Meta(min_length=1, max_length=KEY_TEMPLATE_MAX)]
 _GLOB_CHARS = frozenset("*?[")
+RESTORE_KEYS_MAX = 16
 
 
 class CacheSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -29,6 +30,9 @@ class CacheSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
     key: CacheKeyTemplate
     paths: Paths
+    restore_keys: Annotated[tuple[CacheKeyTemplate, ...], Meta(max_length=RESTORE_KEYS_MAX)] = ()
+    """Prefixes tried in order when `key` itself has no entry (GitHub's `restore-keys`): the
+    newest entry whose key starts with one is restored, and the step saves under `key`."""
 
 
 class FileSpec(Protocol):
@@ -60,6 +64,8 @@ def check_step_files(step: FileSpec, at: str) -> None:
             raise InvalidValue(f"{at}.cache.paths", "a cache needs at least one path")
         _paths(step.cache.paths, f"{at}.cache.paths")
         parse_key(step.cache.key, f"{at}.cache.key")
+        for i, prefix in enumerate(step.cache.restore_keys):
+            parse_key(prefix, f"{at}.cache.restore_keys[{i}]")
     if step.workspace not in ("inherit", "clean"):
         raise InvalidValue(f"{at}.workspace", "must be inherit or clean")
     days = step.artifact_retention_days

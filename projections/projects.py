@@ -33,6 +33,8 @@ class ProjectRow(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     stream_version: int
+    default_queue_timeout_s: int | None = None
+    """For the project's steps that set no `queue_timeout_s`; None: the server's default."""
     degraded: bool = False
     """Events of it wait in the view's quarantine (`projections/degraded.py`)."""
 
@@ -48,7 +50,8 @@ CREATE TABLE {s}.projects (
     status text NOT NULL,
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
-    stream_version bigint NOT NULL
+    stream_version bigint NOT NULL,
+    default_queue_timeout_s int
 );
 CREATE INDEX projects_created ON {s}.projects (created_at, id);
 CREATE INDEX projects_name ON {s}.projects (name, id);
@@ -58,8 +61,10 @@ CREATE INDEX projects_slug ON {s}.projects (slug);
 
 class ProjectsProjection:
     name = "projects"
-    version = 1
-    event_types = frozenset({"ProjectCreated", "ProjectRenamed", "ProjectArchived"})
+    version = 2
+    event_types = frozenset(
+        {"ProjectCreated", "ProjectRenamed", "ProjectArchived", "ProjectQueueTimeoutSet"}
+    )
 
     def ddl(self, schema: str) -> str:
         return DDL.format(s=ident(schema))
@@ -84,11 +89,14 @@ def _fold(row: Row, event: EventEnvelope) -> None:
             description=d["description"],
             status=ProjectStatus.ACTIVE,
             created_at=at,
+            default_queue_timeout_s=None,
         )
     elif event.type == "ProjectRenamed":
         row["name"] = d["name"]
     elif event.type == "ProjectArchived":
         row["status"] = ProjectStatus.ARCHIVED
+    elif event.type == "ProjectQueueTimeoutSet":
+        row["default_queue_timeout_s"] = d["default_queue_timeout_s"]
     row["updated_at"] = at
 
 

@@ -4,6 +4,8 @@ A job enters when its attempt is dispatched (`StepDispatched`) and leaves when a
 it or it ends (started, failed `no_runner`, cancelled, its run ended). `waiting_for_runner`
 is set by `StepWaitingForRunner`: no registered, live runner served its label when it was
 dispatched. The runners that could take a job are read from the runners view when asked.
+A project's default queue timeout (`ProjectQueueTimeoutSet`) is kept beside the jobs: it
+applies to the project's jobs whose step sets none, including jobs already waiting.
 """
 
 from __future__ import annotations
@@ -70,16 +72,21 @@ CREATE TABLE {s}.jobs (
     PRIMARY KEY (run_id, step)
 );
 CREATE INDEX jobs_label ON {s}.jobs (label, dispatched_at);
+CREATE TABLE {s}.projects (
+    project_id uuid PRIMARY KEY,
+    default_queue_timeout_s int
+);
 """
 
 
 class QueuesProjection:
     name = NAME
-    version = 1
+    version = 2
     event_types = (
         STEP_ENDS
         | RUN_ENDS
         | {"RunRequested", "StepDispatched", "StepWaitingForRunner", "StepStarted"}
+        | {"ProjectQueueTimeoutSet"}
     )
 
     def ddl(self, schema: str) -> str:
@@ -134,6 +141,13 @@ async def _apply(conn: asyncpg.Connection, s: str, event: EventEnvelope) -> None
             d["step"],
             d.get("attempt", 2**31 - 1),
         )
+    elif event.type == "ProjectQueueTimeoutSet":
+        await conn.execute(
+            f"INSERT INTO {s}.projects VALUES ($1, $2) ON CONFLICT (project_id) "
+            "DO UPDATE SET default_queue_timeout_s = EXCLUDED.default_queue_timeout_s",
+            run_id,  # the project's stream
+            d["default_queue_timeout_s"],
+        )
     elif event.type in RUN_ENDS:
         await conn.execute(f"DELETE FROM {s}.jobs WHERE run_id = $1", run_id)
         await conn.execute(f"DELETE FROM {s}.runs WHERE run_id = $1", run_id)
@@ -156,10 +170,12 @@ async def list_queues(
         "min(j.dispatched_at) AS oldest, "
         "(array_agg(jsonb_build_object('run_id', j.run_id, 'step', j.step, 'attempt', "
         "j.attempt, 'dispatched_at', j.dispatched_at, 'waiting_for_runner', "
-        "j.waiting_for_runner, 'queue_timeout_s', j.queue_timeout_s) "
+        "j.waiting_for_runner, 'queue_timeout_s', "
+        "coalesce(j.queue_timeout_s, p.default_queue_timeout_s)) "
         f"ORDER BY j.dispatched_at, j.step))[1:{JOBS_SHOWN_MAX}] AS jobs, "
         "array_agg(DISTINCT j.project_id) AS projects "
-        f"FROM {s}.jobs j {reach} GROUP BY j.label ORDER BY oldest, j.label",
+        f"FROM {s}.jobs j LEFT JOIN {s}.projects p ON p.project_id = j.project_id {reach} "
+        "GROUP BY j.label ORDER BY oldest, j.label",
         *args,
     )
     queues = []
@@ -190,13 +206,18 @@ async def list_queues(
 async def expired_jobs(
     conn: asyncpg.Connection | asyncpg.Pool, schema: str, *, now: datetime, default_s: int
 ) -> list[asyncpg.Record]:
-    """Jobs waiting longer than their queue timeout (or `default_s`, when > 0)."""
+    """Jobs waiting longer than their queue timeout: the step's, else its project's default,
+    else `default_s` (when > 0). `timeout_from` says which: `step`, `project` or `server`."""
     s = ident(schema)
+    timeout = "coalesce(j.queue_timeout_s, p.default_queue_timeout_s, $2)"
     return await conn.fetch(
-        "SELECT run_id, step, attempt, coalesce(queue_timeout_s, $2) AS timeout_s "
-        f"FROM {s}.jobs WHERE coalesce(queue_timeout_s, $2) > 0 AND "
-        "dispatched_at + make_interval(secs => coalesce(queue_timeout_s, $2)) <= $1 "
-        "ORDER BY dispatched_at LIMIT 1000",
+        f"SELECT j.run_id, j.step, j.attempt, {timeout} AS timeout_s, CASE "
+        "WHEN j.queue_timeout_s IS NOT NULL THEN 'step' "
+        "WHEN p.default_queue_timeout_s IS NOT NULL THEN 'project' ELSE 'server' END "
+        f"AS timeout_from FROM {s}.jobs j LEFT JOIN {s}.projects p "
+        f"ON p.project_id = j.project_id WHERE {timeout} > 0 AND "
+        f"j.dispatched_at + make_interval(secs => {timeout}) <= $1 "
+        "ORDER BY j.dispatched_at LIMIT 1000",
         now,
         default_s,
     )

@@ -1,4 +1,5 @@
-"""A run's page: status, step graph, steps with attempts and timings, logs; cancel and retry."""
+"""A run's page: status, step graph, steps with attempts and timings, artifacts, logs; cancel
+and retry."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from litestar.params import FromPath
 
 from adapters.dashboard.ansi import to_html
 from adapters.dashboard.render import page
+from adapters.dashboard.run_artifacts import artifacts_for_page
 from adapters.http.commanding import execute
 from adapters.http.reads import views
 from adapters.http.reads.access import project_filter, project_ids
@@ -83,13 +85,15 @@ async def run_page(request: Request[Any, Any, Any], run_id: FromPath[UUID]) -> R
         may_write=may_write,
         waiting=waiting if may_approve else [],
         watch=f"/ws/runs/{run.id}",
+        artifacts=await artifacts_for_page(request, run.id),
     )
 
 
 @get("/dashboard/runs/{run_id:uuid}/live", include_in_schema=False)
 async def run_live(request: Request[Any, Any, Any], run_id: FromPath[UUID]) -> Response[str]:
     position, run = await _run(request, run_id)
-    return page(request, "run_live.html", run=run, position=position)
+    artifacts = await artifacts_for_page(request, run.id)
+    return page(request, "run_live.html", run=run, position=position, artifacts=artifacts)
 
 
 @get("/dashboard/runs/{run_id:uuid}/logs", include_in_schema=False)

@@ -33,7 +33,10 @@ def job_files(
     dependents = sum(step in sources[name] for name in inheriting)
     ref = run.trigger.ref or ""
     branch = ref.removeprefix(BRANCH_REF) if ref.startswith(BRANCH_REF) else ""
-    cache = None if spec.cache is None else JobCache(key=spec.cache.key, paths=spec.cache.paths)
+    cache = None
+    if spec.cache is not None:
+        c = spec.cache
+        cache = JobCache(key=c.key, paths=c.paths, restore_keys=c.restore_keys)
     return JobFiles(
         artifacts=spec.artifacts,
         download=spec.download,

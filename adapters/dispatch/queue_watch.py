@@ -6,7 +6,8 @@ it reads runner and dispatch events in position order, so when a `StepDispatched
 table of runners is exactly the fleet at that moment, and it sends `FlagWaitingForRunner` when
 no registered, live runner (of the run's project, or shared) has the job's label. The reaper
 reads the queues view (`projections/queues.py`) every few seconds and sends
-`ExpireQueuedStep` for each job past its step's `queue_timeout_s` (or the server's default).
+`ExpireQueuedStep` for each job past its step's `queue_timeout_s` (else its project's default,
+else the server's).
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ class QueueReaper:
                 continue  # sent; the view has not seen the step fail yet
             command = ExpireQueuedStep(
                 run_id=row["run_id"], step=row["step"], attempt=row["attempt"],
-                timeout_s=row["timeout_s"],
+                timeout_s=row["timeout_s"], timeout_from=row["timeout_from"],
             )  # fmt: skip
             context = CommandContext(
                 principal=DISPATCHER, at=now, correlation_id=f"queue-timeout:{row['run_id']}"

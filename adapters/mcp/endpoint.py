@@ -15,6 +15,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from adapters.mcp import (
     analytics_tools,
     approval_tools,
+    artifact_tools,
     history,
     notification_tools,
     pipeline_tools,
@@ -43,6 +44,7 @@ def mcp_server() -> Server:
             *secret_tools.TOOLS,
             *analytics_tools.TOOLS,
             *notification_tools.TOOLS,
+            *artifact_tools.TOOLS,
         )
     )
     return Server(

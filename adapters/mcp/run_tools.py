@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -13,11 +13,11 @@ from adapters.http.commanding import CommandAnswer
 from adapters.http.reads import runs as queries
 from adapters.http.reads import views
 from adapters.http.reads.access import project_filter, project_ids
+from adapters.http.reads.run_view import RunView, with_artifacts
 from adapters.mcp.calls import Caller, raw_query
 from adapters.mcp.tools import READ_ONLY, STOPS, Limit, McpTool, MinPosition
 from commands.runs import CancelRun
 from domain.run_values import RunStatus
-from projections.run_rows import RunDetail
 
 FAILED = (RunStatus.FAILED, RunStatus.TIMED_OUT)
 
@@ -59,12 +59,14 @@ class RecentFailures(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     min_position: MinPosition = None
 
 
-async def get_run(caller: Caller, args: GetRun) -> RunDetail:
+async def get_run(caller: Caller, args: GetRun) -> RunView:
     query = queries.ONE.parse(raw_query(min_position=args.min_position))
     projects = project_ids(project_filter(caller.principal, None))
-    _, found = await caller.read(
-        queries.VIEWS, query, lambda conn: queries.visible_run(conn, args.run_id, projects)
-    )
+
+    async def read(conn: Any) -> RunView | None:
+        return await with_artifacts(conn, await queries.visible_run(conn, args.run_id, projects))
+
+    _, found = await caller.read(queries.VIEWS, query, read)
     if found is None:
         raise views.not_found("run")
     return found
@@ -113,7 +115,8 @@ TOOLS = (
         name="get_run",
         description=(
             "One run with its steps: status, parameters, trigger, timings, failure reason and "
-            "failed step, each step's status, attempt, exit code and duration."
+            "failed step, each step's status, attempt, exit code and duration, and the "
+            "artifacts it stored (as list_run_artifacts)."
         ),
         arguments=GetRun,
         run=get_run,

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -22,9 +23,14 @@ from adapters.streaming.jobs import Job
 
 REASON_MAX = 500
 DRAIN_S = 5.0
+TRANSFER_STOP_S = 10.0
+"""How long a stopped transfer may take to notice (it checks at every chunk) before it is
+cancelled outright."""
 """After the step ends, how long its last output may take to come out of the pipe."""
 
 Status = Literal["succeeded", "failed", "timed_out", "cancelled"]
+T = TypeVar("T")
+ABORTED_UPLOAD = "stopped keeping the step's files (the upload was aborted: nothing partial kept)"
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,7 +58,14 @@ async def run_attempt(
     workspace = Workspace(work_dir, str(job.job_id))
     if files is not None:
         try:
-            workspace.work = await files.prepare()
+            workspace.work = await _transfer(files, files.prepare(), watch)
+        except TransferInterrupted:
+            await asyncio.to_thread(workspace.remove)
+            shipper.note(f"{watch.reason}: stopped fetching the step's files; the step did not run")
+            return Outcome(
+                status="cancelled" if watch.cancel else "failed", exit_code=None,
+                reason=watch.reason, duration_ms=0,
+            )  # fmt: skip
         except Exception as exc:  # any failure to get its files fails the attempt, with why
             await asyncio.to_thread(workspace.remove)
             return _files_failed(shipper, f"could not prepare the step's files: {exc}")
@@ -76,7 +89,9 @@ async def run_attempt(
         checked_out = None
         if job.checkout is not None:
             try:
-                checked_out = await _check_out(job, workspace, shipper, watch, secret_env)
+                checked_out = await _check_out(
+                    job, workspace, shipper, watch, secret_env, mirrors_in(work_dir)
+                )
             except CheckoutFailed as exc:
                 shipper.note(f"checkout failed: {exc}")
                 return Outcome(
@@ -110,8 +125,14 @@ async def run_attempt(
             shipper.note(problem)
         exit_code = process.returncode if status in ("succeeded", "failed") else None
         if files is not None:
+            stopped_before = watch.stopped.is_set()  # then nothing is uploaded
             try:
-                await files.finish(status)
+                await _transfer(files, files.finish(status), watch)
+            except TransferInterrupted:
+                if not stopped_before:
+                    shipper.note(f"{watch.reason}: {ABORTED_UPLOAD}")
+                status = "cancelled" if watch.cancel else "failed"
+                reason, exit_code = watch.reason, None
             except Exception as exc:  # the step ran, but what it made was not kept
                 failed = _files_failed(shipper, f"could not keep the step's files: {exc}")
                 if status == "succeeded":
@@ -134,6 +155,7 @@ async def _check_out(
     shipper: LogShipper,
     watch: StopWatch,
     secret_env: Mapping[str, str] | None,
+    mirrors: Path,
 ) -> CheckedOut | None:
     """The checkout, within the step's timeout; None if the step is stopped meanwhile."""
     assert job.checkout is not None
@@ -144,7 +166,7 @@ async def _check_out(
             raise CheckoutFailed(f"no value for its token secret {job.checkout.token_secret}")
     fetch = asyncio.create_task(
         check_out(job.checkout, workspace.work, note=shipper.note, token=token,
-                  private=workspace.root)
+                  private=workspace.root, mirrors=mirrors, project=str(job.project_id))
     )  # fmt: skip
     stopped = asyncio.create_task(watch.stopped.wait())
     try:
@@ -162,6 +184,36 @@ async def _check_out(
         shipper.note(f"{watch.reason}: checkout stopped")
         return None
     raise CheckoutFailed(f"not done within the step's timeout_s ({job.timeout_s}s)")
+
+
+class TransferInterrupted(Exception):
+    """The step was stopped (a cancel, its run ended) while its files were moving."""
+
+
+async def _transfer(files: StepFiles, work: Coroutine[Any, Any, T], watch: StopWatch) -> T:
+    """`work` (fetching or keeping the step's files) unless the step is stopped first: then
+    the transfer is interrupted (within a chunk, its partial bytes removed) and
+    TransferInterrupted raised once it has stopped."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.create_task(watch.stopped.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        return task.result()
+    files.interrupt()
+    _, pending = await asyncio.wait({task}, timeout=TRANSFER_STOP_S)
+    if pending:  # stuck on the broker: cancelled instead (the object's meta is never sent)
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    raise TransferInterrupted(watch.reason)
+
+
+def mirrors_in(work_dir: Path | None) -> Path:
+    """Where this runner keeps its repository mirrors (adapters/runner/git_mirror.py)."""
+    return (work_dir or Path(tempfile.gettempdir())) / "flowledger-git-mirrors"
 
 
 def _files_failed(shipper: LogShipper, reason: str) -> Outcome:

@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from adapters.runner import git_mirror
 from adapters.streaming.jobs import JobCheckout
 
 GIT_TIMEOUT_S = 600.0
@@ -53,8 +54,14 @@ async def check_out(
     token: str | None = None,
     private: Path | None = None,
     environ: Mapping[str, str] = os.environ,
+    mirrors: Path | None = None,
+    project: str = "",
 ) -> CheckedOut:
-    """Fetch `spec.url` at `spec.sha` into `work/spec.path`; CheckoutFailed if it cannot."""
+    """Fetch `spec.url` at `spec.sha` into `work/spec.path`; CheckoutFailed if it cannot.
+
+    With `mirrors` (a runner's folder of mirrors), through the mirror of the project's
+    repository there (adapters/runner/git_mirror.py); a folder an earlier step already
+    checked out is fetched into directly."""
     if not spec.url:
         raise CheckoutFailed("the run has no repository URL (trigger.repository_url) to check out")
     if not spec.sha or not re.fullmatch(r"[0-9a-fA-F]{7,64}", spec.sha):
@@ -66,6 +73,42 @@ async def check_out(
     target.mkdir(parents=True, exist_ok=True)
     git = Git(target, environ, askpass_env(spec.username, token, private or work.parent))
     note(f"checkout {shown(spec.url)} at {spec.sha}" + (f" into {spec.path}" if spec.path else ""))
+    if mirrors is not None and not (target / ".git").exists():
+        mirror = git_mirror.mirror_path(mirrors, project, spec.url)
+        await _from_mirror(git, spec, target, mirror, note)
+    else:
+        await _fetch(git, spec, note)
+    if spec.submodules:
+        await git("submodule", "update", "-q", "--init", "--recursive",
+                  *([f"--depth={spec.depth}"] if spec.depth else []))  # fmt: skip
+    head = (await git("rev-parse", "HEAD")).strip()
+    if not head.lower().startswith(spec.sha.lower()):
+        raise CheckoutFailed(f"checked out {head}, not the run's {spec.sha}")
+    duration_ms = round((time.monotonic() - started) * 1000)
+    note(f"checked out {head} in {duration_ms} ms")
+    return CheckedOut(sha=head, duration_ms=duration_ms, path=spec.path)
+
+
+async def _from_mirror(
+    git: Git, spec: JobCheckout, target: Path, mirror: Path, note: Callable[[str], None]
+) -> None:
+    """The sha from the runner's mirror of the repository (fetched into it if missing),
+    its objects borrowed, the history cut at the step's depth."""
+    assert spec.url is not None and spec.sha is not None
+    async with git_mirror.locked(mirror):
+        fetched = await git_mirror.fetch_into_mirror(
+            git, git.ok, mirror, spec.url, spec.sha, spec.ref
+        )
+    note(f"{'fetched into' if fetched else 'found in'} the runner's mirror of the repository")
+    await git("init", "-q")
+    await git("remote", "add", "origin", spec.url)
+    await git_mirror.borrow(git, target, mirror, spec.sha, spec.depth)
+    await git("checkout", "-q", "--force", "--detach", spec.sha)
+
+
+async def _fetch(git: Git, spec: JobCheckout, note: Callable[[str], None]) -> None:
+    """The sha fetched from the repository straight into the step's folder."""
+    assert spec.url is not None and spec.sha is not None
     await git("init", "-q")
     # A workspace an earlier step checked out already has its origin: point it at this URL.
     if not await git.ok("remote", "add", "origin", spec.url):
@@ -77,14 +120,6 @@ async def check_out(
         refs = refs or ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
         await git("fetch", "-q", "origin", *refs)
     await git("checkout", "-q", "--force", "--detach", spec.sha)
-    if spec.submodules:
-        await git("submodule", "update", "-q", "--init", "--recursive", *depth)
-    head = (await git("rev-parse", "HEAD")).strip()
-    if not head.lower().startswith(spec.sha.lower()):
-        raise CheckoutFailed(f"checked out {head}, not the run's {spec.sha}")
-    duration_ms = round((time.monotonic() - started) * 1000)
-    note(f"checked out {head} in {duration_ms} ms")
-    return CheckedOut(sha=head, duration_ms=duration_ms, path=spec.path)
 
 
 ASKPASS = """#!/bin/sh

@@ -108,6 +108,8 @@ class JobCache(msgspec.Struct, frozen=True, kw_only=True):
     key: str
     """The key template, `${{ hashFiles(...) }}` still unevaluated (the runner evaluates it)."""
     paths: tuple[str, ...]
+    restore_keys: tuple[str, ...] = ()
+    """Prefix templates tried in order when `key` has no entry."""
 
 
 class JobFiles(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,8 +12,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import msgspec
 from nats.errors import TimeoutError as NatsTimeout
@@ -55,15 +58,46 @@ async def bucket(js: JetStreamContext, name: str) -> ObjectStore:
         return await js.create_object_store(name, config=_BucketConfig(storage=StorageType.FILE))
 
 
-async def put_file(store: ObjectStore, key: str, path: Path, *, description: str = "") -> Stored:
-    """Upload `path` in CHUNK_BYTES chunks; its size and sha256 (computed while sending)."""
+class TransferStopped(Exception):
+    """A transfer was asked to stop (its step was cancelled) before it was done."""
+
+
+class _Stoppable:
+    """A file nats-py reads chunk by chunk (in a thread) that fails once `stop` is set.
+
+    Failing with an Exception, not a cancel, is what makes `ObjectStore.put` purge the chunks
+    it already sent; the object's meta is only published after the last chunk, so a stopped
+    upload leaves nothing visible (and an older object under the name stays as it was).
+    """
+
+    def __init__(self, file: BinaryIO, stop: threading.Event) -> None:
+        self._file, self._stop = file, stop
+
+    def readinto(self, buffer: bytearray) -> int:
+        if self._stop.is_set():
+            raise TransferStopped("stopped while uploading")
+        return self._file.readinto(buffer)  # type: ignore[attr-defined, no-any-return]
+
+
+async def put_file(
+    store: ObjectStore,
+    key: str,
+    path: Path,
+    *,
+    description: str = "",
+    stop: threading.Event | None = None,
+) -> Stored:
+    """Upload `path` in CHUNK_BYTES chunks; its size and sha256 (computed while sending).
+
+    With `stop`: TransferStopped once it is set, within a chunk, the chunks sent removed."""
     meta = ObjectMeta(
         name=key,
         description=description,
         options=ObjectMetaOptions(max_chunk_size=CHUNK_BYTES),
     )
     with path.open("rb") as file:
-        info = await store.put(key, file, meta=meta)
+        source = file if stop is None else _Stoppable(file, stop)
+        info = await store.put(key, source, meta=meta)  # type: ignore[arg-type]
     return Stored(key=key, size=info.size or 0, sha256=_hex(info.digest), description=description)
 
 
@@ -77,6 +111,40 @@ async def stat(store: ObjectStore, key: str) -> Stored:
     return Stored(
         key=key, size=info.size or 0, sha256=_hex(info.digest), description=info.description or ""
     )
+
+
+async def newest_with_prefix(
+    store: ObjectStore, prefix: str, *, description: Callable[[str], bool] = lambda _: True
+) -> Stored | None:
+    """The most recently stored object whose name starts with `prefix` (and whose description
+    `description` accepts), if any.
+
+    The object store has no index by name prefix: this reads every object's metadata (one
+    message per object, not its chunks) and filters here.
+    """
+    try:
+        infos = await store.list(ignore_deletes=True)
+    except NotFoundError:
+        return None
+    found = [
+        i
+        for i in infos
+        if i.name.startswith(prefix) and not i.deleted and description(i.description or "")
+    ]
+    if not found:
+        return None
+    info = max(found, key=lambda i: (_moment(i.mtime), i.name))
+    return Stored(
+        key=info.name, size=info.size or 0, sha256=_hex(info.digest),
+        description=info.description or "",
+    )  # fmt: skip
+
+
+def _moment(mtime: str | None) -> datetime:
+    try:
+        return datetime.fromisoformat(mtime or "")
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 async def delete(store: ObjectStore, key: str) -> bool:
@@ -131,17 +199,32 @@ async def read_object(
         raise Corrupt(f"{key}: sha256 differs from the stored one")
 
 
-async def download_file(js: JetStreamContext, bucket_name: str, key: str, path: Path) -> int:
-    """Write `key` to `path` (checked against its sha256); the bytes written."""
+async def download_file(
+    js: JetStreamContext,
+    bucket_name: str,
+    key: str,
+    path: Path,
+    *,
+    stop: threading.Event | None = None,
+) -> int:
+    """Write `key` to `path` (checked against its sha256); the bytes written.
+
+    With `stop`: TransferStopped once it is set, within a chunk. Stopped or failed, the
+    partial file is removed."""
     written = 0
     try:
         with path.open("wb") as file:
             async for piece in read_object(js, bucket_name, key):
+                if stop is not None and stop.is_set():
+                    raise TransferStopped("stopped while downloading")
                 file.write(piece)
                 written += len(piece)
     except (ObjectNotFoundError, NotFoundError, BucketNotFoundError):
         path.unlink(missing_ok=True)  # noqa: ASYNC240 (one unlink: not worth a thread)
         raise Missing(key) from None
+    except BaseException:
+        path.unlink(missing_ok=True)  # noqa: ASYNC240
+        raise
     return written
 
 

@@ -117,3 +117,59 @@ def test_a_command_with_a_naive_time_is_refused() -> None:
     spec().given(CREATED).when(lambda p: p.archive(at=datetime(2025, 3, 2))).then_raises(
         InvalidValue, field="at"
     )
+
+
+def test_setting_a_default_queue_timeout_records_it_with_why() -> None:
+    project = (
+        spec()
+        .given(CREATED)
+        .when(lambda p: p.set_queue_timeout(600, reason=" no idle jobs ", at=T1))
+        .then(
+            (
+                "ProjectQueueTimeoutSet",
+                {"default_queue_timeout_s": 600, "reason": "no idle jobs", "occurred_at": T1},
+            )
+        )
+    )
+    assert project.default_queue_timeout_s == 600
+
+
+def test_clearing_the_default_queue_timeout_and_setting_the_same_value_again() -> None:
+    set_600 = (
+        "ProjectQueueTimeoutSet",
+        {"default_queue_timeout_s": 600, "reason": "", "occurred_at": T1},
+    )
+    spec().given(CREATED, set_600).when(
+        lambda p: p.set_queue_timeout(600, reason="again", at=T2)
+    ).then()
+    cleared = (
+        spec()
+        .given(CREATED, set_600)
+        .when(lambda p: p.set_queue_timeout(None, reason="", at=T2))
+        .then(
+            (
+                "ProjectQueueTimeoutSet",
+                {"default_queue_timeout_s": None, "reason": "", "occurred_at": T2},
+            )
+        )
+    )
+    assert cleared.default_queue_timeout_s is None
+    spec().given(CREATED).when(lambda p: p.set_queue_timeout(None, reason="", at=T1)).then()
+
+
+@pytest.mark.parametrize(("seconds", "reason", "field"), [
+    (0, "", "default_queue_timeout_s"),
+    (86_401, "", "default_queue_timeout_s"),
+    (-1, "", "default_queue_timeout_s"),
+    (60, "x" * 4001, "reason"),
+])  # fmt: skip
+def test_an_invalid_default_queue_timeout_is_refused(seconds: int, reason: str, field: str) -> None:
+    spec().given(CREATED).when(
+        lambda p: p.set_queue_timeout(seconds, reason=reason, at=T1)
+    ).then_raises(InvalidValue, field=field)
+
+
+def test_an_archived_project_takes_no_queue_timeout() -> None:
+    spec().given(CREATED, ARCHIVED).when(
+        lambda p: p.set_queue_timeout(60, reason="", at=T2)
+    ).then_raises(IllegalTransition, current_state="archived")

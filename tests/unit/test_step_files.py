@@ -163,3 +163,50 @@ def test_cache_decisions_and_the_per_run_limit() -> None:
     with pytest.raises(InvalidValue, match="at most"):
         run.record_cache_save(step="build", attempt=1, key="k", branch="main",
                               object_key="p/q/main/k", size=1, sha256=SHA, at=T0)  # fmt: skip
+
+
+def test_a_cache_hit_records_the_key_it_matched_and_the_restore_key_that_found_it() -> None:
+    run = running_run("build")
+    restore = dict(step="build", attempt=1, key="deps-b", branch="main", at=T0)
+    run.record_cache_restore(**restore, hit=True, exact=True, object_key="p/q/main/deps-b")
+    run.record_cache_restore(**restore, hit=True, exact=False, object_key="p/q/main/deps-a",
+                             matched_key="deps-a", restore_key="deps-")  # fmt: skip
+    exact, by_prefix = run.collect_events()[-2:]
+    assert (exact.matched_key, exact.restore_key) == ("deps-b", "")
+    assert (by_prefix.matched_key, by_prefix.restore_key, by_prefix.exact) == ("deps-a", "deps-",
+                                                                                False)  # fmt: skip
+    for changes, field in (
+        ({"hit": False, "exact": False, "object_key": "", "matched_key": "deps-a"}, "matched_key"),
+        (
+            {
+                "hit": True,
+                "exact": False,
+                "object_key": "o",
+                "matched_key": "x-a",
+                "restore_key": "deps-",
+            },
+            "matched_key",
+        ),
+        (
+            {
+                "hit": True,
+                "exact": True,
+                "object_key": "o",
+                "matched_key": "deps-a",
+                "restore_key": "deps-",
+            },
+            "exact",
+        ),
+        ({"hit": True, "exact": False, "object_key": "o", "matched_key": "other"}, "matched_key"),
+    ):
+        with pytest.raises(InvalidValue) as refused_with:
+            run.record_cache_restore(**restore, **changes)
+        assert refused_with.value.field == field, changes
+
+
+def test_a_v1_cache_restore_reads_back_with_the_key_itself_matched() -> None:
+    upcast = Run.CacheRestored.upcast_v1_to_v2
+    v1 = {"step": "b", "attempt": 1, "key": "k", "hit": True, "exact": True, "branch": "main",
+          "object_key": "p/q/main/k"}  # fmt: skip
+    assert upcast(v1) == {**v1, "matched_key": "k", "restore_key": ""}
+    assert upcast({**v1, "hit": False, "exact": False})["matched_key"] == ""

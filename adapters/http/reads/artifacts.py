@@ -1,13 +1,15 @@
 """A run's artifacts: the list (with sizes and sha256), and one streamed from the object store.
 
-A download answers `Range: bytes=a-b`, `bytes=a-` and `bytes=-n` (one range) with 206 and
-`Content-Range`; a range past the end, or one this server does not read, is a 416 naming the
-size. Nothing is held whole: the bytes come from the object store a few chunks at a time.
+A download answers `Range: bytes=a-b`, `bytes=a-` and `bytes=-n` with 206 and `Content-Range`;
+several ranges (`bytes=0-9,20-29`) with 206 and a `multipart/byteranges` body, each part with
+its own `Content-Range` (RFC 9110 §14.6; `byte_ranges.py`). No satisfiable range, or a header
+this server does not read, is a 416 naming the size. Nothing is held whole: the bytes come
+from the object store a few chunks at a time, one part after another.
 """
 
 from __future__ import annotations
 
-import re
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
@@ -22,6 +24,7 @@ from adapters.http.answers import PROBLEM
 from adapters.http.problems import problem
 from adapters.http.reads import views
 from adapters.http.reads.access import project_filter, project_ids
+from adapters.http.reads.byte_ranges import Unsatisfiable, multipart_parts, parse_ranges
 from adapters.http.reads.consistency import POSITION_HEADER, read_views
 from adapters.http.reads.params import QuerySpec
 from adapters.http.reads.runs import visible_run
@@ -35,11 +38,11 @@ TAGS = ["artifacts"]
 VIEWS = ("runs", "artifacts")
 SCHEMA = live_schema("artifacts")
 ONE = QuerySpec.of()
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 PARTIAL = ResponseSpec(
     data_container=bytes,
     media_type="application/octet-stream",
-    description="The bytes of the one range asked for, with Content-Range",
+    description="The bytes of the one range asked for, with Content-Range; for several, a "
+    "multipart/byteranges body (each part with its Content-Range)",
     generate_examples=False,
 )
 _MEDIA = {"file": "application/octet-stream", "tar": "application/x-tar"}
@@ -83,9 +86,16 @@ async def list_artifacts(request: Req, run_id: FromPath[UUID]) -> Response[RunAr
     operation_class=ONE.operation(),
     responses={**views.ITEM_ANSWERS, 206: PARTIAL, 410: PROBLEM, 416: PROBLEM},
     description="The artifact's bytes (a `file` as it was, a `tar` as a tar stream), with "
-    "`Range` support (206; 416 for a range it cannot serve). `ETag` is its sha256.",
+    "`Range` support, several ranges too (206; 416 for a range it cannot serve). `ETag` is its "
+    "sha256.",
 )
 async def download_artifact(request: Req, run_id: FromPath[UUID], name: FromPath[str]) -> Stream:
+    return await artifact_response(request, run_id, name)
+
+
+async def artifact_response(request: Req, run_id: UUID, name: str) -> Stream:
+    """The artifact's bytes for whoever `request.user` is (an API caller or a dashboard
+    session): 404 for a run or artifact the caller cannot see, 410 once deleted."""
     query = ONE.parse(request.query_params.dict())
     projects = project_ids(project_filter(request.user, None))
     if len(name) > KEY_MAX:
@@ -103,7 +113,8 @@ async def download_artifact(request: Req, run_id: FromPath[UUID], name: FromPath
     if row.deleted_at is not None:
         raise problem(410, "artifact_deleted", "the artifact was deleted",
                       f"deleted {row.deleted_at.isoformat()}: {row.deleted_reason}")  # fmt: skip
-    start, end = byte_range(request.headers.get("range"), row.size)
+    asked = request.headers.get("range")
+    ranges = [(0, row.size)] if asked is None else _ranges(asked, row.size)
     js = request.app.state.nats.client.jetstream()
     try:
         await stat(await bucket(js, ARTIFACTS_BUCKET), row.object_key)
@@ -112,46 +123,43 @@ async def download_artifact(request: Req, run_id: FromPath[UUID], name: FromPath
         raise problem(410, "artifact_deleted", "the artifact was deleted",
                       "it is no longer in the object store") from None  # fmt: skip
     filename = row.path.rsplit("/", 1)[-1] if row.format == "file" else f"{row.name}.tar"
+    media = _MEDIA.get(row.format, "application/octet-stream")
     headers = {
         "Accept-Ranges": "bytes",
-        "Content-Length": str(end - start),
         "ETag": f'"{row.sha256}"',
         "Content-Disposition": f'attachment; filename="{_quoted(filename)}"',
     }
-    partial = request.headers.get("range") is not None
-    if partial:
+
+    def piece(start: int, end: int) -> AsyncIterator[bytes]:
+        return read_object(js, ARTIFACTS_BUCKET, row.object_key, start=start, end=end)
+
+    if len(ranges) > 1:
+        boundary = secrets.token_hex(16)
+        parts, tail, length = multipart_parts(ranges, row.size, media, boundary)
+
+        async def multipart() -> AsyncIterator[bytes]:
+            for part in parts:  # one part after another: never more than a few chunks held
+                yield part.head
+                async for chunk in piece(part.start, part.end):
+                    yield chunk
+            yield tail
+
+        headers["Content-Length"] = str(length)
+        return Stream(multipart(), status_code=206, headers=headers,
+                      media_type=f"multipart/byteranges; boundary={boundary}")  # fmt: skip
+    ((start, end),) = ranges
+    headers["Content-Length"] = str(end - start)
+    if asked is not None:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{row.size}"
-
-    async def body() -> AsyncIterator[bytes]:
-        async for piece in read_object(js, ARTIFACTS_BUCKET, row.object_key, start=start, end=end):
-            yield piece
-
-    return Stream(
-        body(),
-        status_code=206 if partial else 200,
-        media_type=_MEDIA.get(row.format, "application/octet-stream"),
-        headers=headers,
-    )
+    return Stream(piece(start, end), status_code=206 if asked is not None else 200,
+                  media_type=media, headers=headers)  # fmt: skip
 
 
-def byte_range(header: str | None, size: int) -> tuple[int, int]:
-    """[start, end) of one `Range: bytes=...` over `size` bytes; the whole without a header."""
-    if header is None:
-        return 0, size
-    found = _RANGE.fullmatch(header.strip())
-    if found is None or found.group(1) == found.group(2) == "":
-        raise _unsatisfiable(size, "one range, as bytes=first-last, bytes=first- or bytes=-n")
-    first, last = found.group(1), found.group(2)
-    if first == "":
-        length = int(last)
-        if length == 0:
-            raise _unsatisfiable(size, "a suffix range of 0 bytes is empty")
-        return max(size - length, 0), size
-    start = int(first)
-    end = size if last == "" else min(int(last) + 1, size)
-    if start >= size or (last != "" and int(last) < start):
-        raise _unsatisfiable(size, f"the artifact has {size} bytes")
-    return start, end
+def _ranges(header: str, size: int) -> list[tuple[int, int]]:
+    try:
+        return parse_ranges(header, size)
+    except Unsatisfiable as why:
+        raise _unsatisfiable(size, str(why)) from None
 
 
 def _no_artifact(run_id: UUID, name: str) -> Exception:

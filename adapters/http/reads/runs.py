@@ -30,6 +30,7 @@ from adapters.http.reads.params import (
     uuid,
 )
 from adapters.http.reads.pipelines import visible_pipeline
+from adapters.http.reads.run_view import RunView, with_artifacts
 from adapters.http.security import Req
 from commands.context import Principal
 from domain.run_values import Provider, RunStatus, StepStatus, TriggerKind
@@ -41,6 +42,9 @@ from projections.projection import live_schema
 TAGS = ["runs"]
 VIEWS = ("runs",)
 PIPELINE_VIEWS = ("runs", "pipelines")
+RUN_VIEWS = ("runs", "artifacts")
+"""A run's artifacts list reads both; the run itself waits for the runs view only (its
+`artifacts` are what the artifacts view has, if it is built)."""
 SCHEMA = live_schema("runs")
 RANGES = ("created", "started", "completed", "updated")
 RUN_FILTERS = [
@@ -203,14 +207,17 @@ async def list_pipeline_runs(request: Req, pipeline_id: FromPath[UUID]) -> Respo
     tags=TAGS,
     operation_class=ONE.operation(),
     responses=views.ITEM_ANSWERS,
+    description="The run, its steps in plan order, and the artifacts it stored (name, step, "
+    "size, sha256, retention, and the route that downloads each).",
 )
-async def get_run(request: Req, run_id: FromPath[UUID]) -> Response[runs.RunDetail]:
+async def get_run(request: Req, run_id: FromPath[UUID]) -> Response[RunView]:
     query = ONE.parse(request.query_params.dict())
     projects = project_ids(project_filter(request.user, None))
 
-    return await views.item(
-        request, query, VIEWS, lambda conn: visible_run(conn, run_id, projects), "run"
-    )
+    async def read(conn: Any) -> RunView | None:
+        return await with_artifacts(conn, await visible_run(conn, run_id, projects))
+
+    return await views.item(request, query, VIEWS, read, "run")
 
 
 @get(

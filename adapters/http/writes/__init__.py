@@ -10,6 +10,7 @@ from adapters.http.writes.environments import EnvironmentsController
 from adapters.http.writes.jenkins_builds import JenkinsBuildsController
 from adapters.http.writes.notification_rules import NotificationRulesController
 from adapters.http.writes.pipelines import PipelinesController
+from adapters.http.writes.project_settings import ProjectSettingsController
 from adapters.http.writes.projections import QuarantineController
 from adapters.http.writes.projects import ProjectsController
 from adapters.http.writes.runners import RunnersController
@@ -39,4 +40,5 @@ ROUTES = [
     NotificationRulesController,
     JenkinsBuildsController,
     ApproverGroupsController,
+    ProjectSettingsController,
 ]

@@ -52,6 +52,10 @@ class CacheRecord(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     object_key: MaybeObjectKey = ""
     size: ByteCount = 0
     sha256: MaybeSha256Hex = ""
+    matched_key: MaybeObjectKey = ""
+    """A hit's entry key: `key` itself, or one that starts with `restore_key`."""
+    restore_key: MaybeObjectKey = ""
+    """The `restore_keys` prefix that found the entry; "" when `key` itself matched."""
 
 
 class ArtifactsController(Controller):

@@ -11,8 +11,10 @@ sha256, object key, retention; never the content.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,14 +33,17 @@ from adapters.runner.files.packing import (
     unpack,
 )
 from adapters.runner.files.workspaces import RunFolders
+from adapters.runner.git_mirror import make_self_contained
 from adapters.streaming.jobs import Job, JobFiles
 from adapters.streaming.objects import (
     ARTIFACTS_BUCKET,
     CACHES_BUCKET,
     Missing,
     Stored,
+    TransferStopped,
     bucket,
     download_file,
+    newest_with_prefix,
     put_file,
     stat,
 )
@@ -80,7 +85,17 @@ class StepFiles:
         self._record_key = record_key
         self._cache_exact = False
         self._cache_key = ""
+        self._stop = threading.Event()
         self.work = folders.step(job.run_id, job.step)
+
+    def interrupt(self) -> None:
+        """Stop the transfer under way (the step was cancelled): within a chunk it fails with
+        TransferStopped, and what it had sent or written is removed."""
+        self._stop.set()
+
+    def _check_stopped(self) -> None:
+        if self._stop.is_set():
+            raise TransferStopped("stopped")
 
     # Before
 
@@ -89,10 +104,13 @@ class StepFiles:
         self.work = await asyncio.to_thread(self._folders.fresh_step, job.run_id, job.step)
         if files.workspace == "inherit":
             for need in files.needs:
+                self._check_stopped()
                 await self._inherit(need)
         for name in files.download:
+            self._check_stopped()
             await self._download(name)
         if files.cache is not None:
+            self._check_stopped()
             await self._restore_cache()
         return self.work
 
@@ -117,40 +135,65 @@ class StepFiles:
             found = await stat(await bucket(self._js, ARTIFACTS_BUCKET), key)
         except Missing:
             raise FilesFailed(f"artifact {name} was not uploaded (or has expired)") from None
+        self._note(f"artifact {name}: downloading {found.size} bytes")
         if found.description.startswith("file:"):
             target = self.work / found.description.removeprefix("file:")
             if not _inside(target, self.work):
                 raise FilesFailed(f"artifact {name} names a path outside the workspace")
             await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
-            await download_file(self._js, ARTIFACTS_BUCKET, key, target)
+            await download_file(self._js, ARTIFACTS_BUCKET, key, target, stop=self._stop)
         else:
             await self._fetch_tar(ARTIFACTS_BUCKET, key)
         self._note(f"artifact {name} downloaded ({found.size} bytes)")
 
     async def _restore_cache(self) -> None:
+        """`key` itself, then each `restore_keys` prefix (the newest entry that starts with it),
+        on the run's branch, then the same on the default branch: GitHub's order."""
         assert self.files.cache is not None
-        files = self.files
+        files, cache = self.files, self.files.cache
         try:
-            key = await asyncio.to_thread(evaluate_key, files.cache.key, self.work)
+            key = await asyncio.to_thread(evaluate_key, cache.key, self.work)
+            prefixes = [await asyncio.to_thread(evaluate_key, t, self.work)
+                        for t in cache.restore_keys]  # fmt: skip
         except InvalidValue as exc:
             raise FilesFailed(f"cache key: {exc}") from None
         self._cache_key = key
         store = await bucket(self._js, CACHES_BUCKET)
-        branches = dict.fromkeys((files.branch, files.default_branch))
-        for branch in branches:
-            object_key = self._cache_object(branch, key)
-            try:
-                await stat(store, object_key)
-            except Missing:
+        for branch in dict.fromkeys((files.branch, files.default_branch)):
+            found, prefix = await self._cache_entry(store, branch, key, prefixes)
+            if found is None:
                 continue
-            await self._fetch_tar(CACHES_BUCKET, object_key)
-            self._cache_exact = branch == files.branch
-            self._note(f"cache hit: {key} (branch {branch})")
+            await self._fetch_tar(CACHES_BUCKET, found.key)
+            matched = found.key.removeprefix(self._cache_object(branch, ""))
+            self._cache_exact = branch == files.branch and not prefix
+            how = f" by restore key {prefix}" if prefix else ""
+            self._note(f"cache hit: {matched}{how} (branch {branch})")
             await self._record_cache(outcome="restored", key=key, branch=branch, hit=True,
-                                     exact=self._cache_exact, object_key=object_key)  # fmt: skip
+                                     exact=self._cache_exact, object_key=found.key,
+                                     matched_key=matched, restore_key=prefix)  # fmt: skip
             return
         self._note(f"cache miss: {key}")
         await self._record_cache(outcome="restored", key=key, branch=files.branch, hit=False)
+
+    async def _cache_entry(
+        self, store: Any, branch: str, key: str, prefixes: list[str]
+    ) -> tuple[Stored | None, str]:
+        """The entry for `key` on `branch`, else the newest one a prefix finds (and which)."""
+        with contextlib.suppress(Missing):
+            return await stat(store, self._cache_object(branch, key)), ""
+        for prefix in prefixes:
+            if not prefix:
+                continue  # a prefix of only hashFiles of nothing would match every entry
+            found = await newest_with_prefix(
+                store,
+                self._cache_object(branch, prefix),
+                # A name is <project>/<pipeline>/<branch>/<key> and both may hold '/': an
+                # entry saved with its branch in the description must be of this branch.
+                description=lambda d, b=branch: d in ("tar", _cache_description(b)),
+            )
+            if found is not None:
+                return found, prefix
+        return None, ""
 
     # After
 
@@ -158,10 +201,13 @@ class StepFiles:
         """Keep what the step made: artifacts unless it was stopped, cache on success, and
         its workspace for the steps that need it."""
         if status in ("succeeded", "failed") and self.files.artifacts:
+            self._check_stopped()
             await self._upload_artifact()
         if status == "succeeded" and self.files.cache is not None:
+            self._check_stopped()
             await self._save_cache()
         if self.files.dependents:
+            self._check_stopped()
             await self._upload_workspace()
         await asyncio.to_thread(self._folders.mark_done, self.job.run_id, self.job.step)
 
@@ -171,8 +217,11 @@ class StepFiles:
         store = await bucket(self._js, ARTIFACTS_BUCKET)
         single = self.work / patterns[0]
         if len(patterns) == 1 and is_plain_path(patterns[0]) and await _is_file(single):
-            self._check_size((await asyncio.to_thread(single.stat)).st_size, "artifact")
-            stored = await put_file(store, key, single, description=f"file:{patterns[0]}")
+            size = (await asyncio.to_thread(single.stat)).st_size
+            self._check_size(size, "artifact")
+            self._note(f"artifact {job.step}: uploading {patterns[0]} ({size} bytes)")
+            stored = await put_file(store, key, single, description=f"file:{patterns[0]}",
+                                    stop=self._stop)  # fmt: skip
             path, form = patterns[0], "file"
         else:
             found = await asyncio.to_thread(self._entries, patterns)
@@ -196,7 +245,9 @@ class StepFiles:
         branch = self.files.branch
         object_key = self._cache_object(branch, self._cache_key)
         store = await bucket(self._js, CACHES_BUCKET)
-        stored = await self._put_tar(store, object_key, found, "cache")
+        stored = await self._put_tar(
+            store, object_key, found, "cache", description=_cache_description(branch)
+        )
         await self._record_cache(outcome="saved", key=self._cache_key, branch=branch,
                                  object_key=object_key, size=stored.size,
                                  sha256=stored.sha256)  # fmt: skip
@@ -205,12 +256,15 @@ class StepFiles:
     async def _upload_workspace(self) -> None:
         job = self.job
         scratch = await asyncio.to_thread(self._folders.scratch, job.run_id)
+        # A checkout borrowing this runner's mirror would be broken elsewhere: own it first.
+        await asyncio.to_thread(make_self_contained, self.work)
         with tempfile.NamedTemporaryFile(dir=scratch, suffix=".tar") as archive:
             size = await asyncio.to_thread(pack_folder, self.work, Path(archive.name))
             self._check_size(size, "workspace")
             store = await bucket(self._js, ARTIFACTS_BUCKET)
             stored = await put_file(store, workspace_key(job.run_id, job.step),
-                                    Path(archive.name), description="tar")  # fmt: skip
+                                    Path(archive.name), description="tar",
+                                    stop=self._stop)  # fmt: skip
         await self._record_artifact(stored, kind="workspace", form="tar", path="",
                                     days=self.files.workspace_retention_days)  # fmt: skip
 
@@ -219,18 +273,27 @@ class StepFiles:
     def _entries(self, patterns: tuple[str, ...]) -> list[Path]:
         return entries(self.work, matched(self.work, patterns))
 
-    async def _put_tar(self, store: Any, key: str, found: list[Path], what: str) -> Stored:
+    async def _put_tar(
+        self, store: Any, key: str, found: list[Path], what: str, *, description: str = "tar"
+    ) -> Stored:
         self._check_size(await asyncio.to_thread(total_size, found), what)
         scratch = await asyncio.to_thread(self._folders.scratch, self.job.run_id)
         with tempfile.NamedTemporaryFile(dir=scratch, suffix=".tar") as archive:
             await asyncio.to_thread(pack, self.work, found, Path(archive.name))
-            return await put_file(store, key, Path(archive.name), description="tar")
+            return await put_file(
+                store, key, Path(archive.name), description=description, stop=self._stop
+            )
 
     async def _fetch_tar(self, bucket_name: str, key: str) -> None:
         scratch = await asyncio.to_thread(self._folders.scratch, self.job.run_id)
-        with tempfile.NamedTemporaryFile(dir=scratch, suffix=".tar") as archive:
-            await download_file(self._js, bucket_name, key, Path(archive.name))
-            await asyncio.to_thread(unpack, Path(archive.name), self.work)
+        # Not deleted by the temporary file itself: a failed download removes it first.
+        with tempfile.NamedTemporaryFile(dir=scratch, suffix=".tar", delete=False) as archive:
+            archive_path = Path(archive.name)
+        try:
+            await download_file(self._js, bucket_name, key, archive_path, stop=self._stop)
+            await asyncio.to_thread(unpack, archive_path, self.work)
+        finally:
+            archive_path.unlink(missing_ok=True)  # noqa: ASYNC240
 
     def _check_size(self, size: int, what: str) -> None:
         if size > self._max_bytes:
@@ -258,6 +321,10 @@ class StepFiles:
         await self._api.post(f"/api/v1/pipeline-runs/{self.job.run_id}/caches", body,
                              key=f"{self._record_key}:cache-{outcome}",
                              retry_for_s=RECORD_RETRY_S)  # fmt: skip
+
+
+def _cache_description(branch: str) -> str:
+    return f"tar branch={branch}"
 
 
 async def _is_file(path: Path) -> bool:

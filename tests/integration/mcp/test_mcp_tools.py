@@ -21,6 +21,7 @@ READ_TOOLS = {
     "ai_usage",
     "step_errors",
     "list_notification_rules",
+    "list_run_artifacts",
 }
 WRITE_TOOLS = {"trigger_run", "cancel_run", "decide_approval"}
 

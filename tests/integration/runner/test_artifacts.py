@@ -93,7 +93,14 @@ async def test_bad_ranges_unknown_runs_and_artifacts_and_other_projects(
         assert await succeeded(stack, run_id)
     await listed(stack, run_id, 1)
     url = f"/api/v1/pipeline-runs/{run_id}/artifacts/build"
-    for bad in ("bytes=300000-", "bytes=10-5", "bytes=-0", "bytes=0-1,5-6", "lines=1-2", "bytes=-"):
+    for bad in (
+        "bytes=300000-",
+        "bytes=10-5",
+        "bytes=-0",
+        "bytes=300000-,-0",
+        "lines=1-2",
+        "bytes=-",
+    ):
         answer = await stack.http.get(url, headers={**stack.admin, "Range": bad})
         assert answer.status_code == 416, (bad, answer.text)
         assert answer.json()["code"] == "range_not_satisfiable"
