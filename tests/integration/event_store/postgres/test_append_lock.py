@@ -1,4 +1,4 @@
-"""append_batch judges its appends before it takes the append lock (migration 0019): what
+"""append_batch judges its appends before it takes the append lock (migration 0014): what
 commits between that judgement and the lock must be seen, and judged again under the lock.
 
 Each test holds the append lock on one connection, lets a batch on another connection judge
