@@ -23,10 +23,10 @@ from adapters.streaming.jobs import Job
 
 REASON_MAX = 500
 DRAIN_S = 5.0
+"""After the step ends, how long its last output may take to come out of the pipe."""
 TRANSFER_STOP_S = 10.0
 """How long a stopped transfer may take to notice (it checks at every chunk) before it is
 cancelled outright."""
-"""After the step ends, how long its last output may take to come out of the pipe."""
 
 Status = Literal["succeeded", "failed", "timed_out", "cancelled"]
 T = TypeVar("T")

@@ -199,17 +199,21 @@ class StepFiles:
 
     async def finish(self, status: str) -> None:
         """Keep what the step made: artifacts unless it was stopped, cache on success, and
-        its workspace for the steps that need it."""
-        if status in ("succeeded", "failed") and self.files.artifacts:
-            self._check_stopped()
-            await self._upload_artifact()
-        if status == "succeeded" and self.files.cache is not None:
-            self._check_stopped()
-            await self._save_cache()
-        if self.files.dependents:
-            self._check_stopped()
-            await self._upload_workspace()
-        await asyncio.to_thread(self._folders.mark_done, self.job.run_id, self.job.step)
+        its workspace for the steps that need it. A stopped step uploads nothing, but its
+        folder stays for the steps on this runner that still run after it (`always()`,
+        `cancelled()`): they see it as it was left, as GitHub's cleanup steps do."""
+        try:
+            if status in ("succeeded", "failed") and self.files.artifacts:
+                self._check_stopped()
+                await self._upload_artifact()
+            if status == "succeeded" and self.files.cache is not None:
+                self._check_stopped()
+                await self._save_cache()
+            if self.files.dependents:
+                self._check_stopped()
+                await self._upload_workspace()
+        finally:
+            await asyncio.to_thread(self._folders.mark_done, self.job.run_id, self.job.step)
 
     async def _upload_artifact(self) -> None:
         job, patterns = self.job, self.files.artifacts
