@@ -11,21 +11,21 @@ from litestar import Response, get
 from litestar.params import FromPath
 
 from adapters.http.reads import views
-from adapters.http.reads.access import project_filter, visible
-from adapters.http.reads.consistency import POSITION_HEADER, read_views
+from adapters.http.reads.access import visible
+from adapters.http.reads.delivery_attempts import (
+    DELIVERIES_HELP,
+    DeliveryPage,
+    admin_reach,
+    attempts_page,
+    deliveries_query,
+)
 from adapters.http.reads.params import (
-    MAX_INTEGER,
-    MAX_LIMIT,
     QuerySpec,
-    choice,
-    integer,
     many,
     page_of,
     paging,
-    text,
 )
 from adapters.http.security import Req
-from adapters.outbound.attempts import Attempt, list_attempts
 from domain.notification_rule import RuleStatus
 from projections import notification_rules
 from projections.projection import live_schema
@@ -38,12 +38,7 @@ LIST = QuerySpec.of(
     *paging(notification_rules.RULE_SORTS, "created_at"),
 )
 ONE = QuerySpec.of()
-DELIVERIES = QuerySpec.of(
-    integer("after", 0, MAX_INTEGER, "attempts after this attempt id (the last page's)"),
-    integer("limit", 1, MAX_LIMIT, "page size, default 100"),
-    text("message_id", "only the attempts of this notification (its message id)"),
-    choice("outcome", ("delivered", "retrying", "parked"), "only attempts with this outcome"),
-)
+DELIVERIES = deliveries_query("only the attempts of this notification (its message id)")
 PATH = "/api/v1/projects/{project_id:uuid}/notification-rules"
 
 
@@ -53,18 +48,6 @@ class RulePage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     limit: int
     position: int
     total: int | None = None
-
-
-class DeliveryPage(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[Attempt]
-    """Every send tried for the rule (HTTP request or SMTP session), oldest first."""
-    next_after: int | None
-    """Pass as `after` for the next page; None when this page is the last."""
-
-
-def _reach(request: Req, project_id: UUID) -> tuple[UUID, ...]:
-    project_filter(request.user, project_id, "admin")
-    return (project_id,)
 
 
 @get(
@@ -77,7 +60,7 @@ def _reach(request: Req, project_id: UUID) -> tuple[UUID, ...]:
 )
 async def list_rules(request: Req, project_id: FromPath[UUID]) -> Response[RulePage]:
     query = LIST.parse(request.query_params.dict())
-    reach = _reach(request, project_id)
+    reach = admin_reach(request, project_id)
     status = tuple(RuleStatus(s) for s in query.get("status", ()))
     page = page_of(query)
     return await views.page(
@@ -108,7 +91,7 @@ async def get_rule(
     request: Req, project_id: FromPath[UUID], rule_id: FromPath[UUID]
 ) -> Response[notification_rules.RuleRow]:
     query = ONE.parse(request.query_params.dict())
-    reach = _reach(request, project_id)
+    reach = admin_reach(request, project_id)
     read = lambda conn: _visible(conn, rule_id, reach)  # noqa: E731
     return await views.item(request, query, VIEWS, read, "notification rule")
 
@@ -119,37 +102,21 @@ async def get_rule(
     tags=TAGS,
     operation_class=DELIVERIES.operation(),
     responses=views.ITEM_ANSWERS,
-    description="Every attempt: when, which event (`message_id`, `event_position`), the "
-    "receiver's HTTP status (Slack) or SMTP reply code (e-mail) or the error, how long it "
-    "took, and its outcome (`delivered`, `retrying`, `parked`). Re-send one with "
-    "`POST …/deliveries/resend`.",
+    description=DELIVERIES_HELP,
 )
 async def list_deliveries(
     request: Req, project_id: FromPath[UUID], rule_id: FromPath[UUID]
 ) -> Response[DeliveryPage]:
     query = DELIVERIES.parse(request.query_params.dict())
-    reach = _reach(request, project_id)
-    limit = query.get("limit", 100)
-
-    async def read(conn: Any) -> DeliveryPage | None:
-        if await _visible(conn, rule_id, reach) is None:
-            return None
-        found = await list_attempts(
-            conn,
-            rule_id,
-            after_id=query.get("after", 0),
-            limit=limit + 1,
-            message_id=query.get("message_id"),
-            outcome=query.get("outcome"),
-        )
-        more = len(found) > limit
-        items = found[:limit]
-        return DeliveryPage(items=items, next_after=items[-1].id if more else None)
-
-    position, found = await read_views(request, query, VIEWS, read)
-    if found is None:
-        raise views.not_found("notification rule")
-    return Response(found, headers={POSITION_HEADER: str(position)})
+    reach = admin_reach(request, project_id)
+    return await attempts_page(
+        request,
+        query,
+        VIEWS,
+        rule_id,
+        lambda conn: _visible(conn, rule_id, reach),
+        "notification rule",
+    )
 
 
 ROUTES = [list_rules, get_rule, list_deliveries]
