@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from adapters.cli.console import add_subcommand
+from adapters.cli.project_api import Out, with_project_api
 from adapters.platform.settings import Settings
-
-EXIT_USAGE, EXIT_API = 2, 5
-Out = Callable[[str], None]
 
 
 def add_approver_group_commands(commands: argparse._SubParsersAction, handler: Callable) -> None:
@@ -47,28 +46,13 @@ def add_approver_group_commands(commands: argparse._SubParsersAction, handler: C
 def approver_groups_command(
     settings: Settings, args: argparse.Namespace, *, out: Out, err: Out
 ) -> int:
-    import httpx
+    def act(http: Any, project: str) -> int:
+        from adapters.cli.run_trigger import answer_of
 
-    from adapters.cli.run_trigger import RunCommandError, answer_of, client
-    from adapters.cli.secrets import _project_id
-    from adapters.runner.launch import api_url_of
+        path = f"/api/v1/projects/{project}/approver-groups/{quote(args.name, safe='')}"
+        done = answer_of(http.put(path, json={"members": args.member}))
+        changed = "set" if done.get("position") is not None else "unchanged (same members)"
+        out(f"{args.name} {changed}: {len(args.member)} member(s), version {done['version']}")
+        return 0
 
-    token = args.token or settings.api_key
-    if not token:
-        err("flowledger: give an API key: --token or FLOWLEDGER_API_KEY")
-        return EXIT_USAGE
-    api_url = (args.api or api_url_of(settings)).rstrip("/")
-    try:
-        with client(api_url, token) as http:
-            project = _project_id(http, args.project, answer_of)
-            path = f"/api/v1/projects/{project}/approver-groups/{quote(args.name, safe='')}"
-            done = answer_of(http.put(path, json={"members": args.member}))
-    except RunCommandError as exc:
-        err(f"flowledger: {exc}")
-        return EXIT_API
-    except (OSError, httpx.TransportError) as exc:
-        err(f"flowledger: cannot reach the API at {api_url}: {exc}")
-        return EXIT_API
-    changed = "set" if done.get("position") is not None else "unchanged (same members)"
-    out(f"{args.name} {changed}: {len(args.member)} member(s), version {done['version']}")
-    return 0
+    return with_project_api(settings, args, act, err=err)

@@ -9,11 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters.cli.console import add_subcommand
+from adapters.cli.project_api import EXIT_USAGE, Out, every, with_project_api
 from adapters.platform.settings import Settings
 
-EXIT_USAGE, EXIT_API = 2, 5
 TRIGGERS = ("run_failed", "run_recovered", "approval_waiting", "runner_lost", "system_notice")
-Out = Callable[[str], None]
 
 
 def add_notifications_commands(commands: argparse._SubParsersAction, handler: Callable) -> None:
@@ -86,38 +85,22 @@ def _channel(args: argparse.Namespace) -> dict[str, Any] | None:
 def notifications_command(
     settings: Settings, args: argparse.Namespace, *, out: Out, err: Out
 ) -> int:
-    import httpx
+    def act(http: Any, project: str) -> int:
+        from adapters.cli.run_trigger import answer_of
 
-    from adapters.cli.run_trigger import RunCommandError, answer_of, client
-    from adapters.cli.secrets import _project_id
-    from adapters.runner.launch import api_url_of
+        path = f"/api/v1/projects/{project}/notification-rules"
+        return _act(http, path, args, answer_of, out=out, err=err)
 
-    token = args.token or settings.api_key
-    if not token:
-        err("flowledger: give an API key: --token or FLOWLEDGER_API_KEY")
-        return EXIT_USAGE
-    api_url = (args.api or api_url_of(settings)).rstrip("/")
-    try:
-        with client(api_url, token) as http:
-            project = _project_id(http, args.project, answer_of)
-            path = f"/api/v1/projects/{project}/notification-rules"
-            return _act(http, path, args, answer_of, out=out, err=err)
-    except RunCommandError as exc:
-        err(f"flowledger: {exc}")
-        return EXIT_API
-    except (OSError, httpx.TransportError) as exc:
-        err(f"flowledger: cannot reach the API at {api_url}: {exc}")
-        return EXIT_API
+    return with_project_api(settings, args, act, err=err)
 
 
 def _act(
     http: Any, path: str, args: argparse.Namespace, answer_of: Callable, *, out: Out, err: Out
 ) -> int:
-    from adapters.cli.secrets import _every
 
     action = args.notifications_command
     if action == "list":
-        for rule in _every(http, path, answer_of):
+        for rule in every(http, path):
             channel = rule["channel"]
             where = channel.get("host") or channel.get("url_secret") or channel.get("url")
             triggers = ",".join(rule["triggers"])

@@ -15,10 +15,8 @@ from typing import IO, Any
 from urllib.parse import quote
 from uuid import UUID
 
+from adapters.cli.project_api import EXIT_USAGE, Out, every, with_project_api
 from adapters.platform.settings import Settings
-
-EXIT_USAGE, EXIT_API = 2, 5
-Out = Callable[[str], None]
 
 
 def add_secrets_commands(commands: argparse._SubParsersAction, handler: Callable) -> None:
@@ -126,47 +124,41 @@ def secrets_command(
         return _adopt_env(settings, args, out=out, err=err)
     if args.secrets_command == "keep-sealed":
         return _keep_sealed(settings, out=out, err=err)
-    import httpx
+    return with_project_api(
+        settings,
+        args,
+        lambda http, project: _act(http, project, args, stdin, err=err, out=out),
+        err=err,
+    )
 
-    from adapters.cli.run_trigger import RunCommandError, answer_of, client
-    from adapters.runner.launch import api_url_of
 
-    token = args.token or settings.api_key
-    if not token:
-        err("flowledger: give an API key: --token or FLOWLEDGER_API_KEY")
+def _act(
+    http: Any, project: str, args: argparse.Namespace, stdin: IO[str] | None, *, out: Out, err: Out
+) -> int:
+    from adapters.cli.run_trigger import answer_of
+
+    path = f"/api/v1/projects/{project}/secrets"
+    if args.secrets_command == "list":
+        for item in every(http, path):
+            where = _scope_of(item)
+            out(f"{item['name']}\t{where}\tv{item['version']}\t"
+                f"{item['updated_at']}\t{item['updated_by']}")  # fmt: skip
+        return 0
+    params = _scope_params(args)
+    if args.secrets_command == "delete":
+        done = answer_of(http.delete(f"{path}/{quote(args.name, safe='')}", params=params))
+        err(f"deleted {args.name} (its value up to version {done['secret_version']} "
+            "is destroyed)")  # fmt: skip
+        return 0
+    value = _read_value(stdin or sys.stdin, args.name)
+    if not value:
+        err("flowledger: the value is empty (give it on stdin)")
         return EXIT_USAGE
-    api_url = (args.api or api_url_of(settings)).rstrip("/")
-    try:
-        with client(api_url, token) as http:
-            project = _project_id(http, args.project, answer_of)
-            path = f"/api/v1/projects/{project}/secrets"
-            if args.secrets_command == "list":
-                for item in _every(http, path, answer_of):
-                    where = _scope_of(item)
-                    out(f"{item['name']}\t{where}\tv{item['version']}\t"
-                        f"{item['updated_at']}\t{item['updated_by']}")  # fmt: skip
-                return 0
-            params = _scope_params(args)
-            if args.secrets_command == "delete":
-                done = answer_of(http.delete(f"{path}/{quote(args.name, safe='')}", params=params))
-                err(f"deleted {args.name} (its value up to version {done['secret_version']} "
-                    "is destroyed)")  # fmt: skip
-                return 0
-            value = _read_value(stdin or sys.stdin, args.name)
-            if not value:
-                err("flowledger: the value is empty (give it on stdin)")
-                return EXIT_USAGE
-            body: dict[str, Any] = {"value": value, **params}
-            done = answer_of(http.put(f"{path}/{quote(args.name, safe='')}", json=body))
-            changed = "set" if done.get("position") is not None else "unchanged (same value)"
-            err(f"{args.name} {changed}: version {done['secret_version']}")
-            return 0
-    except RunCommandError as exc:
-        err(f"flowledger: {exc}")
-        return EXIT_API
-    except (OSError, httpx.TransportError) as exc:
-        err(f"flowledger: cannot reach the API at {api_url}: {exc}")
-        return EXIT_API
+    body: dict[str, Any] = {"value": value, **params}
+    done = answer_of(http.put(f"{path}/{quote(args.name, safe='')}", json=body))
+    changed = "set" if done.get("position") is not None else "unchanged (same value)"
+    err(f"{args.name} {changed}: version {done['secret_version']}")
+    return 0
 
 
 def _rotate_key(settings: Settings, stdin: IO[str], *, out: Out, err: Out) -> int:
@@ -257,30 +249,3 @@ def _read_value(stdin: IO[str], name: str) -> str:
         return getpass.getpass(f"value of {name}: ")
     value = stdin.read()
     return value[:-1] if value.endswith("\n") else value
-
-
-def _project_id(http: Any, ref: str, answer_of: Callable) -> str:
-    try:
-        return str(UUID(ref))
-    except ValueError:
-        pass
-    for project in _every(http, "/api/v1/projects", answer_of):
-        if project.get("slug") == ref:
-            return str(project["id"])
-    from adapters.cli.run_trigger import RunCommandError
-
-    raise RunCommandError(f"no project with the slug {ref!r} (or give its id)")
-
-
-def _every(http: Any, path: str, answer_of: Callable) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        params: dict[str, Any] = {"limit": 200}
-        if cursor:
-            params["cursor"] = cursor
-        page = answer_of(http.get(path, params=params))
-        items += page.get("items", [])
-        cursor = page.get("next_cursor")
-        if not cursor:
-            return items
