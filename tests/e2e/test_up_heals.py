@@ -104,6 +104,15 @@ def test_a_killed_server_comes_back_and_nothing_is_lost(
     assert wait_gone(data_dir) == []
 
 
+def remove_while_in_use(folder: Path) -> None:
+    """rmtree, again while the servers still running in it write new files into a folder being
+    emptied (`Directory not empty`), until the folder is gone."""
+    deadline = time.monotonic() + 10
+    while folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        assert time.monotonic() < deadline, f"{folder} could not be removed"
+
+
 def test_a_lost_data_folder_ends_up_non_zero_with_the_reason(
     tmp_path: Path, server_dir: Path
 ) -> None:
@@ -111,7 +120,7 @@ def test_a_lost_data_folder_ends_up_non_zero_with_the_reason(
     up = start_up(tmp_path, data_dir, port, log)
     try:
         wait_ready(up, port, log)
-        shutil.rmtree(data_dir)
+        remove_while_in_use(data_dir)
         code = up.wait(timeout=60)
     finally:
         if up.poll() is None:
