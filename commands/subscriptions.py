@@ -14,10 +14,11 @@ from msgspec import Meta
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext, Principal
 from commands.outcome import SecretShown, answer, with_secret
+from domain.delivery_record import MESSAGE_ID_MAX
 from domain.errors import AggregateNotFound, IllegalTransition
 from domain.limits import CLEAN, INT32_MAX, INT64_MAX, Reason, Url
 from domain.project import Project, ProjectStatus
-from domain.subscription import EVENT_TYPES_MAX, MESSAGE_ID_MAX, Subscription
+from domain.subscription import EVENT_TYPES_MAX, Subscription
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32

@@ -16,11 +16,11 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.delivery_record import parked_fields, valid_message_id, valid_position
 from domain.errors import IllegalTransition, InvalidValue
-from domain.limits import INT32_MAX, INT64_MAX, NAME_MAX, REASON_MAX, clean, cut
+from domain.limits import NAME_MAX, REASON_MAX, clean, cut
 from domain.moments import require_aware
 from domain.notification_channel import Channel, valid_channel
-from domain.subscription import MESSAGE_ID_MAX
 
 Trigger = Literal["run_failed", "run_recovered", "approval_waiting", "runner_lost", "system_notice"]
 TRIGGERS: tuple[str, ...] = get_args(Trigger)
@@ -175,19 +175,11 @@ class NotificationRule(Aggregate):
     ) -> None:
         """Give up on one notification after its retries; it stays re-sendable."""
         require_aware(at)
-        if not 1 <= attempts <= INT32_MAX:
-            raise InvalidValue("attempts", f"1 to {INT32_MAX}")
-        if last_status is not None and not 100 <= last_status <= 599:
-            raise InvalidValue("last_status", "an HTTP or SMTP status from 100 to 599")
-        self.trigger_event(
-            self.Parked,
-            message_id=_message_id(message_id),
-            event_position=_position(event_position),
-            attempts=attempts,
-            last_status=last_status,
-            last_error=cut(last_error.strip(), REASON_MAX),
-            timestamp=at,
-        )
+        fields = parked_fields(
+            message_id=message_id, event_position=event_position, attempts=attempts,
+            last_status=last_status, last_error=last_error, status_words="an HTTP or SMTP status",
+        )  # fmt: skip
+        self.trigger_event(self.Parked, **fields, timestamp=at)
 
     def request_resend(self, *, message_id: str, event_position: int, at: datetime) -> None:
         if self.status is RuleStatus.DELETED:
@@ -195,8 +187,8 @@ class NotificationRule(Aggregate):
         require_aware(at)
         self.trigger_event(
             self.ResendRequested,
-            message_id=_message_id(message_id),
-            event_position=_position(event_position),
+            message_id=valid_message_id(message_id),
+            event_position=valid_position(event_position),
             timestamp=at,
         )
 
@@ -217,15 +209,3 @@ def _valid(name: str, triggers: tuple[str, ...], branch: str | None, channel: Ch
     ):
         raise InvalidValue("branch", f"a branch name of 1 to {BRANCH_MAX} characters, no spaces")
     return {"name": name, "triggers": unique, "branch": branch, "channel": valid_channel(channel)}
-
-
-def _message_id(message_id: str) -> str:
-    if not 1 <= len(clean("message_id", message_id)) <= MESSAGE_ID_MAX:
-        raise InvalidValue("message_id", f"1 to {MESSAGE_ID_MAX} characters")
-    return message_id
-
-
-def _position(position: int) -> int:
-    if not 1 <= position <= INT64_MAX:
-        raise InvalidValue("event_position", "a positive event position")
-    return position

@@ -18,15 +18,19 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.delivery_record import (
+    parked_fields,
+    valid_message_id,
+    valid_position,
+)
 from domain.errors import IllegalTransition, InvalidValue
-from domain.limits import INT32_MAX, INT64_MAX, REASON_MAX, URL_MAX, clean, cut
+from domain.limits import REASON_MAX, URL_MAX, clean, cut
 from domain.moments import require_aware
 
 SEALED_SECRET_MAX = 1024
 EVENT_TYPES_MAX = 50
 EVENT_PATTERN = re.compile(r"[A-Za-z*?]{1,100}")
 """An event type (`RunFailed`), a glob of them (`Run*`), or `*` for every event."""
-MESSAGE_ID_MAX = 100
 
 
 class SubscriptionStatus(StrEnum):
@@ -147,19 +151,11 @@ class Subscription(Aggregate):
     ) -> None:
         """Give up on one delivery after its retries; it stays re-sendable."""
         require_aware(at)
-        if not 1 <= attempts <= INT32_MAX:
-            raise InvalidValue("attempts", f"1 to {INT32_MAX}")
-        if last_status is not None and not 100 <= last_status <= 599:
-            raise InvalidValue("last_status", "an HTTP status from 100 to 599")
-        self.trigger_event(
-            self.DeliveryParked,
-            message_id=_message_id(message_id),
-            event_position=_position(event_position),
-            attempts=attempts,
-            last_status=last_status,
-            last_error=_reason(last_error),
-            timestamp=at,
-        )
+        fields = parked_fields(
+            message_id=message_id, event_position=event_position, attempts=attempts,
+            last_status=last_status, last_error=last_error, status_words="an HTTP status",
+        )  # fmt: skip
+        self.trigger_event(self.DeliveryParked, **fields, timestamp=at)
 
     def request_resend(self, *, message_id: str, event_position: int, at: datetime) -> None:
         if self.status is SubscriptionStatus.DELETED:
@@ -167,8 +163,8 @@ class Subscription(Aggregate):
         require_aware(at)
         self.trigger_event(
             self.ResendRequested,
-            message_id=_message_id(message_id),
-            event_position=_position(event_position),
+            message_id=valid_message_id(message_id),
+            event_position=valid_position(event_position),
             timestamp=at,
         )
 
@@ -214,15 +210,3 @@ def valid_event_types(event_types: tuple[str, ...]) -> tuple[str, ...]:
 
 def _reason(text: str) -> str:
     return cut(text.strip(), REASON_MAX)
-
-
-def _message_id(message_id: str) -> str:
-    if not 1 <= len(clean("message_id", message_id)) <= MESSAGE_ID_MAX:
-        raise InvalidValue("message_id", f"1 to {MESSAGE_ID_MAX} characters")
-    return message_id
-
-
-def _position(position: int) -> int:
-    if not 1 <= position <= INT64_MAX:
-        raise InvalidValue("event_position", "a positive event position")
-    return position

@@ -28,7 +28,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 
-HOOK_PATH = "/services/T000/B000/XXXX"
+HOOK_PATH = "/services/TFLOWLEDGER/BRECEIVER/local-test-receiver"
+"""Shaped as a Slack incoming-webhook path (services/<team>/<channel hook>/<token>)."""
 
 
 @dataclass
