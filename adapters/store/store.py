@@ -141,7 +141,7 @@ class EventStore:
         for append, outcome in zip(appends, outcomes, strict=True):
             if isinstance(outcome, AppendResult) and not outcome.duplicate:
                 for event in append.events:
-                    EVENTS_APPENDED.labels(event.type).inc()
+                    _appended(event.type).inc()
         return outcomes
 
     async def _pending(self, append: StreamAppend) -> PendingAppend:
