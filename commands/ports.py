@@ -57,6 +57,15 @@ class Repository(Protocol):
     async def get_many(self, aggregate_cls: type[A], ids: Collection[UUID]) -> dict[UUID, A]:
         """The aggregates found, read in one go (an id with none is left out)."""
 
+    async def versions(self, ids: Collection[UUID]) -> dict[UUID, int]:
+        """Each aggregate's version now (0: none yet), in one read."""
+
+    def encoded(self, saves: Sequence[tuple[Aggregate, EventMetadata]]) -> object:
+        """`save_many`'s first half: the pending events encoded now, nothing written."""
+
+    async def save_encoded(self, encoded: object) -> Sequence[Appended | Exception]:
+        """`save_many`'s second half: what `encoded` made, appended as `save_many` would."""
+
 
 class SecretSealer(Protocol):
     """Keeps a secret outside the events; what an event may hold instead (a reference)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TypeVar
 from uuid import UUID
@@ -28,7 +28,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from adapters.store import AppendOutcome, AppendResult
-from adapters.store.repository import Repository, StreamStore
+from adapters.store.repository import EncodedSaves, Repository, StreamStore
 from domain.envelope import EventMetadata
 from domain.errors import AggregateNotFound
 from domain.personal import ACTOR_FIELDS, PERSONAL_FIELDS
@@ -126,13 +126,13 @@ class CachingRepository(Repository):
             lent.setdefault(id_of(aggregate), aggregate)  # a new aggregate is worth keeping too
         return result
 
-    async def save_many(
-        self, saves: Sequence[tuple[Aggregate, EventMetadata]]
-    ) -> list[AppendOutcome]:
-        """As `Repository.save_many`; none of these is kept (a batch of new streams would
-        push out what the next commands load), and a lent one that failed is forgotten."""
-        outcomes = await super().save_many(saves)
-        for (aggregate, _), outcome in zip(saves, outcomes, strict=True):
+    async def save_encoded(self, encoded: object) -> list[AppendOutcome]:
+        """As `Repository.save_many` (and its halves); none of these is kept (a batch of new
+        streams would push out what the next commands load), and a lent one that failed is
+        forgotten."""
+        outcomes = await super().save_encoded(encoded)
+        aggregates = encoded.aggregates if isinstance(encoded, EncodedSaves) else []
+        for aggregate, outcome in zip(aggregates, outcomes, strict=True):
             if not isinstance(outcome, AppendResult) or outcome.duplicate:
                 self.forget(aggregate)
         return outcomes

@@ -216,6 +216,10 @@ class InMemoryEventStore:
     async def stream_version(self, stream_id: str) -> int:
         return len(self._streams.get(stream_id, []))
 
+    async def stream_versions(self, stream_ids: Collection[str]) -> dict[str, int]:
+        """Each stream's version now; a stream never written is left out."""
+        return {s: len(self._streams[s]) for s in stream_ids if self._streams.get(s)}
+
     async def has_stream_type(self, stream_type: str) -> bool:
         """Whether any stream of `stream_type` was ever written."""
         return any(e.stream_type == stream_type for e in self._feed)

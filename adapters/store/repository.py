@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Protocol, TypeVar
 from uuid import UUID
 
+import msgspec
 from eventsourcing.domain import Aggregate
 
 from adapters.store import AppendOutcome, AppendResult, NewEvent, StreamAppend
@@ -41,6 +42,15 @@ class StreamStore(Protocol):
     async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendOutcome]: ...
 
     async def read_streams(self, stream_ids: Collection[str]) -> dict[str, list[EventEnvelope]]: ...
+
+    async def stream_versions(self, stream_ids: Collection[str]) -> dict[str, int]: ...
+
+
+class EncodedSaves(msgspec.Struct, frozen=True, kw_only=True):
+    """Aggregates' pending events encoded for the store, not yet written (`encoded`)."""
+
+    aggregates: list[Aggregate]
+    appends: list[StreamAppend]
 
 
 class Repository:
@@ -89,6 +99,11 @@ class Repository:
         """Each aggregate's pending events, appended together (`append_many`): each expects
         the version it was loaded at and succeeds or fails alone; one outcome per aggregate,
         in order. An aggregate whose append failed keeps its pending events, as with `save`."""
+        return await self.save_encoded(self.encoded(saves))
+
+    def encoded(self, saves: Sequence[tuple[Aggregate, EventMetadata]]) -> EncodedSaves:
+        """`save_many`'s first half, for a caller that writes a while later: the pending events
+        encoded (and checked against their schemas) now. Nothing is written."""
         appends = [
             StreamAppend(
                 stream_id=str(aggregate.id),
@@ -99,8 +114,14 @@ class Repository:
             )
             for aggregate, metadata in saves
         ]
-        outcomes = await self._store.append_many(appends)
-        for (aggregate, _), outcome in zip(saves, outcomes, strict=True):
+        return EncodedSaves(aggregates=[aggregate for aggregate, _ in saves], appends=appends)
+
+    async def save_encoded(self, encoded: object) -> list[AppendOutcome]:
+        """`save_many`'s second half: what `encoded` holds, appended as `save_many` would."""
+        if not isinstance(encoded, EncodedSaves):
+            raise TypeError(f"expected what encoded() made, got {type(encoded).__name__}")
+        outcomes = await self._store.append_many(encoded.appends)
+        for aggregate, outcome in zip(encoded.aggregates, outcomes, strict=True):
             if isinstance(outcome, AppendResult):
                 aggregate.collect_events()
         return outcomes
@@ -119,6 +140,12 @@ class Repository:
             if isinstance(aggregate, aggregate_cls):
                 found[id] = aggregate
         return found
+
+    async def versions(self, ids: Collection[UUID]) -> dict[UUID, int]:
+        """Each aggregate's version now (0: none yet), in one read: whether what a command
+        loaded a while ago is still current, without loading it again."""
+        found = await self._store.stream_versions([str(id) for id in ids])
+        return {id: found.get(str(id), 0) for id in ids}
 
     @contextlib.contextmanager
     def command_scope(self) -> Iterator[None]:

@@ -208,6 +208,10 @@ class EventStore:
         """Whether any stream of `stream_type` was ever written."""
         return await reader.any_stream_of_type(self.pool, stream_type)
 
+    async def stream_versions(self, stream_ids: Collection[str]) -> dict[str, int]:
+        """Each stream's version now, in one read; a stream never written is left out."""
+        return await reader.stream_versions(self.pool, stream_ids)
+
     async def head_position(self) -> int:
         return await reader.head(self.pool)
 
