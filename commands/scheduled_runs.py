@@ -12,6 +12,7 @@ scheduler gets there first.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -23,10 +24,13 @@ from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.ports import VersionConflict
 from commands.runs import TriggerRun, requested_run
-from domain.errors import AggregateNotFound, DomainError
+from commands.schedule_times import latest_slot
+from commands.scheduled_reads import Built, ReadsKept, wait_until
+from domain.errors import AggregateNotFound, DomainError, IllegalTransition
 from domain.limits import ITEMS_MAX, Key, ParamScalar, ScheduleKey
 from domain.pipeline import Pipeline
 from domain.run import Run
+from domain.trigger_schedule import schedule_key
 
 SLOTS_MAX = 1000
 """Slots in one command: one append batch of the store's group commit."""
@@ -50,6 +54,11 @@ class TriggerScheduledRuns(msgspec.Struct, frozen=True, kw_only=True):
     (`slot_key`) would: the same run id, the same events."""
 
     slots: Annotated[tuple[ScheduledSlot, ...], Meta(min_length=1, max_length=SLOTS_MAX)]
+    not_before: datetime | None = None
+    """Build the runs at once but write them at this moment (a scheduler sends a busy slot's
+    batch a little ahead, so at the slot only the append is left): the runs are requested at
+    it, never before, and a slot whose pipeline (or environment) moved meanwhile is decided
+    again. None: write at once."""
 
 
 class SlotFired(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,16 +83,39 @@ def slot_context(context: CommandContext, slot: ScheduledSlot) -> CommandContext
 async def trigger_scheduled_runs(
     command: TriggerScheduledRuns, context: CommandContext, deps: Dependencies
 ) -> ScheduledRunsTriggered:
-    pipelines = await deps.repository.get_many(Pipeline, {s.pipeline_id for s in command.slots})
-    fired: list[SlotFired] = []
-    built: list[tuple[int, Run, CommandContext]] = []
-    for n, slot in enumerate(command.slots):
+    if command.not_before is None:
+        return await _write(await _build(command.slots, context, deps), deps)
+    # Built and encoded now, written at the slots' moment: requested then (the runs' `at`).
+    context = msgspec.structs.replace(context, at=max(context.at, command.not_before))
+    built = await _build(command.slots, context, deps, remember=True)
+    encoded = _encoded(built, deps)
+    await wait_until(command.not_before)
+    if await still_current(built, command.slots, context, deps):
+        encoded = _encoded(built, deps)  # some were decided again
+    return await _write(built, deps, encoded)
+
+
+async def _build(
+    slots: Sequence[ScheduledSlot],
+    context: CommandContext,
+    deps: Dependencies,
+    *,
+    remember: bool = False,
+    recheck: bool = False,
+) -> list[Built]:
+    """Each slot's run (or why its pipeline refused it); with `remember`, what each read;
+    with `recheck`, refused unless its schedule still stands as the slot was decided on."""
+    pipelines = await deps.repository.get_many(Pipeline, {s.pipeline_id for s in slots})
+    built: list[Built] = []
+    for slot in slots:
         one = slot_context(context, slot)
-        run_id = one.new_id("run")
+        pipeline = pipelines.get(slot.pipeline_id)
+        reads = ReadsKept(deps.repository, slot.pipeline_id, pipeline) if remember else None
         try:
-            pipeline = pipelines.get(slot.pipeline_id)
             if pipeline is None:
                 raise AggregateNotFound("pipeline", slot.pipeline_id)
+            if recheck:
+                _still_scheduled(pipeline, slot)
             trigger = TriggerRun(
                 pipeline_id=slot.pipeline_id,
                 parameters=slot.parameters,
@@ -91,15 +123,36 @@ async def trigger_scheduled_runs(
                 schedule=slot.schedule,
                 slot=slot.slot,
             )
-            run = await requested_run(pipeline, trigger, one, deps)
+            on = deps if reads is None else msgspec.structs.replace(deps, repository=reads)
+            run: Run | str = await requested_run(pipeline, trigger, one, on)
         except DomainError as error:
-            fired.append(SlotFired(run_id=run_id, written=False, refused=str(error)))
-            continue
-        fired.append(SlotFired(run_id=run_id, written=False))
-        built.append((n, run, one))
-    saved = await deps.repository.save_many([(run, one.metadata()) for _, run, one in built])
+            run = str(error)
+        read = {} if reads is None else reads.read
+        built.append(Built(run=run, run_id=one.new_id("run"), context=one, read=read))
+    return built
+
+
+def _encoded(built: Sequence[Built], deps: Dependencies) -> object:
+    runs = [(b.run, b.context.metadata()) for b in built if not isinstance(b.run, str)]
+    return deps.repository.encoded(runs)
+
+
+async def _write(
+    built: Sequence[Built], deps: Dependencies, encoded: object | None = None
+) -> ScheduledRunsTriggered:
+    """The built runs appended (`encoded` if they were already), one outcome per slot."""
+    fired = [
+        SlotFired(run_id=b.run_id, written=False, refused=b.run)
+        if isinstance(b.run, str)
+        else SlotFired(run_id=b.run_id, written=False)
+        for b in built
+    ]
+    runs = [n for n, b in enumerate(built) if not isinstance(b.run, str)]
+    saved = await deps.repository.save_encoded(
+        _encoded(built, deps) if encoded is None else encoded
+    )
     position = None
-    for (n, _, _), outcome in zip(built, saved, strict=True):
+    for n, outcome in zip(runs, saved, strict=True):
         if isinstance(outcome, VersionConflict):
             continue  # another scheduler's run of this slot got there first
         if isinstance(outcome, Exception):
@@ -109,6 +162,33 @@ async def trigger_scheduled_runs(
         if written:
             position = max(position or 0, outcome.last_position)
     return ScheduledRunsTriggered(id="", version=0, position=position, fired=fired)
+
+
+async def still_current(
+    built: list[Built], slots: Sequence[ScheduledSlot], context: CommandContext, deps: Dependencies
+) -> bool:
+    """Whether any slot's reads moved since `built` (a pipeline deactivated or changed, an
+    environment configured): those are built again, in place, on what is there now."""
+    read = {id: version for b in built for id, version in b.read.items()}
+    now = await deps.repository.versions(read)
+    moved = {id for id, version in read.items() if now[id] != version}
+    stale = [n for n, b in enumerate(built) if not moved.isdisjoint(b.read)]
+    if stale:
+        again = await _build([slots[n] for n in stale], context, deps, recheck=True)
+        for n, one in zip(stale, again, strict=True):
+            built[n] = one
+    return bool(stale)
+
+
+def _still_scheduled(pipeline: Pipeline, slot: ScheduledSlot) -> None:
+    """A pipeline changed since its slot was decided on: the slot must still be one of its
+    active schedule's (an edit may have dropped the schedule or moved its cron)."""
+    for trigger in pipeline.definition(pipeline.current_version).triggers:
+        if trigger.source != "schedule" or schedule_key(trigger) != slot.schedule:
+            continue
+        if trigger.active and latest_slot(trigger, slot.slot) == slot.slot:
+            return
+    raise IllegalTransition("schedule", "no longer on the pipeline", f"fire {slot.slot} of")
 
 
 HANDLERS = {TriggerScheduledRuns: trigger_scheduled_runs}

@@ -41,6 +41,7 @@ from commands.ports import VersionConflict
 from commands.schedule_skips import RecordScheduleSkip
 from commands.schedule_times import latest_slot, next_slot, slots_after
 from commands.scheduled_runs import (
+    SLOTS_MAX,
     ScheduledRunsTriggered,
     ScheduledSlot,
     TriggerScheduledRuns,
@@ -178,10 +179,17 @@ class Scheduler:
         concurrency: int = 32,
         batch_size: int = 250,
         batches_in_flight: int = 2,
+        ahead: timedelta = timedelta(0),
+        ahead_batch_size: int = SLOTS_MAX,
+        ahead_in_flight: int = 5,
     ) -> None:
+        if not timedelta(0) <= ahead < timedelta(minutes=1):
+            raise ValueError(f"ahead must be under a minute (a slot's period at least): {ahead}")
         self._dispatch, self._book, self._clock = dispatch, book, clock
         self._grace, self._concurrency = grace, concurrency
         self._batch_size, self._batches_in_flight = batch_size, batches_in_flight
+        self._ahead, self._ahead_batch_size = ahead, ahead_batch_size
+        self._ahead_in_flight = ahead_in_flight
         self._anchors: dict[tuple[UUID, str], datetime] = {}
         self._waiting: dict[tuple[UUID, str], tuple[datetime, datetime, datetime]] = {}
         """Per schedule, its anchor and the two slots after it: nothing to decide before the
@@ -211,9 +219,11 @@ class Scheduler:
             waiting = self._waiting.get(ident)
             if waiting is not None and waiting[0] == anchor:
                 _, wake, after = waiting
-                if wake > now:
+                if wake > now + self._ahead:
                     continue  # most schedules at most ticks: far from their next slot
-                if after > now:  # exactly one slot due: decided without the calendar
+                if wake > now:  # due within `ahead`: sent now, written at the slot
+                    decision = Decision(fire=wake, anchor=wake)
+                elif after > now:  # exactly one slot due: decided without the calendar
                     decision = self._one_due(schedule, wake, now)
                 else:
                     decision = due_slot(schedule, now, self._grace, anchor)
@@ -259,28 +269,48 @@ class Scheduler:
     ) -> list[Fired]:
         """Every due slot, in batches ordered by run id from a random batch on, so schedulers
         start apart; each first takes the batches no other holds, then waits on the others
-        and fires what their holder left (nothing, unless it died on the way)."""
-        ordered = sorted(due, key=lambda d: run_id_of(d[0], d[1], now))
-        size = self._batch_size
-        batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
-        start = random.randrange(len(batches)) if batches else 0
-        batches = batches[start:] + batches[:start]
+        and fires what their holder left (nothing, unless it died on the way).
+
+        Slots still ahead (within `ahead`) go in batches of their own moment, larger and more
+        of them in flight: each is built now and written at its slot (`not_before`)."""
+        now_batches = self._batches([d for d in due if d[1] <= now], self._batch_size, now)
+        ahead: dict[datetime, list[tuple[DueSchedule, datetime]]] = {}
+        for one in due:
+            if one[1] > now:
+                ahead.setdefault(one[1], []).append(one)
+        size = self._ahead_batch_size
+        ahead_batches = [b for one in ahead.values() for b in self._batches(one, size, now)]
         in_flight = asyncio.Semaphore(self._batches_in_flight)
+        ahead_in_flight = asyncio.Semaphore(self._ahead_in_flight)
         passed: list[list[tuple[DueSchedule, datetime]]] = []
 
+        def limit(batch: list[tuple[DueSchedule, datetime]]) -> asyncio.Semaphore:
+            return ahead_in_flight if batch[0][1] > now else in_flight
+
         async def first(batch: list[tuple[DueSchedule, datetime]]) -> list[Fired]:
-            async with in_flight, self._book.claim(_batch_key(batch, now), wait=False) as mine:
+            async with limit(batch), self._book.claim(_batch_key(batch, now), wait=False) as mine:
                 if mine:
                     return await self.fire_many(batch, now)
             passed.append(batch)
             return []
 
         async def then(batch: list[tuple[DueSchedule, datetime]]) -> list[Fired]:
-            async with in_flight, self._book.claim(_batch_key(batch, now), wait=True):
+            async with limit(batch), self._book.claim(_batch_key(batch, now), wait=True):
                 return await self.fire_many(batch, now)
 
+        batches = now_batches + ahead_batches
         fired = [f for one in await asyncio.gather(*map(first, batches)) for f in one]
         return fired + [f for one in await asyncio.gather(*map(then, passed)) for f in one]
+
+    @staticmethod
+    def _batches(
+        due: Sequence[tuple[DueSchedule, datetime]], size: int, now: datetime
+    ) -> list[list[tuple[DueSchedule, datetime]]]:
+        """`due` in batches of `size` by run id, from a random one on (then round)."""
+        ordered = sorted(due, key=lambda d: run_id_of(d[0], d[1], now))
+        batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+        start = random.randrange(len(batches)) if batches else 0
+        return batches[start:] + batches[:start]
 
     async def fire_many(
         self, batch: Sequence[tuple[DueSchedule, datetime]], now: datetime
@@ -295,7 +325,9 @@ class Scheduler:
         todo = [n for n, run_id in enumerate(ids) if run_id not in started]
         if not todo:
             return fired
+        slot = batch[0][1]
         command = TriggerScheduledRuns(
+            not_before=slot if slot > now else None,
             slots=tuple(
                 ScheduledSlot(
                     pipeline_id=batch[n][0].pipeline_id,
@@ -304,7 +336,7 @@ class Scheduler:
                     parameters=dict(batch[n][0].trigger.parameters),
                 )
                 for n in todo
-            )
+            ),
         )
         context = CommandContext(principal=SCHEDULER, at=now, correlation_id=str(uuid.uuid4()))
         result = await self._dispatch(command, context)

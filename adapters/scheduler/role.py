@@ -27,6 +27,10 @@ from projections.schedules import due_schedules
 
 log = logging.getLogger(__name__)
 
+AHEAD = timedelta(seconds=10)
+"""How long before a slot its runs are built (sent with `not_before`): at the slot only their
+append is left. Under a minute (the shortest period); more than a busy minute takes to build."""
+
 _TRANSIENT = (
     OSError,
     TimeoutError,
@@ -68,6 +72,7 @@ def scheduler_for(
         grace=timedelta(seconds=grace_s),
         concurrency=concurrency,
         batch_size=batch_size,
+        ahead=AHEAD,
     )
 
 
