@@ -19,6 +19,10 @@ the same slot appends nothing (the store answers `duplicate`) or meets the exist
 Due slots are fired in batches (`TriggerScheduledRuns`: one pipeline read, one append for
 many runs), ordered by run id from a random batch on; a batch is claimed while fired, so
 several schedulers split a busy minute rather than all build every run (`fire_due`).
+
+With `ahead`, a slot that will be due within it is sent at once with `not_before` (the
+command builds its runs now and writes them at the slot, never before), so a busy minute's
+reads and CPU are spent before it comes rather than after.
 """
 
 from __future__ import annotations
