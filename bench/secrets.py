@@ -55,6 +55,8 @@ def main() -> None:
     )
     print(f"    runner CPU      {logs['cpu_ratio']:8.2f}x  (CPU seconds, plain / masked: steadier "
           "than wall time on a shared machine)")  # fmt: skip
+    print(f"    runner CPU      {logs['plain_cpu_ms_per_mb']:8.2f} ms/MB plain, "
+          f"{logs['masked_cpu_ms_per_mb']:.2f} ms/MB masked")  # fmt: skip
     memory_ratio = logs["memory_masked_mb_s"] / logs["memory_plain_mb_s"]
     print("(b) shipper alone, fed from memory")
     print(f"    no masking      {logs['memory_plain_mb_s']:8.1f} MB/s")
