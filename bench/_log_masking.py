@@ -90,7 +90,7 @@ async def ship_once(
 
 
 async def ship_from_memory(data: bytes, secrets: list[str]) -> float:
-    """Seconds to ship `data` fed in 64 KiB reads: the runner's own work, no step process."""
+    """Seconds to ship `data` fed in the runner's reads: its own work, no step process."""
     shipper = _shipper(Sink(), secrets)
     started = time.perf_counter()
     for at in range(0, len(data), READ_BYTES):
