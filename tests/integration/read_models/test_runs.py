@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from commands import runs
-from domain.pipeline_definition import StepSpec
 from domain.run_values import ExternalRef, Provider
+from domain.step_spec import StepSpec
 from projections.runs import get_run
 from tests.integration.read_models.conftest import Driver, Projected
 
