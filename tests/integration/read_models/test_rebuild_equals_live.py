@@ -22,7 +22,7 @@ from domain.run_values import ExternalRef, Provider, RunStatus, StepStatus
 from domain.step_spec import StepSpec
 from domain.trigger_spec import TriggerSpec
 from projections.catalog import ALL
-from projections.runs import get_run
+from projections.run_queries import get_run
 from tests.integration.read_models.conftest import (
     Driver,
     Projected,

@@ -8,7 +8,7 @@ from uuid import UUID
 from commands import runs
 from domain.run_values import ExternalRef, Provider
 from domain.step_spec import StepSpec
-from projections.runs import get_run
+from projections.run_queries import get_run
 from tests.integration.read_models.conftest import Driver, Projected
 
 STEPS = (
