@@ -87,11 +87,12 @@ def lend_copies(folder: Path) -> int:
     a mirror's objects; how many."""
     count = 0
     for alternates in folder.rglob(".git/objects/info/alternates"):
-        objects = Path(alternates.read_text().strip())
-        mirror = objects.parent
-        if objects.name == "objects" and mirror.with_suffix(".borrowers").is_dir():
-            lend(mirror, alternates.parents[3])
-            count += 1
+        with contextlib.suppress(OSError):  # not one of a mirror's: nothing to record
+            objects = Path(alternates.read_text().strip())
+            mirror = objects.parent
+            if objects.name == "objects" and mirror.with_suffix(".borrowers").is_dir():
+                lend(mirror, alternates.parents[3])
+                count += 1
     return count
 
 

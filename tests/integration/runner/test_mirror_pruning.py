@@ -13,6 +13,7 @@ from pathlib import Path
 
 from adapters.runner import git_mirror
 from adapters.runner.checkout import check_out
+from adapters.runner.files.packing import copy_folder
 from adapters.runner.mirror_pruning import SETTLING_S, mirrors, prune, prune_forever
 from adapters.streaming.jobs import JobCheckout
 from tests.integration.runner.gitrepo import Origin, git
@@ -94,6 +95,23 @@ async def test_a_mirror_a_workspace_still_borrows_from_is_kept(tmp_path: Path) -
     git_mirror.make_self_contained(tmp_path / "kept")  # as before leaving for another runner
     assert prune_now(root) == [mirror]
     git(tmp_path / "kept", "fsck", "--no-progress")
+
+
+async def test_a_workspace_copied_for_a_dependent_keeps_the_mirror_too(tmp_path: Path) -> None:
+    origin = an_origin(tmp_path)
+    sha = origin.push({"app.txt": "v1"}, "c1")
+    root = tmp_path / "mirrors"
+    await checkout(origin, sha, tmp_path / "run-1" / "s-build", root, "p1")
+    copy_folder(tmp_path / "run-1" / "s-build", tmp_path / "run-2" / "s-test")
+    assert git_mirror.lend_copies(tmp_path / "run-2" / "s-test") == 1
+    shutil.rmtree(tmp_path / "run-1")  # the first run ended; the copy lives on
+    [mirror] = [m.path for m in mirrors(root)]
+    age(mirror, 30 * DAY)
+
+    assert prune_now(root) == []
+    git(tmp_path / "run-2" / "s-test", "fsck", "--no-progress")
+    shutil.rmtree(tmp_path / "run-2")
+    assert prune_now(root) == [mirror]
 
 
 async def test_a_fresh_borrower_record_holds_the_mirror_before_its_alternates_exist(
