@@ -29,6 +29,7 @@ from eventsourcing.domain import Aggregate
 
 from adapters.store import AppendOutcome, AppendResult
 from adapters.store.repository import Repository, StreamStore
+from adapters.store.tail_reads import TailReads
 from domain.envelope import EventMetadata
 from domain.errors import AggregateNotFound
 from domain.personal import ACTOR_FIELDS, PERSONAL_FIELDS
@@ -43,11 +44,18 @@ _lent: ContextVar[dict[int, Aggregate | None] | None] = ContextVar("flowledger_l
 
 class CachingRepository(Repository):
     def __init__(
-        self, store: StreamStore, registry: Registry, *, max_entries: int = DEFAULT_MAX_ENTRIES
+        self,
+        store: StreamStore,
+        registry: Registry,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        tails: TailReads | None = None,
     ) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be 1 or more, got {max_entries}")
         super().__init__(store, registry)
+        # Given, the latest-state reads of concurrent commands and requests go together.
+        self._read_from = store.read_stream if tails is None else tails.read
         self._entries: OrderedDict[str, Aggregate] = OrderedDict()
         self._max_entries = max_entries
         self.hits = 0
@@ -62,12 +70,12 @@ class CachingRepository(Repository):
         cached = self._entries.pop(str(id), None)
         if isinstance(cached, aggregate_cls):
             self.hits += 1
-            envelopes = await self._store.read_stream(str(id), from_version=cached.version + 1)
+            envelopes = await self._read_from(str(id), from_version=cached.version + 1)
             aggregate = self._applied(cached, envelopes, id)
         else:
             self.misses += 1
             stream_type = self._registry.stream_type(aggregate_cls)
-            envelopes = await self._store.read_stream(str(id))
+            envelopes = await self._read_from(str(id))
             if not envelopes or envelopes[0].stream_type != stream_type:
                 raise AggregateNotFound(stream_type, id, None)
             aggregate = self._applied(None, envelopes, id)
@@ -89,7 +97,7 @@ class CachingRepository(Repository):
         cached = self._entries.get(str(id))
         if isinstance(cached, aggregate_cls) and not cached.pending_events:
             seen = cached.version
-            newer = await self._store.read_stream(str(id), from_version=seen + 1)
+            newer = await self._read_from(str(id), from_version=seen + 1)
             # Unchanged meanwhile (a command may have borrowed and changed it during the read).
             if not newer and cached.version == seen and not cached.pending_events:
                 self.hits += 1
