@@ -18,9 +18,8 @@ process must not leave a plain copy here for a later event to repeat.
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import TypeVar
 from uuid import UUID
@@ -151,17 +150,8 @@ class CachingRepository(Repository):
             del lent[id_of(aggregate)]
         self._entries.pop(str(aggregate.id), None)
 
-    @contextlib.contextmanager
-    def command_scope(self) -> Iterator[None]:
-        lent: dict[int, Aggregate | None] = {}
-        token = _lent.set(lent)
-        try:
-            yield
-        finally:
-            _lent.reset(token)
-            for aggregate in lent.values():
-                if aggregate is not None:
-                    self._keep(aggregate)
+    def command_scope(self) -> _CommandScope:
+        return _CommandScope(self)
 
     def _keep(self, aggregate: Aggregate) -> None:
         if aggregate.pending_events:
@@ -174,6 +164,26 @@ class CachingRepository(Repository):
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+
+class _CommandScope:
+    """One attempt at a command: what it loaded is lent to it, and kept when it ends. A class
+    rather than a generator-based context manager: it is entered on every command."""
+
+    __slots__ = ("_lent", "_repository", "_token")
+
+    def __init__(self, repository: CachingRepository) -> None:
+        self._repository = repository
+
+    def __enter__(self) -> None:
+        self._lent: dict[int, Aggregate | None] = {}
+        self._token = _lent.set(self._lent)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _lent.reset(self._token)
+        for aggregate in self._lent.values():
+            if aggregate is not None:
+                self._repository._keep(aggregate)
 
 
 def holds_personal_data(event_type: str, personal_actor: bool) -> bool:
