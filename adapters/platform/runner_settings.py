@@ -43,4 +43,7 @@ RUNNER_SETTINGS: dict[str, Parse] = {
     "cache_default_branch": short_name,
     "workspace_retention_days": int_in(1, 400, "expected 1 to 400 days"),
     "artifact_sweep_interval_s": int_in(1, 86400, "expected 1 to 86400 seconds"),
+    "runner_mirror_max_age_s": int_in(60, 86400 * 400, "expected 60 to 34560000 seconds"),
+    "runner_mirror_max_bytes": int_in(0, 2**50, "expected 0 to 2^50 bytes"),
+    "runner_mirror_prune_every_s": int_in(1, 86400, "expected 1 to 86400 seconds"),
 }

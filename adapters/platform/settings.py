@@ -180,6 +180,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     caller's own last write (made in the last 10 s) before answering anyway; 0: no wait."""
     scheduler_batch_size: int = 250
     """Due slots a scheduler fires with one command (one read of their pipelines, one append)."""
+    runner_mirror_max_age_s: int = 14 * 86400
+    """A runner removes its mirror of a repository no step checked out for this long."""
+    runner_mirror_max_bytes: int = 20 * 2**30
+    """Past this total a runner removes its least recently used repository mirrors; 0: no cap."""
+    runner_mirror_prune_every_s: int = 3600
+    """How often a runner looks for mirrors to remove (and once when it starts)."""
 
     def __repr__(self) -> str:
         # Settings end up in logs and tracebacks; the secrets must not.
