@@ -29,6 +29,8 @@ class Sealer:
     async def seal(
         self, conn: Conn, events: Sequence[NewEvent], metadata: EventMetadata
     ) -> tuple[list[NewEvent], EventMetadata]:
+        if not metadata.personal_actor and not any(e.type in PERSONAL_FIELDS for e in events):
+            return list(events), metadata  # nothing personal: most appends (a runner's report)
         sealed = [await self._event(conn, event) for event in events]
         actor = metadata.actor
         if metadata.personal_actor and actor and not cipher.is_sealed(actor):
