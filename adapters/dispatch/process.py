@@ -7,7 +7,8 @@ its own memory: which jobs are dispatched and not finished (and who started them
 runners are gone. From a batch it (1) asks each woken run to dispatch its ready steps
 (`DispatchReady` records `StepDispatched` on the run: the record comes first) and publishes
 those jobs at once, before any of its own statements, since a run requested waits for all of
-them; runs that join no concurrency group side by side, the others in order; (2) keeps its
+them; runs that join no concurrency group side by side (so the jobs of runs requested
+together may reach their queue in any order among themselves), the others in order; (2) keeps its
 tables, (3) fails `runner_lost` the attempts of runners that are gone (a retry they queue
 wakes its run in a later batch), and (4) publishes every job recorded in the batch that is
 still waiting and was not sent yet, before the checkpoint moves. A crash anywhere replays the
