@@ -19,7 +19,15 @@ from domain.envelope import EventMetadata
 from domain.limits import ACTOR_MAX, cut
 from domain.personal import ACTOR_FIELDS, PERSONAL_FIELDS
 
-_Body = msgspec.json.Decoder(dict[str, Any])
+
+class _Addresses(msgspec.Struct):
+    """Only where a delivery's body may name its sender's e-mail: the rest is skipped unbuilt."""
+
+    pusher: Any = None
+    user_email: Any = None
+
+
+_Body = msgspec.json.Decoder(_Addresses)
 
 
 class Sealer:
@@ -93,8 +101,8 @@ def _email(payload: str) -> str | None:
         body = _Body.decode(payload)
     except msgspec.DecodeError:
         return None
-    pusher = body.get("pusher")
-    for value in (isinstance(pusher, dict) and pusher.get("email"), body.get("user_email")):
+    pusher = body.pusher
+    for value in (isinstance(pusher, dict) and pusher.get("email"), body.user_email):
         if isinstance(value, str) and "@" in value:
             return value
     return None
