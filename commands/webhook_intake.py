@@ -44,9 +44,9 @@ from commands.webhook_payloads import (
 )
 from domain.errors import AggregateNotFound, DomainError, IllegalTransition
 from domain.limits import ACTOR_MAX, cut
-from domain.pipeline_definition import TriggerSpec
 from domain.run import Run
 from domain.run_values import ExternalRef
+from domain.trigger_spec import TriggerSpec
 from domain.webhook_delivery import REASON_MAX, WebhookDelivery
 
 ACTOR = "webhook-intake"

@@ -13,9 +13,10 @@ from typing import Literal
 import asyncpg
 
 from adapters.bootstrap.view_quarantines import ViewQuarantines
+from adapters.platform.cipher_key import resolve_cipher_key
 from adapters.platform.secrets import SecretBox
 from adapters.platform.services import RandomSecrets, Services
-from adapters.platform.settings import Settings, resolve_cipher_key
+from adapters.platform.settings import Settings
 from adapters.secrets import vault
 from adapters.secrets.kept import KeptSecrets
 from adapters.secrets.values import PgSecretValues

@@ -22,9 +22,10 @@ from commands.projects import ArchiveProject, CreateProject, RenameProject
 from commands.runs import ReportStepStatus, TriggerRun
 from domain.api_key import ApiKey, ApiKeyStatus
 from domain.errors import IllegalTransition
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.project import Project
 from domain.registry import default_registry
+from domain.step_spec import StepSpec
 from tests.unit.test_command_handlers import ADMIN, Heartbeats, Sealer, Secrets
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
