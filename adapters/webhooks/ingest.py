@@ -128,8 +128,7 @@ async def _verify(
     now: datetime,
 ) -> None:
     try:
-        sealed = source.accepted_secrets(now)
-        secrets = [await OPENED.open(services.box, one) for one in sealed]
+        secrets = await OPENED.open(services.box, source.id, source.accepted_secrets(now))
     except SecretUnsealError:
         log.error("webhook source %s: cannot unseal its secret (wrong cipher key?)", source.id)
         raise problem(503, "secret_unavailable", "the source's secret cannot be read") from None
