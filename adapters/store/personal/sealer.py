@@ -46,6 +46,8 @@ class Sealer:
         """`known`, shared by the appends of one batch, holds the keys read for it: a batch of
         one person's runs reads their key once. Never kept past the batch (an erasure in
         another process must be seen by the next one)."""
+        if not metadata.personal_actor and not any(e.type in PERSONAL_FIELDS for e in events):
+            return list(events), metadata  # nothing personal: most appends (a runner's report)
         known = {} if known is None else known
         sealed = [await self._event(conn, event, known) for event in events]
         actor = metadata.actor
