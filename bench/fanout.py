@@ -206,7 +206,7 @@ async def bench(args: argparse.Namespace, env: dict[str, str], urls: object) -> 
             assert proc.stdin is not None
             proc.stdin.write(window)
             await proc.stdin.drain()
-        (answered, failures), _, (cpu_s, waited_s, preempted) = await asyncio.gather(
+        (answered, failures), _, ((user_s, system_s), waited_s, preempted) = await asyncio.gather(
             drive(api_port, key, run_ids, args.rate, time.time(), end + 2.0),
             publish_probes(env["FLOWLEDGER_NATS_URL"], start, end),
             _gateway_share(gateway_pid, start, end),
@@ -237,20 +237,24 @@ async def bench(args: argparse.Namespace, env: dict[str, str], urls: object) -> 
         "failures": failures,
         "probe": probed["latencies_ms"],
         "rss": (rss_before, rss_after),
-        "gateway_cpu_s": cpu_s,
+        "gateway_cpu_s": user_s + system_s,
+        "gateway_system_s": system_s,
         "gateway_waited_s": waited_s,
         "gateway_preempted": preempted,
         "clients_cpu_s": [out["cpu_s"] for out in outputs],
     }
 
 
-async def _gateway_share(pid: int, start: float, end: float) -> tuple[float, float, int]:
-    """In the window: the gateway's CPU seconds, its event loop's seconds spent runnable but
-    waiting for a core (/proc/PID/schedstat), and how often it was preempted."""
+async def _gateway_share(
+    pid: int, start: float, end: float
+) -> tuple[tuple[float, float], float, int]:
+    """In the window: the gateway's CPU seconds (user, system), its event loop's seconds spent
+    runnable but waiting for a core (/proc/PID/schedstat), and how often it was preempted."""
     await asyncio.sleep(max(0.0, start - time.time()))
-    cpu0, wait0, preempted0 = _cpu_seconds(pid), _waited_seconds(pid), _preempted(pid)
+    (user0, system0), wait0, preempted0 = _cpu(pid), _waited_seconds(pid), _preempted(pid)
     await asyncio.sleep(max(0.0, end - time.time()))
-    return _cpu_seconds(pid) - cpu0, _waited_seconds(pid) - wait0, _preempted(pid) - preempted0
+    (user1, system1), wait1, preempted1 = _cpu(pid), _waited_seconds(pid), _preempted(pid)
+    return (user1 - user0, system1 - system0), wait1 - wait0, preempted1 - preempted0
 
 
 def _waited_seconds(pid: int) -> float:
@@ -264,9 +268,11 @@ def _preempted(pid: int) -> int:
     raise RuntimeError("no nonvoluntary_ctxt_switches")
 
 
-def _cpu_seconds(pid: int) -> float:
+def _cpu(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def main() -> None:
@@ -313,7 +319,8 @@ def main() -> None:
     )
     delivered = max(r["delivered"], 1)
     print(
-        f"gateway CPU per delivered message: {r['gateway_cpu_s'] / delivered * 1e6:.0f} µs; "
+        f"gateway CPU per delivered message: {r['gateway_cpu_s'] / delivered * 1e6:.0f} µs "
+        f"({r['gateway_system_s'] / delivered * 1e6:.0f} µs of it in the kernel); "
         f"its loop waited for a core {r['gateway_waited_s'] / args.seconds:.0%} of the window "
         f"and was preempted {r['gateway_preempted'] / delivered:.2f} times per message; "
         f"client processes' CPU: {', '.join(f'{c / args.seconds:.0%}' for c in r['clients_cpu_s'])}"
