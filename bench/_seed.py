@@ -34,10 +34,11 @@ from commands import pipelines, projects, runs
 from commands.context import CommandContext, Principal
 from domain.envelope import EventMetadata
 from domain.pipeline import Pipeline
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.project import Project
 from domain.run import Run
 from domain.run_values import ExternalRef, Provider
+from domain.step_spec import StepSpec
 from projections.catalog import by_name
 from projections.runtime import Projector
 

@@ -35,9 +35,10 @@ from commands.pipelines import CreatePipeline
 from commands.projects import CreateProject
 from commands.runs import ReportStepStatus, TriggerRun
 from domain.pipeline import Pipeline
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.registry import default_registry
 from domain.run import Run
+from domain.step_spec import StepSpec
 
 STEPS = ("build", "test", "deploy")
 ADMIN = Principal(id="bench", name="bench", project_id=None, scopes=frozenset({"admin"}))

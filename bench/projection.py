@@ -63,7 +63,7 @@ from projections.catalog import ALL
 from projections.filters import RunFilters
 from projections.paging import Page
 from projections.rebuild import NOTIFY_CHANNEL, rebuild
-from projections.runs import list_runs
+from projections.run_queries import list_runs
 from projections.runtime import Projector
 
 BATCH = 5000

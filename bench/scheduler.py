@@ -48,7 +48,9 @@ from bench._servers import bench_servers
 from commands import pipelines, projects, runs, scheduled_runs
 from commands.context import CommandContext, Principal
 from commands.scheduler import SCHEDULER, slot_key
-from domain.pipeline_definition import PipelineDefinition, StepSpec, TriggerSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
+from domain.trigger_spec import TriggerSpec
 
 CONCURRENCY = 32
 ADMIN = Principal(id="bench", name="bench", project_id=None, scopes=frozenset({"admin"}))

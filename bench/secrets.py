@@ -6,9 +6,10 @@
     the runner's log path with no secrets, and with `--secrets` secrets masked (every value in
     its plain, base64, URL-encoded and JSON-escaped forms and each line of a multi-line one),
     alternated `--rounds` times in the same run; medians in MB/s. Target: masked >= 0.8x plain.
-(b) the runner's own work: the same log fed to the log shipper from memory in 64 KiB reads
-    (no step process, so no waiting on a pipe), without and with masking; medians in MB/s.
-(c) context: the masker alone over the whole log fed in 64 KiB pieces, in MB/s, and its
+(b) the runner's own work: the same log fed to the log shipper from memory in the runner's
+    read size (`READ_BYTES`; no step process, so no waiting on a pipe), without and with
+    masking; medians in MB/s.
+(c) context: the masker alone over the whole log fed in pieces of that size, in MB/s, and its
     set-up for one attempt (compiling the forms of `--secrets` secrets), which (a) leaves out:
     it happens once, before the step starts.
 (d) history export: a run of `--export-events` events whose actor is a person (sealed under
@@ -55,6 +56,8 @@ def main() -> None:
     )
     print(f"    runner CPU      {logs['cpu_ratio']:8.2f}x  (CPU seconds, plain / masked: steadier "
           "than wall time on a shared machine)")  # fmt: skip
+    print(f"    runner CPU      {logs['plain_cpu_ms_per_mb']:8.2f} ms/MB plain, "
+          f"{logs['masked_cpu_ms_per_mb']:.2f} ms/MB masked")  # fmt: skip
     memory_ratio = logs["memory_masked_mb_s"] / logs["memory_plain_mb_s"]
     print("(b) shipper alone, fed from memory")
     print(f"    no masking      {logs['memory_plain_mb_s']:8.1f} MB/s")

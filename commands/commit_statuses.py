@@ -11,7 +11,12 @@ from msgspec import Meta
 from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.outcome import answer
-from domain.commit_status import CommitStatusReport, report_stream_id, step_report_stream_id
+from domain.commit_status import (
+    CHECK_RUN_ID_MAX,
+    CommitStatusReport,
+    report_stream_id,
+    step_report_stream_id,
+)
 from domain.errors import AggregateNotFound
 from domain.limits import INT32_MAX, Key, Reason, Repo, Sha, Url
 
@@ -30,6 +35,9 @@ class RecordCommitStatusAttempt(msgspec.Struct, frozen=True, kw_only=True):
     target_url: Url
     step: Key | None = None
     """A step's own report (a pipeline with `step_statuses`); None: the run's."""
+    check_run_id: Annotated[int, Meta(ge=1, le=CHECK_RUN_ID_MAX)] | None = None
+    """The id of the check run this request created (GitHub's 201), recorded before the
+    attempt; None: no check run was created by it."""
 
 
 async def record_commit_status_attempt(
@@ -53,6 +61,8 @@ async def record_commit_status_attempt(
             at=context.at,
             step=command.step,
         )
+    if command.check_run_id is not None:
+        report.check_run_created(command.check_run_id, at=context.at)
     report.attempted(
         state=command.state,
         attempt=command.attempt,

@@ -21,9 +21,10 @@ from domain.environment import (
 )
 from domain.errors import AggregateNotFound
 from domain.limits import ITEMS_MAX, EnvironmentName, Glob, Key
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.project import Project
 from domain.run_values import Gate, StepPlan
+from domain.step_spec import StepSpec
 
 
 class ConfigureEnvironment(msgspec.Struct, frozen=True, kw_only=True):

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 
 from domain.errors import InvalidValue
-from domain.pipeline_definition import PipelineDefinition, TriggerSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.trigger_spec import TriggerSpec
 
 ALIASES = {
     "@yearly": "0 0 1 1 *",

@@ -47,8 +47,8 @@ from commands.scheduled_runs import (
     slot_key,
 )
 from domain.errors import DomainError
-from domain.pipeline_definition import TriggerSpec
 from domain.schedule_skip import SKIPPED_MAX
+from domain.trigger_spec import TriggerSpec
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 
 from commands.bus import CommandResult, Dependencies
-from commands.context import CommandContext
+from commands.context import CommandContext, Principal
 from commands.outcome import SecretShown, answer, with_secret
 from domain.errors import IllegalTransition, InvalidValue
 from domain.limits import SECRET_MAX, GraceS, Name, Reason, Secret
@@ -42,6 +42,22 @@ class DisableWebhookSource(msgspec.Struct, frozen=True, kw_only=True):
 class EnableWebhookSource(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
     source_id: UUID
+
+
+class RetireWebhookSecret(msgspec.Struct, frozen=True, kw_only=True):
+    """The secret a rotation replaced, its grace period over: deleted, and recorded why."""
+
+    retry_on_conflict: ClassVar[bool] = True
+    source_id: UUID
+
+
+SECRET_SWEEPER = Principal(
+    id="system:webhook-secret-sweeper",
+    name="webhook-secret-sweeper",
+    project_id=None,
+    scopes=frozenset({"admin"}),
+)
+"""Who the sweeper's retirements act as (adapters/webhooks/secret_expiry.py)."""
 
 
 def _secret(given: str | None, deps: Dependencies) -> tuple[str, bool]:
@@ -78,10 +94,13 @@ async def rotate_webhook_secret(
     source = await deps.repository.get(WebhookSource, command.source_id)
     context.principal.require_on("admin", source, source.project_id)
     secret, generated = _secret(command.secret, deps)
-    source.rotate_secret(
+    retired = source.rotate_secret(
         await deps.sealer.seal(secret), grace=timedelta(seconds=command.grace_s), at=context.at
     )
     appended = await deps.repository.save(source, metadata=context.metadata())
+    if retired is not None:
+        # After the event: until it is saved, the older secret may still be accepted.
+        await deps.sealer.forget(retired)
     return with_secret(source, appended, secret if generated else None)
 
 
@@ -103,9 +122,22 @@ async def enable_webhook_source(
     return answer(source, await deps.repository.save(source, metadata=context.metadata()))
 
 
+async def retire_webhook_secret(
+    command: RetireWebhookSecret, context: CommandContext, deps: Dependencies
+) -> CommandResult:
+    source = await deps.repository.get(WebhookSource, command.source_id)
+    context.principal.require_on("admin", source, source.project_id)
+    sealed = source.retire_previous_secret(at=context.at)
+    # Before the event: past its grace nothing accepts the secret any more, and a save that
+    # fails is retried by the next sweep (forgetting twice is harmless).
+    await deps.sealer.forget(sealed)
+    return answer(source, await deps.repository.save(source, metadata=context.metadata()))
+
+
 HANDLERS = {
     RegisterWebhookSource: register_webhook_source,
     RotateWebhookSecret: rotate_webhook_secret,
     DisableWebhookSource: disable_webhook_source,
     EnableWebhookSource: enable_webhook_source,
+    RetireWebhookSecret: retire_webhook_secret,
 }

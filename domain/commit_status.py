@@ -3,7 +3,8 @@
 One stream per run (`report_stream_id`), and one per step of a pipeline with `step_statuses`
 (`step_report_stream_id`). Each HTTP request to GitHub's or GitLab's commit
 status API is an event, with the state reported and the host's answer (its HTTP status, or
-the error when none came), so an auditor sees every report, failed ones included.
+the error when none came), so an auditor sees every report, failed ones included. A report
+to GitHub as a check run also records the check run's id once GitHub created it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ Host = Literal["github", "gitlab"]
 HOSTS: tuple[str, ...] = get_args(Host)
 RunState = Literal["queued", "running", "success", "failure", "cancelled"]
 RUN_STATES: tuple[str, ...] = get_args(RunState)
+CHECK_RUN_ID_MAX = 2**63 - 1
+"""GitHub's ids are 64-bit integers."""
 _NAMESPACE = UUID("6f1c0b3e-8a51-4d6e-9a55-2f0c7f1b2d40")
 
 
@@ -70,6 +73,16 @@ class CommitStatusReport(Aggregate):
             if self.http_status is not None and 200 <= self.http_status < 300:
                 aggregate.reported = self.state
 
+    class CheckRunCreated(Event):
+        """GitHub created the report's check run: its id (a provider identifier, no secret),
+        so that later reports, after a restart too, update that check run."""
+
+        event_type: ClassVar[str] = "CommitStatusCheckRunCreated"
+        check_run_id: int
+
+        def apply(self, aggregate: CommitStatusReport) -> None:
+            aggregate.check_run_id = self.check_run_id
+
     def __init__(
         self, run_id: UUID, project_id: UUID, host: Host, repo: str, sha: str, step: str | None
     ) -> None:
@@ -77,6 +90,7 @@ class CommitStatusReport(Aggregate):
         self.host, self.repo, self.sha = host, repo, sha
         self.attempts = 0
         self.reported: str | None = None
+        self.check_run_id: int | None = None
 
     @classmethod
     def open(
@@ -110,6 +124,15 @@ class CommitStatusReport(Aggregate):
             repo=repo,
             sha=sha,
         )
+
+    def check_run_created(self, check_run_id: int, *, at: datetime) -> None:
+        require_aware(at)
+        if self.host != "github":
+            raise InvalidValue("check_run_id", "only for a report to GitHub")
+        if not 1 <= check_run_id <= CHECK_RUN_ID_MAX:
+            raise InvalidValue("check_run_id", f"1 to {CHECK_RUN_ID_MAX}")
+        if check_run_id != self.check_run_id:
+            self.trigger_event(self.CheckRunCreated, check_run_id=check_run_id, timestamp=at)
 
     def attempted(
         self,

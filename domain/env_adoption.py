@@ -15,7 +15,8 @@ import msgspec
 
 from domain.credentials import credential_kind
 from domain.errors import InvalidValue
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
 
 
 class Adoption(msgspec.Struct, frozen=True, kw_only=True):

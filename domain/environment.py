@@ -21,8 +21,8 @@ from domain.approval_spec import APPROVERS_MAX, check_approvers, check_environme
 from domain.approver_group import groups_in
 from domain.errors import InvalidValue
 from domain.moments import require_aware
-from domain.pipeline_definition import TriggerSpec
 from domain.run_values import Gate
+from domain.trigger_spec import TriggerSpec
 
 ENVIRONMENT_NAMESPACE = UUID("3c0e7f4a-5d8b-5e21-a9f6-7b2d1c4e8a90")
 """Fixed forever: an environment's id is derived from it, its project and its name."""

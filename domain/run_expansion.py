@@ -9,8 +9,9 @@ import msgspec
 
 from domain.jenkins_spec import JENKINS_LABEL
 from domain.matrix import Combination, expand, instance_label, instance_name, value_text
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.run_values import StepPlan
+from domain.step_spec import StepSpec
 
 DEFAULT_STEP_LABELS = ("linux",)
 """A step's `labels` when it names none (StepSpec's default)."""

@@ -31,7 +31,7 @@ from domain.limits import (
     bounded_json,
     clean,
 )
-from domain.pipeline_definition import ParameterSpec
+from domain.parameter_spec import ParameterSpec
 from domain.trigger_schedule import check_scheduled
 
 E = TypeVar("E", bound=StrEnum)

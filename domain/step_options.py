@@ -37,7 +37,7 @@ class CheckoutSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class StepSpec(Protocol):
-    """The fields of a pipeline step these checks read (domain.pipeline_definition.StepSpec)."""
+    """The fields of a pipeline step these checks read (domain.step_spec.StepSpec)."""
 
     @property
     def name(self) -> str: ...

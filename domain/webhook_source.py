@@ -21,6 +21,7 @@ REASON_MAX = 1000
 ROTATION_GRACE = timedelta(hours=24)
 """The usual grace period for a rotated secret; the caller chooses."""
 ROTATION_GRACE_MAX = timedelta(seconds=GRACE_MAX_S)
+RetireReason = Literal["grace_period_over", "rotated_again"]
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
@@ -35,10 +36,11 @@ class WebhookSource(Aggregate):
     Events are kept forever, so a secret only ever reaches the domain sealed: `sealed_secret`
     is opaque ciphertext made by the command side's port, never the secret in clear.
     A rotation keeps the previous secret valid until `previous_valid_until`, so senders can
-    be updated. Only the immediately previous secret is kept: rotating again ends the older
-    one's grace at once, so stacking rotations never keeps a leaked secret alive. A disabled
-    source may rotate its secret (what one does after a leak, before enabling it again) but
-    accepts no secret until enabled.
+    be updated; once that is past, the previous secret is retired (its kept value deleted).
+    Only the immediately previous secret is kept: rotating again retires the older one at
+    once, so stacking rotations never keeps a leaked secret alive. A disabled source may
+    rotate its secret (what one does after a leak, before enabling it again) but accepts no
+    secret until enabled.
     """
 
     stream_type = "webhook_source"
@@ -63,6 +65,18 @@ class WebhookSource(Aggregate):
             aggregate.sealed_secret = self.sealed_secret
             aggregate.previous_sealed_secret = self.previous_sealed_secret
             aggregate.previous_valid_until = self.previous_valid_until
+
+    class PreviousSecretRetired(Event):
+        """The secret a rotation replaced is accepted no more and its kept value was deleted;
+        `sealed_secret` is the reference the rotation recorded, `reason` why it went."""
+
+        event_type: ClassVar[str] = "WebhookPreviousSecretRetired"
+        sealed_secret: str
+        reason: RetireReason
+
+        def apply(self, aggregate: WebhookSource) -> None:
+            aggregate.previous_sealed_secret = None
+            aggregate.previous_valid_until = None
 
     class Disabled(Event):
         event_type: ClassVar[str] = "WebhookSourceDisabled"
@@ -114,14 +128,21 @@ class WebhookSource(Aggregate):
 
     def rotate_secret(
         self, sealed_secret: str, *, grace: timedelta = ROTATION_GRACE, at: datetime
-    ) -> None:
-        """Replace the secret; the current one stays valid for `grace` (zero: cut over now)."""
+    ) -> str | None:
+        """Replace the secret; the current one stays valid for `grace` (zero: cut over now).
+        The secret before it, if still kept, is retired first: its reference, to delete."""
         require_aware(at)
         sealed_secret = _valid_sealed(sealed_secret)
         if sealed_secret == self.sealed_secret:
             raise InvalidValue("sealed_secret", "must differ from the current secret")
         if not timedelta(0) <= grace <= ROTATION_GRACE_MAX:
             raise InvalidValue("grace", f"between 0 and {ROTATION_GRACE_MAX}")
+        retired, until = self.previous_sealed_secret, self.previous_valid_until
+        if retired is not None and until is not None:
+            reason = "grace_period_over" if at >= until else "rotated_again"
+            self.trigger_event(
+                self.PreviousSecretRetired, sealed_secret=retired, reason=reason, timestamp=at
+            )
         self.trigger_event(
             self.SecretRotated,
             sealed_secret=sealed_secret,
@@ -129,6 +150,24 @@ class WebhookSource(Aggregate):
             previous_valid_until=at + grace,
             timestamp=at,
         )
+        return retired
+
+    def retire_previous_secret(self, *, at: datetime) -> str:
+        """Record that the secret before the last rotation, its grace period over, goes; the
+        reference to delete its kept value by."""
+        require_aware(at)
+        sealed, until = self.previous_sealed_secret, self.previous_valid_until
+        if sealed is None or until is None:
+            raise IllegalTransition("webhook source", "without a previous secret", "retire")
+        if at < until:
+            raise IllegalTransition("webhook source", "in its rotation's grace period", "retire")
+        self.trigger_event(
+            self.PreviousSecretRetired,
+            sealed_secret=sealed,
+            reason="grace_period_over",
+            timestamp=at,
+        )
+        return sealed
 
     def disable(self, *, reason: str = "", at: datetime) -> None:
         self._require(WebhookSourceStatus.ENABLED, "disable")

@@ -12,8 +12,8 @@ import msgspec
 
 from domain.envelope import EventEnvelope
 from domain.pipeline import PipelineStatus
-from domain.pipeline_definition import TriggerSpec
 from domain.run_values import RunStatus
+from domain.trigger_spec import TriggerSpec
 from projections.degraded import owner_degraded, table_columns, with_degraded
 from projections.filters import PipelineFilters, like_pattern
 from projections.paging import (

@@ -17,8 +17,8 @@ import asyncpg
 import msgspec
 
 from domain.envelope import EventEnvelope
-from domain.pipeline_definition import TriggerSpec
 from domain.trigger_schedule import schedule_key
+from domain.trigger_spec import TriggerSpec
 from projections.rows import ident, occurred_at
 
 DDL = """

@@ -47,6 +47,8 @@ _STATUS = {
     "WebhookSourceDisabled": WebhookSourceStatus.DISABLED,
     "WebhookSourceEnabled": WebhookSourceStatus.ENABLED,
 }
+RETIRED = "WebhookPreviousSecretRetired"
+"""A new event type here: no older event of it exists, so the view needs no rebuild."""
 
 DDL = """
 CREATE TABLE {s}.webhook_sources (
@@ -70,7 +72,7 @@ CREATE INDEX webhook_sources_created ON {s}.webhook_sources (created_at, id);
 class WebhookSourcesProjection:
     name = "webhook_sources"
     version = 1
-    event_types = frozenset({"WebhookSourceRegistered", "WebhookSecretRotated", *_STATUS})
+    event_types = frozenset({"WebhookSourceRegistered", "WebhookSecretRotated", *_STATUS, RETIRED})
 
     def ddl(self, schema: str) -> str:
         return DDL.format(s=ident(schema))
@@ -108,6 +110,8 @@ def _fold(row: Row, event: EventEnvelope) -> None:
         )
     elif event.type == "WebhookSecretRotated":
         row.update(rotated_at=at, previous_valid_until=d["previous_valid_until"])
+    elif event.type == RETIRED:
+        row.update(previous_valid_until=None)
     elif status := _STATUS.get(event.type):
         row.update(status=status, disabled_reason=d.get("reason", ""))
     row["updated_at"] = at
@@ -144,3 +148,16 @@ async def get_webhook_source(
 
 
 _DEGRADED_ROW = with_degraded(stream_degraded(WebhookSourcesProjection.name))
+
+
+async def previous_secrets_due(
+    conn: asyncpg.Connection | asyncpg.Pool, schema: str, now: datetime, limit: int = 500
+) -> list[UUID]:
+    """Sources whose previous secret's grace period is over at `now` (not retired yet)."""
+    rows = await conn.fetch(
+        f"SELECT id FROM {ident(schema)}.webhook_sources WHERE previous_valid_until <= $1 "
+        "ORDER BY previous_valid_until LIMIT $2",
+        now,
+        limit,
+    )
+    return [row["id"] for row in rows]

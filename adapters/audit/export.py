@@ -14,7 +14,8 @@ import asyncpg
 import msgspec
 
 from adapters.audit.reads import FeedFilters, batches, feed_reader
-from adapters.platform.settings import Settings, resolve_cipher_key
+from adapters.platform.cipher_key import resolve_cipher_key
+from adapters.platform.settings import Settings
 from adapters.store.personal import reveal
 from adapters.store.personal.keys import SubjectKeys
 from adapters.store.reader import head as head_position

@@ -13,9 +13,10 @@ from typing import Literal
 import asyncpg
 
 from adapters.bootstrap.view_quarantines import ViewQuarantines
+from adapters.platform.cipher_key import resolve_cipher_key
 from adapters.platform.secrets import SecretBox
 from adapters.platform.services import RandomSecrets, Services
-from adapters.platform.settings import Settings, resolve_cipher_key
+from adapters.platform.settings import Settings
 from adapters.secrets import vault
 from adapters.secrets.kept import KeptSecrets
 from adapters.secrets.values import PgSecretValues
@@ -26,6 +27,7 @@ from adapters.store.personal import reveal
 from adapters.store.personal.keys import PgDataSubjects, SubjectKeys
 from adapters.store.personal.sealer import Sealer
 from adapters.store.pool import open_pool
+from adapters.store.tail_reads import TailReads
 from adapters.streaming.nats import RECONNECT_WAIT_S, NatsConnection
 from adapters.telemetry.observer import TelemetryObserver
 from adapters.webhooks.limits import MAX_EVENT_BYTES as MAX_DELIVERY_EVENT_BYTES
@@ -107,7 +109,7 @@ async def open_services(
         pool_size=pool_size,
         sealer=Sealer(subject_keys),
     ) as store:
-        repository = CachingRepository(store, registry)
+        repository = CachingRepository(store, registry, tails=TailReads(store.pool))
         box = KeptSecrets(store.pool, instance_key, SecretBox(cipher_key))
         bus = CommandBus(
             HANDLERS,

@@ -31,6 +31,7 @@ from adapters.streaming.jobs import ensure_jobs_stream
 from adapters.streaming.relay import Relay, RelayConfig
 from adapters.webhooks.intake import BATCH as INTAKE_BATCH
 from adapters.webhooks.intake import IntakeProcess
+from adapters.webhooks.secret_expiry import SecretSweeper
 from projections.catalog import ALL
 from projections.projection import Projection
 from projections.runtime import Projector
@@ -168,6 +169,8 @@ async def _dispatch(
                 every_s=settings.artifact_sweep_interval_s,
             )
             group.create_task(artifact_sweeper.run(stop), name="artifact-sweeper")
+            secret_sweeper = SecretSweeper(services.bus.dispatch, resources.pool)
+            group.create_task(secret_sweeper.run(stop), name="webhook-secret-sweeper")
 
 
 async def _schedule(

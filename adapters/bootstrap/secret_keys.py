@@ -7,8 +7,9 @@ import base64
 import binascii
 from collections.abc import Callable
 
+from adapters.platform.cipher_key import resolve_cipher_key
 from adapters.platform.embedded import embedded_servers
-from adapters.platform.settings import Settings, resolve_cipher_key
+from adapters.platform.settings import Settings
 from adapters.secrets.rotation import Restored, Rewrapped, restore_sealed, rotate_instance_key
 from adapters.store.pool import open_pool
 

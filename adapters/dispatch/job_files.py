@@ -7,8 +7,9 @@ after it starts from the workspaces of the steps that one waited for, as if it n
 from __future__ import annotations
 
 from adapters.streaming.jobs import JobCache, JobFiles
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.run import Run
+from domain.step_spec import StepSpec
 
 BRANCH_REF = "refs/heads/"
 

@@ -24,13 +24,14 @@ from adapters.streaming.jobs import (
 )
 from commands.ports import Repository
 from domain.pipeline import Pipeline
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.run import Run
 from domain.run_context import context_env, needed_outputs, trigger_facts
 from domain.run_dispatch import job_id_for
 from domain.run_expansion import matrix_env, with_matrix
 from domain.run_values import StepPlan
 from domain.step_options import checkout_of
+from domain.step_spec import StepSpec
 from domain.templates import Reference, context_lookup, render
 
 Lookup = Callable[[Reference], str | None]

@@ -13,7 +13,7 @@ from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.plugins import OpenAPISchemaPlugin
 
 from domain.limits import GLOB_MAX, ITEMS_MAX
-from domain.pipeline_definition import EVENT_KINDS, TriggerSource, TriggerSpec
+from domain.trigger_spec import EVENT_KINDS, TriggerSource, TriggerSpec
 
 _EVENTS = (
     "Which deliveries start the pipeline (empty: any). From GitHub, GitLab and Jenkins "

@@ -13,7 +13,9 @@ from adapters.platform.services import Services
 from commands.context import CommandContext, Principal
 from commands.pipelines import CreatePipeline
 from commands.projects import CreateProject
-from domain.pipeline_definition import ParameterSpec, PipelineDefinition, StepSpec
+from domain.parameter_spec import ParameterSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
 
 EXAMPLE_NAME = "example"
 ACTOR = "flowledger up"

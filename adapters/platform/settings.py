@@ -1,33 +1,40 @@
-"""Typed process settings read from FLOWLEDGER_* variables layered over optional dotenv files."""
+"""Typed process settings read from FLOWLEDGER_* variables layered over optional dotenv files.
+
+Each concern's variables have their rules beside it: `server_settings`, `work_settings`,
+`telemetry_settings`, `runner_settings`, `outbound_settings` and `secret_settings`.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import ipaddress
-import logging
 import os
-import re
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
+
+from adapters.platform.dotenv import parse_dotenv
+from adapters.platform.outbound_settings import OUTBOUND_SETTINGS
+from adapters.platform.runner_settings import RUNNER_SETTINGS
+from adapters.platform.secret_settings import SECRET_FIELDS, SECRET_SETTINGS
+from adapters.platform.server_settings import SERVER_SETTINGS
+from adapters.platform.setting_values import Parse, redact
+from adapters.platform.telemetry_settings import TELEMETRY_SETTINGS
+from adapters.platform.work_settings import WORK_SETTINGS
 
 PREFIX = "FLOWLEDGER_"
 # Lowest precedence first; the real environment beats all of them.
 DOTENV_FILES = (".env.default", ".env", ".env.local")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_DATA_DIR = ".flowledger"  # relative to the working directory
-CIPHER_KEY_FILE = "cipher.key"
-JWT_SECRET_MIN = 32
-CIPHER_KEY_BYTES = 32  # AES-256: what adapters.platform.secrets.SecretBox accepts
-SECRET_FIELDS = frozenset({"jwt_secret", "cipher_key", "api_key", "runner_token"})
-"""Never echoed in an error message, not even in part."""
-
-log = logging.getLogger(__name__)
+_PARSERS: dict[str, Parse] = {
+    **SERVER_SETTINGS,
+    **WORK_SETTINGS,
+    **TELEMETRY_SETTINGS,
+    **RUNNER_SETTINGS,
+    **OUTBOUND_SETTINGS,
+    **SECRET_SETTINGS,
+}
+"""Each field's rule; the variables are read, and their problems listed, in field order."""
 
 
 class SettingsError(ValueError):
@@ -173,6 +180,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     caller's own last write (made in the last 10 s) before answering anyway; 0: no wait."""
     scheduler_batch_size: int = 250
     """Due slots a scheduler fires with one command (one read of their pipelines, one append)."""
+    runner_mirror_max_age_s: int = 14 * 86400
+    """A runner removes its mirror of a repository no step checked out for this long."""
+    runner_mirror_max_bytes: int = 20 * 2**30
+    """Past this total a runner removes its least recently used repository mirrors; 0: no cap."""
+    runner_mirror_prune_every_s: int = 3600
+    """How often a runner looks for mirrors to remove (and once when it starts)."""
 
     def __repr__(self) -> str:
         # Settings end up in logs and tracebacks; the secrets must not.
@@ -202,7 +215,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     values.update((k, (v, "")) for k, v in environ.items())
 
     fields: dict[str, Any] = {}
-    for field, parse in _PARSERS.items():
+    for field in Settings.__struct_fields__:
+        parse = _PARSERS[field]
         var = PREFIX + field.upper()
         raw, origin = values.get(var, ("", ""))
         if not raw.strip():
@@ -210,328 +224,9 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         try:
             fields[field] = parse(raw.strip(), cwd)
         except ValueError as exc:
-            shown = "<redacted>" if field in SECRET_FIELDS else repr(_redact(raw))
+            shown = "<redacted>" if field in SECRET_FIELDS else repr(redact(raw))
             problems.append(f"{var}={shown}: {exc}{origin}")
     if problems:
         raise SettingsError(problems)
     fields.setdefault("data_dir", cwd / DEFAULT_DATA_DIR)
     return Settings(**fields)
-
-
-def parse_dotenv(text: str, source: str, problems: list[str]) -> list[tuple[str, str]]:
-    """Parse KEY=VALUE lines (optional `export `, # comments, '…' literal, "…" with escapes)."""
-    pairs = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        match = _LINE.match(line)
-        if match is None:
-            if line.strip() and not line.lstrip().startswith("#"):
-                problems.append(f"{source}:{lineno}: expected KEY=VALUE, got {line.strip()!r}")
-            continue
-        key, rest = match.group(1), match.group(2).strip()
-        if rest[:1] in ("'", '"'):
-            quoted = _QUOTED[rest[0]].match(rest)
-            if quoted is None:
-                problems.append(f"{source}:{lineno}: unterminated quote in value of {key}")
-                continue
-            value = quoted.group(1)
-            if rest[0] == '"':
-                value = _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), value)
-        else:
-            value = re.split(r"\s#", rest, maxsplit=1)[0].strip()
-        pairs.append((key, value))
-    return pairs
-
-
-_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=(.*)$")
-_QUOTED = {
-    "'": re.compile(r"^'([^']*)'\s*(?:#.*)?$"),
-    '"': re.compile(r'^"((?:[^"\\]|\\.)*)"\s*(?:#.*)?$'),
-}
-_ESCAPE = re.compile(r"\\(.)")
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
-
-
-_RATE_LIMIT = "expected a non-negative integer of requests per minute (0 disables the limit)"
-_POOL_SIZE = "expected 3 to 1000 connections"
-
-
-def _redact(value: str) -> str:
-    # A rejected URL may still carry a real password; keep it out of error logs.
-    return re.sub(r"(://[^:/@,]*:)[^@/,]*@", r"\1***@", value)
-
-
-def _database_url(raw: str, _cwd: Path) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise ValueError("expected a postgres:// or postgresql:// URL")
-    return raw
-
-
-def _nats_url(raw: str, _cwd: Path) -> str:
-    urls = [u.strip() for u in raw.split(",")]
-    for url in urls:
-        parts = urlsplit(url)
-        if parts.scheme not in ("nats", "tls") or not parts.hostname:
-            raise ValueError("expected nats://host:port or tls://host:port URLs, comma-separated")
-    return ",".join(urls)
-
-
-def _data_dir(raw: str, cwd: Path) -> Path:
-    return (cwd / Path(raw).expanduser()).resolve()
-
-
-def _host(raw: str, _cwd: Path) -> str:
-    if any(c.isspace() for c in raw):
-        raise ValueError("expected a host name or IP address")
-    return raw
-
-
-def _int_in(low: int, high: int, expectation: str) -> Callable[[str, Path], int]:
-    def parse(raw: str, _cwd: Path) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
-            raise ValueError(expectation)
-        return value
-
-    return parse
-
-
-def _jwt_secret(raw: str, _cwd: Path) -> str:
-    if len(raw) < JWT_SECRET_MIN:
-        raise ValueError(f"expected at least {JWT_SECRET_MIN} characters (HS256 secret)")
-    return raw
-
-
-def _cipher_key(raw: str, _cwd: Path) -> str:
-    try:
-        size = len(base64.b64decode(raw, validate=True))
-    except (binascii.Error, ValueError):
-        size = -1
-    if size != CIPHER_KEY_BYTES:
-        raise ValueError(
-            f"expected the base64 encoding of {CIPHER_KEY_BYTES} random bytes "
-            "(e.g. the output of `openssl rand -base64 32`)"
-        )
-    return raw
-
-
-def _cors_origins(raw: str, _cwd: Path) -> tuple[str, ...]:
-    origins = tuple(o.strip().rstrip("/") for o in raw.split(","))
-    if origins == ("*",):
-        return origins
-    for origin in origins:
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
-            raise ValueError(
-                "expected `*` alone, or comma-separated origins like https://app.example.com"
-            )
-    return origins
-
-
-def _stream_name(raw: str, _cwd: Path) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", raw):
-        raise ValueError("expected 1 to 64 letters, digits, `_` or `-` (a JetStream stream name)")
-    return raw
-
-
-_LIMIT = "expected a positive integer, or -1 for no limit"
-
-
-def _log_level(raw: str, _cwd: Path) -> str:
-    if raw.upper() not in LOG_LEVELS:
-        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
-    return raw.upper()
-
-
-def _one_of(*allowed: str) -> Callable[[str, Path], str]:
-    def parse(raw: str, _cwd: Path) -> str:
-        if raw.lower() not in allowed:
-            raise ValueError(f"expected one of {', '.join(allowed)}")
-        return raw.lower()
-
-    return parse
-
-
-def _ratio(raw: str, _cwd: Path) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise ValueError("expected a number from 0 to 1, e.g. 0.1 to record one trace in ten")
-    return value
-
-
-def _flag(raw: str, _cwd: Path) -> bool:
-    lowered = raw.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected true or false")
-
-
-def _http_url(raw: str, _cwd: Path) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("expected an http:// or https:// URL")
-    return raw
-
-
-def _token(raw: str, _cwd: Path) -> str:
-    if any(c.isspace() for c in raw):
-        raise ValueError("expected an API key token (no spaces)")
-    return raw
-
-
-def _runner_name(raw: str, _cwd: Path) -> str:
-    if len(raw) > 128:
-        raise ValueError("expected at most 128 characters")
-    return raw
-
-
-def _labels(raw: str, _cwd: Path) -> tuple[str, ...]:
-    labels = tuple(dict.fromkeys(label.strip() for label in raw.split(",")))
-    if not all(re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", label) for label in labels):
-        raise ValueError("expected comma-separated labels of letters, digits, '_', '.', ':', '-'")
-    return labels
-
-
-def _env_names(raw: str, _cwd: Path) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
-    if not all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", name) for name in names):
-        raise ValueError("expected comma-separated environment variable names")
-    return names
-
-
-def _allow_list(raw: str, _cwd: Path) -> tuple[str, ...]:
-    entries = tuple(dict.fromkeys(e.strip() for e in raw.split(",") if e.strip()))
-    for entry in entries:
-        try:
-            ipaddress.ip_network(entry, strict=False)
-        except ValueError:
-            if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", entry):
-                raise ValueError(
-                    f"{entry!r}: expected comma-separated host names, addresses or CIDRs"
-                ) from None
-    return entries
-
-
-_PARSERS: dict[str, Callable[[str, Path], Any]] = {
-    "database_url": _database_url,
-    "nats_url": _nats_url,
-    "data_dir": _data_dir,
-    "host": _host,
-    "port": _int_in(1, 65535, "expected an integer port between 1 and 65535"),
-    "max_event_bytes": _int_in(1, 2**31 - 1, "expected a positive integer number of bytes"),
-    "log_level": _log_level,
-    "jwt_secret": _jwt_secret,
-    "cipher_key": _cipher_key,
-    "cors_origins": _cors_origins,
-    "rate_limit_per_key": _int_in(0, 10**9, _RATE_LIMIT),
-    "rate_limit_per_address": _int_in(0, 10**9, _RATE_LIMIT),
-    "max_body_bytes": _int_in(1, 2**31 - 1, "expected a positive integer number of bytes"),
-    "relay_stream": _stream_name,
-    "relay_max_age_s": _int_in(1, 10 * 365 * 86400, "expected a positive number of seconds"),
-    "relay_replicas": _int_in(1, 5, "expected 1 to 5 replicas"),
-    "relay_duplicate_window_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
-    "relay_max_msgs": _int_in(-1, 2**62, _LIMIT),
-    "relay_max_bytes": _int_in(-1, 2**62, _LIMIT),
-    "log_format": _one_of("auto", "json", "console", "text"),
-    "traces_exporter": _one_of("none", "console", "otlp"),
-    "otlp_endpoint": _http_url,
-    "trace_sample_ratio": _ratio,
-    "metrics_enabled": _flag,
-    "probe_port": _int_in(1, 65535, "expected an integer port between 1 and 65535"),
-    "ready_max_lag_s": _int_in(0, 86400, "expected 0 to 86400 seconds"),
-    # At least 3: the event store's group commit holds 2 while it flushes.
-    "api_pool_size": _int_in(3, 1000, _POOL_SIZE),
-    "gateway_pool_size": _int_in(3, 1000, _POOL_SIZE),
-    "intake_pool_size": _int_in(3, 1000, _POOL_SIZE),
-    "dispatcher_pool_size": _int_in(3, 1000, _POOL_SIZE),
-    "dispatch_stream": _stream_name,
-    "dispatch_replicas": _int_in(1, 5, "expected 1 to 5 replicas"),
-    "dispatch_duplicate_window_s": _int_in(1, 7 * 86400, "expected 1 to 604800 seconds"),
-    "runner_heartbeat_interval_s": _int_in(1, 3600, "expected 1 to 3600 seconds"),
-    "runner_lost_after_s": _int_in(2, 86400, "expected 2 to 86400 seconds"),
-    "queue_timeout_s": _int_in(0, 86400, "expected 0 to 86400 seconds"),
-    "scheduler_tick_ms": _int_in(10, 60000, "expected 10 to 60000 milliseconds"),
-    "scheduler_grace_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
-    "scheduler_pool_size": _int_in(3, 1000, _POOL_SIZE),
-    "api_url": _http_url,
-    "api_key": _token,
-    "runner_token": _token,
-    "runner_name": _runner_name,
-    "runner_labels": _labels,
-    "runner_concurrency": _int_in(1, 1000, "expected 1 to 1000 steps at once"),
-    "runner_kill_grace_s": _int_in(0, 3600, "expected 0 to 3600 seconds"),
-    "runner_shutdown_grace_s": _int_in(0, 86400, "expected 0 to 86400 seconds"),
-    "runner_log_chunk_bytes": _int_in(1024, 65536, "expected 1024 to 65536 bytes"),
-    "runner_log_step_bytes": _int_in(1024, 2**31 - 1, "expected at least 1024 bytes"),
-    "runner_work_dir": _data_dir,
-    "runner_masked_env": _env_names,
-    "runner_give_up_after_s": _int_in(1, 86400 * 7, "expected 1 to 604800 seconds"),
-    "outbound_allow": _allow_list,
-    "outbound_retry_for_s": _int_in(0, 7 * 86400, "expected 0 to 604800 seconds"),
-    "outbound_backoff_base_ms": _int_in(1, 3_600_000, "expected 1 to 3600000 ms"),
-    "outbound_backoff_cap_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
-    "outbound_timeout_s": _int_in(1, 300, "expected 1 to 300 seconds"),
-    "outbound_disable_after_parked": _int_in(1, 10_000, "expected 1 to 10000"),
-    "deliverer_pool_size": _int_in(3, 1000, _POOL_SIZE),
-    "github_api_url": _http_url,
-    "gitlab_api_url": _http_url,
-    "public_url": _http_url,
-    "runner_artifact_max_bytes": _int_in(1, 2**40, "expected 1 to 2^40 bytes"),
-    "runner_workspace_keep_failed_s": _int_in(0, 86400 * 30, "expected 0 to 2592000 seconds"),
-    "cache_max_bytes": _int_in(0, 2**50, "expected 0 to 2^50 bytes"),
-    "cache_default_branch": _runner_name,
-    "workspace_retention_days": _int_in(1, 400, "expected 1 to 400 days"),
-    "artifact_sweep_interval_s": _int_in(1, 86400, "expected 1 to 86400 seconds"),
-    "read_your_writes_ms": _int_in(0, 60_000, "expected 0 to 60000 ms (0 turns it off)"),
-    "scheduler_batch_size": _int_in(1, 1000, "expected 1 to 1000 slots"),
-}
-
-
-def resolve_cipher_key(settings: Settings) -> str:
-    """The key sealing webhook secrets: FLOWLEDGER_CIPHER_KEY, else `<data_dir>/cipher.key`.
-
-    Production sets FLOWLEDGER_CIPHER_KEY (the same value in every process). Without it, a
-    key is created once in the data folder, readable by its owner only. Whichever key it is,
-    losing it makes every sealed webhook secret unreadable: events are kept forever.
-    """
-    if settings.cipher_key is not None:
-        return settings.cipher_key
-    path = settings.data_dir / CIPHER_KEY_FILE
-    if not path.exists():
-        _create_key_file(path)
-    raw = path.read_text(encoding="ascii").strip()
-    try:
-        return _cipher_key(raw, path.parent)
-    except ValueError as exc:
-        raise SettingsError([f"{path}: {exc}"]) from None
-
-
-def _create_key_file(path: Path) -> None:
-    from adapters.platform.secrets import SecretBox  # deferred: it loads the cipher library
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written aside, then linked into place: another process starting at the same moment
-    # sees either no file or the whole key, and exactly one key wins.
-    fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=".cipher-", suffix=".tmp")  # 0600
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as file:
-            file.write(SecretBox.generate_key() + "\n")
-        try:
-            os.link(scratch, path)
-        except FileExistsError:
-            return
-    finally:
-        os.unlink(scratch)
-    log.warning(
-        "FLOWLEDGER_CIPHER_KEY is unset: created a cipher key in %s; keep it safe, "
-        "or set FLOWLEDGER_CIPHER_KEY in production",
-        path,
-    )

@@ -99,6 +99,7 @@ async def _from_mirror(
         fetched = await git_mirror.fetch_into_mirror(
             git, git.ok, mirror, spec.url, spec.sha, spec.ref
         )
+        git_mirror.lend(mirror, target)  # before letting go: pruning now keeps the mirror
     note(f"{'fetched into' if fetched else 'found in'} the runner's mirror of the repository")
     await git("init", "-q")
     await git("remote", "add", "origin", spec.url)

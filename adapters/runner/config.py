@@ -48,6 +48,11 @@ class RunnerConfig(msgspec.Struct, frozen=True, kw_only=True):
     """How long a failed run's folders stay on this runner (for debugging)."""
     jenkins_poll_s: float = 1.0
     """How often a jenkins step asks Jenkins about its queue item and console."""
+    mirror_max_age_s: float = 14 * 86400.0
+    """A repository mirror no checkout used this long is removed (mirror_pruning.py)."""
+    mirror_max_bytes: int = 20 * 2**30
+    """Past this total the least recently used mirrors are removed; 0: no cap."""
+    mirror_prune_every_s: float = 3600.0
 
     def masked_values(self, environ: Mapping[str, str]) -> list[str]:
         """The values to mask in a step's output: of `masked_env`, those set in `environ`."""
@@ -78,6 +83,9 @@ class RunnerConfig(msgspec.Struct, frozen=True, kw_only=True):
             "give_up_after_s": float(settings.runner_give_up_after_s),
             "artifact_max_bytes": settings.runner_artifact_max_bytes,
             "workspace_keep_failed_s": float(settings.runner_workspace_keep_failed_s),
+            "mirror_max_age_s": float(settings.runner_mirror_max_age_s),
+            "mirror_max_bytes": settings.runner_mirror_max_bytes,
+            "mirror_prune_every_s": float(settings.runner_mirror_prune_every_s),
         }
         fields.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**fields)  # type: ignore[arg-type]

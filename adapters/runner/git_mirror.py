@@ -6,9 +6,11 @@ fetched with its token, never serve another project's step. A checkout takes the
 lock (an fcntl lock on a file beside it, so concurrent steps on one runner wait for each
 other), fetches the run's sha into the mirror unless it is there (by sha; a server refusing
 that gets its branches and tags fetched), keeps it reachable with a ref (the mirror never
-garbage-collects), and lets go. The step's repository then borrows the mirror's objects
-through `objects/info/alternates` (what `git clone --shared` does) and is made shallow at
-the step's `depth` by writing `.git/shallow`, so it sees the history a `--depth` fetch gives.
+garbage-collects), records the step's repository as a borrower (`<root>/<sha256>.borrowers`,
+see adapters/runner/mirror_pruning.py) and lets go. The step's repository then borrows the
+mirror's objects through `objects/info/alternates` (what `git clone --shared` does) and is
+made shallow at the step's `depth` by writing `.git/shallow`, so it sees the history a
+`--depth` fetch gives.
 
 A workspace that leaves this runner (uploaded for a dependent elsewhere) is made
 self-contained first: `git repack -a -d` copies what it borrows, and the alternates go.
@@ -43,17 +45,55 @@ def mirror_path(root: Path, project: str, url: str) -> Path:
 async def locked(mirror: Path) -> AsyncIterator[None]:
     """The mirror to ourselves: other steps of this runner (any process) wait."""
     mirror.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(mirror.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    while True:
+        fd = try_lock(mirror)
+        if fd is not None:
+            break
+        await asyncio.sleep(LOCK_POLL_S)  # polled, so a cancel is never stuck here
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                await asyncio.sleep(LOCK_POLL_S)  # polled, so a cancel is never stuck here
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def try_lock(mirror: Path) -> int | None:
+    """The mirror's lock (an open descriptor: closing it lets go), or None when another
+    holds it. Pruning removes the lock file with the mirror: a lock taken on a file that is
+    no longer at its path is let go and not counted."""
+    path = mirror.with_suffix(".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.fstat(fd).st_ino == os.stat(path).st_ino:
+            return fd
+    except (BlockingIOError, FileNotFoundError):
+        pass
+    os.close(fd)
+    return None
+
+
+def lend(mirror: Path, repo: Path) -> None:
+    """Record (the mirror held locked) that `repo` borrows the mirror's objects from now on,
+    and mark the mirror used: pruning keeps a mirror while a repository borrows from it."""
+    borrowers = mirror.with_suffix(".borrowers")
+    borrowers.mkdir(exist_ok=True)
+    digest = hashlib.sha256(str(repo).encode()).hexdigest()[:32]
+    (borrowers / digest).write_text(str(repo))
+    os.utime(mirror)
+
+
+def lend_copies(folder: Path) -> int:
+    """Record as borrowers the repositories under `folder` (a copied workspace) that borrow
+    a mirror's objects; how many."""
+    count = 0
+    for alternates in folder.rglob(".git/objects/info/alternates"):
+        with contextlib.suppress(OSError):  # not one of a mirror's: nothing to record
+            objects = Path(alternates.read_text().strip())
+            mirror = objects.parent
+            if objects.name == "objects" and mirror.with_suffix(".borrowers").is_dir():
+                lend(mirror, alternates.parents[3])
+                count += 1
+    return count
 
 
 async def fetch_into_mirror(

@@ -20,9 +20,11 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from adapters.runner.api import ApiError, ApiUnavailable, Refused, RunnerApi, Stale
+from adapters.runner.attempt import mirrors_in
 from adapters.runner.config import RunnerConfig
 from adapters.runner.execution import Execution
 from adapters.runner.files.workspaces import Janitor, RunFolders
+from adapters.runner.mirror_pruning import prune_forever
 from adapters.runner.outage import Outage, ServerGone
 from adapters.runner.slots import Slots
 from adapters.streaming.jobs import Job, consumer_name, decode_job, job_subject
@@ -79,6 +81,7 @@ class Runner:
         janitor = Janitor(RunFolders(self.config.work_dir), nc, self.config.events_prefix,
                           self.config.workspace_keep_failed_s)  # fmt: skip
         sweeping = asyncio.create_task(janitor.sweep_forever(stop), name="runner-janitor")
+        pruning = asyncio.create_task(self._prune_mirrors(stop), name="runner-mirror-pruning")
         try:
             await janitor.__aenter__()
             subscriptions = [await self._subscribe(js, label, stop) for label in self.config.labels]
@@ -96,12 +99,22 @@ class Runner:
         finally:
             heartbeat.cancel()
             sweeping.cancel()
+            pruning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruning
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeping
             await janitor.__aexit__()
             await self._deregister(api)
+
+    async def _prune_mirrors(self, stop: asyncio.Event) -> None:
+        config = self.config
+        await prune_forever(
+            mirrors_in(config.work_dir), max_age_s=config.mirror_max_age_s,
+            max_bytes=config.mirror_max_bytes, every_s=config.mirror_prune_every_s, stop=stop,
+        )  # fmt: skip
 
     async def _subscribe(
         self, js: JetStreamContext, label: str, stop: asyncio.Event

@@ -56,12 +56,21 @@ async def restore_sealed(conn: asyncpg.Connection, *, open_key: bytes, wrap_key:
         "SELECT type, data::text AS data FROM events WHERE type = ANY($1::text[])",
         list(SEALED_IN),
     )
+    # A secret retired (its grace period over, or rotated again) was deleted on purpose.
+    retired = set(
+        await conn.fetchval(
+            "SELECT coalesce(array_agg(data->>'sealed_secret'), '{}') FROM events"
+            " WHERE type = 'WebhookPreviousSecretRetired'"
+        )
+    )
     restored = already = unreadable = 0
     for row in rows:
         data = msgspec.json.decode(row["data"])
         for field in SEALED_IN[row["type"]]:
             sealed = data.get(field)
             if not isinstance(sealed, str) or sealed.startswith(kept.REF_PREFIX):
+                continue
+            if sealed in retired:
                 continue
             digest = kept.digest_of(sealed)
             if await conn.fetchval("SELECT 1 FROM kept_secrets WHERE sealed_digest = $1", digest):

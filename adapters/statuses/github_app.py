@@ -136,18 +136,39 @@ class InstallationTokens:
         return str(body["token"])
 
 
-class CheckRuns:
-    """One check run per flowledger run: created at its first report, then updated."""
+Recall = Callable[[UUID, str | None], Awaitable[int | None]]
+"""The check run id recorded for (a run, its step or None), if any."""
 
-    def __init__(self, client: httpx.AsyncClient, tokens: InstallationTokens) -> None:
-        self._client, self._tokens = client, tokens
+
+async def _nothing_recorded(_run_id: UUID, _step: str | None) -> None:
+    return None
+
+
+class CheckRuns:
+    """One check run per flowledger run: created at its first report, then updated.
+
+    The id GitHub gives a created check run is recorded with the attempt
+    (`CommitStatusCheckRunCreated`); a report whose id is not in memory (after a restart)
+    asks `recall` for it, so it updates that check run instead of creating another."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        tokens: InstallationTokens,
+        recall: Recall = _nothing_recorded,
+    ) -> None:
+        self._client, self._tokens, self._recall = client, tokens, recall
         self.ids: dict[tuple[UUID, str | None], int] = {}
-        """(flowledger run, step or None) -> GitHub check run id (kept in memory: after a
-        restart a new check run of the same name is created; GitHub shows a name's newest)."""
+        """(flowledger run, step or None) -> GitHub check run id, as recorded."""
+        self._created: dict[tuple[UUID, str | None], int] = {}
 
     def forget(self, run_id: UUID) -> None:
         for key in [key for key in self.ids if key[0] == run_id]:
             del self.ids[key]
+
+    def created(self, run_id: UUID, step: str | None) -> int | None:
+        """The id of the check run the last report of (run, step) created, once: to record."""
+        return self._created.pop((run_id, step), None)
 
     async def report(
         self,
@@ -171,6 +192,10 @@ class CheckRuns:
         base = f"{app.api_url.rstrip('/')}/repos/{repo_path}/check-runs"
         body = check_run_body(state, details_url, at=datetime.now(UTC))
         existing = self.ids.get((run_id, step))
+        if existing is None:
+            existing = await self._recall(run_id, step)
+            if existing is not None:
+                self.ids[(run_id, step)] = existing
         try:
             if existing is None:
                 external = str(run_id) if step is None else f"{run_id}/{step}"
@@ -183,7 +208,7 @@ class CheckRuns:
         except httpx.HTTPError as error:
             return None, f"{type(error).__name__}: {error}"[:500]
         if existing is None and answer.status_code == 201:
-            self.ids[(run_id, step)] = int(answer.json()["id"])
+            self.ids[(run_id, step)] = self._created[(run_id, step)] = int(answer.json()["id"])
         ok = 200 <= answer.status_code < 300
         return answer.status_code, "" if ok else answer.text[:500]
 

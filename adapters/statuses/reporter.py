@@ -41,6 +41,7 @@ from adapters.streaming.relay.subjects import filter_subject
 from commands.commit_statuses import RecordCommitStatusAttempt
 from commands.context import CommandContext
 from commands.subscriptions import DELIVERER
+from domain.commit_status import CommitStatusReport, report_stream_id, step_report_stream_id
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class Reporter:
         self.stream, self.prefix = stream, prefix
         self.commits: dict[UUID, Commit | None] = {}
         self.chains: dict[UUID, asyncio.Task[None]] = {}
-        self.checks = CheckRuns(client, InstallationTokens(client))
+        self.checks = CheckRuns(client, InstallationTokens(client), self._recorded_check_run)
         """GitHub check runs, for projects that hold a GitHub App's secrets."""
 
     async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
@@ -200,6 +201,15 @@ class Reporter:
             step_statuses=bool(pinned.get("step_statuses")),
         )
 
+    async def _recorded_check_run(self, run_id: UUID, step: str | None) -> int | None:
+        """The check run id the report of (run, step) recorded, from its stream."""
+        stream = report_stream_id(run_id) if step is None else step_report_stream_id(run_id, step)
+        recorded = None
+        for event in await self.store.read_stream(str(stream)):
+            if event.type == CommitStatusReport.CheckRunCreated.event_type:
+                recorded = int(event.data["check_run_id"])
+        return recorded
+
     async def _report(
         self,
         before: asyncio.Task[None] | None,
@@ -224,7 +234,8 @@ class Reporter:
         while True:
             attempt += 1
             status, error = await self._send(commit, state, target_url)
-            await self._record(commit, state, attempt, status, error, target_url)
+            created = self.checks.created(commit.run_id, commit.step)
+            await self._record(commit, state, attempt, status, error, target_url, created)
             retry = status is None or status >= 500 or status in RETRYABLE
             if not retry or (status is None and error.startswith(("no project secret", BAD_KEY))):
                 return
@@ -290,6 +301,7 @@ class Reporter:
         status: int | None,
         error: str,
         target_url: str,
+        check_run_id: int | None = None,
     ) -> None:
         command = RecordCommitStatusAttempt(
             run_id=commit.run_id,
@@ -303,6 +315,7 @@ class Reporter:
             error=error,
             target_url=target_url,
             step=commit.step,
+            check_run_id=check_run_id,
         )
         context = CommandContext(
             principal=DELIVERER,

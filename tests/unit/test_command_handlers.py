@@ -27,11 +27,12 @@ from commands.projects import ArchiveProject, CreateProject, RenameProject
 from commands.runs import CancelRun, ReportStepStatus, TriggerRun
 from commands.webhook_sources import RegisterWebhookSource
 from domain.errors import AggregateNotFound, IllegalTransition
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.project import Project
 from domain.registry import default_registry
 from domain.run import Run
 from domain.run_values import RunStatus
+from domain.step_spec import StepSpec
 
 ADMIN = Principal(id="key:admin", name="alice", project_id=None, scopes=frozenset({"admin"}))
 STEPS = (StepSpec(name="build", run="make"), StepSpec(name="test", run="make test"))

@@ -6,7 +6,8 @@ import pytest
 
 from domain.credentials import credential_kind, shannon_entropy
 from domain.errors import InvalidValue
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
 
 # Built from parts, so no scanner mistakes this file for one holding real tokens.
 LOOKS_LIKE = [

@@ -6,7 +6,8 @@ import pytest
 
 from domain.env_adoption import adopt, credential_keys, plain_values
 from domain.errors import InvalidValue
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
 
 TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 

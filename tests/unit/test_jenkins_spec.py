@@ -8,8 +8,10 @@ import pytest
 
 from domain.errors import InvalidValue
 from domain.jenkins_spec import JENKINS_RESULTS, JenkinsSpec, job_url_path, step_result
-from domain.pipeline_definition import ParameterSpec, PipelineDefinition, StepSpec
+from domain.parameter_spec import ParameterSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.run_expansion import plan_of, runner_labels
+from domain.step_spec import StepSpec
 
 SPEC = {"url": "https://ci.example.com/", "job": "team/deploy", "user": "bot",
         "token_secret": "JENKINS_TOKEN"}  # fmt: skip

@@ -11,10 +11,13 @@ import pytest
 from specs import Spec
 
 from domain.errors import IllegalTransition, InvalidValue, UnknownPipelineVersion
+from domain.parameter_spec import ParameterSpec
 from domain.pipeline import Pipeline, PipelineStatus
-from domain.pipeline_definition import ParameterSpec, PipelineDefinition, StepSpec, TriggerSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.project import Project
 from domain.registry import EventRecord, Registry
+from domain.step_spec import StepSpec
+from domain.trigger_spec import TriggerSpec
 
 ID = UUID("0195f1d0-0000-7000-8000-0000000000a1")
 PROJECT_ID = UUID("0195f1d0-0000-7000-8000-000000000001")

@@ -9,12 +9,10 @@ import msgspec
 import pytest
 
 from domain.errors import InvalidValue
-from domain.pipeline_definition import (
-    ParameterSpec,
-    PipelineDefinition,
-    StepSpec,
-    TriggerSpec,
-)
+from domain.parameter_spec import ParameterSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
+from domain.trigger_spec import TriggerSpec
 
 
 def step(name: str, *needs: str, **fields: Any) -> StepSpec:

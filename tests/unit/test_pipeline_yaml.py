@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from adapters.pipeline_code.diff import definition_diff
 from adapters.pipeline_code.document import canonical
 from adapters.pipeline_code.yaml_text import YamlRefused, load_yaml, path_in
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
 
 PLAIN = (str, int, float, bool, type(None), list, dict, datetime.date, datetime.datetime, bytes)
 

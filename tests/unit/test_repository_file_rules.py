@@ -15,8 +15,9 @@ from adapters.pipeline_code.repository_file import parse
 from commands.pipeline_files import FileRead
 from domain.errors import IllegalTransition, InvalidValue
 from domain.pipeline import Pipeline
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.pipeline_file import FileOrigin, FileProblem, RepositoryFileSpec
+from domain.step_spec import StepSpec
 
 AT = datetime(2026, 5, 1, 12, tzinfo=UTC)
 SPEC = RepositoryFileSpec(path=".flowledger/pipeline.yaml")

@@ -10,9 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import IllegalTransition, InvalidValue
-from domain.pipeline_definition import ParameterSpec, PipelineDefinition, StepSpec
+from domain.parameter_spec import ParameterSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.run import Run
 from domain.run_values import Gate, RunStatus, StepPlan, StepStatus, Trigger, TriggerKind
+from domain.step_spec import StepSpec
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 FIELDS = (

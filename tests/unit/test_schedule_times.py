@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from commands.schedule_times import five_fields, latest_slot, next_fires, next_slot
 from commands.scheduler import due_slot, slot_key
 from domain.errors import InvalidValue
-from domain.pipeline_definition import TriggerSpec
+from domain.trigger_spec import TriggerSpec
 
 GRACE = timedelta(seconds=60)
 

@@ -144,7 +144,7 @@ def test_a_secret_replays_from_its_stored_records() -> None:
 
 
 def test_a_step_declares_secret_names_once_apart_from_env_and_a_valid_environment() -> None:
-    from domain.pipeline_definition import StepSpec
+    from domain.step_spec import StepSpec
 
     StepSpec(name="ok", run="x", secrets=("A", "B"), environment="prod").check("steps[0]")
     bad = [

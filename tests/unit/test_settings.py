@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from adapters.platform.settings import Settings, SettingsError, load_settings, resolve_cipher_key
+from adapters.platform.cipher_key import resolve_cipher_key
+from adapters.platform.outbound_settings import OUTBOUND_SETTINGS
+from adapters.platform.runner_settings import RUNNER_SETTINGS
+from adapters.platform.secret_settings import SECRET_SETTINGS
+from adapters.platform.server_settings import SERVER_SETTINGS
+from adapters.platform.settings import Settings, SettingsError, load_settings
+from adapters.platform.telemetry_settings import TELEMETRY_SETTINGS
+from adapters.platform.work_settings import WORK_SETTINGS
 
 
 def write(path: Path, text: str) -> None:
@@ -311,3 +318,17 @@ def test_invalid_telemetry_value_names_variable_and_expectation(
         load_settings({variable: value}, cwd=tmp_path)
 
     assert str(caught.value).startswith(f"{variable}={value!r}: {expected}")
+
+
+def test_every_setting_has_exactly_one_rule_in_one_concern() -> None:
+    tables = (
+        SERVER_SETTINGS,
+        WORK_SETTINGS,
+        TELEMETRY_SETTINGS,
+        RUNNER_SETTINGS,
+        OUTBOUND_SETTINGS,
+        SECRET_SETTINGS,
+    )
+    named = [field for table in tables for field in table]
+
+    assert sorted(named) == sorted(Settings.__struct_fields__)

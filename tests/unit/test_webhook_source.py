@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -45,6 +46,15 @@ ROTATED = (
 )
 DISABLED = ("WebhookSourceDisabled", {"reason": "leaked", "occurred_at": T1})
 ENABLED = ("WebhookSourceEnabled", {"occurred_at": T2})
+
+
+def doing(act: Callable[[Any], object]) -> Callable[[Any], None]:
+    """`act` on the given source; what it returns (a retired secret) is not a new aggregate."""
+
+    def command(source: Any) -> None:
+        act(source)
+
+    return command
 
 
 def spec() -> Spec[WebhookSource]:
@@ -113,8 +123,12 @@ def test_rotating_again_drops_the_older_secret_at_once() -> None:
     source = (
         spec()
         .given(REGISTERED, ROTATED)
-        .when(lambda s: s.rotate_secret(S3, at=T2))
+        .when(doing(lambda s: s.rotate_secret(S3, at=T2)))
         .then(
+            (
+                "WebhookPreviousSecretRetired",
+                {"sealed_secret": S1, "reason": "rotated_again", "occurred_at": T2},
+            ),
             (
                 "WebhookSecretRotated",
                 {
@@ -123,10 +137,62 @@ def test_rotating_again_drops_the_older_secret_at_once() -> None:
                     "previous_valid_until": T2 + DAY,
                     "occurred_at": T2,
                 },
-            )
+            ),
         )
     )
     assert source.accepted_secrets(T2) == (S3, S2)
+
+
+def test_rotating_after_the_grace_period_retires_the_previous_secret_for_that_reason() -> None:
+    later = T1 + DAY
+    source = spec().given(REGISTERED, ROTATED).when(doing(lambda s: s.rotate_secret(S3, at=later)))
+    assert source.then(
+        (
+            "WebhookPreviousSecretRetired",
+            {"sealed_secret": S1, "reason": "grace_period_over", "occurred_at": later},
+        ),
+        (
+            "WebhookSecretRotated",
+            {
+                "sealed_secret": S3,
+                "previous_sealed_secret": S2,
+                "previous_valid_until": later + DAY,
+                "occurred_at": later,
+            },
+        ),
+    ).accepted_secrets(later) == (S3, S2)
+
+
+def test_the_previous_secret_is_retired_once_its_grace_period_is_over() -> None:
+    at = T1 + DAY
+    source = (
+        spec()
+        .given(REGISTERED, ROTATED)
+        .when(doing(lambda s: s.retire_previous_secret(at=at)))
+        .then(
+            (
+                "WebhookPreviousSecretRetired",
+                {"sealed_secret": S1, "reason": "grace_period_over", "occurred_at": at},
+            )
+        )
+    )
+    assert (source.previous_sealed_secret, source.previous_valid_until) == (None, None)
+    assert source.accepted_secrets(at) == (S2,)
+
+
+@pytest.mark.parametrize(
+    ("given", "at"),
+    [
+        ((REGISTERED, ROTATED), T1 + DAY - timedelta(microseconds=1)),
+        ((REGISTERED,), T2),
+    ],
+)
+def test_a_previous_secret_in_its_grace_period_or_none_at_all_is_not_retired(
+    given: tuple, at: datetime
+) -> None:
+    spec().given(*given).when(doing(lambda s: s.retire_previous_secret(at=at))).then_raises(
+        IllegalTransition
+    )
 
 
 def test_rotating_the_secret_of_a_disabled_source_is_allowed() -> None:

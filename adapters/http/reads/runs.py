@@ -34,7 +34,7 @@ from adapters.http.reads.run_view import RunView, with_artifacts
 from adapters.http.security import Req
 from commands.context import Principal
 from domain.run_values import Provider, RunStatus, StepStatus, TriggerKind
-from projections import logs, runs
+from projections import logs, run_queries, run_rows
 from projections.filters import RunFilters
 from projections.paging import PageResult
 from projections.projection import live_schema
@@ -56,7 +56,7 @@ RUN_FILTERS = [
     text("actor", "who triggered it"),
     choice("provider", [p.value for p in Provider], "external runs mirrored from this provider"),
     *ranges(*RANGES),
-    *paging(runs.RUN_SORTS, "created_at"),
+    *paging(run_queries.RUN_SORTS, "created_at"),
 ]
 RUNS = QuerySpec.of(uuid("pipeline_id"), RUN_FILTERS)
 PIPELINE_RUNS = QuerySpec.of(RUN_FILTERS)
@@ -74,7 +74,7 @@ LOG_VIEWS = (*VIEWS, "logs")
 
 
 class RunPage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    items: list[runs.RunRow]
+    items: list[run_rows.RunRow]
     next_cursor: str | None
     limit: int
     position: int
@@ -132,19 +132,19 @@ def run_filters(query: Query, projects: tuple[UUID, ...] | None, **fixed: Any) -
 
 def runs_reader(
     principal: Principal, query: Query, **fixed: Any
-) -> Callable[[Any], Awaitable[PageResult[runs.RunRow]]]:
+) -> Callable[[Any], Awaitable[PageResult[run_rows.RunRow]]]:
     """The read behind a runs list: the query's filters within the caller's projects."""
     projects = project_ids(project_filter(principal, query.get("project_id")))
     filters = run_filters(query, projects, **fixed)
     page = page_of(query)
-    return lambda conn: runs.list_runs(conn, SCHEMA, filters, page)
+    return lambda conn: run_queries.list_runs(conn, SCHEMA, filters, page)
 
 
 async def visible_run(
     conn: Any, run_id: UUID, projects: tuple[UUID, ...] | None
-) -> runs.RunDetail | None:
+) -> run_rows.RunDetail | None:
     """The run with its steps if the caller may see it; None answers 404."""
-    return visible(await runs.get_run(conn, SCHEMA, run_id), projects)
+    return visible(await run_queries.get_run(conn, SCHEMA, run_id), projects)
 
 
 async def visible_logs(
@@ -191,7 +191,7 @@ async def list_pipeline_runs(request: Req, pipeline_id: FromPath[UUID]) -> Respo
     projects = project_ids(project_filter(request.user, query.get("project_id")))
     list_page = runs_reader(request.user, query, pipeline_id=pipeline_id)
 
-    async def read(conn: Any) -> PageResult[runs.RunRow]:
+    async def read(conn: Any) -> PageResult[run_rows.RunRow]:
         # An empty page would tell that the pipeline exists (or hide that it does not):
         # another project's pipeline and an unknown one are both a 404, as for one pipeline.
         if await visible_pipeline(conn, pipeline_id, projects) is None:
@@ -265,7 +265,7 @@ async def _list(request: Req, query: Query, **fixed: Any) -> Response[RunPage]:
     return await views.page(request, query, VIEWS, RunPage, reader)
 
 
-def _state(run: runs.RunDetail) -> RunState:
+def _state(run: run_rows.RunDetail) -> RunState:
     return RunState(
         id=run.id,
         status=run.status,

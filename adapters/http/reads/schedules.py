@@ -8,8 +8,8 @@ from typing import Any
 import msgspec
 
 from commands.schedule_times import next_fires
-from domain.pipeline_definition import TriggerSpec
 from domain.trigger_schedule import schedule_key
+from domain.trigger_spec import TriggerSpec
 from projections.pipelines import PipelineRow
 
 NEXT_FIRES = 3

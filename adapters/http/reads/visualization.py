@@ -24,7 +24,7 @@ from adapters.visualization.svg import render_svg
 from domain.errors import UnknownPipelineVersion
 from domain.pipeline_definition import PipelineDefinition
 from domain.run_values import RunStatus
-from projections import pipelines, runs
+from projections import pipelines, run_queries
 from projections.projection import live_schema
 from projections.run_rows import RunDetail
 
@@ -143,7 +143,7 @@ async def _read(request: Req, pipeline_id: UUID) -> tuple[int, _Found]:
         run = None
         version = pipeline.current_version if asked is None else asked
         if run_id is not None:
-            run = visible(await runs.get_run(conn, RUN_SCHEMA, run_id), projects)
+            run = visible(await run_queries.get_run(conn, RUN_SCHEMA, run_id), projects)
             if run is None:
                 raise views.not_found("run")
             if run.pipeline_id != pipeline.id:

@@ -26,15 +26,12 @@ from commands.pipelines import (
 )
 from domain.concurrency_spec import ConcurrencySpec
 from domain.errors import InvalidValue
-from domain.limits import ITEMS_MAX, STEPS_MAX, Description, Name
-from domain.pipeline_definition import (
-    ParameterSpec,
-    PipelineDefinition,
-    StepSpec,
-    Tag,
-    TriggerSpec,
-)
+from domain.limits import ITEMS_MAX, STEPS_MAX, Description, Name, Tag
+from domain.parameter_spec import ParameterSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.pipeline_file import RepositoryFileSpec
+from domain.step_spec import StepSpec
+from domain.trigger_spec import TriggerSpec
 
 MAX_VERSION = 2**63 - 1
 

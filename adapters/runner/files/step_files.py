@@ -33,7 +33,7 @@ from adapters.runner.files.packing import (
     unpack,
 )
 from adapters.runner.files.workspaces import RunFolders
-from adapters.runner.git_mirror import make_self_contained
+from adapters.runner.git_mirror import lend_copies, make_self_contained
 from adapters.streaming.jobs import Job, JobFiles
 from adapters.streaming.objects import (
     ARTIFACTS_BUCKET,
@@ -120,6 +120,7 @@ class StepFiles:
         left = self._folders.left_here(run_id, need)
         if left is not None:
             await asyncio.to_thread(copy_folder, left, self.work)
+            await asyncio.to_thread(lend_copies, self.work)  # its checkout borrows too
             return
         key = workspace_key(run_id, need)
         try:

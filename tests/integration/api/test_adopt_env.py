@@ -22,7 +22,8 @@ from commands.context import CommandContext, Principal
 from commands.pipelines import CreatePipeline
 from commands.projects import CreateProject
 from domain.pipeline import Pipeline
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
 from tests.helpers import unique_id
 
 ADMIN = Principal(id="key:admin", name="alice", project_id=None, scopes=frozenset({"admin"}))

@@ -21,7 +21,8 @@ from adapters.platform.secrets import SecretBox
 from adapters.platform.settings import Settings
 from commands import pipelines, projects, runners, runs
 from domain.envelope import EventEnvelope
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
 from projections.logs import LogsProjection
 from projections.pipeline_stats import PipelineStatsProjection
 from projections.pipelines import PipelinesProjection

@@ -22,7 +22,8 @@ from adapters.platform.settings import Settings
 from commands import pipelines, projects, runs
 from commands.context import CommandContext, Principal
 from domain.envelope import EventEnvelope
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
 from projections import quarantine_ops
 from projections.pipelines import PipelinesProjection
 from projections.projects import ProjectsProjection

@@ -8,7 +8,7 @@ import pytest
 import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
-from projections.runs import RUN_SORTS
+from projections.run_queries import RUN_SORTS
 from tests.integration.api.queries_support import (
     every_page,
     finish,

@@ -189,7 +189,7 @@ async def test_a_value_under_another_instance_key_is_not_revealed(
 async def test_an_instance_key_rotation_rewraps_every_value_without_touching_events(
     services: Services, pool: asyncpg.Pool
 ) -> None:
-    from adapters.platform.settings import resolve_cipher_key
+    from adapters.platform.cipher_key import resolve_cipher_key
     from adapters.secrets.rotation import rotate_instance_key
 
     project = await new_project(services)

@@ -13,7 +13,7 @@ from adapters.platform.services import Services
 from adapters.store import NewEvent
 from commands.webhook_intake import Candidate, ReceivedDelivery, WebhookIntake
 from domain.envelope import EventMetadata
-from domain.pipeline_definition import TriggerSpec
+from domain.trigger_spec import TriggerSpec
 from domain.webhook_delivery import WebhookDelivery, delivery_stream_id
 from tests.helpers import unique_id
 from tests.integration.api.queries_support import pipeline, project, report, trigger

@@ -19,7 +19,7 @@ from adapters.platform.secrets import SecretBox
 from adapters.platform.services import Services
 from adapters.platform.settings import Settings
 from commands.runs import LogChunk
-from domain.pipeline_definition import StepSpec
+from domain.step_spec import StepSpec
 from tests.integration.read_models.conftest import Driver
 
 JWT_SECRET = "audit-test-jwt-secret-that-is-long-enough-0123"

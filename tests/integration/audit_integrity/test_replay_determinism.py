@@ -31,12 +31,15 @@ from commands.bus import CommandBus, Dependencies
 from commands.handlers import HANDLERS
 from commands.webhook_intake import Candidate, WebhookIntake
 from domain.errors import DomainError
-from domain.pipeline_definition import PipelineDefinition, StepSpec, TriggerSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.registry import EventRecord, default_registry
 from domain.run import Run
 from domain.run_values import ExternalRef, Provider
+from domain.step_spec import StepSpec
+from domain.trigger_spec import TriggerSpec
 from domain.webhook_delivery import WebhookDelivery, delivery_stream_id
-from projections.runs import RunsProjection, get_run
+from projections.run_queries import get_run
+from projections.runs import RunsProjection
 from tests.integration.read_models.conftest import Driver, apply_in_batches, make_schema
 
 STEPS = (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from adapters.platform.services import Services
 from commands.runs import CancelRun, LogChunk
-from domain.pipeline_definition import StepSpec
+from domain.step_spec import StepSpec
 from tests.integration.audit_integrity.auditing import flowledger
 from tests.integration.read_models.conftest import Driver
 

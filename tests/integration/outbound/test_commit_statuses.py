@@ -22,7 +22,8 @@ from commands.runs import ReportStepStatus, TriggerRun
 from commands.secrets import SetSecret
 from domain.commit_status import report_stream_id
 from domain.envelope import EventMetadata
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
 from domain.webhook_delivery import WebhookDelivery, delivery_stream_id
 from tests.integration.outbound.git_hosts import GitHosts, git_hosts
 from tests.integration.outbound.world import ADMIN, World, eventually

@@ -14,6 +14,7 @@ import pytest
 from adapters.outbound.deliverer import StatusHosts
 from adapters.secrets import vault
 from commands.secrets import SetSecret
+from domain.commit_status import report_stream_id
 from tests.integration.outbound.github_app_host import GitHubApp, github_app, rsa_key
 from tests.integration.outbound.test_commit_statuses import attempts, finish, pipeline, webhook_run
 from tests.integration.outbound.world import World
@@ -77,6 +78,30 @@ async def test_an_app_installation_reports_a_check_run_created_then_updated(worl
         ("success", 200),
     ]
     assert PRIVATE not in repr([e.data for e in tried])
+
+
+async def test_a_restarted_reporter_updates_the_check_run_it_created_before(
+    world: World,
+) -> None:
+    home = await installed(world)
+    ci = await pipeline(world, home)
+    with github_app(GitHubApp(APP_ID, INSTALLATION, PUBLIC)) as app:
+        async with world.deliverer(statuses(app)):
+            run = await webhook_run(world, home, ci, "github", "o/r")
+            await attempts(world, run, 1)
+        # A new deliverer process: nothing of the first one's memory.
+        async with world.deliverer(statuses(app)):
+            await finish(world, run, "succeeded")
+            tried = await attempts(world, run, 3)
+
+    [check] = app.check_runs.values()
+    assert [body["status"] for body in check.bodies] == ["queued", "in_progress", "completed"]
+    assert [e.data["http_status"] for e in tried] == [201, 200, 200]
+    events = await world.services.store.read_stream(str(report_stream_id(run)))
+    recorded = [e.data for e in events if e.type == "CommitStatusCheckRunCreated"]
+    assert recorded == [{"check_run_id": check.id, "occurred_at": recorded[0]["occurred_at"]}]
+    # Recorded before the attempt whose answer gave it.
+    assert [e.type for e in events][1:3] == ["CommitStatusCheckRunCreated", "CommitStatusAttempted"]
 
 
 async def test_a_token_near_its_expiry_is_exchanged_again(world: World) -> None:

@@ -25,7 +25,8 @@ from commands.runners import RecordHeartbeat, RegisterRunner
 from commands.runs import ReportStepStatus, TriggerRun
 from commands.secrets import DeleteSecret, SetSecret
 from domain.notification_channel import EmailChannel, SlackChannel
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
 from tests.integration.outbound.slack import Slack, slack, smtp_server
 from tests.integration.outbound.world import World, eventually, until
 

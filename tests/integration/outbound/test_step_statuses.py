@@ -11,7 +11,8 @@ import pytest
 from commands.pipelines import CreatePipeline
 from commands.secrets import SetSecret
 from domain.commit_status import step_report_stream_id
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
 from tests.integration.outbound.git_hosts import git_hosts
 from tests.integration.outbound.github_app_host import GitHubApp, github_app
 from tests.integration.outbound.test_commit_statuses import (

@@ -26,7 +26,8 @@ from commands import pipelines, projects, runs
 from commands.bus import CommandResult
 from commands.context import CommandContext, Principal
 from domain.envelope import EventEnvelope
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
 from projections.catalog import ALL
 from projections.projection import Projection
 from tests.helpers import unique_id

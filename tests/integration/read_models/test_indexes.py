@@ -18,7 +18,8 @@ import pytest_asyncio
 
 from projections.filters import RunFilters
 from projections.paging import Page
-from projections.runs import RUN_SORTS, RunsProjection, list_runs, list_runs_query
+from projections.run_queries import RUN_SORTS, list_runs, list_runs_query
+from projections.runs import RunsProjection
 from tests.integration.read_models.conftest import make_schema
 
 RUNS = 20_000

@@ -14,7 +14,8 @@ from commands import runs
 from domain.run_values import ExternalRef, Provider
 from projections.filters import RunFilters
 from projections.paging import InvalidQuery, Page
-from projections.runs import RUN_SORTS, RunRow, list_runs
+from projections.run_queries import RUN_SORTS, list_runs
+from projections.run_rows import RunRow
 from tests.integration.read_models.conftest import Driver, Projected
 
 ALL_ROWS = Page(limit=1000)

@@ -11,7 +11,7 @@ from adapters.store import NewEvent
 from commands import runs
 from commands.runs import LogChunk
 from domain.envelope import EventMetadata
-from domain.pipeline_definition import StepSpec
+from domain.step_spec import StepSpec
 from projections.logs import RUN_CHANNEL, LogTruncation, run_logs
 from projections.paging import InvalidQuery
 from projections.pipeline_stats import pipeline_analytics, summary

@@ -8,7 +8,8 @@ from uuid import UUID
 import pytest
 
 from commands import pipelines, runs
-from domain.pipeline_definition import PipelineDefinition, StepSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
 from projections.filters import PipelineFilters
 from projections.paging import InvalidQuery, Page
 from projections.pipelines import (

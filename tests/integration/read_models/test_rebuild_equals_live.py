@@ -17,11 +17,12 @@ import asyncpg
 from commands import runs
 from commands.runs import LogChunk
 from domain.errors import DomainError
-from domain.pipeline_definition import StepSpec, TriggerSpec
 from domain.run import Run
 from domain.run_values import ExternalRef, Provider, RunStatus, StepStatus
+from domain.step_spec import StepSpec
+from domain.trigger_spec import TriggerSpec
 from projections.catalog import ALL
-from projections.runs import get_run
+from projections.run_queries import get_run
 from tests.integration.read_models.conftest import (
     Driver,
     Projected,

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from commands import runs
-from domain.pipeline_definition import StepSpec
 from domain.run_values import ExternalRef, Provider
-from projections.runs import get_run
+from domain.step_spec import StepSpec
+from projections.run_queries import get_run
 from tests.integration.read_models.conftest import Driver, Projected
 
 STEPS = (

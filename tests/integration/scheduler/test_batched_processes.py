@@ -25,7 +25,9 @@ from adapters.platform.secrets import SecretBox
 from adapters.platform.settings import Settings
 from commands import pipelines, projects
 from commands.context import CommandContext, Principal
-from domain.pipeline_definition import PipelineDefinition, StepSpec, TriggerSpec
+from domain.pipeline_definition import PipelineDefinition
+from domain.step_spec import StepSpec
+from domain.trigger_spec import TriggerSpec
 
 ROOT = Path(__file__).resolve().parents[3]
 ADMIN = Principal(id="key:t", name="t", project_id=None, scopes=frozenset({"admin"}))

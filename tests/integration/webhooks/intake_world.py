@@ -21,8 +21,10 @@ from commands.bus import CommandResult
 from commands.context import CommandContext, Principal
 from commands.webhook_intake import Outcome
 from domain.envelope import EventEnvelope, EventMetadata
-from domain.pipeline_definition import PipelineDefinition, StepSpec, TriggerSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.run import Run
+from domain.step_spec import StepSpec
+from domain.trigger_spec import TriggerSpec
 from domain.webhook_delivery import WebhookDelivery, delivery_stream_id
 from projections.pipelines import PipelinesProjection
 from tests.helpers import WEBHOOK_FIXTURES, unique_id

@@ -15,8 +15,8 @@ from adapters.store.personal.reveal import reveal
 from adapters.store.reader import read_after, read_stream_current
 from domain.data_subject import DataSubject, subject_stream_id
 from domain.personal import ERASED
-from domain.pipeline_definition import TriggerSpec
 from domain.run import Run
+from domain.trigger_spec import TriggerSpec
 from domain.webhook_delivery import WebhookDelivery
 from projections.rebuild import rebuild
 from projections.runs import RunsProjection

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from adapters.store.reader import read_stream_current
-from domain.pipeline_definition import TriggerSpec
+from domain.trigger_spec import TriggerSpec
 from tests.integration.webhooks.intake_world import (  # noqa: F401  (the `world` fixture)
     World,
     world_fixture,

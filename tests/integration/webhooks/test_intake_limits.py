@@ -8,7 +8,7 @@ import random
 from uuid import UUID
 
 from domain.limits import ACTOR_MAX, REASON_MAX
-from domain.pipeline_definition import TriggerSpec
+from domain.trigger_spec import TriggerSpec
 from domain.webhook_delivery import WebhookDelivery
 from tests.integration.webhooks.intake_world import (  # noqa: F401  (the `world` fixture)
     World,

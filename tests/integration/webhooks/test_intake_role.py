@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from adapters.http.reads import webhook_deliveries as queries
 from adapters.webhooks.intake import IntakeProcess
-from domain.pipeline_definition import TriggerSpec
+from domain.trigger_spec import TriggerSpec
 from domain.webhook_delivery import WebhookDelivery
 from projections.runtime import Projector
 from projections.webhook_deliveries import WebhookDeliveriesProjection

@@ -20,9 +20,11 @@ from litestar.testing import AsyncTestClient
 
 from adapters.store.reader import read_stream_current
 from commands.pipelines import CreatePipeline
-from domain.pipeline_definition import PipelineDefinition, StepSpec, TriggerSpec
+from domain.pipeline_definition import PipelineDefinition
 from domain.pipeline_file import RepositoryFileSpec
 from domain.run import Run
+from domain.step_spec import StepSpec
+from domain.trigger_spec import TriggerSpec
 from domain.webhook_delivery import delivery_stream_id
 from tests.helpers import WEBHOOK_FIXTURES
 from tests.integration.api.conftest import Keys

@@ -107,3 +107,17 @@ async def test_other_streams_meanwhile_leave_the_batch_as_judged_and_positions_g
     assert [row["status"] for row in second] == ["ok", "ok"]
     positions = [first[0]["last_position"], second[0]["first_position"], second[1]["last_position"]]
     assert positions == [positions[0], positions[0] + 1, positions[0] + 2]
+
+
+async def test_our_stream_among_several_committed_meanwhile_is_a_conflict(two) -> None:
+    # The check under the lock reads every position committed since the judging (0015): ours
+    # may be anywhere among them, here the last of four.
+    ours, others = unique_id("run-"), [unique_id("run-") for _ in range(3)]
+    competing = batch(*((s, 0, None) for s in others), (ours, 0, None))
+    first, second = await racing(
+        two, competing, batch((unique_id("run-"), 0, None), (ours, 0, None))
+    )
+
+    assert [row["status"] for row in first] == ["ok"] * 4
+    assert [row["status"] for row in second] == ["ok", "conflict"]
+    assert second[0]["first_position"] == first[3]["last_position"] + 1
