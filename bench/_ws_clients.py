@@ -4,9 +4,10 @@
     python -m bench._ws_clients --probe NATS_URL SUBJECT EVENTS_SUBJECT
 
 The first connects PER_RUN clients to /ws/runs/{id} for each run (as browsers do: offering
-permessage-deflate) and prints `ready` once all are open; it then reads `START END` (wall-clock
-times) from stdin and at END prints one JSON line: {"cpu_s", "received": [[position, receipt
-time], ...] for receipts in [START, END), "closed"}. The second, the baseline, subscribes to
+permessage-deflate, answering the server's pings but sending none of their own) and prints
+`ready` once all are open; it then reads `START END` (wall-clock times) from stdin and at END
+prints one JSON line: {"cpu_s" (this process's CPU in the window), "received": [[position,
+receipt time], ...] for receipts in [START, END), "closed"}. The second, the baseline, subscribes to
 SUBJECT on NATS and prints {"latencies_ms": [...]} for the messages of the window, whose body
 is the wall-clock time they were published at; it also notes when each relayed event reaches a
 NATS subscriber ({"relayed": [[position, receipt time], ...]}), which splits the end-to-end
@@ -46,6 +47,7 @@ class Tally:
         self.start, self.end = float("inf"), float("-inf")
         self.received: list[tuple[int, float]] = []
         self.closed = 0
+        self.cpu_s = 0.0
 
 
 async def listen(ws: ClientConnection, tally: Tally) -> None:
@@ -68,12 +70,17 @@ async def clients(base: str, runs: list[str], per_run: int) -> Tally:
 
     async def one(url: str) -> ClientConnection:
         async with gate:
-            return await connect(url, open_timeout=60, max_queue=None)
+            # A browser's WebSocket never pings (websockets' own client would, every 20 s: 100
+            # extra frames a second for the gateway to read and answer across 2,000 clients).
+            return await connect(url, open_timeout=60, max_queue=None, ping_interval=None)
 
     sockets = await asyncio.gather(*(one(url) for url in urls))
     listeners = [asyncio.create_task(listen(ws, tally)) for ws in sockets]
     tally.start, tally.end = await window()
+    await asyncio.sleep(max(0.0, tally.start - time.time()))
+    cpu = time.process_time()
     await asyncio.sleep(max(0.0, tally.end - time.time()))
+    tally.cpu_s = time.process_time() - cpu
     for task in listeners:
         task.cancel()
     for ws in sockets:
@@ -114,7 +121,7 @@ def main() -> None:
         return
     base, runs, per_run = sys.argv[1:4]
     tally = asyncio.run(clients(base, runs.split(","), int(per_run)))
-    result = {"cpu_s": time.process_time(), "received": tally.received, "closed": tally.closed}
+    result = {"cpu_s": tally.cpu_s, "received": tally.received, "closed": tally.closed}
     sys.stdout.buffer.write(msgspec.json.encode(result) + b"\n")
 
 

@@ -12,6 +12,9 @@ Reported: the end-to-end latency from the command's HTTP answer to the client's 
 event (p50, p99), messages delivered per second, the gateway's memory per idle connection (RSS
 before and after connecting the clients), and, as the baseline measured in the same run and on
 the same NATS, plain publish-to-subscriber latency between two processes, with the ratios.
+Beside them, the gateway's CPU per delivered message (the figure a loaded machine spoils
+least), how long its event loop's thread waited for a core while runnable (on a shared machine
+a process can be short of CPU while using little of it), and the client processes' CPU.
 """
 
 # ruff: noqa: E402  (the imports after the sys.path fix below)
@@ -203,12 +206,11 @@ async def bench(args: argparse.Namespace, env: dict[str, str], urls: object) -> 
             assert proc.stdin is not None
             proc.stdin.write(window)
             await proc.stdin.drain()
-        cpu0 = _cpu_seconds(gateway_pid)
-        (answered, failures), _ = await asyncio.gather(
+        (answered, failures), _, ((user_s, system_s), waited_s, preempted) = await asyncio.gather(
             drive(api_port, key, run_ids, args.rate, time.time(), end + 2.0),
             publish_probes(env["FLOWLEDGER_NATS_URL"], start, end),
+            _gateway_share(gateway_pid, start, end),
         )
-        cpu1 = _cpu_seconds(gateway_pid)
         outputs = [msgspec.json.decode((await p.communicate())[0]) for p in procs]
         probed = msgspec.json.decode((await probe.communicate())[0])
         await warm.communicate()
@@ -235,13 +237,42 @@ async def bench(args: argparse.Namespace, env: dict[str, str], urls: object) -> 
         "failures": failures,
         "probe": probed["latencies_ms"],
         "rss": (rss_before, rss_after),
-        "gateway_cpu_s": cpu1 - cpu0,
+        "gateway_cpu_s": user_s + system_s,
+        "gateway_system_s": system_s,
+        "gateway_waited_s": waited_s,
+        "gateway_preempted": preempted,
+        "clients_cpu_s": [out["cpu_s"] for out in outputs],
     }
 
 
-def _cpu_seconds(pid: int) -> float:
+async def _gateway_share(
+    pid: int, start: float, end: float
+) -> tuple[tuple[float, float], float, int]:
+    """In the window: the gateway's CPU seconds (user, system), its event loop's seconds spent
+    runnable but waiting for a core (/proc/PID/schedstat), and how often it was preempted."""
+    await asyncio.sleep(max(0.0, start - time.time()))
+    (user0, system0), wait0, preempted0 = _cpu(pid), _waited_seconds(pid), _preempted(pid)
+    await asyncio.sleep(max(0.0, end - time.time()))
+    (user1, system1), wait1, preempted1 = _cpu(pid), _waited_seconds(pid), _preempted(pid)
+    return (user1 - user0, system1 - system0), wait1 - wait0, preempted1 - preempted0
+
+
+def _waited_seconds(pid: int) -> float:
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+
+
+def _preempted(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("nonvoluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    raise RuntimeError("no nonvoluntary_ctxt_switches")
+
+
+def _cpu(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def main() -> None:
@@ -285,6 +316,14 @@ def main() -> None:
         f"messages delivered: {r['delivered'] / args.seconds:,.0f}/s "
         f"(expected ~{r['commands'] * args.per_run / args.seconds:,.0f}/s); "
         f"connections lost: {r['closed']}; gateway CPU {r['gateway_cpu_s'] / args.seconds:.0%}"
+    )
+    delivered = max(r["delivered"], 1)
+    print(
+        f"gateway CPU per delivered message: {r['gateway_cpu_s'] / delivered * 1e6:.0f} µs "
+        f"({r['gateway_system_s'] / delivered * 1e6:.0f} µs of it in the kernel); "
+        f"its loop waited for a core {r['gateway_waited_s'] / args.seconds:.0%} of the window "
+        f"and was preempted {r['gateway_preempted'] / delivered:.2f} times per message; "
+        f"client processes' CPU: {', '.join(f'{c / args.seconds:.0%}' for c in r['clients_cpu_s'])}"
     )
     print(f"{'':<34}{'p50 ms':>9}{'p99 ms':>9}")
     print(f"{'(a) command answer -> client':<34}{p50:>9.1f}{p99:>9.1f}")

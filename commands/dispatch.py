@@ -23,6 +23,7 @@ from commands.runners import MarkRunnerLost
 from commands.runs import ReportStepStatus
 from domain.envelope import EventEnvelope
 from domain.pipeline import Pipeline
+from domain.pipeline_definition import PipelineDefinition
 from domain.run import RUN_ENDS, Run
 from domain.run_dispatch import RUNNER_LOST
 from domain.run_expansion import runner_labels
@@ -141,6 +142,24 @@ def runs_to_wake(
             # an ended run has nothing left to dispatch.
             woken.pop(run_id, None)
     return woken
+
+
+def requested_definition(event_type: str, data: Mapping[str, Any]) -> tuple[UUID, int] | None:
+    """The pinned definition (pipeline id, version) a run was woken with, when its waking
+    event names it: only a `RunRequested` does."""
+    if event_type != "RunRequested":
+        return None
+    return UUID(str(data["pipeline_id"])), int(data["pipeline_version"])
+
+
+def joins_no_group(definition: PipelineDefinition) -> bool:
+    """Whether no run of this definition ever joins a concurrency group, nor any of its steps.
+
+    Such runs may be dispatched side by side. The others are dispatched one at a time in the
+    order they were woken, since a group admits (or, `cancel_in_progress`, supersedes) in the
+    order runs join it.
+    """
+    return definition.concurrency is None and all(s.concurrency is None for s in definition.steps)
 
 
 def stays_gone(event_type: str) -> bool:

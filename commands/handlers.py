@@ -28,6 +28,7 @@ from commands import (
     step_secrets,
     subscriptions,
     system_notices,
+    webhook_batches,
     webhook_deliveries,
     webhook_sources,
 )
@@ -61,4 +62,5 @@ HANDLERS: dict[type, Handler] = {
     **pipeline_files.HANDLERS,
     **approver_groups.HANDLERS,
     **project_settings.HANDLERS,
+    **webhook_batches.HANDLERS,
 }

@@ -135,13 +135,7 @@ class WebhookIntake:
         self, delivery: ReceivedDelivery, outcome: Outcome, *, at: datetime
     ) -> Outcome:
         """Record `outcome` on the delivery's stream (the same outcome again writes nothing)."""
-        command = RecordDeliveryOutcome(
-            delivery=delivery.stream_id,
-            outcome=outcome.outcome,
-            runs=outcome.runs,
-            reason=cut(outcome.reason.strip(), REASON_MAX),  # it quotes the payload
-        )
-        await self._dispatch(command, _context(delivery, ACTOR, at))
+        await self._dispatch(*outcome_record(delivery, outcome, at))
         return outcome
 
     async def decide(self, delivery: ReceivedDelivery, *, at: datetime) -> Outcome:
@@ -173,33 +167,14 @@ class WebhookIntake:
         facts: Push | PullRequest | Custom,
         at: datetime,
     ) -> Outcome:
-        kind = facts.kind
         candidates = await self._candidates(delivery.project_id, position=delivery.position)
-        # Trigger globs match the branch a pull request targets; the run builds its head.
-        match_ref = facts.base_ref if isinstance(facts, PullRequest) else facts.ref
-        chosen = [
-            c for c in candidates if c.active and _matches(c, delivery.source_kind, kind, match_ref)
-        ]
+        chosen = chosen_for(delivery, facts, candidates)
         if not chosen:
-            where = f" on {match_ref}" if match_ref else ""
-            return Outcome(
-                outcome="ignored",
-                reason=f"no active pipeline triggers on {delivery.source_kind} {kind}{where}",
-            )
+            return nothing_chosen(delivery, facts)
         runs: list[UUID] = []
         refused: list[str] = []
-        # Past a limit, what says what to build (repo, ref, sha, pull request, external id,
-        # URL) is refused by the bus and the delivery records why (a cut sha builds something
-        # else); the actor only says who pushed, so it is cut with a marker and the run goes on.
-        actor = cut(facts.actor or delivery.source_kind, ACTOR_MAX)
         for candidate in chosen:
-            context = _context(
-                delivery,
-                actor,
-                at,
-                key=f"intake:{delivery.stream_id}:{candidate.pipeline_id}",
-                person=bool(facts.actor) and facts.actor != delivery.source_kind,
-            )
+            command, context = run_request(delivery, facts, candidate, at)
             version = None
             if isinstance(facts, Push):
                 version = await version_for_push(
@@ -215,27 +190,12 @@ class WebhookIntake:
                     refused.append(f"pipeline {candidate.name} ({candidate.pipeline_id}): "
                                    f"{version.reason}")  # fmt: skip
                     continue
-            command = TriggerRun(
-                pipeline_id=candidate.pipeline_id,
-                pipeline_version=version,
-                kind="webhook",
-                repo=facts.repo or None,
-                ref=facts.ref,
-                sha=facts.sha,
-                pull_request=facts.number if isinstance(facts, PullRequest) else None,
-                event=kind,
-                delivery_id=delivery.delivery_id,
-                provider=delivery.source_kind,
-                clone_url=facts.clone_url,
-                base_ref=facts.base_ref if isinstance(facts, PullRequest) else None,
-            )
+            command = msgspec.structs.replace(command, pipeline_version=version)
             try:
                 runs.append(UUID((await self._dispatch(command, context)).id))
             except _REFUSED as error:
                 refused.append(f"pipeline {candidate.name} ({candidate.pipeline_id}): {error}")
-        if not runs:
-            return Outcome(outcome="failed", reason="; ".join(refused))
-        return Outcome(outcome="triggered", runs=tuple(runs), reason="; ".join(refused))
+        return triggered(runs, refused)
 
     async def _mirror(self, delivery: ReceivedDelivery, facts: Backflow, at: datetime) -> Outcome:
         label = f"{facts.provider.value} run {facts.external_id}"
@@ -316,6 +276,81 @@ class WebhookIntake:
         except AggregateNotFound:
             return False
         return True
+
+
+def chosen_for(
+    delivery: ReceivedDelivery, facts: Push | PullRequest | Custom, candidates: Sequence[Candidate]
+) -> list[Candidate]:
+    """The active candidates whose triggers want this delivery."""
+    # Trigger globs match the branch a pull request targets; the run builds its head.
+    match_ref = facts.base_ref if isinstance(facts, PullRequest) else facts.ref
+    return [
+        c
+        for c in candidates
+        if c.active and _matches(c, delivery.source_kind, facts.kind, match_ref)
+    ]
+
+
+def nothing_chosen(delivery: ReceivedDelivery, facts: Push | PullRequest | Custom) -> Outcome:
+    match_ref = facts.base_ref if isinstance(facts, PullRequest) else facts.ref
+    where = f" on {match_ref}" if match_ref else ""
+    return Outcome(
+        outcome="ignored",
+        reason=f"no active pipeline triggers on {delivery.source_kind} {facts.kind}{where}",
+    )
+
+
+def run_request(
+    delivery: ReceivedDelivery,
+    facts: Push | PullRequest | Custom,
+    candidate: Candidate,
+    at: datetime,
+) -> tuple[TriggerRun, CommandContext]:
+    """The run `candidate` is asked for (its current version), in the context that keys it."""
+    # Past a limit, what says what to build (repo, ref, sha, pull request, external id,
+    # URL) is refused by the bus and the delivery records why (a cut sha builds something
+    # else); the actor only says who pushed, so it is cut with a marker and the run goes on.
+    actor = cut(facts.actor or delivery.source_kind, ACTOR_MAX)
+    context = _context(
+        delivery,
+        actor,
+        at,
+        key=f"intake:{delivery.stream_id}:{candidate.pipeline_id}",
+        person=bool(facts.actor) and facts.actor != delivery.source_kind,
+    )
+    command = TriggerRun(
+        pipeline_id=candidate.pipeline_id,
+        kind="webhook",
+        repo=facts.repo or None,
+        ref=facts.ref,
+        sha=facts.sha,
+        pull_request=facts.number if isinstance(facts, PullRequest) else None,
+        event=facts.kind,
+        delivery_id=delivery.delivery_id,
+        provider=delivery.source_kind,
+        clone_url=facts.clone_url,
+        base_ref=facts.base_ref if isinstance(facts, PullRequest) else None,
+    )
+    return command, context
+
+
+def triggered(runs: Sequence[UUID], refused: Sequence[str]) -> Outcome:
+    if not runs:
+        return Outcome(outcome="failed", reason="; ".join(refused))
+    return Outcome(outcome="triggered", runs=tuple(runs), reason="; ".join(refused))
+
+
+def outcome_record(
+    delivery: ReceivedDelivery, outcome: Outcome, at: datetime
+) -> tuple[RecordDeliveryOutcome, CommandContext]:
+    """`RecordDeliveryOutcome` of `outcome`, in the intake's context for the delivery."""
+    command = RecordDeliveryOutcome(
+        delivery=delivery.stream_id,
+        outcome=outcome.outcome,
+        runs=outcome.runs,
+        reason=cut(outcome.reason.strip(), REASON_MAX),  # it quotes the payload
+    )
+    return command, _context(delivery, ACTOR, at)
 
 
 def _matches(candidate: Candidate, source: str, kind: str, ref: str | None) -> bool:

@@ -2,6 +2,9 @@
 
 One timer per process rather than per connection keeps an idle connection cheap, and sessions
 sharing a credential share its re-check (one read of the key, not one per connection).
+Heartbeats go out in `BEAT_TURNS` turns per period, each connection in its own turn: every one
+still hears one per period, but 2,000 connections no longer get theirs in one burst of sends
+that every live message behind it waited for.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from gateway.config import GatewayConfig
 from gateway.watch import Refused
 
 log = logging.getLogger(__name__)
+
+BEAT_TURNS = 20
+"""Turns per heartbeat period; a connection beats in one of them (the next one, round robin)."""
 
 
 class GoingAway(Exception):
@@ -44,7 +50,10 @@ class Kept(Protocol):
 class Keeper:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
-        self.sessions: set[Kept] = set()
+        self.sessions: dict[Kept, int] = {}
+        """Every open connection, with the turn it beats in."""
+        self._turns: list[set[Kept]] = [set() for _ in range(BEAT_TURNS)]
+        self._next_turn = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._emptied = asyncio.Event()
         """Set while no session is open (each leaves once its close frame is sent)."""
@@ -56,11 +65,16 @@ class Keeper:
                 asyncio.create_task(self._beat_forever(), name="gateway-heartbeats"),
                 asyncio.create_task(self._recheck_forever(), name="gateway-rechecks"),
             ]
-        self.sessions.add(session)
+        if session not in self.sessions:
+            self.sessions[session] = self._next_turn
+            self._turns[self._next_turn].add(session)
+            self._next_turn = (self._next_turn + 1) % BEAT_TURNS
         self._emptied.clear()
 
     def discard(self, session: Kept) -> None:
-        self.sessions.discard(session)
+        turn = self.sessions.pop(session, None)
+        if turn is not None:
+            self._turns[turn].discard(session)
         if not self.sessions:
             self._emptied.set()
 
@@ -80,11 +94,13 @@ class Keeper:
 
     async def _beat_forever(self) -> None:
         loop = asyncio.get_running_loop()
+        turn = 0
         while True:
-            await asyncio.sleep(self.config.heartbeat_s)
+            await asyncio.sleep(self.config.heartbeat_s / BEAT_TURNS)
             now = loop.time()
-            for session in list(self.sessions):
+            for session in list(self._turns[turn]):
                 session.beat(now)
+            turn = (turn + 1) % BEAT_TURNS
 
     async def _recheck_forever(self) -> None:
         while True:

@@ -17,7 +17,7 @@ from adapters.telemetry.metrics import (
     WEBSOCKET_MESSAGES,
     WEBSOCKET_SLOW_CONSUMERS,
 )
-from gateway import codes, events
+from gateway import codes, eager, events
 from gateway.config import GatewayConfig
 from gateway.feed import Feed
 from gateway.keeper import GoingAway, Keeper
@@ -67,9 +67,22 @@ class Session:
             asyncio.get_running_loop().create_future()
         )
         self.sending_since: float | None = None
+        self._idle = False
+        """Set while the stream waits on an empty queue, past its replay."""
+        self._sending: asyncio.Task[None] | None = None
+        """A send started at once that had to wait; the stream lets it finish first."""
 
     def offer(self, position: int, body: str) -> None:
-        """Take a live message; never waits, so one slow client holds up no other."""
+        """Take a live message; never waits, so one slow client holds up no other.
+
+        Sent at once when nothing is ahead of it (the stream waits on an empty queue and no
+        send is under way): a send into a socket with room finishes without waiting, and a
+        turn of the loop per client per message was most of what fan-out cost. A send that
+        has to wait goes on in a task of its own; what comes meanwhile queues behind it.
+        """
+        if self._idle and (self._sending is None or self._sending.done()) and self.queue.empty():
+            self._send_at_once(position, body)
+            return
         try:
             self.queue.put_nowait((position, body))
         except asyncio.QueueFull:
@@ -117,6 +130,23 @@ class Session:
             self.last = position
             WEBSOCKET_MESSAGES.inc()
 
+    async def _deliver_entry(self, position: int, body: str) -> None:
+        if position == HEARTBEAT:
+            await self.send(f'{{"type":"heartbeat","position":{self.last}}}')
+        else:
+            await self.deliver(position, body)
+
+    def _send_at_once(self, position: int, body: str) -> None:
+        if self.ended.done():
+            return
+        try:
+            self._sending = eager.start(self._deliver_entry(position, body))
+        except Exception as error:
+            self._failed(error)
+        else:
+            if self._sending is not None:
+                self._sending.add_done_callback(self._sent)
+
     async def _replay(self, pool: asyncpg.Pool, upto: int) -> None:
         """Send what the watch covers in `(last, upto]`, read from the events table."""
         after, level, target = self.last, self.watch.level, self.watch.target or ""
@@ -140,11 +170,15 @@ class Session:
         if self.last < baseline:
             await self._replay(pool, baseline)
         while True:
+            self._idle = self.queue.empty()
             position, body = await self.queue.get()
-            if position == HEARTBEAT:
-                await self.send(f'{{"type":"heartbeat","position":{self.last}}}')
-            else:
-                await self.deliver(position, body)
+            self._idle = False
+            if self._sending is not None:
+                await asyncio.wait((self._sending,))  # what was sent at once goes first
+                self._sending = None
+                if self.ended.done():  # that send failed
+                    return
+            await self._deliver_entry(position, body)
 
     async def _until_client_leaves(self) -> None:
         while True:
@@ -160,17 +194,26 @@ class Session:
         try:
             return await self.ended
         finally:
+            self._idle = False
+            if self._sending is not None:
+                tasks = (*tasks, self._sending)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled():
-            error = task.exception()
-            if error is not None and not isinstance(error, _CLIENT_GONE):
-                log.warning("gateway: a session failed", exc_info=error)
-            # Anything but a refusal or a slow consumer: nothing left to tell the client.
-            self.end(error if isinstance(error, SlowConsumer | Refused) else None)
+            self._failed(task.exception())
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._failed(task.exception())
+
+    def _failed(self, error: BaseException | None) -> None:
+        if error is not None and not isinstance(error, _CLIENT_GONE):
+            log.warning("gateway: a session failed", exc_info=error)
+        # Anything but a refusal or a slow consumer: nothing left to tell the client.
+        self.end(error if isinstance(error, SlowConsumer | Refused) else None)
 
     async def _close_for(self, why: BaseException | None) -> None:
         if isinstance(why, SlowConsumer):

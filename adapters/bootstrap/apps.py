@@ -9,6 +9,7 @@ from pathlib import Path
 from litestar import Litestar
 
 from adapters import dashboard
+from adapters.bootstrap.heap import startup_heap_frozen
 from adapters.bootstrap.resources import ProcessRole, Resources, open_resources, shared_or_own
 from adapters.http import audit, reads, writes
 from adapters.http.app import Lifespan, create_app
@@ -52,6 +53,7 @@ def api_app(
             _resources("api", settings, database_url, nats_url, shared),
             mcp_running,
             gateway_lifespan,
+            startup_heap_frozen,
         ],
         state={"migrations_dir": migrations_dir, "dashboard_tickets": tickets},
     )

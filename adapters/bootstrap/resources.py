@@ -27,6 +27,7 @@ from adapters.store.personal import reveal
 from adapters.store.personal.keys import PgDataSubjects, SubjectKeys
 from adapters.store.personal.sealer import Sealer
 from adapters.store.pool import open_pool
+from adapters.store.tail_reads import TailReads
 from adapters.streaming.nats import RECONNECT_WAIT_S, NatsConnection
 from adapters.telemetry.observer import TelemetryObserver
 from adapters.webhooks.limits import MAX_EVENT_BYTES as MAX_DELIVERY_EVENT_BYTES
@@ -108,7 +109,7 @@ async def open_services(
         pool_size=pool_size,
         sealer=Sealer(subject_keys),
     ) as store:
-        repository = CachingRepository(store, registry)
+        repository = CachingRepository(store, registry, tails=TailReads(store.pool))
         box = KeptSecrets(store.pool, instance_key, SecretBox(cipher_key))
         bus = CommandBus(
             HANDLERS,

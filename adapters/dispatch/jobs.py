@@ -134,6 +134,10 @@ class JobPublisher:
             headers=publish_headers(job),
         )
 
+    async def definition(self, pipeline_id: UUID, version: int) -> PipelineDefinition:
+        """A pinned definition, read once and kept."""
+        return await self._definition(pipeline_id, version)
+
     async def _definition(self, pipeline_id: UUID, version: int) -> PipelineDefinition:
         key = (pipeline_id, version)
         if key not in self._definitions:

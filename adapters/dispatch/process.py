@@ -4,12 +4,16 @@ It reads run, step and runner events in position order, with its checkpoint in
 `projection_checkpoints` and one owner at a time. It does the I/O (its tables, the commands it
 sends through the bus, NATS); what it decides comes from `commands.dispatch`. Its tables are
 its own memory: which jobs are dispatched and not finished (and who started them), and which
-runners are gone. From a batch it (1) fails `runner_lost` the attempts of runners that are
-gone, (2) asks each woken run to dispatch its ready steps (`DispatchReady` records
-`StepDispatched` on the run: the record comes first) and publishes those jobs at once, and (3)
-publishes every job recorded in the batch that is still waiting and was not sent yet, before
-the checkpoint moves. A crash anywhere replays the batch: the commands decide nothing twice,
-and a republished job carries the same `Nats-Msg-Id`, which JetStream drops.
+runners are gone. From a batch it (1) asks each woken run to dispatch its ready steps
+(`DispatchReady` records `StepDispatched` on the run: the record comes first) and publishes
+those jobs at once, before any of its own statements, since a run requested waits for all of
+them; runs that join no concurrency group side by side (so the jobs of runs requested
+together may reach their queue in any order among themselves), the others in order; (2) keeps its
+tables, (3) fails `runner_lost` the attempts of runners that are gone (a retry they queue
+wakes its run in a later batch), and (4) publishes every job recorded in the batch that is
+still waiting and was not sent yet, before the checkpoint moves. A crash anywhere replays the
+batch: the commands decide nothing twice, and a republished job carries the same `Nats-Msg-Id`,
+which JetStream drops.
 
 Publishing at once, rather than when the `StepDispatched` comes back through the feed, saves a
 round of the feed (a notification and a batch) on every job; the feed's copy is the safety net.
@@ -17,6 +21,7 @@ round of the feed (a notification and a batch) on every job; the feed's copy is 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -39,6 +44,8 @@ from commands.dispatch import (
     LostAttempt,
     dispatcher_context,
     fail_lost,
+    joins_no_group,
+    requested_definition,
     runs_to_wake,
     stays_gone,
     still_to_publish,
@@ -52,6 +59,8 @@ from projections.rows import ident
 log = logging.getLogger(__name__)
 
 NAME = "dispatcher"
+DISPATCH_AT_ONCE = 4
+"""Woken runs of one batch dispatched at the same time (the role's pool has 4 connections)."""
 _TRANSIENT = (StoreUnavailable, AppendOutcomeUnknown)
 Dispatch = Callable[[object, CommandContext], Awaitable[CommandResult]]
 
@@ -111,6 +120,9 @@ class DispatchProcess:
     ) -> None:
         s = ident(schema)
         batch = [(event, event.data) for event in events]
+        # The woken runs first: their dispatch reads none of the tables below, and every
+        # statement ahead of it would be waited for by each run requested in this batch.
+        await self._dispatch_woken(runs_to_wake(batch))
         recorded: list[UUID] = []
         lost: list[tuple[LostAttempt, EventEnvelope]] = []
         for event, d in batch:
@@ -150,7 +162,7 @@ class DispatchProcess:
                 )
             elif event.type in TAKES_A_RUNNER_AWAY:
                 await self._runner_gone(conn, s, stream, event, lost)
-        await self._send(runs_to_wake(batch), lost)
+        await self._fail_lost(lost)
         await self._publish(conn, s, recorded)
 
     async def _started(
@@ -163,16 +175,15 @@ class DispatchProcess:
         lost: list[tuple[LostAttempt, EventEnvelope]],
     ) -> None:
         runner = d.get("runner") or ""
-        await conn.execute(
-            f"UPDATE {s}.jobs SET runner = $4 WHERE run_id = $1 AND step = $2 AND attempt = $3",
+        # One round trip: the job's runner recorded (a data-modifying WITH always runs), and
+        # whether that runner is already gone (its report raced the reaper: it never finishes).
+        gone = await conn.fetchval(
+            f"WITH started AS (UPDATE {s}.jobs SET runner = $4 "
+            "WHERE run_id = $1 AND step = $2 AND attempt = $3) "
+            f"SELECT gone FROM {s}.runners WHERE runner_id::text = $4 OR name = $4 LIMIT 1",
             run_id,
             d["step"],
             d["attempt"],
-            runner,
-        )
-        # Started by a runner already gone (its report raced the reaper): it will never finish.
-        gone = await conn.fetchval(
-            f"SELECT gone FROM {s}.runners WHERE runner_id::text = $1 OR name = $1 LIMIT 1",
             runner,
         )
         if gone:
@@ -201,19 +212,60 @@ class DispatchProcess:
         )
         lost.extend((LostAttempt(**dict(row)), event) for row in rows)
 
-    async def _send(
-        self,
-        woken: dict[UUID, EventEnvelope],
-        lost: list[tuple[LostAttempt, EventEnvelope]],
-    ) -> None:
+    async def _fail_lost(self, lost: list[tuple[LostAttempt, EventEnvelope]]) -> None:
         for attempt, cause in lost:
             await self._command(fail_lost(attempt), cause)
             RUNNER_JOBS.labels(RUNNER_LOST).inc()
+
+    async def _dispatch_woken(self, woken: dict[UUID, EventEnvelope]) -> None:
+        """Each woken run dispatched and its jobs published. Runs of definitions that join no
+        concurrency group go side by side, up to DISPATCH_AT_ONCE at a time (separate streams:
+        one run's round trips need not wait for another's); the rest one at a time in the
+        order they were woken, as a group admits in the order runs join it. Every run is seen
+        to its end before an error is raised, so a replayed batch has nothing in flight."""
+        if len(woken) <= 1:
+            for run_id, cause in woken.items():
+                await self._dispatch_run(run_id, cause)
+            return
+        free: list[tuple[UUID, EventEnvelope]] = []
+        in_order: list[tuple[UUID, EventEnvelope]] = []
         for run_id, cause in woken.items():
-            at = self._clock()
-            result = await self._command(DispatchReady(run_id=run_id), cause, at=at)
-            if isinstance(result, JobsDispatched) and result.position is not None:
-                await self._publish_now(run_id, result, at)
+            (free if await self._groupless(cause) else in_order).append((run_id, cause))
+        at_once = asyncio.Semaphore(DISPATCH_AT_ONCE)
+
+        async def side_by_side(run_id: UUID, cause: EventEnvelope) -> None:
+            async with at_once:
+                await self._dispatch_run(run_id, cause)
+
+        async def one_at_a_time() -> None:
+            for run_id, cause in in_order:
+                await self._dispatch_run(run_id, cause)
+
+        outcomes = await asyncio.gather(
+            one_at_a_time(),
+            *(side_by_side(run_id, cause) for run_id, cause in free),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _groupless(self, cause: EventEnvelope) -> bool:
+        """Whether the run `cause` woke surely joins no group (unsure: it goes in order)."""
+        pinned = requested_definition(cause.type, cause.data)
+        if pinned is None:
+            return False
+        try:
+            return joins_no_group(await self._publisher.definition(*pinned))
+        except Exception as error:  # its dispatch, in order, meets the same error if it lasts
+            log.info("dispatcher: definition %s not read (%s): dispatched in order", pinned, error)
+            return False
+
+    async def _dispatch_run(self, run_id: UUID, cause: EventEnvelope) -> None:
+        at = self._clock()
+        result = await self._command(DispatchReady(run_id=run_id), cause, at=at)
+        if isinstance(result, JobsDispatched) and result.position is not None:
+            await self._publish_now(run_id, result, at)
 
     async def _publish_now(self, run_id: UUID, result: JobsDispatched, at: datetime) -> None:
         recorded = [(job.step, job.attempt, job.label) for job in result.jobs]

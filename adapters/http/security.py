@@ -239,14 +239,24 @@ async def security_headers(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
     message.setdefault("headers", [])
-    headers = MutableScopeHeaders.from_message(message)
+    headers = MutableScopeHeaders.from_message(message).headers
     path = scope.get("path", "")
-    for name, value in SECURITY_HEADERS.items():
-        headers.setdefault(name, value)
     docs = path == "/docs" or path.startswith("/docs/")
-    headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
+    wanted = _RAW_HEADERS_DOCS if docs else _RAW_HEADERS_API
     if path.startswith("/api/"):
-        headers.setdefault("Cache-Control", "no-store")
+        wanted += _RAW_NO_STORE
+    # One pass over what the answer set itself (a route's own header wins), not one per name.
+    present = {bytes(name).lower() for name, _ in headers}
+    headers.extend((name, value) for name, value in wanted if name not in present)
+
+
+def _raw(headers: dict[str, str]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+
+
+_RAW_HEADERS_API = _raw({**SECURITY_HEADERS, "Content-Security-Policy": API_CSP})
+_RAW_HEADERS_DOCS = _raw({**SECURITY_HEADERS, "Content-Security-Policy": DOCS_CSP})
+_RAW_NO_STORE = _raw({"Cache-Control": "no-store"})
 
 
 def cors_config(settings: Settings) -> CORSConfig | None:

@@ -26,7 +26,7 @@ from adapters.runner.execution import Execution
 from adapters.runner.files.workspaces import Janitor, RunFolders
 from adapters.runner.mirror_pruning import prune_forever
 from adapters.runner.outage import Outage, ServerGone
-from adapters.runner.slots import Slots
+from adapters.runner.slots import Slots, pulls_per_label
 from adapters.streaming.jobs import Job, consumer_name, decode_job, job_subject
 from adapters.streaming.nats import NatsConnection
 
@@ -84,11 +84,12 @@ class Runner:
         pruning = asyncio.create_task(self._prune_mirrors(stop), name="runner-mirror-pruning")
         try:
             await janitor.__aenter__()
-            subscriptions = [await self._subscribe(js, label, stop) for label in self.config.labels]
+            per_label = pulls_per_label(self.config.concurrency, len(self.config.labels))
             pullers = [
                 asyncio.create_task(self._pull(sub, api, nc, stop), name=f"pull-{label}")
-                for label, sub in zip(self.config.labels, subscriptions, strict=True)
-                if sub is not None
+                for label in self.config.labels
+                for _ in range(per_label)
+                if (sub := await self._subscribe(js, label, stop)) is not None
             ]
             await stop.wait()
             # Reports still get through while the API lives; a stop never hangs on a dead one.
@@ -158,7 +159,8 @@ class Runner:
         """One pull per free slot, so a job never waits for a batch to fill.
 
         (nats-py's fetch of a batch, once its first job arrived, waits for the rest of the
-        batch until its timeout: a ready job would be held back that long.)
+        batch until its timeout: a ready job would be held back that long.) Each subscription
+        has several of these loops (`pulls_per_label`), each with its own inbox.
         """
         while await self._slots.take():
             try:

@@ -31,3 +31,12 @@ class Slots:
     def close(self) -> None:
         self._closed = True
         self._changed.set()
+
+
+def pulls_per_label(concurrency: int, labels: int) -> int:
+    """How many pulls a runner keeps waiting on each label's queue: one per slot, shared
+    among its labels (at least one each). A job published while every waiting pull is
+    already answered waits for the next pull to be asked for; a pull per slot lets a burst
+    of jobs be handed out at once. Shared, so one label's pulls never hold every slot for
+    their whole wait while another label's jobs queue."""
+    return max(1, concurrency // max(1, labels))

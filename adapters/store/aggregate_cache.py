@@ -18,9 +18,7 @@ process must not leave a plain copy here for a later event to repeat.
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
-from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TypeVar
 from uuid import UUID
@@ -29,6 +27,7 @@ from eventsourcing.domain import Aggregate
 
 from adapters.store import AppendOutcome, AppendResult
 from adapters.store.repository import EncodedSaves, Repository, StreamStore
+from adapters.store.tail_reads import TailReads
 from domain.envelope import EventMetadata
 from domain.errors import AggregateNotFound
 from domain.personal import ACTOR_FIELDS, PERSONAL_FIELDS
@@ -43,11 +42,18 @@ _lent: ContextVar[dict[int, Aggregate | None] | None] = ContextVar("flowledger_l
 
 class CachingRepository(Repository):
     def __init__(
-        self, store: StreamStore, registry: Registry, *, max_entries: int = DEFAULT_MAX_ENTRIES
+        self,
+        store: StreamStore,
+        registry: Registry,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        tails: TailReads | None = None,
     ) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be 1 or more, got {max_entries}")
         super().__init__(store, registry)
+        # Given, the latest-state reads of concurrent commands and requests go together.
+        self._read_from = store.read_stream if tails is None else tails.read
         self._entries: OrderedDict[str, Aggregate] = OrderedDict()
         self._max_entries = max_entries
         self.hits = 0
@@ -62,12 +68,12 @@ class CachingRepository(Repository):
         cached = self._entries.pop(str(id), None)
         if isinstance(cached, aggregate_cls):
             self.hits += 1
-            envelopes = await self._store.read_stream(str(id), from_version=cached.version + 1)
+            envelopes = await self._read_from(str(id), from_version=cached.version + 1)
             aggregate = self._applied(cached, envelopes, id)
         else:
             self.misses += 1
             stream_type = self._registry.stream_type(aggregate_cls)
-            envelopes = await self._store.read_stream(str(id))
+            envelopes = await self._read_from(str(id))
             if not envelopes or envelopes[0].stream_type != stream_type:
                 raise AggregateNotFound(stream_type, id, None)
             aggregate = self._applied(None, envelopes, id)
@@ -89,7 +95,7 @@ class CachingRepository(Repository):
         cached = self._entries.get(str(id))
         if isinstance(cached, aggregate_cls) and not cached.pending_events:
             seen = cached.version
-            newer = await self._store.read_stream(str(id), from_version=seen + 1)
+            newer = await self._read_from(str(id), from_version=seen + 1)
             # Unchanged meanwhile (a command may have borrowed and changed it during the read).
             if not newer and cached.version == seen and not cached.pending_events:
                 self.hits += 1
@@ -143,17 +149,8 @@ class CachingRepository(Repository):
             del lent[id_of(aggregate)]
         self._entries.pop(str(aggregate.id), None)
 
-    @contextlib.contextmanager
-    def command_scope(self) -> Iterator[None]:
-        lent: dict[int, Aggregate | None] = {}
-        token = _lent.set(lent)
-        try:
-            yield
-        finally:
-            _lent.reset(token)
-            for aggregate in lent.values():
-                if aggregate is not None:
-                    self._keep(aggregate)
+    def command_scope(self) -> _CommandScope:
+        return _CommandScope(self)
 
     def _keep(self, aggregate: Aggregate) -> None:
         if aggregate.pending_events:
@@ -166,6 +163,26 @@ class CachingRepository(Repository):
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+
+class _CommandScope:
+    """One attempt at a command: what it loaded is lent to it, and kept when it ends. A class
+    rather than a generator-based context manager: it is entered on every command."""
+
+    __slots__ = ("_lent", "_repository", "_token")
+
+    def __init__(self, repository: CachingRepository) -> None:
+        self._repository = repository
+
+    def __enter__(self) -> None:
+        self._lent: dict[int, Aggregate | None] = {}
+        self._token = _lent.set(self._lent)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _lent.reset(self._token)
+        for aggregate in self._lent.values():
+            if aggregate is not None:
+                self._repository._keep(aggregate)
 
 
 def holds_personal_data(event_type: str, personal_actor: bool) -> bool:

@@ -17,7 +17,7 @@ that saves its rows and checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -221,3 +221,23 @@ async def read_stream_types(
         limit,
     )
     return await current_envelopes(conn, rows)
+
+
+async def read_tails(conn: Conn, wanted: Mapping[str, int]) -> dict[str, list[EventEnvelope]]:
+    """As stored. Each stream's events from its `wanted` version on, in version order, in one
+    query (the aggregate cache's batched tail reads); a stream with none is left out."""
+    rows = await conn.fetch(
+        f"SELECT e.* FROM unnest($1::text[], $2::bigint[]) AS w(wanted_id, from_version), "
+        f"LATERAL (SELECT {COLUMNS} FROM events WHERE stream_id = w.wanted_id "
+        "AND version >= w.from_version ORDER BY version) AS e",
+        list(wanted),
+        list(wanted.values()),
+    )
+    streams: dict[str, list[EventEnvelope]] = {}
+    for row in rows:
+        envelope = envelope_from_row(row)
+        streams.setdefault(envelope.stream_id, []).append(envelope)
+    for envelopes in streams.values():
+        if len(envelopes) > 1:  # a join promises no order: each stream's is made sure of here
+            envelopes.sort(key=lambda envelope: envelope.version)
+    return streams

@@ -16,7 +16,7 @@ from adapters.store.batch import AppendOutcome, StreamAppend
 from adapters.store.checks import DEFAULT_MAX_EVENT_BYTES, check_append
 from adapters.store.encoding import NewEvent, prepare_events
 from adapters.store.notifier import HeadWatcher
-from adapters.store.personal.sealer import Sealer
+from adapters.store.personal.sealer import Known, Sealer
 from adapters.store.pool import open_pool
 from adapters.store.writer import AppendResult, GroupCommitWriter, PendingAppend
 from adapters.telemetry.metrics import EVENTS_APPENDED
@@ -133,7 +133,8 @@ class EventStore:
         """Each append as `append` would make it, submitted together (see `batch.py`): one
         outcome per append, in order. An append no store would take (unknown stream type,
         event too large) raises before anything is written."""
-        pendings = [await self._pending(append) for append in appends]
+        known: Known = {}  # one read per person whose data the batch seals
+        pendings = [await self._pending(append, known) for append in appends]
         if self._writer is None:
             raise RuntimeError("the event store is not open")
         with span("event_store.append_many", attributes={"flowledger.appends": len(pendings)}):
@@ -144,7 +145,7 @@ class EventStore:
                     _appended(event.type).inc()
         return outcomes
 
-    async def _pending(self, append: StreamAppend) -> PendingAppend:
+    async def _pending(self, append: StreamAppend, known: Known | None = None) -> PendingAppend:
         events, metadata = append.events, append.metadata
         check_append(
             self.stream_types,
@@ -155,7 +156,7 @@ class EventStore:
             metadata,
         )
         if self._sealer is not None:
-            events, metadata = await self._sealer.seal(self.pool, events, metadata)
+            events, metadata = await self._sealer.seal(self.pool, events, metadata, known)
         recorded_at = datetime.now(UTC)
         prepared = prepare_events(
             stream_id=append.stream_id,

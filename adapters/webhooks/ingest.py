@@ -21,6 +21,7 @@ from adapters.platform.services import Services
 from adapters.telemetry.metrics import WEBHOOK_REFUSALS
 from adapters.telemetry.tracing import current_traceparent, valid_traceparent
 from adapters.webhooks.delivery import delivery_id, event_kind, recorded_headers
+from adapters.webhooks.opened_secrets import OPENED
 from adapters.webhooks.sources import find_source
 from adapters.webhooks.verify import BadSignature, verify
 from commands.context import CommandContext
@@ -127,7 +128,7 @@ async def _verify(
     now: datetime,
 ) -> None:
     try:
-        secrets = [await services.box.unseal(sealed) for sealed in source.accepted_secrets(now)]
+        secrets = await OPENED.open(services.box, source.id, source.accepted_secrets(now))
     except SecretUnsealError:
         log.error("webhook source %s: cannot unseal its secret (wrong cipher key?)", source.id)
         raise problem(503, "secret_unavailable", "the source's secret cannot be read") from None

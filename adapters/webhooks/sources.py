@@ -46,7 +46,7 @@ async def _by_id(services: Services, ref: str) -> WebhookSource | None:
     if str(source_id) != ref.lower():
         return None  # 32 bare hex digits: a name (slugs may look like that), not an id
     try:
-        return await services.repository.get(WebhookSource, source_id)
+        return await _load(services, source_id)
     except AggregateNotFound:
         return None  # a slug may also be spelled like a UUID: try it as a name
 
@@ -68,9 +68,18 @@ async def _by_name(services: Services, kind: str, name: str) -> WebhookSource | 
     if not rows:
         return None
     try:
-        return await services.repository.get(WebhookSource, rows[0]["id"])
+        return await _load(services, rows[0]["id"])
     except AggregateNotFound:
         return None
+
+
+async def _load(services: Services, source_id: UUID) -> WebhookSource:
+    """The source as PostgreSQL holds it now. A caching repository shares its kept copy and
+    reads only the stream's tail (usually nothing): a rotation or a disabling written by any
+    process is seen by the next delivery, and no delivery rebuilds the source from its events.
+    The source is only read here, never changed or saved."""
+    load = getattr(services.repository, "get_to_read", services.repository.get)
+    return await load(WebhookSource, source_id)
 
 
 def _unknown(kind: str, ref: str) -> Exception:

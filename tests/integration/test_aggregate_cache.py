@@ -13,6 +13,7 @@ import pytest_asyncio
 from adapters.store import EventStore, WrongExpectedVersion
 from adapters.store.aggregate_cache import CachingRepository
 from adapters.store.repository import Repository
+from adapters.store.tail_reads import TailReads
 from commands.api_keys import IssueApiKey, RevokeApiKey
 from commands.bus import CommandBus, Dependencies
 from commands.context import CommandContext, Principal
@@ -46,11 +47,14 @@ async def stores(database_url: str) -> AsyncIterator[tuple[EventStore, EventStor
 
 
 class Process:
-    """One process's command side: a bus over a caching repository over its own pool."""
+    """One process's command side: a bus over a caching repository over its own pool, its
+    tail reads batched as the API process's are."""
 
     def __init__(self, store: EventStore, *, max_entries: int = 64) -> None:
         self.store = store
-        self.repository = CachingRepository(store, default_registry(), max_entries=max_entries)
+        self.repository = CachingRepository(
+            store, default_registry(), max_entries=max_entries, tails=TailReads(store.pool)
+        )
         self.bus = CommandBus(
             HANDLERS,
             Dependencies(

@@ -19,6 +19,17 @@ from adapters.store.personal import cipher
 Conn = asyncpg.Connection | asyncpg.Pool
 log = logging.getLogger(__name__)
 PEPPER = "data_subjects"
+# The subject's wrapped key, if kept, and its handles noted when it is (a handle already noted,
+# for this subject or another, stays as it is).
+_KEY_NOTING_HANDLES = """
+WITH kept AS (SELECT wrapped_key FROM data_subject_keys WHERE subject_id = $1),
+noted AS (
+    INSERT INTO data_subject_handles (handle, subject_id)
+    SELECT handle, $1 FROM unnest($2::text[]) AS handle WHERE EXISTS (SELECT FROM kept)
+    ON CONFLICT (handle) DO NOTHING
+)
+SELECT wrapped_key FROM kept
+"""
 
 
 class SubjectKeys:
@@ -69,12 +80,11 @@ class SubjectKeys:
     async def ensure(self, conn: Conn, login: str, handles: Mapping[str, str]) -> tuple[str, bytes]:
         """The subject of `login` and its data key, created on first use, with its handles."""
         subject = await self.subject_id(conn, login)
+        noted = [await self.handle(conn, kind, value) for kind, value in handles.items() if value]
         # Read first: the upsert below writes a new row version even when the key exists, and
         # every event of one person (a webhook sender's pushes) would queue on that row's lock,
-        # one disk flush each.
-        stored = await conn.fetchval(
-            "SELECT wrapped_key FROM data_subject_keys WHERE subject_id = $1", subject
-        )
+        # one disk flush each. A kept key's handles are noted in the same round trip.
+        stored = await conn.fetchval(_KEY_NOTING_HANDLES, subject, noted)
         if stored is None:
             wrapped = cipher.wrap(self._instance_key, subject, cipher.new_data_key())
             # Concurrent first uses race to insert; the one stored wins and everyone uses it.
@@ -85,16 +95,12 @@ class SubjectKeys:
                 subject,
                 wrapped,
             )
-        if handles:
-            await conn.executemany(
-                "INSERT INTO data_subject_handles (handle, subject_id) VALUES ($1, $2) "
-                "ON CONFLICT (handle) DO NOTHING",
-                [
-                    (await self.handle(conn, kind, value), subject)
-                    for kind, value in handles.items()
-                    if value
-                ],
-            )
+            if noted:
+                await conn.executemany(
+                    "INSERT INTO data_subject_handles (handle, subject_id) VALUES ($1, $2) "
+                    "ON CONFLICT (handle) DO NOTHING",
+                    [(handle, subject) for handle in noted],
+                )
         return subject, cipher.unwrap(self._instance_key, subject, stored)
 
     async def wrapped(self, conn: Conn, subjects: Collection[str]) -> dict[str, str]:

@@ -19,7 +19,17 @@ from domain.envelope import EventMetadata
 from domain.limits import ACTOR_MAX, cut
 from domain.personal import ACTOR_FIELDS, PERSONAL_FIELDS
 
-_Body = msgspec.json.Decoder(dict[str, Any])
+
+class _Addresses(msgspec.Struct):
+    """Only where a delivery's body may name its sender's e-mail: the rest is skipped unbuilt."""
+
+    pusher: Any = None
+    user_email: Any = None
+
+
+_Body = msgspec.json.Decoder(_Addresses)
+Known = dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, bytes]]
+"""The subjects' keys read for one batch, by login and handles asked."""
 
 
 class Sealer:
@@ -27,28 +37,46 @@ class Sealer:
         self._keys = keys
 
     async def seal(
-        self, conn: Conn, events: Sequence[NewEvent], metadata: EventMetadata
+        self,
+        conn: Conn,
+        events: Sequence[NewEvent],
+        metadata: EventMetadata,
+        known: Known | None = None,
     ) -> tuple[list[NewEvent], EventMetadata]:
-        sealed = [await self._event(conn, event) for event in events]
+        """`known`, shared by the appends of one batch, holds the keys read for it: a batch of
+        one person's runs reads their key once. Never kept past the batch (an erasure in
+        another process must be seen by the next one)."""
+        if not metadata.personal_actor and not any(e.type in PERSONAL_FIELDS for e in events):
+            return list(events), metadata  # nothing personal: most appends (a runner's report)
+        known = {} if known is None else known
+        sealed = [await self._event(conn, event, known) for event in events]
         actor = metadata.actor
         if metadata.personal_actor and actor and not cipher.is_sealed(actor):
-            subject, key = await self._keys.ensure(conn, actor, {})
+            subject, key = await self._ensure(conn, actor, {}, known)
             sealed = [_seal_actor(event, actor, subject, key) for event in sealed]
             metadata = msgspec.structs.replace(metadata, actor=cipher.seal(subject, key, actor))
         return sealed, metadata
 
-    async def _event(self, conn: Conn, event: NewEvent) -> NewEvent:
+    async def _event(self, conn: Conn, event: NewEvent, known: Known) -> NewEvent:
         fields = PERSONAL_FIELDS.get(event.type)
         if not fields or not isinstance(event.data, dict):
             return event
         login, handles = _whose(event.data)
-        subject, key = await self._keys.ensure(conn, login, handles)
+        subject, key = await self._ensure(conn, login, handles, known)
         data = dict(event.data)
         for name in fields:
             value = data.get(name)
             if isinstance(value, str) and value and not cipher.is_sealed(value):
                 data[name] = cipher.seal(subject, key, value)
         return msgspec.structs.replace(event, data=data)
+
+    async def _ensure(
+        self, conn: Conn, login: str, handles: dict[str, str], known: Known
+    ) -> tuple[str, bytes]:
+        asked = (login, tuple(sorted(handles.items())))
+        if asked not in known:
+            known[asked] = await self._keys.ensure(conn, login, handles)
+        return known[asked]
 
 
 def _seal_actor(event: NewEvent, actor: str, subject: str, key: bytes) -> NewEvent:
@@ -93,8 +121,8 @@ def _email(payload: str) -> str | None:
         body = _Body.decode(payload)
     except msgspec.DecodeError:
         return None
-    pusher = body.get("pusher")
-    for value in (isinstance(pusher, dict) and pusher.get("email"), body.get("user_email")):
+    pusher = body.pusher
+    for value in (isinstance(pusher, dict) and pusher.get("email"), body.user_email):
         if isinstance(value, str) and "@" in value:
             return value
     return None

@@ -1,0 +1,126 @@
+"""A batch's deliveries gathered (`IntakeBatch`): the same outcomes as one at a time, the
+runs in the pushes' order, nothing written twice, nothing outside the source's project."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.store.reader import read_stream_current
+from adapters.webhooks.intake import received
+from commands.webhook_intake import Candidate, WebhookIntake
+from commands.webhook_intake_batch import IntakeBatch
+from domain.pipeline_definition import TriggerSpec
+from tests.integration.webhooks.intake_world import (  # noqa: F401  (the `world` fixture)
+    World,
+    world_fixture,
+)
+
+PUSH = "github/push.branch-created.json"
+PULL = "github/pull_request.opened.json"
+WORKFLOW = "github/workflow_run.requested.json"
+
+
+def one_by_one(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The batches that failed as a whole and were processed one delivery at a time."""
+    return [r.message for r in caplog.records if "processing it one by one" in r.message]
+
+
+async def test_a_mixed_batch_decides_each_delivery_as_alone_and_keeps_the_push_order(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = await world.project()
+    source = await world.source(project, "github")
+    await world.pipeline(project, TriggerSpec(source="github", events=("push",)), name="a")
+    await world.pipeline(project, TriggerSpec(source="github", events=("push",)), name="b")
+    await world.pipeline(project, TriggerSpec(source="github", events=("workflow_run",)))
+    batch = [
+        await world.deliver(source, project, PUSH, after=f"{1:040x}"),
+        await world.deliver(source, project, PULL, number=2**31),  # past int32: refused
+        await world.deliver(source, project, PUSH, body='{"after": "abc"}'),  # unreadable
+        await world.deliver(source, project, WORKFLOW),  # a mirror: decided on its own
+        await world.deliver(source, project, PUSH, after=f"{2:040x}"),
+        await world.deliver(source, project, PUSH, deleted=True),
+    ]
+    await world.catch_up()
+
+    async with world.pool.acquire() as conn:
+        await world.process.apply(conn, world.schema, batch)
+
+    assert not one_by_one(caplog)
+    outcomes = [await world.delivery(envelope) for envelope in batch]
+    assert [d.outcome for d in outcomes] == [
+        "triggered", "ignored", "failed", "triggered", "triggered", "ignored"
+    ]  # fmt: skip
+    assert "pull_request" in outcomes[1].reason or "no active pipeline" in outcomes[1].reason
+    assert "ref" in outcomes[2].reason
+    assert len(outcomes[0].runs) == len(outcomes[4].runs) == 2
+    pushed = [*outcomes[0].runs, *outcomes[3].runs, *outcomes[4].runs]
+    positions = [(await read_stream_current(world.pool, str(r)))[0].position for r in pushed]
+    assert positions == sorted(positions)
+
+
+async def test_a_run_past_a_limit_is_refused_alone_and_its_neighbours_start(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = await world.project()
+    source = await world.source(project, "github")
+    await world.pipeline(project, TriggerSpec(source="github"))
+    batch = [
+        await world.deliver(source, project, PULL, number=7),
+        await world.deliver(source, project, PULL, number=2**31),
+        await world.deliver(source, project, PULL, number=8),
+    ]
+    await world.catch_up()
+
+    async with world.pool.acquire() as conn:
+        await world.process.apply(conn, world.schema, batch)
+
+    assert not one_by_one(caplog)
+    outcomes = [await world.delivery(envelope) for envelope in batch]
+    assert [d.outcome for d in outcomes] == ["triggered", "failed", "triggered"]
+    assert "pull_request" in outcomes[1].reason and outcomes[1].runs == ()
+
+
+async def test_a_replayed_batch_writes_nothing_new(world: World) -> None:
+    project = await world.project()
+    source = await world.source(project, "github")
+    await world.pipeline(project, TriggerSpec(source="github", events=("push",)))
+    batch = [await world.deliver(source, project, PUSH, after=f"{n:040x}") for n in range(1, 4)]
+    await world.catch_up()
+    bus, repository, candidates = (
+        world.services.bus.dispatch,
+        world.services.repository,
+        world.process.candidates,
+    )
+    gathered = IntakeBatch(WebhookIntake(bus, repository, candidates), bus, repository, candidates)
+    deliveries = [received(envelope) for envelope in batch]
+
+    first = await gathered.handle_many(deliveries, at=world.tick())
+    before = await world.tagged_events()
+    again = await gathered.handle_many(deliveries, at=world.tick())
+
+    assert [o.outcome for o in first] == ["triggered"] * 3
+    assert again == first
+    assert await world.tagged_events() == before
+
+
+async def test_a_batch_cannot_start_another_projects_pipeline(world: World) -> None:
+    ours, theirs = await world.project(), await world.project()
+    source = await world.source(ours, "github")
+    foreign = await world.pipeline(theirs, TriggerSpec(source="github", events=("push",)))
+    batch = [await world.deliver(source, ours, PUSH, after=f"{n:040x}") for n in (1, 2)]
+    before = await world.tagged_events()
+
+    async def rogue(_project: object, *, position: int) -> list[Candidate]:
+        triggers = (TriggerSpec(source="github", events=("push",)),)
+        return [Candidate(pipeline_id=foreign, name="theirs", active=True, triggers=triggers)]
+
+    intake = WebhookIntake(world.services.bus.dispatch, world.services.repository, rogue)
+    gathered = IntakeBatch(intake, world.services.bus.dispatch, world.services.repository, rogue)
+    outcomes = await gathered.handle_many([received(e) for e in batch], at=world.tick())
+
+    assert [(o.outcome, o.runs) for o in outcomes] == [("failed", ())] * 2
+    assert all(f"pipeline {foreign} not found" in o.reason for o in outcomes)
+    assert all(str(theirs) not in o.reason for o in outcomes)
+    written = [e for e in await world.tagged_events() if e not in before]
+    assert all(e.startswith("WebhookDeliveryProcessed:") for e in written)
