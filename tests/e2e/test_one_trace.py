@@ -115,7 +115,8 @@ def test_a_webhook_to_websocket_flow_is_one_trace_across_processes(tmp_path: Pat
         announced = up_out.read_text()
         (database,) = re.findall(r"database\s+(postgresql://\S+)", announced)
         (nats,) = re.findall(r"nats\s+(nats://\S+)", announced)
-        (key,) = re.findall(r"X-API-Key: (flk_\S+)", announced)
+        # `up` repeats its first-start banner once start-up is done: the same key, twice.
+        (key,) = set(re.findall(r"X-API-Key: (flk_\S+)", announced))
         gw_env = base_env(tmp_path / "gw") | {
             "FLOWLEDGER_PORT": str(gateway_port),
             "FLOWLEDGER_DATABASE_URL": database,
