@@ -62,12 +62,11 @@ def try_lock(mirror: Path) -> int | None:
     no longer at its path is let go and not counted."""
     path = mirror.with_suffix(".lock")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
+    # Busy (BlockingIOError) or pruned meanwhile (FileNotFoundError): not ours to take.
+    with contextlib.suppress(BlockingIOError, FileNotFoundError):
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         if os.fstat(fd).st_ino == os.stat(path).st_ino:
             return fd
-    except (BlockingIOError, FileNotFoundError):
-        pass
     os.close(fd)
     return None
 
