@@ -11,6 +11,7 @@ idempotent (an outcome already recorded is skipped; run ids and appends are keye
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ import asyncpg
 
 from adapters.pipeline_code.repository_file import GitRepositoryFiles
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
-from adapters.telemetry.tracing import span
+from adapters.telemetry.tracing import span, tracing_enabled
 from adapters.webhooks.candidates import ViewCandidates
 from adapters.webhooks.jenkins_builds import ViewJenkinsBuilds
 from commands.webhook_intake import Outcome, ReceivedDelivery, WebhookIntake
@@ -122,21 +123,32 @@ class IntakeProcess:
             raise failed.exceptions[0] from None
 
     async def _in_order(self, envelopes: Sequence[EventEnvelope]) -> None:
+        """One project's deliveries in order: runs of untraced ones decided together, a
+        delivery whose trace is sampled alone, so that its trace holds the intake's own hops
+        (one batched command cannot continue every delivery's trace)."""
         async with self._lanes:
-            deliveries = [received(envelope) for envelope in envelopes]
-            try:
-                with span("intake batch", attributes={"flowledger.deliveries": len(deliveries)}):
-                    await self._batch.handle_many(deliveries, at=self._clock())
-                return
-            except _TRANSIENT as error:
-                raise ConnectionError(f"event store: {error}") from error
-            except _INFRA:
-                raise
-            except Exception:
-                # A bug somewhere in the batch: one by one, so only its delivery is failed.
-                log.exception("webhook intake batch failed; processing it one by one")
-            for envelope in envelopes:
-                await self.process(envelope)
+            for traced, group in itertools.groupby(envelopes, key=_sampled):
+                if traced:
+                    for envelope in group:
+                        await self.process(envelope)
+                else:
+                    await self._gathered(list(group))
+
+    async def _gathered(self, envelopes: Sequence[EventEnvelope]) -> None:
+        deliveries = [received(envelope) for envelope in envelopes]
+        try:
+            with span("intake batch", attributes={"flowledger.deliveries": len(deliveries)}):
+                await self._batch.handle_many(deliveries, at=self._clock())
+            return
+        except _TRANSIENT as error:
+            raise ConnectionError(f"event store: {error}") from error
+        except _INFRA:
+            raise
+        except Exception:
+            # A bug somewhere in the batch: one by one, so only its delivery is failed.
+            log.exception("webhook intake batch failed; processing it one by one")
+        for envelope in envelopes:
+            await self.process(envelope)
 
     async def process(self, envelope: EventEnvelope) -> Outcome:
         """Process one recorded delivery; a bug is recorded as its failure, not a stop."""
@@ -160,6 +172,12 @@ class IntakeProcess:
             log.exception("webhook delivery %s failed", delivery.stream_id)
             failed = Outcome(outcome="failed", reason=f"{type(error).__name__}: {error}")
             return await self._intake.record(delivery, failed, at=at)
+
+
+def _sampled(envelope: EventEnvelope) -> bool:
+    """Whether this process traces and the delivery's W3C trace context says "sampled"."""
+    parent = envelope.metadata.traceparent
+    return bool(tracing_enabled() and parent and int(parent[-2:], 16) & 1)
 
 
 def received(envelope: EventEnvelope) -> ReceivedDelivery:
