@@ -9,13 +9,13 @@ recorded under the timeout's own name.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import asyncpg
 
+from adapters.platform.periodic import every_until_stopped
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
 from commands.approvals import SWEEPER, ExpireApproval
 from commands.context import CommandContext
@@ -45,15 +45,9 @@ class ApprovalSweeper:
         self._clock = clock
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.sweep(self._clock())
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the database may be away: try again next round
-                log.warning("approval sweeper: %s", error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._every_s)
+        await every_until_stopped(
+            stop, self._every_s, lambda: self.sweep(self._clock()), log=log, name="approval sweeper"
+        )
 
     async def sweep(self, now: datetime) -> list[tuple[str, str]]:
         """Expire every gate due at `now`; the (run, step) pairs it decided."""

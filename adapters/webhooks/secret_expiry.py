@@ -12,7 +12,6 @@ finds no previous secret and is refused, which is logged and dropped). It reads 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from uuid import UUID
 
 import asyncpg
 
+from adapters.platform.periodic import every_until_stopped
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
 from commands.context import CommandContext
 from commands.webhook_sources import SECRET_SWEEPER, RetireWebhookSecret
@@ -46,15 +46,13 @@ class SecretSweeper:
         self._every_s, self._schema, self._clock = every_s, schema, clock
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.sweep(self._clock())
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the database may be away: try again next round
-                log.warning("webhook secret sweeper: %s", error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._every_s)
+        await every_until_stopped(
+            stop,
+            self._every_s,
+            lambda: self.sweep(self._clock()),
+            log=log,
+            name="webhook secret sweeper",
+        )
 
     async def sweep(self, now: datetime) -> list[UUID]:
         """Retire every previous secret whose grace period is over at `now`; their sources."""
