@@ -143,7 +143,10 @@ async def test_nothing_is_missed_or_doubled_while_the_gateways_nats_link_is_down
             running(Relay(database_url, url, config)),
             Partition(url) as link,
         ):
-            app = gateway_app(database_url, link.url, prefix=config.prefix, reconnect_wait_s=0.2)
+            # Both sockets wait on the feed's first NATS connection; a loaded machine may take
+            # more than the default 3 s, and a refusal (1013) there is not what this tests.
+            waits = {"reconnect_wait_s": 0.2, "connect_wait_s": 20}
+            app = gateway_app(database_url, link.url, prefix=config.prefix, **waits)
             async with (
                 served(app) as base,
                 connect(f"{base}/ws/runs/{run.run}?token={token}&after={run.last}") as by_run,
