@@ -98,6 +98,8 @@ class GitHubApp:
     refused: list[tuple[int, str]] = field(default_factory=list)
     listed: list[dict[str, list[str]]] = field(default_factory=list)
     """The query of each listing of a commit's check runs."""
+    listing_down: bool = False
+    """Listings answer 503, as GitHub does when the service is unavailable."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -120,6 +122,8 @@ class GitHubApp:
             expires = self.tokens.get(bearer)
         if expires is None or expires <= time.time():
             return (*self._refuse(401, "Bad credentials"), {})
+        if method == "GET" and self.listing_down:
+            return (*self._refuse(503, "Service unavailable"), {})
         if method == "GET" and (found := _LIST.match(path)):
             return self._list(f"{found[1]}/{found[2]}", found[3], query)
         if method == "GET":
