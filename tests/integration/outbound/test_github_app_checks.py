@@ -113,7 +113,15 @@ async def test_a_restarted_reporter_updates_the_check_run_it_created_before(
     assert app.listed == []  # the id was recorded: no need to look for it
 
 
-def gone_at(world: World, point: Callable[[object], bool], *, records_it: bool) -> Deliverers:
+@dataclass
+class FaultyDispatch:
+    """A dispatch for a deliverer that stops dead, and the event set once it has."""
+
+    dispatch: Callable[[object, CommandContext], Awaitable[object]]
+    reached: asyncio.Event
+
+
+def gone_at(world: World, point: Callable[[object], bool], *, records_it: bool) -> FaultyDispatch:
     """The bus, but a deliverer stops dead at the first command `point` picks, after recording
     it or not: what a process killed there would leave (nothing after it is sent or recorded)."""
     reached = asyncio.Event()
@@ -126,13 +134,7 @@ def gone_at(world: World, point: Callable[[object], bool], *, records_it: bool) 
             await asyncio.Event().wait()  # until the deliverer is stopped
         return await world.services.bus.dispatch(command, context)
 
-    return Deliverers(dispatch, reached)
-
-
-@dataclass
-class Deliverers:
-    dispatch: Callable[[object, CommandContext], Awaitable[object]]
-    reached: asyncio.Event
+    return FaultyDispatch(dispatch, reached)
 
 
 def check_run_learnt(command: object) -> bool:
