@@ -96,8 +96,9 @@ def _replace(
     out: list[bytes | memoryview] = []
     done = covered
     for start, end in found:
-        if start < done:
-            done = max(done, end)  # overlaps the mask: widen it
+        if start < done:  # overlaps the mask: widen it
+            if end > done:
+                done = end
             continue
         if start >= safe:
             break
@@ -111,13 +112,19 @@ def _replace(
 class _Joined:
     """Parts taken as one text, sliced without joining them first."""
 
-    __slots__ = ("_parts",)
+    __slots__ = ("_last", "_last_at", "_parts", "_total")
 
     def __init__(self, parts: list[bytes | memoryview]) -> None:
         self._parts = [(memoryview(part), len(part)) for part in parts]
+        self._last = self._parts[-1][0]
+        self._total = sum(size for _, size in self._parts)
+        self._last_at = self._total - len(self._last)
 
     def cut(self, start: int, end: int, out: list[bytes | memoryview]) -> None:
         """Appends the text from `start` to `end` to `out`, part by part (views, no copies)."""
+        if start >= self._last_at:  # the usual case: all in the piece just read
+            out.append(self._last[start - self._last_at : end - self._last_at])
+            return
         at = 0
         for view, size in self._parts:
             if start < at + size and end > at:
@@ -126,5 +133,5 @@ class _Joined:
 
     def rest(self, start: int) -> bytes:
         out: list[bytes | memoryview] = []
-        self.cut(start, sum(size for _, size in self._parts), out)
+        self.cut(start, self._total, out)
         return b"".join(out)
