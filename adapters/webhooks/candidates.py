@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from commands.webhook_intake import Candidate
-from projections.pipelines import pipeline_triggers
+from projections.pipeline_queries import pipeline_triggers
 
 log = logging.getLogger(__name__)
 
