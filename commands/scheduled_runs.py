@@ -147,15 +147,10 @@ async def _saved(chunks: Sequence[object], deps: Dependencies) -> list[object]:
     """Each chunk appended, one outcome per run: a chunk goes to the store (its own task)
     before the next is handed on, so the store's writers start on it at once."""
     saving: list[asyncio.Future[Any]] = []
-    try:
-        for chunk in chunks:
-            saving.append(asyncio.ensure_future(deps.repository.save_encoded(chunk)))
-            await asyncio.sleep(0)  # let it reach the store before the next chunk's turn
-        done = await asyncio.gather(*saving, return_exceptions=True)
-    except asyncio.CancelledError:
-        for task in saving:
-            task.cancel()
-        raise
+    for chunk in chunks:
+        saving.append(asyncio.ensure_future(deps.repository.save_encoded(chunk)))
+        await asyncio.sleep(0)  # let it reach the store before the next chunk's turn
+    done = await asyncio.gather(*saving, return_exceptions=True)
     for outcomes in done:
         if isinstance(outcomes, BaseException):
             raise outcomes  # the store failed (the next tick tries again; the key dedupes)
