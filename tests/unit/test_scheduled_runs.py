@@ -12,7 +12,6 @@ from commands.context import CommandContext
 from commands.pipelines import DeactivatePipeline
 from commands.runs import TriggerRun
 from commands.scheduled_runs import (
-    WRITE_CHUNK,
     ScheduledRunsTriggered,
     ScheduledSlot,
     TriggerScheduledRuns,
@@ -107,25 +106,3 @@ async def test_a_batch_over_the_limit_is_refused_before_anything_is_read(world: 
         await fire(world, *too_many)
     assert refused.value.field == "slots"
     assert await world.store.read_stream(str(run_id(pipeline))) == []
-
-
-async def test_a_batch_written_in_chunks_answers_each_slot_in_order(world: World) -> None:
-    project = await world.project()
-    fine, off = await world.pipeline(project), await world.pipeline(project)
-    await world.send(DeactivatePipeline(pipeline_id=off))
-    slots = [slot(fine, SLOT + timedelta(minutes=m)) for m in range(2 * WRITE_CHUNK + 3)]
-    fired_before = {0, WRITE_CHUNK, 2 * WRITE_CHUNK + 2}  # one in each chunk
-    await fire(world, *(slots[n] for n in sorted(fired_before)))
-    slots.insert(WRITE_CHUNK + 1, slot(off))
-
-    result = await fire(world, *slots)
-
-    assert len(result.fired) == len(slots)
-    for n, (one, fired) in enumerate(zip(slots, result.fired, strict=True)):
-        assert fired.run_id == run_id(one.pipeline_id, one.slot)
-        if one.pipeline_id == off:
-            assert fired.refused and not fired.written
-            continue
-        assert fired.written == (n - (n > WRITE_CHUNK + 1) not in fired_before), n
-        events = await world.store.read_stream(str(fired.run_id))
-        assert [e.type for e in events].count("RunRequested") == 1
