@@ -3,19 +3,18 @@ appended together.
 
 A slot fired alone costs a pipeline read and an append of its own; at a busy minute (thousands
 of schedules on `0 * * * *`) those round trips are the scheduler's whole cost. Here the
-pipelines come in one read and the runs go to the store together (in chunks that commit as
-they go, `WRITE_CHUNK`), each run's stream still expected new (version 0) and keyed by its
-slot: a slot another scheduler fired first is refused on its own (a version conflict, or the
-key's replay), and fires exactly once whichever scheduler gets there first.
+pipelines come in one read and the runs go to the store in one `save_many`, each run's stream
+still expected new (version 0) and keyed by its slot: a slot another scheduler fired first is
+refused on its own (a version conflict, or the key's replay), and fires exactly once whichever
+scheduler gets there first.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
@@ -34,10 +33,7 @@ from domain.run import Run
 from domain.trigger_schedule import schedule_key
 
 SLOTS_MAX = 1000
-"""Slots in one command."""
-WRITE_CHUNK = 250
-"""Runs handed to the store at a time: each chunk is handed on before the next is prepared
-(stamped, sealed, hashed), so the first commits while the rest are still on their way."""
+"""Slots in one command: one append batch of the store's group commit."""
 
 
 def slot_key(pipeline_id: UUID, schedule: str, slot: datetime) -> str:
@@ -136,29 +132,13 @@ async def _build(
     return built
 
 
-def _encoded(built: Sequence[Built], deps: Dependencies) -> list[object]:
-    """The built runs encoded, in chunks of `WRITE_CHUNK`."""
+def _encoded(built: Sequence[Built], deps: Dependencies) -> object:
     runs = [(b.run, b.context.metadata()) for b in built if not isinstance(b.run, str)]
-    chunks = (runs[i : i + WRITE_CHUNK] for i in range(0, len(runs), WRITE_CHUNK))
-    return [deps.repository.encoded(chunk) for chunk in chunks]
-
-
-async def _saved(chunks: Sequence[object], deps: Dependencies) -> list[object]:
-    """Each chunk appended, one outcome per run: a chunk goes to the store (its own task)
-    before the next is handed on, so the store's writers start on it at once."""
-    saving: list[asyncio.Future[Any]] = []
-    for chunk in chunks:
-        saving.append(asyncio.ensure_future(deps.repository.save_encoded(chunk)))
-        await asyncio.sleep(0)  # let it reach the store before the next chunk's turn
-    done = await asyncio.gather(*saving, return_exceptions=True)
-    for outcomes in done:
-        if isinstance(outcomes, BaseException):
-            raise outcomes  # the store failed (the next tick tries again; the key dedupes)
-    return [outcome for outcomes in done for outcome in outcomes]
+    return deps.repository.encoded(runs)
 
 
 async def _write(
-    built: Sequence[Built], deps: Dependencies, encoded: list[object] | None = None
+    built: Sequence[Built], deps: Dependencies, encoded: object | None = None
 ) -> ScheduledRunsTriggered:
     """The built runs appended (`encoded` if they were already), one outcome per slot."""
     fired = [
@@ -168,7 +148,9 @@ async def _write(
         for b in built
     ]
     runs = [n for n, b in enumerate(built) if not isinstance(b.run, str)]
-    saved = await _saved(_encoded(built, deps) if encoded is None else encoded, deps)
+    saved = await deps.repository.save_encoded(
+        _encoded(built, deps) if encoded is None else encoded
+    )
     position = None
     for n, outcome in zip(runs, saved, strict=True):
         if isinstance(outcome, VersionConflict):
