@@ -68,13 +68,6 @@ class PendingAppend(msgspec.Struct, kw_only=True):
     attempts: int = 0
 
 
-MAX_BATCH_EVENTS = 256
-"""Events in one `append_batch` call. Its cost grows faster than its size (the idempotency
-keys' event lists and the recheck of streams under the lock each scan the whole batch per
-append), so a big `append_many` (a busy minute's scheduled runs) goes in batches of about this
-size, each committed and visible as it is done: 5,000 one-event appends took 0.9 to 1.3 s in
-batches of 256 against 1.8 to 2.5 s in batches of 2,000 (`bench/scheduler.py`)."""
-
 _APPEND_BATCH = "SELECT * FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 
 
@@ -84,7 +77,7 @@ class GroupCommitWriter:
         connect: asyncpg.Pool,
         *,
         flushers: int = 2,
-        max_batch_events: int = MAX_BATCH_EVENTS,
+        max_batch_events: int = 2000,
         max_attempts: int = 3,
         reconnect_timeout: float = 10.0,
     ) -> None:
