@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from commands.webhook_intake import Candidate
+from commands.webhook_intake_types import Candidate
 from projections.pipeline_queries import pipeline_triggers
 
 log = logging.getLogger(__name__)
