@@ -22,7 +22,7 @@ from adapters.http.reads.pipelines import PIPELINES, pipelines_reader, visible_p
 from adapters.visualization.graph import step_graph
 from adapters.visualization.svg import render_svg
 from domain.pipeline_definition import PipelineDefinition
-from projections import pipeline_stats, pipelines
+from projections import pipeline_queries, pipeline_stats
 from projections.projection import live_schema
 from projections.rows import ident
 
@@ -59,7 +59,7 @@ async def pipeline_page(
         pipeline = await visible_pipeline(conn, pipeline_id, reach)
         if pipeline is None:
             return None
-        versions = await pipelines.pipeline_versions(conn, PIPELINE_SCHEMA, pipeline_id)
+        versions = await pipeline_queries.pipeline_versions(conn, PIPELINE_SCHEMA, pipeline_id)
         stats = await pipeline_stats.pipeline_analytics(conn, STATS_SCHEMA, pipeline_id, days=DAYS)
         rows = await conn.fetch(_PERCENTILES.format(s=ident(STATS_SCHEMA)), pipeline_id, since)
         return pipeline, versions, stats, {r["day"]: r for r in rows}

@@ -26,7 +26,7 @@ from commands.approvals import DecideApproval
 from commands.runs import CancelRun, RetryRun
 from domain.pipeline_definition import PipelineDefinition
 from domain.run_values import StepStatus
-from projections import logs, pipelines
+from projections import logs, pipeline_queries
 from projections.projection import live_schema
 from projections.run_rows import RunDetail
 
@@ -123,7 +123,7 @@ async def run_graph(request: Request[Any, Any, Any], run_id: FromPath[UUID]) -> 
             raise views.not_found("pipeline")
         if run.pipeline_version == pipeline.current_version:
             return pipeline.definition
-        row = await pipelines.pipeline_version(
+        row = await pipeline_queries.pipeline_version(
             conn, PIPELINE_SCHEMA, pipeline.id, run.pipeline_version
         )
         return None if row is None else row.definition
