@@ -260,6 +260,9 @@ class Projector:
                 if not await self._skips.skip(conn, projection.name, position, upto):
                     raise _Moved
                 return upto
+            ahead = getattr(projection, "before_batch", None)
+            if ahead is not None:
+                await ahead(events)
             await self._commit(conn, projection, events, position, upto)
         except _TRANSIENT as error:
             log.warning("projection %s: %s; retrying the batch", projection.name, error)
