@@ -104,20 +104,6 @@ async def skip(conn: asyncpg.Connection, name: str, old: int, new: int, channel:
     return moved is not None
 
 
-async def skip_many(
-    conn: asyncpg.Connection, moves: list[tuple[str, int, int]], channel: str
-) -> set[str]:
-    """`skip` for several projections (name, old, new) in one statement; the names moved."""
-    rows = await conn.fetch(
-        _SKIP_MANY,
-        [name for name, _, _ in moves],
-        [old for _, old, _ in moves],
-        [new for _, _, new in moves],
-        channel,
-    )
-    return {row["name"] for row in rows}
-
-
 _ADVANCE = (
     "WITH moved AS (UPDATE projection_checkpoints SET position = $3, updated_at = now() "
     "WHERE name = $1 AND position = $2 RETURNING name) "
@@ -127,15 +113,6 @@ _SKIP = (
     "WITH moved AS (UPDATE projection_checkpoints SET position = $3, updated_at = now() "
     "WHERE name = $1 AND position = $2 RETURNING name) "
     "SELECT pg_notify($4, $1 || ':' || $3::text) FROM moved, "
-    "(SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous_commit"
-)
-_SKIP_MANY = (
-    "WITH wanted AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) "
-    "AS w(name, old, new)), "
-    "moved AS (UPDATE projection_checkpoints c SET position = w.new, updated_at = now() "
-    "FROM wanted w WHERE c.name = w.name AND c.position = w.old "
-    "RETURNING c.name, c.position) "
-    "SELECT name, pg_notify($4, name || ':' || position::text) FROM moved, "
     "(SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous_commit"
 )
 

@@ -13,7 +13,7 @@ import asyncpg
 
 from adapters.store.locks import SESSION_KEEPALIVES, while_linked
 from adapters.store.notifier import HeadWatcher
-from adapters.store.reader import head
+from adapters.store.reader import head, read_range
 from adapters.telemetry.tracing import links_to, span
 from domain.envelope import EventEnvelope
 from projections import checkpoints
@@ -29,8 +29,6 @@ from projections.quarantine import (
 )
 from projections.quarantine_sinks import TableSink
 from projections.rebuild import NOTIFY_CHANNEL, RebuildFailed, RebuildInProgress, rebuild
-from projections.shared_reads import SharedReads
-from projections.skips import Skips
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +101,6 @@ class Projector:
         self._batch = batch_size
         self._retry_s = retry_s
         self._idle_s = idle_s
-        self._reads = SharedReads(frozenset().union(*(reads(p) for p in projections)))
-        self._skips = Skips(NOTIFY_CHANNEL)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Returns only once `stop` is set, even if every projection has failed meanwhile."""
@@ -248,16 +244,17 @@ class Projector:
         self, conn: asyncpg.Connection, projection: Projection, position: int, upto: int
     ) -> int:
         """Apply `(position, upto]`; return the new checkpoint (unmoved after a transient error)."""
-        events, upto = await self._reads.read(conn, position, upto, reads(projection))
+        events = await read_range(conn, position, upto, reads(projection))
         if projection.name in self._stops:
             # Decisions are about quarantines, which a view that stops does not keep.
             events = handled_by(projection, events)
         try:
             if not events:
                 # Nothing this projection reads (most batches, for most projections): one
-                # statement for every projection of this process skipping now, no transaction,
-                # no wait for the disk.
-                if not await self._skips.skip(conn, projection.name, position, upto):
+                # statement, no transaction, no wait for the disk.
+                if not await checkpoints.skip(
+                    conn, projection.name, position, upto, NOTIFY_CHANNEL
+                ):
                     raise _Moved
                 return upto
             ahead = getattr(projection, "before_batch", None)
