@@ -137,9 +137,14 @@ async def measure(megabytes: int, secrets: int, rounds: int, seed: int) -> dict[
         for _ in range(rounds):
             alone_plain.append(size / await ship_from_memory(data, []) / 1e6)
             alone_masked.append(size / await ship_from_memory(data, values) / 1e6)
+    # Set-up for a set of values not compiled before (the same shape, other values), then for
+    # the bench's own set again: the runner keeps a set's compiled forms a while.
+    started = time.perf_counter()
+    LogMasker(secret_values(secrets, random.Random(seed + 1)))
+    setup_ms = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     masker = LogMasker(values)
-    setup_ms = (time.perf_counter() - started) * 1000
+    setup_again_ms = (time.perf_counter() - started) * 1000
     pieces = [data[at : at + READ_BYTES] for at in range(0, len(data), READ_BYTES)]
     started = time.perf_counter()
     for piece in pieces:  # as the runner feeds it: whole-log calls mostly time big allocations
@@ -160,6 +165,7 @@ async def measure(megabytes: int, secrets: int, rounds: int, seed: int) -> dict[
         "memory_plain_mb_s": statistics.median(alone_plain),
         "memory_masked_mb_s": statistics.median(alone_masked),
         "setup_ms": setup_ms,
+        "setup_again_ms": setup_again_ms,
         "met": ratio >= TARGET_RATIO,
     }
 

@@ -28,19 +28,21 @@ from commands.webhook_batches import (
     RunsRequested,
     TriggerRunsInOrder,
 )
-from commands.webhook_intake import (
+from commands.webhook_intake import WebhookIntake
+from commands.webhook_intake_requests import (
     ACTOR,
-    Candidate,
-    Candidates,
-    Dispatch,
-    Outcome,
-    ReceivedDelivery,
-    WebhookIntake,
     chosen_for,
     nothing_chosen,
     outcome_record,
     run_request,
     triggered,
+)
+from commands.webhook_intake_types import (
+    Candidate,
+    Candidates,
+    Dispatch,
+    Outcome,
+    ReceivedDelivery,
 )
 from commands.webhook_payloads import (
     Backflow,
@@ -94,9 +96,11 @@ class IntakeBatch:
         self, deliveries: Sequence[ReceivedDelivery], *, at: datetime
     ) -> list[Outcome]:
         """Process each delivery not processed yet, in order, and record the outcomes."""
-        records = await self._repository.get_many(
-            WebhookDelivery, [d.stream_id for d in deliveries]
-        )
+        # Only a stream past its `WebhookReceived` holds an outcome: the versions say which,
+        # without reading back the raw bodies the batch already holds (a replayed batch).
+        versions = await self._repository.versions([d.stream_id for d in deliveries])
+        processed = [id for id, version in versions.items() if version > 1]
+        records = await self._repository.get_many(WebhookDelivery, processed) if processed else {}
         outcomes: dict[int, Outcome] = {}
         todo: list[int] = []
         for n, delivery in enumerate(deliveries):

@@ -4,7 +4,8 @@ One stream per run (`report_stream_id`), and one per step of a pipeline with `st
 (`step_report_stream_id`). Each HTTP request to GitHub's or GitLab's commit
 status API is an event, with the state reported and the host's answer (its HTTP status, or
 the error when none came), so an auditor sees every report, failed ones included. A report
-to GitHub as a check run also records the check run's id once GitHub created it.
+to GitHub as a check run records, before asking GitHub to create it, the check run it asks for
+(its name and the `external_id` that tags it), then the check run's id once GitHub created it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidValue
-from domain.limits import INT32_MAX, KEY_MAX, REASON_MAX, REPO_MAX, SHA_MAX, URL_MAX, clean, cut
+from domain.limits import (
+    INT32_MAX,
+    KEY_MAX,
+    NAME_MAX,
+    REASON_MAX,
+    REPO_MAX,
+    SHA_MAX,
+    URL_MAX,
+    clean,
+    cut,
+)
 from domain.moments import require_aware
 
 Host = Literal["github", "gitlab"]
@@ -26,6 +37,10 @@ RunState = Literal["queued", "running", "success", "failure", "cancelled"]
 RUN_STATES: tuple[str, ...] = get_args(RunState)
 CHECK_RUN_ID_MAX = 2**63 - 1
 """GitHub's ids are 64-bit integers."""
+CHECK_NAME_MAX = len("flowledger/") + NAME_MAX + 1 + KEY_MAX
+"""A check run's name: `flowledger/<pipeline>[/<step>]`."""
+EXTERNAL_ID_MAX = 36 + 1 + KEY_MAX
+"""A check run's external id: `<run id>[/<step>]`."""
 _NAMESPACE = UUID("6f1c0b3e-8a51-4d6e-9a55-2f0c7f1b2d40")
 
 
@@ -73,6 +88,20 @@ class CommitStatusReport(Aggregate):
             if self.http_status is not None and 200 <= self.http_status < 300:
                 aggregate.reported = self.state
 
+    class CheckRunRequested(Event):
+        """About to ask GitHub to create the report's check run, `name`d on the report's commit
+        and tagged `external_id`, to report `state`. Recorded before the request: a reporter
+        gone before it recorded GitHub's answer finds that check run again by its external id
+        instead of creating a second one."""
+
+        event_type: ClassVar[str] = "CommitStatusCheckRunRequested"
+        name: str
+        external_id: str
+        state: RunState
+
+        def apply(self, aggregate: CommitStatusReport) -> None:
+            aggregate.check_run_requested = self.external_id
+
     class CheckRunCreated(Event):
         """GitHub created the report's check run: its id (a provider identifier, no secret),
         so that later reports, after a restart too, update that check run."""
@@ -91,6 +120,8 @@ class CommitStatusReport(Aggregate):
         self.attempts = 0
         self.reported: str | None = None
         self.check_run_id: int | None = None
+        self.check_run_requested: str | None = None
+        """The external id of the check run asked for, once asked."""
 
     @classmethod
     def open(
@@ -124,6 +155,25 @@ class CommitStatusReport(Aggregate):
             repo=repo,
             sha=sha,
         )
+
+    def check_run_requested_as(
+        self, *, name: str, external_id: str, state: str, at: datetime
+    ) -> None:
+        """Records the request for the report's check run; once per external id."""
+        require_aware(at)
+        if self.host != "github":
+            raise InvalidValue("external_id", "only for a report to GitHub")
+        if not 1 <= len(clean("name", name)) <= CHECK_NAME_MAX:
+            raise InvalidValue("name", f"1 to {CHECK_NAME_MAX} characters")
+        if not 1 <= len(clean("external_id", external_id)) <= EXTERNAL_ID_MAX:
+            raise InvalidValue("external_id", f"1 to {EXTERNAL_ID_MAX} characters")
+        if state not in RUN_STATES:
+            raise InvalidValue("state", f"one of {list(RUN_STATES)}")
+        if external_id != self.check_run_requested:
+            self.trigger_event(
+                self.CheckRunRequested, name=name, external_id=external_id, state=state,
+                timestamp=at,
+            )  # fmt: skip
 
     def check_run_created(self, check_run_id: int, *, at: datetime) -> None:
         require_aware(at)

@@ -151,7 +151,10 @@ async def cancel(request: Request[Any, Any, Any], run_id: FromPath[UUID]) -> Res
 
 @post("/dashboard/runs/{run_id:uuid}/approvals/{step:str}/{decision:str}", include_in_schema=False)
 async def decide(
-    request: Request[Any, Any, Any], run_id: FromPath[UUID], step: FromPath[str], decision: str
+    request: Request[Any, Any, Any],
+    run_id: FromPath[UUID],
+    step: FromPath[str],
+    decision: FromPath[str],
 ) -> Response[bytes]:
     """A decision without inputs (a step whose inputs are required is decided over the API)."""
     await _run(request, run_id)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from adapters.platform.periodic import every_until_stopped
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
 from adapters.store.heartbeats import PgHeartbeats
 from commands.dispatch import reap
@@ -39,15 +39,9 @@ class Reaper:
         self._clock = clock
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.reap(self._clock())
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the database may be away: try again next round
-                log.warning("reaper: %s", error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._every_s)
+        await every_until_stopped(
+            stop, self._every_s, lambda: self.reap(self._clock()), log=log, name="reaper"
+        )
 
     async def reap(self, now: datetime) -> list[str]:
         """Mark lost every runner silent since before `now - bound`; their ids."""

@@ -9,7 +9,6 @@ together record each removal once (the second record decides nothing or is refus
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 import asyncpg
 from nats.js import JetStreamContext
 
+from adapters.platform.periodic import every_until_stopped
 from adapters.streaming.objects import ARTIFACTS_BUCKET, CACHES_BUCKET, bucket, delete
 from commands.artifacts import SWEEPER, DeleteArtifact, EvictCache
 from commands.context import CommandContext
@@ -49,15 +49,7 @@ class Sweeper:
         self._clock = clock
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the database or NATS may be away: next round
-                log.warning("sweeper: %s", error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._every_s)
+        await every_until_stopped(stop, self._every_s, self.sweep, log=log, name="sweeper")
 
     async def sweep(self) -> tuple[int, int]:
         """One round: (artifacts deleted, cache entries evicted)."""

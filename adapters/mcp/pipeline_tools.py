@@ -18,7 +18,7 @@ from adapters.mcp.calls import Caller, raw_query
 from adapters.mcp.tools import READ_ONLY, WRITES, Limit, McpTool, MinPosition
 from commands.runs import TriggerRun
 from domain.pipeline import PipelineStatus
-from projections.pipelines import PIPELINE_SORTS
+from projections.pipeline_queries import PIPELINE_SORTS
 
 PipelineSort = Literal[tuple(PIPELINE_SORTS)]  # type: ignore[valid-type]
 ParamValue = str | int | float | bool

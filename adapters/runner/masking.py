@@ -1,10 +1,7 @@
 """Masks secret values in a step's output before it leaves the runner: logs are kept forever.
 
-Each value is masked as written and in the forms a step commonly prints it in: base64
-(standard and URL-safe, also inside a longer base64 text at any byte alignment, as in an HTTP
-Basic header), URL-encoded, JSON-escaped, and each line of a multi-line value. All forms are
-found in one pass whatever their count, and where they overlap the leftmost, then longest,
-wins: a value printed whole is masked whole rather than line by line.
+Every form of every value (`secret_forms`) is found in one pass whatever their count; forms
+that overlap or touch are masked as one, so no part of a value that overlaps another is shown.
 
 Output arrives in arbitrary pieces, so a value may be split between two reads: `feed` holds
 back the end of the output that could still begin a form, and `flush` masks what is left.
@@ -12,172 +9,129 @@ back the end of the output that could still begin a form, and `flush` masks what
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterable
 from typing import NoReturn
-from urllib.parse import quote, quote_plus
 
-import hyperscan
+from adapters.runner.secret_forms import CompiledForms, compiled_forms
 
 MASK = "***"
 MASK_BYTES = MASK.encode()
-HEAD_BYTES = 4
-MIN_FORM_CHARS = 4
-"""A derived form or a line shorter than this is not masked: masking every `a` or `{}` in a log
-would hide everything and protect nothing. A whole value is always masked, however short."""
-
-
-def secret_forms(value: str) -> set[str]:
-    """The texts that reveal `value`: itself, its encodings, and its lines."""
-    if not value:
-        return set()
-    raw = value.encode()
-    derived = {
-        quote(value, safe=""),
-        quote_plus(value, safe=""),
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        *_base64_forms(raw),
-        *(line.strip() for line in value.splitlines()),
-    }
-    return {value} | {form for form in derived if len(form) >= MIN_FORM_CHARS}
-
-
-def _base64_forms(raw: bytes) -> Iterable[str]:
-    # Inside a longer base64 text the value starts at byte offset 0, 1 or 2 of a 3-byte group;
-    # the characters that also carry a neighbour's bits differ by context and are left out.
-    for offset in range(3):
-        padded = b"\0" * offset + raw
-        for encode in (base64.b64encode, base64.urlsafe_b64encode):
-            text = encode(padded).decode("ascii")
-            start = (0, 2, 3)[offset]
-            end = len(text) if len(padded) % 3 == 0 else len(text.rstrip("=")) - 1
-            yield text[start:end]
-            if offset == 0:
-                yield text  # the value alone, with its padding
 
 
 class LogMasker:
     """Replaces every form of the given secret values with `***`, across piece boundaries.
 
-    It works on the bytes the step wrote, before they are decoded. Hyperscan (SIMD literal
-    matching) finds every form in one pass whatever their number; where forms overlap, the
-    leftmost, then the longest, is masked.
+    It works on the bytes the step wrote, before they are decoded. A piece is scanned where it
+    lies, together with the few bytes held back from the piece before, and the masked output
+    is the only copy made of it.
     """
 
-    __slots__ = ("_forms", "_heads", "_hold_max", "_prefixes", "_size", "_tail")
+    __slots__ = ("_covered", "_forms", "_tail")
 
     def __init__(self, values: Iterable[str]) -> None:
-        forms = sorted({f.encode() for v in values for f in secret_forms(v)})
-        self._size = len(forms)
-        self._forms = _literals(forms)
-        self._hold_max = max((len(f) for f in forms), default=1) - 1
-        # Every proper prefix, so a held-back end is found by one lookup a position; the forms'
-        # first bytes, searched the same way, name the few positions worth a lookup.
-        self._prefixes = frozenset(f[:n] for f in forms for n in range(1, len(f)))
-        self._heads = _literals(sorted({f[:HEAD_BYTES] for f in forms}))
+        self._forms: CompiledForms | None = compiled_forms(values)
         self._tail = b""
+        self._covered = 0
+        """How many bytes at the start of `_tail` a mask already sent stands for: a form that
+        starts there continues that mask rather than starting another."""
 
     def __repr__(self) -> str:
-        return f"LogMasker({self._size} forms)"  # never the forms themselves
+        return f"LogMasker({0 if self._forms is None else self._forms.size} forms)"
 
     @property
     def hold_max(self) -> int:
         """The most bytes `feed` may hold back for the next piece (0 with nothing to mask)."""
-        return 0 if self._forms is None else self._hold_max
+        return 0 if self._forms is None else self._forms.hold_max
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("LogMasker cannot be pickled: it holds secret values")
 
     def mask(self, text: str) -> str:
         """`text` with every form masked (a whole text: nothing is held back)."""
-        if self._forms is None:
+        if self._forms is None or not text:
             return text
         data = text.encode()
-        return self._replace(data, len(data))[0].decode(errors="replace")
+        return _replace(self._forms, [data], len(data), 0)[0].decode(errors="replace")
 
     def feed(self, piece: bytes) -> bytes:
         """The masked bytes that are safe to send now; a possible start of a form waits."""
-        if self._forms is None:
+        if self._forms is None or not piece:
             return piece
-        data = self._tail + piece if self._tail else piece
-        masked, self._tail = self._replace(data, self._safe_end(data))
+        parts: list[bytes | memoryview] = [self._tail, piece] if self._tail else [piece]
+        safe = self._safe_end(self._forms, piece)
+        masked, self._tail, self._covered = _replace(self._forms, parts, safe, self._covered)
         return masked
 
     def flush(self) -> bytes:
         """The masked rest of the output (the process ended)."""
         tail, self._tail = self._tail, b""
-        return tail if self._forms is None else self._replace(tail, len(tail))[0]
+        if self._forms is None or not tail:
+            return tail
+        covered, self._covered = self._covered, 0
+        return _replace(self._forms, [tail], len(tail), covered)[0]
 
-    def _replace(self, data: bytes, safe: int) -> tuple[bytes, bytes]:
-        """`data` masked up to `safe` (or past it, to a match's end), and the rest unmasked."""
-        found = _matches(self._forms, data)
-        if not found and safe == len(data):
-            return data, b""  # the usual piece: nothing to mask, nothing to hold
-        view = memoryview(data)  # slices without copies: the join copies once
+    def _safe_end(self, forms: CompiledForms, piece: bytes) -> int:
+        # Any form starting before `len - hold_max` fits whole in the text; past that point,
+        # only a position whose rest is a prefix of some form must wait for the next piece.
+        total = len(self._tail) + len(piece)
+        if not forms.hold_max:
+            return total
+        if len(piece) >= forms.hold_max:
+            region = piece[-forms.hold_max :]
+        else:
+            region = (self._tail + piece)[-forms.hold_max :]
+        return total - len(region) + forms.first_open_start(region)
+
+
+def _replace(
+    forms: CompiledForms, parts: list[bytes | memoryview], safe: int, covered: int
+) -> tuple[bytes, bytes, int]:
+    """The parts (one text) masked up to `safe` (its first `covered` bytes were, by a mask sent
+    already), the rest unmasked, and how much of the rest the last mask already stands for."""
+    found = forms.matches(parts)
+    total = sum(len(part) for part in parts)
+    if not found and not covered and safe == total and len(parts) == 1:
+        return bytes(parts[0]), b"", 0  # the usual piece: nothing to mask, nothing to hold
+    text = _Joined(parts)
+    out: list[bytes | memoryview] = []
+    done = covered
+    for start, end in found:
+        if start < done:  # overlaps the mask: widen it
+            if end > done:
+                done = end
+            continue
+        if start >= safe:
+            break
+        text.cut(done, start, out)
+        out.append(MASK_BYTES)
+        done = end
+    text.cut(done, safe, out)
+    return b"".join(out), text.rest(safe), max(done - safe, 0)
+
+
+class _Joined:
+    """Parts taken as one text, sliced without joining them first."""
+
+    __slots__ = ("_last", "_last_at", "_parts", "_total")
+
+    def __init__(self, parts: list[bytes | memoryview]) -> None:
+        self._parts = [(memoryview(part), len(part)) for part in parts]
+        self._last = self._parts[-1][0]
+        self._total = sum(size for _, size in self._parts)
+        self._last_at = self._total - len(self._last)
+
+    def cut(self, start: int, end: int, out: list[bytes | memoryview]) -> None:
+        """Appends the text from `start` to `end` to `out`, part by part (views, no copies)."""
+        if start >= self._last_at:  # the usual case: all in the piece just read
+            out.append(self._last[start - self._last_at : end - self._last_at])
+            return
+        at = 0
+        for view, size in self._parts:
+            if start < at + size and end > at:
+                out.append(view[max(start - at, 0) : min(end - at, size)])
+            at += size
+
+    def rest(self, start: int) -> bytes:
         out: list[bytes | memoryview] = []
-        done = 0
-        for start, end in sorted(found, key=lambda m: (m[0], -m[1])):
-            if start >= safe:
-                break
-            if start < done:
-                continue  # inside a form masked already
-            out.append(view[done:start])
-            out.append(MASK_BYTES)
-            done = end
-        cut = max(safe, done)
-        out.append(view[done:cut])
-        return b"".join(out), data[cut:]
-
-    def _safe_end(self, data: bytes) -> int:
-        # Any form starting before `len - hold_max` fits whole in `data`; past that point, only
-        # a position whose rest is a prefix of some form must wait for the next piece.
-        first = max(len(data) - self._hold_max, 0)
-        region = data[first:]
-        # A head found whole starts a candidate; so may any of the last few bytes, too short
-        # to hold a whole head.
-        starts = {start for start, _ in _matches(self._heads, region)}
-        for at in sorted(starts.union(range(max(len(region) - HEAD_BYTES, 0), len(region)))):
-            if region[at:] in self._prefixes:
-                return first + at
-        return len(data)
-
-
-class _Literals:
-    """A Hyperscan database of literal forms, with each form's length by its id.
-
-    Hyperscan reports where a match ends; a literal's start is its end less its length, so the
-    scan needs no start-of-match tracking (HS_FLAG_SOM_LEFTMOST), which costs about a third of
-    the masker's throughput.
-    """
-
-    __slots__ = ("database", "lengths")
-
-    def __init__(self, forms: list[bytes]) -> None:
-        self.lengths = [len(form) for form in forms]
-        self.database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self.database.compile(
-            # Each byte as \xHH: a literal whatever it holds (newlines, quotes, non-ASCII).
-            expressions=[b"".join(b"\\x%02x" % byte for byte in form) for form in forms],
-            ids=list(range(len(forms))),
-            elements=len(forms),
-            flags=[0] * len(forms),
-        )
-
-
-def _literals(forms: list[bytes]) -> _Literals | None:
-    return _Literals(forms) if forms else None
-
-
-def _matches(literals: _Literals | None, data: bytes) -> list[tuple[int, int]]:
-    """Every (start, end) of every form in `data`, overlapping ones included."""
-    found: list[tuple[int, int]] = []
-    if literals is not None and data:
-        lengths = literals.lengths
-
-        def on_match(form: int, _start: int, end: int, _flags: int, _context: object) -> None:
-            found.append((end - lengths[form], end))
-
-        literals.database.scan(data, match_event_handler=on_match)
-    return found
+        self.cut(start, self._total, out)
+        return b"".join(out)

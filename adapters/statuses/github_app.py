@@ -1,4 +1,4 @@
-"""Commit reports as a GitHub App: an installation token, then check runs.
+"""Commit reports as a GitHub App: its installation token (the check runs are in check_runs.py).
 
 A project whose secrets hold `GITHUB_APP_ID`, `GITHUB_APP_INSTALLATION_ID` and
 `GITHUB_APP_PRIVATE_KEY` (the App's PEM key) reports with check runs instead of commit
@@ -12,10 +12,6 @@ statuses, as documented:
   `expires_at` (one hour)
   (https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app);
   the token is kept in memory until five minutes before it expires;
-- `POST /repos/{owner}/{repo}/check-runs` creates a check run (`name`, `head_sha`, `status`,
-  `details_url`, ...) and answers 201 with its `id`; `PATCH /repos/{owner}/{repo}/check-runs/
-  {check_run_id}` moves it on, to `completed` with a `conclusion`
-  (https://docs.github.com/en/rest/checks/runs).
 """
 
 from __future__ import annotations
@@ -31,7 +27,7 @@ from uuid import UUID
 import httpx
 import jwt
 
-from adapters.statuses.hosts import DESCRIPTIONS, GITHUB_API_VERSION, USER_AGENT
+from adapters.statuses.hosts import GITHUB_API_VERSION, USER_AGENT
 
 BAD_KEY = "GITHUB_APP_PRIVATE_KEY is not an RSA PEM key"
 """An attempt's error that no retry can mend."""
@@ -43,8 +39,6 @@ JWT_LIFETIME_S = 540
 """`exp` past `iat`: GitHub takes at most 600."""
 REFRESH_BEFORE_S = 300.0
 """An installation token is exchanged again this long before it expires."""
-CHECK_STATUS = {"queued": "queued", "running": "in_progress"}
-CHECK_CONCLUSION = {"success": "success", "failure": "failure", "cancelled": "cancelled"}
 
 
 class AppAuthFailed(Exception):
@@ -134,98 +128,3 @@ class InstallationTokens:
         expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
         self._tokens[key] = (body["token"], expires.astimezone(UTC).timestamp())
         return str(body["token"])
-
-
-Recall = Callable[[UUID, str | None], Awaitable[int | None]]
-"""The check run id recorded for (a run, its step or None), if any."""
-
-
-async def _nothing_recorded(_run_id: UUID, _step: str | None) -> None:
-    return None
-
-
-class CheckRuns:
-    """One check run per flowledger run: created at its first report, then updated.
-
-    The id GitHub gives a created check run is recorded with the attempt
-    (`CommitStatusCheckRunCreated`); a report whose id is not in memory (after a restart)
-    asks `recall` for it, so it updates that check run instead of creating another."""
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        tokens: InstallationTokens,
-        recall: Recall = _nothing_recorded,
-    ) -> None:
-        self._client, self._tokens, self._recall = client, tokens, recall
-        self.ids: dict[tuple[UUID, str | None], int] = {}
-        """(flowledger run, step or None) -> GitHub check run id, as recorded."""
-        self._created: dict[tuple[UUID, str | None], int] = {}
-
-    def forget(self, run_id: UUID) -> None:
-        for key in [key for key in self.ids if key[0] == run_id]:
-            del self.ids[key]
-
-    def created(self, run_id: UUID, step: str | None) -> int | None:
-        """The id of the check run the last report of (run, step) created, once: to record."""
-        return self._created.pop((run_id, step), None)
-
-    async def report(
-        self,
-        app: AppCredentials,
-        *,
-        run_id: UUID,
-        step: str | None = None,
-        repo: str,
-        sha: str,
-        name: str,
-        state: str,
-        details_url: str,
-    ) -> tuple[int | None, str]:
-        """(GitHub's HTTP status or None, the error text): as a commit status attempt records."""
-        try:
-            token = await self._tokens.token(app)
-        except AppAuthFailed as error:
-            return error.status, str(error)
-        owner, _, project = repo.partition("/")
-        repo_path = f"{quote(owner, safe='')}/{quote(project, safe='')}"
-        base = f"{app.api_url.rstrip('/')}/repos/{repo_path}/check-runs"
-        body = check_run_body(state, details_url, at=datetime.now(UTC))
-        existing = self.ids.get((run_id, step))
-        if existing is None:
-            existing = await self._recall(run_id, step)
-            if existing is not None:
-                self.ids[(run_id, step)] = existing
-        try:
-            if existing is None:
-                external = str(run_id) if step is None else f"{run_id}/{step}"
-                body = {"name": name, "head_sha": sha, "external_id": external, **body}
-                answer = await self._client.post(base, json=body, headers=headers(token))
-            else:
-                answer = await self._client.patch(
-                    f"{base}/{existing}", json=body, headers=headers(token)
-                )
-        except httpx.HTTPError as error:
-            return None, f"{type(error).__name__}: {error}"[:500]
-        if existing is None and answer.status_code == 201:
-            self.ids[(run_id, step)] = self._created[(run_id, step)] = int(answer.json()["id"])
-        ok = 200 <= answer.status_code < 300
-        return answer.status_code, "" if ok else answer.text[:500]
-
-
-def check_run_body(state: str, details_url: str, *, at: datetime) -> dict[str, Any]:
-    """The check run's fields for a run `state` (queued, running, success, failure, cancelled)."""
-    moment = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    output = {"title": DESCRIPTIONS[state], "summary": f"flowledger run: {DESCRIPTIONS[state]}"}
-    body: dict[str, Any] = {"details_url": details_url, "output": output}
-    if state in CHECK_STATUS:
-        body["status"] = CHECK_STATUS[state]
-        if state == "running":
-            body["started_at"] = moment
-    else:
-        body |= {
-            "status": "completed",
-            "conclusion": CHECK_CONCLUSION[state],
-            "completed_at": moment,
-        }
-    return body

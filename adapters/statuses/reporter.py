@@ -4,7 +4,8 @@ webhook gets a commit status at queued, running and its outcome, with a link to 
 Driven by a durable JetStream consumer (`commit-status`) on the run events that change what
 is reported, so a restart misses none. Reports of one run go out in order; each request is
 recorded as an event (`CommitStatusAttempted`, with the host's HTTP status), failures are
-retried with back-off, and nothing waits on them: the run goes on regardless.
+retried with back-off, and nothing waits on them: the run goes on regardless. A check run's
+creation is recorded before it is asked for (`CommitStatusCheckRunRequested`, see check_runs.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -28,17 +28,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from adapters.outbound.backoff import Backoff
 from adapters.statuses import hosts
-from adapters.statuses.github_app import (
-    BAD_KEY,
-    CheckRuns,
-    InstallationTokens,
-    installation,
-)
-from adapters.statuses.steps import STEP_STATES, pinned_definition, step_commit
-from adapters.store import audit_reader
+from adapters.statuses.check_runs import CheckRuns, RecordedCheckRun
+from adapters.statuses.commits import Commit, find_commit
+from adapters.statuses.github_app import BAD_KEY, InstallationTokens, installation
+from adapters.statuses.steps import STEP_STATES, step_commit
 from adapters.store.store import EventStore
 from adapters.streaming.relay.subjects import filter_subject
-from commands.commit_statuses import RecordCommitStatusAttempt
+from commands.commit_statuses import RecordCheckRunRequest, RecordCommitStatusAttempt
 from commands.context import CommandContext
 from commands.subscriptions import DELIVERER
 from domain.commit_status import CommitStatusReport, report_stream_id, step_report_stream_id
@@ -67,23 +63,6 @@ class _Event(msgspec.Struct, frozen=True):
 
 
 _event = msgspec.json.Decoder(_Event)
-
-
-@dataclass(frozen=True)
-class Commit:
-    """What a run's reports need: where its commit is, and how to name the status."""
-
-    run_id: UUID
-    project_id: UUID
-    host: str
-    repo: str
-    sha: str
-    ref: str | None
-    context: str
-    step_statuses: bool = False
-    """The pinned definition's `step_statuses`: each step is reported too."""
-    step: str | None = None
-    """Set on a step's own report."""
 
 
 class Reporter:
@@ -167,48 +146,19 @@ class Reporter:
 
     async def _commit(self, run_id: UUID) -> Commit | None:
         if run_id not in self.commits:
-            self.commits[run_id] = await self._find_commit(run_id)
+            self.commits[run_id] = await find_commit(self.pool, self.store, run_id)
         return self.commits[run_id]
 
-    async def _find_commit(self, run_id: UUID) -> Commit | None:
-        """The commit of a run a GitHub or GitLab webhook started; None for any other run."""
-        first = (await self.store.read_stream(str(run_id), to_version=1) or [None])[0]
-        if first is None or first.type != "RunRequested":
-            return None
-        trigger = first.data.get("trigger") or {}
-        cause = first.metadata.causation_id
-        if trigger.get("kind") != "webhook" or not trigger.get("repo") or not trigger.get("sha"):
-            return None
-        if cause is None:
-            return None
-        async with self.pool.acquire() as conn:
-            delivery = await audit_reader.by_id(conn, UUID(cause))
-        host = msgspec.json.decode(delivery["data"]).get("source_kind") if delivery else None
-        if host not in hosts.TOKEN_SECRETS:
-            return None
-        pipeline = await self.store.read_stream(first.data["pipeline_id"])
-        created = pipeline[0].data if pipeline else {}
-        name = (created.get("definition") or {}).get("name") or "pipeline"
-        pinned = pinned_definition(pipeline, first.data.get("pipeline_version", 1))
-        return Commit(
-            run_id=run_id,
-            project_id=UUID(first.data["project_id"]),
-            host=host,
-            repo=trigger["repo"],
-            sha=trigger["sha"],
-            ref=trigger.get("ref"),
-            context=f"flowledger/{name}",
-            step_statuses=bool(pinned.get("step_statuses")),
-        )
-
-    async def _recorded_check_run(self, run_id: UUID, step: str | None) -> int | None:
-        """The check run id the report of (run, step) recorded, from its stream."""
+    async def _recorded_check_run(self, run_id: UUID, step: str | None) -> RecordedCheckRun:
+        """What the report of (run, step) recorded of its check run, from its stream."""
         stream = report_stream_id(run_id) if step is None else step_report_stream_id(run_id, step)
-        recorded = None
+        check_run_id, requested = None, None
         for event in await self.store.read_stream(str(stream)):
             if event.type == CommitStatusReport.CheckRunCreated.event_type:
-                recorded = int(event.data["check_run_id"])
-        return recorded
+                check_run_id = int(event.data["check_run_id"])
+            elif event.type == CommitStatusReport.CheckRunRequested.event_type:
+                requested = str(event.data["external_id"])
+        return RecordedCheckRun(check_run_id, requested)
 
     async def _report(
         self,
@@ -263,6 +213,7 @@ class Reporter:
                 name=commit.context,
                 state=state,
                 details_url=target_url,
+                intend=lambda external: self._record_request(commit, state, external),
             )
         token_name = hosts.TOKEN_SECRETS[commit.host]
         secret = await self.reveal(self.pool, str(commit.project_id), token_name)
@@ -293,6 +244,19 @@ class Reporter:
         ok = 200 <= response.status_code < 300
         return response.status_code, "" if ok else response.text[:500]
 
+    async def _record_request(self, commit: Commit, state: str, external_id: str) -> None:
+        command = RecordCheckRunRequest(
+            run_id=commit.run_id,
+            project_id=commit.project_id,
+            repo=commit.repo,
+            sha=commit.sha,
+            step=commit.step,
+            name=commit.context,
+            external_id=external_id,
+            state=state,  # type: ignore[arg-type]
+        )
+        await self.dispatch(command, _context(commit))
+
     async def _record(
         self,
         commit: Commit,
@@ -317,9 +281,10 @@ class Reporter:
             step=commit.step,
             check_run_id=check_run_id,
         )
-        context = CommandContext(
-            principal=DELIVERER,
-            at=datetime.now(UTC),
-            correlation_id=f"commit-status:{commit.run_id}",
-        )
-        await self.dispatch(command, context)
+        await self.dispatch(command, _context(commit))
+
+
+def _context(commit: Commit) -> CommandContext:
+    return CommandContext(
+        principal=DELIVERER, at=datetime.now(UTC), correlation_id=f"commit-status:{commit.run_id}"
+    )

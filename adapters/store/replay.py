@@ -1,8 +1,10 @@
 """The gateway's replays: one watch level's events in a position range, filtered in SQL.
 
 A stream belongs where its first event says (the rule of the relay's subjects); the partial
-indexes of 0008_gateway_replay.sql find those first events by owner, so the filter below must
-keep their exact expressions. Answers are current (upcast, as the relay publishes them).
+indexes of 0008_gateway_replay.sql (narrowed by 0016 to the types asked for here) find those
+first events by owner, so the filter below must keep their exact expressions, and a type added
+to PROJECT_IN_DATA needs a migration widening the index (test_replay checks the plans).
+Answers are current (upcast, as the relay publishes them).
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from commands.webhook_intake import Candidate
-from projections.pipelines import pipeline_triggers
+from commands.webhook_intake_types import Candidate
+from projections.pipeline_queries import pipeline_triggers
 
 log = logging.getLogger(__name__)
 

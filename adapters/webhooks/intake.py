@@ -25,8 +25,9 @@ from adapters.store import AppendOutcomeUnknown, StoreUnavailable
 from adapters.telemetry.tracing import span, tracing_enabled
 from adapters.webhooks.candidates import ViewCandidates
 from adapters.webhooks.jenkins_builds import ViewJenkinsBuilds
-from commands.webhook_intake import Outcome, ReceivedDelivery, WebhookIntake
+from commands.webhook_intake import WebhookIntake
 from commands.webhook_intake_batch import IntakeBatch
+from commands.webhook_intake_types import Outcome, ReceivedDelivery
 from domain.envelope import EventEnvelope
 from projections.projection import live_schema
 from projections.rows import ident

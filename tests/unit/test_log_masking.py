@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from adapters.runner.masking import MASK, LogMasker
+from adapters.runner.secret_forms import compiled_forms
 
 SECRET = 's3cr3t/value+with=odd&chars"x'
 MULTI = "-----BEGIN KEY-----\nAAAAlineONE\nBBBBlineTWO\n-----END KEY-----"
@@ -103,3 +104,27 @@ def test_the_masker_never_shows_its_values() -> None:
         import pickle
 
         pickle.dumps(masker)
+
+
+def test_overlapping_values_are_masked_as_one_and_no_part_of_either_shows() -> None:
+    values = ["abcdef12", "ef12ghij"]  # the first's end is the second's start
+    text = "x abcdef12ghij y ef12ghij\n"
+    masker = LogMasker(values)
+
+    assert masker.mask(text) == f"x {MASK} y {MASK}\n"
+    for cut in range(len(text) + 1):
+        fed = LogMasker(values)
+        assert fed.feed(text[:cut].encode()) + fed.feed(text[cut:].encode()) + fed.flush() == (
+            masker.mask(text).encode()
+        ), cut
+
+
+def test_maskers_of_the_same_values_share_their_forms_but_not_what_they_hold_back() -> None:
+    first = LogMasker(["zzzz-secret", SECRET])
+    second = LogMasker([SECRET, "zzzz-secret", SECRET])  # same set: compiled once
+
+    assert compiled_forms(["zzzz-secret", SECRET]) is compiled_forms([SECRET, "zzzz-secret"])
+    assert compiled_forms(["zzzz-secret"]) is not compiled_forms(["zzzz-secret", SECRET])
+    assert first.feed(b"x zzzz-se") == b"x "
+    assert second.feed(b"cret\n") == b"cret\n"
+    assert first.feed(b"cret\n") == b"***\n"

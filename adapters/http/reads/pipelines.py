@@ -30,9 +30,10 @@ from adapters.http.reads.schedules import PipelineView, with_schedules
 from adapters.http.security import Req
 from commands.context import Principal
 from domain.pipeline import PipelineStatus
-from projections import pipelines
+from projections import pipeline_queries
 from projections.filters import PipelineFilters
 from projections.paging import PageResult
+from projections.pipeline_rows import PipelineRow, PipelineStatusRow
 from projections.projection import live_schema
 
 TAGS = ["pipelines"]
@@ -47,13 +48,13 @@ PIPELINES = QuerySpec.of(
     many("status", [s.value for s in PipelineStatus], "any of these statuses"),
     integer("version", 1, MAX_INT4, "its current definition version is this one"),
     *ranges(*RANGES),
-    *paging(pipelines.PIPELINE_SORTS, "created_at"),
+    *paging(pipeline_queries.PIPELINE_SORTS, "created_at"),
 )
 ONE = QuerySpec.of()
 
 
 class PipelinePage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    items: list[pipelines.PipelineRow]
+    items: list[PipelineRow]
     next_cursor: str | None
     limit: int
     position: int
@@ -76,18 +77,18 @@ def pipeline_filters(query: Query, projects: tuple[UUID, ...] | None) -> Pipelin
 
 def pipelines_reader(
     principal: Principal, query: Query
-) -> Callable[[Any], Awaitable[PageResult[pipelines.PipelineRow]]]:
+) -> Callable[[Any], Awaitable[PageResult[PipelineRow]]]:
     """The read behind a pipelines list: the query's filters within the caller's projects."""
     projects = project_ids(project_filter(principal, query.get("project_id")))
     filters, page = pipeline_filters(query, projects), page_of(query)
-    return lambda conn: pipelines.list_pipelines(conn, SCHEMA, filters, page)
+    return lambda conn: pipeline_queries.list_pipelines(conn, SCHEMA, filters, page)
 
 
 async def visible_pipeline(
     conn: Any, pipeline_id: UUID, projects: tuple[UUID, ...] | None
-) -> pipelines.PipelineRow | None:
+) -> PipelineRow | None:
     """The pipeline if the caller may see it: other views' per-pipeline answers check it here."""
-    return visible(await pipelines.get_pipeline(conn, SCHEMA, pipeline_id), projects)
+    return visible(await pipeline_queries.get_pipeline(conn, SCHEMA, pipeline_id), projects)
 
 
 @get(
@@ -120,7 +121,7 @@ async def get_pipeline(request: Req, pipeline_id: FromPath[UUID]) -> Response[Pi
         lambda conn: visible_pipeline(conn, pipeline_id, projects),
         "pipeline",
     )
-    if isinstance(answer.content, pipelines.PipelineRow):
+    if isinstance(answer.content, PipelineRow):
         # The value If-Match takes on PUT: one version for optimistic concurrency.
         answer.headers["ETag"] = f'"{answer.content.stream_version}"'
         answer.content = with_schedules(answer.content, datetime.now(UTC))
@@ -137,14 +138,14 @@ async def get_pipeline(request: Req, pipeline_id: FromPath[UUID]) -> Response[Pi
 )
 async def get_pipeline_status(
     request: Req, pipeline_id: FromPath[UUID]
-) -> Response[pipelines.PipelineStatusRow]:
+) -> Response[PipelineStatusRow]:
     query = ONE.parse(request.query_params.dict())
     projects = project_ids(project_filter(request.user, None))
 
-    async def read(conn: Any) -> pipelines.PipelineStatusRow | None:
+    async def read(conn: Any) -> PipelineStatusRow | None:
         if await visible_pipeline(conn, pipeline_id, projects) is None:
             return None
-        return await pipelines.pipeline_status(conn, SCHEMA, pipeline_id)
+        return await pipeline_queries.pipeline_status(conn, SCHEMA, pipeline_id)
 
     return await views.item(request, query, VIEWS, read, "pipeline")
 

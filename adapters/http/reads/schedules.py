@@ -10,7 +10,7 @@ import msgspec
 from commands.schedule_times import next_fires
 from domain.trigger_schedule import schedule_key
 from domain.trigger_spec import TriggerSpec
-from projections.pipelines import PipelineRow
+from projections.pipeline_rows import PipelineRow
 
 NEXT_FIRES = 3
 

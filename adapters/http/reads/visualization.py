@@ -24,7 +24,8 @@ from adapters.visualization.svg import render_svg
 from domain.errors import UnknownPipelineVersion
 from domain.pipeline_definition import PipelineDefinition
 from domain.run_values import RunStatus
-from projections import pipelines, run_queries
+from projections import pipeline_queries, run_queries
+from projections.pipeline_rows import PipelineRow
 from projections.projection import live_schema
 from projections.run_rows import RunDetail
 
@@ -74,7 +75,7 @@ class PipelineGraph(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Found(NamedTuple):
-    pipeline: pipelines.PipelineRow
+    pipeline: PipelineRow
     version: int
     definition: PipelineDefinition
     run: RunDetail | None
@@ -162,7 +163,9 @@ async def _read(request: Req, pipeline_id: UUID) -> tuple[int, _Found]:
         if version == pipeline.current_version:
             definition = pipeline.definition
         else:
-            row = await pipelines.pipeline_version(conn, PIPELINE_SCHEMA, pipeline.id, version)
+            row = await pipeline_queries.pipeline_version(
+                conn, PIPELINE_SCHEMA, pipeline.id, version
+            )
             if row is None:
                 raise UnknownPipelineVersion(pipeline.id, version)
             definition = row.definition

@@ -22,6 +22,7 @@ from nats.aio.client import Client as Nats
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from adapters.platform.periodic import every_until_stopped
 from adapters.streaming.relay.subjects import filter_subject
 from domain.run import Run
 
@@ -107,11 +108,11 @@ class Janitor:
             handle.cancel()
 
     async def sweep_forever(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            for run_id in self._folders.stale(time.time(), STALE_AFTER_S):
-                await asyncio.to_thread(self._folders.remove, run_id)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), SWEEP_EVERY_S)
+        await every_until_stopped(stop, SWEEP_EVERY_S, self._sweep, log=log, name="janitor")
+
+    async def _sweep(self) -> None:
+        for run_id in self._folders.stale(time.time(), STALE_AFTER_S):
+            await asyncio.to_thread(self._folders.remove, run_id)
 
     async def _ended(self, msg: Msg) -> None:
         parts = msg.subject.split(".")

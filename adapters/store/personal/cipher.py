@@ -2,6 +2,10 @@
 
 A string (not an object) so that a sealed value fits every field that held the clear text:
 event schemas, metadata and the boundary's types stay as they are.
+
+A long clear text (a webhook's raw body) is deflated before it is sealed: the store then parses,
+hashes, writes and reads back a fifth of the bytes. The sealed bytes say which it is: deflated
+ones start with 0xFF, which never starts UTF-8 text (and the tag covers that byte too).
 """
 
 from __future__ import annotations
@@ -10,12 +14,18 @@ import base64
 import hashlib
 import hmac
 import os
+import zlib
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX = "pii:v1:"
 _NONCE = 12
+_DEFLATED = b"\xff"
+DEFLATE_FROM = 1024
+"""Clear texts of this many bytes or more are deflated (when that makes them shorter); shorter
+ones (names, e-mail addresses) would gain nothing."""
+_LEVEL = 1  # the fastest: most of what level 6 saves, in a fraction of its time
 
 
 def is_sealed(value: object) -> bool:
@@ -29,7 +39,7 @@ def subject_of_sealed(value: str) -> str:
 def seal(subject_id: str, key: bytes, plain: str) -> str:
     nonce = os.urandom(_NONCE)
     # The subject id is bound as associated data: a ciphertext moved to another subject fails.
-    sealed = AESGCM(key).encrypt(nonce, plain.encode(), subject_id.encode())
+    sealed = AESGCM(key).encrypt(nonce, _packed(plain.encode()), subject_id.encode())
     return f"{PREFIX}{subject_id}:{base64.b64encode(nonce + sealed).decode('ascii')}"
 
 
@@ -43,9 +53,19 @@ def open_with(value: str, aead: AESGCM) -> str | None:
     subject_id, _, text = value[len(PREFIX) :].partition(":")
     try:
         raw = base64.b64decode(text, validate=True)
-        return aead.decrypt(raw[:_NONCE], raw[_NONCE:], subject_id.encode()).decode()
-    except (ValueError, InvalidTag):
+        opened = aead.decrypt(raw[:_NONCE], raw[_NONCE:], subject_id.encode())
+        if opened.startswith(_DEFLATED):
+            opened = zlib.decompress(opened[1:])
+        return opened.decode()
+    except (ValueError, InvalidTag, zlib.error):
         return None
+
+
+def _packed(plain: bytes) -> bytes:
+    if len(plain) < DEFLATE_FROM:
+        return plain
+    deflated = _DEFLATED + zlib.compress(plain, _LEVEL)
+    return deflated if len(deflated) < len(plain) else plain
 
 
 def new_data_key() -> bytes:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import pytest
 
 from adapters.outbound.deliverer import StatusHosts
 from adapters.secrets import vault
+from commands.commit_statuses import RecordCheckRunRequest, RecordCommitStatusAttempt
+from commands.context import CommandContext
 from commands.secrets import SetSecret
 from domain.commit_status import report_stream_id
 from tests.integration.outbound.github_app_host import GitHubApp, github_app, rsa_key
@@ -100,8 +104,113 @@ async def test_a_restarted_reporter_updates_the_check_run_it_created_before(
     events = await world.services.store.read_stream(str(report_stream_id(run)))
     recorded = [e.data for e in events if e.type == "CommitStatusCheckRunCreated"]
     assert recorded == [{"check_run_id": check.id, "occurred_at": recorded[0]["occurred_at"]}]
-    # Recorded before the attempt whose answer gave it.
-    assert [e.type for e in events][1:3] == ["CommitStatusCheckRunCreated", "CommitStatusAttempted"]
+    # The request recorded before it was sent; the id before the attempt whose answer gave it.
+    assert [e.type for e in events][1:4] == [
+        "CommitStatusCheckRunRequested",
+        "CommitStatusCheckRunCreated",
+        "CommitStatusAttempted",
+    ]
+    assert app.listed == []  # the id was recorded: no need to look for it
+
+
+@dataclass
+class FaultyDispatch:
+    """A dispatch for a deliverer that stops dead, and the event set once it has."""
+
+    dispatch: Callable[[object, CommandContext], Awaitable[object]]
+    reached: asyncio.Event
+
+
+def gone_at(world: World, point: Callable[[object], bool], *, records_it: bool) -> FaultyDispatch:
+    """The bus, but a deliverer stops dead at the first command `point` picks, after recording
+    it or not: what a process killed there would leave (nothing after it is sent or recorded)."""
+    reached = asyncio.Event()
+
+    async def dispatch(command: object, context: CommandContext) -> object:
+        if not reached.is_set() and point(command):
+            if records_it:
+                await world.services.bus.dispatch(command, context)
+            reached.set()
+            await asyncio.Event().wait()  # until the deliverer is stopped
+        return await world.services.bus.dispatch(command, context)
+
+    return FaultyDispatch(dispatch, reached)
+
+
+def check_run_learnt(command: object) -> bool:
+    """The record of the id GitHub's 201 gave."""
+    return isinstance(command, RecordCommitStatusAttempt) and command.check_run_id is not None
+
+
+async def test_a_reporter_gone_between_githubs_201_and_its_record_adopts_that_check_run(
+    world: World,
+) -> None:
+    home = await installed(world)
+    ci = await pipeline(world, home)
+    gone = gone_at(world, check_run_learnt, records_it=False)
+    with github_app(GitHubApp(APP_ID, INSTALLATION, PUBLIC)) as app:
+        async with world.deliverer(statuses(app), gone.dispatch):
+            run = await webhook_run(world, home, ci, "github", "o/r")
+            await asyncio.wait_for(gone.reached.wait(), 30)
+        [check] = app.check_runs.values()
+        events = await world.services.store.read_stream(str(report_stream_id(run)))
+        assert [e.type for e in events] == [
+            "CommitStatusReportOpened",
+            "CommitStatusCheckRunRequested",
+        ]
+        # A new deliverer: the run goes on, and its reports find the check run GitHub made.
+        async with world.deliverer(statuses(app)):
+            await finish(world, run, "succeeded")
+            tried = await attempts(world, run, 2)
+
+    assert list(app.check_runs) == [check.id]
+    assert [body["status"] for body in check.bodies] == ["queued", "in_progress", "completed"]
+    assert [(e.data["state"], e.data["http_status"]) for e in tried] == [
+        ("running", 200),
+        ("success", 200),
+    ]
+    events = await world.services.store.read_stream(str(report_stream_id(run)))
+    requested = events[1].data
+    assert {k: requested[k] for k in ("name", "external_id", "state")} == {
+        "name": "flowledger/ci",
+        "external_id": str(run),
+        "state": "queued",
+    }
+    adopted = [e.data["check_run_id"] for e in events if e.type == "CommitStatusCheckRunCreated"]
+    assert adopted == [check.id]
+    # Looked up once, by its name on its commit, among this App's check runs.
+    [query] = app.listed
+    assert (query["check_name"], query["filter"], query["app_id"]) == (
+        ["flowledger/ci"],
+        ["all"],
+        [APP_ID],
+    )
+
+
+async def test_a_request_github_never_got_is_sent_on_the_next_report(world: World) -> None:
+    home = await installed(world)
+    ci = await pipeline(world, home)
+    gone = gone_at(world, lambda c: isinstance(c, RecordCheckRunRequest), records_it=True)
+    with github_app(GitHubApp(APP_ID, INSTALLATION, PUBLIC)) as app:
+        async with world.deliverer(statuses(app), gone.dispatch):
+            run = await webhook_run(world, home, ci, "github", "o/r")
+            await asyncio.wait_for(gone.reached.wait(), 30)
+        assert app.check_runs == {}
+        async with world.deliverer(statuses(app)):
+            await finish(world, run, "succeeded")
+            tried = await attempts(world, run, 2)
+
+    [check] = app.check_runs.values()
+    assert check.bodies[0]["external_id"] == str(run)
+    assert [body["status"] for body in check.bodies] == ["in_progress", "completed"]
+    assert [(e.data["state"], e.data["http_status"]) for e in tried] == [
+        ("running", 201),
+        ("success", 200),
+    ]
+    assert len(app.listed) == 1
+    events = await world.services.store.read_stream(str(report_stream_id(run)))
+    # One request recorded: the second creation asked for the same external id.
+    assert [e.type for e in events].count("CommitStatusCheckRunRequested") == 1
 
 
 async def test_a_token_near_its_expiry_is_exchanged_again(world: World) -> None:

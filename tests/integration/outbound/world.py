@@ -62,7 +62,12 @@ class World:
             await self.do(RenameProject(project_id=uuid.UUID(project_id), name=f"name {n}"))
 
     @contextlib.asynccontextmanager
-    async def deliverer(self, statuses: StatusHosts | None = None) -> AsyncIterator[Deliverer]:
+    async def deliverer(
+        self,
+        statuses: StatusHosts | None = None,
+        dispatch: Callable[[object, CommandContext], Awaitable[object]] | None = None,
+    ) -> AsyncIterator[Deliverer]:
+        """A deliverer; `dispatch`, if given, stands between it and the bus (to inject faults)."""
         link = NatsConnection(self.nats_url, name="test-deliverer")
         await link.start()
         deliverer = Deliverer(
@@ -71,7 +76,7 @@ class World:
             link,
             self.services.repository,
             self.services.box,
-            self.services.bus.dispatch,
+            dispatch or self.services.bus.dispatch,
             prefix=self.prefix,
             store=self.services.store,
             statuses=statuses,

@@ -12,7 +12,7 @@ from domain.pipeline_definition import PipelineDefinition
 from domain.step_spec import StepSpec
 from projections.filters import PipelineFilters
 from projections.paging import InvalidQuery, Page
-from projections.pipelines import (
+from projections.pipeline_queries import (
     get_pipeline,
     list_pipelines,
     pipeline_status,

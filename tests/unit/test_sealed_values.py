@@ -1,0 +1,39 @@
+"""Sealed personal values: a long clear text is deflated under the seal, and opens as it was."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from adapters.store.personal import cipher
+
+PUSH = Path(__file__).parents[1] / "fixtures" / "webhooks" / "github" / "push.branch-created.json"
+
+
+def sealed_bytes(value: str) -> int:
+    return len(base64.b64decode(value.rsplit(":", 1)[1]))
+
+
+def test_a_webhook_body_is_sealed_deflated_and_opens_exactly() -> None:
+    key = cipher.new_data_key()
+    body = PUSH.read_text()
+    sealed = cipher.seal("ds_a", key, body)
+    assert cipher.is_sealed(sealed)
+    assert sealed_bytes(sealed) < len(body.encode()) / 3
+    assert cipher.open_sealed(sealed, key) == body
+    assert cipher.open_sealed(sealed, cipher.new_data_key()) is None
+
+
+def test_short_texts_are_sealed_as_they_are() -> None:
+    key = cipher.new_data_key()
+    for plain in ("alice", "alice@example.com", "ä" * (cipher.DEFLATE_FROM // 2 - 1)):
+        sealed = cipher.seal("ds_b", key, plain)
+        # nonce + clear text + tag: nothing added, nothing deflated
+        assert sealed_bytes(sealed) == 12 + len(plain.encode()) + 16
+        assert cipher.open_sealed(sealed, key) == plain
+
+
+def test_a_clear_text_starting_like_the_deflated_mark_stays_text() -> None:
+    key = cipher.new_data_key()
+    plain = "\u00ff" + "x" * 2 * cipher.DEFLATE_FROM  # UTF-8 of U+00FF starts with 0xC3, not 0xFF
+    assert cipher.open_sealed(cipher.seal("ds_c", key, plain), key) == plain
