@@ -12,9 +12,9 @@ the same requests as the schedulers now do: `TriggerScheduledRuns` of 250 slots,
 time. Then `--schedulers` `flowledger scheduler` processes start, with nothing due until the
 slot. Their fire lag is each run's `events.recorded_at` minus the slot; a slot fired twice
 would be two RunRequested of one (pipeline, slot), a missed one a pipeline without any.
-Target: p99 lag < 1 s, 0 and 0. `recorded_at` is stamped as the store takes an append, before
-its transaction commits, so the bench also polls for the runs (every 0.1 s) and shows when
-each was first seen committed.
+Target: p99 lag < 1 s, 0 and 0. `recorded_at` is stamped as the store takes an append,
+before its transaction commits, so the bench also polls for the runs (every 0.1 s) and shows
+when each was first seen committed: what a reader sees, with the same target.
 
 Uses FLOWLEDGER_DATABASE_URL / FLOWLEDGER_NATS_URL when set, else embedded servers in a temp
 folder (bench/_servers.py).
@@ -241,7 +241,10 @@ async def main(args: argparse.Namespace) -> None:
     target = verdict(s99 < 1)
     print(f"  fire lag        p50 {s50:7.3f} s   p99 {s99:7.3f} s   (target p99 < 1 s: {target})")
     v50, v99 = pct(seen, 0.5), pct(seen, 0.99)
-    print(f"  seen committed  p50 {v50:7.3f} s   p99 {v99:7.3f} s   (polled every {POLL_S} s)")
+    print(
+        f"  seen committed  p50 {v50:7.3f} s   p99 {v99:7.3f} s   (target p99 < 1 s:"
+        f" {verdict(v99 < 1)}; polled every {POLL_S} s, {len(seen):,} seen)"
+    )
     print(f"  fired twice     {twice}   (target 0: {verdict(twice == 0)})")
     print(f"  missed          {missed}   (target 0: {verdict(missed == 0)})")
     print(f"  baseline: the same {len(ids):,} run requests through the bus, {CONCURRENCY} at once")
@@ -251,11 +254,12 @@ async def main(args: argparse.Namespace) -> None:
     print(f"  baseline: the same requests as TriggerScheduledRuns, {BATCH} a command, 2 at once")
     print(f"  commit time     p50 {m50:7.3f} s   p99 {m99:7.3f} s   (all {max(batched):.3f} s)")
     print(f"  ratio (scheduled / batched)  p50 {s50 / m50:5.2f}x   p99 {s99 / m99:5.2f}x")
+    print(f"  ratio (seen committed / batched)  p50 {v50 / m50:5.2f}x   p99 {v99 / m99:5.2f}x")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--schedules", type=int, default=10_000)
     parser.add_argument("--schedulers", type=int, default=2)
-    parser.add_argument("--lead", type=int, default=4, help="minutes from start to the slot")
+    parser.add_argument("--lead", type=int, default=6, help="minutes from start to the slot")
     asyncio.run(main(parser.parse_args()))

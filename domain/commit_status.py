@@ -44,6 +44,18 @@ EXTERNAL_ID_MAX = 36 + 1 + KEY_MAX
 _NAMESPACE = UUID("6f1c0b3e-8a51-4d6e-9a55-2f0c7f1b2d40")
 
 
+_PROGRESS = {"queued": 0, "running": 1}
+"""How far along each state is; every other state is an outcome, the furthest."""
+
+
+def behind(reported: str | None, state: str) -> bool:
+    """Whether reporting `state` would take the commit back from what it last showed: a late
+    report (JetStream redelivering one that was never acknowledged) must not undo an outcome."""
+    if reported is None:
+        return False
+    return _PROGRESS.get(state, 2) < _PROGRESS.get(reported, 2)
+
+
 def report_stream_id(run_id: UUID) -> UUID:
     return uuid.uuid5(_NAMESPACE, str(run_id))
 

@@ -28,16 +28,17 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from adapters.outbound.backoff import Backoff
 from adapters.statuses import hosts
-from adapters.statuses.check_runs import CheckRuns, RecordedCheckRun
+from adapters.statuses.check_runs import CheckRuns
 from adapters.statuses.commits import Commit, find_commit
 from adapters.statuses.github_app import BAD_KEY, InstallationTokens, installation
+from adapters.statuses.recorded import Recorded
 from adapters.statuses.steps import STEP_STATES, step_commit
 from adapters.store.store import EventStore
 from adapters.streaming.relay.subjects import filter_subject
 from commands.commit_statuses import RecordCheckRunRequest, RecordCommitStatusAttempt
 from commands.context import CommandContext
 from commands.subscriptions import DELIVERER
-from domain.commit_status import CommitStatusReport, report_stream_id, step_report_stream_id
+from domain.commit_status import behind
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ class Reporter:
         self.stream, self.prefix = stream, prefix
         self.commits: dict[UUID, Commit | None] = {}
         self.chains: dict[UUID, asyncio.Task[None]] = {}
-        self.checks = CheckRuns(client, InstallationTokens(client), self._recorded_check_run)
+        self.recorded = Recorded(store)
+        self.checks = CheckRuns(client, InstallationTokens(client), self.recorded.check_run)
         """GitHub check runs, for projects that hold a GitHub App's secrets."""
 
     async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
@@ -149,17 +151,6 @@ class Reporter:
             self.commits[run_id] = await find_commit(self.pool, self.store, run_id)
         return self.commits[run_id]
 
-    async def _recorded_check_run(self, run_id: UUID, step: str | None) -> RecordedCheckRun:
-        """What the report of (run, step) recorded of its check run, from its stream."""
-        stream = report_stream_id(run_id) if step is None else step_report_stream_id(run_id, step)
-        check_run_id, requested = None, None
-        for event in await self.store.read_stream(str(stream)):
-            if event.type == CommitStatusReport.CheckRunCreated.event_type:
-                check_run_id = int(event.data["check_run_id"])
-            elif event.type == CommitStatusReport.CheckRunRequested.event_type:
-                requested = str(event.data["external_id"])
-        return RecordedCheckRun(check_run_id, requested)
-
     async def _report(
         self,
         before: asyncio.Task[None] | None,
@@ -179,6 +170,16 @@ class Reporter:
             await msg.ack()
 
     async def _attempts(self, commit: Commit, state: str, stop: asyncio.Event, msg: Msg) -> None:
+        shown = await self.recorded.reported(commit.run_id, commit.step)
+        if behind(shown, state):  # JetStream redelivered a report never acknowledged
+            log.info(
+                "commit status of run %s (%s): %s not sent, the commit already shows %s",
+                commit.run_id,
+                commit.context,
+                state,
+                shown,
+            )
+            return
         target_url = f"{self.dashboard_url}/dashboard/runs/{commit.run_id}"
         first, attempt = time.monotonic(), 0
         while True:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import nats
 import pytest
 
 from adapters.outbound.deliverer import StatusHosts
 from adapters.secrets import vault
+from adapters.statuses.reporter import CONSUMER
 from commands.context import CommandContext
 from commands.pipelines import CreatePipeline
 from commands.runs import ReportStepStatus, TriggerRun
@@ -128,6 +130,44 @@ async def test_a_github_run_reports_pending_then_success_to_its_commit(world: Wo
         ("success", 201, 1),
     ]
     assert TOKEN not in repr([e.data for e in tried])
+
+
+async def test_a_report_redelivered_after_the_outcome_does_not_take_the_commit_back(
+    world: World,
+) -> None:
+    """JetStream hands a report never acknowledged (a reporter stopped before its ack) out
+    again after the ack wait, behind the reports that came since: a `queued` arriving after
+    `success` must not turn the commit back to pending."""
+    home = await world.project()
+    await world.do(SetSecret(project_id=uuid.UUID(home), name="GITHUB_TOKEN", value=TOKEN))
+    ci = await pipeline(world, home)
+    stream = world.settings.relay_stream
+    with git_hosts(TOKEN) as hosts:
+        async with world.deliverer(statuses(hosts)):
+            run = await webhook_run(world, home, ci, "github", "o/r")
+            await finish(world, run, "succeeded")
+            await attempts(world, run, 3)
+            nc = await nats.connect(world.nats_url)
+            try:
+                js = nc.jetstream()
+                subject = f"{world.prefix}.{home}.{ci}.run.{run}.RunRequested"
+                first = await js.get_last_msg(stream, subject)
+                # Its own headers but JetStream's (message id, expected last): a copy is taken.
+                kept = (first.headers or {}).items()
+                headers = {k: v for k, v in kept if not k.startswith("Nats-")}
+                again = await js.publish(subject, first.data, headers=headers)
+
+                async def taken() -> bool:
+                    info = await js.consumer_info(stream, CONSUMER)
+                    return info.delivered.stream_seq >= again.seq and info.num_ack_pending == 0
+
+                await eventually(taken)
+            finally:
+                await nc.close()
+            tried = await attempts(world, run, 3)
+
+    assert [s.body["state"] for s in hosts.accepted] == ["pending", "pending", "success"]
+    assert [e.data["state"] for e in tried] == ["queued", "running", "success"]
 
 
 async def test_a_gitlab_run_reports_running_then_failed(world: World) -> None:
