@@ -8,6 +8,11 @@ A projection may also say `on_error = "stop"`: when one of its handlers raises, 
 then stops the whole view at that event (for a view where partial is worse than stale). By
 default (`"quarantine"`) it sets that event's stream aside and serves every other stream
 (`projections/quarantine.py`).
+
+A process manager (the dispatcher) may also have `async before_batch(events)`: work the
+runtime awaits before it opens a batch's transaction, for what must not wait for the
+batch's statements. It reads none of the projection's tables and must bear being done again
+(a batch that fails is read and offered again); it raises only a lost link (an `OSError`).
 """
 
 from __future__ import annotations

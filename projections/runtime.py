@@ -251,12 +251,15 @@ class Projector:
         try:
             if not events:
                 # Nothing this projection reads (most batches, for most projections): one
-                # statement, no transaction.
-                if not await checkpoints.advance(
+                # statement, no transaction, no wait for the disk.
+                if not await checkpoints.skip(
                     conn, projection.name, position, upto, NOTIFY_CHANNEL
                 ):
                     raise _Moved
                 return upto
+            ahead = getattr(projection, "before_batch", None)
+            if ahead is not None:
+                await ahead(events)
             await self._commit(conn, projection, events, position, upto)
         except _TRANSIENT as error:
             log.warning("projection %s: %s; retrying the batch", projection.name, error)

@@ -4,11 +4,11 @@ It reads run, step and runner events in position order, with its checkpoint in
 `projection_checkpoints` and one owner at a time. It does the I/O (its tables, the commands it
 sends through the bus, NATS); what it decides comes from `commands.dispatch`. Its tables are
 its own memory: which jobs are dispatched and not finished (and who started them), and which
-runners are gone. From a batch it (1) asks each woken run to dispatch its ready steps
-(`DispatchReady` records `StepDispatched` on the run: the record comes first) and publishes
-those jobs at once, before any of its own statements, since a run requested waits for all of
-them; runs that join no concurrency group side by side (so the jobs of runs requested
-together may reach their queue in any order among themselves), the others in order; (2) keeps its
+runners are gone. Before a batch's transaction opens (`before_batch`), it dispatches the runs
+requested in it that join no group, as in (1). From a batch it (1) asks each woken run to
+dispatch its ready steps (`DispatchReady` records `StepDispatched` on the run: the record
+comes first) and publishes those jobs at once, before any of its own statements, since a run
+requested waits for all of them (`adapters/dispatch/woken.py`); (2) keeps its
 tables, (3) fails `runner_lost` the attempts of runners that are gone (a retry they queue
 wakes its run in a later batch), and (4) publishes every job recorded in the batch that is
 still waiting and was not sent yet, before the checkpoint moves. A crash anywhere replays the
@@ -21,7 +21,6 @@ round of the feed (a notification and a batch) on every job; the feed's copy is 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from uuid import UUID
 import asyncpg
 
 from adapters.dispatch.jobs import JobPublisher
+from adapters.dispatch.woken import WokenRuns
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
 from adapters.telemetry.metrics import RUNNER_JOBS
 from adapters.telemetry.tracing import span
@@ -39,13 +39,9 @@ from commands.context import CommandContext
 from commands.dispatch import (
     TAKES_A_RUNNER_AWAY,
     WAKES_A_RUN,
-    DispatchReady,
-    JobsDispatched,
     LostAttempt,
     dispatcher_context,
     fail_lost,
-    joins_no_group,
-    requested_definition,
     runs_to_wake,
     stays_gone,
     still_to_publish,
@@ -59,8 +55,6 @@ from projections.rows import ident
 log = logging.getLogger(__name__)
 
 NAME = "dispatcher"
-DISPATCH_AT_ONCE = 4
-"""Woken runs of one batch dispatched at the same time (the role's pool has 4 connections)."""
 _TRANSIENT = (StoreUnavailable, AppendOutcomeUnknown)
 Dispatch = Callable[[object, CommandContext], Awaitable[CommandResult]]
 
@@ -109,11 +103,34 @@ class DispatchProcess:
         self._dispatch = dispatch
         self._publisher = publisher
         self._clock = clock
-        self._sent: set[UUID] = set()
-        """Jobs published at once whose `StepDispatched` the feed has not brought back yet."""
+        self._woken = WokenRuns(self._command, publisher, clock)
+        self._early: set[UUID] = set()
+        """Runs of the batch at hand that `before_batch` dispatched already."""
 
     def ddl(self, schema: str) -> str:
         return DDL.format(s=ident(schema))
+
+    async def before_batch(self, events: Sequence[EventEnvelope]) -> None:
+        """The runs requested in the batch that join no concurrency group, dispatched before
+        the runtime opens the batch's transaction and moves the checkpoint: a run requested
+        waits for those two statements otherwise. Their dispatch reads none of this process's
+        tables, and a replayed batch dispatches nothing twice. (Only requested runs: a new
+        stream is quarantined nowhere yet, and they go side by side in `apply` anyway.)"""
+        self._early = set()
+        woken = runs_to_wake([(event, event.data) for event in events])
+        requested = {
+            run_id: cause
+            for run_id, cause in woken.items()
+            if cause.type == "RunRequested" and await self._woken.groupless(cause)
+        }
+        try:
+            await self._woken.dispatch(requested)
+        except ConnectionError:
+            raise
+        except Exception as error:  # `apply` dispatches them again, where its errors count
+            log.warning("dispatcher: requested runs not dispatched ahead: %s", error)
+            return
+        self._early = set(requested)
 
     async def apply(
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
@@ -122,7 +139,10 @@ class DispatchProcess:
         batch = [(event, event.data) for event in events]
         # The woken runs first: their dispatch reads none of the tables below, and every
         # statement ahead of it would be waited for by each run requested in this batch.
-        await self._dispatch_woken(runs_to_wake(batch))
+        woken = runs_to_wake(batch)
+        for run_id in self._early:
+            woken.pop(run_id, None)
+        await self._woken.dispatch(woken)
         recorded: list[UUID] = []
         lost: list[tuple[LostAttempt, EventEnvelope]] = []
         for event, d in batch:
@@ -217,70 +237,6 @@ class DispatchProcess:
             await self._command(fail_lost(attempt), cause)
             RUNNER_JOBS.labels(RUNNER_LOST).inc()
 
-    async def _dispatch_woken(self, woken: dict[UUID, EventEnvelope]) -> None:
-        """Each woken run dispatched and its jobs published. Runs of definitions that join no
-        concurrency group go side by side, up to DISPATCH_AT_ONCE at a time (separate streams:
-        one run's round trips need not wait for another's); the rest one at a time in the
-        order they were woken, as a group admits in the order runs join it. Every run is seen
-        to its end before an error is raised, so a replayed batch has nothing in flight."""
-        if len(woken) <= 1:
-            for run_id, cause in woken.items():
-                await self._dispatch_run(run_id, cause)
-            return
-        free: list[tuple[UUID, EventEnvelope]] = []
-        in_order: list[tuple[UUID, EventEnvelope]] = []
-        for run_id, cause in woken.items():
-            (free if await self._groupless(cause) else in_order).append((run_id, cause))
-        at_once = asyncio.Semaphore(DISPATCH_AT_ONCE)
-
-        async def side_by_side(run_id: UUID, cause: EventEnvelope) -> None:
-            async with at_once:
-                await self._dispatch_run(run_id, cause)
-
-        async def one_at_a_time() -> None:
-            for run_id, cause in in_order:
-                await self._dispatch_run(run_id, cause)
-
-        outcomes = await asyncio.gather(
-            one_at_a_time(),
-            *(side_by_side(run_id, cause) for run_id, cause in free),
-            return_exceptions=True,
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-
-    async def _groupless(self, cause: EventEnvelope) -> bool:
-        """Whether the run `cause` woke surely joins no group (unsure: it goes in order)."""
-        pinned = requested_definition(cause.type, cause.data)
-        if pinned is None:
-            return False
-        try:
-            return joins_no_group(await self._publisher.definition(*pinned))
-        except Exception as error:  # its dispatch, in order, meets the same error if it lasts
-            log.info("dispatcher: definition %s not read (%s): dispatched in order", pinned, error)
-            return False
-
-    async def _dispatch_run(self, run_id: UUID, cause: EventEnvelope) -> None:
-        at = self._clock()
-        result = await self._command(DispatchReady(run_id=run_id), cause, at=at)
-        if isinstance(result, JobsDispatched) and result.position is not None:
-            await self._publish_now(run_id, result, at)
-
-    async def _publish_now(self, run_id: UUID, result: JobsDispatched, at: datetime) -> None:
-        recorded = [(job.step, job.attempt, job.label) for job in result.jobs]
-        if not recorded:
-            return
-        try:
-            jobs = await self._publisher.jobs(
-                run_id, recorded, dispatched_at=at, traceparent=result.traceparent
-            )
-            for job in jobs:
-                await self._publisher.publish(job)
-                self._sent.add(job.job_id)
-        except Exception as error:  # the feed's copy of the record publishes the rest later
-            log.warning("dispatcher: jobs of run %s not all published yet: %s", run_id, error)
-
     async def _command(
         self, command: object, cause: EventEnvelope, *, at: datetime | None = None
     ) -> CommandResult | None:
@@ -297,7 +253,7 @@ class DispatchProcess:
             return None
 
     async def _publish(self, conn: asyncpg.Connection, s: str, recorded: list[UUID]) -> None:
-        unsent, self._sent = still_to_publish(recorded, self._sent)
+        unsent, self._woken.sent = still_to_publish(recorded, self._woken.sent)
         if not unsent:
             return
         # Still waiting once the whole batch is applied: a job that already ended (a rebuild,

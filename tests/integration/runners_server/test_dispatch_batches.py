@@ -17,6 +17,7 @@ from nats.aio.client import Client as NatsClient
 from adapters.streaming.jobs import decode_job, job_subject
 from domain.run import Run
 from domain.run_dispatch import job_id_for
+from tests.integration.projections.counting import wait_until
 from tests.integration.runners_server.conftest import Fleet, make_pipeline
 
 GROUPLESS_RUNS = 9
@@ -82,6 +83,30 @@ async def test_one_batch_of_runs_is_dispatched_once_each_and_a_group_admits_the_
         assert not run.concurrency_admitted
         assert "StepDispatched" not in await _types(fleet, run_id)
     assert await fleet.queued() == len(expected)
+
+
+async def test_a_requested_run_is_dispatched_before_its_batch_moves_the_checkpoint(
+    fleet: Fleet, client: AsyncTestClient, admin: dict[str, str]
+) -> None:
+    _, plain = await make_pipeline(client, admin, [{"name": "only", "run": "true",
+                                                    "labels": [fleet.label]}])  # fmt: skip
+    await fleet.start()
+    await fleet.settled()
+    async with fleet.pool.acquire() as conn, conn.transaction():
+        # The batch's transaction cannot move the checkpoint while this holds its row.
+        await conn.execute(
+            "SELECT 1 FROM projection_checkpoints WHERE name = $1 FOR UPDATE", fleet.process.name
+        )
+        run_id = await request(client, admin, plain)
+        await wait_until(lambda: _dispatched(fleet, run_id), what="the run dispatched")
+    await fleet.settled()
+    assert (await _types(fleet, run_id)).count("StepDispatched") == 1
+    assert [job.run_id for job in await fleet.take(1)] == [run_id]
+    assert await fleet.queued() == 0
+
+
+async def _dispatched(fleet: Fleet, run_id: UUID) -> bool:
+    return "StepDispatched" in await _types(fleet, run_id)
 
 
 async def _types(fleet: Fleet, run_id: UUID) -> list[str]:
