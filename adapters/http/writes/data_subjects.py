@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from adapters.http.answers import answers
 from adapters.http.commanding import execute
@@ -34,7 +34,10 @@ class DataSubjectsController(Controller):
 
     @get("/", operation_id="findDataSubject", responses=answers(200))
     async def find(
-        self, request: Req, email: Name | None = None, login: Name | None = None
+        self,
+        request: Req,
+        email: FromQuery[Name | None] = None,
+        login: FromQuery[Name | None] = None,
     ) -> DataSubjectFound:
         """The subject id of the person with this e-mail address (or login), if any is kept."""
         request.user.require("admin", None)
