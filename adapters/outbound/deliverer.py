@@ -194,6 +194,7 @@ class Deliverer:
             reporter = Reporter(
                 pool=self.pool,
                 store=self.store,
+                repository=self.repository,
                 client=client,
                 dispatch=self.dispatch,
                 reveal=self.statuses.reveal,

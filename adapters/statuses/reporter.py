@@ -33,6 +33,7 @@ from adapters.statuses.commits import Commit, find_commit
 from adapters.statuses.github_app import BAD_KEY, InstallationTokens, installation
 from adapters.statuses.recorded import Recorded
 from adapters.statuses.steps import STEP_STATES, step_commit
+from adapters.store.repository import Repository
 from adapters.store.store import EventStore
 from adapters.streaming.relay.subjects import filter_subject
 from commands.commit_statuses import RecordCheckRunRequest, RecordCommitStatusAttempt
@@ -72,6 +73,7 @@ class Reporter:
         *,
         pool: asyncpg.Pool,
         store: EventStore,
+        repository: Repository,
         client: httpx.AsyncClient,
         dispatch: Callable[..., Awaitable[object]],
         reveal: Reveal,
@@ -87,7 +89,7 @@ class Reporter:
         self.stream, self.prefix = stream, prefix
         self.commits: dict[UUID, Commit | None] = {}
         self.chains: dict[UUID, asyncio.Task[None]] = {}
-        self.recorded = Recorded(store)
+        self.recorded = Recorded(repository)
         self.checks = CheckRuns(client, InstallationTokens(client), self.recorded.check_run)
         """GitHub check runs, for projects that hold a GitHub App's secrets."""
 
