@@ -21,6 +21,8 @@ The pipeline has one step, `true`. Two phases of `--runs` runs each:
 (b) baseline: the same `bash -e step.sh` (`true`) spawned directly by asyncio and waited
     for, as many times, in this process, in the same run.
 (c) context: one command through the API, alone (the runner leg holds one: its "running" report).
+(e) CPU per run in the saturated phase, by process: each role (a runner with the steps it
+    spawned), and the embedded PostgreSQL's backends (not when FLOWLEDGER_DATABASE_URL is set).
 With --burst, also runs/s when every run is requested at once.
 With --checkout, a third phase (paced like the second) runs a step with `checkout: true` of a
 local repository (--repo-files files, over file://): (a) for it; then 30 such runs one at a
@@ -65,6 +67,7 @@ from adapters.bootstrap import open_services
 from adapters.platform.admin_key import create_key
 from adapters.platform.settings import load_settings
 from bench._http_load import free_port
+from bench.append import server_cpu
 from bench.commands import fresh_database
 
 LABEL = "bench"
@@ -78,6 +81,27 @@ PUBLISHED: dict[str, datetime] = {}
 """When each run's job was published (this process's clock, the same host as the database)."""
 
 
+def role_cpu(pids: dict[str, int], postmaster: int | None) -> dict[str, float]:
+    """CPU seconds so far of each role (with its reaped children) and of PostgreSQL."""
+    found = {}
+    for role, pid in pids.items():
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            found[role] = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    if postmaster is not None:
+        found["postgres"] = server_cpu(postmaster)
+    return found
+
+
+def postmaster_pid(data_dir: Path, database_url: str) -> int | None:
+    """The embedded PostgreSQL's postmaster, when the bench started it."""
+    if os.environ.get("FLOWLEDGER_DATABASE_URL"):
+        return None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+    return None
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -86,7 +110,7 @@ def percentile(values: list[float], q: float) -> float:
 @contextlib.asynccontextmanager
 async def processes(
     env: dict[str, str], runners: int, concurrency: int, token: str, logs: Path
-) -> AsyncIterator[None]:
+) -> AsyncIterator[dict[str, int]]:
     """The roles, each `python -m adapters.cli.main <role>`; killed at the end."""
     commands = [["api"], ["projector"], ["relay"], ["dispatcher"]] + [
         [
@@ -118,7 +142,8 @@ async def processes(
             )
         )
     try:
-        yield
+        yield {f"{c[0]}-{i}" if c[0] == "runner" else c[0]: p.pid
+               for i, (c, p) in enumerate(zip(commands, started, strict=True))}  # fmt: skip
     finally:
         # Runners first, so they can still deregister through the API.
         for process in reversed(started):
@@ -388,8 +413,9 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_url: str) 
     admin = {"X-API-Key": admin_token}
     logs = Path(env["FLOWLEDGER_DATA_DIR"])
     api_url = f"http://127.0.0.1:{env['FLOWLEDGER_PORT']}"
+    postmaster = postmaster_pid(logs, database_url)
     async with (
-        processes(env, args.runners, args.concurrency, runner_token, logs),
+        processes(env, args.runners, args.concurrency, runner_token, logs) as pids,
         httpx.AsyncClient(base_url=api_url, timeout=30) as api,
     ):
         await ready(api, database_url, args.runners)
@@ -407,9 +433,12 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_url: str) 
         clients = args.clients or args.runners * args.concurrency
         # Warm-up: connections, caches, the first JetStream consumer round trips.
         await closed_loop(api, pipeline, admin, env["FLOWLEDGER_NATS_URL"], clients * 2, clients)
+        before = role_cpu(pids, postmaster)
         ids, seconds = await closed_loop(
             api, pipeline, admin, env["FLOWLEDGER_NATS_URL"], args.runs, clients
         )
+        after = role_cpu(pids, postmaster)
+        cpu = {role: (after[role] - before[role]) * 1000 / len(ids) for role in after}
         overhead = await overheads_ms(database_url, ids)
         rate = args.pace * len(ids) / seconds
         paced_ids = await paced(api, pipeline, admin, env["FLOWLEDGER_NATS_URL"], args.runs, rate)
@@ -461,6 +490,7 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_url: str) 
             )
     spawn = await direct_spawns_ms(args.runs)
     report(args, len(ids), seconds, phases, spawn, commands, burst)
+    report_cpu(cpu)
     if checkout is not None:
         report_checkout(args.repo_files, *checkout)
 
@@ -512,6 +542,15 @@ def report(
     print(
         f"(c) one API command round trip p50 {percentile(commands, 0.5):7.1f} ms   "
         f"p99 {percentile(commands, 0.99):7.1f} ms   (POST /api/v1/projects, alone)"
+    )
+
+
+def report_cpu(cpu: dict[str, float]) -> None:
+    runners = sum(ms for role, ms in cpu.items() if role.startswith("runner"))
+    parts = [f"{role} {ms:.1f}" for role, ms in cpu.items() if not role.startswith("runner")]
+    print(
+        f"(e) CPU per run, saturated      {sum(cpu.values()):7.1f} ms: "
+        f"{', '.join(parts)}, runners {runners:.1f} (ms)"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 import asyncpg
 
@@ -73,15 +74,19 @@ async def rebuild_running(conn: asyncpg.Connection, name: str) -> bool:
     return False
 
 
-async def claim(conn: asyncpg.Connection, name: str, owner: str) -> asyncpg.Record:
-    """Record `owner` as the projection's owner and clear a previous failure; return the row."""
+async def claim(
+    conn: asyncpg.Connection, name: str, owner: str, reads: Collection[str] | None = None
+) -> asyncpg.Record:
+    """Record `owner` as the projection's owner, and the event types it reads (for waiters:
+    `projections.reached`), and clear a previous failure; return the row."""
     state = "rebuilding" if await rebuild_running(conn, name) else "running"
     return await conn.fetchrow(
         "UPDATE projection_checkpoints SET owner = $2, state = $3, error = NULL, "
-        "error_position = NULL, updated_at = now() WHERE name = $1 RETURNING *",
+        "error_position = NULL, reads = $4, updated_at = now() WHERE name = $1 RETURNING *",
         name,
         owner,
         state,
+        None if reads is None else sorted(reads),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Set
 
 import asyncpg
 
@@ -15,19 +16,21 @@ async def pause(stop: asyncio.Event, seconds: float) -> bool:
     return stop.is_set()
 
 
-async def wait_for_events(
-    watcher: HeadWatcher, position: int, stop: asyncio.Event, idle_s: float
-) -> None:
-    """Until an event past `position` commits, `stop` is set, or `idle_s` (a lost NOTIFY) passes."""
+async def wait_for_reads(
+    watcher: HeadWatcher, position: int, types: Set[str], stop: asyncio.Event, wait_s: float
+) -> bool:
+    """Until a commit past `position` may hold one of `types`, `stop` is set, or `wait_s`
+    passes; False in the last case. Commits of other types wake nobody here."""
     waits = [
-        asyncio.ensure_future(watcher.wait_beyond(position, idle_s)),
+        asyncio.ensure_future(watcher.commits.wait_for(position, types, wait_s)),
         asyncio.ensure_future(stop.wait()),
     ]
     try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waits, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for wait in waits:
             wait.cancel()
+    return stop.is_set() or watcher.head > position
 
 
 async def close_quietly(conn: asyncpg.Connection) -> None:

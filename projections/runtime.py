@@ -13,22 +13,14 @@ import asyncpg
 
 from adapters.store.locks import SESSION_KEEPALIVES, while_linked
 from adapters.store.notifier import HeadWatcher
-from adapters.store.reader import head, read_range
-from adapters.telemetry.tracing import links_to, span
-from domain.envelope import EventEnvelope
+from adapters.store.reader import head
 from projections import checkpoints
-from projections.pacing import close_quietly, pause, wait_for_events
-from projections.projection import Projection, live_schema
-from projections.quarantine import (
-    STOP,
-    apply_guarded,
-    error_text,
-    handled_by,
-    on_error,
-    reads,
-)
-from projections.quarantine_sinks import TableSink
-from projections.rebuild import NOTIFY_CHANNEL, RebuildFailed, RebuildInProgress, rebuild
+from projections.batches import LOST, ApplyFailed, Batches, Moved
+from projections.pacing import close_quietly, pause, wait_for_reads
+from projections.progress import Progress
+from projections.projection import Projection
+from projections.quarantine import reads
+from projections.rebuild import RebuildFailed, rebuild
 
 log = logging.getLogger(__name__)
 
@@ -40,35 +32,6 @@ COMMAND_TIMEOUT_S = 120.0
 """Every statement of a projector's session is bounded: a socket that died in silence (a
 server gone without a reset, a partition) becomes a reconnect instead of a stall. Generous,
 since a rebuild shares the session and its swap may wait for readers of the old tables."""
-
-# The connection is gone (and with it the lock): connect again and compete for ownership.
-_LOST = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    # asyncpg's own protocol state after the server vanished mid-query (seen on a kill -9):
-    # the link's fault, never an event's.
-    asyncpg.InternalClientError,
-    RebuildInProgress,
-)
-# Worth the same batch again: not the handler's fault. A cached plan goes stale when a
-# rebuild swaps the schemas under the connection.
-_TRANSIENT = (
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-    asyncpg.InvalidCachedStatementError,
-    asyncpg.exceptions.OutdatedSchemaCacheError,
-)
-
-
-class _Moved(Exception):
-    """The checkpoint is not where this owner left it: a rebuild swapped the tables."""
-
-
-class _ApplyFailed(Exception):
-    """The projection's `apply` raised (the cause)."""
 
 
 def default_owner() -> str:
@@ -96,7 +59,6 @@ class Projector:
             raise ValueError(f"projection names must be unique: {names}")
         self._url = database_url
         self._projections = tuple(projections)
-        self._stops = {p.name for p in projections if on_error(p) == STOP}
         self.owner = owner or default_owner()
         self._batch = batch_size
         self._retry_s = retry_s
@@ -128,7 +90,7 @@ class Projector:
         while True:
             try:
                 conn = await asyncpg.connect(self._url, timeout=10)
-            except _LOST as error:
+            except LOST as error:
                 log.warning("projector: %s; retrying in %.0fs", error, delay)
                 if await pause(stop, delay):
                     return False
@@ -165,7 +127,7 @@ class Projector:
                 # A query left hanging on a closed link would stall the view in silence.
                 if await while_linked(conn, self._own(conn, projection, stop, watcher)):
                     return
-            except _LOST as error:
+            except LOST as error:
                 log.warning("projection %s: %s; retrying in %.0fs", projection.name, error, delay)
             except Exception as error:
                 log.exception("projection %s stopped on an unexpected error", projection.name)
@@ -191,7 +153,7 @@ class Projector:
         """Serve until stopped (True) or until the tables change hands (False: claim again)."""
         name = projection.name
         await checkpoints.ensure(conn, projection)
-        row = await checkpoints.claim(conn, name, self.owner)
+        row = await checkpoints.claim(conn, name, self.owner, reads(projection))
         if row["version"] > projection.version:
             log.warning(
                 "projection %s: version %d is built, this process has %d; leaving it to others",
@@ -213,134 +175,45 @@ class Projector:
                 "projection %s: rebuilt %d events in %.1fs", name, report.events, report.seconds
             )
             await conn.reload_schema_state()
-            row = await checkpoints.claim(conn, name, self.owner)
-        position = row["position"]
-        log.info("projection %s: %s serves it from position %d", name, self.owner, position)
+            row = await checkpoints.claim(conn, name, self.owner, reads(projection))
+        at = Progress(row["position"])
+        log.info("projection %s: %s serves it from position %d", name, self.owner, at.position)
+        types, batches = reads(projection), Batches(conn, projection)
         while not stop.is_set():
-            # The watcher's head comes from the commits' notifications; the table is asked
-            # only when it has nothing new (a notification may have been lost).
-            top = watcher.head if watcher.head > position else await head(conn)
-            if top <= position:
-                await wait_for_events(watcher, position, stop, self._idle_s)
-                continue
+            top = watcher.head
             try:
-                position = await self._step(
-                    conn, projection, position, min(position + self._batch, top)
-                )
-            except _Moved:
+                if top <= at.position:
+                    heard = await wait_for_reads(
+                        watcher, at.position, types, stop, self._wait_s(at)
+                    )
+                    if at.due():
+                        await batches.save(at)
+                    # The notifications are the news; the table is asked only when they have
+                    # been quiet for a while (one may have been lost).
+                    top = watcher.head if heard else await head(conn)
+                    if top <= at.position:
+                        continue
+                if watcher.commits.holds_any(at.position, top, types) is False:
+                    at.passed(top)
+                else:
+                    await batches.step(at, min(at.position + self._batch, top))
+                if at.due():
+                    await batches.save(at)
+            except Moved:
                 await conn.reload_schema_state()
                 row = await conn.fetchrow(
                     "SELECT version, position FROM projection_checkpoints WHERE name = $1", name
                 )
                 if row["version"] != projection.version:
                     return False
-                position = row["position"]
-            except _ApplyFailed:
+                at = Progress(row["position"])
+            except ApplyFailed:
                 return True
+        if at.unsaved():
+            with contextlib.suppress(Moved):
+                await batches.save(at)
         await checkpoints.release(conn, name, self.owner)
         return True
 
-    async def _step(
-        self, conn: asyncpg.Connection, projection: Projection, position: int, upto: int
-    ) -> int:
-        """Apply `(position, upto]`; return the new checkpoint (unmoved after a transient error)."""
-        events = await read_range(conn, position, upto, reads(projection))
-        if projection.name in self._stops:
-            # Decisions are about quarantines, which a view that stops does not keep.
-            events = handled_by(projection, events)
-        try:
-            if not events:
-                # Nothing this projection reads (most batches, for most projections): one
-                # statement, no transaction, no wait for the disk.
-                if not await checkpoints.skip(
-                    conn, projection.name, position, upto, NOTIFY_CHANNEL
-                ):
-                    raise _Moved
-                return upto
-            ahead = getattr(projection, "before_batch", None)
-            if ahead is not None:
-                await ahead(events)
-            await self._commit(conn, projection, events, position, upto)
-        except _TRANSIENT as error:
-            log.warning("projection %s: %s; retrying the batch", projection.name, error)
-            await conn.reload_schema_state()
-            return position
-        except _ApplyFailed:
-            return await self._isolate(conn, projection, events, position)
-        return upto
-
-    async def _commit(
-        self,
-        conn: asyncpg.Connection,
-        projection: Projection,
-        events: Sequence[EventEnvelope],
-        position: int,
-        upto: int,
-    ) -> None:
-        name = projection.name
-        with span(
-            f"projector batch {name}",
-            attributes={"flowledger.projection": name, "flowledger.events": len(events)},
-            links=links_to(event.metadata.traceparent for event in events),
-        ):
-            await self._commit_batch(conn, projection, events, position, upto)
-
-    async def _commit_batch(
-        self,
-        conn: asyncpg.Connection,
-        projection: Projection,
-        events: Sequence[EventEnvelope],
-        position: int,
-        upto: int,
-    ) -> None:
-        name = projection.name
-        async with conn.transaction():
-            # First, so a rebuild's swap holding the row stops this batch before it writes.
-            if not await checkpoints.advance(conn, name, position, upto, NOTIFY_CHANNEL):
-                raise _Moved
-            if name not in self._stops:
-                # A handler's error quarantines its event's stream; the checkpoint moves on.
-                await apply_guarded(
-                    conn,
-                    projection,
-                    live_schema(name),
-                    events,
-                    TableSink(name),
-                    passthrough=(*_LOST, *_TRANSIENT),
-                )
-                return
-            try:
-                await projection.apply(conn, live_schema(name), events)
-            except (*_LOST, *_TRANSIENT):
-                raise
-            except Exception as error:
-                raise _ApplyFailed from error
-
-    async def _isolate(
-        self,
-        conn: asyncpg.Connection,
-        projection: Projection,
-        events: Sequence[EventEnvelope],
-        position: int,
-    ) -> int:
-        """Under the `stop` policy: apply a failed batch one event at a time, to stop exactly at
-        the poison event (the events before it are applied)."""
-        for event in events:
-            try:
-                await self._commit(conn, projection, [event], position, event.position)
-            except _ApplyFailed as failed:
-                error = failed.__cause__
-                text = error_text(error)
-                await checkpoints.mark_failed(conn, projection, text, event.position)
-                log.error(
-                    "projection %s stopped at event %d (%s of %s): %s",
-                    projection.name,
-                    event.position,
-                    event.type,
-                    event.stream_id,
-                    text,
-                    exc_info=error,
-                )
-                raise
-            position = event.position
-        return position  # each passed alone: the rest of the range is read again
+    def _wait_s(self, at: Progress) -> float:
+        return min(self._idle_s, at.until_due()) if at.unsaved() else self._idle_s

@@ -9,13 +9,14 @@ import msgspec
 
 from adapters.store import reader
 from projections.quarantine_ops import QuarantineSummary, summaries
+from projections.reached import reached
 
 
 class ProjectionStatus(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     version: int
     position: int
-    """The last event applied."""
+    """Every event up to it is applied, or not the view's to apply (`projections.reached`)."""
     head: int
     """The last event committed."""
     lag_events: int
@@ -43,29 +44,41 @@ SELECT name, version, position, state, error, error_position, owner, updated_at
 async def projection_status(conn: asyncpg.Connection | asyncpg.Pool) -> list[ProjectionStatus]:
     rows = await conn.fetch(_CHECKPOINTS)
     head = await reader.head(conn)
+    # Past the checkpoint when the events after it are none of the view's to apply.
+    reach = await reached(conn, [row["name"] for row in rows])
     # Before its first event, a projection is as far behind as the first event is old.
-    applied = {max(row["position"], 1) for row in rows}
+    applied = {max(reach.get(row["name"], row["position"]), 1) for row in rows}
     recorded = await reader.recorded_at(conn, [head, *applied])
     quarantined = await summaries(conn)
-    return [_status(row, head, recorded, quarantined.get(row["name"])) for row in rows]
+    return [
+        _status(
+            row,
+            reach.get(row["name"], row["position"]),
+            head,
+            recorded,
+            quarantined.get(row["name"]),
+        )
+        for row in rows
+    ]
 
 
 def _status(
     row: asyncpg.Record,
+    position: int,
     head: int,
     recorded: dict[int, datetime],
     quarantine: QuarantineSummary | None,
 ) -> ProjectionStatus:
     behind = 0.0
-    if head > row["position"] and head in recorded:
-        last = recorded.get(max(row["position"], 1), recorded[head])
+    if head > position and head in recorded:
+        last = recorded.get(max(position, 1), recorded[head])
         behind = max((recorded[head] - last).total_seconds(), 0.0)
     return ProjectionStatus(
         name=row["name"],
         version=row["version"],
-        position=row["position"],
+        position=position,
         head=head,
-        lag_events=max(head - row["position"], 0),
+        lag_events=max(head - position, 0),
         lag_seconds=behind,
         state=row["state"],
         error=row["error"],

@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from projections.projection import live_schema
+from projections.reached import reached as views_reached
 from projections.rows import ident
 
 VIEWS = ("runs", "pipelines", "notification_rules")
@@ -27,13 +28,8 @@ async def caught_up(pool: asyncpg.Pool, position: int, wait_s: float) -> bool:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     while True:
-        reached = await pool.fetchval(
-            "SELECT min(position) FROM projection_checkpoints WHERE name = ANY($1::text[])"
-            " HAVING count(*) = $2",
-            list(VIEWS),
-            len(VIEWS),
-        )
-        if reached is not None and reached >= position:
+        reached = await views_reached(pool, VIEWS)
+        if len(reached) == len(VIEWS) and min(reached.values()) >= position:
             return True
         if loop.time() >= deadline:
             return False

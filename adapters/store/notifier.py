@@ -9,6 +9,7 @@ import logging
 import asyncpg
 
 from adapters.store import reader
+from adapters.store.commit_notes import RecentCommits, parse
 from adapters.store.locks import SESSION_KEEPALIVES
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,9 @@ async def wait_at_most(event: asyncio.Event, seconds: float) -> None:
 class HeadWatcher:
     """Tracks the committed head position and lets readers wait for it to pass a point.
 
-    A dedicated connection LISTENs; each commit of the store notifies its last position.
-    If the connection drops, waiters are woken (so they re-read) and it reconnects.
+    A dedicated connection LISTENs; each commit of the store notifies its positions and the
+    types of its events (kept in `commits`). If the connection drops, waiters are woken (so
+    they re-read) and it reconnects.
     """
 
     def __init__(self, database_url: str) -> None:
@@ -40,6 +42,7 @@ class HeadWatcher:
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        self.commits = RecentCommits()
 
     @property
     def head(self) -> int:
@@ -78,14 +81,22 @@ class HeadWatcher:
         return self._head
 
     async def _advance(self, position: int) -> None:
+        self._move_head(position)
         async with self._changed:
-            if position > self._head:
-                self._head = position
             self._changed.notify_all()
+
+    def _move_head(self, position: int) -> None:
+        # At once, not in the task that wakes `wait_beyond`: a reader woken by `commits`
+        # must find the head already there.
+        if position > self._head:
+            self._head = position
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         with contextlib.suppress(ValueError):
-            asyncio.get_running_loop().create_task(self._advance(int(payload)))
+            note = parse(payload)
+            self.commits.add(note)
+            self._move_head(note.last)
+            asyncio.get_running_loop().create_task(self._advance(note.last))
 
     async def _listen_forever(self) -> None:
         delay = 0.1
@@ -100,6 +111,8 @@ class HeadWatcher:
                 await conn.add_listener(CHANNEL, self._on_notify)
                 # Read the head after LISTEN so no commit falls between the two.
                 head = await reader.head(conn)
+                self.commits.known_from(head)
+                self._move_head(head)
                 await self._advance(head)
                 self._connected.set()
                 delay = 0.1
@@ -114,6 +127,7 @@ class HeadWatcher:
                 log.warning("event notifications lost (%s); reconnecting in %.1fs", error, delay)
             finally:
                 self._connected.clear()
+                self.commits.forget()
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await conn.close(timeout=2)

@@ -11,6 +11,7 @@ import msgspec
 
 from commands.webhook_intake_types import Candidate
 from projections.pipeline_queries import pipeline_triggers
+from projections.reached import reached as views_reached
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,7 @@ class ViewCandidates:
         # A pipeline created just before the delivery must already be a candidate.
         deadline = asyncio.get_running_loop().time() + self._wait_s
         while True:
-            reached = await conn.fetchval(
-                "SELECT position FROM projection_checkpoints WHERE name = $1", self._view
-            )
+            reached = (await views_reached(conn, [self._view])).get(self._view)
             if reached is not None and reached >= position:
                 return
             if asyncio.get_running_loop().time() >= deadline:

@@ -16,6 +16,7 @@ import asyncpg
 
 from commands.jenkins_folding import BuildOwner
 from projections.jenkins_builds import awaiting_number, build_owner
+from projections.reached import reached as views_reached
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,7 @@ class ViewJenkinsBuilds:
     async def _catch_up(self, conn: asyncpg.Connection, position: int) -> None:
         deadline = asyncio.get_running_loop().time() + self._wait_s
         while True:
-            reached = await conn.fetchval(
-                "SELECT position FROM projection_checkpoints WHERE name = $1", self._view
-            )
+            reached = (await views_reached(conn, [self._view])).get(self._view)
             if reached is not None and reached >= position:
                 return
             if asyncio.get_running_loop().time() >= deadline:

@@ -13,6 +13,7 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from adapters.http.own_writes import OwnWrites, caller_of, mark_behind, own_writes_of
 from adapters.http.reads.params import Query, bounded_integer, invalid
 from projections.paging import InvalidQuery
+from projections.reached import least_reached
 from projections.snapshot import views_snapshot
 
 T = TypeVar("T")
@@ -23,14 +24,11 @@ POLL_S = 0.02
 MIN_POSITION_HEADER = "X-Min-Position"
 POSITION_HEADER = "X-Projection-Position"
 
-_POSITIONS = "SELECT name, position FROM projection_checkpoints WHERE name = ANY($1::text[])"
-
 
 async def view_position(conn: asyncpg.Connection, names: Sequence[str]) -> int:
-    """The position every named view has reached: the least of their checkpoints (0 if none)."""
-    rows = await conn.fetch(_POSITIONS, list(names))
-    found = {row["name"]: row["position"] for row in rows}
-    return min(found.get(name, 0) for name in names)
+    """The position every named view has reached (0 if one has no checkpoint): the least of
+    their reaches, each its checkpoint or past it (`projections.reached`)."""
+    return await least_reached(conn, names)
 
 
 def wanted_position(request: Request[Any, Any, Any], query: Query) -> int | None:

@@ -1,0 +1,150 @@
+"""Applying a range of the feed to one projection: its rows and its checkpoint in one
+transaction, a handler's error quarantined (or, under `stop`, the view stopped at it)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import asyncpg
+
+from adapters.store.reader import read_range
+from adapters.telemetry.tracing import links_to, span
+from domain.envelope import EventEnvelope
+from projections import checkpoints
+from projections.progress import Progress
+from projections.projection import Projection, live_schema
+from projections.quarantine import STOP, apply_guarded, error_text, handled_by, on_error, reads
+from projections.quarantine_sinks import TableSink
+from projections.rebuild import NOTIFY_CHANNEL, RebuildInProgress
+
+log = logging.getLogger(__name__)
+
+# The connection is gone (and with it the lock): connect again and compete for ownership.
+LOST = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    # asyncpg's own protocol state after the server vanished mid-query (seen on a kill -9):
+    # the link's fault, never an event's.
+    asyncpg.InternalClientError,
+    RebuildInProgress,
+)
+# Worth the same batch again: not the handler's fault. A cached plan goes stale when a
+# rebuild swaps the schemas under the connection.
+TRANSIENT = (
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    asyncpg.InvalidCachedStatementError,
+    asyncpg.exceptions.OutdatedSchemaCacheError,
+)
+
+
+class Moved(Exception):
+    """The checkpoint is not where this owner left it: a rebuild swapped the tables."""
+
+
+class ApplyFailed(Exception):
+    """The projection's `apply` raised (the cause)."""
+
+
+class Batches:
+    """Applies ranges of the feed to `projection` over its owner's connection."""
+
+    def __init__(self, conn: asyncpg.Connection, projection: Projection) -> None:
+        self._conn = conn
+        self._projection = projection
+        self._stops = on_error(projection) == STOP
+
+    async def step(self, at: Progress, upto: int) -> None:
+        """Apply `(at.position, upto]` and move `at` past it (unmoved after a transient error)."""
+        conn, projection = self._conn, self._projection
+        events = await read_range(conn, at.position, upto, reads(projection))
+        if self._stops:
+            # Decisions are about quarantines, which a view that stops does not keep.
+            events = handled_by(projection, events)
+        if not events:
+            # Nothing this projection reads: the checkpoint moves later, with others.
+            at.passed(upto)
+            return
+        try:
+            ahead = getattr(projection, "before_batch", None)
+            if ahead is not None:
+                await ahead(events)
+            await self._commit(events, at.stored, upto)
+        except TRANSIENT as error:
+            log.warning("projection %s: %s; retrying the batch", projection.name, error)
+            await conn.reload_schema_state()
+            return
+        except ApplyFailed:
+            at.stored_at(await self._isolate(events, at.stored))
+            return
+        at.stored_at(upto)
+
+    async def save(self, at: Progress) -> None:
+        """Move the checkpoint row to `at.position`: a statement of its own, no transaction,
+        no wait for the disk (`checkpoints.skip`)."""
+        name = self._projection.name
+        if not await checkpoints.skip(self._conn, name, at.stored, at.position, NOTIFY_CHANNEL):
+            raise Moved
+        at.stored_at(at.position)
+
+    async def _commit(self, events: Sequence[EventEnvelope], old: int, upto: int) -> None:
+        name = self._projection.name
+        with span(
+            f"projector batch {name}",
+            attributes={"flowledger.projection": name, "flowledger.events": len(events)},
+            links=links_to(event.metadata.traceparent for event in events),
+        ):
+            await self._commit_batch(events, old, upto)
+
+    async def _commit_batch(self, events: Sequence[EventEnvelope], old: int, upto: int) -> None:
+        conn, projection = self._conn, self._projection
+        name = projection.name
+        async with conn.transaction():
+            # First, so a rebuild's swap holding the row stops this batch before it writes.
+            if not await checkpoints.advance(conn, name, old, upto, NOTIFY_CHANNEL):
+                raise Moved
+            if not self._stops:
+                # A handler's error quarantines its event's stream; the checkpoint moves on.
+                await apply_guarded(
+                    conn,
+                    projection,
+                    live_schema(name),
+                    events,
+                    TableSink(name),
+                    passthrough=(*LOST, *TRANSIENT),
+                )
+                return
+            try:
+                await projection.apply(conn, live_schema(name), events)
+            except (*LOST, *TRANSIENT):
+                raise
+            except Exception as error:
+                raise ApplyFailed from error
+
+    async def _isolate(self, events: Sequence[EventEnvelope], old: int) -> int:
+        """Under the `stop` policy: apply a failed batch one event at a time, to stop exactly at
+        the poison event (the events before it are applied)."""
+        projection = self._projection
+        for event in events:
+            try:
+                await self._commit([event], old, event.position)
+            except ApplyFailed as failed:
+                error = failed.__cause__
+                text = error_text(error)
+                await checkpoints.mark_failed(self._conn, projection, text, event.position)
+                log.error(
+                    "projection %s stopped at event %d (%s of %s): %s",
+                    projection.name,
+                    event.position,
+                    event.type,
+                    event.stream_id,
+                    text,
+                    exc_info=error,
+                )
+                raise
+            old = event.position
+        return old  # each passed alone: the rest of the range is read again
