@@ -54,6 +54,7 @@ from adapters.bootstrap import open_services
 from adapters.platform.admin_key import create_key
 from adapters.platform.services import Services
 from adapters.platform.settings import Settings
+from adapters.store.commit_notes import parse
 from adapters.store.reader import head, read_range
 from bench import _seed as seed
 from bench._figures import pct, verdict
@@ -142,9 +143,12 @@ async def live_lag(
 
     def on_notify(_conn: object, _pid: int, channel: str, payload: str) -> None:
         now = time.monotonic()
+        if channel == "flowledger_events":
+            heard[channel].append((parse(payload).last, now))
+            return
         name, _, position = payload.rpartition(":")
-        if channel == "flowledger_events" or name == "runs":
-            heard[name or channel].append((int(position), now))
+        if name == "runs":
+            heard[name].append((int(position), now))
 
     try:
         claimed = "SELECT count(*) FROM projection_checkpoints WHERE owner IS NOT NULL"

@@ -11,6 +11,7 @@ import asyncpg
 from adapters.store.reader import read_range
 from adapters.telemetry.tracing import links_to, span
 from domain.envelope import EventEnvelope
+from domain.projection_quarantine import DECISIONS
 from projections import checkpoints
 from projections.progress import Progress
 from projections.projection import Projection, live_schema
@@ -50,6 +51,10 @@ class ApplyFailed(Exception):
     """The projection's `apply` raised (the cause)."""
 
 
+class _Guard(Exception):
+    """A batch applied plainly failed: its transaction is rolled back, to go again guarded."""
+
+
 class Batches:
     """Applies ranges of the feed to `projection` over its owner's connection."""
 
@@ -57,6 +62,8 @@ class Batches:
         self._conn = conn
         self._projection = projection
         self._stops = on_error(projection) == STOP
+        self._quarantined: bool | None = None
+        """Whether the view holds quarantined events (None: ask)."""
 
     async def step(self, at: Progress, upto: int) -> None:
         """Apply `(at.position, upto]` and move `at` past it (unmoved after a transient error)."""
@@ -98,17 +105,39 @@ class Batches:
             attributes={"flowledger.projection": name, "flowledger.events": len(events)},
             links=links_to(event.metadata.traceparent for event in events),
         ):
-            await self._commit_batch(events, old, upto)
+            try:
+                await self._commit_batch(events, old, upto, guarded=False)
+            except _Guard:
+                await self._commit_batch(events, old, upto, guarded=True)
 
-    async def _commit_batch(self, events: Sequence[EventEnvelope], old: int, upto: int) -> None:
+    async def _commit_batch(
+        self, events: Sequence[EventEnvelope], old: int, upto: int, *, guarded: bool
+    ) -> None:
         conn, projection = self._conn, self._projection
         name = projection.name
         async with conn.transaction():
             # First, so a rebuild's swap holding the row stops this batch before it writes.
             if not await checkpoints.advance(conn, name, old, upto, NOTIFY_CHANNEL):
                 raise Moved
-            if not self._stops:
+            if self._stops:
+                try:
+                    await projection.apply(conn, live_schema(name), events)
+                except (*LOST, *TRANSIENT):
+                    raise
+                except Exception as error:
+                    raise ApplyFailed from error
+            elif not guarded and await self._plain(events):
+                # Nothing set aside, no decision: the batch as it is, without the guard's
+                # statements (the quarantine lookup, a savepoint and its release).
+                try:
+                    await projection.apply(conn, live_schema(name), events)
+                except (*LOST, *TRANSIENT):
+                    raise
+                except Exception as error:
+                    raise _Guard from error
+            else:
                 # A handler's error quarantines its event's stream; the checkpoint moves on.
+                self._quarantined = None
                 await apply_guarded(
                     conn,
                     projection,
@@ -117,13 +146,19 @@ class Batches:
                     TableSink(name),
                     passthrough=(*LOST, *TRANSIENT),
                 )
-                return
-            try:
-                await projection.apply(conn, live_schema(name), events)
-            except (*LOST, *TRANSIENT):
-                raise
-            except Exception as error:
-                raise ApplyFailed from error
+
+    async def _plain(self, events: Sequence[EventEnvelope]) -> bool:
+        """Whether the batch may skip the guard: no event of it is an operator's decision
+        about a quarantine, and the view holds none (asked once, then after each guarded
+        batch: only those, and a rebuild's swap, change it)."""
+        if any(e.type in DECISIONS for e in events):
+            return False
+        if self._quarantined is None:
+            self._quarantined = await self._conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM projection_quarantine WHERE projection = $1)",
+                self._projection.name,
+            )
+        return not self._quarantined
 
     async def _isolate(self, events: Sequence[EventEnvelope], old: int) -> int:
         """Under the `stop` policy: apply a failed batch one event at a time, to stop exactly at

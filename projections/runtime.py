@@ -206,7 +206,8 @@ class Projector:
                 )
                 if row["version"] != projection.version:
                     return False
-                at = Progress(row["position"])
+                # A rebuild's swap also replaced the view's quarantine.
+                at, batches = Progress(row["position"]), Batches(conn, projection)
             except ApplyFailed:
                 return True
         if at.unsaved():
