@@ -23,6 +23,8 @@ The pipeline has one step, `true`. Two phases of `--runs` runs each:
 (c) context: one command through the API, alone (the runner leg holds one: its "running" report).
 (e) CPU per run in the saturated phase, by process: each role (a runner with the steps it
     spawned), and the embedded PostgreSQL's backends (not when FLOWLEDGER_DATABASE_URL is set).
+(f) PostgreSQL transactions committed per run in the saturated phase (a statement outside a
+    transaction counts as one), from pg_stat_database: steadier than CPU on a busy machine.
 With --burst, also runs/s when every run is requested at once.
 With --checkout, a third phase (paced like the second) runs a step with `checkout: true` of a
 local repository (--repo-files files, over file://): (a) for it; then 30 such runs one at a
@@ -91,6 +93,17 @@ def role_cpu(pids: dict[str, int], postmaster: int | None) -> dict[str, float]:
     if postmaster is not None:
         found["postgres"] = server_cpu(postmaster)
     return found
+
+
+async def transactions(database_url: str) -> int:
+    """Transactions committed in the bench's database so far (a statement alone is one)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetchval(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        )
+    finally:
+        await conn.close()
 
 
 def postmaster_pid(data_dir: Path, database_url: str) -> int | None:
@@ -433,12 +446,13 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_url: str) 
         clients = args.clients or args.runners * args.concurrency
         # Warm-up: connections, caches, the first JetStream consumer round trips.
         await closed_loop(api, pipeline, admin, env["FLOWLEDGER_NATS_URL"], clients * 2, clients)
-        before = role_cpu(pids, postmaster)
+        before, began = role_cpu(pids, postmaster), await transactions(database_url)
         ids, seconds = await closed_loop(
             api, pipeline, admin, env["FLOWLEDGER_NATS_URL"], args.runs, clients
         )
-        after = role_cpu(pids, postmaster)
+        after, ended = role_cpu(pids, postmaster), await transactions(database_url)
         cpu = {role: (after[role] - before[role]) * 1000 / len(ids) for role in after}
+        cpu["transactions"] = (ended - began) / len(ids)
         overhead = await overheads_ms(database_url, ids)
         rate = args.pace * len(ids) / seconds
         paced_ids = await paced(api, pipeline, admin, env["FLOWLEDGER_NATS_URL"], args.runs, rate)
@@ -546,6 +560,7 @@ def report(
 
 
 def report_cpu(cpu: dict[str, float]) -> None:
+    print(f"(f) PostgreSQL transactions per run, saturated {cpu.pop('transactions'):7.1f}")
     runners = sum(ms for role, ms in cpu.items() if role.startswith("runner"))
     parts = [f"{role} {ms:.1f}" for role, ms in cpu.items() if not role.startswith("runner")]
     print(
