@@ -3,6 +3,7 @@ transaction, a handler's error quarantined (or, under `stop`, the view stopped a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -105,10 +106,11 @@ class Batches:
             attributes={"flowledger.projection": name, "flowledger.events": len(events)},
             links=links_to(event.metadata.traceparent for event in events),
         ):
-            try:
+            with contextlib.suppress(_Guard):
                 await self._commit_batch(events, old, upto, guarded=False)
-            except _Guard:
-                await self._commit_batch(events, old, upto, guarded=True)
+                return
+            # Outside a handler, so what the guard logs is not chained to the first try.
+            await self._commit_batch(events, old, upto, guarded=True)
 
     async def _commit_batch(
         self, events: Sequence[EventEnvelope], old: int, upto: int, *, guarded: bool
