@@ -20,7 +20,7 @@ from adapters.store.personal.sealer import Known, Sealer
 from adapters.store.pool import open_pool
 from adapters.store.writer import AppendResult, GroupCommitWriter, PendingAppend
 from adapters.telemetry.metrics import EVENTS_APPENDED
-from adapters.telemetry.tracing import span
+from adapters.telemetry.tracing import span, tracing_enabled
 from domain.envelope import EventEnvelope, EventMetadata
 
 
@@ -119,10 +119,17 @@ class EventStore:
         )
         if self._writer is None:
             raise RuntimeError("the event store is not open")
-        with span(
-            "event_store.append",
-            attributes={"flowledger.stream_type": stream_type, "flowledger.events": len(events)},
-        ):
+        if tracing_enabled():
+            with span(
+                "event_store.append",
+                attributes={
+                    "flowledger.stream_type": stream_type,
+                    "flowledger.events": len(events),
+                },
+            ):
+                result = await self._writer.submit(pending)
+        else:
+            # no span to make: skip the context manager and its attributes, on every append
             result = await self._writer.submit(pending)
         if not result.duplicate:
             for event in events:
