@@ -106,18 +106,21 @@ def _replace(
             continue
         if start >= safe:
             break
-        # Views of the piece (no copies); only text held back before it is copied.
-        out.append(
-            view[done - skip : start - skip] if done >= skip else _cut(tail, view, done, start)
-        )
+        if done >= skip:  # the usual case: all in the piece, a view of it (no copy)
+            out.append(view[done - skip : start - skip])
+        else:
+            out += _cut(tail, view, done, start)
         out.append(MASK_BYTES)
         done = end
-    out.append(view[done - skip : safe - skip] if done >= skip else _cut(tail, view, done, safe))
-    rest = bytes(view[safe - skip :]) if safe >= skip else _cut(tail, view, safe, skip + len(piece))
+    if done >= skip:
+        out.append(view[done - skip : safe - skip])
+    else:
+        out += _cut(tail, view, done, safe)
+    rest = b"".join(_cut(tail, view, safe, skip + len(piece)))
     return b"".join(out), rest, max(done - safe, 0)
 
 
-def _cut(tail: bytes, piece: memoryview, start: int, end: int) -> bytes:
-    """Bytes `start` to `end` of `tail` and `piece` taken as one text."""
+def _cut(tail: bytes, piece: memoryview, start: int, end: int) -> tuple[bytes, memoryview]:
+    """Bytes `start` to `end` of `tail` and `piece` taken as one text, in two parts."""
     skip = len(tail)
-    return tail[start:end] + piece[max(start - skip, 0) : max(end - skip, 0)]
+    return tail[start:end], piece[max(start - skip, 0) : max(end - skip, 0)]
