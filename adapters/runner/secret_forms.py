@@ -102,9 +102,12 @@ class CompiledForms:
             return 0
         # A head found whole starts a candidate; so may any of the last few bytes, too short
         # to hold a whole head.
-        starts = {start for start, _ in self._heads.scan(region)}
-        for at in sorted(starts.union(range(max(len(region) - HEAD_BYTES, 0), len(region)))):
-            if region[at:] in self._prefixes:
+        heads = self._heads.scan(region)
+        last_few = range(max(len(region) - HEAD_BYTES, 0), len(region))
+        candidates = sorted({start for start, _ in heads}.union(last_few)) if heads else last_few
+        prefixes = self._prefixes
+        for at in candidates:
+            if region[at:] in prefixes:
                 return at
         return len(region)
 
