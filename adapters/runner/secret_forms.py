@@ -65,8 +65,10 @@ def _base64_forms(raw: bytes) -> Iterable[str]:
 class CompiledForms:
     """Every form of a set of values, ready to be found in output split into pieces.
 
-    Immutable once built, so maskers of several attempts share it: Hyperscan's Python binding
-    locks a database around each scan, and a scan keeps no state between calls.
+    Immutable once built, so maskers of several attempts share it: a scan keeps no state between
+    calls. Every scan runs on the event loop's thread, one at a time: each database has one
+    scratch space, and the binding releases the GIL while it scans without locking the database
+    (it locks only on free-threaded Python), so a scan on another thread meanwhile would fail.
     """
 
     __slots__ = ("_forms", "_heads", "_prefixes", "hold_max", "size")
