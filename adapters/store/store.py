@@ -12,13 +12,14 @@ from typing import Any, Self
 import asyncpg
 
 from adapters.store import reader
+from adapters.store.append_batch import AppendResult, PendingAppend
 from adapters.store.batch import AppendOutcome, StreamAppend
 from adapters.store.checks import DEFAULT_MAX_EVENT_BYTES, check_append
 from adapters.store.encoding import NewEvent, prepare_events
 from adapters.store.notifier import HeadWatcher
 from adapters.store.personal.sealer import Known, Sealer
 from adapters.store.pool import open_pool
-from adapters.store.writer import AppendResult, GroupCommitWriter, PendingAppend
+from adapters.store.writer import GroupCommitWriter
 from adapters.telemetry.metrics import EVENTS_APPENDED
 from adapters.telemetry.tracing import span, tracing_enabled
 from domain.envelope import EventEnvelope, EventMetadata

@@ -11,23 +11,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Sequence
-from datetime import datetime
 from typing import TypeVar
 
 import asyncpg
-import msgspec
 
-from adapters.store.encoding import PreparedEvent
+from adapters.store.append_batch import (
+    APPEND_BATCH,
+    FIND_EVENTS,
+    AppendResult,
+    PendingAppend,
+    batch_arguments,
+    settle,
+    settle_found,
+)
 from adapters.store.errors import (
     AppendOutcomeUnknown,
     EventStoreError,
-    IdempotencyKeyReused,
     InvalidAppend,
     StoreUnavailable,
-    WrongExpectedVersion,
 )
 from adapters.telemetry.metrics import APPEND_BATCH_SIZE
 
@@ -46,32 +49,8 @@ _CONNECTION_ERRORS = (
 )
 
 
-class AppendResult(msgspec.Struct, frozen=True, kw_only=True):
-    stream_id: str
-    from_version: int
-    to_version: int
-    first_position: int
-    last_position: int
-    event_ids: tuple[uuid.UUID, ...]
-    duplicate: bool = False
-    """True when the idempotency key had been used: nothing appended, the first result."""
-
-
-class PendingAppend(msgspec.Struct, kw_only=True):
-    stream_id: str
-    stream_type: str
-    expected_version: int
-    idempotency_key: str | None
-    events: list[PreparedEvent]
-    recorded_at: datetime
-    future: asyncio.Future[AppendResult]
-    attempts: int = 0
-
-
 # How long a flusher keeps its connection with nothing to flush.
 _KEEP_CONNECTION_IDLE_S = 0.005
-
-_APPEND_BATCH = "SELECT * FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 
 
 class GroupCommitWriter:
@@ -242,7 +221,7 @@ class GroupCommitWriter:
     async def _flush(self, conn: asyncpg.Connection, batch: list[PendingAppend]) -> bool:
         """One `append_batch` call on `conn`; False if the connection was lost."""
         try:
-            rows = await _dropping_broken(conn, conn.fetch(_APPEND_BATCH, *_batch_arguments(batch)))
+            rows = await _dropping_broken(conn, conn.fetch(APPEND_BATCH, *batch_arguments(batch)))
         except _CONNECTION_ERRORS as error:
             log.warning("event store connection lost during an append of %d: %s", len(batch), error)
             await self._resolve_after_connection_loss(batch)
@@ -265,7 +244,7 @@ class GroupCommitWriter:
             return True
         APPEND_BATCH_SIZE.observe(sum(len(pending.events) for pending in batch))
         for pending, row in zip(batch, rows, strict=True):
-            _settle(pending, row)
+            settle(pending, row)
         return True
 
     async def _resolve_after_connection_loss(self, batch: list[PendingAppend]) -> None:
@@ -295,22 +274,7 @@ class GroupCommitWriter:
         if pending.future.done():
             return
         ids = [e.event_id for e in pending.events]
-        rows = await conn.fetch(
-            "SELECT position, version FROM events WHERE event_id = ANY($1::uuid[]) "
-            "ORDER BY position",
-            ids,
-        )
-        if rows:
-            pending.future.set_result(
-                AppendResult(
-                    stream_id=pending.stream_id,
-                    from_version=rows[0]["version"],
-                    to_version=rows[-1]["version"],
-                    first_position=rows[0]["position"],
-                    last_position=rows[-1]["position"],
-                    event_ids=tuple(ids),
-                )
-            )
+        if settle_found(pending, await conn.fetch(FIND_EVENTS, ids)):
             return
         pending.attempts += 1
         if pending.attempts >= self._max_attempts:
@@ -338,57 +302,3 @@ def _fail(batch: Sequence[PendingAppend], error: Exception) -> None:
     for pending in batch:
         if not pending.future.done():
             pending.future.set_exception(error)
-
-
-def _batch_arguments(batch: Sequence[PendingAppend]) -> tuple[object, ...]:
-    events = [(n, p, e) for n, p in enumerate(batch, start=1) for e in p.events]
-    return (
-        [p.stream_id for p in batch],
-        [p.stream_type for p in batch],
-        [p.expected_version for p in batch],
-        [p.idempotency_key for p in batch],
-        [n for n, _, _ in events],
-        [e.event_id for _, _, e in events],
-        [e.type for _, _, e in events],
-        [e.schema_version for _, _, e in events],
-        [p.recorded_at for _, p, _ in events],
-        [e.data for _, _, e in events],
-        [e.metadata for _, _, e in events],
-        [e.canonical for _, _, e in events],
-    )
-
-
-def _settle(pending: PendingAppend, row: asyncpg.Record) -> None:
-    status = row["status"]
-    if status in ("ok", "duplicate"):
-        event_ids = (
-            row["event_ids"] if status == "duplicate" else [e.event_id for e in pending.events]
-        )
-        pending.future.set_result(
-            AppendResult(
-                stream_id=pending.stream_id,
-                from_version=row["from_version"],
-                to_version=row["to_version"],
-                first_position=row["first_position"],
-                last_position=row["last_position"],
-                event_ids=tuple(event_ids),
-                duplicate=status == "duplicate",
-            )
-        )
-    elif status == "conflict":
-        pending.future.set_exception(
-            WrongExpectedVersion(pending.stream_id, pending.expected_version, row["actual_version"])
-        )
-    elif status == "key_reused":
-        pending.future.set_exception(
-            IdempotencyKeyReused(pending.idempotency_key or "", row["detail"], pending.stream_id)
-        )
-    elif status == "type_mismatch":
-        pending.future.set_exception(
-            InvalidAppend(
-                f"stream {pending.stream_id!r} is a {row['detail']!r} stream, "
-                f"not {pending.stream_type!r}"
-            )
-        )
-    else:
-        pending.future.set_exception(EventStoreError(f"unexpected append status {status!r}"))

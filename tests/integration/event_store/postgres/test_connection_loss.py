@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import asyncpg
 
 from adapters.store import EventStore, NewEvent
+from adapters.store.append_batch import PendingAppend
 from adapters.store.encoding import prepare_events
-from adapters.store.writer import PendingAppend
 from domain.envelope import EventMetadata
 from tests.helpers import unique_id
 
