@@ -9,7 +9,7 @@ import asyncpg
 
 from domain.envelope import EventEnvelope
 from domain.pipeline import PipelineStatus
-from domain.run_values import RunStatus
+from domain.run_statuses import RunStatus
 from projections.degraded import table_columns
 from projections.pipeline_rows import PipelineRow, PipelineVersionRow
 from projections.rows import Row, ident, load, occurred_at, save
