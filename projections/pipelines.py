@@ -77,6 +77,11 @@ CREATE TABLE {s}.runs (
 """
 
 
+DEFINING = frozenset({"PipelineCreated", "PipelineVersionDefined", *_PIPELINE_STATUS})
+"""The events that change what `pipeline_queries.pipeline_triggers` answers (the others, runs,
+only move a pipeline's counters)."""
+
+
 class PipelinesProjection:
     name = "pipelines"
     version = 1
