@@ -37,7 +37,8 @@ from domain.pipeline import Pipeline
 from domain.pipeline_definition import PipelineDefinition
 from domain.project import Project
 from domain.run import Run
-from domain.run_values import ExternalRef, Provider
+from domain.run_statuses import Provider
+from domain.run_values import ExternalRef
 from domain.step_spec import StepSpec
 from projections.catalog import by_name
 from projections.runtime import Projector

@@ -59,7 +59,7 @@ from adapters.store.reader import head, read_range
 from bench import _seed as seed
 from bench._figures import pct, verdict
 from bench._http_load import Client, cpu_seconds, machine_jiffies, serve
-from domain.run_values import RunStatus
+from domain.run_statuses import RunStatus
 from projections.catalog import ALL
 from projections.filters import RunFilters
 from projections.paging import Page

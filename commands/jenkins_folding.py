@@ -13,7 +13,7 @@ from uuid import UUID
 import msgspec
 
 from commands.webhook_payloads import Backflow
-from domain.run_values import Provider
+from domain.run_statuses import Provider
 
 
 class BuildOwner(msgspec.Struct, frozen=True, kw_only=True):

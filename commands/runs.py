@@ -40,14 +40,9 @@ from domain.run import Run
 from domain.run_build import carried_steps
 from domain.run_conditions import trigger_context
 from domain.run_expansion import plan_of, with_step_groups
-from domain.run_values import (
-    ExternalRef,
-    LogStream,
-    ParamValue,
-    StepStatus,
-    Trigger,
-    TriggerKind,
-)
+from domain.run_statuses import StepStatus, TriggerKind
+from domain.run_values import ExternalRef, LogStream, Trigger
+from domain.value_checks import ParamValue
 
 
 class TriggerRun(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidValue
+from domain.limits import KEY_MAX
 from domain.moments import require_aware
 from domain.run_approvals import ApprovalCommands
 from domain.run_artifacts import ArtifactCommands, StoredArtifact
@@ -24,22 +25,18 @@ from domain.run_jenkins import JenkinsCommands
 from domain.run_logs import LogCommands
 from domain.run_plan import valid_plan
 from domain.run_secrets import SecretCommands
+from domain.run_statuses import RunStatus, StepStatus
 from domain.run_step_events import StepEvents
 from domain.run_steps import StepCommands
 from domain.run_values import (
-    KEY_MAX,
     ExternalRef,
-    ParamValue,
-    RunStatus,
     StepPlan,
     StepState,
-    StepStatus,
     Trigger,
     valid_external,
-    valid_parameters,
-    valid_text,
     valid_trigger,
 )
+from domain.value_checks import ParamValue, valid_parameters, valid_text
 
 _R, _C = RunStatus.RUNNING, RunStatus.CANCELLING
 

@@ -18,9 +18,11 @@ from datetime import datetime, timedelta
 
 from domain.approval_spec import DECISIONS, resolve_inputs
 from domain.errors import IllegalTransition, InvalidValue
+from domain.limits import KEY_MAX
 from domain.moments import require_aware
 from domain.run_state import RunState
-from domain.run_values import KEY_MAX, RunStatus, StepStatus, valid_outputs, valid_text
+from domain.run_statuses import RunStatus, StepStatus
+from domain.value_checks import valid_outputs, valid_text
 
 WAITING = StepStatus.WAITING_FOR_APPROVAL
 TIMEOUT_ACTOR = "system:approval-timeout"

@@ -25,7 +25,8 @@ from domain.limits import (
 )
 from domain.moments import require_aware
 from domain.run_state import RunEvent, RunState
-from domain.run_values import StepState, valid_text
+from domain.run_values import StepState
+from domain.value_checks import valid_text
 
 ARTIFACT_KINDS = ("artifact", "workspace")
 FORMATS = ("file", "tar")

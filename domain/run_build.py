@@ -8,20 +8,14 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.errors import IllegalTransition, InvalidValue
-from domain.limits import INT32_MAX, ITEMS_MAX, SHA_MAX
+from domain.limits import INT32_MAX, ITEMS_MAX, KEY_MAX, SHA_MAX
 from domain.moments import require_aware
 from domain.run_plan import satisfies
 from domain.run_state import RunState
-from domain.run_values import (
-    KEY_MAX,
-    RunStatus,
-    StepPlan,
-    StepState,
-    StepStatus,
-    valid_outputs,
-    valid_text,
-)
+from domain.run_statuses import RunStatus, StepStatus
+from domain.run_values import StepPlan, StepState
 from domain.step_options import CHECKOUT_PATH_MAX
+from domain.value_checks import valid_outputs, valid_text
 
 NO_RUNNER = "no_runner"
 _TIMEOUT_FROM = {

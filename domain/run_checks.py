@@ -10,7 +10,8 @@ import msgspec
 
 from domain.errors import IllegalTransition, RunKindMismatch, UnknownStep
 from domain.run_state import RunState
-from domain.run_values import RUN_TRANSITIONS, RunStatus, StepPlan, StepState, StepStatus
+from domain.run_statuses import RUN_TRANSITIONS, RunStatus, StepStatus
+from domain.run_values import StepPlan, StepState
 
 if TYPE_CHECKING:
     from domain.run_step_events import StepEvents

@@ -16,7 +16,7 @@ from domain.errors import IllegalTransition
 from domain.moments import require_aware
 from domain.run_conditions import decidable
 from domain.run_state import RunState
-from domain.run_values import RunStatus
+from domain.run_statuses import RunStatus
 
 
 class ConcurrencyClaim(msgspec.Struct, frozen=True, kw_only=True):

@@ -23,7 +23,9 @@ from domain.expression_tree import Call, uses_status, walk
 from domain.expressions import parse_condition
 from domain.limits import REASON_MAX, cut
 from domain.run_plan import satisfies
-from domain.run_values import ParamValue, StepPlan, StepState, StepStatus, Trigger
+from domain.run_statuses import StepStatus
+from domain.run_values import StepPlan, StepState, Trigger
+from domain.value_checks import ParamValue
 
 OUTCOMES = {
     StepStatus.SUCCEEDED: "success",

@@ -7,9 +7,11 @@ from datetime import datetime
 from uuid import UUID, uuid5
 
 from domain.errors import IllegalTransition, InvalidValue
+from domain.limits import KEY_MAX
 from domain.moments import require_aware
 from domain.run_state import RunState
-from domain.run_values import KEY_MAX, RunStatus, StepStatus, valid_text
+from domain.run_statuses import RunStatus, StepStatus
+from domain.value_checks import valid_text
 
 JOB_NAMESPACE = UUID("6f1c2a4e-8d0b-5b7e-9a31-0c4f7e2d9b15")
 """Fixed forever: changing it would give the same attempt a second job id."""

@@ -8,13 +8,8 @@ from typing import assert_never
 from domain.errors import IllegalTransition, RunKindMismatch
 from domain.moments import require_aware
 from domain.run_state import RunState
-from domain.run_values import (
-    RUN_TRANSITIONS,
-    ExternalStatus,
-    RunStatus,
-    valid_member,
-    valid_text,
-)
+from domain.run_statuses import RUN_TRANSITIONS, ExternalStatus, RunStatus
+from domain.value_checks import valid_member, valid_text
 
 _R, _C = RunStatus.RUNNING, RunStatus.CANCELLING
 

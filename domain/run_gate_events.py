@@ -11,7 +11,7 @@ from eventsourcing.domain import Aggregate
 from domain.approval_spec import Decision
 from domain.run_concurrency import ConcurrencyClaim
 from domain.run_state import RunState
-from domain.run_values import StepStatus
+from domain.run_statuses import StepStatus
 
 
 class GateEvents:

@@ -16,10 +16,11 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidValue
+from domain.limits import KEY_MAX
 from domain.moments import require_aware
 from domain.run_secrets import SecretCommands
 from domain.run_state import RunEvent, RunState
-from domain.run_values import KEY_MAX, valid_text
+from domain.value_checks import valid_text
 
 URL_MAX = 2000
 JOB_MAX = 2000

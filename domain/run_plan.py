@@ -7,7 +7,10 @@ from collections.abc import Iterable, Mapping
 import msgspec
 
 from domain.errors import InvalidValue
-from domain.run_values import KEY_MAX, StepPlan, StepState, StepStatus, valid_text
+from domain.limits import KEY_MAX
+from domain.run_statuses import StepStatus
+from domain.run_values import StepPlan, StepState
+from domain.value_checks import valid_text
 
 
 def valid_plan(steps: Iterable[StepPlan]) -> tuple[StepPlan, ...]:

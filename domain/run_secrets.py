@@ -14,10 +14,12 @@ from uuid import UUID
 import msgspec
 
 from domain.errors import DomainError, IllegalTransition, InvalidValue
+from domain.limits import KEY_MAX
 from domain.moments import require_aware
 from domain.run_state import RunEvent, RunState
-from domain.run_values import KEY_MAX, RunStatus, StepStatus, valid_text
+from domain.run_statuses import RunStatus, StepStatus
 from domain.secret import valid_environment, valid_secret_name
+from domain.value_checks import valid_text
 
 
 class SecretUse(msgspec.Struct, frozen=True, kw_only=True):

@@ -19,15 +19,9 @@ from uuid import UUID
 
 from eventsourcing.domain import CanMutateAggregate
 
-from domain.run_values import (
-    ExternalRef,
-    ParamValue,
-    RunStatus,
-    StepPlan,
-    StepState,
-    StepStatus,
-    Trigger,
-)
+from domain.run_statuses import RunStatus, StepStatus
+from domain.run_values import ExternalRef, StepPlan, StepState, Trigger
+from domain.value_checks import ParamValue
 
 RunEvent = type[CanMutateAggregate[UUID]]
 """One of the Run's event classes, as `trigger_event` takes it."""

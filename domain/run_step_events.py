@@ -9,7 +9,8 @@ from eventsourcing.domain import Aggregate
 
 from domain.run_secrets import SecretUse
 from domain.run_state import RunState
-from domain.run_values import StepState, StepStatus
+from domain.run_statuses import StepStatus
+from domain.run_values import StepState
 
 
 class StepEvents:

@@ -11,20 +11,15 @@ from domain.errors import (
     InvalidValue,
     StepNotReady,
 )
+from domain.limits import KEY_MAX
 from domain.moments import require_aware
 from domain.run_conditions import decidable, judge, runs_when_cancelled, waits_for_outcomes
 from domain.run_matrix import cancel_siblings
 from domain.run_plan import dependants
 from domain.run_state import RunState
-from domain.run_values import (
-    KEY_MAX,
-    RunStatus,
-    StepState,
-    StepStatus,
-    valid_metrics,
-    valid_outputs,
-    valid_text,
-)
+from domain.run_statuses import RunStatus, StepStatus
+from domain.run_values import StepState
+from domain.value_checks import valid_metrics, valid_outputs, valid_text
 
 EXIT_CODE_LIMIT = 255
 _Q, _R, _C = RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANCELLING

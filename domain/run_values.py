@@ -1,13 +1,10 @@
-"""Value objects of a run (trigger, external ref, step plan and state, statuses) and checks."""
+"""Value objects of a run (trigger, external ref, step plan and state) and their checks."""
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping
 from datetime import datetime
-from enum import StrEnum
-from typing import Literal, TypeVar, get_args
+from typing import Literal, get_args
 from uuid import UUID
 
 import msgspec
@@ -19,104 +16,20 @@ from domain.limits import (
     EVENT_KIND_MAX,
     INT32_MAX,
     KEY_MAX,
-    MAP_MAX,
-    OUTPUT_VALUE_MAX,
-    REASON_MAX,
     REF_MAX,
     REPO_MAX,
     SHA_MAX,
     URL_MAX,
     Key,
     Url,
-    bounded_json,
-    clean,
 )
 from domain.parameter_spec import ParameterSpec
+from domain.run_statuses import Provider, StepStatus, TriggerKind
 from domain.trigger_schedule import check_scheduled
+from domain.value_checks import valid_member, valid_text
 
-E = TypeVar("E", bound=StrEnum)
-ParamValue = str | int | float | bool
 LogStream = Literal["stdout", "stderr", "system"]
 LOG_STREAMS = frozenset(get_args(LogStream))
-
-TEXT_MAX = REASON_MAX
-OUTPUTS_MAX = MAP_MAX
-METRICS_MAX = MAP_MAX
-
-
-class RunStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    CANCELLING = "cancelling"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    TIMED_OUT = "timed_out"
-    WAITING_FOR_APPROVAL = "waiting_for_approval"
-    """Shown by the runs view while a step waits for a decision; the aggregate stays running."""
-
-    @property
-    def finished(self) -> bool:
-        return self in _RUN_FINISHED
-
-
-_RUN_FINISHED = frozenset(
-    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT}
-)
-
-
-class StepStatus(StrEnum):
-    PENDING = "pending"
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    TIMED_OUT = "timed_out"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-    WAITING_FOR_APPROVAL = "waiting_for_approval"
-
-    @property
-    def finished(self) -> bool:
-        return self in _STEP_FINISHED
-
-    @property
-    def unsuccessful(self) -> bool:
-        """Ended by its own fault: it failed or ran out of time (a skip or cancel is not)."""
-        return self in _STEP_UNSUCCESSFUL
-
-
-_STEP_UNSUCCESSFUL = frozenset({StepStatus.FAILED, StepStatus.TIMED_OUT})
-_STEP_FINISHED = _STEP_UNSUCCESSFUL | {
-    StepStatus.SUCCEEDED,
-    StepStatus.SKIPPED,
-    StepStatus.CANCELLED,
-}
-
-
-class TriggerKind(StrEnum):
-    MANUAL = "manual"
-    API = "api"
-    WEBHOOK = "webhook"
-    RETRY = "retry"
-    SCHEDULE = "schedule"
-
-
-class Provider(StrEnum):
-    GITHUB_ACTIONS = "github_actions"
-    GITLAB = "gitlab"
-    JENKINS = "jenkins"
-
-
-class ExternalStatus(StrEnum):
-    """A status an outside system reports for a run it executes."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    TIMED_OUT = "timed_out"
 
 
 class Trigger(msgspec.Struct, frozen=True, kw_only=True):
@@ -232,22 +145,6 @@ class StepState(msgspec.Struct, frozen=True, kw_only=True):
     """The run a failed-only retry took this succeeded step from."""
 
 
-def valid_text(field: str, value: str, *, blank: bool = False, limit: int = TEXT_MAX) -> str:
-    value = clean(field, value).strip()
-    if not value and not blank:
-        raise InvalidValue(field, "must not be blank")
-    if len(value) > limit:
-        raise InvalidValue(field, f"at most {limit} characters")
-    return value
-
-
-def valid_member(enum: type[E], field: str, value: str) -> E:
-    try:
-        return enum(value)
-    except ValueError:
-        raise InvalidValue(field, f"one of {', '.join(enum)}") from None
-
-
 def valid_trigger(trigger: Trigger, retry_of: UUID | None) -> Trigger:
     kind = valid_member(TriggerKind, "trigger.kind", trigger.kind)
     if (kind is TriggerKind.RETRY) != (retry_of is not None):
@@ -309,54 +206,3 @@ def valid_external(external: ExternalRef) -> ExternalRef:
         external_id=valid_text("external.external_id", external.external_id, limit=KEY_MAX),
         url=valid_text("external.url", url, limit=URL_MAX),
     )
-
-
-def valid_parameters(parameters: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
-    for key, value in parameters.items():
-        valid_text("parameters", key, limit=KEY_MAX)
-        if not isinstance(value, str | int | float | bool):
-            raise InvalidValue(f"parameters.{key}", "must be a string, number or boolean")
-        # JSON has no NaN or infinity: such a value would be stored as null and break replay.
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InvalidValue(f"parameters.{key}", "must be a finite number")
-    bounded_json("parameters", dict(parameters))
-    return dict(parameters)
-
-
-def valid_outputs(outputs: Mapping[str, str] | None) -> dict[str, str]:
-    outputs = dict(outputs or {})
-    if len(outputs) > OUTPUTS_MAX:
-        raise InvalidValue("outputs", f"at most {OUTPUTS_MAX} keys")
-    for key, value in outputs.items():
-        valid_text("outputs", key, limit=KEY_MAX)
-        if not isinstance(value, str):
-            raise InvalidValue(f"outputs.{key}", "must be a string")
-        clean(f"outputs.{key}", value)
-        if len(value.encode()) > OUTPUT_VALUE_MAX:
-            raise InvalidValue(f"outputs.{key}", f"at most {OUTPUT_VALUE_MAX} bytes of UTF-8")
-    return outputs
-
-
-def valid_metrics(metrics: Mapping[str, float] | None) -> dict[str, float]:
-    metrics = dict(metrics or {})
-    if len(metrics) > METRICS_MAX:
-        raise InvalidValue("metrics", f"at most {METRICS_MAX} keys")
-    for key, value in metrics.items():
-        valid_text("metrics", key, limit=KEY_MAX)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidValue(f"metrics.{key}", "must be a number")
-        if not math.isfinite(value) or value < 0:
-            raise InvalidValue(f"metrics.{key}", "must be a finite number >= 0")
-    return {key: float(value) for key, value in metrics.items()}
-
-
-_Q, _R, _C = RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANCELLING
-RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
-    _Q: frozenset({_R, _C, RunStatus.TIMED_OUT}),
-    _R: frozenset({_C, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT}),
-    # A cancel request can lose the race: an external run may still report its real outcome.
-    _C: frozenset(
-        {RunStatus.CANCELLED, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT}
-    ),
-}
-"""Where a run may go from each unfinished status; a finished run goes nowhere."""

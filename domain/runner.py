@@ -12,9 +12,9 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidValue, RunnerNotActive
-from domain.limits import CONCURRENCY_MAX, HOST_MAX, VERSION_TEXT_MAX
+from domain.limits import CONCURRENCY_MAX, HOST_MAX, KEY_MAX, VERSION_TEXT_MAX
 from domain.moments import require_aware
-from domain.run_values import KEY_MAX, valid_text
+from domain.value_checks import valid_text
 
 LABELS_MAX = 20
 VERSION_MAX = VERSION_TEXT_MAX

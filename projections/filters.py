@@ -8,7 +8,7 @@ from uuid import UUID
 import msgspec
 
 from domain.pipeline import PipelineStatus
-from domain.run_values import Provider, RunStatus, TriggerKind
+from domain.run_statuses import Provider, RunStatus, TriggerKind
 
 
 class RunFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

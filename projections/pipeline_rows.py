@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 
 from domain.pipeline import PipelineStatus
-from domain.run_values import RunStatus
+from domain.run_statuses import RunStatus
 from domain.trigger_spec import TriggerSpec
 
 

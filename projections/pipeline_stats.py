@@ -14,7 +14,7 @@ import asyncpg
 import msgspec
 
 from domain.envelope import EventEnvelope
-from domain.run_values import RunStatus
+from domain.run_statuses import RunStatus
 from projections.paging import InvalidQuery, Where
 from projections.rows import Row, ident, load, ms_between, occurred_at, save
 

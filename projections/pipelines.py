@@ -9,7 +9,7 @@ import asyncpg
 
 from domain.envelope import EventEnvelope
 from domain.pipeline import PipelineStatus
-from domain.run_values import RunStatus
+from domain.run_statuses import RunStatus
 from projections.degraded import table_columns
 from projections.pipeline_rows import PipelineRow, PipelineVersionRow
 from projections.rows import Row, ident, load, occurred_at, save
@@ -75,6 +75,11 @@ CREATE TABLE {s}.runs (
     pipeline_id uuid NOT NULL
 );
 """
+
+
+DEFINING = frozenset({"PipelineCreated", "PipelineVersionDefined", *_PIPELINE_STATUS})
+"""The events that change what `pipeline_queries.pipeline_triggers` answers (the others, runs,
+only move a pipeline's counters)."""
 
 
 class PipelinesProjection:

@@ -96,23 +96,38 @@ class QueuesProjection:
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:
         s = ident(schema)
+        requested: list[EventEnvelope] = []
         for event in events:
+            if event.type == "RunRequested":
+                requested.append(event)
+                continue
+            if requested:
+                await _insert_runs(conn, s, requested)
+                requested.clear()
             await _apply(conn, s, event)
+        if requested:
+            await _insert_runs(conn, s, requested)
+
+
+async def _insert_runs(conn: asyncpg.Connection, s: str, events: Sequence[EventEnvelope]) -> None:
+    """Consecutive `RunRequested` events in one statement (a webhook burst requests hundreds)."""
+    timeouts = [
+        {p["name"]: p["queue_timeout_s"] for p in e.data["steps"] if p.get("queue_timeout_s")}
+        for e in events
+    ]
+    await conn.execute(
+        f"INSERT INTO {s}.runs SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[]) "
+        "ON CONFLICT DO NOTHING",
+        [UUID(e.stream_id) for e in events],
+        [UUID(str(e.data["project_id"])) for e in events],
+        [msgspec.json.encode(t).decode() for t in timeouts],
+    )
 
 
 async def _apply(conn: asyncpg.Connection, s: str, event: EventEnvelope) -> None:
     d: dict[str, Any] = event.data
     run_id = UUID(event.stream_id)
-    if event.type == "RunRequested":
-        timeouts = {p["name"]: p["queue_timeout_s"] for p in d["steps"]
-                    if p.get("queue_timeout_s")}  # fmt: skip
-        await conn.execute(
-            f"INSERT INTO {s}.runs VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING",
-            run_id,
-            UUID(str(d["project_id"])),
-            msgspec.json.encode(timeouts).decode(),
-        )
-    elif event.type == "StepDispatched":
+    if event.type == "StepDispatched":
         await conn.execute(
             f"INSERT INTO {s}.jobs (run_id, step, attempt, project_id, label, dispatched_at, "
             f"queue_timeout_s) SELECT $1, $2, $3, r.project_id, $4, $5, "

@@ -97,7 +97,13 @@ async def fold_row_per_stream(
     `fold` update each event's row in place (an empty one for the stream's `first` event type),
     and save them in one statement.
     """
-    touched = {e.stream_id for e in events}
+    # A stream whose first event is in the batch starts from an empty row: nothing to load
+    # (a webhook burst's deliveries are all new streams).
+    begun: set[str] = set()
+    touched: set[str] = set()
+    for e in events:
+        if e.stream_id not in begun and e.stream_id not in touched:
+            (begun if e.type == first else touched).add(e.stream_id)
     rows = {r["id"]: r for r in await load(conn, schema, table, "id", touched)}
     for event in events:
         if event.type == first:

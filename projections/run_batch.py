@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.run_values import RunStatus, StepStatus
+from domain.run_statuses import RunStatus, StepStatus
 from projections.degraded import table_columns
 from projections.rows import Row
 from projections.run_rows import RunRow, StepRow

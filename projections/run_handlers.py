@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from domain.run_values import RunStatus, StepStatus
+from domain.run_statuses import RunStatus, StepStatus
 from projections.rows import Row, ms_between
 from projections.run_batch import RunBatch, fresh_attempt
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain.run_values import Provider, RunStatus, StepStatus, TriggerKind
+from domain.run_statuses import Provider, RunStatus, StepStatus, TriggerKind
 
 
 class RunRow(msgspec.Struct, frozen=True, kw_only=True):

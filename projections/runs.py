@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from domain.envelope import EventEnvelope
-from domain.run_values import RunStatus
+from domain.run_statuses import RunStatus
 from projections.erased_actors import ERASURE, erase_actors
 from projections.rows import ident, load, occurred_at, save
 from projections.run_batch import RUN_COLUMNS, STEP_COLUMNS, RunBatch

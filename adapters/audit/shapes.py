@@ -17,7 +17,8 @@ from adapters.audit.state import AsOf
 from domain.pipeline import Pipeline, PipelineStatus
 from domain.pipeline_definition import PipelineDefinition
 from domain.run import Run
-from domain.run_values import Provider, RunStatus, StepPlan, StepState, StepStatus, TriggerKind
+from domain.run_statuses import Provider, RunStatus, StepStatus, TriggerKind
+from domain.run_values import StepPlan, StepState
 
 
 class StepAsOf(msgspec.Struct, frozen=True, kw_only=True):

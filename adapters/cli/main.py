@@ -7,6 +7,7 @@ Each handler imports what it runs when it runs: `--help` and `version` stay fast
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         "It applies pending migrations, prints where it listens and where the data lives, and "
         "serves the HTTP API (/health, /ready, OpenAPI at /docs) until Ctrl-C or SIGTERM, "
         "then stops everything it started.",
-        _up,
+        _role("up"),
     )
     add(
         "api",
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Serve the HTTP API alone on FLOWLEDGER_HOST:FLOWLEDGER_PORT, against "
         "FLOWLEDGER_DATABASE_URL and FLOWLEDGER_NATS_URL (embedded servers when unset). It does "
         "not apply migrations: run `flowledger migrate` first, or /ready answers 503.",
-        _api,
+        _role("api"),
     )
     add(
         "projector",
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         "unset): it applies new events to every projection until Ctrl-C or SIGTERM. Any number "
         "may run; each projection is served by one of them at a time, and another takes over "
         "within seconds if it dies. It does not apply migrations: run `flowledger migrate` first.",
-        _projector,
+        _role("projector"),
     )
     add(
         "intake",
@@ -134,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the stream at start, and keeps its checkpoint in FLOWLEDGER_DATABASE_URL. Any number "
         "may run; one of them publishes at a time, and another takes over if it dies. See "
         "docs/streaming.md for the subjects and the message format.",
-        _relay,
+        _role("relay"),
     )
     add(
         "gateway",
@@ -143,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         "with an API key or JWT (?token= or the subprotocol flowledger.token.<token>), resume "
         "with ?after=<position>, and receive each event's envelope as the relay publishes it. "
         "Stateless: run any number. See gateway/README.md for the protocol and close codes.",
-        _gateway,
+        _role("gateway"),
     )
     add(
         "migrate",
@@ -155,14 +156,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_operations_commands(commands, SETTINGS_HELP)
     add_erase_command(commands, SETTINGS_HELP)
-    add_secrets_commands(commands, _secrets)
+    add_secrets_commands(commands, _with_settings("adapters.cli.secrets", "secrets_command"))
     add_export_command(commands, SETTINGS_HELP, _export)
     add_audit_commands(commands, SETTINGS_HELP)
-    add_runner_commands(commands, runner=_runner, run=_run)
-    add_pipelines_commands(commands, apply=_pipelines_apply)
-    add_artifact_commands(commands, _artifacts)
-    add_notifications_commands(commands, _notifications)
-    add_approver_group_commands(commands, _approver_groups)
+    add_runner_commands(
+        commands, runner=_runner, run=_with_settings("adapters.cli.runner", "run_pipeline")
+    )
+    add_pipelines_commands(
+        commands, apply=_with_settings("adapters.cli.pipelines_apply", "apply_file")
+    )
+    add_artifact_commands(commands, _with_settings("adapters.cli.artifacts", "artifacts_command"))
+    add_notifications_commands(
+        commands, _with_settings("adapters.cli.notifications", "notifications_command")
+    )
+    add_approver_group_commands(
+        commands, _with_settings("adapters.cli.approver_groups", "approver_groups_command")
+    )
     add(
         "version",
         "print the flowledger version",
@@ -181,26 +190,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _version(_args: argparse.Namespace) -> int:
     out(version("flowledger"))
     return 0
-
-
-def _up(_args: argparse.Namespace) -> int:
-    return _serve("up")
-
-
-def _api(_args: argparse.Namespace) -> int:
-    return _serve("api")
-
-
-def _projector(_args: argparse.Namespace) -> int:
-    return _serve("projector")
-
-
-def _relay(_args: argparse.Namespace) -> int:
-    return _serve("relay")
-
-
-def _gateway(_args: argparse.Namespace) -> int:
-    return _serve("gateway")
 
 
 def _runner(args: argparse.Namespace) -> int:
@@ -231,58 +220,17 @@ def _runner(args: argparse.Namespace) -> int:
         return 1
 
 
-def _run(args: argparse.Namespace) -> int:
-    from adapters.cli.runner import run_pipeline
+def _with_settings(module: str, function: str) -> Handler:
+    """The subcommand that runs `module.function(settings, args, out=, err=)`, imported then."""
 
-    settings = settings_or_none()
-    if settings is None:
-        return 2
-    return run_pipeline(settings, args, out=out, err=err)
+    def run(args: argparse.Namespace) -> int:
+        settings = settings_or_none()
+        if settings is None:
+            return 2
+        command = getattr(importlib.import_module(module), function)
+        return command(settings, args, out=out, err=err)
 
-
-def _pipelines_apply(args: argparse.Namespace) -> int:
-    from adapters.cli.pipelines_apply import apply_file
-
-    settings = settings_or_none()
-    if settings is None:
-        return 2
-    return apply_file(settings, args, out=out, err=err)
-
-
-def _secrets(args: argparse.Namespace) -> int:
-    from adapters.cli.secrets import secrets_command
-
-    settings = settings_or_none()
-    if settings is None:
-        return 2
-    return secrets_command(settings, args, out=out, err=err)
-
-
-def _notifications(args: argparse.Namespace) -> int:
-    from adapters.cli.notifications import notifications_command
-
-    settings = settings_or_none()
-    if settings is None:
-        return 2
-    return notifications_command(settings, args, out=out, err=err)
-
-
-def _approver_groups(args: argparse.Namespace) -> int:
-    from adapters.cli.approver_groups import approver_groups_command
-
-    settings = settings_or_none()
-    if settings is None:
-        return 2
-    return approver_groups_command(settings, args, out=out, err=err)
-
-
-def _artifacts(args: argparse.Namespace) -> int:
-    from adapters.cli.artifacts import artifacts_command
-
-    settings = settings_or_none()
-    if settings is None:
-        return 2
-    return artifacts_command(settings, args, out=out, err=err)
+    return run
 
 
 def _role(name: str) -> Handler:
@@ -322,23 +270,6 @@ def _migrate(_args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     return guarded(lambda: processes.migrate_only(settings, out=out))
-
-
-def _serve(command: str) -> int:
-    from adapters.bootstrap import processes
-
-    settings = settings_or_none()
-    if settings is None:
-        return 2
-    telemetry(settings, command)
-    run = {
-        "up": processes.up,
-        "api": processes.api,
-        "projector": processes.projector,
-        "relay": processes.relay,
-        "gateway": processes.gateway,
-    }[command]
-    return guarded(lambda: run(settings, out=out))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from adapters.visualization.svg import render_svg
 from commands.approvals import DecideApproval
 from commands.runs import CancelRun, RetryRun
 from domain.pipeline_definition import PipelineDefinition
-from domain.run_values import StepStatus
+from domain.run_statuses import StepStatus
 from projections import logs, pipeline_queries
 from projections.projection import live_schema
 from projections.run_rows import RunDetail

@@ -12,7 +12,7 @@ from adapters.dashboard.render import page
 from adapters.http.reads.access import project_filter, project_ids
 from adapters.http.reads.consistency import read_views
 from adapters.http.reads.runs import RUNS, SCHEMA, VIEWS, runs_reader
-from domain.run_values import RunStatus
+from domain.run_statuses import RunStatus
 from projections.rows import ident
 
 STATUSES = [s.value for s in RunStatus]

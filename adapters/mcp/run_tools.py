@@ -17,7 +17,7 @@ from adapters.http.reads.run_view import RunView, with_artifacts
 from adapters.mcp.calls import Caller, raw_query
 from adapters.mcp.tools import READ_ONLY, STOPS, Limit, McpTool, MinPosition
 from commands.runs import CancelRun
-from domain.run_values import RunStatus
+from domain.run_statuses import RunStatus
 
 FAILED = (RunStatus.FAILED, RunStatus.TIMED_OUT)
 

@@ -18,39 +18,31 @@ from uuid import UUID
 
 import asyncpg
 import httpx
-import msgspec
 import nats.errors
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from adapters.notifications.notifier import Notifier, run_notifier
 from adapters.outbound.attempt_log import AttemptLog
 from adapters.outbound.backoff import Backoff
-from adapters.outbound.delivery import Live, Message, Outbound, deliver, park
-from adapters.outbound.signing import secret_key
+from adapters.outbound.control import ControlEvent, decode_control, open_control
+from adapters.outbound.delivery import Outbound
+from adapters.outbound.running import SubscriptionWorkers
 from adapters.outbound.targets import AllowList
-from adapters.outbound.worker import HEAD, Worker, body_of, consumed, forget_consumer
-from adapters.platform.secrets import SecretUnsealError
+from adapters.outbound.worker import consumed
 from adapters.platform.settings import Settings
 from adapters.secrets.kept import KeptSecrets
 from adapters.statuses.reporter import Reporter, Reveal
-from adapters.store import reader
 from adapters.store.locks import lock_key
 from adapters.store.repository import Repository
 from adapters.store.store import EventStore
 from adapters.streaming.nats import NatsConnection
-from adapters.streaming.relay import message as relay_message
-from adapters.streaming.relay.subjects import DEFAULT_PREFIX, filter_subject
-from domain.errors import AggregateNotFound
-from domain.subscription import Subscription, SubscriptionStatus
+from adapters.streaming.relay.subjects import DEFAULT_PREFIX
 from projections.projection import live_schema
 from projections.subscriptions import enabled_subscription_ids
 
 log = logging.getLogger(__name__)
 
-CONTROL = "outbound-control"
 LOCK_POLL_S = 2.0
-STREAM_WAIT_S = 1.0
 MAX_BACKOFF_S = 10.0
 
 
@@ -68,15 +60,6 @@ async def _cancelled(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(BaseException):
         await task
-
-
-class _Control(msgspec.Struct, frozen=True):
-    stream_id: str
-    type: str
-    data: dict
-
-
-_control = msgspec.json.Decoder(_Control)
 
 
 class Deliverer:
@@ -98,10 +81,8 @@ class Deliverer:
         self.stream, self.prefix = settings.relay_stream, prefix
         self.store, self.statuses = store, statuses
         """With both, it also reports runs to the commits they built (adapters/statuses)."""
-        self.workers: dict[UUID, tuple[Worker, asyncio.Task[None]]] = {}
-        self.resends: set[asyncio.Task[None]] = set()
-        self.retry: set[UUID] = set()
-        """Subscriptions to start again on the next idle turn."""
+        self.running: SubscriptionWorkers | None = None
+        """Its workers, while it serves."""
         self.resends_after = 0
         """Stream sequence up to which re-sends predate the control consumer."""
         self.active = asyncio.Event()
@@ -142,7 +123,6 @@ class Deliverer:
             stack.push_async_callback(client.aclose)
             log = AttemptLog(self.pool)
             stack.push_async_callback(log.close)
-            stack.push_async_callback(self._stop_all)  # first out: workers before the lock
             self.out = Outbound(
                 pool=self.pool,
                 client=client,
@@ -157,15 +137,28 @@ class Deliverer:
                 log=log,
             )
             js = self.nats.jetstream()
-            control = await self._control(js, stop)
-            if control is None:
+            running = self.running = SubscriptionWorkers(
+                self.out,
+                js,
+                pool=self.pool,
+                repository=self.repository,
+                box=self.box,
+                stream=self.stream,
+                prefix=self.prefix,
+            )
+            stack.push_async_callback(running.stop_all)  # first out: workers before the lock
+            opened = await open_control(js, self.stream, self.prefix, stop)
+            if opened is None:
                 return
+            control, resends_after = opened
+            if resends_after is not None:
+                self.resends_after = resends_after
             stack.push_async_callback(control.unsubscribe)
             # Those started before (their consumers) and those the view knows, in case one
             # was created while no deliverer ran; `_start` skips any no longer enabled.
             known = await enabled_subscription_ids(self.pool, live_schema("subscriptions"))
             for sub_id in dict.fromkeys([*known, *sorted(await consumed(js, self.stream))]):
-                await self._start(js, sub_id)
+                await running.start(sub_id)
             if self.statuses is not None:
                 reporting = asyncio.create_task(self._report_statuses(js, client, stop))
                 stack.push_async_callback(_cancelled, reporting)
@@ -176,13 +169,13 @@ class Deliverer:
                 try:
                     msgs = await control.fetch(20, timeout=1.0)
                 except TimeoutError:  # nats-py raises either kind when nothing came
-                    await self._reap(js)
+                    await running.reap()
                     continue
                 for msg in msgs:
-                    event = _control.decode(msg.data)
+                    event = decode_control(msg.data)
                     old_resend = msg.metadata.sequence.stream <= self.resends_after
                     if not (old_resend and event.type == "SubscriptionResendRequested"):
-                        await self._on_control(js, event)
+                        await on_control(running, event)
                     await msg.ack()
 
     async def _report_statuses(
@@ -233,135 +226,15 @@ class Deliverer:
                 await asyncio.wait_for(stop.wait(), LOCK_POLL_S)
         return False
 
-    async def _control(
-        self, js: JetStreamContext, stop: asyncio.Event
-    ) -> JetStreamContext.PullSubscription | None:
-        """The control consumer. Made the first time from the stream's start, so that no
-        subscription created before any deliverer ran is missed; re-sends asked for before
-        it was made are history, not work (`self.resends_after`)."""
-        subject = filter_subject(self.prefix, stream_type="subscription")
-        config = ConsumerConfig(
-            durable_name=CONTROL,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=60,
-            filter_subject=subject,
-        )
-        while not stop.is_set():
-            try:
-                try:
-                    await js.consumer_info(self.stream, CONTROL)
-                except nats.js.errors.NotFoundError:
-                    self.resends_after = (await js.stream_info(self.stream)).state.last_seq
-                return await js.pull_subscribe(
-                    subject, durable=CONTROL, stream=self.stream, config=config
-                )
-            except nats.js.errors.NotFoundError:
-                # No stream before the relay's first run: wait for it.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), STREAM_WAIT_S)
-        return None
 
-    async def _on_control(self, js: JetStreamContext, event: _Control) -> None:
-        sub_id = UUID(event.stream_id)
-        match event.type:
-            case "SubscriptionCreated" | "SubscriptionEnabled":
-                await self._start(js, sub_id)
-            case "SubscriptionDisabled":
-                await self._stop(sub_id)
-            case "SubscriptionDeleted":
-                await self._stop(sub_id)
-                await forget_consumer(js, self.stream, sub_id)
-            case "SubscriptionResendRequested":
-                task = asyncio.create_task(
-                    self._resend(sub_id, event.data["event_position"]), name=f"resend-{sub_id}"
-                )
-                self.resends.add(task)
-                task.add_done_callback(self.resends.discard)
-
-    async def _live(self, sub_id: UUID) -> Live | None:
-        try:
-            sub = await self.repository.get(Subscription, sub_id)
-        except AggregateNotFound:
-            return None
-        if sub.status is not SubscriptionStatus.ENABLED:
-            return None
-        secret = await self.box.unseal(sub.sealed_secret)
-        return Live(
-            id=sub_id,
-            project_id=sub.project_id,
-            url=sub.url,
-            event_types=sub.event_types,
-            key=secret_key(secret),
-            created_at=sub.created_on,
-            version=sub.version,
-        )
-
-    async def _start(self, js: JetStreamContext, sub_id: UUID) -> None:
-        running = self.workers.get(sub_id)
-        if running is not None and not running[1].done():
-            return
-        try:
-            live = await self._live(sub_id)
-        except SecretUnsealError as error:
-            # Sealed under another cipher key: this one subscription cannot be signed for, the
-            # others go on. (Rotating the key without re-sealing leaves it so.)
-            log.warning("outbound subscription %s skipped: %s", sub_id, error)
-            return
-        if live is None:
-            return
-        worker = Worker(self.out, live, js, self.stream, self.prefix)
-        try:
-            await worker.open()  # before the control event is acknowledged
-        except (nats.errors.Error, TimeoutError) as error:
-            # NATS busy or away: tried again on the next idle turn, nothing is lost meanwhile.
-            log.warning("outbound subscription %s: cannot open its consumer: %r", sub_id, error)
-            self.retry.add(sub_id)
-            return
-        self.retry.discard(sub_id)
-        task = asyncio.create_task(worker.run(), name=f"outbound-{sub_id}")
-        self.workers[sub_id] = (worker, task)
-
-    async def _stop(self, sub_id: UUID) -> None:
-        found = self.workers.pop(sub_id, None)
-        if found is None:
-            return
-        worker, task = found
-        worker.stop.set()
-        with contextlib.suppress(Exception):
-            await task
-
-    async def _reap(self, js: JetStreamContext) -> None:
-        """Workers that ended on an error start again (from their last acknowledged event);
-        those that could not start are tried again."""
-        for sub_id, (_, task) in list(self.workers.items()):
-            if task.done():
-                self.workers.pop(sub_id)
-                if not task.cancelled() and (error := task.exception()) is not None:
-                    log.warning("outbound subscription %s: %r; starting it again", sub_id, error)
-                    self.retry.add(sub_id)
-        for sub_id in sorted(self.retry):
-            await self._start(js, sub_id)
-
-    async def _stop_all(self) -> None:
-        # All told at once, then awaited together: one by one, each waits out its fetch.
-        await asyncio.gather(*(self._stop(sub_id) for sub_id in list(self.workers)))
-        for task in list(self.resends):
-            task.cancel()
-        await asyncio.gather(*self.resends, return_exceptions=True)
-
-    async def _resend(self, sub_id: UUID, position: int) -> None:
-        """Send one event again (the same `webhook-id`), with the usual retries."""
-        live = await self._live(sub_id)
-        if live is None:
-            return
-        async with self.pool.acquire() as conn:
-            found = await reader.read_after(conn, position - 1, 1)
-        if not found or found[0].position != position:
-            return
-        data, _ = relay_message.encode(found[0], 2**62)
-        head = HEAD.decode(data)
-        message = Message(head.event_id, position, head.type, body_of(data, head))
-        settled = await deliver(self.out, live, message, asyncio.Event())
-        if settled is not None and not settled[0].ok:
-            await park(self.out, live, message, *settled)
+async def on_control(running: SubscriptionWorkers, event: ControlEvent) -> None:
+    sub_id = UUID(event.stream_id)
+    match event.type:
+        case "SubscriptionCreated" | "SubscriptionEnabled":
+            await running.start(sub_id)
+        case "SubscriptionDisabled":
+            await running.stop(sub_id)
+        case "SubscriptionDeleted":
+            await running.forget(sub_id)
+        case "SubscriptionResendRequested":
+            running.resend(sub_id, event.data["event_position"])

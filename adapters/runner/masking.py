@@ -51,15 +51,18 @@ class LogMasker:
         if self._forms is None or not text:
             return text
         data = text.encode()
-        return _replace(self._forms, [data], len(data), 0)[0].decode(errors="replace")
+        found = self._forms.matches([data])
+        return _replace(found, b"", data, len(data), 0)[0].decode(errors="replace")
 
     def feed(self, piece: bytes) -> bytes:
         """The masked bytes that are safe to send now; a possible start of a form waits."""
-        if self._forms is None or not piece:
+        forms = self._forms
+        if forms is None or not piece:
             return piece
-        parts: list[bytes | memoryview] = [self._tail, piece] if self._tail else [piece]
-        safe = self._safe_end(self._forms, piece)
-        masked, self._tail, self._covered = _replace(self._forms, parts, safe, self._covered)
+        tail = self._tail
+        safe = self._safe_end(forms, tail, piece)
+        found = forms.matches([tail, piece] if tail else [piece])
+        masked, self._tail, self._covered = _replace(found, tail, piece, safe, self._covered)
         return masked
 
     def flush(self) -> bytes:
@@ -68,31 +71,32 @@ class LogMasker:
         if self._forms is None or not tail:
             return tail
         covered, self._covered = self._covered, 0
-        return _replace(self._forms, [tail], len(tail), covered)[0]
+        return _replace(self._forms.matches([tail]), b"", tail, len(tail), covered)[0]
 
-    def _safe_end(self, forms: CompiledForms, piece: bytes) -> int:
+    @staticmethod
+    def _safe_end(forms: CompiledForms, tail: bytes, piece: bytes) -> int:
         # Any form starting before `len - hold_max` fits whole in the text; past that point,
         # only a position whose rest is a prefix of some form must wait for the next piece.
-        total = len(self._tail) + len(piece)
+        total = len(tail) + len(piece)
         if not forms.hold_max:
             return total
         if len(piece) >= forms.hold_max:
             region = piece[-forms.hold_max :]
         else:
-            region = (self._tail + piece)[-forms.hold_max :]
+            region = (tail + piece)[-forms.hold_max :]
         return total - len(region) + forms.first_open_start(region)
 
 
 def _replace(
-    forms: CompiledForms, parts: list[bytes | memoryview], safe: int, covered: int
+    found: list[tuple[int, int]], tail: bytes, piece: bytes, safe: int, covered: int
 ) -> tuple[bytes, bytes, int]:
-    """The parts (one text) masked up to `safe` (its first `covered` bytes were, by a mask sent
-    already), the rest unmasked, and how much of the rest the last mask already stands for."""
-    found = forms.matches(parts)
-    total = sum(len(part) for part in parts)
-    if not found and not covered and safe == total and len(parts) == 1:
-        return bytes(parts[0]), b"", 0  # the usual piece: nothing to mask, nothing to hold
-    text = _Joined(parts)
+    """`tail` and `piece` (one text, with the forms `found` in it) masked up to `safe` (its
+    first `covered` bytes were, by a mask sent already), the rest unmasked, and how much of the
+    rest the last mask already stands for."""
+    skip = len(tail)
+    if not found and not covered and not skip and safe == len(piece):
+        return piece, b"", 0  # the usual piece: nothing to mask, nothing to hold
+    view = memoryview(piece)
     out: list[bytes | memoryview] = []
     done = covered
     for start, end in found:
@@ -102,36 +106,21 @@ def _replace(
             continue
         if start >= safe:
             break
-        text.cut(done, start, out)
+        if done >= skip:  # the usual case: all in the piece, a view of it (no copy)
+            out.append(view[done - skip : start - skip])
+        else:
+            out += _cut(tail, view, done, start)
         out.append(MASK_BYTES)
         done = end
-    text.cut(done, safe, out)
-    return b"".join(out), text.rest(safe), max(done - safe, 0)
+    if done >= skip:
+        out.append(view[done - skip : safe - skip])
+    else:
+        out += _cut(tail, view, done, safe)
+    rest = b"".join(_cut(tail, view, safe, skip + len(piece)))
+    return b"".join(out), rest, max(done - safe, 0)
 
 
-class _Joined:
-    """Parts taken as one text, sliced without joining them first."""
-
-    __slots__ = ("_last", "_last_at", "_parts", "_total")
-
-    def __init__(self, parts: list[bytes | memoryview]) -> None:
-        self._parts = [(memoryview(part), len(part)) for part in parts]
-        self._last = self._parts[-1][0]
-        self._total = sum(size for _, size in self._parts)
-        self._last_at = self._total - len(self._last)
-
-    def cut(self, start: int, end: int, out: list[bytes | memoryview]) -> None:
-        """Appends the text from `start` to `end` to `out`, part by part (views, no copies)."""
-        if start >= self._last_at:  # the usual case: all in the piece just read
-            out.append(self._last[start - self._last_at : end - self._last_at])
-            return
-        at = 0
-        for view, size in self._parts:
-            if start < at + size and end > at:
-                out.append(view[max(start - at, 0) : min(end - at, size)])
-            at += size
-
-    def rest(self, start: int) -> bytes:
-        out: list[bytes | memoryview] = []
-        self.cut(start, self._total, out)
-        return b"".join(out)
+def _cut(tail: bytes, piece: memoryview, start: int, end: int) -> tuple[bytes, memoryview]:
+    """Bytes `start` to `end` of `tail` and `piece` taken as one text, in two parts."""
+    skip = len(tail)
+    return tail[start:end], piece[max(start - skip, 0) : max(end - skip, 0)]

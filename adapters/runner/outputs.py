@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from domain.run_values import KEY_MAX, OUTPUT_VALUE_MAX, OUTPUTS_MAX
+from domain.limits import KEY_MAX, OUTPUT_VALUE_MAX
+from domain.value_checks import OUTPUTS_MAX
 
 READ_MAX = OUTPUTS_MAX * (KEY_MAX + OUTPUT_VALUE_MAX + 2)
 

@@ -65,8 +65,10 @@ def _base64_forms(raw: bytes) -> Iterable[str]:
 class CompiledForms:
     """Every form of a set of values, ready to be found in output split into pieces.
 
-    Immutable once built, so maskers of several attempts share it: Hyperscan's Python binding
-    locks a database around each scan, and a scan keeps no state between calls.
+    Immutable once built, so maskers of several attempts share it: a scan keeps no state between
+    calls. Every scan runs on the event loop's thread, one at a time: each database has one
+    scratch space, and the binding releases the GIL while it scans without locking the database
+    (it locks only on free-threaded Python), so a scan on another thread meanwhile would fail.
     """
 
     __slots__ = ("_forms", "_heads", "_prefixes", "hold_max", "size")
@@ -102,9 +104,12 @@ class CompiledForms:
             return 0
         # A head found whole starts a candidate; so may any of the last few bytes, too short
         # to hold a whole head.
-        starts = {start for start, _ in self._heads.scan(region)}
-        for at in sorted(starts.union(range(max(len(region) - HEAD_BYTES, 0), len(region)))):
-            if region[at:] in self._prefixes:
+        heads = self._heads.scan(region)
+        last_few = range(max(len(region) - HEAD_BYTES, 0), len(region))
+        candidates = sorted({start for start, _ in heads}.union(last_few)) if heads else last_few
+        prefixes = self._prefixes
+        for at in candidates:
+            if region[at:] in prefixes:
                 return at
         return len(region)
 

@@ -5,6 +5,7 @@ The only package that queries the events table: everyone else reads through `rea
 `memory.InMemoryEventStore` implements the same port for fast tests.
 """
 
+from adapters.store.append_batch import AppendResult
 from adapters.store.batch import AppendOutcome, StreamAppend
 from adapters.store.encoding import NewEvent
 from adapters.store.errors import (
@@ -19,7 +20,6 @@ from adapters.store.errors import (
     WrongExpectedVersion,
 )
 from adapters.store.store import EventStore
-from adapters.store.writer import AppendResult
 
 __all__ = [
     "AppendOutcome",

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import msgspec
 
+from adapters.store.append_batch import AppendResult
 from adapters.store.encoding import NewEvent
 from adapters.store.errors import EventStoreError
-from adapters.store.writer import AppendResult
 from domain.envelope import EventMetadata
 
 

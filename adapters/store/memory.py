@@ -16,6 +16,7 @@ from typing import Any, Self
 
 import msgspec
 
+from adapters.store.append_batch import AppendResult
 from adapters.store.batch import AppendOutcome, StreamAppend
 from adapters.store.checks import DEFAULT_MAX_EVENT_BYTES, check_append
 from adapters.store.encoding import GENESIS_HASH, NewEvent, chain_hash, prepare_events
@@ -25,7 +26,6 @@ from adapters.store.errors import (
     InvalidAppend,
     WrongExpectedVersion,
 )
-from adapters.store.writer import AppendResult
 from domain.envelope import EventEnvelope, EventMetadata
 from domain.upcasting import current
 

@@ -12,15 +12,16 @@ from typing import Any, Self
 import asyncpg
 
 from adapters.store import reader
+from adapters.store.append_batch import AppendResult, PendingAppend
 from adapters.store.batch import AppendOutcome, StreamAppend
 from adapters.store.checks import DEFAULT_MAX_EVENT_BYTES, check_append
 from adapters.store.encoding import NewEvent, prepare_events
 from adapters.store.notifier import HeadWatcher
 from adapters.store.personal.sealer import Known, Sealer
 from adapters.store.pool import open_pool
-from adapters.store.writer import AppendResult, GroupCommitWriter, PendingAppend
+from adapters.store.writer import GroupCommitWriter
 from adapters.telemetry.metrics import EVENTS_APPENDED
-from adapters.telemetry.tracing import span
+from adapters.telemetry.tracing import span, tracing_enabled
 from domain.envelope import EventEnvelope, EventMetadata
 
 
@@ -119,10 +120,17 @@ class EventStore:
         )
         if self._writer is None:
             raise RuntimeError("the event store is not open")
-        with span(
-            "event_store.append",
-            attributes={"flowledger.stream_type": stream_type, "flowledger.events": len(events)},
-        ):
+        if tracing_enabled():
+            with span(
+                "event_store.append",
+                attributes={
+                    "flowledger.stream_type": stream_type,
+                    "flowledger.events": len(events),
+                },
+            ):
+                result = await self._writer.submit(pending)
+        else:
+            # no span to make: skip the context manager and its attributes, on every append
             result = await self._writer.submit(pending)
         if not result.duplicate:
             for event in events:

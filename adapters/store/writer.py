@@ -11,23 +11,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Sequence
-from datetime import datetime
 from typing import TypeVar
 
 import asyncpg
-import msgspec
 
-from adapters.store.encoding import PreparedEvent
+from adapters.store.append_batch import (
+    APPEND_BATCH,
+    FIND_EVENTS,
+    AppendResult,
+    PendingAppend,
+    batch_arguments,
+    settle,
+    settle_found,
+)
 from adapters.store.errors import (
     AppendOutcomeUnknown,
     EventStoreError,
-    IdempotencyKeyReused,
     InvalidAppend,
     StoreUnavailable,
-    WrongExpectedVersion,
 )
 from adapters.telemetry.metrics import APPEND_BATCH_SIZE
 
@@ -46,29 +49,8 @@ _CONNECTION_ERRORS = (
 )
 
 
-class AppendResult(msgspec.Struct, frozen=True, kw_only=True):
-    stream_id: str
-    from_version: int
-    to_version: int
-    first_position: int
-    last_position: int
-    event_ids: tuple[uuid.UUID, ...]
-    duplicate: bool = False
-    """True when the idempotency key had been used: nothing appended, the first result."""
-
-
-class PendingAppend(msgspec.Struct, kw_only=True):
-    stream_id: str
-    stream_type: str
-    expected_version: int
-    idempotency_key: str | None
-    events: list[PreparedEvent]
-    recorded_at: datetime
-    future: asyncio.Future[AppendResult]
-    attempts: int = 0
-
-
-_APPEND_BATCH = "SELECT * FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+# How long a flusher keeps its connection with nothing to flush.
+_KEEP_CONNECTION_IDLE_S = 0.005
 
 
 class GroupCommitWriter:
@@ -139,21 +121,70 @@ class GroupCommitWriter:
         self._arrived.set()
 
     async def _flush_forever(self) -> None:
-        while True:
-            batch = self._take_batch()
-            if not batch:
-                # Nothing waiting, or only appends behind a batch in flight: its end wakes us.
-                self._arrived.clear()
-                await self._arrived.wait()
-                continue
+        # The connection is kept while batches follow one another closely (a closed loop of
+        # writers resubmits within a millisecond or two of its answers): a pool acquire and
+        # release per batch cost about 40 us of the event loop's time, every batch.
+        conn: asyncpg.Connection | None = None
+        try:
+            while True:
+                batch = self._take_batch()
+                if not batch:
+                    if conn is not None and not await self._work_within(_KEEP_CONNECTION_IDLE_S):
+                        await self._pool.release(conn)
+                        conn = None
+                    elif conn is None:
+                        # Nothing waiting, or only appends behind a batch in flight: its end
+                        # wakes us.
+                        self._arrived.clear()
+                        await self._arrived.wait()
+                    continue
+                try:
+                    conn = await self._flush_on(conn, batch)
+                except Exception as error:
+                    # A dead flusher would leave its callers waiting forever: fail them instead.
+                    log.exception("event store: an append batch of %d failed", len(batch))
+                    _fail(batch, EventStoreError(f"append failed: {error!r}"))
+                finally:
+                    self._release(batch)
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await self._pool.release(conn)
+
+    async def _work_within(self, seconds: float) -> bool:
+        """Waits for more work, at most `seconds`; False when the time ran out first."""
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            self._arrived.set()
+
+        timer = asyncio.get_running_loop().call_later(seconds, expire)
+        self._arrived.clear()
+        try:
+            await self._arrived.wait()
+        finally:
+            timer.cancel()
+        return not expired
+
+    async def _flush_on(
+        self, conn: asyncpg.Connection | None, batch: list[PendingAppend]
+    ) -> asyncpg.Connection | None:
+        """Flushes `batch` on `conn` (acquired if None); the connection to keep, None if lost."""
+        if conn is None:
             try:
-                await self._flush(batch)
-            except Exception as error:
-                # A dead flusher would leave its callers waiting forever: fail them instead.
-                log.exception("event store: an append batch of %d failed", len(batch))
-                _fail(batch, EventStoreError(f"append failed: {error!r}"))
-            finally:
-                self._release(batch)
+                conn = await self._pool.acquire()
+            except _CONNECTION_ERRORS as error:
+                log.warning("event store unreachable for an append of %d: %s", len(batch), error)
+                await self._resolve_after_connection_loss(batch)
+                return None
+        if await self._flush(conn, batch):
+            return conn
+        # terminated by _dropping_broken: the pool opens a fresh one in its place
+        with contextlib.suppress(Exception):
+            await self._pool.release(conn)
+        return None
 
     def _release(self, batch: list[PendingAppend]) -> None:
         for pending in batch:
@@ -187,32 +218,34 @@ class GroupCommitWriter:
             self._arrived.set()
         return batch
 
-    async def _flush(self, batch: list[PendingAppend]) -> None:
+    async def _flush(self, conn: asyncpg.Connection, batch: list[PendingAppend]) -> bool:
+        """One `append_batch` call on `conn`; False if the connection was lost."""
         try:
-            async with self._pool.acquire() as conn:
-                rows = await _dropping_broken(
-                    conn, conn.fetch(_APPEND_BATCH, *_batch_arguments(batch))
-                )
+            rows = await _dropping_broken(conn, conn.fetch(APPEND_BATCH, *batch_arguments(batch)))
         except _CONNECTION_ERRORS as error:
             log.warning("event store connection lost during an append of %d: %s", len(batch), error)
             await self._resolve_after_connection_loss(batch)
-            return
+            return False
         except asyncpg.PostgresError as error:
             if len(batch) > 1:
                 # One bad append must not sink its neighbours: retry them one by one.
-                for pending in batch:
-                    await self._flush([pending])
-                return
+                for n, pending in enumerate(batch):
+                    if not await self._flush(conn, [pending]):
+                        # the rest go first in the queue, for a flusher with a live connection
+                        self._waiting.extendleft(reversed(batch[n + 1 :]))
+                        return False
+                return True
             batch[0].future.set_exception(
                 InvalidAppend(f"the database rejected the append: {error}")
             )
-            return
+            return True
         except Exception as error:  # the flusher must survive whatever one batch does
             _fail(batch, EventStoreError(f"append failed: {error!r}"))
-            return
+            return True
         APPEND_BATCH_SIZE.observe(sum(len(pending.events) for pending in batch))
         for pending, row in zip(batch, rows, strict=True):
-            _settle(pending, row)
+            settle(pending, row)
+        return True
 
     async def _resolve_after_connection_loss(self, batch: list[PendingAppend]) -> None:
         """Find out, append by append, whether the lost batch committed."""
@@ -241,22 +274,7 @@ class GroupCommitWriter:
         if pending.future.done():
             return
         ids = [e.event_id for e in pending.events]
-        rows = await conn.fetch(
-            "SELECT position, version FROM events WHERE event_id = ANY($1::uuid[]) "
-            "ORDER BY position",
-            ids,
-        )
-        if rows:
-            pending.future.set_result(
-                AppendResult(
-                    stream_id=pending.stream_id,
-                    from_version=rows[0]["version"],
-                    to_version=rows[-1]["version"],
-                    first_position=rows[0]["position"],
-                    last_position=rows[-1]["position"],
-                    event_ids=tuple(ids),
-                )
-            )
+        if settle_found(pending, await conn.fetch(FIND_EVENTS, ids)):
             return
         pending.attempts += 1
         if pending.attempts >= self._max_attempts:
@@ -284,57 +302,3 @@ def _fail(batch: Sequence[PendingAppend], error: Exception) -> None:
     for pending in batch:
         if not pending.future.done():
             pending.future.set_exception(error)
-
-
-def _batch_arguments(batch: Sequence[PendingAppend]) -> tuple[object, ...]:
-    events = [(n, p, e) for n, p in enumerate(batch, start=1) for e in p.events]
-    return (
-        [p.stream_id for p in batch],
-        [p.stream_type for p in batch],
-        [p.expected_version for p in batch],
-        [p.idempotency_key for p in batch],
-        [n for n, _, _ in events],
-        [e.event_id for _, _, e in events],
-        [e.type for _, _, e in events],
-        [e.schema_version for _, _, e in events],
-        [p.recorded_at for _, p, _ in events],
-        [e.data for _, _, e in events],
-        [e.metadata for _, _, e in events],
-        [e.canonical for _, _, e in events],
-    )
-
-
-def _settle(pending: PendingAppend, row: asyncpg.Record) -> None:
-    status = row["status"]
-    if status in ("ok", "duplicate"):
-        event_ids = (
-            row["event_ids"] if status == "duplicate" else [e.event_id for e in pending.events]
-        )
-        pending.future.set_result(
-            AppendResult(
-                stream_id=pending.stream_id,
-                from_version=row["from_version"],
-                to_version=row["to_version"],
-                first_position=row["first_position"],
-                last_position=row["last_position"],
-                event_ids=tuple(event_ids),
-                duplicate=status == "duplicate",
-            )
-        )
-    elif status == "conflict":
-        pending.future.set_exception(
-            WrongExpectedVersion(pending.stream_id, pending.expected_version, row["actual_version"])
-        )
-    elif status == "key_reused":
-        pending.future.set_exception(
-            IdempotencyKeyReused(pending.idempotency_key or "", row["detail"], pending.stream_id)
-        )
-    elif status == "type_mismatch":
-        pending.future.set_exception(
-            InvalidAppend(
-                f"stream {pending.stream_id!r} is a {row['detail']!r} stream, "
-                f"not {pending.stream_type!r}"
-            )
-        )
-    else:
-        pending.future.set_exception(EventStoreError(f"unexpected append status {status!r}"))

@@ -9,7 +9,7 @@ import msgspec
 
 from domain.pipeline_definition import PipelineDefinition
 from domain.run_expansion import plan_of, with_matrix
-from domain.run_values import StepStatus
+from domain.run_statuses import StepStatus
 from projections.run_rows import StepRow
 
 COMMAND_SUMMARY_MAX = 80

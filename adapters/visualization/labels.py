@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters.visualization.graph import StepNode
-from domain.run_values import StepStatus
+from domain.run_statuses import StepStatus
 
 NO_STATE = "none"
 """The state key of a step a run has no record of (an external run mirrors no steps)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from adapters.visualization.labels import DEFINED, NO_STATE
-from domain.run_values import StepStatus
+from domain.run_statuses import StepStatus
 
 
 class Colours(NamedTuple):

@@ -13,7 +13,7 @@ from adapters.visualization.graph import StepGraph, StepNode
 from adapters.visualization.labels import NO_STATE, state_key, state_line
 from adapters.visualization.layout import Layout, Point, Size, lay_out
 from adapters.visualization.palette import EDGE, PALETTE, TEXT_MUTED
-from domain.run_values import StepStatus
+from domain.run_statuses import StepStatus
 
 SANS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', Arial, sans-serif"
 MONO = "ui-monospace, SFMono-Regular, Menlo, Consolas, 'DejaVu Sans Mono', monospace"

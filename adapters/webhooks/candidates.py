@@ -11,11 +11,16 @@ import msgspec
 
 from commands.webhook_intake_types import Candidate
 from projections.pipeline_queries import pipeline_triggers
+from projections.pipelines import DEFINING
 from projections.reached import reached as views_reached
 
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.05
+_UNDEFINED_BETWEEN = (
+    "SELECT NOT EXISTS (SELECT FROM events WHERE type = ANY($1::text[]) "
+    "AND position > $2 AND position <= $3)"
+)
 
 
 class ViewCandidates:
@@ -45,6 +50,13 @@ class ViewCandidates:
         while True:
             reached = (await views_reached(conn, [self._view])).get(self._view)
             if reached is not None and reached >= position:
+                return
+            # Behind, but nothing between it and the delivery defines, (de)activates or archives
+            # a pipeline (the view lags on the runs the intake itself requests): its answer is
+            # the one it will give at the delivery's position.
+            if reached is not None and await conn.fetchval(
+                _UNDEFINED_BETWEEN, sorted(DEFINING), reached, position
+            ):
                 return
             if asyncio.get_running_loop().time() >= deadline:
                 log.warning(

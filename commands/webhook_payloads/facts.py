@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 import msgspec
 
-from domain.run_values import ExternalStatus, Provider
+from domain.run_statuses import ExternalStatus, Provider
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from commands.webhook_payloads.facts import (
     decode,
     instant,
 )
-from domain.run_values import ExternalStatus, Provider
+from domain.run_statuses import ExternalStatus, Provider
 
 TRIGGERING_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
 _WAITING = frozenset({"requested", "queued", "pending", "waiting"})

@@ -21,7 +21,7 @@ from commands.webhook_payloads.facts import (
     decode,
     instant,
 )
-from domain.run_values import ExternalStatus, Provider
+from domain.run_statuses import ExternalStatus, Provider
 
 _S = ExternalStatus
 _WAITING = ("created", "waiting_for_resource", "preparing", "pending", "scheduled", "manual")

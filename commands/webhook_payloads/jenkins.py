@@ -15,7 +15,7 @@ from commands.webhook_payloads.facts import (
     branch_ref,
     decode,
 )
-from domain.run_values import ExternalStatus, Provider
+from domain.run_statuses import ExternalStatus, Provider
 
 _S = ExternalStatus
 _RESULTS = {

@@ -11,7 +11,8 @@ from specs import Fact, Spec
 from domain.project import Project
 from domain.registry import Registry
 from domain.run import Run
-from domain.run_values import ExternalRef, Provider, StepPlan, Trigger, TriggerKind
+from domain.run_statuses import Provider, TriggerKind
+from domain.run_values import ExternalRef, StepPlan, Trigger
 
 RUN_ID = UUID("0195f1d0-0000-7000-8000-0000000000a1")
 OLD_RUN_ID = UUID("0195f1d0-0000-7000-8000-0000000000a0")

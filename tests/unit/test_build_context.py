@@ -19,7 +19,8 @@ from domain.errors import InvalidValue
 from domain.run import Run
 from domain.run_build import carried_steps
 from domain.run_context import context_env, needed_outputs, trigger_facts
-from domain.run_values import StepPlan, StepState, StepStatus, Trigger, TriggerKind
+from domain.run_statuses import StepStatus, TriggerKind
+from domain.run_values import StepPlan, StepState, Trigger
 from domain.templates import Reference, check_references, context_lookup, parse, render
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)

@@ -31,7 +31,7 @@ from domain.pipeline_definition import PipelineDefinition
 from domain.project import Project
 from domain.registry import default_registry
 from domain.run import Run
-from domain.run_values import RunStatus
+from domain.run_statuses import RunStatus
 from domain.step_spec import StepSpec
 
 ADMIN = Principal(id="key:admin", name="alice", project_id=None, scopes=frozenset({"admin"}))

@@ -11,7 +11,7 @@ from mcp import Client
 from adapters.mcp.calls import raw_query
 from adapters.mcp.endpoint import mcp_server
 from adapters.mcp.tools import input_schema
-from domain.run_values import RunStatus
+from domain.run_statuses import RunStatus
 
 
 class Nested(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

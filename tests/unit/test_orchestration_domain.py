@@ -17,7 +17,8 @@ from domain.matrix import expand
 from domain.pipeline_definition import PipelineDefinition
 from domain.run import Run
 from domain.run_expansion import plan_of, runner_labels, with_step_groups
-from domain.run_values import StepStatus, Trigger, TriggerKind
+from domain.run_statuses import StepStatus, TriggerKind
+from domain.run_values import Trigger
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 PROJECT = UUID("0195f1d0-0000-7000-8000-000000000001")

@@ -32,14 +32,8 @@ from run_facts import (
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch
 from domain.registry import EventRecord
 from domain.run import Run
-from domain.run_values import (
-    ExternalRef,
-    RunStatus,
-    StepState,
-    StepStatus,
-    Trigger,
-    TriggerKind,
-)
+from domain.run_statuses import RunStatus, StepStatus, TriggerKind
+from domain.run_values import ExternalRef, StepState, Trigger
 
 WEBHOOK = Trigger(
     kind=TriggerKind.WEBHOOK,

@@ -13,7 +13,8 @@ from domain.errors import IllegalTransition, InvalidValue
 from domain.parameter_spec import ParameterSpec
 from domain.pipeline_definition import PipelineDefinition
 from domain.run import Run
-from domain.run_values import Gate, RunStatus, StepPlan, StepStatus, Trigger, TriggerKind
+from domain.run_statuses import RunStatus, StepStatus, TriggerKind
+from domain.run_values import Gate, StepPlan, Trigger
 from domain.step_spec import StepSpec
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

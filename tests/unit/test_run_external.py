@@ -6,7 +6,8 @@ import pytest
 from run_facts import RUN_IN, at, requested, run_event, spec
 
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch
-from domain.run_values import ExternalRef, Provider, RunStatus
+from domain.run_statuses import Provider, RunStatus
+from domain.run_values import ExternalRef
 
 JENKINS = ExternalRef(
     provider=Provider.JENKINS, external_id="web/main#812", url="https://ci.acme.dev/job/web/812/"

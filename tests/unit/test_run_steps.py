@@ -30,7 +30,8 @@ from domain.errors import (
     StepNotReady,
     UnknownStep,
 )
-from domain.run_values import RunStatus, StepState, StepStatus
+from domain.run_statuses import RunStatus, StepStatus
+from domain.run_values import StepState
 
 # build -> (unit, lint) -> deploy; lint may fail.
 DIAMOND = (

@@ -16,7 +16,8 @@ from domain.errors import IllegalTransition, InvalidValue, UnknownStep
 from domain.limits import ARTIFACTS_PER_RUN_MAX
 from domain.pipeline_definition import PipelineDefinition
 from domain.run import Run
-from domain.run_values import StepPlan, Trigger, TriggerKind
+from domain.run_statuses import TriggerKind
+from domain.run_values import StepPlan, Trigger
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SHA = "ab" * 32

@@ -6,7 +6,7 @@ import pytest
 
 from adapters.visualization.graph import command_summary, step_graph
 from adapters.visualization.labels import duration, span, state_key, state_line
-from domain.run_values import StepStatus
+from domain.run_statuses import StepStatus
 from tests.unit.visual_graphs import DIAMOND, definition, diamond, step_row
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from adapters.visualization.graph import step_graph
 from adapters.visualization.mermaid import label, mermaid, mermaid_ids
-from domain.run_values import StepStatus
+from domain.run_statuses import StepStatus
 from tests.unit.visual_graphs import definition, diamond, step_row
 
 

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from adapters.visualization.graph import step_graph
 from adapters.visualization.palette import PALETTE
 from adapters.visualization.svg import escape, path_data, render_svg
-from domain.run_values import StepStatus
+from domain.run_statuses import StepStatus
 from tests.unit.visual_graphs import definition, diamond
 
 NS = {"svg": "http://www.w3.org/2000/svg"}

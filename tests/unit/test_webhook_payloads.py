@@ -19,8 +19,8 @@ from commands.webhook_payloads import (
     UnreadablePayload,
     parse_delivery,
 )
-from domain.run_values import ExternalStatus as S
-from domain.run_values import Provider
+from domain.run_statuses import ExternalStatus as S
+from domain.run_statuses import Provider
 from tests.helpers import WEBHOOK_FIXTURES
 
 FIXTURES = WEBHOOK_FIXTURES

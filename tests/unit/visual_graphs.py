@@ -10,7 +10,7 @@ import msgspec
 
 from adapters.visualization.graph import StepGraph, step_graph
 from domain.pipeline_definition import PipelineDefinition
-from domain.run_values import StepStatus
+from domain.run_statuses import StepStatus
 from projections.run_rows import StepRow
 
 RUN_ID = UUID("0195f1d0-0000-7000-8000-0000000000a1")

@@ -33,7 +33,7 @@ from adapters.http.reads.pipelines import visible_pipeline
 from adapters.http.reads.run_view import RunView, with_artifacts
 from adapters.http.security import Req
 from commands.context import Principal
-from domain.run_values import Provider, RunStatus, StepStatus, TriggerKind
+from domain.run_statuses import Provider, RunStatus, StepStatus, TriggerKind
 from projections import logs, run_queries, run_rows
 from projections.filters import RunFilters
 from projections.paging import PageResult

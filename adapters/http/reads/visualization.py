@@ -23,7 +23,7 @@ from adapters.visualization.mermaid import mermaid
 from adapters.visualization.svg import render_svg
 from domain.errors import UnknownPipelineVersion
 from domain.pipeline_definition import PipelineDefinition
-from domain.run_values import RunStatus
+from domain.run_statuses import RunStatus
 from projections import pipeline_queries, run_queries
 from projections.pipeline_rows import PipelineRow
 from projections.projection import live_schema

@@ -39,7 +39,8 @@ from domain.limits import (
     Sha,
     Url,
 )
-from domain.run_values import ExternalRef, StepStatus
+from domain.run_statuses import StepStatus
+from domain.run_values import ExternalRef
 
 
 class RunRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

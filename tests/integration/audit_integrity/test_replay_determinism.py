@@ -34,7 +34,8 @@ from domain.errors import DomainError
 from domain.pipeline_definition import PipelineDefinition
 from domain.registry import EventRecord, default_registry
 from domain.run import Run
-from domain.run_values import ExternalRef, Provider
+from domain.run_statuses import Provider
+from domain.run_values import ExternalRef
 from domain.step_spec import StepSpec
 from domain.trigger_spec import TriggerSpec
 from domain.webhook_delivery import WebhookDelivery, delivery_stream_id

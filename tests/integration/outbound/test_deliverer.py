@@ -191,7 +191,7 @@ async def test_a_deleted_subscription_stops_and_loses_its_consumer(world: World)
             await world.do(
                 DeleteSubscription(subscription_id=uuid.UUID(sub["id"]), project_id=uuid.UUID(home))
             )
-            await until(lambda: uuid.UUID(sub["id"]) not in deliverer.workers)
+            await until(lambda: uuid.UUID(sub["id"]) not in deliverer.running.workers)
             await world.renames(home, 2, start=1)
             await asyncio.sleep(1.0)
 

@@ -11,7 +11,8 @@ import pytest
 import pytest_asyncio
 
 from commands import runs
-from domain.run_values import ExternalRef, Provider
+from domain.run_statuses import Provider
+from domain.run_values import ExternalRef
 from projections.filters import RunFilters
 from projections.paging import InvalidQuery, Page
 from projections.run_queries import RUN_SORTS, list_runs

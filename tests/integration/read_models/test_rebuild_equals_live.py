@@ -18,7 +18,8 @@ from commands import runs
 from commands.runs import LogChunk
 from domain.errors import DomainError
 from domain.run import Run
-from domain.run_values import ExternalRef, Provider, RunStatus, StepStatus
+from domain.run_statuses import Provider, RunStatus, StepStatus
+from domain.run_values import ExternalRef
 from domain.step_spec import StepSpec
 from domain.trigger_spec import TriggerSpec
 from projections.catalog import ALL

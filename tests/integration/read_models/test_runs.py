@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from commands import runs
-from domain.run_values import ExternalRef, Provider
+from domain.run_statuses import Provider
+from domain.run_values import ExternalRef
 from domain.step_spec import StepSpec
 from projections.run_queries import get_run
 from tests.integration.read_models.conftest import Driver, Projected

@@ -14,7 +14,7 @@ from commands.context import CommandContext
 from commands.dispatch import DISPATCHER, DispatchReady
 from domain.run import Run
 from domain.run_dispatch import job_id_for
-from domain.run_values import StepStatus
+from domain.run_statuses import StepStatus
 from tests.integration.api.conftest import Keys
 from tests.integration.runners_server.conftest import Fleet, make_pipeline
 

@@ -6,7 +6,7 @@ from adapters.store.reader import read_stream_current
 from adapters.webhooks.intake import received
 from commands.pipelines import DeactivatePipeline
 from commands.webhook_intake import Candidate, WebhookIntake
-from domain.run_values import Provider, RunStatus, TriggerKind
+from domain.run_statuses import Provider, RunStatus, TriggerKind
 from domain.trigger_spec import TriggerSpec
 from tests.integration.webhooks.intake_world import (  # noqa: F401  (the `world` fixture)
     World,

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest_asyncio
 
+from adapters.store.append_batch import APPEND_BATCH, PendingAppend, batch_arguments
 from adapters.store.encoding import NewEvent, prepare_events
-from adapters.store.writer import _APPEND_BATCH, PendingAppend, _batch_arguments
 from domain.envelope import EventMetadata
 from tests.helpers import unique_id
 
@@ -49,7 +49,7 @@ def batch(*appends: tuple[str, int, str | None]) -> tuple[object, ...]:
                 future=asyncio.get_running_loop().create_future(),
             )
         )
-    return _batch_arguments(pending)
+    return batch_arguments(pending)
 
 
 @pytest_asyncio.fixture
@@ -66,7 +66,7 @@ async def racing(two, competing: tuple[object, ...], waiting: tuple[object, ...]
     transaction = holder.transaction()
     await transaction.start()
     await holder.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
-    answer = asyncio.create_task(waiter.fetch(_APPEND_BATCH, *waiting))
+    answer = asyncio.create_task(waiter.fetch(APPEND_BATCH, *waiting))
     # Wait until the waiter is blocked on the lock: it has judged by then.
     for _ in range(200):
         blocked = await holder.fetchval(
@@ -76,7 +76,7 @@ async def racing(two, competing: tuple[object, ...], waiting: tuple[object, ...]
             break
         await asyncio.sleep(0.01)
     assert blocked, "the batch never waited for the lock"
-    first = await holder.fetch(_APPEND_BATCH, *competing)  # the lock is re-entrant
+    first = await holder.fetch(APPEND_BATCH, *competing)  # the lock is re-entrant
     await transaction.commit()
     return first, await answer
 

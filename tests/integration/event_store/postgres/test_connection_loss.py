@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import asyncpg
 
 from adapters.store import EventStore, NewEvent
+from adapters.store.append_batch import PendingAppend
 from adapters.store.encoding import prepare_events
-from adapters.store.writer import PendingAppend
 from domain.envelope import EventMetadata
 from tests.helpers import unique_id
 
@@ -90,3 +90,33 @@ async def test_an_append_that_committed_before_the_connection_died_is_reported_w
     result = pending.future.result()
     assert (result.first_position, result.to_version) == (written.first_position, 1)
     assert len(await store.read_stream(stream)) == 1
+
+
+async def test_appends_go_on_after_the_connections_between_batches_are_killed(
+    store: EventStore, store_url: str
+) -> None:
+    """A flusher keeps its connection between batches that follow closely: one the server
+    dropped meanwhile costs a retry on a fresh connection, never a lost or doubled append."""
+    first = unique_id("run-")
+    await store.append(first, "run", [NewEvent(type="E", data={})], expected_version=0)
+    killer = await asyncpg.connect(store_url)
+    try:
+        killed = await killer.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND query LIKE '%append_batch%'"
+        )
+    finally:
+        await killer.close()
+    assert killed >= 1
+
+    streams = [unique_id("run-") for _ in range(8)]
+    results = await asyncio.gather(
+        *(
+            store.append(stream, "run", [NewEvent(type="E", data={})], expected_version=0)
+            for stream in streams
+        )
+    )
+    assert [r.to_version for r in results] == [1] * 8
+    for stream, result in zip(streams, results, strict=True):
+        assert [e.event_id for e in await store.read_stream(stream)] == list(result.event_ids)

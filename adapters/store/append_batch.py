@@ -1,0 +1,120 @@
+"""One `append_batch` call: the appends it carries, its arguments, and what each row answers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+import msgspec
+
+from adapters.store.encoding import PreparedEvent
+from adapters.store.errors import (
+    EventStoreError,
+    IdempotencyKeyReused,
+    InvalidAppend,
+    WrongExpectedVersion,
+)
+
+
+class AppendResult(msgspec.Struct, frozen=True, kw_only=True):
+    stream_id: str
+    from_version: int
+    to_version: int
+    first_position: int
+    last_position: int
+    event_ids: tuple[uuid.UUID, ...]
+    duplicate: bool = False
+    """True when the idempotency key had been used: nothing appended, the first result."""
+
+
+class PendingAppend(msgspec.Struct, kw_only=True):
+    stream_id: str
+    stream_type: str
+    expected_version: int
+    idempotency_key: str | None
+    events: list[PreparedEvent]
+    recorded_at: datetime
+    future: asyncio.Future[AppendResult]
+    attempts: int = 0
+
+
+APPEND_BATCH = "SELECT * FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+
+
+def batch_arguments(batch: Sequence[PendingAppend]) -> tuple[object, ...]:
+    events = [(n, p, e) for n, p in enumerate(batch, start=1) for e in p.events]
+    return (
+        [p.stream_id for p in batch],
+        [p.stream_type for p in batch],
+        [p.expected_version for p in batch],
+        [p.idempotency_key for p in batch],
+        [n for n, _, _ in events],
+        [e.event_id for _, _, e in events],
+        [e.type for _, _, e in events],
+        [e.schema_version for _, _, e in events],
+        [p.recorded_at for _, p, _ in events],
+        [e.data for _, _, e in events],
+        [e.metadata for _, _, e in events],
+        [e.canonical for _, _, e in events],
+    )
+
+
+def settle(pending: PendingAppend, row: asyncpg.Record) -> None:
+    status = row["status"]
+    if status in ("ok", "duplicate"):
+        event_ids = (
+            row["event_ids"] if status == "duplicate" else [e.event_id for e in pending.events]
+        )
+        pending.future.set_result(
+            AppendResult(
+                stream_id=pending.stream_id,
+                from_version=row["from_version"],
+                to_version=row["to_version"],
+                first_position=row["first_position"],
+                last_position=row["last_position"],
+                event_ids=tuple(event_ids),
+                duplicate=status == "duplicate",
+            )
+        )
+    elif status == "conflict":
+        pending.future.set_exception(
+            WrongExpectedVersion(pending.stream_id, pending.expected_version, row["actual_version"])
+        )
+    elif status == "key_reused":
+        pending.future.set_exception(
+            IdempotencyKeyReused(pending.idempotency_key or "", row["detail"], pending.stream_id)
+        )
+    elif status == "type_mismatch":
+        pending.future.set_exception(
+            InvalidAppend(
+                f"stream {pending.stream_id!r} is a {row['detail']!r} stream, "
+                f"not {pending.stream_type!r}"
+            )
+        )
+    else:
+        pending.future.set_exception(EventStoreError(f"unexpected append status {status!r}"))
+
+
+FIND_EVENTS = (
+    "SELECT position, version FROM events WHERE event_id = ANY($1::uuid[]) ORDER BY position"
+)
+
+
+def settle_found(pending: PendingAppend, rows: Sequence[asyncpg.Record]) -> bool:
+    """After a lost connection: settled as committed if its events are found (`rows`)."""
+    if not rows:
+        return False
+    pending.future.set_result(
+        AppendResult(
+            stream_id=pending.stream_id,
+            from_version=rows[0]["version"],
+            to_version=rows[-1]["version"],
+            first_position=rows[0]["position"],
+            last_position=rows[-1]["position"],
+            event_ids=tuple(e.event_id for e in pending.events),
+        )
+    )
+    return True
