@@ -5,7 +5,8 @@ the event store and command bus on that pool, the projections, the HTTP apps) an
 the `flowledger` subcommands, `up` and the test fixtures all get them from here.
 """
 
-from adapters.bootstrap.apps import api_app, gateway_app
+from typing import Any
+
 from adapters.bootstrap.resources import Resources, open_resources, open_services, pool_size
 from adapters.bootstrap.roles import catalog
 
@@ -18,3 +19,13 @@ __all__ = [
     "open_services",
     "pool_size",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The HTTP apps import litestar, the dashboard and the MCP server (seconds of start-up):
+    # imported when first asked for, so the projector, relay, intake and CLI do not pay for them.
+    if name in ("api_app", "gateway_app"):
+        from adapters.bootstrap import apps
+
+        return getattr(apps, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

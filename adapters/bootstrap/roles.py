@@ -7,7 +7,6 @@ import asyncio
 import socket
 from functools import partial
 
-from adapters.bootstrap.apps import api_app, gateway_app
 from adapters.bootstrap.resources import Resources, open_resources, shared_or_own
 from adapters.dispatch.approval_sweeper import ApprovalSweeper
 from adapters.dispatch.groups import GroupProcess
@@ -45,11 +44,15 @@ def catalog() -> tuple[Projection, ...]:
 def http_role(
     settings: Settings, urls: ServerUrls, sock: socket.socket, shared: Resources | None = None
 ) -> Role:
+    from adapters.bootstrap.apps import api_app  # only processes that serve it pay its imports
+
     app = api_app(settings, database_url=urls.database_url, nats_url=urls.nats_url, shared=shared)
     return Role("api", lambda stop: serve_http(app, sock, stop, log_level=settings.log_level))
 
 
 def gateway_role(settings: Settings, urls: ServerUrls, sock: socket.socket) -> Role:
+    from adapters.bootstrap.apps import gateway_app
+
     app = gateway_app(settings, database_url=urls.database_url, nats_url=urls.nats_url)
     return Role("gateway", lambda stop: serve_http(app, sock, stop, log_level=settings.log_level))
 
