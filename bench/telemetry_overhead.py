@@ -38,19 +38,17 @@ class ReportStepStatus:
 def measure(mode: str, requests: int) -> float:
     """CPU microseconds per request in this process, after a warm-up."""
     from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
     from adapters.telemetry.http import request_telemetry
     from adapters.telemetry.observer import TelemetryObserver
-    from adapters.telemetry.tracing import current_traceparent, span
+    from adapters.telemetry.tracing import current_traceparent, sampled_provider, span
     from commands.context import CommandContext, Principal
 
     traced = mode != "off"
     if traced:
-        provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(float(mode))))
+        provider = sampled_provider("bench", float(mode))
         exporter = InMemorySpanExporter()
         provider.add_span_processor(BatchSpanProcessor(exporter))
         trace.set_tracer_provider(provider)

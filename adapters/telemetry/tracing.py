@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -44,10 +46,7 @@ def configure_tracing(
     """
     if exporter == "none":
         return None
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": service, "service.namespace": "flowledger"}),
-        sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
-    )
+    provider = sampled_provider(service, sample_ratio)
     chosen = _exporter(exporter, otlp_endpoint)
     if chosen is not None:
         # Console output is for a person watching: written at once, not batched.
@@ -57,15 +56,61 @@ def configure_tracing(
     return provider
 
 
+def sampled_provider(service: str, sample_ratio: float) -> TracerProvider:
+    """A tracer provider with this process's sampling and ids, no processor, not installed."""
+    global _roots
+    ratio = TraceIdRatioBased(sample_ratio)
+    ids = _PresetTraceIds()
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service, "service.namespace": "flowledger"}),
+        sampler=ParentBased(ratio),
+        id_generator=ids,
+    )
+    _roots = _Roots(provider, ratio.bound, ids)
+    return provider
+
+
+class _PresetTraceIds(RandomIdGenerator):
+    """Random ids, except a new trace's id that `server_span` drew (and sampled) itself."""
+
+    def __init__(self) -> None:
+        self._preset = threading.local()
+
+    def preset(self, trace_id: int | None) -> None:
+        self._preset.trace_id = trace_id
+
+    def generate_trace_id(self) -> int:
+        preset = getattr(self._preset, "trace_id", None)
+        if preset is None:
+            return super().generate_trace_id()
+        self._preset.trace_id = None
+        return preset
+
+
+class _Roots:
+    """The provider configure_tracing installed, its ratio sampler's bound and its ids: what
+    `server_span` needs to decide a new trace the way the sampler would, before the SDK."""
+
+    def __init__(self, provider: TracerProvider, bound: int, ids: _PresetTraceIds) -> None:
+        self.provider, self.bound, self.ids = provider, bound, ids
+
+
+_roots: _Roots | None = None
+_TRACE_ID_LOW_BITS = (1 << 64) - 1  # what TraceIdRatioBased compares with its bound
+_UNSAMPLED = trace.TraceFlags(trace.TraceFlags.DEFAULT)
+
+
 def _exporter(name: str, otlp_endpoint: str | None) -> SpanExporter | None:
     if name == "console":
         # One span per line, as JSON: readable by a person and by a log collector alike.
         return ConsoleSpanExporter(formatter=lambda span: span.to_json(indent=None) + "\n")
     if name == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from adapters.telemetry.otlp_exporter import LeanOTLPSpanExporter
 
         # Without an endpoint the exporter reads OTEL_EXPORTER_OTLP_* itself.
-        return OTLPSpanExporter(endpoint=otlp_endpoint) if otlp_endpoint else OTLPSpanExporter()
+        if otlp_endpoint:
+            return LeanOTLPSpanExporter(endpoint=otlp_endpoint)
+        return LeanOTLPSpanExporter()
     return None
 
 
@@ -173,6 +218,31 @@ def server_span(name: str, parent: otel_context.Context | None) -> Iterator[trac
             yield trace.get_current_span(parent)
         finally:
             otel_context.detach(token)
+        return
+    roots = _roots
+    if parent is None and roots is not None and roots.provider is trace.get_tracer_provider():
+        # A new trace under this process's own sampler: its rule applied here to an id drawn
+        # here. Not sampled (most requests): the context the SDK would make, in a tenth of
+        # the time (~20 us: sampler, span wrappers). Sampled: the SDK starts it with that id.
+        trace_id = roots.ids.generate_trace_id()
+        if trace_id & _TRACE_ID_LOW_BITS >= roots.bound:
+            context = trace.SpanContext(
+                trace_id, roots.ids.generate_span_id(), is_remote=False, trace_flags=_UNSAMPLED
+            )
+            unsampled = trace.NonRecordingSpan(context)
+            token = otel_context.attach(trace.set_span_in_context(unsampled))
+            try:
+                yield unsampled
+            finally:
+                otel_context.detach(token)
+            return
+        roots.ids.preset(trace_id)
+        try:
+            started = tracer().start_span(name, kind=trace.SpanKind.SERVER)
+        finally:
+            roots.ids.preset(None)
+        with trace.use_span(started, end_on_exit=True) as current:
+            yield current
         return
     with tracer().start_as_current_span(
         name, context=parent, kind=trace.SpanKind.SERVER
