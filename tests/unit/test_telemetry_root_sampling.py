@@ -83,3 +83,12 @@ def test_other_roots_draw_their_own_trace_ids(tracing):
     with tracer.start_as_current_span("relay publish") as later:
         pass
     assert later.get_span_context().trace_id != current.get_span_context().trace_id
+
+
+def test_inside_an_active_span_a_request_span_is_its_child(tracing):
+    outer_context = trace.SpanContext(7, 8, is_remote=True, trace_flags=trace.TraceFlags(1))
+    outer = trace.NonRecordingSpan(outer_context)
+    for _ in range(20):  # a new trace would be drawn unsampled about half the time
+        with trace.use_span(outer), server_span("GET /x", None) as current:
+            assert current.get_span_context().trace_id == 7
+            assert current.is_recording()  # the parent was sampled: so is its child
