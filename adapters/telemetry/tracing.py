@@ -105,12 +105,10 @@ def _exporter(name: str, otlp_endpoint: str | None) -> SpanExporter | None:
         # One span per line, as JSON: readable by a person and by a log collector alike.
         return ConsoleSpanExporter(formatter=lambda span: span.to_json(indent=None) + "\n")
     if name == "otlp":
-        from adapters.telemetry.otlp_exporter import LeanOTLPSpanExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         # Without an endpoint the exporter reads OTEL_EXPORTER_OTLP_* itself.
-        if otlp_endpoint:
-            return LeanOTLPSpanExporter(endpoint=otlp_endpoint)
-        return LeanOTLPSpanExporter()
+        return OTLPSpanExporter(endpoint=otlp_endpoint) if otlp_endpoint else OTLPSpanExporter()
     return None
 
 
