@@ -33,7 +33,8 @@ from adapters.store.repository import Repository
 from commands.context import CommandContext, Principal
 from commands.pipelines import CreatePipeline
 from commands.projects import CreateProject
-from commands.runs import ReportStepStatus, TriggerRun
+from commands.run_reports import ReportStepStatus
+from commands.runs import TriggerRun
 from domain.pipeline import Pipeline
 from domain.pipeline_definition import PipelineDefinition
 from domain.registry import default_registry

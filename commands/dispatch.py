@@ -19,8 +19,8 @@ from commands.bus import CommandResult, Dependencies
 from commands.concurrency import join_group, join_step_groups, leave_group
 from commands.context import CommandContext, Principal
 from commands.outcome import written
+from commands.run_reports import ReportStepStatus
 from commands.runners import MarkRunnerLost
-from commands.runs import ReportStepStatus
 from domain.envelope import EventEnvelope
 from domain.pipeline import Pipeline
 from domain.pipeline_definition import PipelineDefinition

@@ -15,7 +15,8 @@ from uuid import UUID
 
 from commands.jenkins_folding import JenkinsBuilds, folded_reason, jenkins_build
 from commands.ports import Repository
-from commands.runs import ReportRunStatus, TriggerRun
+from commands.run_reports import ReportRunStatus
+from commands.runs import TriggerRun
 from commands.webhook_intake_requests import REFUSED, intake_context, mirrors
 from commands.webhook_intake_types import Candidates, Dispatch, Outcome, ReceivedDelivery
 from commands.webhook_payloads import Backflow

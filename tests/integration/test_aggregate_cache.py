@@ -20,7 +20,8 @@ from commands.context import CommandContext, Principal
 from commands.handlers import HANDLERS
 from commands.pipelines import CreatePipeline
 from commands.projects import ArchiveProject, CreateProject, RenameProject
-from commands.runs import ReportStepStatus, TriggerRun
+from commands.run_reports import ReportStepStatus
+from commands.runs import TriggerRun
 from domain.api_key import ApiKey, ApiKeyStatus
 from domain.errors import IllegalTransition
 from domain.pipeline_definition import PipelineDefinition

@@ -23,8 +23,9 @@ from commands.environments import ConfigureEnvironment
 from commands.jenkins_builds import RecordJenkinsBuild
 from commands.pipelines import CreatePipeline
 from commands.projects import CreateProject
+from commands.run_reports import AppendRunLogs, ReportStepStatus
 from commands.runners import RegisterRunner
-from commands.runs import AppendRunLogs, CancelRun, ReportStepStatus, TriggerRun
+from commands.runs import CancelRun, TriggerRun
 from commands.secrets import SetSecret
 from commands.webhook_deliveries import RecordDeliveryOutcome, RecordWebhookDelivery
 from commands.webhook_sources import RegisterWebhookSource

@@ -24,7 +24,8 @@ from commands.outcome import SecretShown
 from commands.pipelines import CreatePipeline, DeactivatePipeline, DefinePipelineVersion
 from commands.ports import NewApiKey, VersionConflict
 from commands.projects import ArchiveProject, CreateProject, RenameProject
-from commands.runs import CancelRun, ReportStepStatus, TriggerRun
+from commands.run_reports import ReportStepStatus
+from commands.runs import CancelRun, TriggerRun
 from commands.webhook_sources import RegisterWebhookSource
 from domain.errors import AggregateNotFound, IllegalTransition
 from domain.pipeline_definition import PipelineDefinition

@@ -18,8 +18,8 @@ from commands.dispatch import (
     stays_gone,
     still_to_publish,
 )
+from commands.run_reports import ReportStepStatus
 from commands.runners import MarkRunnerLost
-from commands.runs import ReportStepStatus
 from domain.envelope import EventEnvelope, EventMetadata
 from domain.run_dispatch import RUNNER_LOST
 

@@ -14,16 +14,14 @@ from adapters.http.answers import answers
 from adapters.http.commanding import execute
 from adapters.http.security import Req
 from adapters.telemetry.metrics import RUNNER_JOBS
-from commands.runs import (
+from commands.run_reports import (
     AppendRunLogs,
-    CancelRun,
     CheckoutReport,
     LogChunk,
     ReportRunStatus,
     ReportStepStatus,
-    RetryRun,
-    TriggerRun,
 )
+from commands.runs import CancelRun, RetryRun, TriggerRun
 from domain.limits import (
     CHUNKS_MAX,
     ITEMS_MAX,

@@ -18,7 +18,7 @@ import jwt
 from adapters.platform.secrets import SecretBox
 from adapters.platform.services import Services
 from adapters.platform.settings import Settings
-from commands.runs import LogChunk
+from commands.run_reports import LogChunk
 from domain.step_spec import StepSpec
 from tests.integration.read_models.conftest import Driver
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from adapters.platform.services import Services
-from commands.runs import CancelRun, LogChunk
+from commands.run_reports import LogChunk
+from commands.runs import CancelRun
 from domain.step_spec import StepSpec
 from tests.integration.audit_integrity.auditing import flowledger
 from tests.integration.read_models.conftest import Driver

@@ -20,7 +20,8 @@ from adapters.secrets import vault
 from adapters.statuses.reporter import CONSUMER
 from commands.context import CommandContext
 from commands.pipelines import CreatePipeline
-from commands.runs import ReportStepStatus, TriggerRun
+from commands.run_reports import ReportStepStatus
+from commands.runs import TriggerRun
 from commands.secrets import SetSecret
 from domain.commit_status import report_stream_id
 from domain.envelope import EventMetadata

@@ -21,8 +21,9 @@ from adapters.secrets import vault
 from commands.dispatch import DispatchReady, reap
 from commands.notification_rules import CreateNotificationRule, ResendNotification
 from commands.pipelines import CreatePipeline
+from commands.run_reports import ReportStepStatus
 from commands.runners import RecordHeartbeat, RegisterRunner
-from commands.runs import ReportStepStatus, TriggerRun
+from commands.runs import TriggerRun
 from commands.secrets import DeleteSecret, SetSecret
 from domain.notification_channel import EmailChannel, SlackChannel
 from domain.pipeline_definition import PipelineDefinition

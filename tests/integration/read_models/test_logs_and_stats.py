@@ -9,7 +9,7 @@ import pytest
 
 from adapters.store import NewEvent
 from commands import runs
-from commands.runs import LogChunk
+from commands.run_reports import LogChunk
 from domain.envelope import EventMetadata
 from domain.step_spec import StepSpec
 from projections.logs import RUN_CHANNEL, LogTruncation, run_logs

@@ -15,7 +15,7 @@ from uuid import UUID
 import asyncpg
 
 from commands import runs
-from commands.runs import LogChunk
+from commands.run_reports import LogChunk
 from domain.errors import DomainError
 from domain.run import Run
 from domain.run_statuses import Provider, RunStatus, StepStatus

@@ -23,7 +23,7 @@ from adapters.platform.embedded import EmbeddedNats
 from adapters.platform.services import Services
 from adapters.streaming.relay import Relay, RelayConfig
 from adapters.streaming.relay.subjects import DEFAULT_PREFIX
-from commands.runs import LogChunk
+from commands.run_reports import LogChunk
 from tests.integration.read_models.conftest import Driver
 from tests.integration.relay.relaying import (
     checkpoint,
