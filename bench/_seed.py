@@ -30,7 +30,7 @@ from adapters.store import EventStore, NewEvent
 from adapters.store.encoding import GENESIS_HASH, canonical_bytes, chain_hash, encode_metadata
 from adapters.store.migrations import migrate
 from adapters.store.reader import head
-from commands import pipelines, projects, runs
+from commands import pipelines, projects, run_reports, runs
 from commands.context import CommandContext, Principal
 from domain.envelope import EventMetadata
 from domain.pipeline import Pipeline
@@ -107,7 +107,7 @@ async def record_scripts(services: Services, at: datetime) -> Scripts:
         run, v = await s.send(runs.TriggerRun(pipeline_id=pipeline, external=ref), "ci-bot")
         ends = [("trigger", v)]
         for status in ("running", outcome):
-            command = runs.ReportRunStatus(run_id=run, status=status)
+            command = run_reports.ReportRunStatus(run_id=run, status=status)
             ends.append(("status", (await s.send(command, "github"))[1]))
         scripts.external[outcome] = await s.script(run, ends)
     return scripts
@@ -120,13 +120,13 @@ async def _record_run(s: _Sender, pipeline: UUID, k: int, outcome: str, at_step:
     async def do(kind: str, command: object, actor: str = "runner-1") -> None:
         ends.append((kind, (await s.send(command, actor))[1]))
 
-    def report(step: str, status: str, **more: Any) -> runs.ReportStepStatus:
-        return runs.ReportStepStatus(run_id=run, step=step, status=status, **more)
+    def report(step: str, status: str, **more: Any) -> run_reports.ReportStepStatus:
+        return run_reports.ReportStepStatus(run_id=run, step=step, status=status, **more)
 
     for i, step in enumerate(STEPS[:k]):
         await do("start", report(step, "running", runner="runner-1"))
-        chunk = runs.LogChunk(seq=1, step=step, text=f"$ make {step}\n")
-        await do("log", runs.AppendRunLogs(run_id=run, chunks=(chunk,)))
+        chunk = run_reports.LogChunk(seq=1, step=step, text=f"$ make {step}\n")
+        await do("log", run_reports.AppendRunLogs(run_id=run, chunks=(chunk,)))
         if i == at_step and outcome == "cancelled":
             await do("cancel", runs.CancelRun(run_id=run, reason="superseded"), "alice")
             await do("end", report(step, "cancelled", reason="stopped by the runner"))

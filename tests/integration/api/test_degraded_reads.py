@@ -19,7 +19,7 @@ from adapters.bootstrap import api_app, open_services
 from adapters.platform.admin_key import create_key
 from adapters.platform.secrets import SecretBox
 from adapters.platform.settings import Settings
-from commands import pipelines, projects, runners, runs
+from commands import pipelines, projects, run_reports, runners, runs
 from domain.envelope import EventEnvelope
 from domain.pipeline_definition import PipelineDefinition
 from domain.step_spec import StepSpec
@@ -88,11 +88,13 @@ async def test_runners_logs_and_analytics_answer_degraded_for_what_is_quarantine
         broken = UUID(await send(services, runs.TriggerRun(pipeline_id=hit)))
         sound = UUID(await send(services, runs.TriggerRun(pipeline_id=spared)))
         for run in (broken, sound):
-            await send(services, runs.ReportStepStatus(run_id=run, step="build", status="running"))
-            chunk = runs.LogChunk(seq=1, text="hello", step="build")
-            await send(services, runs.AppendRunLogs(run_id=run, chunks=(chunk,)))
             await send(
-                services, runs.ReportStepStatus(run_id=run, step="build", status="succeeded")
+                services, run_reports.ReportStepStatus(run_id=run, step="build", status="running")
+            )
+            chunk = run_reports.LogChunk(seq=1, text="hello", step="build")
+            await send(services, run_reports.AppendRunLogs(run_id=run, chunks=(chunk,)))
+            await send(
+                services, run_reports.ReportStepStatus(run_id=run, step="build", status="succeeded")
             )
         gone, kept = [
             UUID(

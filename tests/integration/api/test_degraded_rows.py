@@ -19,7 +19,7 @@ from adapters.platform.admin_key import create_key
 from adapters.platform.secrets import SecretBox
 from adapters.platform.services import Services
 from adapters.platform.settings import Settings
-from commands import pipelines, projects, runs
+from commands import pipelines, projects, run_reports, runs
 from commands.context import CommandContext, Principal
 from domain.envelope import EventEnvelope
 from domain.pipeline_definition import PipelineDefinition
@@ -105,7 +105,9 @@ async def test_only_the_failing_run_and_its_pipeline_are_degraded_until_retried(
         buggy_pipelines.bad.add(str(broken))
         for run in (sound, broken):
             for status in ("running", "succeeded"):
-                await send(services, runs.ReportStepStatus(run_id=run, step="build", status=status))
+                await send(
+                    services, run_reports.ReportStepStatus(run_id=run, step="build", status=status)
+                )
 
         async with (
             running(Projector(url, views)),

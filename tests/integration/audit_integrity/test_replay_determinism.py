@@ -26,7 +26,7 @@ from adapters.store.reader import current_envelopes, read_stream_current
 from adapters.store.repository import Repository
 from adapters.store.rows import envelope_from_row
 from adapters.webhooks.intake import received
-from commands import api_keys, pipelines, projects, runs, webhook_sources
+from commands import api_keys, pipelines, projects, run_reports, runs, webhook_sources
 from commands.bus import CommandBus, Dependencies
 from commands.handlers import HANDLERS
 from commands.webhook_intake import Candidate, WebhookIntake
@@ -120,16 +120,18 @@ class Workload:
                 await self.attempt(runs.CancelRun(run_id=run, reason="enough"), actor="carol")
             for attempt in (1, 2):
                 await self.attempt(
-                    runs.ReportStepStatus(run_id=run, step=name, status="running", attempt=attempt)
+                    run_reports.ReportStepStatus(
+                        run_id=run, step=name, status="running", attempt=attempt
+                    )
                 )
                 live = await self.repository.get(Run, run)
                 if name in live.steps and live.steps[name].status.value == "running":
                     seq = live.next_log_seq(name)
-                    chunk = runs.LogChunk(seq=seq, text=f"{name} #{attempt}\n", step=name)
-                    await self.attempt(runs.AppendRunLogs(run_id=run, chunks=(chunk,)))
+                    chunk = run_reports.LogChunk(seq=seq, text=f"{name} #{attempt}\n", step=name)
+                    await self.attempt(run_reports.AppendRunLogs(run_id=run, chunks=(chunk,)))
                 outcome = "failed" if rng.random() < 0.25 else "succeeded"
                 await self.attempt(
-                    runs.ReportStepStatus(
+                    run_reports.ReportStepStatus(
                         run_id=run,
                         step=name,
                         status=outcome,
@@ -150,7 +152,9 @@ class Workload:
         run = await self.driver.trigger(pipeline, external=ref)
         self.runs.append(run)
         for status in ("running", "succeeded"):
-            await self.driver.send(runs.ReportRunStatus(run_id=run, status=status), actor="gitlab")
+            await self.driver.send(
+                run_reports.ReportRunStatus(run_id=run, status=status), actor="gitlab"
+            )
 
     async def webhook(self, project: UUID, pipeline: UUID, source: UUID) -> None:
         """A delivery recorded as ingestion does, then turned into a run by the intake."""

@@ -22,7 +22,7 @@ from adapters.platform.secrets import SecretBox
 from adapters.platform.services import Services
 from adapters.platform.settings import Settings
 from adapters.store.reader import current_envelopes
-from commands import pipelines, projects, runs
+from commands import pipelines, projects, run_reports, runs
 from commands.bus import CommandResult
 from commands.context import CommandContext, Principal
 from domain.envelope import EventEnvelope
@@ -95,11 +95,14 @@ class Driver:
 
     async def step(self, run: UUID, step: str, status: str, **fields: Any) -> CommandResult:
         return await self.send(
-            runs.ReportStepStatus(run_id=run, step=step, status=status, **fields), actor="runner-1"
+            run_reports.ReportStepStatus(run_id=run, step=step, status=status, **fields),
+            actor="runner-1",
         )
 
-    async def logs(self, run: UUID, *chunks: runs.LogChunk) -> CommandResult:
-        return await self.send(runs.AppendRunLogs(run_id=run, chunks=chunks), actor="runner-1")
+    async def logs(self, run: UUID, *chunks: run_reports.LogChunk) -> CommandResult:
+        return await self.send(
+            run_reports.AppendRunLogs(run_id=run, chunks=chunks), actor="runner-1"
+        )
 
 
 @pytest_asyncio.fixture

@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 import pytest_asyncio
 
-from commands import runs
+from commands import run_reports, runs
 from domain.run_statuses import Provider
 from domain.run_values import ExternalRef
 from projections.filters import RunFilters
@@ -83,7 +83,7 @@ async def world(driver: Driver, projected: Projected) -> World:
             await driver.send(runs.CancelRun(run_id=run))
             await driver.step(run, "build", "cancelled")
         elif outcome == "ext":
-            await driver.send(runs.ReportRunStatus(run_id=run, status="succeeded"))
+            await driver.send(run_reports.ReportRunStatus(run_id=run, status="succeeded"))
     await projected.catch_up()
     world = World(projected, driver, (p, q), (a, b, c), [])
     world.rows = list((await world.list(Page(limit=1000))).items)

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
-from commands import runs
+from commands import run_reports, runs
 from commands.run_reports import LogChunk
 from domain.errors import DomainError
 from domain.run import Run
@@ -94,11 +94,11 @@ class Chaos:
         rng, r = self.rng, self.rng.random()
         if state.external is not None:
             status = rng.choice(["running", "running", "succeeded", "failed", "cancelled"])
-            await self.attempt(runs.ReportRunStatus(run_id=run, status=status))
+            await self.attempt(run_reports.ReportRunStatus(run_id=run, status=status))
         elif r < 0.03:
             await self.attempt(runs.CancelRun(run_id=run, reason="chaos"), actor="bob")
         elif r < 0.04:
-            await self.attempt(runs.ReportRunStatus(run_id=run, status="timed_out"))
+            await self.attempt(run_reports.ReportRunStatus(run_id=run, status="timed_out"))
         elif r < 0.25:
             await self.log(run, state)
         else:
@@ -110,7 +110,7 @@ class Chaos:
             LogChunk(seq=state.next_log_seq(step) + i, step=step, text=f"line {i} of {step}\n")
             for i in range(self.rng.randint(1, 4))
         )
-        await self.attempt(runs.AppendRunLogs(run_id=run, chunks=chunks), actor="runner-1")
+        await self.attempt(run_reports.AppendRunLogs(run_id=run, chunks=chunks), actor="runner-1")
 
     async def step(self, run: UUID, state: Run) -> None:
         rng = self.rng
@@ -129,7 +129,7 @@ class Chaos:
                 outcome, extra = "succeeded", {"outputs": {"n": str(rng.randrange(9))}}
             metrics = {"tokens": float(rng.randrange(100)), "cost": rng.randrange(100) / 7}
             await self.attempt(
-                runs.ReportStepStatus(
+                run_reports.ReportStepStatus(
                     run_id=run,
                     step=step.name,
                     status=outcome,
@@ -142,7 +142,7 @@ class Chaos:
         elif ready:
             step = rng.choice(ready)
             await self.attempt(
-                runs.ReportStepStatus(
+                run_reports.ReportStepStatus(
                     run_id=run,
                     step=step.name,
                     status="running",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from commands import runs
+from commands import run_reports, runs
 from domain.run_statuses import Provider
 from domain.run_values import ExternalRef
 from domain.step_spec import StepSpec
@@ -181,7 +181,7 @@ async def test_an_external_run_and_an_unknown_one(driver: Driver, projected: Pro
     pipeline = await driver.pipeline(project)
     external = ExternalRef(provider=Provider.JENKINS, external_id="job/9", url="https://ci/job/9")
     run = await driver.trigger(pipeline, external=external)
-    await driver.send(runs.ReportRunStatus(run_id=run, status="failed", reason="red"))
+    await driver.send(run_reports.ReportRunStatus(run_id=run, status="failed", reason="red"))
     await projected.catch_up()
 
     mirrored = await get_run(projected.pool, projected["runs"], run)
