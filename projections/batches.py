@@ -121,22 +121,16 @@ class Batches:
             # First, so a rebuild's swap holding the row stops this batch before it writes.
             if not await checkpoints.advance(conn, name, old, upto, NOTIFY_CHANNEL):
                 raise Moved
-            if self._stops:
+            if self._stops or (not guarded and await self._plain(events)):
+                # Under `stop`, or with nothing set aside and no decision in it: the batch as it
+                # is, without the guard's statements (the quarantine lookup, a savepoint and its
+                # release). A failure stops the view, or sends the batch again guarded.
                 try:
                     await projection.apply(conn, live_schema(name), events)
                 except (*LOST, *TRANSIENT):
                     raise
                 except Exception as error:
-                    raise ApplyFailed from error
-            elif not guarded and await self._plain(events):
-                # Nothing set aside, no decision: the batch as it is, without the guard's
-                # statements (the quarantine lookup, a savepoint and its release).
-                try:
-                    await projection.apply(conn, live_schema(name), events)
-                except (*LOST, *TRANSIENT):
-                    raise
-                except Exception as error:
-                    raise _Guard from error
+                    raise (ApplyFailed if self._stops else _Guard) from error
             else:
                 # A handler's error quarantines its event's stream; the checkpoint moves on.
                 self._quarantined = None
