@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import msgspec
+import uuid_utils
 from litestar import Request, Response
 
 from adapters.http.own_writes import note_write
@@ -64,7 +64,8 @@ def command_context(
     return CommandContext(
         principal=principal,
         at=datetime.now(UTC),
-        correlation_id=_checked(headers, "X-Correlation-Id") or str(uuid.uuid4()),
+        # uuid_utils draws from a user-space CSPRNG: no getrandom call and no uuid.UUID per request.
+        correlation_id=_checked(headers, "X-Correlation-Id") or str(uuid_utils.uuid4()),
         causation_id=_checked(headers, "X-Causation-Id"),
         # An unusable trace context is dropped, as W3C Trace Context says, not refused.
         traceparent=valid_traceparent(headers.get("traceparent")),

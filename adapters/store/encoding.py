@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+import uuid_utils.compat
 
 from adapters.store.errors import EventTooLarge, InvalidAppend, UnencodableEvent
 from domain.envelope import EventMetadata
@@ -142,7 +143,7 @@ def prepare_events(
         if type(event.schema_version) is not int or event.schema_version < 1:
             raise InvalidAppend(f"events[{offset}].schema_version must be a positive integer")
         data = encode_data(event, max_event_bytes)
-        event_id = event.event_id or uuid.uuid4()
+        event_id = event.event_id or uuid_utils.compat.uuid4()
         prepared.append(
             PreparedEvent(
                 event_id=event_id,
