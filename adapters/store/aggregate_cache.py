@@ -65,15 +65,16 @@ class CachingRepository(Repository):
     async def get(self, aggregate_cls: type[A], id: UUID, *, version: int | None = None) -> A:
         if version is not None:  # the past is not cached
             return await super().get(aggregate_cls, id, version=version)
-        cached = self._entries.pop(str(id), None)
+        stream_id = str(id)
+        cached = self._entries.pop(stream_id, None)
         if isinstance(cached, aggregate_cls):
             self.hits += 1
-            envelopes = await self._read_from(str(id), from_version=cached.version + 1)
+            envelopes = await self._read_from(stream_id, from_version=cached.version + 1)
             aggregate = self._applied(cached, envelopes, id)
         else:
             self.misses += 1
             stream_type = self._registry.stream_type(aggregate_cls)
-            envelopes = await self._read_from(str(id))
+            envelopes = await self._read_from(stream_id)
             if not envelopes or envelopes[0].stream_type != stream_type:
                 raise AggregateNotFound(stream_type, id, None)
             aggregate = self._applied(None, envelopes, id)
@@ -94,16 +95,17 @@ class CachingRepository(Repository):
         entry; lending it would let only one of them hit at a time. The caller must not change
         or save what it gets, and reads it before its next await (a command that borrows the
         entry meanwhile may change it), bar what never changes (its id, its owner)."""
-        cached = self._entries.get(str(id))
+        stream_id = str(id)
+        cached = self._entries.get(stream_id)
         if isinstance(cached, aggregate_cls) and not cached.pending_events:
             seen = cached.version
-            newer = await self._read_from(str(id), from_version=seen + 1)
+            newer = await self._read_from(stream_id, from_version=seen + 1)
             # Unchanged meanwhile (a command may have borrowed and changed it during the read).
             if not newer and cached.version == seen and not cached.pending_events:
                 self.hits += 1
                 return cached
         if cached is not None and cached.pending_events:
-            self._entries.pop(str(id), None)  # changed by someone: rebuilt from the stream
+            self._entries.pop(stream_id, None)  # changed by someone: rebuilt from the stream
         token = _lent.set({})
         try:
             aggregate = await self.get(aggregate_cls, id)
