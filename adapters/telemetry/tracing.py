@@ -20,12 +20,15 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 TRACER_NAME = "flowledger"
 MAX_LINKS = 32
 
-_propagator = TraceContextTextMapPropagator()
+_TRACEPARENT_MAX_LENGTH = 512
+_TRACEPARENT_HEADER = re.compile(
+    r"[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:(-.*)|[ \t]*)"
+)
+_EMPTY_CONTEXT = otel_context.Context()
 # version-trace_id-parent_id-flags; a later version may append fields, which we keep (bounded).
 _TRACEPARENT = re.compile(
     r"(?!ff)[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-[!-~]{1,200})?"
@@ -146,13 +149,28 @@ def valid_traceparent(traceparent: str | None) -> str | None:
 
 
 def context_from(traceparent: str | None) -> otel_context.Context | None:
-    """An OpenTelemetry context whose parent is `traceparent`; None if it is absent or invalid."""
-    if not traceparent:
+    """An OpenTelemetry context whose parent is `traceparent`; None if it is absent or invalid.
+
+    The W3C rules TraceContextTextMapPropagator.extract applies, without its carrier, getter
+    and tracestate work: a third of its time, and the relay parses one per event it publishes.
+    """
+    if not traceparent or len(traceparent) > _TRACEPARENT_MAX_LENGTH:
         return None
-    extracted = _propagator.extract({"traceparent": traceparent})
-    if not trace.get_current_span(extracted).get_span_context().is_valid:
+    match = _TRACEPARENT_HEADER.fullmatch(traceparent)
+    if match is None:
         return None
-    return extracted
+    version, trace_id, span_id, flags, later_fields = match.groups()
+    if version == "ff" or (version == "00" and later_fields):
+        return None
+    parent = trace.SpanContext(
+        int(trace_id, 16),
+        int(span_id, 16),
+        is_remote=True,
+        trace_flags=trace.TraceFlags(int(flags, 16)),
+    )
+    if not parent.is_valid:  # an all-zero trace or span id
+        return None
+    return trace.set_span_in_context(trace.NonRecordingSpan(parent), _EMPTY_CONTEXT)
 
 
 @contextlib.contextmanager
@@ -254,16 +272,27 @@ def server_span(name: str, parent: otel_context.Context | None) -> Iterator[trac
 
 
 def links_to(traceparents: Iterable[str | None], limit: int = MAX_LINKS) -> list[trace.Link]:
-    """Links to the traces of a batch's events: a batch serves many traces, parented by none."""
+    """Links to the sampled traces of a batch's events: a batch serves many traces, parented by
+    none. A trace not sampled at its root has no span anywhere, so a link to it would lead
+    nowhere; its traceparent is not even parsed (~10 us each, 9 events in 10 at a 10% ratio)."""
     links: list[trace.Link] = []
     if not tracing_enabled():
         return links
     seen: set[str] = set()
     for traceparent in traceparents:
-        if not traceparent or traceparent in seen or len(links) == limit:
+        if not _marked_sampled(traceparent) or traceparent in seen or len(links) == limit:
             continue
         seen.add(traceparent)
         ctx = context_from(traceparent)
         if ctx is not None:
             links.append(trace.Link(trace.get_current_span(ctx).get_span_context()))
     return links
+
+
+def _marked_sampled(traceparent: str | None) -> bool:
+    """Whether a traceparent's flags field (after version, trace id and span id) says sampled."""
+    flags = traceparent[53:55] if traceparent else ""
+    return len(flags) == 2 and flags in _SAMPLED_FLAGS
+
+
+_SAMPLED_FLAGS = frozenset(f"{flags:02x}" for flags in range(256) if flags & 1)
