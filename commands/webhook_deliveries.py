@@ -40,10 +40,7 @@ class RecordWebhookDelivery(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def delivery_sender(source_name: str, project_id: UUID) -> Principal:
-    """Who a verified delivery acts as: its source, allowed to write to its project only.
-
-    The id scopes the idempotency key: `webhook:<delivery stream>` for every source.
-    """
+    """Who a verified delivery acts as: its source, allowed to write to its project only."""
     return Principal(
         id="webhook",
         name=f"webhook:{source_name}",
@@ -56,7 +53,7 @@ async def record_webhook_delivery(
     command: RecordWebhookDelivery, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     context.principal.require("write", command.project_id)
-    # One stream per delivery: a redelivery finds its stream (or its idempotency key) taken.
+    # One stream per delivery: a redelivery finds its stream taken (VersionConflict).
     delivery = WebhookDelivery.receive(
         id=delivery_stream_id(command.source_id, command.delivery_id),
         source_id=command.source_id,

@@ -9,12 +9,11 @@ import socket
 from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from datetime import UTC, datetime
 from importlib.metadata import version
-from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 import asyncpg
 
-from adapters.bootstrap.banner import repeated_when_ready
+from adapters.bootstrap.banner import announce, repeated_when_ready
 from adapters.bootstrap.resources import open_resources
 from adapters.bootstrap.roles import (
     catalog,
@@ -34,6 +33,7 @@ from adapters.platform.event_loop import run_role
 from adapters.platform.example import create_example
 from adapters.platform.runtime import Runtime, runtime_file, servers
 from adapters.platform.services import Services
+from adapters.platform.setting_values import redact
 from adapters.platform.settings import Settings
 from adapters.platform.supervisor import Role, listen, run_roles, with_probe
 from adapters.runner.config import RunnerConfig
@@ -58,7 +58,7 @@ def api(settings: Settings, *, out: Out) -> None:
     """Serve the HTTP API alone (migrations are `flowledger migrate`'s job)."""
     with listen(settings.host, settings.port) as sock, kept_servers(settings, log=out) as kept:
         urls, keeper = kept
-        _announce(settings, urls, sock, out)
+        announce(settings, urls, sock, out)
         with _reason_if_lost(keeper):
             run_role(run_roles([http_role(settings, urls, sock), _keeping(keeper)]))
 
@@ -67,7 +67,7 @@ def gateway(settings: Settings, *, out: Out) -> None:
     """Serve the WebSocket gateway alone, with /health and /ready, on the API's port."""
     with listen(settings.host, settings.port) as sock, kept_servers(settings, log=out) as kept:
         urls, keeper = kept
-        _announce(settings, urls, sock, out, dashboard=False)
+        announce(settings, urls, sock, out, dashboard=False)
         with _reason_if_lost(keeper):
             run_role(run_roles([gateway_role(settings, urls, sock), _keeping(keeper)]))
 
@@ -221,7 +221,7 @@ async def _up(
         banner = await _first_admin_key(shared.services, out, example=fresh_folder)
         if applied:
             out(f"applied migrations: {', '.join(applied)}")
-        _announce(settings, urls, sock, out)
+        announce(settings, urls, sock, out)
         # The gateway's routes are part of the API's app; the runner talks to that API.
         async with (
             local_runner_key(shared.services) as runner_token,
@@ -283,27 +283,3 @@ async def _published(
     )
     with runtime_file(settings.data_dir, here):
         yield
-
-
-def _announce(
-    settings: Settings, urls: ServerUrls, sock: socket.socket, out: Out, *, dashboard: bool = True
-) -> None:
-    host, port = sock.getsockname()[:2]
-    shown_host = f"[{host}]" if ":" in host else host
-    embedded = settings.database_url is None or settings.nats_url is None
-    out(f"flowledger {version('flowledger')}")
-    out(f"  listening on  http://{shown_host}:{port}  (OpenAPI at /docs)")
-    if dashboard:
-        out(f"  dashboard     http://{shown_host}:{port}/dashboard/runs  (sign in with an API key)")
-    out(f"  database      {redact(urls.database_url)}")
-    out(f"  nats          {redact(urls.nats_url)}")
-    out(f"  data          {settings.data_dir if embedded else 'in the servers above'}")
-
-
-def redact(url: str) -> str:
-    """The URL without its password, fit to print."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))

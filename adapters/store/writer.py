@@ -12,8 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -32,21 +31,10 @@ from adapters.store.errors import (
     InvalidAppend,
     StoreUnavailable,
 )
+from adapters.store.lost_connections import CONNECTION_ERRORS, dropping_broken
 from adapters.telemetry.metrics import APPEND_BATCH_SIZE
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-_CONNECTION_ERRORS = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    # asyncpg's protocol state on a link the server dropped mid-operation (a kill -9)
-    asyncpg.InternalClientError,
-)
 
 
 # How long a flusher keeps its connection with nothing to flush.
@@ -175,13 +163,13 @@ class GroupCommitWriter:
         if conn is None:
             try:
                 conn = await self._pool.acquire()
-            except _CONNECTION_ERRORS as error:
+            except CONNECTION_ERRORS as error:
                 log.warning("event store unreachable for an append of %d: %s", len(batch), error)
                 await self._resolve_after_connection_loss(batch)
                 return None
         if await self._flush(conn, batch):
             return conn
-        # terminated by _dropping_broken: the pool opens a fresh one in its place
+        # terminated by dropping_broken: the pool opens a fresh one in its place
         with contextlib.suppress(Exception):
             await self._pool.release(conn)
         return None
@@ -221,8 +209,8 @@ class GroupCommitWriter:
     async def _flush(self, conn: asyncpg.Connection, batch: list[PendingAppend]) -> bool:
         """One `append_batch` call on `conn`; False if the connection was lost."""
         try:
-            rows = await _dropping_broken(conn, conn.fetch(APPEND_BATCH, *batch_arguments(batch)))
-        except _CONNECTION_ERRORS as error:
+            rows = await dropping_broken(conn, conn.fetch(APPEND_BATCH, *batch_arguments(batch)))
+        except CONNECTION_ERRORS as error:
             log.warning("event store connection lost during an append of %d: %s", len(batch), error)
             await self._resolve_after_connection_loss(batch)
             return False
@@ -254,9 +242,9 @@ class GroupCommitWriter:
             try:
                 async with self._pool.acquire(timeout=2.0) as conn:
                     for pending in batch:
-                        await _dropping_broken(conn, self._resolve_one(conn, pending))
+                        await dropping_broken(conn, self._resolve_one(conn, pending))
                 return
-            except _CONNECTION_ERRORS as error:
+            except CONNECTION_ERRORS as error:
                 if asyncio.get_running_loop().time() >= deadline:
                     for pending in batch:
                         if not pending.future.done():
@@ -286,16 +274,6 @@ class GroupCommitWriter:
             )
             return
         self._enqueue(pending)
-
-
-async def _dropping_broken(conn: asyncpg.Connection, operation: Awaitable[T]) -> T:
-    """`operation` on `conn`; a connection that lost its link mid-way is closed, so the pool
-    opens a fresh one rather than hand out one whose protocol is stuck mid-operation."""
-    try:
-        return await operation
-    except _CONNECTION_ERRORS:
-        conn.terminate()
-        raise
 
 
 def _fail(batch: Sequence[PendingAppend], error: Exception) -> None:

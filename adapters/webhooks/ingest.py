@@ -104,17 +104,14 @@ async def ingest(
         correlation_id=received,
         # The request's span: the run the intake starts from this delivery joins its trace.
         traceparent=current_traceparent() or valid_traceparent(headers.get("traceparent")),
-        idempotency_key=str(stream_id),
     )
     try:
         result = await services.bus.dispatch(command, context)
     except VersionConflict:
-        # Only if the key was forgotten while the stream stayed: a redelivery all the same.
+        # The delivery's stream is its key (no idempotency key: a row of its own and two
+        # statements under the append lock, for every delivery): a redelivery finds it taken.
         return await _first_receipt(services, stream_id, None)
-    # A delivery is one event: where it was written is where it was first written.
     assert result.position is not None  # a new delivery always records its Received event
-    if result.duplicate:
-        return await _first_receipt(services, stream_id, result.position)
     return Receipt(delivery=stream_id, position=result.position, outcome="accepted")
 
 

@@ -15,6 +15,7 @@ import asyncpg
 from cryptography.exceptions import InvalidTag
 
 from adapters.store.personal import cipher
+from adapters.store.personal.key_reads import KeyReads
 
 Conn = asyncpg.Connection | asyncpg.Pool
 log = logging.getLogger(__name__)
@@ -77,14 +78,24 @@ class SubjectKeys:
     async def handle(self, conn: Conn, kind: str, value: str) -> str:
         return cipher.handle(await self.pepper(conn), kind, value)
 
-    async def ensure(self, conn: Conn, login: str, handles: Mapping[str, str]) -> tuple[str, bytes]:
-        """The subject of `login` and its data key, created on first use, with its handles."""
+    async def ensure(
+        self,
+        conn: Conn,
+        login: str,
+        handles: Mapping[str, str],
+        reads: KeyReads | None = None,
+    ) -> tuple[str, bytes]:
+        """The subject of `login` and its data key, created on first use, with its handles.
+        With `reads` (on `conn`'s pool), the read goes with those of concurrent appends."""
         subject = await self.subject_id(conn, login)
         noted = [await self.handle(conn, kind, value) for kind, value in handles.items() if value]
         # Read first: the upsert below writes a new row version even when the key exists, and
         # every event of one person (a webhook sender's pushes) would queue on that row's lock,
         # one disk flush each. A kept key's handles are noted in the same round trip.
-        stored = await conn.fetchval(_KEY_NOTING_HANDLES, subject, noted)
+        if reads is not None:
+            stored = await reads.read(subject, noted)
+        else:
+            stored = await conn.fetchval(_KEY_NOTING_HANDLES, subject, noted)
         if stored is None:
             wrapped = cipher.wrap(self._instance_key, subject, cipher.new_data_key())
             # Concurrent first uses race to insert; the one stored wins and everyone uses it.

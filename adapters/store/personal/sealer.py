@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 import msgspec
 
 from adapters.store.encoding import NewEvent
 from adapters.store.personal import cipher
+from adapters.store.personal.key_reads import KeyReads
 from adapters.store.personal.keys import Conn, SubjectKeys
 from commands.webhook_payloads import UnreadablePayload, parse_delivery
 from domain.envelope import EventMetadata
@@ -35,6 +37,8 @@ Known = dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, bytes]]
 class Sealer:
     def __init__(self, keys: SubjectKeys) -> None:
         self._keys = keys
+        self._reads: KeyReads | None = None
+        """Concurrent appends' key reads on the store's pool, sent together."""
 
     async def seal(
         self,
@@ -75,8 +79,16 @@ class Sealer:
     ) -> tuple[str, bytes]:
         asked = (login, tuple(sorted(handles.items())))
         if asked not in known:
-            known[asked] = await self._keys.ensure(conn, login, handles)
+            known[asked] = await self._keys.ensure(conn, login, handles, self._shared(conn))
         return known[asked]
+
+    def _shared(self, conn: Conn) -> KeyReads | None:
+        """The pool's batched reads; None on a connection (its transaction reads alone)."""
+        if not isinstance(conn, asyncpg.Pool):
+            return None
+        if self._reads is None or self._reads.pool is not conn:
+            self._reads = KeyReads(conn)
+        return self._reads
 
 
 def _seal_actor(event: NewEvent, actor: str, subject: str, key: bytes) -> NewEvent:
