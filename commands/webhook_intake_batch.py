@@ -62,21 +62,15 @@ _INTAKE = Principal(id="webhook-intake", name=ACTOR, project_id=None, scopes=fro
 
 
 class _Gathered:
-    """Run requests gathered for consecutive deliveries, not yet sent, in candidate order: a
-    request past a limit is refused here (the bus would refuse the whole batch for it)."""
+    """Run requests gathered for consecutive deliveries, not yet sent, in candidate order."""
 
     def __init__(self) -> None:
-        self.items: list[tuple[int, Candidate, RunRequest | None, str]] = []
+        self.items: list[tuple[int, Candidate, RunRequest]] = []
 
     def add(
         self, n: int, candidate: Candidate, command: TriggerRun, context: CommandContext
     ) -> None:
-        try:
-            request = checked(RunRequest(command=command, context=context))
-        except InvalidValue as error:
-            self.items.append((n, candidate, None, str(error)))
-        else:
-            self.items.append((n, candidate, request, ""))
+        self.items.append((n, candidate, RunRequest(command=command, context=context)))
 
 
 class IntakeBatch:
@@ -163,23 +157,16 @@ class IntakeBatch:
         self, gathered: _Gathered, deliveries: Sequence[ReceivedDelivery], at: datetime
     ) -> dict[int, Outcome]:
         """The gathered runs requested, in order; each delivery's outcome as alone."""
-        sent = [request for _, _, request, _ in gathered.items if request is not None]
         answers: list[RunRequested] = []
-        for start in range(0, len(sent), ITEMS_MAX):
-            chunk = tuple(sent[start : start + ITEMS_MAX])
-            first = next(n for n, _, request, _ in gathered.items if request is chunk[0])
-            result = await self._dispatch(
-                TriggerRunsInOrder(requests=chunk), _batch_context(deliveries, first, at)
-            )
-            assert isinstance(result, RunsRequested)
-            answers += result.requested
+        for start in range(0, len(gathered.items), ITEMS_MAX):
+            chunk = gathered.items[start : start + ITEMS_MAX]
+            context = _batch_context(deliveries, chunk[0][0], at)
+            answers += await self._requested([request for _, _, request in chunk], context)
         runs: dict[int, list[UUID]] = {}
         refused: dict[int, list[str]] = {}
-        answered = iter(answers)
-        for n, candidate, request, reason in gathered.items:
+        for (n, candidate, _), answer in zip(gathered.items, answers, strict=True):
             runs.setdefault(n, [])
             refused.setdefault(n, [])
-            answer = next(answered) if request is not None else RunRequested(refused=reason)
             if answer.run_id is not None:
                 runs[n].append(answer.run_id)
             else:
@@ -187,6 +174,35 @@ class IntakeBatch:
                 refused[n].append(f"{label}: {answer.refused}")
         gathered.items.clear()
         return {n: triggered(runs[n], refused[n]) for n in runs}
+
+    async def _requested(
+        self, requests: Sequence[RunRequest], context: CommandContext
+    ) -> list[RunRequested]:
+        """One answer per request. The bus checks the batch's limits once; when it refuses the
+        batch (rare: a payload's value past a limit), each request is checked alone, and one
+        past a limit is refused alone while the others are sent."""
+        try:
+            return await self._trigger(requests, context)
+        except InvalidValue:
+            pass
+        answers: dict[int, RunRequested] = {}
+        valid: list[tuple[int, RunRequest]] = []
+        for i, request in enumerate(requests):
+            try:
+                valid.append((i, checked(request)))
+            except InvalidValue as error:
+                answers[i] = RunRequested(refused=str(error))
+        if valid:
+            sent = await self._trigger([request for _, request in valid], context)
+            answers |= {i: answer for (i, _), answer in zip(valid, sent, strict=True)}
+        return [answers[i] for i in range(len(requests))]
+
+    async def _trigger(
+        self, requests: Sequence[RunRequest], context: CommandContext
+    ) -> list[RunRequested]:
+        result = await self._dispatch(TriggerRunsInOrder(requests=tuple(requests)), context)
+        assert isinstance(result, RunsRequested)
+        return result.requested
 
     async def _record(
         self, deliveries: Sequence[ReceivedDelivery], decided: dict[int, Outcome], at: datetime

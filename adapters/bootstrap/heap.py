@@ -1,4 +1,6 @@
-"""The API process's heap: what start-up built is left out of the garbage collector's passes.
+"""A process's heap: what start-up built is left out of the garbage collector's passes (the
+API's, from its last lifespan; a background role's, such as the intake's or the projector's,
+once its imports are done).
 
 Routes, schemas, the registry, the imported modules: hundreds of thousands of objects that
 live as long as the process, which every full collection walked again. Under load, collections
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from litestar import Litestar
 
@@ -30,6 +32,14 @@ YOUNG_THRESHOLD = 20_000
 @contextlib.asynccontextmanager
 async def startup_heap_frozen(_app: Litestar) -> AsyncIterator[None]:
     """A lifespan, entered last: everything opened before it is frozen."""
+    with heap_frozen():
+        yield
+
+
+@contextlib.contextmanager
+def heap_frozen() -> Iterator[None]:
+    """What exists now is left out of the collector's passes, and young collections are rarer,
+    until the block ends (a background role's process: its imports, entered before it runs)."""
     gc.freeze()
     thresholds = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, *thresholds[1:])

@@ -14,6 +14,7 @@ from uuid import UUID
 import asyncpg
 
 from adapters.bootstrap.banner import announce, repeated_when_ready
+from adapters.bootstrap.heap import heap_frozen
 from adapters.bootstrap.resources import open_resources
 from adapters.bootstrap.roles import (
     catalog,
@@ -114,7 +115,7 @@ def _alone(
         where = f"to {redact(urls.nats_url)}" if to_nats else f"on {redact(urls.database_url)}"
         out(f"flowledger {version('flowledger')} {name} {where}")
         # The keeper's watch is no role of the probe's name: it is beside whatever runs.
-        with _reason_if_lost(keeper):
+        with _reason_if_lost(keeper), heap_frozen():
             run_role(run_roles([*with_probe(settings, [role(urls)]), _keeping(keeper)]))
 
 

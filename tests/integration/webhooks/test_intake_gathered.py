@@ -7,6 +7,8 @@ import pytest
 
 from adapters.store.reader import read_stream_current
 from adapters.webhooks.intake import received
+from commands import boundary
+from commands import webhook_intake_batch as intake_batch
 from commands.webhook_intake import Candidate, WebhookIntake
 from commands.webhook_intake_batch import IntakeBatch
 from domain.pipeline_definition import TriggerSpec
@@ -79,6 +81,28 @@ async def test_a_run_past_a_limit_is_refused_alone_and_its_neighbours_start(
     outcomes = [await world.delivery(envelope) for envelope in batch]
     assert [d.outcome for d in outcomes] == ["triggered", "failed", "triggered"]
     assert "pull_request" in outcomes[1].reason and outcomes[1].runs == ()
+
+
+async def test_a_batch_within_the_limits_is_checked_once_by_the_bus(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = await world.project()
+    source = await world.source(project, "github")
+    await world.pipeline(project, TriggerSpec(source="github"))
+    batch = [await world.deliver(source, project, PULL, number=n) for n in (7, 8, 9)]
+    await world.catch_up()
+    checked_here: list[object] = []
+
+    def counted(value: object) -> object:
+        checked_here.append(value)
+        return boundary.checked(value)
+
+    monkeypatch.setattr(intake_batch, "checked", counted)
+    async with world.pool.acquire() as conn:
+        await world.process.apply(conn, world.schema, batch)
+
+    assert [(await world.delivery(e)).outcome for e in batch] == ["triggered"] * 3
+    assert checked_here == []  # only a batch the bus refused has its requests checked alone
 
 
 async def test_a_replayed_batch_writes_nothing_new(world: World) -> None:
