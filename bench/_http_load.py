@@ -224,6 +224,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(root_pid: int) -> float:
+    """CPU time so far of a process and all its descendants alive now (PostgreSQL's backends)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0.0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
+        todo += children.get(pid, [])
+    return total
+
+
 def machine_jiffies() -> list[int]:
     """(busy, all, steal) jiffies over all cores since boot."""
     user, nice, system, idle, iowait, irq, softirq, steal = map(
@@ -243,6 +260,7 @@ class Totals(msgspec.Struct):
     first_error: str = ""
     latencies_ms: list[float] = []
     server_cpu_s: float = 0.0
+    postgres_cpu_s: float = 0.0  # every PostgreSQL process, when the bench started the server
     load_cpu_s: float = 0.0
     load_s: float = 0.0
     machine: list[int] = msgspec.field(default_factory=lambda: [0, 0, 0])  # busy, all, steal
@@ -264,6 +282,7 @@ async def run_load(
     loaders: int,
     warmup: float,
     seconds: float,
+    postgres_pid: int | None = None,
 ) -> None:
     """Spawn the load processes, sample CPU over the measured window, add it all `into`."""
     start = time.time() + 1.0 + warmup  # 1 s for the load processes to start
@@ -279,14 +298,17 @@ async def run_load(
         for n in shares
     ]
     await asyncio.sleep(start - time.time())
+    postgres0 = tree_cpu_seconds(postgres_pid) if postgres_pid else 0.0
     server0, machine0 = cpu_seconds(server_pid), machine_jiffies()
     await asyncio.sleep(seconds)
     server1, machine1 = cpu_seconds(server_pid), machine_jiffies()
+    postgres1 = tree_cpu_seconds(postgres_pid) if postgres_pid else 0.0
     outputs = [(await p.communicate())[0] for p in procs]
     if any(p.returncode for p in procs):
         raise SystemExit("a load process failed")
     into.seconds += seconds
     into.server_cpu_s += server1 - server0
+    into.postgres_cpu_s += postgres1 - postgres0
     into.load_s += time.time() - start + 1.0 + warmup
     into.machine = [t + b - a for t, a, b in zip(into.machine, machine0, machine1, strict=True)]
     for tally in (msgspec.json.decode(out) for out in outputs):

@@ -2,6 +2,7 @@
 
     uv run python bench/commands.py [--seconds 10] [--rounds 2] [--clients 32] [--loaders 1]
     uv run python bench/commands.py --telemetry   # tracing + metrics on vs off, same run
+    uv run python bench/commands.py --telemetry metrics   # or tracing: one part on vs off
 
 Each variant is served by ONE uvicorn worker in its own process (httptools and uvloop when
 installed, else h11 and asyncio) over its own fresh database; the keep-alive clients run in
@@ -16,7 +17,9 @@ with an asyncpg pool. a/b is the cost of event sourcing over CRUD.
 
 With --telemetry the pair is different: (a) flowledger with metrics on and tracing on (10% of
 traces sampled, exported by OTLP over HTTP in batches to a sink in this process that counts
-them), against (b) flowledger with both off. a/b is what observability costs.
+them), against (b) flowledger with both off. a/b is what observability costs. `--telemetry
+metrics` or `--telemetry tracing` turns only that part on in (a), to tell their costs apart;
+`--telemetry neither` runs two identical servers: the a/b it prints is this machine's noise.
 
 Uses FLOWLEDGER_DATABASE_URL / FLOWLEDGER_NATS_URL when set, else starts the embedded servers
 in a temp folder. BENCH_PROFILE=/path/out.prof cProfiles the flowledger server (much slower:
@@ -68,10 +71,18 @@ from bench._http_load import Answer, Client, Totals, run_load, serve, server_fla
 STEPS = ("build", "test", "deploy")
 VARIANTS = ("flowledger", "crud")
 TELEMETRY_VARIANTS = ("traced", "flowledger")
-LABELS = {
-    "flowledger": "flowledger",
-    "crud": "CRUD insert-a-row",
-    "traced": "flowledger, traced 10% + metrics",
+LABELS = {"flowledger": "flowledger", "crud": "CRUD insert-a-row"}
+TELEMETRY_PARTS = {  # what (a) turns on, by --telemetry
+    "both": {"FLOWLEDGER_METRICS_ENABLED": "true", "FLOWLEDGER_TRACES_EXPORTER": "otlp"},
+    "metrics": {"FLOWLEDGER_METRICS_ENABLED": "true", "FLOWLEDGER_TRACES_EXPORTER": "none"},
+    "tracing": {"FLOWLEDGER_METRICS_ENABLED": "false", "FLOWLEDGER_TRACES_EXPORTER": "otlp"},
+    "neither": {"FLOWLEDGER_METRICS_ENABLED": "false", "FLOWLEDGER_TRACES_EXPORTER": "none"},
+}
+TELEMETRY_LABELS = {
+    "both": "flowledger, traced 10% + metrics",
+    "metrics": "flowledger, metrics only",
+    "tracing": "flowledger, traced 10% only",
+    "neither": "flowledger, the same again",
 }
 FACTORY = "bench.commands:server_app"
 CRUD_TABLE = """CREATE TABLE crud_commands (
@@ -232,14 +243,13 @@ async def make_pipeline(port: int, key: str) -> str:
     return msgspec.json.decode(body, type=Answer).id
 
 
-def variant_env(variant: str, sink: str | None) -> dict[str, str]:
+def variant_env(variant: str, sink: str | None, parts: str = "both") -> dict[str, str]:
     """The telemetry settings of each variant; the plain comparison keeps the defaults."""
     if variant == "traced":
         return {
-            "FLOWLEDGER_METRICS_ENABLED": "true",
-            "FLOWLEDGER_TRACES_EXPORTER": "otlp",
             "FLOWLEDGER_OTLP_ENDPOINT": f"{sink}/v1/traces",
             "FLOWLEDGER_TRACE_SAMPLE_RATIO": "0.1",
+            **TELEMETRY_PARTS[parts],
         }
     if sink is not None:  # the untraced side of --telemetry
         return {"FLOWLEDGER_METRICS_ENABLED": "false", "FLOWLEDGER_TRACES_EXPORTER": "none"}
@@ -287,7 +297,7 @@ async def bench(
         dbs[variant] = await fresh_database(server_db, crud=variant == "crud")
         envs[variant] = {
             **env,
-            **variant_env(variant, sink),
+            **variant_env(variant, sink, args.telemetry or "both"),
             "FLOWLEDGER_DATABASE_URL": dbs[variant],
             "BENCH_VARIANT": variant,
         }
@@ -311,10 +321,12 @@ async def bench(
                 serve(FACTORY, envs[variant])
             )
         xacts = {v: await committed_xacts(dbs[v]) for v in variants}
+        postmaster = postmaster_pid(Path(env["FLOWLEDGER_DATA_DIR"]))
         # CRUD checks no pipeline; a flowledger variant needs one in its own database.
         pipelines = {v: await make_pipeline(ports[v], keys[v]) for v in variants if v != "crud"}
         pipeline_id = pipelines["flowledger"]
         load = {k: getattr(args, k) for k in ("clients", "loaders", "warmup", "seconds")}
+        load["postgres_pid"] = postmaster
         for round_ in range(args.rounds):
             for v in variants[:: -1 if round_ % 2 else 1]:
                 target = pipelines.get(v, pipeline_id)
@@ -329,6 +341,13 @@ async def bench(
     }
 
 
+def postmaster_pid(data_dir: Path) -> int | None:
+    """The embedded PostgreSQL's postmaster, whose backends serve both variants; None when the
+    bench runs against a server it did not start."""
+    pid_file = data_dir / "postgres" / "postmaster.pid"
+    return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -339,7 +358,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--loaders", type=int, default=1, help="load processes sharing the clients")
     parser.add_argument(
-        "--telemetry", action="store_true", help="compare tracing + metrics on against off"
+        "--telemetry",
+        nargs="?",
+        const="both",
+        choices=tuple(TELEMETRY_PARTS),
+        help="compare telemetry on (both parts, or one) against off",
     )
     args = parser.parse_args()
 
@@ -351,7 +374,7 @@ def main() -> None:
     variants = TELEMETRY_VARIANTS if args.telemetry else VARIANTS
     rate = {v: r[v]["totals"].ok / r[v]["totals"].seconds for v in variants}
     for v, letter in zip(variants, ("(a)", "(b)"), strict=True):
-        label = f"{letter} {LABELS[v]}"
+        label = f"{letter} {TELEMETRY_LABELS[args.telemetry] if v == 'traced' else LABELS[v]}"
         t = r[v]["totals"]
         busy, total, steal = t.machine
         print(
@@ -364,6 +387,8 @@ def main() -> None:
             f"~{t.load_cpu_s / t.load_s:.0%}; machine busy {busy / total:.0%} (steal "
             f"{steal / total:.0%}); PG transactions/request {r[v]['xacts']:.2f}"
         )
+        if t.postgres_cpu_s:
+            print(f"    PostgreSQL {t.postgres_cpu_s * 1000 / max(t.ok, 1):.2f} ms CPU/command")
     a, b = (rate[v] for v in variants)
     print(f"a/b = {a / b:.2f}")
     if args.telemetry:

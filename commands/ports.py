@@ -45,6 +45,11 @@ class Repository(Protocol):
 
     async def get(self, aggregate_cls: type[A], id: UUID, *, version: int | None = None) -> A: ...
 
+    async def get_to_read(self, aggregate_cls: type[A], id: UUID) -> A:
+        """`get`, for a command that only reads the aggregate (never changes or saves it, and
+        reads nothing of it but its id and owner after its next await): a caching repository
+        may then share one copy among concurrent commands rather than lend it to one."""
+
     async def any_of(self, aggregate_cls: type[Aggregate]) -> bool:
         """Whether any aggregate of this kind was ever saved (its stream exists)."""
 

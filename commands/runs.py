@@ -79,8 +79,9 @@ class RetryRun(msgspec.Struct, frozen=True, kw_only=True):
 async def trigger_run(
     command: TriggerRun, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
-    # 1. the pipeline decides what may run: its pinned version, its parameters
-    pipeline = await deps.repository.get(Pipeline, command.pipeline_id)
+    # 1. the pipeline decides what may run: its pinned version, its parameters. Only read:
+    # concurrent triggers of one pipeline share its cached copy (lent, all but one rebuilt it).
+    pipeline = await deps.repository.get_to_read(Pipeline, command.pipeline_id)
     run = await requested_run(pipeline, command, context, deps)
     # 3. append
     return answer(run, await deps.repository.save(run, metadata=context.metadata()))

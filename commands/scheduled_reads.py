@@ -47,6 +47,9 @@ class ReadsKept:
         self.read[id] = found.version
         return found
 
+    async def get_to_read(self, aggregate_cls: type[A], id: UUID) -> A:
+        return await self.get(aggregate_cls, id)
+
     async def get_many(self, aggregate_cls: type[A], ids: Collection[UUID]) -> dict[UUID, A]:
         found = await self._repository.get_many(aggregate_cls, ids)
         self.read.update({id: found[id].version if id in found else 0 for id in ids})

@@ -15,11 +15,13 @@ from types import TracebackType
 from typing import Any
 from uuid import UUID
 
-import httpx
+import aiohttp
 import msgspec
 
 log = logging.getLogger(__name__)
 
+TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
+"""The request may not have reached the API, or its answer was lost on the way: try again."""
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 TRANSIENT_CODES = frozenset({"version_conflict"})
 """409s that say "try again", not "you are stale"."""
@@ -55,15 +57,16 @@ class JobRef(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RunnerApi:
-    """One pooled HTTP client for one runner, authenticated with its `runner`-scoped key."""
+    """One pooled HTTP client for one runner, authenticated with its `runner`-scoped key.
+
+    aiohttp rather than httpx: a status report costs the runner about 0.1 ms of CPU instead of
+    0.7 ms (bench/runner.py sends two per step, on the path from a job to its step started).
+    """
 
     def __init__(self, base_url: str, token: str, *, timeout_s: float = 10.0) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"X-API-Key": token},
-            timeout=timeout_s,
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
-        )
+        self._base = base_url.rstrip("/")
+        self._headers = {"X-API-Key": token, "User-Agent": "flowledger-runner"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._retry_cap: float | None = None
 
     def hurry(self, within_s: float) -> None:
@@ -71,12 +74,18 @@ class RunnerApi:
         self._retry_cap = asyncio.get_running_loop().time() + within_s
 
     async def __aenter__(self) -> RunnerApi:
+        # Made here, in the running loop: aiohttp binds a session to it.
+        self._client = aiohttp.ClientSession(
+            headers=self._headers,
+            timeout=self._timeout,
+            connector=aiohttp.TCPConnector(limit=32),
+        )
         return self
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self._client.aclose()
+        await self._client.close()
 
     async def register(
         self,
@@ -185,20 +194,25 @@ class RunnerApi:
         if self._retry_cap is not None:
             deadline = min(deadline, self._retry_cap)
         delay = 0.05
+        url = self._base + path
         while True:
             try:
-                answer = await self._client.post(path, content=content, headers=headers)
-            except httpx.TransportError as exc:
+                async with self._client.post(url, data=content, headers=headers) as answer:
+                    status = answer.status
+                    payload = await answer.read()
+                    retry_after = answer.headers.get("Retry-After", "0")
+                    reason = answer.reason or ""
+            except TRANSPORT_ERRORS as exc:
                 failure: str = f"{type(exc).__name__}: {exc}"
                 wait = delay
             else:
-                if answer.is_success:
-                    return _json(answer)
-                error = _error(answer)
+                if 200 <= status < 300:
+                    return _json(payload)
+                error = _error(status, payload, reason)
                 if not _transient(error):
                     raise error
                 failure = str(error)
-                wait = max(delay, _retry_after(answer))
+                wait = max(delay, _retry_after(retry_after))
             if loop.time() + wait > deadline:
                 raise ApiUnavailable(f"POST {path}: {failure}")
             log.debug("POST %s failed (%s); retrying in %.2fs", path, failure, wait)
@@ -207,23 +221,22 @@ class RunnerApi:
             delay = min(delay * 2, 2.0)
 
 
-def _json(answer: httpx.Response) -> dict[str, Any]:
-    if not answer.content:
+def _json(payload: bytes) -> dict[str, Any]:
+    if not payload:
         return {}
-    found = msgspec.json.decode(answer.content)
+    found = msgspec.json.decode(payload)
     return found if isinstance(found, dict) else {}
 
 
-def _error(answer: httpx.Response) -> ApiError:
+def _error(status: int, payload: bytes, reason: str) -> ApiError:
     try:
-        problem = msgspec.json.decode(answer.content)
+        problem = msgspec.json.decode(payload)
     except msgspec.DecodeError:
         problem = {}
     if not isinstance(problem, dict):
         problem = {}
     code = str(problem.get("code") or "error")
-    detail = str(problem.get("detail") or answer.reason_phrase)
-    status = answer.status_code
+    detail = str(problem.get("detail") or reason)
     if status == 409 and code not in TRANSIENT_CODES:
         return Stale(status, code, detail)
     if 400 <= status < 500 and status != 429:
@@ -235,8 +248,8 @@ def _transient(error: ApiError) -> bool:
     return error.status in TRANSIENT_STATUSES or error.code in TRANSIENT_CODES
 
 
-def _retry_after(answer: httpx.Response) -> float:
+def _retry_after(header: str) -> float:
     try:
-        return min(float(answer.headers.get("retry-after", "0")), 10.0)
+        return min(float(header), 10.0)
     except ValueError:
         return 0.0

@@ -26,7 +26,7 @@ from adapters.runner.files.workspaces import RunFolders
 from adapters.runner.jenkins.follow import run_jenkins_attempt
 from adapters.runner.logship import LogShipper
 from adapters.runner.step_secrets import fetch_secrets
-from adapters.runner.watch import StopWatch
+from adapters.runner.watch import StopSignals, StopWatch
 from adapters.streaming.jobs import Job
 from adapters.telemetry.tracing import current_traceparent, span
 
@@ -48,11 +48,13 @@ class Execution:
         *,
         api: RunnerApi,
         nc: Nats,
+        signals: StopSignals,
         config: RunnerConfig,
         runner_id: str,
         instance: str,
     ) -> None:
         self.job, self._msg, self._api, self._nc = job, msg, api, nc
+        self._signals = signals
         self._config, self._runner_id = config, runner_id
         self._key = f"{job.job_id}:{instance}"
         self._traceparent = job.traceparent
@@ -82,7 +84,7 @@ class Execution:
     async def _run(self) -> None:
         renewing = asyncio.create_task(self._keep_in_progress(), name=f"renew-{self.job.step}")
         try:
-            async with StopWatch(self._nc, self._config.events_prefix, self.job) as watch:
+            with self._signals.watching(self.job) as watch:
                 self._watch = watch
                 if self._abort_reason is not None:
                     watch.stop(self._abort_reason)

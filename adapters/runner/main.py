@@ -14,6 +14,7 @@ from adapters.runner.api import ApiError, ApiUnavailable
 from adapters.runner.config import RunnerConfig
 from adapters.runner.launch import LaunchError
 from adapters.runner.outage import ServerGone
+from adapters.runner.process import watch_children_by_pidfd
 from adapters.runner.runner import STOP_REPORT_S, Runner
 
 
@@ -25,6 +26,7 @@ def run_runner(config: RunnerConfig, *, out: Callable[[str], None]) -> None:
     # Its own stop is bounded already: steps get their grace, then SIGTERM/SIGKILL, then the
     # reports their retry deadline; the process-wide bound must not cut that short.
     grace_s = config.shutdown_grace_s + config.kill_grace_s + STOP_REPORT_S + 5.0
+    watch_children_by_pidfd()
     try:
         # asyncio's own loop, not uvloop: a runner's work is spawning steps, and asyncio spawns
         # with vfork where uvloop forks the whole process (3x the time, measured in this repo).

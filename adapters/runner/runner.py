@@ -27,6 +27,7 @@ from adapters.runner.files.workspaces import Janitor, RunFolders
 from adapters.runner.mirror_pruning import prune_forever
 from adapters.runner.outage import Outage, ServerGone
 from adapters.runner.slots import Slots, pulls_per_label
+from adapters.runner.watch import StopSignals
 from adapters.streaming.jobs import Job, consumer_name, decode_job, job_subject
 from adapters.streaming.nats import NatsConnection
 
@@ -82,11 +83,14 @@ class Runner:
                           self.config.workspace_keep_failed_s)  # fmt: skip
         sweeping = asyncio.create_task(janitor.sweep_forever(stop), name="runner-janitor")
         pruning = asyncio.create_task(self._prune_mirrors(stop), name="runner-mirror-pruning")
+        signals = StopSignals(nc, self.config.events_prefix)
         try:
             await janitor.__aenter__()
+            # Before the first pull: a job's step is never claimed unwatched.
+            await signals.__aenter__()
             per_label = pulls_per_label(self.config.concurrency, len(self.config.labels))
             pullers = [
-                asyncio.create_task(self._pull(sub, api, nc, stop), name=f"pull-{label}")
+                asyncio.create_task(self._pull(sub, api, nc, signals, stop), name=f"pull-{label}")
                 for label in self.config.labels
                 for _ in range(per_label)
                 if (sub := await self._subscribe(js, label, stop)) is not None
@@ -107,6 +111,7 @@ class Runner:
                 await heartbeat
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeping
+            await signals.__aexit__()
             await janitor.__aexit__()
             await self._deregister(api)
 
@@ -154,6 +159,7 @@ class Runner:
         sub: JetStreamContext.PullSubscription,
         api: RunnerApi,
         nc: Nats,
+        signals: StopSignals,
         stop: asyncio.Event,
     ) -> None:
         """One pull per free slot, so a job never waits for a batch to fill.
@@ -180,9 +186,11 @@ class Runner:
                     await msgs[0].nak()
                 self._slots.give()
             else:
-                await self._start(msgs[0], api, nc)
+                await self._start(msgs[0], api, nc, signals)
 
-    async def _start(self, msg: nats.aio.msg.Msg, api: RunnerApi, nc: Nats) -> None:
+    async def _start(
+        self, msg: nats.aio.msg.Msg, api: RunnerApi, nc: Nats, signals: StopSignals
+    ) -> None:
         try:
             job = decode_job(msg.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -191,7 +199,7 @@ class Runner:
             self._slots.give()
             return
         execution = Execution(
-            job, msg, api=api, nc=nc, config=self.config,
+            job, msg, api=api, nc=nc, signals=signals, config=self.config,
             runner_id=str(self.runner_id), instance=self.instance,
         )  # fmt: skip
         self._executions[job.job_id] = execution

@@ -89,9 +89,11 @@ class CachingRepository(Repository):
 
     async def get_to_read(self, aggregate_cls: type[A], id: UUID) -> A:
         """The aggregate as PostgreSQL holds it now, for a caller that only reads it (a request's
-        API key): the kept entry is shared, not lent, when the stream's tail read finds nothing
-        new. Many requests with one key then share one entry; lending it would let only one of
-        them hit at a time. The caller must not change or save what it gets."""
+        API key, the pipeline a run is triggered from): the kept entry is shared, not lent, when
+        the stream's tail read finds nothing new. Many requests with one key then share one
+        entry; lending it would let only one of them hit at a time. The caller must not change
+        or save what it gets, and reads it before its next await (a command that borrows the
+        entry meanwhile may change it), bar what never changes (its id, its owner)."""
         cached = self._entries.get(str(id))
         if isinstance(cached, aggregate_cls) and not cached.pending_events:
             seen = cached.version

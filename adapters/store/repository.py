@@ -93,6 +93,10 @@ class Repository:
             raise AggregateNotFound(stream_type, id, version)
         return aggregate
 
+    async def get_to_read(self, aggregate_cls: type[A], id: UUID) -> A:
+        """`get`, for a caller that only reads (see `CachingRepository.get_to_read`)."""
+        return await self.get(aggregate_cls, id)
+
     async def save_many(
         self, saves: Sequence[tuple[Aggregate, EventMetadata]]
     ) -> list[AppendOutcome]:

@@ -3,6 +3,7 @@ its own pool and its own cache, writing the same streams, never decide on a stal
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
@@ -18,7 +19,7 @@ from commands.api_keys import IssueApiKey, RevokeApiKey
 from commands.bus import CommandBus, Dependencies
 from commands.context import CommandContext, Principal
 from commands.handlers import HANDLERS
-from commands.pipelines import CreatePipeline
+from commands.pipelines import CreatePipeline, DeactivatePipeline
 from commands.projects import ArchiveProject, CreateProject, RenameProject
 from commands.run_reports import ReportStepStatus
 from commands.runs import TriggerRun
@@ -227,3 +228,19 @@ async def test_a_read_to_authenticate_never_keeps_a_copy_with_pending_events(sto
 
     again = await a.repository.get_to_read(ApiKey, key_id)
     assert again is not kept and again.status is ApiKeyStatus.ACTIVE
+
+
+async def test_concurrent_triggers_share_the_kept_pipeline_and_see_a_deactivation_at_once(stores):
+    a, b = Process(stores[0]), Process(stores[1])
+    project = UUID((await a.send(CreateProject(name="Shop", slug=f"s-{uuid4().hex[:8]}"))).id)
+    pipeline = UUID((await a.send(CreatePipeline(project_id=project, definition=DEFINITION))).id)
+    misses = a.repository.misses
+
+    runs = await asyncio.gather(*(a.send(TriggerRun(pipeline_id=pipeline)) for _ in range(8)))
+
+    # Only read by a trigger: shared, so none of them rebuilt it from its whole stream.
+    assert len({run.id for run in runs}) == 8 and a.repository.misses == misses
+    # Deactivated by another process: the next trigger's tail read sees it.
+    await b.send(DeactivatePipeline(pipeline_id=pipeline))
+    with pytest.raises(IllegalTransition):
+        await a.send(TriggerRun(pipeline_id=pipeline))

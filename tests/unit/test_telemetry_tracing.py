@@ -10,6 +10,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.test.globals_test import reset_trace_globals
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from adapters.telemetry.observer import TelemetryObserver
 from adapters.telemetry.tracing import context_from, current_traceparent, links_to, span
@@ -89,10 +90,48 @@ def test_a_batch_links_to_each_distinct_trace_of_its_events(recorder):
     assert first.context == links[0].context
 
 
+def test_a_batch_does_not_link_to_traces_nobody_sampled(recorder):
+    unsampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+    later_version = "01-0af7651916cd43dd8448eb211c80319d-b7ad6b7169203331-03-extra"
+    links = links_to([unsampled, FOREIGN, later_version])
+    assert [format(link.context.trace_id, "032x") for link in links] == [
+        FOREIGN.split("-")[1],
+        later_version.split("-")[1],
+    ]
+
+
 def test_invalid_trace_context_is_no_parent():
     assert context_from(None) is None
     assert context_from("") is None
     assert context_from("00-zzzz-yyyy-01") is None
+
+
+@pytest.mark.parametrize(
+    "traceparent",
+    [
+        FOREIGN,
+        FOREIGN[:-2] + "00",
+        " \t" + FOREIGN + " ",
+        FOREIGN + "-later",  # version 00 has no later fields
+        "01" + FOREIGN[2:] + "-later",  # a later version may have them
+        "ff" + FOREIGN[2:],
+        "00-" + "0" * 32 + FOREIGN[35:],
+        FOREIGN[:36] + "0" * 16 + FOREIGN[52:],
+        FOREIGN.upper(),
+        FOREIGN[:-1],
+        "01" + FOREIGN[2:] + "-" + "x" * 600,
+    ],
+)
+def test_trace_context_is_read_as_the_w3c_propagator_reads_it(traceparent):
+    expected = trace.get_current_span(
+        TraceContextTextMapPropagator().extract({"traceparent": traceparent})
+    ).get_span_context()
+    found = context_from(traceparent)
+    if not expected.is_valid:
+        assert found is None
+    else:
+        assert found is not None
+        assert trace.get_current_span(found).get_span_context() == expected
 
 
 def context(traceparent: str | None = None) -> CommandContext:
