@@ -18,7 +18,7 @@ from projections.progress import Progress
 from projections.projection import Projection, live_schema
 from projections.quarantine import STOP, apply_guarded, error_text, handled_by, on_error, reads
 from projections.quarantine_sinks import TableSink
-from projections.rebuild import NOTIFY_CHANNEL, RebuildInProgress
+from projections.rebuild import RebuildInProgress
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Batches:
         """Move the checkpoint row to `at.position`: a statement of its own, no transaction,
         no wait for the disk (`checkpoints.skip`)."""
         name = self._projection.name
-        if not await checkpoints.skip(self._conn, name, at.stored, at.position, NOTIFY_CHANNEL):
+        if not await checkpoints.skip(self._conn, name, at.stored, at.position):
             raise Moved
         at.stored_at(at.position)
 
@@ -119,7 +119,7 @@ class Batches:
         name = projection.name
         async with conn.transaction():
             # First, so a rebuild's swap holding the row stops this batch before it writes.
-            if not await checkpoints.advance(conn, name, old, upto, NOTIFY_CHANNEL):
+            if not await checkpoints.advance(conn, name, old, upto):
                 raise Moved
             if self._stops or (not guarded and await self._plain(events)):
                 # Under `stop`, or with nothing set aside and no decision in it: the batch as it

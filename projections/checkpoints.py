@@ -90,14 +90,18 @@ async def claim(
     )
 
 
-async def advance(conn: asyncpg.Connection, name: str, old: int, new: int, channel: str) -> bool:
-    """Move the checkpoint from `old` to `new` and announce `name:new` on `channel`; False if
-    someone (a rebuild's swap) moved it. Inside a transaction the announcement goes at commit."""
-    moved = await conn.fetchrow(_ADVANCE, name, old, new, channel)
+async def advance(conn: asyncpg.Connection, name: str, old: int, new: int) -> bool:
+    """Move the checkpoint from `old` to `new`; False if someone (a rebuild's swap) moved it.
+
+    No NOTIFY goes with it: every waiter for a position polls `projections.reached`, which
+    counts a view past its row anyway. A notifying commit takes PostgreSQL's one notify lock
+    for the cluster and holds it through its flush to disk, so every projection's batch
+    commit queued behind every append's flush (and theirs behind it) instead of sharing it."""
+    moved = await conn.fetchrow(_ADVANCE, name, old, new)
     return moved is not None
 
 
-async def skip(conn: asyncpg.Connection, name: str, old: int, new: int, channel: str) -> bool:
+async def skip(conn: asyncpg.Connection, name: str, old: int, new: int) -> bool:
     """`advance` over events the projection does not read, as a statement of its own whose
     commit does not wait for the disk. A crash may take the move back (within the WAL
     writer's delay): the projection then reads the same events again and again applies
@@ -105,19 +109,18 @@ async def skip(conn: asyncpg.Connection, name: str, old: int, new: int, channel:
     sequence), so no applied batch ever sits on a lost skip. Every projection skips on
     nearly every commit of the store; each skip waiting for its own flush was a disk wait
     per projection per commit, beside the appends'."""
-    moved = await conn.fetchrow(_SKIP, name, old, new, channel)
+    moved = await conn.fetchrow(_SKIP, name, old, new)
     return moved is not None
 
 
 _ADVANCE = (
-    "WITH moved AS (UPDATE projection_checkpoints SET position = $3, updated_at = now() "
-    "WHERE name = $1 AND position = $2 RETURNING name) "
-    "SELECT pg_notify($4, $1 || ':' || $3::text) FROM moved"
+    "UPDATE projection_checkpoints SET position = $3, updated_at = now() "
+    "WHERE name = $1 AND position = $2 RETURNING name"
 )
 _SKIP = (
     "WITH moved AS (UPDATE projection_checkpoints SET position = $3, updated_at = now() "
     "WHERE name = $1 AND position = $2 RETURNING name) "
-    "SELECT pg_notify($4, $1 || ':' || $3::text) FROM moved, "
+    "SELECT name FROM moved, "
     "(SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous_commit"
 )
 

@@ -19,7 +19,6 @@ from projections.quarantine import STOP, apply_guarded, handled_by, on_error, re
 from projections.quarantine_sinks import MemorySink
 
 REBUILD_BATCH = 5000
-NOTIFY_CHANNEL = "flowledger_projections"
 _LOST = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 
@@ -143,7 +142,6 @@ async def _rebuild(
                 projection.version,
                 state,
             )
-            await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"{name}:{top}")
     except BaseException:
         # The live tables are untouched: they keep their state (a caller may mark it failed).
         with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):

@@ -115,6 +115,22 @@ async def caught_up(conn: asyncpg.Connection | asyncpg.Pool, name: str) -> bool:
     return row is not None and row["position"] >= head
 
 
+async def record_checkpoint_moves(conn: asyncpg.Connection | asyncpg.Pool) -> None:
+    """From now on, count each move of a checkpoint row (`checkpoint_moves`)."""
+    await conn.execute(
+        "CREATE TABLE test_checkpoint_moves (name text NOT NULL, position bigint NOT NULL);"
+        "CREATE FUNCTION test_checkpoint_moved() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "INSERT INTO test_checkpoint_moves VALUES (NEW.name, NEW.position); RETURN NULL; END $$;"
+        "CREATE TRIGGER test_checkpoint_moved AFTER UPDATE OF position ON projection_checkpoints "
+        "FOR EACH ROW WHEN (NEW.position IS DISTINCT FROM OLD.position) "
+        "EXECUTE FUNCTION test_checkpoint_moved();"
+    )
+
+
+async def checkpoint_moves(conn: asyncpg.Connection | asyncpg.Pool, name: str) -> int:
+    return await conn.fetchval("SELECT count(*) FROM test_checkpoint_moves WHERE name = $1", name)
+
+
 async def counts(conn: asyncpg.Connection | asyncpg.Pool, name: str) -> dict[str, int]:
     rows = await conn.fetch(f"SELECT stream_id, n FROM rm_{name}.counts")
     return {row["stream_id"]: row["n"] for row in rows}
