@@ -184,7 +184,11 @@ class IntakeBatch:
         try:
             return await self._trigger(requests, context)
         except InvalidValue:
-            pass
+            return await self._requested_one_by_one(requests, context)
+
+    async def _requested_one_by_one(
+        self, requests: Sequence[RunRequest], context: CommandContext
+    ) -> list[RunRequested]:
         answers: dict[int, RunRequested] = {}
         valid: list[tuple[int, RunRequest]] = []
         for i, request in enumerate(requests):

@@ -1,5 +1,6 @@
 """A projection with nothing to apply from a commit: its checkpoint row moves only now and then,
-and every waiter for a position still counts it as there (`projections.reached`)."""
+and every waiter for a position still counts it as there (`projections.reached`). No checkpoint
+move notifies anyone."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest_asyncio
 
 from adapters.http.reads.consistency import view_position
 from adapters.store import EventStore
+from adapters.store.notifier import CHANNEL
 from projections.progress import SAVE_EVERY_S
 from projections.reached import LOOK_AHEAD, reached
 from projections.runtime import Projector
@@ -28,6 +30,10 @@ from tests.integration.projections.counting import (
 )
 
 COMMITS = 20
+OLD_CHANNEL = "flowledger_projections"
+"""Where checkpoint moves were announced, before: a notifying commit holds PostgreSQL's one
+notify lock through its flush to disk, which queued every view's commits behind every append's
+(waiters poll `projections.reached` instead)."""
 
 
 @pytest_asyncio.fixture
@@ -106,3 +112,31 @@ async def test_a_view_reaches_up_to_the_first_event_of_a_type_it_reads_after_its
     }
     assert first < read_at < head
     assert head < LOOK_AHEAD
+
+
+async def test_applied_and_skipped_batches_move_checkpoints_without_a_notification(
+    store: EventStore, pool: asyncpg.Pool, fresh_database_url: str
+) -> None:
+    reads, skips = Counts("reads_ticks", {"Ticked"}), Counts("skips_ticks", {"Other"})
+    await record_checkpoint_moves(pool)
+    heard: dict[str, int] = {CHANNEL: 0, OLD_CHANNEL: 0}
+    listener = await asyncpg.connect(fresh_database_url)
+    for channel in heard:
+        await listener.add_listener(
+            channel, lambda _c, _p, ch, _n: heard.update({ch: heard[ch] + 1})
+        )
+    try:
+        async with running(Projector(fresh_database_url, [reads, skips])):
+            for i in range(5):
+                await append(store, "Ticked", [f"run-{i}"], 1)
+            await wait_until(lambda: caught_up(pool, reads.name), what="the applied batches")
+            await wait_until(
+                lambda: caught_up(pool, skips.name), timeout=SAVE_EVERY_S + 5, what="a skip"
+            )
+        await listener.execute("SELECT 1")  # the notifications sent before it are in
+        assert await checkpoint_moves(pool, reads.name) >= 1
+        assert await checkpoint_moves(pool, skips.name) >= 1
+        assert heard[CHANNEL] >= 5  # the appends' own notes still go
+        assert heard[OLD_CHANNEL] == 0
+    finally:
+        await listener.close()
