@@ -89,6 +89,8 @@ async def drain(args: argparse.Namespace, env: dict[str, str], server_db: str) -
                 await conn.close()
     load_avg = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"{n:,} deliveries drained in {drained:.1f} s (load {load_avg})")
+    if first >= n:
+        raise SystemExit(f"the intake's first batch took all {n:,}: offer more (--seconds, --rate)")
     print(
         f"CPU ms per delivery: intake {intake_s * 1000 / (n - first):.3f} (after its first "
         f"{first}), projector {projector_s * 1000 / n:.3f}, PostgreSQL {pg_s * 1000 / n:.3f}"
@@ -104,7 +106,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from adapters.platform.embedded import embedded_servers
-    from adapters.platform.secrets import SecretBox
     from adapters.platform.settings import load_settings
 
     os.environ["BENCH_WEBHOOK_SECRET"] = webhooks.SECRET  # the servers' and the load's
@@ -112,9 +113,7 @@ def main() -> None:
     try:
         base = msgspec.structs.replace(load_settings(os.environ, cwd=data_dir), data_dir=data_dir)
         with embedded_servers(base, log=lambda _: None) as urls:
-            env = {**os.environ, "FLOWLEDGER_NATS_URL": urls.nats_url,
-                   "FLOWLEDGER_DATA_DIR": str(data_dir), "FLOWLEDGER_LOG_LEVEL": "WARNING",
-                   "FLOWLEDGER_CIPHER_KEY": SecretBox.generate_key()}  # fmt: skip
+            env = webhooks.roles_env(urls.nats_url, data_dir)
             asyncio.run(drain(args, env, urls.database_url))
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -217,6 +217,15 @@ async def role(name: str, env: dict[str, str]):
             await proc.wait()
 
 
+def roles_env(nats_url: str, data_dir: Path) -> dict[str, str]:
+    """The environment of the servers and roles a bench starts (one cipher key for them all)."""
+    from adapters.platform.secrets import SecretBox
+
+    return {**os.environ, "FLOWLEDGER_NATS_URL": nats_url,
+            "FLOWLEDGER_DATA_DIR": str(data_dir), "FLOWLEDGER_LOG_LEVEL": "WARNING",
+            "FLOWLEDGER_CIPHER_KEY": SecretBox.generate_key()}  # fmt: skip
+
+
 def pg_cpu_seconds(pgdata: Path) -> float:
     """CPU time so far of the embedded postmaster and its children (0 when not embedded)."""
     try:
@@ -400,7 +409,6 @@ def main() -> None:
     import tempfile
 
     from adapters.platform.embedded import embedded_servers
-    from adapters.platform.secrets import SecretBox
     from adapters.platform.settings import load_settings
 
     os.environ["BENCH_WEBHOOK_SECRET"] = SECRET  # for the servers and the load processes
@@ -408,9 +416,7 @@ def main() -> None:
     try:
         base = msgspec.structs.replace(load_settings(os.environ, cwd=data_dir), data_dir=data_dir)
         with embedded_servers(base, log=lambda _: None) as urls:
-            env = {**os.environ, "FLOWLEDGER_NATS_URL": urls.nats_url,
-                   "FLOWLEDGER_DATA_DIR": str(data_dir), "FLOWLEDGER_LOG_LEVEL": "WARNING",
-                   "FLOWLEDGER_CIPHER_KEY": SecretBox.generate_key()}  # fmt: skip
+            env = roles_env(urls.nats_url, data_dir)
             print(
                 f"{os.cpu_count()} cores; 1 uvicorn worker per variant; {args.senders} senders in "
                 f"{args.loaders} load process(es); {args.warmup:g} s warm-up + {args.seconds:g} s "
