@@ -175,6 +175,7 @@ class Figures(Totals):
     pg_cpu_s: float = 0.0  # the embedded PostgreSQL's processes, over the measured window
     intake_lag: int = -1  # deliveries not yet processed at the window's end (-1: not run)
     intake_done_s: float = -1.0  # from the window's end until all were processed
+    roles_cpu_s: dict[str, float] = {}  # the intake's and the projector's, over the window
 
 
 INTAKE_LAG = (
@@ -252,9 +253,11 @@ async def run_rate(t: Figures, pid: int, port: int, source: str, rate: float, ar
     ]
     await asyncio.sleep(start - time.time())
     server0, machine0, pg0 = cpu_seconds(pid), machine_jiffies(), pg_cpu_seconds(args.pgdata)
+    roles0 = {name: cpu_seconds(p) for name, p in args.roles.items()}
     await asyncio.sleep(args.seconds)
     server1, machine1, t.pg_cpu_s = cpu_seconds(pid), machine_jiffies(), -pg0
     t.pg_cpu_s += pg_cpu_seconds(args.pgdata)
+    t.roles_cpu_s = {name: cpu_seconds(p) - roles0[name] for name, p in args.roles.items()}
     outputs = [(await p.communicate())[0] for p in procs]
     if any(p.returncode for p in procs):
         raise SystemExit("a load process failed")
@@ -327,9 +330,10 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_db: str) -
             for v in VARIANTS
         }
         source = await register_source(servers["flowledger"][0], key, args.intake)
+        args.roles = {}
         if args.intake:
-            await stack.enter_async_context(role("projector", env))
-            await stack.enter_async_context(role("intake", env))
+            for name in ("projector", "intake"):
+                args.roles[name] = (await stack.enter_async_context(role(name, env))).pid
         machine0 = machine_jiffies()
         await asyncio.sleep(2.0)
         idle = [b - a for a, b in zip(machine0, machine_jiffies(), strict=True)]
@@ -376,6 +380,9 @@ def report(args: argparse.Namespace, r: dict[str, dict[float, Figures]]) -> None
             lag, done = a.intake_lag, a.intake_done_s
             print(f"{'':11}intake: {lag:,} deliveries behind at the window's end, all "
                   f"processed {done:.1f} s later ({a.ok:,} accepted in the window)")  # fmt: skip
+            per = {"API": a.server_cpu_s, **a.roles_cpu_s, "PostgreSQL": a.pg_cpu_s}
+            shown = ", ".join(f"{k} {s * 1000 / max(a.ok, 1):.2f}" for k, s in per.items())
+            print(f"{'':11}CPU ms per accepted delivery over the window: {shown}")
     for v in VARIANTS:
         best = max((rate for rate, t in r[v].items() if sustained(rate, t)), default=0)
         print(f"{v}: max sustainable rate {best:,.0f}/s (highest offered with p99 < {P99_MS:g} ms"
