@@ -42,6 +42,10 @@ class WebhookDeliveryRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 COLUMNS = table_columns(WebhookDeliveryRow)
+FILLFACTOR = 40
+"""Each row is written twice, received then processed, the second time some 60 bytes longer.
+With 60% of a page kept free, the processed versions of all the rows of a page fit on it: HOT
+updates, with no new entry in the table's four indexes (at 100, 6% were HOT in the bench)."""
 
 DDL = """
 CREATE TABLE {s}.webhook_deliveries (
@@ -57,7 +61,7 @@ CREATE TABLE {s}.webhook_deliveries (
     reason text NOT NULL,
     processed_at timestamptz,
     stream_version bigint NOT NULL
-);
+) WITH (fillfactor = {fillfactor});
 CREATE INDEX webhook_deliveries_received ON {s}.webhook_deliveries (received_at, id);
 CREATE INDEX webhook_deliveries_source ON {s}.webhook_deliveries (source_id, received_at, id);
 CREATE INDEX webhook_deliveries_project ON {s}.webhook_deliveries (project_id, received_at, id);
@@ -66,11 +70,11 @@ CREATE INDEX webhook_deliveries_project ON {s}.webhook_deliveries (project_id, r
 
 class WebhookDeliveriesProjection:
     name = "webhook_deliveries"
-    version = 1
+    version = 2  # v2: the table's fillfactor (a rebuild makes it anew)
     event_types = frozenset({"WebhookReceived", "WebhookDeliveryProcessed"})
 
     def ddl(self, schema: str) -> str:
-        return DDL.format(s=ident(schema))
+        return DDL.format(s=ident(schema), fillfactor=FILLFACTOR)
 
     async def apply(
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
