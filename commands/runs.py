@@ -84,7 +84,14 @@ async def trigger_run(
     pipeline = await deps.repository.get_to_read(Pipeline, command.pipeline_id)
     run = await requested_run(pipeline, command, context, deps)
     # 3. append
-    return answer(run, await deps.repository.save(run, metadata=context.metadata()))
+    try:
+        return answer(run, await deps.repository.save(run, metadata=context.metadata()))
+    except VersionConflict:
+        if context.idempotency_key is None:
+            raise
+        # The run's id is made from the key: a batch of the same request made it unkeyed
+        # (`webhook_batches.trigger_runs_in_order`). What a replay answers.
+        return answer(await deps.repository.get(Run, run.id), None)
 
 
 async def requested_run(

@@ -23,6 +23,7 @@ from commands.context import CommandContext, Forbidden
 from commands.ports import VersionConflict
 from commands.runs import TriggerRun, requested_run
 from commands.webhook_deliveries import RecordDeliveryOutcome
+from domain.envelope import EventMetadata
 from domain.errors import AggregateNotFound, DomainError
 from domain.pipeline import Pipeline
 from domain.run import Run
@@ -84,11 +85,12 @@ async def trigger_runs_in_order(
             continue
         requested.append(RunRequested(run_id=run.id))
         built.append((n, run, request.context))
-    saved = await deps.repository.save_many([(run, one.metadata()) for _, run, one in built])
+    saved = await deps.repository.save_many([(run, unkeyed(one)) for _, run, one in built])
     position = None
-    for (n, run, _), outcome in zip(built, saved, strict=True):
+    for (n, run, one), outcome in zip(built, saved, strict=True):
         if isinstance(outcome, VersionConflict):
-            # Its stream exists under another key: what `TriggerRun` alone would raise.
+            if one.idempotency_key is not None:
+                continue  # its id is its key's: this request made it before (a replay)
             requested[n] = RunRequested(refused=f"run {run.id} exists already")
             continue
         if isinstance(outcome, Exception):
@@ -125,6 +127,13 @@ async def record_delivery_outcomes(
             raise outcome  # another intake recorded one meanwhile, or the store failed: retry
         position = max(position or 0, outcome.last_position)
     return CommandResult(id="", version=0, position=position)
+
+
+def unkeyed(context: CommandContext) -> EventMetadata:
+    """A keyed request's metadata without its key: the run's id is made from the key
+    (`CommandContext.new_id`), so its stream, written at version 0, is the key. No row in
+    `idempotency_keys` and no key lookup under the append lock, for every run a push starts."""
+    return msgspec.structs.replace(context.metadata(), idempotency_key=None)
 
 
 HANDLERS = {

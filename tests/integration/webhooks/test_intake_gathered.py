@@ -148,3 +148,42 @@ async def test_a_batch_cannot_start_another_projects_pipeline(world: World) -> N
     assert all(str(theirs) not in o.reason for o in outcomes)
     written = [e for e in await world.tagged_events() if e not in before]
     assert all(e.startswith("WebhookDeliveryProcessed:") for e in written)
+
+
+async def test_a_batch_s_runs_are_keyed_by_their_streams_and_a_replay_finds_them(
+    world: World,
+) -> None:
+    """A crash after the runs were requested and before the outcomes: the batch replayed, or
+    a delivery then processed alone, answers the same runs and writes none again."""
+    project = await world.project()
+    source = await world.source(project, "github")
+    await world.pipeline(project, TriggerSpec(source="github", events=("push",)))
+    batch = [await world.deliver(source, project, PUSH, after=f"{n:040x}") for n in range(1, 4)]
+    await world.catch_up()
+    bus, repository, candidates = (
+        world.services.bus.dispatch,
+        world.services.repository,
+        world.process.candidates,
+    )
+    intake = WebhookIntake(bus, repository, candidates)
+    gathered = IntakeBatch(intake, bus, repository, candidates)
+    deliveries = [received(envelope) for envelope in batch]
+
+    requested = await gathered._decide(deliveries, range(3), world.tick())  # no outcomes yet
+    runs = [requested[n].runs for n in range(3)]
+    written = await world.tagged_events()
+    keys = await world.pool.fetchval(
+        "SELECT count(*) FROM idempotency_keys WHERE stream_id = ANY($1::text[])",
+        [str(run) for found in runs for run in found],
+    )
+    alone = await intake.decide(deliveries[0], at=world.tick())
+    after_alone = await world.tagged_events()
+    outcomes = await gathered.handle_many(deliveries, at=world.tick())
+
+    assert all(len(found) == 1 for found in runs)
+    assert keys == 0  # the run's stream is its key: no row of its own
+    assert (alone.outcome, alone.runs) == ("triggered", runs[0])
+    assert after_alone == written
+    assert [(o.outcome, o.runs) for o in outcomes] == [("triggered", found) for found in runs]
+    processed = [t for t in await world.tagged_events() if t not in written]
+    assert [t.split(":")[0] for t in processed] == ["WebhookDeliveryProcessed"] * 3
