@@ -15,11 +15,7 @@ import msgspec
 import nats
 
 PREFIX = "flowledger.events"
-
-
 JOBS = "flowledger.jobs"
-
-
 PUBLISHED: dict[str, datetime] = {}
 """When each run's job was published (this process's clock, the same host as the database)."""
 
