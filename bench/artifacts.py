@@ -55,8 +55,8 @@ import nats
 from adapters.bootstrap import open_services
 from adapters.platform.admin_key import create_key
 from adapters.platform.settings import load_settings
+from bench._databases import fresh_database
 from bench._http_load import free_port
-from bench.commands import fresh_database
 
 LABEL = "bench-files"
 MB = 1024 * 1024

@@ -58,6 +58,7 @@ import httpx
 from adapters.bootstrap import open_services
 from adapters.platform.admin_key import create_key
 from adapters.platform.settings import load_settings
+from bench._databases import fresh_database
 from bench._http_load import free_port
 from bench._runner_baselines import (
     checkouts_ms,
@@ -69,7 +70,6 @@ from bench._runner_baselines import (
 from bench._runner_report import report, report_checkout, report_cpu
 from bench._runner_roles import LABEL, postmaster_pid, processes, ready, role_cpu, transactions
 from bench._runner_runs import closed_loop, overheads_ms, paced
-from bench.commands import fresh_database
 
 CHECKOUTS_ALONE = 30
 """Checkouts timed one at a time, beside as many `git clone`s of the same repository."""
