@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
-import httpx
 
+from bench._role_processes import role_processes
 from bench.append import server_cpu
 
 LABEL = "bench"
@@ -69,50 +67,6 @@ async def processes(
         ]
         for i in range(runners)
     ]
-    started = []
-    for command in commands:
-        out = (logs / f"{command[0]}-{len(started)}.log").open("wb")
-        started.append(
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "adapters.cli.main",
-                *command,
-                env=env,
-                cwd=logs,
-                stdout=out,
-                stderr=out,
-            )
-        )
-    try:
+    async with role_processes(env, commands, logs) as started:
         yield {f"{c[0]}-{i}" if c[0] == "runner" else c[0]: p.pid
                for i, (c, p) in enumerate(zip(commands, started, strict=True))}  # fmt: skip
-    finally:
-        # Runners first, so they can still deregister through the API.
-        for process in reversed(started):
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-
-
-async def ready(api: httpx.AsyncClient, database_url: str, runners: int) -> None:
-    async with asyncio.timeout(120):
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if (await api.get("/ready")).status_code == 200:
-                    break
-            await asyncio.sleep(0.2)
-        while True:
-            conn = await asyncpg.connect(database_url)
-            try:
-                count = await conn.fetchval(
-                    "SELECT count(*) FROM events WHERE type = 'RunnerRegistered'"
-                )
-            finally:
-                await conn.close()
-            if count >= runners:
-                return
-            await asyncio.sleep(0.2)

@@ -60,6 +60,7 @@ from adapters.platform.admin_key import create_key
 from adapters.platform.settings import load_settings
 from bench._databases import fresh_database
 from bench._http_load import free_port
+from bench._role_processes import ready
 from bench._runner_baselines import (
     checkouts_ms,
     command_round_trips_ms,
@@ -68,7 +69,7 @@ from bench._runner_baselines import (
     local_repository,
 )
 from bench._runner_report import report, report_checkout, report_cpu
-from bench._runner_roles import LABEL, postmaster_pid, processes, ready, role_cpu, transactions
+from bench._runner_roles import LABEL, postmaster_pid, processes, role_cpu, transactions
 from bench._runner_runs import closed_loop, overheads_ms, paced
 
 CHECKOUTS_ALONE = 30
