@@ -12,7 +12,7 @@ import msgspec
 from adapters.bootstrap import open_services
 from adapters.platform.admin_key import create_key
 from adapters.platform.settings import load_settings
-from bench._http_load import Answer, Client
+from bench._http_client import Answer, Client
 
 STEPS = ("build", "test", "deploy")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 import nats
 
-from bench._http_load import Answer, Client
+from bench._http_client import Answer, Client
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE_SUBJECT = "bench.fanout.probe"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from bench._http_load import Client, Tally
+from bench._http_client import Client, Tally
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "webhooks" / "github" / "push.branch-created.json"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 
-from bench._http_load import Answer, Client
+from bench._http_client import Answer, Client
 
 SECRET = "bench-" + "s3cr3t" * 6  # the source's known secret (16 to 256 characters)
 
