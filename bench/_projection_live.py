@@ -18,7 +18,7 @@ import asyncpg
 from adapters.platform.services import Services
 from adapters.store.commit_notes import parse
 from bench import _seed as seed
-from bench._http_load import cpu_seconds, machine_jiffies
+from bench._proc_cpu import cpu_seconds, machine_jiffies
 from projections.catalog import ALL
 
 SELF = Path(__file__).resolve().with_name("projection.py")  # its --projector runs the child

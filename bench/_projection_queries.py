@@ -15,7 +15,8 @@ import asyncpg
 import msgspec
 
 from bench import _seed as seed
-from bench._http_load import Client, serve
+from bench._http_client import Client
+from bench._http_load import serve
 from domain.run_statuses import RunStatus
 from projections.filters import RunFilters
 from projections.paging import Page

@@ -48,7 +48,8 @@ from bench._fanout_traffic import (
     setup,
     spawn_clients,
 )
-from bench._http_load import Client, free_port
+from bench._http_client import Client
+from bench._http_load import free_port
 
 
 def quantile(values: list[float], q: float) -> float:

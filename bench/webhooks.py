@@ -14,7 +14,7 @@ unseals its secret, verifies, and records a `WebhookReceived` event. (b), the ba
 tiny litestar app with create_app's middleware whose one route only verifies the signature with
 `adapters.webhooks.verify.verify_github` and the same secret, then answers 202: the difference
 is the cost of recording. Each is ONE uvicorn worker in its own process (httptools/uvloop when
-installed, else h11/asyncio); the senders run in separate load processes with bench/_http_load's
+installed, else h11/asyncio); the senders run in separate load processes with bench/_http_client's
 keep-alive client. Per rate the variants run in turn (order alternating), a warm-up then
 `--seconds` measured. server/load/PG: CPU as % of one core (PG only when embedded); machine:
 all cores busy. The intake process manager (deliveries -> run commands) works after the 202:
@@ -48,7 +48,8 @@ if __name__ == "__main__":
 
 import msgspec
 
-from bench._http_load import Totals, cpu_seconds, machine_jiffies, serve
+from bench._http_load import Totals, serve
+from bench._proc_cpu import cpu_seconds, machine_jiffies
 from bench._webhook_apps import verify_only_app
 from bench._webhook_figures import Figures, intake_lag
 from bench._webhook_load import BODY, load_main
