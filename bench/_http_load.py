@@ -1,4 +1,4 @@
-"""The processes of bench/commands.py: a uvicorn server, load processes, their HTTP client.
+"""The processes of bench/commands.py: a uvicorn server, and load processes counting its answers.
 
 `serve` starts one uvicorn worker. `run_load` starts the load processes (so that they never share
 the server's GIL) and merges what they count; each of them, with bench/_http_client.py's

@@ -7,8 +7,6 @@ import contextlib
 from collections.abc import Iterator
 
 TELEMETRY_VARIANTS = ("traced", "flowledger")
-
-
 TELEMETRY_PARTS = {  # what (a) turns on, by --telemetry
     "both": {"FLOWLEDGER_METRICS_ENABLED": "true", "FLOWLEDGER_TRACES_EXPORTER": "otlp"},
     "metrics": {"FLOWLEDGER_METRICS_ENABLED": "true", "FLOWLEDGER_TRACES_EXPORTER": "none"},
