@@ -13,9 +13,6 @@ A process manager (the dispatcher) may also have `async before_batch(events)`: w
 runtime awaits before it opens a batch's transaction, for what must not wait for the
 batch's statements. It reads none of the projection's tables and must bear being done again
 (a batch that fails is read and offered again); it raises only a lost link (an `OSError`).
-
-One that nobody waits on closely (the webhook intake) may say `gather_s = 0.05`: its batches
-then start at least that far apart, each taking what came meanwhile (`projections/runtime.py`).
 """
 
 from __future__ import annotations
