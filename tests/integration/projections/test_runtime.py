@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest_asyncio
 
 from adapters.store import EventStore
 from adapters.store.reader import read_range
-from domain.envelope import EventEnvelope
 from projections.runtime import Projector
 from projections.status import projection_status
 from tests.helpers import unique_id
@@ -198,41 +195,3 @@ async def test_tables_that_cannot_be_created_are_reported_and_the_others_go_on(
 
     row = await checkpoint(pool, bad)
     assert 'type "nonsense" does not exist' in row["error"] and row["error_position"] is None
-
-
-class _Gathering(Counts):
-    """Counts, noting when each batch was applied; asks for batches `gather_s` apart."""
-
-    gather_s = 0.4
-
-    def __init__(self, name: str, types: set[str]) -> None:
-        super().__init__(name, types)
-        self.applied: list[float] = []
-
-    async def apply(
-        self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
-    ) -> None:
-        self.applied.append(asyncio.get_running_loop().time())
-        await super().apply(conn, schema, events)
-
-
-async def test_a_projection_s_batches_start_gather_s_apart_and_take_what_came_meanwhile(
-    store: EventStore, pool: asyncpg.Pool, database_url: str
-) -> None:
-    tick = unique_id("Ticked")
-    name = unique_id("gathers_")
-    projection = _Gathering(name, {tick})
-    stream = streams(1)
-
-    async with running(Projector(database_url, [projection], owner="me")):
-        await wait_until(lambda: caught_up(pool, name), what="start")
-        for _ in range(12):  # a commit every 50 ms for 0.6 s
-            await append(store, tick, stream, 1)
-            await asyncio.sleep(0.05)
-        await wait_until(lambda: _count_of(pool, name, stream[0], 12), what="all applied")
-
-    gaps = [b - a for a, b in itertools.pairwise(projection.applied)]
-    # Some 3 batches rather than one per commit; each started gather_s after the one before
-    # (less the little its own read took: the wait is counted from before the read).
-    assert 1 <= len(projection.applied) <= 4
-    assert all(gap >= 0.3 for gap in gaps), gaps
