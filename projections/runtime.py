@@ -179,10 +179,6 @@ class Projector:
         at = Progress(row["position"])
         log.info("projection %s: %s serves it from position %d", name, self.owner, at.position)
         types, batches = reads(projection), Batches(conn, projection)
-        # A projection may ask for its batches to start at least `gather_s` apart, so that
-        # under a steady flow each takes what came meanwhile (fewer, fuller batches).
-        gather_s, stepped = getattr(projection, "gather_s", 0.0), 0.0
-        loop = asyncio.get_running_loop()
         while not stop.is_set():
             top = watcher.head
             try:
@@ -200,11 +196,6 @@ class Projector:
                 if watcher.commits.holds_any(at.position, top, types) is False:
                     at.passed(top)
                 else:
-                    if (wait := stepped + gather_s - loop.time()) > 0:
-                        if await pause(stop, wait):
-                            break
-                        top = watcher.head
-                    stepped = loop.time()
                     await batches.step(at, min(at.position + self._batch, top))
                 if at.due():
                     await batches.save(at)

@@ -42,10 +42,6 @@ PIPELINES_WAIT_S = 10.0
 BATCH = 500
 """Positions per batch: each delivery read carries its raw body (up to 25 MiB). A project's
 deliveries of a batch are processed together (`IntakeBatch`): a few round trips for them all."""
-GATHER_S = 0.05
-"""Batches start at least this far apart: at a thousand deliveries a second a batch takes some
-fifty instead of the few of each commit, and each batch's reads, appends and checkpoint are
-shared among them. A delivery waits at most this long more for its runs."""
 LANES = 4
 """Projects whose deliveries are processed at once (each holds a pool connection or two)."""
 # The runtime reconnects and retries the batch on these (OSError); anything else would stop
@@ -59,7 +55,6 @@ class IntakeProcess:
 
     version = 1
     event_types = frozenset({"WebhookReceived"})
-    gather_s = GATHER_S
 
     def __init__(
         self,
