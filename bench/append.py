@@ -3,7 +3,10 @@
     uv run python bench/append.py [--seconds 10] [--writers 16] [--rounds 4]
 
 Uses FLOWLEDGER_DATABASE_URL when set, else starts the embedded PostgreSQL in a temp folder.
-Durable throughout: fsync and synchronous_commit stay at their defaults.
+Durable throughout: fsync and synchronous_commit stay at their defaults. Beside CPU per unit it
+prints how many appends (a) or rows (b) shared each WAL flush: with N closed-loop writers a
+group commit can share a flush among at most N appends, and each writer then waits for its whole
+batch's work as well as the flush, where a raw transaction waits for its own row's alone.
 """
 
 # ruff: noqa: E402  (the imports after the sys.path fix below)
@@ -197,6 +200,43 @@ class CpuMeter:
         return f"client {self.client / self.units * 1e6:.0f} us, server {server} us"
 
 
+WAL_FLUSHES = "SELECT sum(fsyncs) FROM pg_stat_io WHERE object = 'wal'"
+
+
+class FlushMeter:
+    """WAL flushes (fdatasync calls) per unit over the measured slices, from pg_stat_io
+    (PostgreSQL 18): how many appends or rows shared each commit flush. None before 18."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.flushes: float | None = 0.0
+        self.units = 0.0
+
+    async def count(self) -> float | None:
+        conn = await asyncpg.connect(self.url)
+        try:
+            # Backends report their I/O counts when they exit or about once a second; the
+            # closed connections of a slice have exited by then.
+            await asyncio.sleep(1.1)
+            return float(await conn.fetchval(WAL_FLUSHES) or 0)
+        except asyncpg.PostgresError:
+            return None
+        finally:
+            await conn.close()
+
+    def add(self, before: float | None, after: float | None, units: float) -> None:
+        if before is None or after is None or self.flushes is None:
+            self.flushes = None
+            return
+        self.flushes += after - before
+        self.units += units
+
+    def per_flush(self) -> str:
+        if not self.flushes:
+            return "n/a"
+        return f"{self.units / self.flushes:.1f} per WAL flush"
+
+
 @contextlib.contextmanager
 def server_url() -> Iterator[tuple[str, int | None]]:
     """The server's URL, and its postmaster's pid when it is the embedded one started here."""
@@ -253,14 +293,17 @@ async def main_async(
     slice_s = args.seconds / args.rounds
     rates: dict[str, list[float]] = {"a": [], "b": []}
     meters = {key: CpuMeter(postmaster) for key in "ab"}
+    flushes = {key: FlushMeter(db) for key in "ab"}
     for round_ in range(args.rounds):
         for key in "ab" if round_ % 2 == 0 else "ba":
             run = bench_flowledger if key == "a" else bench_raw_inserts
+            before = await flushes[key].count()
             with meters[key].measuring():
                 rate = await run(db, slice_s, args.writers)
                 # the backends of the closed connections exit, and are reaped, meanwhile
                 await asyncio.sleep(0.2)
             meters[key].units += rate * slice_s
+            flushes[key].add(before, await flushes[key].count(), rate * slice_s)
             rates[key].append(rate)
     for key in ("a", "b"):
         results[key] = sum(rates[key]) / len(rates[key])
@@ -268,8 +311,8 @@ async def main_async(
     print(f"(a) flowledger appends/s                     {results['a']:>10,.0f}")
     print(f"(b) raw asyncpg 1-row transactions/s         {results['b']:>10,.0f}")
     print(f"    a/b per slice: {' '.join(slices)}")
-    print(f"    CPU per append (a): {meters['a'].per_unit()}")
-    print(f"    CPU per row    (b): {meters['b'].per_unit()}")
+    print(f"    CPU per append (a): {meters['a'].per_unit()}; {flushes['a'].per_flush()}")
+    print(f"    CPU per row    (b): {meters['b'].per_unit()}; {flushes['b'].per_flush()}")
     if args.ab_only:
         return results
     results["c"] = await bench_copy(db, args.seconds, args.writers)
