@@ -53,8 +53,12 @@ async def run_for(seconds: float, writers: int, one: Callable[[int], Awaitable[i
     return sum(counts) / (time.perf_counter() - started)
 
 
+MAX_BATCH: dict[str, int] = {}
+"""The store's own batch cap unless --max-batch is given."""
+
+
 async def bench_flowledger(url: str, seconds: float, writers: int) -> float:
-    async with EventStore(url, stream_types={"bench"}) as store:
+    async with EventStore(url, stream_types={"bench"}, **MAX_BATCH) as store:
 
         async def one(_n: int) -> int:
             await store.append(
@@ -286,8 +290,9 @@ async def main_async(
 ) -> dict[str, float]:
     db = await fresh_database(url)
     results = {}
+    cap = f", (a) in batches of at most {args.max_batch}" if args.max_batch else ""
     print(
-        f"{args.writers} writers, {args.seconds:.0f} s each; (a) and (b) in {args.rounds} "
+        f"{args.writers} writers{cap}, {args.seconds:.0f} s each; (a) and (b) in {args.rounds} "
         "alternating slices (a b, b a, ...), so that the machine's load swings hit both alike"
     )
     slice_s = args.seconds / args.rounds
@@ -330,7 +335,14 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=4, help="alternating slices of (a) and (b)")
     parser.add_argument("--ab-only", action="store_true", help="skip (c) and (d)")
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        help="events per group-commit call in (a); writers/2 keeps two batches in flight",
+    )
     args = parser.parse_args()
+    if args.max_batch:
+        MAX_BATCH["max_batch_events"] = args.max_batch
     with server_url() as (url, postmaster):
         r = asyncio.run(main_async(args, url, postmaster))
     print(f"load average {os.getloadavg()[0]:.2f}")
