@@ -207,26 +207,26 @@ class CpuMeter:
 WAL_FLUSHES = "SELECT sum(fsyncs) FROM pg_stat_io WHERE object = 'wal'"
 
 
-class FlushMeter:
-    """WAL flushes (fdatasync calls) per unit over the measured slices, from pg_stat_io
-    (PostgreSQL 18): how many appends or rows shared each commit flush. None before 18."""
+async def wal_flushes(url: str) -> float | None:
+    """WAL flushes (fdatasync calls) so far, from pg_stat_io; None before PostgreSQL 18."""
+    conn = await asyncpg.connect(url)
+    try:
+        # Backends report their I/O counts when they exit or about once a second; the
+        # closed connections of a slice have exited by then.
+        await asyncio.sleep(1.1)
+        return float(await conn.fetchval(WAL_FLUSHES) or 0)
+    except asyncpg.PostgresError:
+        return None
+    finally:
+        await conn.close()
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+
+class FlushMeter:
+    """Units per WAL flush over the measured slices: how many appends or rows shared one."""
+
+    def __init__(self) -> None:
         self.flushes: float | None = 0.0
         self.units = 0.0
-
-    async def count(self) -> float | None:
-        conn = await asyncpg.connect(self.url)
-        try:
-            # Backends report their I/O counts when they exit or about once a second; the
-            # closed connections of a slice have exited by then.
-            await asyncio.sleep(1.1)
-            return float(await conn.fetchval(WAL_FLUSHES) or 0)
-        except asyncpg.PostgresError:
-            return None
-        finally:
-            await conn.close()
 
     def add(self, before: float | None, after: float | None, units: float) -> None:
         if before is None or after is None or self.flushes is None:
@@ -298,17 +298,18 @@ async def main_async(
     slice_s = args.seconds / args.rounds
     rates: dict[str, list[float]] = {"a": [], "b": []}
     meters = {key: CpuMeter(postmaster) for key in "ab"}
-    flushes = {key: FlushMeter(db) for key in "ab"}
+    flushes = {key: FlushMeter() for key in "ab"}
+    flushed = await wal_flushes(db)
     for round_ in range(args.rounds):
         for key in "ab" if round_ % 2 == 0 else "ba":
             run = bench_flowledger if key == "a" else bench_raw_inserts
-            before = await flushes[key].count()
             with meters[key].measuring():
                 rate = await run(db, slice_s, args.writers)
                 # the backends of the closed connections exit, and are reaped, meanwhile
                 await asyncio.sleep(0.2)
             meters[key].units += rate * slice_s
-            flushes[key].add(before, await flushes[key].count(), rate * slice_s)
+            before, flushed = flushed, await wal_flushes(db)
+            flushes[key].add(before, flushed, rate * slice_s)
             rates[key].append(rate)
     for key in ("a", "b"):
         results[key] = sum(rates[key]) / len(rates[key])
