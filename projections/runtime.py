@@ -21,6 +21,7 @@ from projections.progress import Progress
 from projections.projection import Projection
 from projections.quarantine import reads
 from projections.rebuild import RebuildFailed, rebuild
+from projections.recent_feed import RecentFeed
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class Projector:
         self._batch = batch_size
         self._retry_s = retry_s
         self._idle_s = idle_s
+        self.feed = RecentFeed(frozenset().union(*(reads(p) for p in self._projections)))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Returns only once `stop` is set, even if every projection has failed meanwhile."""
@@ -178,7 +180,7 @@ class Projector:
             row = await checkpoints.claim(conn, name, self.owner, reads(projection))
         at = Progress(row["position"])
         log.info("projection %s: %s serves it from position %d", name, self.owner, at.position)
-        types, batches = reads(projection), Batches(conn, projection)
+        types, batches = reads(projection), Batches(conn, projection, self.feed)
         while not stop.is_set():
             top = watcher.head
             try:
@@ -207,7 +209,7 @@ class Projector:
                 if row["version"] != projection.version:
                     return False
                 # A rebuild's swap also replaced the view's quarantine.
-                at, batches = Progress(row["position"]), Batches(conn, projection)
+                at, batches = Progress(row["position"]), Batches(conn, projection, self.feed)
             except ApplyFailed:
                 return True
         if at.unsaved():
