@@ -19,6 +19,7 @@ from projections.projection import Projection, live_schema
 from projections.quarantine import STOP, apply_guarded, error_text, handled_by, on_error, reads
 from projections.quarantine_sinks import TableSink
 from projections.rebuild import RebuildInProgress
+from projections.recent_feed import RecentFeed
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,12 @@ class _Guard(Exception):
 class Batches:
     """Applies ranges of the feed to `projection` over its owner's connection."""
 
-    def __init__(self, conn: asyncpg.Connection, projection: Projection) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection, projection: Projection, feed: RecentFeed | None = None
+    ) -> None:
         self._conn = conn
         self._projection = projection
+        self._feed = feed
         self._stops = on_error(projection) == STOP
         self._quarantined: bool | None = None
         """Whether the view holds quarantined events (None: ask)."""
@@ -69,7 +73,10 @@ class Batches:
     async def step(self, at: Progress, upto: int) -> None:
         """Apply `(at.position, upto]` and move `at` past it (unmoved after a transient error)."""
         conn, projection = self._conn, self._projection
-        events = await read_range(conn, at.position, upto, reads(projection))
+        if self._feed is None:
+            events = await read_range(conn, at.position, upto, reads(projection))
+        else:
+            events = await self._feed.read(conn, at.position, upto, reads(projection))
         if self._stops:
             # Decisions are about quarantines, which a view that stops does not keep.
             events = handled_by(projection, events)

@@ -131,14 +131,33 @@ async def test_a_nats_restart_mid_stream_loses_and_repeats_nothing(
     await assert_each_event_once_in_order(messages, database_url, start, last)
 
 
+_WAITING = (
+    "FROM pg_stat_activity WHERE datname = current_database() "
+    "AND wait_event_type = 'Lock' AND query LIKE '%UPDATE relay_checkpoints SET%'"
+)
+
+
 async def relay_waiting_on_checkpoint(database_url: str) -> bool:
     """Whether a relay's checkpoint UPDATE is waiting for a row lock."""
     conn = await asyncpg.connect(database_url)
     try:
-        return await conn.fetchval(
-            "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock' AND query LIKE 'UPDATE relay_checkpoints%'"
-        )
+        return await conn.fetchval(f"SELECT count(*) > 0 {_WAITING}")
+    finally:
+        await conn.close()
+
+
+async def end_relay_sessions(database_url: str) -> None:
+    """Its sessions die with a killed relay. (PostgreSQL notices a client gone only when it
+    next writes to it: a session left waiting for the lock would commit the checkpoint, sent
+    before the kill, as soon as the lock is free.)"""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f"SELECT pg_terminate_backend(pid) {_WAITING}")
+        for _ in range(600):
+            if not await conn.fetchval(f"SELECT count(*) > 0 {_WAITING}"):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the killed relay's session is still waiting")
     finally:
         await conn.close()
 
@@ -198,6 +217,7 @@ async def test_a_relay_killed_between_publish_and_checkpoint_delivers_no_duplica
                 finally:
                     first.kill()
                     await asyncio.to_thread(first.wait)
+                    await end_relay_sessions(database_url)
         finally:
             await holder.close()
         killed_with = await stream_info(url, config.stream)
