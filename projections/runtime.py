@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 import socket
-import time
 from collections.abc import Sequence
 
 import asyncpg
@@ -44,11 +43,6 @@ class Projector:
     """Serves each given projection this process manages to own, until `stop` is set.
 
     Usage: ``await Projector(url, catalog.ALL).run(stop)``
-
-    `gap_s`: a projection's batches start at least this far apart. A commit after a quiet
-    spell is applied at once; while commits follow each other closely, each batch takes all
-    of them since the last, so a busy store costs the views fewer transactions (and leaves
-    the CPU to what waits on it: dispatch, the API).
     """
 
     def __init__(
@@ -60,7 +54,6 @@ class Projector:
         batch_size: int = LIVE_BATCH,
         retry_s: float = RETRY_S,
         idle_s: float = IDLE_S,
-        gap_s: float = 0.0,
     ) -> None:
         names = [checkpoints.check_name(p.name) for p in projections]
         if len(set(names)) != len(names):
@@ -71,7 +64,6 @@ class Projector:
         self._batch = batch_size
         self._retry_s = retry_s
         self._idle_s = idle_s
-        self._gap_s = gap_s
         self.feed = RecentFeed(frozenset().union(*(reads(p) for p in self._projections)))
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -189,7 +181,6 @@ class Projector:
         at = Progress(row["position"])
         log.info("projection %s: %s serves it from position %d", name, self.owner, at.position)
         types, batches = reads(projection), Batches(conn, projection, self.feed)
-        stepped = 0.0
         while not stop.is_set():
             top = watcher.head
             try:
@@ -207,13 +198,7 @@ class Projector:
                 if watcher.commits.holds_any(at.position, top, types) is False:
                     at.passed(top)
                 else:
-                    if (wait_s := stepped + self._gap_s - time.monotonic()) > 0:
-                        # Busy: the commits meanwhile go in this batch too.
-                        if await pause(stop, wait_s):
-                            continue
-                        top = watcher.head
                     await batches.step(at, min(at.position + self._batch, top))
-                    stepped = time.monotonic()
                 if at.due():
                     await batches.save(at)
             except Moved:

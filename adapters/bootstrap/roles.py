@@ -35,11 +35,6 @@ from projections.catalog import ALL
 from projections.projection import Projection
 from projections.runtime import Projector
 
-VIEW_GAP_S = 0.02
-"""The read models' batches start at least this far apart (`Projector`'s `gap_s`): a commit
-after a quiet spell is applied at once, a busy store's commits a few at a time. None of them
-is on the way from a run requested to its step started (the dispatcher keeps its own)."""
-
 
 def catalog() -> tuple[Projection, ...]:
     """Every projection flowledger serves."""
@@ -64,7 +59,7 @@ def gateway_role(settings: Settings, urls: ServerUrls, sock: socket.socket) -> R
 
 def projector_role(urls: ServerUrls) -> Role:
     # No pool: each projection holds a connection of its own, for its ownership lock.
-    return Role("projector", Projector(urls.database_url, catalog(), gap_s=VIEW_GAP_S).run)
+    return Role("projector", Projector(urls.database_url, catalog()).run)
 
 
 def relay_role(settings: Settings, urls: ServerUrls, shared: Resources | None = None) -> Role:
