@@ -22,6 +22,8 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from adapters.telemetry.request_span import as_request_root
+
 TRACER_NAME = "flowledger"
 MAX_LINKS = 32
 
@@ -138,6 +140,20 @@ def current_traceparent() -> str | None:
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
 
 
+def unsampled_active() -> trace.Span | None:
+    """The active span when it belongs to a trace not sampled at its root, else None: work
+    under it records nothing (the sampler is parent-based), and it already carries the
+    context to propagate, so a caller can skip making a span altogether."""
+    current = trace.get_current_span()
+    context = current.get_span_context()
+    return current if context.is_valid and not context.trace_flags.sampled else None
+
+
+def would_record() -> bool:
+    """Whether `span` here could record: tracing is on and no unsampled trace is active."""
+    return tracing_enabled() and unsampled_active() is None
+
+
 def valid_traceparent(traceparent: str | None) -> str | None:
     """`traceparent` if it is W3C-shaped (so it is safe to keep in an event), else None."""
     if traceparent is None or not _TRACEPARENT.fullmatch(traceparent):
@@ -244,12 +260,13 @@ def server_span(name: str, parent: otel_context.Context | None) -> Iterator[trac
             started = tracer().start_span(name, kind=trace.SpanKind.SERVER)
         finally:
             roots.ids.preset(None)
-        with trace.use_span(started, end_on_exit=True) as current:
+        with trace.use_span(started, end_on_exit=True) as current, as_request_root(current):
             yield current
         return
-    with tracer().start_as_current_span(
-        name, context=parent, kind=trace.SpanKind.SERVER
-    ) as current:
+    with (
+        tracer().start_as_current_span(name, context=parent, kind=trace.SpanKind.SERVER) as current,
+        as_request_root(current),
+    ):
         yield current
 
 
