@@ -1,8 +1,8 @@
-"""The processes of bench/commands.py: a uvicorn server, load processes, their HTTP client.
+"""The processes of bench/commands.py: a uvicorn server, and load processes counting its answers.
 
 `serve` starts one uvicorn worker. `run_load` starts the load processes (so that they never share
-the server's GIL) and merges what they count; each of them, with a minimal keep-alive HTTP/1.1
-client (Python clients like httpx are too slow to load a server):
+the server's GIL) and merges what they count; each of them, with bench/_http_client.py's
+keep-alive client:
 
     BENCH_API_KEY=... python -m bench._http_load PORT PIPELINE_ID STEPS CLIENTS START SECONDS
 
@@ -27,84 +27,10 @@ from pathlib import Path
 
 import msgspec
 
-HOST = "127.0.0.1"
+from bench._http_client import Answer, Client, Tally
+from bench._proc_cpu import cpu_seconds, machine_jiffies, tree_cpu_seconds
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class Answer(msgspec.Struct):
-    id: str
-
-
-class Client:
-    """One connection; requests on it are sequential. Reconnects when the server closes it."""
-
-    def __init__(self, port: int, headers: dict[str, str]) -> None:
-        self.port = port
-        self.fixed = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
-        assert self.reader is not None
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n{self.fixed}"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        try:
-            self.writer.write(head.encode("latin-1") + body)
-            status_line = await self.reader.readuntil(b"\r\n")
-            raw_headers = await self.reader.readuntil(b"\r\n\r\n")
-            status = int(status_line.split(b" ", 2)[1])
-            length, close = None, False
-            for line in raw_headers.split(b"\r\n"):
-                name, _, value = line.partition(b":")
-                name = name.strip().lower()
-                if name == b"content-length":
-                    length = int(value)
-                elif name == b"connection":
-                    close = value.strip().lower() == b"close"
-                elif name == b"transfer-encoding":
-                    raise RuntimeError("chunked responses are not supported by this client")
-            if length is None:  # without a length, the body runs to the end of the connection
-                payload, close = await self.reader.read(), True
-            else:
-                payload = await self.reader.readexactly(length)
-        except BaseException:
-            await self.close()
-            raise
-        if close:
-            await self.close()
-        return status, payload
-
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        return await self.request("POST", path, body)
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.reader = self.writer = None
-
-
-class Tally:
-    def __init__(self, start: float, end: float) -> None:
-        self.start, self.end = start, end
-        self.sent = 0  # every answered request, warm-up included
-        self.ok = 0
-        self.errors: dict[str, int] = {}
-        self.first_error = ""
-        self.latencies_ms: list[float] = []
-
-    def record(self, status: int, body: bytes, began: float) -> None:
-        now = time.time()
-        self.sent += 1
-        if not 200 <= status < 300:  # counted in the warm-up too: there must be none at all
-            self.errors[str(status)] = self.errors.get(str(status), 0) + 1
-            self.first_error = self.first_error or f"{status} {body[:300].decode(errors='replace')}"
-        elif self.start <= now < self.end:
-            self.ok += 1
-            self.latencies_ms.append(round((now - began) * 1000, 3))
 
 
 def status_bodies(steps: list[str]) -> list[bytes]:
@@ -216,38 +142,6 @@ async def serve(factory: str, env: dict[str, str]) -> AsyncIterator[tuple[int, i
         except TimeoutError:
             proc.kill()
             await proc.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu_seconds(root_pid: int) -> float:
-    """CPU time so far of a process and all its descendants alive now (PostgreSQL's backends)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry.name))
-    total, todo = 0.0, [root_pid]
-    while todo:
-        pid = todo.pop()
-        with contextlib.suppress(OSError):
-            total += cpu_seconds(pid)
-        todo += children.get(pid, [])
-    return total
-
-
-def machine_jiffies() -> list[int]:
-    """(busy, all, steal) jiffies over all cores since boot."""
-    user, nice, system, idle, iowait, irq, softirq, steal = map(
-        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
-    )
-    busy = user + nice + system + irq + softirq + steal
-    return [busy, busy + idle + iowait, steal]
 
 
 class Totals(msgspec.Struct):

@@ -112,8 +112,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
+    from bench._databases import fresh_database
     from bench._servers import bench_servers
-    from bench.commands import fresh_database
 
     with bench_servers() as (_, urls, _env):
 

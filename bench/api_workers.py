@@ -30,8 +30,12 @@ if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
     sys.path.insert(0, str(ROOT))
 
-from bench._http_load import Client, Totals, cpu_seconds, free_port, run_load, server_flags
-from bench.commands import FACTORY, STEPS, admin_key, fresh_database, make_pipeline
+from bench._api_setup import STEPS, admin_key, make_pipeline
+from bench._databases import fresh_database
+from bench._http_client import Client
+from bench._http_load import Totals, free_port, run_load, server_flags
+from bench._proc_cpu import cpu_seconds
+from bench.commands import FACTORY
 
 WORKERS = {"two": 2, "one": 1}
 LABELS = {"two": "2 uvicorn workers", "one": "1 uvicorn worker"}

@@ -3,7 +3,10 @@
     uv run python bench/append.py [--seconds 10] [--writers 16] [--rounds 4]
 
 Uses FLOWLEDGER_DATABASE_URL when set, else starts the embedded PostgreSQL in a temp folder.
-Durable throughout: fsync and synchronous_commit stay at their defaults.
+Durable throughout: fsync and synchronous_commit stay at their defaults. Beside CPU per unit it
+prints how many appends (a) or rows (b) shared each WAL flush: with N closed-loop writers a
+group commit can share a flush among at most N appends, and each writer then waits for its whole
+batch's work as well as the flush, where a raw transaction waits for its own row's alone.
 """
 
 # ruff: noqa: E402  (the imports after the sys.path fix below)
@@ -50,8 +53,12 @@ async def run_for(seconds: float, writers: int, one: Callable[[int], Awaitable[i
     return sum(counts) / (time.perf_counter() - started)
 
 
+MAX_BATCH: dict[str, int] = {}
+"""The store's own batch cap unless --max-batch is given."""
+
+
 async def bench_flowledger(url: str, seconds: float, writers: int) -> float:
-    async with EventStore(url, stream_types={"bench"}) as store:
+    async with EventStore(url, stream_types={"bench"}, **MAX_BATCH) as store:
 
         async def one(_n: int) -> int:
             await store.append(
@@ -197,6 +204,43 @@ class CpuMeter:
         return f"client {self.client / self.units * 1e6:.0f} us, server {server} us"
 
 
+WAL_FLUSHES = "SELECT sum(fsyncs) FROM pg_stat_io WHERE object = 'wal'"
+
+
+async def wal_flushes(url: str) -> float | None:
+    """WAL flushes (fdatasync calls) so far, from pg_stat_io; None before PostgreSQL 18."""
+    conn = await asyncpg.connect(url)
+    try:
+        # Backends report their I/O counts when they exit or about once a second; the
+        # closed connections of a slice have exited by then.
+        await asyncio.sleep(1.1)
+        return float(await conn.fetchval(WAL_FLUSHES) or 0)
+    except asyncpg.PostgresError:
+        return None
+    finally:
+        await conn.close()
+
+
+class FlushMeter:
+    """Units per WAL flush over the measured slices: how many appends or rows shared one."""
+
+    def __init__(self) -> None:
+        self.flushes: float | None = 0.0
+        self.units = 0.0
+
+    def add(self, before: float | None, after: float | None, units: float) -> None:
+        if before is None or after is None or self.flushes is None:
+            self.flushes = None
+            return
+        self.flushes += after - before
+        self.units += units
+
+    def per_flush(self) -> str:
+        if not self.flushes:
+            return "n/a"
+        return f"{self.units / self.flushes:.1f} per WAL flush"
+
+
 @contextlib.contextmanager
 def server_url() -> Iterator[tuple[str, int | None]]:
     """The server's URL, and its postmaster's pid when it is the embedded one started here."""
@@ -246,13 +290,16 @@ async def main_async(
 ) -> dict[str, float]:
     db = await fresh_database(url)
     results = {}
+    cap = f", (a) in batches of at most {args.max_batch}" if args.max_batch else ""
     print(
-        f"{args.writers} writers, {args.seconds:.0f} s each; (a) and (b) in {args.rounds} "
+        f"{args.writers} writers{cap}, {args.seconds:.0f} s each; (a) and (b) in {args.rounds} "
         "alternating slices (a b, b a, ...), so that the machine's load swings hit both alike"
     )
     slice_s = args.seconds / args.rounds
     rates: dict[str, list[float]] = {"a": [], "b": []}
     meters = {key: CpuMeter(postmaster) for key in "ab"}
+    flushes = {key: FlushMeter() for key in "ab"}
+    flushed = await wal_flushes(db)
     for round_ in range(args.rounds):
         for key in "ab" if round_ % 2 == 0 else "ba":
             run = bench_flowledger if key == "a" else bench_raw_inserts
@@ -261,6 +308,8 @@ async def main_async(
                 # the backends of the closed connections exit, and are reaped, meanwhile
                 await asyncio.sleep(0.2)
             meters[key].units += rate * slice_s
+            before, flushed = flushed, await wal_flushes(db)
+            flushes[key].add(before, flushed, rate * slice_s)
             rates[key].append(rate)
     for key in ("a", "b"):
         results[key] = sum(rates[key]) / len(rates[key])
@@ -268,8 +317,8 @@ async def main_async(
     print(f"(a) flowledger appends/s                     {results['a']:>10,.0f}")
     print(f"(b) raw asyncpg 1-row transactions/s         {results['b']:>10,.0f}")
     print(f"    a/b per slice: {' '.join(slices)}")
-    print(f"    CPU per append (a): {meters['a'].per_unit()}")
-    print(f"    CPU per row    (b): {meters['b'].per_unit()}")
+    print(f"    CPU per append (a): {meters['a'].per_unit()}; {flushes['a'].per_flush()}")
+    print(f"    CPU per row    (b): {meters['b'].per_unit()}; {flushes['b'].per_flush()}")
     if args.ab_only:
         return results
     results["c"] = await bench_copy(db, args.seconds, args.writers)
@@ -287,7 +336,14 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=4, help="alternating slices of (a) and (b)")
     parser.add_argument("--ab-only", action="store_true", help="skip (c) and (d)")
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        help="events per group-commit call in (a); writers/2 keeps two batches in flight",
+    )
     args = parser.parse_args()
+    if args.max_batch:
+        MAX_BATCH["max_batch_events"] = args.max_batch
     with server_url() as (url, postmaster):
         r = asyncio.run(main_async(args, url, postmaster))
     print(f"load average {os.getloadavg()[0]:.2f}")

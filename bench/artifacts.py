@@ -34,31 +34,27 @@ import asyncio
 import contextlib
 import os
 import shutil
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
     sys.path.insert(0, str(ROOT))
 
-import asyncpg
 import httpx
-import msgspec
-import nats
 
 from adapters.bootstrap import open_services
 from adapters.platform.admin_key import create_key
 from adapters.platform.settings import load_settings
+from bench._artifact_baselines import copies, direct
+from bench._artifact_runs import LABEL, through_flowledger
+from bench._databases import fresh_database
 from bench._http_load import free_port
-from bench.commands import fresh_database
+from bench._role_processes import ready, role_processes
 
-LABEL = "bench-files"
 MB = 1024 * 1024
 
 
@@ -87,101 +83,8 @@ async def roles(env: dict[str, str], token: str, logs: Path) -> AsyncIterator[in
     """The roles as processes; yields the runner's pid."""
     runner = ["runner", "--name", "bench-files", "--labels", LABEL, "--token", token]
     commands = [["api"], ["projector"], ["relay"], ["dispatcher"], runner]
-    started = []
-    for command in commands:
-        out = (logs / f"{command[0]}.log").open("wb")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "adapters.cli.main", *command,
-            env=env, cwd=logs, stdout=out, stderr=out,
-        )  # fmt: skip
-        started.append(process)
-    try:
+    async with role_processes(env, commands, logs) as started:
         yield started[-1].pid
-    finally:
-        for process in reversed(started):
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-
-
-async def ready(api: httpx.AsyncClient, database_url: str) -> None:
-    async with asyncio.timeout(120):
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if (await api.get("/ready")).status_code == 200:
-                    break
-            await asyncio.sleep(0.2)
-        while True:
-            conn = await asyncpg.connect(database_url)
-            try:
-                found = await conn.fetchval("SELECT count(*) FROM events WHERE type = "
-                                            "'RunnerRegistered'")  # fmt: skip
-            finally:
-                await conn.close()
-            if found:
-                return
-            await asyncio.sleep(0.2)
-
-
-async def through_flowledger(
-    api: httpx.AsyncClient,
-    admin: dict[str, str],
-    project: str,
-    database_url: str,
-    name: str,
-    link: str,
-    artifacts: list[str],
-    marks: Path,
-    fetched: Path,
-) -> dict[str, float]:
-    make = f"{link}\ndate +%s.%N > {marks}/{name}-made"
-    take = f"date +%s.%N > {marks}/{name}-taken\nls -A > /dev/null"
-    body = {
-        "project_id": project,
-        "name": name,
-        "steps": [
-            {"name": "make", "run": make, "labels": [LABEL], "artifacts": artifacts},
-            {"name": "take", "run": take, "labels": [LABEL], "workspace": "clean",
-             "download": ["make"]},
-        ],
-    }  # fmt: skip
-    answer = await api.post("/api/v1/pipelines", json=body, headers=admin)
-    answer.raise_for_status()
-    answer = await api.post(f"/api/v1/pipelines/{answer.json()['id']}/runs", json={},
-                            headers=admin)  # fmt: skip
-    run_id = answer.json()["id"]
-    events = await until_done(database_url, run_id)
-    uploaded = next(d for t, d in events if t == "ArtifactUploaded" and d["kind"] == "artifact")
-    started = next(d for t, d in events if t == "StepStarted" and d["step"] == "take")
-    made = float((marks / f"{name}-made").read_text())
-    taken = float((marks / f"{name}-taken").read_text())
-    figures = {
-        "upload": _at(uploaded) - made,
-        "download": taken - _at(started),
-        "bytes": float(uploaded["size"]),
-    }
-    url = f"/api/v1/pipeline-runs/{run_id}/artifacts/make"
-    await listed(api, admin, url.rsplit("/", 1)[0])
-    began = time.perf_counter()
-    async with api.stream("GET", url, headers=admin) as answer:
-        answer.raise_for_status()
-        with fetched.open("wb") as file:
-            async for block in answer.aiter_bytes(256 * 1024):
-                file.write(block)
-    figures["api download"] = time.perf_counter() - began
-    return figures
-
-
-async def listed(api: httpx.AsyncClient, admin: dict[str, str], url: str) -> None:
-    """Wait until the run's artifact is in the view the API reads."""
-    async with asyncio.timeout(60):
-        while True:
-            if (await api.get(url, headers=admin)).json()["items"]:
-                return
-            await asyncio.sleep(0.05)
 
 
 def best(figures: Iterable[dict[str, float]]) -> dict[str, float]:
@@ -191,104 +94,6 @@ def best(figures: Iterable[dict[str, float]]) -> dict[str, float]:
         for key, value in one.items():
             found[key] = min(found.get(key, value), value)
     return found
-
-
-def _at(data: dict[str, Any]) -> float:
-    return datetime.fromisoformat(data["occurred_at"]).timestamp()
-
-
-async def until_done(database_url: str, run_id: str) -> list[tuple[str, dict[str, Any]]]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        async with asyncio.timeout(600):
-            while True:
-                rows = await conn.fetch("SELECT type, data FROM events WHERE stream_id = $1 "
-                                        "ORDER BY position", run_id)  # fmt: skip
-                types = {r["type"] for r in rows}
-                if types & {"RunSucceeded", "RunFailed"}:
-                    break
-                await asyncio.sleep(0.1)
-    finally:
-        await conn.close()
-    if "RunFailed" in types:
-        raise SystemExit(f"run {run_id} failed: see the runner's log")
-    return [(r["type"], msgspec.json.decode(r["data"])) for r in rows]
-
-
-async def direct(
-    nats_url: str, big: Path, smalls: Path, scratch: Path, *, per_file: bool
-) -> dict[str, float]:
-    """The object store used directly. `per_file`: also each small file as an object of its own
-    (slow: it runs in the first round only)."""
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    store = await js.create_object_store("bench-direct")
-    out: dict[str, float] = {}
-    try:
-        began = time.perf_counter()
-        with big.open("rb") as file:
-            await store.put("big", file)
-        out["big upload"] = time.perf_counter() - began
-        began = time.perf_counter()
-        with (scratch / "big.out").open("wb") as file:
-            await store.get("big", writeinto=file)
-        out["big download"] = time.perf_counter() - began
-        if per_file:
-            files = await asyncio.to_thread(
-                lambda: sorted(p for p in smalls.rglob("*") if p.is_file())
-            )
-            began = time.perf_counter()
-            for path in files:
-                with path.open("rb") as file:
-                    await store.put(str(path.relative_to(smalls)), file)
-            out["small upload"] = time.perf_counter() - began
-            spent = 0.0
-            for n, path in enumerate(files, 1):
-                target = scratch / "small.out" / path.relative_to(smalls)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                began = time.perf_counter()
-                with target.open("wb") as file:
-                    await store.get(str(path.relative_to(smalls)), writeinto=file)
-                spent += time.perf_counter() - began
-                if n % 200 == 0:
-                    await _drop_consumers(js, "OBJ_bench-direct")  # untimed
-            out["small download"] = spent
-        began = time.perf_counter()
-        archive = scratch / "small.tar"
-        await asyncio.to_thread(subprocess.run, ["tar", "-cf", str(archive), "-C",
-                                str(smalls.parent), smalls.name], check=True)  # fmt: skip
-        with archive.open("rb") as file:
-            await store.put("small.tar", file)
-        out["small tar upload"] = time.perf_counter() - began
-        began = time.perf_counter()
-        with archive.open("wb") as file:
-            await store.get("small.tar", writeinto=file)
-        (scratch / "small.tar.out").mkdir()
-        await asyncio.to_thread(subprocess.run, ["tar", "-xf", str(archive), "-C",
-                                str(scratch / "small.tar.out")], check=True)  # fmt: skip
-        out["small tar download"] = time.perf_counter() - began
-    finally:
-        await js.delete_object_store("bench-direct")
-        await nc.close()
-    return out
-
-
-async def _drop_consumers(js: Any, stream: str) -> None:
-    """nats-py's `get` leaves each object's ordered consumer to expire on its own: thousands
-    at once reach the server's limit, so the ones left are removed (outside the timing)."""
-    for info in await js.consumers_info(stream):
-        with contextlib.suppress(Exception):
-            await js.delete_consumer(stream, info.name)
-
-
-def copies(big: Path, smalls: Path, scratch: Path) -> dict[str, float]:
-    out = {}
-    for what, source, flags in (("big", big, []), ("small", smalls, ["-r"])):
-        target = scratch / f"{what}.cp"
-        began = time.perf_counter()
-        subprocess.run(["cp", *flags, str(source), str(target)], check=True)
-        out[what] = time.perf_counter() - began
-    return out
 
 
 async def bench(args: argparse.Namespace, env: dict[str, str], server_url: str) -> None:
@@ -313,7 +118,7 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_url: str) 
         roles(env, runner_token, data_dir) as runner_pid,
         httpx.AsyncClient(base_url=api_url, timeout=120) as api,
     ):
-        await ready(api, database_url)
+        await ready(api, database_url, 1)
         answer = await api.post("/api/v1/projects", headers=admin,
                                 json={"name": "bench", "slug": "bench"})  # fmt: skip
         project = answer.json()["id"]

@@ -34,11 +34,7 @@ import asyncio
 import contextlib
 import os
 import sys
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if __name__ == "__main__":
@@ -46,122 +42,28 @@ if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
     sys.path.insert(0, str(ROOT))
 
-import asyncpg
-import msgspec
-from litestar import Controller, Litestar, Request, Response, get, post
-from litestar.datastructures import State
-from litestar.middleware import DefineMiddleware
-from litestar.params import FromPath, JSONBody
-from litestar.plugins.problem_details import ProblemDetailsPlugin
+from litestar import Litestar
 
-from adapters.bootstrap import api_app, open_services
-from adapters.http.commanding import CommandAnswer
-from adapters.http.problems import problem_details_config
-from adapters.http.security import (
-    FlowledgerAuthentication,
-    cors_config,
-    security_headers,
-    security_middleware,
+from adapters.bootstrap import api_app
+from adapters.platform.settings import load_settings
+from bench._api_setup import STEPS, admin_key, make_pipeline
+from bench._crud_app import crud_app
+from bench._databases import committed_xacts, fresh_database, postmaster_pid, sql
+from bench._http_load import Totals, run_load, serve, server_flags
+from bench._telemetry_variants import (
+    TELEMETRY_LABELS,
+    TELEMETRY_PARTS,
+    TELEMETRY_VARIANTS,
+    otlp_sink,
+    variant_env,
 )
-from adapters.http.writes.runs import RunRequest, StatusReport
-from adapters.platform.admin_key import create_key
-from adapters.platform.settings import Settings, load_settings
-from bench._http_load import Answer, Client, Totals, run_load, serve, server_flags
 
-STEPS = ("build", "test", "deploy")
 VARIANTS = ("flowledger", "crud")
-TELEMETRY_VARIANTS = ("traced", "flowledger")
 LABELS = {"flowledger": "flowledger", "crud": "CRUD insert-a-row"}
-TELEMETRY_PARTS = {  # what (a) turns on, by --telemetry
-    "both": {"FLOWLEDGER_METRICS_ENABLED": "true", "FLOWLEDGER_TRACES_EXPORTER": "otlp"},
-    "metrics": {"FLOWLEDGER_METRICS_ENABLED": "true", "FLOWLEDGER_TRACES_EXPORTER": "none"},
-    "tracing": {"FLOWLEDGER_METRICS_ENABLED": "false", "FLOWLEDGER_TRACES_EXPORTER": "otlp"},
-    "neither": {"FLOWLEDGER_METRICS_ENABLED": "false", "FLOWLEDGER_TRACES_EXPORTER": "none"},
-}
-TELEMETRY_LABELS = {
-    "both": "flowledger, traced 10% + metrics",
-    "metrics": "flowledger, metrics only",
-    "tracing": "flowledger, traced 10% only",
-    "neither": "flowledger, the same again",
-}
 FACTORY = "bench.commands:server_app"
-CRUD_TABLE = """CREATE TABLE crud_commands (
-    id uuid PRIMARY KEY, kind text NOT NULL, subject uuid NOT NULL, actor text NOT NULL,
-    body json NOT NULL, recorded_at timestamptz NOT NULL)"""
-CRUD_INSERT = (
-    "INSERT INTO crud_commands (id, kind, subject, actor, body, recorded_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6)"
-)
 
 
 # ---- the servers (run inside the uvicorn process) ------------------------------------------
-
-
-class CrudRoutes(Controller):
-    path = "/api/v1"
-
-    @post("/pipelines/{pipeline_id:uuid}/runs")
-    async def trigger(
-        self, request: Request, pipeline_id: FromPath[uuid.UUID], data: JSONBody[RunRequest]
-    ) -> Response:
-        run_id = uuid.uuid4()
-        await _insert(request, run_id, "run_requested", pipeline_id, data)
-        return _answer(run_id, 201)
-
-    @post("/pipeline-runs/{run_id:uuid}/status")
-    async def status(
-        self, request: Request, run_id: FromPath[uuid.UUID], data: JSONBody[StatusReport]
-    ) -> Response:
-        await _insert(request, uuid.uuid4(), "status_reported", run_id, data)
-        return _answer(run_id, 202)
-
-
-async def _insert(
-    request: Request, row_id: uuid.UUID, kind: str, subject: uuid.UUID, data: msgspec.Struct
-) -> None:
-    body = msgspec.json.encode(data).decode()
-    now = datetime.now(UTC)
-    await request.app.state.crud_pool.execute(
-        CRUD_INSERT, row_id, kind, subject, request.user.name, body, now
-    )
-
-
-def _answer(row_id: uuid.UUID, status: int) -> Response:
-    body = msgspec.json.encode(CommandAnswer(id=str(row_id), version=1))
-    return Response(body, status_code=status, media_type="application/json")
-
-
-@get("/health")
-async def crud_health() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-def crud_app(settings: Settings, *, database_url: str, nats_url: str) -> Litestar:
-    """The baseline: the security pieces of `create_app` (keep them in step), CRUD routes."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        # The services are there for authentication: the API key is read the same way.
-        async with (
-            open_services(settings, database_url) as services,
-            asyncpg.create_pool(database_url, min_size=1, max_size=10) as pool,
-        ):
-            app.state.services, app.state.crud_pool = services, pool
-            yield
-
-    return Litestar(
-        route_handlers=[crud_health, CrudRoutes],
-        lifespan=[lifespan],
-        middleware=[
-            *security_middleware(settings),
-            DefineMiddleware(FlowledgerAuthentication),
-        ],
-        before_send=[security_headers],
-        cors_config=cors_config(settings),
-        request_max_body_size=settings.max_body_bytes,
-        plugins=[ProblemDetailsPlugin(problem_details_config())],
-        state=State({"settings": settings}),
-    )
 
 
 def server_app() -> Litestar:
@@ -190,101 +92,6 @@ def server_app() -> Litestar:
 
 
 # ---- the benchmark (run by hand) ---------------------------------------------------------------
-
-
-async def fresh_database(server: str, crud: bool) -> str:
-    """A migrated database: one per variant, so that PostgreSQL's counters are per variant."""
-    from adapters.store.migrations import migrate
-
-    name = f"flowledger_bench_{uuid.uuid4().hex[:8]}"
-    await sql(server, f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
-    await migrate(url)
-    if crud:
-        await sql(url, CRUD_TABLE)
-    return url
-
-
-async def sql(url: str, query: str) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(url)  # a fresh backend each time: no cached stats snapshot
-    try:
-        return await conn.fetch(query)
-    finally:
-        await conn.close()
-
-
-async def committed_xacts(url: str) -> int:
-    query = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-    return (await sql(url, query))[0][0]
-
-
-async def admin_key(env: dict[str, str]) -> str:
-    settings = load_settings(env, cwd=Path(env["FLOWLEDGER_DATA_DIR"]))
-    async with open_services(settings, env["FLOWLEDGER_DATABASE_URL"]) as services:
-        _, key = await create_key(
-            services, name="bench", scopes=("admin",), project_id=None, at=datetime.now(UTC)
-        )
-    return key
-
-
-async def make_pipeline(port: int, key: str) -> str:
-    client = Client(port, {"X-API-Key": key})
-    slug = f"bench-{uuid.uuid4().hex[:8]}"
-    status, body = await client.post(
-        "/api/v1/projects", msgspec.json.encode({"name": "bench", "slug": slug})
-    )
-    assert status == 201, body
-    steps = [{"name": s, "run": f"make {s}", "needs": STEPS[:i][-1:]} for i, s in enumerate(STEPS)]
-    project = msgspec.json.decode(body, type=Answer).id
-    pipeline = {"project_id": project, "name": "ci", "steps": steps}
-    status, body = await client.post("/api/v1/pipelines", msgspec.json.encode(pipeline))
-    await client.close()
-    assert status == 201, body
-    return msgspec.json.decode(body, type=Answer).id
-
-
-def variant_env(variant: str, sink: str | None, parts: str = "both") -> dict[str, str]:
-    """The telemetry settings of each variant; the plain comparison keeps the defaults."""
-    if variant == "traced":
-        return {
-            "FLOWLEDGER_OTLP_ENDPOINT": f"{sink}/v1/traces",
-            "FLOWLEDGER_TRACE_SAMPLE_RATIO": "0.1",
-            **TELEMETRY_PARTS[parts],
-        }
-    if sink is not None:  # the untraced side of --telemetry
-        return {"FLOWLEDGER_METRICS_ENABLED": "false", "FLOWLEDGER_TRACES_EXPORTER": "none"}
-    return {}
-
-
-@contextlib.contextmanager
-def otlp_sink() -> Iterator[tuple[str, list[int]]]:
-    """An endpoint that takes OTLP exports and counts them: a collector's cheapest stand-in."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    received = [0, 0]  # exports, bytes
-
-    class Sink(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            size = int(self.headers.get("content-length", 0))
-            self.rfile.read(size)
-            received[0] += 1
-            received[1] += size
-            self.send_response(200)
-            self.send_header("content-type", "application/x-protobuf")
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *_: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
 
 
 async def bench(
@@ -339,13 +146,6 @@ async def bench(
         }
         for v in variants
     }
-
-
-def postmaster_pid(data_dir: Path) -> int | None:
-    """The embedded PostgreSQL's postmaster, whose backends serve both variants; None when the
-    bench runs against a server it did not start."""
-    pid_file = data_dir / "postgres" / "postmaster.pid"
-    return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
 
 
 def main() -> None:

@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import os
 import resource
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -39,29 +38,23 @@ if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
 
 import msgspec
-import nats
 
-from bench._http_load import Answer, Client, free_port
-
-PROBE_SUBJECT = "bench.fanout.probe"
-PROBE_RATE = 200
-EVENTS_SUBJECT = "flowledger.events.>"
-
-
-class Written(msgspec.Struct):
-    position: int
+from bench._fanout_gateway import gateway_share, rss_kib
+from bench._fanout_traffic import (
+    EVENTS_SUBJECT,
+    PROBE_SUBJECT,
+    drive,
+    publish_probes,
+    setup,
+    spawn_clients,
+)
+from bench._http_client import Client
+from bench._http_load import free_port
 
 
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values) or [0.0]
     return ordered[int(q * (len(ordered) - 1))]
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
 
 
 @contextlib.asynccontextmanager
@@ -89,79 +82,6 @@ async def role(name: str, env: dict[str, str], port: int | None) -> AsyncIterato
         except TimeoutError:
             proc.kill()
             await proc.wait()
-
-
-async def setup(port: int, key: str, runs: int) -> list[str]:
-    """A project, a pipeline and `runs` runs of it, through the API."""
-    client = Client(port, {"X-API-Key": key})
-    slug = f"fanout-{os.getpid()}"
-    body = {"name": "fanout", "slug": slug}
-    status, answer = await client.post("/api/v1/projects", msgspec.json.encode(body))
-    assert status == 201, answer
-    project = msgspec.json.decode(answer, type=Answer).id
-    pipeline = {"project_id": project, "name": "ci", "steps": [{"name": "build", "run": "make"}]}
-    status, answer = await client.post("/api/v1/pipelines", msgspec.json.encode(pipeline))
-    assert status == 201, answer
-    pipeline_id = msgspec.json.decode(answer, type=Answer).id
-    found = []
-    for _ in range(runs):
-        status, answer = await client.post(f"/api/v1/pipelines/{pipeline_id}/runs", b"{}")
-        assert status == 201, answer
-        found.append(msgspec.json.decode(answer, type=Answer).id)
-    await client.close()
-    return found
-
-
-async def drive(
-    port: int, key: str, run_ids: list[str], rate: float, start: float, end: float
-) -> tuple[dict[int, float], int]:
-    """One log chunk per command, `rate` commands/s spread over the runs; answers by position."""
-    answered: dict[int, float] = {}
-    failures = 0
-    per_run = rate / len(run_ids)
-
-    async def one_run(index: int, run_id: str) -> None:
-        nonlocal failures
-        client = Client(port, {"X-API-Key": key})
-        path = f"/api/v1/pipeline-runs/{run_id}/logs"
-        seq, due = 1, start + index / rate
-        while due < end:
-            await asyncio.sleep(max(0.0, due - time.time()))
-            chunk = {"chunks": [{"seq": seq, "text": f"line {seq} of {run_id}"}]}
-            status, body = await client.post(path, msgspec.json.encode(chunk))
-            if status == 202:
-                answered[msgspec.json.decode(body, type=Written).position] = time.time()
-                seq += 1
-            else:
-                failures += 1
-            due += 1 / per_run
-        await client.close()
-
-    await asyncio.gather(*(one_run(i, r) for i, r in enumerate(run_ids)))
-    return answered, failures
-
-
-async def publish_probes(url: str, start: float, end: float) -> None:
-    nc = await nats.connect(url)
-    due = start
-    while due < end:
-        await asyncio.sleep(max(0.0, due - time.time()))
-        await nc.publish(PROBE_SUBJECT, repr(time.time()).encode())
-        due += 1 / PROBE_RATE
-    await nc.flush()
-    await nc.close()
-
-
-async def spawn_clients(args: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench._ws_clients", *args, cwd=ROOT, env=env,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=1 << 30,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 600)
-    if line.strip() != b"ready":
-        raise SystemExit(f"a client process failed to connect: {line!r}")
-    return proc
 
 
 async def bench(args: argparse.Namespace, env: dict[str, str], urls: object) -> dict:
@@ -209,7 +129,7 @@ async def bench(args: argparse.Namespace, env: dict[str, str], urls: object) -> 
         (answered, failures), _, ((user_s, system_s), waited_s, preempted) = await asyncio.gather(
             drive(api_port, key, run_ids, args.rate, time.time(), end + 2.0),
             publish_probes(env["FLOWLEDGER_NATS_URL"], start, end),
-            _gateway_share(gateway_pid, start, end),
+            gateway_share(gateway_pid, start, end),
         )
         outputs = [msgspec.json.decode((await p.communicate())[0]) for p in procs]
         probed = msgspec.json.decode((await probe.communicate())[0])
@@ -243,36 +163,6 @@ async def bench(args: argparse.Namespace, env: dict[str, str], urls: object) -> 
         "gateway_preempted": preempted,
         "clients_cpu_s": [out["cpu_s"] for out in outputs],
     }
-
-
-async def _gateway_share(
-    pid: int, start: float, end: float
-) -> tuple[tuple[float, float], float, int]:
-    """In the window: the gateway's CPU seconds (user, system), its event loop's seconds spent
-    runnable but waiting for a core (/proc/PID/schedstat), and how often it was preempted."""
-    await asyncio.sleep(max(0.0, start - time.time()))
-    (user0, system0), wait0, preempted0 = _cpu(pid), _waited_seconds(pid), _preempted(pid)
-    await asyncio.sleep(max(0.0, end - time.time()))
-    (user1, system1), wait1, preempted1 = _cpu(pid), _waited_seconds(pid), _preempted(pid)
-    return (user1 - user0, system1 - system0), wait1 - wait0, preempted1 - preempted0
-
-
-def _waited_seconds(pid: int) -> float:
-    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
-
-
-def _preempted(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("nonvoluntary_ctxt_switches:"):
-            return int(line.split()[1])
-    raise RuntimeError("no nonvoluntary_ctxt_switches")
-
-
-def _cpu(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def main() -> None:

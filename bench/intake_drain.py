@@ -32,7 +32,9 @@ import asyncpg
 import msgspec
 
 from bench import webhooks
-from bench._http_load import cpu_seconds
+from bench._http_load import serve
+from bench._proc_cpu import cpu_seconds
+from bench._webhook_setup import SECRET, register_source, setup
 
 PROCESSED = "SELECT count(*) FROM events WHERE type = 'WebhookDeliveryProcessed'"
 RECEIVED = "SELECT count(*) FROM events WHERE type = 'WebhookReceived'"
@@ -58,11 +60,11 @@ async def processed(conn: asyncpg.Connection, at_least: int, poll_s: float) -> i
 
 
 async def drain(args: argparse.Namespace, env: dict[str, str], server_db: str) -> None:
-    key = await webhooks.setup(env, server_db)
+    key = await setup(env, server_db)
     pgdata = Path(env["FLOWLEDGER_DATA_DIR"]) / "postgres"
     flowledger = {**env, "BENCH_VARIANT": "flowledger"}
-    async with webhooks.serve(webhooks.FACTORY, flowledger) as (port, _):
-        source = await webhooks.register_source(port, key, True)
+    async with serve(webhooks.FACTORY, flowledger) as (port, _):
+        source = await register_source(port, key, True)
         async with webhooks.role("projector", env) as projector:
             start = repr(time.time() + 1.0)
             argv = ["-m", "bench.webhooks", str(port), source, repr(args.rate), "32", start]
@@ -108,7 +110,7 @@ def main() -> None:
     from adapters.platform.embedded import embedded_servers
     from adapters.platform.settings import load_settings
 
-    os.environ["BENCH_WEBHOOK_SECRET"] = webhooks.SECRET  # the servers' and the load's
+    os.environ["BENCH_WEBHOOK_SECRET"] = SECRET  # the servers' and the load's
     data_dir = Path(tempfile.mkdtemp(prefix="flowledger-bench-"))
     try:
         base = msgspec.structs.replace(load_settings(os.environ, cwd=data_dir), data_dir=data_dir)

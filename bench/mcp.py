@@ -5,7 +5,7 @@
 
 One uvicorn worker serves the whole API (`api_app` through bench.commands:server_app) in its
 own process. A run of a three-step pipeline with logs is made through the API and projected.
-Then the same minimal keep-alive HTTP/1.1 client (bench/_http_load.Client) sends, one for one
+Then the same minimal keep-alive HTTP/1.1 client (bench/_http_client.Client) sends, one for one
 and interleaved so both sides see the same machine:
 
   - the baseline: GET /api/v1/pipeline-runs/{id};
@@ -53,7 +53,8 @@ from adapters.platform.admin_key import create_key
 from adapters.platform.settings import Settings
 from bench import _seed as seed
 from bench._figures import pct, verdict
-from bench._http_load import Client, serve
+from bench._http_client import Client
+from bench._http_load import serve
 from projections.catalog import ALL
 from projections.runtime import Projector
 

@@ -27,19 +27,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import os
-import random
 import signal
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 SELF = Path(__file__).resolve()
 ROOT = SELF.parent.parent
@@ -55,36 +50,16 @@ from adapters.bootstrap import open_services
 from adapters.platform.admin_key import create_key
 from adapters.platform.services import Services
 from adapters.platform.settings import Settings
-from adapters.store.commit_notes import parse
 from adapters.store.reader import head, read_range
 from bench import _seed as seed
 from bench._figures import pct, verdict
-from bench._http_load import Client, cpu_seconds, machine_jiffies, serve
-from domain.run_statuses import RunStatus
+from bench._projection_live import live_lag
+from bench._projection_queries import query_latency
 from projections.catalog import ALL
-from projections.filters import RunFilters
-from projections.paging import Page
 from projections.rebuild import rebuild
-from projections.run_queries import list_runs
 from projections.runtime import Projector
 
 BATCH = 5000
-MOVES_CHANNEL = "bench_checkpoint_moves"
-ANNOUNCE_RUNS_MOVES = f"""
-CREATE FUNCTION bench_runs_moved() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('{MOVES_CHANNEL}', NEW.name || ':' || NEW.position);
-    RETURN NULL;
-END $$;
-CREATE TRIGGER bench_runs_moved AFTER UPDATE OF position ON projection_checkpoints
-    FOR EACH ROW WHEN (NEW.name = 'runs' AND NEW.position IS DISTINCT FROM OLD.position)
-    EXECUTE FUNCTION bench_runs_moved();
-"""
-"""Announces the runs view's checkpoint moves, for the lag (the runs view's commits then take
-the notify lock, as every view's did before: the others' do not)."""
-WARMUP_QUERIES = 60
-STATUSES = ["failed,succeeded"] * 6 + ["failed", "succeeded", "cancelled,failed", "running"]
-BRANCHES = ["main"] * 6 + ["develop", "release/2.4"]
 
 
 def quantiles(values: list[float]) -> str:
@@ -136,7 +111,7 @@ async def seed_and_rebuild(
     return {"events": top, "raws": raws, "reports": reports, "total_s": total}
 
 
-# ---- (2) live lag ------------------------------------------------------------------------------
+# ---- (2) live lag: the child process (bench/_projection_live.py starts it) -----------------------
 
 
 async def projector_main(url: str) -> None:
@@ -145,128 +120,6 @@ async def projector_main(url: str) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     await Projector(url, ALL).run(stop)
-
-
-async def live_lag(
-    args: argparse.Namespace, url: str, history: seed.History, s: Services
-) -> dict[str, Any]:
-    cmd = [sys.executable, str(SELF), "--projector", url]
-    proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT)
-    listener = await asyncpg.connect(url)
-    heard: dict[str, list[tuple[int, float]]] = {"runs": [], "flowledger_events": []}
-
-    def on_notify(_conn: object, _pid: int, channel: str, payload: str) -> None:
-        now = time.monotonic()
-        if channel == "flowledger_events":
-            heard[channel].append((parse(payload).last, now))
-            return
-        name, _, position = payload.rpartition(":")
-        if name == "runs":
-            heard[name].append((int(position), now))
-
-    try:
-        claimed = "SELECT count(*) FROM projection_checkpoints WHERE owner IS NOT NULL"
-        for _ in range(600):  # until the child owns every projection
-            if await listener.fetchval(claimed) == len(ALL):
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise SystemExit("the projector process did not claim every projection")
-        await listener.execute(ANNOUNCE_RUNS_MOVES)
-        await listener.add_listener(MOVES_CHANNEL, on_notify)
-        await listener.add_listener("flowledger_events", on_notify)
-        logs = seed.log_share(history.scripts, args.events, args.runs)  # as many as the seed has
-        cpu, machine, began = cpu_seconds(proc.pid), machine_jiffies(), time.monotonic()
-        committed, append_ms, rate = await seed.append_live(
-            s.store, history, rate=args.rate, seconds=args.seconds, logs=logs
-        )
-        cpu = (cpu_seconds(proc.pid) - cpu) / (time.monotonic() - began)
-        busy, total, _ = (b - a for a, b in zip(machine, machine_jiffies(), strict=True))
-        await asyncio.sleep(2.0)  # the last appends become visible
-    finally:
-        proc.send_signal(signal.SIGINT)
-        await asyncio.wait_for(proc.wait(), 30)
-        await listener.close()
-    lags: dict[str, list[float]] = {}
-    for name, marks in heard.items():  # each in position order
-        positions = [p for p, _ in marks]
-        lags[name] = []
-        for position, at in committed:
-            i = bisect.bisect_left(positions, position)
-            seen = marks[i][1] if i < len(marks) else float("inf")
-            lags[name].append(max(0.0, seen - at) * 1000)
-    return {"lags": lags, "append_ms": append_ms, "rate": rate, "cpu": cpu, "busy": busy / total}
-
-
-# ---- (3) query latency ---------------------------------------------------------------------------
-
-
-class _Page(msgspec.Struct):
-    items: list[msgspec.Raw]
-    next_cursor: str | None = None
-
-
-async def timed(call: Any, sessions: list[tuple[dict[str, Any], int]], n: int) -> tuple:
-    """ms and rows of `n` pages after the warm-up: each session's first page and its next ones."""
-    times, rows = [], []
-    for params, pages in sessions:
-        cursor = None
-        for _ in range(pages if len(times) < WARMUP_QUERIES + n else 0):
-            began = time.perf_counter()
-            count, cursor = await call(params, cursor)
-            times.append((time.perf_counter() - began) * 1000)
-            rows.append(count)
-            if cursor is None:
-                break
-    return times[WARMUP_QUERIES : WARMUP_QUERIES + n], rows[WARMUP_QUERIES : WARMUP_QUERIES + n]
-
-
-async def query_latency(
-    args: argparse.Namespace, conn: asyncpg.Connection, url: str, history: seed.History,
-    env: dict[str, str], key: str,
-) -> dict[str, Any]:  # fmt: skip
-    total = await seed.seed_query_runs(conn, url, history, args.query_runs)
-    rng, sessions = random.Random(5), []
-    for _ in range(args.requests + WARMUP_QUERIES):  # (filters, pages to follow)
-        params = {
-            "project_id": rng.choice(history.projects), "status": rng.choice(STATUSES),
-            "branch": rng.choice(BRANCHES), "order_by": "started_at",
-            "order": rng.choice(("desc", "desc", "asc")), "limit": 50,
-        }  # fmt: skip
-        sessions.append((params, rng.choice((1, 1, 2, 3))))
-    custom = await asyncpg.connect(url, server_settings={"plan_cache_mode": "force_custom_plan"})
-
-    async def sql(c: asyncpg.Connection, params: dict[str, Any], cursor: str | None) -> tuple:
-        filters = RunFilters(
-            project_ids=(uuid.UUID(params["project_id"]),), branch=params["branch"],
-            status=tuple(RunStatus(s) for s in params["status"].split(",")),
-        )  # fmt: skip
-        page = Page(limit=50, cursor=cursor, order_by="started_at", order=params["order"])
-        result = await list_runs(c, "rm_runs", filters, page)
-        return len(result.items), result.next_cursor
-
-    times, rows = {}, []
-    async with serve("bench.commands:server_app", env) as (port, _pid):
-        client = Client(port, {"X-API-Key": key})
-
-        async def http(params: dict[str, Any], cursor: str | None) -> tuple:
-            query = urlencode({**params, **({"cursor": cursor} if cursor else {})})
-            status, body = await client.request("GET", f"/api/v1/pipeline-runs?{query}")
-            if status != 200:
-                raise SystemExit(f"GET /api/v1/pipeline-runs answered {status}: {body[:300]!r}")
-            page = msgspec.json.decode(body, type=_Page)
-            return len(page.items), page.next_cursor
-
-        calls = {"http": http, "sql": partial(sql, conn), "custom": partial(sql, custom)}
-        for name, call in calls.items():
-            times[name], rows = await timed(call, sessions, args.requests)
-        await client.close()
-    await custom.close()
-    print(
-        f"queries: {len(times['http'])} timed per side after {WARMUP_QUERIES} warm-up, "
-        f"{sum(rows) / len(rows):.1f} rows a page, {len(history.projects)} projects"
-    )
-    return {"times": times, "runs": total}
 
 
 # ---- the run -------------------------------------------------------------------------------------

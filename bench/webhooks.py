@@ -14,7 +14,7 @@ unseals its secret, verifies, and records a `WebhookReceived` event. (b), the ba
 tiny litestar app with create_app's middleware whose one route only verifies the signature with
 `adapters.webhooks.verify.verify_github` and the same secret, then answers 202: the difference
 is the cost of recording. Each is ONE uvicorn worker in its own process (httptools/uvloop when
-installed, else h11/asyncio); the senders run in separate load processes with bench/_http_load's
+installed, else h11/asyncio); the senders run in separate load processes with bench/_http_client's
 keep-alive client. Per rate the variants run in turn (order alternating), a warm-up then
 `--seconds` measured. server/load/PG: CPU as % of one core (PG only when embedded); machine:
 all cores busy. The intake process manager (deliveries -> run commands) works after the 202:
@@ -35,12 +35,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,102 +48,18 @@ if __name__ == "__main__":
 
 import msgspec
 
-from bench._http_load import Answer, Client, Tally, Totals, cpu_seconds, machine_jiffies, serve
+from bench._http_load import Totals, serve
+from bench._proc_cpu import cpu_seconds, machine_jiffies
+from bench._webhook_apps import verify_only_app
+from bench._webhook_figures import Figures, intake_lag
+from bench._webhook_load import BODY, load_main
+from bench._webhook_setup import SECRET, register_source, setup
 
-FIXTURE = ROOT / "tests" / "fixtures" / "webhooks" / "github" / "push.branch-created.json"
-BODY = FIXTURE.read_bytes()
-AFTER = b'"after": "6113728f27ae82c7b1a177c8d03f9e96e0adf246"'
 VARIANTS = ("flowledger", "verify-only")
 FACTORY = "bench.webhooks:server_app"
-SECRET = "bench-" + "s3cr3t" * 6  # the source's known secret (16 to 256 characters)
 P99_MS, SUSTAINED = 50.0, 0.95
 
-# ---- the load processes: python -m bench.webhooks PORT SOURCE RATE SENDERS START WARMUP S ----
-
-
-async def sender(port: int, path: str, i: int, n: int, rate: float, tally: Tally, warmup: float):
-    prefix, _, suffix = BODY.partition(AFTER)
-    secret = os.environ["BENCH_WEBHOOK_SECRET"].encode()
-    client = Client(port, {})
-    interval = n / rate if rate else 0.0
-    due = tally.start - warmup + interval * i / n  # the senders' timetables interleave
-    try:
-        while due < tally.end and time.time() < tally.end:
-            if rate:
-                await asyncio.sleep(max(0.0, due - time.time()))
-            else:
-                due = time.time()  # closed loop: latency from the actual send
-            delivery = str(uuid.uuid4())
-            after = hashlib.sha1(delivery.encode()).hexdigest().encode()
-            body = b'%s"after": "%s"%s' % (prefix, after, suffix)
-            signature = hmac.new(secret, body, hashlib.sha256).hexdigest()
-            client.fixed = (  # per request: requests on one Client are sequential
-                f"User-Agent: GitHub-Hookshot/bench\r\nX-GitHub-Event: push\r\n"
-                f"X-GitHub-Delivery: {delivery}\r\nX-Hub-Signature-256: sha256={signature}\r\n"
-            )
-            status, answer = await client.post(path, body)
-            # Only a 202 counts: a 200 (a duplicate) is recorded as an error, "-200".
-            tally.record(status if status == 202 or status >= 300 else -status, answer, due)
-            due += interval
-    finally:
-        await client.close()
-
-
-def load_main() -> None:
-    port, source, rate, senders, start, warmup, seconds = sys.argv[1:8]
-    n, tally = int(senders), Tally(float(start), float(start) + float(seconds))
-    path = f"/webhooks/github/{source}"
-    assert AFTER in BODY, "the fixture's `after` sha moved"
-
-    async def run() -> None:
-        args = (float(rate), tally, float(warmup))
-        await asyncio.gather(*(sender(int(port), path, i, n, *args) for i in range(n)))
-
-    asyncio.run(run())
-    keys = ("sent", "ok", "errors", "first_error", "latencies_ms")
-    result = {"cpu_s": time.process_time(), **{k: getattr(tally, k) for k in keys}}
-    sys.stdout.buffer.write(msgspec.json.encode(result) + b"\n")
-
-
 # ---- the servers (run inside the uvicorn process) ---------------------------------------------
-
-
-def verify_only_app(settings):
-    """The baseline: create_app's middleware (keep them in step), a verify-and-202 route."""
-    from litestar import Litestar, Request, Response, get, post
-    from litestar.middleware import DefineMiddleware
-    from litestar.plugins.problem_details import ProblemDetailsPlugin
-
-    from adapters.http import security
-    from adapters.http.problems import problem, problem_details_config
-    from adapters.webhooks.limits import MAX_BODY_BYTES
-    from adapters.webhooks.verify import BadSignature, verify_github
-
-    secrets = [os.environ["BENCH_WEBHOOK_SECRET"]]
-    middleware = security.security_middleware(settings)
-    names = {"Request": Request, "Response": Response}  # not in this module's globals
-
-    @post("/webhooks/github/{source:str}", request_max_body_size=MAX_BODY_BYTES,
-          signature_namespace=names)  # fmt: skip
-    async def receive(request: Request, source: str) -> Response[bytes]:
-        try:
-            verify_github(secrets, request.headers, await request.body())
-        except BadSignature as refused:
-            raise problem(401, "bad_signature", "bad signature", refused.reason) from None
-        return Response(b'{"outcome":"accepted"}', status_code=202, media_type="application/json")
-
-    @get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    return Litestar(
-        route_handlers=[health, receive],
-        middleware=[*middleware, DefineMiddleware(security.FlowledgerAuthentication)],
-        before_send=[security.security_headers],
-        cors_config=security.cors_config(settings),
-        request_max_body_size=settings.max_body_bytes,
-        plugins=[ProblemDetailsPlugin(problem_details_config())],
-    )
 
 
 def server_app():
@@ -169,35 +82,6 @@ def server_app():
 
 
 # ---- the benchmark (run by hand) ---------------------------------------------------------------
-
-
-class Figures(Totals):
-    pg_cpu_s: float = 0.0  # the embedded PostgreSQL's processes, over the measured window
-    intake_lag: int = -1  # deliveries not yet processed at the window's end (-1: not run)
-    intake_done_s: float = -1.0  # from the window's end until all were processed
-
-
-INTAKE_LAG = (
-    "SELECT count(*) FROM events WHERE type = 'WebhookReceived' AND position > "
-    "(SELECT coalesce(max(position), 0) FROM projection_checkpoints WHERE name = 'webhook_intake')"
-)
-
-
-async def intake_lag(database_url: str, t: Figures, give_up_s: float = 120.0) -> None:
-    """The deliveries the intake has still to process now, then the time until none is left."""
-    import asyncpg
-
-    conn = await asyncpg.connect(database_url)
-    try:
-        start = time.time()
-        t.intake_lag = await conn.fetchval(INTAKE_LAG)
-        left = t.intake_lag
-        while left and time.time() - start < give_up_s:
-            await asyncio.sleep(0.1)
-            left = await conn.fetchval(INTAKE_LAG)
-        t.intake_done_s = time.time() - start if not left else float("inf")
-    finally:
-        await conn.close()
 
 
 @contextlib.asynccontextmanager
@@ -269,52 +153,6 @@ async def run_rate(t: Figures, pid: int, port: int, source: str, rate: float, ar
         t.first_error = t.first_error or out["first_error"]
         for status, n in out["errors"].items():
             t.errors[status] = t.errors.get(status, 0) + n
-
-
-async def setup(env: dict[str, str], server_db: str) -> str:
-    """A fresh migrated database (into `env`) and an admin key for it."""
-    from datetime import UTC, datetime
-    from urllib.parse import urlsplit, urlunsplit
-
-    import asyncpg
-
-    from adapters.bootstrap import open_services
-    from adapters.platform.admin_key import create_key
-    from adapters.platform.settings import load_settings
-    from adapters.store.migrations import migrate
-
-    name = f"flowledger_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(server_db)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    env["FLOWLEDGER_DATABASE_URL"] = url = urlunsplit(urlsplit(server_db)._replace(path=f"/{name}"))
-    await migrate(url)
-    settings = load_settings(env, cwd=Path(env["FLOWLEDGER_DATA_DIR"]))  # no .env files there
-    async with open_services(settings, url) as services:
-        at = datetime.now(UTC)
-        _, key = await create_key(services, name="bench", scopes=("admin",), project_id=None, at=at)
-    return key
-
-
-async def register_source(port: int, key: str, with_pipeline: bool) -> str:
-    """A project and its `github` source with SECRET, through the HTTP API: the source's id.
-    With a pipeline that every push starts, when the intake runs."""
-    client = Client(port, {"X-API-Key": key})
-    project = {"name": "bench", "slug": f"bench-{uuid.uuid4().hex[:8]}"}
-    status, body = await client.post("/api/v1/projects", msgspec.json.encode(project))
-    assert status == 201, body
-    project_id = msgspec.json.decode(body, type=Answer).id
-    if with_pipeline:
-        pipeline = {"project_id": project_id, "name": "ci", "steps": [{"name": "b", "run": "make"}],
-                    "triggers": [{"source": "github", "events": ["push"]}]}  # fmt: skip
-        status, answer = await client.post("/api/v1/pipelines", msgspec.json.encode(pipeline))
-        assert status == 201, answer
-    source = {"project_id": project_id, "kind": "github"}
-    source |= {"name": "bench-github", "secret": SECRET}
-    status, body = await client.post("/api/v1/webhook-sources", msgspec.json.encode(source))
-    await client.close()
-    assert status == 201, body
-    return msgspec.json.decode(body, type=Answer).id
 
 
 async def bench(args: argparse.Namespace, env: dict[str, str], server_db: str) -> dict:

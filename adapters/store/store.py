@@ -46,6 +46,7 @@ class EventStore:
         max_event_bytes_by_stream_type: Mapping[str, int] | None = None,
         pool_size: int = 10,
         flushers: int = 2,
+        max_batch_events: int = 2000,
         pool: asyncpg.Pool | None = None,
         sealer: Sealer | None = None,
     ) -> None:
@@ -56,6 +57,8 @@ class EventStore:
         self._max_event_bytes_by_stream_type = dict(max_event_bytes_by_stream_type or {})
         self._pool_size = pool_size
         self._flushers = flushers
+        # Events per group-commit call: a smaller cap puts more batches in flight at once.
+        self._max_batch_events = max_batch_events
         # A pool given is the process's, shared with its readers: theirs to close, not ours.
         self._shared_pool = pool
         self._pool: asyncpg.Pool | None = None
@@ -68,7 +71,9 @@ class EventStore:
         self._pool = self._shared_pool or await open_pool(
             self._database_url, max_size=self._pool_size
         )
-        self._writer = GroupCommitWriter(self._pool, flushers=self._flushers)
+        self._writer = GroupCommitWriter(
+            self._pool, flushers=self._flushers, max_batch_events=self._max_batch_events
+        )
         self._writer.start()
 
     async def close(self) -> None:

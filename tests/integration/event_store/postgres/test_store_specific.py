@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
-from adapters.store import EventStore, EventTooLarge, NewEvent
+from adapters.store import EventStore, EventTooLarge, NewEvent, StreamAppend
+from adapters.store.commit_notes import parse
 from domain.envelope import EventMetadata
 from tests.helpers import unique_id
 
@@ -48,3 +50,33 @@ async def test_a_stream_type_can_have_its_own_size_limit(store_url: str) -> None
         result = await store.append(unique_id("d-"), "delivery", [big], expected_version=0)
 
     assert result.to_version == 1
+
+
+async def test_a_batch_cap_splits_appends_into_commits_of_at_most_that_many(
+    store_url: str,
+) -> None:
+    notes: list[str] = []
+    listener = await asyncpg.connect(store_url)
+    await listener.add_listener("flowledger_events", lambda *args: notes.append(args[3]))
+    appends = [
+        StreamAppend(
+            stream_id=unique_id("run-"), stream_type="run", events=started(), expected_version=0
+        )
+        for _ in range(6)
+    ]
+    try:
+        async with EventStore(store_url, stream_types={"run"}, max_batch_events=2) as store:
+            outcomes = await store.append_many(appends)
+        positions = {o.first_position for o in outcomes}  # type: ignore[union-attr]
+        for _ in range(100):
+            commits = [c for c in map(parse, notes) if c.first in positions or c.last in positions]
+            if sum(c.last - c.first + 1 for c in commits) >= 6:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await listener.close()
+
+    # six one-event appends taken together, committed two at a time at most
+    assert sorted(p for c in commits for p in range(c.first, c.last + 1)) == sorted(positions)
+    assert len(commits) >= 3
+    assert all(c.last - c.first + 1 <= 2 for c in commits)
