@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import asyncpg
 
 from adapters.store.reader import read_range
-from adapters.telemetry.tracing import links_to, span
+from adapters.telemetry.links import links_to
+from adapters.telemetry.tracing import span
 from domain.envelope import EventEnvelope
 from domain.projection_quarantine import DECISIONS
 from projections import checkpoints

@@ -10,21 +10,29 @@ import msgspec
 from opentelemetry.trace import Status, StatusCode
 
 from adapters.telemetry.metrics import COMMAND_SECONDS, COMMANDS, labelled
-from adapters.telemetry.tracing import current_traceparent, span
+from adapters.telemetry.request_span import take_request_span
+from adapters.telemetry.tracing import current_traceparent, span, unsampled_active
 from commands.context import CommandContext
 from commands.ports import VersionConflict
 from domain.errors import DomainError
 
 
 class TelemetryObserver:
-    """Wraps each command in a span whose traceparent the appended events carry."""
+    """Records each command on a span whose traceparent the appended events carry: the
+    request's own server span when the command runs directly for a request, else a span of its
+    own (`command <Name>`); no span at all inside a trace that was not sampled."""
 
     @contextlib.contextmanager
     def observe(self, command: object, context: CommandContext) -> Iterator[CommandContext]:
         name = type(command).__name__
         started = time.perf_counter()
         outcome = "ok"
-        with span(f"command {name}", parent=context.traceparent) as current:
+        found = unsampled_active() or take_request_span()
+        with (
+            contextlib.nullcontext(found)
+            if found is not None
+            else span(f"command {name}", parent=context.traceparent)
+        ) as current:
             recording = current.is_recording()
             if recording:
                 current.set_attribute("flowledger.command", name)

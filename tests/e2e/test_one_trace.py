@@ -152,6 +152,12 @@ def test_a_webhook_to_websocket_flow_is_one_trace_across_processes(tmp_path: Pat
     assert root["kind"] == "SpanKind.SERVER", names
     assert root["name"] == "POST /webhooks/{kind}/{source}", names
     assert {s["context"]["trace_id"] for s in chain} == {fan_out["context"]["trace_id"]}
+    # A command run for a request is recorded on the request's span (named by its route).
+    commands = [s["attributes"].get("flowledger.command") for s in reversed(chain)]
+    named = [
+        f"command {c}" if c and not n.startswith("command") else n
+        for n, c in zip(names, commands, strict=True)
+    ]
     for hop in (
         "intake delivery",
         "command TriggerRun",
@@ -160,7 +166,7 @@ def test_a_webhook_to_websocket_flow_is_one_trace_across_processes(tmp_path: Pat
         "relay publish",
         "gateway fan-out",
     ):
-        assert hop in names, f"{hop} missing from {names}"
+        assert hop in named, f"{hop} missing from {names} (commands {commands})"
     assert (
-        names.index("intake delivery") < names.index("runner step") < names.index("relay publish")
+        named.index("intake delivery") < named.index("runner step") < named.index("relay publish")
     )

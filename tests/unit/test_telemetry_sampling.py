@@ -20,7 +20,13 @@ from opentelemetry.test.globals_test import reset_trace_globals
 
 from adapters.telemetry.http import request_telemetry
 from adapters.telemetry.observer import TelemetryObserver
-from adapters.telemetry.tracing import current_traceparent, span
+from adapters.telemetry.tracing import (
+    context_from,
+    current_traceparent,
+    server_span,
+    span,
+    would_record,
+)
 from commands.context import CommandContext, Principal
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -112,27 +118,63 @@ def request(traceparent: str | None) -> tuple[int, str | None]:
     return sent[0]["status"], carried[0]
 
 
-def test_a_sampled_request_records_its_server_command_and_append_spans(fresh):
+def test_a_sampled_request_records_its_command_on_the_server_span_and_its_append_below(fresh):
     status, carried = request(SAMPLED)
 
     assert status == 202
     spans = {s.name: s for s in fresh.exporter.get_finished_spans()}
-    assert set(spans) == {
-        "POST /api/v1/pipeline-runs/{run_id}/status",
-        "command ReportStatus",
-        "event_store.append",
-    }
+    assert set(spans) == {"POST /api/v1/pipeline-runs/{run_id}/status", "event_store.append"}
     server = spans["POST /api/v1/pipeline-runs/{run_id}/status"]
-    command, append = spans["command ReportStatus"], spans["event_store.append"]
+    append = spans["event_store.append"]
     assert {format(s.context.trace_id, "032x") for s in spans.values()} == {TRACE_ID}
-    assert command.parent.span_id == server.context.span_id
-    assert append.parent.span_id == command.context.span_id
+    assert append.parent.span_id == server.context.span_id
     assert server.attributes["http.response.status_code"] == 202
     assert server.attributes["http.route"] == "/api/v1/pipeline-runs/{run_id}/status"
-    assert command.attributes["flowledger.command"] == "ReportStatus"
+    assert server.attributes["flowledger.command"] == "ReportStatus"
+    assert server.attributes["flowledger.correlation_id"] == "c-1"
     assert append.attributes["flowledger.events"] == 1
-    # The events name the command's span, so the relay and the runner continue this trace.
-    assert carried == f"00-{TRACE_ID}-{command.context.span_id:016x}-01"
+    # The events name the request's span, so the relay and the runner continue this trace.
+    assert carried == f"00-{TRACE_ID}-{server.context.span_id:016x}-01"
+
+
+def test_a_second_command_of_one_request_gets_a_span_of_its_own(fresh):
+    caller = Principal(id="k", name="tester", project_id=None, scopes=frozenset({"admin"}))
+    context = CommandContext(principal=caller, at=datetime.now(UTC), correlation_id="c-2")
+    observer = TelemetryObserver()
+    with server_span("POST /x", context_from(SAMPLED)) as server:
+        with observer.observe(ReportStatus(), context) as first:
+            pass
+        with observer.observe(ReportStatus(), context) as second:
+            pass
+
+    (command,) = [s for s in fresh.exporter.get_finished_spans() if s.name.startswith("command")]
+    assert command.name == "command ReportStatus"
+    assert command.parent.span_id == server.get_span_context().span_id
+    assert first.traceparent == f"00-{TRACE_ID}-{server.get_span_context().span_id:016x}-01"
+    assert second.traceparent == f"00-{TRACE_ID}-{command.context.span_id:016x}-01"
+
+
+def test_a_command_under_other_work_gets_a_span_of_its_own(fresh):
+    caller = Principal(id="k", name="tester", project_id=None, scopes=frozenset({"admin"}))
+    context = CommandContext(principal=caller, at=datetime.now(UTC), correlation_id="c-3")
+    with (
+        server_span("POST /x", context_from(SAMPLED)),
+        span("intake delivery") as delivery,
+        TelemetryObserver().observe(ReportStatus(), context),
+    ):
+        pass
+
+    (command,) = [s for s in fresh.exporter.get_finished_spans() if s.name.startswith("command")]
+    assert command.parent.span_id == delivery.get_span_context().span_id
+    assert command.attributes["flowledger.command"] == "ReportStatus"
+
+
+def test_no_span_could_record_inside_an_unsampled_trace(fresh):
+    assert would_record()
+    with span("relay publish", parent=UNSAMPLED):
+        assert not would_record()
+    with span("relay publish", parent=SAMPLED):
+        assert would_record()
 
 
 def test_an_unsampled_request_starts_no_span_and_still_carries_its_trace(fresh):
@@ -162,6 +204,6 @@ def test_a_new_trace_is_sampled_at_the_root_and_its_children_follow(fresh):
 
     assert status == 202
     spans = fresh.exporter.get_finished_spans()
-    assert len(spans) == fresh.counter.started == 3
+    assert len(spans) == fresh.counter.started == 2  # the request's (with its command), the append
     assert carried is not None and int(carried[-2:], 16) & trace.TraceFlags.SAMPLED
     assert len({s.context.trace_id for s in spans}) == 1
