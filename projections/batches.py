@@ -10,8 +10,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from adapters.store.reader import read_range
-from adapters.telemetry.links import links_to
-from adapters.telemetry.tracing import span
+from adapters.telemetry.tracing import links_to, span
 from domain.envelope import EventEnvelope
 from domain.projection_quarantine import DECISIONS
 from projections import checkpoints

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from opentelemetry import trace
 
 from adapters.telemetry.scrub import STANDARD_ATTRIBUTES, scrub
-from adapters.telemetry.tracing import active_span_context
 
 __all__ = ["STANDARD_ATTRIBUTES", "JsonFormatter", "configure_logging", "request_id", "scrub"]
 
@@ -32,7 +32,7 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid is not None:
             line["request_id"] = rid
-        span = active_span_context()
+        span = trace.get_current_span().get_span_context()
         if span.is_valid:
             line["trace_id"] = format(span.trace_id, "032x")
             line["span_id"] = format(span.span_id, "016x")

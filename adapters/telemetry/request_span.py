@@ -1,6 +1,4 @@
-"""A request's trace: its recording server span, offered to the command it runs so that both
-record on one span; or, for a new trace not sampled at its root, only its ids (no OpenTelemetry
-context objects per request: nine requests in ten at a 10% ratio)."""
+"""A request's server span, offered to the command it runs so that both record on one span."""
 
 from __future__ import annotations
 
@@ -32,40 +30,3 @@ def as_request_root(current: trace.Span) -> Iterator[trace.Span]:
         yield current
     finally:
         _request_root.reset(token)
-
-
-class UnsampledRoot(trace.NonRecordingSpan):
-    """A new trace not sampled at its root: its ids and traceparent. The SpanContext is made
-    only when something asks for it (a log line, a span continued under it)."""
-
-    def __init__(self, trace_id: int, span_id: int) -> None:  # the context is made later
-        self._ids = trace_id, span_id
-        self._context: trace.SpanContext | None = None  # type: ignore[assignment]
-        self.traceparent = f"00-{trace_id:032x}-{span_id:016x}-00"
-
-    def get_span_context(self) -> trace.SpanContext:
-        if self._context is None:
-            trace_id, span_id = self._ids
-            self._context = trace.SpanContext(
-                trace_id, span_id, is_remote=False, trace_flags=trace.TraceFlags(0)
-            )
-        return self._context
-
-
-_unsampled: ContextVar[UnsampledRoot | None] = ContextVar("flowledger_unsampled", default=None)
-
-
-def unsampled_root() -> UnsampledRoot | None:
-    """The unsampled new trace of the request being served, if it is one (see `server_span`)."""
-    return _unsampled.get()
-
-
-@contextlib.contextmanager
-def as_unsampled_root(root: UnsampledRoot | None) -> Iterator[UnsampledRoot | None]:
-    """`root` is the request's trace for the block (None: no unsampled root, e.g. while a
-    sampled trace is continued inside it)."""
-    token = _unsampled.set(root)
-    try:
-        yield root
-    finally:
-        _unsampled.reset(token)

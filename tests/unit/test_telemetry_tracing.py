@@ -12,9 +12,8 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.test.globals_test import reset_trace_globals
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from adapters.telemetry.links import links_to
 from adapters.telemetry.observer import TelemetryObserver
-from adapters.telemetry.tracing import context_from, current_traceparent, span
+from adapters.telemetry.tracing import context_from, current_traceparent, links_to, span
 from commands.context import CommandContext, Principal
 from domain.errors import DomainError
 
