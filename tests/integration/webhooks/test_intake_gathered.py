@@ -11,6 +11,7 @@ from commands import boundary
 from commands import webhook_intake_batch as intake_batch
 from commands.webhook_intake import Candidate, WebhookIntake
 from commands.webhook_intake_batch import IntakeBatch
+from commands.webhook_intake_types import ReceivedDelivery
 from domain.pipeline_definition import TriggerSpec
 from tests.integration.webhooks.intake_world import (  # noqa: F401  (the `world` fixture)
     World,
@@ -106,18 +107,8 @@ async def test_a_batch_within_the_limits_is_checked_once_by_the_bus(
 
 
 async def test_a_replayed_batch_writes_nothing_new(world: World) -> None:
-    project = await world.project()
-    source = await world.source(project, "github")
-    await world.pipeline(project, TriggerSpec(source="github", events=("push",)))
-    batch = [await world.deliver(source, project, PUSH, after=f"{n:040x}") for n in range(1, 4)]
-    await world.catch_up()
-    bus, repository, candidates = (
-        world.services.bus.dispatch,
-        world.services.repository,
-        world.process.candidates,
-    )
-    gathered = IntakeBatch(WebhookIntake(bus, repository, candidates), bus, repository, candidates)
-    deliveries = [received(envelope) for envelope in batch]
+    intake, deliveries = await three_pushes_to_one_pipeline(world)
+    gathered = batched(world, intake)
 
     first = await gathered.handle_many(deliveries, at=world.tick())
     before = await world.tagged_events()
@@ -155,19 +146,8 @@ async def test_a_batch_s_runs_are_keyed_by_their_streams_and_a_replay_finds_them
 ) -> None:
     """A crash after the runs were requested and before the outcomes: the batch replayed, or
     a delivery then processed alone, answers the same runs and writes none again."""
-    project = await world.project()
-    source = await world.source(project, "github")
-    await world.pipeline(project, TriggerSpec(source="github", events=("push",)))
-    batch = [await world.deliver(source, project, PUSH, after=f"{n:040x}") for n in range(1, 4)]
-    await world.catch_up()
-    bus, repository, candidates = (
-        world.services.bus.dispatch,
-        world.services.repository,
-        world.process.candidates,
-    )
-    intake = WebhookIntake(bus, repository, candidates)
-    gathered = IntakeBatch(intake, bus, repository, candidates)
-    deliveries = [received(envelope) for envelope in batch]
+    intake, deliveries = await three_pushes_to_one_pipeline(world)
+    gathered = batched(world, intake)
 
     requested = await gathered._decide(deliveries, range(3), world.tick())  # no outcomes yet
     runs = [requested[n].runs for n in range(3)]
@@ -187,3 +167,23 @@ async def test_a_batch_s_runs_are_keyed_by_their_streams_and_a_replay_finds_them
     assert [(o.outcome, o.runs) for o in outcomes] == [("triggered", found) for found in runs]
     processed = [t for t in await world.tagged_events() if t not in written]
     assert [t.split(":")[0] for t in processed] == ["WebhookDeliveryProcessed"] * 3
+
+
+async def three_pushes_to_one_pipeline(
+    world: World,
+) -> tuple[WebhookIntake, list[ReceivedDelivery]]:
+    """Three pushes recorded for a pipeline they trigger, caught up; the intake to decide them."""
+    project = await world.project()
+    source = await world.source(project, "github")
+    await world.pipeline(project, TriggerSpec(source="github", events=("push",)))
+    batch = [await world.deliver(source, project, PUSH, after=f"{n:040x}") for n in range(1, 4)]
+    await world.catch_up()
+    intake = WebhookIntake(
+        world.services.bus.dispatch, world.services.repository, world.process.candidates
+    )
+    return intake, [received(envelope) for envelope in batch]
+
+
+def batched(world: World, intake: WebhookIntake) -> IntakeBatch:
+    bus, candidates = world.services.bus.dispatch, world.process.candidates
+    return IntakeBatch(intake, bus, world.services.repository, candidates)
