@@ -35,6 +35,7 @@ import asyncpg
 
 from adapters.store import EventStore, NewEvent
 from adapters.store.migrations import migrate
+from bench._append_meters import CpuMeter, FlushMeter, wal_flushes
 
 PAYLOAD = {"step": "build", "exit_code": 0, "duration_ms": 1234, "runner": "linux-1"}
 
@@ -146,99 +147,6 @@ def bench_eventsourcing(url: str, seconds: float, writers: int) -> float:
     elapsed = time.perf_counter() - started
     app.close()
     return sum(counts) / elapsed
-
-
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _process_cpu(pid: int, *, with_reaped: bool) -> float:
-    """CPU seconds of `pid` (user + system), plus its reaped children's when asked."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    ticks = int(fields[11]) + int(fields[12])
-    if with_reaped:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / _CLOCK_TICKS
-
-
-def server_cpu(postmaster: int | None) -> float:
-    """CPU seconds spent by the embedded PostgreSQL so far: the postmaster, its live children
-    and the children it has reaped (backends of closed connections). 0.0 when not ours."""
-    if postmaster is None or not Path("/proc").is_dir():
-        return 0.0
-    total = _process_cpu(postmaster, with_reaped=True)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(stat[1]) == postmaster:
-            total += _process_cpu(int(entry.name), with_reaped=True)
-    return total
-
-
-class CpuMeter:
-    """Client and server CPU microseconds per unit over the measured slices."""
-
-    def __init__(self, postmaster: int | None) -> None:
-        self.postmaster = postmaster
-        self.client = 0.0
-        self.server = 0.0
-        self.units = 0.0
-
-    @contextlib.contextmanager
-    def measuring(self) -> Iterator[None]:
-        client, server = time.process_time(), server_cpu(self.postmaster)
-        yield
-        self.client += time.process_time() - client
-        self.server += server_cpu(self.postmaster) - server
-
-    def per_unit(self) -> str:
-        if not self.units:
-            return "n/a"
-        server = f"{self.server / self.units * 1e6:.0f}" if self.postmaster else "n/a"
-        return f"client {self.client / self.units * 1e6:.0f} us, server {server} us"
-
-
-WAL_FLUSHES = "SELECT sum(fsyncs) FROM pg_stat_io WHERE object = 'wal'"
-
-
-async def wal_flushes(url: str) -> float | None:
-    """WAL flushes (fdatasync calls) so far, from pg_stat_io; None before PostgreSQL 18."""
-    conn = await asyncpg.connect(url)
-    try:
-        # Backends report their I/O counts when they exit or about once a second; the
-        # closed connections of a slice have exited by then.
-        await asyncio.sleep(1.1)
-        return float(await conn.fetchval(WAL_FLUSHES) or 0)
-    except asyncpg.PostgresError:
-        return None
-    finally:
-        await conn.close()
-
-
-class FlushMeter:
-    """Units per WAL flush over the measured slices: how many appends or rows shared one."""
-
-    def __init__(self) -> None:
-        self.flushes: float | None = 0.0
-        self.units = 0.0
-
-    def add(self, before: float | None, after: float | None, units: float) -> None:
-        if before is None or after is None or self.flushes is None:
-            self.flushes = None
-            return
-        self.flushes += after - before
-        self.units += units
-
-    def per_flush(self) -> str:
-        if not self.flushes:
-            return "n/a"
-        return f"{self.units / self.flushes:.1f} per WAL flush"
 
 
 @contextlib.contextmanager
