@@ -10,8 +10,8 @@ from pathlib import Path
 
 import asyncpg
 
+from bench._append_meters import server_cpu
 from bench._role_processes import role_processes
-from bench.append import server_cpu
 
 LABEL = "bench"
 
