@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from tests.e2e.test_up import free_port
@@ -88,6 +90,29 @@ def wait_for_logger(name: str, proc: subprocess.Popen[bytes], log: Path) -> None
     pytest.fail(f"nothing logged from {name} within {STARTED_WITHIN_S}s:\n{log.read_text()}")
 
 
+def waiting_for_views(database_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Until a request of the API's waits for its views: one of its database sessions has asked
+    how far they reach (`projections.reached`). A fixed sleep would guess how fast it starts."""
+    polled = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND query LIKE '%FROM projection_checkpoints c%'"
+    )
+    deadline = time.monotonic() + STARTED_WITHIN_S
+    while time.monotonic() < deadline and proc.poll() is None:
+        if asyncio.run(_count(database_url, polled)):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"no request waited for its views within {STARTED_WITHIN_S}s:\n{log.read_text()}")
+
+
+async def _count(database_url: str, query: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetchval(query)
+    finally:
+        await conn.close()
+
+
 def json_lines(log: Path) -> list[dict]:
     """Every log line as a JSON object, after the role's announcement (plain text, first)."""
     lines = log.read_text().splitlines()
@@ -133,13 +158,18 @@ def test_a_background_role_serves_probes_logs_json_and_stops_on_sigterm(
 
 
 def test_the_api_finishes_a_request_in_flight_before_it_exits(
-    database_url: str, nats_url: str, tmp_path: Path
+    fresh_database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
     log = tmp_path / "api.log"
-    # Access lines are DEBUG lines: this test reads them.
+    # Access lines are DEBUG lines: this test reads them. A database of its own: the only
+    # session polling its views' positions is then the slow request's (`waiting_for_views`).
     env = role_env(
-        database_url, nats_url, tmp_path, FLOWLEDGER_PORT=str(port), FLOWLEDGER_LOG_LEVEL="DEBUG"
+        fresh_database_url,
+        nats_url,
+        tmp_path,
+        FLOWLEDGER_PORT=str(port),
+        FLOWLEDGER_LOG_LEVEL="DEBUG",
     )
     token = mint_key(env)
     proc = start("api", env, log)
@@ -153,7 +183,7 @@ def test_the_api_finishes_a_request_in_flight_before_it_exits(
         )
         slow = threading.Thread(target=lambda: answers.append(get(request, timeout=30)))
         slow.start()
-        time.sleep(1.0)
+        waiting_for_views(fresh_database_url, proc, log)
         took = terminate(proc, log)
         slow.join(timeout=30)
     finally:
