@@ -196,12 +196,11 @@ def span(
     if continues is not None:
         ctx = context_from(continues)
     else:
-        active = trace.get_current_span().get_span_context()
-        if active.is_valid and not active.trace_flags.sampled:
-            # The trace was not sampled at its root, so no span of it is recorded (the sampler
-            # is parent-based): the active one already carries the right context. No objects.
-            yield trace.get_current_span()
+        unsampled = unsampled_active()
+        if unsampled is not None:
+            yield unsampled
             return
+        active = trace.get_current_span().get_span_context()
         ctx = None if active.is_valid else context_from(parent)
     if ctx is not None:
         parent_span = trace.get_current_span(ctx)

@@ -93,22 +93,26 @@ def wait_for_logger(name: str, proc: subprocess.Popen[bytes], log: Path) -> None
 def waiting_for_views(database_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     """Until a request of the API's waits for its views: one of its database sessions has asked
     how far they reach (`projections.reached`). A fixed sleep would guess how fast it starts."""
+    if not asyncio.run(_polled_views_within(database_url, proc, STARTED_WITHIN_S)):
+        waited = f"no request waited for its views within {STARTED_WITHIN_S}s"
+        pytest.fail(f"{waited}:\n{log.read_text()}")
+
+
+async def _polled_views_within(
+    database_url: str, proc: subprocess.Popen[bytes], within_s: float
+) -> bool:
     polled = (
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
         "AND pid <> pg_backend_pid() AND query LIKE '%FROM projection_checkpoints c%'"
     )
-    deadline = time.monotonic() + STARTED_WITHIN_S
-    while time.monotonic() < deadline and proc.poll() is None:
-        if asyncio.run(_count(database_url, polled)):
-            return
-        time.sleep(0.05)
-    pytest.fail(f"no request waited for its views within {STARTED_WITHIN_S}s:\n{log.read_text()}")
-
-
-async def _count(database_url: str, query: str) -> int:
+    deadline = time.monotonic() + within_s
     conn = await asyncpg.connect(database_url)
     try:
-        return await conn.fetchval(query)
+        while time.monotonic() < deadline and proc.poll() is None:
+            if await conn.fetchval(polled):
+                return True
+            await asyncio.sleep(0.05)
+        return False
     finally:
         await conn.close()
 

@@ -70,17 +70,25 @@ async def ticks(store: EventStore, count: int) -> int:
     return last
 
 
+async def asked_at_once_as_read_range_answers(
+    feed: RecentFeed, conns: list[Queries], asks: list[tuple[int, int, set[str]]]
+) -> None:
+    """Each ask `(after, upto, types)` over a connection of its own, all at once: each answer
+    is what `read_range` gives (read over the first connection)."""
+    answers = await asyncio.gather(
+        *(feed.read(q.conn, *ask) for q, ask in zip(conns, asks, strict=True))
+    )
+    for (after, upto, types), answer in zip(asks, answers, strict=True):
+        assert answer == await read_range(conns[0].conn, after, upto, types)
+
+
 async def test_every_asker_gets_what_read_range_gives_and_postgresql_is_asked_once(
     store: EventStore, conns: list[Queries]
 ) -> None:
     head = await ticks(store, 12)
     feed = RecentFeed(TYPES)
     asks = [(0, head, {"Ticked"}), (0, head, {"Tocked"}), (0, head, TYPES), (0, head, TYPES)]
-    answers = await asyncio.gather(
-        *(feed.read(q.conn, a, b, t) for q, (a, b, t) in zip(conns, asks, strict=True))
-    )
-    for (after, upto, types), answer in zip(asks, answers, strict=True):
-        assert answer == await read_range(conns[0].conn, after, upto, types)
+    await asked_at_once_as_read_range_answers(feed, conns, asks)
     assert [await q.count() for q in conns] == [1 + len(asks), 0, 0, 0]
     assert feed.reads == 1
 
@@ -112,12 +120,8 @@ async def test_overlapping_asks_at_once_each_get_their_own_range(
     head = await ticks(store, 10)
     feed = RecentFeed(TYPES)
     await feed.read(conns[0].conn, 0, 4, TYPES)
-    asks = [(4, head), (3, head), (1, head - 2), (4, head)]
-    answers = await asyncio.gather(
-        *(feed.read(q.conn, a, b, TYPES) for q, (a, b) in zip(conns, asks, strict=True))
-    )
-    for (after, upto), answer in zip(asks, answers, strict=True):
-        assert answer == await read_range(conns[0].conn, after, upto, TYPES)
+    asks = [(4, head, TYPES), (3, head, TYPES), (1, head - 2, TYPES), (4, head, TYPES)]
+    await asked_at_once_as_read_range_answers(feed, conns, asks)
 
 
 async def test_those_waiting_for_a_read_that_failed_read_for_themselves(
