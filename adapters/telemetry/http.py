@@ -21,7 +21,8 @@ from opentelemetry.trace import Status, StatusCode
 from adapters.telemetry.lag import refresh_from_database
 from adapters.telemetry.logs import request_id
 from adapters.telemetry.metrics import HTTP_REQUESTS, HTTP_SECONDS, exposition, labelled
-from adapters.telemetry.tracing import context_from, server_span
+from adapters.telemetry.server_span import server_span
+from adapters.telemetry.tracing import context_from
 
 REQUEST_ID_HEADER = "x-request-id"
 _ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")

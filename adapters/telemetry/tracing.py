@@ -22,8 +22,6 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from adapters.telemetry.request_span import as_request_root
-
 TRACER_NAME = "flowledger"
 MAX_LINKS = 32
 
@@ -98,8 +96,12 @@ class _Roots:
 
 
 _roots: _Roots | None = None
-_TRACE_ID_LOW_BITS = (1 << 64) - 1  # what TraceIdRatioBased compares with its bound
-_UNSAMPLED = trace.TraceFlags(trace.TraceFlags.DEFAULT)
+
+
+def own_roots() -> _Roots | None:
+    """What `sampled_provider` made, while its provider is the one installed (else None)."""
+    roots = _roots
+    return roots if roots is not None and roots.provider is trace.get_tracer_provider() else None
 
 
 def _exporter(name: str, otlp_endpoint: str | None) -> SpanExporter | None:
@@ -131,20 +133,22 @@ def tracer() -> trace.Tracer:
     return found
 
 
-def current_traceparent() -> str | None:
-    """The W3C traceparent of the active span, or None when there is none."""
-    context = trace.get_current_span().get_span_context()
+def current_traceparent(active: trace.Span | None = None) -> str | None:
+    """The W3C traceparent of the active span (`active`, when the caller has it at hand), or
+    None when there is none."""
+    context = (active or trace.get_current_span()).get_span_context()
     if not context.is_valid:
         return None
     # What TraceContextTextMapPropagator.inject writes, without its carrier and setter calls.
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
 
 
-def unsampled_active() -> trace.Span | None:
-    """The active span when it belongs to a trace not sampled at its root, else None: work
-    under it records nothing (the sampler is parent-based), and it already carries the
-    context to propagate, so a caller can skip making a span altogether."""
-    current = trace.get_current_span()
+def unsampled_active(active: trace.Span | None = None) -> trace.Span | None:
+    """The active span (`active`, when the caller has it at hand) when it belongs to a trace
+    not sampled at its root, else None: work under it records nothing (the sampler is
+    parent-based), and it already carries the context to propagate, so a caller can skip
+    making a span altogether."""
+    current = active or trace.get_current_span()
     context = current.get_span_context()
     return current if context.is_valid and not context.trace_flags.sampled else None
 
@@ -196,12 +200,12 @@ def span(
     if continues is not None:
         ctx = context_from(continues)
     else:
-        unsampled = unsampled_active()
+        active = trace.get_current_span()
+        unsampled = unsampled_active(active)
         if unsampled is not None:
             yield unsampled
             return
-        active = trace.get_current_span().get_span_context()
-        ctx = None if active.is_valid else context_from(parent)
+        ctx = None if active.get_span_context().is_valid else context_from(parent)
     if ctx is not None:
         parent_span = trace.get_current_span(ctx)
         if not parent_span.get_span_context().trace_flags.sampled:
@@ -215,57 +219,6 @@ def span(
     with tracer().start_as_current_span(
         name, context=ctx, kind=kind, attributes=attributes, links=links
     ) as current:
-        yield current
-
-
-@contextlib.contextmanager
-def server_span(name: str, parent: otel_context.Context | None) -> Iterator[trace.Span]:
-    """A request's root span: a caller's unsampled trace is made current without a span object;
-    otherwise the sampler decides (for a new trace, a non-recording span when it says no)."""
-    if (
-        parent is not None
-        and not trace.get_current_span(parent).get_span_context().trace_flags.sampled
-    ):
-        token = otel_context.attach(parent)
-        try:
-            yield trace.get_current_span(parent)
-        finally:
-            otel_context.detach(token)
-        return
-    roots = _roots
-    if (
-        parent is None
-        and roots is not None
-        and roots.provider is trace.get_tracer_provider()
-        and not trace.get_current_span().get_span_context().is_valid
-    ):
-        # A new trace under this process's own sampler: its rule applied here to an id drawn
-        # here. Not sampled (most requests): the context the SDK would make, in a tenth of
-        # the time (~20 us: sampler, span wrappers). Sampled: the SDK starts it with that id.
-        trace_id = roots.ids.generate_trace_id()
-        if trace_id & _TRACE_ID_LOW_BITS >= roots.bound:
-            context = trace.SpanContext(
-                trace_id, roots.ids.generate_span_id(), is_remote=False, trace_flags=_UNSAMPLED
-            )
-            unsampled = trace.NonRecordingSpan(context)
-            token = otel_context.attach(trace.set_span_in_context(unsampled))
-            try:
-                yield unsampled
-            finally:
-                otel_context.detach(token)
-            return
-        roots.ids.preset(trace_id)
-        try:
-            started = tracer().start_span(name, kind=trace.SpanKind.SERVER)
-        finally:
-            roots.ids.preset(None)
-        with trace.use_span(started, end_on_exit=True) as current, as_request_root(current):
-            yield current
-        return
-    with (
-        tracer().start_as_current_span(name, context=parent, kind=trace.SpanKind.SERVER) as current,
-        as_request_root(current),
-    ):
         yield current
 
 

@@ -16,7 +16,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from opentelemetry.test.globals_test import reset_trace_globals
 
-from adapters.telemetry.tracing import sampled_provider, server_span
+from adapters.telemetry.server_span import server_span
+from adapters.telemetry.tracing import sampled_provider
 from tests.unit.test_telemetry_sampling import Tracing, request
 
 RATIO = 0.5

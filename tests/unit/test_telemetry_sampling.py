@@ -20,10 +20,10 @@ from opentelemetry.test.globals_test import reset_trace_globals
 
 from adapters.telemetry.http import request_telemetry
 from adapters.telemetry.observer import TelemetryObserver
+from adapters.telemetry.server_span import server_span
 from adapters.telemetry.tracing import (
     context_from,
     current_traceparent,
-    server_span,
     span,
     would_record,
 )
