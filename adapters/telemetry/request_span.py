@@ -11,12 +11,13 @@ from opentelemetry import trace
 _request_root: ContextVar[trace.Span | None] = ContextVar("flowledger_request_root", default=None)
 
 
-def take_request_span() -> trace.Span | None:
+def take_request_span(active: trace.Span | None = None) -> trace.Span | None:
     """The request's recording server span when it is the active one and no command has taken
     it yet; then it is taken. A command run for a request records on that span instead of a
-    child of nearly the same extent and no more to say (one SDK span and its export fewer)."""
+    child of nearly the same extent and no more to say (one SDK span and its export fewer).
+    `active` is the active span, when the caller has it at hand."""
     root = _request_root.get()
-    if root is None or trace.get_current_span() is not root:
+    if root is None or (active or trace.get_current_span()) is not root:
         return None
     _request_root.set(None)
     return root
