@@ -114,24 +114,21 @@ def streamed() -> Stream:
 
 @pytest.fixture
 async def server() -> object:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()  # connections wait in the backlog until uvicorn accepts them
     config = uvicorn.Config(
         Litestar([small, streamed]),
-        host="127.0.0.1",
-        port=port,
         http=CoalescingHttpToolsProtocol,
         log_config=None,
         lifespan="off",
     )
     running = uvicorn.Server(config)
-    task = asyncio.create_task(running.serve())
-    while not running.started:
-        await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
+    task = asyncio.create_task(running.serve(sockets=[sock]))
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     running.should_exit = True
     await task
+    sock.close()
 
 
 async def test_a_real_server_answers_keep_alive_requests_and_streamed_bodies(
