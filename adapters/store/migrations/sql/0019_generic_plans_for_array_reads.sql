@@ -5,7 +5,7 @@
 -- plan always looked cheaper and the cache never kept one. Planning cost more than running
 -- (pg_stat_statements over bench/webhooks.py --intake, per call): append_batch's head lookup
 -- 0.10 ms to plan against 0.04 ms to run; a batch of stream tails 0.15 against 0.03; the views'
--- reach 0.25 against 0.07. Their generic plans are the same nested loops of index probes as the
+-- reach 0.25 against 0.07; the intake's key read 0.07 against 0.02. Their generic plans are the same nested loops of index probes as the
 -- custom ones, whatever the length, so these statements are now planned once per session: in
 -- functions whose plans are generic (a function's SET applies to the statements it runs).
 -- A function returning a fixed row estimate needs no such setting: its callers' statement
@@ -51,5 +51,17 @@ BEGIN
 END;
 $$;
 
+-- The wrapped keys still kept of the subjects named (adapters/store/personal/keys.py, wrapped).
+CREATE FUNCTION kept_subject_keys(p_subjects text[])
+RETURNS TABLE (subject_id text, wrapped_key text) LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    RETURN QUERY
+        SELECT k.subject_id, k.wrapped_key FROM data_subject_keys k
+         WHERE k.subject_id = ANY(p_subjects);
+END;
+$$;
+
 GRANT EXECUTE ON FUNCTION read_tails(text[], bigint[]) TO flowledger_api;
+GRANT EXECUTE ON FUNCTION kept_subject_keys(text[]) TO flowledger_api;
 GRANT EXECUTE ON FUNCTION views_reached(text[], bigint) TO flowledger_api;

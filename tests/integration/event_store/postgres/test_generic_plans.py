@@ -13,7 +13,7 @@ from adapters.store.reader import read_tails
 from projections.reached import reached
 from tests.helpers import unique_id
 
-FUNCTIONS = ("append_batch", "read_tails", "views_reached")
+FUNCTIONS = ("append_batch", "read_tails", "views_reached", "kept_subject_keys")
 
 
 async def _settings(store_url: str, function: str) -> list[str]:
