@@ -1,14 +1,14 @@
--- Statements that take their rows from an array parameter (a batch's streams, the wanted
--- streams' versions, the views asked about) were planned anew on every call. PostgreSQL's plan
--- cache keeps a generic plan only if it costs no more than the custom ones: a custom plan knows
--- the array's length, a generic one guesses, so with the few elements of a usual call the custom
--- plan always looked cheaper and the cache never kept one. Planning cost more than running
--- (pg_stat_statements over bench/webhooks.py --intake, per call): append_batch's head lookup
--- 0.10 ms to plan against 0.04 ms to run; a batch of stream tails 0.15 against 0.03; the views'
--- reach 0.25 against 0.07; the intake's key read 0.07 against 0.02. Their generic plans are the same nested loops of index probes as the
--- custom ones, whatever the length, so these statements are now planned once per session: in
--- functions whose plans are generic (a function's SET applies to the statements it runs).
--- A function returning a fixed row estimate needs no such setting: its callers' statement
+-- Statements that take their rows from an array parameter (a batch's streams, the wanted streams'
+-- versions, the views asked about) were planned anew on every call. PostgreSQL's plan cache keeps a
+-- generic plan only if it costs no more than the custom ones: a custom plan knows the array's
+-- length, a generic one guesses, so with the few elements of a usual call the custom plan always
+-- looked cheaper and the cache never kept one. Planning cost more than running (pg_stat_statements
+-- over bench/webhooks.py --intake, per call): append_batch's head lookup 0.10 ms to plan against
+-- 0.04 ms to run; a batch of stream tails 0.15 against 0.03; the views' reach 0.25 against 0.07;
+-- the intake's key read 0.07 against 0.02. Their generic plans are the same nested loops of index
+-- probes as the custom ones, whatever the length, so these statements are now planned once per
+-- session: in functions whose plans are generic (a function's SET applies to the statements it
+-- runs). A function returning a fixed row estimate needs no such setting: its callers' statement
 -- costs the same custom or generic, so the cache keeps that one after its first five calls.
 --
 -- A later `CREATE OR REPLACE FUNCTION` of one of these must repeat its SET clause.
