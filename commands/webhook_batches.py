@@ -27,7 +27,7 @@ from domain.envelope import EventMetadata
 from domain.errors import AggregateNotFound, DomainError
 from domain.pipeline import Pipeline
 from domain.run import Run
-from domain.webhook_delivery import WebhookDelivery
+from domain.webhook_delivery import UNREAD_BODY, WebhookDelivery
 
 ITEMS_MAX = 1000
 """Items in one command: one append batch of the store's group commit."""
@@ -104,7 +104,9 @@ async def record_delivery_outcomes(
     command: RecordDeliveryOutcomes, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     ids = {record.command.delivery for record in command.records}
-    deliveries = await deps.repository.get_many(WebhookDelivery, ids)
+    # Without their bodies: an outcome is decided on the project, the version and the
+    # outcome so far (the append expects that version: a stale read is a conflict).
+    deliveries = await deps.repository.get_many(WebhookDelivery, ids, blank=UNREAD_BODY)
     changed: list[tuple[WebhookDelivery, CommandContext]] = []
     for record in command.records:
         delivery = deliveries.get(record.command.delivery)
