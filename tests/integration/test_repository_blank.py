@@ -12,9 +12,12 @@ import pytest_asyncio
 
 from adapters.audit.verify import verify_stream
 from adapters.store import EventStore, WrongExpectedVersion
+from adapters.store.aggregate_cache import CachingRepository
 from adapters.store.memory import InMemoryEventStore
+from adapters.store.primed import PrimedStates
+from adapters.store.reader import read_stream_current
 from adapters.store.repository import Repository
-from domain.envelope import EventMetadata
+from domain.envelope import EventEnvelope, EventMetadata
 from domain.errors import IllegalTransition
 from domain.registry import default_registry
 from domain.webhook_delivery import UNREAD_BODY, WebhookDelivery, delivery_stream_id
@@ -123,3 +126,86 @@ async def test_a_stale_blanked_read_conflicts_and_writes_nothing(store: EventSto
 
     assert isinstance(outcome, WrongExpectedVersion)
     assert (await repository.get(WebhookDelivery, delivery.id)).reason == "first"
+
+
+async def test_a_primed_delivery_is_loaded_without_reading_its_stream(store: EventStore) -> None:
+    repository = CachingRepository(store, default_registry())
+    delivery = await saved(repository)
+    # As the intake's feed reads it: current, its values opened.
+    repository.prime(await read_stream_current(store.pool, str(delivery.id)), UNREAD_BODY)
+
+    found = await repository.get_many(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
+
+    assert repository.primed_hits == 1
+    one = found[delivery.id]
+    assert (one.payload, one.headers, one.version, one.outcome) == ("", {}, 1, None)
+    assert (one.project_id, one.delivery_id) == (delivery.project_id, delivery.delivery_id)
+    one.record_outcome(outcome="ignored", runs=(), reason="none", at=T1)
+    [outcome] = await repository.save_many([(one, EventMetadata(actor="i"))])
+    assert not isinstance(outcome, Exception)
+    full = await repository.get(WebhookDelivery, delivery.id)
+    assert (full.version, full.outcome, full.payload) == (2, "ignored", BODY)
+    async with store.pool.acquire() as conn:
+        report = await verify_stream(conn, str(delivery.id))
+    assert report is not None and report.ok
+
+
+async def test_a_primed_delivery_whose_stream_moved_on_is_read_again(store: EventStore) -> None:
+    repository = CachingRepository(store, default_registry())
+    delivery = await saved(repository)
+    repository.prime(await read_stream_current(store.pool, str(delivery.id)), UNREAD_BODY)
+    other = Repository(store, default_registry())  # another intake, meanwhile
+    meanwhile = await other.get(WebhookDelivery, delivery.id)
+    meanwhile.record_outcome(outcome="ignored", runs=(), reason="first", at=T1)
+    await other.save(meanwhile)
+
+    found = await repository.get_many(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
+
+    assert repository.primed_hits == 0
+    assert (found[delivery.id].version, found[delivery.id].reason) == (2, "first")
+
+
+async def test_a_primed_delivery_is_for_loads_with_its_blank_only(store: EventStore) -> None:
+    repository = CachingRepository(store, default_registry())
+    first, second = await saved(repository), await saved(repository)
+    for one in (first, second):
+        repository.prime(await read_stream_current(store.pool, str(one.id)), UNREAD_BODY)
+
+    full = await repository.get_many(WebhookDelivery, [first.id])
+    other = await repository.get_many(WebhookDelivery, [second.id], blank={"WebhookReceived": {}})
+
+    assert repository.primed_hits == 0
+    assert full[first.id].payload == BODY
+    assert other[second.id].payload == BODY
+    # A load without a blank leaves the entry for the load it was primed for.
+    await repository.get_many(WebhookDelivery, [first.id], blank=UNREAD_BODY)
+    assert repository.primed_hits == 1
+
+
+def test_primed_states_are_bounded_oldest_out() -> None:
+    states = PrimedStates(max_entries=2)
+    envelopes = [
+        EventEnvelope(
+            event_id=uuid4(),
+            position=n,
+            stream_id=str(uuid4()),
+            stream_type="webhook_delivery",
+            version=1,
+            type="WebhookReceived",
+            schema_version=1,
+            recorded_at=T0,
+            data={"payload": "body"},
+            metadata=EventMetadata(),
+            hash="",
+        )
+        for n in (1, 2, 3)
+    ]
+    built: list[dict[str, object]] = []
+
+    states.prime(envelopes, UNREAD_BODY, lambda e: built.append(e.data) or received())
+
+    assert len(states) == 2
+    assert built[0]["payload"] == "" and built[0]["headers"] == {}
+    assert states.take(envelopes[0].stream_id, UNREAD_BODY, WebhookDelivery) is None
+    assert states.take(envelopes[2].stream_id, UNREAD_BODY, WebhookDelivery) is not None
+    assert states.take(envelopes[2].stream_id, UNREAD_BODY, WebhookDelivery) is None

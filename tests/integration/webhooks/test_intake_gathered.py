@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.store.aggregate_cache import CachingRepository
 from adapters.store.reader import read_stream_current
 from adapters.webhooks.intake import received
 from commands import boundary
@@ -117,6 +118,28 @@ async def test_a_replayed_batch_writes_nothing_new(world: World) -> None:
     assert [o.outcome for o in first] == ["triggered"] * 3
     assert again == first
     assert await world.tagged_events() == before
+
+
+async def test_a_batch_records_its_outcomes_on_the_deliveries_it_read(world: World) -> None:
+    """Each outcome's delivery is loaded from the feed's read of it, its body not read again;
+    applied again (a replay), the batch writes nothing twice."""
+    project = await world.project()
+    source = await world.source(project, "github")
+    await world.pipeline(project, TriggerSpec(source="github", events=("push",)))
+    batch = [await world.deliver(source, project, PUSH, after=f"{n:040x}") for n in (1, 2, 3)]
+    await world.catch_up()
+    repository = world.services.repository
+    assert isinstance(repository, CachingRepository)
+    hits = repository.primed_hits
+
+    async with world.pool.acquire() as conn:
+        await world.process.apply(conn, world.schema, batch)
+        written = await world.tagged_events()
+        await world.process.apply(conn, world.schema, batch)
+
+    assert repository.primed_hits == hits + 3
+    assert [(await world.delivery(e)).outcome for e in batch] == ["triggered"] * 3
+    assert await world.tagged_events() == written
 
 
 async def test_a_batch_cannot_start_another_projects_pipeline(world: World) -> None:
