@@ -12,7 +12,7 @@ nothing twice.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 from uuid import UUID
 
 import msgspec
@@ -64,6 +64,10 @@ class OutcomeRecord(msgspec.Struct, frozen=True, kw_only=True):
 class RecordDeliveryOutcomes(msgspec.Struct, frozen=True, kw_only=True):
     """Each record as `RecordDeliveryOutcome` sent alone in its context would do it."""
 
+    retry_on_conflict: ClassVar[bool] = True
+    """A delivery loaded as the intake read it (`blank`) whose stream moved on conflicts; sent
+    again, it is read afresh: the same outcome is then nothing to write, another is refused."""
+
     records: Annotated[tuple[OutcomeRecord, ...], Meta(min_length=1, max_length=ITEMS_MAX)]
 
 
@@ -105,7 +109,7 @@ async def record_delivery_outcomes(
 ) -> CommandResult:
     ids = {record.command.delivery for record in command.records}
     # Without their bodies: an outcome is decided on the project, the version and the
-    # outcome so far (the append expects that version: a stale read is a conflict).
+    # outcome so far (the append expects that version: a stale state is a conflict, retried).
     deliveries = await deps.repository.get_many(WebhookDelivery, ids, blank=UNREAD_BODY)
     changed: list[tuple[WebhookDelivery, CommandContext]] = []
     for record in command.records:

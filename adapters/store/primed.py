@@ -5,8 +5,9 @@ command loaded the delivery again, its 8.8 KB body and all (sent, decoded, valid
 its project and that it has no outcome yet. Here the adapter that read the event (never a
 command's input) keeps the aggregate that event makes, with the fields `blank` names read as
 the values given (no personal value is kept: an erasure leaves nothing here); a load with the
-same `blank` takes it when the stream's version is still the one it was built at, and reads the
-stream otherwise. The append expects that version, so a write in between is a conflict.
+same `blank` takes it as it is, without a read. Its append expects the version it was built at,
+so a write in between is a conflict (the command reads the stream when sent again), never a
+decision on a stale state that gets written.
 """
 
 from __future__ import annotations

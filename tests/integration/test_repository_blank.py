@@ -150,7 +150,7 @@ async def test_a_primed_delivery_is_loaded_without_reading_its_stream(store: Eve
     assert report is not None and report.ok
 
 
-async def test_a_primed_delivery_whose_stream_moved_on_is_read_again(store: EventStore) -> None:
+async def test_a_primed_delivery_whose_stream_moved_on_conflicts(store: EventStore) -> None:
     repository = CachingRepository(store, default_registry())
     delivery = await saved(repository)
     repository.prime(await read_stream_current(store.pool, str(delivery.id)), UNREAD_BODY)
@@ -159,10 +159,14 @@ async def test_a_primed_delivery_whose_stream_moved_on_is_read_again(store: Even
     meanwhile.record_outcome(outcome="ignored", runs=(), reason="first", at=T1)
     await other.save(meanwhile)
 
-    found = await repository.get_many(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
+    stale = await repository.get_many(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
+    stale[delivery.id].record_outcome(outcome="ignored", runs=(), reason="second", at=T1)
+    [outcome] = await repository.save_many([(stale[delivery.id], EventMetadata(actor="i"))])
 
-    assert repository.primed_hits == 0
-    assert (found[delivery.id].version, found[delivery.id].reason) == (2, "first")
+    assert repository.primed_hits == 1
+    assert isinstance(outcome, WrongExpectedVersion)
+    again = await repository.get_many(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
+    assert (again[delivery.id].version, again[delivery.id].reason) == (2, "first")
 
 
 async def test_a_primed_delivery_is_for_loads_with_its_blank_only(store: EventStore) -> None:
