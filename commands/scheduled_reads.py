@@ -61,6 +61,15 @@ class ReadsKept:
         self.read.update({id: found[id].version if id in found else 0 for id in ids})
         return found
 
+    async def get_many_to_append(
+        self,
+        aggregate_cls: type[A],
+        ids: Collection[UUID],
+        *,
+        blank: Mapping[str, Mapping[str, Any]],
+    ) -> dict[UUID, A]:
+        return await self.get_many(aggregate_cls, ids, blank=blank)  # read, so its versions noted
+
     async def any_of(self, aggregate_cls: type[Aggregate]) -> bool:
         """Refused: whether any aggregate of a kind exists has no version to check later."""
         raise TypeError(f"a run decided ahead cannot rest on whether any {aggregate_cls} exists")

@@ -110,7 +110,7 @@ async def record_delivery_outcomes(
     ids = {record.command.delivery for record in command.records}
     # Without their bodies: an outcome is decided on the project, the version and the
     # outcome so far (the append expects that version: a stale state is a conflict, retried).
-    deliveries = await deps.repository.get_many(WebhookDelivery, ids, blank=UNREAD_BODY)
+    deliveries = await deps.repository.get_many_to_append(WebhookDelivery, ids, blank=UNREAD_BODY)
     changed: list[tuple[WebhookDelivery, CommandContext]] = []
     for record in command.records:
         delivery = deliveries.get(record.command.delivery)

@@ -68,18 +68,18 @@ class CachingRepository(Repository):
 
     def prime(self, envelopes: Iterable[EventEnvelope], blank: Blank) -> None:
         """Keep the aggregates these first events make, `blank`'s fields blanked, for a
-        `get_many` with that `blank` (`primed.py`): the envelopes are as the store returned them
-        to this process (a feed read), current or as stored."""
+        `get_many_to_append` with that `blank` (`primed.py`): the envelopes are as the store
+        returned them to this process (a feed read), current or as stored."""
         self._primed.prime(envelopes, blank, lambda e: self._applied(None, [e], UUID(e.stream_id)))
 
-    async def get_many(
-        self, aggregate_cls: type[A], ids: Collection[UUID], *, blank: Blank | None = None
+    async def get_many_to_append(
+        self, aggregate_cls: type[A], ids: Collection[UUID], *, blank: Blank
     ) -> dict[UUID, A]:
-        """As `Repository.get_many`; with `blank`, an aggregate primed with it is taken as it
-        was primed, unread: the caller's append expects its version, so a stream that moved on
-        meanwhile is a conflict (the command is sent again and reads it), never a wrong write."""
+        """As `get_many` with `blank`, but an aggregate primed with it is taken as it was primed,
+        unread: the caller's append expects its version, so a stream that moved on meanwhile is
+        a conflict (the command is sent again and reads it), never a wrong write."""
         primed: dict[UUID, Aggregate] = {}
-        if blank is not None and len(self._primed):
+        if len(self._primed):
             for id in ids:
                 if (found := self._primed.take(str(id), blank, aggregate_cls)) is not None:
                     primed[id] = found

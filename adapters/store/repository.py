@@ -157,6 +157,18 @@ class Repository:
                 found[id] = aggregate
         return found
 
+    async def get_many_to_append(
+        self,
+        aggregate_cls: type[A],
+        ids: Collection[UUID],
+        *,
+        blank: Mapping[str, Mapping[str, Any]],
+    ) -> dict[UUID, A]:
+        """`get_many` with `blank`, for a caller that only appends what it decides on them (the
+        append expects their version); a caching repository may answer from what this process
+        read of them before (`CachingRepository.get_many_to_append`)."""
+        return await self.get_many(aggregate_cls, ids, blank=blank)
+
     async def versions(self, ids: Collection[UUID]) -> dict[UUID, int]:
         """Each aggregate's version now (0: none yet), in one read: whether what a command
         loaded a while ago is still current, without loading it again."""

@@ -134,7 +134,7 @@ async def test_a_primed_delivery_is_loaded_without_reading_its_stream(store: Eve
     # As the intake's feed reads it: current, its values opened.
     repository.prime(await read_stream_current(store.pool, str(delivery.id)), UNREAD_BODY)
 
-    found = await repository.get_many(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
+    found = await repository.get_many_to_append(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
 
     assert repository.primed_hits == 1
     one = found[delivery.id]
@@ -159,30 +159,37 @@ async def test_a_primed_delivery_whose_stream_moved_on_conflicts(store: EventSto
     meanwhile.record_outcome(outcome="ignored", runs=(), reason="first", at=T1)
     await other.save(meanwhile)
 
-    stale = await repository.get_many(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
+    # A plain load reads the stream, primed or not; only a load to append takes the entry.
+    fresh = await repository.get_many(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
+    stale = await repository.get_many_to_append(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
     stale[delivery.id].record_outcome(outcome="ignored", runs=(), reason="second", at=T1)
     [outcome] = await repository.save_many([(stale[delivery.id], EventMetadata(actor="i"))])
 
+    assert (fresh[delivery.id].version, fresh[delivery.id].reason) == (2, "first")
     assert repository.primed_hits == 1
     assert isinstance(outcome, WrongExpectedVersion)
-    again = await repository.get_many(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
+    again = await repository.get_many_to_append(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
     assert (again[delivery.id].version, again[delivery.id].reason) == (2, "first")
 
 
-async def test_a_primed_delivery_is_for_loads_with_its_blank_only(store: EventStore) -> None:
+async def test_a_primed_delivery_is_for_loads_to_append_with_its_blank_only(
+    store: EventStore,
+) -> None:
     repository = CachingRepository(store, default_registry())
     first, second = await saved(repository), await saved(repository)
     for one in (first, second):
         repository.prime(await read_stream_current(store.pool, str(one.id)), UNREAD_BODY)
 
     full = await repository.get_many(WebhookDelivery, [first.id])
-    other = await repository.get_many(WebhookDelivery, [second.id], blank={"WebhookReceived": {}})
+    other = await repository.get_many_to_append(
+        WebhookDelivery, [second.id], blank={"WebhookReceived": {}}
+    )
 
     assert repository.primed_hits == 0
     assert full[first.id].payload == BODY
     assert other[second.id].payload == BODY
-    # A load without a blank leaves the entry for the load it was primed for.
-    await repository.get_many(WebhookDelivery, [first.id], blank=UNREAD_BODY)
+    # A plain load leaves the entry for the load to append it was primed for.
+    await repository.get_many_to_append(WebhookDelivery, [first.id], blank=UNREAD_BODY)
     assert repository.primed_hits == 1
 
 
