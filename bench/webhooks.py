@@ -13,8 +13,8 @@ send time, so queueing shows; `max` is closed-loop, each sender as fast as its a
 unseals its secret, verifies, and records a `WebhookReceived` event. (b), the baseline, is a
 tiny litestar app with create_app's middleware whose one route only verifies the signature with
 `adapters.webhooks.verify.verify_github` and the same secret, then answers 202: the difference
-is the cost of recording. Each is ONE uvicorn worker in its own process (httptools/uvloop when
-installed, else h11/asyncio); the senders run in separate load processes with bench/_http_client's
+is the cost of recording. Each is ONE uvicorn worker in its own process (the API's own HTTP
+protocol, bench/_uvicorn.py, and uvloop when installed); the senders run in separate load processes with bench/_http_client's
 keep-alive client. Per rate the variants run in turn (order alternating), a warm-up then
 `--seconds` measured. server/load/PG: CPU as % of one core (PG only when embedded); machine:
 all cores busy. The intake process manager (deliveries -> run commands) works after the 202:
