@@ -59,27 +59,20 @@ class Repository(Protocol):
         """Each aggregate's pending events at once, each checked by its own expected version:
         per aggregate its append, or the error (a VersionConflict...) it met alone."""
 
-    async def get_many(
-        self,
-        aggregate_cls: type[A],
-        ids: Collection[UUID],
-        *,
-        blank: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> dict[UUID, A]:
-        """The aggregates found, read in one go (an id with none is left out). `blank` maps
-        event types to fields read as the values given (a body left unread): for a decision
-        that reads none of them; such an aggregate is saved only through what it decides."""
+    async def get_many(self, aggregate_cls: type[A], ids: Collection[UUID]) -> dict[UUID, A]:
+        """The aggregates found, read in one go (an id with none is left out)."""
 
     async def get_many_to_append(
         self,
         aggregate_cls: type[A],
         ids: Collection[UUID],
         *,
-        blank: Mapping[str, Mapping[str, Any]],
+        unread: Mapping[str, Mapping[str, Any]],
     ) -> dict[UUID, A]:
-        """`get_many` with `blank`, where an aggregate may be as this process last read it
-        (not read again): only for a command that appends what it decides on them, whose append
-        expects their version (a stale one conflicts), and that reads nothing else of them."""
+        """`get_many`, where an aggregate may be as this process last read it (not read again),
+        with the fields `unread` names (per event type) blanked: only for a command that appends
+        what it decides on them, whose append expects their version (a stale one conflicts), and
+        that reads none of those fields."""
 
     async def versions(self, ids: Collection[UUID]) -> dict[UUID, int]:
         """Each aggregate's version now (0: none yet), in one read."""

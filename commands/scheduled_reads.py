@@ -50,14 +50,8 @@ class ReadsKept:
     async def get_to_read(self, aggregate_cls: type[A], id: UUID) -> A:
         return await self.get(aggregate_cls, id)
 
-    async def get_many(
-        self,
-        aggregate_cls: type[A],
-        ids: Collection[UUID],
-        *,
-        blank: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> dict[UUID, A]:
-        found = await self._repository.get_many(aggregate_cls, ids, blank=blank)
+    async def get_many(self, aggregate_cls: type[A], ids: Collection[UUID]) -> dict[UUID, A]:
+        found = await self._repository.get_many(aggregate_cls, ids)
         self.read.update({id: found[id].version if id in found else 0 for id in ids})
         return found
 
@@ -66,9 +60,9 @@ class ReadsKept:
         aggregate_cls: type[A],
         ids: Collection[UUID],
         *,
-        blank: Mapping[str, Mapping[str, Any]],
+        unread: Mapping[str, Mapping[str, Any]],
     ) -> dict[UUID, A]:
-        return await self.get_many(aggregate_cls, ids, blank=blank)  # read, so its versions noted
+        return await self.get_many(aggregate_cls, ids)  # read, so its versions noted
 
     async def any_of(self, aggregate_cls: type[Aggregate]) -> bool:
         """Refused: whether any aggregate of a kind exists has no version to check later."""

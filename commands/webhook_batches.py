@@ -65,7 +65,7 @@ class RecordDeliveryOutcomes(msgspec.Struct, frozen=True, kw_only=True):
     """Each record as `RecordDeliveryOutcome` sent alone in its context would do it."""
 
     retry_on_conflict: ClassVar[bool] = True
-    """A delivery loaded as the intake read it (`blank`) whose stream moved on conflicts; sent
+    """A delivery loaded as the intake read it (primed) whose stream moved on conflicts; sent
     again, it is read afresh: the same outcome is then nothing to write, another is refused."""
 
     records: Annotated[tuple[OutcomeRecord, ...], Meta(min_length=1, max_length=ITEMS_MAX)]
@@ -108,9 +108,9 @@ async def record_delivery_outcomes(
     command: RecordDeliveryOutcomes, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     ids = {record.command.delivery for record in command.records}
-    # Without their bodies: an outcome is decided on the project, the version and the
-    # outcome so far (the append expects that version: a stale state is a conflict, retried).
-    deliveries = await deps.repository.get_many_to_append(WebhookDelivery, ids, blank=UNREAD_BODY)
+    # Bodies unread: an outcome is decided on the project, the version and the outcome so
+    # far (the append expects that version: a stale state is a conflict, retried).
+    deliveries = await deps.repository.get_many_to_append(WebhookDelivery, ids, unread=UNREAD_BODY)
     changed: list[tuple[WebhookDelivery, CommandContext]] = []
     for record in command.records:
         delivery = deliveries.get(record.command.delivery)

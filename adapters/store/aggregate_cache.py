@@ -68,26 +68,26 @@ class CachingRepository(Repository):
 
     def prime(self, envelopes: Iterable[EventEnvelope], blank: Blank) -> None:
         """Keep the aggregates these first events make, `blank`'s fields blanked, for a
-        `get_many_to_append` with that `blank` (`primed.py`): the envelopes are as the store
-        returned them to this process (a feed read), current or as stored."""
+        `get_many_to_append` that leaves those fields unread (`primed.py`): the envelopes are
+        as the store returned them to this process (a feed read), current or as stored."""
         self._primed.prime(envelopes, blank, lambda e: self._applied(None, [e], UUID(e.stream_id)))
 
     async def get_many_to_append(
-        self, aggregate_cls: type[A], ids: Collection[UUID], *, blank: Blank
+        self, aggregate_cls: type[A], ids: Collection[UUID], *, unread: Blank
     ) -> dict[UUID, A]:
-        """As `get_many` with `blank`, but an aggregate primed with it is taken as it was primed,
-        unread: the caller's append expects its version, so a stream that moved on meanwhile is
-        a conflict (the command is sent again and reads it), never a wrong write."""
+        """As `get_many`, but an aggregate primed with `unread` blanked is taken as it was
+        primed, not read: the caller's append expects its version, so a stream that moved on
+        meanwhile is a conflict (the command is sent again and reads it), never a wrong write."""
         primed: dict[UUID, Aggregate] = {}
         if len(self._primed):
             for id in ids:
-                if (found := self._primed.take(str(id), blank, aggregate_cls)) is not None:
+                if (found := self._primed.take(str(id), unread, aggregate_cls)) is not None:
                     primed[id] = found
             self.primed_hits += len(primed)
         rest = [id for id in ids if id not in primed]
         loaded: dict[UUID, A] = {}
         if rest:
-            loaded = await super().get_many(aggregate_cls, rest, blank=blank)
+            loaded = await super().get_many(aggregate_cls, rest)
         loaded.update(primed)  # type: ignore[arg-type]  (taken as aggregate_cls)
         return {id: loaded[id] for id in ids if id in loaded}
 

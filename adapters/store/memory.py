@@ -196,26 +196,9 @@ class InMemoryEventStore:
         last = len(stream) if to_version is None else to_version
         return stream[max(from_version, 1) - 1 : max(last, 0)]
 
-    async def read_streams(
-        self,
-        stream_ids: Collection[str],
-        *,
-        blank: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> dict[str, list[EventEnvelope]]:
-        """As stored: whole streams by id; a stream never written is left out. `blank`: fields
-        read as the values given (`reader.read_streams`)."""
-        found = {s: list(self._streams[s]) for s in stream_ids if self._streams.get(s)}
-        if not blank:
-            return found
-        return {
-            s: [
-                msgspec.structs.replace(e, data={**e.data, **blank[e.type]})
-                if e.type in blank
-                else e
-                for e in envelopes
-            ]
-            for s, envelopes in found.items()
-        }
+    async def read_streams(self, stream_ids: Collection[str]) -> dict[str, list[EventEnvelope]]:
+        """As stored: whole streams by id; a stream never written is left out."""
+        return {s: list(self._streams[s]) for s in stream_ids if self._streams.get(s)}
 
     async def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[EventEnvelope]:
         """As stored: the global feed in position order."""

@@ -4,10 +4,11 @@ The intake reads each `WebhookReceived` from the feed, then records the delivery
 command loaded the delivery again, its 8.8 KB body and all (sent, decoded, validated), to learn
 its project and that it has no outcome yet. Here the adapter that read the event (never a
 command's input) keeps the aggregate that event makes, with the fields `blank` names read as
-the values given (no personal value is kept: an erasure leaves nothing here); a load with the
-same `blank` takes it as it is, without a read. Its append expects the version it was built at,
-so a write in between is a conflict (the command reads the stream when sent again), never a
-decision on a stale state that gets written.
+the values given (no personal value is kept: an erasure leaves nothing here); a load to append
+that leaves those same fields unread takes it as it is, without a read (any other load reads the
+stream whole). Its append expects the version it was built at, so a write in between is a
+conflict (the command reads the stream when sent again), never a decision on a stale state that
+gets written.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ class PrimedStates:
                 self._entries.popitem(last=False)
 
     def take(self, stream_id: str, blank: Blank, aggregate_cls: type) -> Aggregate | None:
-        """The entry primed for `stream_id` with this `blank`, now no longer kept."""
+        """The entry primed for `stream_id` with this `blank` (for a load that leaves those
+        fields unread), now no longer kept; an entry primed otherwise is dropped too."""
         found = self._entries.pop(stream_id, None)
         if found is None or found[0] != blank or not isinstance(found[1], aggregate_cls):
             return None

@@ -22,10 +22,9 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-import msgspec
 
 from adapters.store.personal.reveal import reveal
-from adapters.store.rows import BLANKED_COLUMNS, COLUMNS, envelope_from_row
+from adapters.store.rows import COLUMNS, envelope_from_row
 from domain.envelope import EventEnvelope
 from domain.upcasting import current
 
@@ -102,30 +101,13 @@ async def read_stream(
     return [envelope_from_row(row) for row in rows]
 
 
-async def read_streams(
-    conn: Conn,
-    stream_ids: Collection[str],
-    *,
-    blank: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, list[EventEnvelope]]:
-    """As stored. Whole streams in one query, each in version order; one absent is left out.
-
-    `blank` maps event types to fields read as the values given (a body of kilobytes, left
-    in PostgreSQL: neither sent nor decoded), for a command whose decision reads none of them.
-    Such an envelope's data is not what was hashed, and holds no body: decide with it only."""
-    if not blank:
-        rows = await conn.fetch(
-            f"SELECT {COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) "
-            "ORDER BY stream_id, version",
-            list(stream_ids),
-        )
-    else:
-        rows = await conn.fetch(
-            f"SELECT {BLANKED_COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) "
-            "ORDER BY stream_id, version",
-            list(stream_ids),
-            msgspec.json.encode(blank).decode(),
-        )
+async def read_streams(conn: Conn, stream_ids: Collection[str]) -> dict[str, list[EventEnvelope]]:
+    """As stored. Whole streams in one query, each in version order; one absent is left out."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) "
+        "ORDER BY stream_id, version",
+        list(stream_ids),
+    )
     streams: dict[str, list[EventEnvelope]] = {}
     for row in rows:
         envelope = envelope_from_row(row)

@@ -41,12 +41,7 @@ class StreamStore(Protocol):
 
     async def append_many(self, appends: Sequence[StreamAppend]) -> list[AppendOutcome]: ...
 
-    async def read_streams(
-        self,
-        stream_ids: Collection[str],
-        *,
-        blank: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> dict[str, list[EventEnvelope]]: ...
+    async def read_streams(self, stream_ids: Collection[str]) -> dict[str, list[EventEnvelope]]: ...
 
     async def stream_versions(self, stream_ids: Collection[str]) -> dict[str, int]: ...
 
@@ -135,18 +130,11 @@ class Repository:
                 aggregate.collect_events()
         return outcomes
 
-    async def get_many(
-        self,
-        aggregate_cls: type[A],
-        ids: Collection[UUID],
-        *,
-        blank: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> dict[UUID, A]:
+    async def get_many(self, aggregate_cls: type[A], ids: Collection[UUID]) -> dict[UUID, A]:
         """The aggregates as of their latest events, read in one go; an id with no stream of
-        this kind is left out. `blank`: fields of those event types read as the values given
-        (`StreamStore.read_streams`), for a command whose decision reads none of them."""
+        this kind is left out."""
         stream_type = self._registry.stream_type(aggregate_cls)
-        streams = await self._store.read_streams([str(id) for id in ids], blank=blank)
+        streams = await self._store.read_streams([str(id) for id in ids])
         found: dict[UUID, A] = {}
         for id in ids:
             envelopes = streams.get(str(id))
@@ -162,12 +150,13 @@ class Repository:
         aggregate_cls: type[A],
         ids: Collection[UUID],
         *,
-        blank: Mapping[str, Mapping[str, Any]],
+        unread: Mapping[str, Mapping[str, Any]],
     ) -> dict[UUID, A]:
-        """`get_many` with `blank`, for a caller that only appends what it decides on them (the
-        append expects their version); a caching repository may answer from what this process
-        read of them before (`CachingRepository.get_many_to_append`)."""
-        return await self.get_many(aggregate_cls, ids, blank=blank)
+        """`get_many`, for a caller that only appends what it decides on them (the append
+        expects their version) and reads none of the fields `unread` names; a caching repository
+        may answer from what this process read of them before, those fields blanked
+        (`CachingRepository.get_many_to_append`)."""
+        return await self.get_many(aggregate_cls, ids)
 
     async def versions(self, ids: Collection[UUID]) -> dict[UUID, int]:
         """Each aggregate's version now (0: none yet), in one read: whether what a command

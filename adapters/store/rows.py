@@ -17,15 +17,6 @@ COLUMNS = (
     "recorded_at, data, metadata, hash"
 )
 """What `envelope_from_row` reads, for `SELECT {COLUMNS} FROM events ...`."""
-BLANKED_COLUMNS = COLUMNS.replace(
-    " data, ",
-    " CASE WHEN $2::jsonb ? type THEN (SELECT json_object_agg(f.key,"
-    " coalesce(($2::jsonb -> type -> f.key)::json, f.value)) FROM json_each(data) AS f)"
-    " ELSE data END AS data, ",
-    1,
-)
-"""`COLUMNS` with the fields `$2` (`{"type": {"field": value}}`) names read as those values.
-`json_each`, never a cast to jsonb: a body may hold a `\\u0000` that jsonb refuses."""
 
 _data = msgspec.json.Decoder(dict[str, Any])
 _metadata = msgspec.json.Decoder(EventMetadata)

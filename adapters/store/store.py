@@ -201,15 +201,9 @@ class EventStore:
             self.pool, stream_id, from_version=from_version, to_version=to_version
         )
 
-    async def read_streams(
-        self,
-        stream_ids: Collection[str],
-        *,
-        blank: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> dict[str, list[EventEnvelope]]:
-        """As stored: whole streams by id, in one read; a stream never written is left out.
-        `blank`: fields read as the values given (`reader.read_streams`)."""
-        return await reader.read_streams(self.pool, stream_ids, blank=blank)
+    async def read_streams(self, stream_ids: Collection[str]) -> dict[str, list[EventEnvelope]]:
+        """As stored: whole streams by id, in one read; a stream never written is left out."""
+        return await reader.read_streams(self.pool, stream_ids)
 
     async def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[EventEnvelope]:
         """As stored: the global feed in position order. Never skips a late commit: see the

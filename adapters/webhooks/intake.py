@@ -142,7 +142,7 @@ class IntakeProcess:
         deliveries = [received(envelope) for envelope in envelopes]
         if isinstance(self._repository, CachingRepository):
             # The outcomes' command then loads each delivery from what was read here, bar its
-            # body, once its stream is still at this version (`adapters/store/primed.py`).
+            # body; its append expects this version (`adapters/store/primed.py`).
             self._repository.prime(envelopes, UNREAD_BODY)
         try:
             with span("intake batch", attributes={"flowledger.deliveries": len(deliveries)}):

@@ -1,5 +1,6 @@
-"""Aggregates read with some fields blanked (`Repository.get_many(..., blank=...)`): the body
-stays in PostgreSQL, the decision and its append are those of a full read."""
+"""Deliveries loaded to append from what this process read of them (`CachingRepository.prime`,
+`get_many_to_append`): body and headers blanked, not read again; the decision and its append are
+those of a full read, which is what any delivery not primed gets."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import pytest_asyncio
 from adapters.audit.verify import verify_stream
 from adapters.store import EventStore, WrongExpectedVersion
 from adapters.store.aggregate_cache import CachingRepository
-from adapters.store.memory import InMemoryEventStore
 from adapters.store.primed import PrimedStates
 from adapters.store.reader import read_stream_current
 from adapters.store.repository import Repository
@@ -59,25 +59,24 @@ async def saved(repository: Repository) -> WebhookDelivery:
     return delivery
 
 
-@pytest.mark.parametrize("kind", ["postgres", "memory"])
-async def test_a_blanked_read_holds_no_body_and_decides_as_a_full_one(
-    store: EventStore, kind: str
+async def test_a_load_to_append_reads_whole_what_was_not_primed_and_decides_the_same(
+    store: EventStore,
 ) -> None:
-    on = (
-        store
-        if kind == "postgres"
-        else InMemoryEventStore(stream_types=default_registry().stream_types())
-    )
-    repository = Repository(on, default_registry())
+    repository = CachingRepository(store, default_registry())
     first, second = await saved(repository), await saved(repository)
     full = await repository.get_many(WebhookDelivery, [first.id])
     full[first.id].record_outcome(outcome="ignored", runs=(), reason="no", at=T1)
     await repository.save_many([(full[first.id], EventMetadata(actor="intake"))])
+    repository.prime(await read_stream_current(store.pool, str(second.id)), UNREAD_BODY)
 
-    found = await repository.get_many(WebhookDelivery, [first.id, second.id], blank=UNREAD_BODY)
+    found = await repository.get_many_to_append(
+        WebhookDelivery, [first.id, second.id], unread=UNREAD_BODY
+    )
 
+    assert repository.primed_hits == 1
+    assert (found[first.id].payload, found[first.id].headers) == (BODY, first.headers)
+    assert (found[second.id].payload, found[second.id].headers) == ("", {})
     for one, original in ((found[first.id], first), (found[second.id], second)):
-        assert (one.payload, one.headers) == ("", {})
         assert (one.project_id, one.source_id, one.delivery_id, one.event) == (
             original.project_id,
             original.source_id,
@@ -86,46 +85,11 @@ async def test_a_blanked_read_holds_no_body_and_decides_as_a_full_one(
         )
     assert (found[first.id].version, found[first.id].outcome) == (2, "ignored")
     assert (found[second.id].version, found[second.id].outcome) == (1, None)
-    # The same outcome again decides nothing; another is refused, as on a full read.
+    # The same outcome again decides nothing; another is refused.
     found[first.id].record_outcome(outcome="ignored", runs=(), reason="no", at=T1)
     assert found[first.id].pending_events == []
     with pytest.raises(IllegalTransition):
         found[first.id].record_outcome(outcome="failed", runs=(), reason="no", at=T1)
-    # A full read still holds the body exactly as received.
-    assert (await repository.get(WebhookDelivery, second.id)).payload == BODY
-
-
-async def test_an_outcome_saved_from_a_blanked_read_keeps_the_chain_and_the_body(
-    store: EventStore,
-) -> None:
-    repository = Repository(store, default_registry())
-    delivery = await saved(repository)
-    found = await repository.get_many(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
-    found[delivery.id].record_outcome(outcome="triggered", runs=(uuid4(),), reason="", at=T1)
-
-    [outcome] = await repository.save_many([(found[delivery.id], EventMetadata(actor="i"))])
-
-    assert not isinstance(outcome, Exception)
-    full = await repository.get(WebhookDelivery, delivery.id)
-    assert (full.version, full.outcome, full.payload) == (2, "triggered", BODY)
-    async with store.pool.acquire() as conn:
-        report = await verify_stream(conn, str(delivery.id))
-    assert report is not None and report.ok
-
-
-async def test_a_stale_blanked_read_conflicts_and_writes_nothing(store: EventStore) -> None:
-    repository = Repository(store, default_registry())
-    delivery = await saved(repository)
-    stale = await repository.get_many(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
-    meanwhile = await repository.get(WebhookDelivery, delivery.id)
-    meanwhile.record_outcome(outcome="ignored", runs=(), reason="first", at=T1)
-    await repository.save(meanwhile)
-    stale[delivery.id].record_outcome(outcome="ignored", runs=(), reason="second", at=T1)
-
-    [outcome] = await repository.save_many([(stale[delivery.id], EventMetadata(actor="i"))])
-
-    assert isinstance(outcome, WrongExpectedVersion)
-    assert (await repository.get(WebhookDelivery, delivery.id)).reason == "first"
 
 
 async def test_a_primed_delivery_is_loaded_without_reading_its_stream(store: EventStore) -> None:
@@ -134,7 +98,7 @@ async def test_a_primed_delivery_is_loaded_without_reading_its_stream(store: Eve
     # As the intake's feed reads it: current, its values opened.
     repository.prime(await read_stream_current(store.pool, str(delivery.id)), UNREAD_BODY)
 
-    found = await repository.get_many_to_append(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
+    found = await repository.get_many_to_append(WebhookDelivery, [delivery.id], unread=UNREAD_BODY)
 
     assert repository.primed_hits == 1
     one = found[delivery.id]
@@ -160,19 +124,19 @@ async def test_a_primed_delivery_whose_stream_moved_on_conflicts(store: EventSto
     await other.save(meanwhile)
 
     # A plain load reads the stream, primed or not; only a load to append takes the entry.
-    fresh = await repository.get_many(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
-    stale = await repository.get_many_to_append(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
+    fresh = await repository.get_many(WebhookDelivery, [delivery.id])
+    stale = await repository.get_many_to_append(WebhookDelivery, [delivery.id], unread=UNREAD_BODY)
     stale[delivery.id].record_outcome(outcome="ignored", runs=(), reason="second", at=T1)
     [outcome] = await repository.save_many([(stale[delivery.id], EventMetadata(actor="i"))])
 
     assert (fresh[delivery.id].version, fresh[delivery.id].reason) == (2, "first")
     assert repository.primed_hits == 1
     assert isinstance(outcome, WrongExpectedVersion)
-    again = await repository.get_many_to_append(WebhookDelivery, [delivery.id], blank=UNREAD_BODY)
+    again = await repository.get_many_to_append(WebhookDelivery, [delivery.id], unread=UNREAD_BODY)
     assert (again[delivery.id].version, again[delivery.id].reason) == (2, "first")
 
 
-async def test_a_primed_delivery_is_for_loads_to_append_with_its_blank_only(
+async def test_a_primed_delivery_is_for_loads_to_append_leaving_its_fields_unread_only(
     store: EventStore,
 ) -> None:
     repository = CachingRepository(store, default_registry())
@@ -182,14 +146,14 @@ async def test_a_primed_delivery_is_for_loads_to_append_with_its_blank_only(
 
     full = await repository.get_many(WebhookDelivery, [first.id])
     other = await repository.get_many_to_append(
-        WebhookDelivery, [second.id], blank={"WebhookReceived": {}}
+        WebhookDelivery, [second.id], unread={"WebhookReceived": {}}
     )
 
     assert repository.primed_hits == 0
     assert full[first.id].payload == BODY
     assert other[second.id].payload == BODY
     # A plain load leaves the entry for the load to append it was primed for.
-    await repository.get_many_to_append(WebhookDelivery, [first.id], blank=UNREAD_BODY)
+    await repository.get_many_to_append(WebhookDelivery, [first.id], unread=UNREAD_BODY)
     assert repository.primed_hits == 1
 
 
