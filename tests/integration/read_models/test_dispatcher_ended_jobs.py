@@ -1,5 +1,6 @@
-"""The dispatcher deletes a batch's ended jobs in one statement: what it leaves is what
-deleting them one event at a time leaves (a retried step's next attempt stays)."""
+"""The dispatcher's tables after ends: a batch's ended jobs deleted in one statement leave what
+deleting them one event at a time leaves (a retried step's next attempt stays); the queue watch
+forgets a batch's ended runs; a run's end lets go of its concurrency-group places."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from uuid import UUID
 import asyncpg
 
 from adapters.dispatch.ended_jobs import EndedJobs
+from adapters.dispatch.groups import GroupProcess
 from adapters.dispatch.process import DDL
 from adapters.dispatch.queue_watch import QueueWatch
+from commands.concurrency import ReleaseConcurrency
 from domain.envelope import EventEnvelope, EventMetadata
 from tests.integration.read_models.conftest import make_schema
 
@@ -92,5 +95,36 @@ async def test_the_queue_watch_forgets_every_run_ended_in_a_batch(pool: asyncpg.
                 await watch.apply(conn, schema, ends)
             left = await conn.fetch(f"SELECT run_id FROM {schema}.runs")
         assert [row["run_id"] for row in left] == [runs[1]]
+    finally:
+        await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+async def test_a_run_s_end_lets_go_of_its_group_places_in_one_statement(
+    pool: asyncpg.Pool,
+) -> None:
+    sent: list[object] = []
+
+    async def record(command: object, context: object) -> None:
+        sent.append(command)
+
+    groups = GroupProcess(record)  # type: ignore[arg-type]
+    schema = await make_schema(pool, groups)
+    grouped, stepped, plain = (uuid.uuid4() for _ in range(3))
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute(f"INSERT INTO {schema}.grouped_runs VALUES ($1)", grouped)
+            await conn.executemany(
+                f"INSERT INTO {schema}.grouped_steps VALUES ($1, $2, 'deploy')",
+                [(uuid.uuid4(), grouped), (uuid.uuid4(), stepped)],
+            )
+            async with conn.transaction():
+                ends = [_event(r, "RunSucceeded") for r in (grouped, stepped, plain)]
+                await groups.apply(conn, schema, ends)
+            left = await conn.fetchval(
+                f"SELECT (SELECT count(*) FROM {schema}.grouped_runs) "
+                f"+ (SELECT count(*) FROM {schema}.grouped_steps)"
+            )
+        assert left == 0
+        assert sent == [ReleaseConcurrency(run_id=grouped)]
     finally:
         await pool.execute(f"DROP SCHEMA {schema} CASCADE")
