@@ -109,20 +109,22 @@ def free_port() -> int:
 
 
 def server_flags() -> tuple[str, str]:
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    return http, loop
+    return "httptools, one send per answer", loop
+
+
+def server_command(factory: str, port: int, workers: int = 1) -> list[str]:
+    """Every variant on the API's own HTTP protocol (bench/_uvicorn.py)."""
+    _, loop = server_flags()
+    args = ["--port", str(port), "--loop", loop, "--workers", str(workers)]
+    return [sys.executable, "-m", "bench._uvicorn", factory, *args]
 
 
 @contextlib.asynccontextmanager
 async def serve(factory: str, env: dict[str, str]) -> AsyncIterator[tuple[int, int]]:
     """One uvicorn worker in its own process serving `factory()`: (port, pid) once healthy."""
     port = free_port()
-    http, loop = server_flags()
-    args = ["--factory", "--host", "127.0.0.1", "--port", str(port), "--http", http]
-    args += ["--loop", loop, "--no-access-log", "--log-level", "warning"]
-    cmd = [sys.executable, "-m", "uvicorn", factory, *args]
-    proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, env=env)
+    proc = await asyncio.create_subprocess_exec(*server_command(factory, port), cwd=ROOT, env=env)
     try:
         for _ in range(300):
             if proc.returncode is not None:

@@ -33,7 +33,7 @@ if __name__ == "__main__":
 from bench._api_setup import STEPS, admin_key, make_pipeline
 from bench._databases import fresh_database
 from bench._http_client import Client
-from bench._http_load import Totals, free_port, run_load, server_flags
+from bench._http_load import Totals, free_port, run_load, server_command, server_flags
 from bench._proc_cpu import cpu_seconds
 from bench.commands import FACTORY
 
@@ -64,11 +64,7 @@ def tree_cpu_seconds(pid: int) -> float:
 @contextlib.asynccontextmanager
 async def serve_workers(env: dict[str, str], workers: int) -> AsyncIterator[tuple[int, int]]:
     port = free_port()
-    http, loop = server_flags()
-    args = ["--factory", "--host", "127.0.0.1", "--port", str(port), "--http", http]
-    args += ["--loop", loop, "--no-access-log", "--log-level", "warning"]
-    args += ["--workers", str(workers)] if workers > 1 else []
-    cmd = [sys.executable, "-m", "uvicorn", FACTORY, *args]
+    cmd = server_command(FACTORY, port, workers)
     proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, env=env)
     try:
         healthy = 0

@@ -4,11 +4,12 @@
     uv run python bench/commands.py --telemetry   # tracing + metrics on vs off, same run
     uv run python bench/commands.py --telemetry metrics   # or tracing: one part on vs off
 
-Each variant is served by ONE uvicorn worker in its own process (httptools and uvloop when
-installed, else h11 and asyncio) over its own fresh database; the keep-alive clients run in
-separate load processes (bench/_http_load.py). Each client triggers a run, reports `running` then
-`succeeded` for each of its pipeline's 3 steps, and starts over; every 2xx answer is one command.
-Rounds alternate the order (a b, b a, ...), each a warm-up then `--seconds` measured.
+Each variant is served by ONE uvicorn worker in its own process (the API's own HTTP protocol,
+bench/_uvicorn.py, and uvloop when installed) over its own fresh database; the keep-alive
+clients run in separate load processes (bench/_http_load.py). Each client triggers a run,
+reports `running` then `succeeded` for each of its pipeline's 3 steps, and starts over; every
+2xx answer is one command. Rounds alternate the order (a b, b a, ...), each a warm-up then
+`--seconds` measured.
 
 (a) is `adapters.bootstrap.api_app`. (b), the CRUD baseline, has the same routes, the same
 security pieces (rate-limit set-up, API key authentication read afresh per request, security

@@ -13,16 +13,16 @@ send time, so queueing shows; `max` is closed-loop, each sender as fast as its a
 unseals its secret, verifies, and records a `WebhookReceived` event. (b), the baseline, is a
 tiny litestar app with create_app's middleware whose one route only verifies the signature with
 `adapters.webhooks.verify.verify_github` and the same secret, then answers 202: the difference
-is the cost of recording. Each is ONE uvicorn worker in its own process (httptools/uvloop when
-installed, else h11/asyncio); the senders run in separate load processes with bench/_http_client's
-keep-alive client. Per rate the variants run in turn (order alternating), a warm-up then
-`--seconds` measured. server/load/PG: CPU as % of one core (PG only when embedded); machine:
-all cores busy. The intake process manager (deliveries -> run commands) works after the 202:
-without `--intake` it is not started. With `--intake`, `flowledger projector` and `flowledger
-intake` run beside the server (the project gets a pipeline that every push starts, so each
-delivery becomes a run) and after each flowledger rate the intake's lag is printed: the
-deliveries not yet processed when the measured window ends, and how long it took to process
-them all (it keeps working while the next rows are measured, so it competes with them).
+is the cost of recording. Each is ONE uvicorn worker in its own process (the API's own HTTP
+protocol, bench/_uvicorn.py, and uvloop when installed); the senders run in separate load
+processes with bench/_http_client's keep-alive client. Per rate the variants run in turn (order
+alternating), a warm-up then `--seconds` measured. server/load/PG: CPU as % of one core (PG only
+when embedded); machine: all cores busy. The intake process manager (deliveries -> run commands)
+works after the 202: without `--intake` it is not started. With `--intake`, `flowledger
+projector` and `flowledger intake` run beside the server (the project gets a pipeline that every
+push starts, so each delivery becomes a run) and after each flowledger rate the intake's lag is
+printed: the deliveries not yet processed when the measured window ends, and how long it took to
+process them all (it keeps working while the next rows are measured, so it competes with them).
 
 A fresh migrated database; FLOWLEDGER_DATABASE_URL / FLOWLEDGER_NATS_URL when set, else the
 embedded servers in a temp folder. BENCH_PROFILE=/path/out.prof cProfiles the flowledger server

@@ -62,6 +62,18 @@ class Repository(Protocol):
     async def get_many(self, aggregate_cls: type[A], ids: Collection[UUID]) -> dict[UUID, A]:
         """The aggregates found, read in one go (an id with none is left out)."""
 
+    async def get_many_to_append(
+        self,
+        aggregate_cls: type[A],
+        ids: Collection[UUID],
+        *,
+        unread: Mapping[str, Mapping[str, Any]],
+    ) -> dict[UUID, A]:
+        """`get_many`, where an aggregate may be as this process last read it (not read again),
+        with the fields `unread` names (per event type) blanked: only for a command that appends
+        what it decides on them, whose append expects their version (a stale one conflicts), and
+        that reads none of those fields."""
+
     async def versions(self, ids: Collection[UUID]) -> dict[UUID, int]:
         """Each aggregate's version now (0: none yet), in one read."""
 

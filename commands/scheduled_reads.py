@@ -4,7 +4,7 @@ still holds: each aggregate's version as read (0: there was none)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -54,6 +54,15 @@ class ReadsKept:
         found = await self._repository.get_many(aggregate_cls, ids)
         self.read.update({id: found[id].version if id in found else 0 for id in ids})
         return found
+
+    async def get_many_to_append(
+        self,
+        aggregate_cls: type[A],
+        ids: Collection[UUID],
+        *,
+        unread: Mapping[str, Mapping[str, Any]],
+    ) -> dict[UUID, A]:
+        return await self.get_many(aggregate_cls, ids)  # read, so its versions noted
 
     async def any_of(self, aggregate_cls: type[Aggregate]) -> bool:
         """Refused: whether any aggregate of a kind exists has no version to check later."""

@@ -12,7 +12,7 @@ nothing twice.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 from uuid import UUID
 
 import msgspec
@@ -27,7 +27,7 @@ from domain.envelope import EventMetadata
 from domain.errors import AggregateNotFound, DomainError
 from domain.pipeline import Pipeline
 from domain.run import Run
-from domain.webhook_delivery import WebhookDelivery
+from domain.webhook_delivery import UNREAD_BODY, WebhookDelivery
 
 ITEMS_MAX = 1000
 """Items in one command: one append batch of the store's group commit."""
@@ -63,6 +63,10 @@ class OutcomeRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 class RecordDeliveryOutcomes(msgspec.Struct, frozen=True, kw_only=True):
     """Each record as `RecordDeliveryOutcome` sent alone in its context would do it."""
+
+    retry_on_conflict: ClassVar[bool] = True
+    """A delivery loaded as the intake read it (primed) whose stream moved on conflicts; sent
+    again, it is read afresh: the same outcome is then nothing to write, another is refused."""
 
     records: Annotated[tuple[OutcomeRecord, ...], Meta(min_length=1, max_length=ITEMS_MAX)]
 
@@ -104,7 +108,9 @@ async def record_delivery_outcomes(
     command: RecordDeliveryOutcomes, context: CommandContext, deps: Dependencies
 ) -> CommandResult:
     ids = {record.command.delivery for record in command.records}
-    deliveries = await deps.repository.get_many(WebhookDelivery, ids)
+    # Bodies unread: an outcome is decided on the project, the version and the outcome so
+    # far (the append expects that version: a stale state is a conflict, retried).
+    deliveries = await deps.repository.get_many_to_append(WebhookDelivery, ids, unread=UNREAD_BODY)
     changed: list[tuple[WebhookDelivery, CommandContext]] = []
     for record in command.records:
         delivery = deliveries.get(record.command.delivery)

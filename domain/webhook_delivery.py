@@ -31,6 +31,14 @@ _NAMESPACE = UUID("6d1c2f0e-5b7a-4c39-9f0b-2a8e4d7c1b55")
 """Fixed forever: changing it would give every past delivery a new stream id."""
 
 
+UNREAD_BODY: Mapping[str, Mapping[str, object]] = {
+    "WebhookReceived": {"payload": "", "headers": {}}
+}
+"""What recording an outcome never reads: the body and headers. A delivery the intake read holds
+them empty when primed (`Repository.get_many_to_append`), so that a batch of outcomes does not
+fetch and decode kilobytes each again."""
+
+
 def delivery_stream_id(source_id: UUID, delivery_id: str) -> UUID:
     """The stream of a source's delivery: the same id for every copy of that delivery."""
     return uuid5(_NAMESPACE, f"{source_id}:{delivery_id}")

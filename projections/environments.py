@@ -106,37 +106,69 @@ class EnvironmentsProjection:
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:
         s = ident(schema)
+        steps = StepChanges()
         for event in events:
             d = event.data
+            if event.type in _STEP_STATUS:
+                steps.add(event)
+                continue
             at = datetime.fromisoformat(d["occurred_at"])
             if event.type in ("EnvironmentConfigured", "EnvironmentReconfigured"):
                 await _configured(conn, s, event, d, at)
             elif event.type == "RunRequested":
                 await _requested(conn, s, UUID(event.stream_id), d, at)
-            elif event.type == "ApprovalDecided":
-                if d["decision"] == "approve":
-                    await conn.execute(
-                        f"UPDATE {s}.deployments SET approved_by = approved_by || $3::text "
-                        "WHERE run_id = $1 AND step = $2",
-                        UUID(event.stream_id),
-                        d["step"],
-                        d["actor"],
-                    )
-            else:
+            elif event.type == "ApprovalDecided" and d["decision"] == "approve":
                 await conn.execute(
-                    f"UPDATE {s}.deployments SET status = $3, "
-                    "reason = coalesce($4, reason), "
-                    "started_at = CASE WHEN $5 THEN $6 ELSE started_at END, "
-                    "finished_at = CASE WHEN $7 THEN $6 ELSE finished_at END "
+                    f"UPDATE {s}.deployments SET approved_by = approved_by || $3::text "
                     "WHERE run_id = $1 AND step = $2",
                     UUID(event.stream_id),
                     d["step"],
-                    _STEP_STATUS[event.type],
-                    d.get("reason"),
-                    event.type == "StepStarted",
-                    at,
-                    event.type in _ENDS,
+                    d["actor"],
                 )
+        # After the batch's inserts: a step's events follow its run's RunRequested, and
+        # an approval's name commutes with the status.
+        await steps.write(conn, s)
+
+
+class StepChanges:
+    """A batch's step events folded per (run, step) into what they leave on its deployment
+    row, written in one statement: most steps deploy nowhere, and each event's own UPDATE
+    found nothing (about 3 statements per run)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[UUID, str], list[Any]] = {}
+
+    def add(self, event: EventEnvelope) -> None:
+        d = event.data
+        at = datetime.fromisoformat(d["occurred_at"])
+        row = self._rows.setdefault((UUID(event.stream_id), d["step"]), [None, None, None, None])
+        row[0] = _STEP_STATUS[event.type]
+        if d.get("reason") is not None:
+            row[1] = d["reason"]
+        if event.type == "StepStarted":
+            row[2] = at
+        if event.type in _ENDS:
+            row[3] = at
+
+    async def write(self, conn: asyncpg.Connection, s: str) -> None:
+        if not self._rows:
+            return
+        keys, rows = list(self._rows), list(self._rows.values())
+        await conn.execute(
+            f"UPDATE {s}.deployments d SET status = c.status, "
+            "reason = coalesce(c.reason, d.reason), "
+            "started_at = coalesce(c.started_at, d.started_at), "
+            "finished_at = coalesce(c.finished_at, d.finished_at) "
+            "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], "
+            "$6::timestamptz[]) AS c(run_id, step, status, reason, started_at, finished_at) "
+            "WHERE d.run_id = c.run_id AND d.step = c.step",
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            [r[3] for r in rows],
+        )
 
 
 async def _configured(

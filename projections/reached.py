@@ -16,27 +16,19 @@ LOOK_AHEAD = 10_000
 """Events looked through past a checkpoint at most: a view stopped far behind costs a
 bounded read, and counts as reaching no further than that."""
 
-_REACHED = f"""
-SELECT c.name,
-       CASE WHEN c.reads IS NULL OR c.position >= h.head THEN c.position
-            ELSE coalesce(
-                (SELECT min(e.position) - 1 FROM events e
-                  WHERE e.position > c.position
-                    AND e.position <= least(h.head, c.position + {LOOK_AHEAD})
-                    AND e.type = ANY(c.reads)),
-                least(h.head, c.position + {LOOK_AHEAD}))
-       END AS reached
-  FROM projection_checkpoints c,
-       (SELECT coalesce(max(position), 0) AS head FROM events) AS h
- WHERE c.name = ANY($1::text[])
-"""
+_REACHED = "SELECT name, reached FROM views_reached($1::text[], $2::bigint)"
+"""The reach of each named view: `views_reached` (migration 0019) compares each checkpoint
+with the head and, for a view that names the types it `reads`, looks through the events past
+its checkpoint, up to LOOK_AHEAD of them, for the first it reads. A function, so that its
+statement is planned once per session rather than on every call."""
 # Positions are given out in commit order without gaps, so every event up to the head read
-# in the same statement is visible to it: none of the range can be missing from the look.
+# in the function's one statement is visible to it: none of the range can be missing from the
+# look.
 
 
 async def reached(conn: asyncpg.Connection | asyncpg.Pool, names: Sequence[str]) -> dict[str, int]:
     """Each named view's reach; a view without a checkpoint row is left out."""
-    rows = await conn.fetch(_REACHED, list(names))
+    rows = await conn.fetch(_REACHED, list(names), LOOK_AHEAD)
     return {row["name"]: row["reached"] for row in rows}
 
 

@@ -129,10 +129,11 @@ class GroupProcess:
 
     async def _run_ended(self, conn: asyncpg.Connection, s: str, event: EventEnvelope) -> None:
         run_id = UUID(event.stream_id)
-        # Its steps ended before it did, each released as it ended.
-        await conn.execute(f"DELETE FROM {s}.grouped_steps WHERE run_id = $1", run_id)
+        # Its steps ended before it did, each released as it ended. One round trip for both.
         if await conn.fetchval(
-            f"DELETE FROM {s}.grouped_runs WHERE run_id = $1 RETURNING run_id", run_id
+            f"WITH steps AS (DELETE FROM {s}.grouped_steps WHERE run_id = $1) "
+            f"DELETE FROM {s}.grouped_runs WHERE run_id = $1 RETURNING run_id",
+            run_id,
         ):
             await self._command(ReleaseConcurrency(run_id=run_id), event)
 

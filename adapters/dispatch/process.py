@@ -29,6 +29,7 @@ from uuid import UUID
 
 import asyncpg
 
+from adapters.dispatch.ended_jobs import EndedJobs
 from adapters.dispatch.jobs import JobPublisher
 from adapters.dispatch.woken import WokenRuns
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
@@ -145,7 +146,10 @@ class DispatchProcess:
         await self._woken.dispatch(woken)
         recorded: list[UUID] = []
         lost: list[tuple[LostAttempt, EventEnvelope]] = []
+        ended = EndedJobs()
         for event, d in batch:
+            if ended.add(event):  # deleted with the batch's other ended jobs, below
+                continue
             stream = UUID(event.stream_id)
             if event.type == "StepDispatched":
                 recorded.append(UUID(str(d["job_id"])))
@@ -163,16 +167,6 @@ class DispatchProcess:
                 )
             elif event.type == "StepStarted":
                 await self._started(conn, s, stream, d, event, lost)
-            elif event.type in STEP_ENDS:
-                # A new attempt is queued after a failure: only attempts up to this one end.
-                await conn.execute(
-                    f"DELETE FROM {s}.jobs WHERE run_id = $1 AND step = $2 AND attempt <= $3",
-                    stream,
-                    d["step"],
-                    d.get("attempt", 2**31 - 1),
-                )
-            elif event.type in RUN_ENDS:
-                await conn.execute(f"DELETE FROM {s}.jobs WHERE run_id = $1", stream)
             elif event.type == "RunnerRegistered":
                 await conn.execute(
                     f"INSERT INTO {s}.runners (runner_id, name, gone) VALUES ($1, $2, false) "
@@ -181,7 +175,9 @@ class DispatchProcess:
                     d["name"],
                 )
             elif event.type in TAKES_A_RUNNER_AWAY:
+                await ended.write(conn, s)  # it reads which jobs the runner had
                 await self._runner_gone(conn, s, stream, event, lost)
+        await ended.write(conn, s)
         await self._fail_lost(lost)
         await self._publish(conn, s, recorded)
 

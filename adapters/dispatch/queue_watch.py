@@ -73,6 +73,7 @@ class QueueWatch:
     ) -> None:
         s = ident(schema)
         unserved: list[tuple[FlagWaitingForRunner, EventEnvelope]] = []
+        ended: list[UUID] = []
         for event in events:
             d, stream = event.data, UUID(event.stream_id)
             match event.type:
@@ -107,8 +108,10 @@ class QueueWatch:
                             labels=(d["label"],),
                         )  # fmt: skip
                         unserved.append((flag, event))
-                case _:  # the run ended
-                    await conn.execute(f"DELETE FROM {s}.runs WHERE run_id = $1", stream)
+                case _:  # the run ended: nothing of it is read after its end
+                    ended.append(stream)
+        if ended:
+            await conn.execute(f"DELETE FROM {s}.runs WHERE run_id = ANY($1::uuid[])", ended)
         for command, cause in unserved:
             await self._send(command, cause)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import uvicorn
 from litestar import Litestar
 
+from adapters.platform.http_protocol import CoalescingHttpToolsProtocol
 from adapters.platform.settings import Settings
 from adapters.telemetry.probe import probe_app
 
@@ -136,6 +137,8 @@ async def serve_http(
             host=host,
             port=port,
             lifespan="on",
+            # One send per response instead of head and body apart (see http_protocol).
+            http=CoalescingHttpToolsProtocol,
             log_level=log_level.lower(),
             # Ours, not uvicorn's: its lines then go through the one JSON, scrubbing handler.
             log_config=None,

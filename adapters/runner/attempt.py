@@ -55,20 +55,19 @@ async def run_attempt(
     files: StepFiles | None = None,
 ) -> Outcome:
     loop = asyncio.get_running_loop()
-    workspace = Workspace(work_dir, str(job.job_id))
+    work = None
     if files is not None:
         try:
-            workspace.work = await _transfer(files, files.prepare(), watch)
+            work = await _transfer(files, files.prepare(), watch)
         except TransferInterrupted:
-            await asyncio.to_thread(workspace.remove)
             shipper.note(f"{watch.reason}: stopped fetching the step's files; the step did not run")
             return Outcome(
                 status="cancelled" if watch.cancel else "failed", exit_code=None,
                 reason=watch.reason, duration_ms=0,
             )  # fmt: skip
         except Exception as exc:  # any failure to get its files fails the attempt, with why
-            await asyncio.to_thread(workspace.remove)
             return _files_failed(shipper, f"could not prepare the step's files: {exc}")
+    workspace = Workspace(work_dir, str(job.job_id), work)
     env = step_environment(
         os.environ,
         step_env={**job.env, **(secret_env or {})},
@@ -146,7 +145,7 @@ async def run_attempt(
             checkout=checked_out,
         )
     finally:
-        await asyncio.to_thread(workspace.remove)
+        await workspace.remove()
 
 
 async def _check_out(

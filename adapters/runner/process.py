@@ -10,12 +10,13 @@ import asyncio
 import contextlib
 import fcntl
 import os
-import shutil
 import signal
 import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+
+from adapters.runner.removal import remove_tree
 
 READ_BYTES = 256 * 1024
 PIPE_BYTES = 1024 * 1024
@@ -43,20 +44,24 @@ def watch_children_by_pidfd() -> None:
 
 
 class Workspace:
-    """`<root>/work` is the step's working folder; the script and outputs file sit beside it."""
+    """The step's script and outputs file, in a private folder `<root>`; the step works in
+    `work` when given (the run's folder for the step), else in `<root>/work`."""
 
-    def __init__(self, parent: Path | None, job_id: str) -> None:
+    def __init__(self, parent: Path | None, job_id: str, work: Path | None = None) -> None:
         if parent is not None:
             parent.mkdir(parents=True, exist_ok=True)
         self.root = Path(tempfile.mkdtemp(prefix=f"flowledger-{job_id[:8]}-", dir=parent))
-        self.work = self.root / "work"
-        self.work.mkdir()
+        if work is None:
+            work = self.root / "work"
+            work.mkdir()
+        self.work = work
         self.script = self.root / "step.sh"
         self.outputs = self.root / "outputs"
         self.outputs.touch()
 
-    def remove(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+    async def remove(self) -> None:
+        """The private folder gone (not `work` when it was given: the run's folders keep it)."""
+        await remove_tree(self.root)
 
 
 def step_environment(

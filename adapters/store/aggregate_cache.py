@@ -19,6 +19,7 @@ process must not leave a plain copy here for a later event to repeat.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection, Iterable
 from contextvars import ContextVar
 from typing import TypeVar
 from uuid import UUID
@@ -26,9 +27,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from adapters.store import AppendOutcome, AppendResult
+from adapters.store.primed import Blank, PrimedStates
 from adapters.store.repository import EncodedSaves, Repository, StreamStore
 from adapters.store.tail_reads import TailReads
-from domain.envelope import EventMetadata
+from domain.envelope import EventEnvelope, EventMetadata
 from domain.errors import AggregateNotFound
 from domain.personal import ACTOR_FIELDS, PERSONAL_FIELDS
 from domain.registry import Registry
@@ -58,9 +60,36 @@ class CachingRepository(Repository):
         self._max_entries = max_entries
         self.hits = 0
         self.misses = 0
+        self._primed = PrimedStates()
+        self.primed_hits = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def prime(self, envelopes: Iterable[EventEnvelope], blank: Blank) -> None:
+        """Keep the aggregates these first events make, `blank`'s fields blanked, for a
+        `get_many_to_append` that leaves those fields unread (`primed.py`): the envelopes are
+        as the store returned them to this process (a feed read), current or as stored."""
+        self._primed.prime(envelopes, blank, lambda e: self._applied(None, [e], UUID(e.stream_id)))
+
+    async def get_many_to_append(
+        self, aggregate_cls: type[A], ids: Collection[UUID], *, unread: Blank
+    ) -> dict[UUID, A]:
+        """As `get_many`, but an aggregate primed with `unread` blanked is taken as it was
+        primed, not read: the caller's append expects its version, so a stream that moved on
+        meanwhile is a conflict (the command is sent again and reads it), never a wrong write."""
+        primed: dict[UUID, Aggregate] = {}
+        if len(self._primed):
+            for id in ids:
+                if (found := self._primed.take(str(id), unread, aggregate_cls)) is not None:
+                    primed[id] = found
+            self.primed_hits += len(primed)
+        rest = [id for id in ids if id not in primed]
+        loaded: dict[UUID, A] = {}
+        if rest:
+            loaded = await super().get_many(aggregate_cls, rest)
+        loaded.update(primed)  # type: ignore[arg-type]  (taken as aggregate_cls)
+        return {id: loaded[id] for id in ids if id in loaded}
 
     async def get(self, aggregate_cls: type[A], id: UUID, *, version: int | None = None) -> A:
         if version is not None:  # the past is not cached

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterator, Sequence
-from typing import Protocol, TypeVar
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -144,6 +144,19 @@ class Repository:
             if isinstance(aggregate, aggregate_cls):
                 found[id] = aggregate
         return found
+
+    async def get_many_to_append(
+        self,
+        aggregate_cls: type[A],
+        ids: Collection[UUID],
+        *,
+        unread: Mapping[str, Mapping[str, Any]],
+    ) -> dict[UUID, A]:
+        """`get_many`, for a caller that only appends what it decides on them (the append
+        expects their version) and reads none of the fields `unread` names; a caching repository
+        may answer from what this process read of them before, those fields blanked
+        (`CachingRepository.get_many_to_append`)."""
+        return await self.get_many(aggregate_cls, ids)
 
     async def versions(self, ids: Collection[UUID]) -> dict[UUID, int]:
         """Each aggregate's version now (0: none yet), in one read: whether what a command

@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery
+from prometheus_client import Counter
 
 from adapters.http.answers import PROBLEM
 from adapters.telemetry.metrics import WEBHOOK_DELIVERIES
@@ -107,14 +108,27 @@ async def _receive(
         )
     except HTTPException as refused:
         outcome = "bad_signature" if refused.status_code == 401 else "rejected"
-        WEBHOOK_DELIVERIES.labels(kind, outcome).inc()
+        _counted(kind, outcome).inc()
         raise
-    WEBHOOK_DELIVERIES.labels(kind, "duplicate" if receipt.duplicate else "accepted").inc()
+    _counted(kind, "duplicate" if receipt.duplicate else "accepted").inc()
     return Response(
         msgspec.json.encode(receipt),
         status_code=200 if receipt.duplicate else 202,
         media_type="application/json",
     )
 
+
+def _counted(kind: str, outcome: str) -> Counter:
+    """The deliveries' counter of `(kind, outcome)`; a known kind's is looked up once."""
+    if kind not in KINDS:
+        return WEBHOOK_DELIVERIES.labels(kind, outcome)
+    counter = _COUNTERS.get((kind, outcome))
+    if counter is None:
+        counter = _COUNTERS[kind, outcome] = WEBHOOK_DELIVERIES.labels(kind, outcome)
+    return counter
+
+
+_COUNTERS: dict[tuple[str, str], Counter] = {}
+"""Per known kind and outcome (at most 4 x 4): `labels()` takes a lock and checks its values."""
 
 ROUTES = [WebhooksController]

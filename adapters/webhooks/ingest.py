@@ -87,7 +87,6 @@ async def ingest(
     payload, body_type = _parse(body)
     # 4. Recorded by a command: one stream per delivery, so a redelivery finds it taken (200).
     received = delivery_id(found.kind, headers, body)
-    stream_id = delivery_stream_id(found.id, received)
     command = RecordWebhookDelivery(
         source_id=found.id,
         project_id=found.project_id,
@@ -110,9 +109,10 @@ async def ingest(
     except VersionConflict:
         # The delivery's stream is its key (no idempotency key: a row of its own and two
         # statements under the append lock, for every delivery): a redelivery finds it taken.
-        return await _first_receipt(services, stream_id, None)
+        return await _first_receipt(services, delivery_stream_id(found.id, received), None)
     assert result.position is not None  # a new delivery always records its Received event
-    return Receipt(delivery=stream_id, position=result.position, outcome="accepted")
+    # The stream the command made (`delivery_stream_id`): its UUID is not derived twice.
+    return Receipt(delivery=UUID(result.id), position=result.position, outcome="accepted")
 
 
 async def _verify(

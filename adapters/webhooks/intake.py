@@ -22,6 +22,7 @@ import asyncpg
 
 from adapters.pipeline_code.repository_file import GitRepositoryFiles
 from adapters.store import AppendOutcomeUnknown, StoreUnavailable
+from adapters.store.aggregate_cache import CachingRepository
 from adapters.telemetry.tracing import span, tracing_enabled
 from adapters.webhooks.candidates import ViewCandidates
 from adapters.webhooks.jenkins_builds import ViewJenkinsBuilds
@@ -29,6 +30,7 @@ from commands.webhook_intake import WebhookIntake
 from commands.webhook_intake_batch import IntakeBatch
 from commands.webhook_intake_types import Outcome, ReceivedDelivery
 from domain.envelope import EventEnvelope
+from domain.webhook_delivery import UNREAD_BODY
 from projections.projection import live_schema
 from projections.rows import ident
 
@@ -90,6 +92,7 @@ class IntakeProcess:
         self._batch = IntakeBatch(
             self._intake, services.bus.dispatch, services.repository, self.candidates
         )
+        self._repository = services.repository
         self._clock = clock
         self._lanes = asyncio.Semaphore(LANES)
 
@@ -137,6 +140,10 @@ class IntakeProcess:
 
     async def _gathered(self, envelopes: Sequence[EventEnvelope]) -> None:
         deliveries = [received(envelope) for envelope in envelopes]
+        if isinstance(self._repository, CachingRepository):
+            # The outcomes' command then loads each delivery from what was read here, bar its
+            # body; its append expects this version (`adapters/store/primed.py`).
+            self._repository.prime(envelopes, UNREAD_BODY)
         try:
             with span("intake batch", attributes={"flowledger.deliveries": len(deliveries)}):
                 await self._batch.handle_many(deliveries, at=self._clock())

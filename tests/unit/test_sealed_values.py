@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import os
+import zlib
 from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from adapters.store.personal import cipher
 
@@ -37,3 +41,22 @@ def test_a_clear_text_starting_like_the_deflated_mark_stays_text() -> None:
     key = cipher.new_data_key()
     plain = "\u00ff" + "x" * 2 * cipher.DEFLATE_FROM  # UTF-8 of U+00FF starts with 0xC3, not 0xFF
     assert cipher.open_sealed(cipher.seal("ds_c", key, plain), key) == plain
+
+
+def test_a_value_deflated_by_zlib_before_isal_still_opens() -> None:
+    key = cipher.new_data_key()
+    body = PUSH.read_text()
+    nonce = os.urandom(12)
+    packed = b"\xff" + zlib.compress(body.encode(), 1)
+    old = AESGCM(key).encrypt(nonce, packed, b"ds_d")
+    sealed = f"{cipher.PREFIX}ds_d:{base64.b64encode(nonce + old).decode('ascii')}"
+    assert cipher.open_sealed(sealed, key) == body
+
+
+def test_a_deflated_body_is_a_zlib_stream_any_zlib_reads() -> None:
+    key = cipher.new_data_key()
+    body = PUSH.read_text()
+    raw = base64.b64decode(cipher.seal("ds_e", key, body).rsplit(":", 1)[1])
+    opened = AESGCM(key).decrypt(raw[:12], raw[12:], b"ds_e")
+    assert opened[:1] == b"\xff"
+    assert zlib.decompress(opened[1:]).decode() == body

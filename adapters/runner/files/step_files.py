@@ -84,7 +84,7 @@ class StepFiles:
 
     async def prepare(self) -> Path:
         job, files = self.job, self.files
-        self.work = await asyncio.to_thread(self._folders.fresh_step, job.run_id, job.step)
+        self.work = await self._folders.fresh_step(job.run_id, job.step)
         if files.workspace == "inherit":
             for need in files.needs:
                 self._transfers.check_stopped()
@@ -148,7 +148,8 @@ class StepFiles:
                 self._transfers.check_stopped()
                 await self._upload_workspace()
         finally:
-            await asyncio.to_thread(self._folders.mark_done, self.job.run_id, self.job.step)
+            # One file made: less than a thread hand-off costs.
+            self._folders.mark_done(self.job.run_id, self.job.step)
 
     async def _upload_artifact(self) -> None:
         job, patterns = self.job, self.files.artifacts

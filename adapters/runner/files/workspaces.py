@@ -23,6 +23,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from adapters.platform.periodic import every_until_stopped
+from adapters.runner.removal import remove_tree
 from adapters.streaming.relay.subjects import filter_subject
 from domain.run import Run
 
@@ -49,11 +50,11 @@ class RunFolders:
     def done_marker(self, run_id: UUID, step: str) -> Path:
         return self.run(run_id) / f".s-{step}.done"
 
-    def fresh_step(self, run_id: UUID, step: str) -> Path:
+    async def fresh_step(self, run_id: UUID, step: str) -> Path:
         """The step's folder, emptied (an earlier attempt's files go)."""
         folder = self.step(run_id, step)
         self.done_marker(run_id, step).unlink(missing_ok=True)
-        shutil.rmtree(folder, ignore_errors=True)
+        await remove_tree(folder)
         folder.mkdir(parents=True)
         return folder
 
@@ -72,6 +73,10 @@ class RunFolders:
 
     def remove(self, run_id: UUID) -> None:
         shutil.rmtree(self.run(run_id), ignore_errors=True)
+
+    async def discard(self, run_id: UUID) -> None:
+        """The run's folder gone, in the event loop when it holds little (`remove_tree`)."""
+        await remove_tree(self.run(run_id))
 
     def stale(self, now: float, older_than_s: float) -> list[UUID]:
         found = []
@@ -123,7 +128,7 @@ class Janitor:
         if not self._folders.run(run_id).exists():
             return
         if event_type in KEPT_AT_ONCE:
-            await asyncio.to_thread(self._folders.remove, run_id)
+            await self._folders.discard(run_id)
             return
         log.info("run %s ended %s: its workspace stays %gs at %s", run_id, event_type,
                  self._keep_failed_s, self._folders.run(run_id))  # fmt: skip
@@ -132,6 +137,6 @@ class Janitor:
         self._later.add(handle)
 
     def _remove_later(self, run_id: UUID) -> None:
-        removal = asyncio.to_thread(self._folders.remove, run_id)
+        removal = self._folders.discard(run_id)
         self._removals.add(task := asyncio.get_running_loop().create_task(removal))
         task.add_done_callback(self._removals.discard)

@@ -6,6 +6,9 @@ event schemas, metadata and the boundary's types stay as they are.
 A long clear text (a webhook's raw body) is deflated before it is sealed: the store then parses,
 hashes, writes and reads back a fifth of the bytes. The sealed bytes say which it is: deflated
 ones start with 0xFF, which never starts UTF-8 text (and the tag covers that byte too).
+They are a zlib stream, deflated by ISA-L (`isal`: a 8.8 KB push body in about a sixth of
+zlib's level-1 CPU, and a little smaller); any zlib reads them, and the values zlib deflated
+before read as they did.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import zlib
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from isal import isal_zlib
 
 PREFIX = "pii:v1:"
 _NONCE = 12
@@ -25,7 +29,7 @@ _DEFLATED = b"\xff"
 DEFLATE_FROM = 1024
 """Clear texts of this many bytes or more are deflated (when that makes them shorter); shorter
 ones (names, e-mail addresses) would gain nothing."""
-_LEVEL = 1  # the fastest: most of what level 6 saves, in a fraction of its time
+_LEVEL = 1  # of ISA-L's 0 to 3: a little smaller than zlib's level 1, at a sixth of its CPU
 
 
 def is_sealed(value: object) -> bool:
@@ -64,7 +68,7 @@ def open_with(value: str, aead: AESGCM) -> str | None:
 def _packed(plain: bytes) -> bytes:
     if len(plain) < DEFLATE_FROM:
         return plain
-    deflated = _DEFLATED + zlib.compress(plain, _LEVEL)
+    deflated = _DEFLATED + isal_zlib.compress(plain, _LEVEL)
     return deflated if len(deflated) < len(plain) else plain
 
 

@@ -116,9 +116,9 @@ class SubjectKeys:
 
     async def wrapped(self, conn: Conn, subjects: Collection[str]) -> dict[str, str]:
         """The wrapped data keys of `subjects` still kept; an erased subject is simply absent."""
+        # A function of migration 0019: planned once per session, not on every call.
         rows = await conn.fetch(
-            "SELECT subject_id, wrapped_key FROM data_subject_keys WHERE subject_id = ANY($1)",
-            list(subjects),
+            "SELECT subject_id, wrapped_key FROM kept_subject_keys($1::text[])", list(subjects)
         )
         return {row["subject_id"]: row["wrapped_key"] for row in rows}
 

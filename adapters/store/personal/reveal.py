@@ -10,7 +10,7 @@ that wrapped it, which AES-GCM's tag tells apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
 import msgspec
@@ -84,7 +84,9 @@ class _Opener:
 
 
 def _sealed_in(data: dict[str, Any], envelope: _Envelope) -> list[str]:
-    found = list(_walk(data)) if data else []
+    found: list[str] = []
+    if data:
+        _collect(data, found)
     if cipher.is_sealed(envelope.metadata.actor):
         found.append(envelope.metadata.actor)  # type: ignore[arg-type]
     return found
@@ -118,25 +120,41 @@ async def data_keys(conn: Conn, subjects: set[str]) -> dict[str, bytes]:
     return found
 
 
-def _walk(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        if value.startswith(cipher.PREFIX):
-            yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _walk(item)
+_PREFIX_TEXT = cipher.PREFIX
+
+
+def _collect(value: dict[str, Any] | list[Any], found: list[str]) -> None:
+    """The sealed strings in `value`, at any depth, appended to `found` in order. A loop over
+    each container's items, not a generator per value: every event a reader reveals is walked."""
+    for item in value.values() if isinstance(value, dict) else value:
+        if isinstance(item, str):
+            if item.startswith(_PREFIX_TEXT):
+                found.append(item)
+        elif isinstance(item, (dict, list)):
+            _collect(item, found)
 
 
 def _opened(value: Any, opener: _Opener) -> Any:
+    """`value` with each sealed string opened. A container that holds none is returned as it is
+    (shared, not copied); one that does is copied with only those items replaced."""
     if isinstance(value, str):
-        return opener(value) if value.startswith(cipher.PREFIX) else value
+        return opener(value) if value.startswith(_PREFIX_TEXT) else value
     if isinstance(value, dict):
-        return {name: _opened(item, opener) for name, item in value.items()}
+        copied: dict[str, Any] | None = None
+        for name, item in value.items():
+            if isinstance(item, (str, dict, list)) and (new := _opened(item, opener)) is not item:
+                if copied is None:
+                    copied = dict(value)
+                copied[name] = new
+        return value if copied is None else copied
     if isinstance(value, list):
-        return [_opened(item, opener) for item in value]
+        items: list[Any] | None = None
+        for n, item in enumerate(value):
+            if isinstance(item, (str, dict, list)) and (new := _opened(item, opener)) is not item:
+                if items is None:
+                    items = list(value)
+                items[n] = new
+        return value if items is None else items
     return value
 
 

@@ -70,6 +70,20 @@ async def test_a_key_read_after_an_erasure_finds_no_key(pool: asyncpg.Pool) -> N
     assert again == subject and new_key != key
 
 
+async def test_wrapped_keys_are_those_still_kept_of_the_subjects_named(pool: asyncpg.Pool) -> None:
+    keys = SubjectKeys(os.urandom(32))
+    (kept, _), (erased, _) = [await keys.ensure(pool, unique_id("pusher-"), {}) for _ in range(2)]
+    never = await keys.subject_id(pool, unique_id("nobody-"))
+    stored = "SELECT wrapped_key FROM data_subject_keys WHERE subject_id = $1"
+    wrapped = await pool.fetchval(stored, kept)
+    assert await keys.forget(pool, erased)
+
+    async with pool.acquire() as conn:
+        for _ in range(7):  # past the plan cache's five custom plans: its generic plan answers
+            assert await keys.wrapped(conn, [kept, erased, never]) == {kept: wrapped}
+            assert await keys.wrapped(conn, []) == {}
+
+
 async def test_a_failed_key_query_fails_every_read_of_its_batch(database_url: str) -> None:
     pool = await open_pool(database_url, max_size=1)
     reads = KeyReads(pool)

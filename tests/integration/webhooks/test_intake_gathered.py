@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.store.aggregate_cache import CachingRepository
 from adapters.store.reader import read_stream_current
 from adapters.webhooks.intake import received
 from commands import boundary
 from commands import webhook_intake_batch as intake_batch
+from commands.webhook_batches import OutcomeRecord, RecordDeliveryOutcomes
 from commands.webhook_intake import Candidate, WebhookIntake
 from commands.webhook_intake_batch import IntakeBatch
-from commands.webhook_intake_types import ReceivedDelivery
+from commands.webhook_intake_requests import outcome_record
+from commands.webhook_intake_types import Outcome, ReceivedDelivery
+from domain.errors import IllegalTransition
 from domain.pipeline_definition import TriggerSpec
+from domain.webhook_delivery import UNREAD_BODY
 from tests.integration.webhooks.intake_world import (  # noqa: F401  (the `world` fixture)
     World,
     world_fixture,
@@ -117,6 +122,60 @@ async def test_a_replayed_batch_writes_nothing_new(world: World) -> None:
     assert [o.outcome for o in first] == ["triggered"] * 3
     assert again == first
     assert await world.tagged_events() == before
+
+
+async def test_a_batch_records_its_outcomes_on_the_deliveries_it_read(world: World) -> None:
+    """Each outcome's delivery is loaded from the feed's read of it, its body not read again;
+    applied again (a replay), the batch writes nothing twice."""
+    project = await world.project()
+    source = await world.source(project, "github")
+    await world.pipeline(project, TriggerSpec(source="github", events=("push",)))
+    batch = [await world.deliver(source, project, PUSH, after=f"{n:040x}") for n in (1, 2, 3)]
+    await world.catch_up()
+    repository = world.services.repository
+    assert isinstance(repository, CachingRepository)
+    hits = repository.primed_hits
+
+    async with world.pool.acquire() as conn:
+        await world.process.apply(conn, world.schema, batch)
+        written = await world.tagged_events()
+        await world.process.apply(conn, world.schema, batch)
+
+    assert repository.primed_hits == hits + 3
+    assert [(await world.delivery(e)).outcome for e in batch] == ["triggered"] * 3
+    assert await world.tagged_events() == written
+
+
+async def test_an_outcome_on_a_delivery_that_moved_on_is_decided_again_on_its_stream(
+    world: World,
+) -> None:
+    """The delivery as the intake read it is stale (another intake recorded its outcome): the
+    append conflicts, the command reads the stream again; the same outcome writes nothing, and
+    another is refused, as a fresh read decides."""
+    project = await world.project()
+    source = await world.source(project, "github")
+    envelopes = [await world.deliver(source, project, PUSH) for _ in range(2)]
+    repository = world.services.repository
+    assert isinstance(repository, CachingRepository)
+    first = await world.process.process(envelopes[0])  # recorded meanwhile, elsewhere
+    await world.process.process(envelopes[1])
+    written = await world.tagged_events()
+    hits = repository.primed_hits
+
+    for envelope, outcome in zip(envelopes, (first.outcome, "failed"), strict=True):
+        repository.prime([envelope], UNREAD_BODY)
+        command, context = outcome_record(
+            received(envelope), Outcome(outcome=outcome, reason=first.reason), world.tick()
+        )
+        records = RecordDeliveryOutcomes(records=(OutcomeRecord(command=command, context=context),))
+        if outcome == first.outcome:
+            await world.services.bus.dispatch(records, context)
+        else:
+            with pytest.raises(IllegalTransition):
+                await world.services.bus.dispatch(records, context)
+
+    assert repository.primed_hits == hits + 2  # each decided first on the stale state
+    assert await world.tagged_events() == written
 
 
 async def test_a_batch_cannot_start_another_projects_pipeline(world: World) -> None:
