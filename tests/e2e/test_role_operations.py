@@ -103,8 +103,8 @@ async def _polled_views_within(
 ) -> bool:
     polled = (
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND pid <> pg_backend_pid() AND query LIKE '%FROM projection_checkpoints c%'"
-    )
+        "AND pid <> pg_backend_pid() AND query LIKE '%FROM views_reached(%'"
+    )  # the statement of `projections.reached` (the function of migration 0019)
     deadline = time.monotonic() + within_s
     conn = await asyncpg.connect(database_url)
     try:
