@@ -4,9 +4,11 @@ streams the very bytes the step uploaded (through `flowledger up`'s own runner a
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
+from typing import Any
 
-from tests.e2e.dashboard.browsing import Browsing
+from tests.e2e.dashboard.browsing import Browsing, Site
 
 BUILD = {
     "name": "build",
@@ -15,11 +17,21 @@ BUILD = {
 }
 
 
+def _listed_artifacts(site: Site, run: str, within_s: float = 30) -> list[dict[str, Any]]:
+    """The run's artifacts once the artifacts view has any: it is a projection of its own, so it
+    may reach the runner's upload a moment after the runs view shows the run succeeded."""
+    deadline = time.monotonic() + within_s
+    while not (listed := site.api.get(f"/api/v1/pipeline-runs/{run}").json()["artifacts"]):
+        assert time.monotonic() < deadline, f"run {run} lists no artifact"
+        time.sleep(0.1)
+    return listed
+
+
 def test_a_runs_artifact_is_listed_with_a_download_link(browsing: Browsing) -> None:
     site, page = browsing.site, browsing.page
     run = site.trigger(site.pipeline(site.project(), BUILD))
     site.wait_status(run, "succeeded")
-    listed = site.api.get(f"/api/v1/pipeline-runs/{run}").json()["artifacts"]
+    listed = _listed_artifacts(site, run)
     assert [(a["name"], a["size"]) for a in listed] == [("build", 70000)]
     browsing.sign_in()
     page.goto(f"/dashboard/runs/{run}")
