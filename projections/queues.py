@@ -19,6 +19,7 @@ import asyncpg
 import msgspec
 
 from domain.envelope import EventEnvelope
+from domain.job_departures import JobDepartures
 from domain.run import RUN_ENDS, STEP_ENDS
 from projections.rows import ident, occurred_at
 
@@ -122,36 +123,23 @@ class Departures:
     """
 
     def __init__(self) -> None:
-        self._steps: dict[tuple[UUID, str], int] = {}
-        self._runs: set[UUID] = set()
+        self._gone = JobDepartures({"StepStarted", *STEP_ENDS})
 
     def add(self, event: EventEnvelope) -> bool:
         """Whether `event` is one (then it is noted, to be written by `write`)."""
-        if event.type == "StepStarted" or event.type in STEP_ENDS:
-            key = (UUID(event.stream_id), event.data["step"])
-            attempt = event.data.get("attempt", 2**31 - 1)
-            self._steps[key] = max(attempt, self._steps.get(key, 0))
-            return True
-        if event.type in RUN_ENDS:
-            self._runs.add(UUID(event.stream_id))
-            return True
-        return False
+        return self._gone.add(event)
 
     async def write(self, conn: asyncpg.Connection, s: str) -> None:
-        steps = [(key, n) for key, n in self._steps.items() if key[0] not in self._runs]
-        if not steps and not self._runs:
+        if not self._gone:
             return
-        runs = list(self._runs)
         await conn.execute(
             f"WITH left_steps AS (DELETE FROM {s}.jobs j USING unnest($1::uuid[], $2::text[], "
             "$3::int[]) AS e(run_id, step, attempt) WHERE j.run_id = e.run_id "
             "AND j.step = e.step AND j.attempt <= e.attempt), "
             f"ended AS (DELETE FROM {s}.jobs WHERE run_id = ANY($4::uuid[])) "
             f"DELETE FROM {s}.runs WHERE run_id = ANY($4::uuid[])",
-            [key[0] for key, _ in steps],
-            [key[1] for key, _ in steps],
-            [n for _, n in steps],
-            runs,
+            *self._gone.steps(),
+            self._gone.runs,
         )
 
 
