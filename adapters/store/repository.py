@@ -152,10 +152,7 @@ class Repository:
         *,
         unread: Mapping[str, Mapping[str, Any]],
     ) -> dict[UUID, A]:
-        """`get_many`, for a caller that only appends what it decides on them (the append
-        expects their version) and reads none of the fields `unread` names; a caching repository
-        may answer from what this process read of them before, those fields blanked
-        (`CachingRepository.get_many_to_append`)."""
+        """As the port says (`commands.ports.Repository`); here always read, in full."""
         return await self.get_many(aggregate_cls, ids)
 
     async def versions(self, ids: Collection[UUID]) -> dict[UUID, int]:

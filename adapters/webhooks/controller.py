@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery
 from prometheus_client import Counter
 
 from adapters.http.answers import PROBLEM
-from adapters.telemetry.metrics import WEBHOOK_DELIVERIES
+from adapters.telemetry.metrics import WEBHOOK_DELIVERIES, labelled
 from adapters.webhooks.ingest import Receipt, ingest
 from adapters.webhooks.limits import MAX_BODY_BYTES
 from domain.webhook_source import KINDS
@@ -119,16 +119,11 @@ async def _receive(
 
 
 def _counted(kind: str, outcome: str) -> Counter:
-    """The deliveries' counter of `(kind, outcome)`; a known kind's is looked up once."""
-    if kind not in KINDS:
-        return WEBHOOK_DELIVERIES.labels(kind, outcome)
-    counter = _COUNTERS.get((kind, outcome))
-    if counter is None:
-        counter = _COUNTERS[kind, outcome] = WEBHOOK_DELIVERIES.labels(kind, outcome)
-    return counter
+    """The deliveries' counter of `(kind, outcome)`: a known kind's child is kept (`labelled`);
+    an unknown kind is any path a caller sent, so it is not."""
+    if kind in KINDS:
+        return labelled(WEBHOOK_DELIVERIES, kind, outcome)
+    return WEBHOOK_DELIVERIES.labels(kind, outcome)
 
-
-_COUNTERS: dict[tuple[str, str], Counter] = {}
-"""Per known kind and outcome (at most 4 x 4): `labels()` takes a lock and checks its values."""
 
 ROUTES = [WebhooksController]

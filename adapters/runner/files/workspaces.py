@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -71,9 +70,6 @@ class RunFolders:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def remove(self, run_id: UUID) -> None:
-        shutil.rmtree(self.run(run_id), ignore_errors=True)
-
     async def discard(self, run_id: UUID) -> None:
         """The run's folder gone, in the event loop when it holds little (`remove_tree`)."""
         await remove_tree(self.run(run_id))
@@ -117,7 +113,7 @@ class Janitor:
 
     async def _sweep(self) -> None:
         for run_id in self._folders.stale(time.time(), STALE_AFTER_S):
-            await asyncio.to_thread(self._folders.remove, run_id)
+            await self._folders.discard(run_id)
 
     async def _ended(self, msg: Msg) -> None:
         parts = msg.subject.split(".")
