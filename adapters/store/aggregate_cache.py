@@ -18,6 +18,7 @@ process must not leave a plain copy here for a later event to repeat.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from contextvars import ContextVar
@@ -28,6 +29,7 @@ from eventsourcing.domain import Aggregate
 
 from adapters.store import AppendOutcome, AppendResult
 from adapters.store.primed import Blank, PrimedStates
+from adapters.store.read_guards import NotedReads, noted_reads
 from adapters.store.repository import EncodedSaves, Repository, StreamStore
 from adapters.store.tail_reads import TailReads
 from domain.envelope import EventEnvelope, EventMetadata
@@ -60,6 +62,8 @@ class CachingRepository(Repository):
         self._max_entries = max_entries
         self.hits = 0
         self.misses = 0
+        self.unread_hits = 0
+        """`get_to_read`s answered without a read, in a `guarded_reads` scope."""
         self._primed = PrimedStates()
         self.primed_hits = 0
 
@@ -126,12 +130,20 @@ class CachingRepository(Repository):
         entry meanwhile may change it), bar what never changes (its id, its owner)."""
         stream_id = str(id)
         cached = self._entries.get(stream_id)
+        noted = noted_reads()
         if isinstance(cached, aggregate_cls) and not cached.pending_events:
             seen = cached.version
+            if noted is not None and noted.trust_cache:
+                # Not read: the scope's appends expect `seen` (`read_guards.py`).
+                self.unread_hits += 1
+                noted.note(stream_id, seen, unread=True)
+                return cached
             newer = await self._read_from(stream_id, from_version=seen + 1)
             # Unchanged meanwhile (a command may have borrowed and changed it during the read).
             if not newer and cached.version == seen and not cached.pending_events:
                 self.hits += 1
+                if noted is not None:
+                    noted.note(stream_id, seen, unread=False)
                 return cached
         if cached is not None and cached.pending_events:
             self._entries.pop(stream_id, None)  # changed by someone: rebuilt from the stream
@@ -143,7 +155,20 @@ class CachingRepository(Repository):
             _lent.reset(token)
         if lent.get(id_of(aggregate)) is aggregate:  # not personal: worth keeping
             self._keep(aggregate)
+        if noted is not None:
+            noted.note(stream_id, aggregate.version, unread=False)
         return aggregate
+
+    async def stale_unread(self, noted: NotedReads) -> bool:
+        """Whether a stream `get_to_read` answered unread in `noted`'s scope has moved on since:
+        for a scope that ends without an append (which would have checked), before its answer
+        stands. One tail read, batched with the others."""
+        if not noted.unread:
+            return False
+        tails = await asyncio.gather(
+            *(self._read_from(s, from_version=v + 1) for s, v in noted.unread.items())
+        )
+        return any(tails)
 
     async def save(
         self, aggregate: Aggregate, *, metadata: EventMetadata | None = None

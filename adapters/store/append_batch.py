@@ -13,6 +13,7 @@ import msgspec
 from adapters.store.encoding import PreparedEvent
 from adapters.store.errors import (
     EventStoreError,
+    GuardMoved,
     IdempotencyKeyReused,
     InvalidAppend,
     WrongExpectedVersion,
@@ -39,13 +40,18 @@ class PendingAppend(msgspec.Struct, kw_only=True):
     recorded_at: datetime
     future: asyncio.Future[AppendResult]
     attempts: int = 0
+    guards: tuple[tuple[str, int], ...] = ()
+    """(stream, version) the decision read: none may have moved when the append commits."""
 
 
-APPEND_BATCH = "SELECT * FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+APPEND_BATCH = (
+    "SELECT * FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+)
 
 
 def batch_arguments(batch: Sequence[PendingAppend]) -> tuple[object, ...]:
     events = [(n, p, e) for n, p in enumerate(batch, start=1) for e in p.events]
+    guards = [(n, g) for n, p in enumerate(batch, start=1) for g in p.guards]
     return (
         [p.stream_id for p in batch],
         [p.stream_type for p in batch],
@@ -59,6 +65,9 @@ def batch_arguments(batch: Sequence[PendingAppend]) -> tuple[object, ...]:
         [e.data for _, _, e in events],
         [e.metadata for _, _, e in events],
         [e.canonical for _, _, e in events],
+        [n for n, _ in guards],
+        [stream_id for _, (stream_id, _) in guards],
+        [version for _, (_, version) in guards],
     )
 
 
@@ -82,6 +91,11 @@ def settle(pending: PendingAppend, row: asyncpg.Record) -> None:
     elif status == "conflict":
         pending.future.set_exception(
             WrongExpectedVersion(pending.stream_id, pending.expected_version, row["actual_version"])
+        )
+    elif status == "guard_moved":
+        stream_id = row["detail"]
+        pending.future.set_exception(
+            GuardMoved(stream_id, dict(pending.guards)[stream_id], row["actual_version"])
         )
     elif status == "key_reused":
         pending.future.set_exception(

@@ -26,6 +26,8 @@ class StreamAppend(msgspec.Struct, frozen=True, kw_only=True):
     events: Sequence[NewEvent]
     expected_version: int
     metadata: EventMetadata = msgspec.field(default_factory=EventMetadata)
+    guards: tuple[tuple[str, int], ...] = ()
+    """Streams the decision read, at the version read: a moved one fails it (`GuardMoved`)."""
 
 
 AppendOutcome = AppendResult | EventStoreError

@@ -50,6 +50,14 @@ class WrongExpectedVersion(EventStoreError, VersionConflict):
         super().__init__(f"stream {stream_id!r} is at version {actual}, append expected {expected}")
 
 
+class GuardMoved(WrongExpectedVersion):
+    """A stream the decision only read (a read guard: `read_guards.py`) moved on before the
+    append committed; nothing was written. Decide again on its fresh state: a conflict on the
+    appended stream itself (a redelivery's stream already taken, say) means something else."""
+
+    code = "guard_moved"
+
+
 class AppendOutcomeUnknown(EventStoreError):
     """The database went away and it could not be established whether the append committed.
 

@@ -22,6 +22,7 @@ from adapters.store.checks import DEFAULT_MAX_EVENT_BYTES, check_append
 from adapters.store.encoding import GENESIS_HASH, NewEvent, chain_hash, prepare_events
 from adapters.store.errors import (
     EventStoreError,
+    GuardMoved,
     IdempotencyKeyReused,
     InvalidAppend,
     WrongExpectedVersion,
@@ -77,11 +78,14 @@ class InMemoryEventStore:
         *,
         expected_version: int,
         metadata: EventMetadata | None = None,
+        guards: Sequence[tuple[str, int]] = (),
     ) -> AppendResult:
         """Appends `events` if the stream is at `expected_version` (0 for a new stream).
 
         Raises WrongExpectedVersion if it is not, and nothing is written. With
         `metadata.idempotency_key` already used, returns the first result (`duplicate=True`).
+        Each `(stream, version)` of `guards` must be at that version still (0: no stream),
+        else GuardMoved, and nothing is written.
         """
         metadata = metadata or EventMetadata()
         check_append(self.stream_types, stream_id, stream_type, events, expected_version, metadata)
@@ -111,6 +115,9 @@ class InMemoryEventStore:
             )
         if len(stream) != expected_version:
             raise WrongExpectedVersion(stream_id, expected_version, len(stream))
+        for guarded, version in guards:  # after the stream's own version, as in append_batch
+            if (actual := len(self._streams.get(guarded, []))) != version:
+                raise GuardMoved(guarded, version, actual)
         prev = bytes.fromhex(stream[-1].hash) if stream else GENESIS_HASH
         written = []
         for offset, event in enumerate(prepared):
@@ -178,6 +185,7 @@ class InMemoryEventStore:
                         append.events,
                         expected_version=append.expected_version,
                         metadata=append.metadata,
+                        guards=append.guards,
                     )
                 )
             except EventStoreError as error:

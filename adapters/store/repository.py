@@ -11,6 +11,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from adapters.store import AppendOutcome, AppendResult, NewEvent, StreamAppend
+from adapters.store.read_guards import current_guards, noted_reads
 from domain.envelope import EventEnvelope, EventMetadata
 from domain.errors import AggregateNotFound
 from domain.registry import EventRecord, Registry
@@ -31,6 +32,7 @@ class StreamStore(Protocol):
         *,
         expected_version: int,
         metadata: EventMetadata | None = None,
+        guards: Sequence[tuple[str, int]] = (),
     ) -> AppendResult: ...
 
     async def read_stream(
@@ -70,12 +72,15 @@ class Repository:
         pending = list(aggregate.pending_events)
         if not pending:
             return None
+        # What the decision only read (`read_guards.py`) must not have moved either.
+        guards = current_guards()
         result = await self._store.append(
             str(aggregate.id),
             self._registry.stream_type(type(aggregate)),
             [self._new_event(event) for event in pending],
             expected_version=aggregate.version - len(pending),
             metadata=metadata,
+            **({"guards": guards} if guards else {}),
         )
         aggregate.collect_events()
         return result
@@ -94,8 +99,12 @@ class Repository:
         return aggregate
 
     async def get_to_read(self, aggregate_cls: type[A], id: UUID) -> A:
-        """`get`, for a caller that only reads (see `CachingRepository.get_to_read`)."""
-        return await self.get(aggregate_cls, id)
+        """`get`, for a caller that only reads (see `CachingRepository.get_to_read`); in a
+        `guarded_reads` scope, its appends then expect the version read."""
+        aggregate = await self.get(aggregate_cls, id)
+        if (noted := noted_reads()) is not None:
+            noted.note(str(id), aggregate.version, unread=False)
+        return aggregate
 
     async def save_many(
         self, saves: Sequence[tuple[Aggregate, EventMetadata]]
@@ -108,6 +117,7 @@ class Repository:
     def encoded(self, saves: Sequence[tuple[Aggregate, EventMetadata]]) -> EncodedSaves:
         """`save_many`'s first half, for a caller that writes a while later: the pending events
         encoded (and checked against their schemas) now. Nothing is written."""
+        guards = current_guards()
         appends = [
             StreamAppend(
                 stream_id=str(aggregate.id),
@@ -115,6 +125,7 @@ class Repository:
                 events=[self._new_event(event) for event in aggregate.pending_events],
                 expected_version=aggregate.version - len(aggregate.pending_events),
                 metadata=metadata,
+                guards=guards,
             )
             for aggregate, metadata in saves
         ]

@@ -108,11 +108,14 @@ class EventStore:
         *,
         expected_version: int,
         metadata: EventMetadata | None = None,
+        guards: Sequence[tuple[str, int]] = (),
     ) -> AppendResult:
         """Appends `events` if the stream is at `expected_version` (0 for a new stream).
 
         Raises WrongExpectedVersion if it is not, and nothing is written. With
         `metadata.idempotency_key` already used, returns the first result (`duplicate=True`).
+        Each `(stream, version)` of `guards` must be at that version still (0: no stream),
+        else GuardMoved, and nothing is written.
         """
         pending = await self._pending(
             StreamAppend(
@@ -121,6 +124,7 @@ class EventStore:
                 events=events,
                 expected_version=expected_version,
                 metadata=metadata or EventMetadata(),
+                guards=tuple(guards),
             )
         )
         if self._writer is None:
@@ -191,6 +195,7 @@ class EventStore:
             events=prepared,
             recorded_at=recorded_at,
             future=asyncio.get_running_loop().create_future(),
+            guards=append.guards,
         )
 
     async def read_stream(

@@ -121,3 +121,36 @@ async def test_our_stream_among_several_committed_meanwhile_is_a_conflict(two) -
     assert [row["status"] for row in first] == ["ok"] * 4
     assert [row["status"] for row in second] == ["ok", "conflict"]
     assert second[0]["first_position"] == first[3]["last_position"] + 1
+
+
+def guarded(stream: str, guards: list[tuple[str, int]]) -> tuple[object, ...]:
+    """append_batch's arguments for one new stream's append, guarded by `guards`."""
+    arguments = list(batch((stream, 0, None)))
+    arguments[12:] = [[1] * len(guards), [s for s, _ in guards], [v for _, v in guards]]
+    return tuple(arguments)
+
+
+async def test_a_guard_moved_meanwhile_is_judged_again_under_the_lock(two) -> None:
+    read, ours = unique_id("run-"), unique_id("run-")
+    await two[0].fetch(APPEND_BATCH, *batch((read, 0, None)))
+
+    first, second = await racing(two, batch((read, 1, None)), guarded(ours, [(read, 1)]))
+
+    assert first[0]["status"] == "ok"
+    assert (second[0]["status"], second[0]["detail"], second[0]["actual_version"]) == (
+        "guard_moved",
+        read,
+        2,
+    )
+    assert await two[0].fetchval("SELECT count(*) FROM events WHERE stream_id = $1", ours) == 0
+
+
+async def test_a_guard_left_alone_meanwhile_stays_as_judged(two) -> None:
+    read, ours = unique_id("run-"), unique_id("run-")
+    await two[0].fetch(APPEND_BATCH, *batch((read, 0, None)))
+
+    first, second = await racing(
+        two, batch((unique_id("run-"), 0, None)), guarded(ours, [(read, 1)])
+    )
+
+    assert [first[0]["status"], second[0]["status"]] == ["ok", "ok"]
