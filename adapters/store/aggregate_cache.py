@@ -127,7 +127,11 @@ class CachingRepository(Repository):
         the stream's tail read finds nothing new. Many requests with one key then share one
         entry; lending it would let only one of them hit at a time. The caller must not change
         or save what it gets, and reads it before its next await (a command that borrows the
-        entry meanwhile may change it), bar what never changes (its id, its owner)."""
+        entry meanwhile may change it), bar what never changes (its id, its owner).
+
+        In a `guarded_reads` scope that trusts the cache, a kept entry is answered without the
+        tail read: the scope's appends carry its version as a guard (`read_guards.py`). In any
+        scope the version answered is noted."""
         stream_id = str(id)
         cached = self._entries.get(stream_id)
         noted = noted_reads()

@@ -18,6 +18,8 @@ import msgspec
 from adapters.http.problems import problem
 from adapters.platform.secrets import SecretUnsealError
 from adapters.platform.services import Services
+from adapters.store.errors import GuardMoved
+from adapters.store.read_guards import NotedReads, guarded_reads
 from adapters.telemetry.metrics import WEBHOOK_REFUSALS
 from adapters.telemetry.tracing import current_traceparent, valid_traceparent
 from adapters.webhooks.delivery import delivery_id, event_kind, recorded_headers
@@ -78,7 +80,61 @@ async def ingest(
     """Record a delivery, or find the first record of it; raises problem details otherwise.
 
     `headers` are looked up by lower-case name. The body's size is the caller's to check.
+
+    The source is taken from the process's cache without reading its stream's tail: the record's
+    append carries it as a read guard (adapters/store/read_guards.py), so a rotation or a
+    disabling committed meanwhile fails the append and the delivery is taken in again on the
+    fresh source. An answer that writes nothing (a refusal, a redelivery) first checks that the
+    source it was decided on is still current, and is decided again if not.
     """
+    for attempt in range(1, _ATTEMPTS + 1):
+        with guarded_reads(trust_cache=attempt == 1) as noted:
+            try:
+                receipt = await _ingest_once(
+                    services,
+                    kind=kind,
+                    source=source,
+                    headers=headers,
+                    query=query,
+                    body=body,
+                    now=now,
+                )
+            except GuardMoved:
+                if attempt == _ATTEMPTS:
+                    raise problem(
+                        503, "source_changing", "the source is being changed: send it again"
+                    ) from None
+                continue
+            except Exception:
+                if await _stale(services, noted):
+                    continue
+                raise
+            if receipt.duplicate and await _stale(services, noted):
+                continue
+            return receipt
+    raise AssertionError("unreachable: the last attempt answers or raises")
+
+
+_ATTEMPTS = 3
+"""The first on the cached source; the others read it (each moved guard costs one)."""
+
+
+async def _stale(services: Services, noted: NotedReads) -> bool:
+    """Whether the source this attempt took unread has moved on (it then decides again)."""
+    stale_unread = getattr(services.repository, "stale_unread", None)
+    return stale_unread is not None and await stale_unread(noted)
+
+
+async def _ingest_once(
+    services: Services,
+    *,
+    kind: str,
+    source: str | None,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+) -> Receipt:
     # 1. The source: enabled, of this kind (404), and its secrets at `now`.
     found = await find_source(services, kind, source)
     # 2. The signature, before anything is parsed or written (401).
@@ -106,6 +162,8 @@ async def ingest(
     )
     try:
         result = await services.bus.dispatch(command, context)
+    except GuardMoved:
+        raise  # the source moved: not a redelivery
     except VersionConflict:
         # The delivery's stream is its key (no idempotency key: a row of its own and two
         # statements under the append lock, for every delivery): a redelivery finds it taken.

@@ -74,10 +74,9 @@ async def _by_name(services: Services, kind: str, name: str) -> WebhookSource | 
 
 
 async def _load(services: Services, source_id: UUID) -> WebhookSource:
-    """The source as PostgreSQL holds it now. A caching repository shares its kept copy and
-    reads only the stream's tail (usually nothing): a rotation or a disabling written by any
-    process is seen by the next delivery, and no delivery rebuilds the source from its events.
-    The source is only read here, never changed or saved."""
+    """The source as PostgreSQL holds it now, or as kept here if the ingest's read guards
+    check it (`ingest.py`). A caching repository shares its kept copy; no delivery rebuilds the
+    source from its events. The source is only read here, never changed or saved."""
     load = getattr(services.repository, "get_to_read", services.repository.get)
     return await load(WebhookSource, source_id)
 
