@@ -15,6 +15,7 @@ from commands.ports import (
     DataSubjects,
     Heartbeats,
     Quarantines,
+    ReadMoved,
     Repository,
     SecretReader,
     Secrets,
@@ -22,6 +23,9 @@ from commands.ports import (
     SecretValues,
     VersionConflict,
 )
+
+READ_MOVED_RETRIES = 2
+"""Attempts again after a read guard moved: the second reads afresh, so a third is rare."""
 
 
 class CommandResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -83,17 +87,48 @@ class CommandBus:
         # events' metadata) is refused, and nothing is loaded or written.
         command, context = checked(command), checked(context)
         retries = self._conflict_retries if getattr(command, "retry_on_conflict", False) else 0
-        for attempt in range(retries + 1):
-            try:
-                with self._command_scope():
-                    return await handler(command, context, self._dependencies)
-            except VersionConflict:
-                # Safe to retry: the handler reloads and decides again on the fresh state.
-                if attempt == retries:
+        conflicts, moves, fresh = 0, 0, False
+        while True:
+            # What the handler only reads may be answered from a cache unread (a caching
+            # repository's read guards): its append checks it, else `stale` does.
+            with self._read_scope(trust_cache=not fresh) as noted, self._command_scope():
+                try:
+                    result = await handler(command, context, self._dependencies)
+                except ReadMoved:
+                    # Nothing written, and what was read is known to have moved: decide again.
+                    if noted is None or moves == READ_MOVED_RETRIES:
+                        raise
+                    moves, fresh = moves + 1, True
+                    continue
+                except VersionConflict:
+                    # Safe to retry: the handler reloads and decides again on the fresh state.
+                    if conflicts == retries:
+                        raise
+                    conflicts += 1
+                    continue
+                except Exception:
+                    if await self._stale(noted):
+                        fresh = True  # refused on what moved meanwhile: decide again
+                        continue
                     raise
-        raise AssertionError("unreachable")
+                if result.position is None and await self._stale(noted):
+                    fresh = True  # wrote nothing (no append checked the reads): decide again
+                    continue
+                return result
 
     def _command_scope(self) -> contextlib.AbstractContextManager[object]:
         """One attempt's scope on the repository: a caching one keeps what the attempt loaded."""
         scope = getattr(self._dependencies.repository, "command_scope", None)
         return contextlib.nullcontext() if scope is None else scope()
+
+    def _read_scope(self, *, trust_cache: bool) -> contextlib.AbstractContextManager[Any]:
+        """One attempt's read guards (None: a repository without them, or an outer scope's)."""
+        scope = getattr(self._dependencies.repository, "read_scope", None)
+        return contextlib.nullcontext() if scope is None else scope(trust_cache=trust_cache)
+
+    async def _stale(self, noted: object) -> bool:
+        """Whether something the attempt took unread has moved on (never, without a scope)."""
+        if noted is None:
+            return False
+        stale_unread = self._dependencies.repository.stale_unread  # type: ignore[attr-defined]
+        return bool(await stale_unread(noted))

@@ -25,6 +25,13 @@ class VersionConflict(Exception):
     code = "version_conflict"
 
 
+class ReadMoved(VersionConflict):
+    """An aggregate the command only read (`Repository.get_to_read`) moved on before its append
+    committed; nothing was written. Deciding again on the fresh state is always safe."""
+
+    code = "read_moved"
+
+
 class Appended(Protocol):
     """What an append reports back: enough for a command's answer."""
 
@@ -48,7 +55,10 @@ class Repository(Protocol):
     async def get_to_read(self, aggregate_cls: type[A], id: UUID) -> A:
         """`get`, for a command that only reads the aggregate (never changes or saves it, and
         reads nothing of it but its id and owner after its next await): a caching repository
-        may then share one copy among concurrent commands rather than lend it to one."""
+        may then share one copy among concurrent commands rather than lend it to one. It may
+        also answer it unread, and check it with the command's append instead (read guards): a
+        handler that uses it makes one append at most, or tolerates being decided again after
+        `ReadMoved` (the bus does so whatever `retry_on_conflict` says)."""
 
     async def any_of(self, aggregate_cls: type[Aggregate]) -> bool:
         """Whether any aggregate of this kind was ever saved (its stream exists)."""

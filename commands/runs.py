@@ -13,7 +13,7 @@ from commands.bus import CommandResult, Dependencies
 from commands.context import CommandContext
 from commands.environments import protect_plan
 from commands.outcome import answer
-from commands.ports import VersionConflict
+from commands.ports import ReadMoved, VersionConflict
 from domain.concurrency_group import group_id_for
 from domain.errors import IllegalTransition, InvalidValue, RunKindMismatch
 from domain.limits import (
@@ -86,6 +86,8 @@ async def trigger_run(
     # 3. append
     try:
         return answer(run, await deps.repository.save(run, metadata=context.metadata()))
+    except ReadMoved:
+        raise  # the pipeline moved: decided again (the bus), not a replay
     except VersionConflict:
         if context.idempotency_key is None:
             raise

@@ -19,6 +19,7 @@ process must not leave a plain copy here for a later event to repeat.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from contextvars import ContextVar
@@ -29,7 +30,7 @@ from eventsourcing.domain import Aggregate
 
 from adapters.store import AppendOutcome, AppendResult
 from adapters.store.primed import Blank, PrimedStates
-from adapters.store.read_guards import NotedReads, noted_reads
+from adapters.store.read_guards import NotedReads, guarded_reads, noted_reads
 from adapters.store.repository import EncodedSaves, Repository, StreamStore
 from adapters.store.tail_reads import TailReads
 from domain.envelope import EventEnvelope, EventMetadata
@@ -213,6 +214,15 @@ class CachingRepository(Repository):
 
     def command_scope(self) -> _CommandScope:
         return _CommandScope(self)
+
+    def read_scope(
+        self, *, trust_cache: bool
+    ) -> contextlib.AbstractContextManager[NotedReads | None]:
+        """One attempt's `guarded_reads` scope (what it gives), or None inside another's: the
+        outer scope's owner then judges and retries (the webhook ingest around its record)."""
+        if noted_reads() is not None:
+            return contextlib.nullcontext()
+        return guarded_reads(trust_cache=trust_cache)
 
     def _keep(self, aggregate: Aggregate) -> None:
         if aggregate.pending_events:

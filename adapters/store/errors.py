@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands.ports import VersionConflict
+from commands.ports import ReadMoved, VersionConflict
 
 
 class EventStoreError(Exception):
@@ -50,12 +50,16 @@ class WrongExpectedVersion(EventStoreError, VersionConflict):
         super().__init__(f"stream {stream_id!r} is at version {actual}, append expected {expected}")
 
 
-class GuardMoved(WrongExpectedVersion):
+class GuardMoved(WrongExpectedVersion, ReadMoved):
     """A stream the decision only read (a read guard: `read_guards.py`) moved on before the
     append committed; nothing was written. Decide again on its fresh state: a conflict on the
     appended stream itself (a redelivery's stream already taken, say) means something else."""
 
     code = "guard_moved"
+
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        super().__init__(stream_id, expected, actual)
+        self.args = (f"stream {stream_id!r}, read at version {expected}, is at {actual} now",)
 
 
 class AppendOutcomeUnknown(EventStoreError):
