@@ -89,21 +89,21 @@ class ChangedBeforeTheRecord:
     """The API's bus, but another process commits `change` just before the first record is
     sent: after the source was taken from the cache, before the append that checks it."""
 
-    def __init__(self, services: Services, other: Services, change: object) -> None:
+    def __init__(self, services: Services, other: Services, *changes: object) -> None:
         self._bus = services.bus
         self._other = other
-        self._change: object | None = change
+        self._changes = list(changes)
 
     async def dispatch(self, command: object, context: CommandContext) -> object:
-        if self._change is not None:
-            change, self._change = self._change, None
+        if self._changes:
+            change = self._changes.pop(0)
             # In a context of its own: the other process knows nothing of this request's reads.
             await asyncio.create_task(elsewhere(self._other, change), context=Context())
         return await self._bus.dispatch(command, context)
 
 
-def changing(services: Services, other: Services, change: object) -> Services:
-    return dataclasses.replace(services, bus=ChangedBeforeTheRecord(services, other, change))  # type: ignore[arg-type]
+def changing(services: Services, other: Services, *changes: object) -> Services:
+    return dataclasses.replace(services, bus=ChangedBeforeTheRecord(services, other, *changes))  # type: ignore[arg-type]
 
 
 async def test_a_kept_source_is_taken_unread_and_the_record_is_written(
@@ -202,3 +202,21 @@ async def test_a_refusal_on_a_current_kept_source_stands_after_one_check(
 
     after = (cache(api).unread_hits, cache(api).hits, cache(api).misses)
     assert after == (before[0] + 1, before[1], before[2]), "checked, not decided again"
+
+
+async def test_a_source_that_moves_before_every_attempt_answers_503_and_records_nothing(
+    api: Services, services: Services, sources: Sources
+) -> None:
+    source = await sources.register("github")
+    await deliver(api, source, source["secret"], unique_id())
+    # Each rotation seals the same secret anew: only the moves refuse the record.
+    rotations = [
+        RotateWebhookSecret(source_id=UUID(source["id"]), secret=source["secret"], grace_s=0)
+        for _ in range(3)
+    ]
+    delivery = unique_id()
+
+    status = await refused(changing(api, services, *rotations), source, source["secret"], delivery)
+
+    assert status == 503
+    assert await recorded(api, source, delivery) == 0
