@@ -14,6 +14,7 @@ from adapters.telemetry.tracing import links_to, span
 from domain.envelope import EventEnvelope
 from domain.projection_quarantine import DECISIONS
 from projections import checkpoints
+from projections.erased_actors import ERASURE
 from projections.progress import Progress
 from projections.projection import Projection, live_schema
 from projections.quarantine import STOP, apply_guarded, error_text, handled_by, on_error, reads
@@ -124,9 +125,15 @@ class Batches:
     ) -> None:
         conn, projection = self._conn, self._projection
         name = projection.name
+        # The batch's rows and its checkpoint commit together, so a PostgreSQL crash that takes
+        # back a commit not yet flushed takes back both: the batch is read and applied again, as
+        # after a crash before its commit. Waiting for the flush cost the backend about 180 us
+        # of CPU per batch and view (its fdatasync). An erasure's batch waits: once it is seen
+        # applied, no crash brings the erased values back into the view.
+        wait_for_disk = any(e.type == ERASURE for e in events)
         async with conn.transaction():
             # First, so a rebuild's swap holding the row stops this batch before it writes.
-            if not await checkpoints.advance(conn, name, old, upto):
+            if not await checkpoints.advance(conn, name, old, upto, wait_for_disk=wait_for_disk):
                 raise Moved
             if self._stops or (not guarded and await self._plain(events)):
                 # Under `stop`, or with nothing set aside and no decision in it: the batch as it

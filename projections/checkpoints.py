@@ -90,14 +90,18 @@ async def claim(
     )
 
 
-async def advance(conn: asyncpg.Connection, name: str, old: int, new: int) -> bool:
+async def advance(
+    conn: asyncpg.Connection, name: str, old: int, new: int, *, wait_for_disk: bool = True
+) -> bool:
     """Move the checkpoint from `old` to `new`; False if someone (a rebuild's swap) moved it.
+
+    `wait_for_disk=False`: the transaction's commit does not wait for its flush, as `skip`'s.
 
     No NOTIFY goes with it: every waiter for a position polls `projections.reached`, which
     counts a view past its row anyway. A notifying commit takes PostgreSQL's one notify lock
     for the cluster and holds it through its flush to disk, so every projection's batch
     commit queued behind every append's flush (and theirs behind it) instead of sharing it."""
-    moved = await conn.fetchrow(_ADVANCE, name, old, new)
+    moved = await conn.fetchrow(_ADVANCE if wait_for_disk else _SKIP, name, old, new)
     return moved is not None
 
 

@@ -35,7 +35,9 @@ def list_runs_query(schema: str, filters: RunFilters, page: Page) -> PageQuery:
     w.when(f.pipeline_id, "r.pipeline_id = {}")
     w.one_of("r.status", tuple(map(str, f.status)), "text")
     w.one_of("r.trigger_kind", tuple(map(str, f.trigger_kind)), "text")
-    w.when(f.branch, "r.branch = {}")
+    # `branch` is always `ref` less `refs/heads/` (RunBatch.request): asked as its ref, the
+    # filter is served by runs_ref, and the view keeps no index for branch alone.
+    w.when(f.branch and f"refs/heads/{f.branch}", "r.ref = {}")
     w.when(f.ref, "r.ref = {}")
     w.when(f.actor, "r.actor = {}")
     w.when(f.external_provider and str(f.external_provider), "r.external_provider = {}")

@@ -124,3 +124,14 @@ async def test_a_cursor_page_deep_in_the_table_is_served_by_an_index(
     page = Page(limit=50, order_by="started_at", cursor=first.next_cursor)
     plan = await plan_of(pool, big, RunFilters(), page)
     assert not [n for n in plan if n["Node Type"] in ("Seq Scan", "Sort")], plan
+
+
+async def test_the_branch_filter_reads_the_ref_index(big: str, pool: asyncpg.Pool) -> None:
+    # The view keeps no index of its own for branch (it is the ref less `refs/heads/`).
+    indexes = {
+        r[0]
+        for r in await pool.fetch("SELECT indexname FROM pg_indexes WHERE schemaname = $1", big)
+    }
+    assert "runs_ref" in indexes and "runs_branch" not in indexes
+    plan = await plan_of(pool, big, RunFilters(branch="branch-7"), Page())
+    assert "runs_ref" in {n.get("Index Name") for n in plan}, plan

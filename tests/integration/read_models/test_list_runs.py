@@ -110,6 +110,18 @@ async def test_each_business_filter(world: World, filters: dict, keep: Callable)
     assert await world.ids(**filters) == expected
 
 
+async def test_the_branch_filter_is_of_branch_refs_only(world: World) -> None:
+    # The branch filter asks for its ref (`refs/heads/<branch>`): a tag of the same short name,
+    # a run with no ref, and a branch ref that disagrees must not match.
+    mains = ordered([r for r in world.rows if r.branch == "main"])
+    assert mains and all(r.ref == "refs/heads/main" for r in world.rows if r.id in mains)
+    assert any(r.ref == "refs/tags/v1" for r in world.rows)
+    assert await world.ids(branch="v1") == []
+    assert await world.ids(branch="refs/heads/main") == []
+    assert await world.ids(branch="main", ref="refs/heads/main") == mains
+    assert await world.ids(branch="main", ref="refs/heads/dev") == []
+
+
 async def test_the_pipeline_and_project_filters(world: World) -> None:
     _, q = world.projects
     a, _, c = world.pipelines
