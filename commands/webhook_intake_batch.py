@@ -4,9 +4,11 @@ their runs and outcomes together, where one delivery at a time cost some eight r
 Decisions are `WebhookIntake`'s, delivery by delivery and in order; only the reads and writes
 are gathered (`commands/webhook_batches.py`). A delivery that needs more than its candidates
 (a pipeline file to read at the pushed sha, a backflow run to mirror) is handed to
-`WebhookIntake.decide` on its own, after the runs gathered before it are requested: a
-project's runs keep the order of its pushes. Deliveries already processed are skipped, and
-every run and outcome is keyed as alone, so a replayed batch writes nothing twice.
+`WebhookIntake.decide` on its own (the candidates say which pipelines read a file, as the
+pipelines view has them at the delivery's position or later), after the runs gathered before
+it are requested: a project's runs keep the order of its pushes. Deliveries already processed
+are skipped, and every run and outcome is keyed as alone, so a replayed batch writes nothing
+twice.
 """
 
 from __future__ import annotations
@@ -54,7 +56,6 @@ from commands.webhook_payloads import (
     parse_delivery,
 )
 from domain.errors import InvalidValue
-from domain.pipeline import Pipeline
 from domain.webhook_delivery import WebhookDelivery
 
 _INTAKE = Principal(id="webhook-intake", name=ACTOR, project_id=None, scopes=frozenset({"write"}))
@@ -141,8 +142,6 @@ class IntakeBatch:
         for project in {deliveries[n].project_id for n in todo}:
             last = max(deliveries[n].position for n in todo if deliveries[n].project_id == project)
             candidates[project] = await self._candidates(project, position=last)
-        wanted = {c.pipeline_id for found in candidates.values() for c in found if c.active}
-        pipelines = await self._repository.get_many(Pipeline, wanted) if wanted else {}
         decided: dict[int, Outcome] = {}
         gathered = _Gathered(deliveries, at)
         for n in todo:
@@ -166,7 +165,7 @@ class IntakeBatch:
                     chosen = chosen_for(delivery, facts, candidates[delivery.project_id])
                     if not chosen:
                         gathered.outcome(n, nothing_chosen(delivery, facts))
-                    elif isinstance(facts, Push) and not _plain(chosen, pipelines):
+                    elif isinstance(facts, Push) and any(c.reads_file for c in chosen):
                         decided |= await self._send(gathered, deliveries, at)
                         gathered.outcome(n, await self._intake.decide(delivery, at=at))
                     else:
@@ -235,14 +234,6 @@ def _checked_alone(item: DeliveryDecided) -> DeliveryDecided:
         except InvalidValue as error:
             asks.append(RunAsk(pipeline=ask.pipeline, refused=str(error)))
     return msgspec.structs.replace(item, asks=tuple(asks))
-
-
-def _plain(chosen: Sequence[Candidate], pipelines: dict[UUID, Pipeline]) -> bool:
-    """Whether every chosen pipeline runs its current version (no file to read at the sha)."""
-    return all(
-        (p := pipelines.get(c.pipeline_id)) is not None and p.definition().repository_file is None
-        for c in chosen
-    )
 
 
 def _batch_context(
