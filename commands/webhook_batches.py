@@ -1,17 +1,20 @@
-"""The intake's commands for many deliveries at once: their runs, then their outcomes.
+"""The intake's command for many deliveries at once: their runs and their outcomes.
 
 One delivery's `TriggerRun` and `RecordDeliveryOutcome` cost a stream read and an append each;
 at a thousand pushes a second those round trips were the intake's whole cost, one after the
-other. Here each item is the command one delivery would have sent alone, with the context it
-would have been sent in (its own principal, key, causation and trace), decided exactly as
-alone; the aggregates come in one read and go to the store in one `save_many`, in the items'
-order (so a project's runs are requested in the order its pushes came). Each item still
-succeeds or is refused on its own, and each append keeps its key: a replayed batch writes
-nothing twice.
+other. Here each delivery's runs are the `TriggerRun`s it would have sent alone, each in the
+context it would have been sent in (its own principal, key, causation and trace), decided
+exactly as alone, and its outcome is the one it would then have recorded; the aggregates come
+in one read and go to the store in one `save_many` (one append batch: the runs in the items'
+order, so a project's runs are requested in the order its pushes came, then the outcomes that
+name them). Each run and outcome still succeeds or is refused on its own. Every run request is
+keyed (its run's id is made from the key), and an outcome already recorded is nothing to write:
+a replayed batch writes nothing twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Annotated, ClassVar
 from uuid import UUID
 
@@ -23,37 +26,34 @@ from commands.context import CommandContext, Forbidden
 from commands.ports import VersionConflict
 from commands.runs import TriggerRun, requested_run
 from commands.webhook_deliveries import RecordDeliveryOutcome
+from commands.webhook_intake_requests import triggered
+from commands.webhook_intake_types import Outcome
 from domain.envelope import EventMetadata
 from domain.errors import AggregateNotFound, DomainError
+from domain.limits import cut
 from domain.pipeline import Pipeline
 from domain.run import Run
-from domain.webhook_delivery import UNREAD_BODY, WebhookDelivery
+from domain.webhook_delivery import REASON_MAX, UNREAD_BODY, WebhookDelivery
 
 ITEMS_MAX = 1000
-"""Items in one command: one append batch of the store's group commit."""
+"""Appends in one command, runs and outcomes: one append batch of the store's group commit."""
 
 
 class RunRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A keyed `TriggerRun` (`CommandContext.new_id` makes the run's id from the key)."""
+
     command: TriggerRun
     context: CommandContext
 
 
-class TriggerRunsInOrder(msgspec.Struct, frozen=True, kw_only=True):
-    """Each request as `TriggerRun` sent alone in its context would do it."""
+class RunAsk(msgspec.Struct, frozen=True, kw_only=True):
+    """A run one delivery asks of one pipeline: its request, or why it was refused before it
+    could be sent (a value past a limit)."""
 
-    requests: Annotated[tuple[RunRequest, ...], Meta(min_length=1, max_length=ITEMS_MAX)]
-
-
-class RunRequested(msgspec.Struct, frozen=True, kw_only=True):
-    run_id: UUID | None = None
-    """The run, new or found by the request's key; None when refused."""
+    pipeline: str
+    """How the outcome names the pipeline when the run is refused."""
+    request: RunRequest | None = None
     refused: str = ""
-    """Why the pipeline or the principal refused it."""
-
-
-class RunsRequested(CommandResult, frozen=True, kw_only=True, omit_defaults=True):
-    requested: list[RunRequested] = []
-    """One per request, in the command's order."""
 
 
 class OutcomeRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,78 +61,111 @@ class OutcomeRecord(msgspec.Struct, frozen=True, kw_only=True):
     context: CommandContext
 
 
-class RecordDeliveryOutcomes(msgspec.Struct, frozen=True, kw_only=True):
-    """Each record as `RecordDeliveryOutcome` sent alone in its context would do it."""
+class DeliveryDecided(msgspec.Struct, frozen=True, kw_only=True):
+    """One delivery of a batch: its outcome record, as decided, or (with `asks`) with its
+    outcome made from what its runs' requests answer, as `triggered` says."""
+
+    record: OutcomeRecord
+    asks: tuple[RunAsk, ...] = ()
+
+
+class RequestRunsAndRecordOutcomes(msgspec.Struct, frozen=True, kw_only=True):
+    """Each delivery's runs as `TriggerRun` sent alone in its context would request them, then
+    its outcome as `RecordDeliveryOutcome` would record it; all in one `save_many`."""
 
     retry_on_conflict: ClassVar[bool] = True
     """A delivery loaded as the intake read it (primed) whose stream moved on conflicts; sent
-    again, it is read afresh: the same outcome is then nothing to write, another is refused."""
+    again, it is read afresh: the same outcome is then nothing to write, another is refused.
+    Its runs, requested again, are found by their keys."""
 
-    records: Annotated[tuple[OutcomeRecord, ...], Meta(min_length=1, max_length=ITEMS_MAX)]
+    deliveries: Annotated[tuple[DeliveryDecided, ...], Meta(min_length=1, max_length=ITEMS_MAX)]
 
 
-async def trigger_runs_in_order(
-    command: TriggerRunsInOrder, context: CommandContext, deps: Dependencies
-) -> RunsRequested:
-    ids = {request.command.pipeline_id for request in command.requests}
-    pipelines = await deps.repository.get_many(Pipeline, ids)
-    requested: list[RunRequested] = []
-    built: list[tuple[int, Run, CommandContext]] = []
-    for n, request in enumerate(command.requests):
+class DeliveriesProcessed(CommandResult, frozen=True, kw_only=True, omit_defaults=True):
+    outcomes: list[Outcome] = []
+    """One per delivery, in the command's order."""
+
+
+async def request_runs_and_record_outcomes(
+    command: RequestRunsAndRecordOutcomes, context: CommandContext, deps: Dependencies
+) -> DeliveriesProcessed:
+    requests = [ask.request for d in command.deliveries for ask in d.asks if ask.request]
+    ids = {request.command.pipeline_id for request in requests}
+    pipelines = await deps.repository.get_many(Pipeline, ids) if ids else {}
+    # Bodies unread: an outcome is decided on the project, the version and the outcome so
+    # far (the append expects that version: a stale state is a conflict, retried).
+    deliveries = await deps.repository.get_many_to_append(
+        WebhookDelivery, {d.record.command.delivery for d in command.deliveries}, unread=UNREAD_BODY
+    )
+    runs: list[tuple[Run, CommandContext]] = []
+    changed: list[tuple[WebhookDelivery, CommandContext]] = []
+    outcomes: list[Outcome] = []
+    for decided in command.deliveries:
+        record, one = decided.record.command, decided.record.context
+        if decided.asks:
+            made = await _requested(decided.asks, pipelines, deps)
+            runs += made.runs
+            outcome = made.outcome
+            record = msgspec.structs.replace(
+                record,
+                outcome=outcome.outcome,
+                runs=outcome.runs,
+                reason=cut(outcome.reason.strip(), REASON_MAX),  # it quotes the payload
+            )
+        else:
+            outcome = Outcome(outcome=record.outcome, runs=record.runs, reason=record.reason)
+        delivery = deliveries.get(record.delivery)
+        if delivery is None:
+            raise AggregateNotFound("webhook_delivery", record.delivery)
+        one.principal.require_on("write", delivery, delivery.project_id)
+        # The same outcome again decides nothing: a replayed batch writes nothing twice.
+        delivery.record_outcome(
+            outcome=record.outcome, runs=record.runs, reason=record.reason, at=one.at
+        )
+        if delivery.pending_events:
+            changed.append((delivery, one))
+        outcomes.append(outcome)
+    # The runs first, then the outcomes that name them, in one append batch.
+    saves = [(run, unkeyed(one)) for run, one in runs]
+    saved = await deps.repository.save_many(saves + [(d, one.metadata()) for d, one in changed])
+    position = None
+    for n, result in enumerate(saved):
+        if isinstance(result, VersionConflict) and n < len(runs):
+            continue  # a run's id is its key's: this request made it before (a replay)
+        if isinstance(result, Exception):
+            raise result  # an outcome recorded meanwhile (retried), or the store failed
+        if not getattr(result, "duplicate", False):
+            position = max(position or 0, result.last_position)
+    return DeliveriesProcessed(id="", version=0, position=position, outcomes=outcomes)
+
+
+class _Made(msgspec.Struct, frozen=True):
+    outcome: Outcome
+    runs: list[tuple[Run, CommandContext]]
+
+
+async def _requested(
+    asks: Sequence[RunAsk], pipelines: Mapping[UUID, Pipeline], deps: Dependencies
+) -> _Made:
+    """The runs a delivery's requests make, unsaved, and its outcome; a refusal is noted in
+    the outcome and refuses that run only."""
+    runs: list[tuple[Run, CommandContext]] = []
+    refused: list[str] = []
+    for ask in asks:
+        request = ask.request
+        if request is None:
+            refused.append(f"{ask.pipeline}: {ask.refused}")
+            continue
         try:
             pipeline = pipelines.get(request.command.pipeline_id)
             if pipeline is None:
                 raise AggregateNotFound("pipeline", request.command.pipeline_id)
             run = await requested_run(pipeline, request.command, request.context, deps)
         except (DomainError, Forbidden) as error:
-            requested.append(RunRequested(refused=str(error)))
+            refused.append(f"{ask.pipeline}: {error}")
             continue
-        requested.append(RunRequested(run_id=run.id))
-        built.append((n, run, request.context))
-    saved = await deps.repository.save_many([(run, unkeyed(one)) for _, run, one in built])
-    position = None
-    for (n, run, one), outcome in zip(built, saved, strict=True):
-        if isinstance(outcome, VersionConflict):
-            if one.idempotency_key is not None:
-                continue  # its id is its key's: this request made it before (a replay)
-            requested[n] = RunRequested(refused=f"run {run.id} exists already")
-            continue
-        if isinstance(outcome, Exception):
-            raise outcome  # the store failed: the intake retries the batch (keys dedupe)
-        if not getattr(outcome, "duplicate", False):
-            position = max(position or 0, outcome.last_position)
-    return RunsRequested(id="", version=0, position=position, requested=requested)
-
-
-async def record_delivery_outcomes(
-    command: RecordDeliveryOutcomes, context: CommandContext, deps: Dependencies
-) -> CommandResult:
-    ids = {record.command.delivery for record in command.records}
-    # Bodies unread: an outcome is decided on the project, the version and the outcome so
-    # far (the append expects that version: a stale state is a conflict, retried).
-    deliveries = await deps.repository.get_many_to_append(WebhookDelivery, ids, unread=UNREAD_BODY)
-    changed: list[tuple[WebhookDelivery, CommandContext]] = []
-    for record in command.records:
-        delivery = deliveries.get(record.command.delivery)
-        if delivery is None:
-            raise AggregateNotFound("webhook_delivery", record.command.delivery)
-        record.context.principal.require_on("write", delivery, delivery.project_id)
-        # The same outcome again decides nothing: a replayed batch writes nothing twice.
-        delivery.record_outcome(
-            outcome=record.command.outcome,
-            runs=record.command.runs,
-            reason=record.command.reason,
-            at=record.context.at,
-        )
-        if delivery.pending_events:
-            changed.append((delivery, record.context))
-    saved = await deps.repository.save_many([(d, one.metadata()) for d, one in changed])
-    position = None
-    for outcome in saved:
-        if isinstance(outcome, Exception):
-            raise outcome  # another intake recorded one meanwhile, or the store failed: retry
-        position = max(position or 0, outcome.last_position)
-    return CommandResult(id="", version=0, position=position)
+        runs.append((run, request.context))
+    return _Made(triggered([run.id for run, _ in runs], refused), runs)
 
 
 def unkeyed(context: CommandContext) -> EventMetadata:
@@ -142,7 +175,4 @@ def unkeyed(context: CommandContext) -> EventMetadata:
     return msgspec.structs.replace(context.metadata(), idempotency_key=None)
 
 
-HANDLERS = {
-    TriggerRunsInOrder: trigger_runs_in_order,
-    RecordDeliveryOutcomes: record_delivery_outcomes,
-}
+HANDLERS = {RequestRunsAndRecordOutcomes: request_runs_and_record_outcomes}

@@ -1,12 +1,14 @@
-"""The webhook process manager over a batch of deliveries: one read, one append of runs, one of
-outcomes, where one delivery at a time cost some eight round trips each.
+"""The webhook process manager over a batch of deliveries: one read, and one append batch of
+their runs and outcomes together, where one delivery at a time cost some eight round trips each.
 
 Decisions are `WebhookIntake`'s, delivery by delivery and in order; only the reads and writes
 are gathered (`commands/webhook_batches.py`). A delivery that needs more than its candidates
 (a pipeline file to read at the pushed sha, a backflow run to mirror) is handed to
-`WebhookIntake.decide` on its own, after the runs gathered before it are requested: a
-project's runs keep the order of its pushes. Deliveries already processed are skipped, and
-every run and outcome is keyed as alone, so a replayed batch writes nothing twice.
+`WebhookIntake.decide` on its own (the candidates say which pipelines read a file, as the
+pipelines view has them at the delivery's position or later), after the runs gathered before
+it are requested: a project's runs keep the order of its pushes. Deliveries already processed
+are skipped, and every run and outcome is keyed as alone, so a replayed batch writes nothing
+twice.
 """
 
 from __future__ import annotations
@@ -15,18 +17,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
+import msgspec
+
 from commands.boundary import checked
 from commands.context import CommandContext, Principal
 from commands.ports import Repository
-from commands.runs import TriggerRun
 from commands.webhook_batches import (
     ITEMS_MAX,
+    DeliveriesProcessed,
+    DeliveryDecided,
     OutcomeRecord,
-    RecordDeliveryOutcomes,
+    RequestRunsAndRecordOutcomes,
+    RunAsk,
     RunRequest,
-    RunRequested,
-    RunsRequested,
-    TriggerRunsInOrder,
 )
 from commands.webhook_intake import WebhookIntake
 from commands.webhook_intake_requests import (
@@ -35,7 +38,6 @@ from commands.webhook_intake_requests import (
     nothing_chosen,
     outcome_record,
     run_request,
-    triggered,
 )
 from commands.webhook_intake_types import (
     Candidate,
@@ -54,23 +56,47 @@ from commands.webhook_payloads import (
     parse_delivery,
 )
 from domain.errors import InvalidValue
-from domain.pipeline import Pipeline
 from domain.webhook_delivery import WebhookDelivery
 
 _INTAKE = Principal(id="webhook-intake", name=ACTOR, project_id=None, scopes=frozenset({"write"}))
 """Who sends the batches; each item is decided as its own principal."""
+_ASKED = Outcome(outcome="triggered")
+"""The outcome record of a delivery that asks for runs, until their answers make its own."""
 
 
 class _Gathered:
-    """Run requests gathered for consecutive deliveries, not yet sent, in candidate order."""
+    """Consecutive deliveries decided, not yet sent: each with its outcome, or its runs."""
 
-    def __init__(self) -> None:
-        self.items: list[tuple[int, Candidate, RunRequest]] = []
+    def __init__(self, deliveries: Sequence[ReceivedDelivery], at: datetime) -> None:
+        self._deliveries = deliveries
+        self._at = at
+        self.items: list[tuple[int, DeliveryDecided]] = []
 
-    def add(
-        self, n: int, candidate: Candidate, command: TriggerRun, context: CommandContext
-    ) -> None:
-        self.items.append((n, candidate, RunRequest(command=command, context=context)))
+    def outcome(self, n: int, outcome: Outcome) -> None:
+        self._add(n, outcome, ())
+
+    def runs(self, n: int, asks: Sequence[RunAsk]) -> None:
+        self._add(n, _ASKED, tuple(asks))
+
+    def _add(self, n: int, outcome: Outcome, asks: tuple[RunAsk, ...]) -> None:
+        command, context = outcome_record(self._deliveries[n], outcome, self._at)
+        record = OutcomeRecord(command=command, context=context)
+        self.items.append((n, DeliveryDecided(record=record, asks=asks)))
+
+    def chunks(self) -> list[list[tuple[int, DeliveryDecided]]]:
+        """The items in commands of at most ITEMS_MAX appends (a delivery's runs and outcome
+        stay together), and none left."""
+        chunks: list[list[tuple[int, DeliveryDecided]]] = []
+        appends = ITEMS_MAX
+        for item in self.items:
+            size = 1 + len(item[1].asks)
+            if appends + size > ITEMS_MAX:
+                chunks.append([])
+                appends = 0
+            chunks[-1].append(item)
+            appends += size
+        self.items = []
+        return chunks
 
 
 class IntakeBatch:
@@ -106,20 +132,18 @@ class IntakeBatch:
             else:
                 todo.append(n)
         decided = await self._decide(deliveries, todo, at)
-        await self._record(deliveries, decided, at)
         return [outcomes.get(n) or decided[n] for n in range(len(deliveries))]
 
     async def _decide(
         self, deliveries: Sequence[ReceivedDelivery], todo: Sequence[int], at: datetime
     ) -> dict[int, Outcome]:
+        """Each delivery of `todo` decided, its runs requested and its outcome recorded."""
         candidates: dict[UUID, Sequence[Candidate]] = {}
         for project in {deliveries[n].project_id for n in todo}:
             last = max(deliveries[n].position for n in todo if deliveries[n].project_id == project)
             candidates[project] = await self._candidates(project, position=last)
-        wanted = {c.pipeline_id for found in candidates.values() for c in found if c.active}
-        pipelines = await self._repository.get_many(Pipeline, wanted) if wanted else {}
         decided: dict[int, Outcome] = {}
-        gathered = _Gathered()
+        gathered = _Gathered(deliveries, at)
         for n in todo:
             delivery = deliveries[n]
             try:
@@ -130,106 +154,86 @@ class IntakeBatch:
                     content_type=delivery.content_type,
                 )
             except UnreadablePayload as error:
-                decided[n] = Outcome(outcome="failed", reason=str(error))
+                gathered.outcome(n, Outcome(outcome="failed", reason=str(error)))
                 continue
             match facts:
                 case Ignored(reason=reason):
-                    decided[n] = Outcome(outcome="ignored", reason=reason)
+                    gathered.outcome(n, Outcome(outcome="ignored", reason=reason))
                 case Push(deleted=True, ref=ref):
-                    decided[n] = Outcome(outcome="ignored", reason=f"deleted ref {ref}")
+                    gathered.outcome(n, Outcome(outcome="ignored", reason=f"deleted ref {ref}"))
                 case Push() | PullRequest() | Custom():
                     chosen = chosen_for(delivery, facts, candidates[delivery.project_id])
                     if not chosen:
-                        decided[n] = nothing_chosen(delivery, facts)
-                    elif isinstance(facts, Push) and not _plain(chosen, pipelines):
+                        gathered.outcome(n, nothing_chosen(delivery, facts))
+                    elif isinstance(facts, Push) and any(c.reads_file for c in chosen):
                         decided |= await self._send(gathered, deliveries, at)
-                        decided[n] = await self._intake.decide(delivery, at=at)
+                        gathered.outcome(n, await self._intake.decide(delivery, at=at))
                     else:
-                        for candidate in chosen:
-                            gathered.add(n, candidate, *run_request(delivery, facts, candidate, at))
+                        gathered.runs(n, [_ask(delivery, facts, c, at) for c in chosen])
                 case Backflow():
                     decided |= await self._send(gathered, deliveries, at)
-                    decided[n] = await self._intake.decide(delivery, at=at)
+                    gathered.outcome(n, await self._intake.decide(delivery, at=at))
         decided |= await self._send(gathered, deliveries, at)
         return decided
 
     async def _send(
         self, gathered: _Gathered, deliveries: Sequence[ReceivedDelivery], at: datetime
     ) -> dict[int, Outcome]:
-        """The gathered runs requested, in order; each delivery's outcome as alone."""
-        answers: list[RunRequested] = []
-        for start in range(0, len(gathered.items), ITEMS_MAX):
-            chunk = gathered.items[start : start + ITEMS_MAX]
+        """The gathered deliveries' runs requested, in order, and their outcomes recorded; each
+        delivery's outcome as alone."""
+        outcomes: dict[int, Outcome] = {}
+        for chunk in gathered.chunks():
             context = _batch_context(deliveries, chunk[0][0], at)
-            answers += await self._requested([request for _, _, request in chunk], context)
-        runs: dict[int, list[UUID]] = {}
-        refused: dict[int, list[str]] = {}
-        for (n, candidate, _), answer in zip(gathered.items, answers, strict=True):
-            runs.setdefault(n, [])
-            refused.setdefault(n, [])
-            if answer.run_id is not None:
-                runs[n].append(answer.run_id)
-            else:
-                label = f"pipeline {candidate.name} ({candidate.pipeline_id})"
-                refused[n].append(f"{label}: {answer.refused}")
-        gathered.items.clear()
-        return {n: triggered(runs[n], refused[n]) for n in runs}
+            answers = await self._processed([decided for _, decided in chunk], context)
+            outcomes |= {n: outcome for (n, _), outcome in zip(chunk, answers, strict=True)}
+        return outcomes
 
-    async def _requested(
-        self, requests: Sequence[RunRequest], context: CommandContext
-    ) -> list[RunRequested]:
-        """One answer per request. The bus checks the batch's limits once; when it refuses the
-        batch (rare: a payload's value past a limit), each request is checked alone, and one
-        past a limit is refused alone while the others are sent."""
+    async def _processed(
+        self, items: Sequence[DeliveryDecided], context: CommandContext
+    ) -> list[Outcome]:
+        """One outcome per item. The bus checks the command's limits once; when it refuses it
+        (rare: a payload's value past a limit), each run request is checked alone, and one
+        past a limit is refused alone (its delivery's outcome says why) while the others are
+        sent."""
         try:
-            return await self._trigger(requests, context)
+            return await self._process(items, context)
         except InvalidValue:
-            return await self._requested_one_by_one(requests, context)
+            return await self._process([_checked_alone(item) for item in items], context)
 
-    async def _requested_one_by_one(
-        self, requests: Sequence[RunRequest], context: CommandContext
-    ) -> list[RunRequested]:
-        answers: dict[int, RunRequested] = {}
-        valid: list[tuple[int, RunRequest]] = []
-        for i, request in enumerate(requests):
-            try:
-                valid.append((i, checked(request)))
-            except InvalidValue as error:
-                answers[i] = RunRequested(refused=str(error))
-        if valid:
-            sent = await self._trigger([request for _, request in valid], context)
-            answers |= {i: answer for (i, _), answer in zip(valid, sent, strict=True)}
-        return [answers[i] for i in range(len(requests))]
-
-    async def _trigger(
-        self, requests: Sequence[RunRequest], context: CommandContext
-    ) -> list[RunRequested]:
-        result = await self._dispatch(TriggerRunsInOrder(requests=tuple(requests)), context)
-        assert isinstance(result, RunsRequested)
-        return result.requested
-
-    async def _record(
-        self, deliveries: Sequence[ReceivedDelivery], decided: dict[int, Outcome], at: datetime
-    ) -> None:
-        order = sorted(decided)
-        for start in range(0, len(order), ITEMS_MAX):
-            chunk = order[start : start + ITEMS_MAX]
-            records = tuple(
-                OutcomeRecord(command=command, context=context)
-                for command, context in (
-                    outcome_record(deliveries[n], decided[n], at) for n in chunk
-                )
-            )
-            context = _batch_context(deliveries, chunk[0], at)
-            await self._dispatch(RecordDeliveryOutcomes(records=records), context)
+    async def _process(
+        self, items: Sequence[DeliveryDecided], context: CommandContext
+    ) -> list[Outcome]:
+        command = RequestRunsAndRecordOutcomes(deliveries=tuple(items))
+        result = await self._dispatch(command, context)
+        assert isinstance(result, DeliveriesProcessed)
+        return result.outcomes
 
 
-def _plain(chosen: Sequence[Candidate], pipelines: dict[UUID, Pipeline]) -> bool:
-    """Whether every chosen pipeline runs its current version (no file to read at the sha)."""
-    return all(
-        (p := pipelines.get(c.pipeline_id)) is not None and p.definition().repository_file is None
-        for c in chosen
+def _ask(
+    delivery: ReceivedDelivery,
+    facts: Push | PullRequest | Custom,
+    candidate: Candidate,
+    at: datetime,
+) -> RunAsk:
+    command, context = run_request(delivery, facts, candidate, at)
+    return RunAsk(
+        pipeline=f"pipeline {candidate.name} ({candidate.pipeline_id})",
+        request=RunRequest(command=command, context=context),
     )
+
+
+def _checked_alone(item: DeliveryDecided) -> DeliveryDecided:
+    asks = []
+    for ask in item.asks:
+        try:
+            asks.append(
+                ask
+                if ask.request is None
+                else msgspec.structs.replace(ask, request=checked(ask.request))
+            )
+        except InvalidValue as error:
+            asks.append(RunAsk(pipeline=ask.pipeline, refused=str(error)))
+    return msgspec.structs.replace(item, asks=tuple(asks))
 
 
 def _batch_context(

@@ -39,6 +39,8 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     active: bool
     triggers: tuple[TriggerSpec, ...]
+    reads_file: bool = False
+    """Its current version names a `repository_file` (a push reads it at the pushed sha)."""
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):

@@ -124,11 +124,20 @@ async def pipeline_triggers(
     conn: asyncpg.Connection | asyncpg.Pool, schema: str, project_id: UUID
 ) -> tuple[PipelineTriggers, ...]:
     """The project's pipelines with their triggers, oldest first, active or not."""
-    text = await conn.fetchval(
+    return decode_triggers(await conn.fetchval(triggers_query(schema), project_id))
+
+
+def triggers_query(schema: str) -> str:
+    """The statement `pipeline_triggers` runs (its project is `$1`), for a caller that asks it
+    within a statement of its own (`adapters/webhooks/candidates.py`)."""
+    return (
         "SELECT coalesce(jsonb_agg(jsonb_build_object('pipeline_id', p.id, 'name', p.name,"
-        " 'active', p.active, 'triggers', coalesce(p.definition->'triggers', '[]'))"
+        " 'active', p.active, 'triggers', coalesce(p.definition->'triggers', '[]'),"
+        " 'reads_file', coalesce(p.definition->'repository_file', 'null') <> 'null')"
         f" ORDER BY p.created_at, p.id), '[]')::text FROM {ident(schema)}.pipelines p"
-        " WHERE p.project_id = $1",
-        project_id,
+        " WHERE p.project_id = $1"
     )
+
+
+def decode_triggers(text: str) -> tuple[PipelineTriggers, ...]:
     return msgspec.json.decode(text, type=tuple[PipelineTriggers, ...])

@@ -51,6 +51,8 @@ class PipelineTriggers(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     active: bool
     triggers: tuple[TriggerSpec, ...] = ()
+    reads_file: bool = False
+    """Its current version names a `repository_file`: a push runs the file at the pushed sha."""
 
 
 class PipelineVersionRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,6 +13,12 @@ A process manager (the dispatcher) may also have `async before_batch(events)`: w
 runtime awaits before it opens a batch's transaction, for what must not wait for the
 batch's statements. It reads none of the projection's tables and must bear being done again
 (a batch that fails is read and offered again); it raises only a lost link (an `OSError`).
+
+A process manager whose `apply` writes nothing through the runtime's connection, only appends
+of its own that are idempotent (the webhook intake), may say `writes_elsewhere = True`: its
+batches are then applied outside a transaction and its checkpoint moves afterwards in one
+statement that does not wait for the disk (`projections/batches.py`). A batch that fails goes
+the guarded way, in a transaction, as any projection's does.
 """
 
 from __future__ import annotations

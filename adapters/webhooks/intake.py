@@ -57,6 +57,9 @@ class IntakeProcess:
 
     version = 1
     event_types = frozenset({"WebhookReceived"})
+    writes_elsewhere = True
+    """Its commands are its writes, each idempotent: the runtime applies a batch outside a
+    transaction and then moves the checkpoint in one statement (`projections/batches.py`)."""
 
     def __init__(
         self,

@@ -3,6 +3,7 @@ the delivery's position: when a pipeline was defined, (de)activated or archived 
 
 from __future__ import annotations
 
+import json
 import time
 from uuid import uuid4
 
@@ -69,3 +70,47 @@ async def test_a_pipeline_defined_after_the_view_is_waited_for(fresh_database_ur
         await candidates(uuid4(), position=position)
 
         assert time.monotonic() - start >= 1.0
+
+
+async def test_a_view_that_reached_the_delivery_answers_in_one_statement_with_its_files(
+    fresh_database_url: str,
+) -> None:
+    """The reach, what lies between, and the rows in one round trip; each candidate says
+    whether its pipeline reads a file at the pushed sha (such a push is decided alone)."""
+    schema = await _world(fresh_database_url)
+    project = uuid4()
+    files = [{"path": ".flowledger.yml"}, None, "absent"]
+    async with EventStore(fresh_database_url, stream_types={"run", "pipeline"}) as store:
+        position = await _append(store, "run", "RunRequested")
+    async with asyncpg.create_pool(fresh_database_url, min_size=1, max_size=1) as pool:
+        for n, file in enumerate(files):
+            definition = {"name": f"p{n}", "triggers": []}
+            if file != "absent":
+                definition["repository_file"] = file
+            await pool.execute(
+                f'INSERT INTO "{schema}".pipelines (id, project_id, name, description, tags, '
+                "current_version, definition, active, status, created_at, updated_at, "
+                "stream_version, runs_total, runs_succeeded, runs_failed, runs_cancelled, "
+                "runs_timed_out) VALUES ($1, $2, $3, '', '{}', 1, $4::jsonb, true, 'active', "
+                "now() + make_interval(secs => $5), now(), 1, 0, 0, 0, 0, 0)",
+                uuid4(),
+                project,
+                f"p{n}",
+                json.dumps(definition),
+                n,
+            )
+        await pool.execute(
+            "UPDATE projection_checkpoints SET position = $2 WHERE name = $1", VIEW, position
+        )
+        asked: list[str] = []
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda logged: asked.append(logged.query))
+        reset = "SELECT pg_advisory_unlock_all()"  # this test pool's, on each release
+        candidates = ViewCandidates(pool, schema=schema, view=VIEW, wait_s=PATIENCE_S)
+
+        found = await candidates(project, position=position)
+
+        assert [(c.name, c.reads_file) for c in found] == [
+            ("p0", True), ("p1", False), ("p2", False)
+        ]  # fmt: skip
+        assert len([query for query in asked if not query.startswith(reset)]) == 1, asked

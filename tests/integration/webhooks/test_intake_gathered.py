@@ -10,7 +10,11 @@ from adapters.store.reader import read_stream_current
 from adapters.webhooks.intake import received
 from commands import boundary
 from commands import webhook_intake_batch as intake_batch
-from commands.webhook_batches import OutcomeRecord, RecordDeliveryOutcomes
+from commands.webhook_batches import (
+    DeliveryDecided,
+    OutcomeRecord,
+    RequestRunsAndRecordOutcomes,
+)
 from commands.webhook_intake import Candidate, WebhookIntake
 from commands.webhook_intake_batch import IntakeBatch
 from commands.webhook_intake_requests import outcome_record
@@ -167,7 +171,8 @@ async def test_an_outcome_on_a_delivery_that_moved_on_is_decided_again_on_its_st
         command, context = outcome_record(
             received(envelope), Outcome(outcome=outcome, reason=first.reason), world.tick()
         )
-        records = RecordDeliveryOutcomes(records=(OutcomeRecord(command=command, context=context),))
+        record = OutcomeRecord(command=command, context=context)
+        records = RequestRunsAndRecordOutcomes(deliveries=(DeliveryDecided(record=record),))
         if outcome == first.outcome:
             await world.services.bus.dispatch(records, context)
         else:
@@ -203,29 +208,53 @@ async def test_a_batch_cannot_start_another_projects_pipeline(world: World) -> N
 async def test_a_batch_s_runs_are_keyed_by_their_streams_and_a_replay_finds_them(
     world: World,
 ) -> None:
-    """A crash after the runs were requested and before the outcomes: the batch replayed, or
-    a delivery then processed alone, answers the same runs and writes none again."""
+    """Deliveries whose runs were requested alone (a crash before their outcomes): the batch
+    answers the same runs and writes none again; a delivery of the batch then decided alone
+    finds the batch's run."""
     intake, deliveries = await three_pushes_to_one_pipeline(world)
     gathered = batched(world, intake)
 
-    requested = await gathered._decide(deliveries, range(3), world.tick())  # no outcomes yet
-    runs = [requested[n].runs for n in range(3)]
+    alone = [await intake.decide(delivery, at=world.tick()) for delivery in deliveries[:2]]
     written = await world.tagged_events()
+    outcomes = await gathered.handle_many(deliveries, at=world.tick())
+    runs = [outcome.runs for outcome in outcomes]
+    after_batch = await world.tagged_events()
+    again = await intake.decide(deliveries[2], at=world.tick())
     keys = await world.pool.fetchval(
         "SELECT count(*) FROM idempotency_keys WHERE stream_id = ANY($1::text[])",
-        [str(run) for found in runs for run in found],
+        [str(run) for run in runs[2]],
     )
-    alone = await intake.decide(deliveries[0], at=world.tick())
-    after_alone = await world.tagged_events()
-    outcomes = await gathered.handle_many(deliveries, at=world.tick())
 
     assert all(len(found) == 1 for found in runs)
-    assert keys == 0  # the run's stream is its key: no row of its own
-    assert (alone.outcome, alone.runs) == ("triggered", runs[0])
-    assert after_alone == written
+    assert keys == 0  # the batch's run: its stream is its key, no row of its own
+    assert [(o.outcome, o.runs) for o in alone] == [("triggered", runs[n]) for n in range(2)]
     assert [(o.outcome, o.runs) for o in outcomes] == [("triggered", found) for found in runs]
-    processed = [t for t in await world.tagged_events() if t not in written]
-    assert [t.split(":")[0] for t in processed] == ["WebhookDeliveryProcessed"] * 3
+    new = [t for t in after_batch if t not in written]
+    assert sorted(t.split(":")[0] for t in new) == [
+        "RunRequested", *["WebhookDeliveryProcessed"] * 3
+    ]  # fmt: skip
+    assert (again.outcome, again.runs) == ("triggered", runs[2])
+    assert await world.tagged_events() == after_batch
+
+
+async def test_a_batch_s_runs_and_outcomes_are_one_append_batch(world: World) -> None:
+    """The runs and the outcomes that name them go to the store together: one transaction
+    (one `append_batch` call), the runs first."""
+    intake, deliveries = await three_pushes_to_one_pipeline(world)
+
+    outcomes = await batched(world, intake).handle_many(deliveries, at=world.tick())
+
+    runs = [str(run) for outcome in outcomes for run in outcome.runs]
+    rows = await world.pool.fetch(
+        "SELECT type, xmin::text AS transaction FROM events "
+        "WHERE stream_id = ANY($1::text[]) AND version <= 2 AND type <> 'WebhookReceived' "
+        "ORDER BY position",
+        runs + [str(delivery.stream_id) for delivery in deliveries],
+    )
+    assert [row["type"] for row in rows] == [
+        *["RunRequested"] * 3, *["WebhookDeliveryProcessed"] * 3
+    ]  # fmt: skip
+    assert len({row["transaction"] for row in rows}) == 1
 
 
 async def three_pushes_to_one_pipeline(
