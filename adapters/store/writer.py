@@ -31,6 +31,7 @@ from adapters.store.errors import (
     InvalidAppend,
     StoreUnavailable,
 )
+from adapters.store.idle_flushers import IdleFlushers
 from adapters.store.lost_connections import CONNECTION_ERRORS, dropping_broken
 from adapters.telemetry.metrics import APPEND_BATCH_SIZE
 
@@ -53,7 +54,7 @@ class GroupCommitWriter:
     ) -> None:
         self._pool = connect
         self._waiting: deque[PendingAppend] = deque()
-        self._arrived = asyncio.Event()
+        self._idle = IdleFlushers()
         self._flusher_count = flushers
         self._max_batch_events = max_batch_events
         self._max_attempts = max_attempts
@@ -97,7 +98,7 @@ class GroupCommitWriter:
         if not self._tasks:
             raise StoreUnavailable("the event store is not open")
         self._waiting.extend(pendings)
-        self._arrived.set()
+        self._idle.wake_one()
         outcomes = await asyncio.gather(*(p.future for p in pendings), return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException) and not isinstance(outcome, EventStoreError):
@@ -106,7 +107,7 @@ class GroupCommitWriter:
 
     def _enqueue(self, pending: PendingAppend) -> None:
         self._waiting.append(pending)
-        self._arrived.set()
+        self._idle.wake_one()
 
     async def _flush_forever(self) -> None:
         # The connection is kept while batches follow one another closely (a closed loop of
@@ -117,14 +118,13 @@ class GroupCommitWriter:
             while True:
                 batch = self._take_batch()
                 if not batch:
-                    if conn is not None and not await self._work_within(_KEEP_CONNECTION_IDLE_S):
+                    # Nothing waiting, or only appends behind a batch in flight: its end wakes
+                    # a flusher.
+                    if conn is not None and not await self._idle.wait(_KEEP_CONNECTION_IDLE_S):
                         await self._pool.release(conn)
                         conn = None
                     elif conn is None:
-                        # Nothing waiting, or only appends behind a batch in flight: its end
-                        # wakes us.
-                        self._arrived.clear()
-                        await self._arrived.wait()
+                        await self._idle.wait()
                     continue
                 try:
                     conn = await self._flush_on(conn, batch)
@@ -138,23 +138,6 @@ class GroupCommitWriter:
             if conn is not None:
                 with contextlib.suppress(Exception):
                     await self._pool.release(conn)
-
-    async def _work_within(self, seconds: float) -> bool:
-        """Waits for more work, at most `seconds`; False when the time ran out first."""
-        expired = False
-
-        def expire() -> None:
-            nonlocal expired
-            expired = True
-            self._arrived.set()
-
-        timer = asyncio.get_running_loop().call_later(seconds, expire)
-        self._arrived.clear()
-        try:
-            await self._arrived.wait()
-        finally:
-            timer.cancel()
-        return not expired
 
     async def _flush_on(
         self, conn: asyncpg.Connection | None, batch: list[PendingAppend]
@@ -180,7 +163,7 @@ class GroupCommitWriter:
             if pending.idempotency_key is not None:
                 self._busy_keys.discard(pending.idempotency_key)
         if self._waiting:
-            self._arrived.set()
+            self._idle.wake_one()
 
     def _take_batch(self) -> list[PendingAppend]:
         """Everything waiting; a stream or key already in this batch or one in flight waits."""
@@ -202,8 +185,10 @@ class GroupCommitWriter:
             batch.append(pending)
             size += len(pending.events)
         self._waiting.extendleft(reversed(deferred))
-        if self._waiting:
-            self._arrived.set()
+        if size >= self._max_batch_events and self._waiting:
+            # more than one batch's worth: another flusher takes the rest meanwhile (appends
+            # held back behind a batch in flight wait for its end, which wakes a flusher)
+            self._idle.wake_one()
         return batch
 
     async def _flush(self, conn: asyncpg.Connection, batch: list[PendingAppend]) -> bool:
