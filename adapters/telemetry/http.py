@@ -20,7 +20,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from adapters.telemetry.lag import refresh_from_database
 from adapters.telemetry.logs import request_id
-from adapters.telemetry.metrics import HTTP_REQUESTS, HTTP_SECONDS, exposition, labelled
+from adapters.telemetry.metrics import HTTP_REQUESTS, HTTP_SECONDS, counted, exposition, observed
 from adapters.telemetry.server_span import server_span
 from adapters.telemetry.tracing import context_from
 
@@ -103,8 +103,8 @@ async def _observed(
         raise
     finally:
         if metrics:
-            labelled(HTTP_REQUESTS, method, route, str(status)).inc()
-            labelled(HTTP_SECONDS, method, route).observe(time.perf_counter() - started)
+            counted(HTTP_REQUESTS, method, route, str(status)).value += 1
+            observed(HTTP_SECONDS, method, route)(time.perf_counter() - started)
 
 
 async def echo_request_id(message: Message, scope: Scope) -> None:

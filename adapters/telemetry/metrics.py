@@ -8,6 +8,8 @@ projector's and relay's lag, wherever those run.
 from __future__ import annotations
 
 import functools
+from bisect import bisect_left
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import (
@@ -118,3 +120,74 @@ def labelled(metric: MetricWrapperBase, *values: str) -> Any:
     The label values are routes, statuses, command names and outcomes: a bounded set.
     """
     return metric.labels(*values)
+
+
+@functools.lru_cache(maxsize=4096)
+def counted(counter: Counter, *values: str) -> _Cell:
+    """The value of `counter.labels(*values)`, to bump with `.value += n`: what inc() does, in
+    no call at all (inc is three frames and a lock, ~3,000 instructions, on every request and
+    every command). Only for metrics bumped on the event loop's thread, as the request and
+    command counts are: every role of a process shares that one loop, so no bump is lost."""
+    return _own_cell(counter.labels(*values), "_value")
+
+
+@functools.lru_cache(maxsize=4096)
+def observed(histogram: Histogram, *values: str) -> Callable[[float], None]:
+    """What `histogram.labels(*values).observe` does, in one call (see `counted`)."""
+    return _Observe(histogram.labels(*values))
+
+
+class _Cell:
+    """A child's value as prometheus_client's MutexValue keeps it, with the same methods (the
+    exposition reads it through them), without the lock: see `counted`."""
+
+    __slots__ = ("_exemplar", "value")
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+        self._exemplar: Any = None
+
+    def inc(self, amount: float) -> None:
+        self.value += amount
+
+    def set(self, value: float, timestamp: float | None = None) -> None:
+        self.value = value
+
+    def get(self) -> float:
+        return self.value
+
+    def set_exemplar(self, exemplar: Any) -> None:
+        self._exemplar = exemplar
+
+    def get_exemplar(self) -> Any:
+        return self._exemplar
+
+
+def _own_cell(holder: Any, name: str, index: int | None = None) -> _Cell:
+    """The child's value at `holder.name` (or `holder.name[index]`), made a _Cell once."""
+    found = getattr(holder, name) if index is None else getattr(holder, name)[index]
+    if isinstance(found, _Cell):
+        return found
+    cell = _Cell(found.get())
+    if index is None:
+        setattr(holder, name, cell)
+    else:
+        getattr(holder, name)[index] = cell
+    return cell
+
+
+class _Observe:
+    """Histogram.observe without its checks and its bucket-by-bucket walk: the first bucket
+    whose bound is >= the amount, as that walk finds it (the last bound is +Inf)."""
+
+    __slots__ = ("_bounds", "_buckets", "_sum")
+
+    def __init__(self, child: Histogram) -> None:
+        self._bounds: list[float] = child._upper_bounds  # type: ignore[attr-defined]
+        buckets = range(len(self._bounds))
+        self._buckets = [_own_cell(child, "_buckets", i) for i in buckets]
+        self._sum = _own_cell(child, "_sum")
+
+    def __call__(self, amount: float) -> None:
+        self._sum.value += amount
+        self._buckets[bisect_left(self._bounds, amount)].value += 1

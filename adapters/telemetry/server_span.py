@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from random import getrandbits
 from types import TracebackType
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from adapters.telemetry.request_span import as_request_root
 from adapters.telemetry.tracing import own_roots, tracer
@@ -65,14 +67,27 @@ def _unsampled_new_trace(name: str) -> trace.NonRecordingSpan | None:
     roots = own_roots()
     if roots is None or trace.get_current_span().get_span_context().is_valid:
         return None
-    trace_id = roots.ids.generate_trace_id()
+    trace_id = _drawn(128)  # as RandomIdGenerator draws, without two frames of it
     if trace_id & _TRACE_ID_LOW_BITS < roots.bound:
         roots.ids.preset(trace_id)
         return None
-    context = trace.SpanContext(
-        trace_id, roots.ids.generate_span_id(), is_remote=False, trace_flags=_UNSAMPLED
-    )
-    return trace.NonRecordingSpan(context)
+    return trace.NonRecordingSpan(unsampled_context(trace_id, _drawn(64)))
+
+
+def _drawn(bits: int) -> int:
+    """Random non-zero bits (zero is the invalid id), as the SDK's id generator draws them."""
+    drawn = getrandbits(bits)
+    while not drawn:
+        drawn = getrandbits(bits)
+    return drawn
+
+
+def unsampled_context(trace_id: int, span_id: int) -> trace.SpanContext:
+    """The SpanContext that `SpanContext(trace_id, span_id, is_remote=False, trace_flags=
+    not sampled)` makes, without its argument handling (a fifth of the unsampled path): the ids
+    are drawn here, non-zero and in range, so the context is valid."""
+    fields = (trace_id, span_id, False, _UNSAMPLED, DEFAULT_TRACE_STATE, True)
+    return tuple.__new__(trace.SpanContext, fields)
 
 
 @contextlib.contextmanager

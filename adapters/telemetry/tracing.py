@@ -61,13 +61,30 @@ def sampled_provider(service: str, sample_ratio: float) -> TracerProvider:
     global _roots
     ratio = TraceIdRatioBased(sample_ratio)
     ids = _PresetTraceIds()
+    resource = Resource.create({"service.name": service, "service.namespace": "flowledger"})
     provider = TracerProvider(
-        resource=Resource.create({"service.name": service, "service.namespace": "flowledger"}),
+        resource=_HashedOnce(resource.attributes, resource.schema_url),
         sampler=ParentBased(ratio),
         id_generator=ids,
     )
     _roots = _Roots(provider, ratio.bound, ids)
     return provider
+
+
+class _HashedOnce(Resource):
+    """A resource that hashes itself once. The OTLP encoder groups every span it exports by
+    resource, and Resource.__hash__ renders the attributes with json.dumps on each call: 16%
+    of the encoding. A resource's attributes cannot change, so neither can its hash."""
+
+    def __init__(self, attributes: Mapping[str, Any], schema_url: str | None = None) -> None:
+        super().__init__(attributes, schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other)
 
 
 class _PresetTraceIds(RandomIdGenerator):
@@ -118,7 +135,18 @@ def _exporter(name: str, otlp_endpoint: str | None) -> SpanExporter | None:
 
 def tracing_enabled() -> bool:
     """Whether this process installed a tracer provider (otherwise every span is a no-op)."""
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    global _enabled_for
+    provider = trace.get_tracer_provider()
+    seen, enabled = _enabled_for
+    if provider is not seen:
+        # isinstance against the SDK's abstract classes runs Python code (ABCMeta): once per
+        # provider, not on every command and append
+        enabled = not isinstance(provider, trace.ProxyTracerProvider)
+        _enabled_for = (provider, enabled)
+    return enabled
+
+
+_enabled_for: tuple[object, bool] = (None, False)
 
 
 _tracers: dict[int, trace.Tracer] = {}

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from opentelemetry.test.globals_test import reset_trace_globals
 
-from adapters.telemetry.server_span import server_span
+from adapters.telemetry.server_span import server_span, unsampled_context
 from adapters.telemetry.tracing import sampled_provider
 from tests.unit.test_telemetry_sampling import Tracing, request
 
@@ -93,3 +94,26 @@ def test_inside_an_active_span_a_request_span_is_its_child(tracing):
         with trace.use_span(outer), server_span("GET /x", None) as current:
             assert current.get_span_context().trace_id == 7
             assert current.is_recording()  # the parent was sampled: so is its child
+
+
+@pytest.mark.parametrize(
+    ("trace_id", "span_id"), [(1, 1), (2**128 - 1, 2**64 - 1), (0x4BF92F3577B34DA6, 0xA3CE929D)]
+)
+def test_an_unsampled_root_context_is_the_one_span_context_makes(trace_id, span_id):
+    made = unsampled_context(trace_id, span_id)
+    expected = trace.SpanContext(
+        trace_id, span_id, is_remote=False, trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT)
+    )
+    assert made == expected
+    assert type(made) is trace.SpanContext
+    assert made.is_valid and not made.trace_flags.sampled and not made.is_remote
+    assert made.trace_state == expected.trace_state
+
+
+def test_the_provider_hashes_its_resource_as_a_plain_resource_would():
+    provider = sampled_provider("api", RATIO)
+    resource = provider.resource
+    plain = Resource(resource.attributes, resource.schema_url)
+    assert hash(resource) == hash(plain) and resource == plain
+    assert resource.attributes["service.name"] == "api"
+    provider.shutdown()
