@@ -1,52 +1,20 @@
-"""What one append_batch call answers and notes, whatever its mix of appends (migration 0021
-reads the last position with the heads, adds `pos` to an ok append's ranks only where they are
-used, and names a one-type batch's type without a query): each ok append's positions are its
-events' own, in the answer and in its idempotency key; a failed append gets none; the commit
-note names every type in the batch, a failed append's included.
+"""What one append_batch call answers and notes, whatever its mix of appends: each ok append's
+positions are its events' own, in the answer and in its idempotency key; a failed append gets
+none; the commit note names every type in the batch, a failed append's included.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import asyncpg
 import pytest_asyncio
 
-from adapters.store.append_batch import APPEND_BATCH, PendingAppend, batch_arguments
+from adapters.store.append_batch import APPEND_BATCH
 from adapters.store.commit_notes import CommitNote, parse
-from adapters.store.encoding import NewEvent, prepare_events
-from domain.envelope import EventMetadata
 from tests.helpers import unique_id
-
-
-def batch(*appends: tuple[str, int, str | None, list[str]]) -> tuple[object, ...]:
-    """append_batch's arguments for (stream, expected version, key, event types) appends."""
-    pending = []
-    for stream, expected, key, types in appends:
-        at = datetime.now(UTC)
-        events = prepare_events(
-            stream_id=stream,
-            stream_type="run",
-            expected_version=expected,
-            events=[NewEvent(type=t, data={"n": n}) for n, t in enumerate(types)],
-            metadata=EventMetadata(idempotency_key=key),
-            recorded_at=at,
-            max_event_bytes=1 << 20,
-        )
-        pending.append(
-            PendingAppend(
-                stream_id=stream,
-                stream_type="run",
-                expected_version=expected,
-                idempotency_key=key,
-                events=events,
-                recorded_at=at,
-                future=asyncio.get_running_loop().create_future(),
-            )
-        )
-    return batch_arguments(pending)
+from tests.integration.event_store.postgres.batch_calls import batch_of
 
 
 @pytest_asyncio.fixture
@@ -67,11 +35,11 @@ async def test_positions_answered_and_kept_are_the_events_own(
 ) -> None:
     taken, keyed, plain = unique_id("run-"), unique_id("run-"), unique_id("run-")
     key = unique_id("key-")
-    await conn.fetch(APPEND_BATCH, *batch((taken, 0, None, ["RunStarted"])))
+    await conn.fetch(APPEND_BATCH, *batch_of((taken, 0, None, ["RunStarted"])))
 
     rows = await conn.fetch(
         APPEND_BATCH,
-        *batch(
+        *batch_of(
             (taken, 0, None, ["RunStarted"]),  # a conflict ahead of the written ones
             (keyed, 0, key, ["RunStarted", "StepStarted"]),
             (plain, 0, None, ["RunStarted"]),
@@ -89,7 +57,7 @@ async def test_positions_answered_and_kept_are_the_events_own(
     )
     assert (other["first_position"], other["last_position"]) == (plain_positions[0],) * 2
     assert plain_positions[0] == keyed_positions[1] + 1
-    [replayed] = await conn.fetch(APPEND_BATCH, *batch((keyed, 0, key, ["RunStarted"])))
+    [replayed] = await conn.fetch(APPEND_BATCH, *batch_of((keyed, 0, key, ["RunStarted"])))
     assert (replayed["status"], replayed["first_position"], replayed["last_position"]) == (
         "duplicate",
         keyed_positions[0],
@@ -105,10 +73,10 @@ async def test_the_commit_note_names_every_type_of_the_batch(
     await listener.add_listener("flowledger_events", lambda *args: notes.append(parse(args[3])))
     taken = unique_id("run-")
     try:
-        [first] = await conn.fetch(APPEND_BATCH, *batch((taken, 0, None, ["RunStarted"] * 2)))
+        [first] = await conn.fetch(APPEND_BATCH, *batch_of((taken, 0, None, ["RunStarted"] * 2)))
         mixed = await conn.fetch(
             APPEND_BATCH,
-            *batch(
+            *batch_of(
                 (unique_id("run-"), 0, None, ["RunStarted", "StepStarted"]),
                 (taken, 0, None, ["RunCancelled"]),  # a conflict: its type is noted all the same
                 (unique_id("run-"), 0, None, ["RunStarted"]),

@@ -11,45 +11,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import asyncpg
 import pytest_asyncio
 
-from adapters.store.append_batch import APPEND_BATCH, PendingAppend, batch_arguments
-from adapters.store.encoding import NewEvent, prepare_events
-from domain.envelope import EventMetadata
+from adapters.store.append_batch import APPEND_BATCH
 from tests.helpers import unique_id
+from tests.integration.event_store.postgres.batch_calls import batch_of
 
 APPEND_LOCK = 7046541628735488001
 
 
 def batch(*appends: tuple[str, int, str | None]) -> tuple[object, ...]:
-    """append_batch's arguments for (stream, expected version, idempotency key) appends."""
-    pending = []
-    for stream, expected, key in appends:
-        at = datetime.now(UTC)
-        events = prepare_events(
-            stream_id=stream,
-            stream_type="run",
-            expected_version=expected,
-            events=[NewEvent(type="RunStarted", data={"stream": stream})],
-            metadata=EventMetadata(idempotency_key=key),
-            recorded_at=at,
-            max_event_bytes=1 << 20,
-        )
-        pending.append(
-            PendingAppend(
-                stream_id=stream,
-                stream_type="run",
-                expected_version=expected,
-                idempotency_key=key,
-                events=events,
-                recorded_at=at,
-                future=asyncio.get_running_loop().create_future(),
-            )
-        )
-    return batch_arguments(pending)
+    """append_batch's arguments for (stream, expected version, idempotency key) appends of one
+    event each."""
+    return batch_of(*((stream, expected, key, ["RunStarted"]) for stream, expected, key in appends))
 
 
 @pytest_asyncio.fixture
