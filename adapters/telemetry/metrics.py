@@ -128,13 +128,13 @@ def counted(counter: Counter, *values: str) -> _Cell:
     no call at all (inc is three frames and a lock, ~3,000 instructions, on every request and
     every command). Only for metrics bumped on the event loop's thread, as the request and
     command counts are: every role of a process shares that one loop, so no bump is lost."""
-    return _own_cell(counter.labels(*values), "_value")
+    return _own_cell(labelled(counter, *values), "_value")
 
 
 @functools.lru_cache(maxsize=4096)
 def observed(histogram: Histogram, *values: str) -> Callable[[float], None]:
     """What `histogram.labels(*values).observe` does, in one call (see `counted`)."""
-    return _Observe(histogram.labels(*values))
+    return _Observe(labelled(histogram, *values))
 
 
 class _Cell:
