@@ -12,6 +12,8 @@ from pathlib import Path
 
 import asyncpg
 
+from adapters.telemetry.metrics import APPEND_BATCH_SIZE
+
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -103,3 +105,37 @@ class FlushMeter:
         if not self.flushes:
             return "n/a"
         return f"{self.units / self.flushes:.1f} per WAL flush"
+
+
+def _batches_so_far() -> tuple[float, float]:
+    """(group-commit calls, events they wrote) in this process so far."""
+    found = {s.name: s.value for s in APPEND_BATCH_SIZE.collect()[0].samples}
+    name = "flowledger_append_batch_events"
+    return found.get(f"{name}_count", 0.0), found.get(f"{name}_sum", 0.0)
+
+
+class BatchMeter:
+    """Group-commit calls per second and their mean size over the measured slices: with one
+    batch in flight at a time, the client's and the server's work alternate once per call."""
+
+    def __init__(self) -> None:
+        self.calls = 0.0
+        self.events = 0.0
+        self.seconds = 0.0
+
+    @contextlib.contextmanager
+    def measuring(self) -> Iterator[None]:
+        (calls, events), started = _batches_so_far(), time.perf_counter()
+        yield
+        after_calls, after_events = _batches_so_far()
+        self.calls += after_calls - calls
+        self.events += after_events - events
+        self.seconds += time.perf_counter() - started
+
+    def per_second(self) -> str:
+        if not self.calls:
+            return "n/a"
+        return (
+            f"{self.calls / self.seconds:,.0f} batches/s of {self.events / self.calls:.1f} "
+            "events on average"
+        )

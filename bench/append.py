@@ -35,7 +35,7 @@ import asyncpg
 
 from adapters.store import EventStore, NewEvent
 from adapters.store.migrations import migrate
-from bench._append_meters import CpuMeter, FlushMeter, wal_flushes
+from bench._append_meters import BatchMeter, CpuMeter, FlushMeter, wal_flushes
 
 PAYLOAD = {"step": "build", "exit_code": 0, "duration_ms": 1234, "runner": "linux-1"}
 
@@ -207,12 +207,14 @@ async def main_async(
     rates: dict[str, list[float]] = {"a": [], "b": []}
     meters = {key: CpuMeter(postmaster) for key in "ab"}
     flushes = {key: FlushMeter() for key in "ab"}
+    batches = {key: BatchMeter() for key in "ab"}
     flushed = await wal_flushes(db)
     for round_ in range(args.rounds):
         for key in "ab" if round_ % 2 == 0 else "ba":
             run = bench_flowledger if key == "a" else bench_raw_inserts
             with meters[key].measuring():
-                rate = await run(db, slice_s, args.writers)
+                with batches[key].measuring():
+                    rate = await run(db, slice_s, args.writers)
                 # the backends of the closed connections exit, and are reaped, meanwhile
                 await asyncio.sleep(0.2)
             meters[key].units += rate * slice_s
@@ -226,6 +228,7 @@ async def main_async(
     print(f"(b) raw asyncpg 1-row transactions/s         {results['b']:>10,.0f}")
     print(f"    a/b per slice: {' '.join(slices)}")
     print(f"    CPU per append (a): {meters['a'].per_unit()}; {flushes['a'].per_flush()}")
+    print(f"    group commit (a): {batches['a'].per_second()}")
     print(f"    CPU per row    (b): {meters['b'].per_unit()}; {flushes['b'].per_flush()}")
     if args.ab_only:
         return results
