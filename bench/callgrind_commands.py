@@ -17,11 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import re
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import msgspec
@@ -32,9 +28,10 @@ if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
 
 from bench._api_setup import STEPS, admin_key, make_pipeline
+from bench._callgrind import callgrind_server, counted
 from bench._databases import fresh_database
 from bench._http_client import Answer, Client
-from bench._http_load import free_port, server_command, status_bodies
+from bench._http_load import status_bodies
 from bench._telemetry_variants import otlp_sink, variant_env
 
 PARTS = {"traced": "both", "metrics": "metrics", "tracing": "tracing"}
@@ -64,16 +61,6 @@ async def commands(port: int, key: str, pipeline: str, cycles: int, clients: int
     return sent[0]
 
 
-def totals(dump: Path) -> int:
-    match = re.search(r"^totals: (\d+)", dump.read_text(errors="replace"), re.M)
-    assert match, dump
-    return int(match.group(1))
-
-
-def control(pid: int, *args: str) -> None:
-    subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True)
-
-
 async def main_async(args: argparse.Namespace, env: dict[str, str], server: str, sink: str) -> None:
     db = await fresh_database(server, crud=False)
     variant = "flowledger" if args.variant == "plain" else "traced"
@@ -86,48 +73,17 @@ async def main_async(args: argparse.Namespace, env: dict[str, str], server: str,
     if args.variant == "plain":  # bench/commands.py --telemetry's (b): both off
         run_env.update(variant_env("flowledger", sink))
     key = await admin_key(run_env)
-    port = free_port()
-    valgrind = [
-        "valgrind",
-        "--tool=callgrind",
-        "--instr-atstart=no",
-        "--separate-threads=yes",
-        f"--callgrind-out-file={args.out}",
-    ]
-    proc = subprocess.Popen(  # noqa: ASYNC220 (started once, before any load)
-        [*valgrind, *server_command("bench.commands:server_app", port)],
-        cwd=ROOT,
-        env=run_env,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(600):
-            with contextlib.suppress(OSError):
-                status, _ = await Client(port, {"Connection": "close"}).request("GET", "/health")
-                if status == 200:
-                    break
-            await asyncio.sleep(0.5)
+    async with callgrind_server("bench.commands:server_app", run_env, args.out) as (port, pid):
         pipeline = await make_pipeline(port, key)
         await commands(port, key, pipeline, args.warmup, args.clients)
-        control(proc.pid, "-i", "on")
-        started = time.time()
-        sent = await commands(port, key, pipeline, args.cycles, args.clients)
-        if args.variant != "plain":
-            await asyncio.sleep(6)  # the batch processor's export (every 5 s) inside the window
-        control(proc.pid, "-d")  # the commands' dump
-        seconds = time.time() - started
-        # What the process spends idle (timers, pings, the exporter's wake-ups) grows with the
-        # window's wall time, which a loaded machine stretches: measured, then taken off.
-        await asyncio.sleep(args.idle)
-        control(proc.pid, "-d")
-        idle_seconds = time.time() - started - seconds
-        control(proc.pid, "-i", "off")
-    finally:
-        proc.send_signal(2)
-        proc.wait(120)
-    busy, idle = (threads(args.out, part) for part in (1, 2))
-    idle_rate = {thread: idle.get(thread, 0) / idle_seconds for thread in busy}
-    net = {thread: busy[thread] - idle_rate[thread] * seconds for thread in busy}
+
+        async def work() -> int:
+            sent = await commands(port, key, pipeline, args.cycles, args.clients)
+            if args.variant != "plain":
+                await asyncio.sleep(6)  # the batch processor's export (every 5 s) inside the window
+            return sent
+
+        sent, seconds, net, busy = await counted(pid, args.out, work, args.idle)
     # Thread 1 serves the requests; the others are the span exporter and the pools' helpers.
     print(
         f"{args.variant}: {sent} commands in {seconds:.0f} s; instructions per command net of "
@@ -135,12 +91,6 @@ async def main_async(args: argparse.Namespace, env: dict[str, str], server: str,
         f"other threads {(sum(net.values()) - net['01']) / sent:,.0f}); gross "
         f"{sum(busy.values()) / sent:,.0f}"
     )
-
-
-def threads(out: str, part: int) -> dict[str, int]:
-    """Instructions by thread ("01" is the main one) in one dump."""
-    found = Path(out).parent.glob(f"{Path(out).name}.{part}-*")
-    return {dump.name.rsplit("-", 1)[1]: totals(dump) for dump in found}
 
 
 def main() -> None:

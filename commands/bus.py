@@ -22,6 +22,7 @@ from commands.ports import (
     SecretSealer,
     SecretValues,
     VersionConflict,
+    WebhookGate,
 )
 
 READ_MOVED_RETRIES = 2
@@ -56,6 +57,8 @@ class Dependencies(msgspec.Struct, frozen=True, kw_only=True):
     """Only the project secrets' commands need it."""
     secret_reader: SecretReader | None = None
     """Only handing secrets to a running attempt needs it."""
+    webhook_gate: WebhookGate | None = None
+    """Only taking in a webhook delivery needs it."""
 
 
 Handler = Callable[[Any, CommandContext, Dependencies], Awaitable[CommandResult]]

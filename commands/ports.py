@@ -12,6 +12,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from domain.envelope import EventMetadata
+from domain.webhook_source import WebhookSource
 
 if TYPE_CHECKING:
     from commands.context import CommandContext
@@ -174,6 +175,39 @@ class Secrets(Protocol):
     def new_api_key(self, key_id: UUID) -> NewApiKey: ...
 
     def new_webhook_secret(self) -> str: ...
+
+
+class AdmittedDelivery(msgspec.Struct, frozen=True, kw_only=True):
+    """A webhook delivery its source proved it sent, and what recording it takes."""
+
+    source: WebhookSource
+    """As the decision read it (a read guard of the record's append)."""
+    event: str
+    headers: dict[str, str]
+    """The recorded ones only."""
+    content_type: str
+    payload: str
+    """The body as received, known to be a JSON object in UTF-8."""
+
+
+class WebhookGate(Protocol):
+    """What a handler cannot do alone to take in a webhook delivery (adapters/webhooks/gate.py):
+    find the source the URL names, check the signature with the secrets that source accepts at
+    `at`, and read the provider's headers and body. Each refusal is raised as the caller's
+    answer. The source is read through `repository`, the handler's: the read guards of the
+    bus's attempt cover it."""
+
+    async def admit(
+        self,
+        kind: str,
+        ref: str | None,
+        *,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        body: bytes,
+        at: datetime,
+        repository: Repository,
+    ) -> AdmittedDelivery: ...
 
 
 class CommandObserver(Protocol):

@@ -30,6 +30,7 @@ from adapters.store.pool import open_pool
 from adapters.store.tail_reads import TailReads
 from adapters.streaming.nats import RECONNECT_WAIT_S, NatsConnection
 from adapters.telemetry.observer import TelemetryObserver
+from adapters.webhooks.gate import SourceGate
 from adapters.webhooks.limits import MAX_EVENT_BYTES as MAX_DELIVERY_EVENT_BYTES
 from commands.bus import CommandBus, Dependencies
 from commands.handlers import HANDLERS
@@ -122,6 +123,7 @@ async def open_services(
                 quarantines=ViewQuarantines(store.pool),
                 secret_values=PgSecretValues(store.pool, instance_key),
                 secret_reader=vault.VaultReader(store.pool),
+                webhook_gate=SourceGate(store.pool, box),
             ),
             observer=TelemetryObserver(),
         )

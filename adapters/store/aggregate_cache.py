@@ -219,7 +219,7 @@ class CachingRepository(Repository):
         self, *, trust_cache: bool
     ) -> contextlib.AbstractContextManager[NotedReads | None]:
         """One attempt's `guarded_reads` scope (what it gives), or None inside another's: the
-        outer scope's owner then judges and retries (the webhook ingest around its record)."""
+        outer scope's owner then judges and retries."""
         if noted_reads() is not None:
             return contextlib.nullcontext()
         return guarded_reads(trust_cache=trust_cache)

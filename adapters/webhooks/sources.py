@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 
 from adapters.http.problems import problem
-from adapters.platform.services import Services
+from commands.ports import Repository
 from domain.errors import AggregateNotFound
 from domain.webhook_source import KINDS, WebhookSource, WebhookSourceStatus
 from projections.projection import live_schema
@@ -21,7 +21,9 @@ _BY_NAME = (
 )
 
 
-async def find_source(services: Services, kind: str, ref: str | None) -> WebhookSource:
+async def find_source(
+    repository: Repository, pool: asyncpg.Pool, kind: str, ref: str | None
+) -> WebhookSource:
     """The enabled source of this kind that `ref` (its id or name) names, else a 404.
 
     A source unknown, disabled or of another kind gets the same answer: a sender probing
@@ -32,13 +34,13 @@ async def find_source(services: Services, kind: str, ref: str | None) -> Webhook
     # cannot compare a NUL), and the 404 echoes no more than a name's worth of it.
     if kind not in KINDS or not ref or "\x00" in ref or len(ref) > MAX_REF:
         raise _unknown(kind, ref[:MAX_REF])
-    source = await _by_id(services, ref) or await _by_name(services, kind, ref)
+    source = await _by_id(repository, ref) or await _by_name(repository, pool, kind, ref)
     if source is None or source.kind != kind or source.status is not WebhookSourceStatus.ENABLED:
         raise _unknown(kind, ref)
     return source
 
 
-async def _by_id(services: Services, ref: str) -> WebhookSource | None:
+async def _by_id(repository: Repository, ref: str) -> WebhookSource | None:
     try:
         source_id = UUID(ref)
     except ValueError:
@@ -46,16 +48,18 @@ async def _by_id(services: Services, ref: str) -> WebhookSource | None:
     if str(source_id) != ref.lower():
         return None  # 32 bare hex digits: a name (slugs may look like that), not an id
     try:
-        return await _load(services, source_id)
+        return await _load(repository, source_id)
     except AggregateNotFound:
         return None  # a slug may also be spelled like a UUID: try it as a name
 
 
-async def _by_name(services: Services, kind: str, name: str) -> WebhookSource | None:
+async def _by_name(
+    repository: Repository, pool: asyncpg.Pool, kind: str, name: str
+) -> WebhookSource | None:
     # The read model lags the event store a little: a source registered a moment ago
     # is found by id at once, by name once the projector has caught up.
     try:
-        rows = await services.store.pool.fetch(_BY_NAME, name, kind)
+        rows = await pool.fetch(_BY_NAME, name, kind)
     except asyncpg.UndefinedTableError:
         return None  # the projector has never run here
     if len(rows) > 1:
@@ -68,17 +72,16 @@ async def _by_name(services: Services, kind: str, name: str) -> WebhookSource | 
     if not rows:
         return None
     try:
-        return await _load(services, rows[0]["id"])
+        return await _load(repository, rows[0]["id"])
     except AggregateNotFound:
         return None
 
 
-async def _load(services: Services, source_id: UUID) -> WebhookSource:
-    """The source as PostgreSQL holds it now, or as kept here if the ingest's read guards
-    check it (`ingest.py`). A caching repository shares its kept copy; no delivery rebuilds the
-    source from its events. The source is only read here, never changed or saved."""
-    load = getattr(services.repository, "get_to_read", services.repository.get)
-    return await load(WebhookSource, source_id)
+async def _load(repository: Repository, source_id: UUID) -> WebhookSource:
+    """The source as PostgreSQL holds it now, or as kept here if the bus's read guards check
+    it (`TakeInWebhookDelivery`). A caching repository shares its kept copy; no delivery rebuilds
+    the source from its events. The source is only read here, never changed or saved."""
+    return await repository.get_to_read(WebhookSource, source_id)
 
 
 def _unknown(kind: str, ref: str) -> Exception:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import pytest
 import pytest_asyncio
 from litestar.exceptions import HTTPException
@@ -23,7 +24,9 @@ from adapters.platform.services import Services
 from adapters.platform.settings import Settings
 from adapters.store.aggregate_cache import CachingRepository
 from adapters.webhooks.ingest import Receipt, ingest
+from commands.bus import CommandBus
 from commands.context import CommandContext
+from commands.handlers import HANDLERS
 from commands.webhook_sources import DisableWebhookSource, RotateWebhookSecret
 from domain.webhook_delivery import delivery_stream_id
 from tests.helpers import unique_id
@@ -86,24 +89,31 @@ async def elsewhere(services: Services, command: object) -> None:
 
 
 class ChangedBeforeTheRecord:
-    """The API's bus, but another process commits `change` just before the first record is
-    sent: after the source was taken from the cache, before the append that checks it."""
+    """The API's repository, but another process commits `change` just before a record is
+    appended: after the source was taken from the cache, before the append that checks it."""
 
-    def __init__(self, services: Services, other: Services, *changes: object) -> None:
-        self._bus = services.bus
+    def __init__(self, repository: CachingRepository, other: Services, *changes: object) -> None:
+        self._repository = repository
         self._other = other
         self._changes = list(changes)
 
-    async def dispatch(self, command: object, context: CommandContext) -> object:
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._repository, name)
+
+    async def save(self, aggregate: Any, **kwargs: Any) -> Any:
         if self._changes:
             change = self._changes.pop(0)
             # In a context of its own: the other process knows nothing of this request's reads.
             await asyncio.create_task(elsewhere(self._other, change), context=Context())
-        return await self._bus.dispatch(command, context)
+        return await self._repository.save(aggregate, **kwargs)
 
 
 def changing(services: Services, other: Services, *changes: object) -> Services:
-    return dataclasses.replace(services, bus=ChangedBeforeTheRecord(services, other, *changes))  # type: ignore[arg-type]
+    """`services`, its bus deciding on the repository above (its cache stays the API's)."""
+    dependencies = services.bus._dependencies
+    changed = ChangedBeforeTheRecord(cache(services), other, *changes)
+    bus = CommandBus(HANDLERS, msgspec.structs.replace(dependencies, repository=changed))  # type: ignore[arg-type]
+    return dataclasses.replace(services, bus=bus)
 
 
 async def test_a_kept_source_is_taken_unread_and_the_record_is_written(
