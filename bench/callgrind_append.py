@@ -26,9 +26,9 @@ if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
 
 from adapters.store import EventStore, NewEvent
+from bench._callgrind import control, totals
 from bench._databases import fresh_database
 from bench.append import PAYLOAD, server_url
-from bench.callgrind_commands import control, totals
 
 
 async def appends(store: EventStore, total: int, writers: int) -> None:
