@@ -97,9 +97,10 @@ class CommandBus:
             with self._read_scope(trust_cache=not fresh) as noted, self._command_scope():
                 try:
                     result = await handler(command, context, self._dependencies)
-                except ReadMoved:
-                    # Nothing written, and what was read is known to have moved: decide again.
-                    if noted is None or moves == READ_MOVED_RETRIES:
+                except ReadMoved as moved:
+                    # Nothing written, and what was read is known to have moved: decide again,
+                    # unless it is no read of this attempt's (the request's credential, say).
+                    if noted is None or moves == READ_MOVED_RETRIES or not _of(noted, moved):
                         raise
                     moves, fresh = moves + 1, True
                     continue
@@ -135,3 +136,9 @@ class CommandBus:
             return False
         stale_unread = self._dependencies.repository.stale_unread  # type: ignore[attr-defined]
         return bool(await stale_unread(noted))
+
+
+def _of(noted: Any, moved: ReadMoved) -> bool:
+    """Whether the moved read is one the attempt noted (one that names no stream is taken to)."""
+    stream_id = getattr(moved, "stream_id", None)
+    return stream_id is None or bool(noted.holds(stream_id))

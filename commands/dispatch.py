@@ -98,7 +98,8 @@ async def dispatch_ready(
         run.ready_steps() or run.undispatched() or run.pending_events
     ):
         return JobsDispatched(**written(run, None))
-    pipeline = await deps.repository.get(Pipeline, run.pipeline_id)
+    # Only read (a pinned version never changes): taken unread when kept, checked by the append.
+    pipeline = await deps.repository.get_to_read(Pipeline, run.pipeline_id)
     definition = pipeline.definition(run.pipeline_version)
     # A step's job goes to the work queue of its first label.
     labels = runner_labels(definition, run.plan, DEFAULT_LABEL)

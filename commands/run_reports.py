@@ -38,6 +38,12 @@ class CheckoutReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 class ReportRunStatus(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
+    replays_found_after: ClassVar[bool] = True
+    """A keyed request's first answer is looked up once the command wrote nothing new (a
+    refusal, nothing decided, or its append answered as the store key's replay), not before it
+    runs: every decision it makes is an append to the run it names, under the request's key, so
+    a retry of a request that committed ends one of those ways. (Looked up first, it was a round
+    trip on every runner report.) So for the reports below."""
     run_id: UUID
     status: Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
     reason: Reason = ""
@@ -45,6 +51,7 @@ class ReportRunStatus(msgspec.Struct, frozen=True, kw_only=True):
 
 class ReportStepStatus(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
+    replays_found_after: ClassVar[bool] = True
     run_id: UUID
     step: Key
     status: Literal["queued", "running", "succeeded", "failed", "timed_out", "cancelled"]
@@ -66,6 +73,7 @@ class LogChunk(msgspec.Struct, frozen=True, kw_only=True):
 
 class AppendRunLogs(msgspec.Struct, frozen=True, kw_only=True):
     retry_on_conflict: ClassVar[bool] = True
+    replays_found_after: ClassVar[bool] = True
     run_id: UUID
     chunks: Annotated[tuple[LogChunk, ...], Meta(max_length=CHUNKS_MAX)]
 

@@ -15,11 +15,12 @@ from litestar import Request, Response
 
 from adapters.http.own_writes import note_write
 from adapters.http.problems import problem
+from adapters.store.read_guards import noted_standing
 from adapters.telemetry.tracing import valid_traceparent
 from commands.bus import CommandResult
 from commands.context import CommandContext, Principal
 from commands.outcome import SecretShown
-from commands.ports import VersionConflict
+from commands.ports import ReadMoved, VersionConflict
 from domain.errors import DomainError
 
 MAX_KEY_LENGTH = 255
@@ -93,19 +94,25 @@ async def execute(
     context = context_for(request)
     key = context.scoped_key()
     fingerprint = await _fingerprint(request) if key else ""
-    if key:
+    found_after = key is not None and getattr(command, "replays_found_after", False)
+    if key and not found_after:
         replay = await _replay(services.store.pool, key, fingerprint)
         if replay is not None:
             return replay
     try:
         result = await services.bus.dispatch(command, context)
-    except (DomainError, VersionConflict):
-        if key:
+    except (DomainError, VersionConflict) as error:
+        if key and not _credential_moved(error):
             # A concurrent twin may have just done it; its answer is the answer.
             replay = await _replay(services.store.pool, key, fingerprint, wait_s=REPLAY_WAIT_S)
             if replay is not None:
                 return replay
         raise
+    if found_after and (result.duplicate or result.position is None):
+        # Maybe a retry of a request answered already: its first answer is the answer.
+        replay = await _replay(services.store.pool, key, fingerprint)  # type: ignore[arg-type]
+        if replay is not None:
+            return replay
     answer = answer_of(result)
     note_write(request, answer.position)
     body = msgspec.json.encode(answer)
@@ -120,6 +127,15 @@ async def execute(
             kept,
         )
     return Response(body, status_code=status, media_type="application/json")
+
+
+def _credential_moved(error: Exception) -> bool:
+    """The request's key moved (revoked) under its append: the answer's check refuses it."""
+    standing = noted_standing()
+    stream_id = getattr(error, "stream_id", None)
+    if not isinstance(error, ReadMoved) or standing is None or stream_id is None:
+        return False
+    return stream_id == standing.stream_id
 
 
 def answer_of(result: CommandResult) -> CommandAnswer:

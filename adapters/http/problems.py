@@ -66,6 +66,11 @@ def problem(
     )
 
 
+def problem_of(exc: HTTPException) -> ProblemDetailsException:
+    """The problem an HTTPException is answered with (its `code` from `extra`, else its status)."""
+    return _http(exc)
+
+
 def _http(exc: HTTPException) -> ProblemDetailsException:
     extra = exc.extra if isinstance(exc.extra, dict) else {}
     code = extra.get("code") or _CODES_BY_STATUS.get(exc.status_code, "error")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -11,6 +10,7 @@ import jwt
 from litestar import Request
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.authentication import (
@@ -20,18 +20,26 @@ from litestar.middleware.authentication import (
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware, get_remote_address
 from litestar.security.jwt import Token
 
-from adapters.platform.secrets import parse_api_key, verify_api_key_secret
+from adapters.http.key_credentials import (
+    API_KEY_HEADER,
+    EXPIRED,
+    INVALID,
+    MISSING,
+    api_key_principal,
+    checked_before,
+    refuse,
+    standing_key_principal,
+)
+from adapters.platform.secrets import parse_api_key
 from adapters.platform.settings import Settings
+from adapters.store.read_guards import noted_standing, standing_read
 from commands.context import SCOPES, Principal
-from domain.api_key import ApiKey, ApiKeyStatus
-from domain.errors import AggregateNotFound
 
 if TYPE_CHECKING:
     from litestar.connection import ASGIConnection
     from litestar.datastructures import State
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-API_KEY_HEADER = "X-API-Key"
 JWT_ALGORITHM = "HS256"
 ALL_PROJECTS = "*"
 # The dashboard authenticates with its own session cookie (adapters/dashboard/session.py):
@@ -59,14 +67,6 @@ EXCLUDED_FROM_RATE_LIMITS = [
 Req = Request[Principal, Any, Any]
 """A request whose `user` is the authenticated caller: what every route handler receives."""
 
-CHALLENGE = f'Bearer realm="flowledger", ApiKey realm="flowledger" header="{API_KEY_HEADER}"'
-
-# Stable `code`s of the 401 problem details.
-MISSING = "credentials_missing"
-INVALID = "credentials_invalid"
-EXPIRED = "credentials_expired"
-REVOKED = "credentials_revoked"
-
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -75,12 +75,6 @@ SECURITY_HEADERS = {
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 # The docs page runs the OpenAPI renderer's scripts and styles: only framing is forbidden there.
 DOCS_CSP = "frame-ancestors 'none'"
-
-
-def refuse(code: str, detail: str) -> NotAuthorizedException:
-    return NotAuthorizedException(
-        detail=detail, headers={"WWW-Authenticate": CHALLENGE}, extra={"code": code}
-    )
 
 
 class FlowledgerAuthentication(AbstractAuthenticationMiddleware):
@@ -101,8 +95,19 @@ class FlowledgerAuthentication(AbstractAuthenticationMiddleware):
             return AuthenticationResult(_by_jwt(authorization, settings.jwt_secret), "jwt")
         raise refuse(MISSING, f"credentials required: {API_KEY_HEADER} or Authorization: Bearer")
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await super().__call__(scope, receive, send)  # a socket's key is read, as before
+            return
+        with standing_read() as standing:
+            await super().__call__(scope, receive, checked_before(scope, receive, send, standing))
+
     async def _by_api_key(self, connection: ASGIConnection, token: str) -> Principal:
-        return await api_key_principal(connection.app.state.services.repository, token)
+        repository = connection.app.state.services.repository
+        standing = noted_standing()
+        if standing is None:
+            return await api_key_principal(repository, token)
+        return await standing_key_principal(repository, token, standing)
 
 
 async def authenticate_token(state: State, token: str) -> Principal:
@@ -110,34 +115,6 @@ async def authenticate_token(state: State, token: str) -> Principal:
     if parse_api_key(token.strip()) is not None:
         return await api_key_principal(state.services.repository, token)
     return _by_jwt(f"Bearer {token}", state.settings.jwt_secret)
-
-
-async def api_key_principal(repository: Any, token: str) -> Principal:
-    """The Principal of an API key token, read afresh from the repository, or 401."""
-    parsed = parse_api_key(token.strip())
-    if parsed is None:
-        raise refuse(INVALID, "malformed API key")
-    key_id, secret = parsed
-    try:
-        # Read afresh on every request: a revocation takes effect at once. A caching repository
-        # reads only the stream's tail past the key it keeps (the revocation is in that tail).
-        load = getattr(repository, "get_to_read", repository.get)
-        key = await load(ApiKey, key_id)
-    except AggregateNotFound:
-        raise refuse(INVALID, "unknown API key") from None
-    if not verify_api_key_secret(secret, key.secret_hash):
-        raise refuse(INVALID, "unknown API key")
-    # Checked only after the secret: revoked or expired is news for the key's holder only.
-    if key.status is ApiKeyStatus.REVOKED:
-        raise refuse(REVOKED, "this API key was revoked")
-    if not key.is_usable(datetime.now(UTC)):
-        raise refuse(EXPIRED, "this API key has expired")
-    return Principal(
-        id=f"key:{key.id}",
-        name=key.name,
-        project_id=key.project_id,
-        scopes=frozenset(key.scopes),
-    )
 
 
 def _by_jwt(authorization: str, secret: str | None) -> Principal:

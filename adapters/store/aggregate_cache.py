@@ -164,6 +164,20 @@ class CachingRepository(Repository):
             noted.note(stream_id, aggregate.version, unread=False)
         return aggregate
 
+    def kept_to_read(self, aggregate_cls: type[A], id: UUID) -> A | None:
+        """The kept aggregate, not read (None: none kept): for a caller that stands on it
+        (`read_guards.standing_read`), whose appends carry its version and whose other answers
+        check `moved_since` before they go. The same rules as `get_to_read`'s shared entry."""
+        cached = self._entries.get(str(id))
+        if isinstance(cached, aggregate_cls) and not cached.pending_events:
+            self.unread_hits += 1
+            return cached
+        return None
+
+    async def moved_since(self, stream_id: str, version: int) -> bool:
+        """Whether the stream has an event after `version` now (one tail read, batched)."""
+        return bool(await self._read_from(stream_id, from_version=version + 1))
+
     async def stale_unread(self, noted: NotedReads) -> bool:
         """Whether a stream `get_to_read` answered unread in `noted`'s scope has moved on since:
         for a scope that ends without an append (which would have checked), before its answer

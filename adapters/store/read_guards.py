@@ -13,6 +13,11 @@ A scope that ends without an append has no such check: its owner asks `stale_unr
 was taken unread is still current (one batched tail read, on the rare paths that refuse), and
 decides again if not. A scope that does not trust the cache (a second attempt) reads as before,
 and still notes what it read: the append then also closes the gap between read and commit.
+
+A request's credential (its API key) is a read the whole request stands on (`standing_read`):
+taken before any command, often from the cache unread, and carried by every append made for the
+request, whatever attempt or scope it belongs to. Its owner (the HTTP authentication) checks it
+before an answer no such append confirmed (`StandingRead.confirmed`) is sent.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ class NotedReads:
     def note(self, stream_id: str, version: int, *, unread: bool) -> None:
         (self.unread if unread else self.read)[stream_id] = version
 
+    def holds(self, stream_id: str) -> bool:
+        return stream_id in self.read or stream_id in self.unread
+
     def guards(self) -> tuple[tuple[str, int], ...]:
         if not self.unread:
             return tuple(self.read.items())
@@ -48,10 +56,64 @@ def noted_reads() -> NotedReads | None:
     return _noted.get()
 
 
+class StandingRead:
+    """A read a whole request stands on (its credential): `stream_id` at `version`, once set.
+    `confirmed` once an append that carried it committed: the stream was still at `version`
+    when that append took the store's lock."""
+
+    __slots__ = ("confirmed", "stream_id", "version")
+
+    def __init__(self) -> None:
+        self.stream_id: str | None = None
+        self.version = 0
+        self.confirmed = False
+
+    def stand_on(self, stream_id: str, version: int) -> None:
+        self.stream_id, self.version, self.confirmed = stream_id, version, False
+
+
+_standing: ContextVar[StandingRead | None] = ContextVar("flowledger_standing_read", default=None)
+
+
 def current_guards() -> tuple[tuple[str, int], ...]:
-    """What an append made now must carry: the reads noted in the scope around it."""
+    """What an append made now must carry: the reads noted in the scope around it, and the
+    request's standing read."""
     noted = _noted.get()
-    return () if noted is None else noted.guards()
+    guards = () if noted is None else noted.guards()
+    standing = _standing.get()
+    if standing is None or standing.stream_id is None:
+        return guards
+    guard = (standing.stream_id, standing.version)
+    return guards if guard in guards else (*guards, guard)
+
+
+def noted_standing() -> StandingRead | None:
+    """The standing read of the request around the caller, if any."""
+    return _standing.get()
+
+
+def confirm_standing(guards: tuple[tuple[str, int], ...]) -> None:
+    """An append carrying `guards` committed (not a replay): the standing read among them, if
+    any, held at that commit."""
+    standing = _standing.get()
+    if standing is not None and (standing.stream_id, standing.version) in guards:
+        standing.confirmed = True
+
+
+class standing_read:
+    """The scope of one request: what its credential's read is, once known (`stand_on`)."""
+
+    __slots__ = ("_read", "_token")
+
+    def __init__(self) -> None:
+        self._read = StandingRead()
+
+    def __enter__(self) -> StandingRead:
+        self._token: Token[StandingRead | None] = _standing.set(self._read)
+        return self._read
+
+    def __exit__(self, *exc_info: object) -> None:
+        _standing.reset(self._token)
 
 
 class guarded_reads:

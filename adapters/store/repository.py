@@ -11,7 +11,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from adapters.store import AppendOutcome, AppendResult, NewEvent, StreamAppend
-from adapters.store.read_guards import current_guards, noted_reads
+from adapters.store.read_guards import confirm_standing, current_guards, noted_reads
 from domain.envelope import EventEnvelope, EventMetadata
 from domain.errors import AggregateNotFound
 from domain.registry import EventRecord, Registry
@@ -83,6 +83,8 @@ class Repository:
             **({"guards": guards} if guards else {}),
         )
         aggregate.collect_events()
+        if guards and not result.duplicate:
+            confirm_standing(guards)
         return result
 
     async def get(self, aggregate_cls: type[A], id: UUID, *, version: int | None = None) -> A:
@@ -136,9 +138,13 @@ class Repository:
         if not isinstance(encoded, EncodedSaves):
             raise TypeError(f"expected what encoded() made, got {type(encoded).__name__}")
         outcomes = await self._store.append_many(encoded.appends)
-        for aggregate, outcome in zip(encoded.aggregates, outcomes, strict=True):
+        for aggregate, append, outcome in zip(
+            encoded.aggregates, encoded.appends, outcomes, strict=True
+        ):
             if isinstance(outcome, AppendResult):
                 aggregate.collect_events()
+                if append.guards and not outcome.duplicate:
+                    confirm_standing(append.guards)
         return outcomes
 
     async def get_many(self, aggregate_cls: type[A], ids: Collection[UUID]) -> dict[UUID, A]:

@@ -1,8 +1,9 @@
 """Stream tail reads of concurrent requests, taken together: one query for many streams.
 
 Every command reads the tail of the aggregates it loads (adapters/store/aggregate_cache.py),
-and every request reads the tail of its API key: two round trips per request, each a pool
-acquire, a Bind/Execute and its socket writes, for reads that nearly always find nothing.
+and an answer no append confirmed reads the tail of its API key (adapters/http/key_credentials.py):
+round trips, each a pool acquire, a Bind/Execute and its socket writes, for reads that nearly
+always find nothing.
 Here the reads asked for meanwhile wait while a few queries are out, then go together as one
 (`reader.read_tails`); many requests with the same key share one read of it.
 

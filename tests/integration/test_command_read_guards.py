@@ -14,7 +14,9 @@ from uuid import UUID, uuid4
 import pytest
 import pytest_asyncio
 
-from adapters.store import EventStore
+from adapters.store import EventStore, GuardMoved
+from adapters.store.read_guards import standing_read
+from commands.api_keys import IssueApiKey, RevokeApiKey
 from commands.pipelines import ActivatePipeline, CreatePipeline, DeactivatePipeline
 from commands.projects import CreateProject
 from commands.runs import TriggerRun
@@ -135,3 +137,55 @@ async def test_a_refusal_on_a_current_kept_pipeline_stands_after_one_check(store
     after = counts(a)
     assert after[:3] == (before[0] + 1, before[1], before[2]), "checked, not decided again"
     assert after[3] == before[3] + 1, "one tail read: the check"
+
+
+# A read a whole request stands on (its API key, `read_guards.standing_read`): every append made
+# inside it carries the version stood on, whichever command makes it; a committed one confirms
+# it; one that finds it moved writes nothing, and the bus does not decide again on it (the read
+# is not the command's: its owner, the HTTP authentication, judges it).
+
+
+async def test_an_append_carries_the_standing_read_and_confirms_it(stores) -> None:
+    a = Process(stores[0])
+    pipeline = await new_pipeline(a)
+    key = UUID((await a.send(IssueApiKey(name="ci", scopes=("admin",)))).id)
+
+    with standing_read() as standing:
+        assert not standing.confirmed
+        standing.stand_on(str(key), 1)
+        run = await a.send(TriggerRun(pipeline_id=pipeline))
+
+    assert run.position is not None and standing.confirmed
+
+
+async def test_a_standing_read_moved_elsewhere_refuses_the_append_at_once(stores) -> None:
+    a, b = Process(stores[0]), Process(stores[1])
+    pipeline = await new_pipeline(a)
+    key = UUID((await a.send(IssueApiKey(name="ci", scopes=("admin",)))).id)
+    await a.send(TriggerRun(pipeline_id=pipeline))  # the pipeline is kept from here on
+    await b.send(RevokeApiKey(key_id=key))
+    head = await stores[0].head_position()
+    queries = a.repository._read_from.__self__.queries  # type: ignore[attr-defined]
+
+    with standing_read() as standing, pytest.raises(GuardMoved) as refused:
+        standing.stand_on(str(key), 1)
+        await a.send(TriggerRun(pipeline_id=pipeline))
+
+    assert refused.value.stream_id == str(key) and not standing.confirmed
+    assert await runs_of(stores[0], head) == [] and await stores[0].head_position() == head
+    # Not decided again on fresh reads: the moved read is not the command's to judge.
+    assert a.repository._read_from.__self__.queries == queries  # type: ignore[attr-defined]
+
+
+async def test_a_replayed_append_does_not_confirm_the_standing_read(stores) -> None:
+    a = Process(stores[0])
+    pipeline = await new_pipeline(a)
+    key = UUID((await a.send(IssueApiKey(name="ci", scopes=("admin",)))).id)
+    first = await a.send(TriggerRun(pipeline_id=pipeline), key="once")
+
+    with standing_read() as standing:
+        standing.stand_on(str(key), 1)
+        again = await a.send(TriggerRun(pipeline_id=pipeline), key="once")
+
+    assert again.duplicate and again.id == first.id
+    assert not standing.confirmed  # the store answered from its key: nothing was checked

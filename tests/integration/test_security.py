@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -31,8 +33,10 @@ from adapters.http.security import (
 from adapters.platform.admin_key import create_key
 from adapters.platform.secrets import SecretBox
 from adapters.platform.settings import Settings
+from adapters.store.repository import Repository
 from commands.context import Principal
 from domain.api_key import ApiKey
+from domain.registry import default_registry
 
 JWT_SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 SETTINGS = Settings(jwt_secret=JWT_SECRET, cipher_key=SecretBox.generate_key())
@@ -49,6 +53,21 @@ def whoami(request: Request[Principal, Any, Any]) -> dict[str, Any]:
         "project_id": None if principal.project_id is None else str(principal.project_id),
         "scopes": sorted(principal.scopes),
     }
+
+
+@get("/api/v1/revoked-while-answered")
+async def revoked_while_answered(request: Request[Principal, Any, Any]) -> dict[str, str]:
+    """Answers after another process revoked the caller's key: a plain repository on the app's
+    store (nothing of the app's cache), in a context of its own (nothing of the request's)."""
+
+    async def revoke() -> None:
+        repository = Repository(request.app.state.services.store, default_registry())
+        key = await repository.get(ApiKey, UUID(request.user.id.removeprefix("key:")))
+        key.revoke(revoked_by="admin", at=datetime.now(UTC))
+        await repository.save(key)
+
+    await asyncio.create_task(revoke(), context=contextvars.Context())
+    return {"answered": "yes"}
 
 
 @get("/health", sync_to_thread=False)
@@ -83,7 +102,7 @@ def make_app(services: SimpleNamespace, **overrides: Any) -> Litestar:
             yield
 
     return Litestar(
-        route_handlers=[whoami, health],
+        route_handlers=[whoami, revoked_while_answered, health],
         middleware=[*security_middleware(settings), DefineMiddleware(FlowledgerAuthentication)],
         before_send=[security_headers],
         cors_config=cors_config(settings),
@@ -206,6 +225,22 @@ async def test_a_revoked_key_stops_working_at_once(
 
     response = await http.get("/api/v1/whoami", headers={"X-API-Key": token})
     assert_refused(response, "credentials_revoked")
+
+
+async def test_a_key_revoked_while_the_request_is_answered_refuses_the_answer(
+    services: SimpleNamespace, http: AsyncTestClient
+) -> None:
+    _, token = await issue(services)
+    headers = {"X-API-Key": token}
+    assert (await http.get("/api/v1/whoami", headers=headers)).status_code == 200
+
+    # Taken unread (kept since the first request), revoked during the handler: the answer's
+    # check before its first byte finds the revocation.
+    response = await http.get("/api/v1/revoked-while-answered", headers=headers)
+
+    assert_refused(response, "credentials_revoked")
+    assert "answered" not in response.text
+    assert response.headers["x-content-type-options"] == "nosniff"  # the app's own headers
 
 
 async def test_an_expired_key_is_refused(services: SimpleNamespace, http: AsyncTestClient) -> None:
