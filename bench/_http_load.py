@@ -156,6 +156,7 @@ class Totals(msgspec.Struct):
     first_error: str = ""
     latencies_ms: list[float] = []
     server_cpu_s: float = 0.0
+    server_loop_cpu_s: float = 0.0  # the server's main thread: its event loop
     postgres_cpu_s: float = 0.0  # every PostgreSQL process, when the bench started the server
     load_cpu_s: float = 0.0
     load_s: float = 0.0
@@ -195,15 +196,18 @@ async def run_load(
     ]
     await asyncio.sleep(start - time.time())
     postgres0 = tree_cpu_seconds(postgres_pid) if postgres_pid else 0.0
+    loop0 = cpu_seconds(server_pid, server_pid)
     server0, machine0 = cpu_seconds(server_pid), machine_jiffies()
     await asyncio.sleep(seconds)
     server1, machine1 = cpu_seconds(server_pid), machine_jiffies()
+    loop1 = cpu_seconds(server_pid, server_pid)
     postgres1 = tree_cpu_seconds(postgres_pid) if postgres_pid else 0.0
     outputs = [(await p.communicate())[0] for p in procs]
     if any(p.returncode for p in procs):
         raise SystemExit("a load process failed")
     into.seconds += seconds
     into.server_cpu_s += server1 - server0
+    into.server_loop_cpu_s += loop1 - loop0
     into.postgres_cpu_s += postgres1 - postgres0
     into.load_s += time.time() - start + 1.0 + warmup
     into.machine = [t + b - a for t, a, b in zip(into.machine, machine0, machine1, strict=True)]

@@ -1,5 +1,5 @@
-"""CPU time from /proc: of a process, of a process and its descendants (PostgreSQL's backends),
-and of the whole machine."""
+"""CPU time from /proc: of a process (or one of its threads), of a process and its descendants
+(PostgreSQL's backends), and of the whole machine."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import os
 from pathlib import Path
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User + system CPU time of a process so far (Linux), or of one of its threads (`thread`,
+    its id: the process's own id is its main thread)."""
+    stat = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

@@ -188,6 +188,8 @@ def main() -> None:
             f"~{t.load_cpu_s / t.load_s:.0%}; machine busy {busy / total:.0%} (steal "
             f"{steal / total:.0%}); PG transactions/request {r[v]['xacts']:.2f}"
         )
+        others = (t.server_cpu_s - t.server_loop_cpu_s) * 1000 / max(t.ok, 1)
+        print(f"    server threads besides the event loop's (span export) {others:.3f} ms/command")
         if t.postgres_cpu_s:
             print(f"    PostgreSQL {t.postgres_cpu_s * 1000 / max(t.ok, 1):.2f} ms CPU/command")
     a, b = (rate[v] for v in variants)

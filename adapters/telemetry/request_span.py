@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from opentelemetry import trace
 
@@ -23,11 +21,11 @@ def take_request_span(active: trace.Span | None = None) -> trace.Span | None:
     return root
 
 
-@contextlib.contextmanager
-def as_request_root(current: trace.Span) -> Iterator[trace.Span]:
-    """While a request's server span is active: there for its command to take (if recording)."""
-    token = _request_root.set(current if current.is_recording() else None)
-    try:
-        yield current
-    finally:
-        _request_root.reset(token)
+def offer_request_span(current: trace.Span) -> Token[trace.Span | None]:
+    """While a request's server span is active: there for its command to take (if recording).
+    The token withdraws the offer (`withdraw_request_span`) when the request's span ends."""
+    return _request_root.set(current if current.is_recording() else None)
+
+
+def withdraw_request_span(token: Token[trace.Span | None]) -> None:
+    _request_root.reset(token)

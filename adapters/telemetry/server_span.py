@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+from contextvars import Token
 from random import getrandbits
 from types import TracebackType
 
@@ -11,7 +10,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
-from adapters.telemetry.request_span import as_request_root
+from adapters.telemetry.made_current import made_current
+from adapters.telemetry.request_span import offer_request_span, withdraw_request_span
 from adapters.telemetry.tracing import own_roots, tracer
 
 _TRACE_ID_LOW_BITS = (1 << 64) - 1  # what TraceIdRatioBased compares with its bound
@@ -26,12 +26,13 @@ class server_span:  # lower case, as contextlib names its context manager classe
     then an attach and a detach (a generator context manager costs as much again).
     """
 
-    __slots__ = ("_name", "_parent", "_recorded", "_token")
+    __slots__ = ("_name", "_offered", "_parent", "_recorded", "_token")
 
     def __init__(self, name: str, parent: otel_context.Context | None) -> None:
         self._name, self._parent = name, parent
         self._token: object | None = None
-        self._recorded: contextlib.AbstractContextManager[trace.Span] | None = None
+        self._recorded: made_current | None = None
+        self._offered: Token[trace.Span | None] | None = None
 
     def __enter__(self) -> trace.Span:
         parent = self._parent
@@ -45,8 +46,10 @@ class server_span:  # lower case, as contextlib names its context manager classe
             if unsampled is not None:
                 self._token = otel_context.attach(trace.set_span_in_context(unsampled))
                 return unsampled
-        self._recorded = _recorded(self._name, parent)
-        return self._recorded.__enter__()
+        self._recorded = made_current(_started(self._name, parent))
+        current = self._recorded.__enter__()
+        self._offered = offer_request_span(current)
+        return current
 
     def __exit__(
         self,
@@ -55,6 +58,7 @@ class server_span:  # lower case, as contextlib names its context manager classe
         traceback: TracebackType | None,
     ) -> bool | None:
         if self._recorded is not None:
+            withdraw_request_span(self._offered)  # type: ignore[arg-type]
             return self._recorded.__exit__(kind, error, traceback)
         otel_context.detach(self._token)  # type: ignore[arg-type]
         return None
@@ -90,13 +94,10 @@ def unsampled_context(trace_id: int, span_id: int) -> trace.SpanContext:
     return tuple.__new__(trace.SpanContext, fields)
 
 
-@contextlib.contextmanager
-def _recorded(name: str, parent: otel_context.Context | None) -> Iterator[trace.Span]:
+def _started(name: str, parent: otel_context.Context | None) -> trace.Span:
     """The SDK's server span (with a preset trace id, if one was drawn), there for the command."""
     try:
-        started = tracer().start_span(name, context=parent, kind=trace.SpanKind.SERVER)
+        return tracer().start_span(name, context=parent, kind=trace.SpanKind.SERVER)
     finally:
         if parent is None and (roots := own_roots()) is not None:
             roots.ids.preset(None)
-    with trace.use_span(started, end_on_exit=True) as current, as_request_root(current):
-        yield current

@@ -171,3 +171,29 @@ def test_a_refused_command_is_marked_and_still_raises(recorder):
 
     (command,) = spans
     assert command.attributes["flowledger.rejected"] == "DomainError"
+
+
+@pytest.mark.parametrize("flags", [0, 1, 3, 0xFF])
+@pytest.mark.parametrize(("trace_id", "span_id"), [(1, 1), (2**128 - 1, 2**64 - 1), (0xABC, 0xDEF)])
+def test_the_traceparent_carried_is_the_one_the_w3c_propagator_writes(trace_id, span_id, flags):
+    context = trace.SpanContext(trace_id, span_id, False, trace.TraceFlags(flags))
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(
+        carrier, trace.set_span_in_context(trace.NonRecordingSpan(context))
+    )
+
+    assert current_traceparent(trace.NonRecordingSpan(context)) == carrier["traceparent"]
+
+
+def test_an_error_inside_a_span_is_recorded_on_it_and_raised_after_it_ended(recorder):
+    with recorder.listening() as spans, span("outer") as outer:
+        with pytest.raises(RuntimeError, match="broken"), span("inner"):
+            raise RuntimeError("broken")
+        assert trace.get_current_span() is outer
+
+    inner = next(s for s in spans if s.name == "inner")
+    assert inner.end_time is not None
+    assert inner.status.status_code is trace.StatusCode.ERROR
+    assert inner.status.description == "RuntimeError: broken"
+    assert [event.name for event in inner.events] == ["exception"]
+    assert not trace.get_current_span().get_span_context().is_valid
