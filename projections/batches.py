@@ -65,6 +65,13 @@ def writes_elsewhere(projection: Projection) -> bool:
     return getattr(projection, "writes_elsewhere", False) is True
 
 
+def nothing_to_apply(projection: Projection, events: Sequence[EventEnvelope]) -> bool:
+    """Whether the projection says (`applies_nothing`) that no event of the batch changes it;
+    an operator's decision about its quarantine always does."""
+    idle = getattr(projection, "applies_nothing", None)
+    return idle is not None and all(e.type not in DECISIONS and idle(e) for e in events)
+
+
 class Batches:
     """Applies ranges of the feed to `projection` over its owner's connection."""
 
@@ -91,6 +98,14 @@ class Batches:
         if not events:
             # Nothing this projection reads: the checkpoint moves later, with others.
             at.passed(upto)
+            return
+        if nothing_to_apply(projection, events) and await self._plain(events):
+            # Events it reads, none of which changes its rows (a run that deploys nowhere, to
+            # the environments view): the row moves now, as waiters count it behind them, but
+            # in one statement instead of a transaction's three round trips.
+            if not await checkpoints.skip(conn, projection.name, at.stored, upto):
+                raise Moved
+            at.stored_at(upto)
             return
         try:
             ahead = getattr(projection, "before_batch", None)
@@ -138,14 +153,8 @@ class Batches:
         replaying it writes nothing twice, so a crash that takes the move back costs a replay.
         In a transaction it was three round trips (BEGIN, the move, COMMIT) and a flush to wait
         for, on every batch."""
-        conn, projection = self._conn, self._projection
-        try:
-            await projection.apply(conn, live_schema(projection.name), events)
-        except (*LOST, *TRANSIENT):
-            raise
-        except Exception as error:
-            raise (ApplyFailed if self._stops else _Guard) from error
-        if not await checkpoints.skip(conn, projection.name, old, upto):
+        await self._apply(events)
+        if not await checkpoints.skip(self._conn, self._projection.name, old, upto):
             raise Moved  # applied anyway, which a replay does too: nothing written twice
 
     async def _commit_batch(
@@ -159,31 +168,55 @@ class Batches:
         # of CPU per batch and view (its fdatasync). An erasure's batch waits: once it is seen
         # applied, no crash brings the erased values back into the view.
         wait_for_disk = any(e.type == ERASURE for e in events)
+        if self._stops or (not guarded and await self._plain(events)):
+            # Under `stop`, or with nothing set aside and no decision in it: the batch as it
+            # is, without the guard's statements (the quarantine lookup, a savepoint and its
+            # release). A failure stops the view, or sends the batch again guarded.
+            await self._commit_plain(events, old, upto, wait_for_disk=wait_for_disk)
+            return
         async with conn.transaction():
             # First, so a rebuild's swap holding the row stops this batch before it writes.
             if not await checkpoints.advance(conn, name, old, upto, wait_for_disk=wait_for_disk):
                 raise Moved
-            if self._stops or (not guarded and await self._plain(events)):
-                # Under `stop`, or with nothing set aside and no decision in it: the batch as it
-                # is, without the guard's statements (the quarantine lookup, a savepoint and its
-                # release). A failure stops the view, or sends the batch again guarded.
-                try:
-                    await projection.apply(conn, live_schema(name), events)
-                except (*LOST, *TRANSIENT):
-                    raise
-                except Exception as error:
-                    raise (ApplyFailed if self._stops else _Guard) from error
-            else:
-                # A handler's error quarantines its event's stream; the checkpoint moves on.
-                self._quarantined = None
-                await apply_guarded(
-                    conn,
-                    projection,
-                    live_schema(name),
-                    events,
-                    TableSink(name),
-                    passthrough=(*LOST, *TRANSIENT),
-                )
+            # A handler's error quarantines its event's stream; the checkpoint moves on.
+            self._quarantined = None
+            await apply_guarded(
+                conn,
+                projection,
+                live_schema(name),
+                events,
+                TableSink(name),
+                passthrough=(*LOST, *TRANSIENT),
+            )
+
+    async def _commit_plain(
+        self, events: Sequence[EventEnvelope], old: int, upto: int, *, wait_for_disk: bool
+    ) -> None:
+        """The batch in a transaction opened with its checkpoint's move in one round trip
+        (`checkpoints.begin_advancing`), where BEGIN was one of its own."""
+        conn, projection = self._conn, self._projection
+        try:
+            # First, so a rebuild's swap holding the row stops this batch before it writes.
+            if not await checkpoints.begin_advancing(
+                conn, projection.name, old, upto, wait_for_disk=wait_for_disk
+            ):
+                raise Moved
+            await self._apply(events)
+        except BaseException:
+            await checkpoints.roll_back(conn)
+            raise
+        await conn.execute("COMMIT")
+
+    async def _apply(self, events: Sequence[EventEnvelope]) -> None:
+        """The projection's `apply`; its own error raised as `ApplyFailed` (under `stop`) or
+        as `_Guard` (to go again guarded), a lost link or a transient error as it is."""
+        projection = self._projection
+        try:
+            await projection.apply(self._conn, live_schema(projection.name), events)
+        except (*LOST, *TRANSIENT):
+            raise
+        except Exception as error:
+            raise (ApplyFailed if self._stops else _Guard) from error
 
     async def _plain(self, events: Sequence[EventEnvelope]) -> bool:
         """Whether the batch may skip the guard: no event of it is an operator's decision

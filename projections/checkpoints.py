@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Collection
 
@@ -103,6 +104,29 @@ async def advance(
     commit queued behind every append's flush (and theirs behind it) instead of sharing it."""
     moved = await conn.fetchrow(_ADVANCE if wait_for_disk else _SKIP, name, old, new)
     return moved is not None
+
+
+async def begin_advancing(
+    conn: asyncpg.Connection, name: str, old: int, new: int, *, wait_for_disk: bool
+) -> bool:
+    """BEGIN a transaction and `advance` in it, in one round trip (a simple query of three
+    statements); False if the row was not at `old`. The transaction is left open, for the
+    caller's writes and its COMMIT or `roll_back` (also after an error here). Not for a
+    batch whose writes open savepoints through `conn.transaction()`: asyncpg refuses those in
+    a transaction it did not begin."""
+    asynchronous = "" if wait_for_disk else "SET LOCAL synchronous_commit = off; "
+    status = await conn.execute(
+        f"BEGIN; {asynchronous}UPDATE projection_checkpoints SET position = {int(new)}, "
+        f"updated_at = now() WHERE name = '{check_name(name)}' AND position = {int(old)}"
+    )
+    return status == "UPDATE 1"
+
+
+async def roll_back(conn: asyncpg.Connection) -> None:
+    """End the transaction `begin_advancing` opened, if the link still holds it."""
+    if not conn.is_closed() and conn.is_in_transaction():
+        with contextlib.suppress(Exception):
+            await conn.execute("ROLLBACK")
 
 
 async def skip(conn: asyncpg.Connection, name: str, old: int, new: int) -> bool:

@@ -102,6 +102,12 @@ class EnvironmentsProjection:
     def ddl(self, schema: str) -> str:
         return DDL.format(s=ident(schema))
 
+    def applies_nothing(self, event: EventEnvelope) -> bool:
+        """A run none of whose steps deploys (most runs) leaves the view as it is."""
+        return event.type == "RunRequested" and not any(
+            step.get("environment") for step in event.data["steps"]
+        )
+
     async def apply(
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:

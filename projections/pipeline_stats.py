@@ -16,7 +16,7 @@ import msgspec
 from domain.envelope import EventEnvelope
 from domain.run_statuses import RunStatus
 from projections.paging import InvalidQuery, Where
-from projections.rows import Row, ident, load, ms_between, occurred_at, save
+from projections.rows import Row, ident, load, ms_between, occurred_at, save, stored_streams
 
 
 class DayStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,7 +115,7 @@ class PipelineStatsProjection:
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:
         events = [e for e in events if e.type in self.event_types]
-        touched = {e.stream_id for e in events}
+        touched = stored_streams(events, "RunRequested")
         runs = {r["id"]: r for r in await load(conn, schema, "stat_runs", "id", touched)}
         for event in events:
             d = event.data

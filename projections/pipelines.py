@@ -12,7 +12,7 @@ from domain.pipeline import PipelineStatus
 from domain.run_statuses import RunStatus
 from projections.degraded import table_columns
 from projections.pipeline_rows import PipelineRow, PipelineVersionRow
-from projections.rows import Row, ident, load, occurred_at, save
+from projections.rows import Row, Upsert, ident, load, occurred_at, save_all
 
 PIPELINE_COLUMNS = table_columns(PipelineRow)
 VERSION_COLUMNS = PipelineVersionRow.__struct_fields__
@@ -150,17 +150,12 @@ class PipelinesProjection:
                     pipeline.update(last_run_status=status, last_run_at=at)
             if event.stream_type == "pipeline":
                 pipelines[event.stream_id]["stream_version"] = event.version
-        await save(conn, schema, "runs", new_runs, key=("id",), columns=("id", "pipeline_id"))
-        await save(
+        await save_all(
             conn,
             schema,
-            "versions",
-            versions,
-            key=("pipeline_id", "version"),
-            columns=VERSION_COLUMNS,
-        )
-        await save(
-            conn, schema, "pipelines", pipelines.values(), key=("id",), columns=PIPELINE_COLUMNS
+            Upsert("runs", new_runs, ("id",), ("id", "pipeline_id")),
+            Upsert("versions", versions, ("pipeline_id", "version"), VERSION_COLUMNS),
+            Upsert("pipelines", pipelines.values(), ("id",), PIPELINE_COLUMNS),
         )
 
 

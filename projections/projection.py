@@ -19,11 +19,19 @@ of its own that are idempotent (the webhook intake), may say `writes_elsewhere =
 batches are then applied outside a transaction and its checkpoint moves afterwards in one
 statement that does not wait for the disk (`projections/batches.py`). A batch that fails goes
 the guarded way, in a transaction, as any projection's does.
+
+A projection may also say `applies_nothing(event) -> bool`: True when, from the event alone,
+its `apply` would change none of its rows (a run that deploys nowhere, to the environments
+view). A batch of only such events moves its checkpoint in one statement, no transaction.
+
+A projection may name personal fields it never reads, `unread = {event type: fields}` (the
+webhook deliveries view, a delivery's body): the projector's shared feed then leaves them
+sealed, as stored, when no projection of the process reads them (`unread_by_all`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 import asyncpg
@@ -60,3 +68,20 @@ def live_schema(name: str) -> str:
 
 def next_schema(name: str) -> str:
     return f"rm_{name}__next"
+
+
+def unread_by_all(projections: Iterable[Projection]) -> dict[str, frozenset[str]]:
+    """Event type -> the fields of its data that none of `projections` reading it reads (each
+    names them in `unread`; one that does not, reads them all)."""
+    projections = tuple(projections)
+    found: dict[str, frozenset[str]] = {}
+    for event_type in frozenset().union(*(p.event_types for p in projections)):
+        readers = [p for p in projections if event_type in p.event_types]
+        fields = [_unread(p).get(event_type, frozenset()) for p in readers]
+        if common := frozenset.intersection(*fields):
+            found[event_type] = common
+    return found
+
+
+def _unread(projection: Projection) -> Mapping[str, frozenset[str]]:
+    return getattr(projection, "unread", {})

@@ -13,16 +13,17 @@ covered is read by the projection asking, over its own connection, and joins wha
 it touches it. A read that fails is that projection's own (its link); one waiting for it reads
 for itself instead.
 
-Events are revealed when read (`reader.read_range`). Nothing from before a data subject's
-erasure is kept once the erasure is seen: a range read later reads those events again, and
-shows the erased values as erased.
+Events are revealed when read (`reader.read_range`), but for the fields none of those
+projections reads (`unread`: a webhook delivery's body), left sealed as stored. Nothing from
+before a data subject's erasure is kept once the erasure is seen: a range read later reads
+those events again, and shows the erased values as erased.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
-from collections.abc import Collection, Set
+from collections.abc import Collection, Mapping, Set
 
 import asyncpg
 
@@ -41,8 +42,16 @@ def _position(event: EventEnvelope) -> int:
 class RecentFeed:
     """The recent events of `types` (the union of what the process's projections read)."""
 
-    def __init__(self, types: Set[str], *, kept: int = KEPT) -> None:
+    def __init__(
+        self,
+        types: Set[str],
+        *,
+        kept: int = KEPT,
+        unread: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
         self._types = frozenset(types) | {ERASURE}
+        self._unread = dict(unread or {})
+        """Fields left sealed: only what no projection reading from here reads."""
         self._kept = kept
         self._lo = self._hi = 0
         self._events: list[EventEnvelope] = []
@@ -79,7 +88,7 @@ class RecentFeed:
         self._reading.append(entry)
         try:
             self.reads += 1
-            events = await read_range(conn, after, upto, self._types)
+            events = await read_range(conn, after, upto, self._types, unread=self._unread)
         except BaseException:
             reading.cancel()  # those waiting for it read for themselves
             raise

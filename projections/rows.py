@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import msgspec
@@ -66,17 +66,55 @@ async def save(
     columns: tuple[str, ...],
 ) -> None:
     """Upsert whole rows (every column present) in one statement, typed by the table itself."""
-    rows = list(rows)
-    if not rows:
+    await save_all(conn, schema, Upsert(table, rows, key, columns))
+
+
+class Upsert(NamedTuple):
+    """Whole rows for `save_all` to upsert into `table` (every column present)."""
+
+    table: str
+    rows: Iterable[Row]
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+
+
+async def save_all(conn: asyncpg.Connection, schema: str, *upserts: Upsert) -> None:
+    """`save` into several tables in one statement (the others as data-modifying WITH
+    queries): a round trip per batch instead of one per table. The tables must differ (no
+    query sees another's rows)."""
+    filled = [(u, rows) for u in upserts if (rows := list(u.rows))]
+    if not filled:
         return
-    target = f"{ident(schema)}.{ident(table)}"
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    parts = [
+        _upsert(f"{ident(schema)}.{ident(u.table)}", u.key, u.columns, n + 1)
+        for n, (u, _) in enumerate(filled)
+    ]
+    first = [f"u{n} AS ({part})" for n, part in enumerate(parts[:-1])]
     await conn.execute(
-        f"INSERT INTO {target} SELECT * FROM "
-        f"jsonb_populate_recordset(NULL::{target}, $1::text::jsonb) "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}",
-        _encoder.encode(rows).decode(),
+        (f"WITH {', '.join(first)} " if first else "") + parts[-1],
+        *(_encoder.encode(rows).decode() for _, rows in filled),
     )
+
+
+def _upsert(target: str, key: tuple[str, ...], columns: tuple[str, ...], param: int) -> str:
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    return (
+        f"INSERT INTO {target} SELECT * FROM "
+        f"jsonb_populate_recordset(NULL::{target}, ${param}::text::jsonb) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    )
+
+
+def stored_streams(events: Sequence[EventEnvelope], first: str) -> set[str]:
+    """The streams of `events` whose rows are to be loaded: all but those whose `first` event
+    type (the one that makes the row afresh) begins them in the batch. A webhook burst's
+    deliveries and runs are all new streams: nothing to load, no statement."""
+    begun: set[str] = set()
+    stored: set[str] = set()
+    for e in events:
+        if e.stream_id not in begun and e.stream_id not in stored:
+            (begun if e.type == first else stored).add(e.stream_id)
+    return stored
 
 
 class MissingRow(LookupError):
@@ -97,14 +135,9 @@ async def fold_row_per_stream(
     `fold` update each event's row in place (an empty one for the stream's `first` event type),
     and save them in one statement.
     """
-    # A stream whose first event is in the batch starts from an empty row: nothing to load
-    # (a webhook burst's deliveries are all new streams).
-    begun: set[str] = set()
-    touched: set[str] = set()
-    for e in events:
-        if e.stream_id not in begun and e.stream_id not in touched:
-            (begun if e.type == first else touched).add(e.stream_id)
-    rows = {r["id"]: r for r in await load(conn, schema, table, "id", touched)}
+    rows = {
+        r["id"]: r for r in await load(conn, schema, table, "id", stored_streams(events, first))
+    }
     for event in events:
         if event.type == first:
             rows[event.stream_id] = {}

@@ -13,7 +13,7 @@ import asyncpg
 from domain.envelope import EventEnvelope
 from domain.run_statuses import RunStatus
 from projections.erased_actors import ERASURE, erase_actors
-from projections.rows import ident, load, occurred_at, save
+from projections.rows import Upsert, ident, load, occurred_at, save_all, stored_streams
 from projections.run_batch import RUN_COLUMNS, STEP_COLUMNS, RunBatch
 from projections.run_handlers import HANDLERS, STEP_EVENTS, VERSION_ONLY
 
@@ -115,9 +115,8 @@ class RunsProjection:
     ) -> None:
         if not events:
             return
-        touched = {e.stream_id for e in events}
         with_steps = {e.stream_id for e in events if e.type in STEP_EVENTS}
-        runs = await load(conn, schema, "runs", "id", touched)
+        runs = await load(conn, schema, "runs", "id", stored_streams(events, "RunRequested"))
         steps = await load(conn, schema, "steps", "run_id", with_steps)
         batch = RunBatch(
             {r["id"]: r for r in runs}, {(s["run_id"], s["name"]): s for s in steps}, with_steps
@@ -135,12 +134,14 @@ class RunsProjection:
                 run["status"] = batch.shown_status(event.stream_id)
             run["updated_at"], run["stream_version"] = at, event.version
         batch.recount()
-        await save(conn, schema, "runs", batch.runs.values(), key=("id",), columns=RUN_COLUMNS)
-        await save(
+        await save_all(
             conn,
             schema,
-            "steps",
-            (batch.steps[k] for k in sorted(batch.dirty)),
-            key=("run_id", "name"),
-            columns=STEP_COLUMNS,
+            Upsert("runs", batch.runs.values(), ("id",), RUN_COLUMNS),
+            Upsert(
+                "steps",
+                (batch.steps[k] for k in sorted(batch.dirty)),
+                ("run_id", "name"),
+                STEP_COLUMNS,
+            ),
         )

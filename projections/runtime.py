@@ -18,7 +18,7 @@ from projections import checkpoints
 from projections.batches import LOST, ApplyFailed, Batches, Moved
 from projections.pacing import close_quietly, pause, wait_for_reads
 from projections.progress import Progress
-from projections.projection import Projection
+from projections.projection import Projection, unread_by_all
 from projections.quarantine import reads
 from projections.rebuild import RebuildFailed, rebuild
 from projections.recent_feed import RecentFeed
@@ -64,7 +64,10 @@ class Projector:
         self._batch = batch_size
         self._retry_s = retry_s
         self._idle_s = idle_s
-        self.feed = RecentFeed(frozenset().union(*(reads(p) for p in self._projections)))
+        self.feed = RecentFeed(
+            frozenset().union(*(reads(p) for p in self._projections)),
+            unread=unread_by_all(self._projections),
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Returns only once `stop` is set, even if every projection has failed meanwhile."""

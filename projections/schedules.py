@@ -67,6 +67,10 @@ class SchedulesProjection:
     def ddl(self, schema: str) -> str:
         return DDL.format(s=ident(schema))
 
+    def applies_nothing(self, event: EventEnvelope) -> bool:
+        """A run no schedule fired leaves the view as it is."""
+        return event.type == "RunRequested" and not event.data["trigger"].get("schedule")
+
     async def apply(
         self, conn: asyncpg.Connection, schema: str, events: Sequence[EventEnvelope]
     ) -> None:

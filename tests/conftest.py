@@ -81,6 +81,16 @@ async def fresh_database_url(server_urls: ServerUrls) -> AsyncIterator[str]:
         yield url
 
 
+@pytest_asyncio.fixture
+async def fresh_conn(fresh_database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of its own to the test's own database."""
+    conn = await asyncpg.connect(fresh_database_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 def projector(database_url: str) -> Iterator[None]:
     """Every projection kept up to date for the whole session, on a thread of its own.

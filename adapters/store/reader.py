@@ -23,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from adapters.store.personal.reveal import reveal
+from adapters.store.personal.reveal import Unread, reveal
 from adapters.store.rows import COLUMNS, envelope_from_row
 from domain.envelope import EventEnvelope
 from domain.upcasting import current
@@ -31,10 +31,12 @@ from domain.upcasting import current
 Conn = asyncpg.Connection | asyncpg.Pool
 
 
-async def current_envelopes(conn: Conn, rows: Iterable[Any]) -> list[EventEnvelope]:
+async def current_envelopes(
+    conn: Conn, rows: Iterable[Any], *, unread: Unread | None = None
+) -> list[EventEnvelope]:
     """Rows as current envelopes: the one place the readers upcast, and open personal values
-    (or show them erased: `personal.reveal`)."""
-    return await reveal(conn, [current(envelope_from_row(row)) for row in rows])
+    (or show them erased: `personal.reveal`), but for the fields `unread` names."""
+    return await reveal(conn, [current(envelope_from_row(row)) for row in rows], unread=unread)
 
 
 async def head(conn: Conn) -> int:
@@ -50,9 +52,11 @@ async def read_range(
     types: Collection[str] | None = None,
     *,
     limit: int | None = None,
+    unread: Unread | None = None,
 ) -> list[EventEnvelope]:
     """Current. The events in `(after, upto]`, of `types` if given, in position order, at most
-    `limit`. Read below a head taken first, a range is complete: no late commit hides in it."""
+    `limit`. Read below a head taken first, a range is complete: no late commit hides in it.
+    Sealed values of the fields `unread` names (per event type) are left sealed."""
     # Built to the exact text each caller had, so their plans (and prepared statements) hold.
     sql = f"SELECT {COLUMNS} FROM events WHERE position > $1 AND position <= $2"
     args: list[Any] = [after, upto]
@@ -64,7 +68,7 @@ async def read_range(
         args.append(limit)
         sql += f" LIMIT ${len(args)}"
     rows = await conn.fetch(sql, *args)
-    return await current_envelopes(conn, rows)
+    return await current_envelopes(conn, rows, unread=unread)
 
 
 async def read_after(conn: Conn, after: int, limit: int) -> list[EventEnvelope]:

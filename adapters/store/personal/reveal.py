@@ -10,7 +10,7 @@ that wrapped it, which AES-GCM's tag tells apart.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 import msgspec
@@ -92,11 +92,21 @@ def _sealed_in(data: dict[str, Any], envelope: _Envelope) -> list[str]:
     return found
 
 
-async def reveal(conn: Conn, envelopes: Sequence[E]) -> list[E]:
-    """`envelopes` with each sealed value opened, or `ERASED` if its subject's key is gone."""
+Unread = Mapping[str, Collection[str]]
+"""Event type -> top-level fields of its data a reader never reads: left sealed, as stored."""
+
+
+async def reveal(conn: Conn, envelopes: Sequence[E], *, unread: Unread | None = None) -> list[E]:
+    """`envelopes` with each sealed value opened, or `ERASED` if its subject's key is gone;
+    the fields `unread` names are left as stored (no key read, decryption nor inflate)."""
     if not _installed:
         return list(envelopes)
     datas = [_data(envelope) for envelope in envelopes]
+    if unread:
+        datas = [
+            _without(data, fields) if (fields := unread.get(envelope.type)) else data
+            for data, envelope in zip(datas, envelopes, strict=True)
+        ]
     sealed = [_sealed_in(data, envelope) for data, envelope in zip(datas, envelopes, strict=True)]
     subjects = {cipher.subject_of_sealed(value) for values in sealed for value in values}
     if not subjects:
@@ -158,6 +168,13 @@ def _opened(value: Any, opener: _Opener) -> Any:
     return value
 
 
+def _without(data: dict[str, Any], fields: Collection[str]) -> dict[str, Any]:
+    """`data` less `fields` (a copy only when it has one of them)."""
+    if not any(field in data for field in fields):
+        return data
+    return {name: value for name, value in data.items() if name not in fields}
+
+
 def _open(envelope: E, data: dict[str, Any], opener: _Opener) -> E:
     metadata = envelope.metadata
     if cipher.is_sealed(metadata.actor):
@@ -165,6 +182,9 @@ def _open(envelope: E, data: dict[str, Any], opener: _Opener) -> E:
     if not data:  # nothing sealed in data (stored bytes left as they are)
         return msgspec.structs.replace(envelope, metadata=metadata)  # type: ignore[type-var]
     opened: Any = _opened(data, opener)
+    if isinstance(envelope.data, dict) and len(data) < len(envelope.data):
+        # Fields left unread put back as stored, in their places.
+        opened = {**envelope.data, **opened}
     if isinstance(envelope.data, msgspec.Raw):
         opened = msgspec.Raw(msgspec.json.encode(opened))
     return msgspec.structs.replace(envelope, data=opened, metadata=metadata)  # type: ignore[type-var]

@@ -3,45 +3,38 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest_asyncio
 
 from adapters.streaming.relay import ledger
 from adapters.streaming.relay.subjects import Owner
 
 
-@pytest_asyncio.fixture
-async def conn(fresh_database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(fresh_database_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-async def test_owners_and_checkpoint_move_in_one_statement(conn: asyncpg.Connection) -> None:
-    assert await ledger.checkpoint(conn, "events") == 0
-    await ledger.advance(conn, "events", 3, {"run-1": Owner("p-1", "pl-1"), "project-1": Owner()})
+async def test_owners_and_checkpoint_move_in_one_statement(fresh_conn: asyncpg.Connection) -> None:
+    assert await ledger.checkpoint(fresh_conn, "events") == 0
+    await ledger.advance(
+        fresh_conn, "events", 3, {"run-1": Owner("p-1", "pl-1"), "project-1": Owner()}
+    )
     sent: list[str] = []
-    conn.add_query_logger(lambda record: sent.append(record.query))
+    fresh_conn.add_query_logger(lambda record: sent.append(record.query))
     learnt = {"run-1": Owner("p-2", "pl-2"), "run-2": Owner("p-1", None)}
-    await ledger.advance(conn, "events", 7, learnt)
+    await ledger.advance(fresh_conn, "events", 7, learnt)
     await asyncio.sleep(0.05)  # asyncpg tells its loggers soon after, not at once
     assert len(sent) == 1, sent
-    assert await ledger.checkpoint(conn, "events") == 7
-    rows = await conn.fetch("SELECT stream_id, project_id, pipeline_id FROM relay_streams")
+    assert await ledger.checkpoint(fresh_conn, "events") == 7
+    rows = await fresh_conn.fetch("SELECT stream_id, project_id, pipeline_id FROM relay_streams")
     assert {r["stream_id"]: (r["project_id"], r["pipeline_id"]) for r in rows} == {
         "run-1": ("p-2", "pl-2"),
         "run-2": ("p-1", None),
         "project-1": (None, None),
     }
-    assert await ledger.owners(conn, ["run-1", "run-3"]) == {"run-1": Owner("p-2", "pl-2")}
+    assert await ledger.owners(fresh_conn, ["run-1", "run-3"]) == {"run-1": Owner("p-2", "pl-2")}
 
 
-async def test_with_nothing_learnt_only_the_checkpoint_moves(conn: asyncpg.Connection) -> None:
-    await ledger.checkpoint(conn, "events")
-    await ledger.advance(conn, "events", 5, {})
-    assert await ledger.checkpoint(conn, "events") == 5
-    assert await conn.fetchval("SELECT count(*) FROM relay_streams") == 0
+async def test_with_nothing_learnt_only_the_checkpoint_moves(
+    fresh_conn: asyncpg.Connection,
+) -> None:
+    await ledger.checkpoint(fresh_conn, "events")
+    await ledger.advance(fresh_conn, "events", 5, {})
+    assert await ledger.checkpoint(fresh_conn, "events") == 5
+    assert await fresh_conn.fetchval("SELECT count(*) FROM relay_streams") == 0
