@@ -75,7 +75,7 @@ def gateway(settings: Settings, *, out: Out) -> None:
 
 def projector(settings: Settings, *, out: Out) -> None:
     """Run the projector alone (migrations are `flowledger migrate`'s job)."""
-    _alone(settings, out, "projector", lambda urls: projector_role(urls))
+    _alone(settings, out, "projector", lambda urls: projector_role(settings, urls))
 
 
 def relay(settings: Settings, *, out: Out) -> None:
@@ -232,7 +232,7 @@ async def _up(
             await run_roles(
                 [
                     http_role(settings, urls, sock, shared),
-                    projector_role(urls),
+                    projector_role(settings, urls),
                     intake_role(settings, urls, shared),
                     relay_role(settings, urls, shared),
                     dispatcher_role(settings, urls, shared),

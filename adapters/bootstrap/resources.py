@@ -85,6 +85,15 @@ class Resources:
     services: Services
 
 
+def open_personal_values(settings: Settings) -> SubjectKeys:
+    """Install the instance's subject keys for this process's readers (`reveal`): every process
+    that reads events into views or answers opens personal values with the keys the store seals
+    them by (without them, a view would keep the sealed text)."""
+    subject_keys = SubjectKeys(base64.b64decode(resolve_cipher_key(settings)))
+    reveal.install(subject_keys)
+    return subject_keys
+
+
 @contextlib.asynccontextmanager
 async def open_services(
     settings: Settings,
@@ -97,9 +106,7 @@ async def open_services(
     registry = default_registry()
     cipher_key = resolve_cipher_key(settings)
     instance_key = base64.b64decode(cipher_key)
-    subject_keys = SubjectKeys(instance_key)
-    # Readers of this process open personal values with the same keys its store seals them by.
-    reveal.install(subject_keys)
+    subject_keys = open_personal_values(settings)
     vault.install(instance_key)
     async with EventStore(
         database_url,

@@ -7,7 +7,12 @@ import asyncio
 import socket
 from functools import partial
 
-from adapters.bootstrap.resources import Resources, open_resources, shared_or_own
+from adapters.bootstrap.resources import (
+    Resources,
+    open_personal_values,
+    open_resources,
+    shared_or_own,
+)
 from adapters.dispatch.approval_sweeper import ApprovalSweeper
 from adapters.dispatch.groups import GroupProcess
 from adapters.dispatch.jobs import JobPublisher
@@ -57,7 +62,10 @@ def gateway_role(settings: Settings, urls: ServerUrls, sock: socket.socket) -> R
     return Role("gateway", lambda stop: serve_http(app, sock, stop, log_level=settings.log_level))
 
 
-def projector_role(urls: ServerUrls) -> Role:
+def projector_role(settings: Settings, urls: ServerUrls) -> Role:
+    # Alone it opens no write side: its views keep personal values in clear (an erasure scrubs
+    # them), so it needs the instance's keys itself.
+    open_personal_values(settings)
     # No pool: each projection holds a connection of its own, for its ownership lock.
     return Role("projector", Projector(urls.database_url, catalog()).run)
 
