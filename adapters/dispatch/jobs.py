@@ -89,12 +89,9 @@ class JobPublisher:
         *,
         dispatched_at: datetime,
         traceparent: str | None,
-        version: int | None = None,
     ) -> list[Job]:
-        """The jobs of these (step, attempt, label) of one run, which is read once. Given the
-        `version` that recorded them, a run kept at that version is taken unread: those jobs are
-        what it says (a later event, a cancel say, is the runner's claim's business)."""
-        run = self._kept(run_id, version) or await self._repository.get(Run, run_id)
+        """The jobs of these (step, attempt, label) of one run, which is read once."""
+        run = await self._repository.get(Run, run_id)
         definition = await self._definition(run.pipeline_id, run.pipeline_version)
         specs = {s.name: s for s in definition.steps}
         actor = await self._actor(run)
@@ -116,17 +113,6 @@ class JobPublisher:
             )
             for step, attempt, label in attempts
         ]
-
-    def _kept(self, run_id: UUID, version: int | None) -> Run | None:
-        kept_to_read = getattr(self._repository, "kept_to_read", None)
-        if version is None or kept_to_read is None:
-            return None
-        run = kept_to_read(Run, run_id)
-        if run is None or run.version != version:
-            return None
-        # A kept entry is shared: used only if nothing below awaits (its definition kept; its
-        # actor in clear, as every kept run's is) before its jobs are built.
-        return run if (run.pipeline_id, run.pipeline_version) in self._definitions else None
 
     async def _actor(self, run: Run) -> str | None:
         """Who triggered the run, in clear: a person's name is sealed in the aggregate."""

@@ -98,11 +98,7 @@ class WokenRuns:
             return
         try:
             jobs = await self._publisher.jobs(
-                run_id,
-                recorded,
-                dispatched_at=at,
-                traceparent=result.traceparent,
-                version=result.version,
+                run_id, recorded, dispatched_at=at, traceparent=result.traceparent
             )
             for job in jobs:
                 await self._publisher.publish(job)
