@@ -92,15 +92,14 @@ async def ingest(
             503, "source_changing", "the source is being changed: send it again"
         ) from None
     if result.duplicate:
-        return await _first_receipt(services, UUID(result.id), None)
+        return await _first_receipt(services, UUID(result.id))
     assert result.position is not None  # a new delivery always records its Received event
     # The stream the command made (`delivery_stream_id`): its UUID is not derived twice.
     return Receipt(delivery=UUID(result.id), position=result.position, outcome="accepted")
 
 
-async def _first_receipt(services: Services, stream_id: UUID, position: int | None) -> Receipt:
-    if position is None:
-        position = (await services.store.read_stream(str(stream_id), to_version=1))[0].position
+async def _first_receipt(services: Services, stream_id: UUID) -> Receipt:
+    position = (await services.store.read_stream(str(stream_id), to_version=1))[0].position
     later = await services.store.read_stream(str(stream_id), from_version=2)
     processed = next(
         (
