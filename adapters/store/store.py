@@ -151,7 +151,7 @@ class EventStore:
         """Each append as `append` would make it, submitted together (see `batch.py`): one
         outcome per append, in order. An append no store would take (unknown stream type,
         event too large) raises before anything is written."""
-        known: Known = {}  # one read per person whose data the batch seals
+        known = Known()  # one read per person whose data the batch seals
         pendings = [await self._pending(append, known) for append in appends]
         if self._writer is None:
             raise RuntimeError("the event store is not open")

@@ -30,8 +30,20 @@ class _Addresses(msgspec.Struct):
 
 
 _Body = msgspec.json.Decoder(_Addresses)
-Known = dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, bytes]]
-"""The subjects' keys read for one batch, by login and handles asked."""
+
+
+class Known:
+    """What the appends of one batch share, never kept past it."""
+
+    __slots__ = ("keys", "names")
+
+    def __init__(self) -> None:
+        self.keys: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, bytes]] = {}
+        """The subjects' keys read for the batch, by login and handles asked."""
+        self.names: dict[tuple[str, str], str] = {}
+        """An actor's name sealed once, by subject and name: a batch of one person's runs
+        names them in each run's metadata and trigger. The sealed text says no more than its
+        subject id does (whose name it is); each opens to the name, as one sealed apart."""
 
 
 class Sealer:
@@ -52,13 +64,16 @@ class Sealer:
         another process must be seen by the next one)."""
         if not metadata.personal_actor and not any(e.type in PERSONAL_FIELDS for e in events):
             return list(events), metadata  # nothing personal: most appends (a runner's report)
-        known = {} if known is None else known
+        known = Known() if known is None else known
         sealed = [await self._event(conn, event, known) for event in events]
         actor = metadata.actor
         if metadata.personal_actor and actor and not cipher.is_sealed(actor):
             subject, key = await self._ensure(conn, actor, {}, known)
-            sealed = [_seal_actor(event, actor, subject, key) for event in sealed]
-            metadata = msgspec.structs.replace(metadata, actor=cipher.seal(subject, key, actor))
+            name = known.names.get((subject, actor))
+            if name is None:
+                name = known.names[subject, actor] = cipher.seal(subject, key, actor)
+            sealed = [_seal_actor(event, actor, name) for event in sealed]
+            metadata = msgspec.structs.replace(metadata, actor=name)
         return sealed, metadata
 
     async def _event(self, conn: Conn, event: NewEvent, known: Known) -> NewEvent:
@@ -78,9 +93,9 @@ class Sealer:
         self, conn: Conn, login: str, handles: dict[str, str], known: Known
     ) -> tuple[str, bytes]:
         asked = (login, tuple(sorted(handles.items())))
-        if asked not in known:
-            known[asked] = await self._keys.ensure(conn, login, handles, self._shared(conn))
-        return known[asked]
+        if asked not in known.keys:
+            known.keys[asked] = await self._keys.ensure(conn, login, handles, self._shared(conn))
+        return known.keys[asked]
 
     def _shared(self, conn: Conn) -> KeyReads | None:
         """The pool's batched reads; None on a connection (its transaction reads alone)."""
@@ -91,7 +106,7 @@ class Sealer:
         return self._reads
 
 
-def _seal_actor(event: NewEvent, actor: str, subject: str, key: bytes) -> NewEvent:
+def _seal_actor(event: NewEvent, actor: str, sealed: str) -> NewEvent:
     paths = ACTOR_FIELDS.get(event.type)
     if not paths or not isinstance(event.data, dict):
         return event
@@ -105,7 +120,7 @@ def _seal_actor(event: NewEvent, actor: str, subject: str, key: bytes) -> NewEve
             holder[parent] = holder = dict(child)
         else:
             if holder.get(name) == actor:
-                holder[name] = cipher.seal(subject, key, actor)
+                holder[name] = sealed
     return msgspec.structs.replace(event, data=data)
 
 

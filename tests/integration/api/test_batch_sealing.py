@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from uuid import uuid4
 
+import msgspec
+
 from adapters.bootstrap import open_services
 from adapters.platform.secrets import SecretBox
 from adapters.platform.services import Services
@@ -57,3 +59,46 @@ async def _sealed_per_person(services: Services) -> None:
     pool = services.store.pool
     opened = [(await read_stream_current(pool, a.stream_id))[0] for a in appends]
     assert [e.metadata.actor for e in opened] == [alice, bob, alice, bob]
+
+
+def requested_by(person: str) -> StreamAppend:
+    data = {"occurred_at": "2026-04-01T12:00:00Z", "trigger": {"kind": "webhook", "actor": person}}
+    return msgspec.structs.replace(by(person), events=[NewEvent(type="RunRequested", data=data)])
+
+
+async def test_a_person_s_name_is_sealed_once_for_a_batch_and_opens_to_it_everywhere(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        database_url=fresh_database_url, cipher_key=SecretBox.generate_key(), data_dir=tmp_path
+    )
+    async with open_services(settings, fresh_database_url) as services:
+        await _named_once(services)
+
+
+async def _named_once(services: Services) -> None:
+    alice, bob = f"alice-{uuid4().hex[:8]}", f"bob-{uuid4().hex[:8]}"
+    appends = [requested_by(alice), requested_by(bob), requested_by(alice)]
+
+    await services.store.append_many(appends)
+    later = requested_by(alice)
+    await services.store.append_many([later])
+
+    pool = services.store.pool
+    stored = [
+        await pool.fetchrow(
+            "SELECT metadata->>'actor' AS actor, data->'trigger'->>'actor' AS named FROM events "
+            "WHERE stream_id = $1",
+            a.stream_id,
+        )
+        for a in appends
+    ]
+    # One sealed text per person and batch: the metadata and the trigger of each of its runs.
+    assert stored[0]["actor"] == stored[0]["named"] == stored[2]["actor"] == stored[2]["named"]
+    assert stored[1]["actor"] == stored[1]["named"] != stored[0]["actor"]
+    assert all(row["actor"].startswith("pii:v1:") for row in stored)
+    again = "SELECT metadata->>'actor' FROM events WHERE stream_id = $1"
+    assert await pool.fetchval(again, later.stream_id) != stored[0]["actor"]  # not kept past it
+    opened = [(await read_stream_current(pool, a.stream_id))[0] for a in appends]
+    assert [e.metadata.actor for e in opened] == [alice, bob, alice]
+    assert [e.data["trigger"]["actor"] for e in opened] == [alice, bob, alice]
