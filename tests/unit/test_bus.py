@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import ClassVar
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from commands.bus import CommandBus, CommandResult, Dependencies
 from commands.context import CommandContext, Principal
@@ -78,3 +81,21 @@ def test_an_idempotency_key_gives_the_same_id_each_time_and_scopes_to_the_caller
     assert keyed.new_id("run") != other.new_id("run")
     assert CONTEXT.new_id("run") != CONTEXT.new_id("run")
     assert keyed.metadata().idempotency_key == "key:1:abc"
+
+
+@given(purpose=st.text(max_size=20), principal=st.text(max_size=60), key=st.text(max_size=200))
+def test_a_keyed_id_is_the_standard_uuid5_of_the_purpose_and_scoped_key(
+    purpose: str, principal: str, key: str
+) -> None:
+    # Ids already stored were made by uuid.uuid5: a replay must make the same ones.
+    context = msgspec.structs.replace(
+        CONTEXT,
+        idempotency_key=key,
+        principal=msgspec.structs.replace(CONTEXT.principal, id=principal),
+    )
+    namespace = uuid.UUID("6f1c6a52-2f0e-4a3c-9d55-0c1f2b9a7e10")
+
+    made = context.new_id(purpose)
+
+    assert type(made) is uuid.UUID
+    assert made == uuid.uuid5(namespace, f"{purpose}:{principal}:{key}")
