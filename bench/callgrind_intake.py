@@ -10,8 +10,8 @@ pipeline every push starts) while the projector runs; then `flowledger intake` s
 first batches not counted. The projector is stopped (it has nothing left to project that the
 intake reads), the intake is stopped (SIGSTOP) once idle, `--deliveries` more pushes are
 recorded, and the intake is let go on that backlog: it drains it in full batches. Counted:
-from letting it go until every outcome is recorded, less (under callgrind) an idle stretch as
-long. Statements: pg_stat_statements reset at the letting go, read after (only the intake
+from letting it go until its checkpoint passed every outcome, less (under callgrind) an idle
+stretch as long. Statements: pg_stat_statements reset at the letting go, read after (only the intake
 runs then; the bench's own polling is left out). callgrind_annotate on --out says where the
 instructions go.
 """
@@ -94,6 +94,9 @@ async def measure(args: argparse.Namespace, env: dict[str, str], server_db: str)
             cpu0, started = cpu_seconds(intake.pid), time.time()
             intake.send_signal(signal.SIGCONT)
             await processed(conn, args.warmup + args.deliveries, 0.05)
+            # The batch's end too (its checkpoint moved, its objects freed), else it would be
+            # counted as idle below.
+            await caught_up(conn, "webhook_intake")
             seconds, cpu = time.time() - started, cpu_seconds(intake.pid) - cpu0
             statements = await conn.fetch(STATEMENTS)
             if spy is not None:

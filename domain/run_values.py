@@ -188,10 +188,14 @@ def valid_clone_url(url: str) -> str:
             raise InvalidValue(field, "must not hold a password: credentials come from secrets")
     elif not re.fullmatch(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+", url):
         raise InvalidValue(field, "a git URL (scheme://host/path or user@host:path)")
-    if any(c.isspace() or ord(c) < 32 for c in url):
+    if _SPACE_OR_CONTROL.search(url):
         raise InvalidValue(field, "must not contain spaces or control characters")
     return url
 
+
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
+"""The characters `str.isspace()` finds, or below 32 (re's Unicode space class is isspace's):
+one scan in C where a generator per character took about 1% of the intake's CPU."""
 
 CLONE_SCHEMES = frozenset({"https", "http", "ssh", "git", "file"})
 
