@@ -134,6 +134,9 @@ class IntakeProcess:
         delivery whose trace is sampled alone, so that its trace holds the intake's own hops
         (one batched command cannot continue every delivery's trace)."""
         async with self._lanes:
+            if not tracing_enabled():  # nothing is sampled: no question per delivery
+                await self._gathered(envelopes)
+                return
             for traced, group in itertools.groupby(envelopes, key=_sampled):
                 if traced:
                     for envelope in group:
@@ -142,7 +145,8 @@ class IntakeProcess:
                     await self._gathered(list(group))
 
     async def _gathered(self, envelopes: Sequence[EventEnvelope]) -> None:
-        deliveries = [received(envelope) for envelope in envelopes]
+        ids: dict[str, UUID] = {}  # a batch's deliveries share a source and project or few
+        deliveries = [received(envelope, ids) for envelope in envelopes]
         if isinstance(self._repository, CachingRepository):
             # The outcomes' command then loads each delivery from what was read here, bar its
             # body; its append expects this version (`adapters/store/primed.py`).
@@ -191,15 +195,22 @@ def _sampled(envelope: EventEnvelope) -> bool:
     return bool(tracing_enabled() and parent and int(parent[-2:], 16) & 1)
 
 
-def received(envelope: EventEnvelope) -> ReceivedDelivery:
-    """A `WebhookReceived` envelope as the process manager reads it."""
+def received(envelope: EventEnvelope, ids: dict[str, UUID] | None = None) -> ReceivedDelivery:
+    """A `WebhookReceived` envelope as the process manager reads it; `ids`, the ids already
+    parsed (for the envelopes of one batch)."""
     data = envelope.data
+    ids = {} if ids is None else ids
+    source, project = data["source_id"], data["project_id"]
+    if (source_id := ids.get(source)) is None:
+        source_id = ids[source] = UUID(source)
+    if (project_id := ids.get(project)) is None:
+        project_id = ids[project] = UUID(project)
     return ReceivedDelivery(
         stream_id=UUID(envelope.stream_id),
         event_id=envelope.event_id,
         position=envelope.position,
-        source_id=UUID(data["source_id"]),
-        project_id=UUID(data["project_id"]),
+        source_id=source_id,
+        project_id=project_id,
         source_kind=data["source_kind"],
         delivery_id=data["delivery_id"],
         event=data["event"],
