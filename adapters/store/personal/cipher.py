@@ -58,7 +58,7 @@ def open_with(value: str, aead: AESGCM) -> str | None:
     subject_id, _, text = value[len(PREFIX) :].partition(":")
     try:
         # pybase64: the standard alphabet, strict as `base64.b64decode(validate=True)` (its
-        # errors are ValueErrors too), in a tenth of its CPU on a sealed push body (2.5 KB).
+        # errors are ValueErrors too), in an eighth of its CPU on a sealed push body (2.5 KB).
         raw = pybase64.b64decode(text, validate=True)
         opened = aead.decrypt(raw[:_NONCE], raw[_NONCE:], subject_id.encode())
         if opened.startswith(_DEFLATED):
@@ -71,7 +71,7 @@ def open_with(value: str, aead: AESGCM) -> str | None:
 def _inflated(opened: bytes) -> bytes:
     """The zlib stream after the mark, inflated. AES-GCM's tag has checked every byte of it,
     so its Adler-32 is not computed again (raw inflate of what follows its 2-byte header:
-    about a sixth of the inflate's instructions); a header naming a preset dictionary or
+    about a fifth of the inflate's instructions); a header naming a preset dictionary or
     another method, which no sealer here writes, is left to zlib as before."""
     cmf, flg = opened[1:3]
     if cmf & 0x0F == 8 and not flg & 0x20:
