@@ -118,7 +118,7 @@ async def open_services(
         sealer=Sealer(subject_keys),
     ) as store:
         repository = CachingRepository(
-            store, registry, tails=TailReads(store.pool, heads=store.heads)
+            store, registry, tails=TailReads(store.pool, heads=store.heads), heads=store.heads
         )
         box = KeptSecrets(store.pool, instance_key, SecretBox(cipher_key))
         bus = CommandBus(

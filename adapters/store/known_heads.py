@@ -11,7 +11,7 @@ the head's and answers `prev_differs`: the writer then sends the append again, u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from adapters.store.encoding import GENESIS_HASH
 from domain.envelope import EventEnvelope
@@ -52,6 +52,11 @@ class KnownHeads:
         if envelopes:
             last = envelopes[-1]
             self.note(last.stream_id, last.version, bytes.fromhex(last.hash))
+
+    def note_each(self, envelopes: Iterable[EventEnvelope]) -> None:
+        """Each envelope as stored, of any streams (a feed read)."""
+        for envelope in envelopes:
+            self.note(envelope.stream_id, envelope.version, bytes.fromhex(envelope.hash))
 
     def forget(self, stream_id: str) -> None:
         self._heads.pop(stream_id, None)
