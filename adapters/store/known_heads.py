@@ -11,6 +11,7 @@ the head's and answers `prev_differs`: the writer then sends the append again, u
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 from adapters.store.encoding import GENESIS_HASH
@@ -22,7 +23,9 @@ DEFAULT_MAX_ENTRIES = 16_384
 
 class KnownHeads:
     def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
-        self._heads: dict[str, tuple[int, bytes]] = {}
+        # An OrderedDict: a plain dict's oldest key, deleted again and again, is found by
+        # skipping every slot deleted before it.
+        self._heads: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
         self._max_entries = max_entries
 
     def __len__(self) -> int:
@@ -40,12 +43,14 @@ class KnownHeads:
     def note(self, stream_id: str, version: int, hash: bytes) -> None:
         """The stream's event at `version` has `hash`; kept unless a later one is known."""
         heads = self._heads
-        head = heads.pop(stream_id, None)
-        if head is not None and head[0] > version:
-            version, hash = head
-        heads[stream_id] = (version, hash)  # last in: the oldest noted goes first
+        head = heads.get(stream_id)
+        if head is not None:
+            heads.move_to_end(stream_id)  # the least recently noted goes first
+            if head[0] > version:
+                return
+        heads[stream_id] = (version, hash)
         if len(heads) > self._max_entries:
-            del heads[next(iter(heads))]
+            heads.popitem(last=False)
 
     def note_read(self, envelopes: Sequence[EventEnvelope]) -> None:
         """The last of one stream's envelopes as stored, read in version order."""
