@@ -1,8 +1,8 @@
 -- The hash chain on the client where it knows the previous hash: an append to a new stream
 -- (the genesis hash), or to a stream whose head's hash it saw (its own last append's answer, a
 -- read). The server's SHA-256 (PostgreSQL's own: the embedded build has no OpenSSL) cost 28k
--- instructions per small event under the lock, far more for a webhook delivery's ~9 KB; the
--- client's (OpenSSL) costs a fraction of that, outside it. The chain is unchanged:
+-- instructions per small event in every call's judging, far more for a webhook delivery's
+-- ~9 KB; the client's (OpenSSL) costs a fraction of that. The chain is unchanged:
 -- hash_n = sha256(hash_{n-1} || canonical_n), from 32 zero bytes.
 --
 -- Per append, `p_prev` is the hash the client chained the append's events on (NULL: the server
