@@ -73,8 +73,8 @@ async def one_batch(conn: asyncpg.Connection, world: World, specs: list) -> None
         if key_kind == "replay" and world.keys:  # the same append sent again
             key = list(world.keys)[which % len(world.keys)]
             stream = world.keys[key]
-        elif key_kind == "reuse" and world.keys:  # another stream's key
-            key = list(world.keys)[which % len(world.keys)]
+        elif key_kind == "reuse" and (others := [k for k, s in world.keys.items() if s != stream]):
+            key = others[which % len(others)]  # another stream's key
         else:
             key = unique_id("k-") if key_kind == "fresh" else None
         if key in {p.idempotency_key for p in batch}:
