@@ -1,5 +1,5 @@
 """The hash of streams' last events as this process last saw them, so that an append chains its
-events on the client (migration 0021) instead of under PostgreSQL's append lock.
+events on the client (migration 0021) instead of in PostgreSQL.
 
 An event never changes, so "the stream's event at version v has hash h" stays true once seen:
 an append that expects version v and passes the version check is on that event. An entry is
