@@ -136,3 +136,25 @@ async def test_a_refusal_is_a_problem_answered_as_before(
         ("timed", "POST"): 1,
         ("delivery", outcome): 1,
     }
+
+
+def test_no_layer_adds_what_the_lighter_route_would_skip(client: AsyncTestClient) -> None:
+    # `_answered_raw` answers in place of litestar's handler call, which is where guards,
+    # before_request and after_response hooks, and layered response headers and cookies are
+    # applied. One added to the app, a router or the controller would be missed on this route
+    # without a word: this test makes it fail loudly instead.
+    handlers = [
+        handler
+        for route in client.app.routes
+        if route.path.startswith("/webhooks/{kind") and route.path.count("{") == 2
+        for handler in getattr(route, "route_handlers", ())
+        if "POST" in handler.http_methods
+    ]
+
+    assert len(handlers) == 1, [r.path for r in client.app.routes]
+    (receive,) = handlers
+    assert receive.resolve_guards() == []
+    assert receive.resolve_before_request() is None
+    assert receive.resolve_after_response() is None
+    assert receive.resolve_response_headers() == frozenset()
+    assert receive.resolve_response_cookies() == frozenset()
