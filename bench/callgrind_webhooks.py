@@ -2,13 +2,14 @@
 flowledger server of bench/webhooks.py taking a fixed number of signed GitHub pushes.
 
     uv run python bench/callgrind_webhooks.py [--deliveries 1500] [--warmup 300] [--senders 8]
-        [--out /tmp/callgrind.webhooks.out]
+        [--out /tmp/callgrind.webhooks.out] [--cpu]
 
 As bench/callgrind_commands.py: the server runs under `valgrind --tool=callgrind
 --instr-atstart=no`, collection is switched on after the warm-up and off after `--deliveries`
 202s, and the instructions of an idle stretch as long are taken off (timers, pings). No intake
 or projector runs: this is the accept path alone (source, secret, signature, record, answer).
-callgrind_annotate on --out says where they go.
+callgrind_annotate on --out says where they go. With `--cpu`, no valgrind: the server's CPU
+time per delivery from /proc instead (user + system, the socket's system calls included).
 """
 
 # ruff: noqa: E402  (the imports after the sys.path fix below)
@@ -16,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -30,6 +33,8 @@ if __name__ == "__main__":
 
 from bench._callgrind import callgrind_server, counted
 from bench._http_client import Client
+from bench._http_load import free_port, server_command
+from bench._proc_cpu import cpu_seconds
 from bench._webhook_load import AFTER, BODY
 from bench._webhook_setup import SECRET, register_source, setup
 from bench.webhooks import FACTORY, roles_env
@@ -64,6 +69,9 @@ async def deliveries(port: int, source: str, count: int, senders: int) -> int:
 async def main_async(args: argparse.Namespace, env: dict[str, str], server_db: str) -> None:
     key = await setup(env, server_db)
     env = {**env, "BENCH_VARIANT": "flowledger", "BENCH_WEBHOOK_SECRET": SECRET}
+    if args.cpu:
+        await cpu_per_delivery(args, env, key)
+        return
     async with callgrind_server(FACTORY, env, args.out) as (port, pid):
         source = await register_source(port, key, False)
         await deliveries(port, source, args.warmup, args.senders)
@@ -79,6 +87,31 @@ async def main_async(args: argparse.Namespace, env: dict[str, str], server_db: s
     )
 
 
+async def cpu_per_delivery(args: argparse.Namespace, env: dict[str, str], key: str) -> None:
+    """The same deliveries against the server run plainly: its CPU time per delivery."""
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(*server_command(FACTORY, port), cwd=ROOT, env=env)
+    try:
+        for _ in range(600):
+            with contextlib.suppress(OSError):
+                status, _ = await Client(port, {"Connection": "close"}).request("GET", "/health")
+                if status == 200:
+                    break
+            await asyncio.sleep(0.5)
+        source = await register_source(port, key, False)
+        await deliveries(port, source, args.warmup, args.senders)
+        started, cpu = time.monotonic(), cpu_seconds(proc.pid)
+        sent = await deliveries(port, source, args.deliveries, args.senders)
+        cpu, seconds = cpu_seconds(proc.pid) - cpu, time.monotonic() - started
+    finally:
+        proc.send_signal(2)
+        await proc.wait()
+    print(
+        f"{sent} deliveries in {seconds:.1f} s ({sent / seconds:,.0f}/s); "
+        f"API CPU per delivery {cpu / sent * 1000:.3f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -88,6 +121,7 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=8)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle measured")
     parser.add_argument("--out", default="/tmp/callgrind.webhooks.out")
+    parser.add_argument("--cpu", action="store_true", help="CPU time from /proc, no valgrind")
     args = parser.parse_args()
 
     import shutil

@@ -117,7 +117,9 @@ async def open_services(
         pool_size=pool_size,
         sealer=Sealer(subject_keys),
     ) as store:
-        repository = CachingRepository(store, registry, tails=TailReads(store.pool))
+        repository = CachingRepository(
+            store, registry, tails=TailReads(store.pool, heads=store.heads), heads=store.heads
+        )
         box = KeptSecrets(store.pool, instance_key, SecretBox(cipher_key))
         bus = CommandBus(
             HANDLERS,

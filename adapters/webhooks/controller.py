@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery
+from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import Counter
 
 from adapters.http.answers import PROBLEM
@@ -53,6 +54,11 @@ ENDPOINTS = Endpoints(
 )
 
 
+def _served_raw(app: ASGIApp) -> ASGIApp:
+    """The route's middleware: `_answered_raw` in place of litestar's handler call (`app`)."""
+    return _answered_raw
+
+
 class WebhooksController(Controller):
     path = "/webhooks"
     tags = ["webhooks"]
@@ -63,11 +69,13 @@ class WebhooksController(Controller):
         operation_id="receiveWebhook",
         responses=ANSWERS,
         description="`kind`: github, gitlab, jenkins or generic; `source`: its id or name.",
+        middleware=[_served_raw],
     )
     async def receive(
         self, request: Request[Any, Any, Any], kind: FromPath[str], source: FromPath[str]
     ) -> Response[bytes]:
-        return await _receive(request, kind, source)
+        # Declares the operation; its requests are served by `_answered_raw`.
+        return _answer(*await _receive(request, kind, source))
 
     @post(
         "/{kind:str}",
@@ -81,7 +89,7 @@ class WebhooksController(Controller):
         kind: FromPath[str],
         source: FromQuery[str | None] = None,
     ) -> Response[bytes]:
-        return await _receive(request, kind, source)
+        return _answer(*await _receive(request, kind, source))
 
     @get(
         "/test",
@@ -92,9 +100,31 @@ class WebhooksController(Controller):
         return ENDPOINTS
 
 
+async def _answered_raw(scope: Scope, receive: Receive, send: Send) -> None:
+    """The hot route's innermost layer (its handler's own middleware): it answers itself, so
+    litestar's handler call (kwargs, signature model, exit stack, response objects) is skipped.
+
+    Everything around it is as for any route: the telemetry, the other middleware, the
+    `before_send` hooks (security headers, X-Request-ID) and the exception handlers, which make
+    every refusal's problem answer. The head is the one litestar's `Response` sent
+    (tests/integration/webhooks/test_receive_route.py)."""
+    params = scope["path_params"]  # type: ignore[typeddict-item]
+    request: Request[Any, Any, Any] = Request(scope, receive, send)
+    status, content = await _receive(request, params["kind"], params["source"])
+    length = str(len(content)).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", length)]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content, "more_body": False})
+
+
+def _answer(status: int, content: bytes) -> Response[bytes]:
+    return Response(content, status_code=status, media_type="application/json")
+
+
 async def _receive(
     request: Request[Any, Any, Any], kind: str, source: str | None
-) -> Response[bytes]:
+) -> tuple[int, bytes]:
+    """The answer's status and body; refusals are raised (problem details)."""
     try:
         body = await request.body()  # first: an oversized body is refused (413) before any lookup
         receipt = await ingest(
@@ -111,11 +141,7 @@ async def _receive(
         _counted(kind, outcome).inc()
         raise
     _counted(kind, "duplicate" if receipt.duplicate else "accepted").inc()
-    return Response(
-        msgspec.json.encode(receipt),
-        status_code=200 if receipt.duplicate else 202,
-        media_type="application/json",
-    )
+    return 200 if receipt.duplicate else 202, msgspec.json.encode(receipt)
 
 
 def _counted(kind: str, outcome: str) -> Counter:

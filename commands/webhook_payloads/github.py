@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from commands.webhook_payloads.facts import (
@@ -57,6 +59,17 @@ class _PushEvent(msgspec.Struct):
     repository: _Repository | None = None
     pusher: _Pusher | None = None
     sender: _Account | None = None
+
+
+class _AddressedPusher(_Pusher):
+    email: Any = None
+
+
+class _AddressedPushEvent(_PushEvent):
+    """A push, with where its body may name the pusher's e-mail: read in the same scan."""
+
+    pusher: _AddressedPusher | None = None
+    user_email: Any = None
 
 
 class _Branch(msgspec.Struct):
@@ -133,6 +146,17 @@ def parse(event: str, payload: str | bytes, content_type: str | None = None) -> 
             return Ignored(reason="ping: GitHub checking the hook")
         case _:
             return Ignored(reason=f"github event {event!r} starts or updates no run")
+
+
+def push_and_email(payload: str | bytes) -> tuple[DeliveryFacts, str | None]:
+    """`parse("push", payload)` (a JSON body) and the pusher's e-mail address, in one scan:
+    `pusher.email`, else `user_email`, whichever is first a string with an `@`."""
+    body = decode(payload, _AddressedPushEvent)
+    pusher = body.pusher
+    for value in (pusher is not None and pusher.email, body.user_email):
+        if isinstance(value, str) and "@" in value:
+            return _push(body), value
+    return _push(body), None
 
 
 def _push(body: _PushEvent) -> DeliveryFacts:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from specs import Spec
 
 from domain.errors import IllegalTransition, InvalidValue
@@ -78,6 +80,20 @@ def test_the_stream_id_is_a_pure_function_of_the_source_and_the_delivery_id() ->
     assert ID.version == 5
     assert delivery_stream_id(SOURCE, "other") != ID
     assert delivery_stream_id(PROJECT, DELIVERY) != ID
+    # Fixed forever: every delivery ever recorded has its stream under this id.
+    assert str(ID) == "55f3336f-ccf7-55a2-94c1-fed0fd061d1f"
+
+
+def _uuid5(source: UUID, delivery: str) -> UUID:
+    """What the stream id has always been."""
+    return uuid5(UUID("6d1c2f0e-5b7a-4c39-9f0b-2a8e4d7c1b55"), f"{source}:{delivery}")
+
+
+@given(st.uuids(), st.text(max_size=300))
+def test_the_stream_id_is_uuid5_of_the_source_and_the_delivery_id(
+    source: UUID, delivery: str
+) -> None:
+    assert delivery_stream_id(source, delivery) == _uuid5(source, delivery)
 
 
 def test_receiving_records_the_raw_payload_exactly_and_the_headers_that_matter() -> None:

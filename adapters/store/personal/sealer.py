@@ -16,7 +16,7 @@ from adapters.store.encoding import NewEvent
 from adapters.store.personal import cipher
 from adapters.store.personal.key_reads import KeyReads
 from adapters.store.personal.keys import Conn, SubjectKeys
-from commands.webhook_payloads import UnreadablePayload, parse_delivery
+from commands.webhook_payloads import DeliveryFacts, UnreadablePayload, github, parse_delivery
 from domain.envelope import EventMetadata
 from domain.limits import ACTOR_MAX, cut
 from domain.personal import ACTOR_FIELDS, PERSONAL_FIELDS
@@ -128,9 +128,7 @@ def _whose(data: dict[str, Any]) -> tuple[str, dict[str, str]]:
     """The login a delivery's body belongs to (as the intake names its actor), and its e-mail."""
     kind, payload = str(data.get("source_kind", "")), str(data.get("payload", ""))
     try:
-        facts = parse_delivery(
-            kind, str(data.get("event", "")), payload, content_type=data.get("content_type")
-        )
+        facts, email = _read(kind, str(data.get("event", "")), payload, data.get("content_type"))
         actor = getattr(facts, "actor", None)
     except UnreadablePayload:
         actor = None
@@ -138,9 +136,23 @@ def _whose(data: dict[str, Any]) -> tuple[str, dict[str, str]]:
         # Nobody named: the body is still sealed, under a subject of its own delivery.
         return f"delivery:{data.get('source_id')}:{data.get('delivery_id')}", {}
     handles = {"login": cut(actor, ACTOR_MAX)}
-    if email := _email(payload):
+    if email := (_email(payload) if email is _UNREAD else email):
         handles["email"] = email
     return cut(actor, ACTOR_MAX), handles
+
+
+_UNREAD = object()
+
+
+def _read(kind: str, event: str, payload: str, content_type: Any) -> tuple[DeliveryFacts, Any]:
+    """The delivery's facts, and its e-mail address when the same scan read it (a GitHub push
+    sent as JSON: most deliveries), else `_UNREAD`."""
+    form = isinstance(content_type, str) and content_type.lower().startswith(
+        "application/x-www-form-urlencoded"
+    )
+    if kind == "github" and event == "push" and not form:
+        return github.push_and_email(payload)
+    return parse_delivery(kind, event, payload, content_type=content_type), _UNREAD
 
 
 def _email(payload: str) -> str | None:
