@@ -1,8 +1,7 @@
 """PostgreSQL's instructions per `append_batch` call: one backend under callgrind, serial caller.
 
     uv run python bench/pg_call_instructions.py [--sizes 1,8,16] [--calls 80] [--rounds 4]
-        [--variant path/to/function.sql ...] [--server-hashed] [--payload small|webhook]
-        [--keep /tmp/cg]
+        [--variant path/to/function.sql ...] [--keep /tmp/cg]
 
 A fresh embedded cluster, migrated and given 20,000 events, runs under `valgrind
 --tool=callgrind`; each backend writes its own profile when it exits. A backend that makes W
@@ -15,13 +14,6 @@ migration's definition); it is created under another name and measured alternate
 migrated function, round by round. Steadier than CPU time on a loaded machine (rounds agree
 within a few percent). With `--keep`, the profiles stay there for `callgrind_annotate
 --inclusive=yes`.
-
-The migrated function gets the events hashed by the client (migration 0021); with
-`--server-hashed` it is measured a second time with the hashing left to it. A variant of 15
-arguments (0020's and older) gets the canonical bytes to hash. `--payload webhook` makes each
-event a webhook delivery's (bench/_webhook_load.py's 8.8 KB push body and headers). Beside the
-instructions, the bytes the client sent per measured call (the TCP socket's bytes acknowledged:
-the Bind message and the rest of the extended query).
 """
 
 # ruff: noqa: E402  (the imports after the sys.path fix below)
@@ -33,7 +25,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,7 +34,6 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 if __name__ == "__main__":
@@ -58,19 +48,9 @@ from adapters.store.append_batch import PendingAppend, batch_arguments
 from adapters.store.encoding import NewEvent, prepare_events
 from adapters.store.migrations import migrate
 from bench._http_load import free_port
-from bench._webhook_load import BODY
 from domain.envelope import EventMetadata
 
 PAYLOAD = {"step": "build", "exit_code": 0, "duration_ms": 1234, "runner": "linux-1"}
-WEBHOOK = {
-    "source_kind": "github",
-    "delivery_id": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
-    "event": "push",
-    "headers": {"x-github-event": "push", "user-agent": "GitHub-Hookshot/044aadd"},
-    "content_type": "application/json",
-    "payload": BODY.decode(),
-}
-PAYLOADS = {"small": PAYLOAD, "webhook": WEBHOOK}
 WARM_UP = 12
 PREFILL = """
 ALTER TABLE events SET (autovacuum_enabled = off);
@@ -81,29 +61,18 @@ SELECT n, gen_random_uuid(), 'prefill-' || n, 'bench', 1, 'BenchEvent', 1, now()
   FROM generate_series(1, 20000) AS n
 """
 """An events table of some depth, as a store in use has: its indexes' last pages full."""
-GENESIS = bytes(32)
+CALL = "SELECT * FROM {}(" + ", ".join(f"${n}" for n in range(1, 16)) + ")"
 
 
-def call(function: str, arguments: int) -> str:
-    return f"SELECT * FROM {function}(" + ", ".join(f"${n}" for n in range(1, arguments + 1)) + ")"
-
-
-def batch(size: int, arguments: int, hashed: bool, payload: str) -> tuple[object, ...]:
-    """append_batch's arguments for `size` appends of one event, each to a new stream, hashed
-    by the client if `hashed` (0021's 17 arguments; 15: 0020's, hashed by the server)."""
+def batch(size: int) -> tuple[object, ...]:
+    """append_batch's arguments for `size` appends of one event, each to a new stream."""
     loop = asyncio.get_running_loop()
     common = {"stream_type": "bench", "expected_version": 0, "recorded_at": datetime.now(UTC)}
-    event = [NewEvent(type="BenchEvent", data=PAYLOADS[payload])]
+    event = [NewEvent(type="BenchEvent", data=PAYLOAD)]
     streams = [uuid.uuid4().hex for _ in range(size)]
-    prev = GENESIS if hashed and arguments > 15 else None
     prepared = {
         s: prepare_events(
-            stream_id=s,
-            events=event,
-            metadata=EventMetadata(),
-            max_event_bytes=1 << 20,
-            prev_hash=prev,
-            **common,
+            stream_id=s, events=event, metadata=EventMetadata(), max_event_bytes=1 << 20, **common
         )
         for s in streams
     }
@@ -114,20 +83,11 @@ def batch(size: int, arguments: int, hashed: bool, payload: str) -> tuple[object
                 idempotency_key=None,
                 events=prepared[s],
                 future=loop.create_future(),
-                prev_hash=prev,
                 **common,
             )
             for s in streams
         ]
-    )[:arguments]
-
-
-def acked(conn: asyncpg.Connection) -> int:
-    """The bytes the server acknowledged on the connection's TCP socket so far (Linux's
-    `tcp_info.tcpi_bytes_acked`)."""
-    sock = conn._transport.get_extra_info("socket")  # no public way to the socket
-    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
-    return int.from_bytes(info[120:128], sys.byteorder)
+    )
 
 
 @contextlib.contextmanager
@@ -203,61 +163,39 @@ def instructions(profiles: Path, pid: int) -> int:
     raise RuntimeError(f"backend {pid} wrote no profile")
 
 
-class Function(NamedTuple):
-    name: str
-    arguments: int
-    hashed: bool
-
-
-async def backend(
-    url: str, profiles: Path, function: Function, size: int, calls: int, payload: str
-) -> tuple[int, int]:
-    """Instructions of a backend that makes WARM_UP + `calls` calls of `size` appends, and the
-    bytes the client wrote for the `calls`."""
+async def backend(url: str, profiles: Path, function: str, size: int, calls: int) -> int:
+    """Instructions of a backend that makes WARM_UP + `calls` calls of `size` appends."""
     conn = await asyncpg.connect(url)
     try:
         pid = await conn.fetchval("SELECT pg_backend_pid()")
-        statement = await conn.prepare(call(function.name, function.arguments))
-        batches = [
-            batch(size, function.arguments, function.hashed, payload)
-            for _ in range(WARM_UP + calls)
-        ]
-        for n, arguments in enumerate(batches):
-            if n == WARM_UP:
-                before = acked(conn)
+        statement = await conn.prepare(CALL.format(function))
+        for arguments in [batch(size) for _ in range(WARM_UP + calls)]:
             rows = await statement.fetch(*arguments)
             assert all(row["status"] == "ok" for row in rows), rows
-        sent = acked(conn) - before if calls else 0
     finally:
         await conn.close()
-    return instructions(profiles, pid), sent
+    return instructions(profiles, pid)
 
 
 async def measure(url: str, profiles: Path, args: argparse.Namespace) -> None:
-    arity = "SELECT pronargs FROM pg_proc WHERE proname = $1"
+    functions = {"migrated": "append_batch"}
     conn = await asyncpg.connect(url)
     try:
-        migrated = await conn.fetchval(arity, "append_batch")
-        functions = {"migrated": Function("append_batch", migrated, True)}
-        if args.server_hashed:
-            functions["migrated, server-hashed"] = Function("append_batch", migrated, False)
         for n, (label, sql) in enumerate(args.variant_sql, start=1):
             name = f"append_batch_variant{n}"
             await conn.execute(sql.replace("FUNCTION append_batch(", f"FUNCTION {name}(", 1))
-            functions[label] = Function(name, await conn.fetchval(arity, name), True)
+            functions[label] = name
     finally:
         await conn.close()
     sizes = [int(s) for s in args.sizes.split(",")]
     per_call: dict[tuple[str, int], list[float]] = {}
-    sent: dict[tuple[str, int], list[float]] = {}
     order = list(functions.items())
     for round_ in range(args.rounds):
         for size in sizes:
             for label, function in order if round_ % 2 == 0 else order[::-1]:
-                alone, _ = await backend(url, profiles, function, size, 0, args.payload)
-                full, wrote = await backend(url, profiles, function, size, args.calls, args.payload)
+                alone = await backend(url, profiles, function, size, 0)
+                full = await backend(url, profiles, function, size, args.calls)
                 per_call.setdefault((label, size), []).append((full - alone) / args.calls)
-                sent.setdefault((label, size), []).append(wrote / args.calls)
     for size in sizes:
         first = statistics.median(per_call[(order[0][0], size)])
         for label, _ in order:
@@ -266,8 +204,7 @@ async def measure(url: str, profiles: Path, args: argparse.Namespace) -> None:
             each = " ".join(f"{r / 1000:.0f}k" for r in rounds)
             print(
                 f"batch of {size:>3}  {label:<40} {median / 1000:8.1f}k instructions per call"
-                f" ({median / first - 1:+.1%}; rounds {each});"
-                f" {statistics.median(sent[(label, size)]):,.0f} bytes sent per call"
+                f" ({median / first - 1:+.1%}; rounds {each})"
             )
 
 
@@ -280,8 +217,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--variant", action="append", default=[], help="a CREATE FUNCTION file")
     parser.add_argument("--keep", type=Path, help="keep the profiles in this folder")
-    parser.add_argument("--server-hashed", action="store_true", help="also without client hashes")
-    parser.add_argument("--payload", choices=sorted(PAYLOADS), default="small")
     args = parser.parse_args()
     args.variant_sql = [(Path(path).name, Path(path).read_text()) for path in args.variant]
     with tempfile.TemporaryDirectory(prefix="flowledger-pgcall-") as tmp:

@@ -117,9 +117,7 @@ async def open_services(
         pool_size=pool_size,
         sealer=Sealer(subject_keys),
     ) as store:
-        repository = CachingRepository(
-            store, registry, tails=TailReads(store.pool, heads=store.heads), heads=store.heads
-        )
+        repository = CachingRepository(store, registry, tails=TailReads(store.pool))
         box = KeptSecrets(store.pool, instance_key, SecretBox(cipher_key))
         bus = CommandBus(
             HANDLERS,

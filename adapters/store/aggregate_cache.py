@@ -29,7 +29,6 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from adapters.store import AppendOutcome, AppendResult
-from adapters.store.known_heads import KnownHeads
 from adapters.store.primed import Blank, PrimedStates
 from adapters.store.read_guards import NotedReads, guarded_reads, noted_reads
 from adapters.store.repository import EncodedSaves, Repository, StreamStore
@@ -54,7 +53,6 @@ class CachingRepository(Repository):
         *,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         tails: TailReads | None = None,
-        heads: KnownHeads | None = None,
     ) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be 1 or more, got {max_entries}")
@@ -68,7 +66,6 @@ class CachingRepository(Repository):
         self.unread_hits = 0
         """`get_to_read`s answered without a read, in a `guarded_reads` scope."""
         self._primed = PrimedStates()
-        self._heads = heads  # the store's: a primed aggregate's append chains on its event
         self.primed_hits = 0
 
     def __len__(self) -> int:
@@ -78,10 +75,7 @@ class CachingRepository(Repository):
         """Keep the aggregates these first events make, `blank`'s fields blanked, for a
         `get_many_to_append` that leaves those fields unread (`primed.py`): the envelopes are
         as the store returned them to this process (a feed read), current or as stored."""
-        envelopes = list(envelopes)
         self._primed.prime(envelopes, blank, lambda e: self._applied(None, [e], UUID(e.stream_id)))
-        if self._heads is not None:
-            self._heads.note_each(envelopes)
 
     async def get_many_to_append(
         self, aggregate_cls: type[A], ids: Collection[UUID], *, unread: Blank

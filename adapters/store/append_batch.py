@@ -42,20 +42,14 @@ class PendingAppend(msgspec.Struct, kw_only=True):
     attempts: int = 0
     guards: tuple[tuple[str, int], ...] = ()
     """(stream, version) the decision read: none may have moved when the append commits."""
-    prev_hash: bytes | None = None
-    """The hash `events` are chained on (the stream's at `expected_version`); None: the
-    server hashes them."""
 
 
 APPEND_BATCH = (
-    "SELECT * FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-    " $16, $17)"
+    "SELECT * FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 )
 
 
 def batch_arguments(batch: Sequence[PendingAppend]) -> tuple[object, ...]:
-    """The arguments of one call: an append hashed here sends its hashes, not its canonical
-    bytes (migration 0021)."""
     events = [(n, p, e) for n, p in enumerate(batch, start=1) for e in p.events]
     guards = [(n, g) for n, p in enumerate(batch, start=1) for g in p.guards]
     return (
@@ -70,12 +64,10 @@ def batch_arguments(batch: Sequence[PendingAppend]) -> tuple[object, ...]:
         [p.recorded_at for _, p, _ in events],
         [e.data for _, _, e in events],
         [e.metadata for _, _, e in events],
-        [None if p.prev_hash is not None else e.canonical for _, p, e in events],
+        [e.canonical for _, _, e in events],
         [n for n, _ in guards],
         [stream_id for _, (stream_id, _) in guards],
         [version for _, (_, version) in guards],
-        [None if p.prev_hash is None else e.hash for _, p, e in events],
-        [p.prev_hash for p in batch],
     )
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from hashlib import sha256
 from typing import Any
 
 import msgspec
@@ -65,8 +65,6 @@ class PreparedEvent(msgspec.Struct, frozen=True):
     data: str
     metadata: str
     canonical: bytes
-    hash: bytes | None = None
-    """Its link in the chain, where the append's previous hash was known (`prepare_events`)."""
 
 
 def canonical_bytes(
@@ -97,7 +95,7 @@ def canonical_bytes(
 
 
 def chain_hash(prev_hash: bytes, canonical: bytes) -> bytes:
-    return sha256(prev_hash + canonical).digest()
+    return hashlib.sha256(prev_hash + canonical).digest()
 
 
 def encode_metadata(metadata: EventMetadata) -> bytes:
@@ -130,10 +128,7 @@ def prepare_events(
     metadata: EventMetadata,
     recorded_at: datetime,
     max_event_bytes: int,
-    prev_hash: bytes | None = None,
 ) -> list[PreparedEvent]:
-    """The events as stored; chained on `prev_hash` (the hash of the stream's event at
-    `expected_version`) when it is given, else left for the store to hash."""
     meta = encode_metadata(metadata)
     if _has_nul(meta):
         raise UnencodableEvent("metadata contains a NUL character")
@@ -149,19 +144,6 @@ def prepare_events(
             raise InvalidAppend(f"events[{offset}].schema_version must be a positive integer")
         data = encode_data(event, max_event_bytes)
         event_id = event.event_id or uuid_utils.compat.uuid4()
-        canonical = canonical_bytes(
-            event_id=event_id,
-            stream_id=stream_id,
-            stream_type=stream_type,
-            version=expected_version + offset + 1,
-            type=event.type,
-            schema_version=event.schema_version,
-            recorded_at=recorded_at,
-            data=data,
-            metadata=meta,
-        )
-        if prev_hash is not None:
-            prev_hash = sha256(prev_hash + canonical).digest()
         prepared.append(
             PreparedEvent(
                 event_id=event_id,
@@ -169,8 +151,17 @@ def prepare_events(
                 schema_version=event.schema_version,
                 data=data.decode(),
                 metadata=meta.decode(),
-                canonical=canonical,
-                hash=prev_hash,
+                canonical=canonical_bytes(
+                    event_id=event_id,
+                    stream_id=stream_id,
+                    stream_type=stream_type,
+                    version=expected_version + offset + 1,
+                    type=event.type,
+                    schema_version=event.schema_version,
+                    recorded_at=recorded_at,
+                    data=data,
+                    metadata=meta,
+                ),
             )
         )
     return prepared

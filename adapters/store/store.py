@@ -16,7 +16,6 @@ from adapters.store.append_batch import AppendResult, PendingAppend
 from adapters.store.batch import AppendOutcome, StreamAppend
 from adapters.store.checks import DEFAULT_MAX_EVENT_BYTES, check_append
 from adapters.store.encoding import NewEvent, prepare_events
-from adapters.store.known_heads import KnownHeads
 from adapters.store.notifier import HeadWatcher
 from adapters.store.personal.sealer import Known, Sealer
 from adapters.store.pool import open_pool
@@ -67,18 +66,13 @@ class EventStore:
         self._watcher: HeadWatcher | None = None
         # Seals what the domain marks personal, per data subject, before it is hashed and kept.
         self._sealer = sealer
-        self.heads = KnownHeads()
-        """Streams' last hashes seen here: appends on them are chained before they are sent."""
 
     async def open(self) -> None:
         self._pool = self._shared_pool or await open_pool(
             self._database_url, max_size=self._pool_size
         )
         self._writer = GroupCommitWriter(
-            self._pool,
-            flushers=self._flushers,
-            max_batch_events=self._max_batch_events,
-            heads=self.heads,
+            self._pool, flushers=self._flushers, max_batch_events=self._max_batch_events
         )
         self._writer.start()
 
@@ -182,7 +176,6 @@ class EventStore:
         if self._sealer is not None:
             events, metadata = await self._sealer.seal(self.pool, events, metadata, known)
         recorded_at = datetime.now(UTC)
-        prev_hash = self.heads.hash_at(append.stream_id, append.expected_version)
         prepared = prepare_events(
             stream_id=append.stream_id,
             stream_type=append.stream_type,
@@ -193,7 +186,6 @@ class EventStore:
             max_event_bytes=self._max_event_bytes_by_stream_type.get(
                 append.stream_type, self._max_event_bytes
             ),
-            prev_hash=prev_hash,
         )
         return PendingAppend(
             stream_id=append.stream_id,
@@ -204,25 +196,19 @@ class EventStore:
             recorded_at=recorded_at,
             future=asyncio.get_running_loop().create_future(),
             guards=append.guards,
-            prev_hash=prev_hash,
         )
 
     async def read_stream(
         self, stream_id: str, *, from_version: int = 1, to_version: int | None = None
     ) -> list[EventEnvelope]:
         """As stored: one stream from `from_version` to `to_version`, in version order."""
-        envelopes = await reader.read_stream(
+        return await reader.read_stream(
             self.pool, stream_id, from_version=from_version, to_version=to_version
         )
-        self.heads.note_read(envelopes)
-        return envelopes
 
     async def read_streams(self, stream_ids: Collection[str]) -> dict[str, list[EventEnvelope]]:
         """As stored: whole streams by id, in one read; a stream never written is left out."""
-        streams = await reader.read_streams(self.pool, stream_ids)
-        for envelopes in streams.values():
-            self.heads.note_read(envelopes)
-        return streams
+        return await reader.read_streams(self.pool, stream_ids)
 
     async def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[EventEnvelope]:
         """As stored: the global feed in position order. Never skips a late commit: see the

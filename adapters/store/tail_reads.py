@@ -18,7 +18,6 @@ from collections.abc import Sequence
 import asyncpg
 
 from adapters.store import reader
-from adapters.store.known_heads import KnownHeads
 from adapters.store.read_batches import ReadBatches
 from domain.envelope import EventEnvelope
 
@@ -26,11 +25,8 @@ from domain.envelope import EventEnvelope
 class TailReads:
     """`read(stream_id, from_version)` as `EventStore.read_stream` answers it, batched."""
 
-    def __init__(
-        self, pool: asyncpg.Pool, *, max_in_flight: int = 2, heads: KnownHeads | None = None
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, max_in_flight: int = 2) -> None:
         self._pool = pool
-        self._heads = heads  # the store's: an append after a read chains on what it found
         self._batches: ReadBatches[tuple[str, int], list[EventEnvelope]] = ReadBatches(
             self._read_all, max_in_flight=max_in_flight
         )
@@ -48,9 +44,6 @@ class TailReads:
         for stream_id, from_version in asks:
             wanted[stream_id] = min(from_version, wanted.get(stream_id, from_version))
         streams = await reader.read_tails(self._pool, wanted)
-        if self._heads is not None:
-            for envelopes in streams.values():
-                self._heads.note_read(envelopes)
         return [
             [e for e in streams.get(stream_id, []) if e.version >= from_version]
             for stream_id, from_version in asks

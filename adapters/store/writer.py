@@ -32,7 +32,6 @@ from adapters.store.errors import (
     StoreUnavailable,
 )
 from adapters.store.idle_flushers import IdleFlushers
-from adapters.store.known_heads import KnownHeads
 from adapters.store.lost_connections import CONNECTION_ERRORS, dropping_broken
 from adapters.telemetry.metrics import APPEND_BATCH_SIZE
 
@@ -52,11 +51,8 @@ class GroupCommitWriter:
         max_batch_events: int = 2000,
         max_attempts: int = 3,
         reconnect_timeout: float = 10.0,
-        heads: KnownHeads | None = None,
     ) -> None:
         self._pool = connect
-        # What each append wrote last: the next append to the stream chains on it here.
-        self._heads = KnownHeads() if heads is None else heads
         self._waiting: deque[PendingAppend] = deque()
         self._idle = IdleFlushers()
         self._flusher_count = flushers
@@ -221,16 +217,6 @@ class GroupCommitWriter:
             return True
         APPEND_BATCH_SIZE.observe(sum(len(pending.events) for pending in batch))
         for pending, row in zip(batch, rows, strict=True):
-            status = row["status"]
-            if status == "ok":
-                self._heads.note(pending.stream_id, row["to_version"], row["last_hash"])
-            elif status == "prev_differs":
-                # Chained on a head the stream does not have (see known_heads.py): sent again
-                # for the server to hash, after this batch, as a lost connection's append is.
-                self._heads.forget(pending.stream_id)
-                pending.prev_hash = None
-                self._enqueue(pending)
-                continue
             settle(pending, row)
         return True
 

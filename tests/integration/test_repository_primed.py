@@ -184,24 +184,3 @@ def test_primed_states_are_bounded_oldest_out() -> None:
     assert states.take(envelopes[0].stream_id, UNREAD_BODY, WebhookDelivery) is None
     assert states.take(envelopes[2].stream_id, UNREAD_BODY, WebhookDelivery) is not None
     assert states.take(envelopes[2].stream_id, UNREAD_BODY, WebhookDelivery) is None
-
-
-async def test_a_primed_delivery_s_outcome_is_chained_on_the_primed_event_s_hash(
-    store: EventStore, database_url: str
-) -> None:
-    delivery = await saved(CachingRepository(store, default_registry()))
-    async with EventStore(database_url, stream_types=default_registry().stream_types()) as other:
-        repository = CachingRepository(other, default_registry(), heads=other.heads)
-        envelopes = await read_stream_current(store.pool, str(delivery.id))
-        repository.prime(envelopes, UNREAD_BODY)
-        # Known without a read of its own: the outcome's append is hashed by this client.
-        assert other.heads.hash_at(str(delivery.id), 1) == bytes.fromhex(envelopes[0].hash)
-        found = await repository.get_many_to_append(
-            WebhookDelivery, [delivery.id], unread=UNREAD_BODY
-        )
-        found[delivery.id].record_outcome(outcome="ignored", runs=(), reason="no", at=T1)
-        await repository.save_many([(found[delivery.id], EventMetadata(actor="intake"))])
-        assert other.heads.hash_at(str(delivery.id), 2) is not None
-        async with store.pool.acquire() as conn:
-            report = await verify_stream(conn, str(delivery.id))
-    assert report is not None and (report.ok, report.events) == (True, 2)

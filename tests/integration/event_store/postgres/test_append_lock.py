@@ -102,7 +102,7 @@ async def test_our_stream_among_several_committed_meanwhile_is_a_conflict(two) -
 def guarded(stream: str, guards: list[tuple[str, int]]) -> tuple[object, ...]:
     """append_batch's arguments for one new stream's append, guarded by `guards`."""
     arguments = list(batch((stream, 0, None)))
-    arguments[12:15] = [[1] * len(guards), [s for s, _ in guards], [v for _, v in guards]]
+    arguments[12:] = [[1] * len(guards), [s for s, _ in guards], [v for _, v in guards]]
     return tuple(arguments)
 
 
