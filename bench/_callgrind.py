@@ -16,6 +16,17 @@ from bench._http_client import Client
 from bench._http_load import ROOT, free_port, server_command
 
 
+async def healthy(port: int) -> None:
+    """Until the server on `port` answers /health with 200 (at most five minutes: valgrind
+    starts a server slowly)."""
+    for _ in range(600):
+        with contextlib.suppress(OSError):
+            status, _ = await Client(port, {"Connection": "close"}).request("GET", "/health")
+            if status == 200:
+                return
+        await asyncio.sleep(0.5)
+
+
 @contextlib.asynccontextmanager
 async def callgrind_server(
     factory: str, env: dict[str, str], out: str
@@ -36,12 +47,7 @@ async def callgrind_server(
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(600):
-            with contextlib.suppress(OSError):
-                status, _ = await Client(port, {"Connection": "close"}).request("GET", "/health")
-                if status == 200:
-                    break
-            await asyncio.sleep(0.5)
+        await healthy(port)
         yield port, proc.pid
     finally:
         proc.send_signal(2)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import os
@@ -31,7 +30,7 @@ if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
     sys.path.insert(0, str(ROOT))
 
-from bench._callgrind import callgrind_server, counted
+from bench._callgrind import callgrind_server, counted, healthy
 from bench._http_client import Client
 from bench._http_load import free_port, server_command
 from bench._proc_cpu import cpu_seconds
@@ -92,12 +91,7 @@ async def cpu_per_delivery(args: argparse.Namespace, env: dict[str, str], key: s
     port = free_port()
     proc = await asyncio.create_subprocess_exec(*server_command(FACTORY, port), cwd=ROOT, env=env)
     try:
-        for _ in range(600):
-            with contextlib.suppress(OSError):
-                status, _ = await Client(port, {"Connection": "close"}).request("GET", "/health")
-                if status == 200:
-                    break
-            await asyncio.sleep(0.5)
+        await healthy(port)
         source = await register_source(port, key, False)
         await deliveries(port, source, args.warmup, args.senders)
         started, cpu = time.monotonic(), cpu_seconds(proc.pid)
