@@ -1,9 +1,13 @@
 """A bench's own databases on the server it runs against: created fresh and migrated, queried on
-a fresh backend, their commit counter, and the embedded server's postmaster."""
+a fresh backend, their commit counter, the embedded server's postmaster, and embedded servers
+whose PostgreSQL keeps pg_stat_statements."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,3 +47,32 @@ def postmaster_pid(data_dir: Path) -> int | None:
     bench runs against a server it did not start."""
     pid_file = data_dir / "postgres" / "postmaster.pid"
     return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+
+
+@contextlib.contextmanager
+def statements_servers(data_dir: Path, settings: Sequence[str] = ()) -> Iterator[tuple[str, str]]:
+    """Embedded PostgreSQL and NATS in `data_dir`: (database URL, NATS URL). PostgreSQL is
+    restarted once with pg_stat_statements preloaded and `settings` ("name=value") set by ALTER
+    SYSTEM, for the benches that read statements per unit of work."""
+    from adapters.platform.embedded import EmbeddedNats, EmbeddedPostgres
+
+    postgres, nats = EmbeddedPostgres(data_dir), EmbeddedNats(data_dir)
+    try:
+        url = postgres.start()
+        for setting in ["shared_preload_libraries=pg_stat_statements", *settings]:
+            name, _, value = setting.partition("=")
+            asyncio.run(_alter_system(url, name, value))
+        postgres.stop()
+        url = postgres.start()
+        yield url, nats.start()
+    finally:
+        nats.stop()
+        postgres.stop()
+
+
+async def _alter_system(url: str, name: str, value: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+    finally:
+        await conn.close()

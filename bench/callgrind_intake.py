@@ -36,10 +36,10 @@ if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
 
 import asyncpg
-import msgspec
 
 from bench import webhooks
 from bench._callgrind import control, threads
+from bench._databases import statements_servers
 from bench._http_load import serve
 from bench._proc_cpu import cpu_seconds
 from bench._webhook_setup import SECRET, register_source, setup
@@ -144,20 +144,11 @@ def main() -> None:
     for old in Path(args.out).parent.glob(f"{Path(args.out).name}*"):
         old.unlink()
 
-    from adapters.platform.embedded import embedded_servers
-    from adapters.platform.settings import load_settings
-
     os.environ["BENCH_WEBHOOK_SECRET"] = SECRET
     data_dir = Path(tempfile.mkdtemp(prefix="flowledger-bench-"))
     try:
-        base = msgspec.structs.replace(load_settings(os.environ, cwd=data_dir), data_dir=data_dir)
-        with embedded_servers(base, log=lambda _: None):
-            pass  # the cluster made, to preload pg_stat_statements in it
-        with (data_dir / "postgres" / "postgresql.conf").open("a") as conf:
-            conf.write("shared_preload_libraries = 'pg_stat_statements'\n")
-        with embedded_servers(base, log=lambda _: None) as urls:
-            env = webhooks.roles_env(urls.nats_url, data_dir)
-            asyncio.run(measure(args, env, urls.database_url))
+        with statements_servers(data_dir) as (url, nats_url):
+            asyncio.run(measure(args, webhooks.roles_env(nats_url, data_dir), url))
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 

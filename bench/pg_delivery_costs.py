@@ -46,6 +46,7 @@ if __name__ == "__main__":
 import asyncpg
 
 from bench import webhooks
+from bench._databases import statements_servers
 from bench._http_client import Client
 from bench._http_load import serve
 from bench._proc_cpu import cpu_seconds
@@ -258,38 +259,18 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="the cluster's folder, kept afterwards")
     args = parser.parse_args()
 
-    from adapters.platform.embedded import EmbeddedNats, EmbeddedPostgres
-
     os.environ["BENCH_WEBHOOK_SECRET"] = SECRET
     data_dir = args.keep or Path(tempfile.mkdtemp(prefix="flowledger-pgcost-"))
-    postgres, nats = EmbeddedPostgres(data_dir), EmbeddedNats(data_dir)
     try:
-        url = postgres.start()
-        settings = ["shared_preload_libraries=pg_stat_statements",
-                    "pg_stat_statements.track=all", *args.set]  # fmt: skip
-        for setting in settings:
-            name, _, value = setting.partition("=")
-            asyncio.run(_alter(url, name, value))
-        postgres.stop()
-        url = postgres.start()
-        env = webhooks.roles_env(nats.start(), data_dir)
-        result = asyncio.run(measure(args, env, url))
+        settings = ["pg_stat_statements.track=all", *args.set]
+        with statements_servers(data_dir, settings) as (url, nats_url):
+            result = asyncio.run(measure(args, webhooks.roles_env(nats_url, data_dir), url))
     finally:
-        nats.stop()
-        postgres.stop()
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
     if args.json:
         args.json.write_text(json.dumps(result, default=str))
     show(result, args.top)
-
-
-async def _alter(url: str, name: str, value: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":
