@@ -111,9 +111,16 @@ class Ignored(_Fact):
 DeliveryFacts = Push | PullRequest | Backflow | Custom | Ignored
 
 
+def form_encoded(content_type: object) -> bool:
+    """A body sent form-encoded (its JSON document in the `payload` field), not as JSON."""
+    return isinstance(content_type, str) and content_type.lower().startswith(
+        "application/x-www-form-urlencoded"
+    )
+
+
 def decode(payload: str | bytes, shape: type[T], *, content_type: str | None = None) -> T:
     """The body as `shape` (extra fields ignored), or UnreadablePayload saying what is wrong."""
-    if content_type and content_type.lower().startswith("application/x-www-form-urlencoded"):
+    if form_encoded(content_type):
         # GitHub's form content type sends the JSON document as the `payload` field.
         text = payload.decode() if isinstance(payload, bytes) else payload
         payload = parse_qs(text).get("payload", [""])[0]
