@@ -41,6 +41,8 @@ class Live:
     created_at: datetime
     version: int
     """Its stream's version when it was (re)started: later own events may end it."""
+    created_position: int = 0
+    """Its creation event's position: nothing at or before it is sent to it (0: no floor)."""
     transport: Callable[[Message], Awaitable[Answer]] | None = None
     """How a message goes out instead of a signed POST to `url` (a notification's channel)."""
 

@@ -54,6 +54,8 @@ class SubscriptionWorkers:
         if sub.status is not SubscriptionStatus.ENABLED:
             return None
         secret = await self.box.unseal(sub.sealed_secret)
+        async with self.pool.acquire() as conn:
+            created_position = await reader.first_position(conn, str(sub_id))
         return Live(
             id=sub_id,
             project_id=sub.project_id,
@@ -62,6 +64,7 @@ class SubscriptionWorkers:
             key=secret_key(secret),
             created_at=sub.created_on,
             version=sub.version,
+            created_position=created_position or 0,
         )
 
     async def start(self, sub_id: UUID) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from uuid import UUID
 
 import msgspec
@@ -31,6 +32,10 @@ log = logging.getLogger(__name__)
 
 FETCH_WAIT_S = 1.0
 ACK_CONFIRM_S = 5.0
+START_SLACK = timedelta(minutes=1)
+"""How much earlier than its creation a consumer starts reading: NATS stamps a message when the
+relay publishes it, which may be later than the event was recorded (a relay behind) or, with
+clocks apart, earlier. The creation event's position is the exact cut; the time only seeks."""
 ACK_WAIT_S = 30.0
 """A message not acknowledged (nor kept alive) this long goes out again: after a crash."""
 
@@ -92,7 +97,7 @@ class Worker:
         config = ConsumerConfig(
             durable_name=consumer_name(self.sub.id),
             deliver_policy=DeliverPolicy.BY_START_TIME,
-            opt_start_time=self.sub.created_at,
+            opt_start_time=self.sub.created_at - START_SLACK,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=ACK_WAIT_S,
             max_ack_pending=1,
@@ -104,7 +109,7 @@ class Worker:
         )
 
     async def run(self) -> None:
-        floor = 0
+        floor = self.sub.created_position
         try:
             while not self.stop.is_set():
                 try:

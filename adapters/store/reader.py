@@ -151,6 +151,13 @@ async def stream_version(conn: Conn, stream_id: str) -> int:
     return version or 0
 
 
+async def first_position(conn: Conn, stream_id: str) -> int | None:
+    """The position of the event that began the stream; None for a stream never written."""
+    return await conn.fetchval(
+        "SELECT position FROM events WHERE stream_id = $1 AND version = 1", stream_id
+    )
+
+
 async def first_events(conn: Conn, streams: Collection[str]) -> list[EventEnvelope]:
     """Current. The first event of each of `streams` that has one (it names the owner)."""
     rows = await conn.fetch(

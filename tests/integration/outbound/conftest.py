@@ -1,3 +1,3 @@
 """The outbound tests' fixtures."""
 
-from tests.integration.outbound.world import world  # noqa: F401  (a fixture)
+from tests.integration.outbound.world import world, world_and_relay  # noqa: F401  (fixtures)

@@ -16,6 +16,7 @@ from standardwebhooks.webhooks import Webhook
 
 from adapters.outbound.attempts import list_attempts
 from adapters.platform.settings import Settings
+from adapters.streaming.relay import Relay
 from commands.subscriptions import (
     DeleteSubscription,
     DisableSubscription,
@@ -29,6 +30,7 @@ from tests.integration.outbound.world import (
     positions,
     until,
 )
+from tests.integration.relay.relaying import running
 
 
 async def test_events_arrive_signed_in_order_and_only_those_wanted(world: World) -> None:
@@ -57,6 +59,27 @@ async def test_events_arrive_signed_in_order_and_only_those_wanted(world: World)
     # Its project's events from its creation on (its own are not sent to it), no other's.
     assert types == ["ProjectRenamed"] * 5
     assert everything["secret"] != renames["secret"]
+
+
+async def test_what_was_recorded_before_a_subscription_is_not_sent_when_published_after(
+    world_and_relay: tuple[World, Relay],
+) -> None:
+    # The relay is behind: the project's creation and the subscription are published only
+    # after the subscription was recorded, so NATS stamps them later than its creation.
+    world, relay = world_and_relay
+    home = await world.project()
+    with receiving() as receiver:
+        sub = await world.subscribe(home, receiver.url("/late"))
+        await world.renames(home, 1)
+        await asyncio.sleep(0.5)
+        async with running(relay), world.deliverer() as deliverer:
+            await until(lambda: uuid.UUID(sub["id"]) in deliverer.running.workers)
+            await world.renames(home, 1, start=1)
+            await until(lambda: len(receiver.delivered("/late")) >= 2)
+            await asyncio.sleep(0.5)
+
+    types = [json.loads(r.body)["type"] for r in receiver.delivered("/late")]
+    assert types == ["ProjectRenamed", "ProjectRenamed"]
 
 
 async def test_a_failure_is_retried_and_each_attempt_logged(world: World) -> None:

@@ -94,6 +94,24 @@ class World:
 
 @pytest_asyncio.fixture
 async def world(database_url: str, nats_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    async with _opened(database_url, nats_url, tmp_path) as (found, relay), running(relay):
+        yield found
+
+
+@pytest_asyncio.fixture
+async def world_and_relay(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[World, Relay]]:
+    """A world whose relay the test starts itself (`running(relay)`): nothing is published
+    until then, as when the relay is behind."""
+    async with _opened(database_url, nats_url, tmp_path) as found:
+        yield found
+
+
+@contextlib.asynccontextmanager
+async def _opened(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[World, Relay]]:
     config = unique_config()
     settings = Settings(
         database_url=database_url,
@@ -108,11 +126,9 @@ async def world(database_url: str, nats_url: str, tmp_path: Path) -> AsyncIterat
         outbound_disable_after_parked=2,
     )
     await start_at_head(database_url, config)
-    async with (
-        open_services(settings, database_url) as services,
-        running(Relay(database_url, nats_url, config)),
-    ):
-        yield World(settings, services, nats_url, config.prefix)
+    async with open_services(settings, database_url) as services:
+        relay = Relay(database_url, nats_url, config)
+        yield World(settings, services, nats_url, config.prefix), relay
 
 
 async def until(check: Callable[[], bool], timeout: float = 30) -> None:
