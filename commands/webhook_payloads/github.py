@@ -162,16 +162,18 @@ def push_and_email(payload: str | bytes) -> tuple[DeliveryFacts, str | None]:
     The last few reads are kept, by the body itself (`is`: hashing an 8.8 KB body to find it
     cost half a scan): the webhook gate checks that a push is a JSON object by reading it here,
     and the store's sealer, reading the same text for whose it is, scans nothing again. An
-    unreadable body raises each time (nothing kept)."""
+    unreadable body raises each time, and a large one is not kept (nor held in memory)."""
     for seen, read in _READ:
         if seen is payload:
             return read
     read = _read_push(payload)
-    _READ.append((payload, read))
+    if len(payload) <= _KEPT_MAX:
+        _READ.append((payload, read))
     return read
 
 
-_READ: deque[tuple[str | bytes, tuple[DeliveryFacts, str | None]]] = deque(maxlen=16)
+_READ: deque[tuple[str | bytes, tuple[DeliveryFacts, str | None]]] = deque(maxlen=4)
+_KEPT_MAX = 1 << 20
 
 
 def _read_push(payload: str | bytes) -> tuple[DeliveryFacts, str | None]:

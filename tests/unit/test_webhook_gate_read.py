@@ -83,6 +83,11 @@ def test_the_sealer_reads_the_push_the_gate_read(monkeypatch: pytest.MonkeyPatch
     # An equal text that is another object is read again: what is kept is found by identity.
     _whose({**data, "payload": "".join(text)})
     assert len(scans) == 2
+    # A large body is read, not kept: the gate's read and the sealer's are two scans.
+    large = text.rstrip()[:-1] + ', "padding": "' + "x" * github._KEPT_MAX + '"}'
+    assert _read_push(large.encode()) is not None
+    _whose({**data, "payload": large})
+    assert len(scans) == 4
 
 
 def test_a_push_sent_form_encoded_or_another_event_is_not_read_as_a_push() -> None:
