@@ -25,6 +25,7 @@ from adapters.webhooks.opened_secrets import OPENED
 from adapters.webhooks.sources import find_source
 from adapters.webhooks.verify import BadSignature, verify
 from commands.ports import AdmittedDelivery, Repository
+from commands.webhook_payloads import UnreadablePayload, github
 from domain.errors import DomainError
 from domain.webhook_source import WebhookSource
 
@@ -78,7 +79,9 @@ class SourceGate:
             # 2. The signature, before anything is parsed or written (401).
             await self._verify(found, headers=headers, query=query, body=body, now=at)
             # 3. JSON, kept as the exact text received (400).
-            payload, body_type = _parse(body)
+            content_type = headers.get("content-type", "")
+            read = _read_push(body) if read_as_push(found.kind, headers, content_type) else None
+            payload, body_type = read or _parse(body)
         except HTTPException as refused:
             if refused.status_code >= 500:
                 raise
@@ -87,7 +90,7 @@ class SourceGate:
             source=found,
             event=event_kind(found.kind, headers, body_type),
             headers=recorded_headers(found.kind, headers),
-            content_type=headers.get("content-type", ""),
+            content_type=content_type,
             payload=payload,
         )
 
@@ -118,6 +121,22 @@ class SourceGate:
             raise problem(
                 401, "bad_signature", "bad signature", f"delivery refused: {refused.reason}"
             ) from None
+
+
+def read_as_push(kind: str, headers: Mapping[str, str], content_type: str) -> bool:
+    """Whether the store's sealer will read this delivery as a push (`github.read_as_push`)."""
+    return github.read_as_push(kind, event_kind(kind, headers, None), content_type)
+
+
+def _read_push(body: bytes) -> tuple[str, None] | None:
+    """The text of a GitHub push, if the sealer's read of it (which it keeps) takes it: then
+    it is a JSON object in UTF-8, as `_parse` asks. Else None, and `_parse` decides."""
+    try:
+        text = body.decode("utf-8")
+        github.push_and_email(text)
+    except (UnicodeDecodeError, UnreadablePayload, RecursionError):
+        return None
+    return text, None
 
 
 def _parse(body: bytes) -> tuple[str, Any]:

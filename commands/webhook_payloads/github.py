@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import msgspec
@@ -19,6 +20,7 @@ from commands.webhook_payloads.facts import (
     absolute_url,
     branch_ref,
     decode,
+    form_encoded,
     instant,
 )
 from domain.run_statuses import ExternalStatus, Provider
@@ -148,9 +150,33 @@ def parse(event: str, payload: str | bytes, content_type: str | None = None) -> 
             return Ignored(reason=f"github event {event!r} starts or updates no run")
 
 
+def read_as_push(kind: str, event: str, content_type: object) -> bool:
+    """Whether a delivery is read by `push_and_email`: a GitHub push sent as JSON (most)."""
+    return kind == "github" and event == "push" and not form_encoded(content_type)
+
+
 def push_and_email(payload: str | bytes) -> tuple[DeliveryFacts, str | None]:
     """`parse("push", payload)` (a JSON body) and the pusher's e-mail address, in one scan:
-    `pusher.email`, else `user_email`, whichever is first a string with an `@`."""
+    `pusher.email`, else `user_email`, whichever is first a string with an `@`.
+
+    The last few reads are kept, by the body itself (`is`: hashing an 8.8 KB body to find it
+    cost half a scan): the webhook gate checks that a push is a JSON object by reading it here,
+    and the store's sealer, reading the same text for whose it is, scans nothing again. An
+    unreadable body raises each time, and a large one is not kept (nor held in memory)."""
+    for seen, read in _READ:
+        if seen is payload:
+            return read
+    read = _read_push(payload)
+    if len(payload) <= _KEPT_MAX:
+        _READ.append((payload, read))
+    return read
+
+
+_READ: deque[tuple[str | bytes, tuple[DeliveryFacts, str | None]]] = deque(maxlen=4)
+_KEPT_MAX = 1 << 20
+
+
+def _read_push(payload: str | bytes) -> tuple[DeliveryFacts, str | None]:
     body = decode(payload, _AddressedPushEvent)
     pusher = body.pusher
     for value in (pusher is not None and pusher.email, body.user_email):

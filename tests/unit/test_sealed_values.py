@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import zlib
 from pathlib import Path
@@ -120,3 +122,29 @@ def test_sealed_text_is_read_strictly_as_standard_base64(text: str) -> None:
     except ValueError:
         read = None
     assert read == expected
+
+
+@given(
+    pepper=st.binary(min_size=32, max_size=32),
+    purpose=st.sampled_from(["login", "email"]),
+    values=st.lists(st.text(max_size=80), min_size=1, max_size=6),
+)
+def test_a_kept_keyed_hash_is_the_hmac_of_its_arguments(
+    pepper: bytes, purpose: str, values: list[str]
+) -> None:
+    # `keyed_hash` keeps its answers: each, asked again (or under another pepper), is the HMAC.
+    for value in values + values:
+        for key in (pepper, bytes(reversed(pepper))):
+            expected = hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()
+            assert cipher.keyed_hash(key, purpose, value) == expected[:32]
+
+
+@given(data_key=st.binary(min_size=32, max_size=32), subject=st.text(max_size=40))
+def test_a_key_unwrapped_with_a_kept_cipher_is_the_one_wrapped(
+    data_key: bytes, subject: str
+) -> None:
+    instance_key = AESGCM.generate_key(bit_length=256)
+    wrapped = cipher.wrap(instance_key, subject, data_key)
+    aead = AESGCM(instance_key)
+    assert cipher.unwrap_with(aead, subject, wrapped) == data_key
+    assert cipher.unwrap(instance_key, subject, wrapped) == data_key

@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 
 import asyncpg
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from adapters.store.personal import cipher
 from adapters.store.personal.key_reads import KeyReads
@@ -36,12 +37,13 @@ SELECT wrapped_key FROM kept
 class SubjectKeys:
     """Data keys per subject, each wrapped by the instance key (FLOWLEDGER_CIPHER_KEY)."""
 
-    __slots__ = ("_instance_key", "_pepper")
+    __slots__ = ("_aead", "_instance_key", "_pepper")
 
     def __init__(self, instance_key: bytes) -> None:
         if len(instance_key) != 32:
             raise ValueError("the instance key must be 32 bytes (AES-256)")
         self._instance_key = instance_key
+        self._aead = AESGCM(instance_key)
         self._pepper: bytes | None = None
 
     def __eq__(self, other: object) -> bool:
@@ -87,8 +89,9 @@ class SubjectKeys:
     ) -> tuple[str, bytes]:
         """The subject of `login` and its data key, created on first use, with its handles.
         With `reads` (on `conn`'s pool), the read goes with those of concurrent appends."""
-        subject = await self.subject_id(conn, login)
-        noted = [await self.handle(conn, kind, value) for kind, value in handles.items() if value]
+        pepper = await self.pepper(conn)
+        subject = cipher.subject_id(pepper, login)
+        noted = [cipher.handle(pepper, kind, value) for kind, value in handles.items() if value]
         # Read first: the upsert below writes a new row version even when the key exists, and
         # every event of one person (a webhook sender's pushes) would queue on that row's lock,
         # one disk flush each. A kept key's handles are noted in the same round trip.
@@ -112,7 +115,7 @@ class SubjectKeys:
                     "ON CONFLICT (handle) DO NOTHING",
                     [(handle, subject) for handle in noted],
                 )
-        return subject, cipher.unwrap(self._instance_key, subject, stored)
+        return subject, cipher.unwrap_with(self._aead, subject, stored)
 
     async def wrapped(self, conn: Conn, subjects: Collection[str]) -> dict[str, str]:
         """The wrapped data keys of `subjects` still kept; an erased subject is simply absent."""
@@ -125,7 +128,7 @@ class SubjectKeys:
     def unwrap(self, subject: str, wrapped: str) -> bytes | None:
         """The data key, or None if this instance key did not wrap it."""
         try:
-            return cipher.unwrap(self._instance_key, subject, wrapped)
+            return cipher.unwrap_with(self._aead, subject, wrapped)
         except (ValueError, InvalidTag):
             return None
 

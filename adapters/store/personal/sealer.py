@@ -17,7 +17,6 @@ from adapters.store.personal import cipher
 from adapters.store.personal.key_reads import KeyReads
 from adapters.store.personal.keys import Conn, SubjectKeys
 from commands.webhook_payloads import DeliveryFacts, UnreadablePayload, github, parse_delivery
-from commands.webhook_payloads.facts import form_encoded
 from domain.envelope import EventMetadata
 from domain.limits import ACTOR_MAX, cut
 from domain.personal import ACTOR_FIELDS, PERSONAL_FIELDS
@@ -148,7 +147,7 @@ _UNREAD = object()
 def _read(kind: str, event: str, payload: str, content_type: Any) -> tuple[DeliveryFacts, Any]:
     """The delivery's facts, and its e-mail address when the same scan read it (a GitHub push
     sent as JSON: most deliveries), else `_UNREAD`."""
-    if kind == "github" and event == "push" and not form_encoded(content_type):
+    if github.read_as_push(kind, event, content_type):
         return github.push_and_email(payload)
     return parse_delivery(kind, event, payload, content_type=content_type), _UNREAD
 
