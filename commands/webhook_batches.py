@@ -3,13 +3,13 @@
 One delivery's `TriggerRun` and `RecordDeliveryOutcome` cost a stream read and an append each;
 at a thousand pushes a second those round trips were the intake's whole cost, one after the
 other. Here each delivery's runs are the `TriggerRun`s it would have sent alone, each in the
-context it would have been sent in (its own principal, key, causation and trace), decided
-exactly as alone, and its outcome is the one it would then have recorded; the aggregates come
-in one read and go to the store in one `save_many` (one append batch: the runs in the items'
-order, so a project's runs are requested in the order its pushes came, then the outcomes that
-name them). Each run and outcome still succeeds or is refused on its own. Every run request is
-keyed (its run's id is made from the key), and an outcome already recorded is nothing to write:
-a replayed batch writes nothing twice.
+context it would have been sent in (its own principal, key, causation and trace; `run_context`
+makes it of its delivery's), decided exactly as alone, and its outcome is the one it would
+then have recorded; the aggregates come in one read and go to the store in one `save_many`
+(one append batch: the runs in the items' order, so a project's runs are requested in the
+order its pushes came, then the outcomes that name them). Each run and outcome still succeeds
+or is refused on its own. Every run request is keyed (its run's id is made from the key), and
+an outcome already recorded is nothing to write: a replayed batch writes nothing twice.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from commands.context import CommandContext, Forbidden
 from commands.ports import VersionConflict
 from commands.runs import TriggerRun, requested_run
 from commands.webhook_deliveries import RecordDeliveryOutcome
-from commands.webhook_intake_requests import triggered
+from commands.webhook_intake_requests import run_context, triggered
 from commands.webhook_intake_types import Outcome
 from domain.envelope import EventMetadata
 from domain.errors import AggregateNotFound, DomainError
@@ -40,10 +40,13 @@ ITEMS_MAX = 1000
 
 
 class RunRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """A keyed `TriggerRun` (`CommandContext.new_id` makes the run's id from the key)."""
+    """A `TriggerRun` as `actor` (the pusher): sent in its delivery's context as `run_context`
+    makes it, keyed (`CommandContext.new_id` makes the run's id from the key)."""
 
     command: TriggerRun
-    context: CommandContext
+    actor: str
+    person: bool = False
+    """The actor's name is a person's (the events keep it sealed)."""
 
 
 class RunAsk(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,7 +106,7 @@ async def request_runs_and_record_outcomes(
     for decided in command.deliveries:
         record, one = decided.record.command, decided.record.context
         if decided.asks:
-            made = await _requested(decided.asks, pipelines, deps)
+            made = await _requested(decided.asks, one, record.delivery, pipelines, deps)
             runs += made.runs
             outcome = made.outcome
             record = msgspec.structs.replace(
@@ -145,10 +148,15 @@ class _Made(msgspec.Struct, frozen=True):
 
 
 async def _requested(
-    asks: Sequence[RunAsk], pipelines: Mapping[UUID, Pipeline], deps: Dependencies
+    asks: Sequence[RunAsk],
+    delivery_context: CommandContext,
+    delivery: UUID,
+    pipelines: Mapping[UUID, Pipeline],
+    deps: Dependencies,
 ) -> _Made:
     """The runs a delivery's requests make, unsaved, and its outcome; a refusal is noted in
-    the outcome and refuses that run only."""
+    the outcome and refuses that run only. Each is requested in the context `run_context`
+    makes of its delivery's."""
     runs: list[tuple[Run, CommandContext]] = []
     refused: list[str] = []
     for ask in asks:
@@ -156,15 +164,17 @@ async def _requested(
         if request is None:
             refused.append(f"{ask.pipeline}: {ask.refused}")
             continue
+        command = request.command
+        context = run_context(delivery_context, delivery, command, request.actor, request.person)
         try:
-            pipeline = pipelines.get(request.command.pipeline_id)
+            pipeline = pipelines.get(command.pipeline_id)
             if pipeline is None:
-                raise AggregateNotFound("pipeline", request.command.pipeline_id)
-            run = await requested_run(pipeline, request.command, request.context, deps)
+                raise AggregateNotFound("pipeline", command.pipeline_id)
+            run = await requested_run(pipeline, command, context, deps)
         except (DomainError, Forbidden) as error:
             refused.append(f"{ask.pipeline}: {error}")
             continue
-        runs.append((run, request.context))
+        runs.append((run, context))
     return _Made(triggered([run.id for run, _ in runs], refused), runs)
 
 

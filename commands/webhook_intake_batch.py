@@ -37,7 +37,7 @@ from commands.webhook_intake_requests import (
     chosen_for,
     nothing_chosen,
     outcome_record,
-    run_request,
+    run_command,
 )
 from commands.webhook_intake_types import (
     Candidate,
@@ -169,7 +169,7 @@ class IntakeBatch:
                         decided |= await self._send(gathered, deliveries, at)
                         gathered.outcome(n, await self._intake.decide(delivery, at=at))
                     else:
-                        gathered.runs(n, [_ask(delivery, facts, c, at) for c in chosen])
+                        gathered.runs(n, [_ask(delivery, facts, c) for c in chosen])
                 case Backflow():
                     decided |= await self._send(gathered, deliveries, at)
                     gathered.outcome(n, await self._intake.decide(delivery, at=at))
@@ -210,15 +210,12 @@ class IntakeBatch:
 
 
 def _ask(
-    delivery: ReceivedDelivery,
-    facts: Push | PullRequest | Custom,
-    candidate: Candidate,
-    at: datetime,
+    delivery: ReceivedDelivery, facts: Push | PullRequest | Custom, candidate: Candidate
 ) -> RunAsk:
-    command, context = run_request(delivery, facts, candidate, at)
+    command, actor, person = run_command(delivery, facts, candidate)
     return RunAsk(
         pipeline=f"pipeline {candidate.name} ({candidate.pipeline_id})",
-        request=RunRequest(command=command, context=context),
+        request=RunRequest(command=command, actor=actor, person=person),
     )
 
 

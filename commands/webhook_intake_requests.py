@@ -68,17 +68,20 @@ def run_request(
     at: datetime,
 ) -> tuple[TriggerRun, CommandContext]:
     """The run `candidate` is asked for (its current version), in the context that keys it."""
+    command, actor, person = run_command(delivery, facts, candidate)
+    context = intake_context(delivery, ACTOR, at)
+    return command, run_context(context, delivery.stream_id, command, actor, person)
+
+
+def run_command(
+    delivery: ReceivedDelivery, facts: Push | PullRequest | Custom, candidate: Candidate
+) -> tuple[TriggerRun, str, bool]:
+    """The run `candidate` is asked for, and who asks: the pusher's name, and whether it is a
+    person's."""
     # Past a limit, what says what to build (repo, ref, sha, pull request, external id,
     # URL) is refused by the bus and the delivery records why (a cut sha builds something
     # else); the actor only says who pushed, so it is cut with a marker and the run goes on.
     actor = cut(facts.actor or delivery.source_kind, ACTOR_MAX)
-    context = intake_context(
-        delivery,
-        actor,
-        at,
-        key=f"intake:{delivery.stream_id}:{candidate.pipeline_id}",
-        person=bool(facts.actor) and facts.actor != delivery.source_kind,
-    )
     command = TriggerRun(
         pipeline_id=candidate.pipeline_id,
         kind="webhook",
@@ -92,7 +95,19 @@ def run_request(
         clone_url=facts.clone_url,
         base_ref=facts.base_ref if isinstance(facts, PullRequest) else None,
     )
-    return command, context
+    return command, actor, bool(facts.actor) and facts.actor != delivery.source_kind
+
+
+def run_context(
+    delivery_context: CommandContext, stream_id: UUID, command: TriggerRun, actor: str, person: bool
+) -> CommandContext:
+    """A run's context, made from its delivery's (the outcome record's: `intake_context` as
+    the intake): as the pusher, keyed by the delivery's stream and the pipeline. What it adds
+    to a checked context cannot fail the boundary's check (a Principal has no limits, the key
+    is ASCII of a fixed length), so a batch sends only the actor, and checks no context twice."""
+    key = f"intake:{stream_id}:{command.pipeline_id}"
+    principal = msgspec.structs.replace(delivery_context.principal, name=actor, person=person)
+    return msgspec.structs.replace(delivery_context, principal=principal, idempotency_key=key)
 
 
 def triggered(runs: Sequence[UUID], refused: Sequence[str]) -> Outcome:
