@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import asyncpg
 import msgspec
@@ -18,6 +19,8 @@ from adapters.store.errors import (
     InvalidAppend,
     WrongExpectedVersion,
 )
+
+T = TypeVar("T")
 
 
 class AppendResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,7 +56,8 @@ def batch_arguments(
 ) -> tuple[object, ...]:
     """The call's arguments, its events recorded at `recorded_at` (default: now). The shape
     spares asyncpg's per-element checks what it can (migration 0021): one `recorded_at` for the
-    batch, no keys' array when none has a key, no events' appends when each has one event."""
+    batch, no keys' array when none has a key, no events' appends when each has one event, a
+    value the same for all sent once."""
     at = datetime.now(UTC) if recorded_at is None else recorded_at
     events = [
         (n, p, e, version)
@@ -64,16 +68,16 @@ def batch_arguments(
     keys = [p.idempotency_key for p in batch]
     return (
         [p.stream_id for p in batch],
-        [p.stream_type for p in batch],
-        [p.expected_version for p in batch],
+        _one_or_each([p.stream_type for p in batch]),
+        _one_or_each([p.expected_version for p in batch]),
         keys if keys.count(None) < len(keys) else None,
         [n for n, _, _, _ in events] if any(len(p.events) != 1 for p in batch) else None,
         [e.event_id for _, _, e, _ in events],
-        [e.type for _, _, e, _ in events],
-        [e.schema_version for _, _, e, _ in events],
+        _one_or_each([e.type for _, _, e, _ in events]),
+        _one_or_each([e.schema_version for _, _, e, _ in events]),
         at,
         [e.data for _, _, e, _ in events],
-        [e.metadata for _, _, e, _ in events],
+        _one_or_each([e.metadata for _, _, e, _ in events]),
         [
             canonical_bytes(
                 event_id=e.event_id,
@@ -92,6 +96,11 @@ def batch_arguments(
         [stream_id for _, (stream_id, _) in guards],
         [version for _, (_, version) in guards],
     )
+
+
+def _one_or_each(values: list[T]) -> list[T]:
+    """`values`, or its first alone when all are equal (0021: one element stands for all)."""
+    return values[:1] if values and values.count(values[0]) == len(values) else values
 
 
 def settle(pending: PendingAppend, row: asyncpg.Record) -> None:

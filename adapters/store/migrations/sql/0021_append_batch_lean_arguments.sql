@@ -5,7 +5,10 @@
 -- - `p_recorded_at` is one timestamptz for the whole batch (the client takes it as it sends
 --   the batch, and builds each event's canonical bytes, which hold it, then);
 -- - `p_keys` may be NULL: no append of the batch has an idempotency key;
--- - `p_event_append` may be NULL: each append has exactly one event, event i in append i.
+-- - `p_event_append` may be NULL: each append has exactly one event, event i in append i;
+-- - `p_stream_types`, `p_expected`, `p_types`, `p_schema_versions` and `p_metadata` may hold
+--   one element, standing for every append's or event's (the same value, sent once); one
+--   `metadata` is then parsed once, and one type's commit note needs no DISTINCT query.
 -- Answers, judging, the lock and the chain are 0020's. Dropped and made again (its grant to the
 -- API's role and its plan setting with it), as the arguments change.
 
@@ -87,10 +90,32 @@ DECLARE
     prev       bytea;
     note       text;
     types_note text;
+    one_type   boolean := cardinality(p_types) = 1;
 BEGIN
+    -- A value the same for all is sent once: one element stands for every append or event.
+    IF n_appends > 1 THEN
+        IF cardinality(p_stream_types) = 1 THEN
+            p_stream_types := array_fill(p_stream_types[1], ARRAY[n_appends]);
+        END IF;
+        IF cardinality(p_expected) = 1 THEN
+            p_expected := array_fill(p_expected[1], ARRAY[n_appends]);
+        END IF;
+    END IF;
+    IF n_events > 1 THEN
+        IF one_type THEN
+            p_types := array_fill(p_types[1], ARRAY[n_events]);
+        END IF;
+        IF cardinality(p_schema_versions) = 1 THEN
+            p_schema_versions := array_fill(p_schema_versions[1], ARRAY[n_events]);
+        END IF;
+    END IF;
     -- Parsed outside the lock: invalid JSON fails the batch here, before it holds anyone up.
     e_data := p_data::json[];
-    e_metadata := p_metadata::json[];
+    IF cardinality(p_metadata) = 1 THEN
+        e_metadata := array_fill(p_metadata[1]::json, ARRAY[n_events]);
+    ELSE
+        e_metadata := p_metadata::json[];
+    END IF;
 
     -- Twice at most: before the lock, then under it only if something read has moved since.
     LOOP
@@ -270,7 +295,11 @@ BEGIN
         -- readers have nothing to apply. Too long for a notification: `first:last` alone
         -- (the listener then knows nothing of the range and its readers read it).
         note := (pos + 1)::text || ':' || (pos + n_written)::text;
-        types_note := array_to_string(ARRAY(SELECT DISTINCT t FROM unnest(p_types) AS t), ',');
+        IF one_type THEN
+            types_note := p_types[1];
+        ELSE
+            types_note := array_to_string(ARRAY(SELECT DISTINCT t FROM unnest(p_types) AS t), ',');
+        END IF;
         IF octet_length(types_note) < 7000 THEN
             note := note || ':' || types_note;
         END IF;
