@@ -56,8 +56,8 @@ def batch_arguments(
 ) -> tuple[object, ...]:
     """The call's arguments, its events recorded at `recorded_at` (default: now). The shape
     spares asyncpg's per-element checks what it can (migration 0021): one `recorded_at` for the
-    batch, no keys' array when none has a key, no events' appends when each has one event, a
-    value the same for all sent once."""
+    batch, no keys' or guards' arrays when none has one, no events' appends when each append
+    has one event, a value the same for all sent once."""
     at = datetime.now(UTC) if recorded_at is None else recorded_at
     events = [
         (n, p, e, version)
@@ -92,9 +92,15 @@ def batch_arguments(
             )
             for _, p, e, version in events
         ],
-        [n for n, _ in guards],
-        [stream_id for _, (stream_id, _) in guards],
-        [version for _, (_, version) in guards],
+        *(
+            (
+                [n for n, _ in guards],
+                [stream_id for _, (stream_id, _) in guards],
+                [version for _, (_, version) in guards],
+            )
+            if guards
+            else (None, None, None)  # NULL: no guards (0020 took that as well)
+        ),
     )
 
 

@@ -8,7 +8,8 @@
 -- - `p_event_append` may be NULL: each append has exactly one event, event i in append i;
 -- - `p_stream_types`, `p_expected`, `p_types`, `p_schema_versions` and `p_metadata` may hold
 --   one element, standing for every append's or event's (the same value, sent once); one
---   `metadata` is then parsed once, and one type's commit note needs no DISTINCT query.
+--   `metadata` is then parsed once, and one type's commit note needs no DISTINCT query;
+-- - the guards' three arrays may be NULL when the batch has none (0020 took that as well).
 -- Answers, judging, the lock and the chain are 0020's. Dropped and made again (its grant to the
 -- API's role and its plan setting with it), as the arguments change.
 
