@@ -32,7 +32,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,25 +66,20 @@ CALL = "SELECT * FROM {}(" + ", ".join(f"${n}" for n in range(1, 16)) + ")"
 def batch(size: int) -> tuple[object, ...]:
     """append_batch's arguments for `size` appends of one event, each to a new stream."""
     loop = asyncio.get_running_loop()
-    common = {"stream_type": "bench", "expected_version": 0, "recorded_at": datetime.now(UTC)}
     event = [NewEvent(type="BenchEvent", data=PAYLOAD)]
-    streams = [uuid.uuid4().hex for _ in range(size)]
-    prepared = {
-        s: prepare_events(
-            stream_id=s, events=event, metadata=EventMetadata(), max_event_bytes=1 << 20, **common
-        )
-        for s in streams
-    }
     return batch_arguments(
         [
             PendingAppend(
-                stream_id=s,
+                stream_id=uuid.uuid4().hex,
+                stream_type="bench",
+                expected_version=0,
                 idempotency_key=None,
-                events=prepared[s],
+                events=prepare_events(
+                    events=event, metadata=EventMetadata(), max_event_bytes=1 << 20
+                ),
                 future=loop.create_future(),
-                **common,
             )
-            for s in streams
+            for _ in range(size)
         ]
     )
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TypeVar
 
 import asyncpg
 import msgspec
 
-from adapters.store.encoding import PreparedEvent
+from adapters.store.encoding import PreparedEvent, canonical_bytes
 from adapters.store.errors import (
     EventStoreError,
     GuardMoved,
@@ -18,6 +19,8 @@ from adapters.store.errors import (
     InvalidAppend,
     WrongExpectedVersion,
 )
+
+T = TypeVar("T")
 
 
 class AppendResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,7 +40,6 @@ class PendingAppend(msgspec.Struct, kw_only=True):
     expected_version: int
     idempotency_key: str | None
     events: list[PreparedEvent]
-    recorded_at: datetime
     future: asyncio.Future[AppendResult]
     attempts: int = 0
     guards: tuple[tuple[str, int], ...] = ()
@@ -49,26 +51,62 @@ APPEND_BATCH = (
 )
 
 
-def batch_arguments(batch: Sequence[PendingAppend]) -> tuple[object, ...]:
-    events = [(n, p, e) for n, p in enumerate(batch, start=1) for e in p.events]
+def batch_arguments(
+    batch: Sequence[PendingAppend], recorded_at: datetime | None = None
+) -> tuple[object, ...]:
+    """The call's arguments, its events recorded at `recorded_at` (default: now). The shape
+    spares asyncpg's per-element checks what it can (migration 0021): one `recorded_at` for the
+    batch, no keys' or guards' arrays when none has one, no events' appends when each append
+    has one event, a value the same for all sent once."""
+    at = datetime.now(UTC) if recorded_at is None else recorded_at
+    events = [
+        (n, p, e, version)
+        for n, p in enumerate(batch, start=1)
+        for version, e in enumerate(p.events, start=p.expected_version + 1)
+    ]
     guards = [(n, g) for n, p in enumerate(batch, start=1) for g in p.guards]
+    keys = [p.idempotency_key for p in batch]
     return (
         [p.stream_id for p in batch],
-        [p.stream_type for p in batch],
-        [p.expected_version for p in batch],
-        [p.idempotency_key for p in batch],
-        [n for n, _, _ in events],
-        [e.event_id for _, _, e in events],
-        [e.type for _, _, e in events],
-        [e.schema_version for _, _, e in events],
-        [p.recorded_at for _, p, _ in events],
-        [e.data for _, _, e in events],
-        [e.metadata for _, _, e in events],
-        [e.canonical for _, _, e in events],
-        [n for n, _ in guards],
-        [stream_id for _, (stream_id, _) in guards],
-        [version for _, (_, version) in guards],
+        _one_or_each([p.stream_type for p in batch]),
+        _one_or_each([p.expected_version for p in batch]),
+        keys if keys.count(None) < len(keys) else None,
+        [n for n, _, _, _ in events] if any(len(p.events) != 1 for p in batch) else None,
+        [e.event_id for _, _, e, _ in events],
+        _one_or_each([e.type for _, _, e, _ in events]),
+        _one_or_each([e.schema_version for _, _, e, _ in events]),
+        at,
+        [e.data for _, _, e, _ in events],
+        _one_or_each([e.metadata for _, _, e, _ in events]),
+        [
+            canonical_bytes(
+                event_id=e.event_id,
+                stream_id=p.stream_id,
+                stream_type=p.stream_type,
+                version=version,
+                type=e.type,
+                schema_version=e.schema_version,
+                recorded_at=at,
+                data=e.data,
+                metadata=e.metadata,
+            )
+            for _, p, e, version in events
+        ],
+        *(
+            (
+                [n for n, _ in guards],
+                [stream_id for _, (stream_id, _) in guards],
+                [version for _, (_, version) in guards],
+            )
+            if guards
+            else (None, None, None)  # NULL: no guards (0020 took that as well)
+        ),
     )
+
+
+def _one_or_each(values: list[T]) -> list[T]:
+    """`values`, or its first alone when all are equal (0021: one element stands for all)."""
+    return values[:1] if values and values.count(values[0]) == len(values) else values
 
 
 def settle(pending: PendingAppend, row: asyncpg.Record) -> None:

@@ -59,12 +59,14 @@ class CanonicalEvent(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PreparedEvent(msgspec.Struct, frozen=True):
+    """An event checked and encoded; its canonical bytes are made when its batch is sent, as
+    they hold the batch's `recorded_at`."""
+
     event_id: uuid.UUID
     type: str
     schema_version: int
     data: str
     metadata: str
-    canonical: bytes
 
 
 def canonical_bytes(
@@ -121,17 +123,14 @@ def encode_data(event: NewEvent, max_bytes: int) -> bytes:
 
 def prepare_events(
     *,
-    stream_id: str,
-    stream_type: str,
-    expected_version: int,
     events: Sequence[NewEvent],
     metadata: EventMetadata,
-    recorded_at: datetime,
     max_event_bytes: int,
 ) -> list[PreparedEvent]:
     meta = encode_metadata(metadata)
     if _has_nul(meta):
         raise UnencodableEvent("metadata contains a NUL character")
+    meta_text = meta.decode()
     prepared = []
     for offset, event in enumerate(events):
         if not isinstance(event, NewEvent):
@@ -150,18 +149,7 @@ def prepare_events(
                 type=event.type,
                 schema_version=event.schema_version,
                 data=data.decode(),
-                metadata=meta.decode(),
-                canonical=canonical_bytes(
-                    event_id=event_id,
-                    stream_id=stream_id,
-                    stream_type=stream_type,
-                    version=expected_version + offset + 1,
-                    type=event.type,
-                    schema_version=event.schema_version,
-                    recorded_at=recorded_at,
-                    data=data,
-                    metadata=meta,
-                ),
+                metadata=meta_text,
             )
         )
     return prepared

@@ -19,7 +19,13 @@ import msgspec
 from adapters.store.append_batch import AppendResult
 from adapters.store.batch import AppendOutcome, StreamAppend
 from adapters.store.checks import DEFAULT_MAX_EVENT_BYTES, check_append
-from adapters.store.encoding import GENESIS_HASH, NewEvent, chain_hash, prepare_events
+from adapters.store.encoding import (
+    GENESIS_HASH,
+    NewEvent,
+    canonical_bytes,
+    chain_hash,
+    prepare_events,
+)
 from adapters.store.errors import (
     EventStoreError,
     GuardMoved,
@@ -91,12 +97,8 @@ class InMemoryEventStore:
         check_append(self.stream_types, stream_id, stream_type, events, expected_version, metadata)
         recorded_at = datetime.now(UTC)
         prepared = prepare_events(
-            stream_id=stream_id,
-            stream_type=stream_type,
-            expected_version=expected_version,
             events=events,
             metadata=metadata,
-            recorded_at=recorded_at,
             max_event_bytes=self._max_event_bytes_by_stream_type.get(
                 stream_type, self._max_event_bytes
             ),
@@ -121,7 +123,18 @@ class InMemoryEventStore:
         prev = bytes.fromhex(stream[-1].hash) if stream else GENESIS_HASH
         written = []
         for offset, event in enumerate(prepared):
-            prev = chain_hash(prev, event.canonical)
+            canonical = canonical_bytes(
+                event_id=event.event_id,
+                stream_id=stream_id,
+                stream_type=stream_type,
+                version=expected_version + offset + 1,
+                type=event.type,
+                schema_version=event.schema_version,
+                recorded_at=recorded_at,
+                data=event.data,
+                metadata=event.metadata,
+            )
+            prev = chain_hash(prev, canonical)
             written.append(
                 EventEnvelope(
                     event_id=event.event_id,
@@ -165,12 +178,8 @@ class InMemoryEventStore:
                 append.metadata,
             )
             prepare_events(
-                stream_id=append.stream_id,
-                stream_type=append.stream_type,
-                expected_version=append.expected_version,
                 events=append.events,
                 metadata=append.metadata,
-                recorded_at=datetime.now(UTC),
                 max_event_bytes=self._max_event_bytes_by_stream_type.get(
                     append.stream_type, self._max_event_bytes
                 ),

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Self
 
 import asyncpg
@@ -175,14 +174,9 @@ class EventStore:
         )
         if self._sealer is not None:
             events, metadata = await self._sealer.seal(self.pool, events, metadata, known)
-        recorded_at = datetime.now(UTC)
         prepared = prepare_events(
-            stream_id=append.stream_id,
-            stream_type=append.stream_type,
-            expected_version=append.expected_version,
             events=events,
             metadata=metadata,
-            recorded_at=recorded_at,
             max_event_bytes=self._max_event_bytes_by_stream_type.get(
                 append.stream_type, self._max_event_bytes
             ),
@@ -193,7 +187,6 @@ class EventStore:
             expected_version=append.expected_version,
             idempotency_key=metadata.idempotency_key,
             events=prepared,
-            recorded_at=recorded_at,
             future=asyncio.get_running_loop().create_future(),
             guards=append.guards,
         )

@@ -4,7 +4,6 @@ and of the types the store and the metadata hold (a stdlib UUID, a canonical str
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from adapters.http.commanding import command_context
 from adapters.store.encoding import NewEvent, prepare_events
@@ -16,12 +15,8 @@ PRINCIPAL = Principal(id="k1", name="bench", project_id=None, scopes=frozenset({
 
 def prepared_ids(count: int) -> list[uuid.UUID]:
     prepared = prepare_events(
-        stream_id="s-1",
-        stream_type="run",
-        expected_version=0,
         events=[NewEvent(type="happened", data={"n": n}) for n in range(count)],
         metadata=EventMetadata(),
-        recorded_at=datetime.now(UTC),
         max_event_bytes=1024,
     )
     return [event.event_id for event in prepared]
@@ -37,12 +32,8 @@ def test_event_ids_are_distinct_version_4_stdlib_uuids() -> None:
 def test_an_event_id_given_is_kept() -> None:
     given = uuid.uuid4()
     prepared = prepare_events(
-        stream_id="s-1",
-        stream_type="run",
-        expected_version=0,
         events=[NewEvent(type="happened", data={}, event_id=given)],
         metadata=EventMetadata(),
-        recorded_at=datetime.now(UTC),
         max_event_bytes=1024,
     )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from adapters.store.append_batch import PendingAppend, batch_arguments
 from adapters.store.encoding import NewEvent, prepare_events
@@ -16,14 +15,9 @@ def batch_of(*appends: tuple[str, int, str | None, Sequence[str]]) -> tuple[obje
     """The arguments for (stream, expected version, idempotency key, event types) appends."""
     pending = []
     for stream, expected, key, types in appends:
-        at = datetime.now(UTC)
         events = prepare_events(
-            stream_id=stream,
-            stream_type="run",
-            expected_version=expected,
             events=[NewEvent(type=t, data={"stream": stream, "n": n}) for n, t in enumerate(types)],
             metadata=EventMetadata(idempotency_key=key),
-            recorded_at=at,
             max_event_bytes=1 << 20,
         )
         pending.append(
@@ -33,7 +27,6 @@ def batch_of(*appends: tuple[str, int, str | None, Sequence[str]]) -> tuple[obje
                 expected_version=expected,
                 idempotency_key=key,
                 events=events,
-                recorded_at=at,
                 future=asyncio.get_running_loop().create_future(),
             )
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import asyncpg
 
@@ -65,14 +64,9 @@ async def test_an_append_that_committed_before_the_connection_died_is_reported_w
     written = await store.append(stream, "run", [NewEvent(type="E", data={})], expected_version=0)
     stored = (await store.read_stream(stream))[0]
     # Replay the resolution the writer runs after a lost connection, for an append that did commit.
-    now = datetime.now(UTC)
     prepared = prepare_events(
-        stream_id=stream,
-        stream_type="run",
-        expected_version=0,
         events=[NewEvent(type="E", data={}, event_id=stored.event_id)],
         metadata=EventMetadata(),
-        recorded_at=now,
         max_event_bytes=1024,
     )
     pending = PendingAppend(
@@ -81,7 +75,6 @@ async def test_an_append_that_committed_before_the_connection_died_is_reported_w
         expected_version=0,
         idempotency_key=None,
         events=prepared,
-        recorded_at=now,
         future=asyncio.get_running_loop().create_future(),
     )
 
