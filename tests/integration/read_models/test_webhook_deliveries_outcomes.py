@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from projections import webhook_deliveries
 from projections.rows import MissingRow
 from projections.webhook_deliveries import WebhookDeliveriesProjection
-from tests.integration.read_models.conftest import make_schema
+from tests.integration.read_models.conftest import apply_in_batches, make_schema
 from tests.integration.read_models.test_webhook_deliveries_hot import _event
 
 VIEW = WebhookDeliveriesProjection()
@@ -80,13 +80,8 @@ async def test_rows_are_the_fold_of_every_event_whatever_the_batches(
     events = events_of(deliveries)
     schema = await make_schema(pool, VIEW)
     try:
-        sizes, start = itertools.cycle(cuts), 0
+        await apply_in_batches(pool, VIEW, schema, events, itertools.cycle(cuts))
         async with pool.acquire() as conn:
-            while start < len(events):
-                batch = events[start : start + next(sizes)]
-                async with conn.transaction():
-                    await VIEW.apply(conn, schema, batch)
-                start += len(batch)
             saved = {r["id"]: dict(r) for r in await conn.fetch(SAVED.format(schema))}
     finally:
         await pool.execute(f"DROP SCHEMA {schema} CASCADE")
