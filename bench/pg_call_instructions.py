@@ -85,14 +85,18 @@ def batch(size: int) -> tuple[object, ...]:
 
 
 @contextlib.contextmanager
-def cluster_under_callgrind(data_dir: Path, profiles: Path) -> Iterator[str]:
-    """A migrated cluster in `data_dir`, then its postmaster under callgrind; its URL."""
+def cluster_under_callgrind(
+    data_dir: Path, profiles: Path, *, prepare: bool = True
+) -> Iterator[str]:
+    """A migrated cluster in `data_dir` (its events prefilled, unless `prepare` is False: a
+    cluster kept from a bench), then its postmaster under callgrind; its URL."""
     server = EmbeddedPostgres(data_dir)
     url = server.start()
     try:
-        asyncio.run(migrate(url))
-        asyncpg_sql(url, PREFILL)
-        asyncpg_sql(url, "VACUUM ANALYZE events")
+        if prepare:
+            asyncio.run(migrate(url))
+            asyncpg_sql(url, PREFILL)
+            asyncpg_sql(url, "VACUUM ANALYZE events")
     finally:
         server.stop()
     port = free_port()

@@ -36,6 +36,9 @@ async def test_the_move_opens_the_transaction_or_says_the_row_moved(
     assert not fresh_conn.is_in_transaction()
     position = "SELECT position FROM projection_checkpoints WHERE name = $1"
     assert await fresh_conn.fetchval(position, name) == 9
+    # The move is prepared once per session, on its first use.
+    prepared = "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'flowledger_%'"
+    assert await fresh_conn.fetchval(prepared) == 1
 
 
 async def test_upserts_into_several_tables_go_as_one_statement(
