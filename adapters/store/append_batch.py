@@ -11,7 +11,7 @@ from typing import TypeVar
 import asyncpg
 import msgspec
 
-from adapters.store.encoding import PreparedEvent, canonical_bytes
+from adapters.store.encoding import PreparedEvent
 from adapters.store.errors import (
     EventStoreError,
     GuardMoved,
@@ -79,16 +79,8 @@ def batch_arguments(
         [e.data for _, _, e, _ in events],
         _one_or_each([e.metadata for _, _, e, _ in events]),
         [
-            canonical_bytes(
-                event_id=e.event_id,
-                stream_id=p.stream_id,
-                stream_type=p.stream_type,
-                version=version,
-                type=e.type,
-                schema_version=e.schema_version,
-                recorded_at=at,
-                data=e.data,
-                metadata=e.metadata,
+            e.canonical(
+                stream_id=p.stream_id, stream_type=p.stream_type, version=version, recorded_at=at
             )
             for _, p, e, version in events
         ],

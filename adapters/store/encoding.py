@@ -68,6 +68,22 @@ class PreparedEvent(msgspec.Struct, frozen=True):
     data: str
     metadata: str
 
+    def canonical(
+        self, *, stream_id: str, stream_type: str, version: int, recorded_at: datetime
+    ) -> bytes:
+        """Its canonical bytes (what the hash chain covers) as `version` of `stream_id`."""
+        return canonical_bytes(
+            event_id=self.event_id,
+            stream_id=stream_id,
+            stream_type=stream_type,
+            version=version,
+            type=self.type,
+            schema_version=self.schema_version,
+            recorded_at=recorded_at,
+            data=self.data,
+            metadata=self.metadata,
+        )
+
 
 def canonical_bytes(
     *,

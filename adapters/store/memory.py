@@ -22,7 +22,6 @@ from adapters.store.checks import DEFAULT_MAX_EVENT_BYTES, check_append
 from adapters.store.encoding import (
     GENESIS_HASH,
     NewEvent,
-    canonical_bytes,
     chain_hash,
     prepare_events,
 )
@@ -123,16 +122,11 @@ class InMemoryEventStore:
         prev = bytes.fromhex(stream[-1].hash) if stream else GENESIS_HASH
         written = []
         for offset, event in enumerate(prepared):
-            canonical = canonical_bytes(
-                event_id=event.event_id,
+            canonical = event.canonical(
                 stream_id=stream_id,
                 stream_type=stream_type,
                 version=expected_version + offset + 1,
-                type=event.type,
-                schema_version=event.schema_version,
                 recorded_at=recorded_at,
-                data=event.data,
-                metadata=event.metadata,
             )
             prev = chain_hash(prev, canonical)
             written.append(
