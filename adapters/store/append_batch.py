@@ -57,7 +57,8 @@ def batch_arguments(
     """The call's arguments, its events recorded at `recorded_at` (default: now). The shape
     spares asyncpg's per-element checks what it can (migration 0021): one `recorded_at` for the
     batch, no keys' or guards' arrays when none has one, no events' appends when each append
-    has one event, a value the same for all sent once."""
+    has one event, a value the same for all sent once; the events' data and canonical bytes
+    each as one value joined by newlines (0022: compact JSON holds none)."""
     at = datetime.now(UTC) if recorded_at is None else recorded_at
     events = [
         (n, p, e, version)
@@ -76,14 +77,19 @@ def batch_arguments(
         _one_or_each([e.type for _, _, e, _ in events]),
         _one_or_each([e.schema_version for _, _, e, _ in events]),
         at,
-        [e.data for _, _, e, _ in events],
+        "\n".join([e.data for _, _, e, _ in events]),
         _one_or_each([e.metadata for _, _, e, _ in events]),
-        [
-            e.canonical(
-                stream_id=p.stream_id, stream_type=p.stream_type, version=version, recorded_at=at
-            )
-            for _, p, e, version in events
-        ],
+        b"\n".join(
+            [
+                e.canonical(
+                    stream_id=p.stream_id,
+                    stream_type=p.stream_type,
+                    version=version,
+                    recorded_at=at,
+                )
+                for _, p, e, version in events
+            ]
+        ),
         *(
             (
                 [n for n, _ in guards],

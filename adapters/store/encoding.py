@@ -31,8 +31,10 @@ _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def _has_nul(encoded: bytes) -> bool:
-    # The substring test is a fast C scan; the regex runs only where a NUL could be.
-    return b"\\u0000" in encoded and _NUL_ESCAPE.search(encoded) is not None
+    # The substring scan is fast C; the regex runs only where a NUL could be. `find`, not
+    # `in`: bytes' `in` first tries its argument as an int and formats a TypeError for it
+    # (about 2,000 instructions, twice per append, measured under callgrind).
+    return encoded.find(b"\\u0000") != -1 and _NUL_ESCAPE.search(encoded) is not None
 
 
 class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
