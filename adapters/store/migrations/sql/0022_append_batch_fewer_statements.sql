@@ -7,8 +7,13 @@
 -- 0021's inner loop); its from, to and first are worked out in the answer's statement and its
 -- version in the INSERT, from p_expected, and ranks become positions there too. A refusal's
 -- details are set only for refusals. The guards' bookkeeping runs only when there are guards.
--- Same signature, answers, judging, lock and chain as 0021 (a property test calls both on
--- drawn batches: tests/integration/event_store/test_append_batch_0022.py).
+-- The events' data and canonical bytes each come as one value joined by newlines (asyncpg
+-- checks every element of an array argument, two `collections.abc` isinstance calls for a str
+-- or bytes, about 2,500 client instructions each); compact JSON holds no raw newline. The
+-- hash covers the same bytes as before.
+-- Answers, judging, lock and chain as 0021's (a property test calls both on drawn batches:
+-- tests/integration/event_store/postgres/test_append_batch_0022.py). Dropped and made again
+-- (its grant to the API's role with it), as the arguments change.
 DROP FUNCTION append_batch(text[], text[], bigint[], text[], integer[], uuid[], text[],
                            integer[], timestamptz, text[], text[], bytea[], integer[], text[],
                            bigint[]);
@@ -89,7 +94,7 @@ DECLARE
     types_note text;
     one_type   boolean := cardinality(p_types) = 1;
     one_each   boolean := p_event_append IS NULL;  -- event i is append i's one event
-    canonical  text[];     -- the events' canonical bytes, split (as text: UTF-8 here)
+    canonical  text[];     -- the events' canonical bytes, split; convert_to gives them back
 BEGIN
     -- A value the same for all is sent once: one element stands for every append or event.
     IF n_appends > 1 THEN
