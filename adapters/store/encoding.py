@@ -136,6 +136,11 @@ def encode_data(event: NewEvent, max_bytes: int) -> bytes:
     if _has_nul(encoded):
         # PostgreSQL text cannot hold NUL; refuse it here rather than fail the batch later.
         raise UnencodableEvent(f"event {event.type!r} data contains a NUL character")
+    if encoded.find(b"\n") != -1:
+        # Compact JSON escapes every newline, so only a msgspec.Raw value can carry one; the
+        # append sends a batch's data joined by newlines (migration 0022), so refuse it here
+        # rather than fail the whole batch in the server.
+        raise UnencodableEvent(f"event {event.type!r} data holds raw JSON with a newline")
     return encoded
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 
 from adapters.store import (
@@ -182,6 +183,10 @@ async def test_a_stream_keeps_its_type(store: EventStore) -> None:
         ({"events": [NewEvent(type="RunStarted", data={"what": object()})]}, UnencodableEvent),
         ({"events": [NewEvent(type="RunStarted", data=[1, 2])]}, UnencodableEvent),
         ({"events": [NewEvent(type="RunStarted", data={"nul": "a\x00b"})]}, UnencodableEvent),
+        (
+            {"events": [NewEvent(type="RunStarted", data={"kept": msgspec.Raw(b'{\n"a": 1}')})]},
+            UnencodableEvent,
+        ),
         ({"metadata": EventMetadata(idempotency_key="")}, InvalidAppend),
         ({"metadata": {"actor": "x"}}, InvalidAppend),
     ],
