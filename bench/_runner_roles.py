@@ -30,11 +30,24 @@ def role_cpu(pids: dict[str, int], postmaster: int | None) -> dict[str, float]:
 
 async def transactions(database_url: str) -> int:
     """Transactions committed in the bench's database so far (a statement alone is one)."""
+    return await _counter(
+        database_url, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    )
+
+
+async def checkpoint_moves(database_url: str) -> int:
+    """Rows of `projection_checkpoints` updated so far: the projections' batches (one move
+    each, with or without a transaction of its own) and their periodic saves."""
+    return await _counter(
+        database_url,
+        "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'projection_checkpoints'",
+    )
+
+
+async def _counter(database_url: str, query: str) -> int:
     conn = await asyncpg.connect(database_url)
     try:
-        return await conn.fetchval(
-            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-        )
+        return await conn.fetchval(query)
     finally:
         await conn.close()
 

@@ -25,6 +25,9 @@ The pipeline has one step, `true`. Two phases of `--runs` runs each:
     spawned), and the embedded PostgreSQL's backends (not when FLOWLEDGER_DATABASE_URL is set).
 (f) PostgreSQL transactions committed per run in the saturated phase (a statement outside a
     transaction counts as one), from pg_stat_database: steadier than CPU on a busy machine.
+(g) projection checkpoint moves per run (rows of projection_checkpoints updated: a batch
+    of a view or a process manager each), in the saturated and the paced phase, and the
+    paced phase's transactions per run.
 With --burst, also runs/s when every run is requested at once.
 With --checkout, a third phase (paced like the second) runs a step with `checkout: true` of a
 local repository (--repo-files files, over file://): (a) for it; then 30 such runs one at a
@@ -69,7 +72,14 @@ from bench._runner_baselines import (
     local_repository,
 )
 from bench._runner_report import report, report_checkout, report_cpu
-from bench._runner_roles import LABEL, postmaster_pid, processes, role_cpu, transactions
+from bench._runner_roles import (
+    LABEL,
+    checkpoint_moves,
+    postmaster_pid,
+    processes,
+    role_cpu,
+    transactions,
+)
 from bench._runner_runs import closed_loop, overheads_ms, paced
 
 CHECKOUTS_ALONE = 30
@@ -114,15 +124,20 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_url: str) 
         # Warm-up: connections, caches, the first JetStream consumer round trips.
         await closed_loop(api, pipeline, admin, env["FLOWLEDGER_NATS_URL"], clients * 2, clients)
         before, began = role_cpu(pids, postmaster), await transactions(database_url)
+        moved = await checkpoint_moves(database_url)
         ids, seconds = await closed_loop(
             api, pipeline, admin, env["FLOWLEDGER_NATS_URL"], args.runs, clients
         )
         after, ended = role_cpu(pids, postmaster), await transactions(database_url)
+        moves = [(await checkpoint_moves(database_url) - moved) / len(ids)]
         cpu = {role: (after[role] - before[role]) * 1000 / len(ids) for role in after}
         cpu["transactions"] = (ended - began) / len(ids)
         overhead = await overheads_ms(database_url, ids)
         rate = args.pace * len(ids) / seconds
+        began, moved = await transactions(database_url), await checkpoint_moves(database_url)
         paced_ids = await paced(api, pipeline, admin, env["FLOWLEDGER_NATS_URL"], args.runs, rate)
+        paced_xacts = (await transactions(database_url) - began) / len(paced_ids)
+        moves.append((await checkpoint_moves(database_url) - moved) / len(paced_ids))
         steady = await overheads_ms(database_url, paced_ids)
         phases = {"saturated": overhead, f"paced, {rate:.1f} runs/s": steady}
         checkout = None
@@ -172,6 +187,10 @@ async def bench(args: argparse.Namespace, env: dict[str, str], server_url: str) 
     spawn = await direct_spawns_ms(args.runs)
     report(args, len(ids), seconds, phases, spawn, commands, burst)
     report_cpu(cpu)
+    print(
+        f"(g) checkpoint moves per run, saturated {moves[0]:5.1f}, paced {moves[1]:5.1f}; "
+        f"paced transactions per run {paced_xacts:5.1f}"
+    )
     if checkout is not None:
         report_checkout(args.repo_files, *checkout)
 

@@ -77,6 +77,9 @@ class JobsDispatched(CommandResult, frozen=True, kw_only=True, omit_defaults=Tru
     jobs: tuple[DispatchedJob, ...] = ()
     traceparent: str | None = None
     """The command's span: the jobs continue the trace of the dispatch that recorded them."""
+    run: Run | None = None
+    """The run as the command left it (at `version`), for the dispatcher that builds the jobs
+    at once; never sent anywhere (the dispatcher is its only caller)."""
 
 
 async def dispatch_ready(
@@ -112,7 +115,9 @@ async def dispatch_ready(
     )
     saved = await deps.repository.save(run, metadata=context.metadata())
     # What was recorded, so the dispatcher can send the jobs now rather than when it reads them.
-    return JobsDispatched(**written(run, saved), jobs=jobs, traceparent=context.traceparent)
+    return JobsDispatched(
+        **written(run, saved), jobs=jobs, traceparent=context.traceparent, run=run
+    )
 
 
 class LostAttempt(msgspec.Struct, frozen=True, kw_only=True):

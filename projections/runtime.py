@@ -29,6 +29,9 @@ LIVE_BATCH = 500
 RETRY_S = 1.0
 IDLE_S = 5.0
 STOP_GRACE_S = 10.0
+VIEWS_LINGER_S = 0.02
+"""How long the `projector` role's views wait, once woken from idle, for more commits to
+join the batch (`Projector`'s `linger_s`)."""
 COMMAND_TIMEOUT_S = 120.0
 """Every statement of a projector's session is bounded: a socket that died in silence (a
 server gone without a reset, a partition) becomes a reconnect instead of a stall. Generous,
@@ -54,7 +57,12 @@ class Projector:
         batch_size: int = LIVE_BATCH,
         retry_s: float = RETRY_S,
         idle_s: float = IDLE_S,
+        linger_s: float = 0.0,
     ) -> None:
+        """`linger_s`: once a projection caught up is woken by a commit, it waits that long
+        before it reads, so that the commits landing meanwhile go in the same batch (one
+        transaction and checkpoint move for several). A projection's own `linger_s`
+        attribute, if it has one, is used instead."""
         names = [checkpoints.check_name(p.name) for p in projections]
         if len(set(names)) != len(names):
             raise ValueError(f"projection names must be unique: {names}")
@@ -64,6 +72,7 @@ class Projector:
         self._batch = batch_size
         self._retry_s = retry_s
         self._idle_s = idle_s
+        self._linger_s = linger_s
         self.feed = RecentFeed(
             frozenset().union(*(reads(p) for p in self._projections)),
             unread=unread_by_all(self._projections),
@@ -184,6 +193,7 @@ class Projector:
         at = Progress(row["position"])
         log.info("projection %s: %s serves it from position %d", name, self.owner, at.position)
         types, batches = reads(projection), Batches(conn, projection, self.feed)
+        linger_s = lingers(projection, self._linger_s)
         while not stop.is_set():
             top = watcher.head
             try:
@@ -198,6 +208,10 @@ class Projector:
                     top = watcher.head if heard else await head(conn)
                     if top <= at.position:
                         continue
+                    if linger_s > 0:
+                        if await pause(stop, linger_s):
+                            continue
+                        top = watcher.head
                 if watcher.commits.holds_any(at.position, top, types) is False:
                     at.passed(top)
                 else:
@@ -223,3 +237,10 @@ class Projector:
 
     def _wait_s(self, at: Progress) -> float:
         return min(self._idle_s, at.until_due()) if at.unsaved() else self._idle_s
+
+
+def lingers(projection: Projection, default_s: float) -> float:
+    """How long `projection` waits for more commits once woken from idle (its `linger_s`
+    attribute, else the projector's)."""
+    own = getattr(projection, "linger_s", None)
+    return float(own) if isinstance(own, int | float) else default_s

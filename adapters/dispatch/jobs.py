@@ -89,9 +89,12 @@ class JobPublisher:
         *,
         dispatched_at: datetime,
         traceparent: str | None,
+        decided: Run | None = None,
     ) -> list[Job]:
-        """The jobs of these (step, attempt, label) of one run, which is read once."""
-        run = await self._repository.get(Run, run_id)
+        """The jobs of these (step, attempt, label) of one run, which is read once; or not
+        read, when they are its first wave and `decided` is the run that recorded them
+        (`first_wave`)."""
+        run = self._first_wave(decided, attempts) or await self._repository.get(Run, run_id)
         definition = await self._definition(run.pipeline_id, run.pipeline_version)
         specs = {s.name: s for s in definition.steps}
         actor = await self._actor(run)
@@ -113,6 +116,29 @@ class JobPublisher:
             )
             for step, attempt, label in attempts
         ]
+
+    def _first_wave(
+        self, decided: Run | None, attempts: Sequence[tuple[str, int, str]]
+    ) -> Run | None:
+        """`decided` (the run as the command that recorded these jobs left it), when every job
+        is a first attempt of a step that needs none. Such a job is made of what the run was
+        requested with (trigger, parameters, plan) and the pinned definition; of the run's
+        later state only whether a step after it ends without running (a cancelled run) could
+        change it (its `dependents`), and a read just after the record would miss that too. A
+        job that needs steps names their workspaces and outputs, which move: it reads the run
+        (`4616de6`). Only with the definition kept and the actor in clear: nothing below
+        awaits before the jobs are built, so a run the cache shares cannot move meanwhile."""
+        if decided is None or decided.pending_events:
+            return None
+        if decided.trigger.actor.startswith(SEALED):
+            return None
+        if (decided.pipeline_id, decided.pipeline_version) not in self._definitions:
+            return None
+        first = all(
+            attempt == 1 and step in decided.plan and not decided.plan[step].needs
+            for step, attempt, _ in attempts
+        )
+        return decided if first else None
 
     async def _actor(self, run: Run) -> str | None:
         """Who triggered the run, in clear: a person's name is sealed in the aggregate."""

@@ -33,6 +33,7 @@ from domain.run import RUN_ENDS
 from projections import queues
 from projections.projection import live_schema
 from projections.rows import ident
+from projections.runtime import VIEWS_LINGER_S
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,10 @@ class QueueWatch:
         "RunnerLost",
         "RunnerDeregistered",
     }
+    linger_s = VIEWS_LINGER_S
+    """Off the run path (it flags a job no runner serves, which waits anyway): it waits a
+    moment once woken, so that close commits share one batch, and leaves the dispatch process
+    beside it the process's time."""
 
     def __init__(self, dispatch: Dispatch) -> None:
         self._dispatch = dispatch

@@ -98,7 +98,11 @@ class WokenRuns:
             return
         try:
             jobs = await self._publisher.jobs(
-                run_id, recorded, dispatched_at=at, traceparent=result.traceparent
+                run_id,
+                recorded,
+                dispatched_at=at,
+                traceparent=result.traceparent,
+                decided=result.run,
             )
             for job in jobs:
                 await self._publisher.publish(job)
