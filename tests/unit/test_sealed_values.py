@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from isal import isal_zlib
+from zlib_ng import zlib_ng
 
 from adapters.store.personal import cipher
 
@@ -100,6 +101,44 @@ def test_a_damaged_deflated_text_opens_to_nothing(packed: bytes) -> None:
         expected = None
     opened = cipher.open_sealed(sealed, KEY)
     assert opened == expected or (expected is None and opened is not None and _raw_only(packed))
+
+
+def _zlib_raw(stream: bytes) -> bytes | None:
+    try:
+        return zlib.decompress(stream, -15)
+    except zlib.error:
+        return None
+
+
+@settings(max_examples=300)
+@given(
+    plain=st.one_of(st.binary(max_size=4000), st.text(max_size=3000).map(str.encode)),
+    level=st.integers(0, 9),
+    by_isal=st.booleans(),
+    cut=st.integers(0, 64),
+    flips=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(1, 255)), max_size=3),
+)
+def test_the_raw_inflate_answers_as_zlibs(
+    plain: bytes, level: int, by_isal: bool, cut: int, flips: list[tuple[int, int]]
+) -> None:
+    """zlib-ng's raw inflate (`cipher._inflated`) against zlib's, which it replaced: the same
+    bytes for every stream zlib reads, and an error for every stream zlib refuses (cut short
+    or with bytes flipped)."""
+    packed = isal_zlib.compress(plain, level % 4) if by_isal else zlib.compress(plain, level)
+    stream = bytearray(packed[2:])
+    for at, mask in flips:
+        if stream:
+            stream[at % len(stream)] ^= mask
+    damaged = bytes(stream[: max(len(stream) - cut, 0)] if cut else stream)
+    expected = _zlib_raw(damaged)
+    try:
+        inflated: bytes | None = zlib_ng.decompress(damaged, -15)
+    except zlib_ng.error:
+        inflated = None
+    assert inflated == expected
+    if not flips and not cut:
+        assert expected == plain
+        assert cipher._inflated(b"\xff" + packed) == plain
 
 
 def _raw_only(packed: bytes) -> bool:

@@ -83,10 +83,23 @@ class _Opener:
         return known
 
 
-def _sealed_in(data: dict[str, Any], envelope: _Envelope) -> list[str]:
+def _sealed_in(
+    data: dict[str, Any], envelope: _Envelope, fields: list[str] | None = None
+) -> list[str]:
+    """The sealed values of `data` (as `_collect` finds them) and the sealed actor; `fields`,
+    if given, gets the names of data's top-level fields that hold one (`_opened_at`)."""
     found: list[str] = []
-    if data:
-        _collect(data, found)
+    for name, item in data.items():
+        if isinstance(item, str):
+            if item.startswith(_PREFIX_TEXT):
+                found.append(item)
+                if fields is not None:
+                    fields.append(name)
+        elif isinstance(item, (dict, list)):
+            before = len(found)
+            _collect(item, found)
+            if fields is not None and len(found) > before:
+                fields.append(name)
     if cipher.is_sealed(envelope.metadata.actor):
         found.append(envelope.metadata.actor)  # type: ignore[arg-type]
     return found
@@ -107,14 +120,18 @@ async def reveal(conn: Conn, envelopes: Sequence[E], *, unread: Unread | None = 
             _without(data, fields) if (fields := unread.get(envelope.type)) else data
             for data, envelope in zip(datas, envelopes, strict=True)
         ]
-    sealed = [_sealed_in(data, envelope) for data, envelope in zip(datas, envelopes, strict=True)]
+    fields: list[list[str]] = [[] for _ in envelopes]
+    sealed = [
+        _sealed_in(data, envelope, where)
+        for data, envelope, where in zip(datas, envelopes, fields, strict=True)
+    ]
     subjects = {cipher.subject_of_sealed(value) for values in sealed for value in values}
     if not subjects:
         return list(envelopes)
     opener = _Opener(await data_keys(conn, subjects))
     return [
-        _open(envelope, data, opener) if values else envelope
-        for envelope, data, values in zip(envelopes, datas, sealed, strict=True)
+        _open(envelope, data, opener, where) if values else envelope
+        for envelope, data, values, where in zip(envelopes, datas, sealed, fields, strict=True)
     ]
 
 
@@ -175,13 +192,26 @@ def _without(data: dict[str, Any], fields: Collection[str]) -> dict[str, Any]:
     return {name: value for name, value in data.items() if name not in fields}
 
 
-def _open(envelope: E, data: dict[str, Any], opener: _Opener) -> E:
+def _opened_at(data: dict[str, Any], fields: Sequence[str], opener: _Opener) -> dict[str, Any]:
+    """`_opened(data, opener)`, given the top-level `fields` that hold a sealed value
+    (`_sealed_in` found them): only those are walked again, not the rest (a webhook delivery's
+    headers and ids). The same copy: each of them changes (an opened text is never the sealed
+    string), every other field is shared as it is, and data with none is returned as it is."""
+    if not fields:
+        return data
+    copied = dict(data)
+    for name in fields:
+        copied[name] = _opened(data[name], opener)
+    return copied
+
+
+def _open(envelope: E, data: dict[str, Any], opener: _Opener, fields: Sequence[str]) -> E:
     metadata = envelope.metadata
     if cipher.is_sealed(metadata.actor):
         metadata = opener.metadata(metadata)
     if not data:  # nothing sealed in data (stored bytes left as they are)
         return msgspec.structs.replace(envelope, metadata=metadata)  # type: ignore[type-var]
-    opened: Any = _opened(data, opener)
+    opened: Any = _opened_at(data, fields, opener)
     if isinstance(envelope.data, dict) and len(data) < len(envelope.data):
         # Fields left unread put back as stored, in their places.
         opened = {**envelope.data, **opened}
