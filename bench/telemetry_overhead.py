@@ -37,12 +37,12 @@ class ReportStepStatus:
 
 def measure(mode: str, requests: int) -> float:
     """CPU microseconds per request in this process, after a warm-up."""
-    from opentelemetry import trace
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from adapters.telemetry.http import request_telemetry
     from adapters.telemetry.observer import TelemetryObserver
+    from adapters.telemetry.provider import install_tracer_provider
     from adapters.telemetry.tracing import current_traceparent, sampled_provider, span
     from commands.context import CommandContext, Principal
 
@@ -51,7 +51,7 @@ def measure(mode: str, requests: int) -> float:
         provider = sampled_provider("bench", float(mode))
         exporter = InMemorySpanExporter()
         provider.add_span_processor(BatchSpanProcessor(exporter))
-        trace.set_tracer_provider(provider)
+        install_tracer_provider(provider)
     observer = TelemetryObserver()
     caller = Principal(id="k", name="bench", project_id=None, scopes=frozenset({"admin"}))
 

@@ -23,8 +23,13 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from adapters.telemetry.made_current import made_current
+from adapters.telemetry.provider import (
+    install_tracer_provider,
+    installed_provider,
+    tracer,
+    tracing_enabled,
+)
 
-TRACER_NAME = "flowledger"
 MAX_LINKS = 32
 
 _propagator = TraceContextTextMapPropagator()
@@ -54,7 +59,7 @@ def configure_tracing(
         # Console output is for a person watching: written at once, not batched.
         processor = SimpleSpanProcessor if exporter == "console" else BatchSpanProcessor
         provider.add_span_processor(processor(chosen))
-    trace.set_tracer_provider(provider)
+    install_tracer_provider(provider)
     return provider
 
 
@@ -120,7 +125,7 @@ _roots: _Roots | None = None
 def own_roots() -> _Roots | None:
     """What `sampled_provider` made, while its provider is the one installed (else None)."""
     roots = _roots
-    return roots if roots is not None and roots.provider is trace.get_tracer_provider() else None
+    return roots if roots is not None and roots.provider is installed_provider() else None
 
 
 def _exporter(name: str, otlp_endpoint: str | None) -> SpanExporter | None:
@@ -133,34 +138,6 @@ def _exporter(name: str, otlp_endpoint: str | None) -> SpanExporter | None:
         # Without an endpoint the exporter reads OTEL_EXPORTER_OTLP_* itself.
         return OTLPSpanExporter(endpoint=otlp_endpoint) if otlp_endpoint else OTLPSpanExporter()
     return None
-
-
-def tracing_enabled() -> bool:
-    """Whether this process installed a tracer provider (otherwise every span is a no-op)."""
-    global _enabled_for
-    provider = trace.get_tracer_provider()
-    seen, enabled = _enabled_for
-    if provider is not seen:
-        # isinstance against the SDK's abstract classes runs Python code (ABCMeta): once per
-        # provider, not on every command and append
-        enabled = not isinstance(provider, trace.ProxyTracerProvider)
-        _enabled_for = (provider, enabled)
-    return enabled
-
-
-_enabled_for: tuple[object, bool] = (None, False)
-
-
-_tracers: dict[int, trace.Tracer] = {}
-
-
-def tracer() -> trace.Tracer:
-    """This process's tracer, made once per provider: the SDK's get_tracer costs ~10 us a call."""
-    provider = trace.get_tracer_provider()
-    found = _tracers.get(id(provider))
-    if found is None:
-        found = _tracers[id(provider)] = provider.get_tracer(TRACER_NAME)
-    return found
 
 
 def current_traceparent(active: trace.Span | None = None) -> str | None:

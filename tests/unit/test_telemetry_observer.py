@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -17,10 +16,12 @@ from opentelemetry.trace import StatusCode
 from prometheus_client import REGISTRY
 
 from adapters.telemetry.observer import TelemetryObserver
+from adapters.telemetry.provider import install_tracer_provider
 from adapters.telemetry.tracing import context_from, tracing_enabled
 from commands.context import CommandContext, Principal
 from commands.ports import VersionConflict
 from domain.errors import DomainError
+from tests.unit.installed_tracing import installed
 
 EVENT_TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -49,6 +50,7 @@ def timed() -> float:
 @pytest.fixture()
 def untraced() -> Iterator[None]:
     reset_trace_globals()
+    install_tracer_provider(None)
     assert not tracing_enabled()
     yield
     reset_trace_globals()
@@ -56,16 +58,10 @@ def untraced() -> Iterator[None]:
 
 @pytest.fixture()
 def spans() -> Iterator[InMemorySpanExporter]:
-    reset_trace_globals()
-    provider = TracerProvider()
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    try:
+    with installed(TracerProvider()) as provider:
+        exporter = InMemorySpanExporter()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
         yield exporter
-    finally:
-        provider.shutdown()
-        reset_trace_globals()
 
 
 @pytest.mark.usefixtures("untraced")

@@ -15,10 +15,10 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
-from opentelemetry.test.globals_test import reset_trace_globals
 
 from adapters.telemetry.server_span import server_span, unsampled_context
 from adapters.telemetry.tracing import sampled_provider
+from tests.unit.installed_tracing import installed
 from tests.unit.test_telemetry_sampling import Tracing, request
 
 RATIO = 0.5
@@ -26,17 +26,11 @@ RATIO = 0.5
 
 @pytest.fixture(scope="module")
 def tracing() -> Iterator[Tracing]:
-    reset_trace_globals()
-    provider = sampled_provider("api", RATIO)
-    trace.set_tracer_provider(provider)
-    found = Tracing()
-    provider.add_span_processor(SimpleSpanProcessor(found.exporter))
-    provider.add_span_processor(found.counter)
-    try:
+    with installed(sampled_provider("api", RATIO)) as provider:
+        found = Tracing()
+        provider.add_span_processor(SimpleSpanProcessor(found.exporter))
+        provider.add_span_processor(found.counter)
         yield found
-    finally:
-        provider.shutdown()
-        reset_trace_globals()
 
 
 def test_each_new_trace_is_sampled_by_the_ratio_rule_on_its_own_id(tracing):

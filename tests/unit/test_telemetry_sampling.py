@@ -16,7 +16,6 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.test.globals_test import reset_trace_globals
 
 from adapters.telemetry.http import request_telemetry
 from adapters.telemetry.observer import TelemetryObserver
@@ -28,6 +27,7 @@ from adapters.telemetry.tracing import (
     would_record,
 )
 from commands.context import CommandContext, Principal
+from tests.unit.installed_tracing import installed
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SAMPLED = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
@@ -52,17 +52,11 @@ class Tracing:
 def tracing() -> Iterator[Tracing]:
     # For this module only: OpenTelemetry sets a process's provider once, and one left behind
     # would make every later test's spans record (and change the traceparents they carry).
-    reset_trace_globals()
-    provider = TracerProvider()
-    trace.set_tracer_provider(provider)
-    found = Tracing()
-    provider.add_span_processor(SimpleSpanProcessor(found.exporter))
-    provider.add_span_processor(found.counter)
-    try:
+    with installed(TracerProvider()) as provider:
+        found = Tracing()
+        provider.add_span_processor(SimpleSpanProcessor(found.exporter))
+        provider.add_span_processor(found.counter)
         yield found
-    finally:
-        provider.shutdown()
-        reset_trace_globals()
 
 
 @pytest.fixture

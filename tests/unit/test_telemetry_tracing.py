@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.test.globals_test import reset_trace_globals
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from adapters.telemetry.observer import TelemetryObserver
 from adapters.telemetry.tracing import context_from, current_traceparent, links_to, span
 from commands.context import CommandContext, Principal
 from domain.errors import DomainError
+from tests.unit.installed_tracing import installed
 
 FOREIGN = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -44,16 +44,10 @@ def recorder() -> Iterator[Recorder]:
     """A recording provider installed globally for this module only: OpenTelemetry lets a
     process set its provider once, so one left behind would make every later test's spans
     record (and change the traceparents they propagate)."""
-    reset_trace_globals()
-    provider = TracerProvider()
-    trace.set_tracer_provider(provider)
-    found = Recorder()
-    provider.add_span_processor(found)
-    try:
+    with installed(TracerProvider()) as provider:
+        found = Recorder()
+        provider.add_span_processor(found)
         yield found
-    finally:
-        provider.shutdown()
-        reset_trace_globals()
 
 
 def test_a_span_continues_the_trace_an_event_carries(recorder):
