@@ -53,7 +53,7 @@ async def _three_commits_apart(store: EventStore) -> list[int]:
     positions = []
     for i in range(3):
         positions.append(await append(store, "Ticked", [f"run-{i % 2}"], 1))
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # apart enough that a prompt view wakes for each, under load
     return positions
 
 
