@@ -9,7 +9,6 @@ TRACER_NAME = "flowledger"
 
 _provider: TracerProvider | None = None
 _tracer: trace.Tracer = trace.NoOpTracer()
-_enabled = False
 
 
 def install_tracer_provider(provider: TracerProvider | None) -> None:
@@ -21,18 +20,17 @@ def install_tracer_provider(provider: TracerProvider | None) -> None:
     OpenTelemetry's global is set too, for libraries; it is set once per process and its
     public API cannot unset it, so None only turns off the spans of this code.
     """
-    global _provider, _tracer, _enabled
+    global _provider, _tracer
     if provider is not None:
         trace.set_tracer_provider(provider)
     _provider = provider
     # the SDK's get_tracer costs ~10 us a call: one tracer per install
     _tracer = trace.NoOpTracer() if provider is None else provider.get_tracer(TRACER_NAME)
-    _enabled = provider is not None
 
 
 def tracing_enabled() -> bool:
     """Whether this process installed a tracer provider (otherwise every span is a no-op)."""
-    return _enabled
+    return _provider is not None
 
 
 def tracer() -> trace.Tracer:
